@@ -1,0 +1,113 @@
+//! The one error type for everything that stops plumb before or outside a host's run.
+//! Per-host failures are results, not errors: they live in `report`.
+
+use crate::location::Location;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad input: playbook, inventory, vars, templates. Always carries a location when one exists.
+    #[error("{msg}")]
+    Input {
+        loc: Option<Location>,
+        msg: String,
+        hint: Option<String>,
+    },
+    /// Bad command line.
+    #[error("{0}")]
+    Usage(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// Several input errors found in one pass; reported together.
+    #[error("{} errors", .0.len())]
+    Many(Vec<Error>),
+}
+
+impl Error {
+    pub fn input(loc: impl Into<Option<Location>>, msg: impl Into<String>) -> Error {
+        Error::Input {
+            loc: loc.into(),
+            msg: msg.into(),
+            hint: None,
+        }
+    }
+
+    pub fn with_hint(self, hint: impl Into<String>) -> Error {
+        match self {
+            Error::Input { loc, msg, .. } => Error::Input {
+                loc,
+                msg,
+                hint: Some(hint.into()),
+            },
+            other => other,
+        }
+    }
+
+    pub fn with_path(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io { path, source }
+    }
+
+    /// Exit code: see README "Exit codes".
+    pub fn code(&self) -> i32 {
+        match self {
+            Error::Input { .. } | Error::Many(_) => 4,
+            Error::Usage(_) => 5,
+            Error::Io { .. } => 1,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The closest candidate by edit distance, for "did you mean" hints.
+pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c.to_string())
+}
+
+/// Edit distance where swapping two neighbours counts as one edit (typos like `wbe`).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_close_words_only() {
+        assert_eq!(
+            suggest("tempalte", ["template", "copy", "file"]),
+            Some("template".into())
+        );
+        assert_eq!(suggest("zzz", ["template", "copy"]), None);
+    }
+}

@@ -1,0 +1,846 @@
+//! One host through one play: connect, probe every task in one round trip, then plan and apply
+//! task by task (re-probing only what an earlier change may have touched), then handlers.
+
+use crate::error::{Error, Result};
+use crate::inventory::Host;
+use crate::modules::{Action, BuildCtx, Plan, Resource, Run};
+use crate::playbook::Play;
+use crate::report::{Event, HostStatus, Status, TaskReport};
+use crate::runner::{Runner, host_vars};
+use crate::task::Task;
+use crate::template::Vars;
+use crate::transport::local::Local;
+use crate::transport::ssh::{Ssh, SshConfig};
+use crate::transport::{HttpError, Transport, TransportError};
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::sync::mpsc::Sender;
+use std::time::{Duration, Instant};
+
+/// Connection settings from a host's variables, checked before any host is contacted.
+pub fn connection_check(host: &Host, vars: &Map<String, Value>) -> Result<()> {
+    match vars.get("ansible_connection").and_then(Value::as_str) {
+        None | Some("ssh") | Some("local") => {}
+        Some(other) => {
+            return Err(Error::Usage(format!(
+                "host {}: ansible_connection={other} is not supported (use ssh or local)",
+                host.name
+            )));
+        }
+    }
+    if let Some(key) = key_file(vars)
+        && !key.exists()
+    {
+        return Err(Error::Usage(format!(
+            "host {}: private key {} does not exist (ansible_ssh_private_key_file)",
+            host.name,
+            key.display()
+        )));
+    }
+    if let Some(p) = vars.get("ansible_port")
+        && !p.as_u64().is_some_and(|p| p > 0 && p < 65536)
+        && p.as_str().is_none_or(|s| s.parse::<u16>().is_err())
+    {
+        return Err(Error::Usage(format!(
+            "host {}: ansible_port={p} is not a port number",
+            host.name
+        )));
+    }
+    Ok(())
+}
+
+fn key_file(vars: &Map<String, Value>) -> Option<std::path::PathBuf> {
+    ["ansible_ssh_private_key_file", "ansible_private_key_file"]
+        .iter()
+        .find_map(|k| vars.get(*k).and_then(Value::as_str))
+        .map(crate::paths::expand)
+}
+
+fn str_var(vars: &Map<String, Value>, key: &str) -> Option<String> {
+    vars.get(key).map(|v| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    })
+}
+
+/// One item's (or one task's) result.
+struct Outcome {
+    status: Status,
+    msg: String,
+    changes: Vec<String>,
+    diffs: Vec<String>,
+    value: Value,
+}
+
+impl Outcome {
+    fn new(status: Status, msg: impl Into<String>) -> Outcome {
+        let msg = msg.into();
+        let failed = status == Status::Failed;
+        Outcome {
+            value: json!({"changed": false, "failed": failed, "skipped": status == Status::Skipped, "msg": msg}),
+            status,
+            msg,
+            changes: Vec::new(),
+            diffs: Vec::new(),
+        }
+    }
+}
+
+/// The connection went away: the host is unreachable from here on.
+struct Lost(String);
+
+impl From<TransportError> for Lost {
+    fn from(e: TransportError) -> Lost {
+        Lost(e.0)
+    }
+}
+
+pub struct HostRun<'a> {
+    r: &'a Runner<'a>,
+    play: &'a Play,
+    host: &'a Host,
+    tx: &'a Sender<Event>,
+    t: Box<dyn Transport>,
+    local: Local,
+    base: Map<String, Value>,
+    registered: Map<String, Value>,
+    /// Probe results by (probe script, sudo user), from the batched probe or a later one.
+    cache: HashMap<(String, Option<String>), (i32, String)>,
+    /// What real changes touched since the cached probes were taken.
+    dirty: Vec<Resource>,
+    /// Dry run: what the changes that were not made would have touched.
+    simulated: Vec<Resource>,
+    /// Handler index → (notifying task names, whether any notification is certain).
+    notified: Vec<(usize, Vec<String>, bool)>,
+}
+
+impl<'a> HostRun<'a> {
+    pub fn run(r: &'a Runner<'a>, play: &'a Play, host: &'a Host, tx: &'a Sender<Event>) {
+        let start = Instant::now();
+        let base = host_vars(host, play, r.pb, &r.opts.extra_vars);
+        let done = |status: HostStatus, msg: String| {
+            let _ = tx.send(Event::Host {
+                host: host.name.clone(),
+                status,
+                msg,
+                duration: start.elapsed(),
+            });
+        };
+        let t = match Self::connect(r, play, &base) {
+            Ok(t) => t,
+            Err(e) => return done(HostStatus::Unreachable, e.0),
+        };
+        let mut hr = HostRun {
+            r,
+            play,
+            host,
+            tx,
+            t,
+            local: Local::new(),
+            base,
+            registered: Map::new(),
+            cache: HashMap::new(),
+            dirty: Vec::new(),
+            simulated: Vec::new(),
+            notified: Vec::new(),
+        };
+        let result = hr.run_play();
+        hr.t.close();
+        match result {
+            Ok((failed, changed)) => done(
+                if failed {
+                    HostStatus::Failed
+                } else if changed {
+                    HostStatus::Changed
+                } else {
+                    HostStatus::Ok
+                },
+                String::new(),
+            ),
+            Err(Lost(msg)) => done(HostStatus::Unreachable, msg),
+        }
+    }
+
+    fn connect(
+        r: &Runner,
+        play: &Play,
+        vars: &Map<String, Value>,
+    ) -> std::result::Result<Box<dyn Transport>, TransportError> {
+        if vars.get("ansible_connection").and_then(Value::as_str) == Some("local") {
+            return Ok(Box::new(Local::new()));
+        }
+        let user = str_var(vars, "ansible_user")
+            .or_else(|| play.remote_user.clone())
+            .or_else(|| std::env::var("USER").ok())
+            .unwrap_or_else(|| "root".into());
+        let port = str_var(vars, "ansible_port")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(22);
+        let cfg = SshConfig {
+            address: str_var(vars, "ansible_host").unwrap_or_default(),
+            port,
+            user,
+            key_file: key_file(vars),
+            known_hosts: r.opts.known_hosts.clone(),
+            checking: r.opts.checking,
+            connect_timeout: r.opts.connect_timeout,
+            command_timeout: r.opts.command_timeout,
+        };
+        Ok(Box::new(Ssh::connect(&cfg)?))
+    }
+
+    fn check(&self) -> bool {
+        self.r.opts.check
+    }
+
+    fn sudo_for(&self, task: &Task) -> Option<String> {
+        if task.become_.unwrap_or(self.play.become_) {
+            Some(
+                task.become_user
+                    .clone()
+                    .or_else(|| self.play.become_user.clone())
+                    .unwrap_or_else(|| "root".into()),
+            )
+        } else {
+            None
+        }
+    }
+
+    /// Returns (failed, changed).
+    fn run_play(&mut self) -> std::result::Result<(bool, bool), Lost> {
+        self.prefetch()?;
+        let mut changed = false;
+        for task in &self.play.tasks {
+            if task.module == "meta"
+                && task
+                    .args
+                    .map
+                    .get("_raw")
+                    .and_then(Value::as_str)
+                    .map(str::trim)
+                    == Some("flush_handlers")
+            {
+                let (f, c) = self.flush_handlers()?;
+                changed |= c;
+                if f {
+                    return Ok((true, changed));
+                }
+                continue;
+            }
+            let (status, _) = self.run_task(task, false)?;
+            changed |= matches!(status, Status::Changed | Status::MayChange);
+            if status == Status::Failed && !task.ignore_errors {
+                return Ok((true, changed));
+            }
+        }
+        let (f, c) = self.flush_handlers()?;
+        Ok((f, changed || c))
+    }
+
+    fn flush_handlers(&mut self) -> std::result::Result<(bool, bool), Lost> {
+        let mut changed = false;
+        // Handlers run in the order they are defined, each at most once per flush; a handler
+        // may notify a later one.
+        for (i, h) in self.play.handlers.iter().enumerate() {
+            let Some(pos) = self.notified.iter().position(|(idx, _, _)| *idx == i) else {
+                continue;
+            };
+            let (_, by, certain) = self.notified.remove(pos);
+            let (mut status, _) = self.run_task_notified(h, &by, certain)?;
+            if status == Status::MayChange {
+                status = Status::Changed;
+            }
+            changed |= status == Status::Changed;
+            if status == Status::Failed && !h.ignore_errors {
+                return Ok((true, changed));
+            }
+        }
+        Ok((false, changed))
+    }
+
+    fn task_vars(&self, task: &Task) -> Map<String, Value> {
+        let mut m = self.base.clone();
+        m.extend(self.registered.clone());
+        m.extend(task.vars.clone());
+        m
+    }
+
+    /// Probes every task that can be rendered now, in one round trip per sudo user.
+    fn prefetch(&mut self) -> std::result::Result<(), Lost> {
+        let mut wanted: Vec<(String, Option<String>)> = Vec::new();
+        for task in &self.play.tasks {
+            let sudo = self.sudo_for(task);
+            let m = self.task_vars(task);
+            let vars = Vars::new(m.clone());
+            let items: Vec<Option<Value>> = match &task.loop_items {
+                None => vec![None],
+                Some(l) => match vars.render_value(&l.value, &l.loc) {
+                    Ok(Value::Array(a)) => a.into_iter().map(Some).collect(),
+                    _ => continue,
+                },
+            };
+            for item in items {
+                let vars = match item {
+                    None => Vars::new(m.clone()),
+                    Some(i) => {
+                        let mut mi = m.clone();
+                        mi.insert(task.loop_var.clone(), i);
+                        Vars::new(mi)
+                    }
+                };
+                if let Some(w) = &task.when
+                    && !matches!(vars.condition(&w.value, &w.loc), Ok(true))
+                {
+                    continue;
+                }
+                if task.delegate_to.is_some() {
+                    continue;
+                }
+                if let Ok(action) = self.build(task, &vars)
+                    && let Some(p) = action.probe()
+                {
+                    let key = (p, sudo.clone());
+                    if !wanted.contains(&key) {
+                        wanted.push(key);
+                    }
+                }
+            }
+        }
+        let mut users: Vec<Option<String>> = wanted.iter().map(|(_, u)| u.clone()).collect();
+        users.dedup();
+        for user in users {
+            let snippets: Vec<&str> = wanted
+                .iter()
+                .filter(|(_, u)| *u == user)
+                .map(|(p, _)| p.as_str())
+                .collect();
+            let nonce = crate::probe::nonce();
+            let script = crate::probe::batch_script(&snippets, &nonce);
+            let out = self.t.run(&script, user.as_deref())?;
+            // A batch that fails as a whole (e.g. sudo refused) is not cached: each task then
+            // probes alone and reports its own error.
+            if let Ok(parts) = crate::probe::split(&out.out, &nonce, snippets.len()) {
+                for (snip, part) in snippets.iter().zip(parts) {
+                    self.cache.insert((snip.to_string(), user.clone()), part);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn build(&self, task: &Task, vars: &Vars) -> Result<Action> {
+        let mut rendered = Map::new();
+        for (k, v) in &task.args.map {
+            rendered.insert(k.clone(), vars.render_value(v, task.args.loc_of(k))?);
+        }
+        let ctx = BuildCtx {
+            base_dir: &self.r.pb.dir,
+            vars,
+            args: &task.args,
+        };
+        Action::build(&task.module, rendered, &ctx)
+    }
+
+    fn run_task(
+        &mut self,
+        task: &Task,
+        handler: bool,
+    ) -> std::result::Result<(Status, Value), Lost> {
+        self.run_task_inner(task, handler, &[], true)
+    }
+
+    fn run_task_notified(
+        &mut self,
+        task: &Task,
+        by: &[String],
+        certain: bool,
+    ) -> std::result::Result<(Status, Value), Lost> {
+        self.run_task_inner(task, true, by, certain)
+    }
+
+    fn run_task_inner(
+        &mut self,
+        task: &Task,
+        handler: bool,
+        by: &[String],
+        certain: bool,
+    ) -> std::result::Result<(Status, Value), Lost> {
+        let start = Instant::now();
+        let m = self.task_vars(task);
+        let items: Vec<Option<Value>> = match &task.loop_items {
+            None => vec![None],
+            Some(l) => match Vars::new(m.clone()).render_value(&l.value, &l.loc) {
+                Ok(Value::Array(a)) => a.into_iter().map(Some).collect(),
+                Ok(other) => {
+                    let o = Outcome::new(
+                        Status::Failed,
+                        format!(
+                            "`loop` must be a list, found {}",
+                            crate::modules::args::type_name(&other)
+                        ),
+                    );
+                    return Ok(self.finish(task, handler, by, vec![o], false, start));
+                }
+                Err(e) => {
+                    let o = Outcome::new(Status::Failed, error_text(&e));
+                    return Ok(self.finish(task, handler, by, vec![o], false, start));
+                }
+            },
+        };
+        let looped = task.loop_items.is_some();
+        let mut outcomes = Vec::new();
+        for item in items {
+            let mut mi = m.clone();
+            if let Some(i) = &item {
+                mi.insert(task.loop_var.clone(), i.clone());
+            }
+            let vars = Vars::new(mi);
+            let mut o = self.run_item(task, &vars)?;
+            if let Some(i) = item
+                && let Value::Object(obj) = &mut o.value
+            {
+                obj.insert(task.loop_var.clone(), i);
+            }
+            let stop = o.status == Status::Failed;
+            outcomes.push(o);
+            if stop {
+                break;
+            }
+        }
+        // A handler notified only by tasks that may change may not need to run.
+        if handler && !certain {
+            for o in outcomes.iter_mut() {
+                if o.status == Status::Changed {
+                    o.status = Status::MayChange;
+                }
+            }
+        }
+        Ok(self.finish(task, handler, by, outcomes, looped, start))
+    }
+
+    /// Aggregates items into the task's line, registers the result, notifies handlers.
+    fn finish(
+        &mut self,
+        task: &Task,
+        handler: bool,
+        by: &[String],
+        outcomes: Vec<Outcome>,
+        looped: bool,
+        start: Instant,
+    ) -> (Status, Value) {
+        let any = |s: Status| outcomes.iter().any(|o| o.status == s);
+        let status = if any(Status::Failed) {
+            Status::Failed
+        } else if any(Status::Changed) {
+            Status::Changed
+        } else if any(Status::MayChange) {
+            Status::MayChange
+        } else if !outcomes.is_empty() && outcomes.iter().all(|o| o.status == Status::Skipped) {
+            Status::Skipped
+        } else {
+            Status::Ok
+        };
+        let value = if looped {
+            let results: Vec<Value> = outcomes.iter().map(|o| o.value.clone()).collect();
+            json!({"results": results, "changed": matches!(status, Status::Changed),
+                   "failed": status == Status::Failed, "skipped": status == Status::Skipped,
+                   "msg": ""})
+        } else {
+            outcomes
+                .first()
+                .map(|o| o.value.clone())
+                .unwrap_or(json!({}))
+        };
+        if let Some(r) = &task.register {
+            self.registered.insert(r.clone(), value.clone());
+        }
+        if matches!(status, Status::Changed | Status::MayChange) {
+            let me = task.display_name();
+            for n in &task.notify {
+                for (i, h) in self.play.handlers.iter().enumerate() {
+                    if h.name.as_deref() == Some(n.value.as_str()) || h.listen.contains(&n.value) {
+                        match self.notified.iter_mut().find(|(idx, _, _)| *idx == i) {
+                            Some(entry) => {
+                                entry.1.push(me.clone());
+                                entry.2 |= status == Status::Changed;
+                            }
+                            None => {
+                                self.notified
+                                    .push((i, vec![me.clone()], status == Status::Changed))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let mut msgs: Vec<String> = outcomes
+            .iter()
+            .filter(|o| !o.msg.is_empty())
+            .map(|o| o.msg.clone())
+            .collect();
+        msgs.dedup();
+        let mut msg = msgs.join("\n");
+        if handler && !by.is_empty() && status != Status::Failed {
+            let verb = match status {
+                Status::MayChange => "may run",
+                _ if self.check() => "will run",
+                _ => "ran",
+            };
+            msg = format!("{verb}, notified by: {}", by.join(", "));
+        }
+        let mut changes: Vec<String> = outcomes.iter().flat_map(|o| o.changes.clone()).collect();
+        let mut diffs: Vec<String> = outcomes.iter().flat_map(|o| o.diffs.clone()).collect();
+        if task.no_log {
+            if !changes.is_empty() {
+                changes = vec!["(details hidden: no_log)".into()];
+            }
+            diffs.clear();
+            if status == Status::Failed || !msg.is_empty() {
+                msg = "(output hidden: no_log)".into();
+            }
+        }
+        let report = TaskReport {
+            name: task.display_name(),
+            status,
+            msg,
+            changes,
+            diff: if diffs.is_empty() {
+                None
+            } else {
+                Some(diffs.join(""))
+            },
+            handler,
+            duration_ms: start.elapsed().as_millis() as u64,
+        };
+        let _ = self.tx.send(Event::Task {
+            host: self.host.name.clone(),
+            task: report,
+        });
+        (status, value)
+    }
+
+    fn run_item(&mut self, task: &Task, vars: &Vars) -> std::result::Result<Outcome, Lost> {
+        if let Some(w) = &task.when {
+            match vars.condition(&w.value, &w.loc) {
+                Ok(true) => {}
+                Ok(false) => return Ok(Outcome::new(Status::Skipped, "")),
+                Err(e) => return Ok(Outcome::new(Status::Failed, error_text(&e))),
+            }
+        }
+        let action = match self.build(task, vars) {
+            Ok(a) => a,
+            Err(e) => return Ok(Outcome::new(Status::Failed, error_text(&e))),
+        };
+        match &action {
+            Action::Debug(m) => return Ok(Outcome::new(Status::Ok, m.clone())),
+            Action::Noop | Action::FlushHandlers => return Ok(Outcome::new(Status::Ok, "")),
+            _ => {}
+        }
+        let sudo = self.sudo_for(task);
+        let delegated = task.delegate_to.is_some();
+        let reads = action.reads();
+        // Dry run: facts an earlier (unmade) change would have altered are not to be trusted.
+        let stale = reads
+            .iter()
+            .any(|r| self.simulated.iter().any(|w| w.overlaps(r)));
+        let facts = match action.probe() {
+            None => Ok(String::new()),
+            Some(p) => self.facts(&p, &reads, sudo.as_deref(), delegated)?,
+        };
+        let plan = match facts.and_then(|f| action.plan(&f)) {
+            Ok(p) => p,
+            Err(msg) if self.check() && stale => {
+                return Ok(Outcome::new(
+                    Status::MayChange,
+                    format!("depends on an earlier change (now: {msg})"),
+                ));
+            }
+            Err(msg) => return Ok(Outcome::new(Status::Failed, msg)),
+        };
+        let mut o = Outcome::new(Status::Ok, "");
+        o.changes = plan.changes.iter().map(|c| c.summary.clone()).collect();
+        let want_diff = (self.check() || self.r.opts.diff) && task.diff && !task.no_log;
+        if want_diff {
+            o.diffs = self.diffs(&plan, sudo.as_deref(), delegated)?;
+        }
+        if self.check() {
+            return Ok(self.simulate(o, plan, stale, &action));
+        }
+        self.apply(task, vars, o, plan, sudo.as_deref(), delegated)
+    }
+
+    fn simulate(&mut self, mut o: Outcome, plan: Plan, stale: bool, action: &Action) -> Outcome {
+        if matches!(action, Action::Uri(_)) {
+            o.status = Status::Skipped;
+            o.msg = "verify step: runs on apply".into();
+            return o;
+        }
+        o.status = if plan.changes.is_empty() {
+            if stale {
+                o.msg = "depends on an earlier change".into();
+                Status::MayChange
+            } else {
+                Status::Ok
+            }
+        } else if plan.uncertain {
+            Status::MayChange
+        } else {
+            Status::Changed
+        };
+        if o.status != Status::Ok {
+            self.simulated.extend(plan.writes);
+        }
+        o.value = json!({"changed": o.status != Status::Ok, "failed": false, "skipped": false, "msg": o.msg});
+        o
+    }
+
+    fn apply(
+        &mut self,
+        task: &Task,
+        vars: &Vars,
+        mut o: Outcome,
+        plan: Plan,
+        sudo: Option<&str>,
+        delegated: bool,
+    ) -> std::result::Result<Outcome, Lost> {
+        let attempts = if task.until.is_some() {
+            task.retries.max(1) + 1
+        } else {
+            1
+        };
+        for attempt in 1..=attempts {
+            let mut value = json!({"changed": false, "failed": false, "skipped": false, "msg": ""});
+            let mut changed = !plan.changes.is_empty();
+            let mut failed = false;
+            let mut msg = String::new();
+            match &plan.run {
+                Run::Nothing => {}
+                Run::Script(s) => {
+                    let out = self.transport(delegated).run(s, sudo)?;
+                    if out.code != 0 {
+                        failed = true;
+                        msg = format!("failed (exit {}):\n{}", out.code, out.out.trim_end());
+                    }
+                }
+                Run::Command(s) => {
+                    let out = self.transport(delegated).run(s, sudo)?;
+                    let stdout = out.out.trim_end_matches('\n').to_string();
+                    value["rc"] = json!(out.code);
+                    value["stdout"] = json!(stdout);
+                    value["stdout_lines"] = json!(stdout.lines().collect::<Vec<_>>());
+                    value["stderr"] = json!("");
+                    if out.code != 0 {
+                        failed = true;
+                        msg = format!("non-zero exit {}:\n{}", out.code, out.out.trim_end());
+                    }
+                }
+                Run::Http(req) => {
+                    let res = if delegated {
+                        self.local.http(req)
+                    } else {
+                        self.t.http(req)
+                    };
+                    match res {
+                        Ok((status, body)) => {
+                            value = crate::modules::uri::result(req, status, &body);
+                            value["changed"] = json!(false);
+                            value["skipped"] = json!(false);
+                            if !req.status_codes.contains(&status) {
+                                failed = true;
+                                msg = format!(
+                                    "{} answered {status}, expected {}",
+                                    req.url,
+                                    req.status_codes
+                                        .iter()
+                                        .map(u16::to_string)
+                                        .collect::<Vec<_>>()
+                                        .join(" or ")
+                                );
+                            }
+                        }
+                        Err(HttpError::Request(e)) => {
+                            failed = true;
+                            msg = e;
+                            value["status"] = json!(-1);
+                        }
+                        Err(HttpError::Transport(e)) => return Err(Lost(e.0)),
+                    }
+                }
+            }
+            value["changed"] = json!(changed);
+            value["failed"] = json!(failed);
+            value["msg"] = json!(msg);
+            // changed_when / failed_when / until see the result under its register name.
+            let mut with = vars.map().clone();
+            if let Some(r) = &task.register {
+                with.insert(r.clone(), value.clone());
+            }
+            with.insert("result".into(), value.clone());
+            let rv = Vars::new(with);
+            if let Some(c) = &task.changed_when {
+                match rv.condition(&c.value, &c.loc) {
+                    Ok(b) => changed = b,
+                    Err(e) => {
+                        failed = true;
+                        msg = error_text(&e);
+                    }
+                }
+            }
+            if let Some(c) = &task.failed_when {
+                match rv.condition(&c.value, &c.loc) {
+                    Ok(b) => {
+                        failed = b;
+                        if !b {
+                            msg.clear();
+                        } else if msg.is_empty() {
+                            msg = format!(
+                                "failed_when `{}` is true",
+                                c.value.as_str().unwrap_or_default()
+                            );
+                        }
+                    }
+                    Err(e) => {
+                        failed = true;
+                        msg = error_text(&e);
+                    }
+                }
+            }
+            value["changed"] = json!(changed);
+            value["failed"] = json!(failed);
+            let done = match &task.until {
+                None => true,
+                Some(u) => {
+                    let mut with = vars.map().clone();
+                    if let Some(r) = &task.register {
+                        with.insert(r.clone(), value.clone());
+                    }
+                    with.insert("result".into(), value.clone());
+                    let ok = Vars::new(with).condition(&u.value, &u.loc).unwrap_or(false);
+                    if !ok && attempt == attempts {
+                        failed = true;
+                        if msg.is_empty() {
+                            msg = format!("`until` still false after {attempts} attempts");
+                        } else {
+                            msg = format!("{msg} (after {attempts} attempts)");
+                        }
+                    }
+                    ok
+                }
+            };
+            if done || attempt == attempts {
+                if !plan.changes.is_empty() || matches!(plan.run, Run::Command(_)) {
+                    self.dirty.extend(plan.writes.clone());
+                }
+                o.status = if failed {
+                    Status::Failed
+                } else if changed {
+                    Status::Changed
+                } else {
+                    Status::Ok
+                };
+                if !changed {
+                    o.changes.clear();
+                }
+                o.msg = msg;
+                value["msg"] = json!(o.msg);
+                value["attempts"] = json!(attempt);
+                o.value = value;
+                return Ok(o);
+            }
+            std::thread::sleep(Duration::from_secs_f64(task.delay));
+        }
+        unreachable!("the last attempt returns")
+    }
+
+    fn transport(&mut self, delegated: bool) -> &mut dyn Transport {
+        if delegated {
+            &mut self.local
+        } else {
+            &mut *self.t
+        }
+    }
+
+    /// Facts for one probe: from the batch if nothing since may have changed them, else fresh.
+    fn facts(
+        &mut self,
+        probe: &str,
+        reads: &[Resource],
+        sudo: Option<&str>,
+        delegated: bool,
+    ) -> std::result::Result<std::result::Result<String, String>, Lost> {
+        let key = (probe.to_string(), sudo.map(String::from));
+        let fresh_enough = !reads
+            .iter()
+            .any(|r| self.dirty.iter().any(|w| w.overlaps(r)));
+        let cached = if fresh_enough && !delegated {
+            self.cache.get(&key).cloned()
+        } else {
+            None
+        };
+        let (code, out) = match cached {
+            Some(c) => c,
+            None => {
+                let out = self.transport(delegated).run(probe, sudo)?;
+                (out.code, out.out)
+            }
+        };
+        if code != 0 {
+            return Ok(Err(format!(
+                "could not read the current state (exit {code}): {}",
+                out.trim()
+            )));
+        }
+        Ok(Ok(out))
+    }
+
+    /// Unified diffs of the files a plan rewrites, against what is on the host now.
+    fn diffs(
+        &mut self,
+        plan: &Plan,
+        sudo: Option<&str>,
+        delegated: bool,
+    ) -> std::result::Result<Vec<String>, Lost> {
+        let mut out = Vec::new();
+        for c in &plan.changes {
+            let Some(cc) = &c.content else { continue };
+            let old = if cc.exists {
+                let script = format!("head -c 1048576 -- {}", crate::shell::quote(&cc.path));
+                let res = self.transport(delegated).run(&script, sudo)?;
+                if res.code != 0 {
+                    out.push(format!(
+                        "(cannot read {} for a diff: {})\n",
+                        cc.path,
+                        res.out.trim()
+                    ));
+                    continue;
+                }
+                Some(res.out.into_bytes())
+            } else {
+                None
+            };
+            out.push(crate::report::unified_diff(
+                &cc.path,
+                old.as_deref(),
+                &cc.new,
+            ));
+        }
+        Ok(out)
+    }
+}
+
+fn error_text(e: &Error) -> String {
+    match e {
+        Error::Input {
+            loc: Some(l),
+            msg,
+            hint,
+        } => {
+            let mut s = format!("{l}: {msg}");
+            if let Some(h) = hint {
+                s.push_str(&format!(" ({h})"));
+            }
+            s
+        }
+        other => other.to_string(),
+    }
+}

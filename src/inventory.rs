@@ -1,0 +1,618 @@
+//! Hosts, groups and their variables, from Ansible's YAML or INI inventory formats.
+
+use crate::error::{Error, Result, suggest};
+use crate::location::Location;
+use crate::yaml::{self, Doc};
+use marked_yaml::Node;
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Debug, Clone)]
+pub struct Host {
+    pub name: String,
+    /// Inventory variables, merged: `all`, then groups by depth and name, then the host's own.
+    pub vars: Map<String, Value>,
+    pub groups: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+struct Group {
+    hosts: Vec<String>,
+    children: Vec<String>,
+    vars: Map<String, Value>,
+}
+
+#[derive(Debug)]
+pub struct Inventory {
+    pub hosts: Vec<Host>,
+    groups: BTreeMap<String, Group>,
+    pub source: String,
+}
+
+impl Inventory {
+    pub fn load(spec: &str) -> Result<Inventory> {
+        let path = Path::new(spec);
+        if !path.exists() && spec.contains(',') {
+            // Ansible's ad-hoc form: `-i host1,host2,`
+            let mut b = Builder::default();
+            for name in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                b.add_host("ungrouped", name, Map::new());
+            }
+            return b.finish(spec.to_string());
+        }
+        let text = std::fs::read_to_string(path).map_err(Error::with_path(path))?;
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        let b = if matches!(ext, "yml" | "yaml" | "json") {
+            parse_yaml(path.to_path_buf(), &text)?
+        } else {
+            parse_ini(path.to_path_buf(), &text)?
+        };
+        b.finish(path.display().to_string())
+    }
+
+    pub fn group_names(&self) -> impl Iterator<Item = &str> {
+        self.groups.keys().map(String::as_str)
+    }
+
+    /// Hosts selected by an Ansible host pattern: names, groups, globs, `!exclude`, `&intersect`,
+    /// separated by `,` or `:`; `@FILE` reads names from a file (one per line).
+    pub fn select(&self, pattern: &str) -> Result<Vec<&Host>> {
+        let mut union: BTreeSet<usize> = BTreeSet::new();
+        let mut inter: Vec<BTreeSet<usize>> = Vec::new();
+        let mut excl: BTreeSet<usize> = BTreeSet::new();
+        let mut terms: Vec<String> = Vec::new();
+        for raw in pattern
+            .split([',', ':'])
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
+            if let Some(file) = raw.strip_prefix('@') {
+                let text = std::fs::read_to_string(file).map_err(Error::with_path(file))?;
+                terms.extend(
+                    text.lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                        .map(String::from),
+                );
+            } else {
+                terms.push(raw.to_string());
+            }
+        }
+        for term in &terms {
+            let (kind, name) = match term.as_bytes()[0] {
+                b'!' => ('!', &term[1..]),
+                b'&' => ('&', &term[1..]),
+                _ => ('+', term.as_str()),
+            };
+            let set = self.match_term(name)?;
+            match kind {
+                '!' => excl.extend(set),
+                '&' => inter.push(set),
+                _ => union.extend(set),
+            }
+        }
+        if union.is_empty() && !inter.is_empty() {
+            // `&web` alone means "all hosts that are also in web".
+            union = (0..self.hosts.len()).collect();
+        }
+        let picked = union
+            .into_iter()
+            .filter(|i| inter.iter().all(|s| s.contains(i)) && !excl.contains(i))
+            .map(|i| &self.hosts[i])
+            .collect();
+        Ok(picked)
+    }
+
+    fn match_term(&self, term: &str) -> Result<BTreeSet<usize>> {
+        let index = |name: &str| self.hosts.iter().position(|h| h.name == name);
+        if term == "all" || term == "*" {
+            return Ok((0..self.hosts.len()).collect());
+        }
+        let mut out = BTreeSet::new();
+        let glob = term.contains(['*', '?', '[']);
+        for (gname, _) in self.groups.iter() {
+            if gname == term || (glob && glob_match(term, gname)) {
+                out.extend(self.hosts_of_group(gname).iter().filter_map(|h| index(h)));
+            }
+        }
+        for (i, h) in self.hosts.iter().enumerate() {
+            if h.name == term || (glob && glob_match(term, &h.name)) {
+                out.insert(i);
+            }
+        }
+        if out.is_empty() && !glob {
+            let names = self
+                .hosts
+                .iter()
+                .map(|h| h.name.as_str())
+                .chain(self.group_names());
+            let mut e = Error::Usage(format!(
+                "`{term}` names no host or group in the inventory {}",
+                self.source
+            ));
+            if let Some(s) = suggest(term, names) {
+                e = Error::Usage(format!("{e} (did you mean `{s}`?)"));
+            }
+            return Err(e);
+        }
+        Ok(out)
+    }
+
+    fn hosts_of_group(&self, group: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut seen = BTreeSet::new();
+        let mut stack = vec![group.to_string()];
+        while let Some(g) = stack.pop() {
+            if !seen.insert(g.clone()) {
+                continue;
+            }
+            if let Some(grp) = self.groups.get(&g) {
+                out.extend(grp.hosts.iter().cloned());
+                stack.extend(grp.children.iter().cloned());
+            }
+        }
+        out
+    }
+}
+
+/// Shell-style glob: `*`, `?`, `[abc]`.
+pub fn glob_match(pat: &str, s: &str) -> bool {
+    fn go(p: &[char], s: &[char]) -> bool {
+        match p.first() {
+            None => s.is_empty(),
+            Some('*') => (0..=s.len()).any(|i| go(&p[1..], &s[i..])),
+            Some('?') => !s.is_empty() && go(&p[1..], &s[1..]),
+            Some('[') => match p.iter().position(|&c| c == ']') {
+                Some(end) if !s.is_empty() => {
+                    p[1..end].contains(&s[0]) && go(&p[end + 1..], &s[1..])
+                }
+                _ => false,
+            },
+            Some(c) => s.first() == Some(c) && go(&p[1..], &s[1..]),
+        }
+    }
+    let p: Vec<char> = pat.chars().collect();
+    let s: Vec<char> = s.chars().collect();
+    go(&p, &s)
+}
+
+#[derive(Default)]
+struct Builder {
+    order: Vec<String>,
+    host_vars: BTreeMap<String, Map<String, Value>>,
+    groups: BTreeMap<String, Group>,
+}
+
+impl Builder {
+    fn group(&mut self, name: &str) -> &mut Group {
+        self.groups.entry(name.to_string()).or_default()
+    }
+
+    fn add_host(&mut self, group: &str, name: &str, vars: Map<String, Value>) {
+        if !self.host_vars.contains_key(name) {
+            self.order.push(name.to_string());
+        }
+        self.host_vars
+            .entry(name.to_string())
+            .or_default()
+            .extend(vars);
+        let g = self.group(group);
+        if !g.hosts.iter().any(|h| h == name) {
+            g.hosts.push(name.to_string());
+        }
+    }
+
+    fn finish(mut self, source: String) -> Result<Inventory> {
+        // Every group is a child of `all`; hosts with no group but `all` are `ungrouped`.
+        let names: Vec<String> = self.groups.keys().cloned().collect();
+        let children: BTreeSet<String> = self
+            .groups
+            .values()
+            .flat_map(|g| g.children.iter().cloned())
+            .collect();
+        for child in &children {
+            self.group(child);
+        }
+        let all_children: Vec<String> = names
+            .iter()
+            .filter(|n| *n != "all" && !children.contains(*n))
+            .cloned()
+            .collect();
+        self.group("all").children.extend(all_children);
+
+        // Depth of each group below `all`, for variable precedence (deeper wins).
+        let mut depth: BTreeMap<String, usize> = BTreeMap::new();
+        let mut frontier = vec![("all".to_string(), 0usize)];
+        while let Some((g, d)) = frontier.pop() {
+            if depth.get(&g).is_some_and(|&old| old >= d) {
+                continue;
+            }
+            if d > self.groups.len() {
+                continue; // a cycle; stop descending
+            }
+            depth.insert(g.clone(), d);
+            for c in &self.groups[&g].children {
+                frontier.push((c.clone(), d + 1));
+            }
+        }
+
+        let mut hosts = Vec::new();
+        for name in &self.order {
+            // Groups this host belongs to, transitively (a host of `web` is in `web`'s parents).
+            let mut member: BTreeSet<String> = self
+                .groups
+                .iter()
+                .filter(|(_, g)| g.hosts.contains(name))
+                .map(|(n, _)| n.clone())
+                .collect();
+            loop {
+                let parents: Vec<String> = self
+                    .groups
+                    .iter()
+                    .filter(|(n, g)| {
+                        !member.contains(*n) && g.children.iter().any(|c| member.contains(c))
+                    })
+                    .map(|(n, _)| n.clone())
+                    .collect();
+                if parents.is_empty() {
+                    break;
+                }
+                member.extend(parents);
+            }
+            member.insert("all".into());
+            let mut ordered: Vec<&String> = member.iter().collect();
+            ordered.sort_by_key(|g| (depth.get(*g).copied().unwrap_or(1), (*g).clone()));
+            let mut vars = Map::new();
+            for g in &ordered {
+                vars.extend(self.groups[*g].vars.clone());
+            }
+            vars.extend(self.host_vars[name].clone());
+            hosts.push(Host {
+                name: name.clone(),
+                vars,
+                groups: ordered
+                    .into_iter()
+                    .filter(|g| *g != "all")
+                    .cloned()
+                    .collect(),
+            });
+        }
+        Ok(Inventory {
+            hosts,
+            groups: self.groups,
+            source,
+        })
+    }
+}
+
+fn parse_yaml(path: PathBuf, text: &str) -> Result<Builder> {
+    let doc = Doc::parse(path, text, false)?;
+    let mut b = Builder::default();
+    let root = doc.root.as_mapping().expect("top level is a mapping");
+    for (name, node) in root.iter() {
+        yaml_group(&doc, &mut b, name.as_str(), node)?;
+    }
+    Ok(b)
+}
+
+fn yaml_group(doc: &Doc, b: &mut Builder, name: &str, node: &Node) -> Result<()> {
+    b.group(name);
+    let map = match node {
+        Node::Mapping(m) => m,
+        Node::Scalar(s) if s.as_str().is_empty() => return Ok(()),
+        other => {
+            return Err(Error::input(
+                doc.loc(other),
+                format!(
+                    "group `{name}` must be a mapping with `hosts`, `vars` or `children`, found {}",
+                    yaml::kind(other)
+                ),
+            ));
+        }
+    };
+    for (key, value) in map.iter() {
+        match key.as_str() {
+            "hosts" => {
+                let Some(hosts) = value.as_mapping() else {
+                    if matches!(value, Node::Scalar(s) if s.as_str().is_empty()) {
+                        continue;
+                    }
+                    return Err(Error::input(
+                        doc.loc(value),
+                        format!(
+                            "`hosts` of group `{name}` must be a mapping of host names, found {}",
+                            yaml::kind(value)
+                        ),
+                    ));
+                };
+                for (host, hvars) in hosts.iter() {
+                    let vars = match hvars {
+                        Node::Mapping(_) => vars_map(doc, hvars)?,
+                        Node::Scalar(s) if s.as_str().is_empty() => Map::new(),
+                        other => {
+                            return Err(Error::input(
+                                doc.loc(other),
+                                format!(
+                                    "host `{}` must map to its variables, found {}",
+                                    host.as_str(),
+                                    yaml::kind(other)
+                                ),
+                            ));
+                        }
+                    };
+                    b.add_host(name, host.as_str(), vars);
+                }
+            }
+            "vars" => {
+                let vars = vars_map(doc, value)?;
+                b.group(name).vars.extend(vars);
+            }
+            "children" => {
+                let Some(children) = value.as_mapping() else {
+                    if matches!(value, Node::Scalar(s) if s.as_str().is_empty()) {
+                        continue;
+                    }
+                    return Err(Error::input(
+                        doc.loc(value),
+                        format!("`children` of group `{name}` must be a mapping of groups"),
+                    ));
+                };
+                for (child, cnode) in children.iter() {
+                    b.group(name).children.push(child.as_str().to_string());
+                    yaml_group(doc, b, child.as_str(), cnode)?;
+                }
+            }
+            other => {
+                let mut e = Error::input(
+                    doc.key_loc(key),
+                    format!("unknown key `{other}` in inventory group `{name}`"),
+                );
+                e = match suggest(other, ["hosts", "vars", "children"]) {
+                    Some(s) => e.with_hint(format!("did you mean `{s}`?")),
+                    None => e.with_hint("a group has `hosts`, `vars` and `children`"),
+                };
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn vars_map(doc: &Doc, node: &Node) -> Result<Map<String, Value>> {
+    match node {
+        Node::Mapping(_) => match yaml::to_value(node) {
+            Value::Object(m) => Ok(m),
+            _ => unreachable!(),
+        },
+        Node::Scalar(s) if s.as_str().is_empty() => Ok(Map::new()),
+        other => Err(Error::input(
+            doc.loc(other),
+            format!("`vars` must be a mapping, found {}", yaml::kind(other)),
+        )),
+    }
+}
+
+fn parse_ini(path: PathBuf, text: &str) -> Result<Builder> {
+    let file = Arc::new(path);
+    let mut b = Builder::default();
+    enum Section {
+        Hosts(String),
+        Vars(String),
+        Children(String),
+    }
+    let mut section = Section::Hosts("ungrouped".into());
+    for (n, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        let lineno = n + 1;
+        let col = raw.len() - raw.trim_start().len() + 1;
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(head) = line.strip_prefix('[') {
+            let Some(head) = head.strip_suffix(']') else {
+                return Err(Error::input(
+                    Location::new(&file, lineno, col + line.len()),
+                    "section header is missing its closing `]`",
+                ));
+            };
+            section = match head.split_once(':') {
+                None => Section::Hosts(head.to_string()),
+                Some((g, "vars")) => Section::Vars(g.to_string()),
+                Some((g, "children")) => Section::Children(g.to_string()),
+                Some((_, other)) => {
+                    return Err(Error::input(
+                        Location::new(&file, lineno, col + head.find(':').unwrap() + 2),
+                        format!("unknown section kind `:{other}`"),
+                    )
+                    .with_hint("sections are `[group]`, `[group:vars]` or `[group:children]`"));
+                }
+            };
+            let (Section::Hosts(g) | Section::Vars(g) | Section::Children(g)) = &section;
+            b.group(g);
+            continue;
+        }
+        match &section {
+            Section::Hosts(g) => {
+                let words = split_ini_words(line).map_err(|(off, msg)| {
+                    Error::input(Location::new(&file, lineno, col + off), msg)
+                })?;
+                let mut it = words.into_iter();
+                let (_, name) = it.next().expect("non-empty line");
+                let mut vars = Map::new();
+                for (off, w) in it {
+                    let Some((k, v)) = w.split_once('=') else {
+                        return Err(Error::input(
+                            Location::new(&file, lineno, col + off),
+                            format!("expected `key=value` after the host name, found `{w}`"),
+                        ));
+                    };
+                    vars.insert(k.to_string(), yaml::typed_scalar(v));
+                }
+                b.add_host(g, &name, vars);
+            }
+            Section::Vars(g) => {
+                let Some((k, v)) = line.split_once('=') else {
+                    return Err(Error::input(
+                        Location::new(&file, lineno, col),
+                        format!("expected `key=value` in [{g}:vars]"),
+                    ));
+                };
+                let v = unquote(v.trim());
+                b.group(g)
+                    .vars
+                    .insert(k.trim().to_string(), yaml::typed_scalar(&v));
+            }
+            Section::Children(g) => {
+                let child = line.to_string();
+                b.group(&child);
+                b.group(g).children.push(child);
+            }
+        }
+    }
+    Ok(b)
+}
+
+fn unquote(v: &str) -> String {
+    for q in ['"', '\''] {
+        if v.len() >= 2 && v.starts_with(q) && v.ends_with(q) {
+            return v[1..v.len() - 1].to_string();
+        }
+    }
+    v.to_string()
+}
+
+/// Words of an INI host line, with their byte offsets; quotes group words (`k="a b"`).
+fn split_ini_words(line: &str) -> std::result::Result<Vec<(usize, String)>, (usize, String)> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut start = None;
+    let mut quote: Option<(char, usize)> = None;
+    for (i, c) in line.char_indices() {
+        match (quote, c) {
+            (Some((q, _)), c) if c == q => quote = None,
+            (Some(_), c) => cur.push(c),
+            (None, '"' | '\'') => {
+                start.get_or_insert(i);
+                quote = Some((c, i));
+            }
+            (None, c) if c.is_whitespace() => {
+                if let Some(s) = start.take() {
+                    out.push((s, std::mem::take(&mut cur)));
+                }
+            }
+            (None, '#') if start.is_none() => break,
+            (None, c) => {
+                start.get_or_insert(i);
+                cur.push(c);
+            }
+        }
+    }
+    if let Some((_, at)) = quote {
+        return Err((at, "unterminated quote".into()));
+    }
+    if let Some(s) = start {
+        out.push((s, cur));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ini(text: &str) -> Inventory {
+        parse_ini("inv.ini".into(), text)
+            .unwrap()
+            .finish("inv.ini".into())
+            .unwrap()
+    }
+
+    #[test]
+    fn ini_hosts_groups_and_vars() {
+        let inv = ini("local ansible_connection=local\n\
+             [web]\n\
+             h1 ansible_host=10.0.0.5 ansible_user=ubuntu ansible_port=22 ansible_ssh_private_key_file=~/.ssh/id\n\
+             h2 ansible_host=10.0.0.6 note=\"two words\"\n\
+             [web:vars]\n\
+             app_port=8000\n\
+             ansible_user=admin\n\
+             [prod:children]\n\
+             web\n\
+             [prod:vars]\n\
+             env=prod\n");
+        let h1 = inv.hosts.iter().find(|h| h.name == "h1").unwrap();
+        assert_eq!(h1.vars["ansible_host"], "10.0.0.5");
+        assert_eq!(h1.vars["ansible_port"], 22);
+        // Host vars beat group vars; child group vars beat parent group vars.
+        assert_eq!(h1.vars["ansible_user"], "ubuntu");
+        assert_eq!(h1.vars["app_port"], 8000);
+        assert_eq!(h1.vars["env"], "prod");
+        let h2 = inv.hosts.iter().find(|h| h.name == "h2").unwrap();
+        assert_eq!(h2.vars["ansible_user"], "admin");
+        assert_eq!(h2.vars["note"], "two words");
+        assert_eq!(inv.hosts[0].vars["ansible_connection"], "local");
+    }
+
+    #[test]
+    fn yaml_inventory() {
+        let text = "all:\n  vars:\n    x: 1\n  hosts:\n    a:\n  children:\n    web:\n      vars:\n        x: 2\n      hosts:\n        b:\n          ansible_host: 10.1.1.1\n";
+        let inv = parse_yaml("i.yml".into(), text)
+            .unwrap()
+            .finish("i.yml".into())
+            .unwrap();
+        assert_eq!(inv.hosts.len(), 2);
+        assert_eq!(inv.hosts[0].vars["x"], 1);
+        assert_eq!(inv.hosts[1].vars["x"], 2);
+        assert_eq!(inv.hosts[1].groups, vec!["web".to_string()]);
+    }
+
+    #[test]
+    fn yaml_inventory_unknown_key_points_at_it() {
+        let text = "all:\n  host:\n    a:\n";
+        let err = parse_yaml("i.yml".into(), text).err().unwrap();
+        match err {
+            Error::Input {
+                loc: Some(l),
+                msg,
+                hint,
+            } => {
+                assert_eq!((l.line, l.col), (2, 3));
+                assert!(msg.contains("unknown key `host`"));
+                assert_eq!(hint.unwrap(), "did you mean `hosts`?");
+            }
+            e => panic!("{e:?}"),
+        }
+    }
+
+    #[test]
+    fn patterns() {
+        let inv = ini("[web]\nw1\nw2\n[db]\nd1\nw2\n");
+        let names = |p: &str| -> Vec<String> {
+            inv.select(p)
+                .unwrap()
+                .iter()
+                .map(|h| h.name.clone())
+                .collect()
+        };
+        assert_eq!(names("all"), ["w1", "w2", "d1"]);
+        assert_eq!(names("web:!w1"), ["w2"]);
+        assert_eq!(names("web:&db"), ["w2"]);
+        assert_eq!(names("w*"), ["w1", "w2"]);
+        assert_eq!(names("d1,w1"), ["w1", "d1"]);
+        let err = inv.select("wbe").err().unwrap().to_string();
+        assert!(err.contains("did you mean `web`"), "{err}");
+    }
+
+    #[test]
+    fn ini_error_location() {
+        let err = parse_ini("inv.ini".into(), "[web]\nh1 ansible_host\n")
+            .err()
+            .unwrap();
+        match err {
+            Error::Input { loc: Some(l), .. } => assert_eq!((l.line, l.col), (2, 4)),
+            e => panic!("{e:?}"),
+        }
+    }
+}

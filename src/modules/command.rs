@@ -1,0 +1,139 @@
+//! `command` and `shell`: run something; `creates`/`removes` make it idempotent.
+
+use super::args::Getter;
+use super::{Change, Plan, Resource, Run};
+use crate::error::Result;
+use crate::shell::{quote, split};
+
+#[derive(Debug, Clone)]
+pub struct Command {
+    /// What runs, as sh text.
+    pub text: String,
+    pub chdir: Option<String>,
+    pub creates: Option<String>,
+    pub removes: Option<String>,
+}
+
+impl Command {
+    pub fn build(a: &Getter, shell: bool) -> Result<Command> {
+        let raw = match a.opt_str("_raw")? {
+            Some(r) => Some(r),
+            None => a.opt_str("cmd")?,
+        };
+        let text = if shell {
+            let body = raw.unwrap_or_default();
+            match a.opt_str("executable")? {
+                Some(exe) => format!("{} -c {}", quote(&exe), quote(&body)),
+                None => body,
+            }
+        } else {
+            // `command` runs a program with arguments and no shell: quote every word.
+            let words = match raw {
+                Some(r) => split(&r).map_err(|e| a.err("_raw", e))?,
+                None => a.list("argv")?,
+            };
+            if words.is_empty() {
+                return Err(a.err("_raw", "the command is empty"));
+            }
+            words.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ")
+        };
+        if text.trim().is_empty() {
+            return Err(a.err("_raw", "the command is empty"));
+        }
+        Ok(Command {
+            text,
+            chdir: a.opt_str("chdir")?,
+            creates: a.opt_str("creates")?,
+            removes: a.opt_str("removes")?,
+        })
+    }
+
+    pub fn reads(&self) -> Vec<Resource> {
+        self.creates
+            .iter()
+            .chain(self.removes.iter())
+            .map(|p| Resource::Path(p.clone()))
+            .collect()
+    }
+
+    pub fn probe(&self) -> Option<String> {
+        if self.creates.is_none() && self.removes.is_none() {
+            return None;
+        }
+        let cd = self
+            .chdir
+            .as_ref()
+            .map(|d| format!("cd {} 2>/dev/null; ", quote(d)))
+            .unwrap_or_default();
+        let mut s = cd;
+        for (k, p) in [("creates", &self.creates), ("removes", &self.removes)] {
+            if let Some(p) = p {
+                s.push_str(&format!(
+                    "if [ -e {} ]; then echo {k}=yes; else echo {k}=no; fi; ",
+                    quote(p)
+                ));
+            }
+        }
+        Some(s)
+    }
+
+    pub fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
+        for line in facts.lines() {
+            match line.trim() {
+                "creates=yes" | "removes=no" => return Ok(Plan::ok()),
+                "creates=no" | "removes=yes" => {}
+                other => return Err(format!("unexpected probe output: `{other}`")),
+            }
+        }
+        let cd = self
+            .chdir
+            .as_ref()
+            .map(|d| format!("cd {} && ", quote(d)))
+            .unwrap_or_default();
+        Ok(Plan {
+            changes: vec![Change::new(format!("run `{}`", first_line(&self.text)))],
+            run: Run::Command(format!("{cd}( {}\n) </dev/null\n", self.text)),
+            writes: vec![Resource::All],
+            uncertain: true,
+        })
+    }
+}
+
+fn first_line(s: &str) -> String {
+    let mut lines = s.lines();
+    let first = lines.next().unwrap_or("").to_string();
+    if lines.next().is_some() {
+        format!("{first} …")
+    } else {
+        first
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmd(creates: Option<&str>) -> Command {
+        Command {
+            text: "touch /tmp/x".into(),
+            chdir: None,
+            creates: creates.map(String::from),
+            removes: None,
+        }
+    }
+
+    #[test]
+    fn creates_skips_when_present() {
+        let c = cmd(Some("/tmp/x"));
+        assert!(c.plan("creates=yes\n").unwrap().changes.is_empty());
+        let p = c.plan("creates=no\n").unwrap();
+        assert_eq!(p.changes[0].summary, "run `touch /tmp/x`");
+        assert!(c.plan("garbage").is_err());
+    }
+
+    #[test]
+    fn no_probe_without_creates() {
+        assert!(cmd(None).probe().is_none());
+        assert!(cmd(None).plan("").unwrap().uncertain);
+    }
+}

@@ -1,0 +1,418 @@
+//! `copy` and `template`: files (or a directory tree) with the given content, written
+//! atomically: temp file in the target directory, mode and owner set, synced, renamed.
+
+use super::args::Getter;
+use super::file_fact::{self, FileFact, Kind, attr_changes};
+use super::{BuildCtx, Change, ContentChange, Plan, Resource, Run};
+use crate::error::{Error, Result};
+use crate::location::Location;
+use crate::shell::quote;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub dest: String,
+    pub content: Arc<Vec<u8>>,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Copy {
+    /// The `dest` argument (a file, or the top directory of a tree).
+    pub dest: String,
+    /// Directories to create first (tree copies), parents before children.
+    pub dirs: Vec<String>,
+    pub entries: Vec<Entry>,
+    pub mode: Option<u32>,
+    pub directory_mode: Option<u32>,
+    pub owner: Option<String>,
+    pub group: Option<String>,
+    pub backup: bool,
+    pub validate: Option<String>,
+    pub force: bool,
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    let digest = Sha256::digest(data);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Finds a local `src` the way Ansible does: relative to the playbook's directory, then in its
+/// `templates/` or `files/` folder.
+pub fn resolve_src(base: &Path, src: &str, template: bool) -> Option<PathBuf> {
+    let p = Path::new(src);
+    if p.is_absolute() {
+        return p.exists().then(|| p.to_path_buf());
+    }
+    let sub = if template { "templates" } else { "files" };
+    [base.join(src), base.join(sub).join(src)]
+        .into_iter()
+        .find(|c| c.exists())
+}
+
+impl Copy {
+    pub fn build(a: &Getter, ctx: &BuildCtx, template: bool) -> Result<Copy> {
+        let dest_raw = a.str("dest")?;
+        let dest = a.opt_path("dest")?.expect("dest is present");
+        let mut c = Copy {
+            dest: dest.clone(),
+            dirs: Vec::new(),
+            entries: Vec::new(),
+            mode: a.opt_mode("mode")?,
+            directory_mode: if template {
+                None
+            } else {
+                a.opt_mode("directory_mode")?
+            },
+            owner: a.opt_str("owner")?,
+            group: a.opt_str("group")?,
+            backup: a.bool("backup", false)?,
+            validate: a.opt_str("validate")?,
+            force: a.bool("force", true)?,
+        };
+        if let Some(v) = &c.validate
+            && !v.contains("%s")
+        {
+            return Err(a.err(
+                "validate",
+                "`validate` must contain `%s` (where the new file's path goes)",
+            ));
+        }
+        let into_dir = dest_raw.ends_with('/');
+        let add = |c: &mut Copy, dest: String, content: Vec<u8>| {
+            let sha256 = sha256_hex(&content);
+            c.entries.push(Entry {
+                dest,
+                content: Arc::new(content),
+                sha256,
+            });
+        };
+        if let Some(content) = a.opt_str("content")?.filter(|_| !template) {
+            if a.has("src") {
+                return Err(a.err("content", "give either `src` or `content`, not both"));
+            }
+            if into_dir {
+                return Err(a.err(
+                    "dest",
+                    "with `content`, `dest` must be a file path, not a directory",
+                ));
+            }
+            add(&mut c, dest, content.into_bytes());
+            return Ok(c);
+        }
+        let src = a.str("src")?;
+        let Some(path) = resolve_src(ctx.base_dir, &src, template) else {
+            let sub = if template { "templates" } else { "files" };
+            return Err(a
+                .err("src", format!("`{src}` not found"))
+                .with_hint(format!(
+                    "looked in {} and {}",
+                    ctx.base_dir.join(&src).display(),
+                    ctx.base_dir.join(sub).join(&src).display()
+                )));
+        };
+        if template {
+            let text = std::fs::read_to_string(&path).map_err(Error::with_path(&path))?;
+            let at = Location::new(&Arc::new(path.clone()), 1, 1);
+            let rendered = ctx.vars.render(&text, &at)?;
+            let dest = if into_dir {
+                format!("{dest}/{}", file_name(&path).trim_end_matches(".j2"))
+            } else {
+                dest
+            };
+            add(&mut c, dest, rendered.into_bytes());
+        } else if path.is_dir() {
+            // `src: dir/` copies the contents; `src: dir` copies the directory itself.
+            let top = if src.ends_with('/') {
+                dest.clone()
+            } else {
+                format!("{dest}/{}", file_name(&path))
+            };
+            c.dirs.push(top.clone());
+            let mut files = Vec::new();
+            walk(&path, &mut files).map_err(Error::with_path(&path))?;
+            files.sort();
+            for f in files {
+                let rel = f.strip_prefix(&path).expect("under src");
+                let rel = rel.to_string_lossy().to_string();
+                if f.is_dir() {
+                    c.dirs.push(format!("{top}/{rel}"));
+                } else {
+                    let data = std::fs::read(&f).map_err(Error::with_path(&f))?;
+                    add(&mut c, format!("{top}/{rel}"), data);
+                }
+            }
+        } else {
+            let data = std::fs::read(&path).map_err(Error::with_path(&path))?;
+            let dest = if into_dir {
+                format!("{dest}/{}", file_name(&path))
+            } else {
+                dest
+            };
+            add(&mut c, dest, data);
+        }
+        Ok(c)
+    }
+
+    pub fn probe(&self) -> String {
+        let mut s = String::from(file_fact::PRELUDE);
+        for d in &self.dirs {
+            s.push_str(&file_fact::probe(d, false));
+            s.push('\n');
+        }
+        for e in &self.entries {
+            s.push_str(&file_fact::probe(&e.dest, true));
+            s.push('\n');
+        }
+        s
+    }
+
+    pub fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
+        let lines: Vec<&str> = facts.lines().collect();
+        let want = self.dirs.len() + self.entries.len();
+        if lines.len() != want {
+            return Err(format!(
+                "expected {want} probe lines, got {}: {}",
+                lines.len(),
+                facts.trim()
+            ));
+        }
+        let mut changes = Vec::new();
+        let mut script = String::from("set -e\n");
+        for (d, line) in self.dirs.iter().zip(&lines) {
+            let fact = FileFact::parse(line)?;
+            let q = quote(d);
+            match fact.kind {
+                Kind::Absent => {
+                    changes.push(Change::new(format!("create directory {d}")));
+                    script.push_str(&format!("mkdir -p -- {q}\n"));
+                    if let Some(m) = self.directory_mode {
+                        script.push_str(&format!("chmod {m:04o} -- {q}\n"));
+                    }
+                    for (cmd, v) in [("chown", &self.owner), ("chgrp", &self.group)] {
+                        if let Some(v) = v {
+                            script.push_str(&format!("{cmd} {} -- {q}\n", quote(v)));
+                        }
+                    }
+                }
+                Kind::Dir => {
+                    let (words, cmds) = attr_changes(
+                        &fact,
+                        d,
+                        self.directory_mode,
+                        self.owner.as_deref(),
+                        self.group.as_deref(),
+                    );
+                    changes.extend(words.into_iter().map(|w| Change::new(format!("{d}: {w}"))));
+                    for c in cmds {
+                        script.push_str(&c);
+                        script.push('\n');
+                    }
+                }
+                _ => return Err(format!("{d} exists and is not a directory")),
+            }
+        }
+        for (e, line) in self.entries.iter().zip(&lines[self.dirs.len()..]) {
+            let fact = FileFact::parse(line)?;
+            match fact.kind {
+                Kind::Absent => {
+                    changes.push(Change {
+                        summary: format!("create {} ({} bytes)", e.dest, e.content.len()),
+                        content: Some(ContentChange {
+                            path: e.dest.clone(),
+                            new: e.content.clone(),
+                            exists: false,
+                        }),
+                    });
+                    script.push_str(&self.write(e, None));
+                }
+                Kind::File => {
+                    let same = fact.sha256.as_deref() == Some(e.sha256.as_str());
+                    if !same && self.force {
+                        let (words, _) = self.attrs(&fact, &e.dest);
+                        let mut summary = format!("update {}", e.dest);
+                        if !words.is_empty() {
+                            summary = format!("{summary}; {}", words.join(", "));
+                        }
+                        changes.push(Change {
+                            summary,
+                            content: Some(ContentChange {
+                                path: e.dest.clone(),
+                                new: e.content.clone(),
+                                exists: true,
+                            }),
+                        });
+                        script.push_str(&self.write(e, Some(&fact)));
+                    } else {
+                        let (words, cmds) = self.attrs(&fact, &e.dest);
+                        changes.extend(
+                            words
+                                .into_iter()
+                                .map(|w| Change::new(format!("{}: {w}", e.dest))),
+                        );
+                        for c in cmds {
+                            script.push_str(&c);
+                            script.push('\n');
+                        }
+                    }
+                }
+                Kind::Dir => {
+                    return Err(format!(
+                        "{} is a directory; end `dest` with `/` to copy into it",
+                        e.dest
+                    ));
+                }
+                _ => return Err(format!("{} exists and is not a regular file", e.dest)),
+            }
+        }
+        if changes.is_empty() {
+            return Ok(Plan::ok());
+        }
+        Ok(Plan {
+            changes,
+            run: Run::Script(script),
+            writes: vec![Resource::Path(self.dest.clone())],
+            uncertain: false,
+        })
+    }
+
+    fn attrs(&self, fact: &FileFact, path: &str) -> (Vec<String>, Vec<String>) {
+        attr_changes(
+            fact,
+            path,
+            self.mode,
+            self.owner.as_deref(),
+            self.group.as_deref(),
+        )
+    }
+
+    /// Shell that writes one file atomically. Mode and owner come from the arguments, else from
+    /// the file being replaced, else 0644 and the remote user.
+    fn write(&self, e: &Entry, old: Option<&FileFact>) -> String {
+        let dest = quote(&e.dest);
+        let dir = quote(match e.dest.rsplit_once('/') {
+            Some(("", _)) => "/",
+            Some((d, _)) => d,
+            None => ".",
+        });
+        let mut s = format!("t=$(mktemp -- {dir}/.plumb-XXXXXXXX)\ntrap 'rm -f -- \"$t\"' EXIT\n");
+        s.push_str("base64 -d > \"$t\" <<'PLUMB_EOF'\n");
+        let b64 = base64::engine::general_purpose::STANDARD.encode(e.content.as_slice());
+        for chunk in b64.as_bytes().chunks(76) {
+            s.push_str(std::str::from_utf8(chunk).expect("base64 is ascii"));
+            s.push('\n');
+        }
+        s.push_str("PLUMB_EOF\n");
+        match (self.mode, old) {
+            (Some(m), _) => s.push_str(&format!("chmod {m:04o} \"$t\"\n")),
+            (None, Some(_)) => s.push_str(&format!("chmod --reference={dest} \"$t\"\n")),
+            (None, None) => s.push_str("chmod 0644 \"$t\"\n"),
+        }
+        if old.is_some() && (self.owner.is_none() || self.group.is_none()) {
+            s.push_str(&format!("chown --reference={dest} \"$t\"\n"));
+        }
+        if let Some(o) = &self.owner {
+            s.push_str(&format!("chown {} \"$t\"\n", quote(o)));
+        }
+        if let Some(g) = &self.group {
+            s.push_str(&format!("chgrp {} \"$t\"\n", quote(g)));
+        }
+        if let Some(v) = &self.validate {
+            let cmd = v.replace("%s", "\"$t\"");
+            s.push_str(&format!(
+                "if ! out=$( ( {cmd} ) 2>&1 </dev/null); then printf '%s\\n' \"validation failed: {}\" \"$out\"; exit 1; fi\n",
+                v.replace('"', "\\\"").replace('$', "\\$").replace('`', "\\`")
+            ));
+        }
+        s.push_str("sync -- \"$t\"\n");
+        if self.backup && old.is_some() {
+            s.push_str(&format!(
+                "cp -p -- {dest} {dest}.$(date +%Y-%m-%d@%H:%M:%S)~\n"
+            ));
+        }
+        s.push_str(&format!("mv -f -- \"$t\" {dest}\ntrap - EXIT\n"));
+        s
+    }
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default()
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        // Bytecode caches are build artefacts, not content to deploy.
+        if path.file_name().is_some_and(|n| n == "__pycache__") {
+            continue;
+        }
+        out.push(path.clone());
+        if path.is_dir() {
+            walk(&path, out)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(content: &str, mode: Option<u32>) -> Copy {
+        Copy {
+            dest: "/etc/app.conf".into(),
+            dirs: vec![],
+            entries: vec![Entry {
+                dest: "/etc/app.conf".into(),
+                content: Arc::new(content.as_bytes().to_vec()),
+                sha256: sha256_hex(content.as_bytes()),
+            }],
+            mode,
+            directory_mode: None,
+            owner: None,
+            group: None,
+            backup: false,
+            validate: None,
+            force: true,
+        }
+    }
+
+    #[test]
+    fn content_compared_by_checksum() {
+        let c = one("hello\n", Some(0o644));
+        let sum = sha256_hex(b"hello\n");
+        let same = format!("file\t644\troot\troot\t0\t0\t{sum}\n");
+        assert!(c.plan(&same).unwrap().changes.is_empty());
+        let other = format!("file\t644\troot\troot\t0\t0\t{}\n", sha256_hex(b"x"));
+        let p = c.plan(&other).unwrap();
+        assert_eq!(p.changes[0].summary, "update /etc/app.conf");
+        assert!(p.changes[0].content.as_ref().unwrap().exists);
+        let Run::Script(s) = &p.run else { panic!() };
+        assert!(s.contains("mv -f -- \"$t\" /etc/app.conf"), "{s}");
+        assert!(s.contains("sync -- \"$t\""));
+        let p = c.plan("absent\n").unwrap();
+        assert_eq!(p.changes[0].summary, "create /etc/app.conf (6 bytes)");
+    }
+
+    #[test]
+    fn mode_only_change() {
+        let c = one("hello\n", Some(0o640));
+        let sum = sha256_hex(b"hello\n");
+        let p = c
+            .plan(&format!("file\t644\troot\troot\t0\t0\t{sum}\n"))
+            .unwrap();
+        assert_eq!(p.changes[0].summary, "/etc/app.conf: mode 0644 → 0640");
+        assert!(p.changes[0].content.is_none());
+    }
+
+    #[test]
+    fn short_probe_output_is_an_error() {
+        let c = one("x", None);
+        assert!(c.plan("").is_err());
+    }
+}

@@ -1,0 +1,240 @@
+//! `file`: directories, links, removals, empty files, and attributes of existing paths.
+
+use super::args::Getter;
+use super::file_fact::{self, FileFact, Kind, attr_changes};
+use super::{Change, Plan, Resource, Run};
+use crate::error::Result;
+use crate::shell::quote;
+
+#[derive(Debug, Clone)]
+pub struct File {
+    pub path: String,
+    pub state: String,
+    pub mode: Option<u32>,
+    pub owner: Option<String>,
+    pub group: Option<String>,
+    pub src: Option<String>,
+    pub force: bool,
+}
+
+impl File {
+    pub fn build(a: &Getter) -> Result<File> {
+        let key = ["path", "dest", "name"]
+            .into_iter()
+            .find(|k| a.has(k))
+            .unwrap_or("path");
+        let path = a
+            .opt_path(key)?
+            .ok_or_else(|| a.err(key, "`path` is required"))?;
+        let state = a.choice(
+            "state",
+            &["file", "directory", "absent", "link", "touch"],
+            if a.has("src") { "link" } else { "file" },
+        )?;
+        let src = a.opt_str("src")?;
+        if state == "link" && src.is_none() {
+            return Err(a.err("state", "`state: link` needs `src` (the link's target)"));
+        }
+        Ok(File {
+            path,
+            state,
+            mode: a.opt_mode("mode")?,
+            owner: a.opt_str("owner")?,
+            group: a.opt_str("group")?,
+            src,
+            force: a.bool("force", false)?,
+        })
+    }
+
+    pub fn probe(&self) -> String {
+        format!(
+            "{}{}",
+            file_fact::PRELUDE,
+            file_fact::probe(&self.path, false)
+        )
+    }
+
+    pub fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
+        let fact = FileFact::parse(facts.trim_end())?;
+        let p = quote(&self.path);
+        let (mut words, mut cmds): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
+        let attrs = |fact: &FileFact| {
+            attr_changes(
+                fact,
+                &self.path,
+                self.mode,
+                self.owner.as_deref(),
+                self.group.as_deref(),
+            )
+        };
+        let describe = |k: &Kind| match k {
+            Kind::File => "a file",
+            Kind::Dir => "a directory",
+            Kind::Link => "a symlink",
+            Kind::Other => "a special file",
+            Kind::Absent => "absent",
+        };
+        match self.state.as_str() {
+            "absent" => {
+                if fact.kind != Kind::Absent {
+                    words.push(format!("remove {} {}", describe(&fact.kind), self.path));
+                    cmds.push(format!("rm -rf -- {p}"));
+                }
+            }
+            "directory" => match fact.kind {
+                Kind::Absent => {
+                    words.push(format!("create directory {}", self.path));
+                    cmds.push(format!("mkdir -p -- {p}"));
+                    let new = FileFact {
+                        kind: Kind::Dir,
+                        mode: 0o755,
+                        ..FileFact::absent()
+                    };
+                    let (_, c) = attrs(&new);
+                    cmds.extend(c);
+                    if let Some(m) = self.mode {
+                        cmds.push(format!("chmod {m:04o} -- {p}"));
+                    }
+                }
+                Kind::Dir => (words, cmds) = attrs(&fact),
+                ref k => {
+                    return Err(format!(
+                        "{} exists and is {}, not a directory",
+                        self.path,
+                        describe(k)
+                    ));
+                }
+            },
+            "file" => match fact.kind {
+                Kind::Absent => {
+                    return Err(format!(
+                        "{} does not exist (`state: file` only changes attributes; use `state: touch` or `copy` to create it)",
+                        self.path
+                    ));
+                }
+                Kind::Link => {}
+                _ => (words, cmds) = attrs(&fact),
+            },
+            "touch" => match fact.kind {
+                Kind::Absent => {
+                    words.push(format!("create empty file {}", self.path));
+                    cmds.push(format!("touch -- {p}"));
+                    let new = FileFact {
+                        kind: Kind::File,
+                        mode: 0o644,
+                        ..FileFact::absent()
+                    };
+                    let (_, c) = attrs(&new);
+                    cmds.extend(c);
+                    if let Some(m) = self.mode {
+                        cmds.push(format!("chmod {m:04o} -- {p}"));
+                    }
+                }
+                _ => (words, cmds) = attrs(&fact),
+            },
+            "link" => {
+                let src = self.src.as_deref().expect("checked in build");
+                let make = format!(
+                    "t=$(dirname -- {p})/.plumb-link.$$; ln -s -- {} \"$t\" && mv -Tf -- \"$t\" {p}",
+                    quote(src)
+                );
+                match fact.kind {
+                    Kind::Link if fact.target.as_deref() == Some(src) => {}
+                    Kind::Link => {
+                        words.push(format!(
+                            "link {}: target {} → {}",
+                            self.path,
+                            fact.target.unwrap_or_default(),
+                            src
+                        ));
+                        cmds.push(make);
+                    }
+                    Kind::Absent => {
+                        words.push(format!("create link {} → {}", self.path, src));
+                        cmds.push(make);
+                    }
+                    Kind::File | Kind::Other if self.force => {
+                        words.push(format!("replace file {} with a link → {}", self.path, src));
+                        cmds.push(make);
+                    }
+                    ref k => {
+                        return Err(format!(
+                            "{} exists and is {}; set `force: true` to replace it with a link",
+                            self.path,
+                            describe(k)
+                        ));
+                    }
+                }
+            }
+            other => unreachable!("state {other} checked in build"),
+        }
+        if words.is_empty() {
+            return Ok(Plan::ok());
+        }
+        Ok(Plan {
+            changes: words.into_iter().map(Change::new).collect(),
+            run: Run::Script(format!("set -e\n{}\n", cmds.join("\n"))),
+            writes: vec![Resource::Path(self.path.clone())],
+            uncertain: false,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(state: &str, mode: Option<u32>, src: Option<&str>) -> File {
+        File {
+            path: "/srv/app".into(),
+            state: state.into(),
+            mode,
+            owner: None,
+            group: None,
+            src: src.map(String::from),
+            force: false,
+        }
+    }
+
+    #[test]
+    fn directory() {
+        let d = file("directory", Some(0o755), None);
+        let p = d.plan("absent\n").unwrap();
+        assert_eq!(p.changes[0].summary, "create directory /srv/app");
+        assert!(
+            d.plan("dir\t755\troot\troot\t0\t0\n")
+                .unwrap()
+                .changes
+                .is_empty()
+        );
+        let p = d.plan("dir\t700\troot\troot\t0\t0\n").unwrap();
+        assert_eq!(p.changes[0].summary, "mode 0700 → 0755");
+        assert!(d.plan("file\t644\troot\troot\t0\t0\t\n").is_err());
+    }
+
+    #[test]
+    fn absent_and_link() {
+        let a = file("absent", None, None);
+        assert!(a.plan("absent").unwrap().changes.is_empty());
+        assert_eq!(
+            a.plan("link\t/etc/nginx/sites-available/default")
+                .unwrap()
+                .changes[0]
+                .summary,
+            "remove a symlink /srv/app"
+        );
+        let l = file("link", None, Some("/opt/x"));
+        assert!(l.plan("link\t/opt/x").unwrap().changes.is_empty());
+        assert_eq!(
+            l.plan("link\t/opt/y").unwrap().changes[0].summary,
+            "link /srv/app: target /opt/y → /opt/x"
+        );
+        assert!(l.plan("file\t644\troot\troot\t0\t0\t").is_err());
+    }
+
+    #[test]
+    fn probe_errors_are_not_no_change() {
+        let a = file("absent", None, None);
+        assert!(a.plan("sh: 1: stat: not found").is_err());
+    }
+}

@@ -1,0 +1,363 @@
+//! Modules, pyinfra-style: each turns its rendered arguments into an `Action`; an action names
+//! the shell snippet that reads the host's state (its probe), and a pure `plan` that turns the
+//! probe's output into the changes to make and the script that makes them. `plumb plan` and
+//! `plumb apply` both go through `plan`, so they cannot disagree.
+
+pub mod apt;
+pub mod args;
+pub mod command;
+pub mod copy;
+pub mod file;
+pub mod file_fact;
+pub mod service;
+pub mod uri;
+
+use crate::error::{Error, Result, suggest};
+use crate::task::Args;
+use crate::template::Vars;
+use args::Getter;
+use serde_json::{Map, Value};
+use std::path::Path;
+use std::sync::Arc;
+
+pub const NAMES: &[&str] = &[
+    "apt",
+    "file",
+    "copy",
+    "template",
+    "systemd_service",
+    "service",
+    "command",
+    "shell",
+    "uri",
+    "debug",
+    "meta",
+];
+
+/// The canonical module for a task key: `ansible.builtin.` prefixes and aliases resolved.
+pub fn canonical(key: &str) -> Option<&'static str> {
+    let k = key
+        .strip_prefix("ansible.builtin.")
+        .or_else(|| key.strip_prefix("ansible.legacy."))
+        .unwrap_or(key);
+    Some(match k {
+        "apt" => "apt",
+        "file" => "file",
+        "copy" => "copy",
+        "template" => "template",
+        "systemd_service" | "systemd" | "service" => "systemd_service",
+        "command" => "command",
+        "shell" => "shell",
+        "uri" => "uri",
+        "debug" => "debug",
+        "meta" => "meta",
+        _ => return None,
+    })
+}
+
+pub fn takes_free_form(module: &str) -> bool {
+    matches!(module, "command" | "shell" | "meta")
+}
+
+/// Arguments each module accepts; `_raw` is the free-form text of `command: ls -l`.
+fn spec(module: &str) -> &'static [&'static str] {
+    match module {
+        "apt" => &[
+            "name",
+            "pkg",
+            "package",
+            "state",
+            "update_cache",
+            "cache_valid_time",
+            "install_recommends",
+            "purge",
+        ],
+        "file" => &[
+            "path", "dest", "name", "state", "mode", "owner", "group", "src", "force",
+        ],
+        "copy" => &[
+            "src",
+            "content",
+            "dest",
+            "mode",
+            "owner",
+            "group",
+            "backup",
+            "validate",
+            "force",
+            "directory_mode",
+        ],
+        "template" => &[
+            "src", "dest", "mode", "owner", "group", "backup", "validate", "force",
+        ],
+        "systemd_service" => &["name", "state", "enabled", "daemon_reload"],
+        "command" => &["_raw", "cmd", "argv", "chdir", "creates", "removes"],
+        "shell" => &["_raw", "cmd", "chdir", "creates", "removes", "executable"],
+        "uri" => &[
+            "url",
+            "method",
+            "status_code",
+            "return_content",
+            "timeout",
+            "headers",
+            "validate_certs",
+        ],
+        "debug" => &["msg", "var"],
+        "meta" => &["_raw"],
+        _ => &[],
+    }
+}
+
+/// Checks argument names (values are checked per host, once rendered).
+pub fn check_args(module: &str, args: &Args) -> Result<()> {
+    let known = spec(module);
+    for key in args.map.keys() {
+        if !known.contains(&key.as_str()) {
+            let mut e = Error::input(
+                args.key_loc(key).clone(),
+                format!("unknown argument `{key}` for module `{module}`"),
+            );
+            let names = known.iter().copied().filter(|k| *k != "_raw");
+            e = match suggest(key, names.clone()) {
+                Some(s) => e.with_hint(format!("did you mean `{s}`?")),
+                None => e.with_hint(format!(
+                    "`{module}` takes: {}",
+                    names.collect::<Vec<_>>().join(", ")
+                )),
+            };
+            if key == "_raw" {
+                e = Error::input(
+                    args.loc.clone(),
+                    format!("`{module}` takes a mapping of arguments, not a plain string"),
+                );
+            }
+            return Err(e);
+        }
+    }
+    let need = |any: &[&str]| any.iter().any(|k| args.map.contains_key(*k));
+    let missing = match module {
+        "apt" if !need(&["name", "pkg", "package", "update_cache"]) => Some("name"),
+        "file" if !need(&["path", "dest", "name"]) => Some("path"),
+        "copy" if !need(&["src", "content"]) => Some("src` or `content"),
+        "copy" | "template" if !need(&["dest"]) => Some("dest"),
+        "template" if !need(&["src"]) => Some("src"),
+        "systemd_service" if !need(&["name", "daemon_reload"]) => Some("name"),
+        "command" if !need(&["_raw", "cmd", "argv"]) => Some("cmd"),
+        "shell" if !need(&["_raw", "cmd"]) => Some("cmd"),
+        "uri" if !need(&["url"]) => Some("url"),
+        "meta" if !need(&["_raw"]) => Some("flush_handlers"),
+        _ => None,
+    };
+    if let Some(m) = missing {
+        return Err(Error::input(
+            args.loc.clone(),
+            format!("`{module}` needs `{m}`"),
+        ));
+    }
+    Ok(())
+}
+
+/// Something on a host that a task reads or a change writes; used to decide which probes an
+/// earlier change may have made stale.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resource {
+    Path(String),
+    Unit(String),
+    Package(String),
+    /// A package install or an arbitrary command: may touch anything.
+    All,
+}
+
+impl Resource {
+    pub fn overlaps(&self, other: &Resource) -> bool {
+        use Resource::*;
+        match (self, other) {
+            (All, _) | (_, All) => true,
+            (Path(a), Path(b)) => path_within(a, b) || path_within(b, a),
+            (Unit(a), Unit(b)) => a == b || a == "*" || b == "*",
+            (Package(a), Package(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+fn path_within(inner: &str, outer: &str) -> bool {
+    let outer = outer.trim_end_matches('/');
+    inner == outer || outer.is_empty() || inner.starts_with(&format!("{outer}/"))
+}
+
+/// A file's new content, kept so a diff can be shown against what is on the host.
+#[derive(Debug, Clone)]
+pub struct ContentChange {
+    pub path: String,
+    pub new: Arc<Vec<u8>>,
+    /// Whether the file exists now (no need to fetch it for a diff otherwise).
+    pub exists: bool,
+}
+
+/// One thing that will change, in words a reviewer reads.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub summary: String,
+    pub content: Option<ContentChange>,
+}
+
+impl Change {
+    pub fn new(summary: impl Into<String>) -> Change {
+        Change {
+            summary: summary.into(),
+            content: None,
+        }
+    }
+}
+
+/// What applying a task does.
+#[derive(Debug, Clone)]
+pub enum Run {
+    Nothing,
+    /// A shell script run on the host; the task fails if it exits non-zero.
+    Script(String),
+    /// A user's command: always run; its rc and output are the task's result.
+    Command(String),
+    Http(uri::Request),
+}
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub changes: Vec<Change>,
+    pub run: Run,
+    /// What the changes may affect on the host (for re-probing later tasks).
+    pub writes: Vec<Resource>,
+    /// Outcome unknown until run (a command with no creates/removes).
+    pub uncertain: bool,
+}
+
+impl Plan {
+    pub fn ok() -> Plan {
+        Plan {
+            changes: Vec::new(),
+            run: Run::Nothing,
+            writes: Vec::new(),
+            uncertain: false,
+        }
+    }
+}
+
+/// A task's module with its arguments rendered for one host.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Apt(apt::Apt),
+    File(file::File),
+    Copy(copy::Copy),
+    Service(service::Service),
+    Command(command::Command),
+    Uri(uri::Uri),
+    Debug(String),
+    FlushHandlers,
+    Noop,
+}
+
+/// What building an action may read besides its arguments.
+pub struct BuildCtx<'a> {
+    /// Directory relative `src` paths resolve against (the playbook's).
+    pub base_dir: &'a Path,
+    pub vars: &'a Vars,
+    pub args: &'a Args,
+}
+
+impl Action {
+    pub fn build(module: &str, rendered: Map<String, Value>, ctx: &BuildCtx) -> Result<Action> {
+        let a = Getter::new(&rendered, ctx.args);
+        Ok(match module {
+            "apt" => Action::Apt(apt::Apt::build(&a)?),
+            "file" => Action::File(file::File::build(&a)?),
+            "copy" => Action::Copy(copy::Copy::build(&a, ctx, false)?),
+            "template" => Action::Copy(copy::Copy::build(&a, ctx, true)?),
+            "systemd_service" => Action::Service(service::Service::build(&a)?),
+            "command" => Action::Command(command::Command::build(&a, false)?),
+            "shell" => Action::Command(command::Command::build(&a, true)?),
+            "uri" => Action::Uri(uri::Uri::build(&a)?),
+            "debug" => {
+                let msg = match (rendered.get("msg"), rendered.get("var")) {
+                    (Some(Value::String(s)), _) => s.clone(),
+                    (Some(v), _) => v.to_string(),
+                    (None, Some(Value::String(name))) => {
+                        let v = ctx.vars.map().get(name).cloned().unwrap_or(Value::Null);
+                        format!("{name} = {v}")
+                    }
+                    _ => "Hello world!".into(),
+                };
+                Action::Debug(msg)
+            }
+            "meta" => match a.str("_raw")?.trim() {
+                "flush_handlers" => Action::FlushHandlers,
+                "noop" => Action::Noop,
+                other => {
+                    return Err(Error::input(
+                        ctx.args.loc_of("_raw").clone(),
+                        format!("`meta: {other}` is not supported"),
+                    )
+                    .with_hint("supported: flush_handlers, noop"));
+                }
+            },
+            other => unreachable!("module {other} passed check_args"),
+        })
+    }
+
+    /// The sh snippet whose output `plan` reads; None when the action needs no facts.
+    pub fn probe(&self) -> Option<String> {
+        match self {
+            Action::Apt(a) => Some(a.probe()),
+            Action::File(f) => Some(f.probe()),
+            Action::Copy(c) => Some(c.probe()),
+            Action::Service(s) => Some(s.probe()),
+            Action::Command(c) => c.probe(),
+            _ => None,
+        }
+    }
+
+    /// What on the host this action's probe looks at.
+    pub fn reads(&self) -> Vec<Resource> {
+        match self {
+            Action::Apt(a) => a.reads(),
+            Action::File(f) => vec![Resource::Path(f.path.clone())],
+            Action::Copy(c) => vec![Resource::Path(c.dest.clone())],
+            Action::Service(s) => s.reads(),
+            Action::Command(c) => c.reads(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Pure: the probe's output in, the plan out. An error means the facts could not be read
+    /// or the action is impossible; it is never taken as "no change".
+    pub fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
+        match self {
+            Action::Apt(a) => a.plan(facts),
+            Action::File(f) => f.plan(facts),
+            Action::Copy(c) => c.plan(facts),
+            Action::Service(s) => s.plan(facts),
+            Action::Command(c) => c.plan(facts),
+            Action::Uri(u) => Ok(Plan {
+                run: Run::Http(u.request.clone()),
+                ..Plan::ok()
+            }),
+            Action::Debug(_) | Action::FlushHandlers | Action::Noop => Ok(Plan::ok()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resources_overlap_on_path_prefixes() {
+        let p = |s: &str| Resource::Path(s.into());
+        assert!(p("/etc/nginx").overlaps(&p("/etc/nginx/conf.d/a.conf")));
+        assert!(p("/etc/nginx/conf.d/a.conf").overlaps(&p("/etc/nginx")));
+        assert!(!p("/etc/nginx2").overlaps(&p("/etc/nginx")));
+        assert!(Resource::All.overlaps(&p("/x")));
+        assert!(Resource::Unit("*".into()).overlaps(&Resource::Unit("nginx.service".into())));
+        assert!(!Resource::Unit("a.service".into()).overlaps(&p("/etc")));
+    }
+}

@@ -1,0 +1,140 @@
+//! `uri`: check an HTTP endpoint, from the host itself (through the SSH connection, so the host
+//! needs no curl) or from the control machine (`delegate_to: localhost`).
+
+use super::args::Getter;
+use crate::error::Result;
+use serde_json::Value;
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub url: String,
+    pub host: String,
+    pub port: u16,
+    pub path: String,
+    pub method: String,
+    pub status_codes: Vec<u16>,
+    pub return_content: bool,
+    pub timeout: u64,
+    pub headers: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Uri {
+    pub request: Request,
+}
+
+impl Uri {
+    pub fn build(a: &Getter) -> Result<Uri> {
+        let url = a.str("url")?;
+        let (host, port, path) = parse_url(&url).map_err(|e| a.err("url", e))?;
+        let bad = || {
+            a.err(
+                "status_code",
+                "`status_code` must be a number or a list of numbers",
+            )
+        };
+        let code = |v: &Value| -> Result<u16> {
+            match v {
+                Value::Number(n) => n
+                    .as_u64()
+                    .and_then(|n| u16::try_from(n).ok())
+                    .ok_or_else(bad),
+                Value::String(s) => s.trim().parse().map_err(|_| bad()),
+                _ => Err(bad()),
+            }
+        };
+        let status_codes = match a.raw("status_code") {
+            None | Some(Value::Null) => vec![200],
+            Some(Value::Array(items)) => items.iter().map(code).collect::<Result<_>>()?,
+            Some(Value::String(s)) if s.contains(',') => s
+                .split(',')
+                .map(|c| code(&Value::String(c.to_string())))
+                .collect::<Result<_>>()?,
+            Some(v) => vec![code(v)?],
+        };
+        let method = a.choice("method", &["GET", "HEAD"], "GET")?;
+        let headers = match a.raw("headers") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Object(m)) => m
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str().map(String::from).unwrap_or(v.to_string()),
+                    )
+                })
+                .collect(),
+            Some(_) => return Err(a.err("headers", "`headers` must be a mapping")),
+        };
+        Ok(Uri {
+            request: Request {
+                url,
+                host,
+                port,
+                path,
+                method,
+                status_codes,
+                return_content: a.bool("return_content", false)?,
+                timeout: a.opt_u64("timeout")?.unwrap_or(30),
+                headers,
+            },
+        })
+    }
+}
+
+pub fn parse_url(url: &str) -> std::result::Result<(String, u16, String), String> {
+    let rest = if let Some(r) = url.strip_prefix("http://") {
+        r
+    } else if url.starts_with("https://") {
+        return Err("https URLs are not supported yet; check the http endpoint".into());
+    } else {
+        return Err(format!("`{url}` is not an http:// URL"));
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) => (
+            h,
+            p.parse::<u16>()
+                .map_err(|_| format!("bad port in `{url}`"))?,
+        ),
+        None => (authority, 80),
+    };
+    if host.is_empty() {
+        return Err(format!("no host in `{url}`"));
+    }
+    Ok((host.to_string(), port, path.to_string()))
+}
+
+/// The registered result of a request, as Ansible's uri module shapes it.
+pub fn result(req: &Request, status: u16, body: &str) -> Value {
+    let mut v = serde_json::json!({
+        "url": req.url,
+        "status": status,
+    });
+    if req.return_content {
+        v["content"] = Value::String(body.to_string());
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            parse_url("http://127.0.0.1/static/x.css").unwrap(),
+            ("127.0.0.1".into(), 80, "/static/x.css".into())
+        );
+        assert_eq!(
+            parse_url("http://10.231.1.2:8080").unwrap(),
+            ("10.231.1.2".into(), 8080, "/".into())
+        );
+        assert!(parse_url("https://x").is_err());
+        assert!(parse_url("ftp://x").is_err());
+    }
+}

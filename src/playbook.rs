@@ -1,0 +1,372 @@
+//! A playbook: a list of plays, each selecting hosts and running tasks then handlers.
+
+use crate::error::{Error, Result, suggest};
+use crate::location::Location;
+use crate::task::{Task, boolean, scalar_string};
+use crate::yaml::{self, Doc};
+use marked_yaml::Node;
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug)]
+pub struct Playbook {
+    pub path: PathBuf,
+    /// Relative `src` paths resolve against this directory, as in Ansible.
+    pub dir: PathBuf,
+    pub plays: Vec<Play>,
+}
+
+/// One step of a rolling rollout: a host count or a percentage of the play's hosts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Serial {
+    Count(usize),
+    Percent(f64),
+}
+
+#[derive(Debug)]
+pub struct Play {
+    pub name: Option<String>,
+    pub loc: Location,
+    pub hosts: String,
+    pub hosts_loc: Location,
+    pub vars: Map<String, Value>,
+    pub vars_loc: Location,
+    pub become_: bool,
+    pub become_user: Option<String>,
+    pub remote_user: Option<String>,
+    pub tasks: Vec<Task>,
+    pub handlers: Vec<Task>,
+    pub serial: Vec<Serial>,
+    pub max_fail_percentage: Option<f64>,
+    pub any_errors_fatal: bool,
+}
+
+const PLAY_KEYS: &[&str] = &[
+    "name",
+    "hosts",
+    "vars",
+    "become",
+    "become_user",
+    "remote_user",
+    "tasks",
+    "handlers",
+    "gather_facts",
+    "serial",
+    "max_fail_percentage",
+    "any_errors_fatal",
+];
+
+impl Playbook {
+    pub fn load(path: &Path) -> Result<Playbook> {
+        let text = std::fs::read_to_string(path).map_err(Error::with_path(path))?;
+        let doc = Doc::parse(path.to_path_buf(), &text, true)?;
+        let dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from("."));
+        let mut plays = Vec::new();
+        let mut errors = Vec::new();
+        for node in doc.root.as_sequence().expect("top level is a list").iter() {
+            match Play::parse(&doc, node) {
+                Ok(p) => plays.push(p),
+                Err(e) => errors.push(e),
+            }
+        }
+        match errors.len() {
+            0 => Ok(Playbook {
+                path: path.to_path_buf(),
+                dir,
+                plays,
+            }),
+            1 => Err(errors.pop().unwrap()),
+            _ => Err(Error::Many(errors)),
+        }
+    }
+}
+
+impl Play {
+    fn parse(doc: &Doc, node: &Node) -> Result<Play> {
+        let Node::Mapping(map) = node else {
+            return Err(Error::input(
+                doc.loc(node),
+                format!(
+                    "a play must be a mapping with `hosts` and `tasks`, found {}",
+                    yaml::kind(node)
+                ),
+            ));
+        };
+        let mut play = Play {
+            name: None,
+            loc: doc.loc(node),
+            hosts: String::new(),
+            hosts_loc: doc.loc(node),
+            vars: Map::new(),
+            vars_loc: doc.loc(node),
+            become_: false,
+            become_user: None,
+            remote_user: None,
+            tasks: Vec::new(),
+            handlers: Vec::new(),
+            serial: Vec::new(),
+            max_fail_percentage: None,
+            any_errors_fatal: false,
+        };
+        let mut has_hosts = false;
+        let mut errors = Vec::new();
+        for (key, value) in map.iter() {
+            let k = key.as_str();
+            match k {
+                "name" => play.name = Some(scalar_string(doc, value, k)?),
+                "hosts" => {
+                    play.hosts = match yaml::to_value(value) {
+                        Value::String(s) => s,
+                        Value::Array(a) => a
+                            .iter()
+                            .map(|v| v.as_str().map(String::from).unwrap_or(v.to_string()))
+                            .collect::<Vec<_>>()
+                            .join(","),
+                        other => other.to_string(),
+                    };
+                    play.hosts_loc = doc.loc(value);
+                    has_hosts = true;
+                }
+                "vars" => {
+                    play.vars = crate::inventory::vars_map(doc, value)?;
+                    play.vars_loc = doc.loc(value);
+                }
+                "become" => play.become_ = boolean(doc, value, k)?,
+                "become_user" => play.become_user = Some(scalar_string(doc, value, k)?),
+                "remote_user" => play.remote_user = Some(scalar_string(doc, value, k)?),
+                // No facts are gathered; accepted so that Ansible playbooks run unchanged.
+                "gather_facts" => {}
+                "tasks" | "handlers" => {
+                    let is_handler = k == "handlers";
+                    let items = match value {
+                        Node::Sequence(seq) => seq.iter().collect::<Vec<_>>(),
+                        Node::Scalar(s) if s.as_str().is_empty() => vec![],
+                        other => {
+                            return Err(Error::input(
+                                doc.loc(other),
+                                format!("`{k}` must be a list, found {}", yaml::kind(other)),
+                            ));
+                        }
+                    };
+                    for item in items {
+                        match Task::parse(doc, item, is_handler) {
+                            Ok(t) if is_handler => play.handlers.push(t),
+                            Ok(t) => play.tasks.push(t),
+                            Err(e) => errors.push(e),
+                        }
+                    }
+                }
+                "serial" => play.serial = parse_serial(doc, value)?,
+                "max_fail_percentage" => match yaml::to_value(value) {
+                    Value::Number(n) if n.as_f64().is_some_and(|f| (0.0..=100.0).contains(&f)) => {
+                        play.max_fail_percentage = n.as_f64()
+                    }
+                    _ => {
+                        return Err(Error::input(
+                            doc.loc(value),
+                            "`max_fail_percentage` must be a number from 0 to 100",
+                        ));
+                    }
+                },
+                "any_errors_fatal" => play.any_errors_fatal = boolean(doc, value, k)?,
+                other => {
+                    let mut e =
+                        Error::input(doc.key_loc(key), format!("unknown play keyword `{other}`"));
+                    if matches!(
+                        other,
+                        "roles" | "pre_tasks" | "post_tasks" | "vars_files" | "import_playbook"
+                    ) {
+                        e = e.with_hint(format!("`{other}` is not supported yet"));
+                    } else if let Some(s) = suggest(other, PLAY_KEYS.iter().copied()) {
+                        e = e.with_hint(format!("did you mean `{s}`?"));
+                    }
+                    errors.push(e);
+                }
+            }
+        }
+        if !has_hosts {
+            errors.push(
+                Error::input(play.loc.clone(), "this play has no `hosts`")
+                    .with_hint("add `hosts: all` or a group name"),
+            );
+        }
+        errors.extend(check_handlers(&play));
+        match errors.len() {
+            0 => Ok(play),
+            1 => Err(errors.pop().unwrap()),
+            _ => Err(Error::Many(errors)),
+        }
+    }
+}
+
+/// Notified handlers must exist; handler names must be unique.
+fn check_handlers(play: &Play) -> Vec<Error> {
+    let mut errors = Vec::new();
+    for (i, h) in play.handlers.iter().enumerate() {
+        let name = h.name.as_deref().unwrap_or_default();
+        if let Some(prev) = play.handlers[..i]
+            .iter()
+            .find(|p| p.name.as_deref() == Some(name))
+        {
+            errors.push(
+                Error::input(h.loc.clone(), format!("duplicate handler name `{name}`")).with_hint(
+                    format!(
+                        "the first one is at line {}; rename one of them",
+                        prev.loc.line
+                    ),
+                ),
+            );
+        }
+    }
+    let names: Vec<&str> = play
+        .handlers
+        .iter()
+        .flat_map(|h| {
+            h.name
+                .iter()
+                .map(String::as_str)
+                .chain(h.listen.iter().map(String::as_str))
+        })
+        .collect();
+    for t in play.tasks.iter().chain(play.handlers.iter()) {
+        for n in &t.notify {
+            if !names.contains(&n.value.as_str()) {
+                let mut e = Error::input(n.loc.clone(), format!("no handler named `{}`", n.value));
+                e = match suggest(&n.value, names.iter().copied()) {
+                    Some(s) => e.with_hint(format!("did you mean `{s}`?")),
+                    None if names.is_empty() => e.with_hint("this play has no `handlers`"),
+                    None => e.with_hint(format!("handlers are: {}", names.join(", "))),
+                };
+                errors.push(e);
+            }
+        }
+    }
+    errors
+}
+
+fn parse_serial(doc: &Doc, node: &Node) -> Result<Vec<Serial>> {
+    let one = |n: &Node| -> Result<Serial> {
+        let bad = || {
+            Error::input(
+                doc.loc(n),
+                "`serial` must be a positive number of hosts, a percentage like \"30%\", or a list of those",
+            )
+        };
+        match yaml::to_value(n) {
+            Value::Number(x) => match x.as_u64() {
+                Some(c) if c > 0 => Ok(Serial::Count(c as usize)),
+                _ => Err(bad()),
+            },
+            Value::String(s) => {
+                let p = s.trim().strip_suffix('%').ok_or_else(bad)?;
+                match p.trim().parse::<f64>() {
+                    Ok(f) if f > 0.0 && f <= 100.0 => Ok(Serial::Percent(f)),
+                    _ => Err(bad()),
+                }
+            }
+            _ => Err(bad()),
+        }
+    };
+    match node {
+        Node::Sequence(seq) if !seq.is_empty() => seq.iter().map(one).collect(),
+        n => Ok(vec![one(n)?]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn load(text: &str) -> Result<Playbook> {
+        let mut f = tempfile::Builder::new().suffix(".yml").tempfile().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        Playbook::load(f.path())
+    }
+
+    fn input_err(r: Result<Playbook>) -> (usize, usize, String, Option<String>) {
+        match r.expect_err("an error") {
+            Error::Input {
+                loc: Some(l),
+                msg,
+                hint,
+            } => (l.line, l.col, msg, hint),
+            e => panic!("{e:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_a_play() {
+        let pb = load(
+            "- hosts: web\n  become: yes\n  vars:\n    pkgs: [nginx]\n  tasks:\n    - name: install\n      apt:\n        name: \"{{ pkgs }}\"\n      notify: reload\n    - command: echo hi\n      register: out\n      changed_when: false\n  handlers:\n    - name: reload\n      service: name=nginx state=reloaded\n",
+        )
+        .unwrap();
+        let p = &pb.plays[0];
+        assert!(p.become_);
+        assert_eq!(p.tasks.len(), 2);
+        assert_eq!(p.tasks[0].module, "apt");
+        assert_eq!(p.tasks[1].args.map["_raw"], "echo hi");
+        assert_eq!(p.handlers[0].module, "systemd_service");
+        assert_eq!(p.handlers[0].args.map["state"], "reloaded");
+        assert_eq!(p.tasks[0].notify[0].value, "reload");
+    }
+
+    #[test]
+    fn unknown_module_is_located_with_a_suggestion() {
+        let (l, c, msg, hint) = input_err(load(
+            "- hosts: all\n  tasks:\n    - name: x\n      tempalte:\n        src: a\n",
+        ));
+        assert_eq!((l, c), (4, 7));
+        assert_eq!(msg, "unknown module or task keyword `tempalte`");
+        assert_eq!(hint.unwrap(), "did you mean `template`?");
+    }
+
+    #[test]
+    fn missing_handler() {
+        let (l, c, msg, hint) = input_err(load(
+            "- hosts: all\n  tasks:\n    - copy: {content: x, dest: /tmp/x}\n      notify: restart ngnix\n  handlers:\n    - name: restart nginx\n      service: {name: nginx, state: restarted}\n",
+        ));
+        assert_eq!((l, c), (4, 15));
+        assert_eq!(msg, "no handler named `restart ngnix`");
+        assert_eq!(hint.unwrap(), "did you mean `restart nginx`?");
+    }
+
+    #[test]
+    fn duplicate_handlers() {
+        let (l, _, msg, _) = input_err(load(
+            "- hosts: all\n  tasks: []\n  handlers:\n    - name: h\n      debug: {msg: a}\n    - name: h\n      debug: {msg: b}\n",
+        ));
+        assert_eq!(l, 6);
+        assert_eq!(msg, "duplicate handler name `h`");
+    }
+
+    #[test]
+    fn serial_forms() {
+        let pb = load("- hosts: all\n  serial: [1, \"30%\", \"100%\"]\n  tasks: []\n").unwrap();
+        assert_eq!(
+            pb.plays[0].serial,
+            vec![
+                Serial::Count(1),
+                Serial::Percent(30.0),
+                Serial::Percent(100.0)
+            ]
+        );
+        let (l, _, msg, _) = input_err(load("- hosts: all\n  serial: lots\n  tasks: []\n"));
+        assert_eq!(l, 2);
+        assert!(msg.starts_with("`serial` must be"));
+    }
+
+    #[test]
+    fn unknown_module_argument() {
+        let (l, c, msg, hint) = input_err(load(
+            "- hosts: all\n  tasks:\n    - apt:\n        nme: nginx\n",
+        ));
+        assert_eq!((l, c), (4, 9));
+        assert_eq!(msg, "unknown argument `nme` for module `apt`");
+        assert_eq!(hint.unwrap(), "did you mean `name`?");
+    }
+}

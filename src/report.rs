@@ -1,0 +1,437 @@
+//! The only place that prints: task lines as they finish, diffs, the recap, JSON, and errors.
+
+use crate::error::Error;
+use serde::Serialize;
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Ok,
+    Changed,
+    MayChange,
+    Failed,
+    Skipped,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HostStatus {
+    Ok,
+    Changed,
+    Failed,
+    Unreachable,
+    /// Never started: the rollout stopped before this host's batch.
+    NotRun,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskReport {
+    pub name: String,
+    pub status: Status,
+    pub msg: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub handler: bool,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HostReport {
+    pub host: String,
+    pub status: HostStatus,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub msg: String,
+    pub tasks: Vec<TaskReport>,
+    pub duration_ms: u64,
+}
+
+impl HostReport {
+    pub fn new(host: &str) -> HostReport {
+        HostReport {
+            host: host.to_string(),
+            status: HostStatus::Ok,
+            msg: String::new(),
+            tasks: Vec::new(),
+            duration_ms: 0,
+        }
+    }
+
+    fn count(&self, s: Status) -> usize {
+        self.tasks.iter().filter(|t| t.status == s).count()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Event {
+    Play {
+        name: String,
+        hosts: usize,
+        check: bool,
+    },
+    Task {
+        host: String,
+        task: TaskReport,
+    },
+    Host {
+        host: String,
+        status: HostStatus,
+        msg: String,
+        duration: Duration,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Human,
+    Json,
+}
+
+pub struct Report {
+    format: OutputFormat,
+    color: bool,
+    pub verbose: u8,
+    check: bool,
+    hosts: Vec<HostReport>,
+    out: Box<dyn Write>,
+}
+
+const GREEN: &str = "\x1b[32m";
+const YELLOW: &str = "\x1b[33m";
+const RED: &str = "\x1b[31m";
+const CYAN: &str = "\x1b[36m";
+const BOLD: &str = "\x1b[1m";
+const RESET: &str = "\x1b[0m";
+
+pub fn color_enabled() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+impl Report {
+    pub fn new(format: OutputFormat, verbose: u8) -> Report {
+        Report {
+            format,
+            color: color_enabled(),
+            verbose,
+            check: false,
+            hosts: Vec::new(),
+            out: Box::new(std::io::stdout()),
+        }
+    }
+
+    fn paint(&self, color: &str, text: &str) -> String {
+        if self.color {
+            format!("{color}{text}{RESET}")
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn host_mut(&mut self, host: &str) -> &mut HostReport {
+        if let Some(i) = self.hosts.iter().position(|h| h.host == host) {
+            return &mut self.hosts[i];
+        }
+        self.hosts.push(HostReport::new(host));
+        self.hosts.last_mut().expect("just pushed")
+    }
+
+    pub fn hosts(&self) -> &[HostReport] {
+        &self.hosts
+    }
+
+    pub fn event(&mut self, ev: Event) {
+        match ev {
+            Event::Play { name, hosts, check } => {
+                self.check = check;
+                if self.format == OutputFormat::Human {
+                    let what = if check { "PLAN" } else { "PLAY" };
+                    let line = format!(
+                        "{what} {name} ({hosts} host{})",
+                        if hosts == 1 { "" } else { "s" }
+                    );
+                    let line = self.paint(BOLD, &line);
+                    let _ = writeln!(self.out, "{line}");
+                }
+            }
+            Event::Task { host, task } => {
+                if self.format == OutputFormat::Human {
+                    self.print_task(&host, &task);
+                }
+                self.host_mut(&host).tasks.push(task);
+            }
+            Event::Host {
+                host,
+                status,
+                msg,
+                duration,
+            } => {
+                if self.format == OutputFormat::Human && status == HostStatus::Unreachable {
+                    let tag = self.paint(RED, "UNREACHABLE");
+                    let _ = writeln!(self.out, "{host}  {tag}  {msg}");
+                }
+                let h = self.host_mut(&host);
+                // A host's later plays keep the worst status seen.
+                h.status = worst(h.status, status, h.tasks.is_empty());
+                if !msg.is_empty() {
+                    h.msg = msg;
+                }
+                h.duration_ms += duration.as_millis() as u64;
+            }
+        }
+    }
+
+    fn print_task(&mut self, host: &str, t: &TaskReport) {
+        if t.status == Status::Skipped && self.verbose == 0 && !self.check {
+            return;
+        }
+        let (color, word) = match t.status {
+            Status::Ok => (GREEN, "ok"),
+            Status::Changed if self.check => (YELLOW, "will change"),
+            Status::Changed => (YELLOW, "changed"),
+            Status::MayChange => (CYAN, "may change"),
+            Status::Failed => (RED, "FAILED"),
+            Status::Skipped => (CYAN, "skipped"),
+        };
+        let tag = self.paint(color, &format!("{word:<11}"));
+        let name = if t.handler {
+            format!("handler: {}", t.name)
+        } else {
+            t.name.clone()
+        };
+        let mut line = format!("{host}  {tag} {name}");
+        if !t.msg.is_empty() && t.status != Status::Failed {
+            let first = t.msg.lines().next().unwrap_or("");
+            line.push_str(&format!(" — {first}"));
+        }
+        let _ = writeln!(self.out, "{line}");
+        for c in &t.changes {
+            let _ = writeln!(self.out, "      {} {c}", self.paint(YELLOW, "~"));
+        }
+        if t.status == Status::Failed {
+            for l in t.msg.lines() {
+                let _ = writeln!(self.out, "      {}", self.paint(RED, l));
+            }
+        }
+        if let Some(d) = &t.diff {
+            for l in d.lines() {
+                let painted = match l.chars().next() {
+                    Some('+') if !l.starts_with("+++") => self.paint(GREEN, l),
+                    Some('-') if !l.starts_with("---") => self.paint(RED, l),
+                    Some('@') => self.paint(CYAN, l),
+                    _ => l.to_string(),
+                };
+                let _ = writeln!(self.out, "      {painted}");
+            }
+        }
+    }
+
+    /// The end of a run: recap table (human) or the whole JSON document.
+    pub fn finish(&mut self, retry_file: Option<&str>) {
+        match self.format {
+            OutputFormat::Json => {
+                #[derive(Serialize)]
+                struct Doc<'a> {
+                    mode: &'a str,
+                    hosts: &'a [HostReport],
+                    #[serde(skip_serializing_if = "Option::is_none")]
+                    retry_file: Option<&'a str>,
+                }
+                let doc = Doc {
+                    mode: if self.check { "plan" } else { "apply" },
+                    hosts: &self.hosts,
+                    retry_file,
+                };
+                let text = serde_json::to_string_pretty(&doc).expect("serializable");
+                let _ = writeln!(self.out, "{text}");
+            }
+            OutputFormat::Human => {
+                let _ = writeln!(self.out, "\n{}", self.paint(BOLD, "RECAP"));
+                let width = self
+                    .hosts
+                    .iter()
+                    .map(|h| h.host.len())
+                    .max()
+                    .unwrap_or(4)
+                    .max(4);
+                let changed_word = if self.check { "to-change" } else { "changed" };
+                let _ = writeln!(
+                    self.out,
+                    "{:<width$}  {:<11}  {:>3}  {:>9}  {:>10}  {:>6}  {:>7}  {:>8}",
+                    "host", "status", "ok", changed_word, "may-change", "failed", "skipped", "time"
+                );
+                let rows: Vec<String> = self
+                    .hosts
+                    .iter()
+                    .map(|h| {
+                        let status = match h.status {
+                            HostStatus::Ok => "ok",
+                            HostStatus::Changed if self.check => "to-change",
+                            HostStatus::Changed => "changed",
+                            HostStatus::Failed => "FAILED",
+                            HostStatus::Unreachable => "UNREACHABLE",
+                            HostStatus::NotRun => "not-run",
+                        };
+                        let color = match h.status {
+                            HostStatus::Ok => GREEN,
+                            HostStatus::Changed => YELLOW,
+                            HostStatus::NotRun => CYAN,
+                            _ => RED,
+                        };
+                        let mut row = format!(
+                            "{:<width$}  {}  {:>3}  {:>9}  {:>10}  {:>6}  {:>7}  {:>7.1}s",
+                            h.host,
+                            self.paint(color, &format!("{status:<11}")),
+                            h.count(Status::Ok),
+                            h.count(Status::Changed),
+                            h.count(Status::MayChange),
+                            h.count(Status::Failed),
+                            h.count(Status::Skipped),
+                            h.duration_ms as f64 / 1000.0
+                        );
+                        if matches!(h.status, HostStatus::Unreachable | HostStatus::NotRun)
+                            && !h.msg.is_empty()
+                        {
+                            row.push_str(&format!("  {}", h.msg));
+                        }
+                        row
+                    })
+                    .collect();
+                for r in rows {
+                    let _ = writeln!(self.out, "{r}");
+                }
+                if let Some(f) = retry_file {
+                    let _ = writeln!(
+                        self.out,
+                        "\nTo retry the failed and unreachable hosts: --limit @{f}"
+                    );
+                }
+            }
+        }
+        let _ = self.out.flush();
+    }
+
+    /// Exit code for the run: see README "Exit codes".
+    pub fn exit_code(&self) -> i32 {
+        if self.hosts.iter().any(|h| h.status == HostStatus::Failed) {
+            2
+        } else if self
+            .hosts
+            .iter()
+            .any(|h| h.status == HostStatus::Unreachable)
+        {
+            3
+        } else if self.hosts.iter().any(|h| h.status == HostStatus::NotRun) {
+            2
+        } else {
+            0
+        }
+    }
+}
+
+fn worst(old: HostStatus, new: HostStatus, fresh: bool) -> HostStatus {
+    use HostStatus::*;
+    let rank = |s: HostStatus| match s {
+        Ok => 0,
+        Changed => 1,
+        NotRun => 2,
+        Failed => 3,
+        Unreachable => 4,
+    };
+    if fresh || rank(new) > rank(old) {
+        new
+    } else {
+        old
+    }
+}
+
+/// Prints an error the way compilers do: message, `--> file:line:col`, the line, a caret, a hint.
+pub fn error(e: &Error) {
+    let color = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let paint = |c: &str, t: &str| {
+        if color {
+            format!("{c}{t}{RESET}")
+        } else {
+            t.to_string()
+        }
+    };
+    let mut err = std::io::stderr().lock();
+    match e {
+        Error::Many(all) => {
+            for (i, e) in all.iter().enumerate() {
+                if i > 0 {
+                    let _ = writeln!(err);
+                }
+                drop(err);
+                error(e);
+                err = std::io::stderr().lock();
+            }
+            let _ = writeln!(
+                err,
+                "\n{}",
+                paint(RED, &format!("{} errors; nothing was run", all.len()))
+            );
+        }
+        Error::Input { loc, msg, hint } => {
+            let _ = writeln!(err, "{}: {msg}", paint(RED, "error"));
+            if let Some(loc) = loc {
+                let _ = writeln!(err, "  --> {loc}");
+                if let Some(snippet) = loc.snippet() {
+                    for l in snippet.lines() {
+                        let _ = writeln!(err, "  {}", paint(CYAN, l));
+                    }
+                }
+            }
+            if let Some(h) = hint {
+                let _ = writeln!(err, "  = hint: {h}");
+            }
+        }
+        other => {
+            let _ = writeln!(err, "{}: {other}", paint(RED, "error"));
+        }
+    }
+}
+
+/// A unified diff between a file's old and new content, as a reviewer reads it.
+pub fn unified_diff(path: &str, old: Option<&[u8]>, new: &[u8]) -> String {
+    let binary = |b: &[u8]| b.contains(&0) || std::str::from_utf8(b).is_err();
+    if old.is_some_and(binary) || binary(new) {
+        return format!("binary file {path} differs\n");
+    }
+    let old_text = old
+        .map(|o| String::from_utf8_lossy(o).into_owned())
+        .unwrap_or_default();
+    let new_text = String::from_utf8_lossy(new);
+    let before = if old.is_some() {
+        format!("a{path}")
+    } else {
+        "/dev/null".into()
+    };
+    similar::TextDiff::from_lines(old_text.as_str(), &*new_text)
+        .unified_diff()
+        .context_radius(3)
+        .header(&before, &format!("b{path}"))
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diff_has_headers_and_context() {
+        let d = unified_diff("/etc/x.conf", Some(b"a\nb\nc\n"), b"a\nB\nc\n");
+        assert!(d.starts_with("--- a/etc/x.conf\n+++ b/etc/x.conf\n"), "{d}");
+        assert!(d.contains("-b\n+B\n"));
+        let new = unified_diff("/etc/y", None, b"hi\n");
+        assert!(new.starts_with("--- /dev/null\n+++ b/etc/y\n"), "{new}");
+        assert_eq!(
+            unified_diff("/bin/x", Some(b"\0"), b"x"),
+            "binary file /bin/x differs\n"
+        );
+    }
+}

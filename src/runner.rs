@@ -1,0 +1,395 @@
+//! Runs a playbook: checks everything that can be checked before touching a host, then runs
+//! each play's hosts in parallel (in `serial` batches), collecting results as events.
+
+use crate::error::{Error, Result};
+use crate::host_run::HostRun;
+use crate::inventory::{Host, Inventory};
+use crate::modules::{Action, BuildCtx};
+use crate::playbook::{Play, Playbook, Serial};
+use crate::report::{Event, HostStatus, Report};
+use crate::template::{Vars, has_template};
+use crate::transport::ssh::HostKeyChecking;
+use serde_json::{Map, Value, json};
+use std::collections::{BTreeSet, VecDeque};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::mpsc;
+use std::time::Duration;
+
+pub struct Options {
+    /// Dry run: read state, report, change nothing.
+    pub check: bool,
+    pub diff: bool,
+    pub forks: usize,
+    pub checking: HostKeyChecking,
+    pub known_hosts: PathBuf,
+    pub connect_timeout: Duration,
+    pub command_timeout: Duration,
+    pub extra_vars: Map<String, Value>,
+    pub limit: Option<String>,
+    pub serial: Option<Vec<Serial>>,
+}
+
+pub struct Runner<'a> {
+    pub pb: &'a Playbook,
+    pub inv: &'a Inventory,
+    pub opts: &'a Options,
+}
+
+/// Variables a task sees before registered results: inventory, then play vars, then `-e`.
+pub fn host_vars(
+    host: &Host,
+    play: &Play,
+    pb: &Playbook,
+    extra: &Map<String, Value>,
+) -> Map<String, Value> {
+    let mut m = host.vars.clone();
+    m.insert("inventory_hostname".into(), json!(host.name));
+    m.insert("group_names".into(), json!(host.groups));
+    m.insert("playbook_dir".into(), json!(pb.dir.display().to_string()));
+    m.entry("ansible_host").or_insert_with(|| json!(host.name));
+    m.extend(play.vars.clone());
+    m.extend(extra.clone());
+    resolve(m)
+}
+
+/// Variables may refer to each other (`static_root: "{{ app_dir }}/static"`): render them
+/// against the whole set until nothing changes. Errors are left for the task that uses them.
+fn resolve(mut m: Map<String, Value>) -> Map<String, Value> {
+    let loc = crate::location::Location::new(&std::sync::Arc::new(PathBuf::from("vars")), 1, 1);
+    for _ in 0..8 {
+        let vars = Vars::new(m.clone());
+        let mut changed = false;
+        for v in m.values_mut() {
+            if mentions_template(v)
+                && let Ok(new) = vars.render_value(v, &loc)
+                && new != *v
+            {
+                *v = new;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    m
+}
+
+fn mentions_template(v: &Value) -> bool {
+    match v {
+        Value::String(s) => has_template(s),
+        Value::Array(a) => a.iter().any(mentions_template),
+        Value::Object(o) => o.values().any(mentions_template),
+        _ => false,
+    }
+}
+
+/// A stand-in for registered results while validating: has the fields templates read.
+fn placeholder_result() -> Value {
+    json!({"changed": false, "failed": false, "skipped": false, "rc": 0, "stdout": "",
+           "stdout_lines": [], "stderr": "", "msg": "", "status": 200, "content": "", "results": []})
+}
+
+impl<'a> Runner<'a> {
+    pub fn selected(&self, play: &Play) -> Result<Vec<&'a Host>> {
+        let mut hosts = self.inv.select(&play.hosts).map_err(|e| match e {
+            Error::Usage(m) => Error::input(play.hosts_loc.clone(), m),
+            other => other,
+        })?;
+        if let Some(limit) = &self.opts.limit {
+            let allowed: BTreeSet<&str> = self
+                .inv
+                .select(limit)?
+                .iter()
+                .map(|h| h.name.as_str())
+                .collect();
+            hosts.retain(|h| allowed.contains(h.name.as_str()));
+        }
+        Ok(hosts)
+    }
+
+    /// Everything that can be wrong without a host: host patterns, connection settings,
+    /// templates, `when` expressions, loops, module arguments, local files.
+    pub fn validate(&self) -> Result<()> {
+        let mut errors: Vec<Error> = Vec::new();
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        let mut push = |e: Error, errors: &mut Vec<Error>| {
+            let key = match &e {
+                Error::Input { loc, msg, .. } => format!("{loc:?}{msg}"),
+                other => other.to_string(),
+            };
+            if seen.insert(key) {
+                errors.push(e);
+            }
+        };
+        let mut any_host = false;
+        for play in &self.pb.plays {
+            let hosts = match self.selected(play) {
+                Ok(h) => h,
+                Err(e) => {
+                    push(e, &mut errors);
+                    continue;
+                }
+            };
+            any_host |= !hosts.is_empty();
+            let registers: Vec<&str> = play
+                .tasks
+                .iter()
+                .chain(&play.handlers)
+                .filter_map(|t| t.register.as_deref())
+                .collect();
+            for host in hosts {
+                let mut base = host_vars(host, play, self.pb, &self.opts.extra_vars);
+                if let Err(e) = crate::host_run::connection_check(host, &base) {
+                    push(e, &mut errors);
+                }
+                for r in &registers {
+                    base.insert(r.to_string(), placeholder_result());
+                }
+                for task in play.tasks.iter().chain(&play.handlers) {
+                    // Values computed from registered results are only known on the host.
+                    let text = serde_json::to_string(&task.args.map).unwrap_or_default()
+                        + &format!("{:?}{:?}", task.when, task.loop_items);
+                    let uses_register = registers.iter().any(|r| text.contains(r));
+                    if let Err(e) = self.check_task(task, &base)
+                        && !uses_register
+                    {
+                        push(e, &mut errors);
+                    }
+                }
+            }
+        }
+        if !any_host && errors.is_empty() {
+            let what = match &self.opts.limit {
+                Some(l) => format!("no host matches both the plays' `hosts` and --limit `{l}`"),
+                None => "no host in the inventory matches any play's `hosts`".into(),
+            };
+            return Err(Error::Usage(what));
+        }
+        match errors.len() {
+            0 => Ok(()),
+            1 => Err(errors.pop().unwrap()),
+            _ => Err(Error::Many(errors)),
+        }
+    }
+
+    fn check_task(&self, task: &crate::task::Task, base: &Map<String, Value>) -> Result<()> {
+        let mut m = base.clone();
+        m.extend(task.vars.clone());
+        let vars = Vars::new(m.clone());
+        let items = match &task.loop_items {
+            None => vec![None],
+            Some(l) => match vars.render_value(&l.value, &l.loc)? {
+                Value::Array(a) => a.into_iter().map(Some).collect(),
+                other => {
+                    return Err(Error::input(
+                        l.loc.clone(),
+                        format!(
+                            "`loop` must be a list, found {}",
+                            crate::modules::args::type_name(&other)
+                        ),
+                    ));
+                }
+            },
+        };
+        for item in items.into_iter().take(3) {
+            let mut mi = m.clone();
+            if let Some(i) = item {
+                mi.insert(task.loop_var.clone(), i);
+            }
+            let vars = Vars::new(mi);
+            if let Some(w) = &task.when
+                && !vars.condition(&w.value, &w.loc)?
+            {
+                continue;
+            }
+            for c in [&task.changed_when, &task.failed_when, &task.until]
+                .into_iter()
+                .flatten()
+            {
+                // Only syntax can be checked: the result is not known yet.
+                let mut with_result = vars.map().clone();
+                with_result.insert("result".into(), placeholder_result());
+                if let Some(r) = &task.register {
+                    with_result.insert(r.clone(), placeholder_result());
+                }
+                Vars::new(with_result).condition(&c.value, &c.loc)?;
+            }
+            let mut rendered = Map::new();
+            for (k, v) in &task.args.map {
+                rendered.insert(k.clone(), vars.render_value(v, task.args.loc_of(k))?);
+            }
+            let ctx = BuildCtx {
+                base_dir: &self.pb.dir,
+                vars: &vars,
+                args: &task.args,
+            };
+            Action::build(&task.module, rendered, &ctx)?;
+        }
+        Ok(())
+    }
+
+    /// Runs every play; returns the retry file written, if any host failed.
+    pub fn run(&self, report: &mut Report) -> Result<Option<String>> {
+        let mut dead: BTreeSet<String> = BTreeSet::new();
+        for play in &self.pb.plays {
+            let hosts: Vec<&Host> = self
+                .selected(play)?
+                .into_iter()
+                .filter(|h| !dead.contains(&h.name))
+                .collect();
+            report.event(Event::Play {
+                name: play.name.clone().unwrap_or_else(|| play.hosts.clone()),
+                hosts: hosts.len(),
+                check: self.opts.check,
+            });
+            let serial = self.opts.serial.as_ref().unwrap_or(&play.serial);
+            let total = hosts.len();
+            let mut failed = 0usize;
+            let mut stopped: Option<String> = None;
+            for batch in batches(&hosts, serial) {
+                if let Some(why) = &stopped {
+                    for h in batch {
+                        report.event(Event::Host {
+                            host: h.name.clone(),
+                            status: HostStatus::NotRun,
+                            msg: why.clone(),
+                            duration: Duration::ZERO,
+                        });
+                    }
+                    continue;
+                }
+                let statuses = self.run_batch(play, batch, report);
+                for (name, s) in statuses {
+                    if matches!(s, HostStatus::Failed | HostStatus::Unreachable) {
+                        failed += 1;
+                        dead.insert(name);
+                    }
+                }
+                if play.any_errors_fatal && failed > 0 {
+                    stopped = Some("not run: a host failed and any_errors_fatal is set".into());
+                } else if let Some(max) = play.max_fail_percentage
+                    && (failed as f64) * 100.0 / (total as f64) > max
+                {
+                    stopped = Some(format!(
+                        "not run: {failed} of {total} hosts failed, over max_fail_percentage {max}"
+                    ));
+                }
+            }
+        }
+        let bad: Vec<&str> = report
+            .hosts()
+            .iter()
+            .filter(|h| {
+                matches!(
+                    h.status,
+                    HostStatus::Failed | HostStatus::Unreachable | HostStatus::NotRun
+                )
+            })
+            .map(|h| h.host.as_str())
+            .collect();
+        if bad.is_empty() || self.opts.check {
+            return Ok(None);
+        }
+        let stem = self
+            .pb
+            .path
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_else(|| "playbook".into());
+        let dir = std::env::var_os("PLUMB_RETRY_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| crate::paths::home().join(".local/state/plumb"));
+        let path = dir.join(format!("{stem}.retry"));
+        std::fs::create_dir_all(&dir).map_err(Error::with_path(&dir))?;
+        std::fs::write(&path, bad.join("\n") + "\n").map_err(Error::with_path(&path))?;
+        Ok(Some(path.display().to_string()))
+    }
+
+    /// One batch: every host on its own thread (up to `forks`), none waiting for another.
+    fn run_batch(
+        &self,
+        play: &Play,
+        hosts: &[&Host],
+        report: &mut Report,
+    ) -> Vec<(String, HostStatus)> {
+        let queue = Mutex::new(hosts.iter().copied().collect::<VecDeque<&Host>>());
+        let (tx, rx) = mpsc::channel::<Event>();
+        let workers = self.opts.forks.max(1).min(hosts.len());
+        let mut statuses = Vec::new();
+        std::thread::scope(|s| {
+            for _ in 0..workers {
+                let tx = tx.clone();
+                let queue = &queue;
+                s.spawn(move || {
+                    loop {
+                        let Some(host) = queue.lock().expect("queue lock").pop_front() else {
+                            break;
+                        };
+                        HostRun::run(self, play, host, &tx);
+                    }
+                });
+            }
+            drop(tx);
+            for ev in rx {
+                if let Event::Host { host, status, .. } = &ev {
+                    statuses.push((host.clone(), *status));
+                }
+                report.event(ev);
+            }
+        });
+        statuses
+    }
+}
+
+/// Splits hosts into rolling batches: `serial` sizes in order, the last one repeating.
+pub fn batches<'h, T>(hosts: &'h [T], serial: &[Serial]) -> Vec<&'h [T]> {
+    if serial.is_empty() || hosts.is_empty() {
+        return vec![hosts];
+    }
+    let total = hosts.len();
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while start < total {
+        let step = &serial[i.min(serial.len() - 1)];
+        let n = match step {
+            Serial::Count(c) => *c,
+            Serial::Percent(p) => ((total as f64) * p / 100.0).floor() as usize,
+        }
+        .max(1);
+        let end = (start + n).min(total);
+        out.push(&hosts[start..end]);
+        start = end;
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rolling_batches() {
+        let hosts: Vec<u32> = (1..=10).collect();
+        let sizes = |s: &[Serial]| {
+            batches(&hosts, s)
+                .iter()
+                .map(|b| b.len())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(sizes(&[]), [10]);
+        assert_eq!(sizes(&[Serial::Count(3)]), [3, 3, 3, 1]);
+        assert_eq!(
+            sizes(&[
+                Serial::Count(1),
+                Serial::Percent(30.0),
+                Serial::Percent(100.0)
+            ]),
+            [1, 3, 6]
+        );
+        assert_eq!(sizes(&[Serial::Percent(1.0)]), [1; 10]);
+    }
+}

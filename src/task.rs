@@ -1,0 +1,442 @@
+//! One task (or handler) as written: a module with its arguments plus Ansible's task keywords,
+//! every piece with the position it came from.
+
+use crate::error::{Error, Result, suggest};
+use crate::location::Location;
+use crate::modules;
+use crate::yaml::{self, Doc};
+use marked_yaml::Node;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+
+/// A value from the playbook and where it was written.
+#[derive(Debug, Clone)]
+pub struct Spanned<T> {
+    pub value: T,
+    pub loc: Location,
+}
+
+#[derive(Debug, Clone)]
+pub struct Args {
+    pub map: Map<String, Value>,
+    /// Where each argument's value was written.
+    pub locs: HashMap<String, Location>,
+    /// Where each argument's key was written.
+    pub key_locs: HashMap<String, Location>,
+    pub loc: Location,
+}
+
+impl Args {
+    pub fn loc_of(&self, key: &str) -> &Location {
+        self.locs.get(key).unwrap_or(&self.loc)
+    }
+
+    pub fn key_loc(&self, key: &str) -> &Location {
+        self.key_locs.get(key).unwrap_or(&self.loc)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Task {
+    pub name: Option<String>,
+    pub loc: Location,
+    /// Canonical module name (`service` → `systemd_service`, `ansible.builtin.` stripped).
+    pub module: String,
+    pub module_loc: Location,
+    pub args: Args,
+    pub notify: Vec<Spanned<String>>,
+    pub listen: Vec<String>,
+    pub when: Option<Spanned<Value>>,
+    pub loop_items: Option<Spanned<Value>>,
+    pub loop_var: String,
+    pub register: Option<String>,
+    pub until: Option<Spanned<Value>>,
+    pub retries: u32,
+    pub delay: f64,
+    pub changed_when: Option<Spanned<Value>>,
+    pub failed_when: Option<Spanned<Value>>,
+    pub delegate_to: Option<String>,
+    pub become_: Option<bool>,
+    pub become_user: Option<String>,
+    pub no_log: bool,
+    pub ignore_errors: bool,
+    pub diff: bool,
+    pub vars: Map<String, Value>,
+}
+
+const KEYWORDS: &[&str] = &[
+    "name",
+    "notify",
+    "listen",
+    "when",
+    "loop",
+    "with_items",
+    "loop_control",
+    "register",
+    "until",
+    "retries",
+    "delay",
+    "changed_when",
+    "failed_when",
+    "delegate_to",
+    "become",
+    "become_user",
+    "no_log",
+    "ignore_errors",
+    "diff",
+    "args",
+    "vars",
+];
+
+/// Ansible keywords plumb does not support yet, with what to do instead.
+const UNSUPPORTED: &[(&str, &str)] = &[
+    (
+        "block",
+        "blocks are not supported yet; list the tasks directly",
+    ),
+    (
+        "include_tasks",
+        "includes are not supported yet; list the tasks in the play",
+    ),
+    (
+        "import_tasks",
+        "imports are not supported yet; list the tasks in the play",
+    ),
+    ("include_role", "roles are not supported yet"),
+    ("import_role", "roles are not supported yet"),
+    (
+        "tags",
+        "tags are not supported yet; remove `tags` or split the playbook",
+    ),
+    (
+        "with_dict",
+        "use `loop: \"{{ mydict | items }}\"` style lists instead",
+    ),
+    (
+        "environment",
+        "`environment` is not supported yet; use `shell: VAR=x cmd`",
+    ),
+    ("async", "`async` is not supported"),
+    (
+        "check_mode",
+        "`check_mode` is not supported; use `plumb plan`",
+    ),
+];
+
+impl Task {
+    pub fn display_name(&self) -> String {
+        match &self.name {
+            Some(n) => n.clone(),
+            None => {
+                let raw = self
+                    .args
+                    .map
+                    .get("_raw")
+                    .or_else(|| self.args.map.get("name"))
+                    .or_else(|| self.args.map.get("dest"))
+                    .or_else(|| self.args.map.get("path"))
+                    .or_else(|| self.args.map.get("url"));
+                match raw {
+                    Some(v) => format!("{} {}", self.module, compact(v)),
+                    None => self.module.clone(),
+                }
+            }
+        }
+    }
+
+    pub fn parse(doc: &Doc, node: &Node, is_handler: bool) -> Result<Task> {
+        let Node::Mapping(map) = node else {
+            return Err(Error::input(
+                doc.loc(node),
+                format!(
+                    "a task must be a mapping (`- name: ...` then a module), found {}",
+                    yaml::kind(node)
+                ),
+            ));
+        };
+        let mut module: Option<(String, &Node, Location)> = None;
+        let mut t = Task {
+            name: None,
+            loc: doc.loc(node),
+            module: String::new(),
+            module_loc: doc.loc(node),
+            args: Args {
+                map: Map::new(),
+                locs: HashMap::new(),
+                key_locs: HashMap::new(),
+                loc: doc.loc(node),
+            },
+            notify: Vec::new(),
+            listen: Vec::new(),
+            when: None,
+            loop_items: None,
+            loop_var: "item".into(),
+            register: None,
+            until: None,
+            retries: 3,
+            delay: 5.0,
+            changed_when: None,
+            failed_when: None,
+            delegate_to: None,
+            become_: None,
+            become_user: None,
+            no_log: false,
+            ignore_errors: false,
+            diff: true,
+            vars: Map::new(),
+        };
+        let mut extra_args: Option<&Node> = None;
+        let mut retries_set = false;
+        for (key, value) in map.iter() {
+            let k = key.as_str();
+            let kloc = doc.key_loc(key);
+            let spanned = |v: &Node| Spanned {
+                value: yaml::to_value(v),
+                loc: doc.loc(v),
+            };
+            match k {
+                "name" => t.name = Some(scalar_string(doc, value, k)?),
+                "notify" | "listen" => {
+                    let names: Vec<Spanned<String>> = match value {
+                        Node::Sequence(seq) => seq
+                            .iter()
+                            .map(|n| {
+                                Ok(Spanned {
+                                    value: scalar_string(doc, n, k)?,
+                                    loc: doc.loc(n),
+                                })
+                            })
+                            .collect::<Result<_>>()?,
+                        n => vec![Spanned {
+                            value: scalar_string(doc, n, k)?,
+                            loc: doc.loc(n),
+                        }],
+                    };
+                    if k == "notify" {
+                        t.notify = names;
+                    } else {
+                        t.listen = names.into_iter().map(|s| s.value).collect();
+                    }
+                }
+                "when" => t.when = Some(spanned(value)),
+                "loop" | "with_items" => t.loop_items = Some(spanned(value)),
+                "loop_control" => {
+                    let lc = yaml::to_value(value);
+                    match lc.get("loop_var").and_then(Value::as_str) {
+                        Some(v) => t.loop_var = v.to_string(),
+                        None => {
+                            return Err(Error::input(
+                                doc.loc(value),
+                                "`loop_control` supports `loop_var: NAME` only",
+                            ));
+                        }
+                    }
+                }
+                "register" => t.register = Some(identifier(doc, value, k)?),
+                "until" => t.until = Some(spanned(value)),
+                "retries" => {
+                    t.retries = number(doc, value, k)? as u32;
+                    retries_set = true;
+                }
+                "delay" => t.delay = number(doc, value, k)?,
+                "changed_when" => t.changed_when = Some(spanned(value)),
+                "failed_when" => t.failed_when = Some(spanned(value)),
+                "delegate_to" => {
+                    let d = scalar_string(doc, value, k)?;
+                    if !matches!(d.as_str(), "localhost" | "127.0.0.1") {
+                        return Err(Error::input(
+                            doc.loc(value),
+                            format!("`delegate_to: {d}` is not supported"),
+                        )
+                        .with_hint("only `delegate_to: localhost` (the control machine) is"));
+                    }
+                    t.delegate_to = Some(d);
+                }
+                "become" => t.become_ = Some(boolean(doc, value, k)?),
+                "become_user" => t.become_user = Some(scalar_string(doc, value, k)?),
+                "no_log" => t.no_log = boolean(doc, value, k)?,
+                "ignore_errors" => t.ignore_errors = boolean(doc, value, k)?,
+                "diff" => t.diff = boolean(doc, value, k)?,
+                "args" => extra_args = Some(value),
+                "vars" => t.vars = crate::inventory::vars_map(doc, value)?,
+                _ => {
+                    if let Some((_, why)) = UNSUPPORTED.iter().find(|(u, _)| *u == k) {
+                        return Err(
+                            Error::input(kloc, format!("`{k}` is not supported")).with_hint(*why)
+                        );
+                    }
+                    let canonical = modules::canonical(k);
+                    match canonical {
+                        Some(m) => {
+                            if let Some((prev, _, ploc)) = &module {
+                                return Err(Error::input(
+                                    kloc,
+                                    format!(
+                                        "a task runs one module, but this one names `{prev}` (line {}) and `{k}`",
+                                        ploc.line
+                                    ),
+                                )
+                                .with_hint("split it into two tasks"));
+                            }
+                            module = Some((m.to_string(), value, kloc));
+                        }
+                        None => {
+                            let what = if is_handler { "handler" } else { "task" };
+                            let mut e = Error::input(
+                                kloc,
+                                format!("unknown module or {what} keyword `{k}`"),
+                            );
+                            let cands = modules::NAMES.iter().chain(KEYWORDS.iter()).copied();
+                            if let Some(s) = suggest(k, cands) {
+                                e = e.with_hint(format!("did you mean `{s}`?"));
+                            } else {
+                                e = e.with_hint(format!(
+                                    "modules are: {}",
+                                    modules::NAMES.join(", ")
+                                ));
+                            }
+                            return Err(e);
+                        }
+                    }
+                }
+            }
+        }
+        let Some((module, args_node, module_loc)) = module else {
+            return Err(Error::input(
+                t.loc.clone(),
+                "this task names no module (e.g. `apt:`, `template:`, `systemd_service:`)",
+            ));
+        };
+        if is_handler && t.name.is_none() {
+            return Err(Error::input(t.loc.clone(), "a handler needs a `name`")
+                .with_hint("tasks notify handlers by name"));
+        }
+        if t.until.is_some() && !retries_set {
+            t.retries = 3;
+        }
+        t.module = module;
+        t.module_loc = module_loc;
+        t.args = parse_args(doc, &t.module, args_node, extra_args)?;
+        modules::check_args(&t.module, &t.args)?;
+        Ok(t)
+    }
+}
+
+fn parse_args(doc: &Doc, module: &str, node: &Node, extra: Option<&Node>) -> Result<Args> {
+    let mut args = Args {
+        map: Map::new(),
+        locs: HashMap::new(),
+        key_locs: HashMap::new(),
+        loc: doc.loc(node),
+    };
+    match node {
+        Node::Mapping(m) => {
+            for (k, v) in m.iter() {
+                args.map.insert(k.as_str().to_string(), yaml::to_value(v));
+                args.locs.insert(k.as_str().to_string(), doc.loc(v));
+                args.key_locs.insert(k.as_str().to_string(), doc.key_loc(k));
+            }
+        }
+        Node::Scalar(s) => {
+            let text = s.as_str();
+            if modules::takes_free_form(module) {
+                args.map
+                    .insert("_raw".into(), Value::String(text.to_string()));
+                args.locs.insert("_raw".into(), doc.loc(node));
+            } else if !text.is_empty() {
+                // Ansible's `apt: name=nginx state=present` form.
+                let words = crate::shell::split(text)
+                    .map_err(|e| Error::input(doc.loc(node), e.to_string()))?;
+                for w in words {
+                    let Some((k, v)) = w.split_once('=') else {
+                        return Err(Error::input(
+                            doc.loc(node),
+                            format!("expected `key=value` arguments for `{module}`, found `{w}`"),
+                        )
+                        .with_hint(format!(
+                            "write the arguments as a mapping under `{module}:`"
+                        )));
+                    };
+                    args.map.insert(k.to_string(), yaml::typed_scalar(v));
+                    args.locs.insert(k.to_string(), doc.loc(node));
+                }
+            }
+        }
+        Node::Sequence(_) => {
+            return Err(Error::input(
+                doc.loc(node),
+                format!("the arguments of `{module}` must be a mapping, found a list"),
+            ));
+        }
+    }
+    if let Some(extra) = extra {
+        let Node::Mapping(m) = extra else {
+            return Err(Error::input(doc.loc(extra), "`args` must be a mapping"));
+        };
+        for (k, v) in m.iter() {
+            args.map.insert(k.as_str().to_string(), yaml::to_value(v));
+            args.locs.insert(k.as_str().to_string(), doc.loc(v));
+            args.key_locs.insert(k.as_str().to_string(), doc.key_loc(k));
+        }
+    }
+    Ok(args)
+}
+
+fn compact(v: &Value) -> String {
+    let s = match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let first = s.lines().next().unwrap_or("").to_string();
+    if first.chars().count() > 60 {
+        format!("{}…", first.chars().take(60).collect::<String>())
+    } else {
+        first
+    }
+}
+
+pub fn scalar_string(doc: &Doc, node: &Node, key: &str) -> Result<String> {
+    match node {
+        Node::Scalar(s) => Ok(s.as_str().to_string()),
+        other => Err(Error::input(
+            doc.loc(other),
+            format!("`{key}` must be a string, found {}", yaml::kind(other)),
+        )),
+    }
+}
+
+fn identifier(doc: &Doc, node: &Node, key: &str) -> Result<String> {
+    let s = scalar_string(doc, node, key)?;
+    let ok = s
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_alphabetic() || c == '_')
+        && s.chars().all(|c| c.is_alphanumeric() || c == '_');
+    if !ok {
+        return Err(Error::input(
+            doc.loc(node),
+            format!("`{key}` must be a variable name (letters, digits, `_`), found `{s}`"),
+        ));
+    }
+    Ok(s)
+}
+
+pub fn boolean(doc: &Doc, node: &Node, key: &str) -> Result<bool> {
+    match yaml::to_value(node) {
+        Value::Bool(b) => Ok(b),
+        _ => Err(Error::input(
+            doc.loc(node),
+            format!("`{key}` must be true or false"),
+        )),
+    }
+}
+
+fn number(doc: &Doc, node: &Node, key: &str) -> Result<f64> {
+    match yaml::to_value(node) {
+        Value::Number(n) if n.as_f64().is_some_and(|f| f >= 0.0) => Ok(n.as_f64().unwrap()),
+        _ => Err(Error::input(
+            doc.loc(node),
+            format!("`{key}` must be a non-negative number"),
+        )),
+    }
+}

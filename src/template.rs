@@ -1,0 +1,333 @@
+//! Tera for every `{{ }}` in a playbook and for template files, with the Ansible filters and
+//! tests people reach for (`bool`, `is changed`, ...). Errors keep the position they came from.
+
+use crate::error::{Error, suggest};
+use crate::location::Location;
+use serde_json::{Map, Value};
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+thread_local! {
+    static TERA: RefCell<tera::Tera> = RefCell::new(new_tera());
+}
+
+fn new_tera() -> tera::Tera {
+    let mut t = tera::Tera::default();
+    t.autoescape_on(vec![]);
+    t.register_filter("bool", |v: &Value, _: &HashMap<String, Value>| {
+        Ok(Value::Bool(truthy(v)))
+    });
+    t.register_filter("quote", |v: &Value, _: &HashMap<String, Value>| {
+        let s = match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        Ok(Value::String(crate::shell::quote(&s)))
+    });
+    t.register_filter("basename", |v: &Value, _: &HashMap<String, Value>| {
+        let s = v.as_str().unwrap_or_default();
+        Ok(Value::from(s.rsplit('/').next().unwrap_or(s)))
+    });
+    t.register_filter("dirname", |v: &Value, _: &HashMap<String, Value>| {
+        let s = v.as_str().unwrap_or_default();
+        Ok(Value::from(
+            s.rsplit_once('/').map(|(d, _)| d).unwrap_or(""),
+        ))
+    });
+    // Ansible's task-result tests: `when: result is changed`.
+    for (name, field, want) in [
+        ("changed", "changed", true),
+        ("failed", "failed", true),
+        ("succeeded", "failed", false),
+        ("success", "failed", false),
+        ("skipped", "skipped", true),
+    ] {
+        t.register_tester(
+            name,
+            move |v: Option<&Value>, _: &[Value]| -> tera::Result<bool> {
+                let got = v.and_then(|v| v.get(field)).map(truthy).unwrap_or(false);
+                Ok(got == want)
+            },
+        );
+    }
+    t
+}
+
+/// Ansible's truthiness for `| bool` and `when`.
+pub fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64() != Some(0.0),
+        Value::String(s) => matches!(
+            s.trim().to_ascii_lowercase().as_str(),
+            "true" | "yes" | "on" | "1" | "y"
+        ),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+    }
+}
+
+pub fn has_template(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%")
+}
+
+/// Variables visible to one task on one host, ready for rendering.
+pub struct Vars {
+    map: Map<String, Value>,
+    ctx: tera::Context,
+}
+
+impl Vars {
+    pub fn new(map: Map<String, Value>) -> Vars {
+        let ctx = tera::Context::from_value(Value::Object(map.clone())).expect("an object");
+        Vars { map, ctx }
+    }
+
+    pub fn map(&self) -> &Map<String, Value> {
+        &self.map
+    }
+
+    /// Renders `text`. `loc` is where `text` starts in its file, for error positions.
+    pub fn render(&self, text: &str, loc: &Location) -> Result<String, Error> {
+        if !has_template(text) {
+            return Ok(text.to_string());
+        }
+        TERA.with(|t| t.borrow_mut().render_str(text, &self.ctx))
+            .map_err(|e| self.error(e, text, loc))
+    }
+
+    /// Renders a value; a string that is one whole `{{ expr }}` keeps the expression's type, so
+    /// `loop: "{{ packages }}"` is a list and `port: "{{ p }}"` a number.
+    pub fn render_value(&self, v: &Value, loc: &Location) -> Result<Value, Error> {
+        Ok(match v {
+            Value::String(s) if has_template(s) => {
+                let t = s.trim();
+                let whole = t.starts_with("{{")
+                    && t.ends_with("}}")
+                    && t.matches("{{").count() == 1
+                    && !t.contains("{%");
+                if whole {
+                    let expr = &t[2..t.len() - 2];
+                    let json = self.render(&format!("{{{{ ({expr}) | json_encode() }}}}"), loc);
+                    match json {
+                        Ok(j) => serde_json::from_str(&j).unwrap_or(Value::String(j)),
+                        // Re-render as written so the error message shows the user's text.
+                        Err(_) => Value::String(self.render(s, loc)?),
+                    }
+                } else {
+                    Value::String(self.render(s, loc)?)
+                }
+            }
+            Value::Array(a) => Value::Array(
+                a.iter()
+                    .map(|x| self.render_value(x, loc))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Value::Object(o) => Value::Object(
+                o.iter()
+                    .map(|(k, x)| Ok((k.clone(), self.render_value(x, loc)?)))
+                    .collect::<Result<_, Error>>()?,
+            ),
+            other => other.clone(),
+        })
+    }
+
+    /// Evaluates an Ansible `when`-style condition (a bare expression, braces tolerated).
+    pub fn condition(&self, expr: &Value, loc: &Location) -> Result<bool, Error> {
+        match expr {
+            Value::Bool(b) => Ok(*b),
+            Value::Array(all) => {
+                for e in all {
+                    if !self.condition(e, loc)? {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
+            Value::String(s) => {
+                let mut e = s.trim();
+                if e.starts_with("{{") && e.ends_with("}}") {
+                    e = e[2..e.len() - 2].trim();
+                }
+                let out = self
+                    .render(&format!("{{% if {e} %}}1{{% else %}}0{{% endif %}}"), loc)
+                    .map_err(|err| match err {
+                        Error::Input { loc, msg, hint } => Error::Input {
+                            loc,
+                            msg: format!("cannot evaluate condition `{e}`: {msg}"),
+                            hint,
+                        },
+                        other => other,
+                    })?;
+                Ok(out == "1")
+            }
+            Value::Null => Ok(false),
+            other => Ok(truthy(other)),
+        }
+    }
+
+    fn error(&self, e: tera::Error, text: &str, loc: &Location) -> Error {
+        let mut chain = Vec::new();
+        let mut cur: Option<&dyn std::error::Error> = Some(&e);
+        while let Some(err) = cur {
+            chain.push(err.to_string());
+            cur = err.source();
+        }
+        let detail = chain
+            .iter()
+            .rev()
+            .find(|m| !m.starts_with("Failed to render") && !m.starts_with("Failed to parse"))
+            .cloned()
+            .unwrap_or_else(|| chain.join(": "));
+        if let Some(var) = detail
+            .strip_prefix("Variable `")
+            .and_then(|r| r.split('`').next())
+        {
+            let root = var.split(['.', '[']).next().unwrap_or(var);
+            let at = find_var(text, root)
+                .map(|off| loc.offset_in(text, off))
+                .unwrap_or_else(|| loc.clone());
+            let mut err = Error::input(at, format!("undefined variable `{var}`"));
+            if let Some(s) = suggest(root, self.map.keys().map(String::as_str)) {
+                err = err.with_hint(format!("did you mean `{s}`?"));
+            } else {
+                err = err.with_hint("define it in the play's `vars`, the inventory, or with `-e`");
+            }
+            return err;
+        }
+        // Tera parse errors carry " --> line:col" of the template text.
+        let at = parse_pos(&detail)
+            .map(|(l, c)| {
+                let off = text
+                    .split_inclusive('\n')
+                    .take(l - 1)
+                    .map(str::len)
+                    .sum::<usize>()
+                    + c.saturating_sub(1);
+                loc.offset_in(text, off)
+            })
+            .unwrap_or_else(|| loc.clone());
+        let first = detail.lines().next().unwrap_or("").trim();
+        let msg = if detail.contains("-->") {
+            let expected = detail
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .trim()
+                .trim_start_matches("= ");
+            format!("template syntax error: {expected}")
+        } else {
+            format!(
+                "template error: {}",
+                first.replace("'__tera_one_off'", "this value")
+            )
+        };
+        Error::input(at, msg)
+    }
+}
+
+fn parse_pos(detail: &str) -> Option<(usize, usize)> {
+    let rest = &detail[detail.find("--> ")? + 4..];
+    let pos: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == ':')
+        .collect();
+    let (l, c) = pos.split_once(':')?;
+    Some((l.parse().ok()?, c.parse().ok()?))
+}
+
+/// Byte offset of `name` used as a variable inside `{{ }}` or `{% %}` in `text`.
+fn find_var(text: &str, name: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = text[from..].find(name) {
+        let at = from + i;
+        let before = text[..at].chars().next_back();
+        let after = text[at + name.len()..].chars().next();
+        let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+        let opened = text[..at].rfind("{{").max(text[..at].rfind("{%"));
+        let closed = text[..at].rfind("}}").max(text[..at].rfind("%}"));
+        if !word(before) && !word(after) && opened.is_some() && opened > closed {
+            return Some(at);
+        }
+        from = at + name.len();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    fn vars(v: Value) -> Vars {
+        Vars::new(v.as_object().unwrap().clone())
+    }
+
+    fn loc() -> Location {
+        Location::new(&Arc::new(PathBuf::from("site.yml")), 7, 12)
+    }
+
+    #[test]
+    fn renders_and_keeps_types() {
+        let v = vars(json!({"pkgs": ["nginx", "uwsgi"], "port": 8000, "name": "app"}));
+        assert_eq!(v.render("/srv/{{ name }}", &loc()).unwrap(), "/srv/app");
+        assert_eq!(
+            v.render_value(&json!("{{ pkgs }}"), &loc()).unwrap(),
+            json!(["nginx", "uwsgi"])
+        );
+        assert_eq!(
+            v.render_value(&json!("{{ port }}"), &loc()).unwrap(),
+            json!(8000)
+        );
+        assert_eq!(v.render("plain", &loc()).unwrap(), "plain");
+    }
+
+    #[test]
+    fn conditions() {
+        let v = vars(json!({"r": {"changed": true, "rc": 1, "stdout": "abc"}, "flag": "yes"}));
+        let c = |e: &str| v.condition(&json!(e), &loc()).unwrap();
+        assert!(c("r is changed"));
+        assert!(!c("r is failed"));
+        assert!(c("r.rc != 0"));
+        assert!(c("'b' in r.stdout"));
+        assert!(c("flag | bool"));
+        assert!(c("{{ r.rc == 1 }}"));
+        assert!(c("missing is not defined"));
+        assert!(
+            v.condition(&json!(["r.rc == 1", "flag | bool"]), &loc())
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn undefined_variable_points_at_it() {
+        let v = vars(json!({"app_dir": "/srv"}));
+        let err = v.render("root {{ app_dri }}/x", &loc()).err().unwrap();
+        match err {
+            Error::Input {
+                loc: Some(l),
+                msg,
+                hint,
+            } => {
+                assert_eq!(msg, "undefined variable `app_dri`");
+                assert_eq!((l.line, l.col), (7, 20));
+                assert_eq!(hint.unwrap(), "did you mean `app_dir`?");
+            }
+            e => panic!("{e:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_condition_is_an_input_error() {
+        let v = vars(json!({}));
+        let err = v.condition(&json!("x ==="), &loc()).err().unwrap();
+        assert!(
+            err.to_string().contains("cannot evaluate condition"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,91 @@
+//! Runs on the control machine itself (`ansible_connection=local`).
+
+use super::{HttpError, Output, Transport, TransportError};
+use crate::modules::uri::Request;
+use std::io::Write;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+pub struct Local {
+    user: String,
+}
+
+impl Local {
+    pub fn new() -> Local {
+        // SAFETY: geteuid has no preconditions.
+        let uid = unsafe { libc::geteuid() };
+        let user = if uid == 0 {
+            "root".to_string()
+        } else {
+            std::env::var("USER").unwrap_or_else(|_| uid.to_string())
+        };
+        Local { user }
+    }
+}
+
+impl Default for Local {
+    fn default() -> Self {
+        Local::new()
+    }
+}
+
+impl Transport for Local {
+    fn run(&mut self, script: &str, sudo_user: Option<&str>) -> Result<Output, TransportError> {
+        let line = format!(
+            "exec 2>&1; exec {}",
+            super::sh_command(&self.user, sudo_user)
+        );
+        let mut child = Command::new("sh")
+            .args(["-c", &line])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| TransportError(format!("cannot run sh: {e}")))?;
+        let mut stdin = child.stdin.take().expect("piped");
+        let script = script.to_string();
+        // Feed stdin from a thread so a chatty script cannot deadlock against a full pipe.
+        let feeder = std::thread::spawn(move || {
+            let _ = stdin.write_all(script.as_bytes());
+        });
+        let out = child
+            .wait_with_output()
+            .map_err(|e| TransportError(format!("sh: {e}")))?;
+        let _ = feeder.join();
+        Ok(Output {
+            code: out.status.code().unwrap_or(128),
+            out: String::from_utf8_lossy(&out.stdout).into_owned(),
+        })
+    }
+
+    fn http(&mut self, req: &Request) -> Result<(u16, String), HttpError> {
+        let addr = (req.host.as_str(), req.port)
+            .to_socket_addrs()
+            .map_err(|e| HttpError::Request(format!("{}: {e}", req.host)))?
+            .next()
+            .ok_or_else(|| HttpError::Request(format!("{}: no address", req.host)))?;
+        let timeout = Duration::from_secs(req.timeout.max(1));
+        let mut stream = TcpStream::connect_timeout(&addr, timeout)
+            .map_err(|e| HttpError::Request(format!("{}: {e}", req.url)))?;
+        stream.set_read_timeout(Some(timeout)).ok();
+        crate::http::exchange(&mut stream, req).map_err(HttpError::Request)
+    }
+
+    fn login_user(&self) -> &str {
+        &self.user
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_scripts_and_reports_exit_codes() {
+        let mut l = Local::new();
+        let out = l.run("echo out; echo err >&2; exit 3\n", None).unwrap();
+        assert_eq!(out.code, 3);
+        assert_eq!(out.out, "out\nerr\n");
+    }
+}

@@ -1,0 +1,293 @@
+//! SSH through libssh2: one session per host for the whole run, host keys checked against
+//! known_hosts before anything is sent, key auth from the inventory, ssh-agent or ~/.ssh.
+
+use super::{HttpError, Output, Transport, TransportError};
+use crate::known_hosts::{self, KnownKey};
+use crate::modules::uri::Request;
+use ssh2::{HostKeyType, MethodType, Session};
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum HostKeyChecking {
+    Strict,
+    AcceptNew,
+    Off,
+}
+
+#[derive(Debug, Clone)]
+pub struct SshConfig {
+    pub address: String,
+    pub port: u16,
+    pub user: String,
+    pub key_file: Option<PathBuf>,
+    pub known_hosts: PathBuf,
+    pub checking: HostKeyChecking,
+    pub connect_timeout: Duration,
+    /// Longest a command may stay silent before the host counts as gone.
+    pub command_timeout: Duration,
+}
+
+pub struct Ssh {
+    session: Session,
+    user: String,
+    command_timeout: Duration,
+}
+
+/// The order OpenSSH prefers; known_hosts written by OpenSSH holds the first one a server has.
+const HOSTKEY_PREF: &[&str] = &[
+    "ssh-ed25519",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "rsa-sha2-512",
+    "rsa-sha2-256",
+];
+
+fn key_type_name(t: HostKeyType) -> &'static str {
+    match t {
+        HostKeyType::Ed25519 => "ssh-ed25519",
+        HostKeyType::Ecdsa256 => "ecdsa-sha2-nistp256",
+        HostKeyType::Ecdsa384 => "ecdsa-sha2-nistp384",
+        HostKeyType::Ecdsa521 => "ecdsa-sha2-nistp521",
+        HostKeyType::Rsa => "ssh-rsa",
+        HostKeyType::Dss => "ssh-dss",
+        HostKeyType::Unknown => "unknown",
+    }
+}
+
+/// Host-key methods to offer: only the types known_hosts has for this host, so that a server
+/// with several keys is not taken for one whose key changed.
+fn hostkey_methods(known: &[KnownKey]) -> String {
+    let known_types: Vec<&str> = known.iter().map(|k| k.key_type.as_str()).collect();
+    let wanted: Vec<&str> = HOSTKEY_PREF
+        .iter()
+        .copied()
+        .filter(|m| {
+            let kt = if m.starts_with("rsa-sha2") {
+                "ssh-rsa"
+            } else {
+                m
+            };
+            known_types.is_empty() || known_types.contains(&kt)
+        })
+        .collect();
+    if wanted.is_empty() {
+        HOSTKEY_PREF.join(",")
+    } else {
+        wanted.join(",")
+    }
+}
+
+fn err(what: &str) -> impl Fn(ssh2::Error) -> TransportError + '_ {
+    move |e| TransportError(format!("{what}: {}", e.message()))
+}
+
+impl Ssh {
+    pub fn connect(cfg: &SshConfig) -> Result<Ssh, TransportError> {
+        let target = format!("{}:{}", cfg.address, cfg.port);
+        let addr = target
+            .to_socket_addrs()
+            .map_err(|e| TransportError(format!("cannot resolve {}: {e}", cfg.address)))?
+            .next()
+            .ok_or_else(|| TransportError(format!("cannot resolve {}", cfg.address)))?;
+        let tcp = TcpStream::connect_timeout(&addr, cfg.connect_timeout)
+            .map_err(|e| TransportError(format!("cannot connect to {target}: {e}")))?;
+        // Without it every exec waits on Nagle + delayed ACK (≈ 40 ms each).
+        tcp.set_nodelay(true).ok();
+        let mut session = Session::new().map_err(err("ssh session"))?;
+        session.set_timeout(cfg.connect_timeout.as_millis() as u32);
+        session.set_tcp_stream(tcp);
+
+        let name = known_hosts::host_name(&cfg.address, cfg.port);
+        let text = match std::fs::read_to_string(&cfg.known_hosts) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => {
+                return Err(TransportError(format!(
+                    "cannot read {}: {e}",
+                    cfg.known_hosts.display()
+                )));
+            }
+        };
+        let known = known_hosts::lookup(&text, &name);
+        if cfg.checking != HostKeyChecking::Off {
+            session
+                .method_pref(MethodType::HostKey, &hostkey_methods(&known))
+                .map_err(err("ssh"))?;
+        }
+        session
+            .handshake()
+            .map_err(|e| TransportError(format!("ssh handshake with {target}: {}", e.message())))?;
+        if cfg.checking != HostKeyChecking::Off {
+            check_host_key(&session, cfg, &name, &known)?;
+        }
+        authenticate(&session, cfg)?;
+        session.set_timeout(cfg.command_timeout.as_millis() as u32);
+        Ok(Ssh {
+            session,
+            user: cfg.user.clone(),
+            command_timeout: cfg.command_timeout,
+        })
+    }
+}
+
+fn check_host_key(
+    session: &Session,
+    cfg: &SshConfig,
+    name: &str,
+    known: &[KnownKey],
+) -> Result<(), TransportError> {
+    let (blob, kt) = session
+        .host_key()
+        .ok_or_else(|| TransportError("the server sent no host key".into()))?;
+    let kt = key_type_name(kt);
+    if known.iter().any(|k| k.blob == blob) {
+        return Ok(());
+    }
+    let fp = known_hosts::fingerprint(blob);
+    let file = cfg.known_hosts.display();
+    if let Some(k) = known.first() {
+        return Err(TransportError(format!(
+            "HOST KEY CHANGED for {name}: it now offers {kt} {fp}, which does not match {file}:{}. \
+             Refusing to connect: this may be an attack, or the host was rebuilt. If you know it \
+             was rebuilt, remove the old entry (ssh-keygen -R {name} -f {file}) and run again.",
+            k.line
+        )));
+    }
+    match cfg.checking {
+        HostKeyChecking::AcceptNew => known_hosts::append(&cfg.known_hosts, name, kt, blob)
+            .map_err(|e| TransportError(format!("cannot record the host key in {file}: {e}"))),
+        _ => Err(TransportError(format!(
+            "unknown host key for {name}: {kt} {fp} is not in {file}. Check the fingerprint, \
+             then run with --host-key-checking accept-new to record it."
+        ))),
+    }
+}
+
+fn authenticate(session: &Session, cfg: &SshConfig) -> Result<(), TransportError> {
+    let user = &cfg.user;
+    let mut tried = Vec::new();
+    if let Some(key) = &cfg.key_file {
+        if !key.exists() {
+            return Err(TransportError(format!(
+                "private key {} does not exist",
+                key.display()
+            )));
+        }
+        match session.userauth_pubkey_file(user, None, key, None) {
+            Ok(()) if session.authenticated() => return Ok(()),
+            Ok(()) => {}
+            Err(e) => tried.push(format!("key {}: {}", key.display(), e.message())),
+        }
+    } else {
+        if std::env::var_os("SSH_AUTH_SOCK").is_some() {
+            match session.userauth_agent(user) {
+                Ok(()) if session.authenticated() => return Ok(()),
+                Ok(()) => {}
+                Err(e) => tried.push(format!("ssh-agent: {}", e.message())),
+            }
+        }
+        for name in ["id_ed25519", "id_ecdsa", "id_rsa"] {
+            let key = crate::paths::home().join(".ssh").join(name);
+            if key.exists() {
+                match session.userauth_pubkey_file(user, None, &key, None) {
+                    Ok(()) if session.authenticated() => return Ok(()),
+                    Ok(()) => {}
+                    Err(e) => tried.push(format!("key {}: {}", key.display(), e.message())),
+                }
+            }
+        }
+    }
+    if tried.is_empty() {
+        tried.push(
+            "no key given (ansible_ssh_private_key_file), no ssh-agent, no ~/.ssh/id_* key".into(),
+        );
+    }
+    Err(TransportError(format!(
+        "authentication as {user} failed ({})",
+        tried.join("; ")
+    )))
+}
+
+impl Transport for Ssh {
+    fn run(&mut self, script: &str, sudo_user: Option<&str>) -> Result<Output, TransportError> {
+        let lost = |e: ssh2::Error| TransportError(format!("connection lost: {}", e.message()));
+        let mut ch = self.session.channel_session().map_err(lost)?;
+        // One merged stream: reading stdout while stderr fills its window would hang.
+        ch.handle_extended_data(ssh2::ExtendedData::Merge)
+            .map_err(lost)?;
+        ch.exec(&super::sh_command(&self.user, sudo_user))
+            .map_err(lost)?;
+        let io_lost = |e: std::io::Error| TransportError(format!("connection lost: {e}"));
+        ch.write_all(script.as_bytes()).map_err(io_lost)?;
+        ch.send_eof().map_err(lost)?;
+        let mut raw = Vec::new();
+        ch.read_to_end(&mut raw).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::TimedOut {
+                TransportError(format!(
+                    "no answer from the host for {} s (see --timeout)",
+                    self.command_timeout.as_secs()
+                ))
+            } else {
+                io_lost(e)
+            }
+        })?;
+        ch.wait_close().map_err(lost)?;
+        let mut code = ch.exit_status().map_err(lost)?;
+        // A command killed by a signal reports status 0 (libssh2): do not take that as success.
+        if let Ok(sig) = ch.exit_signal()
+            && let Some(name) = sig.exit_signal
+        {
+            code = 128;
+            raw.extend_from_slice(format!("\n(killed by signal {name})\n").as_bytes());
+        }
+        Ok(Output {
+            code,
+            out: String::from_utf8_lossy(&raw).into_owned(),
+        })
+    }
+
+    fn http(&mut self, req: &Request) -> Result<(u16, String), HttpError> {
+        let mut ch = self
+            .session
+            .channel_direct_tcpip(&req.host, req.port, None)
+            .map_err(|e| {
+                // The host's side refused to connect: a failed check, not a lost host.
+                HttpError::Request(format!("{}: cannot connect ({})", req.url, e.message()))
+            })?;
+        let res = crate::http::exchange(&mut ch, req).map_err(HttpError::Request);
+        let _ = ch.close();
+        res
+    }
+
+    fn login_user(&self) -> &str {
+        &self.user
+    }
+
+    fn close(&mut self) {
+        let _ = self.session.disconnect(None, "plumb done", None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offers_only_known_key_types() {
+        let k = |t: &str| KnownKey {
+            line: 1,
+            key_type: t.into(),
+            blob: vec![],
+        };
+        assert_eq!(hostkey_methods(&[k("ssh-ed25519")]), "ssh-ed25519");
+        assert_eq!(
+            hostkey_methods(&[k("ssh-rsa")]),
+            "rsa-sha2-512,rsa-sha2-256"
+        );
+        assert_eq!(hostkey_methods(&[]), HOSTKEY_PREF.join(","));
+    }
+}
