@@ -112,6 +112,8 @@ pub struct HostRun<'a> {
     simulated: Vec<Resource>,
     /// Handler index → (notifying task names, whether any notification is certain).
     notified: Vec<(usize, Vec<String>, bool)>,
+    /// Dry run: registered results that only a real run can produce.
+    unknown: Vec<String>,
 }
 
 impl<'a> HostRun<'a> {
@@ -143,6 +145,7 @@ impl<'a> HostRun<'a> {
             dirty: Vec::new(),
             simulated: Vec::new(),
             notified: Vec::new(),
+            unknown: Vec::new(),
         };
         let result = hr.run_play();
         hr.t.close();
@@ -407,11 +410,14 @@ impl<'a> HostRun<'a> {
                 break;
             }
         }
-        // A handler notified only by tasks that may change may not need to run.
-        if handler && !certain {
+        // A handler notified only by tasks that may change may not need to run; one notified by
+        // a certain change will run, even if what it then does depends on earlier changes.
+        if handler {
             for o in outcomes.iter_mut() {
-                if o.status == Status::Changed {
-                    o.status = Status::MayChange;
+                match o.status {
+                    Status::Changed if !certain => o.status = Status::MayChange,
+                    Status::MayChange if certain && self.check() => o.status = Status::Changed,
+                    _ => {}
                 }
             }
         }
@@ -480,6 +486,9 @@ impl<'a> HostRun<'a> {
             .collect();
         msgs.dedup();
         let mut msg = msgs.join("\n");
+        if status == Status::Failed && task.ignore_errors {
+            msg = format!("{msg}\n(ignored: ignore_errors is set)");
+        }
         if handler && !by.is_empty() && status != Status::Failed {
             let verb = match status {
                 Status::MayChange => "may run",
@@ -524,12 +533,12 @@ impl<'a> HostRun<'a> {
             match vars.condition(&w.value, &w.loc) {
                 Ok(true) => {}
                 Ok(false) => return Ok(Outcome::new(Status::Skipped, "")),
-                Err(e) => return Ok(Outcome::new(Status::Failed, error_text(&e))),
+                Err(e) => return Ok(self.failed_or_unknown(task, &e)),
             }
         }
         let action = match self.build(task, vars) {
             Ok(a) => a,
-            Err(e) => return Ok(Outcome::new(Status::Failed, error_text(&e))),
+            Err(e) => return Ok(self.failed_or_unknown(task, &e)),
         };
         match &action {
             Action::Debug(m) => return Ok(Outcome::new(Status::Ok, m.clone())),
@@ -564,16 +573,56 @@ impl<'a> HostRun<'a> {
             o.diffs = self.diffs(&plan, sudo.as_deref(), delegated)?;
         }
         if self.check() {
-            return Ok(self.simulate(o, plan, stale, &action));
+            return Ok(self.simulate(task, o, plan, stale, &action));
         }
         self.apply(task, vars, o, plan, sudo.as_deref(), delegated)
     }
 
-    fn simulate(&mut self, mut o: Outcome, plan: Plan, stale: bool, action: &Action) -> Outcome {
-        if matches!(action, Action::Uri(_)) {
+    /// A dry run cannot know what a command printed: what depends on it may change.
+    fn failed_or_unknown(&self, task: &Task, e: &Error) -> Outcome {
+        if let Error::Input { msg, .. } = e
+            && let Some(var) = msg.strip_prefix("undefined variable `")
+        {
+            let root = var.split(['.', '[', '`']).next().unwrap_or_default();
+            if self.unknown.iter().any(|u| u == root) {
+                let status = if task.module == "debug" {
+                    Status::Skipped
+                } else {
+                    Status::MayChange
+                };
+                return Outcome::new(
+                    status,
+                    format!("depends on the result of `{root}`, known only when applied"),
+                );
+            }
+        }
+        Outcome::new(Status::Failed, error_text(e))
+    }
+
+    fn simulate(
+        &mut self,
+        task: &Task,
+        mut o: Outcome,
+        plan: Plan,
+        stale: bool,
+        action: &Action,
+    ) -> Outcome {
+        let never_changes = matches!(&task.changed_when, Some(c) if c.value == Value::Bool(false));
+        if matches!(action, Action::Uri(_))
+            || (matches!(plan.run, Run::Command(_)) && never_changes)
+        {
             o.status = Status::Skipped;
-            o.msg = "verify step: runs on apply".into();
+            o.msg = "not run in a dry run: runs on apply".into();
+            o.changes.clear();
+            if let Some(r) = &task.register {
+                self.unknown.push(r.clone());
+            }
             return o;
+        }
+        if plan.uncertain
+            && let Some(r) = &task.register
+        {
+            self.unknown.push(r.clone());
         }
         o.status = if plan.changes.is_empty() {
             if stale {

@@ -1,0 +1,164 @@
+//! End to end, over real SSH against real Debian 12 hosts: the shipped playbooks/site.yml
+//! deploys nginx → uWSGI (unix socket) → Django, converges, and repairs drift.
+
+mod support;
+
+use support::{Hosts, http_get, inventory, plumb, repo};
+
+fn site() -> String {
+    repo().join("playbooks/site.yml").display().to_string()
+}
+
+fn apply(dir: &std::path::Path, inv: &std::path::Path) -> support::Run {
+    let kh = dir.join("known_hosts");
+    plumb(
+        dir,
+        &[
+            "apply",
+            &site(),
+            "-i",
+            inv.to_str().unwrap(),
+            "--host-key-checking",
+            "accept-new",
+            "--known-hosts",
+            kh.to_str().unwrap(),
+            "--output",
+            "json",
+        ],
+    )
+}
+
+fn main_pid(k: u32, unit: &str) -> String {
+    Hosts::sh(k, &format!("systemctl show -p MainPID --value {unit}"))
+}
+
+#[test]
+fn seed_deploys_converges_and_repairs_drift() {
+    let k = 11;
+    let _hosts = Hosts::up(&[k]);
+    let dir = tempfile::tempdir().unwrap();
+    let inv = inventory(dir.path(), &[k], "root");
+    let host = format!("h{k}");
+    let ip = Hosts::ip(k);
+
+    // Fresh host: everything is installed and the site answers through nginx.
+    let first = apply(dir.path(), &inv);
+    assert_eq!(
+        first.code, 0,
+        "first apply failed:\n{}\n{}",
+        first.stdout, first.stderr
+    );
+    assert_eq!(first.host_status(&host), "changed");
+    let (status, body) = http_get(&ip, "/");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Hello from myproject"), "{body}");
+    let css = std::fs::read_to_string(
+        repo().join("playbooks/files/myproject/static/myproject/style.css"),
+    )
+    .unwrap();
+    let (status, body) = http_get(&ip, "/static/myproject/style.css");
+    assert_eq!(status, 200);
+    assert_eq!(body, css);
+    // The socket is for nginx's user only.
+    let sock = Hosts::sh(k, "stat -c '%U:%G %a' /run/myproject/myproject.sock");
+    assert_eq!(sock, "www-data:www-data 660");
+    assert!(Hosts::ssh(k, "test -e /etc/nginx/sites-enabled/default").0 != 0);
+
+    // Second run: nothing changes, nothing restarts.
+    let uwsgi_pid = main_pid(k, "uwsgi-myproject");
+    let nginx_pid = main_pid(k, "nginx");
+    assert_ne!(uwsgi_pid, "0");
+    let second = apply(dir.path(), &inv);
+    assert_eq!(second.code, 0, "{}", second.stdout);
+    assert_eq!(second.host_status(&host), "ok", "{}", second.stdout);
+    assert!(
+        second.with_status(&host, "changed").is_empty(),
+        "{:?}",
+        second.statuses(&host)
+    );
+    assert_eq!(
+        main_pid(k, "uwsgi-myproject"),
+        uwsgi_pid,
+        "uWSGI was restarted"
+    );
+    assert_eq!(main_pid(k, "nginx"), nginx_pid, "nginx was restarted");
+
+    // uWSGI stopped: exactly that task changes, and the site works again.
+    Hosts::sh(k, "systemctl stop uwsgi-myproject");
+    assert_eq!(http_get(&ip, "/").0, 502);
+    let third = apply(dir.path(), &inv);
+    assert_eq!(third.code, 0, "{}", third.stdout);
+    assert_eq!(
+        third.with_status(&host, "changed"),
+        ["uWSGI running and enabled"]
+    );
+    let (status, body) = http_get(&ip, "/");
+    assert_eq!(status, 200);
+    assert!(body.contains("Hello from myproject"));
+
+    // The nginx conf edited on the host: restored, and nginx reloaded (not restarted).
+    let conf = "/etc/nginx/conf.d/myproject.conf";
+    let good = Hosts::sh(k, &format!("sha256sum {conf}"));
+    Hosts::sh(k, &format!("echo '# edited by hand' >> {conf}"));
+    let nginx_pid = main_pid(k, "nginx");
+    let fourth = apply(dir.path(), &inv);
+    assert_eq!(fourth.code, 0, "{}", fourth.stdout);
+    assert_eq!(
+        fourth.with_status(&host, "changed"),
+        ["nginx site", "handler: reload nginx"]
+    );
+    assert_eq!(Hosts::sh(k, &format!("sha256sum {conf}")), good);
+    assert_eq!(
+        main_pid(k, "nginx"),
+        nginx_pid,
+        "nginx restarted instead of reloaded"
+    );
+    assert_eq!(http_get(&ip, "/").0, 200);
+}
+
+#[test]
+fn seed_deploys_as_a_sudo_user() {
+    let k = 12;
+    let _hosts = Hosts::up(&[k]);
+    let dir = tempfile::tempdir().unwrap();
+    let inv = inventory(dir.path(), &[k], "deploy");
+    let host = format!("h{k}");
+
+    let first = apply(dir.path(), &inv);
+    assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
+    let (status, body) = http_get(&Hosts::ip(k), "/");
+    assert_eq!(status, 200);
+    assert!(body.contains("Hello from myproject"));
+    // Files written through sudo belong to root, not to the login user.
+    assert_eq!(
+        Hosts::sh(k, "stat -c %U /etc/nginx/conf.d/myproject.conf"),
+        "root"
+    );
+    let second = apply(dir.path(), &inv);
+    assert_eq!(second.host_status(&host), "ok", "{}", second.stdout);
+
+    // Without become, commands run as the login user; with it, as root.
+    let pb = dir.path().join("whoami.yml");
+    std::fs::write(
+        &pb,
+        "- hosts: all\n  tasks:\n    - command: id -un\n      register: plain\n      changed_when: false\n    - command: id -un\n      become: true\n      register: root\n      changed_when: false\n    - debug:\n        msg: \"{{ plain.stdout }}/{{ root.stdout }}\"\n",
+    )
+    .unwrap();
+    let kh = dir.path().join("known_hosts");
+    let run = plumb(
+        dir.path(),
+        &[
+            "apply",
+            pb.to_str().unwrap(),
+            "-i",
+            inv.to_str().unwrap(),
+            "--known-hosts",
+            kh.to_str().unwrap(),
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let doc = run.json();
+    assert_eq!(doc["hosts"][0]["tasks"][2]["msg"], "deploy/root");
+}

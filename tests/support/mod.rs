@@ -1,0 +1,224 @@
+//! Shared pieces of the end-to-end tests: real Debian hosts booted with tests/hosts/testhosts.sh
+//! (torn down on drop, also when a test panics), and a small builder to run the plumb binary.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn script() -> PathBuf {
+    repo().join("tests/hosts/testhosts.sh")
+}
+
+/// Test hosts hK for the given K, booted now and torn down on drop.
+pub struct Hosts {
+    ids: Vec<u32>,
+}
+
+impl Hosts {
+    pub fn up(ids: &[u32]) -> Hosts {
+        // Tear down first so a host left by a killed run cannot get in the way.
+        let hosts = Hosts { ids: ids.to_vec() };
+        let mut args = vec!["up".to_string()];
+        args.extend(ids.iter().map(u32::to_string));
+        let out = Command::new("bash")
+            .arg(script())
+            .args(&args)
+            .output()
+            .expect("run testhosts.sh");
+        assert!(
+            out.status.success(),
+            "booting test hosts {ids:?} failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        hosts
+    }
+
+    pub fn ip(k: u32) -> String {
+        format!("10.231.{k}.2")
+    }
+
+    pub fn key() -> PathBuf {
+        let out = Command::new("bash")
+            .arg(script())
+            .arg("key")
+            .output()
+            .expect("testhosts.sh key");
+        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+    }
+
+    /// Runs `cmd` on hK as root over the system's ssh client (independent of plumb).
+    pub fn ssh(k: u32, cmd: &str) -> (i32, String) {
+        let out = Command::new("ssh")
+            .arg("-i")
+            .arg(Self::key())
+            .args([
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "LogLevel=ERROR",
+                "-o",
+                "ConnectTimeout=5",
+            ])
+            .arg(format!("root@{}", Self::ip(k)))
+            .arg(cmd)
+            .output()
+            .expect("ssh");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    }
+
+    /// Like `ssh` but the command must succeed; returns its trimmed output.
+    pub fn sh(k: u32, cmd: &str) -> String {
+        let (code, out) = Self::ssh(k, cmd);
+        assert_eq!(code, 0, "`{cmd}` on h{k} failed: {out}");
+        out.trim().to_string()
+    }
+
+    pub fn link(k: u32, state: &str) {
+        let ok = Command::new("bash")
+            .arg(script())
+            .args(["link", &k.to_string(), state])
+            .status()
+            .expect("testhosts.sh link")
+            .success();
+        assert!(ok, "link h{k} {state}");
+    }
+}
+
+impl Drop for Hosts {
+    fn drop(&mut self) {
+        let mut args = vec!["down".to_string()];
+        args.extend(self.ids.iter().map(u32::to_string));
+        let _ = Command::new("bash").arg(script()).args(&args).status();
+    }
+}
+
+/// An INI inventory for hosts hK, logging in as `user` with the test key.
+pub fn inventory(dir: &Path, ids: &[u32], user: &str) -> PathBuf {
+    let mut text = String::from("[web]\n");
+    for k in ids {
+        text.push_str(&format!(
+            "h{k} ansible_host={} ansible_user={user} ansible_ssh_private_key_file={}\n",
+            Hosts::ip(*k),
+            Hosts::key().display()
+        ));
+    }
+    let path = dir.join("inventory.ini");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!("not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr)
+        })
+    }
+
+    /// Task name → status, for one host.
+    pub fn statuses(&self, host: &str) -> Vec<(String, String)> {
+        let doc = self.json();
+        let h = doc["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["host"] == host)
+            .unwrap_or_else(|| panic!("no host {host} in {doc}"));
+        h["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                let name = t["name"].as_str().unwrap().to_string();
+                let name = if t["handler"] == true {
+                    format!("handler: {name}")
+                } else {
+                    name
+                };
+                (name, t["status"].as_str().unwrap().to_string())
+            })
+            .collect()
+    }
+
+    pub fn host_status(&self, host: &str) -> String {
+        let doc = self.json();
+        doc["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["host"] == host)
+            .map(|h| h["status"].as_str().unwrap().to_string())
+            .unwrap_or_else(|| panic!("no host {host} in {doc}"))
+    }
+
+    /// Names of the tasks with this status on this host.
+    pub fn with_status(&self, host: &str, status: &str) -> Vec<String> {
+        self.statuses(host)
+            .into_iter()
+            .filter(|(_, s)| s == status)
+            .map(|(n, _)| n)
+            .collect()
+    }
+}
+
+/// Runs the plumb binary with `args` in `dir`.
+pub fn plumb(dir: &Path, args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_plumb"))
+        .current_dir(dir)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env("PLUMB_RETRY_DIR", dir)
+        .output()
+        .expect("run plumb");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// GET http://HOST/path from the control machine: (status, body).
+pub fn http_get(host: &str, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect((host, 80)).unwrap_or_else(|e| panic!("connect {host}:80: {e}"));
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("bad response from {host}{path}: {text}"));
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
