@@ -119,6 +119,9 @@ pub struct HostRun<'a> {
 impl<'a> HostRun<'a> {
     pub fn run(r: &'a Runner<'a>, play: &'a Play, host: &'a Host, tx: &'a Sender<Event>) {
         let start = Instant::now();
+        let _ = tx.send(Event::HostStart {
+            host: host.name.clone(),
+        });
         let base = host_vars(host, play, r.pb, &r.opts.extra_vars);
         let done = |status: HostStatus, msg: String| {
             let _ = tx.send(Event::Host {
@@ -369,6 +372,10 @@ impl<'a> HostRun<'a> {
         certain: bool,
     ) -> std::result::Result<(Status, Value), Lost> {
         let start = Instant::now();
+        let _ = self.tx.send(Event::TaskStart {
+            host: self.host.name.clone(),
+            name: task.display_name(),
+        });
         let m = self.task_vars(task);
         let items: Vec<Option<Value>> = match &task.loop_items {
             None => vec![None],

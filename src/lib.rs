@@ -99,7 +99,7 @@ fn run_playbook(a: RunArgs, plan: bool, validate_only: bool) -> Result<i32> {
         );
         return Ok(0);
     }
-    let mut report = report::Report::new(a.output, a.verbose);
+    let mut report = report::Report::new(a.output, a.verbose).with_progress();
     let retry = runner.run(&mut report)?;
     report.finish(retry.as_deref());
     Ok(report.exit_code())

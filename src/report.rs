@@ -73,6 +73,15 @@ pub enum Event {
         hosts: usize,
         check: bool,
     },
+    /// A host's run began (connecting).
+    HostStart {
+        host: String,
+    },
+    /// A host moved on to a task.
+    TaskStart {
+        host: String,
+        name: String,
+    },
     Task {
         host: String,
         task: TaskReport,
@@ -98,6 +107,33 @@ pub struct Report {
     check: bool,
     hosts: Vec<HostReport>,
     out: Box<dyn Write>,
+    progress: Option<Progress>,
+}
+
+/// Live progress on a terminal: a line per running host (its task, elapsed time) and a bar of
+/// hosts done. Finished lines print above it.
+struct Progress {
+    multi: indicatif::MultiProgress,
+    overall: indicatif::ProgressBar,
+    bars: std::collections::HashMap<String, indicatif::ProgressBar>,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        let multi = indicatif::MultiProgress::new();
+        let overall = multi.add(indicatif::ProgressBar::new(0));
+        overall.set_style(
+            indicatif::ProgressStyle::with_template(
+                "[{elapsed_precise}] {bar:30} {pos}/{len} hosts done",
+            )
+            .expect("valid template"),
+        );
+        Progress {
+            multi,
+            overall,
+            bars: Default::default(),
+        }
+    }
 }
 
 const GREEN: &str = "\x1b[32m";
@@ -120,6 +156,29 @@ impl Report {
             check: false,
             hosts: Vec::new(),
             out: Box::new(std::io::stdout()),
+            progress: None,
+        }
+    }
+
+    /// Live progress lines, only for people: a terminal, human output, no -v.
+    pub fn with_progress(mut self) -> Report {
+        if self.format == OutputFormat::Human
+            && self.verbose == 0
+            && std::io::stdout().is_terminal()
+        {
+            self.progress = Some(Progress::new());
+        }
+        self
+    }
+
+    fn line(&mut self, text: &str) {
+        match &self.progress {
+            Some(p) => {
+                let _ = p.multi.println(text);
+            }
+            None => {
+                let _ = writeln!(self.out, "{text}");
+            }
         }
     }
 
@@ -147,6 +206,9 @@ impl Report {
         match ev {
             Event::Play { name, hosts, check } => {
                 self.check = check;
+                if let Some(p) = &self.progress {
+                    p.overall.inc_length(hosts as u64);
+                }
                 if self.format == OutputFormat::Human {
                     let what = if check { "PLAN" } else { "PLAY" };
                     let line = format!(
@@ -154,7 +216,29 @@ impl Report {
                         if hosts == 1 { "" } else { "s" }
                     );
                     let line = self.paint(BOLD, &line);
-                    let _ = writeln!(self.out, "{line}");
+                    self.line(&line);
+                }
+            }
+            Event::HostStart { host } => {
+                if let Some(p) = &mut self.progress {
+                    let bar = p
+                        .multi
+                        .insert_before(&p.overall, indicatif::ProgressBar::new_spinner());
+                    bar.set_style(
+                        indicatif::ProgressStyle::with_template(
+                            "{spinner} {prefix}  {msg} ({elapsed})",
+                        )
+                        .expect("valid template"),
+                    );
+                    bar.set_prefix(host.clone());
+                    bar.set_message("connecting");
+                    bar.enable_steady_tick(Duration::from_millis(120));
+                    p.bars.insert(host, bar);
+                }
+            }
+            Event::TaskStart { host, name } => {
+                if let Some(bar) = self.progress.as_ref().and_then(|p| p.bars.get(&host)) {
+                    bar.set_message(name);
                 }
             }
             Event::Task { host, task } => {
@@ -169,9 +253,16 @@ impl Report {
                 msg,
                 duration,
             } => {
+                if let Some(p) = &mut self.progress {
+                    if let Some(bar) = p.bars.remove(&host) {
+                        bar.finish_and_clear();
+                        p.multi.remove(&bar);
+                    }
+                    p.overall.inc(1);
+                }
                 if self.format == OutputFormat::Human && status == HostStatus::Unreachable {
                     let tag = self.paint(RED, "UNREACHABLE");
-                    let _ = writeln!(self.out, "{host}  {tag}  {msg}");
+                    self.line(&format!("{host}  {tag}  {msg}"));
                 }
                 let h = self.host_mut(&host);
                 // A host's later plays keep the worst status seen.
@@ -202,18 +293,19 @@ impl Report {
         } else {
             t.name.clone()
         };
+        let mut lines = Vec::new();
         let mut line = format!("{host}  {tag} {name}");
         if !t.msg.is_empty() && t.status != Status::Failed {
             let first = t.msg.lines().next().unwrap_or("");
             line.push_str(&format!(" — {first}"));
         }
-        let _ = writeln!(self.out, "{line}");
+        lines.push(line);
         for c in &t.changes {
-            let _ = writeln!(self.out, "      {} {c}", self.paint(YELLOW, "~"));
+            lines.push(format!("      {} {c}", self.paint(YELLOW, "~")));
         }
         if t.status == Status::Failed {
             for l in t.msg.lines() {
-                let _ = writeln!(self.out, "      {}", self.paint(RED, l));
+                lines.push(format!("      {}", self.paint(RED, l)));
             }
         }
         if let Some(d) = &t.diff {
@@ -224,13 +316,20 @@ impl Report {
                     Some('@') => self.paint(CYAN, l),
                     _ => l.to_string(),
                 };
-                let _ = writeln!(self.out, "      {painted}");
+                lines.push(format!("      {painted}"));
             }
+        }
+        for l in lines {
+            self.line(&l);
         }
     }
 
     /// The end of a run: recap table (human) or the whole JSON document.
     pub fn finish(&mut self, retry_file: Option<&str>) {
+        if let Some(p) = self.progress.take() {
+            p.overall.finish_and_clear();
+            let _ = p.multi.clear();
+        }
         match self.format {
             OutputFormat::Json => {
                 #[derive(Serialize)]
