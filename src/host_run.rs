@@ -114,6 +114,8 @@ pub struct HostRun<'a> {
     notified: Vec<(usize, Vec<String>, bool)>,
     /// Dry run: registered results that only a real run can produce.
     unknown: Vec<String>,
+    /// Why the host stopped early, when it was not its own task that failed.
+    stop_msg: String,
 }
 
 impl<'a> HostRun<'a> {
@@ -131,9 +133,17 @@ impl<'a> HostRun<'a> {
                 duration: start.elapsed(),
             });
         };
+        let fatal = || {
+            if play.any_errors_fatal {
+                r.abort.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        };
         let t = match Self::connect(r, play, &base) {
             Ok(t) => t,
-            Err(e) => return done(HostStatus::Unreachable, e.0),
+            Err(e) => {
+                fatal();
+                return done(HostStatus::Unreachable, e.0);
+            }
         };
         let mut hr = HostRun {
             r,
@@ -149,21 +159,27 @@ impl<'a> HostRun<'a> {
             simulated: Vec::new(),
             notified: Vec::new(),
             unknown: Vec::new(),
+            stop_msg: String::new(),
         };
         let result = hr.run_play();
         hr.t.close();
         match result {
-            Ok((failed, changed)) => done(
-                if failed {
-                    HostStatus::Failed
-                } else if changed {
+            Ok((false, changed)) => done(
+                if changed {
                     HostStatus::Changed
                 } else {
                     HostStatus::Ok
                 },
                 String::new(),
             ),
-            Err(Lost(msg)) => done(HostStatus::Unreachable, msg),
+            Ok((true, _)) => {
+                fatal();
+                done(HostStatus::Failed, hr.stop_msg)
+            }
+            Err(Lost(msg)) => {
+                fatal();
+                done(HostStatus::Unreachable, msg)
+            }
         }
     }
 
@@ -217,6 +233,10 @@ impl<'a> HostRun<'a> {
         self.prefetch()?;
         let mut changed = false;
         for task in &self.play.tasks {
+            if self.r.abort.load(std::sync::atomic::Ordering::SeqCst) {
+                self.stop_msg = "stopped: another host failed and any_errors_fatal is set".into();
+                return Ok((true, changed));
+            }
             if task.module == "meta"
                 && task
                     .args

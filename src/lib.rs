@@ -75,11 +75,7 @@ fn run_playbook(a: RunArgs, plan: bool, validate_only: bool) -> Result<i32> {
         limit: a.limit.clone(),
         serial,
     };
-    let runner = runner::Runner {
-        pb: &playbook,
-        inv: &inventory,
-        opts: &opts,
-    };
+    let runner = runner::Runner::new(&playbook, &inventory, &opts);
     runner.validate()?;
     if validate_only && !plan {
         let hosts: usize = playbook

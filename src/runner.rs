@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 use std::collections::{BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -34,6 +35,9 @@ pub struct Runner<'a> {
     pub pb: &'a Playbook,
     pub inv: &'a Inventory,
     pub opts: &'a Options,
+    /// Set when a host fails in a play with `any_errors_fatal`: the others stop before their
+    /// next task.
+    pub abort: AtomicBool,
 }
 
 /// Variables a task sees before registered results: inventory, then play vars, then `-e`.
@@ -92,6 +96,15 @@ fn placeholder_result() -> Value {
 }
 
 impl<'a> Runner<'a> {
+    pub fn new(pb: &'a Playbook, inv: &'a Inventory, opts: &'a Options) -> Runner<'a> {
+        Runner {
+            pb,
+            inv,
+            opts,
+            abort: AtomicBool::new(false),
+        }
+    }
+
     pub fn selected(&self, play: &Play) -> Result<Vec<&'a Host>> {
         let mut hosts = self.inv.select(&play.hosts).map_err(|e| match e {
             Error::Usage(m) => Error::input(play.hosts_loc.clone(), m),
@@ -244,6 +257,7 @@ impl<'a> Runner<'a> {
                 hosts: hosts.len(),
                 check: self.opts.check,
             });
+            self.abort.store(false, Ordering::SeqCst);
             let serial = self.opts.serial.as_ref().unwrap_or(&play.serial);
             let total = hosts.len();
             let mut failed = 0usize;
