@@ -116,6 +116,8 @@ pub struct HostRun<'a> {
     unknown: Vec<String>,
     /// Why the host stopped early, when it was not its own task that failed.
     stop_msg: String,
+    /// The current task has `no_log`.
+    quiet: bool,
 }
 
 impl<'a> HostRun<'a> {
@@ -160,6 +162,7 @@ impl<'a> HostRun<'a> {
             notified: Vec::new(),
             unknown: Vec::new(),
             stop_msg: String::new(),
+            quiet: false,
         };
         let result = hr.run_play();
         hr.t.close();
@@ -189,10 +192,13 @@ impl<'a> HostRun<'a> {
         vars: &Map<String, Value>,
     ) -> std::result::Result<Box<dyn Transport>, TransportError> {
         if vars.get("ansible_connection").and_then(Value::as_str) == Some("local") {
-            return Ok(Box::new(Local::new()));
+            let mut t = Local::new();
+            t.set_become_password(r.become_pass.clone());
+            return Ok(Box::new(t));
         }
         let user = str_var(vars, "ansible_user")
             .or_else(|| play.remote_user.clone())
+            .or_else(|| r.opts.default_user.clone())
             .or_else(|| std::env::var("USER").ok())
             .unwrap_or_else(|| "root".into());
         let port = str_var(vars, "ansible_port")
@@ -202,13 +208,30 @@ impl<'a> HostRun<'a> {
             address: str_var(vars, "ansible_host").unwrap_or_default(),
             port,
             user,
-            key_file: key_file(vars),
+            key_file: key_file(vars).or_else(|| r.opts.default_key.clone()),
             known_hosts: r.opts.known_hosts.clone(),
             checking: r.opts.checking,
             connect_timeout: r.opts.connect_timeout,
             command_timeout: r.opts.command_timeout,
         };
-        Ok(Box::new(Ssh::connect(&cfg)?))
+        let mut t: Box<dyn Transport> = Box::new(Ssh::connect(&cfg)?);
+        t.set_become_password(r.become_pass.clone());
+        Ok(t)
+    }
+
+    /// -v detail; nothing of a `no_log` task is shown.
+    fn detail(&self, level: u8, text: String) {
+        if self.r.opts.verbose >= level {
+            let text = if self.quiet {
+                "(details hidden: no_log)".to_string()
+            } else {
+                text
+            };
+            let _ = self.tx.send(Event::Detail {
+                host: self.host.name.clone(),
+                text,
+            });
+        }
     }
 
     fn check(&self) -> bool {
@@ -342,7 +365,19 @@ impl<'a> HostRun<'a> {
                 .collect();
             let nonce = crate::probe::nonce();
             let script = crate::probe::batch_script(&snippets, &nonce);
+            self.detail(
+                1,
+                format!(
+                    "probe: {} checks in one round trip{}",
+                    snippets.len(),
+                    user.as_deref()
+                        .map(|u| format!(" (sudo -u {u})"))
+                        .unwrap_or_default()
+                ),
+            );
+            self.detail(2, format!("script:\n{script}"));
             let out = self.t.run(&script, user.as_deref())?;
+            self.detail(2, format!("output (exit {}):\n{}", out.code, out.out));
             // A batch that fails as a whole (e.g. sudo refused) is not cached: each task then
             // probes alone and reports its own error.
             if let Ok(parts) = crate::probe::split(&out.out, &nonce, snippets.len()) {
@@ -392,6 +427,7 @@ impl<'a> HostRun<'a> {
         certain: bool,
     ) -> std::result::Result<(Status, Value), Lost> {
         let start = Instant::now();
+        self.quiet = task.no_log;
         let _ = self.tx.send(Event::TaskStart {
             host: self.host.name.clone(),
             name: task.display_name(),
@@ -692,14 +728,18 @@ impl<'a> HostRun<'a> {
             match &plan.run {
                 Run::Nothing => {}
                 Run::Script(s) => {
+                    self.detail(1, format!("run:\n{}", sketch(s)));
                     let out = self.transport(delegated).run(s, sudo)?;
+                    self.detail(2, format!("output (exit {}):\n{}", out.code, out.out));
                     if out.code != 0 {
                         failed = true;
                         msg = format!("failed (exit {}):\n{}", out.code, out.out.trim_end());
                     }
                 }
                 Run::Command(s) => {
+                    self.detail(1, format!("run:\n{}", sketch(s)));
                     let out = self.transport(delegated).run(s, sudo)?;
+                    self.detail(2, format!("output (exit {}):\n{}", out.code, out.out));
                     let stdout = out.out.trim_end_matches('\n').to_string();
                     value["rc"] = json!(out.code);
                     value["stdout"] = json!(stdout);
@@ -854,9 +894,21 @@ impl<'a> HostRun<'a> {
             None
         };
         let (code, out) = match cached {
-            Some(c) => c,
+            Some(c) => {
+                self.detail(
+                    1,
+                    format!("facts (from the batched probe):\n{}", head(&c.1, 8)),
+                );
+                c
+            }
             None => {
+                let shown = probe.replace(crate::modules::file_fact::PRELUDE, "");
+                self.detail(1, format!("probe:\n{}", head(&shown, 8)));
                 let out = self.transport(delegated).run(probe, sudo)?;
+                self.detail(
+                    1,
+                    format!("facts (exit {}):\n{}", out.code, head(&out.out, 8)),
+                );
                 (out.code, out.out)
             }
         };
@@ -919,4 +971,37 @@ fn error_text(e: &Error) -> String {
         }
         other => other.to_string(),
     }
+}
+
+/// The first `n` lines of `text`, and how many more there are.
+fn head(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.trim_end().lines().collect();
+    let mut out = lines.iter().take(n).copied().collect::<Vec<_>>().join("\n");
+    if lines.len() > n {
+        out.push_str(&format!("\n… {} more lines", lines.len() - n));
+    }
+    out
+}
+
+/// A script as a reader wants it: file contents sent as base64 are summarised, not dumped.
+fn sketch(script: &str) -> String {
+    let mut out = Vec::new();
+    let mut inside = 0usize;
+    for line in script.lines() {
+        if inside > 0 {
+            if line == "PLUMB_EOF" {
+                out.push(format!("  [{} lines of base64 content]", inside - 1));
+                out.push(line.to_string());
+                inside = 0;
+            } else {
+                inside += 1;
+            }
+            continue;
+        }
+        out.push(line.to_string());
+        if line.ends_with("<<'PLUMB_EOF'") {
+            inside = 1;
+        }
+    }
+    out.join("\n")
 }

@@ -1,6 +1,7 @@
 //! plumb: agentless, idempotent provisioning over SSH.
 
 pub mod cli;
+pub mod config;
 pub mod error;
 pub mod host_run;
 pub mod http;
@@ -11,6 +12,7 @@ pub mod modules;
 pub mod paths;
 pub mod playbook;
 pub mod probe;
+pub mod prompt;
 pub mod report;
 pub mod runner;
 pub mod shell;
@@ -49,33 +51,72 @@ fn execute(cli: Cli) -> Result<i32> {
         Command::Plan(a) => run_playbook(a, true, true),
         Command::Validate(a) => run_playbook(a, false, true),
         Command::Inventory(a) => show_inventory(a),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "plumb", &mut std::io::stdout());
+            Ok(0)
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(cmd)
+                .render(&mut std::io::stdout())
+                .map_err(Error::with_path("stdout"))?;
+            Ok(0)
+        }
     }
+}
+
+fn inventory_spec(given: Option<&str>, cfg: &config::Config) -> Result<String> {
+    given
+        .map(String::from)
+        .or_else(|| cfg.defaults.inventory.clone())
+        .ok_or_else(|| {
+            Error::Usage(
+                "no inventory: pass -i INVENTORY, or set `inventory` under [defaults] in plumb.toml"
+                    .into(),
+            )
+        })
 }
 
 fn run_playbook(a: RunArgs, plan: bool, validate_only: bool) -> Result<i32> {
     let check = plan || a.check;
-    let inventory = inventory::Inventory::load(&a.inventory)?;
+    let cfg = config::Config::load(a.config.as_deref())?;
+    let d = &cfg.defaults;
+    let inventory = inventory::Inventory::load(&inventory_spec(a.inventory.as_deref(), &cfg)?)?;
     let playbook = playbook::Playbook::load(&a.playbook)?;
     let serial = match &a.serial {
         None => None,
         Some(s) => Some(parse_serial(s)?),
     };
+    let known_hosts = a
+        .known_hosts
+        .clone()
+        .or_else(|| d.known_hosts.as_deref().map(paths::expand))
+        .unwrap_or_else(known_hosts::default_path);
     let opts = runner::Options {
         check,
         diff: a.diff || plan,
-        forks: a.forks,
-        checking: a.host_key_checking,
-        known_hosts: a
-            .known_hosts
-            .clone()
-            .unwrap_or_else(known_hosts::default_path),
-        connect_timeout: Duration::from_secs(a.timeout.max(1)),
-        command_timeout: Duration::from_secs(a.command_timeout.max(1)),
+        forks: a.forks.or(d.forks).unwrap_or(50),
+        checking: a
+            .host_key_checking
+            .or(d.host_key_checking)
+            .unwrap_or(transport::ssh::HostKeyChecking::Strict),
+        known_hosts,
+        connect_timeout: Duration::from_secs(a.timeout.or(d.timeout).unwrap_or(10).max(1)),
+        command_timeout: Duration::from_secs(
+            a.command_timeout
+                .or(d.command_timeout)
+                .unwrap_or(600)
+                .max(1),
+        ),
         extra_vars: extra_vars(&a.extra_vars)?,
         limit: a.limit.clone(),
         serial,
+        verbose: a.verbose,
+        default_user: d.remote_user.clone(),
+        default_key: d.private_key.as_deref().map(paths::expand),
     };
-    let runner = runner::Runner::new(&playbook, &inventory, &opts);
+    let mut runner = runner::Runner::new(&playbook, &inventory, &opts);
     runner.validate()?;
     if validate_only && !plan {
         let hosts: usize = playbook
@@ -95,7 +136,21 @@ fn run_playbook(a: RunArgs, plan: bool, validate_only: bool) -> Result<i32> {
         );
         return Ok(0);
     }
-    let mut report = report::Report::new(a.output, a.verbose).with_progress();
+    // The sudo password is asked only once the input is known to be good.
+    let become_pass = if a.ask_become_pass {
+        Some(prompt::password("BECOME password: ").map_err(Error::with_path("/dev/tty"))?)
+    } else {
+        std::env::var("PLUMB_BECOME_PASS").ok()
+    };
+    runner.become_pass = become_pass;
+    let color = match a.color {
+        cli::Color::Always => true,
+        cli::Color::Never => false,
+        cli::Color::Auto => report::color_enabled(),
+    };
+    let mut report = report::Report::new(a.output, a.verbose)
+        .with_color(color)
+        .with_progress();
     let retry = runner.run(&mut report)?;
     report.finish(retry.as_deref());
     Ok(report.exit_code())
@@ -160,7 +215,8 @@ fn extra_vars(items: &[String]) -> Result<Map<String, Value>> {
 }
 
 fn show_inventory(a: cli::InventoryArgs) -> Result<i32> {
-    let inv = inventory::Inventory::load(&a.inventory)?;
+    let cfg = config::Config::load(a.config.as_deref())?;
+    let inv = inventory::Inventory::load(&inventory_spec(a.inventory.as_deref(), &cfg)?)?;
     let hosts = inv.select(a.limit.as_deref().unwrap_or("all"))?;
     if let Some(name) = &a.host {
         let h = hosts

@@ -82,6 +82,11 @@ pub enum Event {
         host: String,
         name: String,
     },
+    /// -v / -vv detail: probes, commands sent, raw output.
+    Detail {
+        host: String,
+        text: String,
+    },
     Task {
         host: String,
         task: TaskReport,
@@ -160,10 +165,17 @@ impl Report {
         }
     }
 
+    pub fn with_color(mut self, color: bool) -> Report {
+        self.color = color;
+        self
+    }
+
     /// Live progress lines, only for people: a terminal, human output, no -v.
     pub fn with_progress(mut self) -> Report {
+        // NO_COLOR or --color never: plain lines, no escape codes at all.
         if self.format == OutputFormat::Human
             && self.verbose == 0
+            && self.color
             && std::io::stdout().is_terminal()
         {
             self.progress = Some(Progress::new());
@@ -234,6 +246,14 @@ impl Report {
                     bar.set_message("connecting");
                     bar.enable_steady_tick(Duration::from_millis(120));
                     p.bars.insert(host, bar);
+                }
+            }
+            Event::Detail { host, text } => {
+                if self.format == OutputFormat::Human {
+                    for l in text.lines() {
+                        let l = self.paint(CYAN, &format!("      | {l}"));
+                        self.line(&format!("{host}{l}"));
+                    }
                 }
             }
             Event::TaskStart { host, name } => {
@@ -477,16 +497,18 @@ pub fn error(e: &Error) {
         }
         Error::Input { loc, msg, hint } => {
             let _ = writeln!(err, "{}: {msg}", paint(RED, "error"));
+            // As rustc lays it out, one space in: `-->`, `|` and `=` line up past the line number.
+            let pad = " ".repeat(loc.as_ref().map_or(1, |l| l.line.to_string().len()));
             if let Some(loc) = loc {
-                let _ = writeln!(err, "  --> {loc}");
+                let _ = writeln!(err, " {pad}--> {loc}");
                 if let Some(snippet) = loc.snippet() {
                     for l in snippet.lines() {
-                        let _ = writeln!(err, "  {}", paint(CYAN, l));
+                        let _ = writeln!(err, " {}", paint(CYAN, l));
                     }
                 }
             }
             if let Some(h) = hint {
-                let _ = writeln!(err, "  = hint: {h}");
+                let _ = writeln!(err, " {pad} = hint: {h}");
             }
         }
         other => {

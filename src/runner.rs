@@ -29,6 +29,11 @@ pub struct Options {
     pub extra_vars: Map<String, Value>,
     pub limit: Option<String>,
     pub serial: Option<Vec<Serial>>,
+    /// -v: probe results and commands sent; -vv: whole scripts and raw output.
+    pub verbose: u8,
+    /// plumb.toml defaults, below the inventory's and the play's settings.
+    pub default_user: Option<String>,
+    pub default_key: Option<PathBuf>,
 }
 
 pub struct Runner<'a> {
@@ -38,6 +43,8 @@ pub struct Runner<'a> {
     /// Set when a host fails in a play with `any_errors_fatal`: the others stop before their
     /// next task.
     pub abort: AtomicBool,
+    /// The sudo password for `become`, if one was given.
+    pub become_pass: Option<String>,
 }
 
 /// Variables a task sees before registered results: inventory, then play vars, then `-e`.
@@ -102,6 +109,7 @@ impl<'a> Runner<'a> {
             inv,
             opts,
             abort: AtomicBool::new(false),
+            become_pass: None,
         }
     }
 

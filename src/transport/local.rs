@@ -9,6 +9,7 @@ use std::time::Duration;
 
 pub struct Local {
     user: String,
+    become_pass: super::BecomePass,
 }
 
 impl Local {
@@ -20,7 +21,10 @@ impl Local {
         } else {
             std::env::var("USER").unwrap_or_else(|_| uid.to_string())
         };
-        Local { user }
+        Local {
+            user,
+            become_pass: super::BecomePass::default(),
+        }
     }
 }
 
@@ -32,10 +36,22 @@ impl Default for Local {
 
 impl Transport for Local {
     fn run(&mut self, script: &str, sudo_user: Option<&str>) -> Result<Output, TransportError> {
-        let line = format!(
-            "exec 2>&1; exec {}",
-            super::sh_command(&self.user, sudo_user)
-        );
+        let needs_sudo = sudo_user.is_some_and(|u| u != self.user);
+        let password = if needs_sudo {
+            self.become_pass
+                .for_run(|| {
+                    Ok(!Command::new("sudo")
+                        .args(["-n", "true"])
+                        .stderr(Stdio::null())
+                        .status()
+                        .is_ok_and(|s| s.success()))
+                })?
+                .map(String::from)
+        } else {
+            None
+        };
+        let (cmd, prefix) = super::sh_command(&self.user, sudo_user, password.as_deref());
+        let line = format!("exec 2>&1; exec {cmd}");
         let mut child = Command::new("sh")
             .args(["-c", &line])
             .stdin(Stdio::piped())
@@ -44,10 +60,10 @@ impl Transport for Local {
             .spawn()
             .map_err(|e| TransportError(format!("cannot run sh: {e}")))?;
         let mut stdin = child.stdin.take().expect("piped");
-        let script = script.to_string();
+        let input = prefix.unwrap_or_default() + script;
         // Feed stdin from a thread so a chatty script cannot deadlock against a full pipe.
         let feeder = std::thread::spawn(move || {
-            let _ = stdin.write_all(script.as_bytes());
+            let _ = stdin.write_all(input.as_bytes());
         });
         let out = child
             .wait_with_output()
@@ -55,8 +71,14 @@ impl Transport for Local {
         let _ = feeder.join();
         Ok(Output {
             code: out.status.code().unwrap_or(128),
-            out: String::from_utf8_lossy(&out.stdout).into_owned(),
+            out: self
+                .become_pass
+                .mask(String::from_utf8_lossy(&out.stdout).into_owned()),
         })
+    }
+
+    fn set_become_password(&mut self, password: Option<String>) {
+        self.become_pass = super::BecomePass::new(password);
     }
 
     fn http(&mut self, req: &Request) -> Result<(u16, String), HttpError> {

@@ -33,6 +33,9 @@ pub trait Transport: Send {
     /// The user commands run as without sudo.
     fn login_user(&self) -> &str;
 
+    /// The sudo password to use for `become`, if any.
+    fn set_become_password(&mut self, password: Option<String>);
+
     fn close(&mut self) {}
 }
 
@@ -44,12 +47,69 @@ pub enum HttpError {
     Transport(TransportError),
 }
 
-/// The command line that runs a script read from stdin, as `sudo_user` if needed.
-pub fn sh_command(login: &str, sudo_user: Option<&str>) -> String {
+/// How a script reaches sh: the command line, and what to send before the script on stdin.
+/// The sudo password, when one is needed, goes first on stdin (`sudo -S`), never in argv.
+pub fn sh_command(
+    login: &str,
+    sudo_user: Option<&str>,
+    password: Option<&str>,
+) -> (String, Option<String>) {
     match sudo_user {
-        Some(u) if u != login => {
-            format!("sudo -n -H -u {} -- sh -s", crate::shell::quote(u))
+        Some(u) if u != login => match password {
+            Some(p) => (
+                format!("sudo -S -p '' -H -u {} -- sh -s", crate::shell::quote(u)),
+                Some(format!("{p}\n")),
+            ),
+            None => (
+                format!("sudo -n -H -u {} -- sh -s", crate::shell::quote(u)),
+                None,
+            ),
+        },
+        _ => ("sh -s".to_string(), None),
+    }
+}
+
+/// The sudo password for `become`, and whether this host asks for it (NOPASSWD hosts do not:
+/// sending it there would hand it to sh as a command).
+#[derive(Default)]
+pub struct BecomePass {
+    pub password: Option<String>,
+    needed: Option<bool>,
+}
+
+impl BecomePass {
+    pub fn new(password: Option<String>) -> BecomePass {
+        BecomePass {
+            password,
+            needed: None,
         }
-        _ => "sh -s".to_string(),
+    }
+
+    /// The password to send for a sudo run, finding out once per host with `sudo -n true`.
+    pub fn for_run(
+        &mut self,
+        probe: impl FnOnce() -> Result<bool, TransportError>,
+    ) -> Result<Option<&str>, TransportError> {
+        if self.password.is_none() {
+            return Ok(None);
+        }
+        if self.needed.is_none() {
+            self.needed = Some(!probe()?);
+        }
+        Ok(if self.needed == Some(true) {
+            self.password.as_deref()
+        } else {
+            None
+        })
+    }
+
+    /// Removes the password from text that came back from the host.
+    pub fn mask(&self, text: String) -> String {
+        match &self.password {
+            Some(p) if !p.is_empty() && text.contains(p.as_str()) => {
+                text.replace(p.as_str(), "********")
+            }
+            _ => text,
+        }
     }
 }

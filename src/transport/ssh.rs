@@ -10,7 +10,8 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum HostKeyChecking {
     Strict,
     AcceptNew,
@@ -34,6 +35,7 @@ pub struct Ssh {
     session: Session,
     user: String,
     command_timeout: Duration,
+    become_pass: super::BecomePass,
 }
 
 /// The order OpenSSH prefers; known_hosts written by OpenSSH holds the first one a server has.
@@ -130,6 +132,7 @@ impl Ssh {
             session,
             user: cfg.user.clone(),
             command_timeout: cfg.command_timeout,
+            become_pass: super::BecomePass::default(),
         })
     }
 }
@@ -212,23 +215,25 @@ fn authenticate(session: &Session, cfg: &SshConfig) -> Result<(), TransportError
     )))
 }
 
-impl Transport for Ssh {
-    fn run(&mut self, script: &str, sudo_user: Option<&str>) -> Result<Output, TransportError> {
+impl Ssh {
+    /// Runs `cmd` on a new channel of the session, feeding it `stdin`.
+    fn exec(&mut self, cmd: &str, stdin: &[&[u8]]) -> Result<Output, TransportError> {
         let lost = |e: ssh2::Error| TransportError(format!("connection lost: {}", e.message()));
         let mut ch = self.session.channel_session().map_err(lost)?;
         // One merged stream: reading stdout while stderr fills its window would hang.
         ch.handle_extended_data(ssh2::ExtendedData::Merge)
             .map_err(lost)?;
-        ch.exec(&super::sh_command(&self.user, sudo_user))
-            .map_err(lost)?;
+        ch.exec(cmd).map_err(lost)?;
         let io_lost = |e: std::io::Error| TransportError(format!("connection lost: {e}"));
-        ch.write_all(script.as_bytes()).map_err(io_lost)?;
+        for part in stdin {
+            ch.write_all(part).map_err(io_lost)?;
+        }
         ch.send_eof().map_err(lost)?;
         let mut raw = Vec::new();
         ch.read_to_end(&mut raw).map_err(|e| {
             if e.kind() == std::io::ErrorKind::TimedOut {
                 TransportError(format!(
-                    "no answer from the host for {} s (see --timeout)",
+                    "no answer from the host for {} s (see --command-timeout)",
                     self.command_timeout.as_secs()
                 ))
             } else {
@@ -246,8 +251,33 @@ impl Transport for Ssh {
         }
         Ok(Output {
             code,
-            out: String::from_utf8_lossy(&raw).into_owned(),
+            out: self
+                .become_pass
+                .mask(String::from_utf8_lossy(&raw).into_owned()),
         })
+    }
+}
+
+impl Transport for Ssh {
+    fn run(&mut self, script: &str, sudo_user: Option<&str>) -> Result<Output, TransportError> {
+        let needs_sudo = sudo_user.is_some_and(|u| u != self.user);
+        let mut password = None;
+        if needs_sudo && self.become_pass.password.is_some() {
+            // Whether this host asks at all: one extra exec, once per host.
+            let mut pass = std::mem::take(&mut self.become_pass);
+            let res = pass
+                .for_run(|| Ok(self.exec("sudo -n true 2>/dev/null", &[])?.code != 0))
+                .map(|p| p.map(String::from));
+            self.become_pass = pass;
+            password = res?;
+        }
+        let (cmd, prefix) = super::sh_command(&self.user, sudo_user, password.as_deref());
+        let prefix = prefix.unwrap_or_default();
+        self.exec(&cmd, &[prefix.as_bytes(), script.as_bytes()])
+    }
+
+    fn set_become_password(&mut self, password: Option<String>) {
+        self.become_pass = super::BecomePass::new(password);
     }
 
     fn http(&mut self, req: &Request) -> Result<(u16, String), HttpError> {
