@@ -94,6 +94,9 @@ pub struct RunArgs {
     /// Seconds a remote command may stay silent before the host counts as lost [default: 600].
     #[arg(long)]
     pub command_timeout: Option<u64>,
+    /// Seconds to wait for another plumb run on the same host to finish.
+    #[arg(long, default_value_t = 300)]
+    pub lock_timeout: u64,
     /// Ask for the sudo password (for `become`) once, without echo.
     #[arg(short = 'K', long)]
     pub ask_become_pass: bool,

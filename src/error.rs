@@ -35,6 +35,22 @@ impl Error {
         }
     }
 
+    /// Several errors as one, flattened (no `Many` inside `Many`); one error stays itself.
+    pub fn many(errors: Vec<Error>) -> Error {
+        let mut flat = Vec::new();
+        for e in errors {
+            match e {
+                Error::Many(inner) => flat.extend(inner),
+                other => flat.push(other),
+            }
+        }
+        if flat.len() == 1 {
+            flat.pop().expect("one error")
+        } else {
+            Error::Many(flat)
+        }
+    }
+
     pub fn with_hint(self, hint: impl Into<String>) -> Error {
         match self {
             Error::Input { loc, msg, .. } => Error::Input {
@@ -68,7 +84,8 @@ pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
     candidates
         .into_iter()
         .map(|c| (edit_distance(word, c), c))
-        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        // Never more edits than half the shorter word: `db` is not a typo of `h1`.
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3) && d * 2 <= word.len().min(c.len()))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c.to_string())
 }
@@ -109,5 +126,19 @@ mod tests {
             Some("template".into())
         );
         assert_eq!(suggest("zzz", ["template", "copy"]), None);
+        assert_eq!(suggest("wbe", ["web", "db"]), Some("web".into()));
+        assert_eq!(suggest("nme", ["name", "state"]), Some("name".into()));
+        assert_eq!(suggest("db", ["h1", "web"]), None);
+        assert_eq!(suggest("r", ["x"]), None);
+    }
+
+    #[test]
+    fn many_flattens() {
+        let one = || Error::input(None, "x");
+        match Error::many(vec![one(), Error::Many(vec![one(), one()])]) {
+            Error::Many(all) => assert_eq!(all.len(), 3),
+            e => panic!("{e:?}"),
+        }
+        assert!(matches!(Error::many(vec![one()]), Error::Input { .. }));
     }
 }

@@ -253,6 +253,29 @@ impl<'a> HostRun<'a> {
 
     /// Returns (failed, changed).
     fn run_play(&mut self) -> std::result::Result<(bool, bool), Lost> {
+        // Two runs on one host must not interleave. A dry run takes no lock: it changes nothing
+        // and must leave nothing behind, not even a lock file.
+        if !self.check() {
+            let (tx, host) = (self.tx, self.host.name.clone());
+            let mut on_wait = || {
+                let _ = tx.send(Event::Detail {
+                    host: host.clone(),
+                    text: format!(
+                        "waiting for another plumb run on this host to finish ({})",
+                        crate::transport::LOCK_FILE
+                    ),
+                });
+            };
+            let wait = self.r.opts.lock_timeout;
+            if self.t.lock(wait, &mut on_wait)? == crate::transport::Lock::TimedOut {
+                self.stop_msg = format!(
+                    "another plumb run held {} for {} s; giving up (see --lock-timeout)",
+                    crate::transport::LOCK_FILE,
+                    wait.as_secs()
+                );
+                return Ok((true, false));
+            }
+        }
         self.prefetch()?;
         let mut changed = false;
         for task in &self.play.tasks {

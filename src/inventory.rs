@@ -14,6 +14,9 @@ pub struct Host {
     pub name: String,
     /// Inventory variables, merged: `all`, then groups by depth and name, then the host's own.
     pub vars: Map<String, Value>,
+    /// Where each of `vars` was written (the value that won), when it came from a file: errors
+    /// about a connection variable (a missing key file) point there.
+    pub var_locs: BTreeMap<String, Location>,
     pub groups: Vec<String>,
 }
 
@@ -22,6 +25,7 @@ struct Group {
     hosts: Vec<String>,
     children: Vec<String>,
     vars: Map<String, Value>,
+    var_locs: BTreeMap<String, Location>,
 }
 
 #[derive(Debug)]
@@ -38,7 +42,7 @@ impl Inventory {
             // Ansible's ad-hoc form: `-i host1,host2,`
             let mut b = Builder::default();
             for name in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                b.add_host("ungrouped", name, Map::new());
+                b.add_host("ungrouped", name, Located::default());
             }
             return b.finish(spec.to_string());
         }
@@ -182,6 +186,7 @@ pub fn glob_match(pat: &str, s: &str) -> bool {
 struct Builder {
     order: Vec<String>,
     host_vars: BTreeMap<String, Map<String, Value>>,
+    host_var_locs: BTreeMap<String, BTreeMap<String, Location>>,
     groups: BTreeMap<String, Group>,
 }
 
@@ -190,14 +195,18 @@ impl Builder {
         self.groups.entry(name.to_string()).or_default()
     }
 
-    fn add_host(&mut self, group: &str, name: &str, vars: Map<String, Value>) {
+    fn add_host(&mut self, group: &str, name: &str, vars: Located) {
         if !self.host_vars.contains_key(name) {
             self.order.push(name.to_string());
         }
         self.host_vars
             .entry(name.to_string())
             .or_default()
-            .extend(vars);
+            .extend(vars.vars);
+        self.host_var_locs
+            .entry(name.to_string())
+            .or_default()
+            .extend(vars.locs);
         let g = self.group(group);
         if !g.hosts.iter().any(|h| h == name) {
             g.hosts.push(name.to_string());
@@ -265,13 +274,27 @@ impl Builder {
             let mut ordered: Vec<&String> = member.iter().collect();
             ordered.sort_by_key(|g| (depth.get(*g).copied().unwrap_or(1), (*g).clone()));
             let mut vars = Map::new();
+            let mut var_locs = BTreeMap::new();
             for g in &ordered {
                 vars.extend(self.groups[*g].vars.clone());
+                for k in self.groups[*g].vars.keys() {
+                    match self.groups[*g].var_locs.get(k) {
+                        Some(l) => var_locs.insert(k.clone(), l.clone()),
+                        None => var_locs.remove(k),
+                    };
+                }
             }
             vars.extend(self.host_vars[name].clone());
+            for k in self.host_vars[name].keys() {
+                match self.host_var_locs.get(name).and_then(|m| m.get(k)) {
+                    Some(l) => var_locs.insert(k.clone(), l.clone()),
+                    None => var_locs.remove(k),
+                };
+            }
             hosts.push(Host {
                 name: name.clone(),
                 vars,
+                var_locs,
                 groups: ordered
                     .into_iter()
                     .filter(|g| *g != "all")
@@ -329,8 +352,8 @@ fn yaml_group(doc: &Doc, b: &mut Builder, name: &str, node: &Node) -> Result<()>
                 };
                 for (host, hvars) in hosts.iter() {
                     let vars = match hvars {
-                        Node::Mapping(_) => vars_map(doc, hvars)?,
-                        Node::Scalar(s) if s.as_str().is_empty() => Map::new(),
+                        Node::Mapping(_) => located_vars(doc, hvars)?,
+                        Node::Scalar(s) if s.as_str().is_empty() => Located::default(),
                         other => {
                             return Err(Error::input(
                                 doc.loc(other),
@@ -346,8 +369,10 @@ fn yaml_group(doc: &Doc, b: &mut Builder, name: &str, node: &Node) -> Result<()>
                 }
             }
             "vars" => {
-                let vars = vars_map(doc, value)?;
-                b.group(name).vars.extend(vars);
+                let vars = located_vars(doc, value)?;
+                let g = b.group(name);
+                g.vars.extend(vars.vars);
+                g.var_locs.extend(vars.locs);
             }
             "children" => {
                 let Some(children) = value.as_mapping() else {
@@ -378,6 +403,25 @@ fn yaml_group(doc: &Doc, b: &mut Builder, name: &str, node: &Node) -> Result<()>
         }
     }
     Ok(())
+}
+
+/// Variables with where each value was written.
+#[derive(Default)]
+struct Located {
+    vars: Map<String, Value>,
+    locs: BTreeMap<String, Location>,
+}
+
+fn located_vars(doc: &Doc, node: &Node) -> Result<Located> {
+    let vars = vars_map(doc, node)?;
+    let locs = match node {
+        Node::Mapping(m) => m
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), doc.loc(v)))
+            .collect(),
+        _ => BTreeMap::new(),
+    };
+    Ok(Located { vars, locs })
 }
 
 pub fn vars_map(doc: &Doc, node: &Node) -> Result<Map<String, Value>> {
@@ -415,7 +459,8 @@ fn parse_ini(path: PathBuf, text: &str) -> Result<Builder> {
                 return Err(Error::input(
                     Location::new(&file, lineno, col + line.len()),
                     "section header is missing its closing `]`",
-                ));
+                )
+                .with_hint(format!("write `{line}]`")));
             };
             section = match head.split_once(':') {
                 None => Section::Hosts(head.to_string()),
@@ -440,15 +485,21 @@ fn parse_ini(path: PathBuf, text: &str) -> Result<Builder> {
                 })?;
                 let mut it = words.into_iter();
                 let (_, name) = it.next().expect("non-empty line");
-                let mut vars = Map::new();
+                let mut vars = Located::default();
                 for (off, w) in it {
                     let Some((k, v)) = w.split_once('=') else {
                         return Err(Error::input(
                             Location::new(&file, lineno, col + off),
                             format!("expected `key=value` after the host name, found `{w}`"),
+                        )
+                        .with_hint(
+                            "host variables are written `name=value`, with no spaces around `=`",
                         ));
                     };
-                    vars.insert(k.to_string(), yaml::typed_scalar(v));
+                    vars.vars.insert(k.to_string(), yaml::typed_scalar(v));
+                    let at = col + line[..off].chars().count() + k.chars().count() + 1;
+                    vars.locs
+                        .insert(k.to_string(), Location::new(&file, lineno, at));
                 }
                 b.add_host(g, &name, vars);
             }
@@ -459,10 +510,15 @@ fn parse_ini(path: PathBuf, text: &str) -> Result<Builder> {
                         format!("expected `key=value` in [{g}:vars]"),
                     ));
                 };
+                let value_col = col + line.len() - v.trim_start().len();
                 let v = unquote(v.trim());
-                b.group(g)
-                    .vars
+                let grp = b.group(g);
+                grp.vars
                     .insert(k.trim().to_string(), yaml::typed_scalar(&v));
+                grp.var_locs.insert(
+                    k.trim().to_string(),
+                    Location::new(&file, lineno, value_col),
+                );
             }
             Section::Children(g) => {
                 let child = line.to_string();
@@ -603,6 +659,30 @@ mod tests {
         assert_eq!(names("d1,w1"), ["w1", "d1"]);
         let err = inv.select("wbe").err().unwrap().to_string();
         assert!(err.contains("did you mean `web`"), "{err}");
+    }
+
+    #[test]
+    fn variables_remember_where_they_were_written() {
+        let inv = ini("[web]\n\
+             h1 ansible_host=10.0.0.5 ansible_ssh_private_key_file=keys/a\n\
+             h2\n\
+             [web:vars]\n\
+             ansible_ssh_private_key_file = keys/b\n");
+        let at = |h: usize, k: &str| {
+            let l = &inv.hosts[h].var_locs[k];
+            (l.line, l.col)
+        };
+        // The host's own value wins, and so does its location.
+        assert_eq!(at(0, "ansible_ssh_private_key_file"), (2, 55));
+        assert_eq!(at(0, "ansible_host"), (2, 17));
+        assert_eq!(at(1, "ansible_ssh_private_key_file"), (5, 32));
+        let text = "all:\n  hosts:\n    a:\n      ansible_port: 2222\n";
+        let inv = parse_yaml("i.yml".into(), text)
+            .unwrap()
+            .finish("i.yml".into())
+            .unwrap();
+        let l = &inv.hosts[0].var_locs["ansible_port"];
+        assert_eq!((l.line, l.col), (4, 21));
     }
 
     #[test]

@@ -113,6 +113,7 @@ fn run_playbook(a: RunArgs, plan: bool, validate_only: bool) -> Result<i32> {
         limit: a.limit.clone(),
         serial,
         verbose: a.verbose,
+        lock_timeout: Duration::from_secs(a.lock_timeout),
         default_user: d.remote_user.clone(),
         default_key: d.private_key.as_deref().map(paths::expand),
     };

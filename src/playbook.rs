@@ -79,8 +79,7 @@ impl Playbook {
                 dir,
                 plays,
             }),
-            1 => Err(errors.pop().unwrap()),
-            _ => Err(Error::Many(errors)),
+            _ => Err(Error::many(errors)),
         }
     }
 }
@@ -114,78 +113,96 @@ impl Play {
         };
         let mut has_hosts = false;
         let mut errors = Vec::new();
+        let mut broken_handlers = Vec::new();
         for (key, value) in map.iter() {
             let k = key.as_str();
-            match k {
-                "name" => play.name = Some(scalar_string(doc, value, k)?),
-                "hosts" => {
-                    play.hosts = match yaml::to_value(value) {
-                        Value::String(s) => s,
-                        Value::Array(a) => a
-                            .iter()
-                            .map(|v| v.as_str().map(String::from).unwrap_or(v.to_string()))
-                            .collect::<Vec<_>>()
-                            .join(","),
-                        other => other.to_string(),
-                    };
-                    play.hosts_loc = doc.loc(value);
-                    has_hosts = true;
-                }
-                "vars" => {
-                    play.vars = crate::inventory::vars_map(doc, value)?;
-                    play.vars_loc = doc.loc(value);
-                }
-                "become" => play.become_ = boolean(doc, value, k)?,
-                "become_user" => play.become_user = Some(scalar_string(doc, value, k)?),
-                "remote_user" => play.remote_user = Some(scalar_string(doc, value, k)?),
-                // No facts are gathered; accepted so that Ansible playbooks run unchanged.
-                "gather_facts" => {}
-                "tasks" | "handlers" => {
-                    let is_handler = k == "handlers";
-                    let items = match value {
-                        Node::Sequence(seq) => seq.iter().collect::<Vec<_>>(),
-                        Node::Scalar(s) if s.as_str().is_empty() => vec![],
-                        other => {
+            let mut one = || -> Result<()> {
+                match k {
+                    "name" => play.name = Some(scalar_string(doc, value, k)?),
+                    "hosts" => {
+                        play.hosts = match yaml::to_value(value) {
+                            Value::String(s) => s,
+                            Value::Array(a) => a
+                                .iter()
+                                .map(|v| v.as_str().map(String::from).unwrap_or(v.to_string()))
+                                .collect::<Vec<_>>()
+                                .join(","),
+                            other => other.to_string(),
+                        };
+                        play.hosts_loc = doc.loc(value);
+                        has_hosts = true;
+                    }
+                    "vars" => {
+                        play.vars = crate::inventory::vars_map(doc, value)?;
+                        play.vars_loc = doc.loc(value);
+                    }
+                    "become" => play.become_ = boolean(doc, value, k)?,
+                    "become_user" => play.become_user = Some(scalar_string(doc, value, k)?),
+                    "remote_user" => play.remote_user = Some(scalar_string(doc, value, k)?),
+                    // No facts are gathered; accepted so that Ansible playbooks run unchanged.
+                    "gather_facts" => {}
+                    "tasks" | "handlers" => {
+                        let is_handler = k == "handlers";
+                        let items = match value {
+                            Node::Sequence(seq) => seq.iter().collect::<Vec<_>>(),
+                            Node::Scalar(s) if s.as_str().is_empty() => vec![],
+                            other => {
+                                return Err(Error::input(
+                                    doc.loc(other),
+                                    format!("`{k}` must be a list, found {}", yaml::kind(other)),
+                                )
+                                .with_hint(format!("start each of the play's {k} with `- `")));
+                            }
+                        };
+                        for item in items {
+                            match Task::parse(doc, item, is_handler) {
+                                Ok(t) if is_handler => play.handlers.push(t),
+                                Ok(t) => play.tasks.push(t),
+                                Err(e) => {
+                                    // A broken handler still has a name: notifying it is fine.
+                                    if is_handler {
+                                        broken_handlers.extend(handler_names(item));
+                                    }
+                                    errors.push(e)
+                                }
+                            }
+                        }
+                    }
+                    "serial" => play.serial = parse_serial(doc, value)?,
+                    "max_fail_percentage" => match yaml::to_value(value) {
+                        Value::Number(n)
+                            if n.as_f64().is_some_and(|f| (0.0..=100.0).contains(&f)) =>
+                        {
+                            play.max_fail_percentage = n.as_f64()
+                        }
+                        _ => {
                             return Err(Error::input(
-                                doc.loc(other),
-                                format!("`{k}` must be a list, found {}", yaml::kind(other)),
+                                doc.loc(value),
+                                "`max_fail_percentage` must be a number from 0 to 100",
                             ));
                         }
-                    };
-                    for item in items {
-                        match Task::parse(doc, item, is_handler) {
-                            Ok(t) if is_handler => play.handlers.push(t),
-                            Ok(t) => play.tasks.push(t),
-                            Err(e) => errors.push(e),
+                    },
+                    "any_errors_fatal" => play.any_errors_fatal = boolean(doc, value, k)?,
+                    other => {
+                        let mut e = Error::input(
+                            doc.key_loc(key),
+                            format!("unknown play keyword `{other}`"),
+                        );
+                        if matches!(
+                            other,
+                            "roles" | "pre_tasks" | "post_tasks" | "vars_files" | "import_playbook"
+                        ) {
+                            e = e.with_hint(format!("`{other}` is not supported yet"));
+                        } else if let Some(s) = suggest(other, PLAY_KEYS.iter().copied()) {
+                            e = e.with_hint(format!("did you mean `{s}`?"));
                         }
+                        errors.push(e);
                     }
                 }
-                "serial" => play.serial = parse_serial(doc, value)?,
-                "max_fail_percentage" => match yaml::to_value(value) {
-                    Value::Number(n) if n.as_f64().is_some_and(|f| (0.0..=100.0).contains(&f)) => {
-                        play.max_fail_percentage = n.as_f64()
-                    }
-                    _ => {
-                        return Err(Error::input(
-                            doc.loc(value),
-                            "`max_fail_percentage` must be a number from 0 to 100",
-                        ));
-                    }
-                },
-                "any_errors_fatal" => play.any_errors_fatal = boolean(doc, value, k)?,
-                other => {
-                    let mut e =
-                        Error::input(doc.key_loc(key), format!("unknown play keyword `{other}`"));
-                    if matches!(
-                        other,
-                        "roles" | "pre_tasks" | "post_tasks" | "vars_files" | "import_playbook"
-                    ) {
-                        e = e.with_hint(format!("`{other}` is not supported yet"));
-                    } else if let Some(s) = suggest(other, PLAY_KEYS.iter().copied()) {
-                        e = e.with_hint(format!("did you mean `{s}`?"));
-                    }
-                    errors.push(e);
-                }
+                Ok(())
+            };
+            if let Err(e) = one() {
+                errors.push(e);
             }
         }
         if !has_hosts {
@@ -194,17 +211,37 @@ impl Play {
                     .with_hint("add `hosts: all` or a group name"),
             );
         }
-        errors.extend(check_handlers(&play));
+        errors.extend(check_handlers(&play, &broken_handlers));
         match errors.len() {
             0 => Ok(play),
-            1 => Err(errors.pop().unwrap()),
-            _ => Err(Error::Many(errors)),
+            _ => Err(Error::many(errors)),
         }
     }
 }
 
-/// Notified handlers must exist; handler names must be unique.
-fn check_handlers(play: &Play) -> Vec<Error> {
+/// The `name` and `listen` names written on a handler that did not parse.
+fn handler_names(node: &Node) -> Vec<String> {
+    let Some(map) = node.as_mapping() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for key in ["name", "listen"] {
+        match map.get_node(key) {
+            Some(Node::Scalar(s)) => out.push(s.as_str().to_string()),
+            Some(Node::Sequence(seq)) => out.extend(
+                seq.iter()
+                    .filter_map(|n| n.as_scalar())
+                    .map(|s| s.as_str().to_string()),
+            ),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Notified handlers must exist; handler names must be unique. `broken` are the names of
+/// handlers that failed to parse (already reported).
+fn check_handlers(play: &Play, broken: &[String]) -> Vec<Error> {
     let mut errors = Vec::new();
     for (i, h) in play.handlers.iter().enumerate() {
         let name = h.name.as_deref().unwrap_or_default();
@@ -234,7 +271,7 @@ fn check_handlers(play: &Play) -> Vec<Error> {
         .collect();
     for t in play.tasks.iter().chain(play.handlers.iter()) {
         for n in &t.notify {
-            if !names.contains(&n.value.as_str()) {
+            if !names.contains(&n.value.as_str()) && !broken.contains(&n.value) {
                 let mut e = Error::input(n.loc.clone(), format!("no handler named `{}`", n.value));
                 e = match suggest(&n.value, names.iter().copied()) {
                     Some(s) => e.with_hint(format!("did you mean `{s}`?")),
@@ -251,9 +288,18 @@ fn check_handlers(play: &Play) -> Vec<Error> {
 fn parse_serial(doc: &Doc, node: &Node) -> Result<Vec<Serial>> {
     let one = |n: &Node| -> Result<Serial> {
         let bad = || {
+            let found = match n {
+                Node::Scalar(s) => format!("`{}`", s.as_str()),
+                other => yaml::kind(other).to_string(),
+            };
             Error::input(
                 doc.loc(n),
-                "`serial` must be a positive number of hosts, a percentage like \"30%\", or a list of those",
+                format!(
+                    "`serial` must be a positive number of hosts or a percentage, found {found}"
+                ),
+            )
+            .with_hint(
+                "for example `serial: 2`, `serial: \"30%\"` or `serial: [1, \"30%\", \"100%\"]`",
             )
         };
         match yaml::to_value(n) {
@@ -342,6 +388,42 @@ mod tests {
         ));
         assert_eq!(l, 6);
         assert_eq!(msg, "duplicate handler name `h`");
+    }
+
+    #[test]
+    fn errors_are_collected_not_stopped_at() {
+        let err = load(
+            "- hosts: all\n  become: maybe\n  tasks:\n    - apt: {nme: x, stat: present}\n      retries: many\n  handlers:\n    - name: reload\n      servce: {name: nginx}\n- hosts: all\n  tasks:\n    - debug: {msg: hi}\n      notify: reload\n",
+        )
+        .expect_err("errors");
+        let Error::Many(all) = err else {
+            panic!("{err:?}")
+        };
+        let msgs: Vec<String> = all.iter().map(|e| e.to_string()).collect();
+        assert_eq!(
+            msgs,
+            [
+                "`become` must be true or false, found `maybe`",
+                "`retries` must be a non-negative number, found `many`",
+                "unknown argument `nme` for module `apt`",
+                "unknown argument `stat` for module `apt`",
+                "unknown module or handler keyword `servce`",
+                // The second play has no handlers; the first play's broken `reload` is not
+                // reported again as missing.
+                "no handler named `reload`",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_broken_handler_is_not_also_missing() {
+        let (l, _, msg, _) = input_err(load(
+            "- hosts: all\n  tasks:\n    - debug: {msg: hi}\n      notify: reload\n  handlers:\n    - name: reload\n      servce: {name: nginx}\n",
+        ));
+        assert_eq!(
+            (l, msg.as_str()),
+            (7, "unknown module or handler keyword `servce`")
+        );
     }
 
     #[test]

@@ -31,6 +31,8 @@ pub struct Options {
     pub serial: Option<Vec<Serial>>,
     /// -v: probe results and commands sent; -vv: whole scripts and raw output.
     pub verbose: u8,
+    /// How long to wait for another plumb run on the same host.
+    pub lock_timeout: Duration,
     /// plumb.toml defaults, below the inventory's and the play's settings.
     pub default_user: Option<String>,
     pub default_key: Option<PathBuf>,

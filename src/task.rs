@@ -187,6 +187,7 @@ impl Task {
         };
         let mut extra_args: Option<&Node> = None;
         let mut retries_set = false;
+        let mut errors = Vec::new();
         for (key, value) in map.iter() {
             let k = key.as_str();
             let kloc = doc.key_loc(key);
@@ -194,131 +195,153 @@ impl Task {
                 value: yaml::to_value(v),
                 loc: doc.loc(v),
             };
-            match k {
-                "name" => t.name = Some(scalar_string(doc, value, k)?),
-                "notify" | "listen" => {
-                    let names: Vec<Spanned<String>> = match value {
-                        Node::Sequence(seq) => seq
-                            .iter()
-                            .map(|n| {
-                                Ok(Spanned {
-                                    value: scalar_string(doc, n, k)?,
-                                    loc: doc.loc(n),
+            let one = || -> Result<()> {
+                match k {
+                    "name" => t.name = Some(scalar_string(doc, value, k)?),
+                    "notify" | "listen" => {
+                        let names: Vec<Spanned<String>> = match value {
+                            Node::Sequence(seq) => seq
+                                .iter()
+                                .map(|n| {
+                                    Ok(Spanned {
+                                        value: scalar_string(doc, n, k)?,
+                                        loc: doc.loc(n),
+                                    })
                                 })
-                            })
-                            .collect::<Result<_>>()?,
-                        n => vec![Spanned {
-                            value: scalar_string(doc, n, k)?,
-                            loc: doc.loc(n),
-                        }],
-                    };
-                    if k == "notify" {
-                        t.notify = names;
-                    } else {
-                        t.listen = names.into_iter().map(|s| s.value).collect();
-                    }
-                }
-                "when" => t.when = Some(spanned(value)),
-                "loop" | "with_items" => t.loop_items = Some(spanned(value)),
-                "loop_control" => {
-                    let lc = yaml::to_value(value);
-                    match lc.get("loop_var").and_then(Value::as_str) {
-                        Some(v) => t.loop_var = v.to_string(),
-                        None => {
-                            return Err(Error::input(
-                                doc.loc(value),
-                                "`loop_control` supports `loop_var: NAME` only",
-                            ));
+                                .collect::<Result<_>>()?,
+                            n => vec![Spanned {
+                                value: scalar_string(doc, n, k)?,
+                                loc: doc.loc(n),
+                            }],
+                        };
+                        if k == "notify" {
+                            t.notify = names;
+                        } else {
+                            t.listen = names.into_iter().map(|s| s.value).collect();
                         }
                     }
-                }
-                "register" => t.register = Some(identifier(doc, value, k)?),
-                "until" => t.until = Some(spanned(value)),
-                "retries" => {
-                    t.retries = number(doc, value, k)? as u32;
-                    retries_set = true;
-                }
-                "delay" => t.delay = number(doc, value, k)?,
-                "changed_when" => t.changed_when = Some(spanned(value)),
-                "failed_when" => t.failed_when = Some(spanned(value)),
-                "delegate_to" => {
-                    let d = scalar_string(doc, value, k)?;
-                    if !matches!(d.as_str(), "localhost" | "127.0.0.1") {
-                        return Err(Error::input(
-                            doc.loc(value),
-                            format!("`delegate_to: {d}` is not supported"),
-                        )
-                        .with_hint("only `delegate_to: localhost` (the control machine) is"));
-                    }
-                    t.delegate_to = Some(d);
-                }
-                "become" => t.become_ = Some(boolean(doc, value, k)?),
-                "become_user" => t.become_user = Some(scalar_string(doc, value, k)?),
-                "no_log" => t.no_log = boolean(doc, value, k)?,
-                "ignore_errors" => t.ignore_errors = boolean(doc, value, k)?,
-                "diff" => t.diff = boolean(doc, value, k)?,
-                "args" => extra_args = Some(value),
-                "vars" => t.vars = crate::inventory::vars_map(doc, value)?,
-                _ => {
-                    if let Some((_, why)) = UNSUPPORTED.iter().find(|(u, _)| *u == k) {
-                        return Err(
-                            Error::input(kloc, format!("`{k}` is not supported")).with_hint(*why)
-                        );
-                    }
-                    let canonical = modules::canonical(k);
-                    match canonical {
-                        Some(m) => {
-                            if let Some((prev, _, ploc)) = &module {
+                    "when" => t.when = Some(spanned(value)),
+                    "loop" | "with_items" => t.loop_items = Some(spanned(value)),
+                    "loop_control" => {
+                        let lc = yaml::to_value(value);
+                        match lc.get("loop_var").and_then(Value::as_str) {
+                            Some(v) => t.loop_var = v.to_string(),
+                            None => {
                                 return Err(Error::input(
-                                    kloc,
-                                    format!(
-                                        "a task runs one module, but this one names `{prev}` (line {}) and `{k}`",
-                                        ploc.line
-                                    ),
-                                )
-                                .with_hint("split it into two tasks"));
-                            }
-                            module = Some((m.to_string(), value, kloc));
-                        }
-                        None => {
-                            let what = if is_handler { "handler" } else { "task" };
-                            let mut e = Error::input(
-                                kloc,
-                                format!("unknown module or {what} keyword `{k}`"),
-                            );
-                            let cands = modules::NAMES.iter().chain(KEYWORDS.iter()).copied();
-                            if let Some(s) = suggest(k, cands) {
-                                e = e.with_hint(format!("did you mean `{s}`?"));
-                            } else {
-                                e = e.with_hint(format!(
-                                    "modules are: {}",
-                                    modules::NAMES.join(", ")
+                                    doc.loc(value),
+                                    "`loop_control` supports `loop_var: NAME` only",
                                 ));
                             }
-                            return Err(e);
+                        }
+                    }
+                    "register" => t.register = Some(identifier(doc, value, k)?),
+                    "until" => t.until = Some(spanned(value)),
+                    "retries" => {
+                        t.retries = number(doc, value, k)? as u32;
+                        retries_set = true;
+                    }
+                    "delay" => t.delay = number(doc, value, k)?,
+                    "changed_when" => t.changed_when = Some(spanned(value)),
+                    "failed_when" => t.failed_when = Some(spanned(value)),
+                    "delegate_to" => {
+                        let d = scalar_string(doc, value, k)?;
+                        if !matches!(d.as_str(), "localhost" | "127.0.0.1") {
+                            return Err(Error::input(
+                                doc.loc(value),
+                                format!("`delegate_to: {d}` is not supported"),
+                            )
+                            .with_hint("only `delegate_to: localhost` (the control machine) is"));
+                        }
+                        t.delegate_to = Some(d);
+                    }
+                    "become" => t.become_ = Some(boolean(doc, value, k)?),
+                    "become_user" => t.become_user = Some(scalar_string(doc, value, k)?),
+                    "no_log" => t.no_log = boolean(doc, value, k)?,
+                    "ignore_errors" => t.ignore_errors = boolean(doc, value, k)?,
+                    "diff" => t.diff = boolean(doc, value, k)?,
+                    "args" => extra_args = Some(value),
+                    "vars" => t.vars = crate::inventory::vars_map(doc, value)?,
+                    _ => {
+                        if let Some((_, why)) = UNSUPPORTED.iter().find(|(u, _)| *u == k) {
+                            return Err(Error::input(kloc, format!("`{k}` is not supported"))
+                                .with_hint(*why));
+                        }
+                        let canonical = modules::canonical(k);
+                        match canonical {
+                            Some(m) => {
+                                if let Some((prev, _, ploc)) = &module {
+                                    return Err(Error::input(
+                                        kloc,
+                                        format!(
+                                            "a task runs one module, but this one names `{prev}` (line {}) and `{k}`",
+                                            ploc.line
+                                        ),
+                                    )
+                                    .with_hint("split it into two tasks"));
+                                }
+                                module = Some((m.to_string(), value, kloc));
+                            }
+                            None => {
+                                let what = if is_handler { "handler" } else { "task" };
+                                let mut e = Error::input(
+                                    kloc,
+                                    format!("unknown module or {what} keyword `{k}`"),
+                                );
+                                let cands = modules::NAMES.iter().chain(KEYWORDS.iter()).copied();
+                                if let Some(s) = suggest(k, cands) {
+                                    e = e.with_hint(format!("did you mean `{s}`?"));
+                                } else {
+                                    e = e.with_hint(format!(
+                                        "modules are: {}",
+                                        modules::NAMES.join(", ")
+                                    ));
+                                }
+                                return Err(e);
+                            }
                         }
                     }
                 }
+                Ok(())
+            };
+            if let Err(e) = one() {
+                errors.push(e);
             }
         }
-        let Some((module, args_node, module_loc)) = module else {
-            return Err(Error::input(
-                t.loc.clone(),
-                "this task names no module (e.g. `apt:`, `template:`, `systemd_service:`)",
-            ));
-        };
         if is_handler && t.name.is_none() {
-            return Err(Error::input(t.loc.clone(), "a handler needs a `name`")
-                .with_hint("tasks notify handlers by name"));
+            errors.push(
+                Error::input(t.loc.clone(), "a handler needs a `name`")
+                    .with_hint("tasks notify handlers by name"),
+            );
         }
+        let Some((module, args_node, module_loc)) = module else {
+            // An unknown key is most likely the module, misspelt: already reported.
+            if errors.is_empty() {
+                errors.push(Error::input(
+                    t.loc.clone(),
+                    "this task names no module (e.g. `apt:`, `template:`, `systemd_service:`)",
+                ));
+            }
+            return Err(Error::many(errors));
+        };
         if t.until.is_some() && !retries_set {
             t.retries = 3;
         }
         t.module = module;
         t.module_loc = module_loc;
-        t.args = parse_args(doc, &t.module, args_node, extra_args)?;
-        modules::check_args(&t.module, &t.args)?;
-        Ok(t)
+        match parse_args(doc, &t.module, args_node, extra_args) {
+            Ok(args) => {
+                if let Err(e) = modules::check_args(&t.module, &args) {
+                    errors.push(e);
+                }
+                t.args = args;
+            }
+            Err(e) => errors.push(e),
+        }
+        if errors.is_empty() {
+            Ok(t)
+        } else {
+            Err(Error::many(errors))
+        }
     }
 }
 
@@ -421,13 +444,22 @@ fn identifier(doc: &Doc, node: &Node, key: &str) -> Result<String> {
     Ok(s)
 }
 
+/// What was written instead, for "must be X, found Y" messages: a scalar as written.
+fn found(node: &Node) -> String {
+    match node {
+        Node::Scalar(s) => format!("`{}`", s.as_str()),
+        other => yaml::kind(other).to_string(),
+    }
+}
+
 pub fn boolean(doc: &Doc, node: &Node, key: &str) -> Result<bool> {
     match yaml::to_value(node) {
         Value::Bool(b) => Ok(b),
         _ => Err(Error::input(
             doc.loc(node),
-            format!("`{key}` must be true or false"),
-        )),
+            format!("`{key}` must be true or false, found {}", found(node)),
+        )
+        .with_hint("write true or false (yes and no work too)")),
     }
 }
 
@@ -436,7 +468,10 @@ fn number(doc: &Doc, node: &Node, key: &str) -> Result<f64> {
         Value::Number(n) if n.as_f64().is_some_and(|f| f >= 0.0) => Ok(n.as_f64().unwrap()),
         _ => Err(Error::input(
             doc.loc(node),
-            format!("`{key}` must be a non-negative number"),
+            format!(
+                "`{key}` must be a non-negative number, found {}",
+                found(node)
+            ),
         )),
     }
 }

@@ -93,8 +93,20 @@ impl Vars {
         if !has_template(text) {
             return Ok(text.to_string());
         }
-        TERA.with(|t| t.borrow_mut().render_str(text, &self.ctx))
-            .map_err(|e| self.error(e, text, loc))
+        self.render_source(text, text, &|p| p, loc)
+    }
+
+    /// Renders `source`, which is built around the user's `text` (at `loc`); `to_text` maps a
+    /// byte offset in `source` to one in `text`, so errors point into what the user wrote.
+    fn render_source(
+        &self,
+        source: &str,
+        text: &str,
+        to_text: &dyn Fn(usize) -> usize,
+        loc: &Location,
+    ) -> Result<String, Error> {
+        TERA.with(|t| t.borrow_mut().render_str(source, &self.ctx))
+            .map_err(|e| self.error(e, source, text, to_text, loc))
     }
 
     /// Renders a value; a string that is one whole `{{ expr }}` keeps the expression's type, so
@@ -150,16 +162,21 @@ impl Vars {
                 if e.starts_with("{{") && e.ends_with("}}") {
                     e = e[2..e.len() - 2].trim();
                 }
-                let out = self
-                    .render(&format!("{{% if {e} %}}1{{% else %}}0{{% endif %}}"), loc)
-                    .map_err(|err| match err {
-                        Error::Input { loc, msg, hint } => Error::Input {
-                            loc,
-                            msg: format!("cannot evaluate condition `{e}`: {msg}"),
-                            hint,
-                        },
-                        other => other,
-                    })?;
+                // Where `e` starts in `s`: error positions in the wrapper map back into `s`.
+                let start = e.as_ptr() as usize - s.as_ptr() as usize;
+                const OPEN: &str = "{% if ";
+                let source = format!("{OPEN}{e} %}}1{{% else %}}0{{% endif %}}");
+                let to_text = |p: usize| start + p.saturating_sub(OPEN.len()).min(e.len());
+                let out =
+                    self.render_source(&source, s, &to_text, loc)
+                        .map_err(|err| match err {
+                            Error::Input { loc, msg, hint } => Error::Input {
+                                loc,
+                                msg: format!("cannot evaluate condition `{e}`: {msg}"),
+                                hint,
+                            },
+                            other => other,
+                        })?;
                 Ok(out == "1")
             }
             Value::Null => Ok(false),
@@ -167,7 +184,14 @@ impl Vars {
         }
     }
 
-    fn error(&self, e: tera::Error, text: &str, loc: &Location) -> Error {
+    fn error(
+        &self,
+        e: tera::Error,
+        source: &str,
+        text: &str,
+        to_text: &dyn Fn(usize) -> usize,
+        loc: &Location,
+    ) -> Error {
         let mut chain = Vec::new();
         let mut cur: Option<&dyn std::error::Error> = Some(&e);
         while let Some(err) = cur {
@@ -186,7 +210,7 @@ impl Vars {
         {
             let root = var.split(['.', '[']).next().unwrap_or(var);
             let at = find_var(text, root)
-                .map(|off| loc.offset_in(text, off))
+                .map(|off| snap(loc.offset_in(text, off), root))
                 .unwrap_or_else(|| loc.clone());
             let mut err = Error::input(at, format!("undefined variable `{var}`"));
             if let Some(s) = suggest(root, self.map.keys().map(String::as_str)) {
@@ -196,20 +220,42 @@ impl Vars {
             }
             return err;
         }
-        // Tera parse errors carry " --> line:col" of the template text.
-        let at = parse_pos(&detail)
-            .map(|(l, c)| {
-                let off = text
-                    .split_inclusive('\n')
-                    .take(l - 1)
-                    .map(str::len)
-                    .sum::<usize>()
-                    + c.saturating_sub(1);
-                loc.offset_in(text, off)
-            })
+        // `Filter 'x' not found` and the like: point at the name, suggest a known one.
+        for (what, known) in [
+            ("Filter", FILTERS),
+            ("Test", TESTS),
+            ("Function", FUNCTIONS),
+        ] {
+            let Some(name) = detail
+                .strip_prefix(&format!("{what} '"))
+                .and_then(|r| r.split('\'').next())
+            else {
+                continue;
+            };
+            let at = find_word(text, name)
+                .map(|off| snap(loc.offset_in(text, off), name))
+                .unwrap_or_else(|| loc.clone());
+            let err = Error::input(at, format!("unknown {} `{name}`", what.to_lowercase()));
+            return match suggest(name, known.iter().copied()) {
+                Some(s) => err.with_hint(format!("did you mean `{s}`?")),
+                None => err,
+            };
+        }
+        // Tera parse errors carry " --> line:col" of the template source.
+        let off = parse_pos(&detail).map(|(l, c)| {
+            let line_start: usize = source.split_inclusive('\n').take(l - 1).map(str::len).sum();
+            let line = &source[line_start.min(source.len())..];
+            let in_line = line
+                .char_indices()
+                .nth(c.saturating_sub(1))
+                .map_or(line.len(), |(i, _)| i);
+            to_text(line_start + in_line)
+        });
+        let at = off
+            .map(|o| loc.offset_in(text, o))
             .unwrap_or_else(|| loc.clone());
         let first = detail.lines().next().unwrap_or("").trim();
-        let msg = if detail.contains("-->") {
+        let mut err = if detail.contains("-->") {
             let expected = detail
                 .lines()
                 .rev()
@@ -217,15 +263,148 @@ impl Vars {
                 .unwrap_or("")
                 .trim()
                 .trim_start_matches("= ");
-            format!("template syntax error: {expected}")
+            Error::input(at, format!("template syntax error: {expected}"))
         } else {
-            format!(
-                "template error: {}",
-                first.replace("'__tera_one_off'", "this value")
+            Error::input(
+                at,
+                format!(
+                    "template error: {}",
+                    first.replace("'__tera_one_off'", "this value")
+                ),
             )
         };
-        Error::input(at, msg)
+        // Jinja's `default('x')`: Tera's arguments are named.
+        if let Some(o) = off.filter(|&o| {
+            text[o.min(text.len())..]
+                .chars()
+                .next()
+                .is_some_and(|c| matches!(c, '\'' | '"' | '0'..='9' | '-' | '['))
+        }) && let Some(call) = text[..o].trim_end().strip_suffix('(')
+        {
+            let name: String = call
+                .chars()
+                .rev()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            if !name.is_empty() {
+                let example = if name == "default" {
+                    "default(value=\"x\")".to_string()
+                } else {
+                    format!("{name}(name=value)")
+                };
+                err = err.with_hint(format!(
+                    "arguments in Tera are named, like `{example}`; Jinja's positional form does not work"
+                ));
+            }
+        }
+        err
     }
+}
+
+/// Tera's filters, tests and functions plus plumb's, for "did you mean" hints.
+const FILTERS: &[&str] = &[
+    "upper",
+    "lower",
+    "trim",
+    "trim_start",
+    "trim_end",
+    "trim_start_matches",
+    "trim_end_matches",
+    "truncate",
+    "wordcount",
+    "replace",
+    "capitalize",
+    "title",
+    "linebreaksbr",
+    "indent",
+    "striptags",
+    "spaceless",
+    "escape",
+    "escape_xml",
+    "addslashes",
+    "split",
+    "int",
+    "float",
+    "first",
+    "last",
+    "nth",
+    "join",
+    "sort",
+    "unique",
+    "slice",
+    "group_by",
+    "filter",
+    "map",
+    "concat",
+    "abs",
+    "pluralize",
+    "round",
+    "length",
+    "reverse",
+    "json_encode",
+    "as_str",
+    "get",
+    "default",
+    "safe",
+    "bool",
+    "quote",
+    "basename",
+    "dirname",
+];
+const TESTS: &[&str] = &[
+    "defined",
+    "undefined",
+    "odd",
+    "even",
+    "string",
+    "number",
+    "divisibleby",
+    "iterable",
+    "object",
+    "starting_with",
+    "ending_with",
+    "containing",
+    "matching",
+    "changed",
+    "failed",
+    "succeeded",
+    "success",
+    "skipped",
+];
+const FUNCTIONS: &[&str] = &["range", "throw", "get_env"];
+
+/// The same place one line over when the text was not copied verbatim from the file (a block
+/// scalar's indentation, escapes): where `token` actually is on the located line.
+fn snap(at: Location, token: &str) -> Location {
+    let Ok(file) = std::fs::read_to_string(at.path()) else {
+        return at;
+    };
+    let Some(line) = file.lines().nth(at.line - 1) else {
+        return at;
+    };
+    let cols: Vec<usize> = line
+        .match_indices(token)
+        .map(|(i, _)| line[..i].chars().count() + 1)
+        .collect();
+    if cols.is_empty() || cols.contains(&at.col) {
+        return at;
+    }
+    let col = *cols
+        .iter()
+        .min_by_key(|c| c.abs_diff(at.col))
+        .expect("non-empty");
+    Location::new(&at.file, at.line, col)
+}
+
+/// Byte offset of `word` standing alone (not part of a longer name) in `text`.
+fn find_word(text: &str, word: &str) -> Option<usize> {
+    let is_word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    text.match_indices(word).map(|(i, _)| i).find(|&i| {
+        !is_word(text[..i].chars().next_back()) && !is_word(text[i + word.len()..].chars().next())
+    })
 }
 
 fn parse_pos(detail: &str) -> Option<(usize, usize)> {
@@ -319,6 +498,47 @@ mod tests {
             }
             e => panic!("{e:?}"),
         }
+    }
+
+    fn input_err(r: Result<bool, Error>) -> ((usize, usize), String, Option<String>) {
+        match r.err().unwrap() {
+            Error::Input {
+                loc: Some(l),
+                msg,
+                hint,
+            } => ((l.line, l.col), msg, hint),
+            e => panic!("{e:?}"),
+        }
+    }
+
+    #[test]
+    fn condition_errors_point_into_the_condition() {
+        let v = vars(json!({"x": 1}));
+        // The parser stops at the third `=`: 4 bytes into `x ===`, which starts at 7:12.
+        let (at, msg, _) = input_err(v.condition(&json!("x ==="), &loc()));
+        assert_eq!(at, (7, 16));
+        assert!(
+            msg.starts_with("cannot evaluate condition `x ===`: "),
+            "{msg}"
+        );
+        // Braces are tolerated and counted.
+        let (at, _, _) = input_err(v.condition(&json!("{{ x === }}"), &loc()));
+        assert_eq!(at, (7, 19));
+        let (at, msg, hint) = input_err(v.condition(&json!("x is definde"), &loc()));
+        assert_eq!(at, (7, 17));
+        assert!(msg.ends_with("unknown test `definde`"), "{msg}");
+        assert_eq!(hint.unwrap(), "did you mean `defined`?");
+        let (_, _, hint) = input_err(v.condition(&json!("x | default('a') == 1"), &loc()));
+        assert!(hint.unwrap().contains("`default(value=\"x\")`"));
+        let (at, msg, hint) = input_err(v.condition(&json!("x | lenght > 0"), &loc()));
+        assert_eq!(
+            (at, msg.as_str()),
+            (
+                (7, 16),
+                "cannot evaluate condition `x | lenght > 0`: unknown filter `lenght`"
+            )
+        );
+        assert_eq!(hint.unwrap(), "did you mean `length`?");
     }
 
     #[test]

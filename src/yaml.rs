@@ -15,6 +15,8 @@ pub use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode, MarkedSequence
 pub struct Doc {
     pub file: Arc<PathBuf>,
     pub root: Node,
+    /// The source, to place locations where a reader looks (inside quotes, at a key).
+    lines: Vec<String>,
 }
 
 impl Doc {
@@ -45,12 +47,33 @@ impl Doc {
             ));
         }
         let root = marked_yaml::parse_yaml_with_options(0, text, opts)
-            .map_err(|e| load_error(&file, e))?;
-        Ok(Doc { file, root })
+            .map_err(|e| load_error(&file, text, e))?;
+        Ok(Doc {
+            file,
+            root,
+            lines: text.lines().map(String::from).collect(),
+        })
     }
 
+    /// Where a node starts, as a reader sees it: a quoted scalar at its first character inside
+    /// the quotes (so offsets into its text land right), a block mapping at its first key.
     pub fn loc(&self, node: &Node) -> Location {
-        loc_of(&self.file, node.span())
+        let loc = loc_of(&self.file, node.span());
+        let first = self
+            .lines
+            .get(loc.line - 1)
+            .and_then(|l| l.chars().nth(loc.col - 1));
+        match node {
+            Node::Scalar(_) if matches!(first, Some('"' | '\'')) => {
+                Location::new(&self.file, loc.line, loc.col + 1)
+            }
+            // A block mapping's span starts at its first key's `:`; a flow mapping's at `{`.
+            Node::Mapping(m) if first != Some('{') => match m.keys().next() {
+                Some(k) => self.key_loc(k),
+                None => loc,
+            },
+            _ => loc,
+        }
     }
 
     pub fn key_loc(&self, key: &MarkedScalarNode) -> Location {
@@ -65,7 +88,7 @@ pub fn loc_of(file: &Arc<PathBuf>, span: &marked_yaml::Span) -> Location {
     }
 }
 
-fn load_error(file: &Arc<PathBuf>, e: marked_yaml::LoadError) -> Error {
+fn load_error(file: &Arc<PathBuf>, text: &str, e: marked_yaml::LoadError) -> Error {
     use marked_yaml::LoadError::*;
     let at = |m: &marked_yaml::Marker| Location::new(file, m.line(), m.column());
     match &e {
@@ -76,20 +99,17 @@ fn load_error(file: &Arc<PathBuf>, e: marked_yaml::LoadError) -> Error {
         ),
         UnexpectedAnchor(m) => Error::input(at(m), "YAML anchors and aliases are not supported")
             .with_hint("repeat the value, or move it into `vars` and use `{{ name }}`"),
-        MappingKeyMustBeScalar(m) => Error::input(at(m), "mapping keys must be plain strings"),
-        UnexpectedTag(m) => Error::input(at(m), "YAML tags (`!something`) are not supported"),
-        ScanError(m, err) => {
-            let text = err.to_string();
-            // yaml-rust appends its own " at line L column C"; we print the location ourselves.
-            let msg = match text.find(" at line ") {
-                Some(i) => text[..i].to_string(),
-                None => text,
-            };
-            let mut m = *m;
-            // yaml-rust's scanner columns are 0-based in errors.
-            m.set_column(m.column() + 1);
-            Error::input(at(&m), format!("YAML syntax error: {msg}"))
+        MappingKeyMustBeScalar(m) => {
+            let e = Error::input(at(m), "mapping keys must be plain strings");
+            let line = text.lines().nth(m.line().saturating_sub(1)).unwrap_or("");
+            if line.contains("{{") {
+                e.with_hint("a value that starts with `{{` must be quoted: \"{{ ... }}\"")
+            } else {
+                e
+            }
         }
+        UnexpectedTag(m) => Error::input(at(m), "YAML tags (`!something`) are not supported"),
+        ScanError(m, err) => syntax_error(file, text, m, err.info()),
         DuplicateKey(inner) => {
             let first = loc_of(file, inner.prev_key.span());
             Error::input(
@@ -101,6 +121,35 @@ fn load_error(file: &Arc<PathBuf>, e: marked_yaml::LoadError) -> Error {
                 ),
             )
         }
+    }
+}
+
+/// A YAML syntax error at marked-yaml's (1-based) marker, with a hint for the usual causes.
+fn syntax_error(file: &Arc<PathBuf>, text: &str, m: &marked_yaml::Marker, info: &str) -> Error {
+    let line = text.lines().nth(m.line().saturating_sub(1)).unwrap_or("");
+    let indent = line.chars().take_while(|c| *c == ' ').count() + 1;
+    let mut col = m.column();
+    let hint = if info.contains("did not find expected key") {
+        // The parser stops inside the line; the problem is where the line starts.
+        col = col.min(indent);
+        Some("this line is not indented like the keys above it")
+    } else if info.contains("mapping values are not allowed") {
+        Some("a value that contains `: ` must be quoted")
+    } else if info.contains("cannot start any token") && line.contains('\t') {
+        Some("YAML does not allow tabs for indentation; use spaces")
+    } else if info.contains("did not find expected node content") {
+        Some("a value that starts with `{{` must be quoted: \"{{ ... }}\"")
+            .filter(|_| line.contains("{{"))
+    } else {
+        None
+    };
+    let e = Error::input(
+        Location::new(file, m.line(), col),
+        format!("YAML syntax error: {info}"),
+    );
+    match hint {
+        Some(h) => e.with_hint(h),
+        None => e,
     }
 }
 
@@ -187,21 +236,66 @@ mod tests {
         assert_eq!(v["b"], Value::Bool(true));
     }
 
-    #[test]
-    fn syntax_errors_have_a_location() {
-        let err = Doc::parse("t.yml".into(), "- hosts: all\n  tasks: [\n", true)
-            .err()
-            .unwrap();
-        match err {
+    fn input_err(text: &str) -> (usize, usize, String, Option<String>) {
+        match Doc::parse("t.yml".into(), text, true).err().unwrap() {
             Error::Input {
                 loc: Some(loc),
                 msg,
-                ..
-            } => {
-                assert!(msg.starts_with("YAML syntax error"), "{msg}");
-                assert!(loc.line >= 2, "{loc}");
-            }
+                hint,
+            } => (loc.line, loc.col, msg, hint),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn syntax_errors_have_a_location() {
+        let (line, _, msg, _) = input_err("- hosts: all\n  tasks: [\n");
+        assert!(msg.starts_with("YAML syntax error"), "{msg}");
+        assert!(line >= 2, "{line}");
+    }
+
+    #[test]
+    fn misindented_key_points_at_the_key() {
+        let (line, col, msg, hint) = input_err(
+            "- hosts: all\n  tasks:\n    - apt:\n        name: x\n       state: present\n",
+        );
+        assert_eq!((line, col), (5, 8));
+        assert_eq!(
+            msg,
+            "YAML syntax error: while parsing a block mapping, did not find expected key"
+        );
+        assert_eq!(
+            hint.unwrap(),
+            "this line is not indented like the keys above it"
+        );
+    }
+
+    #[test]
+    fn unquoted_value_with_colon() {
+        let (line, col, msg, hint) = input_err("- hosts: all\n  tasks:\n    - debug: msg: a\n");
+        // marked-yaml's markers are 1-based already: the caret is on the second `:`.
+        assert_eq!((line, col), (3, 17));
+        assert!(msg.contains("mapping values are not allowed"), "{msg}");
+        assert_eq!(hint.unwrap(), "a value that contains `: ` must be quoted");
+    }
+
+    #[test]
+    fn locations_skip_quotes_and_start_mappings_at_a_key() {
+        let doc = Doc::parse(
+            "t.yml".into(),
+            "a: \"{{ x }}\"\nb: '{{ y }}'\nc:\n  d: 1\ne: {f: 1}\ng: plain\n",
+            false,
+        )
+        .unwrap();
+        let map = doc.root.as_mapping().unwrap();
+        let at = |k: &str| {
+            let l = doc.loc(map.get_node(k).unwrap());
+            (l.line, l.col)
+        };
+        assert_eq!(at("a"), (1, 5));
+        assert_eq!(at("b"), (2, 5));
+        assert_eq!(at("c"), (4, 3));
+        assert_eq!(at("e"), (5, 4));
+        assert_eq!(at("g"), (6, 4));
     }
 }

@@ -47,10 +47,20 @@ pub fn resolve_src(base: &Path, src: &str, template: bool) -> Option<PathBuf> {
     if p.is_absolute() {
         return p.exists().then(|| p.to_path_buf());
     }
-    let sub = if template { "templates" } else { "files" };
-    [base.join(src), base.join(sub).join(src)]
+    src_candidates(base, src, template)
         .into_iter()
         .find(|c| c.exists())
+}
+
+/// Where a relative `src` is looked for, in order; `./` is left off so messages read cleanly.
+fn src_candidates(base: &Path, src: &str, template: bool) -> [PathBuf; 2] {
+    let sub = if template { "templates" } else { "files" };
+    let base = if base == Path::new(".") {
+        Path::new("")
+    } else {
+        base
+    };
+    [base.join(src), base.join(sub).join(src)]
 }
 
 impl Copy {
@@ -105,14 +115,16 @@ impl Copy {
         }
         let src = a.str("src")?;
         let Some(path) = resolve_src(ctx.base_dir, &src, template) else {
-            let sub = if template { "templates" } else { "files" };
+            let what = if template { "template" } else { "file" };
+            let hint = if Path::new(&src).is_absolute() {
+                format!("no such file: {src}")
+            } else {
+                let [a, b] = src_candidates(ctx.base_dir, &src, template);
+                format!("looked for {} and {}", a.display(), b.display())
+            };
             return Err(a
-                .err("src", format!("`{src}` not found"))
-                .with_hint(format!(
-                    "looked in {} and {}",
-                    ctx.base_dir.join(&src).display(),
-                    ctx.base_dir.join(sub).join(&src).display()
-                )));
+                .err("src", format!("{what} `{src}` not found"))
+                .with_hint(hint));
         };
         if template {
             let text = std::fs::read_to_string(&path).map_err(Error::with_path(&path))?;

@@ -111,6 +111,7 @@ fn spec(module: &str) -> &'static [&'static str] {
 /// Checks argument names (values are checked per host, once rendered).
 pub fn check_args(module: &str, args: &Args) -> Result<()> {
     let known = spec(module);
+    let mut errors = Vec::new();
     for key in args.map.keys() {
         if !known.contains(&key.as_str()) {
             let mut e = Error::input(
@@ -131,8 +132,11 @@ pub fn check_args(module: &str, args: &Args) -> Result<()> {
                     format!("`{module}` takes a mapping of arguments, not a plain string"),
                 );
             }
-            return Err(e);
+            errors.push(e);
         }
+    }
+    if !errors.is_empty() {
+        return Err(Error::many(errors));
     }
     let need = |any: &[&str]| any.iter().any(|k| args.map.contains_key(*k));
     let missing = match module {

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 pub struct Local {
     user: String,
+    lock: Option<std::process::Child>,
     become_pass: super::BecomePass,
 }
 
@@ -23,6 +24,7 @@ impl Local {
         };
         Local {
             user,
+            lock: None,
             become_pass: super::BecomePass::default(),
         }
     }
@@ -96,6 +98,42 @@ impl Transport for Local {
 
     fn login_user(&self) -> &str {
         &self.user
+    }
+
+    fn lock(
+        &mut self,
+        wait: Duration,
+        on_wait: &mut dyn FnMut(),
+    ) -> Result<super::Lock, TransportError> {
+        use std::io::BufRead;
+        let mut child = Command::new("sh")
+            .args(["-c", &super::lock_script(wait.as_secs())])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| TransportError(format!("cannot run sh: {e}")))?;
+        let mut out = std::io::BufReader::new(child.stdout.take().expect("piped"));
+        let answer = super::read_lock_answer(
+            || {
+                let mut line = String::new();
+                match out.read_line(&mut line) {
+                    Ok(0) => Ok(None),
+                    Ok(_) => Ok(Some(line)),
+                    Err(e) => Err(TransportError(e.to_string())),
+                }
+            },
+            on_wait,
+        )?;
+        self.lock = Some(child);
+        Ok(answer)
+    }
+
+    fn close(&mut self) {
+        if let Some(mut child) = self.lock.take() {
+            drop(child.stdin.take());
+            let _ = child.wait();
+        }
     }
 }
 

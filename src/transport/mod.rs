@@ -36,7 +36,61 @@ pub trait Transport: Send {
     /// The sudo password to use for `become`, if any.
     fn set_become_password(&mut self, password: Option<String>);
 
+    /// Takes the host's plumb lock for the rest of the connection, so two runs never
+    /// interleave on one host. `on_wait` is told once if another run holds it.
+    fn lock(
+        &mut self,
+        wait: std::time::Duration,
+        on_wait: &mut dyn FnMut(),
+    ) -> Result<Lock, TransportError>;
+
     fn close(&mut self) {}
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Lock {
+    Held,
+    /// Another run kept it for the whole wait.
+    TimedOut,
+}
+
+pub const LOCK_FILE: &str = "/run/lock/plumb.lock";
+
+/// Held by a process that lives as long as the connection: when plumb goes away, however it
+/// goes, the lock goes with it. flock is util-linux, on every Debian and Ubuntu.
+pub fn lock_script(wait_secs: u64) -> String {
+    format!(
+        "f={LOCK_FILE}; [ -e \"$f\" ] || {{ : > \"$f\"; chmod 666 \"$f\"; }} 2>/dev/null
+exec 9<\"$f\" || exit 3
+if ! flock -n 9; then echo busy; flock -w {wait_secs} 9 || {{ echo timeout; exit 1; }}; fi
+echo locked
+exec cat >/dev/null
+"
+    )
+}
+
+/// Reads the lock holder's answer line by line until it says `locked` or `timeout`.
+pub fn read_lock_answer(
+    mut read_line: impl FnMut() -> Result<Option<String>, TransportError>,
+    on_wait: &mut dyn FnMut(),
+) -> Result<Lock, TransportError> {
+    loop {
+        match read_line()?.as_deref().map(str::trim) {
+            Some("busy") => on_wait(),
+            Some("locked") => return Ok(Lock::Held),
+            Some("timeout") => return Ok(Lock::TimedOut),
+            Some(other) => {
+                return Err(TransportError(format!(
+                    "cannot take the plumb lock {LOCK_FILE}: {other}"
+                )));
+            }
+            None => {
+                return Err(TransportError(format!(
+                    "cannot take the plumb lock {LOCK_FILE} (is flock installed?)"
+                )));
+            }
+        }
+    }
 }
 
 #[derive(Debug)]

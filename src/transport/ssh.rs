@@ -33,6 +33,8 @@ pub struct SshConfig {
 
 pub struct Ssh {
     session: Session,
+    /// The channel whose remote process holds the host's plumb lock.
+    lock: Option<ssh2::Channel>,
     user: String,
     command_timeout: Duration,
     become_pass: super::BecomePass,
@@ -130,6 +132,7 @@ impl Ssh {
         session.set_timeout(cfg.command_timeout.as_millis() as u32);
         Ok(Ssh {
             session,
+            lock: None,
             user: cfg.user.clone(),
             command_timeout: cfg.command_timeout,
             become_pass: super::BecomePass::default(),
@@ -297,7 +300,49 @@ impl Transport for Ssh {
         &self.user
     }
 
+    fn lock(
+        &mut self,
+        wait: Duration,
+        on_wait: &mut dyn FnMut(),
+    ) -> Result<super::Lock, TransportError> {
+        let lost = |e: ssh2::Error| TransportError(format!("connection lost: {}", e.message()));
+        let mut ch = self.session.channel_session().map_err(lost)?;
+        ch.handle_extended_data(ssh2::ExtendedData::Merge)
+            .map_err(lost)?;
+        ch.exec(&super::lock_script(wait.as_secs())).map_err(lost)?;
+        // The wait can be long: allow for it on top of the usual silence limit.
+        self.session
+            .set_timeout((self.command_timeout + wait).as_millis() as u32);
+        let mut pending = Vec::new();
+        let answer = super::read_lock_answer(
+            || {
+                let mut byte = [0u8; 1];
+                pending.clear();
+                loop {
+                    match ch.read(&mut byte) {
+                        Ok(0) if pending.is_empty() => return Ok(None),
+                        Ok(0) => break,
+                        Ok(_) if byte[0] == b'\n' => break,
+                        Ok(_) => pending.push(byte[0]),
+                        Err(e) => return Err(TransportError(format!("connection lost: {e}"))),
+                    }
+                }
+                Ok(Some(String::from_utf8_lossy(&pending).into_owned()))
+            },
+            on_wait,
+        );
+        self.session
+            .set_timeout(self.command_timeout.as_millis() as u32);
+        let answer = answer?;
+        self.lock = Some(ch);
+        Ok(answer)
+    }
+
     fn close(&mut self) {
+        if let Some(mut ch) = self.lock.take() {
+            let _ = ch.send_eof();
+            let _ = ch.close();
+        }
         let _ = self.session.disconnect(None, "plumb done", None);
     }
 }
