@@ -19,41 +19,61 @@ use std::time::{Duration, Instant};
 
 /// Connection settings from a host's variables, checked before any host is contacted.
 pub fn connection_check(host: &Host, vars: &Map<String, Value>) -> Result<()> {
+    // Point into the inventory when the value came from there (not from play vars or -e).
+    let at = |key: &str| {
+        host.var_locs
+            .get(key)
+            .filter(|_| host.vars.get(key) == vars.get(key))
+            .cloned()
+    };
     match vars.get("ansible_connection").and_then(Value::as_str) {
         None | Some("ssh") | Some("local") => {}
         Some(other) => {
-            return Err(Error::Usage(format!(
-                "host {}: ansible_connection={other} is not supported (use ssh or local)",
-                host.name
-            )));
+            return Err(Error::input(
+                at("ansible_connection"),
+                format!(
+                    "host {}: ansible_connection={other} is not supported",
+                    host.name
+                ),
+            )
+            .with_hint("use ssh or local"));
         }
     }
-    if let Some(key) = key_file(vars)
+    if let Some((var, key)) = key_file(vars)
         && !key.exists()
     {
-        return Err(Error::Usage(format!(
-            "host {}: private key {} does not exist (ansible_ssh_private_key_file)",
-            host.name,
-            key.display()
-        )));
+        return Err(Error::input(
+            at(var),
+            format!(
+                "host {}: private key file {} does not exist ({var})",
+                host.name,
+                key.display()
+            ),
+        )
+        .with_hint("fix the path, or remove the variable to use ssh-agent or ~/.ssh/id_*"));
     }
     if let Some(p) = vars.get("ansible_port")
         && !p.as_u64().is_some_and(|p| p > 0 && p < 65536)
         && p.as_str().is_none_or(|s| s.parse::<u16>().is_err())
     {
-        return Err(Error::Usage(format!(
-            "host {}: ansible_port={p} is not a port number",
-            host.name
-        )));
+        return Err(Error::input(
+            at("ansible_port"),
+            format!("host {}: ansible_port={p} is not a port number", host.name),
+        )
+        .with_hint("a port is a number from 1 to 65535"));
     }
     Ok(())
 }
 
-fn key_file(vars: &Map<String, Value>) -> Option<std::path::PathBuf> {
+/// The private key variable in use, and its path.
+fn key_file(vars: &Map<String, Value>) -> Option<(&'static str, std::path::PathBuf)> {
     ["ansible_ssh_private_key_file", "ansible_private_key_file"]
-        .iter()
-        .find_map(|k| vars.get(*k).and_then(Value::as_str))
-        .map(crate::paths::expand)
+        .into_iter()
+        .find_map(|k| {
+            vars.get(k)
+                .and_then(Value::as_str)
+                .map(|v| (k, crate::paths::expand(v)))
+        })
 }
 
 fn str_var(vars: &Map<String, Value>, key: &str) -> Option<String> {
@@ -208,7 +228,9 @@ impl<'a> HostRun<'a> {
             address: str_var(vars, "ansible_host").unwrap_or_default(),
             port,
             user,
-            key_file: key_file(vars).or_else(|| r.opts.default_key.clone()),
+            key_file: key_file(vars)
+                .map(|(_, p)| p)
+                .or_else(|| r.opts.default_key.clone()),
             known_hosts: r.opts.known_hosts.clone(),
             checking: r.opts.checking,
             connect_timeout: r.opts.connect_timeout,

@@ -195,7 +195,7 @@ fn extra_vars(items: &[String]) -> Result<Map<String, Value>> {
         let t = src.trim_start();
         if item.starts_with('@') || t.starts_with('{') {
             let v: Value = serde_yaml::from_str(src)
-                .map_err(|e| Error::Usage(format!("-e {item}: not a YAML/JSON mapping: {e}")))?;
+                .map_err(|e| Error::Usage(format!("-e `{item}`: not a YAML/JSON mapping: {e}")))?;
             match v {
                 Value::Object(m) => out.extend(m),
                 _ => return Err(Error::Usage(format!("-e {item}: expected a mapping"))),
@@ -205,9 +205,13 @@ fn extra_vars(items: &[String]) -> Result<Map<String, Value>> {
         let Some((k, v)) = item.split_once('=') else {
             return Err(Error::Usage(format!("-e {item}: expected KEY=VALUE")));
         };
-        if k.is_empty() || !k.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        let starts_ok = k
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || c == '_');
+        if !starts_ok || !k.chars().all(|c| c.is_alphanumeric() || c == '_') {
             return Err(Error::Usage(format!(
-                "-e {item}: `{k}` is not a variable name"
+                "-e `{item}`: `{k}` is not a variable name (letters, digits and `_`, not starting with a digit)"
             )));
         }
         out.insert(k.to_string(), yaml::typed_scalar(v));

@@ -123,7 +123,11 @@ impl<'a> Runner<'a> {
         if let Some(limit) = &self.opts.limit {
             let allowed: BTreeSet<&str> = self
                 .inv
-                .select(limit)?
+                .select(limit)
+                .map_err(|e| match e {
+                    Error::Usage(m) => Error::Usage(format!("--limit {limit}: {m}")),
+                    other => other,
+                })?
                 .iter()
                 .map(|h| h.name.as_str())
                 .collect();
