@@ -888,6 +888,13 @@ impl<'a> HostRun<'a> {
                     ok
                 }
             };
+            if failed
+                && (done || attempt == attempts)
+                && matches!(plan.run, Run::Http(_))
+                && !delegated
+            {
+                msg = format!("{msg}{}", self.diagnose()?);
+            }
             if done || attempt == attempts {
                 if !plan.changes.is_empty() || matches!(plan.run, Run::Command(_)) {
                     self.dirty.extend(plan.writes.clone());
@@ -911,6 +918,30 @@ impl<'a> HostRun<'a> {
             std::thread::sleep(Duration::from_secs_f64(task.delay));
         }
         unreachable!("the last attempt returns")
+    }
+
+    /// Evidence and hints after a failed verify step, as text to append to its message.
+    fn diagnose(&mut self) -> std::result::Result<String, Lost> {
+        let sudo = self.sudo_for_diagnosis().map(String::from);
+        let out = self.t.run(crate::diagnosis::SCRIPT, sudo.as_deref())?;
+        let mut text = String::new();
+        if !out.out.trim().is_empty() {
+            text.push('\n');
+            text.push_str(out.out.trim_end());
+        }
+        for h in crate::diagnosis::hints(&out.out) {
+            text.push_str(&format!("\nhint: {h}"));
+        }
+        Ok(text)
+    }
+
+    /// nginx's log is readable by root (and adm): read it as the play's become user.
+    fn sudo_for_diagnosis(&self) -> Option<&str> {
+        if self.play.become_ {
+            Some(self.play.become_user.as_deref().unwrap_or("root"))
+        } else {
+            None
+        }
     }
 
     fn transport(&mut self, delegated: bool) -> &mut dyn Transport {

@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod diagnosis;
 pub mod error;
 pub mod host_run;
 pub mod http;

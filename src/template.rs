@@ -114,7 +114,8 @@ impl Vars {
     pub fn render_value(&self, v: &Value, loc: &Location) -> Result<Value, Error> {
         Ok(match v {
             Value::String(s) if has_template(s) => {
-                let t = s.trim();
+                // Exactly `{{ expr }}`: text around it (even a newline) makes it a string.
+                let t = s.as_str();
                 let whole = t.starts_with("{{")
                     && t.ends_with("}}")
                     && t.matches("{{").count() == 1

@@ -14,6 +14,8 @@ pub struct Apt {
     pub update_cache: bool,
     pub cache_valid_time: Option<u64>,
     pub install_recommends: bool,
+    /// Seconds to wait for the dpkg/apt lock (held by e.g. unattended-upgrades), as Ansible.
+    pub lock_timeout: u64,
     pub purge: bool,
 }
 
@@ -60,6 +62,7 @@ impl Apt {
             update_cache: a.bool("update_cache", false)?,
             cache_valid_time: a.opt_u64("cache_valid_time")?,
             install_recommends: a.bool("install_recommends", true)?,
+            lock_timeout: a.opt_u64("lock_timeout")?.unwrap_or(60),
             purge: a.bool("purge", false)?,
         })
     }
@@ -243,10 +246,13 @@ impl Apt {
         if changes.is_empty() {
             return Ok(Plan::ok());
         }
-        let opts = "-q -y -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold";
+        let lock = format!("-o DPkg::Lock::Timeout={}", self.lock_timeout);
+        let opts = format!(
+            "-q -y {lock} -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold"
+        );
         let mut s = String::from("set -e\nexport DEBIAN_FRONTEND=noninteractive\n");
         if wants_update {
-            s.push_str("apt-get -q -o DPkg::Lock::Timeout=300 update\n");
+            s.push_str(&format!("apt-get -q {lock} update\n"));
         }
         if self.state == "latest" && uncertain {
             let all: Vec<String> = self.names.iter().map(|n| quote(n)).collect();
@@ -302,6 +308,7 @@ mod tests {
             cache_valid_time: valid,
             install_recommends: true,
             purge: false,
+            lock_timeout: 60,
         }
     }
 

@@ -32,6 +32,9 @@ pub struct Copy {
     pub group: Option<String>,
     pub backup: bool,
     pub validate: Option<String>,
+    /// A check that only works with the file in place (`nginx -t`): run after the rename; on
+    /// failure the previous file is put back and the task fails with the check's output.
+    pub validate_in_place: Option<String>,
     pub force: bool,
 }
 
@@ -81,6 +84,7 @@ impl Copy {
             group: a.opt_str("group")?,
             backup: a.bool("backup", false)?,
             validate: a.opt_str("validate")?,
+            validate_in_place: a.opt_str("validate_in_place")?,
             force: a.bool("force", true)?,
         };
         if let Some(v) = &c.validate
@@ -310,7 +314,11 @@ impl Copy {
             Some((d, _)) => d,
             None => ".",
         });
-        let mut s = format!("t=$(mktemp -- {dir}/.plumb-XXXXXXXX)\ntrap 'rm -f -- \"$t\"' EXIT\n");
+        // A hang-up (connection cut) or a kill ends the script through `exit`, so the EXIT trap
+        // removes the temp file: the target keeps its old content or gets the new, never a mix.
+        let mut s = format!(
+            "trap 'exit 129' HUP INT TERM PIPE\nt=$(mktemp -- {dir}/.plumb-XXXXXXXX)\ntrap 'rm -f -- \"$t\"' EXIT\n"
+        );
         s.push_str("base64 -d > \"$t\" <<'PLUMB_EOF'\n");
         let b64 = base64::engine::general_purpose::STANDARD.encode(e.content.as_slice());
         for chunk in b64.as_bytes().chunks(76) {
@@ -345,7 +353,26 @@ impl Copy {
                 "cp -p -- {dest} {dest}.$(date +%Y-%m-%d@%H:%M:%S)~\n"
             ));
         }
-        s.push_str(&format!("mv -f -- \"$t\" {dest}\ntrap - EXIT\n"));
+        match &self.validate_in_place {
+            None => s.push_str(&format!("mv -f -- \"$t\" {dest}\ntrap - EXIT\n")),
+            Some(check) => {
+                let shown = check
+                    .replace('\\', "\\\\")
+                    .replace('"', "\\\"")
+                    .replace('$', "\\$")
+                    .replace('`', "\\`");
+                s.push_str(&format!(
+                    "old=\nif [ -e {dest} ]; then old=$(mktemp -- {dir}/.plumb-old-XXXXXXXX); cp -p -- {dest} \"$old\"; fi\n\
+                     mv -f -- \"$t\" {dest}\ntrap - EXIT\n\
+                     if ! out=$( ( {check} ) 2>&1 </dev/null); then\n\
+                     \x20 if [ -n \"$old\" ]; then mv -f -- \"$old\" {dest}; what='the previous file was put back'; else rm -f -- {dest}; what='the new file was removed'; fi\n\
+                     \x20 printf '%s\\n' \"{path}: in-place check failed ({shown}); $what\" \"$out\"; exit 1\n\
+                     fi\n\
+                     [ -z \"$old\" ] || rm -f -- \"$old\"\n",
+                    path = e.dest.replace('"', "")
+                ));
+            }
+        }
         s
     }
 }
@@ -390,6 +417,7 @@ mod tests {
             group: None,
             backup: false,
             validate: None,
+            validate_in_place: None,
             force: true,
         }
     }

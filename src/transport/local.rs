@@ -42,7 +42,7 @@ impl Transport for Local {
         let password = if needs_sudo {
             self.become_pass
                 .for_run(|| {
-                    Ok(!Command::new("sudo")
+                    Ok(Command::new("sudo")
                         .args(["-n", "true"])
                         .stderr(Stdio::null())
                         .status()
@@ -62,7 +62,7 @@ impl Transport for Local {
             .spawn()
             .map_err(|e| TransportError(format!("cannot run sh: {e}")))?;
         let mut stdin = child.stdin.take().expect("piped");
-        let input = prefix.unwrap_or_default() + script;
+        let input = prefix.unwrap_or_default() + &super::whole(script);
         // Feed stdin from a thread so a chatty script cannot deadlock against a full pipe.
         let feeder = std::thread::spawn(move || {
             let _ = stdin.write_all(input.as_bytes());

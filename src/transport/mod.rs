@@ -101,6 +101,13 @@ pub enum HttpError {
     Transport(TransportError),
 }
 
+/// The script as one brace group: sh parses a group whole before running any of it, so a
+/// script cut short in transit (connection lost, plumb killed) runs not at all, instead of
+/// running a truncated half (a partial heredoc would write a partial file).
+pub fn whole(script: &str) -> String {
+    format!("{{\n{script}\n}}\n")
+}
+
 /// How a script reaches sh: the command line, and what to send before the script on stdin.
 /// The sudo password, when one is needed, goes first on stdin (`sudo -S`), never in argv.
 pub fn sh_command(
@@ -139,16 +146,17 @@ impl BecomePass {
         }
     }
 
-    /// The password to send for a sudo run, finding out once per host with `sudo -n true`.
+    /// The password to send for a sudo run. `sudo_works` answers, once per host, whether
+    /// `sudo -n true` succeeds without one.
     pub fn for_run(
         &mut self,
-        probe: impl FnOnce() -> Result<bool, TransportError>,
+        sudo_works: impl FnOnce() -> Result<bool, TransportError>,
     ) -> Result<Option<&str>, TransportError> {
         if self.password.is_none() {
             return Ok(None);
         }
         if self.needed.is_none() {
-            self.needed = Some(!probe()?);
+            self.needed = Some(!sudo_works()?);
         }
         Ok(if self.needed == Some(true) {
             self.password.as_deref()

@@ -269,14 +269,15 @@ impl Transport for Ssh {
             // Whether this host asks at all: one extra exec, once per host.
             let mut pass = std::mem::take(&mut self.become_pass);
             let res = pass
-                .for_run(|| Ok(self.exec("sudo -n true 2>/dev/null", &[])?.code != 0))
+                .for_run(|| Ok(self.exec("sudo -n true 2>/dev/null", &[])?.code == 0))
                 .map(|p| p.map(String::from));
             self.become_pass = pass;
             password = res?;
         }
         let (cmd, prefix) = super::sh_command(&self.user, sudo_user, password.as_deref());
         let prefix = prefix.unwrap_or_default();
-        self.exec(&cmd, &[prefix.as_bytes(), script.as_bytes()])
+        let whole = super::whole(script);
+        self.exec(&cmd, &[prefix.as_bytes(), whole.as_bytes()])
     }
 
     fn set_become_password(&mut self, password: Option<String>) {
