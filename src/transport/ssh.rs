@@ -33,6 +33,8 @@ pub struct SshConfig {
 
 pub struct Ssh {
     session: Session,
+    /// The TCP socket's fd (owned by the session), for TCP_QUICKACK.
+    fd: std::os::fd::RawFd,
     /// The channel whose remote process holds the host's plumb lock.
     lock: Option<ssh2::Channel>,
     user: String,
@@ -85,6 +87,22 @@ fn hostkey_methods(known: &[KnownKey]) -> String {
     }
 }
 
+/// Asks Linux to ACK at once instead of delaying; it lapses by itself, so it is set again
+/// before each exchange.
+fn quickack(fd: std::os::fd::RawFd) {
+    let one: libc::c_int = 1;
+    // SAFETY: setsockopt on a socket fd the session owns, with a valid int option.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_QUICKACK,
+            &one as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
 fn err(what: &str) -> impl Fn(ssh2::Error) -> TransportError + '_ {
     move |e| TransportError(format!("{what}: {}", e.message()))
 }
@@ -101,6 +119,7 @@ impl Ssh {
             .map_err(|e| TransportError(format!("cannot connect to {target}: {e}")))?;
         // Without it every exec waits on Nagle + delayed ACK (≈ 40 ms each).
         tcp.set_nodelay(true).ok();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&tcp);
         let mut session = Session::new().map_err(err("ssh session"))?;
         session.set_timeout(cfg.connect_timeout.as_millis() as u32);
         session.set_tcp_stream(tcp);
@@ -129,9 +148,13 @@ impl Ssh {
             check_host_key(&session, cfg, &name, &known)?;
         }
         authenticate(&session, cfg)?;
+        // After auth sshd sends its host-keys message and, Nagle on, holds its next small
+        // packets until we ACK it; Linux would delay that ACK by 40 ms. Quick ACKs avoid the stall.
+        quickack(fd);
         session.set_timeout(cfg.command_timeout.as_millis() as u32);
         Ok(Ssh {
             session,
+            fd,
             lock: None,
             user: cfg.user.clone(),
             command_timeout: cfg.command_timeout,
@@ -221,6 +244,7 @@ fn authenticate(session: &Session, cfg: &SshConfig) -> Result<(), TransportError
 impl Ssh {
     /// Runs `cmd` on a new channel of the session, feeding it `stdin`.
     fn exec(&mut self, cmd: &str, stdin: &[&[u8]]) -> Result<Output, TransportError> {
+        quickack(self.fd);
         let lost = |e: ssh2::Error| TransportError(format!("connection lost: {}", e.message()));
         let mut ch = self.session.channel_session().map_err(lost)?;
         // One merged stream: reading stdout while stderr fills its window would hang.
