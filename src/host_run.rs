@@ -978,8 +978,7 @@ impl<'a> HostRun<'a> {
                 c
             }
             None => {
-                let shown = probe.replace(crate::modules::file_fact::PRELUDE, "");
-                self.detail(1, format!("probe:\n{}", head(&shown, 8)));
+                self.detail(1, format!("probe:\n{}", head(probe, 8)));
                 let out = self.transport(delegated).run(probe, sudo)?;
                 self.detail(
                     1,

@@ -1,5 +1,6 @@
-//! Many probes in one round trip: one sh script runs every snippet in its own subshell and
-//! frames each one's output with a marker that carries its exit status.
+//! Many probes in one round trip: one sh script runs every snippet (as a brace group, not a
+//! subshell: a fork each adds up on a host) and frames each one's output with a marker that
+//! carries its exit status. So a snippet must not `cd` or `exit` outside a subshell of its own.
 
 /// A marker no probe output contains by accident.
 pub fn nonce() -> String {
@@ -14,7 +15,7 @@ pub fn batch_script(snippets: &[&str], nonce: &str) -> String {
     let mut s = String::new();
     for (i, snip) in snippets.iter().enumerate() {
         s.push_str(&format!(
-            "( {snip}\n) 2>&1 </dev/null; printf '\\n@@plumb:{nonce}:{i}:%d\\n' $?\n"
+            "{{ {snip}\n}} 2>&1 </dev/null; printf '\\n@@plumb:{nonce}:{i}:%d\\n' $?\n"
         ));
     }
     s
@@ -56,7 +57,10 @@ mod tests {
     #[test]
     fn round_trip_through_sh() {
         let n = nonce();
-        let script = batch_script(&["echo a; echo b", "printf x", "echo err >&2; exit 3"], &n);
+        let script = batch_script(
+            &["echo a; echo b", "printf x", "echo err >&2; (exit 3)"],
+            &n,
+        );
         let out = crate::transport::local::Local::new()
             .run(&script, None)
             .unwrap();

@@ -173,33 +173,25 @@ impl Copy {
         Ok(c)
     }
 
+    fn paths(&self) -> Vec<&str> {
+        self.dirs
+            .iter()
+            .map(String::as_str)
+            .chain(self.entries.iter().map(|e| e.dest.as_str()))
+            .collect()
+    }
+
     pub fn probe(&self) -> String {
-        let mut s = String::from(file_fact::PRELUDE);
-        for d in &self.dirs {
-            s.push_str(&file_fact::probe(d, false));
-            s.push('\n');
-        }
-        for e in &self.entries {
-            s.push_str(&file_fact::probe(&e.dest, true));
-            s.push('\n');
-        }
-        s
+        let files: Vec<&str> = self.entries.iter().map(|e| e.dest.as_str()).collect();
+        file_fact::probe(&self.paths(), &files)
     }
 
     pub fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
-        let lines: Vec<&str> = facts.lines().collect();
-        let want = self.dirs.len() + self.entries.len();
-        if lines.len() != want {
-            return Err(format!(
-                "expected {want} probe lines, got {}: {}",
-                lines.len(),
-                facts.trim()
-            ));
-        }
+        let all = file_fact::parse(facts, &self.paths())?;
+        let (dir_facts, file_facts) = all.split_at(self.dirs.len());
         let mut changes = Vec::new();
         let mut script = String::from("set -e\n");
-        for (d, line) in self.dirs.iter().zip(&lines) {
-            let fact = FileFact::parse(line)?;
+        for (d, fact) in self.dirs.iter().zip(dir_facts) {
             let q = quote(d);
             match fact.kind {
                 Kind::Absent => {
@@ -216,7 +208,7 @@ impl Copy {
                 }
                 Kind::Dir => {
                     let (words, cmds) = attr_changes(
-                        &fact,
+                        fact,
                         d,
                         self.directory_mode,
                         self.owner.as_deref(),
@@ -231,8 +223,7 @@ impl Copy {
                 _ => return Err(format!("{d} exists and is not a directory")),
             }
         }
-        for (e, line) in self.entries.iter().zip(&lines[self.dirs.len()..]) {
-            let fact = FileFact::parse(line)?;
+        for (e, fact) in self.entries.iter().zip(file_facts) {
             match fact.kind {
                 Kind::Absent => {
                     changes.push(Change {
@@ -248,7 +239,7 @@ impl Copy {
                 Kind::File => {
                     let same = fact.sha256.as_deref() == Some(e.sha256.as_str());
                     if !same && self.force {
-                        let (words, _) = self.attrs(&fact, &e.dest);
+                        let (words, _) = self.attrs(fact, &e.dest);
                         let mut summary = format!("update {}", e.dest);
                         if !words.is_empty() {
                             summary = format!("{summary}; {}", words.join(", "));
@@ -261,9 +252,9 @@ impl Copy {
                                 exists: true,
                             }),
                         });
-                        script.push_str(&self.write(e, Some(&fact)));
+                        script.push_str(&self.write(e, Some(fact)));
                     } else {
-                        let (words, cmds) = self.attrs(&fact, &e.dest);
+                        let (words, cmds) = self.attrs(fact, &e.dest);
                         changes.extend(
                             words
                                 .into_iter()
@@ -402,6 +393,13 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
+    /// A recorded probe of /etc/app.conf (0644 root:root) whose content has this sum.
+    fn recorded(sum: &str) -> String {
+        format!(
+            "stat\t/etc/app.conf\tregular file\t644\troot\troot\t0\t0\t/etc/app.conf\n{sum}  /etc/app.conf\n"
+        )
+    }
+
     fn one(content: &str, mode: Option<u32>) -> Copy {
         Copy {
             dest: "/etc/app.conf".into(),
@@ -426,16 +424,18 @@ mod tests {
     fn content_compared_by_checksum() {
         let c = one("hello\n", Some(0o644));
         let sum = sha256_hex(b"hello\n");
-        let same = format!("file\t644\troot\troot\t0\t0\t{sum}\n");
+        let same = recorded(&sum);
         assert!(c.plan(&same).unwrap().changes.is_empty());
-        let other = format!("file\t644\troot\troot\t0\t0\t{}\n", sha256_hex(b"x"));
+        let other = recorded(&sha256_hex(b"x"));
         let p = c.plan(&other).unwrap();
         assert_eq!(p.changes[0].summary, "update /etc/app.conf");
         assert!(p.changes[0].content.as_ref().unwrap().exists);
         let Run::Script(s) = &p.run else { panic!() };
         assert!(s.contains("mv -f -- \"$t\" /etc/app.conf"), "{s}");
         assert!(s.contains("sync -- \"$t\""));
-        let p = c.plan("absent\n").unwrap();
+        let p = c
+            .plan("stat: cannot statx '/etc/app.conf': No such file or directory\n")
+            .unwrap();
         assert_eq!(p.changes[0].summary, "create /etc/app.conf (6 bytes)");
     }
 
@@ -443,9 +443,7 @@ mod tests {
     fn mode_only_change() {
         let c = one("hello\n", Some(0o640));
         let sum = sha256_hex(b"hello\n");
-        let p = c
-            .plan(&format!("file\t644\troot\troot\t0\t0\t{sum}\n"))
-            .unwrap();
+        let p = c.plan(&recorded(&sum)).unwrap();
         assert_eq!(p.changes[0].summary, "/etc/app.conf: mode 0644 → 0640");
         assert!(p.changes[0].content.is_none());
     }

@@ -47,15 +47,11 @@ impl File {
     }
 
     pub fn probe(&self) -> String {
-        format!(
-            "{}{}",
-            file_fact::PRELUDE,
-            file_fact::probe(&self.path, false)
-        )
+        file_fact::probe(&[&self.path], &[])
     }
 
     pub fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
-        let fact = FileFact::parse(facts.trim_end())?;
+        let fact = file_fact::parse(facts, &[&self.path])?.remove(0);
         let p = quote(&self.path);
         let (mut words, mut cmds): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
         let attrs = |fact: &FileFact| {
@@ -184,6 +180,18 @@ impl File {
 mod tests {
     use super::*;
 
+    // In the format of a recorded `stat` probe on Debian 12 (see file_fact's tests).
+    const ABSENT: &str = "stat: cannot statx '/srv/app': No such file or directory\n";
+
+    fn stat(kind: &str, mode: &str, target: &str) -> String {
+        let n = if target.is_empty() {
+            "/srv/app".to_string()
+        } else {
+            format!("/srv/app -> {target}")
+        };
+        format!("stat\t/srv/app\t{kind}\t{mode}\troot\troot\t0\t0\t{n}\n")
+    }
+
     fn file(state: &str, mode: Option<u32>, src: Option<&str>) -> File {
         File {
             path: "/srv/app".into(),
@@ -199,37 +207,49 @@ mod tests {
     #[test]
     fn directory() {
         let d = file("directory", Some(0o755), None);
-        let p = d.plan("absent\n").unwrap();
+        let p = d.plan(ABSENT).unwrap();
         assert_eq!(p.changes[0].summary, "create directory /srv/app");
         assert!(
-            d.plan("dir\t755\troot\troot\t0\t0\n")
+            d.plan(&stat("directory", "755", ""))
                 .unwrap()
                 .changes
                 .is_empty()
         );
-        let p = d.plan("dir\t700\troot\troot\t0\t0\n").unwrap();
+        let p = d.plan(&stat("directory", "700", "")).unwrap();
         assert_eq!(p.changes[0].summary, "mode 0700 → 0755");
-        assert!(d.plan("file\t644\troot\troot\t0\t0\t\n").is_err());
+        assert!(d.plan(&stat("regular file", "644", "")).is_err());
     }
 
     #[test]
     fn absent_and_link() {
         let a = file("absent", None, None);
-        assert!(a.plan("absent").unwrap().changes.is_empty());
+        assert!(a.plan(ABSENT).unwrap().changes.is_empty());
         assert_eq!(
-            a.plan("link\t/etc/nginx/sites-available/default")
-                .unwrap()
-                .changes[0]
+            a.plan(&stat(
+                "symbolic link",
+                "777",
+                "/etc/nginx/sites-available/default"
+            ))
+            .unwrap()
+            .changes[0]
                 .summary,
             "remove a symlink /srv/app"
         );
         let l = file("link", None, Some("/opt/x"));
-        assert!(l.plan("link\t/opt/x").unwrap().changes.is_empty());
+        assert!(
+            l.plan(&stat("symbolic link", "777", "/opt/x"))
+                .unwrap()
+                .changes
+                .is_empty()
+        );
         assert_eq!(
-            l.plan("link\t/opt/y").unwrap().changes[0].summary,
+            l.plan(&stat("symbolic link", "777", "/opt/y"))
+                .unwrap()
+                .changes[0]
+                .summary,
             "link /srv/app: target /opt/y → /opt/x"
         );
-        assert!(l.plan("file\t644\troot\troot\t0\t0\t").is_err());
+        assert!(l.plan(&stat("regular file", "644", "")).is_err());
     }
 
     #[test]

@@ -4,11 +4,11 @@
 use super::{HttpError, Output, Transport, TransportError};
 use crate::known_hosts::{self, KnownKey};
 use crate::modules::uri::Request;
-use ssh2::{HostKeyType, MethodType, Session};
+use ssh2::{BlockDirections, HostKeyType, MethodType, Session};
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -149,8 +149,10 @@ impl Ssh {
         }
         authenticate(&session, cfg)?;
         // After auth sshd sends its host-keys message and, Nagle on, holds its next small
-        // packets until we ACK it; Linux would delay that ACK by 40 ms. Quick ACKs avoid the stall.
+        // packets until we ACK it; Linux would delay that ACK by 40 ms. From here on the session
+        // is non-blocking and every wait sets TCP_QUICKACK first (see `Io`).
         quickack(fd);
+        session.set_blocking(false);
         session.set_timeout(cfg.command_timeout.as_millis() as u32);
         Ok(Ssh {
             session,
@@ -241,34 +243,140 @@ fn authenticate(session: &Session, cfg: &SshConfig) -> Result<(), TransportError
     )))
 }
 
+/// Non-blocking use of the session: every libssh2 call that would block instead returns, and we
+/// poll the socket ourselves, setting TCP_QUICKACK before each wait. In blocking mode libssh2
+/// waits inside its own calls, where a delayed ACK stalls small exchanges by 40 ms.
+struct Io {
+    session: Session,
+    fd: std::os::fd::RawFd,
+    /// Longest silence accepted from the host within one call.
+    timeout: Duration,
+}
+
+const EAGAIN: i32 = -37;
+
+impl Io {
+    fn wait(&self, deadline: Instant) -> Result<(), TransportError> {
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(TransportError(format!(
+                "no answer from the host for {} s (see --command-timeout)",
+                self.timeout.as_secs()
+            )));
+        }
+        let events = match self.session.block_directions() {
+            BlockDirections::Inbound => libc::POLLIN,
+            BlockDirections::Outbound => libc::POLLOUT,
+            _ => libc::POLLIN | libc::POLLOUT,
+        };
+        quickack(self.fd);
+        let mut pfd = libc::pollfd {
+            fd: self.fd,
+            events,
+            revents: 0,
+        };
+        let ms = (deadline - now).as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: one valid pollfd for a socket the session owns.
+        unsafe { libc::poll(&mut pfd, 1, ms) };
+        quickack(self.fd);
+        Ok(())
+    }
+
+    /// Retries `f` until it stops asking to wait.
+    fn call<T>(&self, mut f: impl FnMut() -> Result<T, ssh2::Error>) -> Result<T, TransportError> {
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            match f() {
+                Ok(v) => return Ok(v),
+                Err(e) if e.code() == ssh2::ErrorCode::Session(EAGAIN) => self.wait(deadline)?,
+                Err(e) => return Err(TransportError(format!("connection lost: {}", e.message()))),
+            }
+        }
+    }
+}
+
+/// A channel read and written as if blocking, over the non-blocking session.
+struct Stream<'a> {
+    ch: &'a mut ssh2::Channel,
+    io: &'a Io,
+}
+
+impl Stream<'_> {
+    fn retry<T>(
+        &mut self,
+        mut f: impl FnMut(&mut ssh2::Channel) -> std::io::Result<T>,
+    ) -> std::io::Result<T> {
+        let deadline = Instant::now() + self.io.timeout;
+        loop {
+            match f(self.ch) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => self
+                    .io
+                    .wait(deadline)
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::TimedOut, e.0))?,
+                other => return other,
+            }
+        }
+    }
+}
+
+impl Read for Stream<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.retry(|ch| ch.read(buf))
+    }
+}
+
+impl Write for Stream<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.retry(|ch| ch.write(buf))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.retry(|ch| ch.flush())
+    }
+}
+
+fn io_lost(e: std::io::Error) -> TransportError {
+    match e.kind() {
+        std::io::ErrorKind::TimedOut => TransportError(e.to_string()),
+        _ => TransportError(format!("connection lost: {e}")),
+    }
+}
+
 impl Ssh {
+    fn io(&self) -> Io {
+        Io {
+            session: self.session.clone(),
+            fd: self.fd,
+            timeout: self.command_timeout,
+        }
+    }
+
     /// Runs `cmd` on a new channel of the session, feeding it `stdin`.
     fn exec(&mut self, cmd: &str, stdin: &[&[u8]]) -> Result<Output, TransportError> {
-        quickack(self.fd);
-        let lost = |e: ssh2::Error| TransportError(format!("connection lost: {}", e.message()));
-        let mut ch = self.session.channel_session().map_err(lost)?;
+        let io = self.io();
+        let mut ch = io.call(|| self.session.channel_session())?;
         // One merged stream: reading stdout while stderr fills its window would hang.
-        ch.handle_extended_data(ssh2::ExtendedData::Merge)
-            .map_err(lost)?;
-        ch.exec(cmd).map_err(lost)?;
-        let io_lost = |e: std::io::Error| TransportError(format!("connection lost: {e}"));
-        for part in stdin {
-            ch.write_all(part).map_err(io_lost)?;
-        }
-        ch.send_eof().map_err(lost)?;
+        io.call(|| ch.handle_extended_data(ssh2::ExtendedData::Merge))?;
+        io.call(|| ch.exec(cmd))?;
         let mut raw = Vec::new();
-        ch.read_to_end(&mut raw).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::TimedOut {
-                TransportError(format!(
-                    "no answer from the host for {} s (see --command-timeout)",
-                    self.command_timeout.as_secs()
-                ))
-            } else {
-                io_lost(e)
+        {
+            let mut st = Stream {
+                ch: &mut ch,
+                io: &io,
+            };
+            for part in stdin {
+                st.write_all(part).map_err(io_lost)?;
             }
-        })?;
-        ch.wait_close().map_err(lost)?;
-        let mut code = ch.exit_status().map_err(lost)?;
+        }
+        io.call(|| ch.send_eof())?;
+        Stream {
+            ch: &mut ch,
+            io: &io,
+        }
+        .read_to_end(&mut raw)
+        .map_err(io_lost)?;
+        io.call(|| ch.wait_close())?;
+        let mut code = io.call(|| ch.exit_status())?;
         // A command killed by a signal reports status 0 (libssh2): do not take that as success.
         if let Ok(sig) = ch.exit_signal()
             && let Some(name) = sig.exit_signal
@@ -309,15 +417,20 @@ impl Transport for Ssh {
     }
 
     fn http(&mut self, req: &Request) -> Result<(u16, String), HttpError> {
-        let mut ch = self
-            .session
-            .channel_direct_tcpip(&req.host, req.port, None)
-            .map_err(|e| {
-                // The host's side refused to connect: a failed check, not a lost host.
-                HttpError::Request(format!("{}: cannot connect ({})", req.url, e.message()))
-            })?;
-        let res = crate::http::exchange(&mut ch, req).map_err(HttpError::Request);
-        let _ = ch.close();
+        let io = self.io();
+        let opened = io.call(|| self.session.channel_direct_tcpip(&req.host, req.port, None));
+        // The host's side refused to connect: a failed check, not a lost host.
+        let mut ch = opened
+            .map_err(|e| HttpError::Request(format!("{}: cannot connect ({})", req.url, e.0)))?;
+        let res = crate::http::exchange(
+            &mut Stream {
+                ch: &mut ch,
+                io: &io,
+            },
+            req,
+        )
+        .map_err(HttpError::Request);
+        let _ = io.call(|| ch.close());
         res
     }
 
@@ -330,40 +443,47 @@ impl Transport for Ssh {
         wait: Duration,
         on_wait: &mut dyn FnMut(),
     ) -> Result<super::Lock, TransportError> {
-        let lost = |e: ssh2::Error| TransportError(format!("connection lost: {}", e.message()));
-        let mut ch = self.session.channel_session().map_err(lost)?;
-        ch.handle_extended_data(ssh2::ExtendedData::Merge)
-            .map_err(lost)?;
-        ch.exec(&super::lock_script(wait.as_secs())).map_err(lost)?;
         // The wait can be long: allow for it on top of the usual silence limit.
-        self.session
-            .set_timeout((self.command_timeout + wait).as_millis() as u32);
+        let io = Io {
+            timeout: self.command_timeout + wait,
+            ..self.io()
+        };
+        let mut ch = io.call(|| self.session.channel_session())?;
+        io.call(|| ch.handle_extended_data(ssh2::ExtendedData::Merge))?;
+        let script = super::lock_script(wait.as_secs());
+        io.call(|| ch.exec(&script))?;
         let mut pending = Vec::new();
-        let answer = super::read_lock_answer(
-            || {
-                let mut byte = [0u8; 1];
-                pending.clear();
-                loop {
-                    match ch.read(&mut byte) {
-                        Ok(0) if pending.is_empty() => return Ok(None),
-                        Ok(0) => break,
-                        Ok(_) if byte[0] == b'\n' => break,
-                        Ok(_) => pending.push(byte[0]),
-                        Err(e) => return Err(TransportError(format!("connection lost: {e}"))),
+        let answer = {
+            let mut st = Stream {
+                ch: &mut ch,
+                io: &io,
+            };
+            super::read_lock_answer(
+                || {
+                    let mut byte = [0u8; 1];
+                    pending.clear();
+                    loop {
+                        match st.read(&mut byte) {
+                            Ok(0) if pending.is_empty() => return Ok(None),
+                            Ok(0) => break,
+                            Ok(_) if byte[0] == b'\n' => break,
+                            Ok(_) => pending.push(byte[0]),
+                            Err(e) => return Err(io_lost(e)),
+                        }
                     }
-                }
-                Ok(Some(String::from_utf8_lossy(&pending).into_owned()))
-            },
-            on_wait,
-        );
-        self.session
-            .set_timeout(self.command_timeout.as_millis() as u32);
-        let answer = answer?;
+                    Ok(Some(String::from_utf8_lossy(&pending).into_owned()))
+                },
+                on_wait,
+            )?
+        };
         self.lock = Some(ch);
         Ok(answer)
     }
 
     fn close(&mut self) {
+        // Orderly goodbyes are simplest blocking, bounded by the session timeout.
+        self.session.set_timeout(2000);
+        self.session.set_blocking(true);
         if let Some(mut ch) = self.lock.take() {
             let _ = ch.send_eof();
             let _ = ch.close();
