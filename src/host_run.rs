@@ -132,6 +132,14 @@ pub struct HostRun<'a> {
     simulated: Vec<Resource>,
     /// Handler index → (notifying task names, whether any notification is certain).
     notified: Vec<(usize, Vec<String>, bool)>,
+    /// Tasks run so far: orders (re)starts against notifications.
+    seq: usize,
+    /// Unit → when plumb last started or restarted it in this run.
+    restarted: HashMap<String, usize>,
+    /// Handler index → when it was last notified.
+    notified_at: HashMap<usize, usize>,
+    /// The handler being run, if any.
+    current_handler: Option<usize>,
     /// Dry run: registered results that only a real run can produce.
     unknown: Vec<String>,
     /// Why the host stopped early, when it was not its own task that failed.
@@ -180,6 +188,10 @@ impl<'a> HostRun<'a> {
             dirty: Vec::new(),
             simulated: Vec::new(),
             notified: Vec::new(),
+            seq: 0,
+            restarted: HashMap::new(),
+            notified_at: HashMap::new(),
+            current_handler: None,
             unknown: Vec::new(),
             stop_msg: String::new(),
             quiet: false,
@@ -340,7 +352,10 @@ impl<'a> HostRun<'a> {
                 continue;
             };
             let (_, by, certain) = self.notified.remove(pos);
-            let (mut status, _) = self.run_task_notified(h, &by, certain)?;
+            self.current_handler = Some(i);
+            let res = self.run_task_notified(h, &by, certain);
+            self.current_handler = None;
+            let (mut status, _) = res?;
             if status == Status::MayChange {
                 status = Status::Changed;
             }
@@ -472,6 +487,7 @@ impl<'a> HostRun<'a> {
         certain: bool,
     ) -> std::result::Result<(Status, Value), Lost> {
         let start = Instant::now();
+        self.seq += 1;
         self.quiet = task.no_log;
         let _ = self.tx.send(Event::TaskStart {
             host: self.host.name.clone(),
@@ -573,6 +589,7 @@ impl<'a> HostRun<'a> {
             for n in &task.notify {
                 for (i, h) in self.play.handlers.iter().enumerate() {
                     if h.name.as_deref() == Some(n.value.as_str()) || h.listen.contains(&n.value) {
+                        self.notified_at.insert(i, self.seq);
                         match self.notified.iter_mut().find(|(idx, _, _)| *idx == i) {
                             Some(entry) => {
                                 entry.1.push(me.clone());
@@ -653,6 +670,20 @@ impl<'a> HostRun<'a> {
             Action::Noop | Action::FlushHandlers => return Ok(Outcome::new(Status::Ok, "")),
             _ => {}
         }
+        // A restart (or reload) handler for a unit that plumb itself started after the change
+        // that notified it has nothing left to do: the unit already runs the new config.
+        if let (Action::Service(s), Some(h), false) = (&action, self.current_handler, self.check())
+            && matches!(s.state.as_deref(), Some("restarted" | "reloaded"))
+            && let Some(unit) = &s.unit
+            && let (Some(&started), Some(&notified)) =
+                (self.restarted.get(unit), self.notified_at.get(&h))
+            && started > notified
+        {
+            return Ok(Outcome::new(
+                Status::Ok,
+                format!("{unit} was started after the change; no restart needed"),
+            ));
+        }
         let sudo = self.sudo_for(task);
         let delegated = task.delegate_to.is_some();
         let reads = action.reads();
@@ -683,7 +714,22 @@ impl<'a> HostRun<'a> {
         if self.check() {
             return Ok(self.simulate(task, o, plan, stale, &action));
         }
-        self.apply(task, vars, o, plan, sudo.as_deref(), delegated)
+        let unit = match &action {
+            Action::Service(s) => s.unit.clone(),
+            _ => None,
+        };
+        let started = plan
+            .changes
+            .iter()
+            .any(|c| c.summary.starts_with("start ") || c.summary.starts_with("restart "));
+        let o = self.apply(task, vars, o, plan, sudo.as_deref(), delegated)?;
+        if let Some(unit) = unit
+            && started
+            && o.status == Status::Changed
+        {
+            self.restarted.insert(unit, self.seq);
+        }
+        Ok(o)
     }
 
     /// A dry run cannot know what a command printed: what depends on it may change.
