@@ -178,6 +178,28 @@ impl Vars {
                             },
                             other => other,
                         })?;
+                // Tera takes an undefined name in `if` as false; Ansible (rightly) calls it an
+                // error. Unless the expression asks about definedness itself, say so.
+                if !e.contains("defined") && !e.contains("default") {
+                    for (off, name) in root_names(e) {
+                        if !self.map.contains_key(name) {
+                            let at = loc.offset_in(s, start + off);
+                            let mut err = Error::input(
+                                at,
+                                format!(
+                                    "cannot evaluate condition `{e}`: undefined variable `{name}`"
+                                ),
+                            );
+                            err = match suggest(name, self.map.keys().map(String::as_str)) {
+                                Some(h) => err.with_hint(format!("did you mean `{h}`?")),
+                                None => err.with_hint(format!(
+                                    "define it, or write `{name} is defined and …`"
+                                )),
+                            };
+                            return Err(err);
+                        }
+                    }
+                }
                 Ok(out == "1")
             }
             Value::Null => Ok(false),
@@ -408,6 +430,77 @@ fn find_word(text: &str, word: &str) -> Option<usize> {
     })
 }
 
+/// The variable names an expression starts its lookups with (`result` in `result.rc != 0`),
+/// with their byte offsets: not keywords, tests (after `is`), filters (after `|`), attributes
+/// (after `.`), function calls, numbers or quoted text.
+fn root_names(e: &str) -> Vec<(usize, &str)> {
+    const KEYWORDS: &[&str] = &[
+        "and", "or", "not", "in", "is", "true", "false", "True", "False", "none", "None", "if",
+        "else",
+    ];
+    let b = e.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut prev_sig: Option<u8> = None;
+    let mut prev_word: &str = "";
+    while i < b.len() {
+        let c = b[i];
+        if c == b'"' || c == b'\'' {
+            let q = c;
+            i += 1;
+            while i < b.len() && b[i] != q {
+                i += 1;
+            }
+            i += 1;
+            prev_sig = Some(q);
+            prev_word = "";
+            continue;
+        }
+        if c.is_ascii_alphabetic() || c == b'_' {
+            let start = i;
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                i += 1;
+            }
+            let word = &e[start..i];
+            let mut j = i;
+            while j < b.len() && b[j] == b' ' {
+                j += 1;
+            }
+            let call = j < b.len() && b[j] == b'(';
+            let after_attr = matches!(prev_sig, Some(b'.') | Some(b'|'));
+            let after_is = prev_word == "is" || (prev_word == "not" && is_after_is(e, start));
+            if !KEYWORDS.contains(&word) && !call && !after_attr && !after_is {
+                out.push((start, word));
+            }
+            prev_word = word;
+            prev_sig = Some(b'a');
+            continue;
+        }
+        if c.is_ascii_digit() {
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'.') {
+                i += 1;
+            }
+            prev_sig = Some(b'0');
+            prev_word = "";
+            continue;
+        }
+        if !c.is_ascii_whitespace() {
+            prev_sig = Some(c);
+            prev_word = "";
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Whether the `not` before `at` follows an `is` (`x is not defined`).
+fn is_after_is(e: &str, at: usize) -> bool {
+    e[..at]
+        .trim_end()
+        .strip_suffix("not")
+        .is_some_and(|r| r.trim_end().ends_with(" is"))
+}
+
 fn parse_pos(detail: &str) -> Option<(usize, usize)> {
     let rest = &detail[detail.find("--> ")? + 4..];
     let pos: String = rest
@@ -540,6 +633,34 @@ mod tests {
             )
         );
         assert_eq!(hint.unwrap(), "did you mean `length`?");
+    }
+
+    #[test]
+    fn root_names_of_expressions() {
+        fn names(e: &str) -> Vec<&str> {
+            root_names(e).into_iter().map(|(_, n)| n).collect()
+        }
+        assert_eq!(names("r.rc != 0 and flag | bool"), ["r", "flag"]);
+        assert_eq!(names("'x' in out.stdout"), ["out"]);
+        assert_eq!(names("r is not changed"), ["r"]);
+        assert_eq!(names("items | length > 2"), ["items"]);
+        assert_eq!(names("x == \"a b\" or y"), ["x", "y"]);
+    }
+
+    #[test]
+    fn undefined_name_in_a_condition_is_an_error() {
+        let v = vars(json!({"flag": true}));
+        let err = v
+            .condition(&json!("flga"), &loc())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("undefined variable `flga`"), "{err}");
+        assert!(v.condition(&json!("missing is defined"), &loc()).is_ok());
+        assert!(
+            v.condition(&json!("missing | default(value=true)"), &loc())
+                .is_ok()
+        );
     }
 
     #[test]
