@@ -376,8 +376,13 @@ impl<'a> HostRun<'a> {
 
     /// Probes every task that can be rendered now, in one round trip per sudo user.
     fn prefetch(&mut self) -> std::result::Result<(), Lost> {
-        let mut wanted: Vec<(String, Option<String>)> = Vec::new();
+        use crate::batch::{self, Need};
+        // (the task's own probe text, what it needs, sudo user)
+        let mut wanted: Vec<(String, Need, Option<String>)> = Vec::new();
         for task in &self.play.tasks {
+            if task.delegate_to.is_some() {
+                continue;
+            }
             let sudo = self.sudo_for(task);
             let m = self.task_vars(task);
             let vars = Vars::new(m.clone());
@@ -402,34 +407,63 @@ impl<'a> HostRun<'a> {
                 {
                     continue;
                 }
-                if task.delegate_to.is_some() {
-                    continue;
-                }
                 if let Ok(action) = self.build(task, &vars)
-                    && let Some(p) = action.probe()
+                    && let (Some(p), Some(need)) = (action.probe(), batch::need(&action))
+                    && !wanted.iter().any(|(q, _, u)| *q == p && *u == sudo)
                 {
-                    let key = (p, sudo.clone());
-                    if !wanted.contains(&key) {
-                        wanted.push(key);
-                    }
+                    wanted.push((p, need, sudo.clone()));
                 }
             }
         }
-        let mut users: Vec<Option<String>> = wanted.iter().map(|(_, u)| u.clone()).collect();
-        users.dedup();
+        let mut users: Vec<Option<String>> = Vec::new();
+        for (_, _, u) in &wanted {
+            if !users.contains(u) {
+                users.push(u.clone());
+            }
+        }
         for user in users {
-            let snippets: Vec<&str> = wanted
-                .iter()
-                .filter(|(_, u)| *u == user)
-                .map(|(p, _)| p.as_str())
-                .collect();
+            let mine: Vec<&(String, Need, Option<String>)> =
+                wanted.iter().filter(|(_, _, u)| *u == user).collect();
+            let (mut paths, mut sums, mut units) = (Vec::new(), Vec::new(), Vec::new());
+            let mut own: Vec<&str> = Vec::new();
+            for (p, need, _) in &mine {
+                match need {
+                    Need::Files {
+                        paths: ps,
+                        sums: ss,
+                    } => {
+                        for x in ps {
+                            if !paths.contains(x) {
+                                paths.push(x.clone());
+                            }
+                        }
+                        for x in ss {
+                            if !sums.contains(x) {
+                                sums.push(x.clone());
+                            }
+                        }
+                    }
+                    Need::Unit(u) => {
+                        if !units.contains(u) {
+                            units.push(u.clone());
+                        }
+                    }
+                    Need::Own(_) => own.push(p.as_str()),
+                }
+            }
+            let files_snippet = (!paths.is_empty()).then(|| batch::files_probe(&paths, &sums));
+            let units_snippet = (!units.is_empty()).then(|| batch::units_probe(&units));
+            let mut snippets: Vec<&str> = Vec::new();
+            snippets.extend(files_snippet.as_deref());
+            snippets.extend(units_snippet.as_deref());
+            snippets.extend(own.iter().copied());
             let nonce = crate::probe::nonce();
             let script = crate::probe::batch_script(&snippets, &nonce);
             self.detail(
                 1,
                 format!(
-                    "probe: {} checks in one round trip{}",
-                    snippets.len(),
+                    "probe: {} tasks in one round trip{}",
+                    mine.len(),
                     user.as_deref()
                         .map(|u| format!(" (sudo -u {u})"))
                         .unwrap_or_default()
@@ -440,9 +474,33 @@ impl<'a> HostRun<'a> {
             self.detail(2, format!("output (exit {}):\n{}", out.code, out.out));
             // A batch that fails as a whole (e.g. sudo refused) is not cached: each task then
             // probes alone and reports its own error.
-            if let Ok(parts) = crate::probe::split(&out.out, &nonce, snippets.len()) {
-                for (snip, part) in snippets.iter().zip(parts) {
-                    self.cache.insert((snip.to_string(), user.clone()), part);
+            let Ok(mut parts) = crate::probe::split(&out.out, &nonce, snippets.len()) else {
+                continue;
+            };
+            let files_part = files_snippet.as_ref().map(|_| parts.remove(0));
+            let unit_blocks = units_snippet.as_ref().and_then(|_| {
+                let (code, text) = parts.remove(0);
+                batch::split_units(&text, units.len()).map(|b| (code, b))
+            });
+            for (snip, part) in own.iter().zip(parts) {
+                self.cache.insert((snip.to_string(), user.clone()), part);
+            }
+            for (p, need, _) in &mine {
+                let facts = match need {
+                    Need::Files {
+                        paths: ps,
+                        sums: ss,
+                    } => files_part
+                        .as_ref()
+                        .map(|(code, text)| (*code, batch::select_files(text, ps, ss))),
+                    Need::Unit(u) => unit_blocks.as_ref().and_then(|(code, blocks)| {
+                        let i = units.iter().position(|x| x == u)?;
+                        Some((*code, blocks[i].clone()))
+                    }),
+                    Need::Own(_) => None,
+                };
+                if let Some(f) = facts {
+                    self.cache.insert((p.clone(), user.clone()), f);
                 }
             }
         }

@@ -1,5 +1,6 @@
 //! plumb: agentless, idempotent provisioning over SSH.
 
+pub mod batch;
 pub mod cli;
 pub mod config;
 pub mod diagnosis;

@@ -20,7 +20,7 @@ const UNIT_SUFFIXES: &[&str] = &[
     ".service", ".socket", ".timer", ".target", ".mount", ".path", ".slice",
 ];
 
-const PROPS: &str = "Id,LoadState,ActiveState,SubState,UnitFileState,NeedDaemonReload,MainPID";
+pub const PROPS: &str = "Id,LoadState,ActiveState,SubState,UnitFileState,NeedDaemonReload,MainPID";
 
 impl Service {
     pub fn build(a: &Getter) -> Result<Service> {
