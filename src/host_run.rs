@@ -288,8 +288,14 @@ impl<'a> HostRun<'a> {
     /// Returns (failed, changed).
     fn run_play(&mut self) -> std::result::Result<(bool, bool), Lost> {
         // Two runs on one host must not interleave. A dry run takes no lock: it changes nothing
-        // and must leave nothing behind, not even a lock file.
-        if !self.check() {
+        // and must leave nothing behind, not even a lock file. The lock is asked for first and
+        // its answer read after the (read-only) probe, which thus costs no extra round trip.
+        if self.check() {
+            self.prefetch()?;
+        } else {
+            let wait = self.r.opts.lock_timeout;
+            self.t.lock_request(wait)?;
+            self.prefetch()?;
             let (tx, host) = (self.tx, self.host.name.clone());
             let mut on_wait = || {
                 let _ = tx.send(Event::Detail {
@@ -300,17 +306,23 @@ impl<'a> HostRun<'a> {
                     ),
                 });
             };
-            let wait = self.r.opts.lock_timeout;
-            if self.t.lock(wait, &mut on_wait)? == crate::transport::Lock::TimedOut {
-                self.stop_msg = format!(
-                    "another plumb run held {} for {} s; giving up (see --lock-timeout)",
-                    crate::transport::LOCK_FILE,
-                    wait.as_secs()
-                );
-                return Ok((true, false));
+            match self.t.lock_wait(&mut on_wait)? {
+                crate::transport::Lock::TimedOut => {
+                    self.stop_msg = format!(
+                        "another plumb run held {} for {} s; giving up (see --lock-timeout)",
+                        crate::transport::LOCK_FILE,
+                        wait.as_secs()
+                    );
+                    return Ok((true, false));
+                }
+                // What was read while another run worked may be stale: read it again.
+                crate::transport::Lock::Held { waited: true } => {
+                    self.cache.clear();
+                    self.prefetch()?;
+                }
+                crate::transport::Lock::Held { waited: false } => {}
             }
         }
-        self.prefetch()?;
         let mut changed = false;
         for task in &self.play.tasks {
             if self.r.abort.load(std::sync::atomic::Ordering::SeqCst) {

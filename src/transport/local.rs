@@ -10,6 +10,7 @@ use std::time::Duration;
 pub struct Local {
     user: String,
     lock: Option<std::process::Child>,
+    lock_out: Option<std::io::BufReader<std::process::ChildStdout>>,
     become_pass: super::BecomePass,
 }
 
@@ -25,6 +26,7 @@ impl Local {
         Local {
             user,
             lock: None,
+            lock_out: None,
             become_pass: super::BecomePass::default(),
         }
     }
@@ -100,12 +102,7 @@ impl Transport for Local {
         &self.user
     }
 
-    fn lock(
-        &mut self,
-        wait: Duration,
-        on_wait: &mut dyn FnMut(),
-    ) -> Result<super::Lock, TransportError> {
-        use std::io::BufRead;
+    fn lock_request(&mut self, wait: Duration) -> Result<(), TransportError> {
         let mut child = Command::new("sh")
             .args(["-c", &super::lock_script(wait.as_secs())])
             .stdin(Stdio::piped())
@@ -113,8 +110,18 @@ impl Transport for Local {
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| TransportError(format!("cannot run sh: {e}")))?;
-        let mut out = std::io::BufReader::new(child.stdout.take().expect("piped"));
-        let answer = super::read_lock_answer(
+        self.lock_out = Some(std::io::BufReader::new(child.stdout.take().expect("piped")));
+        self.lock = Some(child);
+        Ok(())
+    }
+
+    fn lock_wait(&mut self, on_wait: &mut dyn FnMut()) -> Result<super::Lock, TransportError> {
+        use std::io::BufRead;
+        let out = self
+            .lock_out
+            .as_mut()
+            .ok_or_else(|| TransportError("the plumb lock was not requested".into()))?;
+        super::read_lock_answer(
             || {
                 let mut line = String::new();
                 match out.read_line(&mut line) {
@@ -124,9 +131,7 @@ impl Transport for Local {
                 }
             },
             on_wait,
-        )?;
-        self.lock = Some(child);
-        Ok(answer)
+        )
     }
 
     fn close(&mut self) {

@@ -36,20 +36,22 @@ pub trait Transport: Send {
     /// The sudo password to use for `become`, if any.
     fn set_become_password(&mut self, password: Option<String>);
 
-    /// Takes the host's plumb lock for the rest of the connection, so two runs never
-    /// interleave on one host. `on_wait` is told once if another run holds it.
-    fn lock(
-        &mut self,
-        wait: std::time::Duration,
-        on_wait: &mut dyn FnMut(),
-    ) -> Result<Lock, TransportError>;
+    /// Asks for the host's plumb lock, held for the rest of the connection so two runs never
+    /// interleave on one host. Does not wait for the answer: the read-only probe runs
+    /// meanwhile, saving a round trip.
+    fn lock_request(&mut self, wait: std::time::Duration) -> Result<(), TransportError>;
+
+    /// Waits for the lock asked for with `lock_request`. `on_wait` is told once if another run
+    /// holds it.
+    fn lock_wait(&mut self, on_wait: &mut dyn FnMut()) -> Result<Lock, TransportError>;
 
     fn close(&mut self) {}
 }
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Lock {
-    Held,
+    /// `waited`: another run held it first, so anything read before may be stale.
+    Held { waited: bool },
     /// Another run kept it for the whole wait.
     TimedOut,
 }
@@ -74,10 +76,14 @@ pub fn read_lock_answer(
     mut read_line: impl FnMut() -> Result<Option<String>, TransportError>,
     on_wait: &mut dyn FnMut(),
 ) -> Result<Lock, TransportError> {
+    let mut waited = false;
     loop {
         match read_line()?.as_deref().map(str::trim) {
-            Some("busy") => on_wait(),
-            Some("locked") => return Ok(Lock::Held),
+            Some("busy") => {
+                waited = true;
+                on_wait();
+            }
+            Some("locked") => return Ok(Lock::Held { waited }),
             Some("timeout") => return Ok(Lock::TimedOut),
             Some(other) => {
                 return Err(TransportError(format!(

@@ -37,6 +37,7 @@ pub struct Ssh {
     fd: std::os::fd::RawFd,
     /// The channel whose remote process holds the host's plumb lock.
     lock: Option<ssh2::Channel>,
+    lock_wait: Duration,
     user: String,
     command_timeout: Duration,
     become_pass: super::BecomePass,
@@ -158,6 +159,7 @@ impl Ssh {
             session,
             fd,
             lock: None,
+            lock_wait: Duration::ZERO,
             user: cfg.user.clone(),
             command_timeout: cfg.command_timeout,
             become_pass: super::BecomePass::default(),
@@ -438,46 +440,46 @@ impl Transport for Ssh {
         &self.user
     }
 
-    fn lock(
-        &mut self,
-        wait: Duration,
-        on_wait: &mut dyn FnMut(),
-    ) -> Result<super::Lock, TransportError> {
-        // The wait can be long: allow for it on top of the usual silence limit.
-        let io = Io {
-            timeout: self.command_timeout + wait,
-            ..self.io()
-        };
+    fn lock_request(&mut self, wait: Duration) -> Result<(), TransportError> {
+        let io = self.io();
         let mut ch = io.call(|| self.session.channel_session())?;
         io.call(|| ch.handle_extended_data(ssh2::ExtendedData::Merge))?;
         let script = super::lock_script(wait.as_secs());
         io.call(|| ch.exec(&script))?;
-        let mut pending = Vec::new();
-        let answer = {
-            let mut st = Stream {
-                ch: &mut ch,
-                io: &io,
-            };
-            super::read_lock_answer(
-                || {
-                    let mut byte = [0u8; 1];
-                    pending.clear();
-                    loop {
-                        match st.read(&mut byte) {
-                            Ok(0) if pending.is_empty() => return Ok(None),
-                            Ok(0) => break,
-                            Ok(_) if byte[0] == b'\n' => break,
-                            Ok(_) => pending.push(byte[0]),
-                            Err(e) => return Err(io_lost(e)),
-                        }
-                    }
-                    Ok(Some(String::from_utf8_lossy(&pending).into_owned()))
-                },
-                on_wait,
-            )?
-        };
         self.lock = Some(ch);
-        Ok(answer)
+        self.lock_wait = wait;
+        Ok(())
+    }
+
+    fn lock_wait(&mut self, on_wait: &mut dyn FnMut()) -> Result<super::Lock, TransportError> {
+        // The wait can be long: allow for it on top of the usual silence limit.
+        let io = Io {
+            timeout: self.command_timeout + self.lock_wait,
+            ..self.io()
+        };
+        let ch = self
+            .lock
+            .as_mut()
+            .ok_or_else(|| TransportError("the plumb lock was not requested".into()))?;
+        let mut st = Stream { ch, io: &io };
+        let mut pending = Vec::new();
+        super::read_lock_answer(
+            || {
+                let mut byte = [0u8; 1];
+                pending.clear();
+                loop {
+                    match st.read(&mut byte) {
+                        Ok(0) if pending.is_empty() => return Ok(None),
+                        Ok(0) => break,
+                        Ok(_) if byte[0] == b'\n' => break,
+                        Ok(_) => pending.push(byte[0]),
+                        Err(e) => return Err(io_lost(e)),
+                    }
+                }
+                Ok(Some(String::from_utf8_lossy(&pending).into_owned()))
+            },
+            on_wait,
+        )
     }
 
     fn close(&mut self) {
