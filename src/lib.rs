@@ -127,7 +127,7 @@ fn run_playbook(a: RunArgs, plan: bool, validate_only: bool) -> Result<i32> {
             .iter()
             .map(|p| runner.selected(p).map(|h| h.len()).unwrap_or(0))
             .sum();
-        println!(
+        report::line(&format!(
             "{}: {} play(s), {} task(s), {hosts} host selection(s): valid",
             a.playbook.display(),
             playbook.plays.len(),
@@ -136,7 +136,7 @@ fn run_playbook(a: RunArgs, plan: bool, validate_only: bool) -> Result<i32> {
                 .iter()
                 .map(|p| p.tasks.len() + p.handlers.len())
                 .sum::<usize>()
-        );
+        ));
         return Ok(0);
     }
     // The sudo password is asked only once the input is known to be good.
@@ -230,7 +230,7 @@ fn show_inventory(a: cli::InventoryArgs) -> Result<i32> {
             .iter()
             .find(|h| &h.name == name)
             .ok_or_else(|| Error::Usage(format!("host `{name}` is not in the selection")))?;
-        println!("{}", serde_json::to_string_pretty(&h.vars).expect("json"));
+        report::json(&h.vars);
         return Ok(0);
     }
     let doc: Map<String, Value> = hosts
@@ -242,6 +242,6 @@ fn show_inventory(a: cli::InventoryArgs) -> Result<i32> {
             )
         })
         .collect();
-    println!("{}", serde_json::to_string_pretty(&doc).expect("json"));
+    report::json(&doc);
     Ok(0)
 }

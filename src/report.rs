@@ -467,6 +467,17 @@ fn worst(old: HostStatus, new: HostStatus, fresh: bool) -> HostStatus {
     }
 }
 
+/// One line on stdout, for commands that print a single result.
+pub fn line(text: &str) {
+    let _ = writeln!(std::io::stdout(), "{text}");
+}
+
+/// A JSON document on stdout.
+pub fn json<T: Serialize>(value: &T) {
+    let text = serde_json::to_string_pretty(value).expect("serializable");
+    let _ = writeln!(std::io::stdout(), "{text}");
+}
+
 /// Prints an error the way compilers do: message, `--> file:line:col`, the line, a caret, a hint.
 pub fn error(e: &Error) {
     let color = std::io::stderr().is_terminal()
