@@ -1122,14 +1122,30 @@ impl<'a> HostRun<'a> {
         let mut out = Vec::new();
         for c in &plan.changes {
             let Some(cc) = &c.content else { continue };
+            let limit = crate::report::MAX_DIFF_BYTES;
+            if cc.new.len() > limit {
+                out.push(format!(
+                    "({}: {} bytes, too large to diff)\n",
+                    cc.path,
+                    cc.new.len()
+                ));
+                continue;
+            }
             let old = if cc.exists {
-                let script = format!("head -c 1048576 -- {}", crate::shell::quote(&cc.path));
+                let script = format!("head -c {} -- {}", limit + 1, crate::shell::quote(&cc.path));
                 let res = self.transport(delegated).run(&script, sudo)?;
                 if res.code != 0 {
                     out.push(format!(
                         "(cannot read {} for a diff: {})\n",
                         cc.path,
                         res.out.trim()
+                    ));
+                    continue;
+                }
+                if res.out.len() > limit {
+                    out.push(format!(
+                        "({}: the file on the host is over {limit} bytes, too large to diff)\n",
+                        cc.path
                     ));
                     continue;
                 }

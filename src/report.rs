@@ -543,12 +543,29 @@ pub fn unified_diff(path: &str, old: Option<&[u8]>, new: &[u8]) -> String {
     } else {
         "/dev/null".into()
     };
-    similar::TextDiff::from_lines(old_text.as_str(), &*new_text)
+    let diff = similar::TextDiff::from_lines(old_text.as_str(), &*new_text)
         .unified_diff()
         .context_radius(3)
         .header(&before, &format!("b{path}"))
-        .to_string()
+        .to_string();
+    // A reviewer reads a diff, not a novel: a new 5000-line file is summarised.
+    let lines: Vec<&str> = diff.lines().collect();
+    if lines.len() <= MAX_DIFF_LINES {
+        return diff;
+    }
+    let mut out = lines[..MAX_DIFF_LINES].join("\n");
+    out.push_str(&format!(
+        "\n… {} more lines of diff not shown\n",
+        lines.len() - MAX_DIFF_LINES
+    ));
+    out
 }
+
+/// Longest diff shown per file, in lines.
+pub const MAX_DIFF_LINES: usize = 400;
+
+/// Largest file content diffed, in bytes (on either side).
+pub const MAX_DIFF_BYTES: usize = 256 * 1024;
 
 #[cfg(test)]
 mod tests {
@@ -561,6 +578,10 @@ mod tests {
         assert!(d.contains("-b\n+B\n"));
         let new = unified_diff("/etc/y", None, b"hi\n");
         assert!(new.starts_with("--- /dev/null\n+++ b/etc/y\n"), "{new}");
+        let long: String = (0..1000).map(|i| format!("{i}\n")).collect();
+        let d = unified_diff("/etc/long", None, long.as_bytes());
+        assert_eq!(d.lines().count(), MAX_DIFF_LINES + 1);
+        assert!(d.ends_with("more lines of diff not shown\n"), "{d}");
         assert_eq!(
             unified_diff("/bin/x", Some(b"\0"), b"x"),
             "binary file /bin/x differs\n"
