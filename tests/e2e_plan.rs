@@ -6,26 +6,11 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use support::{Hosts, Run, inventory, plumb, repo};
+use support::{Hosts, Run, inventory};
 
 fn run(dir: &Path, inv: &Path, cmd: &str) -> Run {
-    let kh = dir.join("known_hosts");
-    let site = repo().join("playbooks/site.yml");
-    plumb(
-        dir,
-        &[
-            cmd,
-            site.to_str().unwrap(),
-            "-i",
-            inv.to_str().unwrap(),
-            "--host-key-checking",
-            "accept-new",
-            "--known-hosts",
-            kh.to_str().unwrap(),
-            "--output",
-            "json",
-        ],
-    )
+    let json = ["--host-key-checking", "accept-new", "--output", "json"];
+    support::playbook(dir, cmd, &support::site(), inv, &json)
 }
 
 /// Everything a plan must not touch: files under /etc, /srv and the unit directories, links and

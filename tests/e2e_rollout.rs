@@ -4,28 +4,10 @@
 mod support;
 
 use std::path::Path;
-use support::{Hosts, Run, http_get, inventory, plumb, repo};
-
-fn kh(dir: &Path) -> String {
-    dir.join("known_hosts").display().to_string()
-}
+use support::{Hosts, Run, http_get, inventory, plumb};
 
 fn apply(dir: &Path, inv: &Path, playbook: &str, extra: &[&str]) -> Run {
-    let kh = kh(dir);
-    let mut args = vec![
-        "apply",
-        playbook,
-        "-i",
-        inv.to_str().unwrap(),
-        "--host-key-checking",
-        "accept-new",
-        "--known-hosts",
-        &kh,
-        "--output",
-        "json",
-    ];
-    args.extend_from_slice(extra);
-    plumb(dir, &args)
+    support::apply_json(dir, playbook, inv, extra)
 }
 
 fn host_msg(run: &Run, host: &str) -> String {
@@ -45,7 +27,7 @@ fn rollout_batches_dead_hosts_max_fail_and_retry() {
     let _hosts = Hosts::up(&ids);
     let dir = tempfile::tempdir().unwrap();
     let inv = inventory(dir.path(), &ids, "root");
-    let site = repo().join("playbooks/site.yml").display().to_string();
+    let site = support::site();
 
     // serial: 1 with max_fail_percentage: 0: the first host fails, no other host is touched.
     let pb = dir.path().join("fail-first.yml");

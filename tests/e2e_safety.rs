@@ -7,30 +7,16 @@ mod support;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-use support::{Hosts, Run, http_get, inventory, plumb, repo};
+use support::{Hosts, Run, http_get, inventory, site};
 
 fn apply(dir: &Path, inv: &Path, playbook: &str, extra: &[&str]) -> Run {
-    let kh = dir.join("known_hosts").display().to_string();
-    let mut args = vec![
-        "apply",
-        playbook,
-        "-i",
-        inv.to_str().unwrap(),
-        "--known-hosts",
-        &kh,
-    ];
-    args.extend_from_slice(extra);
-    plumb(dir, &args)
+    support::playbook(dir, "apply", playbook, inv, extra)
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
     p.display().to_string()
-}
-
-fn site() -> String {
-    repo().join("playbooks/site.yml").display().to_string()
 }
 
 fn task_msg(run: &Run, host: &str, task: &str) -> String {

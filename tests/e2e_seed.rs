@@ -3,29 +3,10 @@
 
 mod support;
 
-use support::{Hosts, http_get, inventory, plumb, repo};
-
-fn site() -> String {
-    repo().join("playbooks/site.yml").display().to_string()
-}
+use support::{Hosts, http_get, inventory, plumb, repo, site};
 
 fn apply(dir: &std::path::Path, inv: &std::path::Path) -> support::Run {
-    let kh = dir.join("known_hosts");
-    plumb(
-        dir,
-        &[
-            "apply",
-            &site(),
-            "-i",
-            inv.to_str().unwrap(),
-            "--host-key-checking",
-            "accept-new",
-            "--known-hosts",
-            kh.to_str().unwrap(),
-            "--output",
-            "json",
-        ],
-    )
+    support::apply_json(dir, &site(), inv, &[])
 }
 
 fn main_pid(k: u32, unit: &str) -> String {

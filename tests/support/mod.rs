@@ -199,6 +199,33 @@ pub fn plumb(dir: &Path, args: &[&str]) -> Run {
     }
 }
 
+/// The shipped playbook.
+pub fn site() -> String {
+    repo().join("playbooks/site.yml").display().to_string()
+}
+
+/// `plumb CMD PLAYBOOK -i INV --known-hosts DIR/known_hosts EXTRA…`, run in `dir`.
+pub fn playbook(dir: &Path, cmd: &str, playbook: &str, inv: &Path, extra: &[&str]) -> Run {
+    let kh = dir.join("known_hosts").display().to_string();
+    let mut args = vec![
+        cmd,
+        playbook,
+        "-i",
+        inv.to_str().unwrap(),
+        "--known-hosts",
+        &kh,
+    ];
+    args.extend_from_slice(extra);
+    plumb(dir, &args)
+}
+
+/// `apply` recording unknown host keys and answering in JSON: what most tests want.
+pub fn apply_json(dir: &Path, playbook: &str, inv: &Path, extra: &[&str]) -> Run {
+    let mut args = vec!["--host-key-checking", "accept-new", "--output", "json"];
+    args.extend_from_slice(extra);
+    self::playbook(dir, "apply", playbook, inv, &args)
+}
+
 /// GET http://HOST/path from the control machine: (status, body).
 pub fn http_get(host: &str, path: &str) -> (u16, String) {
     let mut s = TcpStream::connect((host, 80)).unwrap_or_else(|e| panic!("connect {host}:80: {e}"));
