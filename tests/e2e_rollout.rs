@@ -10,17 +10,6 @@ fn apply(dir: &Path, inv: &Path, playbook: &str, extra: &[&str]) -> Run {
     support::apply_json(dir, playbook, inv, extra)
 }
 
-fn host_msg(run: &Run, host: &str) -> String {
-    let doc = run.json();
-    doc["hosts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|h| h["host"] == host)
-        .map(|h| h["msg"].as_str().unwrap_or_default().to_string())
-        .unwrap_or_default()
-}
-
 #[test]
 fn rollout_batches_dead_hosts_max_fail_and_retry() {
     let ids = [31, 32, 33, 34];
@@ -42,7 +31,7 @@ fn rollout_batches_dead_hosts_max_fail_and_retry() {
     for h in ["h32", "h33", "h34"] {
         assert_eq!(run.host_status(h), "not-run", "{}", run.stdout);
         assert!(
-            host_msg(&run, h).contains("max_fail_percentage"),
+            run.host_msg(h).contains("max_fail_percentage"),
             "{}",
             run.stdout
         );
@@ -65,7 +54,7 @@ fn rollout_batches_dead_hosts_max_fail_and_retry() {
         run.stdout, run.stderr
     );
     assert_eq!(run.host_status("h33"), "unreachable");
-    assert!(!host_msg(&run, "h33").is_empty());
+    assert!(!run.host_msg("h33").is_empty());
     for h in ["h31", "h32", "h34"] {
         assert_eq!(run.host_status(h), "changed", "{}", run.stdout);
     }

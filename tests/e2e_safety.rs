@@ -19,25 +19,6 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
     p.display().to_string()
 }
 
-fn task_msg(run: &Run, host: &str, task: &str) -> String {
-    let doc = run.json();
-    doc["hosts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|h| h["host"] == host)
-        .and_then(|h| {
-            h["tasks"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|t| t["name"] == task)
-                .cloned()
-        })
-        .map(|t| t["msg"].as_str().unwrap_or_default().to_string())
-        .unwrap_or_else(|| panic!("no task {task} for {host}: {doc}"))
-}
-
 #[test]
 fn host_keys_unknown_changed_and_hashed() {
     let k = 41;
@@ -183,7 +164,7 @@ fn broken_nginx_conf_never_reaches_a_reload_and_a_wrong_socket_is_diagnosed() {
         &["-e", "server_name=bad{", "--output", "json"],
     );
     assert_eq!(run.code, 2, "{}", run.stdout);
-    let msg = task_msg(&run, "h43", "nginx site");
+    let msg = run.task_msg("h43", "nginx site");
     assert!(msg.contains("in-place check failed (nginx -t)"), "{msg}");
     assert!(
         msg.contains("[emerg]") && msg.contains("server_name"),
@@ -209,7 +190,7 @@ fn broken_nginx_conf_never_reaches_a_reload_and_a_wrong_socket_is_diagnosed() {
     );
     let run = apply(dir.path(), &inv, &verify, &["--output", "json"]);
     assert_eq!(run.code, 2, "{}", run.stdout);
-    let msg = task_msg(&run, "h43", "site answers");
+    let msg = run.task_msg("h43", "site answers");
     assert!(msg.contains("answered 502"), "{msg}");
     assert!(msg.contains("/var/log/nginx/error.log"), "{msg}");
     assert!(msg.contains("hint: uWSGI seems to speak HTTP"), "{msg}");
@@ -358,7 +339,7 @@ fn one_run_at_a_time_and_apt_waits_for_its_lock() {
     };
     let run = apply(dir.path(), &inv, &apt(2), &["--output", "json"]);
     assert_eq!(run.code, 2, "{}", run.stdout);
-    let msg = task_msg(&run, "h44", "tree");
+    let msg = run.task_msg("h44", "tree");
     assert!(
         msg.contains("Could not get lock /var/lib/dpkg/lock-frontend"),
         "{msg}"

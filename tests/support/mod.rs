@@ -137,16 +137,21 @@ impl Run {
         })
     }
 
-    /// Task name → status, for one host.
-    pub fn statuses(&self, host: &str) -> Vec<(String, String)> {
+    /// One host's entry in the JSON report.
+    pub fn host(&self, host: &str) -> Value {
         let doc = self.json();
-        let h = doc["hosts"]
+        doc["hosts"]
             .as_array()
             .unwrap()
             .iter()
             .find(|h| h["host"] == host)
-            .unwrap_or_else(|| panic!("no host {host} in {doc}"));
-        h["tasks"]
+            .cloned()
+            .unwrap_or_else(|| panic!("no host {host} in {doc}"))
+    }
+
+    /// Task name → status, for one host.
+    pub fn statuses(&self, host: &str) -> Vec<(String, String)> {
+        self.host(host)["tasks"]
             .as_array()
             .unwrap()
             .iter()
@@ -163,14 +168,27 @@ impl Run {
     }
 
     pub fn host_status(&self, host: &str) -> String {
-        let doc = self.json();
-        doc["hosts"]
+        self.host(host)["status"].as_str().unwrap().to_string()
+    }
+
+    /// Why a host is unreachable or was not run ("" when it has no message).
+    pub fn host_msg(&self, host: &str) -> String {
+        self.host(host)["msg"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// One task's message on one host.
+    pub fn task_msg(&self, host: &str, task: &str) -> String {
+        let h = self.host(host);
+        h["tasks"]
             .as_array()
             .unwrap()
             .iter()
-            .find(|h| h["host"] == host)
-            .map(|h| h["status"].as_str().unwrap().to_string())
-            .unwrap_or_else(|| panic!("no host {host} in {doc}"))
+            .find(|t| t["name"] == task)
+            .map(|t| t["msg"].as_str().unwrap_or_default().to_string())
+            .unwrap_or_else(|| panic!("no task {task} for {host}: {h}"))
     }
 
     /// Names of the tasks with this status on this host.
