@@ -288,40 +288,21 @@ impl<'a> HostRun<'a> {
     /// Returns (failed, changed).
     fn run_play(&mut self) -> std::result::Result<(bool, bool), Lost> {
         // Two runs on one host must not interleave. A dry run takes no lock: it changes nothing
-        // and must leave nothing behind, not even a lock file. The lock is asked for first and
-        // its answer read after the (read-only) probe, which thus costs no extra round trip.
-        if self.check() {
-            self.prefetch()?;
-        } else {
-            let wait = self.r.opts.lock_timeout;
-            self.t.lock_request(wait)?;
-            self.prefetch()?;
-            let (tx, host) = (self.tx, self.host.name.clone());
-            let mut on_wait = || {
-                let _ = tx.send(Event::Detail {
-                    host: host.clone(),
-                    text: format!(
-                        "waiting for another plumb run on this host to finish ({})",
-                        crate::transport::LOCK_FILE
-                    ),
-                });
-            };
-            match self.t.lock_wait(&mut on_wait)? {
-                crate::transport::Lock::TimedOut => {
-                    self.stop_msg = format!(
-                        "another plumb run held {} for {} s; giving up (see --lock-timeout)",
-                        crate::transport::LOCK_FILE,
-                        wait.as_secs()
-                    );
-                    return Ok((true, false));
-                }
-                // What was read while another run worked may be stale: read it again.
-                crate::transport::Lock::Held { waited: true } => {
-                    self.cache.clear();
-                    self.prefetch()?;
-                }
-                crate::transport::Lock::Held { waited: false } => {}
-            }
+        // and must leave nothing behind, not even a lock file. A real run takes the lock and
+        // probes in the same exec, so the probe sees the host as no other run can change it.
+        let lock = (!self.check()).then_some(self.r.opts.lock_timeout);
+        if let Some(wait) = lock
+            && self.prefetch(Some(wait))? == crate::transport::Lock::TimedOut
+        {
+            self.stop_msg = format!(
+                "another plumb run held {} for {} s; giving up (see --lock-timeout)",
+                crate::transport::LOCK_FILE,
+                wait.as_secs()
+            );
+            return Ok((true, false));
+        }
+        if lock.is_none() {
+            self.prefetch(None)?;
         }
         let mut changed = false;
         for task in &self.play.tasks {
@@ -386,8 +367,12 @@ impl<'a> HostRun<'a> {
         m
     }
 
-    /// Probes every task that can be rendered now, in one round trip per sudo user.
-    fn prefetch(&mut self) -> std::result::Result<(), Lost> {
+    /// Probes every task that can be rendered now, in one round trip per sudo user; with `lock`,
+    /// takes the host's plumb lock in the first of them.
+    fn prefetch(
+        &mut self,
+        mut lock: Option<std::time::Duration>,
+    ) -> std::result::Result<crate::transport::Lock, Lost> {
         use crate::batch::{self, Need};
         // (the task's own probe text, what it needs, sudo user)
         let mut wanted: Vec<(String, Need, Option<String>)> = Vec::new();
@@ -432,6 +417,12 @@ impl<'a> HostRun<'a> {
             if !users.contains(u) {
                 users.push(u.clone());
             }
+        }
+        if let Some(wait) = lock
+            && users.is_empty()
+        {
+            // Nothing to probe: the lock alone.
+            return Ok(self.lock_and_run(wait, "true", None)?.0);
         }
         for user in users {
             let mine: Vec<&(String, Need, Option<String>)> =
@@ -482,7 +473,13 @@ impl<'a> HostRun<'a> {
                 ),
             );
             self.detail(2, format!("script:\n{script}"));
-            let out = self.t.run(&script, user.as_deref())?;
+            let out = match lock.take() {
+                Some(wait) => match self.lock_and_run(wait, &script, user.as_deref())? {
+                    (_, Some(out)) => out,
+                    (timed_out, None) => return Ok(timed_out),
+                },
+                None => self.t.run(&script, user.as_deref())?,
+            };
             self.detail(2, format!("output (exit {}):\n{}", out.code, out.out));
             // A batch that fails as a whole (e.g. sudo refused) is not cached: each task then
             // probes alone and reports its own error.
@@ -516,7 +513,27 @@ impl<'a> HostRun<'a> {
                 }
             }
         }
-        Ok(())
+        Ok(crate::transport::Lock::Held)
+    }
+
+    /// Takes the lock and runs the first probe, telling the user if another run holds it.
+    fn lock_and_run(
+        &mut self,
+        wait: std::time::Duration,
+        script: &str,
+        user: Option<&str>,
+    ) -> std::result::Result<(crate::transport::Lock, Option<crate::transport::Output>), Lost> {
+        let (tx, host) = (self.tx, self.host.name.clone());
+        let mut on_wait = || {
+            let _ = tx.send(Event::Detail {
+                host: host.clone(),
+                text: format!(
+                    "waiting for another plumb run on this host to finish ({})",
+                    crate::transport::LOCK_FILE
+                ),
+            });
+        };
+        Ok(self.t.lock_and_run(wait, script, user, &mut on_wait)?)
     }
 
     fn build(&self, task: &Task, vars: &Vars) -> Result<Action> {

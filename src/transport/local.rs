@@ -10,7 +10,6 @@ use std::time::Duration;
 pub struct Local {
     user: String,
     lock: Option<std::process::Child>,
-    lock_out: Option<std::io::BufReader<std::process::ChildStdout>>,
     become_pass: super::BecomePass,
 }
 
@@ -26,20 +25,17 @@ impl Local {
         Local {
             user,
             lock: None,
-            lock_out: None,
             become_pass: super::BecomePass::default(),
         }
     }
 }
 
-impl Default for Local {
-    fn default() -> Self {
-        Local::new()
-    }
-}
-
-impl Transport for Local {
-    fn run(&mut self, script: &str, sudo_user: Option<&str>) -> Result<Output, TransportError> {
+impl Local {
+    /// The command that runs a script as `sudo_user`, and what goes before the script on stdin.
+    fn sh_for(
+        &mut self,
+        sudo_user: Option<&str>,
+    ) -> Result<(String, Option<String>), TransportError> {
         let needs_sudo = sudo_user.is_some_and(|u| u != self.user);
         let password = if needs_sudo {
             self.become_pass
@@ -54,7 +50,23 @@ impl Transport for Local {
         } else {
             None
         };
-        let (cmd, prefix) = super::sh_command(&self.user, sudo_user, password.as_deref());
+        Ok(super::sh_command(
+            &self.user,
+            sudo_user,
+            password.as_deref(),
+        ))
+    }
+}
+
+impl Default for Local {
+    fn default() -> Self {
+        Local::new()
+    }
+}
+
+impl Transport for Local {
+    fn run(&mut self, script: &str, sudo_user: Option<&str>) -> Result<Output, TransportError> {
+        let (cmd, prefix) = self.sh_for(sudo_user)?;
         let line = format!("exec 2>&1; exec {cmd}");
         let mut child = Command::new("sh")
             .args(["-c", &line])
@@ -102,36 +114,51 @@ impl Transport for Local {
         &self.user
     }
 
-    fn lock_request(&mut self, wait: Duration) -> Result<(), TransportError> {
+    fn lock_and_run(
+        &mut self,
+        wait: Duration,
+        script: &str,
+        sudo_user: Option<&str>,
+        on_wait: &mut dyn FnMut(),
+    ) -> Result<(super::Lock, Option<Output>), TransportError> {
+        use std::io::Read;
+        let (cmd, prefix) = self.sh_for(sudo_user)?;
+        let end = format!("@@plumb:{}:end:", crate::probe::nonce());
+        let line = format!(
+            "exec 2>&1; {}",
+            super::lock_run_script(wait.as_secs(), &cmd, &end)
+        );
         let mut child = Command::new("sh")
-            .args(["-c", &super::lock_script(wait.as_secs())])
+            .args(["-c", &line])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| TransportError(format!("cannot run sh: {e}")))?;
-        self.lock_out = Some(std::io::BufReader::new(child.stdout.take().expect("piped")));
-        self.lock = Some(child);
-        Ok(())
-    }
-
-    fn lock_wait(&mut self, on_wait: &mut dyn FnMut()) -> Result<super::Lock, TransportError> {
-        use std::io::BufRead;
-        let out = self
-            .lock_out
+        let input = super::lock_run_input(prefix.as_deref(), script);
+        // No end of input: that is what releases the lock, at `close`.
+        let written = child
+            .stdin
             .as_mut()
-            .ok_or_else(|| TransportError("the plumb lock was not requested".into()))?;
-        super::read_lock_answer(
-            || {
-                let mut line = String::new();
-                match out.read_line(&mut line) {
-                    Ok(0) => Ok(None),
-                    Ok(_) => Ok(Some(line)),
-                    Err(e) => Err(TransportError(e.to_string())),
-                }
+            .expect("piped")
+            .write_all(input.as_bytes());
+        let mut stdout = child.stdout.take().expect("piped");
+        self.lock = Some(child);
+        written.map_err(|e| TransportError(format!("sh: {e}")))?;
+        let (lock, out) = super::read_lock_run(
+            |buf| {
+                stdout
+                    .read(buf)
+                    .map_err(|e| TransportError(format!("sh: {e}")))
             },
+            &end,
             on_wait,
-        )
+        )?;
+        let out = out.map(|o| Output {
+            code: o.code,
+            out: self.become_pass.mask(o.out),
+        });
+        Ok((lock, out))
     }
 
     fn close(&mut self) {

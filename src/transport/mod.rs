@@ -36,67 +36,118 @@ pub trait Transport: Send {
     /// The sudo password to use for `become`, if any.
     fn set_become_password(&mut self, password: Option<String>);
 
-    /// Asks for the host's plumb lock, held for the rest of the connection so two runs never
-    /// interleave on one host. Does not wait for the answer: the read-only probe runs
-    /// meanwhile, saving a round trip.
-    fn lock_request(&mut self, wait: std::time::Duration) -> Result<(), TransportError>;
-
-    /// Waits for the lock asked for with `lock_request`. `on_wait` is told once if another run
-    /// holds it.
-    fn lock_wait(&mut self, on_wait: &mut dyn FnMut()) -> Result<Lock, TransportError>;
+    /// Takes the host's plumb lock, held for the rest of the connection so two runs never
+    /// interleave on one host, and then runs `script` (the first probe) on the same channel:
+    /// one exec for both, and the probe reads the host only once no other run can change it.
+    /// `on_wait` is told once if another run holds the lock. No output if the wait timed out.
+    fn lock_and_run(
+        &mut self,
+        wait: std::time::Duration,
+        script: &str,
+        sudo_user: Option<&str>,
+        on_wait: &mut dyn FnMut(),
+    ) -> Result<(Lock, Option<Output>), TransportError>;
 
     fn close(&mut self) {}
 }
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Lock {
-    /// `waited`: another run held it first, so anything read before may be stale.
-    Held { waited: bool },
+    Held,
     /// Another run kept it for the whole wait.
     TimedOut,
 }
 
 pub const LOCK_FILE: &str = "/run/lock/plumb.lock";
 
-/// Held by a process that lives as long as the connection: when plumb goes away, however it
-/// goes, the lock goes with it. flock is util-linux, on every Debian and Ubuntu.
-pub fn lock_script(wait_secs: u64) -> String {
+/// The lock is held by a process that lives as long as the connection: when plumb goes away,
+/// however it goes, the lock goes with it. flock is util-linux, on every Debian and Ubuntu.
+/// Once locked, `cmd` reads its script from stdin (which must end with `exit`: stdin stays
+/// open, since its end is what releases the lock), then `end` and the exit code are printed.
+pub fn lock_run_script(wait_secs: u64, cmd: &str, end: &str) -> String {
     format!(
         "f={LOCK_FILE}; [ -e \"$f\" ] || {{ : > \"$f\"; chmod 666 \"$f\"; }} 2>/dev/null
 exec 9<\"$f\" || exit 3
 if ! flock -n 9; then echo busy; flock -w {wait_secs} 9 || {{ echo timeout; exit 1; }}; fi
 echo locked
+{cmd}
+printf '\\n{end}%d\\n' $?
 exec cat >/dev/null
 "
     )
 }
 
-/// Reads the lock holder's answer line by line until it says `locked` or `timeout`.
-pub fn read_lock_answer(
-    mut read_line: impl FnMut() -> Result<Option<String>, TransportError>,
+/// What to send on stdin after the command of `lock_run_script` started.
+pub fn lock_run_input(prefix: Option<&str>, script: &str) -> String {
+    format!("{}{}exit\n", prefix.unwrap_or_default(), whole(script))
+}
+
+/// Reads what `lock_run_script` says: the lock's answer line by line, then the script's output
+/// up to `end` and its exit code. `read` returns 0 at the end of the stream.
+pub fn read_lock_run(
+    mut read: impl FnMut(&mut [u8]) -> Result<usize, TransportError>,
+    end: &str,
     on_wait: &mut dyn FnMut(),
-) -> Result<Lock, TransportError> {
-    let mut waited = false;
+) -> Result<(Lock, Option<Output>), TransportError> {
+    let mut buf: Vec<u8> = Vec::new();
+    let mut chunk = [0u8; 16384];
+    let mut more = |buf: &mut Vec<u8>| -> Result<bool, TransportError> {
+        let n = read(&mut chunk)?;
+        buf.extend_from_slice(&chunk[..n]);
+        Ok(n > 0)
+    };
+    // The lock's answer.
     loop {
-        match read_line()?.as_deref().map(str::trim) {
-            Some("busy") => {
-                waited = true;
-                on_wait();
+        let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
+            if more(&mut buf)? {
+                continue;
             }
-            Some("locked") => return Ok(Lock::Held { waited }),
-            Some("timeout") => return Ok(Lock::TimedOut),
-            Some(other) => {
+            let said = String::from_utf8_lossy(&buf).trim().to_string();
+            return Err(TransportError(if said.is_empty() {
+                format!("cannot take the plumb lock {LOCK_FILE} (is flock installed?)")
+            } else {
+                format!("cannot take the plumb lock {LOCK_FILE}: {said}")
+            }));
+        };
+        let line: Vec<u8> = buf.drain(..=nl).collect();
+        match String::from_utf8_lossy(&line).trim() {
+            "busy" => on_wait(),
+            "locked" => break,
+            "timeout" => return Ok((Lock::TimedOut, None)),
+            other => {
                 return Err(TransportError(format!(
                     "cannot take the plumb lock {LOCK_FILE}: {other}"
                 )));
             }
-            None => {
-                return Err(TransportError(format!(
-                    "cannot take the plumb lock {LOCK_FILE} (is flock installed?)"
-                )));
-            }
         }
     }
+    // The script's output, up to the end marker and its code.
+    let marker = format!("\n{end}");
+    let mut from = 0;
+    loop {
+        if let Some(at) = find(&buf[from..], marker.as_bytes()).map(|i| i + from) {
+            let tail = &buf[at + marker.len()..];
+            if let Some(nl) = tail.iter().position(|&b| b == b'\n') {
+                let code = String::from_utf8_lossy(&tail[..nl])
+                    .trim()
+                    .parse()
+                    .map_err(|_| TransportError("garbled answer from the host".into()))?;
+                buf.truncate(at);
+                let out = String::from_utf8_lossy(&buf).into_owned();
+                return Ok((Lock::Held, Some(Output { code, out })));
+            }
+        }
+        from = buf.len().saturating_sub(marker.len() + 16);
+        if !more(&mut buf)? {
+            return Err(TransportError(
+                "connection lost: the host closed the channel before the probe ended".into(),
+            ));
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 #[derive(Debug)]
@@ -179,5 +230,121 @@ impl BecomePass {
             }
             _ => text,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader that hands out `parts` one per call, then the end of the stream.
+    fn scripted(parts: &[&str]) -> impl FnMut(&mut [u8]) -> Result<usize, TransportError> {
+        let mut parts: Vec<Vec<u8>> = parts.iter().rev().map(|p| p.as_bytes().to_vec()).collect();
+        move |buf| match parts.pop() {
+            Some(p) => {
+                buf[..p.len()].copy_from_slice(&p);
+                Ok(p.len())
+            }
+            None => Ok(0),
+        }
+    }
+
+    #[test]
+    fn lock_then_output_split_anywhere() {
+        let whole = "locked\nstat\t/a\nx\n\n@@end:7\n";
+        for cut in 1..whole.len() {
+            let mut waits = 0;
+            let (lock, out) = read_lock_run(
+                scripted(&[&whole[..cut], &whole[cut..]]),
+                "@@end:",
+                &mut || waits += 1,
+            )
+            .unwrap();
+            assert_eq!(lock, Lock::Held);
+            let out = out.unwrap();
+            assert_eq!(
+                (out.code, out.out.as_str()),
+                (7, "stat\t/a\nx\n"),
+                "cut {cut}"
+            );
+            assert_eq!(waits, 0);
+        }
+    }
+
+    #[test]
+    fn busy_then_locked_tells_once() {
+        let mut waits = 0;
+        let (lock, out) = read_lock_run(
+            scripted(&["busy\n", "locked\n\n@@end:0\n"]),
+            "@@end:",
+            &mut || waits += 1,
+        )
+        .unwrap();
+        assert_eq!(
+            (lock, out.unwrap().out.as_str(), waits),
+            (Lock::Held, "", 1)
+        );
+    }
+
+    #[test]
+    fn timeout_gives_no_output() {
+        let (lock, out) =
+            read_lock_run(scripted(&["busy\ntimeout\n"]), "@@end:", &mut || {}).unwrap();
+        assert_eq!(lock, Lock::TimedOut);
+        assert!(out.is_none());
+    }
+
+    #[test]
+    fn lost_before_the_end_is_an_error_not_empty_facts() {
+        let e = read_lock_run(scripted(&["locked\npartial"]), "@@end:", &mut || {}).unwrap_err();
+        assert!(e.0.starts_with("connection lost"), "{}", e.0);
+        let e = read_lock_run(scripted(&[]), "@@end:", &mut || {}).unwrap_err();
+        assert!(e.0.contains("is flock installed?"), "{}", e.0);
+        let e = read_lock_run(
+            scripted(&["sh: 2: cannot open /run/lock/plumb.lock\n"]),
+            "@@end:",
+            &mut || {},
+        )
+        .unwrap_err();
+        assert!(e.0.contains("cannot open"), "{}", e.0);
+    }
+
+    /// The script itself, run by a real sh: locked, then the probe, then held until stdin ends.
+    #[test]
+    fn lock_run_script_runs_the_probe_after_the_lock() {
+        use std::io::{Read, Write};
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join("plumb.lock");
+        let script =
+            lock_run_script(5, "sh -s", "@@end:").replace(LOCK_FILE, lock.to_str().unwrap());
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", &script])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(lock_run_input(None, "echo one; (exit 4)").as_bytes())
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let (l, out) =
+            read_lock_run(|b| Ok(stdout.read(b).unwrap()), "@@end:", &mut || {}).unwrap();
+        assert_eq!(l, Lock::Held);
+        let out = out.unwrap();
+        assert_eq!((out.code, out.out.as_str()), (4, "one\n"));
+        // Still held: a second taker is busy.
+        let busy = std::process::Command::new("flock")
+            .args(["-n", lock.to_str().unwrap(), "true"])
+            .status()
+            .unwrap();
+        assert!(!busy.success());
+        drop(stdin);
+        assert!(child.wait().unwrap().success());
+        let free = std::process::Command::new("flock")
+            .args(["-n", lock.to_str().unwrap(), "true"])
+            .status()
+            .unwrap();
+        assert!(free.success());
     }
 }

@@ -37,7 +37,6 @@ pub struct Ssh {
     fd: std::os::fd::RawFd,
     /// The channel whose remote process holds the host's plumb lock.
     lock: Option<ssh2::Channel>,
-    lock_wait: Duration,
     user: String,
     command_timeout: Duration,
     become_pass: super::BecomePass,
@@ -159,7 +158,6 @@ impl Ssh {
             session,
             fd,
             lock: None,
-            lock_wait: Duration::ZERO,
             user: cfg.user.clone(),
             command_timeout: cfg.command_timeout,
             become_pass: super::BecomePass::default(),
@@ -345,6 +343,29 @@ fn io_lost(e: std::io::Error) -> TransportError {
 }
 
 impl Ssh {
+    /// The command that runs a script as `sudo_user`, and what goes before the script on stdin.
+    fn sh_for(
+        &mut self,
+        sudo_user: Option<&str>,
+    ) -> Result<(String, Option<String>), TransportError> {
+        let needs_sudo = sudo_user.is_some_and(|u| u != self.user);
+        let mut password = None;
+        if needs_sudo && self.become_pass.password.is_some() {
+            // Whether this host asks at all: one extra exec, once per host.
+            let mut pass = std::mem::take(&mut self.become_pass);
+            let res = pass
+                .for_run(|| Ok(self.exec("sudo -n true 2>/dev/null", &[])?.code == 0))
+                .map(|p| p.map(String::from));
+            self.become_pass = pass;
+            password = res?;
+        }
+        Ok(super::sh_command(
+            &self.user,
+            sudo_user,
+            password.as_deref(),
+        ))
+    }
+
     fn io(&self) -> Io {
         Io {
             session: self.session.clone(),
@@ -397,21 +418,12 @@ impl Ssh {
 
 impl Transport for Ssh {
     fn run(&mut self, script: &str, sudo_user: Option<&str>) -> Result<Output, TransportError> {
-        let needs_sudo = sudo_user.is_some_and(|u| u != self.user);
-        let mut password = None;
-        if needs_sudo && self.become_pass.password.is_some() {
-            // Whether this host asks at all: one extra exec, once per host.
-            let mut pass = std::mem::take(&mut self.become_pass);
-            let res = pass
-                .for_run(|| Ok(self.exec("sudo -n true 2>/dev/null", &[])?.code == 0))
-                .map(|p| p.map(String::from));
-            self.become_pass = pass;
-            password = res?;
-        }
-        let (cmd, prefix) = super::sh_command(&self.user, sudo_user, password.as_deref());
-        let prefix = prefix.unwrap_or_default();
+        let (cmd, prefix) = self.sh_for(sudo_user)?;
         let whole = super::whole(script);
-        self.exec(&cmd, &[prefix.as_bytes(), whole.as_bytes()])
+        self.exec(
+            &cmd,
+            &[prefix.unwrap_or_default().as_bytes(), whole.as_bytes()],
+        )
     }
 
     fn set_become_password(&mut self, password: Option<String>) {
@@ -440,46 +452,42 @@ impl Transport for Ssh {
         &self.user
     }
 
-    fn lock_request(&mut self, wait: Duration) -> Result<(), TransportError> {
-        let io = self.io();
-        let mut ch = io.call(|| self.session.channel_session())?;
-        io.call(|| ch.handle_extended_data(ssh2::ExtendedData::Merge))?;
-        let script = super::lock_script(wait.as_secs());
-        io.call(|| ch.exec(&script))?;
-        self.lock = Some(ch);
-        self.lock_wait = wait;
-        Ok(())
-    }
-
-    fn lock_wait(&mut self, on_wait: &mut dyn FnMut()) -> Result<super::Lock, TransportError> {
+    fn lock_and_run(
+        &mut self,
+        wait: Duration,
+        script: &str,
+        sudo_user: Option<&str>,
+        on_wait: &mut dyn FnMut(),
+    ) -> Result<(super::Lock, Option<Output>), TransportError> {
+        let (cmd, prefix) = self.sh_for(sudo_user)?;
+        let end = format!("@@plumb:{}:end:", crate::probe::nonce());
         // The wait can be long: allow for it on top of the usual silence limit.
         let io = Io {
-            timeout: self.command_timeout + self.lock_wait,
+            timeout: self.command_timeout + wait,
             ..self.io()
         };
-        let ch = self
-            .lock
-            .as_mut()
-            .ok_or_else(|| TransportError("the plumb lock was not requested".into()))?;
-        let mut st = Stream { ch, io: &io };
-        let mut pending = Vec::new();
-        super::read_lock_answer(
-            || {
-                let mut byte = [0u8; 1];
-                pending.clear();
-                loop {
-                    match st.read(&mut byte) {
-                        Ok(0) if pending.is_empty() => return Ok(None),
-                        Ok(0) => break,
-                        Ok(_) if byte[0] == b'\n' => break,
-                        Ok(_) => pending.push(byte[0]),
-                        Err(e) => return Err(io_lost(e)),
-                    }
-                }
-                Ok(Some(String::from_utf8_lossy(&pending).into_owned()))
-            },
-            on_wait,
-        )
+        let mut ch = io.call(|| self.session.channel_session())?;
+        io.call(|| ch.handle_extended_data(ssh2::ExtendedData::Merge))?;
+        io.call(|| ch.exec(&super::lock_run_script(wait.as_secs(), &cmd, &end)))?;
+        let input = super::lock_run_input(prefix.as_deref(), script);
+        let mut st = Stream {
+            ch: &mut ch,
+            io: &io,
+        };
+        // No end of input: that is what releases the lock, at `close`.
+        st.write_all(input.as_bytes()).map_err(io_lost)?;
+        let res = super::read_lock_run(|buf| st.read(buf).map_err(io_lost), &end, on_wait)?;
+        self.lock = Some(ch);
+        Ok(match res {
+            (lock, Some(out)) => (
+                lock,
+                Some(Output {
+                    code: out.code,
+                    out: self.become_pass.mask(out.out),
+                }),
+            ),
+            other => other,
+        })
     }
 
     fn close(&mut self) {
