@@ -92,6 +92,16 @@ class BenchError(Exception):
 # Processes
 
 
+def busy_secs():
+    """CPU seconds this whole machine has spent busy (all cores, /proc/stat), to see how much
+    CPU a run took on the hosts' side too: they are containers on this machine."""
+    v = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+    return (sum(v[:8]) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
+
+
+LAST_BUSY = [0.0]  # machine CPU seconds of the last run_timed / run_parallel_timed
+
+
 def run_timed(cmd, out_path=None, env=None, cwd=None, timeout=900):
     """Run cmd; return (seconds, exit code, peak RSS in KiB of that process, its CPU seconds
     (user + system)). stdout goes to
@@ -99,6 +109,7 @@ def run_timed(cmd, out_path=None, env=None, cwd=None, timeout=900):
     out = open(out_path or os.devnull, "wb")
     err = open(out_path + ".err" if out_path else os.devnull, "wb")
     try:
+        b = busy_secs()
         t = time.perf_counter()
         p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                              env=env, cwd=cwd)
@@ -113,6 +124,7 @@ def run_timed(cmd, out_path=None, env=None, cwd=None, timeout=900):
                 raise BenchError(f"timed out after {timeout}s: {' '.join(cmd)}")
             time.sleep(0.002)
         secs = time.perf_counter() - t
+        LAST_BUSY[0] = busy_secs() - b
         p.returncode = os.waitstatus_to_exitcode(status)
         return secs, p.returncode, ru.ru_maxrss, ru.ru_utime + ru.ru_stime
     finally:
@@ -122,6 +134,7 @@ def run_timed(cmd, out_path=None, env=None, cwd=None, timeout=900):
 
 def run_parallel_timed(cmds, timeout=900):
     """Start all cmds at once; return (seconds until the last one ended, [exit codes])."""
+    b = busy_secs()
     t = time.perf_counter()
     procs = [subprocess.Popen(c, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL) for c in cmds]
@@ -134,7 +147,9 @@ def run_parallel_timed(cmds, timeout=900):
             p.kill()
             p.wait()
         raise BenchError(f"timed out after {timeout}s: {cmds[0]} ...")
-    return time.perf_counter() - t, rcs
+    secs = time.perf_counter() - t
+    LAST_BUSY[0] = busy_secs() - b
+    return secs, rcs
 
 
 def cpu_idle(interval=1.0):
@@ -452,6 +467,7 @@ def phase_noop(env, s, fleet, args):
             if rnd == 0:
                 continue
             s.add(name, t)
+            s.add(("busy", name), LAST_BUSY[0])
             if rss is not None:
                 s.add(("rss", name), rss)
                 s.add(("cpu", name), env.last_cpu)
@@ -670,6 +686,38 @@ def print_table(s, args, info):
     cw = [max(len(r[i]) for r in ctx) for i in range(4)]
     for r in ctx:
         print("  ".join(c.ljust(cw[i]) for i, c in enumerate(r)).rstrip())
+
+    # Where the CPU goes: the hosts are containers on this machine, so their side of a run
+    # (sshd, the probe's processes, systemd, the app answering the checks) shares its cores.
+    ncpu = os.cpu_count() or 1
+    cpu_rows = []
+    for n in [2] + list(args.scale):
+        for name, what in ((f"ssh{n}", f"ssh HOST true ×{n} ∥"),
+                           (f"apply{n}", f"plumb no-op apply, {n} hosts")):
+            busy, wall = s.get(("busy", name)), s.med(name)
+            if not busy or not wall:
+                continue
+            b = statistics.median(busy)
+            own = statistics.median(s.get(("cpu", name)) or [0.0])
+            cpu_rows.append((what, secs(b), f"{b / (wall * ncpu):.0%}",
+                             secs((b - own) / n), secs(own) if own else "—"))
+    if cpu_rows:
+        print()
+        print(f"CPU, whole machine ({ncpu} cores), medians: busy during the run, as a share of "
+              f"{ncpu} cores × wall time, per host outside the client, the client itself")
+        cw = [max(len(r[i]) for r in cpu_rows) for i in range(5)]
+        for r in cpu_rows:
+            print("  " + "  ".join(c.ljust(cw[i]) for i, c in enumerate(r)).rstrip())
+        for n in args.scale:
+            busy, own = s.get(("busy", f"apply{n}")), s.get(("cpu", f"apply{n}"))
+            if not busy or not a2:
+                continue
+            per_host = (statistics.median(busy) - statistics.median(own or [0.0])) / n
+            floor = n * per_host / ncpu
+            limit = targets.get(n, 3.0 if n > 10 else 1.5)
+            print(f"  {n} hosts: their side alone is {n} × {secs(per_host)} of CPU on {ncpu} cores "
+                  f"= at least {secs(floor)} of wall time, {floor / a2:.2f}× plumb's 2-host time "
+                  f"(target {limit}×: it would need ≤ {secs(limit * a2 * ncpu / n)} per host)")
 
     tasks = [(k[1], statistics.median(v)) for k, v in s.items()
              if isinstance(k, tuple) and k[0] == "cold_task"]

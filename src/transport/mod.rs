@@ -63,7 +63,8 @@ pub const LOCK_FILE: &str = "/run/lock/plumb.lock";
 /// The lock is held by a process that lives as long as the connection: when plumb goes away,
 /// however it goes, the lock goes with it. flock is util-linux, on every Debian and Ubuntu.
 /// Once locked, `cmd` reads its script from stdin (which must end with `exit`: stdin stays
-/// open, since its end is what releases the lock), then `end` and the exit code are printed.
+/// open, since its end is what releases the lock), then `end` and the exit code are printed;
+/// the shell then waits for that end with its own `read`, not one more process.
 pub fn lock_run_script(wait_secs: u64, cmd: &str, end: &str) -> String {
     format!(
         "f={LOCK_FILE}; [ -e \"$f\" ] || {{ : > \"$f\"; chmod 666 \"$f\"; }} 2>/dev/null
@@ -72,7 +73,7 @@ if ! flock -n 9; then echo busy; flock -w {wait_secs} 9 || {{ echo timeout; exit
 echo locked
 {cmd}
 printf '\\n{end}%d\\n' $?
-exec cat >/dev/null
+while read -r x; do :; done
 "
     )
 }
