@@ -94,6 +94,10 @@ pub struct RunArgs {
     /// Seconds a remote command may stay silent before the host counts as lost [default: 600].
     #[arg(long)]
     pub command_timeout: Option<u64>,
+    /// Seconds between SSH keepalives while waiting on a host; one that answers none for three
+    /// of them counts as lost. 0: off [default: 10]. [config]
+    #[arg(long)]
+    pub keepalive: Option<u64>,
     /// Seconds to wait for another plumb run on the same host to finish.
     #[arg(long, default_value_t = 300)]
     pub lock_timeout: u64,

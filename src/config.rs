@@ -28,6 +28,7 @@ pub struct Defaults {
     pub private_key: Option<String>,
     pub timeout: Option<u64>,
     pub command_timeout: Option<u64>,
+    pub keepalive: Option<u64>,
 }
 
 impl Config {

@@ -247,6 +247,7 @@ impl<'a> HostRun<'a> {
             checking: r.opts.checking,
             connect_timeout: r.opts.connect_timeout,
             command_timeout: r.opts.command_timeout,
+            keepalive: r.opts.keepalive,
         };
         let mut t: Box<dyn Transport> = Box::new(Ssh::connect(&cfg)?);
         t.set_become_password(r.become_pass.clone());

@@ -111,6 +111,7 @@ fn run_playbook(a: RunArgs, plan: bool, validate_only: bool) -> Result<i32> {
                 .unwrap_or(600)
                 .max(1),
         ),
+        keepalive: Duration::from_secs(a.keepalive.or(d.keepalive).unwrap_or(10)),
         extra_vars: extra_vars(&a.extra_vars)?,
         limit: a.limit.clone(),
         serial,

@@ -26,6 +26,8 @@ pub struct Options {
     pub known_hosts: PathBuf,
     pub connect_timeout: Duration,
     pub command_timeout: Duration,
+    /// Interval of SSH keepalives while waiting; zero: none.
+    pub keepalive: Duration,
     pub extra_vars: Map<String, Value>,
     pub limit: Option<String>,
     pub serial: Option<Vec<Serial>>,

@@ -112,26 +112,34 @@ fn rollout_batches_dead_hosts_max_fail_and_retry() {
     assert!(none.stderr.contains("nosuchhost"), "{}", none.stderr);
 }
 
-#[test]
-fn host_lost_mid_rollout_is_unreachable_and_others_finish() {
-    let ids = [36, 37, 38];
-    let _hosts = Hosts::up(&ids);
-    let dir = tempfile::tempdir().unwrap();
-    let inv = inventory(dir.path(), &ids, "root");
-    let pb = dir.path().join("slow.yml");
+/// Runs `slow` (a copy of `first`, a long `shell`, a copy of `second`) on all hosts with `flags`,
+/// cutting h37 off the network once it is inside the long task.
+fn cut_mid_run(
+    dir: &Path,
+    inv: &Path,
+    name: &str,
+    first: &str,
+    second: &str,
+    flags: &[&str],
+) -> Run {
+    let pb = dir.join(name);
     std::fs::write(
         &pb,
-        "- hosts: all\n  tasks:\n    - copy: {content: one, dest: /root/one}\n    - shell: sleep 4\n    - copy: {content: two, dest: /root/two}\n",
+        format!("- hosts: all\n  tasks:\n    - copy: {{content: x, dest: /root/{first}}}\n    - shell: sleep 6\n    - copy: {{content: x, dest: /root/{second}}}\n"),
     )
     .unwrap();
-    let pb = pb.display().to_string();
-    let dir_path = dir.path().to_path_buf();
-    let inv2 = inv.clone();
-    let runner =
-        std::thread::spawn(move || apply(&dir_path, &inv2, &pb, &["--command-timeout", "8"]));
-    // Cut h37 off once it is inside the slow task.
+    let (dir2, inv2, pb) = (
+        dir.to_path_buf(),
+        inv.to_path_buf(),
+        pb.display().to_string(),
+    );
+    let flags: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
+    let runner = std::thread::spawn(move || {
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        apply(&dir2, &inv2, &pb, &flags)
+    });
     for _ in 0..100 {
-        if Hosts::ssh(37, "test -e /root/one").0 == 0 {
+        if Hosts::ssh(37, &format!("test -e /root/{first}")).0 == 0 {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
@@ -139,11 +147,36 @@ fn host_lost_mid_rollout_is_unreachable_and_others_finish() {
     Hosts::link(37, "down");
     let run = runner.join().unwrap();
     Hosts::link(37, "up");
+    run
+}
+
+#[test]
+fn host_lost_mid_rollout_is_unreachable_and_others_finish() {
+    let ids = [36, 37, 38];
+    let _hosts = Hosts::up(&ids);
+    let dir = tempfile::tempdir().unwrap();
+    let inv = inventory(dir.path(), &ids, "root");
+
+    // Keepalives off: the silence limit gives the host up.
+    let run = cut_mid_run(
+        dir.path(),
+        &inv,
+        "slow.yml",
+        "one",
+        "two",
+        &["--keepalive", "0", "--command-timeout", "8"],
+    );
     assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
     assert_eq!(run.host_status("h37"), "unreachable");
+    assert!(
+        run.host_msg("h37")
+            .contains("no answer from the host for 8 s"),
+        "{}",
+        run.host_msg("h37")
+    );
     for (h, k) in [("h36", 36), ("h38", 38)] {
         assert_eq!(run.host_status(h), "changed");
-        assert_eq!(Hosts::sh(k, "cat /root/two"), "two");
+        assert_eq!(Hosts::sh(k, "cat /root/two"), "x");
     }
     assert_ne!(Hosts::ssh(37, "test -e /root/two").0, 0);
 
@@ -151,5 +184,29 @@ fn host_lost_mid_rollout_is_unreachable_and_others_finish() {
     let slow = dir.path().join("slow.yml").display().to_string();
     let run = apply(dir.path(), &inv, &slow, &["--limit", "h37"]);
     assert_eq!(run.code, 0, "{}", run.stdout);
-    assert_eq!(Hosts::sh(37, "cat /root/two"), "two");
+    assert_eq!(Hosts::sh(37, "cat /root/two"), "x");
+
+    // Keepalives on: the host is given up because they go unanswered, long before the
+    // (generous) silence limit would.
+    let run = cut_mid_run(
+        dir.path(),
+        &inv,
+        "slow2.yml",
+        "three",
+        "four",
+        &["--keepalive", "1", "--command-timeout", "300"],
+    );
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(run.host_status("h37"), "unreachable");
+    assert!(
+        run.host_msg("h37")
+            .contains("the host stopped answering (no reply to keepalives for 3 s)"),
+        "{}",
+        run.host_msg("h37")
+    );
+    for (h, k) in [("h36", 36), ("h38", 38)] {
+        assert_eq!(run.host_status(h), "changed");
+        assert_eq!(Hosts::sh(k, "cat /root/four"), "x");
+    }
+    assert_ne!(Hosts::ssh(37, "test -e /root/four").0, 0);
 }

@@ -29,6 +29,8 @@ pub struct SshConfig {
     pub connect_timeout: Duration,
     /// Longest a command may stay silent before the host counts as gone.
     pub command_timeout: Duration,
+    /// Interval of keepalives while waiting on the host (zero: none).
+    pub keepalive: Duration,
 }
 
 pub struct Ssh {
@@ -39,6 +41,7 @@ pub struct Ssh {
     lock: Option<ssh2::Channel>,
     user: String,
     command_timeout: Duration,
+    keepalive: Duration,
     become_pass: super::BecomePass,
 }
 
@@ -103,6 +106,38 @@ fn quickack(fd: std::os::fd::RawFd) {
     }
 }
 
+/// Unacknowledged data older than `after` aborts the connection (ETIMEDOUT).
+fn user_timeout(fd: std::os::fd::RawFd, after: Duration) {
+    let ms = after.as_millis().min(u32::MAX as u128) as libc::c_uint;
+    // SAFETY: setsockopt on a socket fd the session owns, with a valid uint option.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_USER_TIMEOUT,
+            &ms as *const libc::c_uint as *const libc::c_void,
+            std::mem::size_of::<libc::c_uint>() as libc::socklen_t,
+        );
+    }
+}
+
+/// The socket's pending error, e.g. ETIMEDOUT once keepalives went unanswered.
+fn socket_error(fd: std::os::fd::RawFd) -> Option<std::io::Error> {
+    let mut e: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt on a socket fd the session owns, into a valid int.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ERROR,
+            &mut e as *mut libc::c_int as *mut libc::c_void,
+            &mut len,
+        )
+    };
+    (r == 0 && e != 0).then(|| std::io::Error::from_raw_os_error(e))
+}
+
 fn err(what: &str) -> impl Fn(ssh2::Error) -> TransportError + '_ {
     move |e| TransportError(format!("{what}: {}", e.message()))
 }
@@ -154,12 +189,21 @@ impl Ssh {
         quickack(fd);
         session.set_blocking(false);
         session.set_timeout(cfg.command_timeout.as_millis() as u32);
+        if !cfg.keepalive.is_zero() {
+            // A host that dies or drops off the network sends nothing, not even a reset: without
+            // this, a silent command would only be given up after --command-timeout. With
+            // keepalives in flight, Linux aborts the connection once they stay unacknowledged
+            // for three intervals (like OpenSSH's ServerAliveInterval, ServerAliveCountMax 3).
+            session.set_keepalive(true, cfg.keepalive.as_secs().max(1) as u32);
+            user_timeout(fd, cfg.keepalive * 3);
+        }
         Ok(Ssh {
             session,
             fd,
             lock: None,
             user: cfg.user.clone(),
             command_timeout: cfg.command_timeout,
+            keepalive: cfg.keepalive,
             become_pass: super::BecomePass::default(),
         })
     }
@@ -251,6 +295,8 @@ struct Io {
     fd: std::os::fd::RawFd,
     /// Longest silence accepted from the host within one call.
     timeout: Duration,
+    /// Interval of keepalives while waiting (zero: none).
+    keepalive: Duration,
 }
 
 const EAGAIN: i32 = -37;
@@ -275,10 +321,32 @@ impl Io {
             events,
             revents: 0,
         };
-        let ms = (deadline - now).as_millis().min(i32::MAX as u128) as i32;
+        let mut left = deadline - now;
+        if !self.keepalive.is_zero() {
+            left = left.min(self.keepalive);
+        }
+        let ms = left.as_millis().min(i32::MAX as u128) as i32;
         // SAFETY: one valid pollfd for a socket the session owns.
-        unsafe { libc::poll(&mut pfd, 1, ms) };
+        let ready = unsafe { libc::poll(&mut pfd, 1, ms) };
         quickack(self.fd);
+        if ready == 0 && !self.keepalive.is_zero() {
+            // Silence for a whole interval: a keepalive, which a dead host will not acknowledge.
+            let _ = self.session.keepalive_send();
+        }
+        if pfd.revents & (libc::POLLERR | libc::POLLHUP) != 0
+            && let Some(e) = socket_error(self.fd)
+        {
+            return Err(TransportError(
+                if e.raw_os_error() == Some(libc::ETIMEDOUT) && !self.keepalive.is_zero() {
+                    format!(
+                        "connection lost: the host stopped answering (no reply to keepalives for {} s)",
+                        (self.keepalive * 3).as_secs()
+                    )
+                } else {
+                    format!("connection lost: {e}")
+                },
+            ));
+        }
         Ok(())
     }
 
@@ -371,6 +439,7 @@ impl Ssh {
             session: self.session.clone(),
             fd: self.fd,
             timeout: self.command_timeout,
+            keepalive: self.keepalive,
         }
     }
 
