@@ -481,7 +481,7 @@ impl<'a> HostRun<'a> {
                 },
                 None => self.t.run(&script, user.as_deref())?,
             };
-            self.detail(2, format!("output (exit {}):\n{}", out.code, out.out));
+            self.detail(2, format!("output (exit {}):\n{}", out.code, out.all()));
             // A batch that fails as a whole (e.g. sudo refused) is not cached: each task then
             // probes alone and reports its own error.
             let Ok(mut parts) = crate::probe::split(&out.out, &nonce, snippets.len()) else {
@@ -909,24 +909,26 @@ impl<'a> HostRun<'a> {
                 Run::Script(s) => {
                     self.detail(1, format!("run:\n{}", sketch(s)));
                     let out = self.transport(delegated).run(s, sudo)?;
-                    self.detail(2, format!("output (exit {}):\n{}", out.code, out.out));
+                    self.detail(2, format!("output (exit {}):\n{}", out.code, out.all()));
                     if out.code != 0 {
                         failed = true;
-                        msg = format!("failed (exit {}):\n{}", out.code, out.out.trim_end());
+                        msg = format!("failed (exit {}):\n{}", out.code, out.all().trim_end());
                     }
                 }
                 Run::Command(s) => {
                     self.detail(1, format!("run:\n{}", sketch(s)));
                     let out = self.transport(delegated).run(s, sudo)?;
-                    self.detail(2, format!("output (exit {}):\n{}", out.code, out.out));
-                    let stdout = out.out.trim_end_matches('\n').to_string();
+                    self.detail(2, format!("output (exit {}):\n{}", out.code, out.all()));
+                    let stdout = out.out.trim_end_matches('\n');
+                    let stderr = out.err.trim_end_matches('\n');
                     value["rc"] = json!(out.code);
                     value["stdout"] = json!(stdout);
                     value["stdout_lines"] = json!(stdout.lines().collect::<Vec<_>>());
-                    value["stderr"] = json!("");
+                    value["stderr"] = json!(stderr);
+                    value["stderr_lines"] = json!(stderr.lines().collect::<Vec<_>>());
                     if out.code != 0 {
                         failed = true;
-                        msg = format!("non-zero exit {}:\n{}", out.code, out.out.trim_end());
+                        msg = format!("non-zero exit {}:\n{}", out.code, out.all().trim_end());
                     }
                 }
                 Run::Http(req) => {
@@ -1057,13 +1059,13 @@ impl<'a> HostRun<'a> {
     /// Evidence and hints after a failed verify step, as text to append to its message.
     fn diagnose(&mut self) -> std::result::Result<String, Lost> {
         let sudo = self.sudo_for_diagnosis().map(String::from);
-        let out = self.t.run(crate::diagnosis::SCRIPT, sudo.as_deref())?;
+        let out = self.t.run(crate::diagnosis::SCRIPT, sudo.as_deref())?.all();
         let mut text = String::new();
-        if !out.out.trim().is_empty() {
+        if !out.trim().is_empty() {
             text.push('\n');
-            text.push_str(out.out.trim_end());
+            text.push_str(out.trim_end());
         }
-        for h in crate::diagnosis::hints(&out.out) {
+        for h in crate::diagnosis::hints(&out) {
             text.push_str(&format!("\nhint: {h}"));
         }
         Ok(text)
@@ -1113,12 +1115,16 @@ impl<'a> HostRun<'a> {
             }
             None => {
                 self.detail(1, format!("probe:\n{}", head(probe, 8)));
-                let out = self.transport(delegated).run(probe, sudo)?;
+                // The probe's own stderr belongs to its facts, in order, as in the batch; what
+                // else reaches stderr (sudo's warnings) does not, unless the probe failed.
+                let out = self
+                    .transport(delegated)
+                    .run(&format!("{{\n{probe}\n}} 2>&1"), sudo)?;
                 self.detail(
                     1,
-                    format!("facts (exit {}):\n{}", out.code, head(&out.out, 8)),
+                    format!("facts (exit {}):\n{}", out.code, head(&out.all(), 8)),
                 );
-                (out.code, out.out)
+                (out.code, if out.code == 0 { out.out } else { out.all() })
             }
         };
         if code != 0 {
@@ -1156,7 +1162,7 @@ impl<'a> HostRun<'a> {
                     out.push(format!(
                         "(cannot read {} for a diff: {})\n",
                         cc.path,
-                        res.out.trim()
+                        res.all().trim()
                     ));
                     continue;
                 }

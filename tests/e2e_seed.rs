@@ -122,7 +122,7 @@ fn seed_deploys_as_a_sudo_user() {
     let pb = dir.path().join("whoami.yml");
     std::fs::write(
         &pb,
-        "- hosts: all\n  tasks:\n    - command: id -un\n      register: plain\n      changed_when: false\n    - command: id -un\n      become: true\n      register: root\n      changed_when: false\n    - debug:\n        msg: \"{{ plain.stdout }}/{{ root.stdout }}\"\n",
+        "- hosts: all\n  tasks:\n    - command: id -un\n      register: plain\n      changed_when: false\n    - command: id -un\n      become: true\n      register: root\n      changed_when: false\n    - debug:\n        msg: \"{{ plain.stdout }}/{{ root.stdout }}\"\n    - shell: echo out; echo err >&2\n      become: true\n      register: both\n      changed_when: false\n    - debug:\n        msg: \"{{ both.stdout }}|{{ both.stderr }}|{{ both.stderr_lines | length }}\"\n    - command: ls /nonexistent\n      ignore_errors: true\n    - shell: head -c 3000000 /dev/zero | tr '\\0' e >&2; head -c 3000000 /dev/zero | tr '\\0' o\n      register: big\n      changed_when: false\n    - debug:\n        msg: \"{{ big.stdout | length }}/{{ big.stderr | length }}/{{ big.stdout is starting_with('ooo') }}\"\n",
     )
     .unwrap();
     let kh = dir.path().join("known_hosts");
@@ -142,4 +142,10 @@ fn seed_deploys_as_a_sudo_user() {
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     let doc = run.json();
     assert_eq!(doc["hosts"][0]["tasks"][2]["msg"], "deploy/root");
+    // stderr is kept apart in the registered result, and shown when a command fails.
+    assert_eq!(doc["hosts"][0]["tasks"][4]["msg"], "out|err|1");
+    let failed = doc["hosts"][0]["tasks"][5]["msg"].as_str().unwrap();
+    assert!(failed.contains("No such file or directory"), "{failed}");
+    // Megabytes on both streams at once: drained side by side, neither window stalls the other.
+    assert_eq!(doc["hosts"][0]["tasks"][7]["msg"], "3000000/3000000/true");
 }

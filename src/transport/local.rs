@@ -67,12 +67,12 @@ impl Default for Local {
 impl Transport for Local {
     fn run(&mut self, script: &str, sudo_user: Option<&str>) -> Result<Output, TransportError> {
         let (cmd, prefix) = self.sh_for(sudo_user)?;
-        let line = format!("exec 2>&1; exec {cmd}");
+        let line = format!("exec {cmd}");
         let mut child = Command::new("sh")
             .args(["-c", &line])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| TransportError(format!("cannot run sh: {e}")))?;
         let mut stdin = child.stdin.take().expect("piped");
@@ -85,11 +85,14 @@ impl Transport for Local {
             .wait_with_output()
             .map_err(|e| TransportError(format!("sh: {e}")))?;
         let _ = feeder.join();
+        let text = |b: &[u8]| {
+            self.become_pass
+                .mask(String::from_utf8_lossy(b).into_owned())
+        };
         Ok(Output {
             code: out.status.code().unwrap_or(128),
-            out: self
-                .become_pass
-                .mask(String::from_utf8_lossy(&out.stdout).into_owned()),
+            out: text(&out.stdout),
+            err: text(&out.stderr),
         })
     }
 
@@ -157,6 +160,7 @@ impl Transport for Local {
         let out = out.map(|o| Output {
             code: o.code,
             out: self.become_pass.mask(o.out),
+            err: String::new(),
         });
         Ok((lock, out))
     }
@@ -178,6 +182,7 @@ mod tests {
         let mut l = Local::new();
         let out = l.run("echo out; echo err >&2; exit 3\n", None).unwrap();
         assert_eq!(out.code, 3);
-        assert_eq!(out.out, "out\nerr\n");
+        assert_eq!((out.out.as_str(), out.err.as_str()), ("out\n", "err\n"));
+        assert_eq!(out.all(), "out\nerr\n");
     }
 }

@@ -6,11 +6,26 @@ pub mod ssh;
 
 use crate::modules::uri::Request;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Output {
     pub code: i32,
-    /// stdout and stderr, merged in order.
     pub out: String,
+    /// stderr, kept apart: a registered result has both, as in Ansible.
+    pub err: String,
+}
+
+impl Output {
+    /// stdout, then stderr: for messages, where both matter.
+    pub fn all(&self) -> String {
+        match (
+            self.out.trim_end().is_empty(),
+            self.err.trim_end().is_empty(),
+        ) {
+            (_, true) => self.out.clone(),
+            (true, false) => self.err.clone(),
+            (false, false) => format!("{}\n{}", self.out.trim_end(), self.err),
+        }
+    }
 }
 
 /// The connection failed or was lost: the host is unreachable, not failed.
@@ -135,7 +150,8 @@ pub fn read_lock_run(
                     .map_err(|_| TransportError("garbled answer from the host".into()))?;
                 buf.truncate(at);
                 let out = String::from_utf8_lossy(&buf).into_owned();
-                return Ok((Lock::Held, Some(Output { code, out })));
+                let err = String::new();
+                return Ok((Lock::Held, Some(Output { code, out, err })));
             }
         }
         from = buf.len().saturating_sub(marker.len() + 16);

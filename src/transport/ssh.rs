@@ -447,10 +447,7 @@ impl Ssh {
     fn exec(&mut self, cmd: &str, stdin: &[&[u8]]) -> Result<Output, TransportError> {
         let io = self.io();
         let mut ch = io.call(|| self.session.channel_session())?;
-        // One merged stream: reading stdout while stderr fills its window would hang.
-        io.call(|| ch.handle_extended_data(ssh2::ExtendedData::Merge))?;
         io.call(|| ch.exec(cmd))?;
-        let mut raw = Vec::new();
         {
             let mut st = Stream {
                 ch: &mut ch,
@@ -461,12 +458,7 @@ impl Ssh {
             }
         }
         io.call(|| ch.send_eof())?;
-        Stream {
-            ch: &mut ch,
-            io: &io,
-        }
-        .read_to_end(&mut raw)
-        .map_err(io_lost)?;
+        let (mut out, mut err) = drain(&ch, &io)?;
         io.call(|| ch.wait_close())?;
         let mut code = io.call(|| ch.exit_status())?;
         // A command killed by a signal reports status 0 (libssh2): do not take that as success.
@@ -474,15 +466,50 @@ impl Ssh {
             && let Some(name) = sig.exit_signal
         {
             code = 128;
-            raw.extend_from_slice(format!("\n(killed by signal {name})\n").as_bytes());
+            err.extend_from_slice(format!("\n(killed by signal {name})\n").as_bytes());
         }
+        let text = |b: &mut Vec<u8>| {
+            self.become_pass
+                .mask(String::from_utf8_lossy(&std::mem::take(b)).into_owned())
+        };
         Ok(Output {
             code,
-            out: self
-                .become_pass
-                .mask(String::from_utf8_lossy(&raw).into_owned()),
+            out: text(&mut out),
+            err: text(&mut err),
         })
     }
+}
+
+/// Reads a channel's stdout and stderr to their ends, side by side: reading one to its end
+/// while the other fills the channel's window would hang.
+fn drain(ch: &ssh2::Channel, io: &Io) -> Result<(Vec<u8>, Vec<u8>), TransportError> {
+    let mut got: [Vec<u8>; 2] = [Vec::new(), Vec::new()];
+    let mut done = [false, false];
+    let mut buf = [0u8; 32768];
+    let mut deadline = Instant::now() + io.timeout;
+    while !(done[0] && done[1]) {
+        let mut progress = false;
+        for id in 0..2 {
+            while !done[id] {
+                match ch.stream(id as i32).read(&mut buf) {
+                    Ok(0) => done[id] = true,
+                    Ok(n) => {
+                        got[id].extend_from_slice(&buf[..n]);
+                        progress = true;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(e) => return Err(io_lost(e)),
+                }
+            }
+        }
+        if progress {
+            deadline = Instant::now() + io.timeout;
+        } else if !(done[0] && done[1]) {
+            io.wait(deadline)?;
+        }
+    }
+    let [out, err] = got;
+    Ok((out, err))
 }
 
 impl Transport for Ssh {
@@ -553,6 +580,7 @@ impl Transport for Ssh {
                 Some(Output {
                     code: out.code,
                     out: self.become_pass.mask(out.out),
+                    err: String::new(),
                 }),
             ),
             other => other,
