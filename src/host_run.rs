@@ -774,7 +774,11 @@ impl<'a> HostRun<'a> {
         }
         let sudo = self.sudo_for(task);
         let delegated = task.delegate_to.is_some();
-        let reads = action.reads();
+        let mut reads = action.reads();
+        if task.runs_in_plan {
+            // A command run in a plan may read anything.
+            reads.push(crate::modules::Resource::All);
+        }
         // Dry run: facts an earlier (unmade) change would have altered are not to be trusted.
         let stale = reads
             .iter()
@@ -799,8 +803,15 @@ impl<'a> HostRun<'a> {
         if want_diff {
             o.diffs = self.diffs(&plan, sudo.as_deref(), delegated)?;
         }
-        if self.check() {
-            return Ok(self.simulate(task, o, plan, stale, &action));
+        // `check_mode: false`: the playbook vouches that this one only reads. It still waits for
+        // apply when an earlier planned change would alter what it reads: run now, it would
+        // read the host as it is, not as it will be.
+        if self.check() && (!task.runs_in_plan || stale) {
+            let mut o = self.simulate(task, o, plan, stale, &action);
+            if task.runs_in_plan {
+                o.msg = "not run in this plan: an earlier change alters what it reads".into();
+            }
+            return Ok(o);
         }
         let unit = match &action {
             Action::Service(s) => s.unit.clone(),

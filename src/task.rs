@@ -61,6 +61,9 @@ pub struct Task {
     pub no_log: bool,
     pub ignore_errors: bool,
     pub diff: bool,
+    /// `check_mode: false`: a read-only command that runs in `plumb plan` too, so that what
+    /// depends on its result can be planned.
+    pub runs_in_plan: bool,
     pub vars: Map<String, Value>,
 }
 
@@ -86,6 +89,7 @@ const KEYWORDS: &[&str] = &[
     "diff",
     "args",
     "vars",
+    "check_mode",
 ];
 
 /// Ansible keywords plumb does not support yet, with what to do instead.
@@ -117,10 +121,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
         "`environment` is not supported yet; use `shell: VAR=x cmd`",
     ),
     ("async", "`async` is not supported"),
-    (
-        "check_mode",
-        "`check_mode` is not supported; use `plumb plan`",
-    ),
 ];
 
 impl Task {
@@ -183,8 +183,10 @@ impl Task {
             no_log: false,
             ignore_errors: false,
             diff: true,
+            runs_in_plan: false,
             vars: Map::new(),
         };
+        let mut check_mode: Option<(bool, Location)> = None;
         let mut extra_args: Option<&Node> = None;
         let mut retries_set = false;
         let mut errors = Vec::new();
@@ -259,6 +261,7 @@ impl Task {
                     "no_log" => t.no_log = boolean(doc, value, k)?,
                     "ignore_errors" => t.ignore_errors = boolean(doc, value, k)?,
                     "diff" => t.diff = boolean(doc, value, k)?,
+                    "check_mode" => check_mode = Some((boolean(doc, value, k)?, doc.loc(value))),
                     "args" => extra_args = Some(value),
                     "vars" => t.vars = crate::inventory::vars_map(doc, value)?,
                     _ => {
@@ -328,6 +331,26 @@ impl Task {
         }
         t.module = module;
         t.module_loc = module_loc;
+        match check_mode {
+            Some((false, _)) if matches!(t.module.as_str(), "command" | "shell" | "uri") => {
+                t.runs_in_plan = true
+            }
+            Some((false, loc)) => errors.push(
+                Error::input(
+                    loc,
+                    format!("`check_mode: false` is not allowed on `{}`", t.module),
+                )
+                .with_hint(
+                    "it runs a read-only `command`, `shell` or `uri` in `plumb plan` too; \
+                         a plan never changes a host",
+                ),
+            ),
+            Some((true, loc)) => errors.push(
+                Error::input(loc, "`check_mode: true` is not supported")
+                    .with_hint("`plumb plan` dry-runs the whole play"),
+            ),
+            None => {}
+        }
         match parse_args(doc, &t.module, args_node, extra_args) {
             Ok(args) => {
                 if let Err(e) = modules::check_args(&t.module, &args) {

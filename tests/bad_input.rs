@@ -189,6 +189,10 @@ cases! {
     unknown_task_key: Test::new(),
     unknown_module_argument: Test::new(),
 
+    // A plan never changes a host: `check_mode: false` only for what merely reads.
+    check_mode_false_on_copy: Test::new(),
+    check_mode_true: Test::new(),
+
     // Local files.
     copy_src_missing: Test::new(),
     template_src_missing: Test::new(),

@@ -169,4 +169,38 @@ fn plan_is_honest_on_fresh_converged_and_drifted_hosts() {
         with(&p, "changed").is_empty() && with(&p, "may-change").is_empty(),
         "{p:?}"
     );
+
+    // `check_mode: false`: a read-only command runs in the plan too, so what uses its result
+    // is planned, not guessed; one that reads what an earlier change alters waits for apply.
+    let pb = dir.path().join("versions.yml");
+    std::fs::write(
+        &pb,
+        "- hosts: all\n  tasks:\n    - name: nginx version\n      command: nginx -v\n      register: v\n      check_mode: false\n      changed_when: false\n    - name: show it\n      debug: {msg: \"{{ v.stderr }}\"}\n    - name: marker\n      copy: {content: here, dest: /root/marker}\n    - name: read marker\n      command: cat /root/marker\n      register: m\n      check_mode: false\n      changed_when: false\n    - name: show marker\n      debug: {msg: \"{{ m.stdout }}\"}\n",
+    )
+    .unwrap();
+    let json = ["--host-key-checking", "accept-new", "--output", "json"];
+    let before = snapshot(k);
+    let plan = support::playbook(dir.path(), "plan", pb.to_str().unwrap(), &inv, &json);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    assert_eq!(before, snapshot(k), "the plan changed the host");
+    assert_ne!(Hosts::ssh(k, "test -e /root/marker").0, 0);
+    let host = format!("h{k}");
+    let p = statuses(&plan, &host);
+    assert_eq!(p["nginx version"], "ok", "{p:?}");
+    assert!(
+        plan.task_msg(&host, "show it")
+            .starts_with("nginx version: nginx/"),
+        "{}",
+        plan.stdout
+    );
+    assert_eq!(p["marker"], "changed", "{p:?}");
+    assert_eq!(p["read marker"], "skipped", "{p:?}");
+    assert_eq!(
+        plan.task_msg(&host, "read marker"),
+        "not run in this plan: an earlier change alters what it reads"
+    );
+    assert_eq!(p["show marker"], "skipped", "{p:?}");
+    let apply = support::playbook(dir.path(), "apply", pb.to_str().unwrap(), &inv, &json);
+    assert_eq!(apply.code, 0, "{}\n{}", apply.stdout, apply.stderr);
+    assert_eq!(apply.task_msg(&host, "show marker"), "here");
 }
