@@ -54,6 +54,7 @@ const PLAY_KEYS: &[&str] = &[
     "serial",
     "max_fail_percentage",
     "any_errors_fatal",
+    "vars_files",
 ];
 
 impl Playbook {
@@ -68,7 +69,7 @@ impl Playbook {
         let mut plays = Vec::new();
         let mut errors = Vec::new();
         for node in doc.root.as_sequence().expect("top level is a list").iter() {
-            match Play::parse(&doc, node) {
+            match Play::parse(&doc, node, &dir) {
                 Ok(p) => plays.push(p),
                 Err(e) => errors.push(e),
             }
@@ -85,7 +86,7 @@ impl Playbook {
 }
 
 impl Play {
-    fn parse(doc: &Doc, node: &Node) -> Result<Play> {
+    fn parse(doc: &Doc, node: &Node, dir: &Path) -> Result<Play> {
         let Node::Mapping(map) = node else {
             return Err(Error::input(
                 doc.loc(node),
@@ -112,6 +113,8 @@ impl Play {
             any_errors_fatal: false,
         };
         let mut has_hosts = false;
+        // Ansible's precedence: what vars_files define wins over the play's `vars`.
+        let mut file_vars = Map::new();
         let mut errors = Vec::new();
         let mut broken_handlers = Vec::new();
         for (key, value) in map.iter() {
@@ -135,6 +138,15 @@ impl Play {
                     "vars" => {
                         play.vars = crate::inventory::vars_map(doc, value)?;
                         play.vars_loc = doc.loc(value);
+                    }
+                    "vars_files" => {
+                        let items = match value {
+                            Node::Sequence(seq) => seq.iter().collect::<Vec<_>>(),
+                            other => vec![other],
+                        };
+                        for item in items {
+                            file_vars.extend(vars_file(doc, item, dir)?);
+                        }
                     }
                     "become" => play.become_ = boolean(doc, value, k)?,
                     "become_user" => play.become_user = Some(scalar_string(doc, value, k)?),
@@ -190,7 +202,7 @@ impl Play {
                         );
                         if matches!(
                             other,
-                            "roles" | "pre_tasks" | "post_tasks" | "vars_files" | "import_playbook"
+                            "roles" | "pre_tasks" | "post_tasks" | "import_playbook"
                         ) {
                             e = e.with_hint(format!("`{other}` is not supported yet"));
                         } else if let Some(s) = suggest(other, PLAY_KEYS.iter().copied()) {
@@ -205,6 +217,7 @@ impl Play {
                 errors.push(e);
             }
         }
+        play.vars.extend(file_vars);
         if !has_hosts {
             errors.push(
                 Error::input(play.loc.clone(), "this play has no `hosts`")
@@ -217,6 +230,47 @@ impl Play {
             _ => Err(Error::many(errors)),
         }
     }
+}
+
+/// The variables of one `vars_files` entry: a YAML mapping, its path relative to the playbook.
+fn vars_file(doc: &Doc, item: &Node, dir: &Path) -> Result<Map<String, Value>> {
+    let rel = match item {
+        Node::Scalar(s) => s.as_str().to_string(),
+        other => {
+            return Err(Error::input(
+                doc.loc(other),
+                format!(
+                    "a `vars_files` entry must be a file name, found {}",
+                    yaml::kind(other)
+                ),
+            )
+            .with_hint("lists of alternatives (first found) are not supported"));
+        }
+    };
+    if rel.contains("{{") {
+        return Err(Error::input(
+            doc.loc(item),
+            "templated `vars_files` names are not supported yet",
+        )
+        .with_hint("name the file itself"));
+    }
+    let path = if dir == Path::new(".") {
+        PathBuf::from(&rel)
+    } else {
+        dir.join(&rel)
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        let why = match e.kind() {
+            std::io::ErrorKind::NotFound => "not found".to_string(),
+            _ => e.to_string(),
+        };
+        Error::input(
+            doc.loc(item),
+            format!("vars file `{}`: {why}", path.display()),
+        )
+    })?;
+    let vars = Doc::parse(path, &text, false)?;
+    crate::inventory::vars_map(&vars, &vars.root)
 }
 
 /// The `name` and `listen` names written on a handler that did not parse.

@@ -193,6 +193,10 @@ cases! {
     check_mode_false_on_copy: Test::new(),
     check_mode_true: Test::new(),
 
+    // vars_files: a missing file at its entry, a broken one at its own line.
+    vars_files_missing: Test::new(),
+    vars_file_bad_yaml: Test::new(),
+
     // Local files.
     copy_src_missing: Test::new(),
     template_src_missing: Test::new(),
