@@ -400,8 +400,10 @@ impl<'a> HostRun<'a> {
                         Vars::new(mi)
                     }
                 };
-                if let Some(w) = &task.when
-                    && !matches!(vars.condition(&w.value, &w.loc), Ok(true))
+                if !task
+                    .when
+                    .iter()
+                    .all(|w| matches!(vars.condition(&w.value, &w.loc), Ok(true)))
                 {
                     continue;
                 }
@@ -742,7 +744,7 @@ impl<'a> HostRun<'a> {
     }
 
     fn run_item(&mut self, task: &Task, vars: &Vars) -> std::result::Result<Outcome, Lost> {
-        if let Some(w) = &task.when {
+        for w in &task.when {
             match vars.condition(&w.value, &w.loc) {
                 Ok(true) => {}
                 Ok(false) => return Ok(Outcome::new(Status::Skipped, "")),

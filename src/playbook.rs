@@ -166,19 +166,20 @@ impl Play {
                                 .with_hint(format!("start each of the play's {k} with `- `")));
                             }
                         };
-                        for item in items {
-                            match Task::parse(doc, item, is_handler) {
-                                Ok(t) if is_handler => play.handlers.push(t),
-                                Ok(t) => play.tasks.push(t),
-                                Err(e) => {
-                                    // A broken handler still has a name: notifying it is fine.
-                                    if is_handler {
-                                        broken_handlers.extend(handler_names(item));
-                                    }
-                                    errors.push(e)
-                                }
-                            }
+                        let mut found = TaskList {
+                            is_handler,
+                            tasks: Vec::new(),
+                            errors: Vec::new(),
+                            broken_handlers: Vec::new(),
+                        };
+                        found.collect(doc, &items, &Inherited::default(), 0);
+                        if is_handler {
+                            play.handlers.extend(found.tasks);
+                        } else {
+                            play.tasks.extend(found.tasks);
                         }
+                        errors.extend(found.errors);
+                        broken_handlers.extend(found.broken_handlers);
                     }
                     "serial" => play.serial = parse_serial(doc, value)?,
                     "max_fail_percentage" => match yaml::to_value(value) {
@@ -230,6 +231,169 @@ impl Play {
             _ => Err(Error::many(errors)),
         }
     }
+}
+
+const IMPORT_KEYS: &[&str] = &[
+    "import_tasks",
+    "include_tasks",
+    "ansible.builtin.import_tasks",
+    "ansible.builtin.include_tasks",
+];
+
+/// Task files may import task files; deeper than this is taken for a cycle.
+const MAX_IMPORT_DEPTH: usize = 16;
+
+/// What an import passes on to every task it brings in.
+#[derive(Default, Clone)]
+struct Inherited {
+    when: Vec<crate::task::Spanned<Value>>,
+    vars: Map<String, Value>,
+}
+
+/// A play's tasks (or handlers) as they are collected, task files spliced in where they are
+/// imported: the file is read and checked now, before any host is contacted.
+struct TaskList {
+    is_handler: bool,
+    tasks: Vec<Task>,
+    errors: Vec<Error>,
+    /// Names of handlers that did not parse: notifying them is not a second error.
+    broken_handlers: Vec<String>,
+}
+
+impl TaskList {
+    fn collect(&mut self, doc: &Doc, items: &[&Node], inherited: &Inherited, depth: usize) {
+        for item in items {
+            let import = item.as_mapping().and_then(|m| {
+                m.iter()
+                    .find(|(k, _)| IMPORT_KEYS.contains(&k.as_str()))
+                    .map(|(k, v)| (k.as_str().to_string(), v))
+            });
+            if let Some((key, file)) = import {
+                if self.is_handler {
+                    self.errors.push(Error::input(
+                        doc.loc(item),
+                        format!("`{key}` is not supported among handlers"),
+                    ));
+                    continue;
+                }
+                match import_file(doc, item, &key, file, inherited, depth) {
+                    Ok((Some(sub), inh)) => {
+                        let items: Vec<&Node> = match sub.root.as_sequence() {
+                            Some(seq) => seq.iter().collect(),
+                            None => Vec::new(),
+                        };
+                        self.collect(&sub, &items, &inh, depth + 1);
+                    }
+                    Ok((None, _)) => {}
+                    Err(e) => self.errors.push(e),
+                }
+                continue;
+            }
+            match Task::parse(doc, item, self.is_handler) {
+                Ok(mut t) => {
+                    t.when = inherited.when.iter().cloned().chain(t.when).collect();
+                    let mut vars = inherited.vars.clone();
+                    vars.extend(std::mem::take(&mut t.vars));
+                    t.vars = vars;
+                    self.tasks.push(t);
+                }
+                Err(e) => {
+                    if self.is_handler {
+                        self.broken_handlers.extend(handler_names(item));
+                    }
+                    self.errors.push(e)
+                }
+            }
+        }
+    }
+}
+
+/// The task file an `import_tasks` / `include_tasks` names (relative to the file that names
+/// it), parsed; `None` for an empty file. The import's `when` and `vars` go to its tasks.
+fn import_file(
+    doc: &Doc,
+    item: &Node,
+    key: &str,
+    file: &Node,
+    inherited: &Inherited,
+    depth: usize,
+) -> Result<(Option<Doc>, Inherited)> {
+    let mut inh = inherited.clone();
+    for (k, v) in item.as_mapping().expect("an import is a mapping").iter() {
+        match k.as_str() {
+            "name" => {}
+            "when" => inh.when.push(crate::task::Spanned {
+                value: yaml::to_value(v),
+                loc: doc.loc(v),
+            }),
+            "vars" => inh.vars.extend(crate::inventory::vars_map(doc, v)?),
+            other if other == key => {}
+            other => {
+                return Err(Error::input(
+                    doc.key_loc(k),
+                    format!("`{other}` is not supported on `{key}`"),
+                )
+                .with_hint("an import takes `name`, `when` and `vars`"));
+            }
+        }
+    }
+    let (rel, at) = match file {
+        Node::Scalar(s) => (s.as_str().to_string(), file),
+        Node::Mapping(m) => match m.get_node("file") {
+            Some(Node::Scalar(s)) => (
+                s.as_str().to_string(),
+                m.get_node("file").expect("just seen"),
+            ),
+            _ => {
+                return Err(
+                    Error::input(doc.loc(file), format!("`{key}` needs a file name"))
+                        .with_hint(format!("`{key}: tasks/setup.yml`")),
+                );
+            }
+        },
+        other => {
+            return Err(Error::input(
+                doc.loc(other),
+                format!("`{key}` needs a file name, found {}", yaml::kind(other)),
+            ));
+        }
+    };
+    if rel.contains("{{") {
+        return Err(Error::input(
+            doc.loc(at),
+            format!("templated `{key}` file names are not supported"),
+        )
+        .with_hint("task files are read before the run, so name the file itself"));
+    }
+    if depth >= MAX_IMPORT_DEPTH {
+        return Err(Error::input(
+            doc.loc(at),
+            format!("task files nested more than {MAX_IMPORT_DEPTH} deep"),
+        )
+        .with_hint("does a task file import itself?"));
+    }
+    let base = doc.file.parent().filter(|p| !p.as_os_str().is_empty());
+    let path = match base {
+        Some(b) => b.join(&rel),
+        None => PathBuf::from(&rel),
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        let why = match e.kind() {
+            std::io::ErrorKind::NotFound => "not found".to_string(),
+            _ => e.to_string(),
+        };
+        Error::input(
+            doc.loc(at),
+            format!("task file `{}`: {why}", path.display()),
+        )
+    })?;
+    if text
+        .lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#') || l.trim() == "---")
+    {
+        return Ok((None, inh));
+    }
+    Ok((Some(Doc::parse(path, &text, true)?), inh))
 }
 
 /// The variables of one `vars_files` entry: a YAML mapping, its path relative to the playbook.

@@ -228,9 +228,14 @@ impl<'a> Runner<'a> {
                 mi.insert(task.loop_var.clone(), i);
             }
             let vars = Vars::new(mi);
-            if let Some(w) = &task.when
-                && !vars.condition(&w.value, &w.loc)?
-            {
+            let mut skip = false;
+            for w in &task.when {
+                if !vars.condition(&w.value, &w.loc)? {
+                    skip = true;
+                    break;
+                }
+            }
+            if skip {
                 continue;
             }
             for c in [&task.changed_when, &task.failed_when, &task.until]

@@ -46,7 +46,8 @@ pub struct Task {
     pub args: Args,
     pub notify: Vec<Spanned<String>>,
     pub listen: Vec<String>,
-    pub when: Option<Spanned<Value>>,
+    /// All must hold: the task's own `when`, after those of the imports it came through.
+    pub when: Vec<Spanned<Value>>,
     pub loop_items: Option<Spanned<Value>>,
     pub loop_var: String,
     pub register: Option<String>,
@@ -90,6 +91,9 @@ const KEYWORDS: &[&str] = &[
     "args",
     "vars",
     "check_mode",
+    // Handled by the play, which splices the file in; listed for "did you mean".
+    "import_tasks",
+    "include_tasks",
 ];
 
 /// Ansible keywords plumb does not support yet, with what to do instead.
@@ -97,14 +101,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     (
         "block",
         "blocks are not supported yet; list the tasks directly",
-    ),
-    (
-        "include_tasks",
-        "includes are not supported yet; list the tasks in the play",
-    ),
-    (
-        "import_tasks",
-        "imports are not supported yet; list the tasks in the play",
     ),
     ("include_role", "roles are not supported yet"),
     ("import_role", "roles are not supported yet"),
@@ -168,7 +164,7 @@ impl Task {
             },
             notify: Vec::new(),
             listen: Vec::new(),
-            when: None,
+            when: Vec::new(),
             loop_items: None,
             loop_var: "item".into(),
             register: None,
@@ -222,7 +218,7 @@ impl Task {
                             t.listen = names.into_iter().map(|s| s.value).collect();
                         }
                     }
-                    "when" => t.when = Some(spanned(value)),
+                    "when" => t.when.push(spanned(value)),
                     "loop" | "with_items" => t.loop_items = Some(spanned(value)),
                     "loop_control" => {
                         let lc = yaml::to_value(value);

@@ -197,6 +197,11 @@ cases! {
     vars_files_missing: Test::new(),
     vars_file_bad_yaml: Test::new(),
 
+    // Task files: read and checked before the run, errors at their own lines.
+    import_tasks_missing: Test::new(),
+    import_tasks_error_inside: Test::new(),
+    import_tasks_cycle: Test::new(),
+
     // Local files.
     copy_src_missing: Test::new(),
     template_src_missing: Test::new(),

@@ -42,3 +42,41 @@ fn vars_files_override_play_vars_in_order() {
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(r.task_msg("here", "say"), "green small 8080");
 }
+
+#[test]
+fn task_files_are_spliced_in_with_their_when_and_vars() {
+    let dir = project(&[
+        (
+            "site.yml",
+            "- hosts: all\n  vars: {who: play}\n  tasks:\n    - name: first\n      debug: {msg: start}\n    - import_tasks: tasks/greet.yml\n      vars: {who: import}\n    - name: not wanted\n      include_tasks:\n        file: tasks/greet.yml\n      when: false\n    - name: last\n      debug: {msg: end}\n",
+        ),
+        (
+            "tasks/greet.yml",
+            "- name: greet\n  debug: {msg: \"hello {{ who }}\"}\n- import_tasks: inner.yml\n",
+        ),
+        (
+            "tasks/inner.yml",
+            "- name: inner\n  copy: {content: \"{{ who }}\", dest: \"@DIR@/inner.txt\"}\n",
+        ),
+    ]);
+    let r = run(dir.path(), "apply", &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let names: Vec<(String, String)> = r.statuses("here");
+    assert_eq!(
+        names,
+        [
+            ("first", "ok"),
+            ("greet", "ok"),
+            ("inner", "changed"),
+            ("greet", "skipped"),
+            ("inner", "skipped"),
+            ("last", "ok"),
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    assert_eq!(r.task_msg("here", "greet"), "hello import");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("inner.txt")).unwrap(),
+        "import"
+    );
+}
