@@ -60,6 +60,12 @@ pub struct RunArgs {
     /// Only these hosts: names, groups, globs, `!exclude`, `&intersect`, `@retry-file`.
     #[arg(short = 'l', long)]
     pub limit: Option<String>,
+    /// Only tasks with one of these tags (comma-separated; `all`, `tagged`, `untagged`).
+    #[arg(short = 't', long, value_name = "TAGS")]
+    pub tags: Vec<String>,
+    /// Not tasks with one of these tags (comma-separated).
+    #[arg(long, value_name = "TAGS")]
+    pub skip_tags: Vec<String>,
     /// Output format: lines for people, or one JSON document on stdout.
     #[arg(long, value_enum, default_value = "human")]
     pub output: OutputFormat,

@@ -307,6 +307,10 @@ impl<'a> HostRun<'a> {
         }
         let mut changed = false;
         for task in &self.play.tasks {
+            // Not taken by --tags / --skip-tags: not run, not reported (flush_handlers always is).
+            if task.module != "meta" && !self.r.opts.tags.selects(&task.tags) {
+                continue;
+            }
             if self.r.abort.load(std::sync::atomic::Ordering::SeqCst) {
                 self.stop_msg = "stopped: another host failed and any_errors_fatal is set".into();
                 return Ok((true, changed));
@@ -378,7 +382,7 @@ impl<'a> HostRun<'a> {
         // (the task's own probe text, what it needs, sudo user)
         let mut wanted: Vec<(String, Need, Option<String>)> = Vec::new();
         for task in &self.play.tasks {
-            if task.delegate_to.is_some() {
+            if task.delegate_to.is_some() || !self.r.opts.tags.selects(&task.tags) {
                 continue;
             }
             let sudo = self.sudo_for(task);

@@ -18,6 +18,7 @@ pub mod prompt;
 pub mod report;
 pub mod runner;
 pub mod shell;
+pub mod tags;
 pub mod task;
 pub mod template;
 pub mod transport;
@@ -114,6 +115,7 @@ fn run_playbook(a: RunArgs, plan: bool, validate_only: bool) -> Result<i32> {
         keepalive: Duration::from_secs(a.keepalive.or(d.keepalive).unwrap_or(10)),
         extra_vars: extra_vars(&a.extra_vars)?,
         limit: a.limit.clone(),
+        tags: tags::TagFilter::new(&a.tags, &a.skip_tags),
         serial,
         verbose: a.verbose,
         lock_timeout: Duration::from_secs(a.lock_timeout),

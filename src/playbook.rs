@@ -39,6 +39,7 @@ pub struct Play {
     pub serial: Vec<Serial>,
     pub max_fail_percentage: Option<f64>,
     pub any_errors_fatal: bool,
+    pub tags: Vec<String>,
 }
 
 const PLAY_KEYS: &[&str] = &[
@@ -55,6 +56,7 @@ const PLAY_KEYS: &[&str] = &[
     "max_fail_percentage",
     "any_errors_fatal",
     "vars_files",
+    "tags",
 ];
 
 impl Playbook {
@@ -111,6 +113,7 @@ impl Play {
             serial: Vec::new(),
             max_fail_percentage: None,
             any_errors_fatal: false,
+            tags: Vec::new(),
         };
         let mut has_hosts = false;
         // Ansible's precedence: what vars_files define wins over the play's `vars`.
@@ -148,6 +151,7 @@ impl Play {
                             file_vars.extend(vars_file(doc, item, dir)?);
                         }
                     }
+                    "tags" => play.tags = crate::task::tag_list(doc, value)?,
                     "become" => play.become_ = boolean(doc, value, k)?,
                     "become_user" => play.become_user = Some(scalar_string(doc, value, k)?),
                     "remote_user" => play.remote_user = Some(scalar_string(doc, value, k)?),
@@ -219,6 +223,9 @@ impl Play {
             }
         }
         play.vars.extend(file_vars);
+        for t in &mut play.tasks {
+            t.tags.extend(play.tags.iter().cloned());
+        }
         if !has_hosts {
             errors.push(
                 Error::input(play.loc.clone(), "this play has no `hosts`")
@@ -248,6 +255,7 @@ const MAX_IMPORT_DEPTH: usize = 16;
 struct Inherited {
     when: Vec<crate::task::Spanned<Value>>,
     vars: Map<String, Value>,
+    tags: Vec<String>,
 }
 
 /// A play's tasks (or handlers) as they are collected, task files spliced in where they are
@@ -295,6 +303,7 @@ impl TaskList {
                     let mut vars = inherited.vars.clone();
                     vars.extend(std::mem::take(&mut t.vars));
                     t.vars = vars;
+                    t.tags.extend(inherited.tags.iter().cloned());
                     self.tasks.push(t);
                 }
                 Err(e) => {
@@ -327,13 +336,14 @@ fn import_file(
                 loc: doc.loc(v),
             }),
             "vars" => inh.vars.extend(crate::inventory::vars_map(doc, v)?),
+            "tags" => inh.tags.extend(crate::task::tag_list(doc, v)?),
             other if other == key => {}
             other => {
                 return Err(Error::input(
                     doc.key_loc(k),
                     format!("`{other}` is not supported on `{key}`"),
                 )
-                .with_hint("an import takes `name`, `when` and `vars`"));
+                .with_hint("an import takes `name`, `when`, `vars` and `tags`"));
             }
         }
     }

@@ -30,6 +30,8 @@ pub struct Options {
     pub keepalive: Duration,
     pub extra_vars: Map<String, Value>,
     pub limit: Option<String>,
+    /// `--tags` / `--skip-tags`: which tasks run (handlers run when notified, as in Ansible).
+    pub tags: crate::tags::TagFilter,
     pub serial: Option<Vec<Serial>>,
     /// -v: probe results and commands sent; -vv: whole scripts and raw output.
     pub verbose: u8,

@@ -65,6 +65,8 @@ pub struct Task {
     /// `check_mode: false`: a read-only command that runs in `plumb plan` too, so that what
     /// depends on its result can be planned.
     pub runs_in_plan: bool,
+    /// The task's own tags, then those of its imports and its play.
+    pub tags: Vec<String>,
     pub vars: Map<String, Value>,
 }
 
@@ -91,6 +93,7 @@ const KEYWORDS: &[&str] = &[
     "args",
     "vars",
     "check_mode",
+    "tags",
     // Handled by the play, which splices the file in; listed for "did you mean".
     "import_tasks",
     "include_tasks",
@@ -104,10 +107,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ),
     ("include_role", "roles are not supported yet"),
     ("import_role", "roles are not supported yet"),
-    (
-        "tags",
-        "tags are not supported yet; remove `tags` or split the playbook",
-    ),
     (
         "with_dict",
         "use `loop: \"{{ mydict | items }}\"` style lists instead",
@@ -180,6 +179,7 @@ impl Task {
             ignore_errors: false,
             diff: true,
             runs_in_plan: false,
+            tags: Vec::new(),
             vars: Map::new(),
         };
         let mut check_mode: Option<(bool, Location)> = None;
@@ -257,6 +257,7 @@ impl Task {
                     "no_log" => t.no_log = boolean(doc, value, k)?,
                     "ignore_errors" => t.ignore_errors = boolean(doc, value, k)?,
                     "diff" => t.diff = boolean(doc, value, k)?,
+                    "tags" => t.tags = tag_list(doc, value)?,
                     "check_mode" => check_mode = Some((boolean(doc, value, k)?, doc.loc(value))),
                     "args" => extra_args = Some(value),
                     "vars" => t.vars = crate::inventory::vars_map(doc, value)?,
@@ -362,6 +363,24 @@ impl Task {
             Err(Error::many(errors))
         }
     }
+}
+
+/// `tags: web`, `tags: web,db` or `tags: [web, db]`.
+pub fn tag_list(doc: &Doc, node: &Node) -> Result<Vec<String>> {
+    let items: Vec<&Node> = match node {
+        Node::Sequence(seq) => seq.iter().collect(),
+        other => vec![other],
+    };
+    let mut tags = Vec::new();
+    for n in items {
+        let s = scalar_string(doc, n, "tags")?;
+        tags.extend(
+            s.split(',')
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty()),
+        );
+    }
+    Ok(tags)
 }
 
 fn parse_args(doc: &Doc, module: &str, node: &Node, extra: Option<&Node>) -> Result<Args> {

@@ -80,3 +80,40 @@ fn task_files_are_spliced_in_with_their_when_and_vars() {
         "import"
     );
 }
+
+#[test]
+fn tags_pick_tasks_with_ansibles_special_tags() {
+    let dir = project(&[
+        (
+            "site.yml",
+            "- hosts: all\n  tags: play\n  tasks:\n    - name: web\n      debug: {msg: w}\n      tags: web\n    - name: db\n      debug: {msg: d}\n      tags: [db, data]\n    - name: always\n      debug: {msg: a}\n      tags: always\n    - name: debug only\n      debug: {msg: n}\n      tags: [never, debug]\n    - import_tasks: cache.yml\n      tags: cache\n",
+        ),
+        ("cache.yml", "- name: cache\n  debug: {msg: c}\n"),
+    ]);
+    let names = |extra: &[&str]| -> Vec<String> {
+        let r = run(dir.path(), "apply", extra);
+        assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+        r.statuses("here").into_iter().map(|(n, _)| n).collect()
+    };
+    assert_eq!(names(&[]), ["web", "db", "always", "cache"]);
+    assert_eq!(names(&["--tags", "web"]), ["web", "always"]);
+    assert_eq!(names(&["-t", "data,cache"]), ["db", "always", "cache"]);
+    assert_eq!(names(&["--tags", "debug"]), ["always", "debug only"]);
+    // Inherited tags count as the task's own, as in Ansible: `never` too is picked by them.
+    assert_eq!(
+        names(&["--tags", "play"]),
+        ["web", "db", "always", "debug only", "cache"]
+    );
+    assert_eq!(
+        names(&["--skip-tags", "db", "--skip-tags", "always"]),
+        ["web", "cache"]
+    );
+    assert_eq!(
+        names(&["--tags", "all", "--skip-tags", "cache"]),
+        ["web", "db", "always"]
+    );
+    // The same selection in a plan.
+    let r = run(dir.path(), "plan", &["--tags", "web"]);
+    let planned: Vec<String> = r.statuses("here").into_iter().map(|(n, _)| n).collect();
+    assert_eq!(planned, ["web", "always"]);
+}
