@@ -306,9 +306,18 @@ impl<'a> HostRun<'a> {
             self.prefetch(None)?;
         }
         let mut changed = false;
+        let mut blocks = crate::block::Blocks::new(&self.play.blocks);
         for task in &self.play.tasks {
             // Not taken by --tags / --skip-tags: not run, not reported (flush_handlers always is).
             if task.module != "meta" && !self.r.opts.tags.selects(&task.tags) {
+                continue;
+            }
+            // Leaving a block whose failure nothing rescued fails the host here; inside one,
+            // tasks after a failure give way to its `rescue` and `always`.
+            if !blocks.enter(&task.blocks) {
+                return Ok((true, changed));
+            }
+            if !blocks.runs() {
                 continue;
             }
             if self.r.abort.load(std::sync::atomic::Ordering::SeqCst) {
@@ -333,9 +342,12 @@ impl<'a> HostRun<'a> {
             }
             let (status, _) = self.run_task(task, false)?;
             changed |= matches!(status, Status::Changed | Status::MayChange);
-            if status == Status::Failed && !task.ignore_errors {
+            if status == Status::Failed && !task.ignore_errors && !blocks.fail() {
                 return Ok((true, changed));
             }
+        }
+        if !blocks.finish() {
+            return Ok((true, changed));
         }
         let (f, c) = self.flush_handlers()?;
         Ok((f, changed || c))
@@ -707,6 +719,12 @@ impl<'a> HostRun<'a> {
         let mut msg = msgs.join("\n");
         if status == Status::Failed && task.ignore_errors {
             msg = format!("{msg}\n(ignored: ignore_errors is set)");
+        } else if status == Status::Failed
+            && task.blocks.iter().rev().any(|b| {
+                b.section == crate::block::Section::Main && self.play.blocks[b.id].has_rescue
+            })
+        {
+            msg = format!("{msg}\n(a block's rescue runs next)");
         }
         if handler && !by.is_empty() && status != Status::Failed {
             let verb = match status {
@@ -929,7 +947,7 @@ impl<'a> HostRun<'a> {
                     self.detail(2, format!("output (exit {}):\n{}", out.code, out.all()));
                     if out.code != 0 {
                         failed = true;
-                        msg = format!("failed (exit {}):\n{}", out.code, out.all().trim_end());
+                        msg = exit_msg("failed (exit {})", out.code, &out.all());
                     }
                 }
                 Run::Command(s) => {
@@ -945,7 +963,7 @@ impl<'a> HostRun<'a> {
                     value["stderr_lines"] = json!(stderr.lines().collect::<Vec<_>>());
                     if out.code != 0 {
                         failed = true;
-                        msg = format!("non-zero exit {}:\n{}", out.code, out.all().trim_end());
+                        msg = exit_msg("non-zero exit {}", out.code, &out.all());
                     }
                 }
                 Run::Http(req) => {
@@ -1201,6 +1219,15 @@ impl<'a> HostRun<'a> {
             ));
         }
         Ok(out)
+    }
+}
+
+/// `what` (with `{}` for the code), then the output, or that there was none.
+fn exit_msg(what: &str, code: i32, output: &str) -> String {
+    let head = what.replace("{}", &code.to_string());
+    match output.trim_end() {
+        "" => format!("{head}, no output"),
+        text => format!("{head}:\n{text}"),
     }
 }
 

@@ -1,6 +1,7 @@
 //! plumb: agentless, idempotent provisioning over SSH.
 
 pub mod batch;
+pub mod block;
 pub mod cli;
 pub mod config;
 pub mod diagnosis;

@@ -40,6 +40,8 @@ pub struct Play {
     pub max_fail_percentage: Option<f64>,
     pub any_errors_fatal: bool,
     pub tags: Vec<String>,
+    /// What the tasks' `blocks` refer to.
+    pub blocks: Vec<crate::block::BlockInfo>,
 }
 
 const PLAY_KEYS: &[&str] = &[
@@ -114,6 +116,7 @@ impl Play {
             max_fail_percentage: None,
             any_errors_fatal: false,
             tags: Vec::new(),
+            blocks: Vec::new(),
         };
         let mut has_hosts = false;
         // Ansible's precedence: what vars_files define wins over the play's `vars`.
@@ -175,6 +178,7 @@ impl Play {
                             tasks: Vec::new(),
                             errors: Vec::new(),
                             broken_handlers: Vec::new(),
+                            blocks: std::mem::take(&mut play.blocks),
                         };
                         found.collect(doc, &items, &Inherited::default(), 0);
                         if is_handler {
@@ -184,6 +188,7 @@ impl Play {
                         }
                         errors.extend(found.errors);
                         broken_handlers.extend(found.broken_handlers);
+                        play.blocks = found.blocks;
                     }
                     "serial" => play.serial = parse_serial(doc, value)?,
                     "max_fail_percentage" => match yaml::to_value(value) {
@@ -256,7 +261,17 @@ struct Inherited {
     when: Vec<crate::task::Spanned<Value>>,
     vars: Map<String, Value>,
     tags: Vec<String>,
+    // From blocks only.
+    become_: Option<bool>,
+    become_user: Option<String>,
+    ignore_errors: bool,
+    no_log: bool,
+    blocks: Vec<crate::block::BlockPos>,
 }
+
+/// What a block takes besides its sections.
+const BLOCK_KEYS: &str =
+    "`name`, `when`, `vars`, `tags`, `become`, `become_user`, `ignore_errors`, `no_log`";
 
 /// A play's tasks (or handlers) as they are collected, task files spliced in where they are
 /// imported: the file is read and checked now, before any host is contacted.
@@ -266,11 +281,25 @@ struct TaskList {
     errors: Vec<Error>,
     /// Names of handlers that did not parse: notifying them is not a second error.
     broken_handlers: Vec<String>,
+    blocks: Vec<crate::block::BlockInfo>,
 }
 
 impl TaskList {
     fn collect(&mut self, doc: &Doc, items: &[&Node], inherited: &Inherited, depth: usize) {
         for item in items {
+            if let Some(map) = item.as_mapping()
+                && map.get_node("block").is_some()
+            {
+                if self.is_handler {
+                    self.errors.push(Error::input(
+                        doc.loc(item),
+                        "`block` is not supported among handlers",
+                    ));
+                } else if let Err(e) = self.block(doc, item, inherited, depth) {
+                    self.errors.push(e);
+                }
+                continue;
+            }
             let import = item.as_mapping().and_then(|m| {
                 m.iter()
                     .find(|(k, _)| IMPORT_KEYS.contains(&k.as_str()))
@@ -304,6 +333,15 @@ impl TaskList {
                     vars.extend(std::mem::take(&mut t.vars));
                     t.vars = vars;
                     t.tags.extend(inherited.tags.iter().cloned());
+                    if t.become_.is_none() {
+                        t.become_ = inherited.become_;
+                    }
+                    if t.become_user.is_none() {
+                        t.become_user = inherited.become_user.clone();
+                    }
+                    t.ignore_errors |= inherited.ignore_errors;
+                    t.no_log |= inherited.no_log;
+                    t.blocks = inherited.blocks.clone();
                     self.tasks.push(t);
                 }
                 Err(e) => {
@@ -314,6 +352,83 @@ impl TaskList {
                 }
             }
         }
+    }
+}
+
+impl TaskList {
+    /// A `block` with its `rescue` and `always`: their tasks are collected in order, each
+    /// knowing where it sits; the block's keywords go to all of them.
+    fn block(&mut self, doc: &Doc, item: &Node, inherited: &Inherited, depth: usize) -> Result<()> {
+        use crate::block::{BlockInfo, BlockPos, Section};
+        let map = item.as_mapping().expect("a block is a mapping");
+        if depth >= MAX_IMPORT_DEPTH {
+            return Err(Error::input(
+                doc.loc(item),
+                format!("blocks and task files nested more than {MAX_IMPORT_DEPTH} deep"),
+            ));
+        }
+        let mut inh = inherited.clone();
+        let mut sections: Vec<(Section, Vec<&Node>)> = Vec::new();
+        for (k, v) in map.iter() {
+            let key = k.as_str();
+            match key {
+                "block" | "rescue" | "always" => {
+                    let items = match v {
+                        Node::Sequence(seq) => seq.iter().collect(),
+                        Node::Scalar(s) if s.as_str().is_empty() => Vec::new(),
+                        other => {
+                            return Err(Error::input(
+                                doc.loc(other),
+                                format!(
+                                    "`{key}` must be a list of tasks, found {}",
+                                    yaml::kind(other)
+                                ),
+                            ));
+                        }
+                    };
+                    let section = match key {
+                        "block" => Section::Main,
+                        "rescue" => Section::Rescue,
+                        _ => Section::Always,
+                    };
+                    sections.push((section, items));
+                }
+                "name" => {}
+                "when" => inh.when.push(crate::task::Spanned {
+                    value: yaml::to_value(v),
+                    loc: doc.loc(v),
+                }),
+                "vars" => inh.vars.extend(crate::inventory::vars_map(doc, v)?),
+                "tags" => inh.tags.extend(crate::task::tag_list(doc, v)?),
+                "become" => inh.become_ = Some(boolean(doc, v, key)?),
+                "become_user" => inh.become_user = Some(scalar_string(doc, v, key)?),
+                "ignore_errors" => inh.ignore_errors |= boolean(doc, v, key)?,
+                "no_log" => inh.no_log |= boolean(doc, v, key)?,
+                other => {
+                    return Err(Error::input(
+                        doc.key_loc(k),
+                        format!("`{other}` is not supported on a block"),
+                    )
+                    .with_hint(format!(
+                        "a block takes `rescue` and `always`, and {BLOCK_KEYS}"
+                    )));
+                }
+            }
+        }
+        let id = self.blocks.len();
+        self.blocks.push(BlockInfo {
+            has_rescue: sections
+                .iter()
+                .any(|(s, items)| *s == Section::Rescue && !items.is_empty()),
+        });
+        // Written order does not matter: block, then rescue, then always.
+        sections.sort_by_key(|(s, _)| *s as u8);
+        for (section, items) in sections {
+            let mut sub = inh.clone();
+            sub.blocks.push(BlockPos { id, section });
+            self.collect(doc, &items, &sub, depth + 1);
+        }
+        Ok(())
     }
 }
 

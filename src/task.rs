@@ -67,6 +67,8 @@ pub struct Task {
     pub runs_in_plan: bool,
     /// The task's own tags, then those of its imports and its play.
     pub tags: Vec<String>,
+    /// The blocks around the task, outermost first.
+    pub blocks: Vec<crate::block::BlockPos>,
     pub vars: Map<String, Value>,
 }
 
@@ -97,14 +99,11 @@ const KEYWORDS: &[&str] = &[
     // Handled by the play, which splices the file in; listed for "did you mean".
     "import_tasks",
     "include_tasks",
+    "block",
 ];
 
 /// Ansible keywords plumb does not support yet, with what to do instead.
 const UNSUPPORTED: &[(&str, &str)] = &[
-    (
-        "block",
-        "blocks are not supported yet; list the tasks directly",
-    ),
     ("include_role", "roles are not supported yet"),
     ("import_role", "roles are not supported yet"),
     (
@@ -180,6 +179,7 @@ impl Task {
             diff: true,
             runs_in_plan: false,
             tags: Vec::new(),
+            blocks: Vec::new(),
             vars: Map::new(),
         };
         let mut check_mode: Option<(bool, Location)> = None;

@@ -201,6 +201,7 @@ cases! {
     import_tasks_missing: Test::new(),
     import_tasks_error_inside: Test::new(),
     import_tasks_cycle: Test::new(),
+    block_unknown_key: Test::new(),
 
     // Local files.
     copy_src_missing: Test::new(),

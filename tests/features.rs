@@ -117,3 +117,45 @@ fn tags_pick_tasks_with_ansibles_special_tags() {
     let planned: Vec<String> = r.statuses("here").into_iter().map(|(n, _)| n).collect();
     assert_eq!(planned, ["web", "always"]);
 }
+
+#[test]
+fn block_rescue_always() {
+    let dir = project(&[(
+        "site.yml",
+        "- hosts: all\n  tasks:\n    - name: guarded\n      block:\n        - name: try\n          command: \"false\"\n        - name: not reached\n          debug: {msg: no}\n      rescue:\n        - name: recover\n          copy: {content: rescued, dest: \"@DIR@/r.txt\"}\n      always:\n        - name: cleanup\n          debug: {msg: always}\n    - name: after\n      debug: {msg: after}\n    - block:\n        - name: inner fails\n          command: \"false\"\n      always:\n        - name: last words\n          debug: {msg: bye}\n      when: second | default(value=false)\n    - name: end\n      debug: {msg: end}\n",
+    )]);
+    let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    };
+    // A failure that the rescue makes up for: the play goes on, the host has not failed.
+    let r = run(dir.path(), "apply", &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        r.statuses("here"),
+        pairs(&[
+            ("try", "failed"),
+            ("recover", "changed"),
+            ("cleanup", "ok"),
+            ("after", "ok"),
+            ("inner fails", "skipped"),
+            ("last words", "skipped"),
+            ("end", "ok"),
+        ])
+    );
+    assert_eq!(r.host_status("here"), "changed");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("r.txt")).unwrap(),
+        "rescued"
+    );
+    // No rescue: `always` runs, then the host fails and nothing after runs.
+    let r = run(dir.path(), "apply", &["-e", "second=true"]);
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.host_status("here"), "failed");
+    let ran: Vec<(String, String)> = r.statuses("here").into_iter().skip(4).collect();
+    assert_eq!(
+        ran,
+        pairs(&[("inner fails", "failed"), ("last words", "ok")])
+    );
+}
