@@ -562,6 +562,7 @@ impl<'a> HostRun<'a> {
         }
         let ctx = BuildCtx {
             base_dir: &self.r.pb.dir,
+            role_dir: task.role_dir.as_deref(),
             vars,
             args: &task.args,
         };

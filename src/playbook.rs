@@ -42,6 +42,8 @@ pub struct Play {
     pub tags: Vec<String>,
     /// What the tasks' `blocks` refer to.
     pub blocks: Vec<crate::block::BlockInfo>,
+    /// Roles' `defaults/main.yml`: below every other variable, inventory included.
+    pub defaults: Map<String, Value>,
 }
 
 const PLAY_KEYS: &[&str] = &[
@@ -59,6 +61,7 @@ const PLAY_KEYS: &[&str] = &[
     "any_errors_fatal",
     "vars_files",
     "tags",
+    "roles",
 ];
 
 impl Playbook {
@@ -117,7 +120,10 @@ impl Play {
             any_errors_fatal: false,
             tags: Vec::new(),
             blocks: Vec::new(),
+            defaults: Map::new(),
         };
+        // Roles run before the play's own tasks, wherever `roles` is written.
+        let mut role_tasks: Vec<Task> = Vec::new();
         let mut has_hosts = false;
         // Ansible's precedence: what vars_files define wins over the play's `vars`.
         let mut file_vars = Map::new();
@@ -173,22 +179,34 @@ impl Play {
                                 .with_hint(format!("start each of the play's {k} with `- `")));
                             }
                         };
-                        let mut found = TaskList {
-                            is_handler,
-                            tasks: Vec::new(),
-                            errors: Vec::new(),
-                            broken_handlers: Vec::new(),
-                            blocks: std::mem::take(&mut play.blocks),
-                        };
+                        let mut found = TaskList::new(is_handler, dir, &mut play);
                         found.collect(doc, &items, &Inherited::default(), 0);
                         if is_handler {
-                            play.handlers.extend(found.tasks);
+                            play.handlers.extend(std::mem::take(&mut found.tasks));
                         } else {
-                            play.tasks.extend(found.tasks);
+                            play.tasks.extend(std::mem::take(&mut found.tasks));
                         }
-                        errors.extend(found.errors);
-                        broken_handlers.extend(found.broken_handlers);
-                        play.blocks = found.blocks;
+                        found.finish(&mut play, &mut errors, &mut broken_handlers);
+                    }
+                    "roles" => {
+                        let items = match value {
+                            Node::Sequence(seq) => seq.iter().collect::<Vec<_>>(),
+                            Node::Scalar(s) if s.as_str().is_empty() => vec![],
+                            other => {
+                                return Err(Error::input(
+                                    doc.loc(other),
+                                    format!("`roles` must be a list, found {}", yaml::kind(other)),
+                                ));
+                            }
+                        };
+                        let mut found = TaskList::new(false, dir, &mut play);
+                        for item in items {
+                            if let Err(e) = found.role(doc, item, None, &Inherited::default(), 0) {
+                                found.errors.push(e);
+                            }
+                        }
+                        role_tasks.extend(std::mem::take(&mut found.tasks));
+                        found.finish(&mut play, &mut errors, &mut broken_handlers);
                     }
                     "serial" => play.serial = parse_serial(doc, value)?,
                     "max_fail_percentage" => match yaml::to_value(value) {
@@ -210,10 +228,7 @@ impl Play {
                             doc.key_loc(key),
                             format!("unknown play keyword `{other}`"),
                         );
-                        if matches!(
-                            other,
-                            "roles" | "pre_tasks" | "post_tasks" | "import_playbook"
-                        ) {
+                        if matches!(other, "pre_tasks" | "post_tasks" | "import_playbook") {
                             e = e.with_hint(format!("`{other}` is not supported yet"));
                         } else if let Some(s) = suggest(other, PLAY_KEYS.iter().copied()) {
                             e = e.with_hint(format!("did you mean `{s}`?"));
@@ -228,6 +243,8 @@ impl Play {
             }
         }
         play.vars.extend(file_vars);
+        role_tasks.append(&mut play.tasks);
+        play.tasks = role_tasks;
         for t in &mut play.tasks {
             t.tags.extend(play.tags.iter().cloned());
         }
@@ -267,6 +284,8 @@ struct Inherited {
     ignore_errors: bool,
     no_log: bool,
     blocks: Vec<crate::block::BlockPos>,
+    /// The role the tasks come from: where their `src` files are looked for first.
+    role_dir: Option<PathBuf>,
 }
 
 /// What a block takes besides its sections.
@@ -282,9 +301,46 @@ struct TaskList {
     /// Names of handlers that did not parse: notifying them is not a second error.
     broken_handlers: Vec<String>,
     blocks: Vec<crate::block::BlockInfo>,
+    /// The playbook's directory, where `roles/` is.
+    dir: PathBuf,
+    /// Found while collecting: roles' handlers and defaults.
+    handlers: Vec<Task>,
+    defaults: Map<String, Value>,
 }
 
+const ROLE_KEYS: &[&str] = &[
+    "import_role",
+    "include_role",
+    "ansible.builtin.import_role",
+    "ansible.builtin.include_role",
+];
+
 impl TaskList {
+    /// Collects into a play: block numbers go on from the play's.
+    fn new(is_handler: bool, dir: &Path, play: &mut Play) -> TaskList {
+        TaskList {
+            is_handler,
+            tasks: Vec::new(),
+            errors: Vec::new(),
+            broken_handlers: Vec::new(),
+            blocks: std::mem::take(&mut play.blocks),
+            dir: dir.to_path_buf(),
+            handlers: Vec::new(),
+            defaults: Map::new(),
+        }
+    }
+
+    /// Hands back to the play what is not its task list.
+    fn finish(self, play: &mut Play, errors: &mut Vec<Error>, broken: &mut Vec<String>) {
+        play.blocks = self.blocks;
+        play.handlers.extend(self.handlers);
+        for (k, v) in self.defaults {
+            play.defaults.entry(k).or_insert(v);
+        }
+        errors.extend(self.errors);
+        broken.extend(self.broken_handlers);
+    }
+
     fn collect(&mut self, doc: &Doc, items: &[&Node], inherited: &Inherited, depth: usize) {
         for item in items {
             if let Some(map) = item.as_mapping()
@@ -296,6 +352,25 @@ impl TaskList {
                         "`block` is not supported among handlers",
                     ));
                 } else if let Err(e) = self.block(doc, item, inherited, depth) {
+                    self.errors.push(e);
+                }
+                continue;
+            }
+            let role = item.as_mapping().and_then(|m| {
+                m.iter()
+                    .find(|(k, _)| ROLE_KEYS.contains(&k.as_str()))
+                    .map(|(k, _)| k.as_str().to_string())
+            });
+            if let Some(key) = role {
+                let res = if self.is_handler {
+                    Err(Error::input(
+                        doc.loc(item),
+                        format!("`{key}` is not supported among handlers"),
+                    ))
+                } else {
+                    self.role(doc, item, Some(&key), inherited, depth)
+                };
+                if let Err(e) = res {
                     self.errors.push(e);
                 }
                 continue;
@@ -342,6 +417,9 @@ impl TaskList {
                     t.ignore_errors |= inherited.ignore_errors;
                     t.no_log |= inherited.no_log;
                     t.blocks = inherited.blocks.clone();
+                    if t.role_dir.is_none() {
+                        t.role_dir = inherited.role_dir.clone();
+                    }
                     self.tasks.push(t);
                 }
                 Err(e) => {
@@ -427,6 +505,208 @@ impl TaskList {
             let mut sub = inh.clone();
             sub.blocks.push(BlockPos { id, section });
             self.collect(doc, &items, &sub, depth + 1);
+        }
+        Ok(())
+    }
+}
+
+impl TaskList {
+    /// A role: from a play's `roles` (`key` None: `- NAME` or `- role: NAME` with keywords)
+    /// or an `import_role` / `include_role` task (`name:` under the key). Its defaults go to
+    /// the play, its vars and the entry's `vars` to its tasks, its handlers to the play's.
+    fn role(
+        &mut self,
+        doc: &Doc,
+        item: &Node,
+        key: Option<&str>,
+        inherited: &Inherited,
+        depth: usize,
+    ) -> Result<()> {
+        let mut inh = inherited.clone();
+        let mut params = Map::new();
+        let (name, name_node) = match (item, key) {
+            (Node::Scalar(s), None) => (s.as_str().to_string(), item),
+            (Node::Mapping(m), _) => {
+                let mut found = None;
+                for (k, v) in m.iter() {
+                    let kk = k.as_str();
+                    match kk {
+                        "role" | "name" if key.is_none() => {
+                            found = Some((scalar_string(doc, v, kk)?, v))
+                        }
+                        k2 if Some(k2) == key => match v {
+                            Node::Mapping(args) => {
+                                for (ak, av) in args.iter() {
+                                    match ak.as_str() {
+                                        "name" => {
+                                            found = Some((scalar_string(doc, av, "name")?, av))
+                                        }
+                                        other => {
+                                            return Err(Error::input(
+                                                doc.key_loc(ak),
+                                                format!("`{other}` is not supported on `{k2}`"),
+                                            )
+                                            .with_hint("give the role's `name`; its variables go under the task's `vars`"));
+                                        }
+                                    }
+                                }
+                            }
+                            other => found = Some((scalar_string(doc, other, k2)?, other)),
+                        },
+                        "name" => {}
+                        "when" => inh.when.push(crate::task::Spanned {
+                            value: yaml::to_value(v),
+                            loc: doc.loc(v),
+                        }),
+                        "vars" => params.extend(crate::inventory::vars_map(doc, v)?),
+                        "tags" => inh.tags.extend(crate::task::tag_list(doc, v)?),
+                        "become" => inh.become_ = Some(boolean(doc, v, kk)?),
+                        "become_user" => inh.become_user = Some(scalar_string(doc, v, kk)?),
+                        other
+                            if key.is_none()
+                                && !PLAY_KEYS.contains(&other)
+                                && !crate::task::is_keyword(other) =>
+                        {
+                            // Ansible's role parameters: `- role: nginx, port: 80`.
+                            params.insert(other.to_string(), yaml::to_value(v));
+                        }
+                        other => {
+                            return Err(Error::input(
+                                doc.key_loc(k),
+                                format!("`{other}` is not supported on a role"),
+                            )
+                            .with_hint(
+                                "a role takes `vars`, `when`, `tags`, `become` and `become_user`",
+                            ));
+                        }
+                    }
+                }
+                match found {
+                    Some(f) => f,
+                    None => {
+                        return Err(Error::input(doc.loc(item), "this role entry names no role")
+                            .with_hint("`- role: NAME`, or `import_role: {name: NAME}`"));
+                    }
+                }
+            }
+            (other, _) => {
+                return Err(Error::input(
+                    doc.loc(other),
+                    format!(
+                        "a role must be a name or a mapping, found {}",
+                        yaml::kind(other)
+                    ),
+                ));
+            }
+        };
+        if depth >= MAX_IMPORT_DEPTH {
+            return Err(Error::input(
+                doc.loc(name_node),
+                format!("roles, blocks and task files nested more than {MAX_IMPORT_DEPTH} deep"),
+            ));
+        }
+        let rel = |p: &Path| -> PathBuf {
+            if self.dir == Path::new(".") {
+                p.to_path_buf()
+            } else {
+                self.dir.join(p)
+            }
+        };
+        let candidates = [rel(&Path::new("roles").join(&name)), rel(Path::new(&name))];
+        let Some(role_dir) = candidates.iter().find(|c| {
+            c.join("tasks").is_dir() || c.join("handlers").is_dir() || c.join("defaults").is_dir()
+        }) else {
+            return Err(
+                Error::input(doc.loc(name_node), format!("role `{name}` not found")).with_hint(
+                    format!(
+                        "looked for {} and {}",
+                        candidates[0].display(),
+                        candidates[1].display()
+                    ),
+                ),
+            );
+        };
+        let role_dir = role_dir.clone();
+        let file = |sub: &str| -> Option<PathBuf> {
+            ["main.yml", "main.yaml"]
+                .iter()
+                .map(|f| role_dir.join(sub).join(f))
+                .find(|p| p.is_file())
+        };
+        let read = |path: &Path, list: bool| -> Result<Option<Doc>> {
+            let text = std::fs::read_to_string(path).map_err(Error::with_path(path))?;
+            if text.lines().all(|l| {
+                l.trim().is_empty() || l.trim_start().starts_with('#') || l.trim() == "---"
+            }) {
+                return Ok(None);
+            }
+            Ok(Some(Doc::parse(path.to_path_buf(), &text, list)?))
+        };
+        if let Some(meta) = file("meta")
+            && let Some(m) = read(&meta, false)?
+            && let Some(Node::Sequence(deps)) =
+                m.root.as_mapping().and_then(|r| r.get_node("dependencies"))
+            && !deps.is_empty()
+        {
+            return Err(Error::input(
+                m.loc(&Node::Sequence(deps.clone())),
+                "role dependencies are not supported yet",
+            )
+            .with_hint("list the roles in the play's `roles`, dependencies first"));
+        }
+        if let Some(p) = file("defaults")
+            && let Some(d) = read(&p, false)?
+        {
+            for (k, v) in crate::inventory::vars_map(&d, &d.root)? {
+                self.defaults.entry(k).or_insert(v);
+            }
+        }
+        if let Some(p) = file("vars")
+            && let Some(d) = read(&p, false)?
+        {
+            inh.vars.extend(crate::inventory::vars_map(&d, &d.root)?);
+        }
+        inh.vars.extend(params);
+        inh.role_dir = Some(role_dir.clone());
+        if let Some(p) = file("handlers")
+            && let Some(d) = read(&p, true)?
+        {
+            let items: Vec<&Node> = d
+                .root
+                .as_sequence()
+                .map(|s| s.iter().collect())
+                .unwrap_or_default();
+            let mut hl = TaskList {
+                is_handler: true,
+                tasks: Vec::new(),
+                errors: Vec::new(),
+                broken_handlers: Vec::new(),
+                blocks: Vec::new(),
+                dir: self.dir.clone(),
+                handlers: Vec::new(),
+                defaults: Map::new(),
+            };
+            let handler_inh = Inherited {
+                role_dir: Some(role_dir.clone()),
+                vars: inh.vars.clone(),
+                become_: inh.become_,
+                become_user: inh.become_user.clone(),
+                ..Inherited::default()
+            };
+            hl.collect(&d, &items, &handler_inh, depth + 1);
+            self.handlers.extend(hl.tasks);
+            self.errors.extend(hl.errors);
+            self.broken_handlers.extend(hl.broken_handlers);
+        }
+        if let Some(p) = file("tasks")
+            && let Some(d) = read(&p, true)?
+        {
+            let items: Vec<&Node> = d
+                .root
+                .as_sequence()
+                .map(|s| s.iter().collect())
+                .unwrap_or_default();
+            self.collect(&d, &items, &inh, depth + 1);
         }
         Ok(())
     }

@@ -60,7 +60,9 @@ pub fn host_vars(
     pb: &Playbook,
     extra: &Map<String, Value>,
 ) -> Map<String, Value> {
-    let mut m = host.vars.clone();
+    // Roles' defaults are the weakest of all, below the inventory.
+    let mut m = play.defaults.clone();
+    m.extend(host.vars.clone());
     m.insert("inventory_hostname".into(), json!(host.name));
     m.insert("group_names".into(), json!(host.groups));
     m.insert("playbook_dir".into(), json!(pb.dir.display().to_string()));
@@ -258,6 +260,7 @@ impl<'a> Runner<'a> {
             }
             let ctx = BuildCtx {
                 base_dir: &self.pb.dir,
+                role_dir: task.role_dir.as_deref(),
                 vars: &vars,
                 args: &task.args,
             };

@@ -69,6 +69,8 @@ pub struct Task {
     pub tags: Vec<String>,
     /// The blocks around the task, outermost first.
     pub blocks: Vec<crate::block::BlockPos>,
+    /// The role the task comes from: its `src` files are looked for there first.
+    pub role_dir: Option<std::path::PathBuf>,
     pub vars: Map<String, Value>,
 }
 
@@ -100,12 +102,17 @@ const KEYWORDS: &[&str] = &[
     "import_tasks",
     "include_tasks",
     "block",
+    "import_role",
+    "include_role",
 ];
+
+/// A task keyword (or a module name): not a role parameter.
+pub fn is_keyword(key: &str) -> bool {
+    KEYWORDS.contains(&key) || modules::canonical(key).is_some()
+}
 
 /// Ansible keywords plumb does not support yet, with what to do instead.
 const UNSUPPORTED: &[(&str, &str)] = &[
-    ("include_role", "roles are not supported yet"),
-    ("import_role", "roles are not supported yet"),
     (
         "with_dict",
         "use `loop: \"{{ mydict | items }}\"` style lists instead",
@@ -180,6 +187,7 @@ impl Task {
             runs_in_plan: false,
             tags: Vec::new(),
             blocks: Vec::new(),
+            role_dir: None,
             vars: Map::new(),
         };
         let mut check_mode: Option<(bool, Location)> = None;

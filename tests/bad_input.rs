@@ -202,6 +202,8 @@ cases! {
     import_tasks_error_inside: Test::new(),
     import_tasks_cycle: Test::new(),
     block_unknown_key: Test::new(),
+    role_missing: Test::new(),
+    role_template_missing: Test::new(),
 
     // Local files.
     copy_src_missing: Test::new(),

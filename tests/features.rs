@@ -159,3 +159,50 @@ fn block_rescue_always() {
         pairs(&[("inner fails", "failed"), ("last words", "ok")])
     );
 }
+
+#[test]
+fn roles_bring_tasks_handlers_defaults_vars_and_files() {
+    let dir = project(&[
+        (
+            "local.ini",
+            "here ansible_connection=local port=8080 colour=green\n",
+        ),
+        (
+            "site.yml",
+            "- hosts: all\n  vars: {greeting: play}\n  tasks:\n    - name: own task\n      debug: {msg: \"own {{ port }} {{ timeout }}\"}\n    - import_role: {name: db}\n      vars: {db_name: app}\n  roles:\n    - web\n",
+        ),
+        (
+            "roles/web/defaults/main.yml",
+            "port: 80\ncolour: blue\ntimeout: 5\n",
+        ),
+        ("roles/web/vars/main.yml", "colour: red\n"),
+        (
+            "roles/web/tasks/main.yml",
+            "- name: web config\n  template: {src: site.conf.j2, dest: \"@DIR@/site.conf\"}\n  notify: web changed\n- name: web says\n  debug: {msg: \"{{ colour }} {{ port }} {{ greeting }}\"}\n",
+        ),
+        ("roles/web/templates/site.conf.j2", "listen {{ port }};\n"),
+        (
+            "roles/web/handlers/main.yml",
+            "- name: web changed\n  copy: {src: marker.txt, dest: \"@DIR@/handled.txt\"}\n",
+        ),
+        ("roles/web/files/marker.txt", "handled\n"),
+        (
+            "roles/db/tasks/main.yml",
+            "- name: db task\n  debug: {msg: \"db {{ db_name }}\"}\n",
+        ),
+    ]);
+    let r = run(dir.path(), "apply", &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let names: Vec<String> = r.statuses("here").into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        names[..4],
+        ["web config", "web says", "own task", "db task"]
+    );
+    // Role vars beat the inventory; the inventory beats role defaults, which reach the play.
+    assert_eq!(r.task_msg("here", "web says"), "red 8080 play");
+    assert_eq!(r.task_msg("here", "own task"), "own 8080 5");
+    assert_eq!(r.task_msg("here", "db task"), "db app");
+    let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).unwrap();
+    assert_eq!(read("site.conf"), "listen 8080;\n");
+    assert_eq!(read("handled.txt"), "handled\n");
+}

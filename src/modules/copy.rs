@@ -43,27 +43,39 @@ pub fn sha256_hex(data: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Finds a local `src` the way Ansible does: relative to the playbook's directory, then in its
+/// Finds a local `src` the way Ansible does: in the task's role's `templates/` or `files/`
+/// folder and the role itself, then relative to the playbook's directory, then in its
 /// `templates/` or `files/` folder.
-pub fn resolve_src(base: &Path, src: &str, template: bool) -> Option<PathBuf> {
+pub fn resolve_src(base: &Path, role: Option<&Path>, src: &str, template: bool) -> Option<PathBuf> {
     let p = Path::new(src);
     if p.is_absolute() {
         return p.exists().then(|| p.to_path_buf());
     }
-    src_candidates(base, src, template)
+    src_candidates(base, role, src, template)
         .into_iter()
         .find(|c| c.exists())
 }
 
 /// Where a relative `src` is looked for, in order; `./` is left off so messages read cleanly.
-fn src_candidates(base: &Path, src: &str, template: bool) -> [PathBuf; 2] {
+fn src_candidates(base: &Path, role: Option<&Path>, src: &str, template: bool) -> Vec<PathBuf> {
     let sub = if template { "templates" } else { "files" };
-    let base = if base == Path::new(".") {
-        Path::new("")
-    } else {
-        base
+    let clean = |d: &Path| {
+        if d == Path::new(".") {
+            PathBuf::new()
+        } else {
+            d.to_path_buf()
+        }
     };
-    [base.join(src), base.join(sub).join(src)]
+    let base = clean(base);
+    let mut c = Vec::new();
+    if let Some(r) = role {
+        let r = clean(r);
+        c.push(r.join(sub).join(src));
+        c.push(r.join(src));
+    }
+    c.push(base.join(src));
+    c.push(base.join(sub).join(src));
+    c
 }
 
 impl Copy {
@@ -118,13 +130,17 @@ impl Copy {
             return Ok(c);
         }
         let src = a.str("src")?;
-        let Some(path) = resolve_src(ctx.base_dir, &src, template) else {
+        let Some(path) = resolve_src(ctx.base_dir, ctx.role_dir, &src, template) else {
             let what = if template { "template" } else { "file" };
             let hint = if Path::new(&src).is_absolute() {
                 format!("no such file: {src}")
             } else {
-                let [a, b] = src_candidates(ctx.base_dir, &src, template);
-                format!("looked for {} and {}", a.display(), b.display())
+                let c: Vec<String> = src_candidates(ctx.base_dir, ctx.role_dir, &src, template)
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect();
+                let (last, rest) = c.split_last().expect("candidates");
+                format!("looked for {} and {last}", rest.join(", "))
             };
             return Err(a
                 .err("src", format!("{what} `{src}` not found"))

@@ -275,6 +275,8 @@ pub enum Action {
 pub struct BuildCtx<'a> {
     /// Directory relative `src` paths resolve against (the playbook's).
     pub base_dir: &'a Path,
+    /// The task's role, if any: searched first.
+    pub role_dir: Option<&'a Path>,
     pub vars: &'a Vars,
     pub args: &'a Args,
 }
