@@ -340,10 +340,19 @@ impl<'a> HostRun<'a> {
                 }
                 continue;
             }
-            let (status, _) = self.run_task(task, false)?;
+            let (status, value) = self.run_task(task, false)?;
             changed |= matches!(status, Status::Changed | Status::MayChange);
-            if status == Status::Failed && !task.ignore_errors && !blocks.fail() {
-                return Ok((true, changed));
+            if status == Status::Failed && !task.ignore_errors {
+                if !blocks.fail() {
+                    return Ok((true, changed));
+                }
+                // What a `rescue` may look at, as in Ansible.
+                self.registered.insert(
+                    "ansible_failed_task".into(),
+                    json!({"name": task.display_name(), "action": task.module}),
+                );
+                self.registered
+                    .insert("ansible_failed_result".into(), value);
             }
         }
         if !blocks.finish() {
@@ -935,6 +944,12 @@ impl<'a> HostRun<'a> {
         } else {
             1
         };
+        // `environment`: exported before what the task runs (its probe only reads, without it).
+        let exports = match self.exports(task, vars) {
+            Ok(e) => e,
+            Err(e) => return Ok(Outcome::new(Status::Failed, error_text(&e))),
+        };
+        let with_env = |s: &str| format!("{exports}{s}");
         for attempt in 1..=attempts {
             let mut value = json!({"changed": false, "failed": false, "skipped": false, "msg": ""});
             let mut changed = !plan.changes.is_empty();
@@ -944,7 +959,7 @@ impl<'a> HostRun<'a> {
                 Run::Nothing => {}
                 Run::Script(s) => {
                     self.detail(1, format!("run:\n{}", sketch(s)));
-                    let out = self.transport(delegated).run(s, sudo)?;
+                    let out = self.transport(delegated).run(&with_env(s), sudo)?;
                     self.detail(2, format!("output (exit {}):\n{}", out.code, out.all()));
                     if out.code != 0 {
                         failed = true;
@@ -953,7 +968,7 @@ impl<'a> HostRun<'a> {
                 }
                 Run::Command(s) => {
                     self.detail(1, format!("run:\n{}", sketch(s)));
-                    let out = self.transport(delegated).run(s, sudo)?;
+                    let out = self.transport(delegated).run(&with_env(s), sudo)?;
                     self.detail(2, format!("output (exit {}):\n{}", out.code, out.all()));
                     let stdout = out.out.trim_end_matches('\n');
                     let stderr = out.err.trim_end_matches('\n');
@@ -1093,6 +1108,20 @@ impl<'a> HostRun<'a> {
     }
 
     /// Evidence and hints after a failed verify step, as text to append to its message.
+    /// `export NAME='value'` lines for the task's `environment`, values rendered.
+    fn exports(&self, task: &Task, vars: &Vars) -> Result<String> {
+        let mut s = String::new();
+        for (k, v) in &task.environment {
+            let v = vars.render_value(v, &task.loc)?;
+            let text = match v {
+                Value::String(t) => t,
+                other => other.to_string(),
+            };
+            s.push_str(&format!("export {k}={}\n", crate::shell::quote(&text)));
+        }
+        Ok(s)
+    }
+
     fn diagnose(&mut self) -> std::result::Result<String, Lost> {
         let sudo = self.sudo_for_diagnosis().map(String::from);
         let out = self.t.run(crate::diagnosis::SCRIPT, sudo.as_deref())?.all();

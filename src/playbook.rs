@@ -44,6 +44,7 @@ pub struct Play {
     pub blocks: Vec<crate::block::BlockInfo>,
     /// Roles' `defaults/main.yml`: below every other variable, inventory included.
     pub defaults: Map<String, Value>,
+    pub environment: Map<String, Value>,
 }
 
 const PLAY_KEYS: &[&str] = &[
@@ -62,6 +63,7 @@ const PLAY_KEYS: &[&str] = &[
     "vars_files",
     "tags",
     "roles",
+    "environment",
 ];
 
 impl Playbook {
@@ -121,6 +123,7 @@ impl Play {
             tags: Vec::new(),
             blocks: Vec::new(),
             defaults: Map::new(),
+            environment: Map::new(),
         };
         // Roles run before the play's own tasks, wherever `roles` is written.
         let mut role_tasks: Vec<Task> = Vec::new();
@@ -161,6 +164,7 @@ impl Play {
                         }
                     }
                     "tags" => play.tags = crate::task::tag_list(doc, value)?,
+                    "environment" => play.environment = crate::task::environment(doc, value)?,
                     "become" => play.become_ = boolean(doc, value, k)?,
                     "become_user" => play.become_user = Some(scalar_string(doc, value, k)?),
                     "remote_user" => play.remote_user = Some(scalar_string(doc, value, k)?),
@@ -248,6 +252,11 @@ impl Play {
         for t in &mut play.tasks {
             t.tags.extend(play.tags.iter().cloned());
         }
+        for t in play.tasks.iter_mut().chain(play.handlers.iter_mut()) {
+            for (k, v) in &play.environment {
+                t.environment.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
         if !has_hosts {
             errors.push(
                 Error::input(play.loc.clone(), "this play has no `hosts`")
@@ -286,11 +295,11 @@ struct Inherited {
     blocks: Vec<crate::block::BlockPos>,
     /// The role the tasks come from: where their `src` files are looked for first.
     role_dir: Option<PathBuf>,
+    environment: Map<String, Value>,
 }
 
 /// What a block takes besides its sections.
-const BLOCK_KEYS: &str =
-    "`name`, `when`, `vars`, `tags`, `become`, `become_user`, `ignore_errors`, `no_log`";
+const BLOCK_KEYS: &str = "`name`, `when`, `vars`, `tags`, `become`, `become_user`, `ignore_errors`, `no_log`, `environment`";
 
 /// A play's tasks (or handlers) as they are collected, task files spliced in where they are
 /// imported: the file is read and checked now, before any host is contacted.
@@ -420,6 +429,9 @@ impl TaskList {
                     if t.role_dir.is_none() {
                         t.role_dir = inherited.role_dir.clone();
                     }
+                    for (k, v) in &inherited.environment {
+                        t.environment.entry(k.clone()).or_insert_with(|| v.clone());
+                    }
                     self.tasks.push(t);
                 }
                 Err(e) => {
@@ -482,6 +494,7 @@ impl TaskList {
                 "become_user" => inh.become_user = Some(scalar_string(doc, v, key)?),
                 "ignore_errors" => inh.ignore_errors |= boolean(doc, v, key)?,
                 "no_log" => inh.no_log |= boolean(doc, v, key)?,
+                "environment" => inh.environment.extend(crate::task::environment(doc, v)?),
                 other => {
                     return Err(Error::input(
                         doc.key_loc(k),

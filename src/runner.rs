@@ -180,6 +180,13 @@ impl<'a> Runner<'a> {
                 for r in &registers {
                     base.insert(r.to_string(), placeholder_result());
                 }
+                if !play.blocks.is_empty() {
+                    base.insert(
+                        "ansible_failed_task".into(),
+                        json!({"name": "", "action": ""}),
+                    );
+                    base.insert("ansible_failed_result".into(), placeholder_result());
+                }
                 for task in play.tasks.iter().chain(&play.handlers) {
                     // Values computed from registered results are only known on the host.
                     let text = serde_json::to_string(&task.args.map).unwrap_or_default()

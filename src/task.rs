@@ -69,6 +69,9 @@ pub struct Task {
     pub tags: Vec<String>,
     /// The blocks around the task, outermost first.
     pub blocks: Vec<crate::block::BlockPos>,
+    /// `environment`: variables exported for what the task runs (templated at run time);
+    /// the task's own over its blocks' and its play's.
+    pub environment: Map<String, Value>,
     /// The role the task comes from: its `src` files are looked for there first.
     pub role_dir: Option<std::path::PathBuf>,
     pub vars: Map<String, Value>,
@@ -98,6 +101,7 @@ const KEYWORDS: &[&str] = &[
     "vars",
     "check_mode",
     "tags",
+    "environment",
     // Handled by the play, which splices the file in; listed for "did you mean".
     "import_tasks",
     "include_tasks",
@@ -116,10 +120,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     (
         "with_dict",
         "use `loop: \"{{ mydict | items }}\"` style lists instead",
-    ),
-    (
-        "environment",
-        "`environment` is not supported yet; use `shell: VAR=x cmd`",
     ),
     ("async", "`async` is not supported"),
 ];
@@ -188,6 +188,7 @@ impl Task {
             tags: Vec::new(),
             blocks: Vec::new(),
             role_dir: None,
+            environment: Map::new(),
             vars: Map::new(),
         };
         let mut check_mode: Option<(bool, Location)> = None;
@@ -266,6 +267,7 @@ impl Task {
                     "ignore_errors" => t.ignore_errors = boolean(doc, value, k)?,
                     "diff" => t.diff = boolean(doc, value, k)?,
                     "tags" => t.tags = tag_list(doc, value)?,
+                    "environment" => t.environment = environment(doc, value)?,
                     "check_mode" => check_mode = Some((boolean(doc, value, k)?, doc.loc(value))),
                     "args" => extra_args = Some(value),
                     "vars" => t.vars = crate::inventory::vars_map(doc, value)?,
@@ -370,6 +372,37 @@ impl Task {
         } else {
             Err(Error::many(errors))
         }
+    }
+}
+
+/// `environment: {NAME: value}`: names a shell can export.
+pub fn environment(doc: &Doc, node: &Node) -> Result<Map<String, Value>> {
+    let Node::Mapping(m) = node else {
+        return Err(Error::input(
+            doc.loc(node),
+            format!(
+                "`environment` must be a mapping, found {}",
+                yaml::kind(node)
+            ),
+        ));
+    };
+    for (k, _) in m.iter() {
+        let name = k.as_str();
+        let ok = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok {
+            return Err(Error::input(
+                doc.key_loc(k),
+                format!("`{name}` is not an environment variable name"),
+            ));
+        }
+    }
+    match yaml::to_value(node) {
+        Value::Object(o) => Ok(o),
+        _ => unreachable!("a mapping"),
     }
 }
 

@@ -204,6 +204,7 @@ cases! {
     block_unknown_key: Test::new(),
     role_missing: Test::new(),
     role_template_missing: Test::new(),
+    environment_bad_name: Test::new(),
 
     // Local files.
     copy_src_missing: Test::new(),

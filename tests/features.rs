@@ -122,7 +122,7 @@ fn tags_pick_tasks_with_ansibles_special_tags() {
 fn block_rescue_always() {
     let dir = project(&[(
         "site.yml",
-        "- hosts: all\n  tasks:\n    - name: guarded\n      block:\n        - name: try\n          command: \"false\"\n        - name: not reached\n          debug: {msg: no}\n      rescue:\n        - name: recover\n          copy: {content: rescued, dest: \"@DIR@/r.txt\"}\n      always:\n        - name: cleanup\n          debug: {msg: always}\n    - name: after\n      debug: {msg: after}\n    - block:\n        - name: inner fails\n          command: \"false\"\n      always:\n        - name: last words\n          debug: {msg: bye}\n      when: second | default(value=false)\n    - name: end\n      debug: {msg: end}\n",
+        "- hosts: all\n  tasks:\n    - name: guarded\n      block:\n        - name: try\n          command: \"false\"\n        - name: not reached\n          debug: {msg: no}\n      rescue:\n        - name: recover\n          copy: {content: \"rescued {{ ansible_failed_task.name }} {{ ansible_failed_result.rc }}\", dest: \"@DIR@/r.txt\"}\n      always:\n        - name: cleanup\n          debug: {msg: always}\n    - name: after\n      debug: {msg: after}\n    - block:\n        - name: inner fails\n          command: \"false\"\n      always:\n        - name: last words\n          debug: {msg: bye}\n      when: second | default(value=false)\n    - name: end\n      debug: {msg: end}\n",
     )]);
     let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
         v.iter()
@@ -145,9 +145,10 @@ fn block_rescue_always() {
         ])
     );
     assert_eq!(r.host_status("here"), "changed");
+    // A rescue sees what failed, as in Ansible.
     assert_eq!(
         std::fs::read_to_string(dir.path().join("r.txt")).unwrap(),
-        "rescued"
+        "rescued try 1"
     );
     // No rescue: `always` runs, then the host fails and nothing after runs.
     let r = run(dir.path(), "apply", &["-e", "second=true"]);
@@ -205,4 +206,15 @@ fn roles_bring_tasks_handlers_defaults_vars_and_files() {
     let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).unwrap();
     assert_eq!(read("site.conf"), "listen 8080;\n");
     assert_eq!(read("handled.txt"), "handled\n");
+}
+
+#[test]
+fn environment_from_play_block_and_task() {
+    let dir = project(&[(
+        "site.yml",
+        "- hosts: all\n  vars: {who: world}\n  environment: {GREETING: hello, WHO: nobody}\n  tasks:\n    - block:\n        - name: env\n          shell: echo \"$GREETING $WHO $PLACE\"\n          environment: {WHO: \"{{ who }}\"}\n          register: out\n          changed_when: false\n      environment: {PLACE: here}\n    - name: show\n      debug: {msg: \"{{ out.stdout }}\"}\n",
+    )]);
+    let r = run(dir.path(), "apply", &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.task_msg("here", "show"), "hello world here");
 }
