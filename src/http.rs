@@ -1,12 +1,42 @@
-//! A minimal HTTP/1.0 client over any byte stream (a TCP socket or an SSH tunnel): enough to
-//! check that an endpoint answers, without curl on the host.
+//! A minimal HTTP/1.0 client over any byte stream (a TCP socket or an SSH tunnel), with TLS
+//! (rustls) for https: enough to check that an endpoint answers, without curl on the host.
 
-use crate::modules::uri::Request;
+use crate::modules::uri::{Request, Tls};
 use std::io::{Read, Write};
+use std::sync::{Arc, OnceLock};
 
-/// Sends `req` and reads the whole answer: (status, body).
+/// One request over `stream` (TLS on top for https): the status and the body.
 pub fn exchange<S: Read + Write>(stream: &mut S, req: &Request) -> Result<(u16, String), String> {
-    let host = if req.port == 80 {
+    let Some(tls) = &req.tls else {
+        return plain(stream, req);
+    };
+    let config = client_config(tls).map_err(|e| format!("{}: {e}", req.url))?;
+    let name = rustls::pki_types::ServerName::try_from(req.host.clone())
+        .map_err(|e| format!("{}: {e}", req.url))?;
+    let mut conn = rustls::ClientConnection::new(Arc::new(config), name)
+        .map_err(|e| format!("{}: {e}", req.url))?;
+    let mut tls_stream = rustls::Stream::new(&mut conn, stream);
+    plain(&mut tls_stream, req).map_err(explain)
+}
+
+/// What to do about a refused certificate.
+fn explain(e: String) -> String {
+    if e.contains("CaUsedAsEndEntity") {
+        format!(
+            "{e} (the server's certificate is itself a CA certificate, as `openssl req -x509` \
+             makes by default: sign a server certificate with that CA and trust the CA with \
+             `ca_path`, or set `validate_certs: false`)"
+        )
+    } else if e.contains("invalid peer certificate") {
+        format!("{e} (trust its CA with `ca_path`, or set `validate_certs: false`)")
+    } else {
+        e
+    }
+}
+
+fn plain<S: Read + Write>(stream: &mut S, req: &Request) -> Result<(u16, String), String> {
+    let default_port = if req.tls.is_some() { 443 } else { 80 };
+    let host = if req.port == default_port {
         req.host.clone()
     } else {
         format!("{}:{}", req.host, req.port)
@@ -24,10 +54,106 @@ pub fn exchange<S: Read + Write>(stream: &mut S, req: &Request) -> Result<(u16, 
         .and_then(|_| stream.flush())
         .map_err(|e| format!("{}: {e}", req.url))?;
     let mut raw = Vec::new();
-    stream
-        .read_to_end(&mut raw)
-        .map_err(|e| format!("{}: {e}", req.url))?;
+    let mut buf = [0u8; 16384];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            // A TLS server that closes without close_notify after a whole response.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => break,
+            Err(e) => return Err(format!("{}: {e}", req.url)),
+        }
+    }
     parse_response(&raw).map_err(|e| format!("{}: {e}", req.url))
+}
+
+/// The control machine's trusted roots, read once.
+fn native_roots() -> &'static Vec<rustls::pki_types::CertificateDer<'static>> {
+    static ROOTS: OnceLock<Vec<rustls::pki_types::CertificateDer<'static>>> = OnceLock::new();
+    ROOTS.get_or_init(|| rustls_native_certs::load_native_certs().certs)
+}
+
+/// The certificates in a PEM file.
+pub fn parse_pem(pem: &[u8]) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, String> {
+    use rustls::pki_types::pem::PemObject;
+    let certs: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("not a PEM certificate file ({e:?})"))?;
+    if certs.is_empty() {
+        return Err("no certificate in it".into());
+    }
+    Ok(certs)
+}
+
+fn client_config(tls: &Tls) -> Result<rustls::ClientConfig, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?;
+    if !tls.validate {
+        return Ok(builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCert(provider)))
+            .with_no_client_auth());
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add_parsable_certificates(native_roots().iter().cloned());
+    if let Some(pem) = &tls.ca_pem {
+        for c in parse_pem(pem)? {
+            roots.add(c).map_err(|e| format!("ca_path: {e}"))?;
+        }
+    }
+    Ok(builder.with_root_certificates(roots).with_no_client_auth())
+}
+
+/// `validate_certs: false`: any certificate is taken; the handshake's signatures are still
+/// checked, so the connection is encrypted, just not authenticated.
+#[derive(Debug)]
+struct AnyCert(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCert {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
 }
 
 pub fn parse_response(raw: &[u8]) -> Result<(u16, String), String> {
@@ -58,6 +184,16 @@ pub fn parse_response(raw: &[u8]) -> Result<(u16, String), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refused_certificates_say_what_to_do() {
+        assert!(explain("x: invalid peer certificate: UnknownIssuer".into()).contains("`ca_path`"));
+        assert!(
+            explain("x: invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))".into())
+                .contains("sign a server certificate")
+        );
+        assert_eq!(explain("x: connection reset".into()), "x: connection reset");
+    }
 
     #[test]
     fn parses_a_response() {

@@ -148,4 +148,51 @@ fn seed_deploys_as_a_sudo_user() {
     assert!(failed.contains("No such file or directory"), "{failed}");
     // Megabytes on both streams at once: drained side by side, neither window stalls the other.
     assert_eq!(doc["hosts"][0]["tasks"][7]["msg"], "3000000/3000000/true");
+
+    // https, spoken by plumb itself through the SSH tunnel: nginx with a certificate for
+    // `localhost` from a private CA, which the control machine does not trust by itself.
+    Hosts::sh(
+        k,
+        "set -e; cd /etc/nginx; \
+         openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -subj /CN=plumb-test-ca -days 2 2>/dev/null; \
+         openssl req -newkey rsa:2048 -nodes -keyout tls.key -out tls.csr -subj /CN=localhost 2>/dev/null; \
+         printf 'subjectAltName=DNS:localhost\\nbasicConstraints=CA:FALSE\\n' > tls.ext; \
+         openssl x509 -req -in tls.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out tls.crt -days 2 -extfile tls.ext 2>/dev/null; \
+         printf 'server { listen 443 ssl; ssl_certificate /etc/nginx/tls.crt; ssl_certificate_key /etc/nginx/tls.key; location / { return 200 \"secure\\\\n\"; } }\\n' \
+           > /etc/nginx/conf.d/tls.conf && systemctl reload nginx",
+    );
+    std::fs::write(
+        dir.path().join("ca.pem"),
+        Hosts::sh(k, "cat /etc/nginx/ca.crt"),
+    )
+    .unwrap();
+    let pb = dir.path().join("tls.yml");
+    std::fs::write(
+        &pb,
+        "- hosts: all\n  tasks:\n    - name: unchecked\n      uri: {url: 'https://localhost/', validate_certs: false, return_content: true}\n      register: a\n    - name: show\n      debug: {msg: \"{{ a.content | trim }}\"}\n    - name: trusted\n      uri: {url: 'https://localhost/', ca_path: ca.pem}\n    - name: untrusted\n      uri: {url: 'https://localhost/'}\n      ignore_errors: true\n",
+    )
+    .unwrap();
+    let run = plumb(
+        dir.path(),
+        &[
+            "apply",
+            pb.to_str().unwrap(),
+            "-i",
+            inv.to_str().unwrap(),
+            "--known-hosts",
+            kh.to_str().unwrap(),
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(run.task_msg(&host, "show"), "secure");
+    let st: Vec<(String, String)> = run.statuses(&host);
+    assert_eq!(st[2], ("trusted".to_string(), "ok".to_string()), "{st:?}");
+    assert_eq!(st[3].1, "failed", "{st:?}");
+    let why = run.task_msg(&host, "untrusted");
+    assert!(
+        why.contains("invalid peer certificate") && why.contains("ca_path"),
+        "{why}"
+    );
 }

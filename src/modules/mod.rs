@@ -111,6 +111,7 @@ fn spec(module: &str) -> &'static [&'static str] {
             "timeout",
             "headers",
             "validate_certs",
+            "ca_path",
         ],
         "debug" => &["msg", "var"],
         "meta" => &["_raw"],
@@ -292,7 +293,7 @@ impl Action {
             "systemd_service" => Action::Service(service::Service::build(&a)?),
             "command" => Action::Command(command::Command::build(&a, false)?),
             "shell" => Action::Command(command::Command::build(&a, true)?),
-            "uri" => Action::Uri(uri::Uri::build(&a)?),
+            "uri" => Action::Uri(uri::Uri::build(&a, ctx.base_dir)?),
             "debug" => {
                 let msg = match (rendered.get("msg"), rendered.get("var")) {
                     (Some(Value::String(s)), _) => s.clone(),

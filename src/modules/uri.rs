@@ -16,6 +16,16 @@ pub struct Request {
     pub return_content: bool,
     pub timeout: u64,
     pub headers: Vec<(String, String)>,
+    /// `https://`: TLS spoken by plumb itself, over the same tunnel.
+    pub tls: Option<Tls>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Tls {
+    /// `validate_certs`: the server's certificate must chain to a trusted root and name the host.
+    pub validate: bool,
+    /// `ca_path`: PEM certificates trusted besides the control machine's own roots.
+    pub ca_pem: Option<std::sync::Arc<Vec<u8>>>,
 }
 
 #[derive(Debug, Clone)]
@@ -24,9 +34,36 @@ pub struct Uri {
 }
 
 impl Uri {
-    pub fn build(a: &Getter) -> Result<Uri> {
+    /// `base`: the playbook's directory, which a relative `ca_path` is read from.
+    pub fn build(a: &Getter, base: &std::path::Path) -> Result<Uri> {
         let url = a.str("url")?;
         let (host, port, path) = parse_url(&url).map_err(|e| a.err("url", e))?;
+        let tls = if url.starts_with("https://") {
+            let ca_pem = match a.opt_str("ca_path")? {
+                None => None,
+                Some(p) => {
+                    let p = if std::path::Path::new(&p).is_absolute()
+                        || base == std::path::Path::new(".")
+                    {
+                        std::path::PathBuf::from(&p)
+                    } else {
+                        base.join(&p)
+                    };
+                    let p = p.display().to_string();
+                    let pem = std::fs::read(&p)
+                        .map_err(|e| a.err("ca_path", format!("cannot read `{p}`: {e}")))?;
+                    crate::http::parse_pem(&pem)
+                        .map_err(|e| a.err("ca_path", format!("`{p}`: {e}")))?;
+                    Some(std::sync::Arc::new(pem))
+                }
+            };
+            Some(Tls {
+                validate: a.bool("validate_certs", true)?,
+                ca_pem,
+            })
+        } else {
+            None
+        };
         let bad = || {
             a.err(
                 "status_code",
@@ -77,18 +114,19 @@ impl Uri {
                 return_content: a.bool("return_content", false)?,
                 timeout: a.opt_u64("timeout")?.unwrap_or(30),
                 headers,
+                tls,
             },
         })
     }
 }
 
 pub fn parse_url(url: &str) -> std::result::Result<(String, u16, String), String> {
-    let rest = if let Some(r) = url.strip_prefix("http://") {
-        r
-    } else if url.starts_with("https://") {
-        return Err("https URLs are not supported yet; check the http endpoint".into());
+    let (rest, default_port) = if let Some(r) = url.strip_prefix("http://") {
+        (r, 80)
+    } else if let Some(r) = url.strip_prefix("https://") {
+        (r, 443)
     } else {
-        return Err(format!("`{url}` is not an http:// URL"));
+        return Err(format!("`{url}` is not an http:// or https:// URL"));
     };
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
@@ -100,7 +138,7 @@ pub fn parse_url(url: &str) -> std::result::Result<(String, u16, String), String
             p.parse::<u16>()
                 .map_err(|_| format!("bad port in `{url}`"))?,
         ),
-        None => (authority, 80),
+        None => (authority, default_port),
     };
     if host.is_empty() {
         return Err(format!("no host in `{url}`"));
@@ -134,7 +172,10 @@ mod tests {
             parse_url("http://10.231.1.2:8080").unwrap(),
             ("10.231.1.2".into(), 8080, "/".into())
         );
-        assert!(parse_url("https://x").is_err());
+        assert_eq!(
+            parse_url("https://example.org").unwrap(),
+            ("example.org".into(), 443, "/".into())
+        );
         assert!(parse_url("ftp://x").is_err());
     }
 }
