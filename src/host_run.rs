@@ -1107,12 +1107,11 @@ impl<'a> HostRun<'a> {
         unreachable!("the last attempt returns")
     }
 
-    /// Evidence and hints after a failed verify step, as text to append to its message.
     /// `export NAME='value'` lines for the task's `environment`, values rendered.
     fn exports(&self, task: &Task, vars: &Vars) -> Result<String> {
         let mut s = String::new();
         for (k, v) in &task.environment {
-            let v = vars.render_value(v, &task.loc)?;
+            let v = vars.render_value(&v.value, &v.loc)?;
             let text = match v {
                 Value::String(t) => t,
                 other => other.to_string(),
@@ -1122,6 +1121,7 @@ impl<'a> HostRun<'a> {
         Ok(s)
     }
 
+    /// Evidence and hints after a failed verify step, as text to append to its message.
     fn diagnose(&mut self) -> std::result::Result<String, Lost> {
         let sudo = self.sudo_for_diagnosis().map(String::from);
         let out = self.t.run(crate::diagnosis::SCRIPT, sudo.as_deref())?.all();

@@ -44,7 +44,7 @@ pub struct Play {
     pub blocks: Vec<crate::block::BlockInfo>,
     /// Roles' `defaults/main.yml`: below every other variable, inventory included.
     pub defaults: Map<String, Value>,
-    pub environment: Map<String, Value>,
+    pub environment: crate::task::Env,
 }
 
 const PLAY_KEYS: &[&str] = &[
@@ -123,7 +123,7 @@ impl Play {
             tags: Vec::new(),
             blocks: Vec::new(),
             defaults: Map::new(),
-            environment: Map::new(),
+            environment: crate::task::Env::new(),
         };
         // Roles run before the play's own tasks, wherever `roles` is written.
         let mut role_tasks: Vec<Task> = Vec::new();
@@ -295,7 +295,7 @@ struct Inherited {
     blocks: Vec<crate::block::BlockPos>,
     /// The role the tasks come from: where their `src` files are looked for first.
     role_dir: Option<PathBuf>,
-    environment: Map<String, Value>,
+    environment: crate::task::Env,
 }
 
 /// What a block takes besides its sections.

@@ -249,6 +249,9 @@ impl<'a> Runner<'a> {
             if skip {
                 continue;
             }
+            for v in task.environment.values() {
+                vars.render_value(&v.value, &v.loc)?;
+            }
             for c in [&task.changed_when, &task.failed_when, &task.until]
                 .into_iter()
                 .flatten()

@@ -71,7 +71,7 @@ pub struct Task {
     pub blocks: Vec<crate::block::BlockPos>,
     /// `environment`: variables exported for what the task runs (templated at run time);
     /// the task's own over its blocks' and its play's.
-    pub environment: Map<String, Value>,
+    pub environment: Env,
     /// The role the task comes from: its `src` files are looked for there first.
     pub role_dir: Option<std::path::PathBuf>,
     pub vars: Map<String, Value>,
@@ -188,7 +188,7 @@ impl Task {
             tags: Vec::new(),
             blocks: Vec::new(),
             role_dir: None,
-            environment: Map::new(),
+            environment: Env::new(),
             vars: Map::new(),
         };
         let mut check_mode: Option<(bool, Location)> = None;
@@ -375,8 +375,11 @@ impl Task {
     }
 }
 
+/// `environment`: names a shell can export, each with its value (a template) and its place.
+pub type Env = std::collections::BTreeMap<String, Spanned<Value>>;
+
 /// `environment: {NAME: value}`: names a shell can export.
-pub fn environment(doc: &Doc, node: &Node) -> Result<Map<String, Value>> {
+pub fn environment(doc: &Doc, node: &Node) -> Result<Env> {
     let Node::Mapping(m) = node else {
         return Err(Error::input(
             doc.loc(node),
@@ -386,7 +389,8 @@ pub fn environment(doc: &Doc, node: &Node) -> Result<Map<String, Value>> {
             ),
         ));
     };
-    for (k, _) in m.iter() {
+    let mut env = Env::new();
+    for (k, v) in m.iter() {
         let name = k.as_str();
         let ok = name
             .chars()
@@ -399,11 +403,15 @@ pub fn environment(doc: &Doc, node: &Node) -> Result<Map<String, Value>> {
                 format!("`{name}` is not an environment variable name"),
             ));
         }
+        env.insert(
+            name.to_string(),
+            Spanned {
+                value: yaml::to_value(v),
+                loc: doc.loc(v),
+            },
+        );
     }
-    match yaml::to_value(node) {
-        Value::Object(o) => Ok(o),
-        _ => unreachable!("a mapping"),
-    }
+    Ok(env)
 }
 
 /// `tags: web`, `tags: web,db` or `tags: [web, db]`.

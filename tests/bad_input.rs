@@ -205,6 +205,7 @@ cases! {
     role_missing: Test::new(),
     role_template_missing: Test::new(),
     environment_bad_name: Test::new(),
+    environment_undefined_var: Test::new(),
 
     // Local files.
     copy_src_missing: Test::new(),
