@@ -315,6 +315,8 @@ struct TaskList {
     /// Found while collecting: roles' handlers and defaults.
     handlers: Vec<Task>,
     defaults: Map<String, Value>,
+    /// Roles brought in so far (folder, parameters): each runs once.
+    roles_seen: Vec<(PathBuf, String)>,
 }
 
 const ROLE_KEYS: &[&str] = &[
@@ -336,6 +338,7 @@ impl TaskList {
             dir: dir.to_path_buf(),
             handlers: Vec::new(),
             defaults: Map::new(),
+            roles_seen: Vec::new(),
         }
     }
 
@@ -655,17 +658,35 @@ impl TaskList {
             }
             Ok(Some(Doc::parse(path.to_path_buf(), &text, list)?))
         };
+        // A role runs once per play for the same parameters, as in Ansible: a dependency
+        // shared by two roles is not run twice.
+        let seen = (
+            role_dir.clone(),
+            serde_json::to_string(&params).unwrap_or_default(),
+        );
+        if self.roles_seen.contains(&seen) {
+            return Ok(());
+        }
+        self.roles_seen.push(seen);
+        // Dependencies first (meta/main.yml), with the entry's conditions but not its variables.
         if let Some(meta) = file("meta")
             && let Some(m) = read(&meta, false)?
-            && let Some(Node::Sequence(deps)) =
-                m.root.as_mapping().and_then(|r| r.get_node("dependencies"))
-            && !deps.is_empty()
+            && let Some(deps) = m.root.as_mapping().and_then(|r| r.get_node("dependencies"))
         {
-            return Err(Error::input(
-                m.loc(&Node::Sequence(deps.clone())),
-                "role dependencies are not supported yet",
-            )
-            .with_hint("list the roles in the play's `roles`, dependencies first"));
+            let Node::Sequence(deps) = deps else {
+                return Err(Error::input(
+                    m.loc(deps),
+                    "`dependencies` must be a list of roles",
+                ));
+            };
+            let dep_inh = Inherited {
+                vars: inherited.vars.clone(),
+                role_dir: None,
+                ..inh.clone()
+            };
+            for d in deps.iter() {
+                self.role(&m, d, None, &dep_inh, depth + 1)?;
+            }
         }
         if let Some(p) = file("defaults")
             && let Some(d) = read(&p, false)?
@@ -698,6 +719,7 @@ impl TaskList {
                 dir: self.dir.clone(),
                 handlers: Vec::new(),
                 defaults: Map::new(),
+                roles_seen: Vec::new(),
             };
             let handler_inh = Inherited {
                 role_dir: Some(role_dir.clone()),

@@ -170,7 +170,20 @@ fn roles_bring_tasks_handlers_defaults_vars_and_files() {
         ),
         (
             "site.yml",
-            "- hosts: all\n  vars: {greeting: play}\n  tasks:\n    - name: own task\n      debug: {msg: \"own {{ port }} {{ timeout }}\"}\n    - import_role: {name: db}\n      vars: {db_name: app}\n  roles:\n    - web\n",
+            "- hosts: all\n  vars: {greeting: play}\n  tasks:\n    - name: own task\n      debug: {msg: \"own {{ port }} {{ timeout }}\"}\n    - import_role: {name: db}\n      vars: {db_name: app}\n  roles:\n    - web\n    - cache\n",
+        ),
+        ("roles/web/meta/main.yml", "dependencies:\n  - common\n"),
+        (
+            "roles/cache/meta/main.yml",
+            "dependencies: [{role: common}]\n",
+        ),
+        (
+            "roles/cache/tasks/main.yml",
+            "- name: cache task\n  debug: {msg: cache}\n",
+        ),
+        (
+            "roles/common/tasks/main.yml",
+            "- name: common task\n  debug: {msg: common}\n",
         ),
         (
             "roles/web/defaults/main.yml",
@@ -196,8 +209,15 @@ fn roles_bring_tasks_handlers_defaults_vars_and_files() {
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let names: Vec<String> = r.statuses("here").into_iter().map(|(n, _)| n).collect();
     assert_eq!(
-        names[..4],
-        ["web config", "web says", "own task", "db task"]
+        names[..6],
+        [
+            "common task",
+            "web config",
+            "web says",
+            "cache task",
+            "own task",
+            "db task"
+        ]
     );
     // Role vars beat the inventory; the inventory beats role defaults, which reach the play.
     assert_eq!(r.task_msg("here", "web says"), "red 8080 play");
