@@ -195,4 +195,49 @@ fn seed_deploys_as_a_sudo_user() {
         why.contains("invalid peer certificate") && why.contains("ca_path"),
         "{why}"
     );
+
+    // lineinfile through sudo: Debian's commented `# server_tokens off;` put in force, checked
+    // by `nginx -t` before it lands; planned with its diff first, then applied once.
+    let pb = dir.path().join("tokens.yml");
+    std::fs::write(
+        &pb,
+        "- hosts: all\n  become: true\n  tasks:\n    - name: hide the version\n      lineinfile:\n        path: /etc/nginx/nginx.conf\n        regexp: '^\\s*#?\\s*server_tokens'\n        line: \"\\tserver_tokens off;\"\n        validate: nginx -t -q -c %s\n",
+    )
+    .unwrap();
+    let tokens = |cmd: &str| {
+        plumb(
+            dir.path(),
+            &[
+                cmd,
+                pb.to_str().unwrap(),
+                "-i",
+                inv.to_str().unwrap(),
+                "--known-hosts",
+                kh.to_str().unwrap(),
+                "--output",
+                "json",
+            ],
+        )
+    };
+    let changed = vec![("hide the version".to_string(), "changed".to_string())];
+    let before = Hosts::sh(k, "sha256sum /etc/nginx/nginx.conf");
+    let plan = tokens("plan");
+    assert_eq!(plan.statuses(&host), changed, "{}", plan.stdout);
+    let diff = plan.host(&host)["tasks"][0]["diff"].to_string();
+    assert!(
+        diff.contains("-\\t# server_tokens off;") && diff.contains("+\\tserver_tokens off;"),
+        "{diff}"
+    );
+    assert_eq!(Hosts::sh(k, "sha256sum /etc/nginx/nginx.conf"), before);
+    let run = tokens("apply");
+    assert_eq!(run.statuses(&host), changed, "{}", run.stdout);
+    assert_eq!(
+        Hosts::sh(k, "grep -c '^\\s*server_tokens off;' /etc/nginx/nginx.conf"),
+        "1"
+    );
+    let again = tokens("apply");
+    assert_eq!(
+        again.statuses(&host),
+        [("hide the version".to_string(), "ok".to_string())]
+    );
 }

@@ -314,7 +314,7 @@ impl Copy {
 
     /// Shell that writes one file atomically. Mode and owner come from the arguments, else from
     /// the file being replaced, else 0644 and the remote user.
-    fn write(&self, e: &Entry, old: Option<&FileFact>) -> String {
+    pub(crate) fn write(&self, e: &Entry, old: Option<&FileFact>) -> String {
         let dest = quote(&e.dest);
         let dir = quote(match e.dest.rsplit_once('/') {
             Some(("", _)) => "/",

@@ -9,6 +9,7 @@ pub mod command;
 pub mod copy;
 pub mod file;
 pub mod file_fact;
+pub mod lineinfile;
 pub mod service;
 pub mod uri;
 
@@ -25,6 +26,7 @@ pub const NAMES: &[&str] = &[
     "file",
     "copy",
     "template",
+    "lineinfile",
     "systemd_service",
     "service",
     "command",
@@ -45,6 +47,7 @@ pub fn canonical(key: &str) -> Option<&'static str> {
         "file" => "file",
         "copy" => "copy",
         "template" => "template",
+        "lineinfile" => "lineinfile",
         "systemd_service" | "systemd" | "service" => "systemd_service",
         "command" => "command",
         "shell" => "shell",
@@ -113,6 +116,22 @@ fn spec(module: &str) -> &'static [&'static str] {
             "validate_certs",
             "ca_path",
         ],
+        "lineinfile" => &[
+            "path",
+            "dest",
+            "name",
+            "line",
+            "regexp",
+            "state",
+            "insertafter",
+            "insertbefore",
+            "create",
+            "backup",
+            "mode",
+            "owner",
+            "group",
+            "validate",
+        ],
         "debug" => &["msg", "var"],
         "meta" => &["_raw"],
         _ => &[],
@@ -156,6 +175,7 @@ pub fn check_args(module: &str, args: &Args) -> Result<()> {
         "copy" if !need(&["src", "content"]) => Some("src` or `content"),
         "copy" | "template" if !need(&["dest"]) => Some("dest"),
         "template" if !need(&["src"]) => Some("src"),
+        "lineinfile" if !need(&["path", "dest", "name"]) => Some("path"),
         "systemd_service" if !need(&["name", "daemon_reload"]) => Some("name"),
         "command" if !need(&["_raw", "cmd", "argv"]) => Some("cmd"),
         "shell" if !need(&["_raw", "cmd"]) => Some("cmd"),
@@ -264,6 +284,7 @@ pub enum Action {
     Apt(apt::Apt),
     File(file::File),
     Copy(copy::Copy),
+    LineInFile(lineinfile::LineInFile),
     Service(service::Service),
     Command(command::Command),
     Uri(uri::Uri),
@@ -290,6 +311,7 @@ impl Action {
             "file" => Action::File(file::File::build(&a)?),
             "copy" => Action::Copy(copy::Copy::build(&a, ctx, false)?),
             "template" => Action::Copy(copy::Copy::build(&a, ctx, true)?),
+            "lineinfile" => Action::LineInFile(lineinfile::LineInFile::build(&a)?),
             "systemd_service" => Action::Service(service::Service::build(&a)?),
             "command" => Action::Command(command::Command::build(&a, false)?),
             "shell" => Action::Command(command::Command::build(&a, true)?),
@@ -327,6 +349,7 @@ impl Action {
             Action::Apt(a) => Some(a.probe()),
             Action::File(f) => Some(f.probe()),
             Action::Copy(c) => Some(c.probe()),
+            Action::LineInFile(l) => Some(l.probe()),
             Action::Service(s) => Some(s.probe()),
             Action::Command(c) => c.probe(),
             _ => None,
@@ -339,6 +362,7 @@ impl Action {
             Action::Apt(a) => a.reads(),
             Action::File(f) => vec![Resource::Path(f.path.clone())],
             Action::Copy(c) => vec![Resource::Path(c.dest.clone())],
+            Action::LineInFile(l) => l.reads(),
             Action::Service(s) => s.reads(),
             Action::Command(c) => c.reads(),
             _ => Vec::new(),
@@ -352,6 +376,7 @@ impl Action {
             Action::Apt(a) => a.plan(facts),
             Action::File(f) => f.plan(facts),
             Action::Copy(c) => c.plan(facts),
+            Action::LineInFile(l) => l.plan(facts),
             Action::Service(s) => s.plan(facts),
             Action::Command(c) => c.plan(facts),
             Action::Uri(u) => Ok(Plan {

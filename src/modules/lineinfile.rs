@@ -1,0 +1,353 @@
+//! `lineinfile`: one line present (added, or put in place of the last line a `regexp` matches)
+//! or absent, in a text file; the whole new file is written atomically, like `copy`.
+
+use super::args::Getter;
+use super::copy::{Copy, Entry, sha256_hex};
+use super::file_fact::{self, Kind};
+use super::{Change, ContentChange, Plan, Resource, Run};
+use crate::error::Result;
+use crate::shell::quote;
+use base64::Engine;
+use regex::Regex;
+use std::sync::Arc;
+
+#[derive(Debug, Clone)]
+pub enum Anchor {
+    Bof,
+    Eof,
+    /// After (or before) the last line matching this.
+    Line(Regex),
+}
+
+#[derive(Debug, Clone)]
+pub struct LineInFile {
+    pub path: String,
+    pub line: Option<String>,
+    pub regexp: Option<Regex>,
+    pub present: bool,
+    /// Where a new line goes: `insertafter` (default EOF), or before `insertbefore`.
+    pub after: Option<Anchor>,
+    pub before: Option<Anchor>,
+    pub create: bool,
+    /// How the file is written: mode, owner, group, backup and validate, as `copy` does.
+    pub writer: Copy,
+}
+
+/// Files larger than this are not read into a probe.
+const MAX_BYTES: usize = 8 << 20;
+
+impl LineInFile {
+    pub fn build(a: &Getter) -> Result<LineInFile> {
+        let key = ["path", "dest", "name"]
+            .into_iter()
+            .find(|k| a.has(k))
+            .unwrap_or("path");
+        let path = a.opt_path(key)?.expect("checked: path is present");
+        let present = a.choice("state", &["present", "absent"], "present")? == "present";
+        let regex = |k: &str| -> Result<Option<Regex>> {
+            match a.opt_str(k)? {
+                None => Ok(None),
+                Some(r) => Regex::new(&r)
+                    .map(Some)
+                    .map_err(|e| a.err(k, format!("bad regular expression: {e}"))),
+            }
+        };
+        let anchor = |k: &str, word: &str, other: Anchor| -> Result<Option<Anchor>> {
+            match a.opt_str(k)? {
+                None => Ok(None),
+                Some(w) if w == word => Ok(Some(other)),
+                Some(_) => Ok(regex(k)?.map(Anchor::Line)),
+            }
+        };
+        let line = a.opt_str("line")?;
+        let regexp = regex("regexp")?;
+        if present && line.is_none() {
+            return Err(a.err("state", "`state: present` needs `line`"));
+        }
+        if !present && line.is_none() && regexp.is_none() {
+            return Err(a.err("state", "`state: absent` needs `line` or `regexp`"));
+        }
+        if line.as_deref().is_some_and(|l| l.contains('\n')) {
+            return Err(a.err(
+                "line",
+                "`line` must be one line (use `copy` or `template` for more)",
+            ));
+        }
+        let after = anchor("insertafter", "EOF", Anchor::Eof)?;
+        let before = anchor("insertbefore", "BOF", Anchor::Bof)?;
+        if after.is_some() && before.is_some() {
+            return Err(a.err(
+                "insertbefore",
+                "give `insertafter` or `insertbefore`, not both",
+            ));
+        }
+        let writer = Copy {
+            dest: path.clone(),
+            dirs: Vec::new(),
+            entries: Vec::new(),
+            mode: a.opt_mode("mode")?,
+            directory_mode: None,
+            owner: a.opt_str("owner")?,
+            group: a.opt_str("group")?,
+            backup: a.bool("backup", false)?,
+            validate: a.opt_str("validate")?,
+            validate_in_place: None,
+            force: true,
+        };
+        Ok(LineInFile {
+            path,
+            line,
+            regexp,
+            present,
+            after,
+            before,
+            create: a.bool("create", false)?,
+            writer,
+        })
+    }
+
+    pub fn reads(&self) -> Vec<Resource> {
+        vec![Resource::Path(self.path.clone())]
+    }
+
+    /// The file's `stat` and checksum, then its content in base64 on one line.
+    pub fn probe(&self) -> String {
+        let p = quote(&self.path);
+        format!(
+            "{}if [ -f {p} ] && [ $(stat -c %s -- {p}) -le {MAX_BYTES} ]; then printf 'content\\t'; base64 -w0 -- {p}; printf '\\n'; fi\n",
+            file_fact::probe(&[&self.path], &[&self.path])
+        )
+    }
+
+    pub fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
+        let (content_lines, rest): (Vec<&str>, Vec<&str>) =
+            facts.lines().partition(|l| l.starts_with("content\t"));
+        let fact = file_fact::parse(&rest.join("\n"), &[&self.path])?
+            .pop()
+            .ok_or("no facts")?;
+        let old: Option<String> = match fact.kind {
+            Kind::Absent => None,
+            Kind::File => {
+                let b64 = content_lines
+                    .first()
+                    .map(|l| &l["content\t".len()..])
+                    .ok_or_else(|| format!("{} is larger than {MAX_BYTES} bytes", self.path))?;
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(b64.trim())
+                    .map_err(|e| format!("unexpected probe output: {e}"))?;
+                Some(
+                    String::from_utf8(bytes)
+                        .map_err(|_| format!("{} is not a text file (UTF-8)", self.path))?,
+                )
+            }
+            _ => return Err(format!("{} exists and is not a regular file", self.path)),
+        };
+        let Some(old) = old else {
+            if !self.present {
+                return Ok(Plan::ok());
+            }
+            if !self.create {
+                return Err(format!(
+                    "{} does not exist (set `create: true` to make it)",
+                    self.path
+                ));
+            }
+            let line = self.line.as_deref().unwrap_or_default();
+            return Ok(self.write(
+                None,
+                format!("{line}\n"),
+                format!("create {} with the line", self.path),
+            ));
+        };
+        let (new, what) = self.edit(&old);
+        if new == old {
+            // Only attributes may differ.
+            let (words, cmds) = file_fact::attr_changes(
+                &fact,
+                &self.path,
+                self.writer.mode,
+                self.writer.owner.as_deref(),
+                self.writer.group.as_deref(),
+            );
+            if words.is_empty() {
+                return Ok(Plan::ok());
+            }
+            return Ok(Plan {
+                changes: words
+                    .into_iter()
+                    .map(|w| Change::new(format!("{}: {w}", self.path)))
+                    .collect(),
+                run: Run::Script(format!("set -e\n{}\n", cmds.join("\n"))),
+                writes: self.reads(),
+                uncertain: false,
+            });
+        }
+        Ok(self.write(Some(&fact), new, what))
+    }
+
+    /// The file's new text, and what changed, in words.
+    fn edit(&self, old: &str) -> (String, String) {
+        let mut lines: Vec<&str> = old.lines().collect();
+        let p = &self.path;
+        if !self.present {
+            let before = lines.len();
+            lines.retain(|l| match (&self.regexp, &self.line) {
+                (Some(r), _) => !r.is_match(l),
+                (None, Some(line)) => l != line,
+                (None, None) => true,
+            });
+            let n = before - lines.len();
+            return (
+                join(&lines, old),
+                format!("remove {n} line{} from {p}", if n == 1 { "" } else { "s" }),
+            );
+        }
+        let line = self.line.as_deref().unwrap_or_default();
+        // The last line the regexp matches is replaced, as in Ansible.
+        if let Some(r) = &self.regexp
+            && let Some(i) = lines.iter().rposition(|l| r.is_match(l))
+        {
+            if lines[i] == line {
+                return (old.to_string(), String::new());
+            }
+            lines[i] = line;
+            return (join(&lines, old), format!("replace line {} of {p}", i + 1));
+        }
+        if lines.contains(&line) {
+            return (old.to_string(), String::new());
+        }
+        let last = |r: &Regex| lines.iter().rposition(|l| r.is_match(l));
+        let at = match (&self.after, &self.before) {
+            (_, Some(Anchor::Bof)) => 0,
+            (_, Some(Anchor::Line(r))) => last(r).unwrap_or(lines.len()),
+            (Some(Anchor::Line(r)), _) => last(r).map_or(lines.len(), |i| i + 1),
+            _ => lines.len(),
+        };
+        lines.insert(at, line);
+        (
+            join(&lines, old),
+            format!("add a line at line {} of {p}", at + 1),
+        )
+    }
+
+    fn write(&self, old: Option<&file_fact::FileFact>, new: String, what: String) -> Plan {
+        let bytes = Arc::new(new.into_bytes());
+        let entry = Entry {
+            dest: self.path.clone(),
+            sha256: sha256_hex(&bytes),
+            content: bytes.clone(),
+        };
+        Plan {
+            changes: vec![Change {
+                summary: what,
+                content: Some(ContentChange {
+                    path: self.path.clone(),
+                    new: bytes,
+                    exists: old.is_some(),
+                }),
+            }],
+            run: Run::Script(format!("set -e\n{}", self.writer.write(&entry, old))),
+            writes: self.reads(),
+            uncertain: false,
+        }
+    }
+}
+
+/// Lines back into text. A changed file always ends with a newline.
+fn join(lines: &[&str], _old: &str) -> String {
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut s = lines.join("\n");
+    s.push('\n');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::Args;
+    use serde_json::{Map, Value, json};
+    use std::collections::HashMap;
+
+    fn lif(args: Value) -> LineInFile {
+        let map: Map<String, Value> = args.as_object().unwrap().clone();
+        let args = Args {
+            map: map.clone(),
+            locs: HashMap::new(),
+            key_locs: HashMap::new(),
+            loc: crate::location::Location::new(&Arc::new("t.yml".into()), 1, 1),
+        };
+        LineInFile::build(&Getter::new(&map, &args)).unwrap()
+    }
+
+    /// Facts as the probe prints them for a file with `text`.
+    fn facts(text: &str) -> String {
+        format!(
+            "stat\t/etc/x.conf\tregular file\t644\troot\troot\t0\t0\t/etc/x.conf\n{}  /etc/x.conf\ncontent\t{}\n",
+            sha256_hex(text.as_bytes()),
+            base64::engine::general_purpose::STANDARD.encode(text)
+        )
+    }
+
+    fn new_text(p: &Plan) -> String {
+        String::from_utf8(p.changes[0].content.as_ref().unwrap().new.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn present_adds_once_then_is_ok() {
+        let t = lif(json!({"path": "/etc/x.conf", "line": "b = 2"}));
+        let p = t.plan(&facts("a = 1\n")).unwrap();
+        assert_eq!(new_text(&p), "a = 1\nb = 2\n");
+        assert_eq!(p.changes[0].summary, "add a line at line 2 of /etc/x.conf");
+        assert!(t.plan(&facts("a = 1\nb = 2\n")).unwrap().changes.is_empty());
+    }
+
+    #[test]
+    fn regexp_replaces_the_last_match() {
+        let t = lif(json!({"path": "/etc/x.conf", "regexp": "^port\\s*=", "line": "port = 8080"}));
+        let p = t.plan(&facts("port = 1\nx\nport = 2\n")).unwrap();
+        assert_eq!(new_text(&p), "port = 1\nx\nport = 8080\n");
+        assert_eq!(p.changes[0].summary, "replace line 3 of /etc/x.conf");
+        assert!(t.plan(&facts("port = 8080\n")).unwrap().changes.is_empty());
+        // No match: added at the end (or where insertafter says).
+        let p = t.plan(&facts("x\n")).unwrap();
+        assert_eq!(new_text(&p), "x\nport = 8080\n");
+    }
+
+    #[test]
+    fn insert_after_and_before() {
+        let after =
+            lif(json!({"path": "/etc/x.conf", "line": "new", "insertafter": "^\\[main\\]"}));
+        let p = after.plan(&facts("[main]\na\n[other]\n")).unwrap();
+        assert_eq!(new_text(&p), "[main]\nnew\na\n[other]\n");
+        let bof = lif(json!({"path": "/etc/x.conf", "line": "# top", "insertbefore": "BOF"}));
+        assert_eq!(new_text(&bof.plan(&facts("a\n")).unwrap()), "# top\na\n");
+        let before =
+            lif(json!({"path": "/etc/x.conf", "line": "new", "insertbefore": "^\\[other\\]"}));
+        assert_eq!(
+            new_text(&before.plan(&facts("[main]\n[other]\n")).unwrap()),
+            "[main]\nnew\n[other]\n"
+        );
+    }
+
+    #[test]
+    fn absent_removes_every_match() {
+        let t = lif(json!({"path": "/etc/x.conf", "regexp": "^#", "state": "absent"}));
+        let p = t.plan(&facts("# a\nx\n# b\n")).unwrap();
+        assert_eq!(new_text(&p), "x\n");
+        assert_eq!(p.changes[0].summary, "remove 2 lines from /etc/x.conf");
+        assert!(t.plan(&facts("x\n")).unwrap().changes.is_empty());
+    }
+
+    #[test]
+    fn missing_file_needs_create() {
+        let absent = "stat: cannot statx '/etc/x.conf': No such file or directory\n";
+        let t = lif(json!({"path": "/etc/x.conf", "line": "a"}));
+        assert!(t.plan(absent).unwrap_err().contains("create: true"));
+        let c = lif(json!({"path": "/etc/x.conf", "line": "a", "create": true}));
+        assert_eq!(new_text(&c.plan(absent).unwrap()), "a\n");
+        let gone = lif(json!({"path": "/etc/x.conf", "line": "a", "state": "absent"}));
+        assert!(gone.plan(absent).unwrap().changes.is_empty());
+    }
+}
