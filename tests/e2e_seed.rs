@@ -169,7 +169,7 @@ fn seed_deploys_as_a_sudo_user() {
     let pb = dir.path().join("tls.yml");
     std::fs::write(
         &pb,
-        "- hosts: all\n  tasks:\n    - name: unchecked\n      uri: {url: 'https://localhost/', validate_certs: false, return_content: true}\n      register: a\n    - name: show\n      debug: {msg: \"{{ a.content | trim }}\"}\n    - name: trusted\n      uri: {url: 'https://localhost/', ca_path: ca.pem}\n    - name: untrusted\n      uri: {url: 'https://localhost/'}\n      ignore_errors: true\n",
+        "- hosts: all\n  tasks:\n    - name: unchecked\n      uri: {url: 'https://localhost/', validate_certs: false, return_content: true}\n      register: a\n      loop: \"{{ range(end=20) }}\"\n    - name: show\n      debug: {msg: \"{{ a.results | map(attribute='content') | join(sep='') | trim }}\"}\n    - name: trusted\n      uri: {url: 'https://localhost/', ca_path: ca.pem}\n    - name: untrusted\n      uri: {url: 'https://localhost/'}\n      ignore_errors: true\n",
     )
     .unwrap();
     let run = plumb(
@@ -186,7 +186,8 @@ fn seed_deploys_as_a_sudo_user() {
         ],
     );
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
-    assert_eq!(run.task_msg(&host, "show"), "secure");
+    // Twenty times: TLS records that arrive early (session tickets) must not be lost.
+    assert_eq!(run.task_msg(&host, "show"), "secure\n".repeat(20).trim());
     let st: Vec<(String, String)> = run.statuses(&host);
     assert_eq!(st[2], ("trusted".to_string(), "ok".to_string()), "{st:?}");
     assert_eq!(st[3].1, "failed", "{st:?}");
@@ -240,4 +241,44 @@ fn seed_deploys_as_a_sudo_user() {
         again.statuses(&host),
         [("hide the version".to_string(), "ok".to_string())]
     );
+
+    // A service account: group, then user with a supplementary group; converged on the second
+    // run; `append` adds a group and keeps the others.
+    let account = |groups: &str, extra: &str| {
+        let pb = dir.path().join("account.yml");
+        std::fs::write(
+            &pb,
+            format!("- hosts: all\n  become: true\n  tasks:\n    - name: app group\n      group: {{name: app, system: true}}\n    - name: app user\n      user: {{name: app, group: app, groups: [{groups}], shell: /usr/sbin/nologin, home: /srv/app, create_home: false, system: true{extra}}}\n"),
+        )
+        .unwrap();
+        let r = plumb(
+            dir.path(),
+            &[
+                "apply",
+                pb.to_str().unwrap(),
+                "-i",
+                inv.to_str().unwrap(),
+                "--known-hosts",
+                kh.to_str().unwrap(),
+                "--output",
+                "json",
+            ],
+        );
+        assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+        r.statuses(&host)
+            .into_iter()
+            .map(|(_, s)| s)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(account("www-data", ""), ["changed", "changed"]);
+    let id = Hosts::sh(k, "id -Gn app; getent passwd app | cut -d: -f6,7");
+    assert_eq!(id, "app www-data\n/srv/app:/usr/sbin/nologin");
+    assert_eq!(account("www-data", ""), ["ok", "ok"]);
+    assert_eq!(account("adm", ", append: true"), ["ok", "changed"]);
+    let mut groups: Vec<String> = Hosts::sh(k, "id -Gn app")
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    groups.sort();
+    assert_eq!(groups, ["adm", "app", "www-data"]);
 }

@@ -9,9 +9,11 @@ pub mod command;
 pub mod copy;
 pub mod file;
 pub mod file_fact;
+pub mod group;
 pub mod lineinfile;
 pub mod service;
 pub mod uri;
+pub mod user;
 
 use crate::error::{Error, Result, suggest};
 use crate::task::Args;
@@ -27,6 +29,8 @@ pub const NAMES: &[&str] = &[
     "copy",
     "template",
     "lineinfile",
+    "user",
+    "group",
     "systemd_service",
     "service",
     "command",
@@ -48,6 +52,8 @@ pub fn canonical(key: &str) -> Option<&'static str> {
         "copy" => "copy",
         "template" => "template",
         "lineinfile" => "lineinfile",
+        "user" => "user",
+        "group" => "group",
         "systemd_service" | "systemd" | "service" => "systemd_service",
         "command" => "command",
         "shell" => "shell",
@@ -132,6 +138,21 @@ fn spec(module: &str) -> &'static [&'static str] {
             "group",
             "validate",
         ],
+        "user" => &[
+            "name",
+            "state",
+            "uid",
+            "group",
+            "groups",
+            "append",
+            "shell",
+            "home",
+            "create_home",
+            "system",
+            "comment",
+            "remove",
+        ],
+        "group" => &["name", "state", "gid", "system"],
         "debug" => &["msg", "var"],
         "meta" => &["_raw"],
         _ => &[],
@@ -176,6 +197,7 @@ pub fn check_args(module: &str, args: &Args) -> Result<()> {
         "copy" | "template" if !need(&["dest"]) => Some("dest"),
         "template" if !need(&["src"]) => Some("src"),
         "lineinfile" if !need(&["path", "dest", "name"]) => Some("path"),
+        "user" | "group" if !need(&["name"]) => Some("name"),
         "systemd_service" if !need(&["name", "daemon_reload"]) => Some("name"),
         "command" if !need(&["_raw", "cmd", "argv"]) => Some("cmd"),
         "shell" if !need(&["_raw", "cmd"]) => Some("cmd"),
@@ -285,6 +307,8 @@ pub enum Action {
     File(file::File),
     Copy(copy::Copy),
     LineInFile(lineinfile::LineInFile),
+    User(user::User),
+    Group(group::Group),
     Service(service::Service),
     Command(command::Command),
     Uri(uri::Uri),
@@ -312,6 +336,8 @@ impl Action {
             "copy" => Action::Copy(copy::Copy::build(&a, ctx, false)?),
             "template" => Action::Copy(copy::Copy::build(&a, ctx, true)?),
             "lineinfile" => Action::LineInFile(lineinfile::LineInFile::build(&a)?),
+            "user" => Action::User(user::User::build(&a)?),
+            "group" => Action::Group(group::Group::build(&a)?),
             "systemd_service" => Action::Service(service::Service::build(&a)?),
             "command" => Action::Command(command::Command::build(&a, false)?),
             "shell" => Action::Command(command::Command::build(&a, true)?),
@@ -350,6 +376,8 @@ impl Action {
             Action::File(f) => Some(f.probe()),
             Action::Copy(c) => Some(c.probe()),
             Action::LineInFile(l) => Some(l.probe()),
+            Action::User(u) => Some(u.probe()),
+            Action::Group(g) => Some(g.probe()),
             Action::Service(s) => Some(s.probe()),
             Action::Command(c) => c.probe(),
             _ => None,
@@ -363,6 +391,8 @@ impl Action {
             Action::File(f) => vec![Resource::Path(f.path.clone())],
             Action::Copy(c) => vec![Resource::Path(c.dest.clone())],
             Action::LineInFile(l) => l.reads(),
+            Action::User(u) => u.reads(),
+            Action::Group(g) => g.reads(),
             Action::Service(s) => s.reads(),
             Action::Command(c) => c.reads(),
             _ => Vec::new(),
@@ -377,6 +407,8 @@ impl Action {
             Action::File(f) => f.plan(facts),
             Action::Copy(c) => c.plan(facts),
             Action::LineInFile(l) => l.plan(facts),
+            Action::User(u) => u.plan(facts),
+            Action::Group(g) => g.plan(facts),
             Action::Service(s) => s.plan(facts),
             Action::Command(c) => c.plan(facts),
             Action::Uri(u) => Ok(Plan {

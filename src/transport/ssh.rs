@@ -398,8 +398,11 @@ impl Write for Stream<'_> {
         self.retry(|ch| ch.write(buf))
     }
 
+    /// Nothing to do: a write is already on its way. (ssh2's `Channel::flush` is libssh2's
+    /// `channel_flush`, which *discards* data received and not yet read: TLS records that
+    /// arrived early, such as session tickets, would be lost, and the stream corrupted.)
     fn flush(&mut self) -> std::io::Result<()> {
-        self.retry(|ch| ch.flush())
+        Ok(())
     }
 }
 
