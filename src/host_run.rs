@@ -906,7 +906,7 @@ impl<'a> HostRun<'a> {
             }
             return o;
         }
-        if plan.uncertain
+        if (plan.uncertain || stale)
             && let Some(r) = &task.register
         {
             self.unknown.push(r.clone());
@@ -927,6 +927,13 @@ impl<'a> HostRun<'a> {
             self.simulated.extend(plan.writes);
         }
         o.value = json!({"changed": o.status != Status::Ok, "failed": false, "skipped": false, "msg": o.msg});
+        // Facts an earlier (unmade) change may alter are not registered: what reads them is
+        // then `may-change`, not planned on stale facts.
+        if let Value::Object(v) = &mut o.value
+            && !stale
+        {
+            v.extend(plan.result);
+        }
         o
     }
 
@@ -952,6 +959,9 @@ impl<'a> HostRun<'a> {
         let with_env = |s: &str| format!("{exports}{s}");
         for attempt in 1..=attempts {
             let mut value = json!({"changed": false, "failed": false, "skipped": false, "msg": ""});
+            if let Value::Object(v) = &mut value {
+                v.extend(plan.result.clone());
+            }
             let mut changed = !plan.changes.is_empty();
             let mut failed = false;
             let mut msg = String::new();

@@ -238,3 +238,36 @@ fn environment_from_play_block_and_task() {
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(r.task_msg("here", "show"), "hello world here");
 }
+
+#[test]
+fn stat_registers_facts_in_plan_and_apply() {
+    let dir = project(&[
+        ("present.txt", "hello"),
+        (
+            "site.yml",
+            "- hosts: all\n  tasks:\n    - name: look\n      stat: {path: \"@DIR@/present.txt\"}\n      register: st\n    - name: look again\n      stat: {path: \"@DIR@/missing.txt\"}\n      register: st2\n    - name: when present\n      debug: {msg: \"{{ st.stat.size }} {{ st.stat.isreg }} {{ st.stat.checksum }}\"}\n      when: st.stat.exists\n    - name: when missing\n      copy: {content: made, dest: \"@DIR@/missing.txt\"}\n      when: not st2.stat.exists\n    - name: after the change\n      stat: {path: \"@DIR@/missing.txt\"}\n      register: st3\n    - name: show\n      debug: {msg: \"{{ st3.stat.exists }}\"}\n",
+        ),
+    ]);
+    let sha = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+    let statuses =
+        |r: &Run| -> Vec<String> { r.statuses("here").into_iter().map(|(_, s)| s).collect() };
+    // A dry run reads what it can: `stat` answers, and what reads it is planned, except after
+    // a change the plan has not made.
+    let plan = run(dir.path(), "plan", &[]);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    assert_eq!(
+        statuses(&plan),
+        ["ok", "ok", "ok", "changed", "may-change", "skipped"]
+    );
+    assert_eq!(
+        plan.task_msg("here", "when present"),
+        format!("5 true {sha}")
+    );
+    assert!(!dir.path().join("missing.txt").exists());
+    let apply = run(dir.path(), "apply", &[]);
+    assert_eq!(apply.code, 0, "{}\n{}", apply.stdout, apply.stderr);
+    assert_eq!(statuses(&apply), ["ok", "ok", "ok", "changed", "ok", "ok"]);
+    assert_eq!(apply.task_msg("here", "show"), "true");
+    let again = run(dir.path(), "apply", &[]);
+    assert_eq!(statuses(&again), ["ok", "ok", "ok", "skipped", "ok", "ok"]);
+}

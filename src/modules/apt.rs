@@ -285,6 +285,7 @@ impl Apt {
             run: Run::Script(s),
             writes: vec![Resource::All],
             uncertain,
+            result: Default::default(),
         })
     }
 }

@@ -95,6 +95,7 @@ impl Command {
             run: Run::Command(format!("{cd}( {}\n) </dev/null\n", self.text)),
             writes: vec![Resource::All],
             uncertain: true,
+            result: Default::default(),
         })
     }
 }

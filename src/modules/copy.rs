@@ -299,6 +299,7 @@ impl Copy {
             run: Run::Script(script),
             writes: vec![Resource::Path(self.dest.clone())],
             uncertain: false,
+            result: Default::default(),
         })
     }
 

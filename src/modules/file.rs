@@ -172,6 +172,7 @@ impl File {
             run: Run::Script(format!("set -e\n{}\n", cmds.join("\n"))),
             writes: vec![Resource::Path(self.path.clone())],
             uncertain: false,
+            result: Default::default(),
         })
     }
 }

@@ -88,6 +88,7 @@ impl Group {
             run: Run::Script(format!("set -e\n{cmd}\n")),
             writes: self.reads(),
             uncertain: false,
+            result: Default::default(),
         })
     }
 }

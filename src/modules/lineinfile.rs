@@ -180,6 +180,7 @@ impl LineInFile {
                 run: Run::Script(format!("set -e\n{}\n", cmds.join("\n"))),
                 writes: self.reads(),
                 uncertain: false,
+                result: Default::default(),
             });
         }
         Ok(self.write(Some(&fact), new, what))
@@ -249,6 +250,7 @@ impl LineInFile {
             run: Run::Script(format!("set -e\n{}", self.writer.write(&entry, old))),
             writes: self.reads(),
             uncertain: false,
+            result: Default::default(),
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod file_fact;
 pub mod group;
 pub mod lineinfile;
 pub mod service;
+pub mod stat;
 pub mod uri;
 pub mod user;
 
@@ -29,6 +30,7 @@ pub const NAMES: &[&str] = &[
     "copy",
     "template",
     "lineinfile",
+    "stat",
     "user",
     "group",
     "systemd_service",
@@ -52,6 +54,7 @@ pub fn canonical(key: &str) -> Option<&'static str> {
         "copy" => "copy",
         "template" => "template",
         "lineinfile" => "lineinfile",
+        "stat" => "stat",
         "user" => "user",
         "group" => "group",
         "systemd_service" | "systemd" | "service" => "systemd_service",
@@ -153,6 +156,7 @@ fn spec(module: &str) -> &'static [&'static str] {
             "remove",
         ],
         "group" => &["name", "state", "gid", "system"],
+        "stat" => &["path", "get_checksum", "checksum_algorithm"],
         "debug" => &["msg", "var"],
         "meta" => &["_raw"],
         _ => &[],
@@ -198,6 +202,7 @@ pub fn check_args(module: &str, args: &Args) -> Result<()> {
         "template" if !need(&["src"]) => Some("src"),
         "lineinfile" if !need(&["path", "dest", "name"]) => Some("path"),
         "user" | "group" if !need(&["name"]) => Some("name"),
+        "stat" if !need(&["path"]) => Some("path"),
         "systemd_service" if !need(&["name", "daemon_reload"]) => Some("name"),
         "command" if !need(&["_raw", "cmd", "argv"]) => Some("cmd"),
         "shell" if !need(&["_raw", "cmd"]) => Some("cmd"),
@@ -287,6 +292,8 @@ pub struct Plan {
     pub writes: Vec<Resource>,
     /// Outcome unknown until run (a command with no creates/removes).
     pub uncertain: bool,
+    /// What the facts say, for the registered result (`stat`'s `stat`): known in a dry run too.
+    pub result: Map<String, Value>,
 }
 
 impl Plan {
@@ -296,6 +303,7 @@ impl Plan {
             run: Run::Nothing,
             writes: Vec::new(),
             uncertain: false,
+            result: Default::default(),
         }
     }
 }
@@ -308,6 +316,7 @@ pub enum Action {
     Copy(copy::Copy),
     LineInFile(lineinfile::LineInFile),
     User(user::User),
+    Stat(stat::Stat),
     Group(group::Group),
     Service(service::Service),
     Command(command::Command),
@@ -337,6 +346,7 @@ impl Action {
             "template" => Action::Copy(copy::Copy::build(&a, ctx, true)?),
             "lineinfile" => Action::LineInFile(lineinfile::LineInFile::build(&a)?),
             "user" => Action::User(user::User::build(&a)?),
+            "stat" => Action::Stat(stat::Stat::build(&a)?),
             "group" => Action::Group(group::Group::build(&a)?),
             "systemd_service" => Action::Service(service::Service::build(&a)?),
             "command" => Action::Command(command::Command::build(&a, false)?),
@@ -377,6 +387,7 @@ impl Action {
             Action::Copy(c) => Some(c.probe()),
             Action::LineInFile(l) => Some(l.probe()),
             Action::User(u) => Some(u.probe()),
+            Action::Stat(s) => Some(s.probe()),
             Action::Group(g) => Some(g.probe()),
             Action::Service(s) => Some(s.probe()),
             Action::Command(c) => c.probe(),
@@ -392,6 +403,7 @@ impl Action {
             Action::Copy(c) => vec![Resource::Path(c.dest.clone())],
             Action::LineInFile(l) => l.reads(),
             Action::User(u) => u.reads(),
+            Action::Stat(s) => s.reads(),
             Action::Group(g) => g.reads(),
             Action::Service(s) => s.reads(),
             Action::Command(c) => c.reads(),
@@ -408,6 +420,7 @@ impl Action {
             Action::Copy(c) => c.plan(facts),
             Action::LineInFile(l) => l.plan(facts),
             Action::User(u) => u.plan(facts),
+            Action::Stat(s) => s.plan(facts),
             Action::Group(g) => g.plan(facts),
             Action::Service(s) => s.plan(facts),
             Action::Command(c) => c.plan(facts),

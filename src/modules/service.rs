@@ -111,6 +111,7 @@ impl Service {
                     run: Run::Script("systemctl daemon-reload\n".into()),
                     writes: vec![Resource::Unit("*".into())],
                     uncertain: false,
+                    result: Default::default(),
                 },
             });
         };
@@ -204,6 +205,7 @@ impl Service {
             run: Run::Script(script),
             writes,
             uncertain: false,
+            result: Default::default(),
         })
     }
 }

@@ -244,6 +244,7 @@ impl User {
             run: Run::Script(script),
             writes,
             uncertain: false,
+            result: Default::default(),
         })
     }
 }
