@@ -281,4 +281,69 @@ fn seed_deploys_as_a_sudo_user() {
         .collect();
     groups.sort();
     assert_eq!(groups, ["adm", "app", "www-data"]);
+
+    // A person's key: plumb creates the account and authorizes a key made here; logging in
+    // with that key then works, which is the real proof.
+    let key = dir.path().join("ops_key");
+    let made = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "ops@control", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let pb = dir.path().join("ops.yml");
+    std::fs::write(
+        &pb,
+        format!(
+            "- hosts: all\n  become: true\n  tasks:\n    - name: ops user\n      user: {{name: ops, shell: /bin/bash}}\n    - name: ops key\n      authorized_key:\n        user: ops\n        key: \"{}\"\n",
+            public.trim()
+        ),
+    )
+    .unwrap();
+    let ops = || {
+        let r = plumb(
+            dir.path(),
+            &[
+                "apply",
+                pb.to_str().unwrap(),
+                "-i",
+                inv.to_str().unwrap(),
+                "--known-hosts",
+                kh.to_str().unwrap(),
+                "--output",
+                "json",
+            ],
+        );
+        assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+        r.statuses(&host)
+            .into_iter()
+            .map(|(_, s)| s)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ops(), ["changed", "changed"]);
+    let login = std::process::Command::new("ssh")
+        .arg("-i")
+        .arg(&key)
+        .args([
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "LogLevel=ERROR",
+        ])
+        .arg(format!("ops@{}", Hosts::ip(k)))
+        .arg("id -un; stat -c %a ~/.ssh ~/.ssh/authorized_keys")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&login.stdout),
+        "ops\n700\n600\n",
+        "{}",
+        String::from_utf8_lossy(&login.stderr)
+    );
+    assert_eq!(ops(), ["ok", "ok"]);
 }

@@ -5,6 +5,7 @@
 
 pub mod apt;
 pub mod args;
+pub mod authorized_key;
 pub mod command;
 pub mod copy;
 pub mod file;
@@ -32,6 +33,7 @@ pub const NAMES: &[&str] = &[
     "lineinfile",
     "stat",
     "user",
+    "authorized_key",
     "group",
     "systemd_service",
     "service",
@@ -55,6 +57,7 @@ pub fn canonical(key: &str) -> Option<&'static str> {
         "template" => "template",
         "lineinfile" => "lineinfile",
         "stat" => "stat",
+        "authorized_key" => "authorized_key",
         "user" => "user",
         "group" => "group",
         "systemd_service" | "systemd" | "service" => "systemd_service",
@@ -157,6 +160,7 @@ fn spec(module: &str) -> &'static [&'static str] {
         ],
         "group" => &["name", "state", "gid", "system"],
         "stat" => &["path", "get_checksum", "checksum_algorithm"],
+        "authorized_key" => &["user", "key", "state", "exclusive", "path", "manage_dir"],
         "debug" => &["msg", "var"],
         "meta" => &["_raw"],
         _ => &[],
@@ -203,6 +207,8 @@ pub fn check_args(module: &str, args: &Args) -> Result<()> {
         "lineinfile" if !need(&["path", "dest", "name"]) => Some("path"),
         "user" | "group" if !need(&["name"]) => Some("name"),
         "stat" if !need(&["path"]) => Some("path"),
+        "authorized_key" if !need(&["user"]) => Some("user"),
+        "authorized_key" if !need(&["key"]) => Some("key"),
         "systemd_service" if !need(&["name", "daemon_reload"]) => Some("name"),
         "command" if !need(&["_raw", "cmd", "argv"]) => Some("cmd"),
         "shell" if !need(&["_raw", "cmd"]) => Some("cmd"),
@@ -317,6 +323,7 @@ pub enum Action {
     LineInFile(lineinfile::LineInFile),
     User(user::User),
     Stat(stat::Stat),
+    AuthorizedKey(authorized_key::AuthorizedKey),
     Group(group::Group),
     Service(service::Service),
     Command(command::Command),
@@ -347,6 +354,7 @@ impl Action {
             "lineinfile" => Action::LineInFile(lineinfile::LineInFile::build(&a)?),
             "user" => Action::User(user::User::build(&a)?),
             "stat" => Action::Stat(stat::Stat::build(&a)?),
+            "authorized_key" => Action::AuthorizedKey(authorized_key::AuthorizedKey::build(&a)?),
             "group" => Action::Group(group::Group::build(&a)?),
             "systemd_service" => Action::Service(service::Service::build(&a)?),
             "command" => Action::Command(command::Command::build(&a, false)?),
@@ -388,6 +396,7 @@ impl Action {
             Action::LineInFile(l) => Some(l.probe()),
             Action::User(u) => Some(u.probe()),
             Action::Stat(s) => Some(s.probe()),
+            Action::AuthorizedKey(k) => Some(k.probe()),
             Action::Group(g) => Some(g.probe()),
             Action::Service(s) => Some(s.probe()),
             Action::Command(c) => c.probe(),
@@ -404,6 +413,7 @@ impl Action {
             Action::LineInFile(l) => l.reads(),
             Action::User(u) => u.reads(),
             Action::Stat(s) => s.reads(),
+            Action::AuthorizedKey(k) => k.reads(),
             Action::Group(g) => g.reads(),
             Action::Service(s) => s.reads(),
             Action::Command(c) => c.reads(),
@@ -421,6 +431,7 @@ impl Action {
             Action::LineInFile(l) => l.plan(facts),
             Action::User(u) => u.plan(facts),
             Action::Stat(s) => s.plan(facts),
+            Action::AuthorizedKey(k) => k.plan(facts),
             Action::Group(g) => g.plan(facts),
             Action::Service(s) => s.plan(facts),
             Action::Command(c) => c.plan(facts),
