@@ -8,6 +8,16 @@ pub fn home() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/root"))
 }
 
+/// `rel` under `dir`, leaving off a `.` directory so that messages read `vars/x.yml`, not
+/// `./vars/x.yml`. Absolute `rel` stays as it is.
+pub fn under(dir: &std::path::Path, rel: impl AsRef<std::path::Path>) -> PathBuf {
+    if dir.as_os_str().is_empty() || dir == std::path::Path::new(".") {
+        rel.as_ref().to_path_buf()
+    } else {
+        dir.join(rel)
+    }
+}
+
 pub fn expand(p: &str) -> PathBuf {
     match p.strip_prefix("~/") {
         Some(rest) => home().join(rest),

@@ -327,18 +327,25 @@ const ROLE_KEYS: &[&str] = &[
 ];
 
 impl TaskList {
-    /// Collects into a play: block numbers go on from the play's.
-    fn new(is_handler: bool, dir: &Path, play: &mut Play) -> TaskList {
+    fn empty(is_handler: bool, dir: &Path) -> TaskList {
         TaskList {
             is_handler,
             tasks: Vec::new(),
             errors: Vec::new(),
             broken_handlers: Vec::new(),
-            blocks: std::mem::take(&mut play.blocks),
+            blocks: Vec::new(),
             dir: dir.to_path_buf(),
             handlers: Vec::new(),
             defaults: Map::new(),
             roles_seen: Vec::new(),
+        }
+    }
+
+    /// Collects into a play: block numbers go on from the play's.
+    fn new(is_handler: bool, dir: &Path, play: &mut Play) -> TaskList {
+        TaskList {
+            blocks: std::mem::take(&mut play.blocks),
+            ..TaskList::empty(is_handler, dir)
         }
     }
 
@@ -401,13 +408,7 @@ impl TaskList {
                     continue;
                 }
                 match import_file(doc, item, &key, file, inherited, depth) {
-                    Ok((Some(sub), inh)) => {
-                        let items: Vec<&Node> = match sub.root.as_sequence() {
-                            Some(seq) => seq.iter().collect(),
-                            None => Vec::new(),
-                        };
-                        self.collect(&sub, &items, &inh, depth + 1);
-                    }
+                    Ok((Some(sub), inh)) => self.collect(&sub, &sub.items(), &inh, depth + 1),
                     Ok((None, _)) => {}
                     Err(e) => self.errors.push(e),
                 }
@@ -621,14 +622,10 @@ impl TaskList {
                 format!("roles, blocks and task files nested more than {MAX_IMPORT_DEPTH} deep"),
             ));
         }
-        let rel = |p: &Path| -> PathBuf {
-            if self.dir == Path::new(".") {
-                p.to_path_buf()
-            } else {
-                self.dir.join(p)
-            }
-        };
-        let candidates = [rel(&Path::new("roles").join(&name)), rel(Path::new(&name))];
+        let candidates = [
+            crate::paths::under(&self.dir, Path::new("roles").join(&name)),
+            crate::paths::under(&self.dir, &name),
+        ];
         let Some(role_dir) = candidates.iter().find(|c| {
             c.join("tasks").is_dir() || c.join("handlers").is_dir() || c.join("defaults").is_dir()
         }) else {
@@ -651,9 +648,7 @@ impl TaskList {
         };
         let read = |path: &Path, list: bool| -> Result<Option<Doc>> {
             let text = std::fs::read_to_string(path).map_err(Error::with_path(path))?;
-            if text.lines().all(|l| {
-                l.trim().is_empty() || l.trim_start().starts_with('#') || l.trim() == "---"
-            }) {
+            if yaml::is_blank(&text) {
                 return Ok(None);
             }
             Ok(Some(Doc::parse(path.to_path_buf(), &text, list)?))
@@ -705,22 +700,7 @@ impl TaskList {
         if let Some(p) = file("handlers")
             && let Some(d) = read(&p, true)?
         {
-            let items: Vec<&Node> = d
-                .root
-                .as_sequence()
-                .map(|s| s.iter().collect())
-                .unwrap_or_default();
-            let mut hl = TaskList {
-                is_handler: true,
-                tasks: Vec::new(),
-                errors: Vec::new(),
-                broken_handlers: Vec::new(),
-                blocks: Vec::new(),
-                dir: self.dir.clone(),
-                handlers: Vec::new(),
-                defaults: Map::new(),
-                roles_seen: Vec::new(),
-            };
+            let mut hl = TaskList::empty(true, &self.dir);
             let handler_inh = Inherited {
                 role_dir: Some(role_dir.clone()),
                 vars: inh.vars.clone(),
@@ -728,7 +708,7 @@ impl TaskList {
                 become_user: inh.become_user.clone(),
                 ..Inherited::default()
             };
-            hl.collect(&d, &items, &handler_inh, depth + 1);
+            hl.collect(&d, &d.items(), &handler_inh, depth + 1);
             self.handlers.extend(hl.tasks);
             self.errors.extend(hl.errors);
             self.broken_handlers.extend(hl.broken_handlers);
@@ -736,12 +716,7 @@ impl TaskList {
         if let Some(p) = file("tasks")
             && let Some(d) = read(&p, true)?
         {
-            let items: Vec<&Node> = d
-                .root
-                .as_sequence()
-                .map(|s| s.iter().collect())
-                .unwrap_or_default();
-            self.collect(&d, &items, &inh, depth + 1);
+            self.collect(&d, &d.items(), &inh, depth + 1);
         }
         Ok(())
     }
@@ -812,28 +787,23 @@ fn import_file(
         )
         .with_hint("does a task file import itself?"));
     }
-    let base = doc.file.parent().filter(|p| !p.as_os_str().is_empty());
-    let path = match base {
-        Some(b) => b.join(&rel),
-        None => PathBuf::from(&rel),
-    };
-    let text = std::fs::read_to_string(&path).map_err(|e| {
+    let path = crate::paths::under(doc.file.parent().unwrap_or(Path::new("")), &rel);
+    let text = read_named(doc, at, "task file", &path)?;
+    if yaml::is_blank(&text) {
+        return Ok((None, inh));
+    }
+    Ok((Some(Doc::parse(path, &text, true)?), inh))
+}
+
+/// A file the playbook names at `at`: what goes wrong reading it is an error there.
+fn read_named(doc: &Doc, at: &Node, what: &str, path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| {
         let why = match e.kind() {
             std::io::ErrorKind::NotFound => "not found".to_string(),
             _ => e.to_string(),
         };
-        Error::input(
-            doc.loc(at),
-            format!("task file `{}`: {why}", path.display()),
-        )
-    })?;
-    if text
-        .lines()
-        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#') || l.trim() == "---")
-    {
-        return Ok((None, inh));
-    }
-    Ok((Some(Doc::parse(path, &text, true)?), inh))
+        Error::input(doc.loc(at), format!("{what} `{}`: {why}", path.display()))
+    })
 }
 
 /// The variables of one `vars_files` entry: a YAML mapping, its path relative to the playbook.
@@ -858,21 +828,8 @@ fn vars_file(doc: &Doc, item: &Node, dir: &Path) -> Result<Map<String, Value>> {
         )
         .with_hint("name the file itself"));
     }
-    let path = if dir == Path::new(".") {
-        PathBuf::from(&rel)
-    } else {
-        dir.join(&rel)
-    };
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        let why = match e.kind() {
-            std::io::ErrorKind::NotFound => "not found".to_string(),
-            _ => e.to_string(),
-        };
-        Error::input(
-            doc.loc(item),
-            format!("vars file `{}`: {why}", path.display()),
-        )
-    })?;
+    let path = crate::paths::under(dir, &rel);
+    let text = read_named(doc, item, "vars file", &path)?;
     let vars = Doc::parse(path, &text, false)?;
     crate::inventory::vars_map(&vars, &vars.root)
 }

@@ -19,7 +19,21 @@ pub struct Doc {
     lines: Vec<String>,
 }
 
+/// Nothing but blank lines, comments and `---`: an empty YAML document.
+pub fn is_blank(text: &str) -> bool {
+    text.lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#') || l.trim() == "---")
+}
+
 impl Doc {
+    /// The items of a top-level list (none if the top level is not one).
+    pub fn items(&self) -> Vec<&Node> {
+        self.root
+            .as_sequence()
+            .map(|s| s.iter().collect())
+            .unwrap_or_default()
+    }
+
     pub fn parse(file: PathBuf, text: &str, top_sequence: bool) -> Result<Doc> {
         let file = Arc::new(file);
         // prevent_coercion makes the loader remember which scalars were quoted.
@@ -32,10 +46,7 @@ impl Doc {
             opts.toplevel_mapping()
         };
         // An empty file is an empty document, not an error of the YAML library's wording.
-        if text
-            .lines()
-            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#') || l.trim() == "---")
-        {
+        if is_blank(text) {
             let what = if top_sequence {
                 "a list of plays"
             } else {

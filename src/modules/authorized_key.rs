@@ -7,7 +7,6 @@ use super::file_fact::{self, Kind};
 use super::{Change, ContentChange, Plan, Resource, Run};
 use crate::error::Result;
 use crate::shell::quote;
-use base64::Engine;
 use std::sync::Arc;
 
 #[derive(Debug, Clone)]
@@ -118,14 +117,7 @@ impl AuthorizedKey {
         let (dir_fact, file_fact) = (&facts[0], &facts[1]);
         let old = match (&file_fact.kind, content) {
             (Kind::Absent, _) => None,
-            (Kind::File, Some(b64)) => Some(
-                String::from_utf8(
-                    base64::engine::general_purpose::STANDARD
-                        .decode(b64)
-                        .map_err(|e| format!("unexpected probe output: {e}"))?,
-                )
-                .map_err(|_| format!("{file} is not a text file"))?,
-            ),
+            (Kind::File, Some(b64)) => Some(file_fact::decode_text(&b64, &file)?),
             _ => return Err(format!("{file} exists and is not a regular file")),
         };
         let old_text = old.clone().unwrap_or_default();
@@ -186,28 +178,17 @@ impl AuthorizedKey {
             }
         }
         if added + removed > 0 {
-            let mut text = new.join("\n");
-            if !text.is_empty() {
-                text.push('\n');
-            }
-            let bytes = Arc::new(text.into_bytes());
+            let bytes = Arc::new(file_fact::text_of(&new).into_bytes());
             let entry = Entry {
                 dest: file.clone(),
                 sha256: sha256_hex(&bytes),
                 content: bytes.clone(),
             };
             let writer = Copy {
-                dest: file.clone(),
-                dirs: Vec::new(),
-                entries: Vec::new(),
                 mode: Some(0o600),
-                directory_mode: None,
                 owner: Some(owner.clone()),
                 group: Some(gid.to_string()),
-                backup: false,
-                validate: None,
-                validate_in_place: None,
-                force: true,
+                ..Copy::writer(&file)
             };
             let mut words = Vec::new();
             if added > 0 {
@@ -261,6 +242,7 @@ impl AuthorizedKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
 
     const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl ops@laptop";
     const OTHER: &str = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 old@desk";

@@ -59,26 +59,35 @@ pub fn resolve_src(base: &Path, role: Option<&Path>, src: &str, template: bool) 
 /// Where a relative `src` is looked for, in order; `./` is left off so messages read cleanly.
 fn src_candidates(base: &Path, role: Option<&Path>, src: &str, template: bool) -> Vec<PathBuf> {
     let sub = if template { "templates" } else { "files" };
-    let clean = |d: &Path| {
-        if d == Path::new(".") {
-            PathBuf::new()
-        } else {
-            d.to_path_buf()
-        }
-    };
-    let base = clean(base);
     let mut c = Vec::new();
     if let Some(r) = role {
-        let r = clean(r);
-        c.push(r.join(sub).join(src));
-        c.push(r.join(src));
+        c.push(crate::paths::under(r, Path::new(sub).join(src)));
+        c.push(crate::paths::under(r, src));
     }
-    c.push(base.join(src));
-    c.push(base.join(sub).join(src));
+    c.push(crate::paths::under(base, src));
+    c.push(crate::paths::under(base, Path::new(sub).join(src)));
     c
 }
 
 impl Copy {
+    /// Writes one file at `dest`, with nothing else set: for modules that compute a file's
+    /// content themselves and set what they need on top.
+    pub fn writer(dest: &str) -> Copy {
+        Copy {
+            dest: dest.to_string(),
+            dirs: Vec::new(),
+            entries: Vec::new(),
+            mode: None,
+            directory_mode: None,
+            owner: None,
+            group: None,
+            backup: false,
+            validate: None,
+            validate_in_place: None,
+            force: true,
+        }
+    }
+
     pub fn build(a: &Getter, ctx: &BuildCtx, template: bool) -> Result<Copy> {
         let dest_raw = a.str("dest")?;
         let dest = a.opt_path("dest")?.expect("dest is present");

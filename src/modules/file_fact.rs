@@ -171,6 +171,24 @@ pub fn attr_changes(
     (words, cmds)
 }
 
+/// A text file's content as a probe prints it (base64 on one line), back into text.
+pub fn decode_text(b64: &str, path: &str) -> Result<String, String> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .map_err(|e| format!("unexpected probe output: {e}"))?;
+    String::from_utf8(bytes).map_err(|_| format!("{path} is not a text file (UTF-8)"))
+}
+
+/// Lines back into a text file's content: each ends with a newline.
+pub fn text_of<S: AsRef<str>>(lines: &[S]) -> String {
+    lines.iter().fold(String::new(), |mut s, l| {
+        s.push_str(l.as_ref());
+        s.push('\n');
+        s
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

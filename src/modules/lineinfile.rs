@@ -7,7 +7,6 @@ use super::file_fact::{self, Kind};
 use super::{Change, ContentChange, Plan, Resource, Run};
 use crate::error::Result;
 use crate::shell::quote;
-use base64::Engine;
 use regex::Regex;
 use std::sync::Arc;
 
@@ -82,17 +81,12 @@ impl LineInFile {
             ));
         }
         let writer = Copy {
-            dest: path.clone(),
-            dirs: Vec::new(),
-            entries: Vec::new(),
             mode: a.opt_mode("mode")?,
-            directory_mode: None,
             owner: a.opt_str("owner")?,
             group: a.opt_str("group")?,
             backup: a.bool("backup", false)?,
             validate: a.opt_str("validate")?,
-            validate_in_place: None,
-            force: true,
+            ..Copy::writer(&path)
         };
         Ok(LineInFile {
             path,
@@ -132,13 +126,7 @@ impl LineInFile {
                     .first()
                     .map(|l| &l["content\t".len()..])
                     .ok_or_else(|| format!("{} is larger than {MAX_BYTES} bytes", self.path))?;
-                let bytes = base64::engine::general_purpose::STANDARD
-                    .decode(b64.trim())
-                    .map_err(|e| format!("unexpected probe output: {e}"))?;
-                Some(
-                    String::from_utf8(bytes)
-                        .map_err(|_| format!("{} is not a text file (UTF-8)", self.path))?,
-                )
+                Some(file_fact::decode_text(b64, &self.path)?)
             }
             _ => return Err(format!("{} exists and is not a regular file", self.path)),
         };
@@ -199,7 +187,7 @@ impl LineInFile {
             });
             let n = before - lines.len();
             return (
-                join(&lines, old),
+                file_fact::text_of(&lines),
                 format!("remove {n} line{} from {p}", if n == 1 { "" } else { "s" }),
             );
         }
@@ -212,7 +200,10 @@ impl LineInFile {
                 return (old.to_string(), String::new());
             }
             lines[i] = line;
-            return (join(&lines, old), format!("replace line {} of {p}", i + 1));
+            return (
+                file_fact::text_of(&lines),
+                format!("replace line {} of {p}", i + 1),
+            );
         }
         if lines.contains(&line) {
             return (old.to_string(), String::new());
@@ -226,7 +217,7 @@ impl LineInFile {
         };
         lines.insert(at, line);
         (
-            join(&lines, old),
+            file_fact::text_of(&lines),
             format!("add a line at line {} of {p}", at + 1),
         )
     }
@@ -255,20 +246,11 @@ impl LineInFile {
     }
 }
 
-/// Lines back into text. A changed file always ends with a newline.
-fn join(lines: &[&str], _old: &str) -> String {
-    if lines.is_empty() {
-        return String::new();
-    }
-    let mut s = lines.join("\n");
-    s.push('\n');
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::task::Args;
+    use base64::Engine;
     use serde_json::{Map, Value, json};
     use std::collections::HashMap;
 

@@ -42,14 +42,7 @@ impl Uri {
             let ca_pem = match a.opt_str("ca_path")? {
                 None => None,
                 Some(p) => {
-                    let p = if std::path::Path::new(&p).is_absolute()
-                        || base == std::path::Path::new(".")
-                    {
-                        std::path::PathBuf::from(&p)
-                    } else {
-                        base.join(&p)
-                    };
-                    let p = p.display().to_string();
+                    let p = crate::paths::under(base, &p).display().to_string();
                     let pem = std::fs::read(&p)
                         .map_err(|e| a.err("ca_path", format!("cannot read `{p}`: {e}")))?;
                     crate::http::parse_pem(&pem)
