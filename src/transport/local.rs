@@ -36,25 +36,13 @@ impl Local {
         &mut self,
         sudo_user: Option<&str>,
     ) -> Result<(String, Option<String>), TransportError> {
-        let needs_sudo = sudo_user.is_some_and(|u| u != self.user);
-        let password = if needs_sudo {
-            self.become_pass
-                .for_run(|| {
-                    Ok(Command::new("sudo")
-                        .args(["-n", "true"])
-                        .stderr(Stdio::null())
-                        .status()
-                        .is_ok_and(|s| s.success()))
-                })?
-                .map(String::from)
-        } else {
-            None
-        };
-        Ok(super::sh_command(
-            &self.user,
-            sudo_user,
-            password.as_deref(),
-        ))
+        self.become_pass.sh_command(&self.user, sudo_user, || {
+            Ok(Command::new("sudo")
+                .args(["-n", "true"])
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success()))
+        })
     }
 }
 

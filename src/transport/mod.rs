@@ -220,6 +220,21 @@ impl BecomePass {
         }
     }
 
+    /// How a script runs as `sudo_user` for `login` (see `sh_command`), with the password
+    /// only if this host asks for one; `sudo_works` answers that, once per host.
+    pub fn sh_command(
+        &mut self,
+        login: &str,
+        sudo_user: Option<&str>,
+        sudo_works: impl FnOnce() -> Result<bool, TransportError>,
+    ) -> Result<(String, Option<String>), TransportError> {
+        let password = match sudo_user {
+            Some(u) if u != login => self.for_run(sudo_works)?.map(String::from),
+            _ => None,
+        };
+        Ok(sh_command(login, sudo_user, password.as_deref()))
+    }
+
     /// The password to send for a sudo run. `sudo_works` answers, once per host, whether
     /// `sudo -n true` succeeds without one.
     pub fn for_run(

@@ -419,22 +419,14 @@ impl Ssh {
         &mut self,
         sudo_user: Option<&str>,
     ) -> Result<(String, Option<String>), TransportError> {
-        let needs_sudo = sudo_user.is_some_and(|u| u != self.user);
-        let mut password = None;
-        if needs_sudo && self.become_pass.password.is_some() {
-            // Whether this host asks at all: one extra exec, once per host.
-            let mut pass = std::mem::take(&mut self.become_pass);
-            let res = pass
-                .for_run(|| Ok(self.exec("sudo -n true 2>/dev/null", &[])?.code == 0))
-                .map(|p| p.map(String::from));
-            self.become_pass = pass;
-            password = res?;
-        }
-        Ok(super::sh_command(
-            &self.user,
-            sudo_user,
-            password.as_deref(),
-        ))
+        // Whether this host asks at all: one extra exec, once per host, and only with a password.
+        let mut pass = std::mem::take(&mut self.become_pass);
+        let user = self.user.clone();
+        let res = pass.sh_command(&user, sudo_user, || {
+            Ok(self.exec("sudo -n true 2>/dev/null", &[])?.code == 0)
+        });
+        self.become_pass = pass;
+        res
     }
 
     fn io(&self) -> Io {
