@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{Hosts, http_get, inventory, plumb, repo, site};
+use support::{Hosts, http_get, inventory, playbook, repo, site};
 
 fn apply(dir: &std::path::Path, inv: &std::path::Path) -> support::Run {
     support::apply_json(dir, &site(), inv, &[])
@@ -125,19 +125,12 @@ fn seed_deploys_as_a_sudo_user() {
         "- hosts: all\n  tasks:\n    - command: id -un\n      register: plain\n      changed_when: false\n    - command: id -un\n      become: true\n      register: root\n      changed_when: false\n    - debug:\n        msg: \"{{ plain.stdout }}/{{ root.stdout }}\"\n    - shell: echo out; echo err >&2\n      become: true\n      register: both\n      changed_when: false\n    - debug:\n        msg: \"{{ both.stdout }}|{{ both.stderr }}|{{ both.stderr_lines | length }}\"\n    - command: ls /nonexistent\n      ignore_errors: true\n    - shell: head -c 3000000 /dev/zero | tr '\\0' e >&2; head -c 3000000 /dev/zero | tr '\\0' o\n      register: big\n      changed_when: false\n    - debug:\n        msg: \"{{ big.stdout | length }}/{{ big.stderr | length }}/{{ big.stdout is starting_with('ooo') }}\"\n",
     )
     .unwrap();
-    let kh = dir.path().join("known_hosts");
-    let run = plumb(
+    let run = playbook(
         dir.path(),
-        &[
-            "apply",
-            pb.to_str().unwrap(),
-            "-i",
-            inv.to_str().unwrap(),
-            "--known-hosts",
-            kh.to_str().unwrap(),
-            "--output",
-            "json",
-        ],
+        "apply",
+        pb.to_str().unwrap(),
+        &inv,
+        &["--output", "json"],
     );
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     let doc = run.json();
@@ -172,18 +165,12 @@ fn seed_deploys_as_a_sudo_user() {
         "- hosts: all\n  tasks:\n    - name: unchecked\n      uri: {url: 'https://localhost/', validate_certs: false, return_content: true}\n      register: a\n      loop: \"{{ range(end=20) }}\"\n    - name: show\n      debug: {msg: \"{{ a.results | map(attribute='content') | join(sep='') | trim }}\"}\n    - name: trusted\n      uri: {url: 'https://localhost/', ca_path: ca.pem}\n    - name: untrusted\n      uri: {url: 'https://localhost/'}\n      ignore_errors: true\n",
     )
     .unwrap();
-    let run = plumb(
+    let run = playbook(
         dir.path(),
-        &[
-            "apply",
-            pb.to_str().unwrap(),
-            "-i",
-            inv.to_str().unwrap(),
-            "--known-hosts",
-            kh.to_str().unwrap(),
-            "--output",
-            "json",
-        ],
+        "apply",
+        pb.to_str().unwrap(),
+        &inv,
+        &["--output", "json"],
     );
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     // Twenty times: TLS records that arrive early (session tickets) must not be lost.
@@ -206,18 +193,12 @@ fn seed_deploys_as_a_sudo_user() {
     )
     .unwrap();
     let tokens = |cmd: &str| {
-        plumb(
+        playbook(
             dir.path(),
-            &[
-                cmd,
-                pb.to_str().unwrap(),
-                "-i",
-                inv.to_str().unwrap(),
-                "--known-hosts",
-                kh.to_str().unwrap(),
-                "--output",
-                "json",
-            ],
+            cmd,
+            pb.to_str().unwrap(),
+            &inv,
+            &["--output", "json"],
         )
     };
     let changed = vec![("hide the version".to_string(), "changed".to_string())];
@@ -251,18 +232,12 @@ fn seed_deploys_as_a_sudo_user() {
             format!("- hosts: all\n  become: true\n  tasks:\n    - name: app group\n      group: {{name: app, system: true}}\n    - name: app user\n      user: {{name: app, group: app, groups: [{groups}], shell: /usr/sbin/nologin, home: /srv/app, create_home: false, system: true{extra}}}\n"),
         )
         .unwrap();
-        let r = plumb(
+        let r = playbook(
             dir.path(),
-            &[
-                "apply",
-                pb.to_str().unwrap(),
-                "-i",
-                inv.to_str().unwrap(),
-                "--known-hosts",
-                kh.to_str().unwrap(),
-                "--output",
-                "json",
-            ],
+            "apply",
+            pb.to_str().unwrap(),
+            &inv,
+            &["--output", "json"],
         );
         assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
         r.statuses(&host)
@@ -302,18 +277,12 @@ fn seed_deploys_as_a_sudo_user() {
     )
     .unwrap();
     let ops = || {
-        let r = plumb(
+        let r = playbook(
             dir.path(),
-            &[
-                "apply",
-                pb.to_str().unwrap(),
-                "-i",
-                inv.to_str().unwrap(),
-                "--known-hosts",
-                kh.to_str().unwrap(),
-                "--output",
-                "json",
-            ],
+            "apply",
+            pb.to_str().unwrap(),
+            &inv,
+            &["--output", "json"],
         );
         assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
         r.statuses(&host)
@@ -322,28 +291,12 @@ fn seed_deploys_as_a_sudo_user() {
             .collect::<Vec<_>>()
     };
     assert_eq!(ops(), ["changed", "changed"]);
-    let login = std::process::Command::new("ssh")
-        .arg("-i")
-        .arg(&key)
-        .args([
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "LogLevel=ERROR",
-        ])
-        .arg(format!("ops@{}", Hosts::ip(k)))
-        .arg("id -un; stat -c %a ~/.ssh ~/.ssh/authorized_keys")
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&login.stdout),
-        "ops\n700\n600\n",
-        "{}",
-        String::from_utf8_lossy(&login.stderr)
+    let (code, login) = Hosts::ssh_as(
+        k,
+        "ops",
+        &key,
+        "id -un; stat -c %a ~/.ssh ~/.ssh/authorized_keys",
     );
+    assert_eq!((code, login.as_str()), (0, "ops\n700\n600\n"));
     assert_eq!(ops(), ["ok", "ok"]);
 }

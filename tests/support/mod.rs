@@ -57,9 +57,14 @@ impl Hosts {
 
     /// Runs `cmd` on hK as root over the system's ssh client (independent of plumb).
     pub fn ssh(k: u32, cmd: &str) -> (i32, String) {
+        Self::ssh_as(k, "root", &Self::key(), cmd)
+    }
+
+    /// Runs `cmd` on hK as `user`, logging in with `key`: (exit code, stdout then stderr).
+    pub fn ssh_as(k: u32, user: &str, key: &Path, cmd: &str) -> (i32, String) {
         let out = Command::new("ssh")
             .arg("-i")
-            .arg(Self::key())
+            .arg(key)
             .args([
                 "-o",
                 "BatchMode=yes",
@@ -72,7 +77,7 @@ impl Hosts {
                 "-o",
                 "ConnectTimeout=5",
             ])
-            .arg(format!("root@{}", Self::ip(k)))
+            .arg(format!("{user}@{}", Self::ip(k)))
             .arg(cmd)
             .output()
             .expect("ssh");
