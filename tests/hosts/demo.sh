@@ -9,6 +9,12 @@ k=${PLUMB_DEMO_HOST:-200}
 keep=${1:-}
 hosts=tests/hosts/testhosts.sh
 
+# Prerequisites first, so a missing piece costs seconds, not a build's minutes: root (for the
+# container host), cargo, and the harness's apt packages (installed here if missing).
+[ "$(id -u)" -eq 0 ] || { echo "demo: run as root, e.g. sudo bash tests/hosts/demo.sh (the demo host is a systemd-nspawn container)" >&2; exit 1; }
+command -v cargo >/dev/null 2>&1 || { echo "demo: cargo not found; install a Rust toolchain (rustup) first" >&2; exit 1; }
+bash "$hosts" deps
+
 cargo build --release --quiet
 if [ "$keep" != "--keep" ]; then
   trap 'bash "$hosts" down "$k"' EXIT

@@ -7,6 +7,7 @@
 # resolves to it via the host's /etc/hosts), so apt works inside while nothing else leaves.
 #
 # Usage:
+#   testhosts.sh deps               install the control machine's missing apt packages (as root)
 #   testhosts.sh base               build the cached base root if missing or built by an older recipe
 #   testhosts.sh up K [K...]        boot hK (in parallel), wait for ssh; prints "hK 10.231.K.2" each
 #   testhosts.sh down K [K...]      tear hK down (idempotent, safe for hosts that are not up)
@@ -53,14 +54,69 @@ usage() { sed -n '2,/^$/{s/^# \{0,1\}//;p}' "$0" >&2; exit 2; }
 
 need_root() { [ "$(id -u)" -eq 0 ] || die "must run as root"; }
 
-# Fail early, naming the Debian packages to install, rather than halfway through a boot.
-need_cmds() {
+# The Debian packages the harness needs on the control machine: the one list, used here and by
+# .ci/run (through `deps`). curl is for the tests' own checks.
+readonly PACKAGES=(debootstrap systemd-container socat openssh-client iproute2 curl util-linux)
+
+# Packages of PACKAGES that dpkg does not report installed. PLUMB_TESTHOSTS_PRETEND_MISSING (a
+# space-separated list) makes installed ones count as missing, so a test can take the install
+# path without uninstalling anything.
+missing_packages() {
+  local p
+  for p in "${PACKAGES[@]}"; do
+    if [[ " ${PLUMB_TESTHOSTS_PRETEND_MISSING:-} " == *" $p "* ]] ||
+      ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'ok installed'; then
+      echo "$p"
+    fi
+  done
+}
+
+# Install what is missing, once, with a line saying so; or, where that cannot be done here (not
+# root, no apt), say exactly what to run and stop. Seconds, before any long build.
+ensure_deps() {
+  local missing
+  if ! command -v dpkg-query >/dev/null 2>&1; then
+    need_cmds_only
+    return
+  fi
+  missing=$(missing_packages | tr '\n' ' ')
+  missing=${missing% }
+  [ -n "$missing" ] || return 0
+  local apt=${PLUMB_TESTHOSTS_APT_GET:-apt-get}
+  if [ "$(id -u)" -ne 0 ]; then
+    die "missing packages: $missing. Run: sudo apt-get install -y $missing (or run this as root and it installs them)"
+  fi
+  command -v "$apt" >/dev/null 2>&1 ||
+    die "missing packages: $missing, and no apt-get here to install them; install their equivalents"
+  # Tests boot hosts in parallel: one installer at a time, and the others see its result.
+  mkdir -p "$STATE"
+  exec 8>"$STATE/.deps.lock"
+  flock 8
+  missing=$(missing_packages | tr '\n' ' ')
+  missing=${missing% }
+  if [ -n "$missing" ]; then
+    log "installing missing packages (once): $missing"
+    "$apt" update -qq >&2 || die "'$apt update' failed"
+    # shellcheck disable=SC2086
+    DEBIAN_FRONTEND=noninteractive "$apt" install -y -qq $missing >&2 ||
+      die "'$apt install -y $missing' failed"
+  fi
+  exec 8>&-
+}
+
+# Without dpkg (not Debian/Ubuntu): check the commands, naming what provides them.
+need_cmds_only() {
   local c missing=()
   for c in debootstrap systemd-nspawn socat ssh ssh-keygen nsenter ip findmnt flock setsid; do
     command -v "$c" >/dev/null 2>&1 || missing+=("$c")
   done
   [ "${#missing[@]}" -eq 0 ] ||
-    die "missing commands: ${missing[*]} (apt-get install -y debootstrap systemd-container socat openssh-client iproute2 util-linux)"
+    die "missing commands: ${missing[*]} (on Debian/Ubuntu: apt-get install -y ${PACKAGES[*]})"
+}
+
+need_cmds() {
+  ensure_deps
+  need_cmds_only
 }
 
 check_index() {
@@ -606,6 +662,7 @@ main() {
   [ $# -ge 1 ] || usage
   local cmd=$1; shift
   case $cmd in
+    deps) [ $# -eq 0 ] || usage; ensure_deps; need_cmds_only ;;
     base) [ $# -eq 0 ] || usage; ensure_base ;;
     up) need_root; cmd_up "$@" ;;
     down) need_root; cmd_down "$@" ;;
