@@ -23,7 +23,9 @@ pub mod tags;
 pub mod task;
 pub mod template;
 pub mod transport;
+pub mod vault;
 pub mod yaml;
+pub mod yaml_load;
 
 use clap::Parser;
 use cli::{Cli, Command, RunArgs};

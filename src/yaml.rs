@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::location::Location;
-use marked_yaml::{LoaderOptions, Node};
+use marked_yaml::Node;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -36,15 +36,6 @@ impl Doc {
 
     pub fn parse(file: PathBuf, text: &str, top_sequence: bool) -> Result<Doc> {
         let file = Arc::new(file);
-        // prevent_coercion makes the loader remember which scalars were quoted.
-        let mut opts = LoaderOptions::default()
-            .error_on_duplicate_keys(true)
-            .prevent_coercion(true);
-        opts = if top_sequence {
-            opts.toplevel_sequence()
-        } else {
-            opts.toplevel_mapping()
-        };
         // An empty file is an empty document, not an error of the YAML library's wording.
         if is_blank(text) {
             let what = if top_sequence {
@@ -57,8 +48,7 @@ impl Doc {
                 format!("the file is empty; expected {what}"),
             ));
         }
-        let root = marked_yaml::parse_yaml_with_options(0, text, opts)
-            .map_err(|e| load_error(&file, text, e))?;
+        let root = crate::yaml_load::load(&file, text, top_sequence)?;
         Ok(Doc {
             file,
             root,
@@ -99,47 +89,17 @@ pub fn loc_of(file: &Arc<PathBuf>, span: &marked_yaml::Span) -> Location {
     }
 }
 
-fn load_error(file: &Arc<PathBuf>, text: &str, e: marked_yaml::LoadError) -> Error {
-    use marked_yaml::LoadError::*;
-    let at = |m: &marked_yaml::Marker| Location::new(file, m.line(), m.column());
-    match &e {
-        TopLevelMustBeMapping(m) => Error::input(at(m), "expected a mapping at the top level"),
-        TopLevelMustBeSequence(m) => Error::input(
-            at(m),
-            "expected a list of plays at the top level (each starting with `- hosts: ...`)",
-        ),
-        UnexpectedAnchor(m) => Error::input(at(m), "YAML anchors and aliases are not supported")
-            .with_hint("repeat the value, or move it into `vars` and use `{{ name }}`"),
-        MappingKeyMustBeScalar(m) => {
-            let e = Error::input(at(m), "mapping keys must be plain strings");
-            let line = text.lines().nth(m.line().saturating_sub(1)).unwrap_or("");
-            if line.contains("{{") {
-                e.with_hint("a value that starts with `{{` must be quoted: \"{{ ... }}\"")
-            } else {
-                e
-            }
-        }
-        UnexpectedTag(m) => Error::input(at(m), "YAML tags (`!something`) are not supported"),
-        ScanError(m, err) => syntax_error(file, text, m, err.info()),
-        DuplicateKey(inner) => {
-            let first = loc_of(file, inner.prev_key.span());
-            Error::input(
-                loc_of(file, inner.key.span()),
-                format!(
-                    "duplicate key `{}` (first defined at line {})",
-                    inner.key.as_str(),
-                    first.line
-                ),
-            )
-        }
-    }
-}
-
-/// A YAML syntax error at marked-yaml's (1-based) marker, with a hint for the usual causes.
-fn syntax_error(file: &Arc<PathBuf>, text: &str, m: &marked_yaml::Marker, info: &str) -> Error {
-    let line = text.lines().nth(m.line().saturating_sub(1)).unwrap_or("");
+/// A YAML syntax error at a 1-based line and column, with a hint for the usual causes.
+pub fn syntax_error(
+    file: &Arc<PathBuf>,
+    text: &str,
+    line_no: usize,
+    col: usize,
+    info: &str,
+) -> Error {
+    let line = text.lines().nth(line_no.saturating_sub(1)).unwrap_or("");
     let indent = line.chars().take_while(|c| *c == ' ').count() + 1;
-    let mut col = m.column();
+    let mut col = col;
     let hint = if info.contains("did not find expected key") {
         // The parser stops inside the line; the problem is where the line starts.
         col = col.min(indent);
@@ -155,7 +115,7 @@ fn syntax_error(file: &Arc<PathBuf>, text: &str, m: &marked_yaml::Marker, info: 
         None
     };
     let e = Error::input(
-        Location::new(file, m.line(), col),
+        Location::new(file, line_no, col),
         format!("YAML syntax error: {info}"),
     );
     match hint {
