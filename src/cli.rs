@@ -30,6 +30,9 @@ pub enum Command {
     Validate(RunArgs),
     /// Show the hosts a pattern selects and their merged variables.
     Inventory(InventoryArgs),
+    /// Ansible Vault files and strings: encrypt, decrypt, view, edit, rekey, encrypt_string.
+    /// What this writes `ansible-vault` reads, and the other way round.
+    Vault(VaultArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]
@@ -113,6 +116,88 @@ pub struct RunArgs {
     /// Config file [default: ./plumb.toml, then ~/.config/plumb/plumb.toml].
     #[arg(long, env = "PLUMB_CONFIG")]
     pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub vault: VaultSecretArgs,
+}
+
+/// Where vault passwords come from (run commands and `plumb vault` alike).
+#[derive(Args, Debug, Default, Clone)]
+pub struct VaultSecretArgs {
+    /// A file holding the vault password, or an executable that prints it (repeatable).
+    /// Default: PLUMB_VAULT_PASSWORD_FILE, then `vault_password_file` in plumb.toml. [config]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub vault_password_file: Vec<PathBuf>,
+    /// A labelled vault password: [LABEL@]SOURCE, SOURCE a file, an executable or `prompt`
+    /// (repeatable).
+    #[arg(long, global = true, value_name = "[LABEL@]SOURCE")]
+    pub vault_id: Vec<String>,
+    /// Ask for the vault password once, without echo.
+    #[arg(short = 'J', long, global = true)]
+    pub ask_vault_pass: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct VaultArgs {
+    #[command(subcommand)]
+    pub action: VaultAction,
+    #[command(flatten)]
+    pub secrets: VaultSecretArgs,
+    /// The vault id to encrypt with when several are given.
+    #[arg(long, global = true, value_name = "LABEL")]
+    pub encrypt_vault_id: Option<String>,
+    /// Config file [default: ./plumb.toml, then ~/.config/plumb/plumb.toml].
+    #[arg(long, global = true, env = "PLUMB_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum VaultAction {
+    /// Encrypt files in place (or to --output).
+    Encrypt {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Write here instead of in place (`-`: stdout); one input file only.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Decrypt files in place (or to --output).
+    Decrypt {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Write here instead of in place (`-`: stdout); one input file only.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Print decrypted files on stdout.
+    View {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Decrypt a file into $EDITOR (default vi) and encrypt it again; a new file is created.
+    Edit { file: PathBuf },
+    /// Encrypt files again with a new password.
+    Rekey {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The new password's file or executable.
+        #[arg(long, value_name = "PATH")]
+        new_vault_password_file: Option<PathBuf>,
+        /// The new password as [LABEL@]SOURCE.
+        #[arg(long, value_name = "[LABEL@]SOURCE")]
+        new_vault_id: Option<String>,
+    },
+    /// Print a string as a YAML `!vault` value (read from stdin when no string is given).
+    #[command(name = "encrypt_string", alias = "encrypt-string")]
+    EncryptString {
+        /// The strings to encrypt.
+        strings: Vec<String>,
+        /// The variable name to print before each value.
+        #[arg(short = 'n', long = "name")]
+        names: Vec<String>,
+        /// Read the string from stdin and print it under this name.
+        #[arg(long)]
+        stdin_name: Option<String>,
+    },
 }
 
 #[derive(Args, Debug)]

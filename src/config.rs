@@ -29,6 +29,9 @@ pub struct Defaults {
     pub timeout: Option<u64>,
     pub command_timeout: Option<u64>,
     pub keepalive: Option<u64>,
+    /// Vault password file (or executable), below --vault-password-file and
+    /// PLUMB_VAULT_PASSWORD_FILE.
+    pub vault_password_file: Option<String>,
 }
 
 impl Config {

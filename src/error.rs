@@ -21,6 +21,9 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A vault that could not be opened (no password, or a wrong one): exit code 2.
+    #[error("{0}")]
+    Vault(Box<Error>),
     /// Several input errors found in one pass; reported together.
     #[error("{} errors", .0.len())]
     Many(Vec<Error>),
@@ -33,6 +36,10 @@ impl Error {
             msg: msg.into(),
             hint: None,
         }
+    }
+
+    pub fn vault(inner: Error) -> Error {
+        Error::Vault(Box::new(inner))
     }
 
     /// Several errors as one, flattened (no `Many` inside `Many`); one error stays itself.
@@ -70,9 +77,11 @@ impl Error {
     /// Exit code: see README "Exit codes".
     pub fn code(&self) -> i32 {
         match self {
+            Error::Many(all) if all.iter().any(|e| matches!(e, Error::Vault(_))) => 2,
             Error::Input { .. } | Error::Many(_) => 4,
             Error::Usage(_) => 5,
             Error::Io { .. } => 1,
+            Error::Vault(_) => 2,
         }
     }
 }

@@ -46,7 +46,7 @@ impl Inventory {
             }
             return b.finish(spec.to_string());
         }
-        let text = std::fs::read_to_string(path).map_err(Error::with_path(path))?;
+        let text = crate::vault::read_text(path)?;
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
         let b = if matches!(ext, "yml" | "yaml" | "json") {
             parse_yaml(path.to_path_buf(), &text)?

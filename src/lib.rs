@@ -24,6 +24,7 @@ pub mod task;
 pub mod template;
 pub mod transport;
 pub mod vault;
+pub mod vault_cli;
 pub mod yaml;
 pub mod yaml_load;
 
@@ -57,6 +58,7 @@ fn execute(cli: Cli) -> Result<i32> {
         Command::Plan(a) => run_playbook(a, true, true),
         Command::Validate(a) => run_playbook(a, false, true),
         Command::Inventory(a) => show_inventory(a),
+        Command::Vault(a) => vault_cli::run(a),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "plumb", &mut std::io::stdout());
@@ -88,6 +90,11 @@ fn run_playbook(a: RunArgs, plan: bool, validate_only: bool) -> Result<i32> {
     let check = plan || a.check;
     let cfg = config::Config::load(a.config.as_deref())?;
     let d = &cfg.defaults;
+    // Vault passwords before any input is read: vaulted files and values are opened as read.
+    vault::install(vault_cli::secrets(
+        &a.vault,
+        d.vault_password_file.as_deref(),
+    )?);
     let inventory = inventory::Inventory::load(&inventory_spec(a.inventory.as_deref(), &cfg)?)?;
     let playbook = playbook::Playbook::load(&a.playbook)?;
     let serial = match &a.serial {
@@ -195,7 +202,7 @@ fn extra_vars(items: &[String]) -> Result<Map<String, Value>> {
     for item in items {
         let text;
         let src = if let Some(file) = item.strip_prefix('@') {
-            text = std::fs::read_to_string(file).map_err(Error::with_path(file))?;
+            text = vault::read_text(std::path::Path::new(file))?;
             text.as_str()
         } else {
             item.as_str()

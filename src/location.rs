@@ -29,6 +29,10 @@ impl Location {
     /// The source line and a caret under the column, read back from the file.
     pub fn snippet(&self) -> Option<String> {
         let text = std::fs::read_to_string(self.file.as_path()).ok()?;
+        // A vaulted file's positions are in its decrypted text, which is not shown.
+        if crate::vault::is_vaulted(text.as_bytes()) {
+            return None;
+        }
         let line = text.lines().nth(self.line - 1)?;
         let pad: String = line
             .chars()

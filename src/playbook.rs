@@ -68,7 +68,7 @@ const PLAY_KEYS: &[&str] = &[
 
 impl Playbook {
     pub fn load(path: &Path) -> Result<Playbook> {
-        let text = std::fs::read_to_string(path).map_err(Error::with_path(path))?;
+        let text = crate::vault::read_text(path)?;
         let doc = Doc::parse(path.to_path_buf(), &text, true)?;
         let dir = path
             .parent()
@@ -647,7 +647,7 @@ impl TaskList {
                 .find(|p| p.is_file())
         };
         let read = |path: &Path, list: bool| -> Result<Option<Doc>> {
-            let text = std::fs::read_to_string(path).map_err(Error::with_path(path))?;
+            let text = crate::vault::read_text(path)?;
             if yaml::is_blank(&text) {
                 return Ok(None);
             }
@@ -797,13 +797,14 @@ fn import_file(
 
 /// A file the playbook names at `at`: what goes wrong reading it is an error there.
 fn read_named(doc: &Doc, at: &Node, what: &str, path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|e| {
+    let text = std::fs::read_to_string(path).map_err(|e| {
         let why = match e.kind() {
             std::io::ErrorKind::NotFound => "not found".to_string(),
             _ => e.to_string(),
         };
         Error::input(doc.loc(at), format!("{what} `{}`: {why}", path.display()))
-    })
+    })?;
+    crate::vault::open_text(path, text)
 }
 
 /// The variables of one `vars_files` entry: a YAML mapping, its path relative to the playbook.

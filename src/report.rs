@@ -184,6 +184,8 @@ impl Report {
     }
 
     fn line(&mut self, text: &str) {
+        // Vaulted values never reach the screen, whatever carried them here.
+        let text = &*crate::vault::mask(text);
         match &self.progress {
             Some(p) => {
                 let _ = p.multi.println(text);
@@ -365,6 +367,7 @@ impl Report {
                     retry_file,
                 };
                 let text = serde_json::to_string_pretty(&doc).expect("serializable");
+                let text = crate::vault::mask_json(&text);
                 let _ = writeln!(self.out, "{text}");
             }
             OutputFormat::Human => {
@@ -420,7 +423,7 @@ impl Report {
                     })
                     .collect();
                 for r in rows {
-                    let _ = writeln!(self.out, "{r}");
+                    let _ = writeln!(self.out, "{}", crate::vault::mask(&r));
                 }
                 if let Some(f) = retry_file {
                     let _ = writeln!(
@@ -506,7 +509,12 @@ pub fn error(e: &Error) {
                 paint(RED, &format!("{} errors; nothing was run", all.len()))
             );
         }
+        Error::Vault(inner) => {
+            drop(err);
+            error(inner);
+        }
         Error::Input { loc, msg, hint } => {
+            let msg = crate::vault::mask(msg);
             let _ = writeln!(err, "{}: {msg}", paint(RED, "error"));
             // As rustc lays it out, one space in: `-->`, `|` and `=` line up past the line number.
             let pad = " ".repeat(loc.as_ref().map_or(1, |l| l.line.to_string().len()));

@@ -279,24 +279,63 @@ pub fn mask(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
-/// A file's bytes, decrypted when it is a whole-file vault (its every line then a secret).
-pub fn read(path: &std::path::Path) -> crate::error::Result<Vec<u8>> {
+/// JSON text with every secret masked, also where JSON escaped it (quotes, backslashes,
+/// control characters).
+pub fn mask_json(text: &str) -> String {
+    let masked = mask(text).into_owned();
+    let k = KEYRING.read().expect("keyring lock");
+    let Some(ring) = k.as_ref() else {
+        return masked;
+    };
+    let mut out = masked;
+    for s in &ring.revealed {
+        let escaped = serde_json::to_string(s).expect("a string serializes");
+        let inner = &escaped[1..escaped.len() - 1];
+        if inner != s {
+            out = out.replace(inner, "********");
+        }
+    }
+    out
+}
+
+/// A file's bytes as read, decrypted when they are a whole-file vault (every line of it then a
+/// secret). A vault that does not open is an error at the file's first line (exit code 2).
+pub fn open_bytes(path: &std::path::Path, bytes: Vec<u8>) -> crate::error::Result<Vec<u8>> {
     use crate::error::Error;
-    let bytes = std::fs::read(path).map_err(Error::with_path(path))?;
     if !is_vaulted(&bytes) {
         return Ok(bytes);
     }
     let text = String::from_utf8_lossy(&bytes);
     let file = std::sync::Arc::new(path.to_path_buf());
     let plain = open(&text).map_err(|e| {
-        Error::input(crate::location::Location::new(&file, 1, 1), e.to_string()).with_hint(
-            "give the vault password with --vault-password-file, --vault-id or --ask-vault-pass",
+        Error::vault(
+            Error::input(crate::location::Location::new(&file, 1, 1), e.to_string()).with_hint(
+                "give the vault password with --vault-password-file, --vault-id or --ask-vault-pass",
+            ),
         )
     })?;
     for line in String::from_utf8_lossy(&plain).lines() {
         remember_line(line);
     }
     Ok(plain)
+}
+
+/// Text as read from a file, decrypted when it is a whole-file vault.
+pub fn open_text(path: &std::path::Path, text: String) -> crate::error::Result<String> {
+    if !is_vaulted(text.as_bytes()) {
+        return Ok(text);
+    }
+    let plain = open_bytes(path, text.into_bytes())?;
+    String::from_utf8(plain).map_err(|_| crate::error::Error::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, "decrypted, not UTF-8 text"),
+    })
+}
+
+/// A file's bytes, decrypted when it is a whole-file vault.
+pub fn read(path: &std::path::Path) -> crate::error::Result<Vec<u8>> {
+    let bytes = std::fs::read(path).map_err(crate::error::Error::with_path(path))?;
+    open_bytes(path, bytes)
 }
 
 /// A vaulted file's line is secret as a whole and, for `key: value` lines, by its value.
@@ -314,11 +353,8 @@ fn remember_line(line: &str) {
 
 /// A text file, decrypted when it is a whole-file vault.
 pub fn read_text(path: &std::path::Path) -> crate::error::Result<String> {
-    let bytes = read(path)?;
-    String::from_utf8(bytes).map_err(|_| crate::error::Error::Io {
-        path: path.to_path_buf(),
-        source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"),
-    })
+    let text = std::fs::read_to_string(path).map_err(crate::error::Error::with_path(path))?;
+    open_text(path, text)
 }
 
 /// `encrypt_string`'s output: a YAML `!vault` block scalar, under `name:` when one is given.

@@ -282,8 +282,10 @@ impl Builder<'_> {
         match (handle, suffix) {
             ("!", "vault") => {
                 let plain = crate::vault::reveal(&val).map_err(|e| {
-                    Error::input(self.loc(&m), format!("vaulted value: {e}")).with_hint(
-                        "give the vault password with --vault-password-file, --vault-id or --ask-vault-pass",
+                    Error::vault(
+                        Error::input(self.loc(&m), format!("vaulted value: {e}")).with_hint(
+                            "give the vault password with --vault-password-file, --vault-id or --ask-vault-pass",
+                        ),
                     )
                 })?;
                 let mut node = MarkedScalarNode::new(span, plain);
@@ -402,8 +404,11 @@ mod tests {
     #[test]
     fn a_vault_value_without_a_password_is_an_error_at_its_line() {
         let e = parse("x: 1\npw: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  3031\n").unwrap_err();
-        let Error::Input { loc: Some(l), .. } = &e else {
-            panic!()
+        let Error::Vault(inner) = &e else {
+            panic!("{e:?}")
+        };
+        let Error::Input { loc: Some(l), .. } = &**inner else {
+            panic!("{inner:?}")
         };
         assert_eq!(l.line, 3, "the line of the vault header");
         assert!(e.to_string().starts_with("vaulted value:"), "{e}");

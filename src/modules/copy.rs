@@ -156,7 +156,7 @@ impl Copy {
                 .with_hint(hint));
         };
         if template {
-            let text = std::fs::read_to_string(&path).map_err(Error::with_path(&path))?;
+            let text = crate::vault::read_text(&path)?;
             let at = Location::new(&Arc::new(path.clone()), 1, 1);
             let rendered = ctx.vars.render(&text, &at)?;
             let dest = if into_dir {
@@ -182,12 +182,12 @@ impl Copy {
                 if f.is_dir() {
                     c.dirs.push(format!("{top}/{rel}"));
                 } else {
-                    let data = std::fs::read(&f).map_err(Error::with_path(&f))?;
+                    let data = crate::vault::read(&f)?;
                     add(&mut c, format!("{top}/{rel}"), data);
                 }
             }
         } else {
-            let data = std::fs::read(&path).map_err(Error::with_path(&path))?;
+            let data = crate::vault::read(&path)?;
             let dest = if into_dir {
                 format!("{dest}/{}", file_name(&path))
             } else {
