@@ -261,3 +261,44 @@ fn a_wrong_or_missing_password_stops_before_any_host() {
         }
     }
 }
+
+#[test]
+fn edit_re_encrypts_and_ask_needs_a_terminal() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = project();
+    let d = dir.path();
+    std::fs::write(d.join("s.yml"), "a: 1\n").unwrap();
+    assert_eq!(vault(d, &["encrypt", "s.yml"]).code, 0);
+    let before = std::fs::read_to_string(d.join("s.yml")).unwrap();
+    // The "editor" appends a line to the decrypted copy it is given.
+    let editor = d.join("ed.sh");
+    std::fs::write(&editor, "#!/bin/sh\nprintf 'b: 2\\n' >> \"$1\"\n").unwrap();
+    std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_plumb"))
+        .current_dir(d)
+        .args(["vault", "edit", "s.yml", "--vault-password-file", "pw"])
+        .env("EDITOR", &editor)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let after = std::fs::read_to_string(d.join("s.yml")).unwrap();
+    assert!(after.starts_with("$ANSIBLE_VAULT;1.1;AES256\n") && after != before);
+    let r = vault(d, &["view", "s.yml"]);
+    assert_eq!(r.stdout, "a: 1\nb: 2\n");
+
+    // -J without a terminal: a clear error, not a hang.
+    let out = std::process::Command::new("setsid")
+        .current_dir(d)
+        .arg(env!("CARGO_BIN_EXE_plumb"))
+        .args(["vault", "view", "s.yml", "-J"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert!(err.contains("cannot ask without a terminal"), "{err}");
+}
