@@ -36,7 +36,39 @@ pub struct Inventory {
 }
 
 impl Inventory {
-    pub fn load(spec: &str) -> Result<Inventory> {
+    /// The inventory `spec` with the `group_vars/` and `host_vars/` beside it and beside the
+    /// playbook (`playbook_dir`), in Ansible's precedence order.
+    pub fn load(spec: &str, playbook_dir: Option<&Path>) -> Result<Inventory> {
+        let mut b = Self::parse(spec)?;
+        let path = Path::new(spec);
+        let inv_dir = path
+            .is_file()
+            .then(|| path.parent().map(Path::to_path_buf))
+            .flatten()
+            .map(|d| {
+                if d.as_os_str().is_empty() {
+                    PathBuf::from(".")
+                } else {
+                    d
+                }
+            });
+        let mut dirs: Vec<PathBuf> = inv_dir.into_iter().collect();
+        if let Some(p) = playbook_dir {
+            let p = if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            };
+            // The same directory is read once (inventory and playbook side by side).
+            if !dirs.iter().any(|d| same_dir(d, p)) {
+                dirs.push(p.to_path_buf());
+            }
+        }
+        b.vars_dirs = VarsDirs::read(&dirs, &b)?;
+        b.finish(spec.to_string())
+    }
+
+    fn parse(spec: &str) -> Result<Builder> {
         let path = Path::new(spec);
         if !path.exists() && spec.contains(',') {
             // Ansible's ad-hoc form: `-i host1,host2,`
@@ -44,7 +76,7 @@ impl Inventory {
             for name in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
                 b.add_host("ungrouped", name, Located::default());
             }
-            return b.finish(spec.to_string());
+            return Ok(b);
         }
         let text = crate::vault::read_text(path)?;
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
@@ -53,7 +85,7 @@ impl Inventory {
         } else {
             parse_ini(path.to_path_buf(), &text)?
         };
-        b.finish(path.display().to_string())
+        Ok(b)
     }
 
     pub fn group_names(&self) -> impl Iterator<Item = &str> {
@@ -182,8 +214,104 @@ pub fn glob_match(pat: &str, s: &str) -> bool {
     go(&p, &s)
 }
 
+/// `group_vars/` and `host_vars/` files, per directory in precedence order (the inventory's,
+/// then the playbook's), per group or host name.
+#[derive(Default)]
+struct VarsDirs {
+    groups: Vec<BTreeMap<String, Located>>,
+    hosts: Vec<BTreeMap<String, Located>>,
+}
+
+impl VarsDirs {
+    fn read(dirs: &[PathBuf], b: &Builder) -> Result<VarsDirs> {
+        let mut out = VarsDirs::default();
+        let mut groups: BTreeSet<String> = b.groups.keys().cloned().collect();
+        groups.insert("all".into());
+        for dir in dirs {
+            let mut g = BTreeMap::new();
+            for name in &groups {
+                if let Some(l) = read_entity(&dir.join("group_vars"), name)? {
+                    g.insert(name.clone(), l);
+                }
+            }
+            let mut h = BTreeMap::new();
+            for name in &b.order {
+                if let Some(l) = read_entity(&dir.join("host_vars"), name)? {
+                    h.insert(name.clone(), l);
+                }
+            }
+            out.groups.push(g);
+            out.hosts.push(h);
+        }
+        Ok(out)
+    }
+}
+
+/// `DIR/NAME`, `DIR/NAME.yml|.yaml|.json`, or every such file under the directory `DIR/NAME/`
+/// (in name order), as Ansible's host_group_vars plugin reads them; None if there is none.
+fn read_entity(dir: &Path, name: &str) -> Result<Option<Located>> {
+    let mut files = Vec::new();
+    for ext in ["", ".yml", ".yaml", ".json"] {
+        let p = dir.join(format!("{name}{ext}"));
+        if p.is_file() {
+            files.push(p);
+        } else if ext.is_empty() && p.is_dir() {
+            collect_vars_files(&p, &mut files).map_err(Error::with_path(&p))?;
+        }
+    }
+    if files.is_empty() {
+        return Ok(None);
+    }
+    let mut all = Located::default();
+    for f in files {
+        let text = crate::vault::read_text(&f)?;
+        if yaml::is_blank(&text) {
+            continue;
+        }
+        let doc = Doc::parse(f.clone(), &text, false)?;
+        let l = located_vars(&doc, &doc.root)?;
+        all.vars.extend(l.vars);
+        all.locs.extend(l.locs);
+    }
+    Ok(Some(all))
+}
+
+fn collect_vars_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<std::io::Result<_>>()?;
+    entries.sort();
+    for p in entries {
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        // Hidden files and editor backups are not variables, as in Ansible.
+        if name.starts_with('.') || name.ends_with('~') {
+            continue;
+        }
+        if p.is_dir() {
+            collect_vars_files(&p, out)?;
+        } else if matches!(
+            p.extension().and_then(|e| e.to_str()),
+            None | Some("yml" | "yaml" | "json")
+        ) {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}
+
 #[derive(Default)]
 struct Builder {
+    vars_dirs: VarsDirs,
     order: Vec<String>,
     host_vars: BTreeMap<String, Map<String, Value>>,
     host_var_locs: BTreeMap<String, BTreeMap<String, Location>>,
@@ -273,23 +401,45 @@ impl Builder {
             member.insert("all".into());
             let mut ordered: Vec<&String> = member.iter().collect();
             ordered.sort_by_key(|g| (depth.get(*g).copied().unwrap_or(1), (*g).clone()));
+            // Ansible's order: the inventory file's group vars (`all` first, deeper groups
+            // later), then group_vars/all of each directory, then group_vars/GROUP of each
+            // directory; the inventory file's host vars, then host_vars/HOST of each directory.
+            let mut layers: Vec<(&Map<String, Value>, &BTreeMap<String, Location>)> = Vec::new();
+            for g in &ordered {
+                layers.push((&self.groups[*g].vars, &self.groups[*g].var_locs));
+            }
+            for dir in &self.vars_dirs.groups {
+                if let Some(l) = dir.get("all") {
+                    layers.push((&l.vars, &l.locs));
+                }
+            }
+            for dir in &self.vars_dirs.groups {
+                for g in ordered.iter().filter(|g| g.as_str() != "all") {
+                    if let Some(l) = dir.get(*g) {
+                        layers.push((&l.vars, &l.locs));
+                    }
+                }
+            }
+            let none = BTreeMap::new();
+            layers.push((
+                &self.host_vars[name],
+                self.host_var_locs.get(name).unwrap_or(&none),
+            ));
+            for dir in &self.vars_dirs.hosts {
+                if let Some(l) = dir.get(name) {
+                    layers.push((&l.vars, &l.locs));
+                }
+            }
             let mut vars = Map::new();
             let mut var_locs = BTreeMap::new();
-            for g in &ordered {
-                vars.extend(self.groups[*g].vars.clone());
-                for k in self.groups[*g].vars.keys() {
-                    match self.groups[*g].var_locs.get(k) {
+            for (v, locs) in layers {
+                for (k, val) in v {
+                    vars.insert(k.clone(), val.clone());
+                    match locs.get(k) {
                         Some(l) => var_locs.insert(k.clone(), l.clone()),
                         None => var_locs.remove(k),
                     };
                 }
-            }
-            vars.extend(self.host_vars[name].clone());
-            for k in self.host_vars[name].keys() {
-                match self.host_var_locs.get(name).and_then(|m| m.get(k)) {
-                    Some(l) => var_locs.insert(k.clone(), l.clone()),
-                    None => var_locs.remove(k),
-                };
             }
             hosts.push(Host {
                 name: name.clone(),
@@ -583,6 +733,83 @@ mod tests {
             .unwrap()
             .finish("inv.ini".into())
             .unwrap()
+    }
+
+    /// One level of Ansible's inventory-variable precedence: a file that sets `x`.
+    type Level = (&'static str, &'static str, &'static str, &'static str);
+    const LEVELS: [Level; 9] = [
+        // (directory: inv or pb, file, content, the value of x it gives)
+        ("inv", "inv.ini", "[all:vars]\nx=inv_all\n", "inv_all"),
+        ("inv", "inv.ini", "[web:vars]\nx=inv_group\n", "inv_group"),
+        ("inv", "group_vars/all.yml", "x: inv_gv_all\n", "inv_gv_all"),
+        (
+            "pb",
+            "group_vars/all/main.yml",
+            "x: pb_gv_all\n",
+            "pb_gv_all",
+        ),
+        (
+            "inv",
+            "group_vars/web.yaml",
+            "x: inv_gv_web\n",
+            "inv_gv_web",
+        ),
+        ("pb", "group_vars/web", "x: pb_gv_web\n", "pb_gv_web"),
+        ("inv", "inv.ini", "[web]\nh1 x=inv_host\n", "inv_host"),
+        ("inv", "host_vars/h1.yml", "x: inv_hv\n", "inv_hv"),
+        ("pb", "host_vars/h1.json", "{\"x\": \"pb_hv\"}\n", "pb_hv"),
+    ];
+
+    #[test]
+    fn group_vars_and_host_vars_precedence_level_by_level() {
+        for top in 0..LEVELS.len() {
+            let root = tempfile::tempdir().unwrap();
+            let (inv, pb) = (root.path().join("inv"), root.path().join("pb"));
+            let mut ini = String::from("[web]\nh1\n[web:vars]\ny=1\n");
+            for (dir, file, text, _) in &LEVELS[..=top] {
+                if *file == "inv.ini" {
+                    ini.push_str(text);
+                    continue;
+                }
+                let p = if *dir == "inv" { &inv } else { &pb }.join(file);
+                std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+                std::fs::write(p, text).unwrap();
+            }
+            std::fs::create_dir_all(&inv).unwrap();
+            let spec = inv.join("inv.ini");
+            std::fs::write(&spec, ini).unwrap();
+            let i = Inventory::load(spec.to_str().unwrap(), Some(&pb)).unwrap();
+            assert_eq!(
+                i.hosts[0].vars["x"], LEVELS[top].3,
+                "with levels up to {top}"
+            );
+        }
+    }
+
+    #[test]
+    fn group_vars_of_other_groups_and_broken_files() {
+        let root = tempfile::tempdir().unwrap();
+        let d = root.path();
+        std::fs::write(d.join("inv.ini"), "[web]\nh1\n[db]\nh2\n").unwrap();
+        std::fs::create_dir_all(d.join("group_vars")).unwrap();
+        std::fs::write(d.join("group_vars/db.yml"), "port: 5432\n").unwrap();
+        std::fs::write(d.join("group_vars/.hidden.yml"), "nope: [\n").unwrap();
+        let spec = d.join("inv.ini");
+        let i = Inventory::load(spec.to_str().unwrap(), None).unwrap();
+        assert!(i.hosts[0].vars.get("port").is_none());
+        assert_eq!(i.hosts[1].vars["port"], 5432);
+        // A variable from group_vars remembers its file and line.
+        assert!(
+            i.hosts[1].var_locs["port"]
+                .to_string()
+                .ends_with("group_vars/db.yml:1:7")
+        );
+        std::fs::write(d.join("group_vars/web.yml"), "a: 1\n  b: [\n").unwrap();
+        let e = Inventory::load(spec.to_str().unwrap(), None).unwrap_err();
+        let Error::Input { loc: Some(l), .. } = e else {
+            panic!("{e:?}")
+        };
+        assert!(l.to_string().contains("group_vars/web.yml:2"), "{l}");
     }
 
     #[test]

@@ -95,7 +95,10 @@ fn run_playbook(a: RunArgs, plan: bool, validate_only: bool) -> Result<i32> {
         &a.vault,
         d.vault_password_file.as_deref(),
     )?);
-    let inventory = inventory::Inventory::load(&inventory_spec(a.inventory.as_deref(), &cfg)?)?;
+    let inventory = inventory::Inventory::load(
+        &inventory_spec(a.inventory.as_deref(), &cfg)?,
+        a.playbook.parent(),
+    )?;
     let playbook = playbook::Playbook::load(&a.playbook)?;
     let serial = match &a.serial {
         None => None,
@@ -236,7 +239,7 @@ fn extra_vars(items: &[String]) -> Result<Map<String, Value>> {
 
 fn show_inventory(a: cli::InventoryArgs) -> Result<i32> {
     let cfg = config::Config::load(a.config.as_deref())?;
-    let inv = inventory::Inventory::load(&inventory_spec(a.inventory.as_deref(), &cfg)?)?;
+    let inv = inventory::Inventory::load(&inventory_spec(a.inventory.as_deref(), &cfg)?, None)?;
     let hosts = inv.select(a.limit.as_deref().unwrap_or("all"))?;
     if let Some(name) = &a.host {
         let h = hosts

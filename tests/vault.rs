@@ -302,3 +302,44 @@ fn edit_re_encrypts_and_ask_needs_a_terminal() {
     assert_eq!(out.status.code(), Some(5), "{err}");
     assert!(err.contains("cannot ask without a terminal"), "{err}");
 }
+
+#[test]
+fn vaulted_group_vars_beside_the_playbook() {
+    let dir = project();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("group_vars/all")).unwrap();
+    std::fs::write(
+        d.join("group_vars/all/vault.yml"),
+        format!("vault_db_password: {FILE_SECRET}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("group_vars/all/vars.yml"),
+        "db_password: \"{{ vault_db_password }}\"\n",
+    )
+    .unwrap();
+    assert_eq!(vault(d, &["encrypt", "group_vars/all/vault.yml"]).code, 0);
+    std::fs::write(
+        d.join("site.yml"),
+        "- hosts: all\n  tasks:\n    - name: show\n      debug: {msg: \"{{ db_password | length }} {{ db_password }}\"}\n",
+    )
+    .unwrap();
+    let r = plumb(
+        d,
+        &[
+            "apply",
+            "site.yml",
+            "-i",
+            "local.ini",
+            "--output",
+            "json",
+            "--vault-password-file",
+            "pw",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(
+        r.task_msg("here", "show"),
+        format!("{} ********", FILE_SECRET.len())
+    );
+}
