@@ -309,6 +309,9 @@ fn same_dir(a: &Path, b: &Path) -> bool {
     }
 }
 
+/// One source of a host's variables, with where each was written.
+type Layer<'a> = (&'a Map<String, Value>, &'a BTreeMap<String, Location>);
+
 #[derive(Default)]
 struct Builder {
     vars_dirs: VarsDirs,
@@ -404,7 +407,7 @@ impl Builder {
             // Ansible's order: the inventory file's group vars (`all` first, deeper groups
             // later), then group_vars/all of each directory, then group_vars/GROUP of each
             // directory; the inventory file's host vars, then host_vars/HOST of each directory.
-            let mut layers: Vec<(&Map<String, Value>, &BTreeMap<String, Location>)> = Vec::new();
+            let mut layers: Vec<Layer> = Vec::new();
             for g in &ordered {
                 layers.push((&self.groups[*g].vars, &self.groups[*g].var_locs));
             }
