@@ -19,6 +19,7 @@ pub mod prompt;
 pub mod report;
 pub mod runner;
 pub mod shell;
+pub mod ssh_config;
 pub mod tags;
 pub mod task;
 pub mod template;
