@@ -33,6 +33,9 @@ pub enum Command {
     /// Ansible Vault files and strings: encrypt, decrypt, view, edit, rekey, encrypt_string.
     /// What this writes `ansible-vault` reads, and the other way round.
     Vault(VaultArgs),
+    /// Merge the `--output json` results of several runs (e.g. `--shard` slices) into one recap
+    /// and one exit code.
+    Recap(RecapArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]
@@ -90,6 +93,10 @@ pub struct RunArgs {
     /// Rolling batches for every play: a count, a percentage, or a list like 1,30%,100%.
     #[arg(long)]
     pub serial: Option<String>,
+    /// Only the K-th of N slices of the selected hosts (1 <= K <= N), to spread a fleet over
+    /// CI runners; merge their JSON results with `plumb recap`.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
     /// Host key policy: strict (refuse unknown keys), accept-new (record unknown keys, refuse
     /// changed ones), off [default: strict]. [config]
     #[arg(long, value_enum)]
@@ -198,6 +205,19 @@ pub enum VaultAction {
         #[arg(long)]
         stdin_name: Option<String>,
     },
+}
+
+#[derive(Args, Debug)]
+pub struct RecapArgs {
+    /// JSON results written by `plumb apply|plan --output json`.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Output format: the recap for people, or the merged JSON document.
+    #[arg(long, value_enum, default_value = "human")]
+    pub output: OutputFormat,
+    /// Colour: auto (terminal and no NO_COLOR), always, never.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub color: Color,
 }
 
 #[derive(Args, Debug)]

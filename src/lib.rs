@@ -18,6 +18,7 @@ pub mod probe;
 pub mod prompt;
 pub mod report;
 pub mod runner;
+pub mod shard;
 pub mod shell;
 pub mod ssh_config;
 pub mod tags;
@@ -60,6 +61,7 @@ fn execute(cli: Cli) -> Result<i32> {
         Command::Validate(a) => run_playbook(a, false, true),
         Command::Inventory(a) => show_inventory(a),
         Command::Vault(a) => vault_cli::run(a),
+        Command::Recap(a) => recap(a),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "plumb", &mut std::io::stdout());
@@ -135,6 +137,7 @@ fn run_playbook(a: RunArgs, plan: bool, validate_only: bool) -> Result<i32> {
         lock_timeout: Duration::from_secs(a.lock_timeout),
         default_user: d.remote_user.clone(),
         default_key: d.private_key.as_deref().map(paths::expand),
+        shard: a.shard.as_deref().map(shard::Shard::parse).transpose()?,
     };
     let mut runner = runner::Runner::new(&playbook, &inventory, &opts);
     runner.validate()?;
@@ -236,6 +239,30 @@ fn extra_vars(items: &[String]) -> Result<Map<String, Value>> {
         out.insert(k.to_string(), yaml::typed_scalar(v));
     }
     Ok(out)
+}
+
+/// `plumb recap FILE...`: one recap and one exit code for the results of several runs.
+fn recap(a: cli::RecapArgs) -> Result<i32> {
+    let mut docs = Vec::new();
+    for f in &a.files {
+        let text = std::fs::read_to_string(f).map_err(Error::with_path(f))?;
+        let doc: report::RunDoc = serde_json::from_str(&text).map_err(|e| {
+            Error::Usage(format!(
+                "{}: not the JSON of `plumb apply|plan --output json`: {e}",
+                f.display()
+            ))
+        })?;
+        docs.push((f.display().to_string(), doc));
+    }
+    let color = match a.color {
+        cli::Color::Always => true,
+        cli::Color::Never => false,
+        cli::Color::Auto => report::color_enabled(),
+    };
+    let mut report = report::Report::new(a.output, 0).with_color(color);
+    report.merge(docs)?;
+    report.finish(None);
+    Ok(report.exit_code())
 }
 
 fn show_inventory(a: cli::InventoryArgs) -> Result<i32> {

@@ -1,11 +1,11 @@
 //! The only place that prints: task lines as they finish, diffs, the recap, JSON, and errors.
 
 use crate::error::Error;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     Ok,
@@ -15,7 +15,7 @@ pub enum Status {
     Skipped,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum HostStatus {
     Ok,
@@ -26,28 +26,36 @@ pub enum HostStatus {
     NotRun,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TaskReport {
     pub name: String,
     pub status: Status,
+    #[serde(default)]
     pub msg: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diff: Option<String>,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub handler: bool,
     pub duration_ms: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HostReport {
     pub host: String,
     pub status: HostStatus,
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub msg: String,
     pub tasks: Vec<TaskReport>,
     pub duration_ms: u64,
+}
+
+/// The document `--output json` prints, as `plumb recap` reads it back.
+#[derive(Debug, Deserialize)]
+pub struct RunDoc {
+    pub mode: String,
+    pub hosts: Vec<HostReport>,
 }
 
 impl HostReport {
@@ -434,6 +442,37 @@ impl Report {
             }
         }
         let _ = self.out.flush();
+    }
+
+    /// Takes the hosts of several runs' JSON documents (`plumb recap`); a host in two of them,
+    /// or a plan mixed with an apply, is an error.
+    pub fn merge(&mut self, docs: Vec<(String, RunDoc)>) -> Result<(), Error> {
+        let mut seen: std::collections::BTreeMap<String, String> = Default::default();
+        let mut mode: Option<(String, String)> = None;
+        for (file, doc) in docs {
+            match &mode {
+                Some((m, first)) if *m != doc.mode => {
+                    return Err(Error::Usage(format!(
+                        "{file} is a `{}` result, {first} a `{m}` one: recap one kind at a time",
+                        doc.mode
+                    )));
+                }
+                None => mode = Some((doc.mode.clone(), file.clone())),
+                _ => {}
+            }
+            for h in doc.hosts {
+                if let Some(other) = seen.insert(h.host.clone(), file.clone()) {
+                    return Err(Error::Usage(format!(
+                        "host {} is in both {other} and {file}",
+                        h.host
+                    )));
+                }
+                self.hosts.push(h);
+            }
+        }
+        self.check = mode.is_some_and(|(m, _)| m == "plan");
+        self.hosts.sort_by(|a, b| a.host.cmp(&b.host));
+        Ok(())
     }
 
     /// Exit code for the run: see README "Exit codes".

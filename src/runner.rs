@@ -40,6 +40,8 @@ pub struct Options {
     /// plumb.toml defaults, below the inventory's and the play's settings.
     pub default_user: Option<String>,
     pub default_key: Option<PathBuf>,
+    /// `--shard K/N`: only this slice of the run's hosts.
+    pub shard: Option<crate::shard::Shard>,
 }
 
 pub struct Runner<'a> {
@@ -121,7 +123,25 @@ impl<'a> Runner<'a> {
         }
     }
 
+    /// A play's hosts: its pattern, `--limit`, then `--shard` (a slice of the hosts of every
+    /// play together, so a host is in one slice for the whole run).
     pub fn selected(&self, play: &Play) -> Result<Vec<&'a Host>> {
+        let mut hosts = self.unsharded(play)?;
+        if let Some(shard) = &self.opts.shard {
+            let everyone: Vec<&Host> = self
+                .pb
+                .plays
+                .iter()
+                .filter_map(|p| self.unsharded(p).ok())
+                .flatten()
+                .collect();
+            let mine = shard.select(everyone.iter().map(|h| h.name.as_str()));
+            hosts.retain(|h| mine.contains(&h.name));
+        }
+        Ok(hosts)
+    }
+
+    fn unsharded(&self, play: &Play) -> Result<Vec<&'a Host>> {
         let mut hosts = self.inv.select(&play.hosts).map_err(|e| match e {
             Error::Usage(m) => Error::input(play.hosts_loc.clone(), m),
             other => other,
