@@ -415,18 +415,8 @@ fn io_lost(e: std::io::Error) -> TransportError {
 
 impl Ssh {
     /// The command that runs a script as `sudo_user`, and what goes before the script on stdin.
-    fn sh_for(
-        &mut self,
-        sudo_user: Option<&str>,
-    ) -> Result<(String, Option<String>), TransportError> {
-        // Whether this host asks at all: one extra exec, once per host, and only with a password.
-        let mut pass = std::mem::take(&mut self.become_pass);
-        let user = self.user.clone();
-        let res = pass.sh_command(&user, sudo_user, || {
-            Ok(self.exec("sudo -n true 2>/dev/null", &[])?.code == 0)
-        });
-        self.become_pass = pass;
-        res
+    fn sh_for(&self, sudo_user: Option<&str>) -> (String, Option<String>) {
+        self.become_pass.sh_command(&self.user, sudo_user)
     }
 
     fn io(&self) -> Io {
@@ -509,7 +499,7 @@ fn drain(ch: &ssh2::Channel, io: &Io) -> Result<(Vec<u8>, Vec<u8>), TransportErr
 
 impl Transport for Ssh {
     fn run(&mut self, script: &str, sudo_user: Option<&str>) -> Result<Output, TransportError> {
-        let (cmd, prefix) = self.sh_for(sudo_user)?;
+        let (cmd, prefix) = self.sh_for(sudo_user);
         let whole = super::whole(script);
         self.exec(
             &cmd,
@@ -550,8 +540,8 @@ impl Transport for Ssh {
         sudo_user: Option<&str>,
         on_wait: &mut dyn FnMut(),
     ) -> Result<(super::Lock, Option<Output>), TransportError> {
-        let (cmd, prefix) = self.sh_for(sudo_user)?;
-        let end = format!("@@plumb:{}:end:", crate::probe::nonce());
+        let (cmd, prefix) = self.sh_for(sudo_user);
+        let end = format!("@@plumb:{}:end:", super::random_nonce());
         // The wait can be long: allow for it on top of the usual silence limit.
         let io = Io {
             timeout: self.command_timeout + wait,
@@ -559,8 +549,8 @@ impl Transport for Ssh {
         };
         let mut ch = io.call(|| self.session.channel_session())?;
         io.call(|| ch.handle_extended_data(ssh2::ExtendedData::Merge))?;
-        io.call(|| ch.exec(&super::lock_run_script(wait.as_secs(), &cmd, &end)))?;
-        let input = super::lock_run_input(prefix.as_deref(), script);
+        io.call(|| ch.exec(&cmd))?;
+        let input = super::lock_run_input(prefix.as_deref(), wait.as_secs(), script, &end);
         let mut st = Stream {
             ch: &mut ch,
             io: &io,
