@@ -2,7 +2,7 @@
 //! known_hosts before anything is sent, key auth from the inventory, ssh-agent or ~/.ssh.
 
 use super::{HttpError, Output, Transport, TransportError};
-use crate::known_hosts::{self, KnownKey};
+use crate::known_hosts::{self, Known, KnownKey};
 use crate::modules::uri::Request;
 use ssh2::{BlockDirections, HostKeyType, MethodType, Session};
 use std::io::{Read, Write};
@@ -173,15 +173,13 @@ impl Ssh {
         let known = known_hosts::lookup(&text, &name);
         if cfg.checking != HostKeyChecking::Off {
             session
-                .method_pref(MethodType::HostKey, &hostkey_methods(&known))
+                .method_pref(MethodType::HostKey, &hostkey_methods(&known.keys))
                 .map_err(err("ssh"))?;
         }
         session
             .handshake()
             .map_err(|e| TransportError(format!("ssh handshake with {target}: {}", e.message())))?;
-        if cfg.checking != HostKeyChecking::Off {
-            check_host_key(&session, cfg, &name, &known)?;
-        }
+        check_host_key(&session, cfg, &name, &known)?;
         authenticate(&session, cfg)?;
         // After auth sshd sends its host-keys message and, Nagle on, holds its next small
         // packets until we ACK it; Linux would delay that ACK by 40 ms. From here on the session
@@ -209,27 +207,61 @@ impl Ssh {
     }
 }
 
+/// The host key against known_hosts. A `@revoked` key is refused first, in every mode (also
+/// with checking off); then a pinned key must match; a host trusted only through a
+/// `@cert-authority` line is refused, as libssh2 cannot verify host certificates (never
+/// falling back to recording its raw key); else an unknown key is recorded under accept-new.
 fn check_host_key(
     session: &Session,
     cfg: &SshConfig,
     name: &str,
-    known: &[KnownKey],
+    known: &Known,
 ) -> Result<(), TransportError> {
     let (blob, kt) = session
         .host_key()
         .ok_or_else(|| TransportError("the server sent no host key".into()))?;
     let kt = key_type_name(kt);
-    if known.iter().any(|k| k.blob == blob) {
-        return Ok(());
-    }
+    verdict(cfg, name, known, blob, kt)
+}
+
+fn verdict(
+    cfg: &SshConfig,
+    name: &str,
+    known: &Known,
+    blob: &[u8],
+    kt: &str,
+) -> Result<(), TransportError> {
     let fp = known_hosts::fingerprint(blob);
     let file = cfg.known_hosts.display();
-    if let Some(k) = known.first() {
+    if let Some(r) = known.revoked.iter().find(|k| k.blob == blob) {
+        return Err(TransportError(format!(
+            "REVOKED HOST KEY for {name}: it offers {kt} {fp}, which {file}:{} marks @revoked. \
+             Refusing to connect.",
+            r.line
+        )));
+    }
+    if cfg.checking == HostKeyChecking::Off {
+        return Ok(());
+    }
+    if known.keys.iter().any(|k| k.blob == blob) {
+        return Ok(());
+    }
+    if let Some(k) = known.keys.first() {
         return Err(TransportError(format!(
             "HOST KEY CHANGED for {name}: it now offers {kt} {fp}, which does not match {file}:{}. \
              Refusing to connect: this may be an attack, or the host was rebuilt. If you know it \
              was rebuilt, remove the old entry (ssh-keygen -R {name} -f {file}) and run again.",
             k.line
+        )));
+    }
+    if let Some(ca) = known.cert_authorities.first() {
+        return Err(TransportError(format!(
+            "{name} is trusted through a @cert-authority line ({file}:{}), but plumb (libssh2) \
+             cannot verify host certificates, so it refuses rather than trust the raw key. \
+             Pin the host key instead: check that {kt} {fp} is the host's key, then add a \
+             plain line for it (e.g. `ssh-keyscan -t {kt} HOST`, adding `[HOST]:PORT` off port \
+             22, appended to {file}).",
+            ca.line
         )));
     }
     match cfg.checking {
@@ -601,5 +633,83 @@ mod tests {
             "rsa-sha2-512,rsa-sha2-256"
         );
         assert_eq!(hostkey_methods(&[]), HOSTKEY_PREF.join(","));
+    }
+
+    fn cfg(kh: &std::path::Path, checking: HostKeyChecking) -> SshConfig {
+        SshConfig {
+            address: "h".into(),
+            port: 22,
+            user: "u".into(),
+            key_file: None,
+            known_hosts: kh.to_path_buf(),
+            checking,
+            connect_timeout: Duration::from_secs(1),
+            command_timeout: Duration::from_secs(1),
+            keepalive: Duration::ZERO,
+        }
+    }
+
+    /// S2: revoked keys and CA-only hosts are refused in every mode, and never recorded.
+    #[test]
+    fn revoked_and_cert_authority_are_refused_never_recorded() {
+        use base64::Engine;
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        let dir = tempfile::tempdir().unwrap();
+        let kh = dir.path().join("known_hosts");
+        let (good, bad) = (b"good-key".as_slice(), b"revoked-key".as_slice());
+        for (text, offered, want) in [
+            // Revoked, for another host's pattern, and also listed plainly for this one.
+            (
+                format!(
+                    "@revoked other {t} {}\nh {t} {}\n",
+                    b64(bad),
+                    b64(bad),
+                    t = "ssh-ed25519"
+                ),
+                bad,
+                Some("REVOKED HOST KEY"),
+            ),
+            // Revoked and nothing else known: accept-new must not record it.
+            (
+                format!("@revoked * ssh-ed25519 {}\n", b64(bad)),
+                bad,
+                Some("REVOKED"),
+            ),
+            (
+                format!("@cert-authority *.x,h ssh-ed25519 {}\n", b64(good)),
+                good,
+                Some("cannot verify host certificates"),
+            ),
+            (format!("@revoked * ssh-ed25519 {}\n", b64(bad)), good, None),
+            (format!("H ssh-ed25519 {}\n", b64(good)), good, None),
+        ] {
+            for checking in [
+                HostKeyChecking::Strict,
+                HostKeyChecking::AcceptNew,
+                HostKeyChecking::Off,
+            ] {
+                std::fs::write(&kh, &text).unwrap();
+                let known = known_hosts::lookup(&text, "h");
+                let res = verdict(&cfg(&kh, checking), "h", &known, offered, "ssh-ed25519");
+                let after = std::fs::read_to_string(&kh).unwrap();
+                match want {
+                    Some(w)
+                        if w == "cannot verify host certificates"
+                            && checking == HostKeyChecking::Off =>
+                    {
+                        assert!(res.is_ok())
+                    }
+                    Some(w) => {
+                        let e = res.expect_err(&text).0;
+                        assert!(e.contains(w), "{checking:?}: {e}");
+                        assert_eq!(after, text, "{checking:?}: recorded");
+                    }
+                    None if checking == HostKeyChecking::Strict && !text.starts_with('H') => {
+                        assert!(res.is_err())
+                    }
+                    None => assert!(res.is_ok(), "{checking:?} {text}: {res:?}"),
+                }
+            }
+        }
     }
 }
