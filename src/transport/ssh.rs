@@ -145,13 +145,11 @@ fn err(what: &str) -> impl Fn(ssh2::Error) -> TransportError + '_ {
 impl Ssh {
     pub fn connect(cfg: &SshConfig) -> Result<Ssh, TransportError> {
         let target = format!("{}:{}", cfg.address, cfg.port);
-        let addr = target
+        let addrs: Vec<std::net::SocketAddr> = target
             .to_socket_addrs()
             .map_err(|e| TransportError(format!("cannot resolve {}: {e}", cfg.address)))?
-            .next()
-            .ok_or_else(|| TransportError(format!("cannot resolve {}", cfg.address)))?;
-        let tcp = TcpStream::connect_timeout(&addr, cfg.connect_timeout)
-            .map_err(|e| TransportError(format!("cannot connect to {target}: {e}")))?;
+            .collect();
+        let tcp = connect_any(&target, &addrs, cfg.connect_timeout)?;
         // Without it every exec waits on Nagle + delayed ACK (≈ 40 ms each).
         tcp.set_nodelay(true).ok();
         let fd = std::os::fd::AsRawFd::as_raw_fd(&tcp);
@@ -274,9 +272,101 @@ fn verdict(
     }
 }
 
+/// Tries each address in turn (an unreachable IPv6 address before a working IPv4 one, as
+/// OpenSSH does), all within one connect timeout.
+fn connect_any(
+    target: &str,
+    addrs: &[std::net::SocketAddr],
+    timeout: Duration,
+) -> Result<TcpStream, TransportError> {
+    let deadline = Instant::now() + timeout;
+    let mut errors = Vec::new();
+    for addr in addrs {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            errors.push(format!("{addr}: no time left (--connect-timeout)"));
+            break;
+        }
+        match TcpStream::connect_timeout(addr, left) {
+            Ok(t) => return Ok(t),
+            Err(e) => errors.push(format!("{addr}: {e}")),
+        }
+    }
+    Err(TransportError(match errors.len() {
+        0 => format!("cannot resolve {target}"),
+        1 => format!(
+            "cannot connect to {target}: {}",
+            errors[0].split_once(": ").map_or("", |x| x.1)
+        ),
+        _ => format!("cannot connect to {target} ({})", errors.join("; ")),
+    }))
+}
+
+/// The public key blob of a private key file: from KEY.pub, or from the unencrypted header of
+/// an OpenSSH-format key. None if neither is there.
+fn public_blob(key: &std::path::Path) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut pubfile = key.as_os_str().to_owned();
+    pubfile.push(".pub");
+    if let Ok(text) = std::fs::read_to_string(&pubfile)
+        && let Some(field) = text.split_whitespace().nth(1)
+        && let Ok(blob) = b64.decode(field)
+    {
+        return Some(blob);
+    }
+    openssh_key(&std::fs::read_to_string(key).ok()?).map(|(blob, _)| blob)
+}
+
+/// (public key blob, encrypted) of an `-----BEGIN OPENSSH PRIVATE KEY-----` file: its header
+/// is `openssh-key-v1\0`, then strings (u32 length + bytes) cipher, kdf, kdf options, a u32
+/// key count and the public keys, all unencrypted.
+fn openssh_key(text: &str) -> Option<(Vec<u8>, bool)> {
+    use base64::Engine;
+    let body: String = text
+        .lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(body.trim())
+        .ok()?;
+    let raw = raw.strip_prefix(b"openssh-key-v1\0".as_slice())?;
+    let mut at = 0;
+    let cipher = field(raw, &mut at)?;
+    field(raw, &mut at)?;
+    field(raw, &mut at)?;
+    let count = be32(raw, &mut at)?;
+    if count == 0 {
+        return None;
+    }
+    let public = field(raw, &mut at)?;
+    Some((public.to_vec(), cipher != b"none"))
+}
+
+fn be32(raw: &[u8], at: &mut usize) -> Option<usize> {
+    let n = u32::from_be_bytes(raw.get(*at..*at + 4)?.try_into().ok()?) as usize;
+    *at += 4;
+    Some(n)
+}
+
+fn field<'a>(raw: &'a [u8], at: &mut usize) -> Option<&'a [u8]> {
+    let n = be32(raw, at)?;
+    let v = raw.get(*at..*at + n)?;
+    *at += n;
+    Some(v)
+}
+
+/// Whether a private key file needs a passphrase (OpenSSH or PEM format).
+fn encrypted(text: &str) -> bool {
+    text.contains("ENCRYPTED") || openssh_key(text).is_some_and(|(_, enc)| enc)
+}
+
 fn authenticate(session: &Session, cfg: &SshConfig) -> Result<(), TransportError> {
     let user = &cfg.user;
     let mut tried = Vec::new();
+    let agent = std::env::var_os("SSH_AUTH_SOCK").is_some();
     if let Some(key) = &cfg.key_file {
         if !key.exists() {
             return Err(TransportError(format!(
@@ -284,27 +374,24 @@ fn authenticate(session: &Session, cfg: &SshConfig) -> Result<(), TransportError
                 key.display()
             )));
         }
-        match session.userauth_pubkey_file(user, None, key, None) {
-            Ok(()) if session.authenticated() => return Ok(()),
-            Ok(()) => {}
-            Err(e) => tried.push(format!("key {}: {}", key.display(), e.message())),
+        // The agent may hold this very key (unlocked): that identity first.
+        if agent
+            && let Some(blob) = public_blob(key)
+            && try_agent(session, user, Some(&blob), &mut tried)
+        {
+            return Ok(());
+        }
+        if try_key_file(session, user, key, &mut tried)? {
+            return Ok(());
         }
     } else {
-        if std::env::var_os("SSH_AUTH_SOCK").is_some() {
-            match session.userauth_agent(user) {
-                Ok(()) if session.authenticated() => return Ok(()),
-                Ok(()) => {}
-                Err(e) => tried.push(format!("ssh-agent: {}", e.message())),
-            }
+        if agent && try_agent(session, user, None, &mut tried) {
+            return Ok(());
         }
         for name in ["id_ed25519", "id_ecdsa", "id_rsa"] {
             let key = crate::paths::home().join(".ssh").join(name);
-            if key.exists() {
-                match session.userauth_pubkey_file(user, None, &key, None) {
-                    Ok(()) if session.authenticated() => return Ok(()),
-                    Ok(()) => {}
-                    Err(e) => tried.push(format!("key {}: {}", key.display(), e.message())),
-                }
+            if key.exists() && try_key_file(session, user, &key, &mut tried)? {
+                return Ok(());
             }
         }
     }
@@ -319,6 +406,70 @@ fn authenticate(session: &Session, cfg: &SshConfig) -> Result<(), TransportError
     )))
 }
 
+/// Every identity the agent holds, in its order (libssh2's userauth_agent tries only the
+/// first), or only the one whose public key is `only`. True once authenticated.
+fn try_agent(session: &Session, user: &str, only: Option<&[u8]>, tried: &mut Vec<String>) -> bool {
+    let ids = session.agent().and_then(|mut a| {
+        a.connect()?;
+        a.list_identities()?;
+        let ids = a.identities()?;
+        Ok((a, ids))
+    });
+    let (mut agent, ids) = match ids {
+        Ok(x) => x,
+        Err(e) => {
+            tried.push(format!("ssh-agent: {}", e.message()));
+            return false;
+        }
+    };
+    let mut any = false;
+    for id in ids.iter().filter(|id| only.is_none_or(|b| id.blob() == b)) {
+        any = true;
+        match agent.userauth(user, id) {
+            Ok(()) if session.authenticated() => {
+                let _ = agent.disconnect();
+                return true;
+            }
+            Ok(()) => {}
+            Err(e) => tried.push(format!("ssh-agent key {}: {}", id.comment(), e.message())),
+        }
+    }
+    if !any {
+        tried.push(match only {
+            Some(_) => "ssh-agent: does not hold this key".into(),
+            None => "ssh-agent: no keys".into(),
+        });
+    }
+    let _ = agent.disconnect();
+    false
+}
+
+/// A private key file, with PLUMB_KEY_PASSPHRASE if it is protected. Ok(true) once
+/// authenticated; an error (stop) for a protected key and no passphrase.
+fn try_key_file(
+    session: &Session,
+    user: &str,
+    key: &std::path::Path,
+    tried: &mut Vec<String>,
+) -> Result<bool, TransportError> {
+    let text = std::fs::read_to_string(key).unwrap_or_default();
+    let pass = crate::key_passphrase();
+    if encrypted(&text) && pass.is_none() {
+        tried.push(format!(
+            "key {} is protected by a passphrase: load it into ssh-agent (ssh-add), or set \
+             PLUMB_KEY_PASSPHRASE",
+            key.display()
+        ));
+        return Ok(false);
+    }
+    match session.userauth_pubkey_file(user, None, key, pass.as_deref()) {
+        Ok(()) if session.authenticated() => return Ok(true),
+        Ok(()) => {}
+        Err(e) => tried.push(format!("key {}: {}", key.display(), e.message())),
+    }
+    Ok(false)
+}
+
 /// Non-blocking use of the session: every libssh2 call that would block instead returns, and we
 /// poll the socket ourselves, setting TCP_QUICKACK before each wait. In blocking mode libssh2
 /// waits inside its own calls, where a delayed ACK stalls small exchanges by 40 ms.
@@ -329,6 +480,9 @@ struct Io {
     timeout: Duration,
     /// Interval of keepalives while waiting (zero: none).
     keepalive: Duration,
+    /// An end for the whole operation, not only each call (a uri task's `timeout`), and
+    /// what to tell then.
+    overall: Option<(Instant, String)>,
 }
 
 const EAGAIN: i32 = -37;
@@ -336,6 +490,15 @@ const EAGAIN: i32 = -37;
 impl Io {
     fn wait(&self, deadline: Instant) -> Result<(), TransportError> {
         let now = Instant::now();
+        if let Some((end, what)) = &self.overall
+            && now >= *end
+        {
+            return Err(TransportError(what.clone()));
+        }
+        let deadline = self
+            .overall
+            .as_ref()
+            .map_or(deadline, |(end, _)| deadline.min(*end));
         if now >= deadline {
             return Err(TransportError(format!(
                 "no answer from the host for {} s (see --command-timeout)",
@@ -457,6 +620,7 @@ impl Ssh {
             fd: self.fd,
             timeout: self.command_timeout,
             keepalive: self.keepalive,
+            overall: None,
         }
     }
 
@@ -544,7 +708,20 @@ impl Transport for Ssh {
     }
 
     fn http(&mut self, req: &Request) -> Result<(u16, String), HttpError> {
-        let io = self.io();
+        // The task's own timeout, for each wait and for the whole request: an endpoint that
+        // accepts and never answers fails after it, not after --command-timeout.
+        let limit = Duration::from_secs(req.timeout.max(1));
+        let io = Io {
+            timeout: limit,
+            overall: Some((
+                Instant::now() + limit,
+                format!(
+                    "no answer within the task's timeout ({} s)",
+                    limit.as_secs()
+                ),
+            )),
+            ..self.io()
+        };
         let opened = io.call(|| self.session.channel_direct_tcpip(&req.host, req.port, None));
         // The host's side refused to connect: a failed check, not a lost host.
         let mut ch = opened
@@ -711,5 +888,56 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// S4: a refused address is passed over for the next one, within the one timeout.
+    #[test]
+    fn tries_each_address() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let good = listener.local_addr().unwrap();
+        let closed = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap()
+        };
+        let t = connect_any("h:22", &[closed, good], Duration::from_secs(5)).unwrap();
+        assert_eq!(t.peer_addr().unwrap(), good);
+        let e = connect_any("h:22", &[closed, closed], Duration::from_secs(5)).unwrap_err();
+        assert!(
+            e.0.starts_with("cannot connect to h:22 (127.0.0.1:"),
+            "{}",
+            e.0
+        );
+        let e = connect_any("h:22", &[closed], Duration::from_secs(5)).unwrap_err();
+        assert!(e.0.starts_with("cannot connect to h:22: "), "{}", e.0);
+        assert!(connect_any("h:22", &[], Duration::from_secs(5)).is_err());
+    }
+
+    /// S3: the public key of a private key file (to find it in the agent), from the .pub file
+    /// or the key's own header, and whether it needs a passphrase.
+    #[test]
+    fn reads_public_keys_and_passphrase_need_from_key_files() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, pass) in [("plain", ""), ("locked", "secret words")] {
+            let key = dir.path().join(name);
+            let ok = std::process::Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", pass, "-C", name, "-f"])
+                .arg(&key)
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok);
+            let text = std::fs::read_to_string(&key).unwrap();
+            assert_eq!(encrypted(&text), !pass.is_empty(), "{name}");
+            let from_pub = public_blob(&key).unwrap();
+            let mut pubfile = key.as_os_str().to_owned();
+            pubfile.push(".pub");
+            std::fs::remove_file(&pubfile).unwrap();
+            assert_eq!(public_blob(&key).unwrap(), from_pub, "{name}");
+            assert!(from_pub.starts_with(b"\0\0\0\x0bssh-ed25519"), "{name}");
+        }
+        assert!(!encrypted("-----BEGIN RSA PRIVATE KEY-----\nabc\n"));
+        assert!(encrypted(
+            "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n"
+        ));
     }
 }
