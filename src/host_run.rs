@@ -292,14 +292,21 @@ impl<'a> HostRun<'a> {
         // and must leave nothing behind, not even a lock file. A real run takes the lock and
         // probes in the same exec, so the probe sees the host as no other run can change it.
         let lock = (!self.check()).then_some(self.r.opts.lock_timeout);
-        if let Some(wait) = lock
-            && self.prefetch(Some(wait))? == crate::transport::Lock::TimedOut
-        {
-            self.stop_msg = format!(
-                "another plumb run held the host's plumb lock for {} s; giving up (see --lock-timeout)",
-                wait.as_secs()
-            );
-            return Ok((true, false));
+        if let Some(wait) = lock {
+            match self.prefetch(Some(wait))? {
+                crate::transport::Lock::Held => {}
+                crate::transport::Lock::TimedOut => {
+                    self.stop_msg = format!(
+                        "another plumb run held the host's plumb lock for {} s; giving up (see --lock-timeout)",
+                        wait.as_secs()
+                    );
+                    return Ok((true, false));
+                }
+                crate::transport::Lock::Refused(why) => {
+                    self.stop_msg = format!("cannot take the plumb lock: {why}");
+                    return Ok((true, false));
+                }
+            }
         }
         if lock.is_none() {
             self.prefetch(None)?;
@@ -568,7 +575,7 @@ impl<'a> HostRun<'a> {
         let (lock, _) = self
             .t
             .lock_and_run(wait, "true", lock_user.as_deref(), &mut on_wait)?;
-        if lock == crate::transport::Lock::TimedOut {
+        if lock != crate::transport::Lock::Held {
             return Ok((lock, None));
         }
         Ok((lock, Some(self.t.run(script, user)?)))

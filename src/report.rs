@@ -280,8 +280,18 @@ impl Report {
                     }
                     p.overall.inc(1);
                 }
-                if self.format == OutputFormat::Human && status == HostStatus::Unreachable {
-                    let tag = self.paint(RED, "UNREACHABLE");
+                if self.format == OutputFormat::Human
+                    && (status == HostStatus::Unreachable
+                        || (status == HostStatus::Failed && !msg.is_empty()))
+                {
+                    let tag = self.paint(
+                        RED,
+                        if status == HostStatus::Failed {
+                            "FAILED"
+                        } else {
+                            "UNREACHABLE"
+                        },
+                    );
                     self.line(&format!("{host}  {tag}  {}", clean(&msg)));
                 }
                 let h = self.host_mut(&host);

@@ -71,6 +71,9 @@ pub enum Lock {
     Held,
     /// Another run kept it for the whole wait.
     TimedOut,
+    /// It could not be taken, and the host said why: sudo refused (e.g. a password is
+    /// required), an unsafe lock file, no flock. The host failed; it is not unreachable.
+    Refused(String),
 }
 
 /// The host lock of runs that act as root (`become`, or root's login): in a directory only
@@ -157,9 +160,7 @@ pub fn read_lock_run(
                 // sudo or the lock said why it failed, maybe on several lines: all of it.
                 while more(&mut buf)? {}
                 let said = String::from_utf8_lossy(&buf).trim().to_string();
-                return Err(TransportError(format!(
-                    "cannot take the plumb lock: {said}"
-                )));
+                return Ok((Lock::Refused(said), None));
             }
         }
         buf.drain(..=nl);
@@ -354,13 +355,17 @@ mod tests {
         assert!(e.0.starts_with("connection lost"), "{}", e.0);
         let e = read_lock_run(scripted(&[]), "@@end:", &mut || {}).unwrap_err();
         assert!(e.0.contains("is flock installed?"), "{}", e.0);
-        let e = read_lock_run(
-            scripted(&["sh: 2: cannot open /run/lock/plumb.lock\n"]),
+        let (lock, out) = read_lock_run(
+            scripted(&["sudo: a password is required\n", "sudo: more\n"]),
             "@@end:",
             &mut || {},
         )
-        .unwrap_err();
-        assert!(e.0.contains("cannot open"), "{}", e.0);
+        .unwrap();
+        assert_eq!(
+            lock,
+            Lock::Refused("sudo: a password is required\nsudo: more".into())
+        );
+        assert!(out.is_none());
     }
 
     /// The script itself, run by a real sh: locked, then the probe, then held until stdin ends.
