@@ -292,15 +292,21 @@ impl<'a> HostRun<'a> {
         // and must leave nothing behind, not even a lock file. A real run takes the lock and
         // probes in the same exec, so the probe sees the host as no other run can change it.
         let lock = (!self.check()).then_some(self.r.opts.lock_timeout);
-        if let Some(wait) = lock
-            && self.prefetch(Some(wait))? == crate::transport::Lock::TimedOut
-        {
-            self.stop_msg = format!(
-                "another plumb run held {} for {} s; giving up (see --lock-timeout)",
-                crate::transport::LOCK_FILE,
-                wait.as_secs()
-            );
-            return Ok((true, false));
+        if let Some(wait) = lock {
+            match self.prefetch(Some(wait))? {
+                crate::transport::Lock::Held => {}
+                crate::transport::Lock::TimedOut => {
+                    self.stop_msg = format!(
+                        "another plumb run held the host's plumb lock for {} s; giving up (see --lock-timeout)",
+                        wait.as_secs()
+                    );
+                    return Ok((true, false));
+                }
+                crate::transport::Lock::Refused(why) => {
+                    self.stop_msg = format!("cannot take the plumb lock: {why}");
+                    return Ok((true, false));
+                }
+            }
         }
         if lock.is_none() {
             self.prefetch(None)?;
@@ -545,6 +551,9 @@ impl<'a> HostRun<'a> {
     }
 
     /// Takes the lock and runs the first probe, telling the user if another run holds it.
+    /// A play that becomes another user takes the lock as that user (root's lock lives where
+    /// only root can write: see transport::LOCK_FILE), even when the first probe is not one of
+    /// its become tasks; then the probe runs on its own exec.
     fn lock_and_run(
         &mut self,
         wait: std::time::Duration,
@@ -555,13 +564,37 @@ impl<'a> HostRun<'a> {
         let mut on_wait = || {
             let _ = tx.send(Event::Detail {
                 host: host.clone(),
-                text: format!(
-                    "waiting for another plumb run on this host to finish ({})",
-                    crate::transport::LOCK_FILE
-                ),
+                text: "waiting for another plumb run on this host to finish (its plumb lock)"
+                    .to_string(),
             });
         };
-        Ok(self.t.lock_and_run(wait, script, user, &mut on_wait)?)
+        let lock_user = self.lock_user();
+        if lock_user.as_deref() == user {
+            return Ok(self.t.lock_and_run(wait, script, user, &mut on_wait)?);
+        }
+        let (lock, _) = self
+            .t
+            .lock_and_run(wait, "true", lock_user.as_deref(), &mut on_wait)?;
+        if lock != crate::transport::Lock::Held {
+            return Ok((lock, None));
+        }
+        Ok((lock, Some(self.t.run(script, user)?)))
+    }
+
+    /// Whom the host lock is taken as: root if any task of the play becomes root, else the
+    /// first become user, else the login user (None).
+    fn lock_user(&self) -> Option<String> {
+        let users: Vec<String> = self
+            .play
+            .tasks
+            .iter()
+            .filter_map(|t| self.sudo_for(t))
+            .collect();
+        users
+            .iter()
+            .find(|u| *u == "root")
+            .or(users.first())
+            .cloned()
     }
 
     fn build(&self, task: &Task, vars: &Vars) -> Result<Action> {

@@ -261,7 +261,7 @@ impl Report {
             Event::Detail { host, text } => {
                 if self.format == OutputFormat::Human {
                     for l in text.lines() {
-                        let l = self.paint(CYAN, &format!("      | {l}"));
+                        let l = self.paint(CYAN, &format!("      | {}", clean(l)));
                         self.line(&format!("{host}{l}"));
                     }
                 }
@@ -290,9 +290,19 @@ impl Report {
                     }
                     p.overall.inc(1);
                 }
-                if self.format == OutputFormat::Human && status == HostStatus::Unreachable {
-                    let tag = self.paint(RED, "UNREACHABLE");
-                    self.line(&format!("{host}  {tag}  {msg}"));
+                if self.format == OutputFormat::Human
+                    && (status == HostStatus::Unreachable
+                        || (status == HostStatus::Failed && !msg.is_empty()))
+                {
+                    let tag = self.paint(
+                        RED,
+                        if status == HostStatus::Failed {
+                            "FAILED"
+                        } else {
+                            "UNREACHABLE"
+                        },
+                    );
+                    self.line(&format!("{host}  {tag}  {}", clean(&msg)));
                 }
                 let h = self.host_mut(&host);
                 // A host's later plays keep the worst status seen.
@@ -319,27 +329,28 @@ impl Report {
         };
         let tag = self.paint(color, &format!("{word:<11}"));
         let name = if t.handler {
-            format!("handler: {}", t.name)
+            format!("handler: {}", clean(&t.name))
         } else {
-            t.name.clone()
+            clean(&t.name).into_owned()
         };
         let mut lines = Vec::new();
         let mut line = format!("{host}  {tag} {name}");
         if !t.msg.is_empty() && t.status != Status::Failed {
             let first = t.msg.lines().next().unwrap_or("");
-            line.push_str(&format!(" — {first}"));
+            line.push_str(&format!(" — {}", clean(first)));
         }
         lines.push(line);
         for c in &t.changes {
-            lines.push(format!("      {} {c}", self.paint(YELLOW, "~")));
+            lines.push(format!("      {} {}", self.paint(YELLOW, "~"), clean(c)));
         }
         if t.status == Status::Failed {
             for l in t.msg.lines() {
-                lines.push(format!("      {}", self.paint(RED, l)));
+                lines.push(format!("      {}", self.paint(RED, &clean(l))));
             }
         }
         if let Some(d) = &t.diff {
             for l in d.lines() {
+                let l = &*clean(l);
                 let painted = match l.chars().next() {
                     Some('+') if !l.starts_with("+++") => self.paint(GREEN, l),
                     Some('-') if !l.starts_with("---") => self.paint(RED, l),
@@ -425,7 +436,7 @@ impl Report {
                         if matches!(h.status, HostStatus::Unreachable | HostStatus::NotRun)
                             && !h.msg.is_empty()
                         {
-                            row.push_str(&format!("  {}", h.msg));
+                            row.push_str(&format!("  {}", clean(&h.msg)));
                         }
                         row
                     })
@@ -510,6 +521,26 @@ fn worst(old: HostStatus, new: HostStatus, fresh: bool) -> HostStatus {
 }
 
 /// One line on stdout, for commands that print a single result.
+/// Text that came from a host (file contents, command output, messages), made safe for a
+/// terminal: C0 and C1 control characters other than newline and tab are shown escaped (`\x1b`,
+/// `\u{9b}`), so a host cannot move the cursor, recolour, rewrite or hide lines of the report.
+pub fn clean(text: &str) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| (c.is_control() && c != '\n' && c != '\t') || c == '\u{7f}';
+    if !text.chars().any(bad) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\r' => out.push_str("\\r"),
+            c if bad(c) && (c as u32) < 0x80 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if bad(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 pub fn line(text: &str) {
     let _ = writeln!(std::io::stdout(), "{text}");
 }
@@ -617,6 +648,65 @@ pub const MAX_DIFF_BYTES: usize = 256 * 1024;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        for (raw, shown) in [
+            ("plain text", "plain text"),
+            ("tab\tand\nnewline stay", "tab\tand\nnewline stay"),
+            (
+                "\x1b[1A\x1b[2K\x1b[32mok\x1b[0m",
+                "\\x1b[1A\\x1b[2K\\x1b[32mok\\x1b[0m",
+            ),
+            ("bell\x07 nul\0 del\x7f", "bell\\x07 nul\\x00 del\\x7f"),
+            ("crlf\r\n", "crlf\\r\n"),
+            ("csi\u{9b}31m osc\u{9d}", "csi\\u{9b}31m osc\\u{9d}"),
+            ("café ✓", "café ✓"),
+        ] {
+            assert_eq!(clean(raw), shown, "{raw:?}");
+        }
+    }
+
+    /// Every host-provided piece of a task line goes through `clean`.
+    #[test]
+    fn task_lines_carry_no_escape_codes() {
+        let mut r = Report::new(OutputFormat::Human, 2).with_color(false);
+        let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        r.out = Box::new(Shared(buf.clone()));
+        let esc = "\x1b[2K\x1b]0;title\x07";
+        r.event(Event::Detail {
+            host: "h".into(),
+            text: format!("output: {esc}"),
+        });
+        for status in [Status::Changed, Status::Failed] {
+            r.event(Event::Task {
+                host: "h".into(),
+                task: TaskReport {
+                    name: format!("n{esc}"),
+                    status,
+                    msg: format!("m{esc}\nsecond{esc}"),
+                    changes: vec![format!("c{esc}")],
+                    diff: Some(format!("--- a\n+++ b\n-old{esc}\n+new{esc}\n")),
+                    handler: false,
+                    duration_ms: 0,
+                },
+            });
+        }
+        let out = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
+        assert!(!out.contains('\x1b') && !out.contains('\x07'), "{out:?}");
+        assert!(out.contains("\\x1b[2K"), "{out}");
+    }
+
+    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
 
     #[test]
     fn diff_has_headers_and_context() {

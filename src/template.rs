@@ -50,6 +50,25 @@ fn new_tera() -> tera::Tera {
             },
         );
     }
+    // Tera's own get_env reads any variable; plumb's refuses its own (PLUMB_*): those carry
+    // secrets (PLUMB_BECOME_PASS) that no template may print.
+    t.register_function("get_env", |args: &HashMap<String, Value>| {
+        let name = args.get("name").and_then(Value::as_str).ok_or_else(|| {
+            tera::Error::msg("get_env needs a `name` argument (a string)")
+        })?;
+        if name.to_ascii_uppercase().starts_with("PLUMB_") {
+            return Err(tera::Error::msg(format!(
+                "get_env(name='{name}'): plumb's own variables (PLUMB_*) are not readable from templates"
+            )));
+        }
+        match (std::env::var(name), args.get("default")) {
+            (Ok(v), _) => Ok(Value::String(v)),
+            (Err(_), Some(d)) => Ok(d.clone()),
+            (Err(_), None) => Err(tera::Error::msg(format!(
+                "environment variable `{name}` is not set"
+            ))),
+        }
+    });
     t
 }
 

@@ -32,18 +32,20 @@ impl Local {
 
 impl Local {
     /// The command that runs a script as `sudo_user`, and what goes before the script on stdin.
-    fn sh_for(
-        &mut self,
-        sudo_user: Option<&str>,
-    ) -> Result<(String, Option<String>), TransportError> {
-        self.become_pass.sh_command(&self.user, sudo_user, || {
-            Ok(Command::new("sudo")
-                .args(["-n", "true"])
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success()))
-        })
+    fn sh_for(&self, sudo_user: Option<&str>) -> (String, Option<String>) {
+        self.become_pass.sh_command(&self.user, sudo_user)
     }
+}
+
+/// `sh -c LINE` without plumb's secrets in its environment: local commands (and every tool
+/// they start) never see the become password or a key passphrase.
+fn sh(line: &str) -> Command {
+    let mut c = Command::new("sh");
+    c.args(["-c", line]);
+    for k in crate::SECRET_ENV {
+        c.env_remove(k);
+    }
+    c
 }
 
 impl Default for Local {
@@ -54,10 +56,9 @@ impl Default for Local {
 
 impl Transport for Local {
     fn run(&mut self, script: &str, sudo_user: Option<&str>) -> Result<Output, TransportError> {
-        let (cmd, prefix) = self.sh_for(sudo_user)?;
+        let (cmd, prefix) = self.sh_for(sudo_user);
         let line = format!("exec {cmd}");
-        let mut child = Command::new("sh")
-            .args(["-c", &line])
+        let mut child = sh(&line)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -113,20 +114,16 @@ impl Transport for Local {
         on_wait: &mut dyn FnMut(),
     ) -> Result<(super::Lock, Option<Output>), TransportError> {
         use std::io::Read;
-        let (cmd, prefix) = self.sh_for(sudo_user)?;
-        let end = format!("@@plumb:{}:end:", crate::probe::nonce());
-        let line = format!(
-            "exec 2>&1; {}",
-            super::lock_run_script(wait.as_secs(), &cmd, &end)
-        );
-        let mut child = Command::new("sh")
-            .args(["-c", &line])
+        let (cmd, prefix) = self.sh_for(sudo_user);
+        let end = format!("@@plumb:{}:end:", super::random_nonce());
+        let line = format!("exec 2>&1; exec {cmd}");
+        let mut child = sh(&line)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| TransportError(format!("cannot run sh: {e}")))?;
-        let input = super::lock_run_input(prefix.as_deref(), script);
+        let input = super::lock_run_input(prefix.as_deref(), wait.as_secs(), script, &end);
         // No end of input: that is what releases the lock, at `close`.
         let written = child
             .stdin

@@ -71,31 +71,54 @@ pub enum Lock {
     Held,
     /// Another run kept it for the whole wait.
     TimedOut,
+    /// It could not be taken, and the host said why: sudo refused (e.g. a password is
+    /// required), an unsafe lock file, no flock. The host failed; it is not unreachable.
+    Refused(String),
 }
 
-pub const LOCK_FILE: &str = "/run/lock/plumb.lock";
+/// The host lock of runs that act as root (`become`, or root's login): in a directory only
+/// root can write, so no other user can hold, break or replace it.
+pub const LOCK_FILE: &str = "/run/plumb/lock";
+/// The lock of runs that stay a non-root user: shared /run/lock, as any user can lock there.
+pub const USER_LOCK_FILE: &str = "/run/lock/plumb.lock";
 
-/// The lock is held by a process that lives as long as the connection: when plumb goes away,
-/// however it goes, the lock goes with it. flock is util-linux, on every Debian and Ubuntu.
-/// Once locked, `cmd` reads its script from stdin (which must end with `exit`: stdin stays
-/// open, since its end is what releases the lock), then `end` and the exit code are printed;
-/// the shell then waits for that end with its own `read`, not one more process.
-pub fn lock_run_script(wait_secs: u64, cmd: &str, end: &str) -> String {
+/// Sent on stdin to the shell that runs as the (become) user: takes the host lock and then runs
+/// `script` (the first probe) in the same shell, so the lock costs no extra exec. Root locks
+/// LOCK_FILE after checking that its directory and file are root's own; others the shared one.
+/// The lock is held by that shell as long as the connection lives: after the script, `end` and
+/// its exit code are printed, and the shell waits for the end of its stdin, which is what
+/// releases the lock (when plumb goes away, however it goes). flock is util-linux.
+pub fn lock_run_script(wait_secs: u64, script: &str, end: &str) -> String {
     format!(
-        "f={LOCK_FILE}; [ -e \"$f\" ] || {{ : > \"$f\"; chmod 666 \"$f\"; }} 2>/dev/null
-exec 9<\"$f\" || exit 3
+        "if [ \"$(id -u)\" = 0 ]; then
+d=/run/plumb f={LOCK_FILE}
+mkdir -m 700 $d 2>/dev/null
+if ! {{ [ -d $d ] && [ ! -L $d ] && [ \"$(stat -c %u:%a $d)\" = 0:700 ]; }}; then echo \"unsafe lock directory $d (it must be root's, mode 700)\"; exit 3; fi
+[ -e $f ] || : > $f
+if ! {{ [ -f $f ] && [ ! -L $f ] && [ \"$(stat -c %u $f)\" = 0 ]; }}; then echo \"unsafe lock file $f (it must be a plain file of root's)\"; exit 3; fi
+else
+f={USER_LOCK_FILE}
+[ -e $f ] || {{ : > $f; chmod 666 $f; }} 2>/dev/null
+if [ -L $f ] || [ ! -f $f ]; then echo \"unsafe lock file $f (not a plain file)\"; exit 3; fi
+fi
+exec 9<$f || exit 3
 if ! flock -n 9; then echo busy; flock -w {wait_secs} 9 || {{ echo timeout; exit 1; }}; fi
 echo locked
-{cmd}
-printf '\\n{end}%d\\n' $?
+{}printf '\\n{end}%d\\n' $?
 while read -r x; do :; done
-"
+",
+        whole(script)
     )
 }
 
-/// What to send on stdin after the command of `lock_run_script` started.
-pub fn lock_run_input(prefix: Option<&str>, script: &str) -> String {
-    format!("{}{}exit\n", prefix.unwrap_or_default(), whole(script))
+/// What to send on stdin for a lock+probe exec: `prefix` (see `sh_command`), then the script.
+/// Nothing may follow: the end of input is what releases the lock.
+pub fn lock_run_input(prefix: Option<&str>, wait_secs: u64, script: &str, end: &str) -> String {
+    format!(
+        "{}{}",
+        prefix.unwrap_or_default(),
+        lock_run_script(wait_secs, script, end)
+    )
 }
 
 /// Reads what `lock_run_script` says: the lock's answer line by line, then the script's output
@@ -120,22 +143,27 @@ pub fn read_lock_run(
             }
             let said = String::from_utf8_lossy(&buf).trim().to_string();
             return Err(TransportError(if said.is_empty() {
-                format!("cannot take the plumb lock {LOCK_FILE} (is flock installed?)")
+                "cannot take the plumb lock (is flock installed?)".to_string()
             } else {
-                format!("cannot take the plumb lock {LOCK_FILE}: {said}")
+                format!("cannot take the plumb lock: {said}")
             }));
         };
-        let line: Vec<u8> = buf.drain(..=nl).collect();
-        match String::from_utf8_lossy(&line).trim() {
+        let word = String::from_utf8_lossy(&buf[..nl]).trim().to_string();
+        match word.as_str() {
             "busy" => on_wait(),
-            "locked" => break,
+            "locked" => {
+                buf.drain(..=nl);
+                break;
+            }
             "timeout" => return Ok((Lock::TimedOut, None)),
-            other => {
-                return Err(TransportError(format!(
-                    "cannot take the plumb lock {LOCK_FILE}: {other}"
-                )));
+            _ => {
+                // sudo or the lock said why it failed, maybe on several lines: all of it.
+                while more(&mut buf)? {}
+                let said = String::from_utf8_lossy(&buf).trim().to_string();
+                return Ok((Lock::Refused(said), None));
             }
         }
+        buf.drain(..=nl);
     }
     // The script's output, up to the end marker and its code.
     let marker = format!("\n{end}");
@@ -182,76 +210,71 @@ pub fn whole(script: &str) -> String {
     format!("{{\n{script}\n}}\n")
 }
 
+/// A random hex string (from the kernel), for markers no one can predict or forge.
+pub fn random_nonce() -> String {
+    let mut b = [0u8; 16];
+    // SAFETY: getrandom writes at most b.len() bytes into the valid buffer b.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr() as *mut libc::c_void, b.len(), 0) };
+    if n != b.len() as isize {
+        // Never seen on Linux for 16 bytes; the time-based nonce still frames correctly.
+        return crate::probe::nonce();
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
 /// How a script reaches sh: the command line, and what to send before the script on stdin.
-/// The sudo password, when one is needed, goes first on stdin (`sudo -S`), never in argv.
+///
+/// Through sudo, a password is never where a shell could run it: stdin starts with the
+/// password line (when there is one, for `sudo -S`), then a marker line with a random nonce,
+/// then the script. sudo reads its password byte by byte, and only when it asks; a small shell
+/// loop then reads lines up to the marker (`read` also takes a pipe byte by byte) and execs
+/// `sh -s` on the rest. So whatever sudo did not read (NOPASSWD, cached credentials, a rule
+/// for this become user) is compared with the marker and dropped, never executed, and it does
+/// not matter whether sudo asks. The password is never in argv or the environment.
 pub fn sh_command(
     login: &str,
     sudo_user: Option<&str>,
     password: Option<&str>,
 ) -> (String, Option<String>) {
     match sudo_user {
-        Some(u) if u != login => match password {
-            Some(p) => (
-                format!("sudo -S -p '' -H -u {} -- sh -s", crate::shell::quote(u)),
-                Some(format!("{p}\n")),
-            ),
-            None => (
-                format!("sudo -n -H -u {} -- sh -s", crate::shell::quote(u)),
-                None,
-            ),
-        },
+        Some(u) if u != login => {
+            let mark = format!("PLUMB_MARK_{}", random_nonce());
+            let skip = format!(
+                "while IFS= read -r l; do [ \"$l\" = {mark} ] && exec sh -s; done; \
+                 echo 'plumb: the script did not arrive after sudo' >&2; exit 97"
+            );
+            let (opts, pass) = match password {
+                Some(p) => ("-S -p ''", format!("{p}\n")),
+                None => ("-n", String::new()),
+            };
+            (
+                format!(
+                    "sudo {opts} -H -u {} -- sh -c {}",
+                    crate::shell::quote(u),
+                    crate::shell::quote(&skip)
+                ),
+                Some(format!("{pass}{mark}\n")),
+            )
+        }
         _ => ("sh -s".to_string(), None),
     }
 }
 
-/// The sudo password for `become`, and whether this host asks for it (NOPASSWD hosts do not:
-/// sending it there would hand it to sh as a command).
+/// The sudo password for `become`. It is sent whenever a script runs through sudo: with the
+/// framing of `sh_command` it is harmless where sudo does not ask for it.
 #[derive(Default)]
 pub struct BecomePass {
     pub password: Option<String>,
-    needed: Option<bool>,
 }
 
 impl BecomePass {
     pub fn new(password: Option<String>) -> BecomePass {
-        BecomePass {
-            password,
-            needed: None,
-        }
+        BecomePass { password }
     }
 
-    /// How a script runs as `sudo_user` for `login` (see `sh_command`), with the password
-    /// only if this host asks for one; `sudo_works` answers that, once per host.
-    pub fn sh_command(
-        &mut self,
-        login: &str,
-        sudo_user: Option<&str>,
-        sudo_works: impl FnOnce() -> Result<bool, TransportError>,
-    ) -> Result<(String, Option<String>), TransportError> {
-        let password = match sudo_user {
-            Some(u) if u != login => self.for_run(sudo_works)?.map(String::from),
-            _ => None,
-        };
-        Ok(sh_command(login, sudo_user, password.as_deref()))
-    }
-
-    /// The password to send for a sudo run. `sudo_works` answers, once per host, whether
-    /// `sudo -n true` succeeds without one.
-    pub fn for_run(
-        &mut self,
-        sudo_works: impl FnOnce() -> Result<bool, TransportError>,
-    ) -> Result<Option<&str>, TransportError> {
-        if self.password.is_none() {
-            return Ok(None);
-        }
-        if self.needed.is_none() {
-            self.needed = Some(!sudo_works()?);
-        }
-        Ok(if self.needed == Some(true) {
-            self.password.as_deref()
-        } else {
-            None
-        })
+    /// How a script runs as `sudo_user` for `login` (see `sh_command`).
+    pub fn sh_command(&self, login: &str, sudo_user: Option<&str>) -> (String, Option<String>) {
+        sh_command(login, sudo_user, self.password.as_deref())
     }
 
     /// Removes the password from text that came back from the host.
@@ -332,13 +355,17 @@ mod tests {
         assert!(e.0.starts_with("connection lost"), "{}", e.0);
         let e = read_lock_run(scripted(&[]), "@@end:", &mut || {}).unwrap_err();
         assert!(e.0.contains("is flock installed?"), "{}", e.0);
-        let e = read_lock_run(
-            scripted(&["sh: 2: cannot open /run/lock/plumb.lock\n"]),
+        let (lock, out) = read_lock_run(
+            scripted(&["sudo: a password is required\n", "sudo: more\n"]),
             "@@end:",
             &mut || {},
         )
-        .unwrap_err();
-        assert!(e.0.contains("cannot open"), "{}", e.0);
+        .unwrap();
+        assert_eq!(
+            lock,
+            Lock::Refused("sudo: a password is required\nsudo: more".into())
+        );
+        assert!(out.is_none());
     }
 
     /// The script itself, run by a real sh: locked, then the probe, then held until stdin ends.
@@ -347,18 +374,24 @@ mod tests {
         use std::io::{Read, Write};
         let dir = tempfile::tempdir().unwrap();
         let lock = dir.path().join("plumb.lock");
-        let script =
-            lock_run_script(5, "sh -s", "@@end:").replace(LOCK_FILE, lock.to_str().unwrap());
+        let input = lock_run_input(None, 5, "echo one; (exit 4)", "@@end:")
+            .replace(LOCK_FILE, lock.to_str().unwrap())
+            .replace(USER_LOCK_FILE, lock.to_str().unwrap())
+            .replace("d=/run/plumb", &format!("d={}", dir.path().display()));
+        // The directory as root's own lock directory must be (when the test runs as root).
+        std::fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
         let mut child = std::process::Command::new("sh")
-            .args(["-c", &script])
+            .arg("-s")
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();
         let mut stdin = child.stdin.take().unwrap();
-        stdin
-            .write_all(lock_run_input(None, "echo one; (exit 4)").as_bytes())
-            .unwrap();
+        stdin.write_all(input.as_bytes()).unwrap();
         let mut stdout = child.stdout.take().unwrap();
         let (l, out) =
             read_lock_run(|b| Ok(stdout.read(b).unwrap()), "@@end:", &mut || {}).unwrap();
@@ -378,5 +411,108 @@ mod tests {
             .status()
             .unwrap();
         assert!(free.success());
+    }
+
+    /// Root's lock refuses a directory or file that is not root's own (S9): run as root only.
+    #[test]
+    fn root_lock_refuses_a_foreign_directory() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("plumb");
+        std::fs::create_dir(&d).unwrap();
+        let input = lock_run_input(None, 1, "echo probed", "@@end:")
+            .replace(LOCK_FILE, d.join("lock").to_str().unwrap())
+            .replace("d=/run/plumb", &format!("d={}", d.display()));
+        let run = |input: &str| {
+            use std::io::Write;
+            let mut c = std::process::Command::new("sh")
+                .arg("-s")
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            c.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+            String::from_utf8(c.wait_with_output().unwrap().stdout).unwrap()
+        };
+        use std::os::unix::fs::PermissionsExt;
+        // Another user's (here: mode 777, anyone's) directory.
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let out = run(&input);
+        assert!(out.starts_with("unsafe lock directory"), "{out}");
+        // A lock file that is a symlink planted by someone else.
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", d.join("lock")).unwrap();
+        let out = run(&input);
+        assert!(out.starts_with("unsafe lock file"), "{out}");
+        std::fs::remove_file(d.join("lock")).unwrap();
+        let out = run(&input);
+        assert!(out.starts_with("locked\nprobed\n"), "{out}");
+    }
+
+    /// Runs `script` through `sh_command`'s framing with `sudo` replaced by `fake` (a sh snippet
+    /// that sees sudo's arguments as "$@"): (stdout, stderr) and whether the password ran.
+    fn through_sudo(fake: &str, password: &str) -> (String, String, bool) {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let ran = dir.path().join("ran");
+        let password = password.replace("RAN", ran.to_str().unwrap());
+        let (cmd, prefix) = sh_command("me", Some("other"), Some(&password));
+        assert!(!cmd.contains(&password), "{cmd}");
+        let line = format!("sudo() {{ {fake}\n}}\n{cmd}");
+        let mut c = std::process::Command::new("sh")
+            .args(["-c", &line])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let input = prefix.unwrap() + &whole("echo script ran");
+        c.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let out = c.wait_with_output().unwrap();
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            ran.exists(),
+        )
+    }
+
+    /// S1: whether sudo reads the password line or not, the script runs and the password never.
+    #[test]
+    fn the_password_line_is_never_run_by_sh() {
+        // Arguments up to `--` are sudo's; the rest is the command.
+        let skip = "while [ \"$1\" != -- ]; do shift; done; shift;";
+        for (fake, what) in [
+            (format!("{skip} \"$@\""), "sudo that does not ask"),
+            (format!("IFS= read -r pw; {skip} \"$@\""), "sudo that asks"),
+        ] {
+            for pw in [
+                "a;touch RAN",
+                "x\"; touch RAN; \"",
+                "$(touch RAN)",
+                "`touch RAN`",
+            ] {
+                let (out, err, ran) = through_sudo(&fake, pw);
+                assert!(!ran, "{what}: the password ran ({pw})");
+                assert_eq!(out, "script ran\n", "{what} ({pw}): {err}");
+                assert!(!err.contains("not found"), "{err}");
+            }
+        }
+    }
+
+    #[test]
+    fn without_sudo_no_framing_and_the_nonce_is_random() {
+        assert_eq!(
+            sh_command("me", Some("me"), Some("pw")),
+            ("sh -s".into(), None)
+        );
+        assert_eq!(sh_command("me", None, Some("pw")), ("sh -s".into(), None));
+        let (cmd, pre) = sh_command("me", Some("root"), None);
+        assert!(cmd.starts_with("sudo -n -H -u root -- sh -c "), "{cmd}");
+        assert!(pre.unwrap().starts_with("PLUMB_MARK_"));
+        assert_ne!(random_nonce(), random_nonce());
+        assert_eq!(random_nonce().len(), 32);
     }
 }

@@ -2,7 +2,7 @@
 //! known_hosts before anything is sent, key auth from the inventory, ssh-agent or ~/.ssh.
 
 use super::{HttpError, Output, Transport, TransportError};
-use crate::known_hosts::{self, KnownKey};
+use crate::known_hosts::{self, Known, KnownKey};
 use crate::modules::uri::Request;
 use ssh2::{BlockDirections, HostKeyType, MethodType, Session};
 use std::io::{Read, Write};
@@ -145,13 +145,11 @@ fn err(what: &str) -> impl Fn(ssh2::Error) -> TransportError + '_ {
 impl Ssh {
     pub fn connect(cfg: &SshConfig) -> Result<Ssh, TransportError> {
         let target = format!("{}:{}", cfg.address, cfg.port);
-        let addr = target
+        let addrs: Vec<std::net::SocketAddr> = target
             .to_socket_addrs()
             .map_err(|e| TransportError(format!("cannot resolve {}: {e}", cfg.address)))?
-            .next()
-            .ok_or_else(|| TransportError(format!("cannot resolve {}", cfg.address)))?;
-        let tcp = TcpStream::connect_timeout(&addr, cfg.connect_timeout)
-            .map_err(|e| TransportError(format!("cannot connect to {target}: {e}")))?;
+            .collect();
+        let tcp = connect_any(&target, &addrs, cfg.connect_timeout)?;
         // Without it every exec waits on Nagle + delayed ACK (≈ 40 ms each).
         tcp.set_nodelay(true).ok();
         let fd = std::os::fd::AsRawFd::as_raw_fd(&tcp);
@@ -173,15 +171,13 @@ impl Ssh {
         let known = known_hosts::lookup(&text, &name);
         if cfg.checking != HostKeyChecking::Off {
             session
-                .method_pref(MethodType::HostKey, &hostkey_methods(&known))
+                .method_pref(MethodType::HostKey, &hostkey_methods(&known.keys))
                 .map_err(err("ssh"))?;
         }
         session
             .handshake()
             .map_err(|e| TransportError(format!("ssh handshake with {target}: {}", e.message())))?;
-        if cfg.checking != HostKeyChecking::Off {
-            check_host_key(&session, cfg, &name, &known)?;
-        }
+        check_host_key(&session, cfg, &name, &known)?;
         authenticate(&session, cfg)?;
         // After auth sshd sends its host-keys message and, Nagle on, holds its next small
         // packets until we ACK it; Linux would delay that ACK by 40 ms. From here on the session
@@ -209,27 +205,61 @@ impl Ssh {
     }
 }
 
+/// The host key against known_hosts. A `@revoked` key is refused first, in every mode (also
+/// with checking off); then a pinned key must match; a host trusted only through a
+/// `@cert-authority` line is refused, as libssh2 cannot verify host certificates (never
+/// falling back to recording its raw key); else an unknown key is recorded under accept-new.
 fn check_host_key(
     session: &Session,
     cfg: &SshConfig,
     name: &str,
-    known: &[KnownKey],
+    known: &Known,
 ) -> Result<(), TransportError> {
     let (blob, kt) = session
         .host_key()
         .ok_or_else(|| TransportError("the server sent no host key".into()))?;
     let kt = key_type_name(kt);
-    if known.iter().any(|k| k.blob == blob) {
-        return Ok(());
-    }
+    verdict(cfg, name, known, blob, kt)
+}
+
+fn verdict(
+    cfg: &SshConfig,
+    name: &str,
+    known: &Known,
+    blob: &[u8],
+    kt: &str,
+) -> Result<(), TransportError> {
     let fp = known_hosts::fingerprint(blob);
     let file = cfg.known_hosts.display();
-    if let Some(k) = known.first() {
+    if let Some(r) = known.revoked.iter().find(|k| k.blob == blob) {
+        return Err(TransportError(format!(
+            "REVOKED HOST KEY for {name}: it offers {kt} {fp}, which {file}:{} marks @revoked. \
+             Refusing to connect.",
+            r.line
+        )));
+    }
+    if cfg.checking == HostKeyChecking::Off {
+        return Ok(());
+    }
+    if known.keys.iter().any(|k| k.blob == blob) {
+        return Ok(());
+    }
+    if let Some(k) = known.keys.first() {
         return Err(TransportError(format!(
             "HOST KEY CHANGED for {name}: it now offers {kt} {fp}, which does not match {file}:{}. \
              Refusing to connect: this may be an attack, or the host was rebuilt. If you know it \
              was rebuilt, remove the old entry (ssh-keygen -R {name} -f {file}) and run again.",
             k.line
+        )));
+    }
+    if let Some(ca) = known.cert_authorities.first() {
+        return Err(TransportError(format!(
+            "{name} is trusted through a @cert-authority line ({file}:{}), but plumb (libssh2) \
+             cannot verify host certificates, so it refuses rather than trust the raw key. \
+             Pin the host key instead: check that {kt} {fp} is the host's key, then add a \
+             plain line for it (e.g. `ssh-keyscan -t {kt} HOST`, adding `[HOST]:PORT` off port \
+             22, appended to {file}).",
+            ca.line
         )));
     }
     match cfg.checking {
@@ -242,9 +272,101 @@ fn check_host_key(
     }
 }
 
+/// Tries each address in turn (an unreachable IPv6 address before a working IPv4 one, as
+/// OpenSSH does), all within one connect timeout.
+fn connect_any(
+    target: &str,
+    addrs: &[std::net::SocketAddr],
+    timeout: Duration,
+) -> Result<TcpStream, TransportError> {
+    let deadline = Instant::now() + timeout;
+    let mut errors = Vec::new();
+    for addr in addrs {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            errors.push(format!("{addr}: no time left (--connect-timeout)"));
+            break;
+        }
+        match TcpStream::connect_timeout(addr, left) {
+            Ok(t) => return Ok(t),
+            Err(e) => errors.push(format!("{addr}: {e}")),
+        }
+    }
+    Err(TransportError(match errors.len() {
+        0 => format!("cannot resolve {target}"),
+        1 => format!(
+            "cannot connect to {target}: {}",
+            errors[0].split_once(": ").map_or("", |x| x.1)
+        ),
+        _ => format!("cannot connect to {target} ({})", errors.join("; ")),
+    }))
+}
+
+/// The public key blob of a private key file: from KEY.pub, or from the unencrypted header of
+/// an OpenSSH-format key. None if neither is there.
+fn public_blob(key: &std::path::Path) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut pubfile = key.as_os_str().to_owned();
+    pubfile.push(".pub");
+    if let Ok(text) = std::fs::read_to_string(&pubfile)
+        && let Some(field) = text.split_whitespace().nth(1)
+        && let Ok(blob) = b64.decode(field)
+    {
+        return Some(blob);
+    }
+    openssh_key(&std::fs::read_to_string(key).ok()?).map(|(blob, _)| blob)
+}
+
+/// (public key blob, encrypted) of an `-----BEGIN OPENSSH PRIVATE KEY-----` file: its header
+/// is `openssh-key-v1\0`, then strings (u32 length + bytes) cipher, kdf, kdf options, a u32
+/// key count and the public keys, all unencrypted.
+fn openssh_key(text: &str) -> Option<(Vec<u8>, bool)> {
+    use base64::Engine;
+    let body: String = text
+        .lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(body.trim())
+        .ok()?;
+    let raw = raw.strip_prefix(b"openssh-key-v1\0".as_slice())?;
+    let mut at = 0;
+    let cipher = field(raw, &mut at)?;
+    field(raw, &mut at)?;
+    field(raw, &mut at)?;
+    let count = be32(raw, &mut at)?;
+    if count == 0 {
+        return None;
+    }
+    let public = field(raw, &mut at)?;
+    Some((public.to_vec(), cipher != b"none"))
+}
+
+fn be32(raw: &[u8], at: &mut usize) -> Option<usize> {
+    let n = u32::from_be_bytes(raw.get(*at..*at + 4)?.try_into().ok()?) as usize;
+    *at += 4;
+    Some(n)
+}
+
+fn field<'a>(raw: &'a [u8], at: &mut usize) -> Option<&'a [u8]> {
+    let n = be32(raw, at)?;
+    let v = raw.get(*at..*at + n)?;
+    *at += n;
+    Some(v)
+}
+
+/// Whether a private key file needs a passphrase (OpenSSH or PEM format).
+fn encrypted(text: &str) -> bool {
+    text.contains("ENCRYPTED") || openssh_key(text).is_some_and(|(_, enc)| enc)
+}
+
 fn authenticate(session: &Session, cfg: &SshConfig) -> Result<(), TransportError> {
     let user = &cfg.user;
     let mut tried = Vec::new();
+    let agent = std::env::var_os("SSH_AUTH_SOCK").is_some();
     if let Some(key) = &cfg.key_file {
         if !key.exists() {
             return Err(TransportError(format!(
@@ -252,27 +374,24 @@ fn authenticate(session: &Session, cfg: &SshConfig) -> Result<(), TransportError
                 key.display()
             )));
         }
-        match session.userauth_pubkey_file(user, None, key, None) {
-            Ok(()) if session.authenticated() => return Ok(()),
-            Ok(()) => {}
-            Err(e) => tried.push(format!("key {}: {}", key.display(), e.message())),
+        // The agent may hold this very key (unlocked): that identity first.
+        if agent
+            && let Some(blob) = public_blob(key)
+            && try_agent(session, user, Some(&blob), &mut tried)
+        {
+            return Ok(());
+        }
+        if try_key_file(session, user, key, &mut tried)? {
+            return Ok(());
         }
     } else {
-        if std::env::var_os("SSH_AUTH_SOCK").is_some() {
-            match session.userauth_agent(user) {
-                Ok(()) if session.authenticated() => return Ok(()),
-                Ok(()) => {}
-                Err(e) => tried.push(format!("ssh-agent: {}", e.message())),
-            }
+        if agent && try_agent(session, user, None, &mut tried) {
+            return Ok(());
         }
         for name in ["id_ed25519", "id_ecdsa", "id_rsa"] {
             let key = crate::paths::home().join(".ssh").join(name);
-            if key.exists() {
-                match session.userauth_pubkey_file(user, None, &key, None) {
-                    Ok(()) if session.authenticated() => return Ok(()),
-                    Ok(()) => {}
-                    Err(e) => tried.push(format!("key {}: {}", key.display(), e.message())),
-                }
+            if key.exists() && try_key_file(session, user, &key, &mut tried)? {
+                return Ok(());
             }
         }
     }
@@ -287,6 +406,70 @@ fn authenticate(session: &Session, cfg: &SshConfig) -> Result<(), TransportError
     )))
 }
 
+/// Every identity the agent holds, in its order (libssh2's userauth_agent tries only the
+/// first), or only the one whose public key is `only`. True once authenticated.
+fn try_agent(session: &Session, user: &str, only: Option<&[u8]>, tried: &mut Vec<String>) -> bool {
+    let ids = session.agent().and_then(|mut a| {
+        a.connect()?;
+        a.list_identities()?;
+        let ids = a.identities()?;
+        Ok((a, ids))
+    });
+    let (mut agent, ids) = match ids {
+        Ok(x) => x,
+        Err(e) => {
+            tried.push(format!("ssh-agent: {}", e.message()));
+            return false;
+        }
+    };
+    let mut any = false;
+    for id in ids.iter().filter(|id| only.is_none_or(|b| id.blob() == b)) {
+        any = true;
+        match agent.userauth(user, id) {
+            Ok(()) if session.authenticated() => {
+                let _ = agent.disconnect();
+                return true;
+            }
+            Ok(()) => {}
+            Err(e) => tried.push(format!("ssh-agent key {}: {}", id.comment(), e.message())),
+        }
+    }
+    if !any {
+        tried.push(match only {
+            Some(_) => "ssh-agent: does not hold this key".into(),
+            None => "ssh-agent: no keys".into(),
+        });
+    }
+    let _ = agent.disconnect();
+    false
+}
+
+/// A private key file, with PLUMB_KEY_PASSPHRASE if it is protected. Ok(true) once
+/// authenticated; an error (stop) for a protected key and no passphrase.
+fn try_key_file(
+    session: &Session,
+    user: &str,
+    key: &std::path::Path,
+    tried: &mut Vec<String>,
+) -> Result<bool, TransportError> {
+    let text = std::fs::read_to_string(key).unwrap_or_default();
+    let pass = crate::key_passphrase();
+    if encrypted(&text) && pass.is_none() {
+        tried.push(format!(
+            "key {} is protected by a passphrase: load it into ssh-agent (ssh-add), or set \
+             PLUMB_KEY_PASSPHRASE",
+            key.display()
+        ));
+        return Ok(false);
+    }
+    match session.userauth_pubkey_file(user, None, key, pass.as_deref()) {
+        Ok(()) if session.authenticated() => return Ok(true),
+        Ok(()) => {}
+        Err(e) => tried.push(format!("key {}: {}", key.display(), e.message())),
+    }
+    Ok(false)
+}
+
 /// Non-blocking use of the session: every libssh2 call that would block instead returns, and we
 /// poll the socket ourselves, setting TCP_QUICKACK before each wait. In blocking mode libssh2
 /// waits inside its own calls, where a delayed ACK stalls small exchanges by 40 ms.
@@ -297,6 +480,9 @@ struct Io {
     timeout: Duration,
     /// Interval of keepalives while waiting (zero: none).
     keepalive: Duration,
+    /// An end for the whole operation, not only each call (a uri task's `timeout`), and
+    /// what to tell then.
+    overall: Option<(Instant, String)>,
 }
 
 const EAGAIN: i32 = -37;
@@ -304,6 +490,15 @@ const EAGAIN: i32 = -37;
 impl Io {
     fn wait(&self, deadline: Instant) -> Result<(), TransportError> {
         let now = Instant::now();
+        if let Some((end, what)) = &self.overall
+            && now >= *end
+        {
+            return Err(TransportError(what.clone()));
+        }
+        let deadline = self
+            .overall
+            .as_ref()
+            .map_or(deadline, |(end, _)| deadline.min(*end));
         if now >= deadline {
             return Err(TransportError(format!(
                 "no answer from the host for {} s (see --command-timeout)",
@@ -415,18 +610,8 @@ fn io_lost(e: std::io::Error) -> TransportError {
 
 impl Ssh {
     /// The command that runs a script as `sudo_user`, and what goes before the script on stdin.
-    fn sh_for(
-        &mut self,
-        sudo_user: Option<&str>,
-    ) -> Result<(String, Option<String>), TransportError> {
-        // Whether this host asks at all: one extra exec, once per host, and only with a password.
-        let mut pass = std::mem::take(&mut self.become_pass);
-        let user = self.user.clone();
-        let res = pass.sh_command(&user, sudo_user, || {
-            Ok(self.exec("sudo -n true 2>/dev/null", &[])?.code == 0)
-        });
-        self.become_pass = pass;
-        res
+    fn sh_for(&self, sudo_user: Option<&str>) -> (String, Option<String>) {
+        self.become_pass.sh_command(&self.user, sudo_user)
     }
 
     fn io(&self) -> Io {
@@ -435,6 +620,7 @@ impl Ssh {
             fd: self.fd,
             timeout: self.command_timeout,
             keepalive: self.keepalive,
+            overall: None,
         }
     }
 
@@ -509,7 +695,7 @@ fn drain(ch: &ssh2::Channel, io: &Io) -> Result<(Vec<u8>, Vec<u8>), TransportErr
 
 impl Transport for Ssh {
     fn run(&mut self, script: &str, sudo_user: Option<&str>) -> Result<Output, TransportError> {
-        let (cmd, prefix) = self.sh_for(sudo_user)?;
+        let (cmd, prefix) = self.sh_for(sudo_user);
         let whole = super::whole(script);
         self.exec(
             &cmd,
@@ -522,7 +708,20 @@ impl Transport for Ssh {
     }
 
     fn http(&mut self, req: &Request) -> Result<(u16, String), HttpError> {
-        let io = self.io();
+        // The task's own timeout, for each wait and for the whole request: an endpoint that
+        // accepts and never answers fails after it, not after --command-timeout.
+        let limit = Duration::from_secs(req.timeout.max(1));
+        let io = Io {
+            timeout: limit,
+            overall: Some((
+                Instant::now() + limit,
+                format!(
+                    "no answer within the task's timeout ({} s)",
+                    limit.as_secs()
+                ),
+            )),
+            ..self.io()
+        };
         let opened = io.call(|| self.session.channel_direct_tcpip(&req.host, req.port, None));
         // The host's side refused to connect: a failed check, not a lost host.
         let mut ch = opened
@@ -550,8 +749,8 @@ impl Transport for Ssh {
         sudo_user: Option<&str>,
         on_wait: &mut dyn FnMut(),
     ) -> Result<(super::Lock, Option<Output>), TransportError> {
-        let (cmd, prefix) = self.sh_for(sudo_user)?;
-        let end = format!("@@plumb:{}:end:", crate::probe::nonce());
+        let (cmd, prefix) = self.sh_for(sudo_user);
+        let end = format!("@@plumb:{}:end:", super::random_nonce());
         // The wait can be long: allow for it on top of the usual silence limit.
         let io = Io {
             timeout: self.command_timeout + wait,
@@ -559,8 +758,8 @@ impl Transport for Ssh {
         };
         let mut ch = io.call(|| self.session.channel_session())?;
         io.call(|| ch.handle_extended_data(ssh2::ExtendedData::Merge))?;
-        io.call(|| ch.exec(&super::lock_run_script(wait.as_secs(), &cmd, &end)))?;
-        let input = super::lock_run_input(prefix.as_deref(), script);
+        io.call(|| ch.exec(&cmd))?;
+        let input = super::lock_run_input(prefix.as_deref(), wait.as_secs(), script, &end);
         let mut st = Stream {
             ch: &mut ch,
             io: &io,
@@ -611,5 +810,134 @@ mod tests {
             "rsa-sha2-512,rsa-sha2-256"
         );
         assert_eq!(hostkey_methods(&[]), HOSTKEY_PREF.join(","));
+    }
+
+    fn cfg(kh: &std::path::Path, checking: HostKeyChecking) -> SshConfig {
+        SshConfig {
+            address: "h".into(),
+            port: 22,
+            user: "u".into(),
+            key_file: None,
+            known_hosts: kh.to_path_buf(),
+            checking,
+            connect_timeout: Duration::from_secs(1),
+            command_timeout: Duration::from_secs(1),
+            keepalive: Duration::ZERO,
+        }
+    }
+
+    /// S2: revoked keys and CA-only hosts are refused in every mode, and never recorded.
+    #[test]
+    fn revoked_and_cert_authority_are_refused_never_recorded() {
+        use base64::Engine;
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        let dir = tempfile::tempdir().unwrap();
+        let kh = dir.path().join("known_hosts");
+        let (good, bad) = (b"good-key".as_slice(), b"revoked-key".as_slice());
+        for (text, offered, want) in [
+            // Revoked, for another host's pattern, and also listed plainly for this one.
+            (
+                format!(
+                    "@revoked other {t} {}\nh {t} {}\n",
+                    b64(bad),
+                    b64(bad),
+                    t = "ssh-ed25519"
+                ),
+                bad,
+                Some("REVOKED HOST KEY"),
+            ),
+            // Revoked and nothing else known: accept-new must not record it.
+            (
+                format!("@revoked * ssh-ed25519 {}\n", b64(bad)),
+                bad,
+                Some("REVOKED"),
+            ),
+            (
+                format!("@cert-authority *.x,h ssh-ed25519 {}\n", b64(good)),
+                good,
+                Some("cannot verify host certificates"),
+            ),
+            (format!("@revoked * ssh-ed25519 {}\n", b64(bad)), good, None),
+            (format!("H ssh-ed25519 {}\n", b64(good)), good, None),
+        ] {
+            for checking in [
+                HostKeyChecking::Strict,
+                HostKeyChecking::AcceptNew,
+                HostKeyChecking::Off,
+            ] {
+                std::fs::write(&kh, &text).unwrap();
+                let known = known_hosts::lookup(&text, "h");
+                let res = verdict(&cfg(&kh, checking), "h", &known, offered, "ssh-ed25519");
+                let after = std::fs::read_to_string(&kh).unwrap();
+                match want {
+                    Some(w)
+                        if w == "cannot verify host certificates"
+                            && checking == HostKeyChecking::Off =>
+                    {
+                        assert!(res.is_ok())
+                    }
+                    Some(w) => {
+                        let e = res.expect_err(&text).0;
+                        assert!(e.contains(w), "{checking:?}: {e}");
+                        assert_eq!(after, text, "{checking:?}: recorded");
+                    }
+                    None if checking == HostKeyChecking::Strict && !text.starts_with('H') => {
+                        assert!(res.is_err())
+                    }
+                    None => assert!(res.is_ok(), "{checking:?} {text}: {res:?}"),
+                }
+            }
+        }
+    }
+
+    /// S4: a refused address is passed over for the next one, within the one timeout.
+    #[test]
+    fn tries_each_address() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let good = listener.local_addr().unwrap();
+        let closed = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap()
+        };
+        let t = connect_any("h:22", &[closed, good], Duration::from_secs(5)).unwrap();
+        assert_eq!(t.peer_addr().unwrap(), good);
+        let e = connect_any("h:22", &[closed, closed], Duration::from_secs(5)).unwrap_err();
+        assert!(
+            e.0.starts_with("cannot connect to h:22 (127.0.0.1:"),
+            "{}",
+            e.0
+        );
+        let e = connect_any("h:22", &[closed], Duration::from_secs(5)).unwrap_err();
+        assert!(e.0.starts_with("cannot connect to h:22: "), "{}", e.0);
+        assert!(connect_any("h:22", &[], Duration::from_secs(5)).is_err());
+    }
+
+    /// S3: the public key of a private key file (to find it in the agent), from the .pub file
+    /// or the key's own header, and whether it needs a passphrase.
+    #[test]
+    fn reads_public_keys_and_passphrase_need_from_key_files() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, pass) in [("plain", ""), ("locked", "secret words")] {
+            let key = dir.path().join(name);
+            let ok = std::process::Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", pass, "-C", name, "-f"])
+                .arg(&key)
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok);
+            let text = std::fs::read_to_string(&key).unwrap();
+            assert_eq!(encrypted(&text), !pass.is_empty(), "{name}");
+            let from_pub = public_blob(&key).unwrap();
+            let mut pubfile = key.as_os_str().to_owned();
+            pubfile.push(".pub");
+            std::fs::remove_file(&pubfile).unwrap();
+            assert_eq!(public_blob(&key).unwrap(), from_pub, "{name}");
+            assert!(from_pub.starts_with(b"\0\0\0\x0bssh-ed25519"), "{name}");
+        }
+        assert!(!encrypted("-----BEGIN RSA PRIVATE KEY-----\nabc\n"));
+        assert!(encrypted(
+            "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n"
+        ));
     }
 }
