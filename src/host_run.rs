@@ -511,8 +511,16 @@ impl<'a> HostRun<'a> {
             self.detail(2, format!("output (exit {}):\n{}", out.code, out.all()));
             // A batch that fails as a whole (e.g. sudo refused) is not cached: each task then
             // probes alone and reports its own error.
-            let Ok(mut parts) = crate::probe::split(&out.out, &nonce, snippets.len()) else {
-                continue;
+            let mut parts = match crate::probe::split(&out.out, &nonce, snippets.len()) {
+                Ok(parts) => parts,
+                Err(crate::probe::SplitError::Incomplete(_)) => continue,
+                // Something on the host forged the framing: every task it probed fails.
+                Err(crate::probe::SplitError::Forged(e)) => {
+                    for (p, _, _) in &mine {
+                        self.cache.insert((p.clone(), user.clone()), (1, e.clone()));
+                    }
+                    continue;
+                }
             };
             let files_part = files_snippet.as_ref().map(|_| parts.remove(0));
             let unit_blocks = units_snippet.as_ref().and_then(|_| {
@@ -527,9 +535,13 @@ impl<'a> HostRun<'a> {
                     Need::Files {
                         paths: ps,
                         sums: ss,
-                    } => files_part
-                        .as_ref()
-                        .map(|(code, text)| (*code, batch::select_files(text, ps, ss))),
+                    } => files_part.as_ref().map(|(code, text)| {
+                        match batch::select_files(text, &paths, ps, ss) {
+                            Ok(t) => (*code, t),
+                            // Exit 1 makes it the task's "could not read the current state".
+                            Err(e) => (1, e),
+                        }
+                    }),
                     Need::Unit(u) => unit_blocks.as_ref().and_then(|(code, blocks)| {
                         let i = units.iter().position(|x| x == u)?;
                         Some((*code, blocks[i].clone()))
