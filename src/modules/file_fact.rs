@@ -13,7 +13,7 @@ use crate::shell::quote;
 /// Only runs for paths whose `[ -e ]`/`[ -L ]` tests failed (rare on a converged host), so
 /// its extra processes stay off the no-op run. `WHY` is stat's strerror, after the last `: `
 /// (the quoted name before it may hold anything, but strerror holds no `: ` and no newline).
-const ABSENT_FN: &str = "plumb_absent() { if plumb_e=$(LC_ALL=C stat -c '' -- \"$2\" 2>&1); then printf 'error\\t%s\\tchanged while it was probed\\n' \"$1\"; \
+pub const ABSENT_FN: &str = "plumb_absent() { if plumb_e=$(LC_ALL=C stat -c '' -- \"$2\" 2>&1); then printf 'error\\t%s\\tchanged while it was probed\\n' \"$1\"; \
 else case $plumb_e in *': No such file or directory'|*': Not a directory') printf 'absent\\t%s\\n' \"$1\";; \
 *) printf 'error\\t%s\\t%s\\n' \"$1\" \"${plumb_e##*: }\";; esac; fi; }\n";
 
@@ -228,7 +228,7 @@ fn stat_fact(line: &str, path: &str) -> Result<FileFact, String> {
 
 /// A link target as text. One that is not UTF-8 keeps stat's C-quoted form (with its quotes),
 /// so it never compares equal to a playbook's (UTF-8) `src` by accident.
-fn text_of_bytes(b: &[u8], quoted: &str) -> String {
+pub fn text_of_bytes(b: &[u8], quoted: &str) -> String {
     match std::str::from_utf8(b) {
         Ok(s) => s.to_string(),
         Err(_) => quoted
