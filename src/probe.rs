@@ -21,6 +21,37 @@ pub fn batch_script(snippets: &[&str], nonce: &str) -> String {
     s
 }
 
+/// The batch script as -vv prints it: the snippets of `no_log` tasks replaced.
+pub fn redacted_script(snippets: &[&str], nonce: &str, hidden: &[bool]) -> String {
+    let shown: Vec<&str> = snippets
+        .iter()
+        .zip(hidden)
+        .map(|(s, h)| if *h { ": (hidden: no_log)" } else { s })
+        .collect();
+    batch_script(&shown, nonce)
+}
+
+/// A batch's output as -vv prints it: the sections of `no_log` tasks replaced. Output that
+/// does not split holds them somewhere unknown, so none of it is shown.
+pub fn redacted_output(output: &str, nonce: &str, hidden: &[bool]) -> String {
+    if !hidden.contains(&true) {
+        return output.to_string();
+    }
+    match split(output, nonce, hidden.len()) {
+        Ok(parts) => parts
+            .iter()
+            .zip(hidden)
+            .enumerate()
+            .map(|(i, ((code, body), h))| {
+                let body = if *h { "(hidden: no_log)" } else { body };
+                format!("{body}\n@@plumb:{nonce}:{i}:{code}\n")
+            })
+            .collect(),
+        Err(_) => "(hidden: it holds the probe of a no_log task, and did not split into sections)"
+            .to_string(),
+    }
+}
+
 /// Why a batch's output could not be split.
 #[derive(Debug, PartialEq, Eq)]
 pub enum SplitError {
@@ -155,5 +186,20 @@ mod tests {
                 split(&out, "n", 2)
             );
         }
+    }
+
+    #[test]
+    fn no_log_sections_are_redacted() {
+        let out = "a\n@@plumb:n:0:0\nSECRET\n@@plumb:n:1:0\n";
+        let shown = redacted_output(out, "n", &[false, true]);
+        assert_eq!(shown, "a\n@@plumb:n:0:0\n(hidden: no_log)\n@@plumb:n:1:0\n");
+        assert_eq!(redacted_output(out, "n", &[false, false]), out);
+        // Output that does not split: none of it.
+        assert!(!redacted_output("SECRET", "n", &[false, true]).contains("SECRET"));
+        let script = redacted_script(&["stat a", "cat SECRET"], "n", &[false, true]);
+        assert!(
+            script.contains("stat a") && !script.contains("SECRET"),
+            "{script}"
+        );
     }
 }
