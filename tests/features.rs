@@ -287,7 +287,15 @@ fn no_log_probe_output_never_printed() {
     std::fs::write(dir.path().join("creds2.conf"), old).unwrap();
     let b64 = base64::engine::general_purpose::STANDARD.encode(old);
     for args in [
-        vec!["plan", "site.yml", "-i", "local.ini", "-vv", "--output", "json"],
+        vec![
+            "plan",
+            "site.yml",
+            "-i",
+            "local.ini",
+            "-vv",
+            "--output",
+            "json",
+        ],
         vec!["plan", "site.yml", "-i", "local.ini", "-vv"],
         vec!["apply", "site.yml", "-i", "local.ini", "-vv", "--diff"],
     ] {
