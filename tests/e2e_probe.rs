@@ -98,6 +98,8 @@ fn hostile_names_and_forged_records() {
         json!({"name": "release", "file": {"path": format!("{D}/current"), "state": "link", "src": format!("{D}/releases/v2")}}),
         json!({"name": "odd dir", "file": {"path": format!("{D}/dir\n'with' \\ $(x)"), "state": "directory", "mode": "0750"}}),
         json!({"name": "odd link", "file": {"path": format!("{D}/link\n-> x"), "state": "link", "src": format!("{D}/{}", NAMES[0])}}),
+        json!({"name": "line", "lineinfile": {"path": format!("{D}/line\n'it' \\ $(x).conf"), "line": "a=1", "create": true}}),
+        json!({"name": "key", "authorized_key": {"user": "deploy", "key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl probe@test"}}),
         json!({"name": "stat evil", "stat": {"path": format!("{D}/evil")}, "register": "ev"}),
         json!({"name": "show evil", "debug": {"msg": "{{ ev.stat.islnk }} {{ ev.stat.isreg }} {{ ev.stat.checksum | default(value='none') }}"}}),
         json!({"name": "stat raw", "stat": {"path": format!("{D}/raw")}, "register": "rw"}),
@@ -112,7 +114,7 @@ fn hostile_names_and_forged_records() {
     let run = apply_json(dir.path(), &pb, &inv, &[]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     let mut want: Vec<String> = (0..NAMES.len()).map(|i| format!("copy {i}")).collect();
-    want.extend(["policy", "release", "odd dir", "odd link"].map(String::from));
+    want.extend(["policy", "release", "odd dir", "odd link", "line", "key"].map(String::from));
     assert_eq!(changed(&run), want, "{}", run.stdout);
     assert_eq!(run.task_msg(&h, "show evil"), "true false none");
     assert_eq!(
