@@ -86,7 +86,21 @@ pub fn split_units(output: &str, count: usize) -> Option<Vec<String>> {
         .split("\n\n")
         .map(|b| format!("{}\n", b.trim()))
         .collect();
-    let looks_right = blocks.len() == count && blocks.iter().all(|b| b.contains("LoadState="));
+    // Each block holds known properties, each at most once (a socket has no MainPID), and
+    // its Id and LoadState, so no value can pass for the start of another unit's block.
+    let props: Vec<&str> = crate::modules::service::PROPS.split(',').collect();
+    let one_unit = |b: &String| {
+        let keys: Vec<&str> = b
+            .lines()
+            .map(|l| l.split('=').next().unwrap_or(""))
+            .collect();
+        keys.iter().all(|k| props.contains(k))
+            && props
+                .iter()
+                .all(|p| keys.iter().filter(|k| *k == p).count() <= 1)
+            && ["Id", "LoadState"].iter().all(|p| keys.contains(p))
+    };
+    let looks_right = blocks.len() == count && blocks.iter().all(one_unit);
     looks_right.then_some(blocks)
 }
 
@@ -125,12 +139,18 @@ mod tests {
 
     #[test]
     fn unit_blocks_in_order() {
-        // Recorded: `systemctl show -p … nginx.service uwsgi-myproject.service` on Debian 12.
-        let out = "MainPID=744\nId=nginx.service\nLoadState=loaded\nActiveState=active\n\nMainPID=0\nId=nope.service\nLoadState=not-found\nActiveState=inactive\n";
-        let b = split_units(out, 2).unwrap();
-        assert!(b[0].contains("Id=nginx.service"));
+        // Recorded: `systemctl show -p … ssh.service nope.service systemd-journald.socket` on
+        // Debian 12 (a socket has no MainPID).
+        let out = "MainPID=35\nId=ssh.service\nLoadState=loaded\nActiveState=active\nSubState=running\nUnitFileState=enabled\nNeedDaemonReload=no\n\nMainPID=0\nId=nope.service\nLoadState=not-found\nActiveState=inactive\nSubState=dead\nUnitFileState=\nNeedDaemonReload=no\n\nId=systemd-journald.socket\nLoadState=loaded\nActiveState=active\nSubState=running\nUnitFileState=static\nNeedDaemonReload=no\n";
+        let b = split_units(out, 3).unwrap();
+        assert!(b[0].contains("Id=ssh.service"));
         assert!(b[1].contains("LoadState=not-found"));
         assert!(split_units("Failed to connect to bus: No such file or directory\n", 2).is_none());
-        assert!(split_units(out, 3).is_none());
+        assert!(split_units(out, 2).is_none());
+        // A block with a property twice, or a stray line: not trusted (each task probes alone).
+        let twice = out.replacen("MainPID=35\n", "MainPID=35\nActiveState=inactive\n", 1);
+        assert!(split_units(&twice, 3).is_none());
+        let stray = out.replacen("MainPID=35\n", "MainPID=35\nx\n", 1);
+        assert!(split_units(&stray, 3).is_none());
     }
 }
