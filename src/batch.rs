@@ -111,7 +111,7 @@ mod tests {
     #[test]
     fn file_records_go_to_their_tasks() {
         let all: Vec<String> = ["/srv/b", "/srv/a", "/srv/a2"].map(String::from).to_vec();
-        let out = "absent\t0\norder\t 1 2\n\
+        let out = "absent\t0\nstats\n\
                    stat\tregular file\t644\troot\troot\t0\t0\t\"/srv/a\"\n\
                    stat\tregular file\t600\troot\troot\t0\t0\t\"/srv/a2\"\n\
                    sums\t 1\n\

@@ -267,9 +267,9 @@ mod tests {
     fn facts(text: Option<&str>) -> String {
         let mut s = String::from("passwd\tops:x:1001:1001::/home/ops:/bin/bash\n");
         match text {
-            None => s.push_str("absent\t0\nabsent\t1\norder\t\n"),
+            None => s.push_str("absent\t0\nabsent\t1\nstats\n"),
             Some(t) => {
-                s.push_str("order\t 0 1\n");
+                s.push_str("stats\n");
                 s.push_str("stat\tdirectory\t700\tops\tops\t1001\t1001\t\"/home/ops/.ssh\"\n");
                 s.push_str("stat\tregular file\t600\tops\tops\t1001\t1001\t\"/home/ops/.ssh/authorized_keys\"\n");
                 s.push_str(&format!(

@@ -182,7 +182,7 @@ mod tests {
     use super::*;
 
     // In the format of a recorded `stat` probe on Debian 12 (see file_fact's tests).
-    const ABSENT: &str = "absent\t0\norder\t\n";
+    const ABSENT: &str = "absent\t0\nstats\n";
 
     fn stat(kind: &str, mode: &str, target: &str) -> String {
         let n = if target.is_empty() {
@@ -190,7 +190,7 @@ mod tests {
         } else {
             format!("\"/srv/app\" -> \"{target}\"")
         };
-        format!("order\t 0\nstat\t{kind}\t{mode}\troot\troot\t0\t0\t{n}\n")
+        format!("stats\nstat\t{kind}\t{mode}\troot\troot\t0\t0\t{n}\n")
     }
 
     fn file(state: &str, mode: Option<u32>, src: Option<&str>) -> File {
