@@ -697,6 +697,37 @@ sums\t 0 5 6
         assert!(e.contains("Too many levels of symbolic links"), "{e}");
     }
 
+    /// More files than one checksum group holds: every file gets its own sum.
+    #[test]
+    fn checksums_in_groups() {
+        use crate::transport::Transport;
+        let dir = tempfile::tempdir().unwrap();
+        let paths: Vec<String> = (0..SUMS_PER_GROUP + 50)
+            .map(|i| {
+                let p = dir.path().join(format!("f{i}"));
+                std::fs::write(&p, i.to_string()).unwrap();
+                p.display().to_string()
+            })
+            .collect();
+        let p: Vec<&str> = paths.iter().map(String::as_str).collect();
+        let out = crate::transport::local::Local::new()
+            .run(&probe(&p, &p), None)
+            .unwrap();
+        assert_eq!(out.out.matches("sums\t").count(), 2);
+        for (i, f) in parse(&out.out, &p).unwrap().iter().enumerate() {
+            assert_eq!(
+                f.sha256.as_deref(),
+                Some(crate::modules::copy::sha256_hex(i.to_string().as_bytes()).as_str())
+            );
+        }
+        // The same checksum in two groups is one too many.
+        let st = "stats\nstat\tregular file\t600\troot\troot\t0\t0\t\"/b\"\n";
+        let sum = format!("{EMPTY}  /b\n");
+        let twice = format!("{st}sums\t 0\n{sum}sums\t 0\n{sum}");
+        assert!(parse(&twice, &["/b"]).is_err());
+        assert!(parse(&format!("{st}sums\t 0\n{sum}sums\t\n"), &["/b"]).is_ok());
+    }
+
     #[test]
     fn attribute_changes() {
         let f = FileFact {
