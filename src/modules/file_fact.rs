@@ -21,9 +21,9 @@ else case $plumb_e in *': No such file or directory'|*': Not a directory') print
 /// ` -> ` and the C-quoted target). `%n` would print the name raw.
 const FORMAT: &str = "stat\\t%F\\t%a\\t%U\\t%G\\t%u\\t%g\\t%N\\n";
 
-/// One snippet that reads many paths: builtin tests sort the existing paths from the others,
-/// then one `stat` reads all that exist and one `sha256sum` the files whose content matters.
-/// Few processes, because each costs a millisecond on a host. `sums` are among `paths`.
+/// One snippet that reads many paths: builtin tests find the paths that do not exist, then one
+/// `stat` reads them all and one `sha256sum` (per 200) the files whose content matters. Few
+/// processes, because each costs a millisecond on a host. `sums` are among `paths`.
 pub fn probe(paths: &[&str], sums: &[&str]) -> String {
     let words: Vec<String> = paths.iter().map(|p| quote(p)).collect();
     let sums: Vec<usize> = sums
