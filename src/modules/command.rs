@@ -99,7 +99,7 @@ impl Command {
         let cd = self
             .chdir
             .as_ref()
-            .map(|d| format!("cd {} && ", quote(d)))
+            .map(|d| format!("cd -- {} && ", quote(d)))
             .unwrap_or_default();
         Ok(Plan {
             changes: vec![Change::new(format!("run `{}`", first_line(&self.text)))],
@@ -141,6 +141,18 @@ mod tests {
         let p = c.plan("creates=no\n").unwrap();
         assert_eq!(p.changes[0].summary, "run `touch /tmp/x`");
         assert!(c.plan("garbage").is_err());
+    }
+
+    #[test]
+    fn chdir_with_a_leading_dash_is_a_directory() {
+        let c = Command {
+            chdir: Some("-x".into()),
+            ..cmd(None)
+        };
+        let Run::Command(s) = c.plan("").unwrap().run else {
+            panic!()
+        };
+        assert!(s.starts_with("cd -- -x && "), "{s}");
     }
 
     #[test]
