@@ -44,28 +44,28 @@ pub fn files_probe(paths: &[String], sums: &[String]) -> String {
     file_fact::probe(&p, &s)
 }
 
-/// The lines of a merged file probe that one task's own probe would have printed.
-pub fn select_files(output: &str, paths: &[String], sums: &[String]) -> String {
-    let mut out = String::new();
-    for line in output.lines() {
-        let keep = if let Some(rest) = line.strip_prefix("stat\t") {
-            rest.split('\t')
-                .next()
-                .is_some_and(|p| paths.iter().any(|x| x == p))
-        } else if line.starts_with("stat: ") {
-            paths.iter().any(|p| line.contains(&format!("'{p}'")))
-        } else if let Some((_, p)) = line.split_once("  ") {
-            sums.iter().any(|x| x == p)
-        } else {
-            // Unknown output belongs to everyone: each parser then reports it.
-            true
-        };
-        if keep {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    out
+/// What one task's own probe would have printed, from a merged file probe's output: the
+/// records of its paths, re-indexed. A merged output that does not parse is an error for every
+/// task that reads it, never "no change".
+pub fn select_files(
+    output: &str,
+    all: &[String],
+    paths: &[String],
+    sums: &[String],
+) -> Result<String, String> {
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    let recs = file_fact::records(output, &all)?;
+    let mine = paths
+        .iter()
+        .map(|p| {
+            let i = all
+                .iter()
+                .position(|x| x == p)
+                .ok_or_else(|| format!("probe failed: {p} was not probed"))?;
+            Ok((&recs[i], sums.contains(p)))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(file_fact::render(&mine))
 }
 
 /// The merged `systemctl show` for several units.
@@ -86,7 +86,21 @@ pub fn split_units(output: &str, count: usize) -> Option<Vec<String>> {
         .split("\n\n")
         .map(|b| format!("{}\n", b.trim()))
         .collect();
-    let looks_right = blocks.len() == count && blocks.iter().all(|b| b.contains("LoadState="));
+    // Each block holds known properties, each at most once (a socket has no MainPID), and
+    // its Id and LoadState, so no value can pass for the start of another unit's block.
+    let props: Vec<&str> = crate::modules::service::PROPS.split(',').collect();
+    let one_unit = |b: &String| {
+        let keys: Vec<&str> = b
+            .lines()
+            .map(|l| l.split('=').next().unwrap_or(""))
+            .collect();
+        keys.iter().all(|k| props.contains(k))
+            && props
+                .iter()
+                .all(|p| keys.iter().filter(|k| *k == p).count() <= 1)
+            && ["Id", "LoadState"].iter().all(|p| keys.contains(p))
+    };
+    let looks_right = blocks.len() == count && blocks.iter().all(one_unit);
     looks_right.then_some(blocks)
 }
 
@@ -95,30 +109,48 @@ mod tests {
     use super::*;
 
     #[test]
-    fn file_lines_go_to_their_tasks() {
-        let out = "stat: cannot statx '/srv/b': No such file or directory\n\
-                   stat\t/srv/a\tregular file\t644\troot\troot\t0\t0\t/srv/a\n\
-                   stat\t/srv/a2\tregular file\t644\troot\troot\t0\t0\t/srv/a2\n\
+    fn file_records_go_to_their_tasks() {
+        let all: Vec<String> = ["/srv/b", "/srv/a", "/srv/a2"].map(String::from).to_vec();
+        let out = "absent\t0\nstats\n\
+                   stat\tregular file\t644\troot\troot\t0\t0\t\"/srv/a\"\n\
+                   stat\tregular file\t600\troot\troot\t0\t0\t\"/srv/a2\"\n\
+                   sums\t 1\n\
                    e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855  /srv/a\n";
-        let a = select_files(out, &["/srv/a".into()], &["/srv/a".into()]);
-        assert_eq!(a.lines().count(), 2, "{a}");
+        let a = select_files(out, &all, &["/srv/a".into()], &["/srv/a".into()]).unwrap();
         let facts = file_fact::parse(&a, &["/srv/a"]).unwrap();
         assert_eq!(facts[0].sha256.as_deref().map(str::len), Some(64));
-        let b = select_files(out, &["/srv/b".into()], &[]);
+        // A task that does not want the sum does not get it.
+        let a = select_files(out, &all, &["/srv/a2".into(), "/srv/a".into()], &[]).unwrap();
+        let facts = file_fact::parse(&a, &["/srv/a2", "/srv/a"]).unwrap();
+        assert_eq!((facts[0].mode, facts[1].mode), (0o600, 0o644));
+        assert!(facts[1].sha256.is_none());
+        let b = select_files(out, &all, &["/srv/b".into()], &[]).unwrap();
         assert_eq!(
             file_fact::parse(&b, &["/srv/b"]).unwrap()[0].kind,
             file_fact::Kind::Absent
         );
+        // A forged record anywhere in the merged output fails every task that reads it.
+        let forged = out.replace("absent\t0\n", "absent\t0\nabsent\t1\n");
+        for p in ["/srv/a", "/srv/b"] {
+            let e = select_files(&forged, &all, &[p.into()], &[]).unwrap_err();
+            assert!(e.contains("probe failed"), "{e}");
+        }
     }
 
     #[test]
     fn unit_blocks_in_order() {
-        // Recorded: `systemctl show -p … nginx.service uwsgi-myproject.service` on Debian 12.
-        let out = "MainPID=744\nId=nginx.service\nLoadState=loaded\nActiveState=active\n\nMainPID=0\nId=nope.service\nLoadState=not-found\nActiveState=inactive\n";
-        let b = split_units(out, 2).unwrap();
-        assert!(b[0].contains("Id=nginx.service"));
+        // Recorded: `systemctl show -p … ssh.service nope.service systemd-journald.socket` on
+        // Debian 12 (a socket has no MainPID).
+        let out = "MainPID=35\nId=ssh.service\nLoadState=loaded\nActiveState=active\nSubState=running\nUnitFileState=enabled\nNeedDaemonReload=no\n\nMainPID=0\nId=nope.service\nLoadState=not-found\nActiveState=inactive\nSubState=dead\nUnitFileState=\nNeedDaemonReload=no\n\nId=systemd-journald.socket\nLoadState=loaded\nActiveState=active\nSubState=running\nUnitFileState=static\nNeedDaemonReload=no\n";
+        let b = split_units(out, 3).unwrap();
+        assert!(b[0].contains("Id=ssh.service"));
         assert!(b[1].contains("LoadState=not-found"));
         assert!(split_units("Failed to connect to bus: No such file or directory\n", 2).is_none());
-        assert!(split_units(out, 3).is_none());
+        assert!(split_units(out, 2).is_none());
+        // A block with a property twice, or a stray line: not trusted (each task probes alone).
+        let twice = out.replacen("MainPID=35\n", "MainPID=35\nActiveState=inactive\n", 1);
+        assert!(split_units(&twice, 3).is_none());
+        let stray = out.replacen("MainPID=35\n", "MainPID=35\nx\n", 1);
+        assert!(split_units(&stray, 3).is_none());
     }
 }

@@ -408,6 +408,9 @@ impl<'a> HostRun<'a> {
         use crate::batch::{self, Need};
         // (the task's own probe text, what it needs, sudo user)
         let mut wanted: Vec<(String, Need, Option<String>)> = Vec::new();
+        // Probes of `no_log` tasks: each runs as its own snippet (never merged), so its section
+        // can be left out of what -vv prints.
+        let mut hidden: Vec<String> = Vec::new();
         for task in &self.play.tasks {
             if task.delegate_to.is_some() || !self.r.opts.tags.selects(&task.tags) {
                 continue;
@@ -440,9 +443,20 @@ impl<'a> HostRun<'a> {
                 }
                 if let Ok(action) = self.build(task, &vars)
                     && let (Some(p), Some(need)) = (action.probe(), batch::need(&action))
-                    && !wanted.iter().any(|(q, _, u)| *q == p && *u == sudo)
                 {
-                    wanted.push((p, need, sudo.clone()));
+                    if task.no_log && !hidden.contains(&p) {
+                        hidden.push(p.clone());
+                    }
+                    let need = if hidden.contains(&p) {
+                        Need::Own(p.clone())
+                    } else {
+                        need
+                    };
+                    match wanted.iter_mut().find(|(q, _, u)| *q == p && *u == sudo) {
+                        Some(w) if hidden.contains(&p) => w.1 = need,
+                        Some(_) => {}
+                        None => wanted.push((p, need, sudo.clone())),
+                    }
                 }
             }
         }
@@ -496,6 +510,10 @@ impl<'a> HostRun<'a> {
             snippets.extend(own.iter().copied());
             let nonce = crate::probe::nonce();
             let script = crate::probe::batch_script(&snippets, &nonce);
+            let secret: Vec<bool> = snippets
+                .iter()
+                .map(|s| hidden.iter().any(|h| h == s))
+                .collect();
             self.detail(
                 1,
                 format!(
@@ -506,7 +524,13 @@ impl<'a> HostRun<'a> {
                         .unwrap_or_default()
                 ),
             );
-            self.detail(2, format!("script:\n{script}"));
+            self.detail(
+                2,
+                format!(
+                    "script:\n{}",
+                    crate::probe::redacted_script(&snippets, &nonce, &secret)
+                ),
+            );
             let out = match lock.take() {
                 Some(wait) => match self.lock_and_run(wait, &script, user.as_deref())? {
                     (_, Some(out)) => out,
@@ -514,11 +538,26 @@ impl<'a> HostRun<'a> {
                 },
                 None => self.t.run(&script, user.as_deref())?,
             };
-            self.detail(2, format!("output (exit {}):\n{}", out.code, out.all()));
+            self.detail(
+                2,
+                format!(
+                    "output (exit {}):\n{}",
+                    out.code,
+                    crate::probe::redacted_output(&out.all(), &nonce, &secret)
+                ),
+            );
             // A batch that fails as a whole (e.g. sudo refused) is not cached: each task then
             // probes alone and reports its own error.
-            let Ok(mut parts) = crate::probe::split(&out.out, &nonce, snippets.len()) else {
-                continue;
+            let mut parts = match crate::probe::split(&out.out, &nonce, snippets.len()) {
+                Ok(parts) => parts,
+                Err(crate::probe::SplitError::Incomplete(_)) => continue,
+                // Something on the host forged the framing: every task it probed fails.
+                Err(crate::probe::SplitError::Forged(e)) => {
+                    for (p, _, _) in &mine {
+                        self.cache.insert((p.clone(), user.clone()), (1, e.clone()));
+                    }
+                    continue;
+                }
             };
             let files_part = files_snippet.as_ref().map(|_| parts.remove(0));
             let unit_blocks = units_snippet.as_ref().and_then(|_| {
@@ -533,9 +572,13 @@ impl<'a> HostRun<'a> {
                     Need::Files {
                         paths: ps,
                         sums: ss,
-                    } => files_part
-                        .as_ref()
-                        .map(|(code, text)| (*code, batch::select_files(text, ps, ss))),
+                    } => files_part.as_ref().map(|(code, text)| {
+                        match batch::select_files(text, &paths, ps, ss) {
+                            Ok(t) => (*code, t),
+                            // Exit 1 makes it the task's "could not read the current state".
+                            Err(e) => (1, e),
+                        }
+                    }),
                     Need::Unit(u) => unit_blocks.as_ref().and_then(|(code, blocks)| {
                         let i = units.iter().position(|x| x == u)?;
                         Some((*code, blocks[i].clone()))

@@ -271,3 +271,43 @@ fn stat_registers_facts_in_plan_and_apply() {
     let again = run(dir.path(), "apply", &[]);
     assert_eq!(statuses(&again), ["ok", "ok", "ok", "skipped", "ok", "ok"]);
 }
+
+/// The review's C4 reproduction: at -vv the batched probe's script and output are printed
+/// before any task runs; a `no_log` task's section must not be (lineinfile's probe holds the
+/// file's content in base64), nor anything else of it, in human or JSON output.
+#[test]
+fn no_log_probe_output_never_printed() {
+    use base64::Engine;
+    let dir = project(&[(
+        "site.yml",
+        "- hosts: all\n  tasks:\n    - name: other\n      copy: {content: \"x\\n\", dest: \"@DIR@/other.conf\"}\n    - name: rotate\n      no_log: true\n      lineinfile: {path: \"@DIR@/creds.conf\", regexp: '^db_password=', line: \"db_password={{ new_pw }}\"}\n    - name: also hidden\n      no_log: true\n      copy: {content: \"db_password=N3wSecretValue\\n\", dest: \"@DIR@/creds2.conf\"}\n",
+    )]);
+    let old = "db_password=Sup3rSecret\n";
+    std::fs::write(dir.path().join("creds.conf"), old).unwrap();
+    std::fs::write(dir.path().join("creds2.conf"), old).unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(old);
+    for args in [
+        vec![
+            "plan",
+            "site.yml",
+            "-i",
+            "local.ini",
+            "-vv",
+            "--output",
+            "json",
+        ],
+        vec!["plan", "site.yml", "-i", "local.ini", "-vv"],
+        vec!["apply", "site.yml", "-i", "local.ini", "-vv", "--diff"],
+    ] {
+        let mut args = args;
+        args.extend(["-e", "new_pw=N3wSecretValue"]);
+        let r = plumb(dir.path(), &args);
+        let all = format!("{}{}", r.stdout, r.stderr);
+        assert!(all.contains("other.conf"), "{args:?}: {all}");
+        for secret in ["Sup3rSecret", b64.as_str(), "N3wSecretValue"] {
+            assert!(!all.contains(secret), "{args:?} printed {secret}:\n{all}");
+        }
+        assert!(all.contains("hidden: no_log"), "{args:?}: {all}");
+        assert_eq!(r.code, 0, "{args:?}: {all}");
+    }
+}

@@ -68,14 +68,19 @@ impl AuthorizedKey {
     /// `file_fact` prints them, and the file's content.
     pub fn probe(&self) -> String {
         let u = quote(&self.user);
+        // `d` and the home without trailing slashes as `plan` computes them: file_fact checks
+        // the names stat prints against those.
         let file = match &self.path {
             Some(p) => quote(p),
-            None => "\"$6/.ssh/authorized_keys\"".into(),
+            None => "\"$h/.ssh/authorized_keys\"".into(),
         };
+        let stats = file_fact::probe_words(&["\"$d\"".into(), "\"$f\"".into()], &[]);
         format!(
             "if p=$(getent passwd -- {u}); then printf 'passwd\\t%s\\n' \"$p\"\n\
-             set -f; IFS=:; set -- $p; IFS=' \t\n'; set +f; f={file}; d=${{f%/*}}\n\
-             LC_ALL=C QUOTING_STYLE=literal stat --printf 'stat\\t%n\\t%F\\t%a\\t%U\\t%G\\t%u\\t%g\\t%N\\n' -- \"$d\" \"$f\" 2>&1\n\
+             set -f; IFS=:; set -- $p; IFS=' \t\n'; set +f; h=$6\n\
+             while case $h in */) true;; *) false;; esac; do h=${{h%/}}; done\n\
+             f={file}; case $f in */*) d=${{f%/*}}; [ -n \"$d\" ] || d=/;; *) d=.;; esac\n\
+             {stats}\
              if [ -f \"$f\" ]; then printf 'content\\t'; base64 -w0 -- \"$f\"; printf '\\n'; fi\n\
              else printf 'nouser\\n'; fi\n"
         )
@@ -262,11 +267,15 @@ mod tests {
     fn facts(text: Option<&str>) -> String {
         let mut s = String::from("passwd\tops:x:1001:1001::/home/ops:/bin/bash\n");
         match text {
-            None => s.push_str("stat: cannot statx '/home/ops/.ssh': No such file or directory\nstat: cannot statx '/home/ops/.ssh/authorized_keys': No such file or directory\n"),
+            None => s.push_str("absent\t0\nabsent\t1\nstats\n"),
             Some(t) => {
-                s.push_str("stat\t/home/ops/.ssh\tdirectory\t700\tops\tops\t1001\t1001\t/home/ops/.ssh\n");
-                s.push_str("stat\t/home/ops/.ssh/authorized_keys\tregular file\t600\tops\tops\t1001\t1001\t/home/ops/.ssh/authorized_keys\n");
-                s.push_str(&format!("content\t{}\n", base64::engine::general_purpose::STANDARD.encode(t)));
+                s.push_str("stats\n");
+                s.push_str("stat\tdirectory\t700\tops\tops\t1001\t1001\t\"/home/ops/.ssh\"\n");
+                s.push_str("stat\tregular file\t600\tops\tops\t1001\t1001\t\"/home/ops/.ssh/authorized_keys\"\n");
+                s.push_str(&format!(
+                    "content\t{}\n",
+                    base64::engine::general_purpose::STANDARD.encode(t)
+                ));
             }
         }
         s
@@ -328,5 +337,37 @@ mod tests {
                 .unwrap_err()
                 .contains("no user `ops`")
         );
+    }
+
+    /// The probe through sh: the names stat prints match the paths `plan` computes, for the
+    /// default path under root's home and for a given path.
+    #[test]
+    fn probe_runs_through_sh() {
+        use crate::transport::Transport;
+        let me = String::from_utf8(
+            std::process::Command::new("id")
+                .arg("-un")
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap()
+        .trim()
+        .to_string();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("keys it's");
+        std::fs::write(&file, format!("{KEY}\n")).unwrap();
+        for path in [None, Some(file.display().to_string())] {
+            let a = AuthorizedKey {
+                user: me.clone(),
+                path,
+                ..ak(true, false)
+            };
+            let out = crate::transport::local::Local::new()
+                .run(&a.probe(), None)
+                .unwrap();
+            a.plan(&out.out)
+                .unwrap_or_else(|e| panic!("{e}\n{}", out.out));
+        }
     }
 }

@@ -48,24 +48,25 @@ impl Command {
         })
     }
 
+    /// `chdir` too: a `creates` is checked there, so a task that makes the directory must
+    /// make this one probe again.
     pub fn reads(&self) -> Vec<Resource> {
         self.creates
             .iter()
             .chain(self.removes.iter())
+            .chain(self.chdir.iter())
             .map(|p| Resource::Path(p.clone()))
             .collect()
     }
 
+    /// With `chdir`, in a subshell: the probes of a batch share one shell, and a `cd` there
+    /// would move every later probe (relative `creates` checked in the wrong place). A
+    /// directory that cannot be entered is a probe error, not "creates=no".
     pub fn probe(&self) -> Option<String> {
         if self.creates.is_none() && self.removes.is_none() {
             return None;
         }
-        let cd = self
-            .chdir
-            .as_ref()
-            .map(|d| format!("cd {} 2>/dev/null; ", quote(d)))
-            .unwrap_or_default();
-        let mut s = cd;
+        let mut s = String::new();
         for (k, p) in [("creates", &self.creates), ("removes", &self.removes)] {
             if let Some(p) = p {
                 s.push_str(&format!(
@@ -74,10 +75,20 @@ impl Command {
                 ));
             }
         }
-        Some(s)
+        Some(match &self.chdir {
+            Some(d) => format!("( cd -- {} || {{ echo nochdir; exit 0; }}; {s})", quote(d)),
+            None => s,
+        })
     }
 
     pub fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
+        if facts.lines().any(|l| l.trim() == "nochdir") {
+            return Err(format!(
+                "cannot change to the directory {} (chdir): {}",
+                self.chdir.as_deref().unwrap_or_default(),
+                facts.lines().next().unwrap_or_default().trim()
+            ));
+        }
         for line in facts.lines() {
             match line.trim() {
                 "creates=yes" | "removes=no" => return Ok(Plan::ok()),
@@ -88,7 +99,7 @@ impl Command {
         let cd = self
             .chdir
             .as_ref()
-            .map(|d| format!("cd {} && ", quote(d)))
+            .map(|d| format!("cd -- {} && ", quote(d)))
             .unwrap_or_default();
         Ok(Plan {
             changes: vec![Change::new(format!("run `{}`", first_line(&self.text)))],
@@ -133,8 +144,65 @@ mod tests {
     }
 
     #[test]
+    fn chdir_with_a_leading_dash_is_a_directory() {
+        let c = Command {
+            chdir: Some("-x".into()),
+            ..cmd(None)
+        };
+        let Run::Command(s) = c.plan("").unwrap().run else {
+            panic!()
+        };
+        assert!(s.starts_with("cd -- -x && "), "{s}");
+    }
+
+    #[test]
     fn no_probe_without_creates() {
         assert!(cmd(None).probe().is_none());
         assert!(cmd(None).plan("").unwrap().uncertain);
+    }
+
+    /// The review's C5 reproduction, through the batch: a `chdir` probe leaves the shell where
+    /// it was, and a `chdir` that cannot be entered is an error.
+    #[test]
+    fn chdir_stays_in_its_probe() {
+        use crate::transport::Transport;
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        std::fs::create_dir_all(dir.path().join("a")).unwrap();
+        std::fs::create_dir_all(dir.path().join("run")).unwrap();
+        std::fs::write(dir.path().join("a/marker"), "").unwrap();
+        let task = |chdir: Option<String>| Command {
+            chdir,
+            creates: Some("marker".into()),
+            ..cmd(None)
+        };
+        let first = task(Some(format!("{d}/a")));
+        let missing = task(Some(format!("{d}/none")));
+        let second = task(None);
+        let (p1, p2, p3) = (
+            first.probe().unwrap(),
+            missing.probe().unwrap(),
+            second.probe().unwrap(),
+        );
+        let n = crate::probe::nonce();
+        let script = format!(
+            "cd {}\n{}",
+            quote(&format!("{d}/run")),
+            crate::probe::batch_script(&[&p1, &p2, &p3], &n)
+        );
+        let out = crate::transport::local::Local::new()
+            .run(&script, None)
+            .unwrap();
+        let parts = crate::probe::split(&out.out, &n, 3).unwrap();
+        assert!(first.plan(&parts[0].1).unwrap().changes.is_empty());
+        let e = missing.plan(&parts[1].1).unwrap_err();
+        assert!(e.contains("cannot change to the directory"), "{e}");
+        // Checked in the shell's own directory (run/, no marker), not in a/.
+        assert_eq!(
+            second.plan(&parts[2].1).unwrap().changes.len(),
+            1,
+            "{}",
+            parts[2].1
+        );
     }
 }

@@ -182,15 +182,15 @@ mod tests {
     use super::*;
 
     // In the format of a recorded `stat` probe on Debian 12 (see file_fact's tests).
-    const ABSENT: &str = "stat: cannot statx '/srv/app': No such file or directory\n";
+    const ABSENT: &str = "absent\t0\nstats\n";
 
     fn stat(kind: &str, mode: &str, target: &str) -> String {
         let n = if target.is_empty() {
-            "/srv/app".to_string()
+            "\"/srv/app\"".to_string()
         } else {
-            format!("/srv/app -> {target}")
+            format!("\"/srv/app\" -> \"{target}\"")
         };
-        format!("stat\t/srv/app\t{kind}\t{mode}\troot\troot\t0\t0\t{n}\n")
+        format!("stats\nstat\t{kind}\t{mode}\troot\troot\t0\t0\t{n}\n")
     }
 
     fn file(state: &str, mode: Option<u32>, src: Option<&str>) -> File {

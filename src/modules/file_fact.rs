@@ -1,98 +1,335 @@
 //! The state of one path on a host: the probe snippet shared by `file`, `copy` and `template`,
 //! and its pure parser.
+//!
+//! The probe's output is framed so that nothing on the host can make one record look like
+//! another: every record carries an index the probe chose (never a name the host printed), names
+//! and link targets are C-quoted by `stat` (`QUOTING_STYLE=c`, so no raw newline, tab or quote),
+//! and the parser checks each quoted name against the path it asked for. Anything else (a second
+//! record for a path, an index not asked for, trailing output) is a probe error.
 
 use crate::shell::quote;
 
-/// One snippet that reads many paths: one `stat` per 30 paths and one `sha256sum` for the
-/// files whose content matters. Few processes, because each costs a millisecond on a host.
+/// Prints `absent\tI` when the path `$2` does not exist (ENOENT/ENOTDIR), else `error\tI\tWHY`.
+/// Only runs for paths whose `[ -e ]`/`[ -L ]` tests failed (rare on a converged host), so
+/// its extra processes stay off the no-op run. `WHY` is stat's strerror, after the last `: `
+/// (the quoted name before it may hold anything, but strerror holds no `: ` and no newline).
+pub const ABSENT_FN: &str = "plumb_absent() { if plumb_e=$(LC_ALL=C stat -c '' -- \"$2\" 2>&1); then printf 'error\\t%s\\tchanged while it was probed\\n' \"$1\"; \
+else case $plumb_e in *': No such file or directory'|*': Not a directory') printf 'absent\\t%s\\n' \"$1\";; \
+*) printf 'error\\t%s\\t%s\\n' \"$1\" \"${plumb_e##*: }\";; esac; fi; }\n";
+
+/// The `stat` format: the type, mode, names, ids, then `%N` (the C-quoted name, and for a link
+/// ` -> ` and the C-quoted target). `%n` would print the name raw.
+const FORMAT: &str = "stat\\t%F\\t%a\\t%U\\t%G\\t%u\\t%g\\t%N\\n";
+
+/// One snippet that reads many paths: builtin tests find the paths that do not exist, then one
+/// `stat` reads them all and one `sha256sum` (per 200) the files whose content matters. Few
+/// processes, because each costs a millisecond on a host. `sums` are among `paths`.
 pub fn probe(paths: &[&str], sums: &[&str]) -> String {
-    let mut s = String::new();
-    for chunk in paths.chunks(30) {
-        let args: Vec<String> = chunk.iter().map(|p| quote(p)).collect();
+    let words: Vec<String> = paths.iter().map(|p| quote(p)).collect();
+    let sums: Vec<usize> = sums
+        .iter()
+        .filter_map(|s| paths.iter().position(|p| p == s))
+        .collect();
+    probe_words(&words, &sums)
+}
+
+/// `probe` for paths given as sh words (`"$f"`, say, for a path only the host knows), with the
+/// checksums of the paths at `sums`. Builtin tests print a record for each path that does not
+/// exist; `stat` then prints one for each that does, in order (its errors are not needed: a
+/// path that changed in between leaves the records out of step with the paths, and the parser
+/// finds that by the names). The checksums go in groups, each listing its indices first: a
+/// group's operands are gathered in "$@", which costs sh time in the square of their number.
+pub fn probe_words(words: &[String], sums: &[usize]) -> String {
+    let mut s = String::from(ABSENT_FN);
+    for (i, q) in words.iter().enumerate() {
         s.push_str(&format!(
-            "LC_ALL=C QUOTING_STYLE=literal stat --printf 'stat\\t%n\\t%F\\t%a\\t%U\\t%G\\t%u\\t%g\\t%N\\n' -- {} 2>&1\n",
-            args.join(" ")
+            "[ -e {q} ] || [ -L {q} ] || plumb_absent {i} {q}\n"
         ));
     }
-    if !sums.is_empty() {
-        let args: Vec<String> = sums.iter().map(|p| quote(p)).collect();
-        s.push_str(&format!("sha256sum -- {} 2>/dev/null\n", args.join(" ")));
+    s.push_str("printf 'stats\\n'\n");
+    if !words.is_empty() {
+        s.push_str(&format!(
+            "LC_ALL=C QUOTING_STYLE=c stat --printf '{FORMAT}' -- {} 2>/dev/null\n",
+            words.join(" ")
+        ));
     }
-    s.push_str("true\n");
+    for group in sums.chunks(SUMS_PER_GROUP) {
+        s.push_str("set --; plumb_o=\n");
+        for &i in group {
+            let q = &words[i];
+            s.push_str(&format!(
+                "if [ -f {q} ] && [ -r {q} ]; then set -- \"$@\" {q}; plumb_o=\"$plumb_o {i}\"; fi\n"
+            ));
+        }
+        s.push_str(
+            "printf 'sums\\t%s\\n' \"$plumb_o\"\n[ $# -eq 0 ] || sha256sum -- \"$@\" 2>&1\n",
+        );
+    }
+    s.push_str("set --; true\n");
+    s
+}
+
+/// Files per `sha256sum`: few processes for a large tree, and a short "$@" to grow.
+const SUMS_PER_GROUP: usize = 200;
+
+/// What the probe found for one path, as its lines (so a merged probe can hand each task
+/// exactly the records of its own paths; see `batch::select_files`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rec {
+    Absent,
+    /// stat's reason, e.g. `Permission denied`.
+    Error(String),
+    /// The `stat` line, and the `sha256sum` line if one was asked for.
+    Found(String, Option<String>),
+}
+
+/// Splits a probe's output into one record per path of `paths`, strictly: every path gets
+/// exactly one record, in the order the probe prints them, and any other output is an error.
+pub fn records(output: &str, paths: &[&str]) -> Result<Vec<Rec>, String> {
+    let bad = |why: &str, line: &str| format!("probe failed: {why}: `{}`", line.escape_debug());
+    let mut recs: Vec<Option<Rec>> = vec![None; paths.len()];
+    let index = |s: &str, line: &str| -> Result<usize, String> {
+        s.parse::<usize>()
+            .ok()
+            .filter(|i| *i < paths.len())
+            .ok_or_else(|| bad("a record for a path not asked for", line))
+    };
+    let mut lines = output.split('\n').filter(|l| !l.is_empty()).peekable();
+    // Records of the paths that do not exist, up to `stats`.
+    loop {
+        let Some(line) = lines.next() else {
+            return Err(bad("output ended early", output.trim()));
+        };
+        let f: Vec<&str> = line.split('\t').collect();
+        let (i, rec) = match f[..] {
+            ["absent", i] => (index(i, line)?, Rec::Absent),
+            ["error", i, why] => (index(i, line)?, Rec::Error(why.to_string())),
+            ["stats"] => break,
+            _ => return Err(bad("unexpected output", line)),
+        };
+        if recs[i].replace(rec).is_some() {
+            return Err(bad("a second record for one path", line));
+        }
+    }
+    // One `stat` record for each of the others, in order, each naming its path.
+    let existing: Vec<usize> = (0..paths.len()).filter(|i| recs[*i].is_none()).collect();
+    for i in existing {
+        let line = lines
+            .next()
+            .ok_or_else(|| bad("output ended early", output.trim()))?;
+        stat_fact(line, paths[i]).map_err(|e| bad(&e, line))?;
+        recs[i] = Some(Rec::Found(line.to_string(), None));
+    }
+    while let Some(line) = lines.next_if(|l| l.starts_with("sums\t")) {
+        let list: Vec<usize> = line["sums\t".len()..]
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(|s| index(s, line))
+            .collect::<Result<_, _>>()?;
+        for i in list {
+            let sum = lines
+                .next()
+                .ok_or_else(|| bad("output ended early", output.trim()))?;
+            sha256_of(sum, paths[i]).map_err(|e| bad(&e, sum))?;
+            match &mut recs[i] {
+                Some(Rec::Found(_, s @ None)) => *s = Some(sum.to_string()),
+                _ => return Err(bad("a checksum for a path not read", sum)),
+            }
+        }
+    }
+    if let Some(line) = lines.next() {
+        return Err(bad("trailing output", line));
+    }
+    recs.into_iter()
+        .zip(paths)
+        .map(|(r, p)| r.ok_or_else(|| format!("probe failed: no record for {}", p.escape_debug())))
+        .collect()
+}
+
+/// The records of some paths, printed as `probe` would have printed them for those paths alone.
+/// `recs[i].1` says whether the checksum is wanted.
+pub fn render(recs: &[(&Rec, bool)]) -> String {
+    let mut s = String::new();
+    let mut stats = String::new();
+    let mut sums_idx = String::new();
+    let mut sums = String::new();
+    for (i, (rec, want_sum)) in recs.iter().enumerate() {
+        match rec {
+            Rec::Absent => s.push_str(&format!("absent\t{i}\n")),
+            Rec::Error(why) => s.push_str(&format!("error\t{i}\t{why}\n")),
+            Rec::Found(line, sum) => {
+                stats.push_str(line);
+                stats.push('\n');
+                if let (true, Some(sum)) = (want_sum, sum) {
+                    sums_idx.push_str(&format!(" {i}"));
+                    sums.push_str(sum);
+                    sums.push('\n');
+                }
+            }
+        }
+    }
+    s.push_str(&format!("stats\n{stats}"));
+    if !sums_idx.is_empty() {
+        s.push_str(&format!("sums\t{sums_idx}\n{sums}"));
+    }
     s
 }
 
 /// The facts for `paths`, in order, from `probe`'s output. A path stat could not read for
 /// any reason but its absence is an error, never "absent".
 pub fn parse(output: &str, paths: &[&str]) -> Result<Vec<FileFact>, String> {
-    use std::collections::HashMap;
-    let mut found: HashMap<&str, FileFact> = HashMap::new();
-    let mut sums: HashMap<&str, &str> = HashMap::new();
-    let mut errors: Vec<&str> = Vec::new();
-    for line in output.lines().filter(|l| !l.is_empty()) {
-        if let Some(rest) = line.strip_prefix("stat\t") {
-            let f: Vec<&str> = rest.split('\t').collect();
-            if f.len() < 8 {
-                return Err(format!("unexpected probe output: `{line}`"));
-            }
-            let bad = || format!("unexpected probe output: `{line}`");
-            let kind = match f[1] {
-                "regular file" | "regular empty file" => Kind::File,
-                "directory" => Kind::Dir,
-                "symbolic link" => Kind::Link,
-                _ => Kind::Other,
-            };
-            let target = (kind == Kind::Link)
-                .then(|| {
-                    f[7].strip_prefix(&format!("{} -> ", f[0]))
-                        .map(String::from)
-                })
-                .flatten();
-            found.insert(
-                f[0],
-                FileFact {
-                    kind,
-                    mode: u32::from_str_radix(f[2], 8).map_err(|_| bad())?,
-                    owner: f[3].to_string(),
-                    group: f[4].to_string(),
-                    uid: f[5].to_string(),
-                    gid: f[6].to_string(),
-                    sha256: None,
-                    target,
-                },
-            );
-        } else if line.starts_with("stat: ") {
-            errors.push(line);
-        } else if let Some((sum, path)) = line.split_once("  ")
-            && sum.len() == 64
-            && sum.chars().all(|c| c.is_ascii_hexdigit())
-        {
-            sums.insert(path, sum);
-        } else {
-            return Err(format!("unexpected probe output: `{line}`"));
-        }
-    }
-    paths
-        .iter()
-        .map(|p| {
-            if let Some(f) = found.get(p) {
-                let mut f = f.clone();
-                f.sha256 = sums.get(p).map(|s| s.to_string());
-                return Ok(f);
-            }
-            let quoted = format!("'{p}'");
-            match errors.iter().find(|e| e.contains(&quoted)) {
-                Some(e)
-                    if e.ends_with("No such file or directory")
-                        || e.ends_with("Not a directory") =>
-                {
-                    Ok(FileFact::absent())
-                }
-                Some(e) => Err(e.to_string()),
-                None => Err(format!("no probe output for {p}: {}", output.trim())),
+    records(output, paths)?
+        .into_iter()
+        .zip(paths)
+        .map(|(rec, p)| match rec {
+            Rec::Absent => Ok(FileFact::absent()),
+            Rec::Error(why) => Err(format!("cannot read {p}: {why}")),
+            Rec::Found(line, sum) => {
+                let mut f = stat_fact(&line, p)?;
+                f.sha256 = sum.map(|s| sha256_of(&s, p)).transpose()?;
+                Ok(f)
             }
         })
         .collect()
+}
+
+/// One `stat` line of `FORMAT` for `path`.
+fn stat_fact(line: &str, path: &str) -> Result<FileFact, String> {
+    let f: Vec<&str> = line.split('\t').collect();
+    let ["stat", kind, mode, owner, group, uid, gid, n] = f[..] else {
+        return Err("not a stat record".into());
+    };
+    let kind = match kind {
+        "regular file" | "regular empty file" => Kind::File,
+        "directory" => Kind::Dir,
+        "symbolic link" => Kind::Link,
+        _ => Kind::Other,
+    };
+    let (name, target) = name_and_target(n)?;
+    if name != path.as_bytes() {
+        return Err("a record for another path".into());
+    }
+    if (kind == Kind::Link) != target.is_some() {
+        return Err("a link target that does not fit the type".into());
+    }
+    Ok(FileFact {
+        kind,
+        mode: u32::from_str_radix(mode, 8).map_err(|_| "a bad mode")?,
+        owner: owner.to_string(),
+        group: group.to_string(),
+        uid: uid.to_string(),
+        gid: gid.to_string(),
+        sha256: None,
+        target: target.map(|t| text_of_bytes(&t, n)),
+    })
+}
+
+/// A link target as text. One that is not UTF-8 keeps stat's C-quoted form (with its quotes),
+/// so it never compares equal to a playbook's (UTF-8) `src` by accident.
+pub fn text_of_bytes(b: &[u8], quoted: &str) -> String {
+    match std::str::from_utf8(b) {
+        Ok(s) => s.to_string(),
+        Err(_) => quoted
+            .rsplit_once(" -> ")
+            .map(|(_, t)| t)
+            .unwrap_or(quoted)
+            .to_string(),
+    }
+}
+
+/// `%N` under `QUOTING_STYLE=c`: `"NAME"`, or `"NAME" -> "TARGET"` for a link, as bytes.
+pub fn name_and_target(n: &str) -> Result<(Vec<u8>, Option<Vec<u8>>), String> {
+    let (name, rest) = unquote_c(n)?;
+    if rest.is_empty() {
+        return Ok((name, None));
+    }
+    let rest = rest
+        .strip_prefix(" -> ")
+        .ok_or("unexpected text after the name")?;
+    let (target, rest) = unquote_c(rest)?;
+    if !rest.is_empty() {
+        return Err("unexpected text after the link target".into());
+    }
+    Ok((name, Some(target)))
+}
+
+/// One C-quoted string at the start of `s` (GNU quotearg's `c` style: `\\ \" \a \b \f \n \r \t
+/// \v \?` and three-digit octal), and what follows it.
+fn unquote_c(s: &str) -> Result<(Vec<u8>, &str), String> {
+    let bad = || "a badly quoted name".to_string();
+    let body = s.strip_prefix('"').ok_or_else(bad)?;
+    let b = body.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => return Ok((out, &body[i + 1..])),
+            b'\\' => {
+                let c = *b.get(i + 1).ok_or_else(bad)?;
+                i += 2;
+                out.push(match c {
+                    b'\\' | b'"' | b'?' | b'\'' => c,
+                    b'a' => 7,
+                    b'b' => 8,
+                    b'f' => 12,
+                    b'n' => b'\n',
+                    b'r' => b'\r',
+                    b't' => b'\t',
+                    b'v' => 11,
+                    b'0'..=b'3' => {
+                        let d = b.get(i..i + 2).ok_or_else(bad)?;
+                        if !d.iter().all(|x| (b'0'..=b'7').contains(x)) {
+                            return Err(bad());
+                        }
+                        i += 2;
+                        (c - b'0') * 64 + (d[0] - b'0') * 8 + (d[1] - b'0')
+                    }
+                    _ => return Err(bad()),
+                });
+            }
+            c if !(0x20..0x7f).contains(&c) => return Err(bad()),
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    Err(bad())
+}
+
+/// The checksum from one `sha256sum` line for `path`. sha256sum escapes a name holding `\`,
+/// a newline or a carriage return, and then starts the line with `\`.
+fn sha256_of(line: &str, path: &str) -> Result<String, String> {
+    let (escaped, line) = match line.strip_prefix('\\') {
+        Some(l) => (true, l),
+        None => (false, line),
+    };
+    let (sum, name) = line.split_once("  ").ok_or("not a checksum")?;
+    if sum.len() != 64 || !sum.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return Err("not a checksum".into());
+    }
+    let name = if escaped {
+        let mut out = String::new();
+        let mut chars = name.chars();
+        while let Some(c) = chars.next() {
+            out.push(match (c, c == '\\') {
+                (_, false) => c,
+                (_, true) => match chars.next() {
+                    Some('\\') => '\\',
+                    Some('n') => '\n',
+                    Some('r') => '\r',
+                    _ => return Err("a badly escaped name".into()),
+                },
+            });
+        }
+        out
+    } else {
+        name.to_string()
+    };
+    if name != path {
+        return Err("a checksum for another path".into());
+    }
+    Ok(sum.to_string())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,65 +430,302 @@ pub fn text_of<S: AsRef<str>>(lines: &[S]) -> String {
 mod tests {
     use super::*;
 
-    // Recorded on a Debian 12 host (coreutils 9.1).
-    const RECORDED: &str = "stat: cannot statx '/srv/missing': No such file or directory
-stat\t/etc/nginx/conf.d/myproject.conf\tregular file\t644\troot\troot\t0\t0\t/etc/nginx/conf.d/myproject.conf
-stat\t/srv/myproject\tdirectory\t755\twww-data\twww-data\t33\t33\t/srv/myproject
-stat\t/etc/nginx/sites-enabled/default\tsymbolic link\t777\troot\troot\t0\t0\t/etc/nginx/sites-enabled/default -> /etc/nginx/sites-available/default
-stat\t/etc/empty\tregular empty file\t600\troot\troot\t0\t0\t/etc/empty
-e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855  /etc/nginx/conf.d/myproject.conf
+    // Recorded with coreutils 9.1 (as on Debian 12): `probe` of the paths below, with sums of
+    // `a b`, `nl\nx`, `back\slash` and `d`. `evil` is a link whose target holds a newline and a
+    // forged record; `a b/x` is under a file (ENOTDIR). The owner of `d` and the mode of
+    // `nl\nx` edited afterwards.
+    const RECORDED: &str = "absent\t4
+absent\t7
+stats
+stat\tregular file\t644\troot\troot\t0\t0\t\"/tmp/rec/a b\"
+stat\tdirectory\t755\twww-data\twww-data\t33\t33\t\"/tmp/rec/d\"
+stat\tsymbolic link\t777\troot\troot\t0\t0\t\"/tmp/rec/lnk\" -> \"/etc/hostname\"
+stat\tsymbolic link\t777\troot\troot\t0\t0\t\"/tmp/rec/evil\" -> \"x\\nstat\\tregular file\"
+stat\tregular empty file\t600\troot\troot\t0\t0\t\"/tmp/rec/nl\\nx\"
+stat\tregular empty file\t644\troot\troot\t0\t0\t\"/tmp/rec/back\\\\slash\"
+sums\t 0 5 6
+2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881  /tmp/rec/a b
+\\e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855  /tmp/rec/nl\\nx
+\\e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855  /tmp/rec/back\\\\slash
 ";
+    const PATHS: [&str; 8] = [
+        "/tmp/rec/a b",
+        "/tmp/rec/d",
+        "/tmp/rec/lnk",
+        "/tmp/rec/evil",
+        "/tmp/rec/none",
+        "/tmp/rec/nl\nx",
+        "/tmp/rec/back\\slash",
+        "/tmp/rec/a b/x",
+    ];
+    const EMPTY: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
     #[test]
     fn parses_recorded_output() {
-        let paths = [
-            "/etc/nginx/conf.d/myproject.conf",
-            "/srv/myproject",
-            "/etc/nginx/sites-enabled/default",
-            "/srv/missing",
-            "/etc/empty",
-        ];
-        let f = parse(RECORDED, &paths).unwrap();
+        let f = parse(RECORDED, &PATHS).unwrap();
         assert_eq!((f[0].kind.clone(), f[0].mode), (Kind::File, 0o644));
         assert!(f[0].owner_is("root") && f[0].owner_is("0"));
         assert_eq!(f[0].sha256.as_deref().unwrap().len(), 64);
         assert_eq!((f[1].kind.clone(), f[1].mode), (Kind::Dir, 0o755));
         assert!(f[1].group_is("www-data") && f[1].group_is("33"));
+        assert_eq!(f[2].target.as_deref(), Some("/etc/hostname"));
+        assert_eq!(f[3].target.as_deref(), Some("x\nstat\tregular file"));
+        assert_eq!(f[4].kind, Kind::Absent);
+        assert_eq!((f[5].kind.clone(), f[5].mode), (Kind::File, 0o600));
+        assert_eq!(f[5].sha256.as_deref(), Some(EMPTY));
+        assert_eq!(f[6].sha256.as_deref(), Some(EMPTY));
+        assert_eq!(f[7].kind, Kind::Absent);
+    }
+
+    #[test]
+    fn forged_or_broken_output_is_a_probe_error() {
+        let sum = "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881";
+        let st = |n: &str| format!("stat\tregular file\t600\troot\troot\t0\t0\t{n}\n");
+        // (what, output) for the paths ["/a", "/b"], with "/b"'s checksum allowed.
+        let cases: Vec<(&str, String)> = vec![
+            ("empty", String::new()),
+            ("garbage", "garbage\n".into()),
+            (
+                "the old format",
+                "stat\t/a\tregular file\t644\troot\troot\t0\t0\t/a\n".into(),
+            ),
+            ("a path missing", "absent\t0\nstats\n".to_string()),
+            (
+                "a second record",
+                format!("absent\t0\nabsent\t0\nstats\n{}", st("\"/b\"")),
+            ),
+            (
+                "absent and found",
+                format!("absent\t0\nstats\n{}{}", st("\"/a\""), st("\"/b\"")),
+            ),
+            (
+                "an index not asked for",
+                "absent\t0\nabsent\t1\nabsent\t2\nstats\n".to_string(),
+            ),
+            ("a bad index", "absent\t-1\nabsent\t1\nstats\n".to_string()),
+            (
+                "a record for another path",
+                format!("absent\t0\nstats\n{}", st("\"/a\"")),
+            ),
+            ("a raw name", format!("absent\t0\nstats\n{}", st("/b"))),
+            ("stat records short", "absent\t0\nstats\n".to_string()),
+            (
+                "stat records over",
+                format!("absent\t0\nstats\n{}{}", st("\"/b\""), st("\"/b\"")),
+            ),
+            (
+                "trailing garbage",
+                format!("absent\t0\nstats\n{}x\n", st("\"/b\"")),
+            ),
+            (
+                "a stat error line",
+                "absent\t0\nstats\nstat: cannot statx '/b': Permission denied\n".to_string(),
+            ),
+            (
+                "a link target on a file",
+                format!("absent\t0\nstats\n{}", st("\"/b\" -> \"/x\"")),
+            ),
+            (
+                "a link without a target",
+                "absent\t0\nstats\nstat\tsymbolic link\t777\troot\troot\t0\t0\t\"/b\"\n"
+                    .to_string(),
+            ),
+            (
+                "text after the name",
+                format!("absent\t0\nstats\n{}", st("\"/b\"x")),
+            ),
+            (
+                "an unclosed quote",
+                format!("absent\t0\nstats\n{}", st("\"/b")),
+            ),
+            (
+                "a tab in a field",
+                "absent\t0\nstats\nstat\tregular file\t600\tro\tot\troot\t0\t0\t\"/b\"\n"
+                    .to_string(),
+            ),
+            (
+                "a checksum for an absent path",
+                format!("absent\t0\nstats\n{}sums\t 0\n{sum}  /a\n", st("\"/b\"")),
+            ),
+            (
+                "a checksum for another path",
+                format!("absent\t0\nstats\n{}sums\t 1\n{sum}  /a\n", st("\"/b\"")),
+            ),
+            (
+                "two checksums",
+                format!(
+                    "absent\t0\nstats\n{}sums\t 1 1\n{sum}  /b\n{sum}  /b\n",
+                    st("\"/b\"")
+                ),
+            ),
+            (
+                "a short checksum",
+                format!("absent\t0\nstats\n{}sums\t 1\n2d71  /b\n", st("\"/b\"")),
+            ),
+            (
+                "a checksum line missing",
+                format!("absent\t0\nstats\n{}sums\t 1\n", st("\"/b\"")),
+            ),
+            (
+                "output after the checksums",
+                format!(
+                    "absent\t0\nstats\n{}sums\t 1\n{sum}  /b\n{sum}  /b\n",
+                    st("\"/b\"")
+                ),
+            ),
+        ];
+        for (what, out) in cases {
+            let r = parse(&out, &["/a", "/b"]);
+            assert!(r.is_err(), "{what}: {r:?}");
+            assert!(r.unwrap_err().contains("probe failed"), "{what}");
+        }
+        // The control: the same shape, well formed.
+        let ok = format!("absent\t0\nstats\n{}sums\t 1\n{sum}  /b\n", st("\"/b\""));
         assert_eq!(
-            f[2].target.as_deref(),
-            Some("/etc/nginx/sites-available/default")
+            parse(&ok, &["/a", "/b"]).unwrap()[1].sha256.as_deref(),
+            Some(sum)
         );
-        assert_eq!(f[3].kind, Kind::Absent);
-        assert_eq!(f[4].kind, Kind::File);
-        assert!(f[4].sha256.is_none());
     }
 
     #[test]
     fn unreadable_is_an_error_not_absent() {
-        let out = "stat: cannot statx '/root/x': Permission denied\n";
-        assert!(parse(out, &["/root/x"]).is_err());
-        assert!(parse("", &["/root/x"]).is_err());
-        assert!(parse("garbage\n", &["/root/x"]).is_err());
+        let out = "error\t0\tPermission denied\nstats\n";
+        assert_eq!(
+            parse(out, &["/root/x"]).unwrap_err(),
+            "cannot read /root/x: Permission denied"
+        );
     }
 
     #[test]
-    fn probe_runs_through_sh() {
+    fn c_quoted_names() {
+        type Case<'a> = (&'a str, &'a [u8], Option<&'a [u8]>);
+        let cases: &[Case] = &[
+            (r#""a b""#, b"a b", None),
+            (r#""l -> k" -> "t -> z""#, b"l -> k", Some(b"t -> z")),
+            (r#""q\"uote\\""#, b"q\"uote\\", None),
+            (r#""caf\303\251""#, "café".as_bytes(), None),
+            (r#""bad\377x\0331""#, b"bad\xffx\x1b1", None),
+            (r#""a\a\b\f\n\r\t\v\?""#, b"a\x07\x08\x0c\n\r\t\x0b?", None),
+        ];
+        for (n, name, target) in cases {
+            let (a, b) = name_and_target(n).unwrap();
+            assert_eq!((a.as_slice(), b.as_deref()), (*name, *target), "{n}");
+        }
+        for bad in [
+            r#"a"#,
+            r#""a"#,
+            r#""a\"#,
+            r#""a\400""#,
+            r#""a\9""#,
+            r#""a" -> b"#,
+            r#""a""b""#,
+            "\"a\tb\"",
+        ] {
+            assert!(name_and_target(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// The real probe on hostile names, through sh and the local transport.
+    #[test]
+    fn probe_runs_through_sh_on_hostile_names() {
+        use crate::transport::Transport;
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        let names = [
+            "a b",
+            "nl\nx",
+            "tab\tx",
+            "it's",
+            "q\"uote",
+            "back\\slash",
+            "$(touch pwned)",
+            "-lead",
+            "x -> y",
+            "café",
+        ];
+        for n in names {
+            std::fs::write(dir.path().join(n), "x").unwrap();
+        }
+        // A link to a non-UTF-8 name, and a non-UTF-8 name beside them.
+        let raw = std::ffi::OsStr::from_bytes(b"raw\xff");
+        std::fs::write(dir.path().join(raw), "x").unwrap();
+        std::os::unix::fs::symlink(raw, dir.path().join("to-raw")).unwrap();
+        // The review's C3 reproduction: a target that forges a record for `victim` (absent).
+        let victim = format!("{d}/victim");
+        let forged = format!(
+            "x\nstat\t{victim}\tregular file\t600\troot\troot\t0\t0\tq\n2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881  {victim}\nstats\nabsent\t1"
+        );
+        std::os::unix::fs::symlink(&forged, dir.path().join("current")).unwrap();
+        std::os::unix::fs::symlink("loop", dir.path().join("loop")).unwrap();
+        let mut paths: Vec<String> = names.iter().map(|n| format!("{d}/{n}")).collect();
+        paths.extend([
+            format!("{d}/to-raw"),
+            format!("{d}/current"),
+            victim.clone(),
+            format!("{d}/loop"),
+            format!("{d}/a b/under-a-file"),
+        ]);
+        let p: Vec<&str> = paths.iter().map(String::as_str).collect();
+        let mut sums: Vec<&str> = p[..names.len()].to_vec();
+        sums.push(&victim);
+        let out = crate::transport::local::Local::new()
+            .run(&probe(&p, &sums), None)
+            .unwrap();
+        let facts = parse(&out.out, &p).unwrap_or_else(|e| panic!("{e}\n{}", out.out));
+        for (n, f) in names.iter().zip(&facts) {
+            assert_eq!(f.kind, Kind::File, "{n}");
+            assert_eq!(
+                f.sha256.as_deref(),
+                Some("2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"),
+                "{n}"
+            );
+        }
+        let n = names.len();
+        assert_eq!(facts[n].target.as_deref(), Some(r#""raw\377""#));
+        assert_eq!(facts[n + 1].target.as_deref(), Some(forged.as_str()));
+        assert_eq!(facts[n + 2].kind, Kind::Absent, "the forged record won");
+        assert_eq!(facts[n + 3].kind, Kind::Link);
+        assert_eq!(facts[n + 4].kind, Kind::Absent);
+        assert!(!dir.path().join("pwned").exists());
+        // Under a link loop: an error, not absent.
+        let looped = format!("{d}/loop/data");
+        let out = crate::transport::local::Local::new()
+            .run(&probe(&[&looped], &[]), None)
+            .unwrap();
+        let e = parse(&out.out, &[&looped]).unwrap_err();
+        assert!(e.contains("Too many levels of symbolic links"), "{e}");
+    }
+
+    /// More files than one checksum group holds: every file gets its own sum.
+    #[test]
+    fn checksums_in_groups() {
         use crate::transport::Transport;
         let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("a b");
-        std::fs::write(&file, "x").unwrap();
-        let f = file.display().to_string();
-        let missing = dir.path().join("none").display().to_string();
+        let paths: Vec<String> = (0..SUMS_PER_GROUP + 50)
+            .map(|i| {
+                let p = dir.path().join(format!("f{i}"));
+                std::fs::write(&p, i.to_string()).unwrap();
+                p.display().to_string()
+            })
+            .collect();
+        let p: Vec<&str> = paths.iter().map(String::as_str).collect();
         let out = crate::transport::local::Local::new()
-            .run(&probe(&[&f, &missing], &[&f]), None)
+            .run(&probe(&p, &p), None)
             .unwrap();
-        let facts = parse(&out.out, &[&f, &missing]).unwrap();
-        assert_eq!(facts[0].kind, Kind::File);
-        assert_eq!(
-            facts[0].sha256.as_deref(),
-            Some("2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881")
-        );
-        assert_eq!(facts[1].kind, Kind::Absent);
+        assert_eq!(out.out.matches("sums\t").count(), 2);
+        for (i, f) in parse(&out.out, &p).unwrap().iter().enumerate() {
+            assert_eq!(
+                f.sha256.as_deref(),
+                Some(crate::modules::copy::sha256_hex(i.to_string().as_bytes()).as_str())
+            );
+        }
+        // The same checksum in two groups is one too many.
+        let st = "stats\nstat\tregular file\t600\troot\troot\t0\t0\t\"/b\"\n";
+        let sum = format!("{EMPTY}  /b\n");
+        let twice = format!("{st}sums\t 0\n{sum}sums\t 0\n{sum}");
+        assert!(parse(&twice, &["/b"]).is_err());
+        assert!(parse(&format!("{st}sums\t 0\n{sum}sums\t\n"), &["/b"]).is_ok());
     }
 
     #[test]

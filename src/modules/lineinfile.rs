@@ -268,7 +268,7 @@ mod tests {
     /// Facts as the probe prints them for a file with `text`.
     fn facts(text: &str) -> String {
         format!(
-            "stat\t/etc/x.conf\tregular file\t644\troot\troot\t0\t0\t/etc/x.conf\n{}  /etc/x.conf\ncontent\t{}\n",
+            "stats\nstat\tregular file\t644\troot\troot\t0\t0\t\"/etc/x.conf\"\nsums\t 0\n{}  /etc/x.conf\ncontent\t{}\n",
             sha256_hex(text.as_bytes()),
             base64::engine::general_purpose::STANDARD.encode(text)
         )
@@ -326,7 +326,7 @@ mod tests {
 
     #[test]
     fn missing_file_needs_create() {
-        let absent = "stat: cannot statx '/etc/x.conf': No such file or directory\n";
+        let absent = "absent\t0\nstats\n";
         let t = lif(json!({"path": "/etc/x.conf", "line": "a"}));
         assert!(t.plan(absent).unwrap_err().contains("create: true"));
         let c = lif(json!({"path": "/etc/x.conf", "line": "a", "create": true}));

@@ -2,7 +2,7 @@
 //! `.checksum`…), as Ansible's `stat` does. Only reads, so it answers in `plumb plan` too.
 
 use super::args::Getter;
-use super::{Plan, Resource};
+use super::{Plan, Resource, file_fact};
 use crate::error::Result;
 use crate::shell::quote;
 use serde_json::{Map, Value, json};
@@ -31,58 +31,82 @@ impl Stat {
         vec![Resource::Path(self.path.clone())]
     }
 
+    /// Like `file_fact`'s probe: the name and link target come C-quoted in `%N` (never raw,
+    /// so a target cannot forge lines), and only ENOENT/ENOTDIR mean "does not exist".
     pub fn probe(&self) -> String {
         let p = quote(&self.path);
         let mut s = format!(
-            "if LC_ALL=C stat --printf 'stat\\t%F\\t%a\\t%U\\t%G\\t%u\\t%g\\t%s\\t%Y\\n' -- {p} 2>/dev/null; then\n\
-             [ ! -L {p} ] || printf 'link\\t%s\\n' \"$(readlink -- {p})\"\n"
+            "{}if [ -e {p} ] || [ -L {p} ]; then\n\
+             LC_ALL=C QUOTING_STYLE=c stat --printf 'stat\\t%F\\t%a\\t%U\\t%G\\t%u\\t%g\\t%s\\t%Y\\t%N\\n' -- {p} 2>&1\n",
+            file_fact::ABSENT_FN
         );
         if self.checksum {
             s.push_str(&format!(
                 "[ ! -f {p} ] || [ ! -r {p} ] || printf 'sum\\t%s\\n' \"$(sha256sum < {p} | cut -d' ' -f1)\"\n"
             ));
         }
-        s.push_str("else printf 'absent\\n'; fi\n");
+        s.push_str(&format!("else plumb_absent 0 {p}; fi\n"));
         s
     }
 
-    /// The registered `stat`, from the probe's output.
+    /// The registered `stat`, from the probe's output: exactly one `absent`, one `error`, or
+    /// one `stat` line for this path (and at most one checksum); anything else is an error.
     pub fn parse(&self, facts: &str) -> std::result::Result<Value, String> {
         let mut st = Map::new();
         st.insert("path".into(), json!(self.path));
-        for line in facts.lines().filter(|l| !l.is_empty()) {
-            let f: Vec<&str> = line.split('\t').collect();
-            let bad = || format!("unexpected probe output: `{line}`");
-            match f[0] {
-                "absent" => st.insert("exists".into(), json!(false)),
-                "stat" if f.len() == 9 => {
-                    let kind = f[1];
-                    let n = |s: &str| s.parse::<u64>().map_err(|_| bad());
-                    st.insert("exists".into(), json!(true));
-                    st.insert("isdir".into(), json!(kind == "directory"));
-                    st.insert("isreg".into(), json!(kind.starts_with("regular")));
-                    st.insert("islnk".into(), json!(kind == "symbolic link"));
-                    st.insert(
-                        "mode".into(),
-                        json!(format!(
-                            "{:04o}",
-                            u32::from_str_radix(f[2], 8).map_err(|_| bad())?
-                        )),
-                    );
-                    st.insert("pw_name".into(), json!(f[3]));
-                    st.insert("gr_name".into(), json!(f[4]));
-                    st.insert("uid".into(), json!(n(f[5])?));
-                    st.insert("gid".into(), json!(n(f[6])?));
-                    st.insert("size".into(), json!(n(f[7])?));
-                    st.insert("mtime".into(), json!(n(f[8])?))
+        let lines: Vec<&str> = facts.split('\n').filter(|l| !l.is_empty()).collect();
+        let bad =
+            |line: &str| format!("probe failed: unexpected output: `{}`", line.escape_debug());
+        let (first, rest) = lines
+            .split_first()
+            .ok_or_else(|| format!("probe failed: no output for {}", self.path))?;
+        let f: Vec<&str> = first.split('\t').collect();
+        match f[..] {
+            ["absent", "0"] => {
+                st.insert("exists".into(), json!(false));
+            }
+            ["error", "0", why] => return Err(format!("cannot stat {}: {why}", self.path)),
+            ["stat", kind, mode, owner, group, uid, gid, size, mtime, n] => {
+                let num = |s: &str| s.parse::<u64>().map_err(|_| bad(first));
+                let (name, target) = file_fact::name_and_target(n)
+                    .map_err(|e| format!("probe failed: {e}: `{}`", first.escape_debug()))?;
+                let link = kind == "symbolic link";
+                if name != self.path.as_bytes() || link != target.is_some() {
+                    return Err(bad(first));
                 }
-                "link" if f.len() == 2 => st.insert("lnk_target".into(), json!(f[1])),
-                "sum" if f.len() == 2 => st.insert("checksum".into(), json!(f[1])),
-                _ => return Err(bad()),
-            };
+                st.insert("exists".into(), json!(true));
+                st.insert("isdir".into(), json!(kind == "directory"));
+                st.insert("isreg".into(), json!(kind.starts_with("regular")));
+                st.insert("islnk".into(), json!(link));
+                st.insert(
+                    "mode".into(),
+                    json!(format!(
+                        "{:04o}",
+                        u32::from_str_radix(mode, 8).map_err(|_| bad(first))?
+                    )),
+                );
+                st.insert("pw_name".into(), json!(owner));
+                st.insert("gr_name".into(), json!(group));
+                st.insert("uid".into(), json!(num(uid)?));
+                st.insert("gid".into(), json!(num(gid)?));
+                st.insert("size".into(), json!(num(size)?));
+                st.insert("mtime".into(), json!(num(mtime)?));
+                if let Some(t) = target {
+                    st.insert("lnk_target".into(), json!(file_fact::text_of_bytes(&t, n)));
+                }
+            }
+            _ => return Err(bad(first)),
         }
-        if !st.contains_key("exists") {
-            return Err(format!("incomplete probe output: `{}`", facts.trim()));
+        match rest {
+            [] => {}
+            [sum] if st["exists"] == json!(true) => {
+                let s = sum.strip_prefix("sum\t").ok_or_else(|| bad(sum))?;
+                if s.len() != 64 || !s.bytes().all(|c| c.is_ascii_hexdigit()) {
+                    return Err(bad(sum));
+                }
+                st.insert("checksum".into(), json!(s));
+            }
+            [line, ..] => return Err(bad(line)),
         }
         Ok(Value::Object(st))
     }
@@ -105,27 +129,98 @@ mod tests {
         }
     }
 
+    const SUM: &str = "3c8f0a6e3c8f0a6e3c8f0a6e3c8f0a6e3c8f0a6e3c8f0a6e3c8f0a6e3c8f0a6e";
+
     #[test]
     fn recorded_file_link_and_absent() {
-        // Recorded on a Debian 12 host.
-        let file = "stat\tregular file\t644\troot\troot\t0\t0\t1447\t1700000000\nsum\t3c8f0a6e\n";
-        let v = stat().parse(file).unwrap();
+        // In the format recorded with coreutils 9.1 (Debian 12).
+        let file = format!(
+            "stat\tregular file\t644\troot\troot\t0\t0\t1447\t1700000000\t\"/etc/nginx/nginx.conf\"\nsum\t{SUM}\n"
+        );
+        let v = stat().parse(&file).unwrap();
         assert_eq!(v["exists"], true);
         assert_eq!(v["isreg"], true);
         assert_eq!(v["mode"], "0644");
         assert_eq!(v["size"], 1447);
-        assert_eq!(v["checksum"], "3c8f0a6e");
-        let link = "stat\tsymbolic link\t777\troot\troot\t0\t0\t34\t1700000000\nlink\t/etc/nginx/sites-available/default\n";
+        assert_eq!(v["checksum"], SUM);
+        let link = "stat\tsymbolic link\t777\troot\troot\t0\t0\t34\t1700000000\t\"/etc/nginx/nginx.conf\" -> \"/etc/nginx/sites-available/default\"\n";
         let v = stat().parse(link).unwrap();
         assert_eq!(
             (v["islnk"].clone(), v["lnk_target"].clone()),
             (json!(true), json!("/etc/nginx/sites-available/default"))
         );
-        assert_eq!(stat().parse("absent\n").unwrap()["exists"], false);
-        assert!(stat().parse("").is_err());
-        assert!(stat().parse("stat\tregular file\n").is_err());
-        let p = stat().plan("absent\n").unwrap();
+        assert_eq!(stat().parse("absent\t0\n").unwrap()["exists"], false);
+        let p = stat().plan("absent\t0\n").unwrap();
         assert!(p.changes.is_empty());
         assert_eq!(p.result["stat"]["exists"], false);
+    }
+
+    #[test]
+    fn errors_and_forgeries_are_not_facts() {
+        let st = |n: &str| format!("stat\tregular file\t644\troot\troot\t0\t0\t1\t2\t{n}\n");
+        let cases: Vec<(&str, String)> = vec![
+            ("empty", String::new()),
+            ("a stat error", "error\t0\tPermission denied\n".into()),
+            ("the old absent", "absent\n".into()),
+            ("the old format", "stat\tregular file\t644\troot\troot\t0\t0\t1447\t1700000000\n".into()),
+            // The review's C3 reproduction on the stat module, as the old probe printed it.
+            ("a forged link line", "stat\tsymbolic link\t777\troot\troot\t0\t0\t34\t1700000000\nlink\tx\nstat\tregular file\t600\troot\troot\t0\t0\t42\t0\nsum\t0000\n".into()),
+            ("another path", st("\"/etc/passwd\"")),
+            ("a raw name", st("/etc/nginx/nginx.conf")),
+            ("a target on a file", st("\"/etc/nginx/nginx.conf\" -> \"/x\"")),
+            ("two records", format!("{}{}", st("\"/etc/nginx/nginx.conf\""), st("\"/etc/nginx/nginx.conf\""))),
+            ("absent and a record", format!("absent\t0\n{}", st("\"/etc/nginx/nginx.conf\""))),
+            ("absent and a sum", format!("absent\t0\nsum\t{SUM}\n")),
+            ("a short sum", format!("{}sum\t0000\n", st("\"/etc/nginx/nginx.conf\""))),
+            ("two sums", format!("{}sum\t{SUM}\nsum\t{SUM}\n", st("\"/etc/nginx/nginx.conf\""))),
+            ("trailing garbage", format!("{}x\n", st("\"/etc/nginx/nginx.conf\""))),
+            ("a stat message", "stat: cannot statx '/etc/nginx/nginx.conf': Permission denied\n".into()),
+        ];
+        for (what, out) in cases {
+            assert!(stat().parse(&out).is_err(), "{what}");
+            assert!(stat().plan(&out).is_err(), "{what}");
+        }
+        assert_eq!(
+            stat().parse("error\t0\tPermission denied\n").unwrap_err(),
+            "cannot stat /etc/nginx/nginx.conf: Permission denied"
+        );
+    }
+
+    /// The real probe through sh: a forging link target, a link loop (ELOOP), and absence.
+    #[test]
+    fn probe_runs_through_sh() {
+        use crate::transport::Transport;
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        let forged = "x\nstat\tregular file\t600\troot\troot\t0\t0\t42\t0\nsum\t0000";
+        std::os::unix::fs::symlink(forged, dir.path().join("evil")).unwrap();
+        std::os::unix::fs::symlink("loop", dir.path().join("loop")).unwrap();
+        std::fs::write(dir.path().join("it's \\ $(x)"), "x").unwrap();
+        let run = |path: String| {
+            let s = Stat {
+                path,
+                checksum: true,
+            };
+            let out = crate::transport::local::Local::new()
+                .run(&s.probe(), None)
+                .unwrap();
+            s.parse(&out.out)
+        };
+        let v = run(format!("{d}/evil")).unwrap();
+        assert_eq!(
+            (v["islnk"].clone(), v["isreg"].clone()),
+            (json!(true), json!(false))
+        );
+        assert_eq!(v["lnk_target"], forged);
+        assert!(v.get("checksum").is_none());
+        let v = run(format!("{d}/it's \\ $(x)")).unwrap();
+        assert_eq!(
+            v["checksum"],
+            "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"
+        );
+        assert_eq!(run(format!("{d}/none")).unwrap()["exists"], false);
+        assert_eq!(run(format!("{d}/evil/x")).unwrap()["exists"], false);
+        let e = run(format!("{d}/loop/data")).unwrap_err();
+        assert!(e.contains("Too many levels of symbolic links"), "{e}");
     }
 }
