@@ -22,13 +22,59 @@ pub struct AuthorizedKey {
     pub manage_dir: bool,
 }
 
-/// A key's identity: its type and base64 blob, whatever options or comment surround it.
+/// A key line's parts that matter, as Ansible compares them: options, type and base64 blob
+/// (the comment does not count). A commented-out or blank line is no key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Key<'a> {
+    options: Option<&'a str>,
+    kind: &'a str,
+    blob: &'a str,
+}
+
+fn is_type(w: &str) -> bool {
+    w.starts_with("ssh-") || w.starts_with("ecdsa-") || w.starts_with("sk-")
+}
+
+/// The first word of `s` (after leading blanks) and the rest; double quotes (with `\"`) keep
+/// blanks inside a word, as sshd reads the options field.
+fn word(s: &str) -> (&str, &str) {
+    let s = s.trim_start();
+    let (mut quoted, mut escaped) = (false, false);
+    for (i, c) in s.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            c if c.is_whitespace() && !quoted => return (&s[..i], &s[i..]),
+            _ => {}
+        }
+    }
+    (s, "")
+}
+
+fn parse_key(line: &str) -> Option<Key<'_>> {
+    let line = line.trim();
+    if line.is_empty() || line.starts_with('#') {
+        return None;
+    }
+    let (first, rest) = word(line);
+    let (options, kind, rest) = if is_type(first) {
+        (None, first, rest)
+    } else {
+        let (kind, rest) = word(rest);
+        (Some(first), kind, rest)
+    };
+    let (blob, _) = word(rest);
+    (is_type(kind) && !blob.is_empty()).then_some(Key {
+        options,
+        kind,
+        blob,
+    })
+}
+
+/// A key's identity: its type and blob.
 fn key_id(line: &str) -> Option<(&str, &str)> {
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let i = words
-        .iter()
-        .position(|w| w.starts_with("ssh-") || w.starts_with("ecdsa-") || w.starts_with("sk-"))?;
-    Some((words[i], *words.get(i + 1)?))
+    parse_key(line).map(|k| (k.kind, k.blob))
 }
 
 impl AuthorizedKey {
@@ -81,7 +127,8 @@ impl AuthorizedKey {
              while case $h in */) true;; *) false;; esac; do h=${{h%/}}; done\n\
              f={file}; case $f in */*) d=${{f%/*}}; [ -n \"$d\" ] || d=/;; *) d=.;; esac\n\
              {stats}\
-             if [ -f \"$f\" ]; then printf 'content\\t'; base64 -w0 -- \"$f\"; printf '\\n'; fi\n\
+             if [ -f \"$f\" ] && [ ! -L \"$f\" ] && [ ! -L \"$d\" ]; then\n\
+             if c=$(base64 -w0 -- \"$f\" 2>&1); then printf 'content\\t%s\\n' \"$c\"; else printf 'unreadable\\t%s\\n' \"$c\"; fi; fi\n\
              else printf 'nouser\\n'; fi\n"
         )
     }
@@ -93,6 +140,9 @@ impl AuthorizedKey {
         for line in facts.lines() {
             if let Some(p) = line.strip_prefix("passwd\t") {
                 passwd = Some(p.to_string());
+            } else if let Some(e) = line.strip_prefix("unreadable\t") {
+                // Changed between the probe's checks (a race) or unreadable: never "no keys".
+                return Err(format!("cannot read the keys file: {e}"));
             } else if let Some(c) = line.strip_prefix("content\t") {
                 content = Some(c.trim().to_string());
             } else if line.trim() == "nouser" {
@@ -120,6 +170,21 @@ impl AuthorizedKey {
         };
         let facts = file_fact::parse(&stats, &[&dir, &file])?;
         let (dir_fact, file_fact) = (&facts[0], &facts[1]);
+        // Root must not follow a link the user planted, nor write into someone else's files.
+        for (what, f) in [(&dir, dir_fact), (&file, file_fact)] {
+            if f.kind == Kind::Link {
+                return Err(format!(
+                    "{what} is a symlink (to {}); refusing to manage keys through it",
+                    f.target.as_deref().unwrap_or("?")
+                ));
+            }
+            if f.kind != Kind::Absent && f.uid != uid && f.uid != "0" {
+                return Err(format!(
+                    "{what} is owned by {} (uid {}), not by {} or root; refusing to manage keys there",
+                    f.owner, f.uid, self.user
+                ));
+            }
+        }
         let old = match (&file_fact.kind, content) {
             (Kind::Absent, _) => None,
             (Kind::File, Some(b64)) => Some(file_fact::decode_text(&b64, &file)?),
@@ -129,19 +194,30 @@ impl AuthorizedKey {
         let lines: Vec<&str> = old_text.lines().collect();
         let wanted: Vec<(&str, &str)> = self.keys.iter().filter_map(|k| key_id(k)).collect();
         let mut new: Vec<String> = Vec::new();
-        let (mut added, mut removed) = (0, 0);
+        let (mut added, mut updated, mut removed) = (0, 0, 0);
         if self.present {
+            let mut seen: Vec<(&str, &str)> = Vec::new();
             for l in &lines {
-                let keep = !self.exclusive || key_id(l).is_some_and(|id| wanted.contains(&id));
-                if keep {
-                    new.push(l.to_string());
-                } else {
-                    removed += 1;
+                let id = key_id(l);
+                match self.keys.iter().find(|k| id.is_some() && key_id(k) == id) {
+                    // The same key with other options (or none): the asked-for line replaces it.
+                    Some(k) => {
+                        seen.extend(id);
+                        if parse_key(l) == parse_key(k) {
+                            new.push(l.to_string());
+                        } else {
+                            new.push(k.clone());
+                            updated += 1;
+                        }
+                    }
+                    None if self.exclusive => removed += 1,
+                    None => new.push(l.to_string()),
                 }
             }
             for k in &self.keys {
-                if !lines.iter().any(|l| key_id(l) == key_id(k)) {
+                if !key_id(k).is_some_and(|id| seen.contains(&id)) {
                     new.push(k.clone());
+                    seen.extend(key_id(k));
                     added += 1;
                 }
             }
@@ -155,7 +231,7 @@ impl AuthorizedKey {
             }
         }
         let mut changes = Vec::new();
-        let mut script = String::from("set -e\n");
+        let mut script = String::from(super::safe_write::HEAD);
         let owner = uid.to_string();
         if dir_fact.kind == Kind::Absent {
             if !self.present || !self.manage_dir {
@@ -165,10 +241,13 @@ impl AuthorizedKey {
                 return Ok(Plan::ok());
             }
             changes.push(Change::new(format!("create {dir} (0700)")));
-            let d = quote(&dir);
-            script.push_str(&format!(
-                "mkdir -p -- {d}\nchmod 0700 -- {d}\nchown {uid}:{gid} -- {d}\n"
+            script.push_str(&super::safe_write::make_dir(
+                &dir,
+                Some(uid),
+                Some(gid),
+                Some(0o700),
             ));
+            script.push('\n');
         } else if self.manage_dir && dir_fact.kind == Kind::Dir {
             let (words, cmds) =
                 file_fact::attr_changes(dir_fact, &dir, Some(0o700), Some(&owner), None);
@@ -182,7 +261,7 @@ impl AuthorizedKey {
                 script.push('\n');
             }
         }
-        if added + removed > 0 {
+        if added + updated + removed > 0 {
             let bytes = Arc::new(file_fact::text_of(&new).into_bytes());
             let entry = Entry {
                 dest: file.clone(),
@@ -200,6 +279,12 @@ impl AuthorizedKey {
                 words.push(format!(
                     "authorize {added} key{}",
                     if added == 1 { "" } else { "s" }
+                ));
+            }
+            if updated > 0 {
+                words.push(format!(
+                    "update the options of {updated} key{}",
+                    if updated == 1 { "" } else { "s" }
                 ));
             }
             if removed > 0 {
@@ -294,7 +379,8 @@ mod tests {
         );
         let Run::Script(s) = &p.run else { panic!() };
         assert!(
-            s.contains("chown 1001:1001") && s.contains("chmod 0600"),
+            s.contains("plumb_cd /home/ops/.ssh mk\nplumb_own 1001 1001 0700 .")
+                && s.contains("plumb_own 1001 1001 0600 /dev/fd/3"),
             "{s}"
         );
         // Matched by key, whatever the comment says.
@@ -369,5 +455,65 @@ mod tests {
             a.plan(&out.out)
                 .unwrap_or_else(|e| panic!("{e}\n{}", out.out));
         }
+    }
+
+    #[test]
+    fn key_lines_are_parsed_as_sshd_reads_them() {
+        let k = parse_key(r#"from="10.0.0.0/8",command="ssh-x \"a b\"" ssh-ed25519 AAAAblob c@d"#)
+            .unwrap();
+        assert_eq!(
+            k.options,
+            Some(r#"from="10.0.0.0/8",command="ssh-x \"a b\"""#)
+        );
+        assert_eq!((k.kind, k.blob), ("ssh-ed25519", "AAAAblob"));
+        assert_eq!(parse_key("ssh-rsa AAAAx").unwrap().options, None);
+        assert_eq!(parse_key("# ssh-ed25519 AAAAblob old"), None);
+        assert_eq!(parse_key("  "), None);
+        assert_eq!(parse_key("restrict AAAAnotakey"), None);
+    }
+
+    #[test]
+    fn options_count_and_commented_keys_do_not() {
+        // The same key without the options asked for: replaced by the asked-for line.
+        let mut a = ak(true, false);
+        a.keys = vec![format!("from=\"10.0.0.0/8\",restrict {KEY}")];
+        let p = a.plan(&facts(Some(&format!("{OTHER}\n{KEY}\n")))).unwrap();
+        assert_eq!(
+            p.changes[0].summary,
+            "update the options of 1 key for ops in /home/ops/.ssh/authorized_keys"
+        );
+        let new = String::from_utf8(p.changes[0].content.as_ref().unwrap().new.to_vec()).unwrap();
+        assert_eq!(new, format!("{OTHER}\n{}\n", a.keys[0]));
+        assert!(a.plan(&facts(Some(&new))).unwrap().changes.is_empty());
+        // A commented-out key is not authorized: the key is added.
+        let p = ak(true, false)
+            .plan(&facts(Some(&format!("# {KEY}\n"))))
+            .unwrap();
+        assert_eq!(
+            p.changes[0].summary,
+            "authorize 1 key for ops in /home/ops/.ssh/authorized_keys"
+        );
+    }
+
+    #[test]
+    fn refuses_symlinks_and_foreign_owners() {
+        let linked = facts(Some(KEY)).replace(
+            "stat\tdirectory\t700\tops\tops\t1001\t1001\t\"/home/ops/.ssh\"",
+            "stat\tsymbolic link\t777\tops\tops\t1001\t1001\t\"/home/ops/.ssh\" -> \"/root/.ssh\"",
+        );
+        let e = ak(true, false).plan(&linked).unwrap_err();
+        assert!(
+            e.contains("/home/ops/.ssh is a symlink (to /root/.ssh); refusing"),
+            "{e}"
+        );
+        let foreign = facts(Some(KEY)).replace(
+            "regular file\t600\tops\tops\t1001\t1001",
+            "regular file\t600\tbob\tbob\t1002\t1002",
+        );
+        let e = ak(true, false).plan(&foreign).unwrap_err();
+        assert!(
+            e.contains("owned by bob (uid 1002), not by ops or root"),
+            "{e}"
+        );
     }
 }

@@ -3,6 +3,7 @@
 
 use super::args::Getter;
 use super::file_fact::{self, FileFact, Kind, attr_changes};
+use super::safe_write;
 use super::{BuildCtx, Change, ContentChange, Plan, Resource, Run};
 use crate::error::{Error, Result};
 use crate::location::Location;
@@ -101,8 +102,8 @@ impl Copy {
             } else {
                 a.opt_mode("directory_mode")?
             },
-            owner: a.opt_str("owner")?,
-            group: a.opt_str("group")?,
+            owner: safe_write::check_owner(a, "owner")?,
+            group: safe_write::check_owner(a, "group")?,
             backup: a.bool("backup", false)?,
             validate: a.opt_str("validate")?,
             validate_in_place: a.opt_str("validate_in_place")?,
@@ -215,21 +216,18 @@ impl Copy {
         let all = file_fact::parse(facts, &self.paths())?;
         let (dir_facts, file_facts) = all.split_at(self.dirs.len());
         let mut changes = Vec::new();
-        let mut script = String::from("set -e\n");
+        let mut script = String::from(safe_write::HEAD);
         for (d, fact) in self.dirs.iter().zip(dir_facts) {
-            let q = quote(d);
             match fact.kind {
                 Kind::Absent => {
                     changes.push(Change::new(format!("create directory {d}")));
-                    script.push_str(&format!("mkdir -p -- {q}\n"));
-                    if let Some(m) = self.directory_mode {
-                        script.push_str(&format!("chmod {m:04o} -- {q}\n"));
-                    }
-                    for (cmd, v) in [("chown", &self.owner), ("chgrp", &self.group)] {
-                        if let Some(v) = v {
-                            script.push_str(&format!("{cmd} {} -- {q}\n", quote(v)));
-                        }
-                    }
+                    script.push_str(&safe_write::make_dir(
+                        d,
+                        self.owner.as_deref(),
+                        self.group.as_deref(),
+                        self.directory_mode,
+                    ));
+                    script.push('\n');
                 }
                 Kind::Dir => {
                     let (words, cmds) = attr_changes(
@@ -322,71 +320,71 @@ impl Copy {
         )
     }
 
-    /// Shell that writes one file atomically. Mode and owner come from the arguments, else from
-    /// the file being replaced, else 0644 and the remote user.
+    /// Shell that writes one file atomically (see `safe_write`). Mode and owner come from the
+    /// arguments, else from the file being replaced (its probed numeric ids and mode), else
+    /// 0644 and the remote user. The script must start with `safe_write::HEAD`.
     pub(crate) fn write(&self, e: &Entry, old: Option<&FileFact>) -> String {
+        let (dir, name) = safe_write::split(&e.dest);
+        let t = safe_write::temp_name("");
+        let n = quote(&format!("./{name}"));
         let dest = quote(&e.dest);
-        let dir = quote(match e.dest.rsplit_once('/') {
-            Some(("", _)) => "/",
-            Some((d, _)) => d,
-            None => ".",
-        });
-        // A hang-up (connection cut) or a kill ends the script through `exit`, so the EXIT trap
-        // removes the temp file: the target keeps its old content or gets the new, never a mix.
         let mut s = format!(
-            "trap 'exit 129' HUP INT TERM PIPE\nt=$(mktemp -- {dir}/.plumb-XXXXXXXX)\ntrap 'rm -f -- \"$t\"' EXIT\n"
+            "( plumb_cd {}\nplumb_open {t} {dest}\nbase64 -d >&3 <<'PLUMB_EOF'\n",
+            quote(&dir)
         );
-        s.push_str("base64 -d > \"$t\" <<'PLUMB_EOF'\n");
         let b64 = base64::engine::general_purpose::STANDARD.encode(e.content.as_slice());
         for chunk in b64.as_bytes().chunks(76) {
             s.push_str(std::str::from_utf8(chunk).expect("base64 is ascii"));
             s.push('\n');
         }
         s.push_str("PLUMB_EOF\n");
-        match (self.mode, old) {
-            (Some(m), _) => s.push_str(&format!("chmod {m:04o} \"$t\"\n")),
-            (None, Some(_)) => s.push_str(&format!("chmod --reference={dest} \"$t\"\n")),
-            (None, None) => s.push_str("chmod 0644 \"$t\"\n"),
-        }
-        if old.is_some() && (self.owner.is_none() || self.group.is_none()) {
-            s.push_str(&format!("chown --reference={dest} \"$t\"\n"));
-        }
-        if let Some(o) = &self.owner {
-            s.push_str(&format!("chown {} \"$t\"\n", quote(o)));
-        }
-        if let Some(g) = &self.group {
-            s.push_str(&format!("chgrp {} \"$t\"\n", quote(g)));
-        }
+        let owner = self
+            .owner
+            .clone()
+            .or_else(|| old.map(|f| f.uid.clone()))
+            .unwrap_or_default();
+        let group = self
+            .group
+            .clone()
+            .or_else(|| old.map(|f| f.gid.clone()))
+            .unwrap_or_default();
+        let mode = self.mode.or(old.map(|f| f.mode)).unwrap_or(0o644);
+        // chown before chmod: chown clears setuid/setgid.
+        s.push_str(&format!(
+            "plumb_own {} {} {mode:04o} /dev/fd/3\n",
+            quote(&owner),
+            quote(&group)
+        ));
         if let Some(v) = &self.validate {
-            let cmd = v.replace("%s", "\"$t\"");
+            // `%s` becomes the temp file's quoted path, so it works inside quotes too.
+            let path = quote(&format!("{}/{t}", dir.trim_end_matches('/')));
+            let cmd = v.replace("%s", &path);
             s.push_str(&format!(
-                "if ! out=$( ( {cmd} ) 2>&1 </dev/null); then printf '%s\\n' \"validation failed: {}\" \"$out\"; exit 1; fi\n",
-                v.replace('"', "\\\"").replace('$', "\\$").replace('`', "\\`")
+                "PLUMB_TMP={path}; export PLUMB_TMP\nif ! out=$( ( {cmd} ) 2>&1 </dev/null); then printf 'validation failed: %s\\n%s\\n' {} \"$out\"; exit 1; fi\n",
+                quote(v)
             ));
         }
-        s.push_str("sync -- \"$t\"\n");
+        s.push_str("sync /dev/fd/3\n");
         if self.backup && old.is_some() {
+            // A hard link under Ansible's name: link(2) never follows or overwrites a planted
+            // name, and the old inode keeps its mode, owner and times.
             s.push_str(&format!(
-                "cp -p -- {dest} {dest}.$(date +%Y-%m-%d@%H:%M:%S)~\n"
+                "if [ -e {n} ] || [ -L {n} ]; then ln -PT -- {n} {n}.$$.$(date +%Y-%m-%d@%H:%M:%S)~; fi\n"
             ));
         }
         match &self.validate_in_place {
-            None => s.push_str(&format!("mv -f -- \"$t\" {dest}\ntrap - EXIT\n")),
+            None => s.push_str(&format!("plumb_put {n} {dest} )\n")),
             Some(check) => {
-                let shown = check
-                    .replace('\\', "\\\\")
-                    .replace('"', "\\\"")
-                    .replace('$', "\\$")
-                    .replace('`', "\\`");
+                let o = safe_write::temp_name("old-");
                 s.push_str(&format!(
-                    "old=\nif [ -e {dest} ]; then old=$(mktemp -- {dir}/.plumb-old-XXXXXXXX); cp -p -- {dest} \"$old\"; fi\n\
-                     mv -f -- \"$t\" {dest}\ntrap - EXIT\n\
+                    "old=\nif [ -e {n} ] || [ -L {n} ]; then old={o}; ln -PT -- {n} {o}; fi\n\
+                     plumb_put {n} {dest}\n\
                      if ! out=$( ( {check} ) 2>&1 </dev/null); then\n\
-                     \x20 if [ -n \"$old\" ]; then mv -f -- \"$old\" {dest}; what='the previous file was put back'; else rm -f -- {dest}; what='the new file was removed'; fi\n\
-                     \x20 printf '%s\\n' \"{path}: in-place check failed ({shown}); $what\" \"$out\"; exit 1\n\
+                     \x20 if [ -n \"$old\" ]; then mv -fT -- {o} {n}; what='the previous file was put back'; else rm -f -- {n}; what='the new file was removed'; fi\n\
+                     \x20 printf '%s: in-place check failed (%s); %s\\n%s\\n' {dest} {} \"$what\" \"$out\"; exit 1\n\
                      fi\n\
-                     [ -z \"$old\" ] || rm -f -- \"$old\"\n",
-                    path = e.dest.replace('"', "")
+                     [ -z \"$old\" ] || rm -f -- {o}\n)\n",
+                    quote(check)
                 ));
             }
         }
@@ -457,8 +455,10 @@ mod tests {
         assert_eq!(p.changes[0].summary, "update /etc/app.conf");
         assert!(p.changes[0].content.as_ref().unwrap().exists);
         let Run::Script(s) = &p.run else { panic!() };
-        assert!(s.contains("mv -f -- \"$t\" /etc/app.conf"), "{s}");
-        assert!(s.contains("sync -- \"$t\""));
+        assert!(s.contains("plumb_cd /etc\nplumb_open .plumb-"), "{s}");
+        // The old file's numeric owner and mode, chmod last.
+        assert!(s.contains("plumb_own 0 0 0644 /dev/fd/3\n"), "{s}");
+        assert!(s.contains("plumb_put ./app.conf /etc/app.conf )"), "{s}");
         let p = c.plan("absent\t0\nstats\n").unwrap();
         assert_eq!(p.changes[0].summary, "create /etc/app.conf (6 bytes)");
     }

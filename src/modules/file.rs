@@ -1,10 +1,12 @@
 //! `file`: directories, links, removals, empty files, and attributes of existing paths.
 
 use super::args::Getter;
+use super::copy::{Copy, Entry, sha256_hex};
 use super::file_fact::{self, FileFact, Kind, attr_changes};
+use super::safe_write;
 use super::{Change, Plan, Resource, Run};
 use crate::error::Result;
-use crate::shell::quote;
+use std::sync::Arc;
 
 #[derive(Debug, Clone)]
 pub struct File {
@@ -39,8 +41,8 @@ impl File {
             path,
             state,
             mode: a.opt_mode("mode")?,
-            owner: a.opt_str("owner")?,
-            group: a.opt_str("group")?,
+            owner: super::safe_write::check_owner(a, "owner")?,
+            group: super::safe_write::check_owner(a, "group")?,
             src,
             force: a.bool("force", false)?,
         })
@@ -52,7 +54,6 @@ impl File {
 
     pub fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
         let fact = file_fact::parse(facts, &[&self.path])?.remove(0);
-        let p = quote(&self.path);
         let (mut words, mut cmds): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
         let attrs = |fact: &FileFact| {
             attr_changes(
@@ -74,23 +75,18 @@ impl File {
             "absent" => {
                 if fact.kind != Kind::Absent {
                     words.push(format!("remove {} {}", describe(&fact.kind), self.path));
-                    cmds.push(format!("rm -rf -- {p}"));
+                    cmds.push(safe_write::remove(&self.path));
                 }
             }
             "directory" => match fact.kind {
                 Kind::Absent => {
                     words.push(format!("create directory {}", self.path));
-                    cmds.push(format!("mkdir -p -- {p}"));
-                    let new = FileFact {
-                        kind: Kind::Dir,
-                        mode: 0o755,
-                        ..FileFact::absent()
-                    };
-                    let (_, c) = attrs(&new);
-                    cmds.extend(c);
-                    if let Some(m) = self.mode {
-                        cmds.push(format!("chmod {m:04o} -- {p}"));
-                    }
+                    cmds.push(safe_write::make_dir(
+                        &self.path,
+                        self.owner.as_deref(),
+                        self.group.as_deref(),
+                        self.mode,
+                    ));
                 }
                 Kind::Dir => (words, cmds) = attrs(&fact),
                 ref k => {
@@ -108,32 +104,33 @@ impl File {
                         self.path
                     ));
                 }
-                Kind::Link => {}
+                Kind::Link => self.link_attrs(&fact)?,
                 _ => (words, cmds) = attrs(&fact),
             },
             "touch" => match fact.kind {
                 Kind::Absent => {
                     words.push(format!("create empty file {}", self.path));
-                    cmds.push(format!("touch -- {p}"));
-                    let new = FileFact {
-                        kind: Kind::File,
-                        mode: 0o644,
-                        ..FileFact::absent()
+                    // Created like any other file: O_EXCL temp, attributes, rename.
+                    let writer = Copy {
+                        mode: self.mode,
+                        owner: self.owner.clone(),
+                        group: self.group.clone(),
+                        ..Copy::writer(&self.path)
                     };
-                    let (_, c) = attrs(&new);
-                    cmds.extend(c);
-                    if let Some(m) = self.mode {
-                        cmds.push(format!("chmod {m:04o} -- {p}"));
-                    }
+                    let entry = Entry {
+                        dest: self.path.clone(),
+                        content: Arc::new(Vec::new()),
+                        sha256: sha256_hex(b""),
+                    };
+                    cmds.push(writer.write(&entry, None));
                 }
+                // An existing path is left as it is (touch is idempotent here).
+                Kind::Link => self.link_attrs(&fact)?,
                 _ => (words, cmds) = attrs(&fact),
             },
             "link" => {
                 let src = self.src.as_deref().expect("checked in build");
-                let make = format!(
-                    "t=$(dirname -- {p})/.plumb-link.$$; ln -s -- {} \"$t\" && mv -Tf -- \"$t\" {p}",
-                    quote(src)
-                );
+                let make = safe_write::link(&self.path, src);
                 match fact.kind {
                     Kind::Link if fact.target.as_deref() == Some(src) => {}
                     Kind::Link => {
@@ -169,11 +166,27 @@ impl File {
         }
         Ok(Plan {
             changes: words.into_iter().map(Change::new).collect(),
-            run: Run::Script(format!("set -e\n{}\n", cmds.join("\n"))),
+            run: Run::Script(format!("{}{}\n", safe_write::HEAD, cmds.join("\n"))),
             writes: vec![Resource::Path(self.path.clone())],
             uncertain: false,
             result: Default::default(),
         })
+    }
+}
+
+impl File {
+    /// `state: file`/`touch` on a symlink: nothing to do unless attributes are asked for, and
+    /// those plumb refuses to set through the link (it would compare the link's own 0777 and
+    /// act on the target).
+    fn link_attrs(&self, fact: &FileFact) -> std::result::Result<(), String> {
+        if self.mode.is_none() && self.owner.is_none() && self.group.is_none() {
+            return Ok(());
+        }
+        Err(format!(
+            "{} is a symlink (to {}); plumb does not set mode/owner/group through a symlink: set them on its target",
+            self.path,
+            fact.target.as_deref().unwrap_or("?")
+        ))
     }
 }
 

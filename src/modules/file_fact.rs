@@ -377,7 +377,9 @@ impl FileFact {
     }
 }
 
-/// The mode/owner/group changes needed on an existing path, in words and as shell.
+/// The mode/owner/group changes needed on an existing path, in words and as shell. The shell
+/// (which needs `safe_write::HEAD`) acts on the file or directory reached safely, never through
+/// a symlink, and sets owner and group before the mode (chown clears setuid/setgid).
 pub fn attr_changes(
     fact: &FileFact,
     path: &str,
@@ -386,26 +388,32 @@ pub fn attr_changes(
     group: Option<&str>,
 ) -> (Vec<String>, Vec<String>) {
     let mut words = Vec::new();
-    let mut cmds = Vec::new();
-    if let Some(m) = mode
-        && fact.mode != m
-    {
+    let mode = mode.filter(|m| fact.mode != *m);
+    if let Some(m) = mode {
         words.push(format!("mode {:04o} → {:04o}", fact.mode, m));
-        cmds.push(format!("chmod {:04o} -- {}", m, quote(path)));
     }
-    if let Some(o) = owner
-        && !fact.owner_is(o)
-    {
+    let owner = owner.filter(|o| !fact.owner_is(o));
+    if let Some(o) = owner {
         words.push(format!("owner {} → {}", fact.owner, o));
-        cmds.push(format!("chown {} -- {}", quote(o), quote(path)));
     }
-    if let Some(g) = group
-        && !fact.group_is(g)
-    {
+    let group = group.filter(|g| !fact.group_is(g));
+    if let Some(g) = group {
         words.push(format!("group {} → {}", fact.group, g));
-        cmds.push(format!("chgrp {} -- {}", quote(g), quote(path)));
     }
-    (words, cmds)
+    if words.is_empty() {
+        return (words, Vec::new());
+    }
+    let cmd = match fact.kind {
+        Kind::File | Kind::Dir => {
+            super::safe_write::set_attrs(path, fact.kind == Kind::Dir, owner, group, mode)
+        }
+        // Never through a symlink (its own mode is always 0777), nor on a device or FIFO.
+        _ => format!(
+            "plumb_die '%s is not a regular file or directory; plumb sets attributes only on those' {}",
+            quote(path)
+        ),
+    };
+    (words, vec![cmd])
 }
 
 /// A text file's content as a probe prints it (base64 on one line), back into text.
@@ -741,6 +749,9 @@ sums\t 0 5 6
         };
         let (w, c) = attr_changes(&f, "/x", Some(0o644), Some("root"), Some("www-data"));
         assert_eq!(w, ["mode 0600 → 0644", "group root → www-data"]);
-        assert_eq!(c, ["chmod 0644 -- /x", "chgrp www-data -- /x"]);
+        assert_eq!(
+            c,
+            ["( plumb_cd /\nplumb_hold x /x\nplumb_own '' www-data 0644 /dev/fd/3 )"]
+        );
     }
 }

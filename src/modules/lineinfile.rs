@@ -82,8 +82,8 @@ impl LineInFile {
         }
         let writer = Copy {
             mode: a.opt_mode("mode")?,
-            owner: a.opt_str("owner")?,
-            group: a.opt_str("group")?,
+            owner: super::safe_write::check_owner(a, "owner")?,
+            group: super::safe_write::check_owner(a, "group")?,
             backup: a.bool("backup", false)?,
             validate: a.opt_str("validate")?,
             ..Copy::writer(&path)
@@ -165,7 +165,7 @@ impl LineInFile {
                     .into_iter()
                     .map(|w| Change::new(format!("{}: {w}", self.path)))
                     .collect(),
-                run: Run::Script(format!("set -e\n{}\n", cmds.join("\n"))),
+                run: Run::Script(format!("{}{}\n", super::safe_write::HEAD, cmds.join("\n"))),
                 writes: self.reads(),
                 uncertain: false,
                 result: Default::default(),
@@ -238,7 +238,11 @@ impl LineInFile {
                     exists: old.is_some(),
                 }),
             }],
-            run: Run::Script(format!("set -e\n{}", self.writer.write(&entry, old))),
+            run: Run::Script(format!(
+                "{}{}",
+                super::safe_write::HEAD,
+                self.writer.write(&entry, old)
+            )),
             writes: self.reads(),
             uncertain: false,
             result: Default::default(),

@@ -12,6 +12,7 @@ pub mod file;
 pub mod file_fact;
 pub mod group;
 pub mod lineinfile;
+pub mod safe_write;
 pub mod service;
 pub mod stat;
 pub mod uri;
