@@ -295,8 +295,10 @@ impl<'a> Runner<'a> {
             });
             self.abort.store(false, Ordering::SeqCst);
             let serial = self.opts.serial.as_ref().unwrap_or(&play.serial);
-            let total = hosts.len();
-            let mut failed = 0usize;
+            let rule = StopRule {
+                any_errors_fatal: play.any_errors_fatal,
+                max_fail_percentage: play.max_fail_percentage,
+            };
             let mut stopped: Option<String> = None;
             for batch in batches(&hosts, serial) {
                 if let Some(why) = &stopped {
@@ -311,21 +313,14 @@ impl<'a> Runner<'a> {
                     continue;
                 }
                 let statuses = self.run_batch(play, batch, report);
+                let mut failed = 0usize;
                 for (name, s) in statuses {
                     if matches!(s, HostStatus::Failed | HostStatus::Unreachable) {
                         failed += 1;
                         dead.insert(name);
                     }
                 }
-                if play.any_errors_fatal && failed > 0 {
-                    stopped = Some("not run: a host failed and any_errors_fatal is set".into());
-                } else if let Some(max) = play.max_fail_percentage
-                    && (failed as f64) * 100.0 / (total as f64) > max
-                {
-                    stopped = Some(format!(
-                        "not run: {failed} of {total} hosts failed, over max_fail_percentage {max}"
-                    ));
-                }
+                stopped = rule.after_batch(batch.len(), failed);
             }
         }
         let bad: Vec<&str> = report
@@ -393,6 +388,39 @@ impl<'a> Runner<'a> {
     }
 }
 
+/// When a rollout stops, decided after each batch as Ansible does: a failure with
+/// `any_errors_fatal`; a batch in which every host failed (with or without
+/// `max_fail_percentage`), so a change that breaks every host is not rolled through the fleet;
+/// or more than `max_fail_percentage` of this batch's hosts failed (Ansible divides by the
+/// batch size, not by the play's hosts).
+#[derive(Debug, Clone, Copy)]
+pub struct StopRule {
+    pub any_errors_fatal: bool,
+    pub max_fail_percentage: Option<f64>,
+}
+
+impl StopRule {
+    /// Why the remaining batches do not run, or None to go on.
+    pub fn after_batch(&self, size: usize, failed: usize) -> Option<String> {
+        if failed == 0 || size == 0 {
+            return None;
+        }
+        if self.any_errors_fatal {
+            return Some("not run: a host failed and any_errors_fatal is set".into());
+        }
+        if let Some(max) = self.max_fail_percentage
+            && (failed as f64) * 100.0 / (size as f64) > max
+        {
+            return Some(format!(
+                "not run: {failed} of {size} hosts of the previous batch failed, over max_fail_percentage {max}"
+            ));
+        }
+        (failed >= size).then(|| {
+            format!("not run: every host of the previous batch failed ({failed} of {size})")
+        })
+    }
+}
+
 /// Splits hosts into rolling batches: `serial` sizes in order, the last one repeating.
 pub fn batches<'h, T>(hosts: &'h [T], serial: &[Serial]) -> Vec<&'h [T]> {
     if serial.is_empty() || hosts.is_empty() {
@@ -420,6 +448,37 @@ pub fn batches<'h, T>(hosts: &'h [T], serial: &[Serial]) -> Vec<&'h [T]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stop_rule_after_each_batch() {
+        // (any_errors_fatal, max_fail_percentage, batch size, failed in it, stops)
+        let table: &[(bool, Option<f64>, usize, usize, bool)] = &[
+            (false, None, 1, 0, false),
+            (false, None, 1, 1, true), // serial: 1, the host failed: stop (the old code went on)
+            (false, None, 3, 2, false),
+            (false, None, 3, 3, true),
+            (true, None, 3, 1, true),
+            (true, None, 3, 0, false),
+            (false, Some(0.0), 4, 1, true),
+            (false, Some(50.0), 4, 2, false), // exactly 50% is not over
+            (false, Some(50.0), 4, 3, true),
+            // Per batch: 1 of a batch of 2 is 50%, over 40 (the old code divided by all 10 hosts).
+            (false, Some(40.0), 2, 1, true),
+            (false, Some(100.0), 2, 2, true), // a whole batch failed stops even at 100%
+            (false, Some(30.0), 0, 0, false),
+        ];
+        for &(fatal, max, size, failed, stops) in table {
+            let rule = StopRule {
+                any_errors_fatal: fatal,
+                max_fail_percentage: max,
+            };
+            assert_eq!(
+                rule.after_batch(size, failed).is_some(),
+                stops,
+                "{fatal} {max:?} {failed}/{size}"
+            );
+        }
+    }
 
     #[test]
     fn rolling_batches() {

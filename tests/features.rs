@@ -271,3 +271,29 @@ fn stat_registers_facts_in_plan_and_apply() {
     let again = run(dir.path(), "apply", &[]);
     assert_eq!(statuses(&again), ["ok", "ok", "ok", "skipped", "ok", "ok"]);
 }
+
+#[test]
+fn a_rollout_stops_after_a_batch_in_which_every_host_failed() {
+    // Ansible stops a play when a whole batch failed, with or without max_fail_percentage: a
+    // change that breaks every host must not be rolled through the fleet.
+    let dir = project(&[
+        (
+            "three.ini",
+            "a1 ansible_connection=local\na2 ansible_connection=local\na3 ansible_connection=local\n",
+        ),
+        (
+            "site.yml",
+            "- hosts: all\n  serial: 1\n  tasks:\n    - name: broken\n      command: /bin/false\n",
+        ),
+    ]);
+    let r = plumb(
+        dir.path(),
+        &["apply", "site.yml", "-i", "three.ini", "--output", "json"],
+    );
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.host_status("a1"), "failed", "{}", r.stdout);
+    for h in ["a2", "a3"] {
+        assert_eq!(r.host_status(h), "not-run", "{}", r.stdout);
+        assert!(r.host_msg(h).contains("every host"), "{}", r.stdout);
+    }
+}
