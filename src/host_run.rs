@@ -123,6 +123,9 @@ pub struct HostRun<'a> {
     t: Box<dyn Transport>,
     local: Local,
     base: Map<String, Value>,
+    /// Variables that read a registered result, as written: rendered for each task once
+    /// what they read is there (validation rejected every other one that does not render).
+    deferred: Map<String, Value>,
     registered: Map<String, Value>,
     /// Probe results by (probe script, sudo user), from the batched probe or a later one.
     cache: HashMap<(String, Option<String>), (i32, String)>,
@@ -154,7 +157,9 @@ impl<'a> HostRun<'a> {
         let _ = tx.send(Event::HostStart {
             host: host.name.clone(),
         });
-        let base = host_vars(host, play, r.pb, &r.opts.extra_vars);
+        let (base, unresolved) = host_vars(host, play, r.pb, &r.opts.extra_vars);
+        let deferred: Map<String, Value> =
+            unresolved.into_iter().map(|u| (u.name, u.value)).collect();
         let done = |status: HostStatus, msg: String| {
             let _ = tx.send(Event::Host {
                 host: host.name.clone(),
@@ -183,6 +188,7 @@ impl<'a> HostRun<'a> {
             t,
             local: Local::new(),
             base,
+            deferred,
             registered: Map::new(),
             cache: HashMap::new(),
             dirty: Vec::new(),
@@ -389,6 +395,20 @@ impl<'a> HostRun<'a> {
     fn task_vars(&self, task: &Task) -> Map<String, Value> {
         let mut m = self.base.clone();
         m.extend(self.registered.clone());
+        if !self.deferred.is_empty() {
+            // Rendered from what was written, never from a registered value's text; one that
+            // still cannot render stays undefined, so what reads it fails saying so.
+            let mut d = m.clone();
+            d.extend(self.deferred.clone());
+            let here = |_: &str| self.play.vars_loc.clone();
+            let names: std::collections::BTreeSet<&String> = self.deferred.keys().collect();
+            let (resolved, _) = crate::runner::resolve_only(d, &names, &here);
+            for k in self.deferred.keys() {
+                if let Some(v) = resolved.get(k) {
+                    m.insert(k.clone(), v.clone());
+                }
+            }
+        }
         m.extend(task.vars.clone());
         m
     }

@@ -53,13 +53,28 @@ pub struct Runner<'a> {
     pub become_pass: Option<String>,
 }
 
-/// Variables a task sees before registered results: inventory, then play vars, then `-e`.
+/// A variable whose template did not render against the host's other variables: an error in
+/// it, or a value only known on the host (a registered result). It is left out of the
+/// variables (never kept as literal `{{ … }}` text) until it renders.
+#[derive(Debug)]
+pub struct Unresolved {
+    pub name: String,
+    /// As written.
+    pub value: Value,
+    pub err: Error,
+    /// Whether `err`'s place is where the variable is written (play `vars`, `vars_files`);
+    /// else (inventory, role defaults, `-e`) it has no place to point at.
+    pub located: bool,
+}
+
+/// Variables a task sees before registered results: inventory, then play vars, then `-e`;
+/// and those that did not render.
 pub fn host_vars(
     host: &Host,
     play: &Play,
     pb: &Playbook,
     extra: &Map<String, Value>,
-) -> Map<String, Value> {
+) -> (Map<String, Value>, Vec<Unresolved>) {
     // Roles' defaults are the weakest of all, below the inventory.
     let mut m = play.defaults.clone();
     m.extend(host.vars.clone());
@@ -69,30 +84,93 @@ pub fn host_vars(
     m.entry("ansible_host").or_insert_with(|| json!(host.name));
     m.extend(play.vars.clone());
     m.extend(extra.clone());
-    resolve(m)
+    let loc = |name: &str| {
+        play.var_locs
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| play.vars_loc.clone())
+    };
+    let (m, mut failed) = resolve(m, &loc);
+    for u in &mut failed {
+        u.located = play.var_locs.contains_key(&u.name);
+    }
+    (m, failed)
 }
 
-/// Variables may refer to each other (`static_root: "{{ app_dir }}/static"`): render them
-/// against the whole set until nothing changes. Errors are left for the task that uses them.
-fn resolve(mut m: Map<String, Value>) -> Map<String, Value> {
-    let loc = crate::location::Location::new(&std::sync::Arc::new(PathBuf::from("vars")), 1, 1);
-    for _ in 0..8 {
-        let vars = Vars::new(m.clone());
-        let mut changed = false;
-        for v in m.values_mut() {
-            if mentions_template(v)
-                && let Ok(new) = vars.render_value(v, &loc)
-                && new != *v
-            {
-                *v = new;
-                changed = true;
+/// Variables may refer to each other (`static_root: "{{ app_dir }}/static"`): each is
+/// rendered once, from the text it was written with, after the variables it reads. One that
+/// fails is taken out, with its error.
+pub fn resolve(
+    m: Map<String, Value>,
+    loc: &dyn Fn(&str) -> crate::location::Location,
+) -> (Map<String, Value>, Vec<Unresolved>) {
+    let keys: BTreeSet<String> = m
+        .iter()
+        .filter(|(_, v)| mentions_template(v))
+        .map(|(k, _)| k.clone())
+        .collect();
+    let keys: BTreeSet<&String> = keys.iter().collect();
+    resolve_only(m, &keys, loc)
+}
+
+/// `resolve` for the variables named in `keys` only (the others are values, never rendered:
+/// a registered result's text is not a template).
+pub fn resolve_only(
+    mut m: Map<String, Value>,
+    keys: &BTreeSet<&String>,
+    loc: &dyn Fn(&str) -> crate::location::Location,
+) -> (Map<String, Value>, Vec<Unresolved>) {
+    let written: Map<String, Value> = m
+        .iter()
+        .filter(|(k, _)| keys.contains(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    // 0: not yet, 1: under way (a cycle when met again), 2: done.
+    let mut state: std::collections::HashMap<String, u8> = Default::default();
+    let mut failed: Vec<Unresolved> = Vec::new();
+    fn visit(
+        k: &str,
+        written: &Map<String, Value>,
+        m: &mut Map<String, Value>,
+        state: &mut std::collections::HashMap<String, u8>,
+        failed: &mut Vec<Unresolved>,
+        loc: &dyn Fn(&str) -> crate::location::Location,
+    ) {
+        match state.get(k) {
+            Some(2) => return,
+            Some(1) => {
+                // Read while it is being rendered: a cycle. Left out, so its reader fails.
+                m.remove(k);
+                return;
+            }
+            _ => {}
+        }
+        state.insert(k.to_string(), 1);
+        let value = &written[k];
+        for dep in crate::template::names_in(value) {
+            if dep != k && written.contains_key(&dep) {
+                visit(&dep, written, m, state, failed, loc);
             }
         }
-        if !changed {
-            break;
+        m.remove(k);
+        let vars = Vars::new(m.clone());
+        match vars.render_value(value, &loc(k)) {
+            Ok(v) => {
+                m.insert(k.to_string(), v);
+            }
+            Err(err) => failed.push(Unresolved {
+                name: k.to_string(),
+                value: value.clone(),
+                err,
+                located: true,
+            }),
         }
+        state.insert(k.to_string(), 2);
     }
-    m
+    for k in written.keys() {
+        visit(k, &written, &mut m, &mut state, &mut failed, loc);
+    }
+    (m, failed)
 }
 
 fn mentions_template(v: &Value) -> bool {
@@ -166,35 +244,38 @@ impl<'a> Runner<'a> {
                 }
             };
             any_host |= !hosts.is_empty();
-            let registers: Vec<&str> = play
+            // Names only known on the host: registered results, what a `rescue` sees.
+            let mut runtime: BTreeSet<String> = play
                 .tasks
                 .iter()
                 .chain(&play.handlers)
-                .filter_map(|t| t.register.as_deref())
+                .filter_map(|t| t.register.clone())
                 .collect();
+            runtime.extend(["ansible_failed_task".into(), "ansible_failed_result".into()]);
+            let registers: Vec<String> = runtime.iter().cloned().collect();
             for host in hosts {
-                let mut base = host_vars(host, play, self.pb, &self.opts.extra_vars);
+                let (mut base, unresolved) = host_vars(host, play, self.pb, &self.opts.extra_vars);
                 if let Err(e) = crate::host_run::connection_check(host, &base) {
+                    push(e, &mut errors);
+                }
+                // Variables that read a registered result wait for it (on the host); every
+                // other one that does not render is an error where it is written.
+                let (_, broken) = split_unresolved(&unresolved, &runtime);
+                for e in broken {
                     push(e, &mut errors);
                 }
                 for r in &registers {
                     base.insert(r.to_string(), placeholder_result());
                 }
-                if !play.blocks.is_empty() {
-                    base.insert(
-                        "ansible_failed_task".into(),
-                        json!({"name": "", "action": ""}),
-                    );
-                    base.insert("ansible_failed_result".into(), placeholder_result());
-                }
+                base.insert(
+                    "ansible_failed_task".into(),
+                    json!({"name": "", "action": ""}),
+                );
+                // Tasks reading these are rendered on the host; here only checked.
+                let mut later = runtime.clone();
+                later.extend(unresolved.iter().map(|u| u.name.clone()));
                 for task in play.tasks.iter().chain(&play.handlers) {
-                    // Values computed from registered results are only known on the host.
-                    let text = serde_json::to_string(&task.args.map).unwrap_or_default()
-                        + &format!("{:?}{:?}", task.when, task.loop_items);
-                    let uses_register = registers.iter().any(|r| text.contains(r));
-                    if let Err(e) = self.check_task(task, &base)
-                        && !uses_register
-                    {
+                    if let Err(e) = self.check_task(task, &base, &later) {
                         push(e, &mut errors);
                     }
                 }
@@ -214,10 +295,45 @@ impl<'a> Runner<'a> {
         }
     }
 
-    fn check_task(&self, task: &crate::task::Task, base: &Map<String, Value>) -> Result<()> {
+    /// One task, whatever its `when` or loop says: every template's syntax, filters, tests
+    /// and functions, and every condition; then, where the values are known (nothing it
+    /// reads is in `later`), it is rendered and its module arguments built for every loop
+    /// item, as the host would.
+    fn check_task(
+        &self,
+        task: &crate::task::Task,
+        base: &Map<String, Value>,
+        later: &BTreeSet<String>,
+    ) -> Result<()> {
         let mut m = base.clone();
         m.extend(task.vars.clone());
         let vars = Vars::new(m.clone());
+        let mut names = BTreeSet::new();
+        for (k, v) in &task.args.map {
+            vars.check_value(v, task.args.loc_of(k), &mut names)?;
+        }
+        for w in &task.when {
+            vars.check_condition(&w.value, &w.loc, &mut names)?;
+        }
+        for c in [&task.changed_when, &task.failed_when, &task.until]
+            .into_iter()
+            .flatten()
+        {
+            vars.check_condition(&c.value, &c.loc, &mut names)?;
+        }
+        if let Some(l) = &task.loop_items {
+            vars.check_value(&l.value, &l.loc, &mut names)?;
+        }
+        for v in task.environment.values() {
+            vars.check_value(&v.value, &v.loc, &mut names)?;
+        }
+        for v in task.vars.values() {
+            vars.check_value(v, &task.loc, &mut names)?;
+        }
+        // Which registered results it reads, by the templates' own variable names.
+        if names.iter().any(|n| later.contains(n)) {
+            return Ok(());
+        }
         let items = match &task.loop_items {
             None => vec![None],
             Some(l) => match vars.render_value(&l.value, &l.loc)? {
@@ -233,49 +349,64 @@ impl<'a> Runner<'a> {
                 }
             },
         };
-        for item in items.into_iter().take(3) {
+        if items.is_empty() {
+            // Nothing to run: the arguments are built if they render without an item.
+            return match self.render_task(task, Vars::new(m)) {
+                Err(e) if !is_undefined(&e) => Err(e),
+                _ => Ok(()),
+            };
+        }
+        for item in items {
             let mut mi = m.clone();
             if let Some(i) = item {
                 mi.insert(task.loop_var.clone(), i);
             }
             let vars = Vars::new(mi);
-            let mut skip = false;
+            let mut run = true;
             for w in &task.when {
                 if !vars.condition(&w.value, &w.loc)? {
-                    skip = true;
+                    run = false;
                     break;
                 }
             }
-            if skip {
-                continue;
+            match self.render_task(task, vars) {
+                // Behind a false `when`, what it guards may be undefined (`when: x is
+                // defined`): only other errors count.
+                Err(e) if run || !is_undefined(&e) => return Err(e),
+                _ => {}
             }
-            for v in task.environment.values() {
-                vars.render_value(&v.value, &v.loc)?;
-            }
-            for c in [&task.changed_when, &task.failed_when, &task.until]
-                .into_iter()
-                .flatten()
-            {
-                // Only syntax can be checked: the result is not known yet.
-                let mut with_result = vars.map().clone();
-                with_result.insert("result".into(), placeholder_result());
-                if let Some(r) = &task.register {
-                    with_result.insert(r.clone(), placeholder_result());
-                }
-                Vars::new(with_result).condition(&c.value, &c.loc)?;
-            }
-            let mut rendered = Map::new();
-            for (k, v) in &task.args.map {
-                rendered.insert(k.clone(), vars.render_value(v, task.args.loc_of(k))?);
-            }
-            let ctx = BuildCtx {
-                base_dir: &self.pb.dir,
-                role_dir: task.role_dir.as_deref(),
-                vars: &vars,
-                args: &task.args,
-            };
-            Action::build(&task.module, rendered, &ctx)?;
         }
+        Ok(())
+    }
+
+    /// Renders a task's environment, conditions on its result and arguments, and builds its
+    /// module, as the host would.
+    fn render_task(&self, task: &crate::task::Task, vars: Vars) -> Result<()> {
+        for v in task.environment.values() {
+            vars.render_value(&v.value, &v.loc)?;
+        }
+        for c in [&task.changed_when, &task.failed_when, &task.until]
+            .into_iter()
+            .flatten()
+        {
+            let mut with_result = vars.map().clone();
+            with_result.insert("result".into(), placeholder_result());
+            if let Some(r) = &task.register {
+                with_result.insert(r.clone(), placeholder_result());
+            }
+            Vars::new(with_result).condition(&c.value, &c.loc)?;
+        }
+        let mut rendered = Map::new();
+        for (k, v) in &task.args.map {
+            rendered.insert(k.clone(), vars.render_value(v, task.args.loc_of(k))?);
+        }
+        let ctx = BuildCtx {
+            base_dir: &self.pb.dir,
+            role_dir: task.role_dir.as_deref(),
+            vars: &vars,
+            args: &task.args,
+        };
+        Action::build(&task.module, rendered, &ctx)?;
         Ok(())
     }
 
@@ -388,6 +519,75 @@ impl<'a> Runner<'a> {
     }
 }
 
+/// An undefined variable, which a false `when` or an empty loop may be guarding.
+fn is_undefined(e: &Error) -> bool {
+    matches!(e, Error::Input { msg, .. } if msg.contains("undefined variable `"))
+}
+
+/// Splits the variables that did not render into those that wait for a value known only on
+/// the host (they read one of `runtime`, or such a variable), and the errors to report: each
+/// broken variable at its place, except one that only fails because another broken one does.
+pub fn split_unresolved(
+    unresolved: &[Unresolved],
+    runtime: &BTreeSet<String>,
+) -> (BTreeSet<String>, Vec<Error>) {
+    let deps: Vec<BTreeSet<String>> = unresolved
+        .iter()
+        .map(|u| crate::template::names_in(&u.value))
+        .collect();
+    let mut deferred: BTreeSet<String> = BTreeSet::new();
+    loop {
+        let before = deferred.len();
+        for (u, d) in unresolved.iter().zip(&deps) {
+            if d.iter()
+                .any(|n| runtime.contains(n) || deferred.contains(n))
+            {
+                deferred.insert(u.name.clone());
+            }
+        }
+        if deferred.len() == before {
+            break;
+        }
+    }
+    let broken: BTreeSet<&str> = unresolved
+        .iter()
+        .map(|u| u.name.as_str())
+        .filter(|n| !deferred.contains(*n))
+        .collect();
+    let named = |u: &Unresolved| match &u.err {
+        Error::Input { loc, msg, hint } => Error::Input {
+            loc: loc.clone().filter(|_| u.located),
+            msg: format!("variable `{}`: {msg}", u.name),
+            hint: hint.clone(),
+        },
+        other => Error::Input {
+            loc: None,
+            msg: format!("variable `{}`: {other}", u.name),
+            hint: None,
+        },
+    };
+    let candidates: Vec<(&Unresolved, &BTreeSet<String>)> = unresolved
+        .iter()
+        .zip(&deps)
+        .filter(|(u, _)| broken.contains(u.name.as_str()))
+        .collect();
+    let roots: Vec<Error> = candidates
+        .iter()
+        .filter(|(u, d)| {
+            !d.iter()
+                .any(|n| *n != u.name && broken.contains(n.as_str()))
+        })
+        .map(|(u, _)| named(u))
+        .collect();
+    let errors = if roots.is_empty() {
+        // Only variables reading each other: all of them.
+        candidates.iter().map(|(u, _)| named(u)).collect()
+    } else {
+        roots
+    };
+    (deferred, errors)
+}
+
 /// When a rollout stops, decided after each batch as Ansible does: a failure with
 /// `any_errors_fatal`; a batch in which every host failed (with or without
 /// `max_fail_percentage`), so a change that breaks every host is not rolled through the fleet;
@@ -448,6 +648,53 @@ pub fn batches<'h, T>(hosts: &'h [T], serial: &[Serial]) -> Vec<&'h [T]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unresolved_variables_wait_for_registers_or_are_errors() {
+        let u = |name: &str, text: &str| Unresolved {
+            name: name.into(),
+            value: json!(text),
+            err: Error::input(None, "boom"),
+            located: true,
+        };
+        let runtime: BTreeSet<String> = ["r".to_string()].into();
+        let vars = [
+            u("out", "{{ r.stdout }}"),
+            u("loud", "{{ out | upper }}"),
+            u("bad", "{{ x | nope }}"),
+            u("worse", "{{ bad }}/x"),
+            u("rsync_opts", "{{ nope }}"),
+        ];
+        let (deferred, errors) = split_unresolved(&vars, &runtime);
+        // By name: `rsync_opts` is not `r`, and reads no register.
+        assert_eq!(deferred, ["loud", "out"].map(String::from).into());
+        let msgs: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        // `worse` fails only because `bad` does: one error, at `bad`.
+        assert_eq!(
+            msgs,
+            ["variable `bad`: boom", "variable `rsync_opts`: boom"]
+        );
+        // Two reading each other: both reported.
+        let (_, errors) = split_unresolved(&[u("a", "{{ b }}"), u("b", "{{ a }}")], &runtime);
+        assert_eq!(errors.len(), 2);
+    }
+
+    #[test]
+    fn resolve_renders_each_variable_once_after_what_it_reads() {
+        let loc = |_: &str| crate::location::Location::new(&std::sync::Arc::new("t".into()), 1, 1);
+        let m = json!({
+            "c": "{{ b }}/c", "b": "{{ a }}/b", "a": "/srv",
+            "raw": "{% raw %}{{ not_a_var }}{% endraw %}",
+            "broken": "{{ a | nope }}", "self": "{{ self }}/x",
+        });
+        let (m, failed) = resolve(m.as_object().unwrap().clone(), &loc);
+        assert_eq!(m["c"], "/srv/b/c");
+        // Rendered once: raw text stays raw.
+        assert_eq!(m["raw"], "{{ not_a_var }}");
+        let names: Vec<&str> = failed.iter().map(|u| u.name.as_str()).collect();
+        assert_eq!(names, ["broken", "self"]);
+        assert!(!m.contains_key("broken") && !m.contains_key("self"));
+    }
 
     #[test]
     fn stop_rule_after_each_batch() {

@@ -227,7 +227,7 @@ impl Task {
                             t.listen = names.into_iter().map(|s| s.value).collect();
                         }
                     }
-                    "when" => t.when.push(spanned(value)),
+                    "when" => t.when.extend(conditions(doc, value)),
                     "loop" | "with_items" => t.loop_items = Some(spanned(value)),
                     "loop_control" => {
                         let lc = yaml::to_value(value);
@@ -560,5 +560,22 @@ fn number(doc: &Doc, node: &Node, key: &str) -> Result<f64> {
                 found(node)
             ),
         )),
+    }
+}
+
+/// A `when`, each condition of a list on its own, so that an error points at its own line.
+pub fn conditions(doc: &Doc, node: &Node) -> Vec<Spanned<Value>> {
+    match node {
+        Node::Sequence(seq) => seq
+            .iter()
+            .map(|n| Spanned {
+                value: yaml::to_value(n),
+                loc: doc.loc(n),
+            })
+            .collect(),
+        other => vec![Spanned {
+            value: yaml::to_value(other),
+            loc: doc.loc(other),
+        }],
     }
 }

@@ -221,6 +221,18 @@ cases! {
     when_unknown_test: Test::new(),
     loop_not_a_list: Test::new(),
 
+    // Checked whatever `when`, a loop or a short-circuit says, as Jinja compiles them: syntax,
+    // filters, tests; and a `register` name does not hide other tasks' errors.
+    register_name_hides_nothing: Test::new(),
+    when_false_still_checked: Test::new(),
+    empty_loop_still_checked: Test::new(),
+    when_unknown_filter: Test::new(),
+    when_unknown_test_after_and: Test::new(),
+    when_list_later_condition_broken: Test::new(),
+    template_unknown_filter_in_false_branch: Test::new(),
+    // A variable that does not render is an error where it is written, not literal text.
+    var_template_broken: Test::new(),
+
     // Rollout and host selection.
     serial_bad: Test::new(),
     hosts_no_match: Test::new(),

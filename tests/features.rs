@@ -297,3 +297,17 @@ fn a_rollout_stops_after_a_batch_in_which_every_host_failed() {
         assert!(r.host_msg(h).contains("every host"), "{}", r.stdout);
     }
 }
+
+#[test]
+fn a_variable_reading_a_registered_result_is_rendered_when_it_is_there() {
+    // Not kept as literal `{{ … }}` text: rendered for each task once the result exists, and
+    // the host's output inside it is never rendered again as a template.
+    let dir = project(&[(
+        "site.yml",
+        "- hosts: all\n  vars:\n    greeting: \"{{ r.stdout }} there\"\n    shout: \"{{ greeting | upper }}\"\n    raw: \"{{ braces.stdout }}\"\n  tasks:\n    - name: say\n      command: echo hi\n      register: r\n    - name: show\n      debug: {msg: \"{{ shout }}\"}\n    - name: braces\n      shell: \"echo '{{ '{{' }} greeting }}'\"\n      register: braces\n    - name: raw\n      debug: {msg: \"{{ raw }}\"}\n",
+    )]);
+    let r = run(dir.path(), "apply", &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.task_msg("here", "show"), "HI THERE");
+    assert_eq!(r.task_msg("here", "raw"), "{{ greeting }}");
+}
