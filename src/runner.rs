@@ -251,8 +251,8 @@ impl<'a> Runner<'a> {
                 .chain(&play.handlers)
                 .filter_map(|t| t.register.clone())
                 .collect();
-            runtime.extend(["ansible_failed_task".into(), "ansible_failed_result".into()]);
             let registers: Vec<String> = runtime.iter().cloned().collect();
+            runtime.extend(["ansible_failed_task".into(), "ansible_failed_result".into()]);
             for host in hosts {
                 let (mut base, unresolved) = host_vars(host, play, self.pb, &self.opts.extra_vars);
                 if let Err(e) = crate::host_run::connection_check(host, &base) {
@@ -267,11 +267,14 @@ impl<'a> Runner<'a> {
                 for r in &registers {
                     base.insert(r.to_string(), placeholder_result());
                 }
-                base.insert(
-                    "ansible_failed_task".into(),
-                    json!({"name": "", "action": ""}),
-                );
-                // Tasks reading these are rendered on the host; here only checked.
+                if !play.blocks.is_empty() {
+                    base.insert(
+                        "ansible_failed_task".into(),
+                        json!({"name": "", "action": ""}),
+                    );
+                    base.insert("ansible_failed_result".into(), placeholder_result());
+                }
+                // Values of these are only known on the host.
                 let mut later = runtime.clone();
                 later.extend(unresolved.iter().map(|u| u.name.clone()));
                 for task in play.tasks.iter().chain(&play.handlers) {
@@ -330,10 +333,27 @@ impl<'a> Runner<'a> {
         for v in task.vars.values() {
             vars.check_value(v, &task.loc, &mut names)?;
         }
-        // Which registered results it reads, by the templates' own variable names.
+        // Which registered results it reads, by the templates' own variable names. Such a
+        // task is rendered with stand-ins for them, and only an undefined variable that is
+        // none of those is an error (the rest depends on values only the host has).
         if names.iter().any(|n| later.contains(n)) {
-            return Ok(());
+            return match self.render_items(task, m) {
+                Err(e)
+                    if undefined_root(&e).is_some_and(|n| {
+                        !later.contains(n) && n != task.loop_var && m_has_not(base, task, n)
+                    }) =>
+                {
+                    Err(e)
+                }
+                _ => Ok(()),
+            };
         }
+        self.render_items(task, m)
+    }
+
+    /// Renders the task for every loop item, as the host would (see `check_task`).
+    fn render_items(&self, task: &crate::task::Task, m: Map<String, Value>) -> Result<()> {
+        let vars = Vars::new(m.clone());
         let items = match &task.loop_items {
             None => vec![None],
             Some(l) => match vars.render_value(&l.value, &l.loc)? {
@@ -521,7 +541,25 @@ impl<'a> Runner<'a> {
 
 /// An undefined variable, which a false `when` or an empty loop may be guarding.
 fn is_undefined(e: &Error) -> bool {
-    matches!(e, Error::Input { msg, .. } if msg.contains("undefined variable `"))
+    undefined_root(e).is_some()
+}
+
+/// The root name of the undefined variable an error is about (`r` of `r.stat.exists`).
+fn undefined_root(e: &Error) -> Option<&str> {
+    let Error::Input { msg, .. } = e else {
+        return None;
+    };
+    let name = msg
+        .split("undefined variable `")
+        .nth(1)?
+        .split('`')
+        .next()?;
+    name.split(['.', '[']).next()
+}
+
+/// Whether `name` is defined neither for the play nor by the task's own `vars`.
+fn m_has_not(base: &Map<String, Value>, task: &crate::task::Task, name: &str) -> bool {
+    !base.contains_key(name) && !task.vars.contains_key(name)
 }
 
 /// Splits the variables that did not render into those that wait for a value known only on

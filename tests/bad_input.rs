@@ -224,6 +224,7 @@ cases! {
     // Checked whatever `when`, a loop or a short-circuit says, as Jinja compiles them: syntax,
     // filters, tests; and a `register` name does not hide other tasks' errors.
     register_name_hides_nothing: Test::new(),
+    register_reader_undefined_var: Test::new(),
     when_false_still_checked: Test::new(),
     empty_loop_still_checked: Test::new(),
     when_unknown_filter: Test::new(),
