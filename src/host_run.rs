@@ -392,7 +392,9 @@ impl<'a> HostRun<'a> {
         Ok((false, changed))
     }
 
-    fn task_vars(&self, task: &Task) -> Map<String, Value> {
+    /// Variables a task sees before its own `vars` and loop item (`runner::task_item_vars`
+    /// adds those).
+    fn known_vars(&self) -> Map<String, Value> {
         let mut m = self.base.clone();
         m.extend(self.registered.clone());
         if !self.deferred.is_empty() {
@@ -409,7 +411,6 @@ impl<'a> HostRun<'a> {
                 }
             }
         }
-        m.extend(task.vars.clone());
         m
     }
 
@@ -427,8 +428,8 @@ impl<'a> HostRun<'a> {
                 continue;
             }
             let sudo = self.sudo_for(task);
-            let m = self.task_vars(task);
-            let vars = Vars::new(m.clone());
+            let m = self.known_vars();
+            let vars = Vars::new(crate::runner::task_item_vars(task, &m, None).0);
             let items: Vec<Option<Value>> = match &task.loop_items {
                 None => vec![None],
                 Some(l) => match vars.render_value(&l.value, &l.loc) {
@@ -437,14 +438,7 @@ impl<'a> HostRun<'a> {
                 },
             };
             for item in items {
-                let vars = match item {
-                    None => Vars::new(m.clone()),
-                    Some(i) => {
-                        let mut mi = m.clone();
-                        mi.insert(task.loop_var.clone(), i);
-                        Vars::new(mi)
-                    }
-                };
+                let vars = Vars::new(crate::runner::task_item_vars(task, &m, item.as_ref()).0);
                 if !task
                     .when
                     .iter()
@@ -629,10 +623,12 @@ impl<'a> HostRun<'a> {
             host: self.host.name.clone(),
             name: task.display_name(),
         });
-        let m = self.task_vars(task);
+        let m = self.known_vars();
         let items: Vec<Option<Value>> = match &task.loop_items {
             None => vec![None],
-            Some(l) => match Vars::new(m.clone()).render_value(&l.value, &l.loc) {
+            Some(l) => match Vars::new(crate::runner::task_item_vars(task, &m, None).0)
+                .render_value(&l.value, &l.loc)
+            {
                 Ok(Value::Array(a)) => a.into_iter().map(Some).collect(),
                 Ok(other) => {
                     let o = Outcome::new(
@@ -653,11 +649,7 @@ impl<'a> HostRun<'a> {
         let looped = task.loop_items.is_some();
         let mut outcomes = Vec::new();
         for item in items {
-            let mut mi = m.clone();
-            if let Some(i) = &item {
-                mi.insert(task.loop_var.clone(), i.clone());
-            }
-            let vars = Vars::new(mi);
+            let vars = Vars::new(crate::runner::task_item_vars(task, &m, item.as_ref()).0);
             let mut o = self.run_item(task, &vars)?;
             if let Some(i) = item
                 && let Value::Object(obj) = &mut o.value

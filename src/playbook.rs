@@ -844,7 +844,7 @@ fn vars_file(
 }
 
 /// Where each value of a mapping was written.
-fn value_locs(doc: &Doc, node: &Node) -> std::collections::HashMap<String, Location> {
+pub fn value_locs(doc: &Doc, node: &Node) -> std::collections::HashMap<String, Location> {
     node.as_mapping()
         .map(|m| {
             m.iter()

@@ -330,12 +330,19 @@ impl<'a> Runner<'a> {
         for v in task.environment.values() {
             vars.check_value(&v.value, &v.loc, &mut names)?;
         }
-        for v in task.vars.values() {
-            vars.check_value(v, &task.loc, &mut names)?;
+        for (k, v) in &task.vars {
+            match task.var_locs.get(k) {
+                Some(at) => vars.check_value(v, at, &mut names)?,
+                // Inherited (a block's, a role's): no place of its own; said at the task.
+                None => vars
+                    .check_value(v, &task.loc, &mut names)
+                    .map_err(|err| task_var_error(task, k, err))?,
+            }
         }
         // Which registered results it reads, by the templates' own variable names. Such a
         // task is rendered with stand-ins for them, and only an undefined variable that is
         // none of those is an error (the rest depends on values only the host has).
+        let m = base.clone();
         if names.iter().any(|n| later.contains(n)) {
             return match self.render_items(task, m) {
                 Err(e)
@@ -353,7 +360,7 @@ impl<'a> Runner<'a> {
 
     /// Renders the task for every loop item, as the host would (see `check_task`).
     fn render_items(&self, task: &crate::task::Task, m: Map<String, Value>) -> Result<()> {
-        let vars = Vars::new(m.clone());
+        let vars = Vars::new(task_item_vars(task, &m, None).0);
         let items = match &task.loop_items {
             None => vec![None],
             Some(l) => match vars.render_value(&l.value, &l.loc)? {
@@ -371,16 +378,13 @@ impl<'a> Runner<'a> {
         };
         if items.is_empty() {
             // Nothing to run: the arguments are built if they render without an item.
-            return match self.render_task(task, Vars::new(m)) {
+            return match self.render_task(task, vars) {
                 Err(e) if !is_undefined(&e) => Err(e),
                 _ => Ok(()),
             };
         }
         for item in items {
-            let mut mi = m.clone();
-            if let Some(i) = item {
-                mi.insert(task.loop_var.clone(), i);
-            }
+            let (mi, failed) = task_item_vars(task, &m, item.as_ref());
             let vars = Vars::new(mi);
             let mut run = true;
             for w in &task.when {
@@ -389,7 +393,11 @@ impl<'a> Runner<'a> {
                     break;
                 }
             }
-            match self.render_task(task, vars) {
+            let rendered = match failed.into_iter().next() {
+                Some(u) => Err(task_var_error(task, &u.name, u.err)),
+                None => self.render_task(task, vars),
+            };
+            match rendered {
                 // Behind a false `when`, what it guards may be undefined (`when: x is
                 // defined`): only other errors count.
                 Err(e) if run || !is_undefined(&e) => return Err(e),
@@ -536,6 +544,52 @@ impl<'a> Runner<'a> {
             }
         });
         statuses
+    }
+}
+
+/// A task's variables for one loop item: `m` (the play's, registered results), the item,
+/// and the task's own `vars` (a block's, a role's, an include's) rendered against them, as
+/// Ansible evaluates them when used: they may read the item, or each other. One that does
+/// not render is left out, with its error.
+pub fn task_item_vars(
+    task: &crate::task::Task,
+    m: &Map<String, Value>,
+    item: Option<&Value>,
+) -> (Map<String, Value>, Vec<Unresolved>) {
+    let mut mi = m.clone();
+    mi.extend(task.vars.clone());
+    if let Some(i) = item {
+        mi.insert(task.loop_var.clone(), i.clone());
+    }
+    let keys: BTreeSet<&String> = task
+        .vars
+        .iter()
+        .filter(|(k, v)| mentions_template(v) && (item.is_none() || **k != task.loop_var))
+        .map(|(k, _)| k)
+        .collect();
+    if keys.is_empty() {
+        return (mi, Vec::new());
+    }
+    resolve_only(mi, &keys, &|k| {
+        task.var_locs
+            .get(k)
+            .cloned()
+            .unwrap_or_else(|| task.loc.clone())
+    })
+}
+
+/// A task variable that did not render: where it is written, else at the task.
+fn task_var_error(task: &crate::task::Task, name: &str, err: Error) -> Error {
+    match err {
+        Error::Input { loc, msg, hint } => Error::Input {
+            loc: Some(match task.var_locs.get(name) {
+                Some(_) => loc.unwrap_or_else(|| task.loc.clone()),
+                None => task.loc.clone(),
+            }),
+            msg: format!("variable `{name}`: {msg}"),
+            hint,
+        },
+        other => other,
     }
 }
 

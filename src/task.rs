@@ -75,6 +75,8 @@ pub struct Task {
     /// The role the task comes from: its `src` files are looked for there first.
     pub role_dir: Option<std::path::PathBuf>,
     pub vars: Map<String, Value>,
+    /// Where the task's own `vars` were written (not those it inherits).
+    pub var_locs: std::collections::HashMap<String, Location>,
 }
 
 const KEYWORDS: &[&str] = &[
@@ -190,6 +192,7 @@ impl Task {
             role_dir: None,
             environment: Env::new(),
             vars: Map::new(),
+            var_locs: Default::default(),
         };
         let mut check_mode: Option<(bool, Location)> = None;
         let mut extra_args: Option<&Node> = None;
@@ -270,7 +273,10 @@ impl Task {
                     "environment" => t.environment = environment(doc, value)?,
                     "check_mode" => check_mode = Some((boolean(doc, value, k)?, doc.loc(value))),
                     "args" => extra_args = Some(value),
-                    "vars" => t.vars = crate::inventory::vars_map(doc, value)?,
+                    "vars" => {
+                        t.vars = crate::inventory::vars_map(doc, value)?;
+                        t.var_locs = crate::playbook::value_locs(doc, value);
+                    }
                     _ => {
                         if let Some((_, why)) = UNSUPPORTED.iter().find(|(u, _)| *u == k) {
                             return Err(Error::input(kloc, format!("`{k}` is not supported"))

@@ -233,6 +233,7 @@ cases! {
     template_unknown_filter_in_false_branch: Test::new(),
     // A variable that does not render is an error where it is written, not literal text.
     var_template_broken: Test::new(),
+    task_var_undefined: Test::new(),
 
     // Rollout and host selection.
     serial_bad: Test::new(),

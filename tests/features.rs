@@ -311,3 +311,16 @@ fn a_variable_reading_a_registered_result_is_rendered_when_it_is_there() {
     assert_eq!(r.task_msg("here", "show"), "HI THERE");
     assert_eq!(r.task_msg("here", "raw"), "{{ greeting }}");
 }
+
+#[test]
+fn task_vars_are_rendered_and_may_read_the_loop_item() {
+    // A task's own `vars` are templates too, evaluated when used as in Ansible (they were
+    // passed on as literal `{{ … }}` text).
+    let dir = project(&[(
+        "site.yml",
+        "- hosts: all\n  vars: {base: /srv}\n  tasks:\n    - name: paths\n      debug: {msg: \"{{ path }} {{ loud }}\"}\n      loop: [a, b]\n      vars:\n        path: \"{{ base }}/{{ item }}\"\n        loud: \"{{ path | upper }}\"\n",
+    )]);
+    let r = run(dir.path(), "apply", &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.task_msg("here", "paths"), "/srv/a /SRV/A\n/srv/b /SRV/B");
+}
