@@ -123,8 +123,9 @@ pub struct HostRun<'a> {
     t: Box<dyn Transport>,
     local: Local,
     base: Map<String, Value>,
-    /// Variables that read a registered result, as written: rendered for each task once
-    /// what they read is there (validation rejected every other one that does not render).
+    /// Play variables that did not render at the start (they read a registered result, a
+    /// task's vars or the loop item), as written: rendered for each task by
+    /// `runner::task_item_vars` (validation rejected every other one).
     deferred: Map<String, Value>,
     registered: Map<String, Value>,
     /// Probe results by (probe script, sudo user), from the batched probe or a later one.
@@ -397,20 +398,6 @@ impl<'a> HostRun<'a> {
     fn known_vars(&self) -> Map<String, Value> {
         let mut m = self.base.clone();
         m.extend(self.registered.clone());
-        if !self.deferred.is_empty() {
-            // Rendered from what was written, never from a registered value's text; one that
-            // still cannot render stays undefined, so what reads it fails saying so.
-            let mut d = m.clone();
-            d.extend(self.deferred.clone());
-            let here = |_: &str| self.play.vars_loc.clone();
-            let names: std::collections::BTreeSet<&String> = self.deferred.keys().collect();
-            let (resolved, _) = crate::runner::resolve_only(d, &names, &here);
-            for k in self.deferred.keys() {
-                if let Some(v) = resolved.get(k) {
-                    m.insert(k.clone(), v.clone());
-                }
-            }
-        }
         m
     }
 
@@ -429,7 +416,7 @@ impl<'a> HostRun<'a> {
             }
             let sudo = self.sudo_for(task);
             let m = self.known_vars();
-            let vars = Vars::new(crate::runner::task_item_vars(task, &m, None).0);
+            let vars = Vars::new(crate::runner::task_item_vars(task, &m, None, &self.deferred).0);
             let items: Vec<Option<Value>> = match &task.loop_items {
                 None => vec![None],
                 Some(l) => match vars.render_value(&l.value, &l.loc) {
@@ -438,7 +425,9 @@ impl<'a> HostRun<'a> {
                 },
             };
             for item in items {
-                let vars = Vars::new(crate::runner::task_item_vars(task, &m, item.as_ref()).0);
+                let vars = Vars::new(
+                    crate::runner::task_item_vars(task, &m, item.as_ref(), &self.deferred).0,
+                );
                 if !task
                     .when
                     .iter()
@@ -626,30 +615,33 @@ impl<'a> HostRun<'a> {
         let m = self.known_vars();
         let items: Vec<Option<Value>> = match &task.loop_items {
             None => vec![None],
-            Some(l) => match Vars::new(crate::runner::task_item_vars(task, &m, None).0)
-                .render_value(&l.value, &l.loc)
-            {
-                Ok(Value::Array(a)) => a.into_iter().map(Some).collect(),
-                Ok(other) => {
-                    let o = Outcome::new(
-                        Status::Failed,
-                        format!(
-                            "`loop` must be a list, found {}",
-                            crate::modules::args::type_name(&other)
-                        ),
-                    );
-                    return Ok(self.finish(task, handler, by, vec![o], false, start));
+            Some(l) => {
+                match Vars::new(crate::runner::task_item_vars(task, &m, None, &self.deferred).0)
+                    .render_value(&l.value, &l.loc)
+                {
+                    Ok(Value::Array(a)) => a.into_iter().map(Some).collect(),
+                    Ok(other) => {
+                        let o = Outcome::new(
+                            Status::Failed,
+                            format!(
+                                "`loop` must be a list, found {}",
+                                crate::modules::args::type_name(&other)
+                            ),
+                        );
+                        return Ok(self.finish(task, handler, by, vec![o], false, start));
+                    }
+                    Err(e) => {
+                        let o = Outcome::new(Status::Failed, error_text(&e));
+                        return Ok(self.finish(task, handler, by, vec![o], false, start));
+                    }
                 }
-                Err(e) => {
-                    let o = Outcome::new(Status::Failed, error_text(&e));
-                    return Ok(self.finish(task, handler, by, vec![o], false, start));
-                }
-            },
+            }
         };
         let looped = task.loop_items.is_some();
         let mut outcomes = Vec::new();
         for item in items {
-            let vars = Vars::new(crate::runner::task_item_vars(task, &m, item.as_ref()).0);
+            let vars =
+                Vars::new(crate::runner::task_item_vars(task, &m, item.as_ref(), &self.deferred).0);
             let mut o = self.run_item(task, &vars)?;
             if let Some(i) = item
                 && let Value::Object(obj) = &mut o.value

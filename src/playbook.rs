@@ -46,6 +46,8 @@ pub struct Play {
     pub blocks: Vec<crate::block::BlockInfo>,
     /// Roles' `defaults/main.yml`: below every other variable, inventory included.
     pub defaults: Map<String, Value>,
+    /// Where each of `defaults` was written.
+    pub default_locs: std::collections::HashMap<String, Location>,
     pub environment: crate::task::Env,
 }
 
@@ -126,6 +128,7 @@ impl Play {
             tags: Vec::new(),
             blocks: Vec::new(),
             defaults: Map::new(),
+            default_locs: Default::default(),
             environment: crate::task::Env::new(),
         };
         // Roles run before the play's own tasks, wherever `roles` is written.
@@ -323,6 +326,7 @@ struct TaskList {
     /// Found while collecting: roles' handlers and defaults.
     handlers: Vec<Task>,
     defaults: Map<String, Value>,
+    default_locs: std::collections::HashMap<String, Location>,
     /// Roles brought in so far (folder, parameters): each runs once.
     roles_seen: Vec<(PathBuf, String)>,
 }
@@ -345,6 +349,7 @@ impl TaskList {
             dir: dir.to_path_buf(),
             handlers: Vec::new(),
             defaults: Map::new(),
+            default_locs: Default::default(),
             roles_seen: Vec::new(),
         }
     }
@@ -362,6 +367,11 @@ impl TaskList {
         play.blocks = self.blocks;
         play.handlers.extend(self.handlers);
         for (k, v) in self.defaults {
+            if !play.defaults.contains_key(&k)
+                && let Some(at) = self.default_locs.get(&k)
+            {
+                play.default_locs.insert(k.clone(), at.clone());
+            }
             play.defaults.entry(k).or_insert(v);
         }
         errors.extend(self.errors);
@@ -688,7 +698,13 @@ impl TaskList {
         if let Some(p) = file("defaults")
             && let Some(d) = read(&p, false)?
         {
+            let locs = value_locs(&d, &d.root);
             for (k, v) in crate::inventory::vars_map(&d, &d.root)? {
+                if !self.defaults.contains_key(&k)
+                    && let Some(at) = locs.get(&k)
+                {
+                    self.default_locs.insert(k.clone(), at.clone());
+                }
                 self.defaults.entry(k).or_insert(v);
             }
         }

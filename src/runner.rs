@@ -84,17 +84,32 @@ pub fn host_vars(
     m.entry("ansible_host").or_insert_with(|| json!(host.name));
     m.extend(play.vars.clone());
     m.extend(extra.clone());
-    let loc = |name: &str| {
-        play.var_locs
-            .get(name)
-            .cloned()
-            .unwrap_or_else(|| play.vars_loc.clone())
-    };
+    let loc =
+        |name: &str| var_loc(host, play, extra, name).unwrap_or_else(|| play.vars_loc.clone());
     let (m, mut failed) = resolve(m, &loc);
     for u in &mut failed {
-        u.located = play.var_locs.contains_key(&u.name);
+        u.located = var_loc(host, play, extra, &u.name).is_some();
     }
     (m, failed)
+}
+
+/// Where the value a host sees for `name` was written, when plumb knows: play `vars` and
+/// `vars_files`, or a role's defaults that nothing overrides (not the inventory, not `-e`).
+fn var_loc(
+    host: &Host,
+    play: &Play,
+    extra: &Map<String, Value>,
+    name: &str,
+) -> Option<crate::location::Location> {
+    if extra.contains_key(name) {
+        None
+    } else if play.vars.contains_key(name) {
+        play.var_locs.get(name).cloned()
+    } else if host.vars.contains_key(name) {
+        None
+    } else {
+        play.default_locs.get(name).cloned()
+    }
 }
 
 /// Variables may refer to each other (`static_root: "{{ app_dir }}/static"`): each is
@@ -253,6 +268,13 @@ impl<'a> Runner<'a> {
                 .collect();
             let registers: Vec<String> = runtime.iter().cloned().collect();
             runtime.extend(["ansible_failed_task".into(), "ansible_failed_result".into()]);
+            // A play variable may also read what a task defines (a role's parameters, a loop
+            // item): rendered per task, as Ansible does.
+            let mut waits_for = runtime.clone();
+            for t in play.tasks.iter().chain(&play.handlers) {
+                waits_for.extend(t.vars.keys().cloned());
+                waits_for.insert(t.loop_var.clone());
+            }
             for host in hosts {
                 let (mut base, unresolved) = host_vars(host, play, self.pb, &self.opts.extra_vars);
                 if let Err(e) = crate::host_run::connection_check(host, &base) {
@@ -260,7 +282,21 @@ impl<'a> Runner<'a> {
                 }
                 // Variables that read a registered result wait for it (on the host); every
                 // other one that does not render is an error where it is written.
-                let (_, broken) = split_unresolved(&unresolved, &runtime);
+                let (deferred, broken) = split_unresolved(&unresolved, &waits_for);
+                let deferred: Map<String, Value> = unresolved
+                    .iter()
+                    .filter(|u| deferred.contains(&u.name))
+                    .map(|u| (u.name.clone(), u.value.clone()))
+                    .collect();
+                // Those are rendered later, but their syntax, filters and tests are known now.
+                let checker = Vars::new(base.clone());
+                for (name, value) in &deferred {
+                    let at = var_loc(host, play, &self.opts.extra_vars, name);
+                    let here = at.clone().unwrap_or_else(|| play.vars_loc.clone());
+                    if let Err(e) = checker.check_value(value, &here, &mut BTreeSet::new()) {
+                        push(var_error(name, &e, at.is_some()), &mut errors);
+                    }
+                }
                 for e in broken {
                     push(e, &mut errors);
                 }
@@ -278,7 +314,7 @@ impl<'a> Runner<'a> {
                 let mut later = runtime.clone();
                 later.extend(unresolved.iter().map(|u| u.name.clone()));
                 for task in play.tasks.iter().chain(&play.handlers) {
-                    if let Err(e) = self.check_task(task, &base, &later) {
+                    if let Err(e) = self.check_task(task, &base, &deferred, &later) {
                         push(e, &mut errors);
                     }
                 }
@@ -306,6 +342,7 @@ impl<'a> Runner<'a> {
         &self,
         task: &crate::task::Task,
         base: &Map<String, Value>,
+        deferred: &Map<String, Value>,
         later: &BTreeSet<String>,
     ) -> Result<()> {
         let mut m = base.clone();
@@ -344,7 +381,7 @@ impl<'a> Runner<'a> {
         // none of those is an error (the rest depends on values only the host has).
         let m = base.clone();
         if names.iter().any(|n| later.contains(n)) {
-            return match self.render_items(task, m) {
+            return match self.render_items(task, m, deferred, &names) {
                 Err(e)
                     if undefined_root(&e).is_some_and(|n| {
                         !later.contains(n) && n != task.loop_var && m_has_not(base, task, n)
@@ -355,12 +392,18 @@ impl<'a> Runner<'a> {
                 _ => Ok(()),
             };
         }
-        self.render_items(task, m)
+        self.render_items(task, m, deferred, &names)
     }
 
     /// Renders the task for every loop item, as the host would (see `check_task`).
-    fn render_items(&self, task: &crate::task::Task, m: Map<String, Value>) -> Result<()> {
-        let vars = Vars::new(task_item_vars(task, &m, None).0);
+    fn render_items(
+        &self,
+        task: &crate::task::Task,
+        m: Map<String, Value>,
+        deferred: &Map<String, Value>,
+        reads: &BTreeSet<String>,
+    ) -> Result<()> {
+        let vars = Vars::new(task_item_vars(task, &m, None, deferred).0);
         let items = match &task.loop_items {
             None => vec![None],
             Some(l) => match vars.render_value(&l.value, &l.loc)? {
@@ -384,7 +427,12 @@ impl<'a> Runner<'a> {
             };
         }
         for item in items {
-            let (mi, failed) = task_item_vars(task, &m, item.as_ref());
+            let (mi, failed) = task_item_vars(task, &m, item.as_ref(), deferred);
+            // A variable of its own it reads that does not render (one it does not read may
+            // be meant for another task of its role or block).
+            let failed = failed
+                .into_iter()
+                .filter(|u| task.vars.contains_key(&u.name) && reads.contains(&u.name));
             let vars = Vars::new(mi);
             let mut run = true;
             for w in &task.when {
@@ -555,8 +603,12 @@ pub fn task_item_vars(
     task: &crate::task::Task,
     m: &Map<String, Value>,
     item: Option<&Value>,
+    deferred: &Map<String, Value>,
 ) -> (Map<String, Value>, Vec<Unresolved>) {
     let mut mi = m.clone();
+    // Play variables that wait for a registered result, a task's vars or the item, as
+    // written: rendered here from that text, never from a registered value's.
+    mi.extend(deferred.clone());
     mi.extend(task.vars.clone());
     if let Some(i) = item {
         mi.insert(task.loop_var.clone(), i.clone());
@@ -566,6 +618,7 @@ pub fn task_item_vars(
         .iter()
         .filter(|(k, v)| mentions_template(v) && (item.is_none() || **k != task.loop_var))
         .map(|(k, _)| k)
+        .chain(deferred.keys().filter(|k| !task.vars.contains_key(*k)))
         .collect();
     if keys.is_empty() {
         return (mi, Vec::new());
@@ -646,18 +699,7 @@ pub fn split_unresolved(
         .map(|u| u.name.as_str())
         .filter(|n| !deferred.contains(*n))
         .collect();
-    let named = |u: &Unresolved| match &u.err {
-        Error::Input { loc, msg, hint } => Error::Input {
-            loc: loc.clone().filter(|_| u.located),
-            msg: format!("variable `{}`: {msg}", u.name),
-            hint: hint.clone(),
-        },
-        other => Error::Input {
-            loc: None,
-            msg: format!("variable `{}`: {other}", u.name),
-            hint: None,
-        },
-    };
+    let named = |u: &Unresolved| var_error(&u.name, &u.err, u.located);
     let candidates: Vec<(&Unresolved, &BTreeSet<String>)> = unresolved
         .iter()
         .zip(&deps)
@@ -678,6 +720,22 @@ pub fn split_unresolved(
         roots
     };
     (deferred, errors)
+}
+
+/// An error in variable `name`'s template, at its place when that is known.
+fn var_error(name: &str, err: &Error, located: bool) -> Error {
+    match err {
+        Error::Input { loc, msg, hint } => Error::Input {
+            loc: loc.clone().filter(|_| located),
+            msg: format!("variable `{name}`: {msg}"),
+            hint: hint.clone(),
+        },
+        other => Error::Input {
+            loc: None,
+            msg: format!("variable `{name}`: {other}"),
+            hint: None,
+        },
+    }
 }
 
 /// When a rollout stops, decided after each batch as Ansible does: a failure with

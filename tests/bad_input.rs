@@ -234,6 +234,7 @@ cases! {
     // A variable that does not render is an error where it is written, not literal text.
     var_template_broken: Test::new(),
     task_var_undefined: Test::new(),
+    role_default_unknown_filter: Test::new(),
 
     // Rollout and host selection.
     serial_bad: Test::new(),

@@ -324,3 +324,26 @@ fn task_vars_are_rendered_and_may_read_the_loop_item() {
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(r.task_msg("here", "paths"), "/srv/a /SRV/A\n/srv/b /SRV/B");
 }
+
+#[test]
+fn role_defaults_may_read_the_roles_parameters() {
+    // `defaults/main.yml` reading a parameter given where the role is used, as public roles
+    // do: rendered for the role's tasks (it was kept as literal `{{ app_name }}` text).
+    let dir = project(&[
+        (
+            "site.yml",
+            "- hosts: all\n  roles:\n    - role: app\n      app_name: shop\n",
+        ),
+        (
+            "roles/app/defaults/main.yml",
+            "app_dir: \"/srv/{{ app_name }}\"\napp_log: \"{{ app_dir }}/log\"\n",
+        ),
+        (
+            "roles/app/tasks/main.yml",
+            "- name: show\n  debug: {msg: \"{{ app_log }}\"}\n",
+        ),
+    ]);
+    let r = run(dir.path(), "apply", &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.task_msg("here", "show"), "/srv/shop/log");
+}
