@@ -280,8 +280,9 @@ impl<'a> Runner<'a> {
                 if let Err(e) = crate::host_run::connection_check(host, &base) {
                     push(e, &mut errors);
                 }
-                // Variables that read a registered result wait for it (on the host); every
-                // other one that does not render is an error where it is written.
+                // Variables that read a registered result, a task's vars or a loop item wait
+                // for them (rendered per task); every other one that does not render is an
+                // error where it is written.
                 let (deferred, broken) = split_unresolved(&unresolved, &waits_for);
                 let deferred: Map<String, Value> = unresolved
                     .iter()
