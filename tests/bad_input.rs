@@ -8,9 +8,10 @@
 //! A case runs in a copy of its folder, with relative paths (`plumb validate site.yml -i
 //! inventory.ini`), so the locations in `expected.txt` read `site.yml:4:7`. In every file
 //! `@PORT@` stands for the port of a TCP listener the test holds; every inventory points its
-//! hosts at `127.0.0.1:@PORT@`. Each case runs as `plumb validate` and as `plumb apply`, and
-//! each run must: print exactly `expected.txt` on stderr, nothing on stdout, exit with the
-//! expected code (4 bad input, 5 bad command line), and leave the listener with no connection.
+//! hosts at `127.0.0.1:@PORT@`. Each case runs as `plumb validate`, `plumb plan` and `plumb
+//! apply`, and each run must: print exactly `expected.txt` on stderr, nothing on stdout, exit
+//! with the expected code (4 bad input, 5 bad command line), and leave the listener with no
+//! connection.
 //!
 //! `BLESS=1 cargo test --test bad_input` rewrites the `expected.txt` files from plumb's
 //! output; review the diff before keeping it.
@@ -51,7 +52,7 @@ impl Test {
     }
 
     fn run(self, case: &str) {
-        for command in ["validate", "apply"] {
+        for command in ["validate", "plan", "apply"] {
             self.run_one(case, command);
         }
     }
