@@ -228,6 +228,7 @@ cases! {
     register_reader_undefined_var: Test::new(),
     when_false_still_checked: Test::new(),
     empty_loop_still_checked: Test::new(),
+    loop_fourth_item_checked: Test::new(),
     when_unknown_filter: Test::new(),
     when_unknown_test_after_and: Test::new(),
     when_list_later_condition_broken: Test::new(),
