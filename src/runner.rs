@@ -423,8 +423,8 @@ impl<'a> Runner<'a> {
         if items.is_empty() {
             // Nothing to run: the arguments are built if they render without an item.
             return match self.render_task(task, vars) {
-                Err(e) if !is_undefined(&e) => Err(e),
-                _ => Ok(()),
+                Err(err) => unguarded(err),
+                Ok(()) => Ok(()),
             };
         }
         for item in items {
@@ -443,24 +443,28 @@ impl<'a> Runner<'a> {
                 }
             }
             let rendered = match failed.into_iter().next() {
-                Some(u) => Err(task_var_error(task, &u.name, u.err)),
+                Some(u) => Err((Stage::Render, task_var_error(task, &u.name, u.err))),
                 None => self.render_task(task, vars),
             };
             match rendered {
-                // Behind a false `when`, what it guards may be undefined (`when: x is
-                // defined`): only other errors count.
-                Err(e) if run || !is_undefined(&e) => return Err(e),
-                _ => {}
+                Err((_, e)) if run => return Err(e),
+                Err(err) => unguarded(err)?,
+                Ok(()) => {}
             }
         }
         Ok(())
     }
 
     /// Renders a task's environment, conditions on its result and arguments, and builds its
-    /// module, as the host would.
-    fn render_task(&self, task: &crate::task::Task, vars: Vars) -> Result<()> {
+    /// module, as the host would. An error says whether the module's build found it.
+    fn render_task(
+        &self,
+        task: &crate::task::Task,
+        vars: Vars,
+    ) -> std::result::Result<(), (Stage, Error)> {
+        let render = |e: Error| (Stage::Render, e);
         for v in task.environment.values() {
-            vars.render_value(&v.value, &v.loc)?;
+            vars.render_value(&v.value, &v.loc).map_err(render)?;
         }
         for c in [&task.changed_when, &task.failed_when, &task.until]
             .into_iter()
@@ -471,11 +475,14 @@ impl<'a> Runner<'a> {
             if let Some(r) = &task.register {
                 with_result.insert(r.clone(), placeholder_result());
             }
-            Vars::new(with_result).condition(&c.value, &c.loc)?;
+            Vars::new(with_result)
+                .condition(&c.value, &c.loc)
+                .map_err(render)?;
         }
         let mut rendered = Map::new();
         for (k, v) in &task.args.map {
-            rendered.insert(k.clone(), vars.render_value(v, task.args.loc_of(k))?);
+            let v = vars.render_value(v, task.args.loc_of(k)).map_err(render)?;
+            rendered.insert(k.clone(), v);
         }
         let ctx = BuildCtx {
             base_dir: &self.pb.dir,
@@ -483,7 +490,7 @@ impl<'a> Runner<'a> {
             vars: &vars,
             args: &task.args,
         };
-        Action::build(&task.module, rendered, &ctx)?;
+        Action::build(&task.module, rendered, &ctx).map_err(|e| (Stage::Build, e))?;
         Ok(())
     }
 
@@ -644,6 +651,25 @@ fn task_var_error(task: &crate::task::Task, name: &str, err: Error) -> Error {
             hint,
         },
         other => other,
+    }
+}
+
+/// Where `render_task` found an error.
+enum Stage {
+    Render,
+    Build,
+}
+
+/// An error of a task that does not run here (behind a false `when`, or a loop with no
+/// item), if it is one whatever the guard: the module's arguments, once they render. What
+/// the guard may be there for is not: values (`when: x is defined`), a local file only some
+/// hosts have. Template syntax, filters and tests were checked before, unguarded.
+fn unguarded((stage, e): (Stage, Error)) -> Result<()> {
+    let missing_file = matches!(&e, Error::Input { msg, .. }
+        if (msg.starts_with("file `") || msg.starts_with("template `")) && msg.ends_with("` not found"));
+    match stage {
+        Stage::Build if !is_undefined(&e) && !missing_file => Err(e),
+        _ => Ok(()),
     }
 }
 

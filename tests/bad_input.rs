@@ -227,6 +227,7 @@ cases! {
     register_name_hides_nothing: Test::new(),
     register_reader_undefined_var: Test::new(),
     when_false_still_checked: Test::new(),
+    when_false_module_argument: Test::new(),
     empty_loop_still_checked: Test::new(),
     loop_fourth_item_checked: Test::new(),
     when_unknown_filter: Test::new(),

@@ -347,3 +347,16 @@ fn role_defaults_may_read_the_roles_parameters() {
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(r.task_msg("here", "show"), "/srv/shop/log");
 }
+
+#[test]
+fn what_a_guard_is_there_for_still_validates() {
+    // Checked whatever `when` says, but not rejected for what the guard protects from: an
+    // undefined variable, an empty value, a local file only some hosts have, an empty loop's
+    // item, a registered result only the host has.
+    let dir = project(&[(
+        "site.yml",
+        "- hosts: all\n  vars: {custom_conf: \"\", extra: []}\n  tasks:\n    - name: custom\n      copy: {src: \"{{ custom_conf }}\", dest: /etc/custom.conf}\n      when: custom_conf | length > 0\n    - name: per host\n      template: {src: \"{{ inventory_hostname }}.conf.j2\", dest: /etc/host.conf}\n      when: host_template is defined\n    - name: maybe\n      debug: {msg: \"{{ maybe_var }}\"}\n      when: maybe_var is defined\n    - name: extras\n      apt: {name: \"{{ item.name }}\"}\n      loop: \"{{ extra }}\"\n    - name: look\n      stat: {path: /etc/hostname}\n      register: st\n    - name: size\n      debug: {msg: \"{{ st.stat.size }} {{ st.stat.pw_name }}\"}\n      when: st.stat.exists\n",
+    )]);
+    let r = plumb(dir.path(), &["validate", "site.yml", "-i", "local.ini"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+}
