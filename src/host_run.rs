@@ -123,6 +123,10 @@ pub struct HostRun<'a> {
     t: Box<dyn Transport>,
     local: Local,
     base: Map<String, Value>,
+    /// Play variables that did not render at the start (they read a registered result, a
+    /// task's vars or the loop item), as written: rendered for each task by
+    /// `runner::task_item_vars` (validation rejected every other one).
+    deferred: Map<String, Value>,
     registered: Map<String, Value>,
     /// Probe results by (probe script, sudo user), from the batched probe or a later one.
     cache: HashMap<(String, Option<String>), (i32, String)>,
@@ -154,7 +158,9 @@ impl<'a> HostRun<'a> {
         let _ = tx.send(Event::HostStart {
             host: host.name.clone(),
         });
-        let base = host_vars(host, play, r.pb, &r.opts.extra_vars);
+        let (base, unresolved) = host_vars(host, play, r.pb, &r.opts.extra_vars);
+        let deferred: Map<String, Value> =
+            unresolved.into_iter().map(|u| (u.name, u.value)).collect();
         let done = |status: HostStatus, msg: String| {
             let _ = tx.send(Event::Host {
                 host: host.name.clone(),
@@ -183,6 +189,7 @@ impl<'a> HostRun<'a> {
             t,
             local: Local::new(),
             base,
+            deferred,
             registered: Map::new(),
             cache: HashMap::new(),
             dirty: Vec::new(),
@@ -392,10 +399,11 @@ impl<'a> HostRun<'a> {
         Ok((false, changed))
     }
 
-    fn task_vars(&self, task: &Task) -> Map<String, Value> {
+    /// Variables a task sees before its own `vars` and loop item (`runner::task_item_vars`
+    /// adds those).
+    fn known_vars(&self) -> Map<String, Value> {
         let mut m = self.base.clone();
         m.extend(self.registered.clone());
-        m.extend(task.vars.clone());
         m
     }
 
@@ -416,8 +424,8 @@ impl<'a> HostRun<'a> {
                 continue;
             }
             let sudo = self.sudo_for(task);
-            let m = self.task_vars(task);
-            let vars = Vars::new(m.clone());
+            let m = self.known_vars();
+            let vars = Vars::new(crate::runner::task_item_vars(task, &m, None, &self.deferred).0);
             let items: Vec<Option<Value>> = match &task.loop_items {
                 None => vec![None],
                 Some(l) => match vars.render_value(&l.value, &l.loc) {
@@ -426,14 +434,9 @@ impl<'a> HostRun<'a> {
                 },
             };
             for item in items {
-                let vars = match item {
-                    None => Vars::new(m.clone()),
-                    Some(i) => {
-                        let mut mi = m.clone();
-                        mi.insert(task.loop_var.clone(), i);
-                        Vars::new(mi)
-                    }
-                };
+                let vars = Vars::new(
+                    crate::runner::task_item_vars(task, &m, item.as_ref(), &self.deferred).0,
+                );
                 if !task
                     .when
                     .iter()
@@ -685,35 +688,36 @@ impl<'a> HostRun<'a> {
             host: self.host.name.clone(),
             name: task.display_name(),
         });
-        let m = self.task_vars(task);
+        let m = self.known_vars();
         let items: Vec<Option<Value>> = match &task.loop_items {
             None => vec![None],
-            Some(l) => match Vars::new(m.clone()).render_value(&l.value, &l.loc) {
-                Ok(Value::Array(a)) => a.into_iter().map(Some).collect(),
-                Ok(other) => {
-                    let o = Outcome::new(
-                        Status::Failed,
-                        format!(
-                            "`loop` must be a list, found {}",
-                            crate::modules::args::type_name(&other)
-                        ),
-                    );
-                    return Ok(self.finish(task, handler, by, vec![o], false, start));
+            Some(l) => {
+                match Vars::new(crate::runner::task_item_vars(task, &m, None, &self.deferred).0)
+                    .render_value(&l.value, &l.loc)
+                {
+                    Ok(Value::Array(a)) => a.into_iter().map(Some).collect(),
+                    Ok(other) => {
+                        let o = Outcome::new(
+                            Status::Failed,
+                            format!(
+                                "`loop` must be a list, found {}",
+                                crate::modules::args::type_name(&other)
+                            ),
+                        );
+                        return Ok(self.finish(task, handler, by, vec![o], false, start));
+                    }
+                    Err(e) => {
+                        let o = Outcome::new(Status::Failed, error_text(&e));
+                        return Ok(self.finish(task, handler, by, vec![o], false, start));
+                    }
                 }
-                Err(e) => {
-                    let o = Outcome::new(Status::Failed, error_text(&e));
-                    return Ok(self.finish(task, handler, by, vec![o], false, start));
-                }
-            },
+            }
         };
         let looped = task.loop_items.is_some();
         let mut outcomes = Vec::new();
         for item in items {
-            let mut mi = m.clone();
-            if let Some(i) = &item {
-                mi.insert(task.loop_var.clone(), i.clone());
-            }
-            let vars = Vars::new(mi);
+            let vars =
+                Vars::new(crate::runner::task_item_vars(task, &m, item.as_ref(), &self.deferred).0);
             let mut o = self.run_item(task, &vars)?;
             if let Some(i) = item
                 && let Value::Object(obj) = &mut o.value

@@ -31,6 +31,8 @@ pub struct Play {
     pub hosts_loc: Location,
     pub vars: Map<String, Value>,
     pub vars_loc: Location,
+    /// Where each of `vars` (and `vars_files`') values was written, for errors in them.
+    pub var_locs: std::collections::HashMap<String, Location>,
     pub become_: bool,
     pub become_user: Option<String>,
     pub remote_user: Option<String>,
@@ -44,6 +46,8 @@ pub struct Play {
     pub blocks: Vec<crate::block::BlockInfo>,
     /// Roles' `defaults/main.yml`: below every other variable, inventory included.
     pub defaults: Map<String, Value>,
+    /// Where each of `defaults` was written.
+    pub default_locs: std::collections::HashMap<String, Location>,
     pub environment: crate::task::Env,
 }
 
@@ -112,6 +116,7 @@ impl Play {
             hosts_loc: doc.loc(node),
             vars: Map::new(),
             vars_loc: doc.loc(node),
+            var_locs: Default::default(),
             become_: false,
             become_user: None,
             remote_user: None,
@@ -123,6 +128,7 @@ impl Play {
             tags: Vec::new(),
             blocks: Vec::new(),
             defaults: Map::new(),
+            default_locs: Default::default(),
             environment: crate::task::Env::new(),
         };
         // Roles run before the play's own tasks, wherever `roles` is written.
@@ -130,6 +136,7 @@ impl Play {
         let mut has_hosts = false;
         // Ansible's precedence: what vars_files define wins over the play's `vars`.
         let mut file_vars = Map::new();
+        let mut file_locs = std::collections::HashMap::new();
         let mut errors = Vec::new();
         let mut broken_handlers = Vec::new();
         for (key, value) in map.iter() {
@@ -153,6 +160,7 @@ impl Play {
                     "vars" => {
                         play.vars = crate::inventory::vars_map(doc, value)?;
                         play.vars_loc = doc.loc(value);
+                        play.var_locs.extend(value_locs(doc, value));
                     }
                     "vars_files" => {
                         let items = match value {
@@ -160,7 +168,9 @@ impl Play {
                             other => vec![other],
                         };
                         for item in items {
-                            file_vars.extend(vars_file(doc, item, dir)?);
+                            let (vars, locs) = vars_file(doc, item, dir)?;
+                            file_vars.extend(vars);
+                            file_locs.extend(locs);
                         }
                     }
                     "tags" => play.tags = crate::task::tag_list(doc, value)?,
@@ -247,6 +257,7 @@ impl Play {
             }
         }
         play.vars.extend(file_vars);
+        play.var_locs.extend(file_locs);
         role_tasks.append(&mut play.tasks);
         play.tasks = role_tasks;
         for t in &mut play.tasks {
@@ -315,6 +326,7 @@ struct TaskList {
     /// Found while collecting: roles' handlers and defaults.
     handlers: Vec<Task>,
     defaults: Map<String, Value>,
+    default_locs: std::collections::HashMap<String, Location>,
     /// Roles brought in so far (folder, parameters): each runs once.
     roles_seen: Vec<(PathBuf, String)>,
 }
@@ -337,6 +349,7 @@ impl TaskList {
             dir: dir.to_path_buf(),
             handlers: Vec::new(),
             defaults: Map::new(),
+            default_locs: Default::default(),
             roles_seen: Vec::new(),
         }
     }
@@ -354,6 +367,11 @@ impl TaskList {
         play.blocks = self.blocks;
         play.handlers.extend(self.handlers);
         for (k, v) in self.defaults {
+            if !play.defaults.contains_key(&k)
+                && let Some(at) = self.default_locs.get(&k)
+            {
+                play.default_locs.insert(k.clone(), at.clone());
+            }
             play.defaults.entry(k).or_insert(v);
         }
         errors.extend(self.errors);
@@ -488,10 +506,7 @@ impl TaskList {
                     sections.push((section, items));
                 }
                 "name" => {}
-                "when" => inh.when.push(crate::task::Spanned {
-                    value: yaml::to_value(v),
-                    loc: doc.loc(v),
-                }),
+                "when" => inh.when.extend(crate::task::conditions(doc, v)),
                 "vars" => inh.vars.extend(crate::inventory::vars_map(doc, v)?),
                 "tags" => inh.tags.extend(crate::task::tag_list(doc, v)?),
                 "become" => inh.become_ = Some(boolean(doc, v, key)?),
@@ -571,10 +586,7 @@ impl TaskList {
                             other => found = Some((scalar_string(doc, other, k2)?, other)),
                         },
                         "name" => {}
-                        "when" => inh.when.push(crate::task::Spanned {
-                            value: yaml::to_value(v),
-                            loc: doc.loc(v),
-                        }),
+                        "when" => inh.when.extend(crate::task::conditions(doc, v)),
                         "vars" => params.extend(crate::inventory::vars_map(doc, v)?),
                         "tags" => inh.tags.extend(crate::task::tag_list(doc, v)?),
                         "become" => inh.become_ = Some(boolean(doc, v, kk)?),
@@ -686,7 +698,13 @@ impl TaskList {
         if let Some(p) = file("defaults")
             && let Some(d) = read(&p, false)?
         {
+            let locs = value_locs(&d, &d.root);
             for (k, v) in crate::inventory::vars_map(&d, &d.root)? {
+                if !self.defaults.contains_key(&k)
+                    && let Some(at) = locs.get(&k)
+                {
+                    self.default_locs.insert(k.clone(), at.clone());
+                }
                 self.defaults.entry(k).or_insert(v);
             }
         }
@@ -736,10 +754,7 @@ fn import_file(
     for (k, v) in item.as_mapping().expect("an import is a mapping").iter() {
         match k.as_str() {
             "name" => {}
-            "when" => inh.when.push(crate::task::Spanned {
-                value: yaml::to_value(v),
-                loc: doc.loc(v),
-            }),
+            "when" => inh.when.extend(crate::task::conditions(doc, v)),
             "vars" => inh.vars.extend(crate::inventory::vars_map(doc, v)?),
             "tags" => inh.tags.extend(crate::task::tag_list(doc, v)?),
             other if other == key => {}
@@ -808,7 +823,14 @@ fn read_named(doc: &Doc, at: &Node, what: &str, path: &Path) -> Result<String> {
 }
 
 /// The variables of one `vars_files` entry: a YAML mapping, its path relative to the playbook.
-fn vars_file(doc: &Doc, item: &Node, dir: &Path) -> Result<Map<String, Value>> {
+fn vars_file(
+    doc: &Doc,
+    item: &Node,
+    dir: &Path,
+) -> Result<(
+    Map<String, Value>,
+    std::collections::HashMap<String, Location>,
+)> {
     let rel = match item {
         Node::Scalar(s) => s.as_str().to_string(),
         other => {
@@ -832,7 +854,21 @@ fn vars_file(doc: &Doc, item: &Node, dir: &Path) -> Result<Map<String, Value>> {
     let path = crate::paths::under(dir, &rel);
     let text = read_named(doc, item, "vars file", &path)?;
     let vars = Doc::parse(path, &text, false)?;
-    crate::inventory::vars_map(&vars, &vars.root)
+    Ok((
+        crate::inventory::vars_map(&vars, &vars.root)?,
+        value_locs(&vars, &vars.root),
+    ))
+}
+
+/// Where each value of a mapping was written.
+pub fn value_locs(doc: &Doc, node: &Node) -> std::collections::HashMap<String, Location> {
+    node.as_mapping()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.as_str().to_string(), doc.loc(v)))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The `name` and `listen` names written on a handler that did not parse.

@@ -55,13 +55,28 @@ pub struct Runner<'a> {
     pub become_pass: Option<String>,
 }
 
-/// Variables a task sees before registered results: inventory, then play vars, then `-e`.
+/// A variable whose template did not render against the host's other variables: an error in
+/// it, or a value only known on the host (a registered result). It is left out of the
+/// variables (never kept as literal `{{ … }}` text) until it renders.
+#[derive(Debug)]
+pub struct Unresolved {
+    pub name: String,
+    /// As written.
+    pub value: Value,
+    pub err: Error,
+    /// Whether `err`'s place is where the variable is written (play `vars`, `vars_files`);
+    /// else (inventory, role defaults, `-e`) it has no place to point at.
+    pub located: bool,
+}
+
+/// Variables a task sees before registered results: inventory, then play vars, then `-e`;
+/// and those that did not render.
 pub fn host_vars(
     host: &Host,
     play: &Play,
     pb: &Playbook,
     extra: &Map<String, Value>,
-) -> Map<String, Value> {
+) -> (Map<String, Value>, Vec<Unresolved>) {
     // Roles' defaults are the weakest of all, below the inventory.
     let mut m = play.defaults.clone();
     m.extend(host.vars.clone());
@@ -71,30 +86,108 @@ pub fn host_vars(
     m.entry("ansible_host").or_insert_with(|| json!(host.name));
     m.extend(play.vars.clone());
     m.extend(extra.clone());
-    resolve(m)
+    let loc =
+        |name: &str| var_loc(host, play, extra, name).unwrap_or_else(|| play.vars_loc.clone());
+    let (m, mut failed) = resolve(m, &loc);
+    for u in &mut failed {
+        u.located = var_loc(host, play, extra, &u.name).is_some();
+    }
+    (m, failed)
 }
 
-/// Variables may refer to each other (`static_root: "{{ app_dir }}/static"`): render them
-/// against the whole set until nothing changes. Errors are left for the task that uses them.
-fn resolve(mut m: Map<String, Value>) -> Map<String, Value> {
-    let loc = crate::location::Location::new(&std::sync::Arc::new(PathBuf::from("vars")), 1, 1);
-    for _ in 0..8 {
-        let vars = Vars::new(m.clone());
-        let mut changed = false;
-        for v in m.values_mut() {
-            if mentions_template(v)
-                && let Ok(new) = vars.render_value(v, &loc)
-                && new != *v
-            {
-                *v = new;
-                changed = true;
+/// Where the value a host sees for `name` was written, when plumb knows: play `vars` and
+/// `vars_files`, or a role's defaults that nothing overrides (not the inventory, not `-e`).
+fn var_loc(
+    host: &Host,
+    play: &Play,
+    extra: &Map<String, Value>,
+    name: &str,
+) -> Option<crate::location::Location> {
+    if extra.contains_key(name) {
+        None
+    } else if play.vars.contains_key(name) {
+        play.var_locs.get(name).cloned()
+    } else if host.vars.contains_key(name) {
+        None
+    } else {
+        play.default_locs.get(name).cloned()
+    }
+}
+
+/// Variables may refer to each other (`static_root: "{{ app_dir }}/static"`): each is
+/// rendered once, from the text it was written with, after the variables it reads. One that
+/// fails is taken out, with its error.
+pub fn resolve(
+    m: Map<String, Value>,
+    loc: &dyn Fn(&str) -> crate::location::Location,
+) -> (Map<String, Value>, Vec<Unresolved>) {
+    let keys: BTreeSet<String> = m
+        .iter()
+        .filter(|(_, v)| mentions_template(v))
+        .map(|(k, _)| k.clone())
+        .collect();
+    let keys: BTreeSet<&String> = keys.iter().collect();
+    resolve_only(m, &keys, loc)
+}
+
+/// `resolve` for the variables named in `keys` only (the others are values, never rendered:
+/// a registered result's text is not a template).
+pub fn resolve_only(
+    mut m: Map<String, Value>,
+    keys: &BTreeSet<&String>,
+    loc: &dyn Fn(&str) -> crate::location::Location,
+) -> (Map<String, Value>, Vec<Unresolved>) {
+    let written: Map<String, Value> = m
+        .iter()
+        .filter(|(k, _)| keys.contains(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    // 0: not yet, 1: under way (a cycle when met again), 2: done.
+    let mut state: std::collections::HashMap<String, u8> = Default::default();
+    let mut failed: Vec<Unresolved> = Vec::new();
+    fn visit(
+        k: &str,
+        written: &Map<String, Value>,
+        m: &mut Map<String, Value>,
+        state: &mut std::collections::HashMap<String, u8>,
+        failed: &mut Vec<Unresolved>,
+        loc: &dyn Fn(&str) -> crate::location::Location,
+    ) {
+        match state.get(k) {
+            Some(2) => return,
+            Some(1) => {
+                // Read while it is being rendered: a cycle. Left out, so its reader fails.
+                m.remove(k);
+                return;
+            }
+            _ => {}
+        }
+        state.insert(k.to_string(), 1);
+        let value = &written[k];
+        for dep in crate::template::names_in(value) {
+            if dep != k && written.contains_key(&dep) {
+                visit(&dep, written, m, state, failed, loc);
             }
         }
-        if !changed {
-            break;
+        m.remove(k);
+        let vars = Vars::new(m.clone());
+        match vars.render_value(value, &loc(k)) {
+            Ok(v) => {
+                m.insert(k.to_string(), v);
+            }
+            Err(err) => failed.push(Unresolved {
+                name: k.to_string(),
+                value: value.clone(),
+                err,
+                located: true,
+            }),
         }
+        state.insert(k.to_string(), 2);
     }
-    m
+    for k in written.keys() {
+        visit(k, &written, &mut m, &mut state, &mut failed, loc);
+    }
+    (m, failed)
 }
 
 fn mentions_template(v: &Value) -> bool {
@@ -186,15 +279,46 @@ impl<'a> Runner<'a> {
                 }
             };
             any_host |= !hosts.is_empty();
-            let registers: Vec<&str> = play
+            // Names only known on the host: registered results, what a `rescue` sees.
+            let mut runtime: BTreeSet<String> = play
                 .tasks
                 .iter()
                 .chain(&play.handlers)
-                .filter_map(|t| t.register.as_deref())
+                .filter_map(|t| t.register.clone())
                 .collect();
+            let registers: Vec<String> = runtime.iter().cloned().collect();
+            runtime.extend(["ansible_failed_task".into(), "ansible_failed_result".into()]);
+            // A play variable may also read what a task defines (a role's parameters, a loop
+            // item): rendered per task, as Ansible does.
+            let mut waits_for = runtime.clone();
+            for t in play.tasks.iter().chain(&play.handlers) {
+                waits_for.extend(t.vars.keys().cloned());
+                waits_for.insert(t.loop_var.clone());
+            }
             for host in hosts {
-                let mut base = host_vars(host, play, self.pb, &self.opts.extra_vars);
+                let (mut base, unresolved) = host_vars(host, play, self.pb, &self.opts.extra_vars);
                 if let Err(e) = crate::host_run::connection_check(host, &base) {
+                    push(e, &mut errors);
+                }
+                // Variables that read a registered result, a task's vars or a loop item wait
+                // for them (rendered per task); every other one that does not render is an
+                // error where it is written.
+                let (deferred, broken) = split_unresolved(&unresolved, &waits_for);
+                let deferred: Map<String, Value> = unresolved
+                    .iter()
+                    .filter(|u| deferred.contains(&u.name))
+                    .map(|u| (u.name.clone(), u.value.clone()))
+                    .collect();
+                // Those are rendered later, but their syntax, filters and tests are known now.
+                let checker = Vars::new(base.clone());
+                for (name, value) in &deferred {
+                    let at = var_loc(host, play, &self.opts.extra_vars, name);
+                    let here = at.clone().unwrap_or_else(|| play.vars_loc.clone());
+                    if let Err(e) = checker.check_value(value, &here, &mut BTreeSet::new()) {
+                        push(var_error(name, &e, at.is_some()), &mut errors);
+                    }
+                }
+                for e in broken {
                     push(e, &mut errors);
                 }
                 for r in &registers {
@@ -207,14 +331,11 @@ impl<'a> Runner<'a> {
                     );
                     base.insert("ansible_failed_result".into(), placeholder_result());
                 }
+                // Values of these are only known on the host.
+                let mut later = runtime.clone();
+                later.extend(unresolved.iter().map(|u| u.name.clone()));
                 for task in play.tasks.iter().chain(&play.handlers) {
-                    // Values computed from registered results are only known on the host.
-                    let text = serde_json::to_string(&task.args.map).unwrap_or_default()
-                        + &format!("{:?}{:?}", task.when, task.loop_items);
-                    let uses_register = registers.iter().any(|r| text.contains(r));
-                    if let Err(e) = self.check_task(task, &base)
-                        && !uses_register
-                    {
+                    if let Err(e) = self.check_task(task, &base, &deferred, &later) {
                         push(e, &mut errors);
                     }
                 }
@@ -234,10 +355,76 @@ impl<'a> Runner<'a> {
         }
     }
 
-    fn check_task(&self, task: &crate::task::Task, base: &Map<String, Value>) -> Result<()> {
+    /// One task, whatever its `when` or loop says: every template's syntax, filters, tests
+    /// and functions, and every condition; then, where the values are known (nothing it
+    /// reads is in `later`), it is rendered and its module arguments built for every loop
+    /// item, as the host would.
+    fn check_task(
+        &self,
+        task: &crate::task::Task,
+        base: &Map<String, Value>,
+        deferred: &Map<String, Value>,
+        later: &BTreeSet<String>,
+    ) -> Result<()> {
         let mut m = base.clone();
         m.extend(task.vars.clone());
         let vars = Vars::new(m.clone());
+        let mut names = BTreeSet::new();
+        for (k, v) in &task.args.map {
+            vars.check_value(v, task.args.loc_of(k), &mut names)?;
+        }
+        for w in &task.when {
+            vars.check_condition(&w.value, &w.loc, &mut names)?;
+        }
+        for c in [&task.changed_when, &task.failed_when, &task.until]
+            .into_iter()
+            .flatten()
+        {
+            vars.check_condition(&c.value, &c.loc, &mut names)?;
+        }
+        if let Some(l) = &task.loop_items {
+            vars.check_value(&l.value, &l.loc, &mut names)?;
+        }
+        for v in task.environment.values() {
+            vars.check_value(&v.value, &v.loc, &mut names)?;
+        }
+        for (k, v) in &task.vars {
+            match task.var_locs.get(k) {
+                Some(at) => vars.check_value(v, at, &mut names)?,
+                // Inherited (a block's, a role's): no place of its own; said at the task.
+                None => vars
+                    .check_value(v, &task.loc, &mut names)
+                    .map_err(|err| task_var_error(task, k, err))?,
+            }
+        }
+        // Which registered results it reads, by the templates' own variable names. Such a
+        // task is rendered with stand-ins for them, and only an undefined variable that is
+        // none of those is an error (the rest depends on values only the host has).
+        let m = base.clone();
+        if names.iter().any(|n| later.contains(n)) {
+            return match self.render_items(task, m, deferred, &names) {
+                Err(e)
+                    if undefined_root(&e).is_some_and(|n| {
+                        !later.contains(n) && n != task.loop_var && m_has_not(base, task, n)
+                    }) =>
+                {
+                    Err(e)
+                }
+                _ => Ok(()),
+            };
+        }
+        self.render_items(task, m, deferred, &names)
+    }
+
+    /// Renders the task for every loop item, as the host would (see `check_task`).
+    fn render_items(
+        &self,
+        task: &crate::task::Task,
+        m: Map<String, Value>,
+        deferred: &Map<String, Value>,
+        reads: &BTreeSet<String>,
+    ) -> Result<()> {
+        let vars = Vars::new(task_item_vars(task, &m, None, deferred).0);
         let items = match &task.loop_items {
             None => vec![None],
             Some(l) => match vars.render_value(&l.value, &l.loc)? {
@@ -253,49 +440,77 @@ impl<'a> Runner<'a> {
                 }
             },
         };
-        for item in items.into_iter().take(3) {
-            let mut mi = m.clone();
-            if let Some(i) = item {
-                mi.insert(task.loop_var.clone(), i);
-            }
+        if items.is_empty() {
+            // Nothing to run: the arguments are built if they render without an item.
+            return match self.render_task(task, vars) {
+                Err(err) => unguarded(err),
+                Ok(()) => Ok(()),
+            };
+        }
+        for item in items {
+            let (mi, failed) = task_item_vars(task, &m, item.as_ref(), deferred);
+            // A variable of its own it reads that does not render (one it does not read may
+            // be meant for another task of its role or block).
+            let failed = failed
+                .into_iter()
+                .filter(|u| task.vars.contains_key(&u.name) && reads.contains(&u.name));
             let vars = Vars::new(mi);
-            let mut skip = false;
+            let mut run = true;
             for w in &task.when {
                 if !vars.condition(&w.value, &w.loc)? {
-                    skip = true;
+                    run = false;
                     break;
                 }
             }
-            if skip {
-                continue;
-            }
-            for v in task.environment.values() {
-                vars.render_value(&v.value, &v.loc)?;
-            }
-            for c in [&task.changed_when, &task.failed_when, &task.until]
-                .into_iter()
-                .flatten()
-            {
-                // Only syntax can be checked: the result is not known yet.
-                let mut with_result = vars.map().clone();
-                with_result.insert("result".into(), placeholder_result());
-                if let Some(r) = &task.register {
-                    with_result.insert(r.clone(), placeholder_result());
-                }
-                Vars::new(with_result).condition(&c.value, &c.loc)?;
-            }
-            let mut rendered = Map::new();
-            for (k, v) in &task.args.map {
-                rendered.insert(k.clone(), vars.render_value(v, task.args.loc_of(k))?);
-            }
-            let ctx = BuildCtx {
-                base_dir: &self.pb.dir,
-                role_dir: task.role_dir.as_deref(),
-                vars: &vars,
-                args: &task.args,
+            let rendered = match failed.into_iter().next() {
+                Some(u) => Err((Stage::Render, task_var_error(task, &u.name, u.err))),
+                None => self.render_task(task, vars),
             };
-            Action::build(&task.module, rendered, &ctx)?;
+            match rendered {
+                Err((_, e)) if run => return Err(e),
+                Err(err) => unguarded(err)?,
+                Ok(()) => {}
+            }
         }
+        Ok(())
+    }
+
+    /// Renders a task's environment, conditions on its result and arguments, and builds its
+    /// module, as the host would. An error says whether the module's build found it.
+    fn render_task(
+        &self,
+        task: &crate::task::Task,
+        vars: Vars,
+    ) -> std::result::Result<(), (Stage, Error)> {
+        let render = |e: Error| (Stage::Render, e);
+        for v in task.environment.values() {
+            vars.render_value(&v.value, &v.loc).map_err(render)?;
+        }
+        for c in [&task.changed_when, &task.failed_when, &task.until]
+            .into_iter()
+            .flatten()
+        {
+            let mut with_result = vars.map().clone();
+            with_result.insert("result".into(), placeholder_result());
+            if let Some(r) = &task.register {
+                with_result.insert(r.clone(), placeholder_result());
+            }
+            Vars::new(with_result)
+                .condition(&c.value, &c.loc)
+                .map_err(render)?;
+        }
+        let mut rendered = Map::new();
+        for (k, v) in &task.args.map {
+            let v = vars.render_value(v, task.args.loc_of(k)).map_err(render)?;
+            rendered.insert(k.clone(), v);
+        }
+        let ctx = BuildCtx {
+            base_dir: &self.pb.dir,
+            role_dir: task.role_dir.as_deref(),
+            vars: &vars,
+            args: &task.args,
+        };
+        Action::build(&task.module, rendered, &ctx).map_err(|e| (Stage::Build, e))?;
         Ok(())
     }
 
@@ -315,8 +530,10 @@ impl<'a> Runner<'a> {
             });
             self.abort.store(false, Ordering::SeqCst);
             let serial = self.opts.serial.as_ref().unwrap_or(&play.serial);
-            let total = hosts.len();
-            let mut failed = 0usize;
+            let rule = StopRule {
+                any_errors_fatal: play.any_errors_fatal,
+                max_fail_percentage: play.max_fail_percentage,
+            };
             let mut stopped: Option<String> = None;
             for batch in batches(&hosts, serial) {
                 if let Some(why) = &stopped {
@@ -331,21 +548,14 @@ impl<'a> Runner<'a> {
                     continue;
                 }
                 let statuses = self.run_batch(play, batch, report);
+                let mut failed = 0usize;
                 for (name, s) in statuses {
                     if matches!(s, HostStatus::Failed | HostStatus::Unreachable) {
                         failed += 1;
                         dead.insert(name);
                     }
                 }
-                if play.any_errors_fatal && failed > 0 {
-                    stopped = Some("not run: a host failed and any_errors_fatal is set".into());
-                } else if let Some(max) = play.max_fail_percentage
-                    && (failed as f64) * 100.0 / (total as f64) > max
-                {
-                    stopped = Some(format!(
-                        "not run: {failed} of {total} hosts failed, over max_fail_percentage {max}"
-                    ));
-                }
+                stopped = rule.after_batch(batch.len(), failed);
             }
         }
         let bad: Vec<&str> = report
@@ -413,6 +623,201 @@ impl<'a> Runner<'a> {
     }
 }
 
+/// A task's variables for one loop item: `m` (the play's, registered results), the item,
+/// and the task's own `vars` (a block's, a role's, an include's) rendered against them, as
+/// Ansible evaluates them when used: they may read the item, or each other. One that does
+/// not render is left out, with its error.
+pub fn task_item_vars(
+    task: &crate::task::Task,
+    m: &Map<String, Value>,
+    item: Option<&Value>,
+    deferred: &Map<String, Value>,
+) -> (Map<String, Value>, Vec<Unresolved>) {
+    let mut mi = m.clone();
+    // Play variables that wait for a registered result, a task's vars or the item, as
+    // written: rendered here from that text, never from a registered value's.
+    mi.extend(deferred.clone());
+    mi.extend(task.vars.clone());
+    if let Some(i) = item {
+        mi.insert(task.loop_var.clone(), i.clone());
+    }
+    let keys: BTreeSet<&String> = task
+        .vars
+        .iter()
+        .filter(|(k, v)| mentions_template(v) && (item.is_none() || **k != task.loop_var))
+        .map(|(k, _)| k)
+        .chain(deferred.keys().filter(|k| !task.vars.contains_key(*k)))
+        .collect();
+    if keys.is_empty() {
+        return (mi, Vec::new());
+    }
+    resolve_only(mi, &keys, &|k| {
+        task.var_locs
+            .get(k)
+            .cloned()
+            .unwrap_or_else(|| task.loc.clone())
+    })
+}
+
+/// A task variable that did not render: where it is written, else at the task.
+fn task_var_error(task: &crate::task::Task, name: &str, err: Error) -> Error {
+    match err {
+        Error::Input { loc, msg, hint } => Error::Input {
+            loc: Some(match task.var_locs.get(name) {
+                Some(_) => loc.unwrap_or_else(|| task.loc.clone()),
+                None => task.loc.clone(),
+            }),
+            msg: format!("variable `{name}`: {msg}"),
+            hint,
+        },
+        other => other,
+    }
+}
+
+/// Where `render_task` found an error.
+enum Stage {
+    Render,
+    Build,
+}
+
+/// An error of a task that does not run here (behind a false `when`, or a loop with no
+/// item), if it is one whatever the guard: the module's arguments, once they render. What
+/// the guard may be there for is not: values (`when: x is defined`), a local file only some
+/// hosts have. Template syntax, filters and tests were checked before, unguarded.
+fn unguarded((stage, e): (Stage, Error)) -> Result<()> {
+    let missing_file = matches!(&e, Error::Input { msg, .. }
+        if (msg.starts_with("file `") || msg.starts_with("template `")) && msg.ends_with("` not found"));
+    match stage {
+        Stage::Build if !is_undefined(&e) && !missing_file => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// An undefined variable, which a false `when` or an empty loop may be guarding.
+fn is_undefined(e: &Error) -> bool {
+    undefined_root(e).is_some()
+}
+
+/// The root name of the undefined variable an error is about (`r` of `r.stat.exists`).
+fn undefined_root(e: &Error) -> Option<&str> {
+    let Error::Input { msg, .. } = e else {
+        return None;
+    };
+    let name = msg
+        .split("undefined variable `")
+        .nth(1)?
+        .split('`')
+        .next()?;
+    name.split(['.', '[']).next()
+}
+
+/// Whether `name` is defined neither for the play nor by the task's own `vars`.
+fn m_has_not(base: &Map<String, Value>, task: &crate::task::Task, name: &str) -> bool {
+    !base.contains_key(name) && !task.vars.contains_key(name)
+}
+
+/// Splits the variables that did not render into those that wait for a value known only on
+/// the host (they read one of `runtime`, or such a variable), and the errors to report: each
+/// broken variable at its place, except one that only fails because another broken one does.
+pub fn split_unresolved(
+    unresolved: &[Unresolved],
+    runtime: &BTreeSet<String>,
+) -> (BTreeSet<String>, Vec<Error>) {
+    let deps: Vec<BTreeSet<String>> = unresolved
+        .iter()
+        .map(|u| crate::template::names_in(&u.value))
+        .collect();
+    let mut deferred: BTreeSet<String> = BTreeSet::new();
+    loop {
+        let before = deferred.len();
+        for (u, d) in unresolved.iter().zip(&deps) {
+            if d.iter()
+                .any(|n| runtime.contains(n) || deferred.contains(n))
+            {
+                deferred.insert(u.name.clone());
+            }
+        }
+        if deferred.len() == before {
+            break;
+        }
+    }
+    let broken: BTreeSet<&str> = unresolved
+        .iter()
+        .map(|u| u.name.as_str())
+        .filter(|n| !deferred.contains(*n))
+        .collect();
+    let named = |u: &Unresolved| var_error(&u.name, &u.err, u.located);
+    let candidates: Vec<(&Unresolved, &BTreeSet<String>)> = unresolved
+        .iter()
+        .zip(&deps)
+        .filter(|(u, _)| broken.contains(u.name.as_str()))
+        .collect();
+    let roots: Vec<Error> = candidates
+        .iter()
+        .filter(|(u, d)| {
+            !d.iter()
+                .any(|n| *n != u.name && broken.contains(n.as_str()))
+        })
+        .map(|(u, _)| named(u))
+        .collect();
+    let errors = if roots.is_empty() {
+        // Only variables reading each other: all of them.
+        candidates.iter().map(|(u, _)| named(u)).collect()
+    } else {
+        roots
+    };
+    (deferred, errors)
+}
+
+/// An error in variable `name`'s template, at its place when that is known.
+fn var_error(name: &str, err: &Error, located: bool) -> Error {
+    match err {
+        Error::Input { loc, msg, hint } => Error::Input {
+            loc: loc.clone().filter(|_| located),
+            msg: format!("variable `{name}`: {msg}"),
+            hint: hint.clone(),
+        },
+        other => Error::Input {
+            loc: None,
+            msg: format!("variable `{name}`: {other}"),
+            hint: None,
+        },
+    }
+}
+
+/// When a rollout stops, decided after each batch as Ansible does: a failure with
+/// `any_errors_fatal`; a batch in which every host failed (with or without
+/// `max_fail_percentage`), so a change that breaks every host is not rolled through the fleet;
+/// or more than `max_fail_percentage` of this batch's hosts failed (Ansible divides by the
+/// batch size, not by the play's hosts).
+#[derive(Debug, Clone, Copy)]
+pub struct StopRule {
+    pub any_errors_fatal: bool,
+    pub max_fail_percentage: Option<f64>,
+}
+
+impl StopRule {
+    /// Why the remaining batches do not run, or None to go on.
+    pub fn after_batch(&self, size: usize, failed: usize) -> Option<String> {
+        if failed == 0 || size == 0 {
+            return None;
+        }
+        if self.any_errors_fatal {
+            return Some("not run: a host failed and any_errors_fatal is set".into());
+        }
+        if let Some(max) = self.max_fail_percentage
+            && (failed as f64) * 100.0 / (size as f64) > max
+        {
+            return Some(format!(
+                "not run: {failed} of {size} hosts of the previous batch failed, over max_fail_percentage {max}"
+            ));
+        }
+        (failed >= size).then(|| {
+            format!("not run: every host of the previous batch failed ({failed} of {size})")
+        })
+    }
+}
+
 /// Splits hosts into rolling batches: `serial` sizes in order, the last one repeating.
 pub fn batches<'h, T>(hosts: &'h [T], serial: &[Serial]) -> Vec<&'h [T]> {
     if serial.is_empty() || hosts.is_empty() {
@@ -440,6 +845,84 @@ pub fn batches<'h, T>(hosts: &'h [T], serial: &[Serial]) -> Vec<&'h [T]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unresolved_variables_wait_for_registers_or_are_errors() {
+        let u = |name: &str, text: &str| Unresolved {
+            name: name.into(),
+            value: json!(text),
+            err: Error::input(None, "boom"),
+            located: true,
+        };
+        let runtime: BTreeSet<String> = ["r".to_string()].into();
+        let vars = [
+            u("out", "{{ r.stdout }}"),
+            u("loud", "{{ out | upper }}"),
+            u("bad", "{{ x | nope }}"),
+            u("worse", "{{ bad }}/x"),
+            u("rsync_opts", "{{ nope }}"),
+        ];
+        let (deferred, errors) = split_unresolved(&vars, &runtime);
+        // By name: `rsync_opts` is not `r`, and reads no register.
+        assert_eq!(deferred, ["loud", "out"].map(String::from).into());
+        let msgs: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        // `worse` fails only because `bad` does: one error, at `bad`.
+        assert_eq!(
+            msgs,
+            ["variable `bad`: boom", "variable `rsync_opts`: boom"]
+        );
+        // Two reading each other: both reported.
+        let (_, errors) = split_unresolved(&[u("a", "{{ b }}"), u("b", "{{ a }}")], &runtime);
+        assert_eq!(errors.len(), 2);
+    }
+
+    #[test]
+    fn resolve_renders_each_variable_once_after_what_it_reads() {
+        let loc = |_: &str| crate::location::Location::new(&std::sync::Arc::new("t".into()), 1, 1);
+        let m = json!({
+            "c": "{{ b }}/c", "b": "{{ a }}/b", "a": "/srv",
+            "raw": "{% raw %}{{ not_a_var }}{% endraw %}",
+            "broken": "{{ a | nope }}", "self": "{{ self }}/x",
+        });
+        let (m, failed) = resolve(m.as_object().unwrap().clone(), &loc);
+        assert_eq!(m["c"], "/srv/b/c");
+        // Rendered once: raw text stays raw.
+        assert_eq!(m["raw"], "{{ not_a_var }}");
+        let names: Vec<&str> = failed.iter().map(|u| u.name.as_str()).collect();
+        assert_eq!(names, ["broken", "self"]);
+        assert!(!m.contains_key("broken") && !m.contains_key("self"));
+    }
+
+    #[test]
+    fn stop_rule_after_each_batch() {
+        // (any_errors_fatal, max_fail_percentage, batch size, failed in it, stops)
+        let table: &[(bool, Option<f64>, usize, usize, bool)] = &[
+            (false, None, 1, 0, false),
+            (false, None, 1, 1, true), // serial: 1, the host failed: stop (the old code went on)
+            (false, None, 3, 2, false),
+            (false, None, 3, 3, true),
+            (true, None, 3, 1, true),
+            (true, None, 3, 0, false),
+            (false, Some(0.0), 4, 1, true),
+            (false, Some(50.0), 4, 2, false), // exactly 50% is not over
+            (false, Some(50.0), 4, 3, true),
+            // Per batch: 1 of a batch of 2 is 50%, over 40 (the old code divided by all 10 hosts).
+            (false, Some(40.0), 2, 1, true),
+            (false, Some(100.0), 2, 2, true), // a whole batch failed stops even at 100%
+            (false, Some(30.0), 0, 0, false),
+        ];
+        for &(fatal, max, size, failed, stops) in table {
+            let rule = StopRule {
+                any_errors_fatal: fatal,
+                max_fail_percentage: max,
+            };
+            assert_eq!(
+                rule.after_batch(size, failed).is_some(),
+                stops,
+                "{fatal} {max:?} {failed}/{size}"
+            );
+        }
+    }
 
     #[test]
     fn rolling_batches() {

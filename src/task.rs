@@ -75,6 +75,8 @@ pub struct Task {
     /// The role the task comes from: its `src` files are looked for there first.
     pub role_dir: Option<std::path::PathBuf>,
     pub vars: Map<String, Value>,
+    /// Where the task's own `vars` were written (not those it inherits).
+    pub var_locs: std::collections::HashMap<String, Location>,
 }
 
 const KEYWORDS: &[&str] = &[
@@ -190,6 +192,7 @@ impl Task {
             role_dir: None,
             environment: Env::new(),
             vars: Map::new(),
+            var_locs: Default::default(),
         };
         let mut check_mode: Option<(bool, Location)> = None;
         let mut extra_args: Option<&Node> = None;
@@ -227,7 +230,7 @@ impl Task {
                             t.listen = names.into_iter().map(|s| s.value).collect();
                         }
                     }
-                    "when" => t.when.push(spanned(value)),
+                    "when" => t.when.extend(conditions(doc, value)),
                     "loop" | "with_items" => t.loop_items = Some(spanned(value)),
                     "loop_control" => {
                         let lc = yaml::to_value(value);
@@ -270,7 +273,10 @@ impl Task {
                     "environment" => t.environment = environment(doc, value)?,
                     "check_mode" => check_mode = Some((boolean(doc, value, k)?, doc.loc(value))),
                     "args" => extra_args = Some(value),
-                    "vars" => t.vars = crate::inventory::vars_map(doc, value)?,
+                    "vars" => {
+                        t.vars = crate::inventory::vars_map(doc, value)?;
+                        t.var_locs = crate::playbook::value_locs(doc, value);
+                    }
                     _ => {
                         if let Some((_, why)) = UNSUPPORTED.iter().find(|(u, _)| *u == k) {
                             return Err(Error::input(kloc, format!("`{k}` is not supported"))
@@ -560,5 +566,22 @@ fn number(doc: &Doc, node: &Node, key: &str) -> Result<f64> {
                 found(node)
             ),
         )),
+    }
+}
+
+/// A `when`, each condition of a list on its own, so that an error points at its own line.
+pub fn conditions(doc: &Doc, node: &Node) -> Vec<Spanned<Value>> {
+    match node {
+        Node::Sequence(seq) => seq
+            .iter()
+            .map(|n| Spanned {
+                value: yaml::to_value(n),
+                loc: doc.loc(n),
+            })
+            .collect(),
+        other => vec![Spanned {
+            value: yaml::to_value(other),
+            loc: doc.loc(other),
+        }],
     }
 }

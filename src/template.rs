@@ -5,7 +5,7 @@ use crate::error::{Error, suggest};
 use crate::location::Location;
 use serde_json::{Map, Value};
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 thread_local! {
     static TERA: RefCell<tera::Tera> = RefCell::new(new_tera());
@@ -124,8 +124,101 @@ impl Vars {
         to_text: &dyn Fn(usize) -> usize,
         loc: &Location,
     ) -> Result<String, Error> {
+        self.check_source(source, text, to_text, loc)?;
         TERA.with(|t| t.borrow_mut().render_str(source, &self.ctx))
             .map_err(|e| self.error(e, source, text, to_text, loc))
+    }
+
+    /// Parses `source` and checks that every filter, test and function it names exists,
+    /// whatever branch, condition or short-circuit they sit behind (Tera only looks them up
+    /// when it gets there, and an `if` on a failing filter is silently false). Returns the
+    /// root names of the variables it reads.
+    fn check_source(
+        &self,
+        source: &str,
+        text: &str,
+        to_text: &dyn Fn(usize) -> usize,
+        loc: &Location,
+    ) -> Result<BTreeSet<String>, Error> {
+        let tpl = tera::Template::new("__tera_one_off", None, source)
+            .map_err(|e| self.error(e, source, text, to_text, loc))?;
+        let mut found = Found::default();
+        found.nodes(&tpl.ast);
+        TERA.with(|t| {
+            let t = t.borrow();
+            // `default` and `safe` are Tera's own, handled without a lookup.
+            for f in found
+                .filters
+                .iter()
+                .filter(|f| !matches!(f.as_str(), "default" | "safe"))
+            {
+                t.get_filter(f)
+                    .map_err(|e| self.error(e, source, text, to_text, loc))?;
+            }
+            for x in &found.tests {
+                t.get_tester(x)
+                    .map_err(|e| self.error(e, source, text, to_text, loc))?;
+            }
+            for x in &found.functions {
+                t.get_function(x)
+                    .map_err(|e| self.error(e, source, text, to_text, loc))?;
+            }
+            Ok(found.names)
+        })
+    }
+
+    /// Checks a value's templates without rendering them (see `check_source`), adding the
+    /// variables they read to `names`.
+    pub fn check_value(
+        &self,
+        v: &Value,
+        loc: &Location,
+        names: &mut BTreeSet<String>,
+    ) -> Result<(), Error> {
+        match v {
+            Value::String(s) if has_template(s) => {
+                names.extend(self.check_source(s, s, &|p| p, loc)?);
+            }
+            Value::Array(a) => {
+                for x in a {
+                    self.check_value(x, loc, names)?;
+                }
+            }
+            Value::Object(o) => {
+                for x in o.values() {
+                    self.check_value(x, loc, names)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Checks a condition without evaluating it, adding the variables it reads to `names`.
+    pub fn check_condition(
+        &self,
+        expr: &Value,
+        loc: &Location,
+        names: &mut BTreeSet<String>,
+    ) -> Result<(), Error> {
+        match expr {
+            Value::Array(all) => {
+                for e in all {
+                    self.check_condition(e, loc, names)?;
+                }
+                Ok(())
+            }
+            Value::String(s) => {
+                let (source, start, e) = condition_source(s);
+                let to_text = |p: usize| start + p.saturating_sub(OPEN.len()).min(e.len());
+                let found = self
+                    .check_source(&source, s, &to_text, loc)
+                    .map_err(|err| condition_error(err, e))?;
+                names.extend(found);
+                Ok(())
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Renders a value; a string that is one whole `{{ expr }}` keeps the expression's type, so
@@ -178,25 +271,11 @@ impl Vars {
                 Ok(true)
             }
             Value::String(s) => {
-                let mut e = s.trim();
-                if e.starts_with("{{") && e.ends_with("}}") {
-                    e = e[2..e.len() - 2].trim();
-                }
-                // Where `e` starts in `s`: error positions in the wrapper map back into `s`.
-                let start = e.as_ptr() as usize - s.as_ptr() as usize;
-                const OPEN: &str = "{% if ";
-                let source = format!("{OPEN}{e} %}}1{{% else %}}0{{% endif %}}");
+                let (source, start, e) = condition_source(s);
                 let to_text = |p: usize| start + p.saturating_sub(OPEN.len()).min(e.len());
-                let out =
-                    self.render_source(&source, s, &to_text, loc)
-                        .map_err(|err| match err {
-                            Error::Input { loc, msg, hint } => Error::Input {
-                                loc,
-                                msg: format!("cannot evaluate condition `{e}`: {msg}"),
-                                hint,
-                            },
-                            other => other,
-                        })?;
+                let out = self
+                    .render_source(&source, s, &to_text, loc)
+                    .map_err(|err| condition_error(err, e))?;
                 // Tera takes an undefined name in `if` as false; Ansible (rightly) calls it an
                 // error. Unless the expression asks about definedness itself, say so.
                 if !e.contains("defined") && !e.contains("default") {
@@ -344,6 +423,160 @@ impl Vars {
         }
         err
     }
+}
+
+const OPEN: &str = "{% if ";
+
+/// A `when`-style condition (braces tolerated) as a Tera template printing 1 or 0, where the
+/// expression starts in `s`, and the expression.
+fn condition_source(s: &str) -> (String, usize, &str) {
+    let mut e = s.trim();
+    if e.starts_with("{{") && e.ends_with("}}") {
+        e = e[2..e.len() - 2].trim();
+    }
+    // Where `e` starts in `s`: error positions in the wrapper map back into `s`.
+    let start = e.as_ptr() as usize - s.as_ptr() as usize;
+    let source = format!("{OPEN}{e} %}}1{{% else %}}0{{% endif %}}");
+    (source, start, e)
+}
+
+fn condition_error(err: Error, e: &str) -> Error {
+    match err {
+        Error::Input { loc, msg, hint } => Error::Input {
+            loc,
+            msg: format!("cannot evaluate condition `{e}`: {msg}"),
+            hint,
+        },
+        other => other,
+    }
+}
+
+/// The filters, tests and functions a parsed template names, and the root names of the
+/// variables it reads (`r` of `r.stdout`), found by walking Tera's syntax tree.
+#[derive(Default)]
+struct Found {
+    filters: BTreeSet<String>,
+    tests: BTreeSet<String>,
+    functions: BTreeSet<String>,
+    names: BTreeSet<String>,
+}
+
+impl Found {
+    fn nodes(&mut self, nodes: &[tera::ast::Node]) {
+        use tera::ast::Node;
+        for n in nodes {
+            match n {
+                Node::VariableBlock(_, e) => self.expr(e),
+                Node::MacroDefinition(_, m, _) => {
+                    m.args.values().flatten().for_each(|e| self.expr(e));
+                    self.nodes(&m.body);
+                }
+                Node::Set(_, set) => self.expr(&set.value),
+                Node::FilterSection(_, f, _) => {
+                    self.call(&f.filter, true);
+                    self.nodes(&f.body);
+                }
+                Node::Block(_, b, _) => self.nodes(&b.body),
+                Node::Forloop(_, f, _) => {
+                    self.expr(&f.container);
+                    self.nodes(&f.body);
+                    if let Some(b) = &f.empty_body {
+                        self.nodes(b);
+                    }
+                }
+                Node::If(i, _) => {
+                    for (_, e, body) in &i.conditions {
+                        self.expr(e);
+                        self.nodes(body);
+                    }
+                    if let Some((_, body)) = &i.otherwise {
+                        self.nodes(body);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn call(&mut self, c: &tera::ast::FunctionCall, filter: bool) {
+        if filter {
+            self.filters.insert(c.name.clone());
+        } else {
+            self.functions.insert(c.name.clone());
+        }
+        c.args.values().for_each(|e| self.expr(e));
+    }
+
+    fn ident(&mut self, id: &str) {
+        let root = id.split(['.', '[']).next().unwrap_or(id);
+        if !root.is_empty() {
+            self.names.insert(root.to_string());
+        }
+        // `x[key]`: the index may itself be a variable.
+        for part in id.split('[').skip(1) {
+            let inner = part.split(']').next().unwrap_or("").trim();
+            if inner.starts_with(|c: char| c.is_alphabetic() || c == '_') {
+                self.ident(inner);
+            }
+        }
+    }
+
+    fn expr(&mut self, e: &tera::ast::Expr) {
+        use tera::ast::ExprVal;
+        for f in &e.filters {
+            self.call(f, true);
+        }
+        match &e.val {
+            ExprVal::Ident(id) => self.ident(id),
+            ExprVal::Math(m) => {
+                self.expr(&m.lhs);
+                self.expr(&m.rhs);
+            }
+            ExprVal::Logic(l) => {
+                self.expr(&l.lhs);
+                self.expr(&l.rhs);
+            }
+            ExprVal::Test(t) => {
+                self.ident(&t.ident);
+                self.tests.insert(t.name.clone());
+                t.args.iter().for_each(|a| self.expr(a));
+            }
+            ExprVal::MacroCall(m) => m.args.values().for_each(|a| self.expr(a)),
+            ExprVal::FunctionCall(f) => self.call(f, false),
+            ExprVal::Array(a) => a.iter().for_each(|x| self.expr(x)),
+            ExprVal::StringConcat(c) => {
+                for v in &c.values {
+                    if let ExprVal::Ident(id) = v {
+                        self.ident(id);
+                    }
+                }
+            }
+            ExprVal::In(i) => {
+                self.expr(&i.lhs);
+                self.expr(&i.rhs);
+            }
+            ExprVal::String(_) | ExprVal::Int(_) | ExprVal::Float(_) | ExprVal::Bool(_) => {}
+        }
+    }
+}
+
+/// The root names of the variables a value's templates read (empty for text Tera cannot
+/// parse: rendering it reports that).
+pub fn names_in(v: &Value) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    match v {
+        Value::String(s) if has_template(s) => {
+            if let Ok(t) = tera::Template::new("__tera_one_off", None, s) {
+                let mut f = Found::default();
+                f.nodes(&t.ast);
+                out = f.names;
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| out.extend(names_in(x))),
+        Value::Object(o) => o.values().for_each(|x| out.extend(names_in(x))),
+        _ => {}
+    }
+    out
 }
 
 /// Tera's filters, tests and functions plus plumb's, for "did you mean" hints.
@@ -652,6 +885,46 @@ mod tests {
             )
         );
         assert_eq!(hint.unwrap(), "did you mean `length`?");
+    }
+
+    #[test]
+    fn names_read_are_the_templates_own_variables() {
+        // By name, never by substring: `r` is not read by `{{ src_dir }}/r.conf`.
+        let n = |v: Value| names_in(&v).into_iter().collect::<Vec<_>>();
+        assert_eq!(n(json!("{{ src_dir }}/r.conf")), ["src_dir"]);
+        assert_eq!(n(json!("{{ r.stdout | trim }}")), ["r"]);
+        assert_eq!(
+            n(json!({"a": ["{% if x is defined %}{{ y[k] }}{% endif %}"]})),
+            ["k", "x", "y"]
+        );
+        assert!(n(json!("plain r")).is_empty());
+    }
+
+    #[test]
+    fn unknown_names_are_errors_on_every_branch() {
+        let v = vars(json!({"on": false, "x": 1}));
+        let mut names = BTreeSet::new();
+        // Tera would never look these up: a false branch, a short-circuit.
+        for bad in [
+            "{% if on %}{{ x | nope }}{% endif %}",
+            "{{ on and x is nope }}",
+            "{{ nope() }}",
+        ] {
+            let err = v.check_value(&json!(bad), &loc(), &mut names).unwrap_err();
+            assert!(err.to_string().contains("unknown"), "{bad}: {err}");
+            assert!(v.render(bad, &loc()).is_err(), "{bad}");
+        }
+        let err = v.condition(&json!("on and x | nope"), &loc()).unwrap_err();
+        assert!(err.to_string().contains("unknown filter `nope`"), "{err}");
+        // Tera's own `default` and `safe` are not looked up.
+        assert!(
+            v.check_value(
+                &json!("{{ y | default(value=1) | safe }}"),
+                &loc(),
+                &mut names
+            )
+            .is_ok()
+        );
     }
 
     #[test]

@@ -8,9 +8,10 @@
 //! A case runs in a copy of its folder, with relative paths (`plumb validate site.yml -i
 //! inventory.ini`), so the locations in `expected.txt` read `site.yml:4:7`. In every file
 //! `@PORT@` stands for the port of a TCP listener the test holds; every inventory points its
-//! hosts at `127.0.0.1:@PORT@`. Each case runs as `plumb validate` and as `plumb apply`, and
-//! each run must: print exactly `expected.txt` on stderr, nothing on stdout, exit with the
-//! expected code (4 bad input, 5 bad command line), and leave the listener with no connection.
+//! hosts at `127.0.0.1:@PORT@`. Each case runs as `plumb validate`, `plumb plan` and `plumb
+//! apply`, and each run must: print exactly `expected.txt` on stderr, nothing on stdout, exit
+//! with the expected code (4 bad input, 5 bad command line), and leave the listener with no
+//! connection.
 //!
 //! `BLESS=1 cargo test --test bad_input` rewrites the `expected.txt` files from plumb's
 //! output; review the diff before keeping it.
@@ -51,7 +52,7 @@ impl Test {
     }
 
     fn run(self, case: &str) {
-        for command in ["validate", "apply"] {
+        for command in ["validate", "plan", "apply"] {
             self.run_one(case, command);
         }
     }
@@ -220,6 +221,23 @@ cases! {
     when_jinja_positional_argument: Test::new(),
     when_unknown_test: Test::new(),
     loop_not_a_list: Test::new(),
+
+    // Checked whatever `when`, a loop or a short-circuit says, as Jinja compiles them: syntax,
+    // filters, tests; and a `register` name does not hide other tasks' errors.
+    register_name_hides_nothing: Test::new(),
+    register_reader_undefined_var: Test::new(),
+    when_false_still_checked: Test::new(),
+    when_false_module_argument: Test::new(),
+    empty_loop_still_checked: Test::new(),
+    loop_fourth_item_checked: Test::new(),
+    when_unknown_filter: Test::new(),
+    when_unknown_test_after_and: Test::new(),
+    when_list_later_condition_broken: Test::new(),
+    template_unknown_filter_in_false_branch: Test::new(),
+    // A variable that does not render is an error where it is written, not literal text.
+    var_template_broken: Test::new(),
+    task_var_undefined: Test::new(),
+    role_default_unknown_filter: Test::new(),
 
     // Rollout and host selection.
     serial_bad: Test::new(),

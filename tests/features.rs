@@ -311,3 +311,92 @@ fn no_log_probe_output_never_printed() {
         assert_eq!(r.code, 0, "{args:?}: {all}");
     }
 }
+
+#[test]
+fn a_rollout_stops_after_a_batch_in_which_every_host_failed() {
+    // Ansible stops a play when a whole batch failed, with or without max_fail_percentage: a
+    // change that breaks every host must not be rolled through the fleet.
+    let dir = project(&[
+        (
+            "three.ini",
+            "a1 ansible_connection=local\na2 ansible_connection=local\na3 ansible_connection=local\n",
+        ),
+        (
+            "site.yml",
+            "- hosts: all\n  serial: 1\n  tasks:\n    - name: broken\n      command: /bin/false\n",
+        ),
+    ]);
+    let r = plumb(
+        dir.path(),
+        &["apply", "site.yml", "-i", "three.ini", "--output", "json"],
+    );
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.host_status("a1"), "failed", "{}", r.stdout);
+    for h in ["a2", "a3"] {
+        assert_eq!(r.host_status(h), "not-run", "{}", r.stdout);
+        assert!(r.host_msg(h).contains("every host"), "{}", r.stdout);
+    }
+}
+
+#[test]
+fn a_variable_reading_a_registered_result_is_rendered_when_it_is_there() {
+    // Not kept as literal `{{ … }}` text: rendered for each task once the result exists, and
+    // the host's output inside it is never rendered again as a template.
+    let dir = project(&[(
+        "site.yml",
+        "- hosts: all\n  vars:\n    greeting: \"{{ r.stdout }} there\"\n    shout: \"{{ greeting | upper }}\"\n    raw: \"{{ braces.stdout }}\"\n  tasks:\n    - name: say\n      command: echo hi\n      register: r\n    - name: show\n      debug: {msg: \"{{ shout }}\"}\n    - name: braces\n      shell: \"echo '{{ '{{' }} greeting }}'\"\n      register: braces\n    - name: raw\n      debug: {msg: \"{{ raw }}\"}\n",
+    )]);
+    let r = run(dir.path(), "apply", &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.task_msg("here", "show"), "HI THERE");
+    assert_eq!(r.task_msg("here", "raw"), "{{ greeting }}");
+}
+
+#[test]
+fn task_vars_are_rendered_and_may_read_the_loop_item() {
+    // A task's own `vars` are templates too, evaluated when used as in Ansible (they were
+    // passed on as literal `{{ … }}` text).
+    let dir = project(&[(
+        "site.yml",
+        "- hosts: all\n  vars: {base: /srv}\n  tasks:\n    - name: paths\n      debug: {msg: \"{{ path }} {{ loud }}\"}\n      loop: [a, b]\n      vars:\n        path: \"{{ base }}/{{ item }}\"\n        loud: \"{{ path | upper }}\"\n",
+    )]);
+    let r = run(dir.path(), "apply", &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.task_msg("here", "paths"), "/srv/a /SRV/A\n/srv/b /SRV/B");
+}
+
+#[test]
+fn role_defaults_may_read_the_roles_parameters() {
+    // `defaults/main.yml` reading a parameter given where the role is used, as public roles
+    // do: rendered for the role's tasks (it was kept as literal `{{ app_name }}` text).
+    let dir = project(&[
+        (
+            "site.yml",
+            "- hosts: all\n  roles:\n    - role: app\n      app_name: shop\n",
+        ),
+        (
+            "roles/app/defaults/main.yml",
+            "app_dir: \"/srv/{{ app_name }}\"\napp_log: \"{{ app_dir }}/log\"\n",
+        ),
+        (
+            "roles/app/tasks/main.yml",
+            "- name: show\n  debug: {msg: \"{{ app_log }}\"}\n",
+        ),
+    ]);
+    let r = run(dir.path(), "apply", &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.task_msg("here", "show"), "/srv/shop/log");
+}
+
+#[test]
+fn what_a_guard_is_there_for_still_validates() {
+    // Checked whatever `when` says, but not rejected for what the guard protects from: an
+    // undefined variable, an empty value, a local file only some hosts have, an empty loop's
+    // item, a registered result only the host has.
+    let dir = project(&[(
+        "site.yml",
+        "- hosts: all\n  vars: {custom_conf: \"\", extra: []}\n  tasks:\n    - name: custom\n      copy: {src: \"{{ custom_conf }}\", dest: /etc/custom.conf}\n      when: custom_conf | length > 0\n    - name: per host\n      template: {src: \"{{ inventory_hostname }}.conf.j2\", dest: /etc/host.conf}\n      when: host_template is defined\n    - name: maybe\n      debug: {msg: \"{{ maybe_var }}\"}\n      when: maybe_var is defined\n    - name: extras\n      apt: {name: \"{{ item.name }}\"}\n      loop: \"{{ extra }}\"\n    - name: look\n      stat: {path: /etc/hostname}\n      register: st\n    - name: size\n      debug: {msg: \"{{ st.stat.size }} {{ st.stat.pw_name }}\"}\n      when: st.stat.exists\n",
+    )]);
+    let r = plumb(dir.path(), &["validate", "site.yml", "-i", "local.ini"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+}

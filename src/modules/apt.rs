@@ -21,8 +21,9 @@ pub struct Apt {
 
 #[derive(Debug, Default, PartialEq)]
 pub struct AptFacts {
-    /// Package → (dpkg status abbreviation, version).
-    pub status: HashMap<String, (String, String)>,
+    /// Package → its instances (one per architecture): (dpkg status abbreviation, version,
+    /// architecture).
+    pub status: HashMap<String, Vec<(String, String, String)>>,
     pub now: u64,
     /// Newest of the cache's timestamps, if any.
     pub cache_time: Option<u64>,
@@ -71,6 +72,19 @@ impl Apt {
         name.split(['=', ':']).next().unwrap_or(name)
     }
 
+    /// `name[:arch][=version]` as apt reads it: (name, arch, version). The version may hold
+    /// an epoch's `:`, so `=` is split first.
+    fn spec(n: &str) -> (&str, Option<&str>, Option<&str>) {
+        let (left, version) = match n.split_once('=') {
+            Some((l, v)) => (l, Some(v)),
+            None => (n, None),
+        };
+        match left.split_once(':') {
+            Some((name, arch)) => (name, Some(arch), version),
+            None => (left, None, version),
+        }
+    }
+
     pub fn reads(&self) -> Vec<Resource> {
         let mut r: Vec<Resource> = self
             .names
@@ -113,10 +127,11 @@ impl Apt {
                     if p.len() < 3 {
                         return Err(format!("unexpected dpkg-query output: `{line}`"));
                     }
-                    f.status.insert(
-                        p[0].to_string(),
-                        (p[1].trim().to_string(), p[2].to_string()),
-                    );
+                    f.status.entry(p[0].to_string()).or_default().push((
+                        p[1].trim().to_string(),
+                        p[2].to_string(),
+                        p.get(3).unwrap_or(&"").to_string(),
+                    ));
                 }
                 "now" => {
                     f.now = rest
@@ -157,10 +172,24 @@ impl Apt {
 
     pub fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
         let f = Self::parse(facts)?;
-        let installed = |n: &str| {
+        // The instances a name (with its pinned architecture and version, if any) means:
+        // `nginx=1.22.1-9` is not satisfied by another version, nor `libc6:i386` by amd64.
+        let instances = |n: &str| {
+            let (name, arch, version) = Self::spec(n);
             f.status
-                .get(n)
-                .is_some_and(|(s, _)| s.starts_with("ii") || s.starts_with("hi"))
+                .get(name)
+                .into_iter()
+                .flatten()
+                .filter(move |(_, v, a)| {
+                    arch.is_none_or(|x| x == a) && version.is_none_or(|x| x == v)
+                })
+                .map(|(s, _, _)| s.as_str())
+                .collect::<Vec<&str>>()
+        };
+        let installed = |n: &str| {
+            instances(n)
+                .iter()
+                .any(|s| s.starts_with("ii") || s.starts_with("hi"))
         };
         let mut changes = Vec::new();
         let mut to_install: Vec<&str> = Vec::new();
@@ -172,13 +201,13 @@ impl Apt {
                     .names
                     .iter()
                     .map(String::as_str)
-                    .filter(|n| !installed(Self::bare(n)))
+                    .filter(|n| !installed(n))
                     .collect();
             }
             "latest" => {
                 for n in &self.names {
                     let b = Self::bare(n);
-                    if !installed(b) {
+                    if !installed(n) {
                         to_install.push(n);
                     } else if let Some((inst, cand)) = f.policy.get(b)
                         && cand != inst
@@ -198,13 +227,11 @@ impl Apt {
                     .filter(|n| {
                         // By what is on disk (the status letter), not by what was selected:
                         // `in ` is not installed, `ri ` is.
-                        f.status
-                            .get(Self::bare(n))
-                            .is_some_and(|(s, _)| match s.chars().nth(1) {
-                                Some('n') | None => false,
-                                Some('c') => self.purge,
-                                Some(_) => true,
-                            })
+                        instances(n).iter().any(|s| match s.chars().nth(1) {
+                            Some('n') | None => false,
+                            Some('c') => self.purge,
+                            Some(_) => true,
+                        })
                     })
                     .collect();
             }
@@ -236,7 +263,7 @@ impl Apt {
         let new: Vec<&str> = to_install
             .iter()
             .copied()
-            .filter(|n| !installed(Self::bare(n)))
+            .filter(|n| !installed(n))
             .collect();
         if !new.is_empty() {
             changes.push(Change::new(format!("install {}", new.join(", "))));
@@ -291,7 +318,7 @@ impl Apt {
 }
 
 /// One line per package instance, as `Apt::parse` reads it.
-const DPKG_FORMAT: &str = r"pkg\t${Package}\t${db:Status-Abbrev}\t${Version}\n";
+const DPKG_FORMAT: &str = r"pkg\t${Package}\t${db:Status-Abbrev}\t${Version}\t${Architecture}\n";
 
 /// Prints what `dpkg-query -W -f=DPKG_FORMAT -- NAMES` would for the status file ARGV[1] and
 /// the names in the rest of ARGV (POSIX awk, so mawk). db:Status-Abbrev is want, status, eflag
@@ -317,7 +344,7 @@ else if ($i ~ /^Architecture:/) a = substr($i, 14)
 if (np != 1 || ns != 1 || nv > 1 || split(st, s, " ") != 3 || !(s[1] in W) || !(s[2] in E) || !(s[3] in S)) { bad = 1; exit }
 sub(/^[ \t]+/, "", v); sub(/[ \t]+$/, "", v); gsub(/[ \t]/, "", a)
 if (s[3] == "not-installed" && s[2] == "ok" && (s[1] == "install" ? a == "" : s[1] != "hold")) { s[1] = "unknown"; v = "" }
-out = out "pkg\t" p "\t" W[s[1]] S[s[3]] E[s[2]] "\t" v "\n" }
+out = out "pkg\t" p "\t" W[s[1]] S[s[3]] E[s[2]] "\t" v "\t" a "\n" }
 END { if (bad) exit 3; printf "%s", out }"#;
 
 /// The `pkg` lines for `pkgs` (bare names, already quoted) from the dpkg database in `admindir`.
@@ -581,14 +608,14 @@ Description: unpacked, not configured
         let dir = admindir(STATUS);
         let awk = run_probe(dir.path(), None);
         let expected = [
-            "pkg\tbroken\tiHR\t7",
-            "pkg\tgone\tun \t",
-            "pkg\theld\thi \t1:3.4-5",
-            "pkg\tlibfoo1\tiU \t2.0-2",
-            "pkg\tlibfoo1\tii \t2.0-1",
-            "pkg\tnginx\tii \t1.22.1-9+deb12u2",
-            "pkg\tremoved\trc \t0.9",
-            "pkg\tunpacked\tiU \t8~rc1",
+            "pkg\tbroken\tiHR\t7\tamd64",
+            "pkg\tgone\tun \t\tamd64",
+            "pkg\theld\thi \t1:3.4-5\tamd64",
+            "pkg\tlibfoo1\tiU \t2.0-2\ti386",
+            "pkg\tlibfoo1\tii \t2.0-1\tamd64",
+            "pkg\tnginx\tii \t1.22.1-9+deb12u2\tamd64",
+            "pkg\tremoved\trc \t0.9\tamd64",
+            "pkg\tunpacked\tiU \t8~rc1\tamd64",
         ];
         assert_eq!(sorted(&awk), expected, "{awk}");
         match dpkg_query(dir.path()) {
@@ -596,14 +623,21 @@ Description: unpacked, not configured
             None => eprintln!("note: no dpkg-query here; checked the awk output only"),
         }
         let f = Apt::parse(&format!("{awk}now\t1\n")).unwrap();
-        assert_eq!(f.status["nginx"], ("ii".into(), "1.22.1-9+deb12u2".into()));
-        assert_eq!(f.status["gone"], ("un".into(), String::new()));
+        assert_eq!(
+            f.status["nginx"],
+            [("ii".into(), "1.22.1-9+deb12u2".into(), "amd64".into())]
+        );
+        assert_eq!(
+            f.status["gone"],
+            [("un".into(), String::new(), "amd64".into())]
+        );
+        assert_eq!(f.status["libfoo1"].len(), 2);
         // The one known difference: a name only mentioned in another package's relations
         // (libc6 here) is a `un ` line to dpkg-query and no line to the awk. To `plan` both
         // mean not installed.
         assert_eq!(run_probe_for(dir.path(), None, &["libc6"]), "");
         if let Some(dq) = dpkg_query_for(dir.path(), &["libc6"]) {
-            assert_eq!(dq, "pkg\tlibc6\tun \t\n");
+            assert_eq!(dq, "pkg\tlibc6\tun \t\t\n");
         }
     }
 
@@ -620,12 +654,15 @@ Description: unpacked, not configured
             + "\n";
         std::fs::write(dir.path().join("updates/tmp.i"), &journal).unwrap();
         let fast = run_probe(dir.path(), None);
-        assert!(fast.contains("pkg\tunpacked\tiU \t8~rc1\n"), "{fast}");
+        assert!(
+            fast.contains("pkg\tunpacked\tiU \t8~rc1\tamd64\n"),
+            "{fast}"
+        );
         std::fs::write(dir.path().join("updates/0001"), &journal).unwrap();
         let slow = run_probe(dir.path(), None);
         match dpkg_query(dir.path()) {
             Some(dq) => {
-                assert!(slow.contains("pkg\tunpacked\tii \t8\n"), "{slow}");
+                assert!(slow.contains("pkg\tunpacked\tii \t8\tamd64\n"), "{slow}");
                 assert_eq!(slow, dq);
             }
             None => assert_eq!(slow, "", "dpkg-query is not here, the awk must not answer"),
@@ -662,7 +699,49 @@ Description: unpacked, not configured
             p.contains(" /var/lib/dpkg/status nginx uwsgi 2>/dev/null; then\n"),
             "{p}"
         );
-        assert!(p.contains("\ndpkg-query -W -f='pkg\\t${Package}\\t${db:Status-Abbrev}\\t${Version}\\n' -- nginx uwsgi 2>/dev/null || true\nfi\n"), "{p}");
+        assert!(p.contains("\ndpkg-query -W -f='pkg\\t${Package}\\t${db:Status-Abbrev}\\t${Version}\\t${Architecture}\\n' -- nginx uwsgi 2>/dev/null || true\nfi\n"), "{p}");
+    }
+
+    #[test]
+    fn pinned_version_and_architecture_are_compared() {
+        // Recorded through the awk above on the test STATUS, plus an i386-only package:
+        // nginx 1.22.1-9+deb12u2 (amd64), libfoo1 2.0-1 (amd64, ii) and 2.0-2 (i386, only
+        // unpacked), zlib1g (i386 only).
+        let facts = "pkg\tnginx\tii \t1.22.1-9+deb12u2\tamd64\npkg\tlibfoo1\tii \t2.0-1\tamd64\npkg\tlibfoo1\tiU \t2.0-2\ti386\npkg\tzlib1g\tii \t1:1.2.13.dfsg-1\ti386\nnow\t100\nstamp\t90\nlists\tyes\n";
+        let plan = |state: &str, name: &str| {
+            let mut a = apt(state, false, None);
+            a.names = vec![name.into()];
+            let p = a.plan(facts).unwrap();
+            p.changes
+                .iter()
+                .map(|c| c.summary.clone())
+                .collect::<Vec<_>>()
+        };
+        let none: [&str; 0] = [];
+        // (state, name, changes)
+        let table: &[(&str, &str, &[&str])] = &[
+            ("present", "nginx", &none),
+            ("present", "nginx=1.22.1-9+deb12u2", &none),
+            ("present", "nginx=1.22.1-9", &["install nginx=1.22.1-9"]),
+            ("present", "nginx:amd64", &none),
+            ("present", "nginx:i386", &["install nginx:i386"]),
+            ("present", "libfoo1:amd64", &none),
+            ("present", "libfoo1:i386", &["install libfoo1:i386"]),
+            (
+                "present",
+                "libfoo1:i386=2.0-2",
+                &["install libfoo1:i386=2.0-2"],
+            ),
+            ("present", "zlib1g", &none),
+            ("present", "zlib1g:i386=1:1.2.13.dfsg-1", &none),
+            ("present", "zlib1g:amd64", &["install zlib1g:amd64"]),
+            ("absent", "zlib1g:amd64", &none),
+            ("absent", "zlib1g:i386", &["remove zlib1g:i386"]),
+            ("absent", "nginx=1.0", &none),
+        ];
+        for (state, name, want) in table {
+            assert_eq!(plan(state, name), *want, "{state} {name}");
+        }
     }
 
     #[test]

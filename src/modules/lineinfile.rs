@@ -174,50 +174,60 @@ impl LineInFile {
         Ok(self.write(Some(&fact), new, what))
     }
 
-    /// The file's new text, and what changed, in words.
+    /// The file's new text, and what changed, in words. Each line keeps its own terminator
+    /// (a CRLF file stays CRLF, a missing final newline stays missing unless a line is added
+    /// after it), so the new text equals the old byte for byte when nothing matched.
     fn edit(&self, old: &str) -> (String, String) {
-        let mut lines: Vec<&str> = old.lines().collect();
+        let mut lines = split_lines(old);
         let p = &self.path;
         if !self.present {
             let before = lines.len();
-            lines.retain(|l| match (&self.regexp, &self.line) {
+            lines.retain(|(l, _)| match (&self.regexp, &self.line) {
                 (Some(r), _) => !r.is_match(l),
                 (None, Some(line)) => l != line,
                 (None, None) => true,
             });
             let n = before - lines.len();
+            if n == 0 {
+                return (old.to_string(), String::new());
+            }
             return (
-                file_fact::text_of(&lines),
+                join_lines(&lines),
                 format!("remove {n} line{} from {p}", if n == 1 { "" } else { "s" }),
             );
         }
         let line = self.line.as_deref().unwrap_or_default();
         // The last line the regexp matches is replaced, as in Ansible.
         if let Some(r) = &self.regexp
-            && let Some(i) = lines.iter().rposition(|l| r.is_match(l))
+            && let Some(i) = lines.iter().rposition(|(l, _)| r.is_match(l))
         {
-            if lines[i] == line {
+            if lines[i].0 == line {
                 return (old.to_string(), String::new());
             }
-            lines[i] = line;
-            return (
-                file_fact::text_of(&lines),
-                format!("replace line {} of {p}", i + 1),
-            );
+            lines[i].0 = line;
+            return (join_lines(&lines), format!("replace line {} of {p}", i + 1));
         }
-        if lines.contains(&line) {
+        if lines.iter().any(|(l, _)| *l == line) {
             return (old.to_string(), String::new());
         }
-        let last = |r: &Regex| lines.iter().rposition(|l| r.is_match(l));
+        let last = |r: &Regex| lines.iter().rposition(|(l, _)| r.is_match(l));
         let at = match (&self.after, &self.before) {
             (_, Some(Anchor::Bof)) => 0,
             (_, Some(Anchor::Line(r))) => last(r).unwrap_or(lines.len()),
             (Some(Anchor::Line(r)), _) => last(r).map_or(lines.len(), |i| i + 1),
             _ => lines.len(),
         };
-        lines.insert(at, line);
+        // A new line ends as the file's lines do; the line before it gets one if it had none.
+        let eol = lines
+            .iter()
+            .find(|(_, e)| !e.is_empty())
+            .map_or("\n", |(_, e)| *e);
+        if at > 0 && lines[at - 1].1.is_empty() {
+            lines[at - 1].1 = eol;
+        }
+        lines.insert(at, (line, eol));
         (
-            file_fact::text_of(&lines),
+            join_lines(&lines),
             format!("add a line at line {} of {p}", at + 1),
         )
     }
@@ -248,6 +258,26 @@ impl LineInFile {
             result: Default::default(),
         }
     }
+}
+
+/// A file's lines with their terminators (`\n`, `\r\n`, or none for a last line without one).
+/// The text matched against is the line without its terminator.
+fn split_lines(text: &str) -> Vec<(&str, &str)> {
+    text.split_inclusive('\n')
+        .map(|l| {
+            let body = l.strip_suffix('\n').unwrap_or(l);
+            let body = if body.len() < l.len() {
+                body.strip_suffix('\r').unwrap_or(body)
+            } else {
+                body
+            };
+            (body, &l[body.len()..])
+        })
+        .collect()
+}
+
+fn join_lines(lines: &[(&str, &str)]) -> String {
+    lines.iter().map(|(l, e)| format!("{l}{e}")).collect()
 }
 
 #[cfg(test)]
@@ -337,5 +367,69 @@ mod tests {
         assert_eq!(new_text(&c.plan(absent).unwrap()), "a\n");
         let gone = lif(json!({"path": "/etc/x.conf", "line": "a", "state": "absent"}));
         assert!(gone.plan(absent).unwrap().changes.is_empty());
+    }
+
+    #[test]
+    fn line_endings_and_final_newline_are_kept() {
+        // (args, old text, new text or None for no change)
+        let table: &[(Value, &str, Option<&str>)] = &[
+            // CRLF stays CRLF, for the lines kept and the line added.
+            (
+                json!({"path": "/etc/x.conf", "line": "c=3"}),
+                "a=1\r\nb=2\r\n",
+                Some("a=1\r\nb=2\r\nc=3\r\n"),
+            ),
+            (
+                json!({"path": "/etc/x.conf", "regexp": "^b=", "line": "b=9"}),
+                "a=1\r\nb=2\r\n",
+                Some("a=1\r\nb=9\r\n"),
+            ),
+            (
+                json!({"path": "/etc/x.conf", "regexp": "^a=", "state": "absent"}),
+                "a=1\r\nb=2\r\n",
+                Some("b=2\r\n"),
+            ),
+            // A CRLF line already there is found (not "b=2\r" vs "b=2").
+            (
+                json!({"path": "/etc/x.conf", "line": "b=2"}),
+                "a=1\r\nb=2\r\n",
+                None,
+            ),
+            // Nothing to remove from a file without a final newline: no change.
+            (
+                json!({"path": "/etc/x.conf", "regexp": "^c=", "state": "absent"}),
+                "a=1\nb=2",
+                None,
+            ),
+            (
+                json!({"path": "/etc/x.conf", "line": "b=2"}),
+                "a=1\nb=2",
+                None,
+            ),
+            // Replacing the unterminated last line keeps it unterminated.
+            (
+                json!({"path": "/etc/x.conf", "regexp": "^b=", "line": "b=3"}),
+                "a=1\nb=2",
+                Some("a=1\nb=3"),
+            ),
+            // Adding after it ends it first.
+            (
+                json!({"path": "/etc/x.conf", "line": "c=3"}),
+                "a=1\nb=2",
+                Some("a=1\nb=2\nc=3\n"),
+            ),
+            (
+                json!({"path": "/etc/x.conf", "regexp": "^b=", "state": "absent"}),
+                "a=1\nb=2",
+                Some("a=1\n"),
+            ),
+        ];
+        for (args, old, want) in table {
+            let p = lif(args.clone()).plan(&facts(old)).unwrap();
+            match want {
+                None => assert!(p.changes.is_empty(), "{args} on {old:?}: {:?}", p.changes),
+                Some(w) => assert_eq!(new_text(&p), *w, "{args} on {old:?}"),
+            }
+        }
     }
 }

@@ -78,9 +78,17 @@ impl User {
 
     pub fn probe(&self) -> String {
         let n = quote(&self.name);
+        // Where useradd puts a new user's home when `home:` is not given (`HOME=` of
+        // `useradd -D`), so that the home is among the task's writes.
+        let default_home = if self.home.is_none() && self.present && self.create_home {
+            "else useradd -D 2>/dev/null | sed -n 's/^HOME=/defaulthome\\t/p'; "
+        } else {
+            ""
+        };
         format!(
             "if p=$(getent passwd -- {n}); then printf 'passwd\\t%s\\n' \"$p\"; \
-             printf 'primary\\t%s\\n' \"$(id -gn -- {n})\"; printf 'groups\\t%s\\n' \"$(id -Gn -- {n})\"; fi\n"
+             printf 'primary\\t%s\\n' \"$(id -gn -- {n})\"; printf 'groups\\t%s\\n' \"$(id -Gn -- {n})\"; \
+             {default_home}fi\n"
         )
     }
 
@@ -121,7 +129,12 @@ impl User {
     }
 
     pub fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
-        let now = Self::parse(facts)?;
+        let (default_home, facts): (Vec<&str>, Vec<&str>) =
+            facts.lines().partition(|l| l.starts_with("defaulthome\t"));
+        let default_home = default_home
+            .first()
+            .map_or("/home", |l| l["defaulthome\t".len()..].trim());
+        let now = Self::parse(&facts.join("\n"))?;
         let n = quote(&self.name);
         let mut changes = Vec::new();
         let mut script = String::from("set -e\n");
@@ -232,10 +245,15 @@ impl User {
             }
         }
         let mut writes = self.reads();
+        // A new user's home is written too (useradd -m copies /etc/skel there), so later
+        // tasks under it are probed again instead of trusting a probe taken before.
+        let new_home = (now.is_none() && self.present && self.create_home)
+            .then(|| format!("{}/{}", default_home.trim_end_matches('/'), self.name));
         if let Some(h) = self
             .home
             .clone()
             .or_else(|| now.as_ref().map(|f| f.home.clone()))
+            .or(new_home)
         {
             writes.push(Resource::Path(h));
         }
@@ -306,6 +324,57 @@ mod tests {
         u.shell = Some("/bin/bash".into());
         let p = u.plan(THERE).unwrap();
         assert_eq!(p.changes.len(), 2);
+    }
+
+    #[test]
+    fn a_new_users_home_is_among_the_writes() {
+        let home = |p: &Plan| -> Vec<String> {
+            p.writes
+                .iter()
+                .filter_map(|r| match r {
+                    Resource::Path(p) if !p.starts_with("/etc/") => Some(p.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
+        let mut u = user();
+        u.home = None;
+        u.create_home = true;
+        // The probe asks useradd where homes go only for a user it may create.
+        assert!(u.probe().contains("useradd -D"), "{}", u.probe());
+        // Recorded `useradd -D` line on Debian 12, as the probe prints it.
+        let p = u.plan("defaulthome\t/home\n").unwrap();
+        assert_eq!(p.changes[0].summary, "create user app");
+        assert_eq!(home(&p), ["/home/app"]);
+        let p = u.plan("defaulthome\t/var/home\n").unwrap();
+        assert_eq!(home(&p), ["/var/home/app"]);
+        // An existing user being changed: its home from getent.
+        let mut w = u.clone();
+        w.shell = Some("/bin/bash".into());
+        assert_eq!(home(&w.plan(THERE).unwrap()), ["/srv/app"]);
+        // `home:` given: that one, and useradd -D is not asked.
+        let mut v = user();
+        v.create_home = true;
+        assert!(!v.probe().contains("useradd -D"));
+        assert_eq!(home(&v.plan("").unwrap()), ["/srv/app"]);
+        // The probe itself, run here for a name that does not exist: parses, names a home.
+        let mut x = u.clone();
+        x.name = "plumb-no-such-user".into();
+        let out = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(x.probe())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let p = x.plan(&String::from_utf8(out.stdout).unwrap()).unwrap();
+        assert!(
+            home(&p)[0].ends_with("/plumb-no-such-user"),
+            "{:?}",
+            home(&p)
+        );
+        // No home made: nothing written there.
+        u.create_home = false;
+        assert!(home(&u.plan("").unwrap()).is_empty());
     }
 
     #[test]
