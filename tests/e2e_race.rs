@@ -121,6 +121,10 @@ fn clear_refusal(msg: &str) -> bool {
         // lineinfile's probe (`[ $(stat …) -le N ]`) when the file vanished between its checks:
         // a probe error, so a failed task, never "no change".
         "unexpected operator",
+        // The batched probe saw paths change while it read them (a record for a path it had
+        // just found absent, or a record missing): a failed probe, never "no change".
+        "probe failed",
+        "changed while it was probed",
     ]
     .iter()
     .any(|m| msg.contains(m))
