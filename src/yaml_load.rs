@@ -30,6 +30,18 @@ pub fn load(file: &Arc<PathBuf>, text: &str, top_sequence: bool) -> Result<Node>
             let m = e.marker();
             crate::yaml::syntax_error(file, text, m.line(), m.col() + 1, e.info())
         })?;
+    // Every `!vault` value of the file decrypted side by side before the tree is built.
+    let vaulted: Vec<&str> = events
+        .0
+        .iter()
+        .filter_map(|(ev, _)| match ev {
+            Event::Scalar(v, _, _, Some(t)) if t.handle == "!" && t.suffix == "vault" => {
+                Some(v.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    crate::vault::prefetch(&vaulted);
     let mut b = Builder {
         file,
         text,

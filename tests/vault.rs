@@ -343,3 +343,47 @@ fn vaulted_group_vars_beside_the_playbook() {
         format!("{} ********", FILE_SECRET.len())
     );
 }
+
+#[test]
+fn many_inline_values_decrypt_side_by_side() {
+    let dir = project();
+    let d = dir.path();
+    let mut vars = String::new();
+    for i in 0..12 {
+        let r = vault(
+            d,
+            &[
+                "encrypt_string",
+                &format!("value-{i:02}-secret"),
+                "--name",
+                &format!("v{i}"),
+            ],
+        );
+        vars.push_str(&r.stdout);
+    }
+    std::fs::write(d.join("vars.yml"), &vars).unwrap();
+    let mut msg = String::new();
+    for i in 0..12 {
+        msg.push_str(&format!("{{{{ v{i} | length }}}},"));
+    }
+    std::fs::write(
+        d.join("site.yml"),
+        format!("- hosts: all\n  vars_files: [vars.yml]\n  tasks:\n    - name: show\n      debug: {{msg: \"{msg}\"}}\n"),
+    )
+    .unwrap();
+    let r = plumb(
+        d,
+        &[
+            "apply",
+            "site.yml",
+            "-i",
+            "local.ini",
+            "--output",
+            "json",
+            "--vault-password-file",
+            "pw",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(r.task_msg("here", "show"), "15,".repeat(12));
+}
