@@ -494,7 +494,7 @@ impl<'a> Raw<'a> {
     }
 }
 
-fn split(output: &str) -> Result<Raw<'_>, String> {
+pub(crate) fn split(output: &str) -> Result<Raw<'_>, String> {
     let mut raw = Raw::default();
     let mut rest = output;
     loop {

@@ -73,6 +73,10 @@ fn routes4(lines: &[&str], be: bool) -> Vec<Route4> {
             if w.len() < 8 {
                 return None;
             }
+            // `*` is an unreachable route (RTF_REJECT): no interface, no address.
+            if w[0] == "*" {
+                return None;
+            }
             Some(Route4 {
                 iface: w[0].to_string(),
                 dest: hex32(w[1], be)?,
@@ -250,7 +254,7 @@ pub(crate) fn network(raw: &Raw, arch: &str, f: &mut Map<String, Value>) -> Resu
     for a in &locals {
         let connected = routes
             .iter()
-            .filter(|r| r.gateway == 0 && r.mask != 0 && a & r.mask == r.dest)
+            .filter(|r| r.flags & 0x202 == 0 && r.mask != 0 && a & r.mask == r.dest)
             .max_by_key(|r| r.mask.count_ones());
         let trie_len = nets
             .iter()
@@ -355,7 +359,7 @@ pub(crate) fn network(raw: &Raw, arch: &str, f: &mut Map<String, Value>) -> Resu
     let mut d4 = Map::new();
     if let Some(r) = routes
         .iter()
-        .filter(|r| r.dest == 0 && r.mask == 0 && r.flags & 1 != 0)
+        .filter(|r| r.dest == 0 && r.mask == 0 && r.flags & 0x201 == 1)
         .min_by_key(|r| r.metric)
     {
         d4.insert("gateway".into(), json!(ip4(r.gateway)));
@@ -449,6 +453,48 @@ mod tests {
         );
         assert!(nets.contains(&(u32::from(Ipv4Addr::new(192, 168, 1, 0)), 24)));
         assert!(nets.contains(&(u32::from(Ipv4Addr::new(127, 0, 0, 0)), 8)));
+    }
+
+    /// Recorded on plumb's control machine: a reject route (`*`), interfaces down (ifb0/1), a
+    /// name with `-`, an IPv6 default route, a speed of -1.
+    #[test]
+    fn network_of_a_recorded_host() {
+        let out = include_str!("../tests/fixtures/facts/net-control.txt");
+        let raw = crate::facts::split(out).unwrap();
+        let mut f = Map::new();
+        network(&raw, "x86_64", &mut f).unwrap();
+        assert_eq!(
+            f["interfaces"],
+            json!(["lo", "ifb0", "ifb1", "eth0", "pf-ctl"])
+        );
+        assert_eq!(f["all_ipv4_addresses"], json!(["192.0.2.2", "10.232.0.1"]));
+        assert_eq!(
+            f["all_ipv6_addresses"],
+            json!(["fd00::2", "fe80::fc:ff:fe00:1", "fe80::9826:f9ff:fe1a:37ca"])
+        );
+        assert_eq!(
+            f["default_ipv4"],
+            json!({"address": "192.0.2.2", "alias": "eth0", "broadcast": "", "gateway": "192.0.2.1",
+                   "interface": "eth0", "macaddress": "02:fc:00:00:00:01", "mtu": 1400,
+                   "netmask": "255.255.255.0", "network": "192.0.2.0", "prefix": "24", "type": "ether"})
+        );
+        assert_eq!(
+            f["default_ipv6"],
+            json!({"address": "fd00::2", "gateway": "fd00::1", "interface": "eth0", "prefix": "64",
+                   "scope": "global", "macaddress": "02:fc:00:00:00:01", "mtu": 1400, "type": "ether"})
+        );
+        assert_eq!(
+            f["lo"],
+            json!({"active": true, "device": "lo", "mtu": 65536, "promisc": false, "type": "loopback",
+                   "ipv4": {"address": "127.0.0.1", "broadcast": "", "netmask": "255.0.0.0",
+                            "network": "127.0.0.0", "prefix": "8"},
+                   "ipv6": [{"address": "::1", "prefix": "128", "scope": "host"}]})
+        );
+        assert_eq!(f["ifb0"]["active"], false);
+        assert_eq!(f["pf_ctl"]["ipv4"]["address"], "10.232.0.1");
+        assert_eq!(f["pf_ctl"]["speed"], 10000);
+        assert!(f["eth0"].get("speed").is_none());
+        assert!(!f.contains_key("*") && !f.contains_key("pf-ctl"));
     }
 
     #[test]
