@@ -382,7 +382,7 @@ fn files(subset: &Subset) -> Vec<&'static str> {
         v.push("/proc/1/comm");
     }
     if subset.has("hardware") {
-        v.extend(["/proc/meminfo", "/proc/uptime", "/proc/self/mountinfo"]);
+        v.push("/proc/uptime");
     }
     if subset.has("network") {
         v.extend(facts_net::FILES);
@@ -411,6 +411,25 @@ const SSH_KEYS: &[(&str, &str)] = &[
 /// The keys of `/proc/cpuinfo` Ansible reads.
 const CPU_KEYS: &str = "processor|vendor_id|model name|Processor|cpu|Vendor|physical id|core id|cpu cores|siblings|# processors|max thread id|ncpus active";
 
+/// Files read by the second, filtered grep (only the lines the parser uses: `/proc/meminfo` and
+/// `/proc/cpuinfo` are long, and a container host may have hundreds of mounts), and the
+/// patterns. Each pattern is written so that it matches no line of the other files.
+fn filtered(subset: &Subset) -> (Vec<&'static str>, Vec<String>) {
+    let (mut files, mut patterns) = (Vec::new(), Vec::new());
+    if subset.has("hardware") {
+        files.extend(["/proc/cpuinfo", "/proc/meminfo", "/proc/self/mountinfo"]);
+        patterns.push(format!("^({CPU_KEYS})[[:space:]]*:"));
+        patterns.push("^(MemTotal|MemFree|Buffers|Cached|SwapCached|SwapTotal|SwapFree):".into());
+        // Devices Ansible lists: a path, `\\server`, or `host:/path`.
+        patterns.push("^[0-9].* - [^ ]+ ([/\\\\]|[^ ]*:/)".into());
+    }
+    if subset.has("network") {
+        files.push("/proc/net/fib_trie");
+        patterns.push("^[ |+-]*([|]-- |/[0-9]+ (host LOCAL|link UNICAST))".into());
+    }
+    (files, patterns)
+}
+
 /// The sh snippet gathering `subset`. POSIX sh, coreutils and grep only; it neither exits nor
 /// changes directory, leaves only `plumb_f*` variables behind (unset at its end), and tolerates
 /// `set -e`. Its output goes to [`parse`] with the same `subset`.
@@ -427,10 +446,17 @@ pub fn snippet(subset: &Subset) -> String {
             "[ -r /proc/sys/kernel/arch ] || printf '/proc/sys/kernel/arch:%s\\n' \"$(uname -m)\"\n",
         );
     }
-    if subset.has("hardware") {
-        s.push_str(&format!(
-            "LC_ALL=C grep -H -E '^({CPU_KEYS})[[:space:]]*:' /proc/cpuinfo 2>/dev/null || :\n"
-        ));
+    let (ffiles, patterns) = filtered(subset);
+    if !ffiles.is_empty() {
+        s.push_str("LC_ALL=C grep -H -E");
+        for p in &patterns {
+            s.push_str(" -e '");
+            s.push_str(p);
+            s.push('\'');
+        }
+        s.push(' ');
+        s.push_str(&ffiles.join(" "));
+        s.push_str(" 2>/dev/null || :\n");
     }
     let exists = exists_paths(subset);
     if !exists.is_empty() {
@@ -607,6 +633,11 @@ fn parse_env(text: &str) -> Result<(Map<String, Value>, &str), String> {
                             Some((_, c)) => value.push(c),
                         }
                     },
+                    Some((_, '$')) if matches!(chars.peek(), Some((_, '\''))) => {
+                        chars.next();
+                        ansi_c(&mut chars, &mut value)
+                            .ok_or_else(|| format!("facts: environment value of {name} is cut"))?;
+                    }
                     Some((_, '\\')) => {
                         if let Some((_, c)) = chars.next() {
                             value.push(c);
@@ -623,6 +654,65 @@ fn parse_env(text: &str) -> Result<(Map<String, Value>, &str), String> {
             env.insert(name.to_string(), Value::String(value));
         }
     }
+}
+
+/// The rest of bash's `$'...'` quoting (after `$'`), as bash prints values holding control
+/// characters: `\n`, `\t`, `\NNN` octal bytes and the like. `None` if the quote never ends.
+fn ansi_c(
+    chars: &mut std::iter::Peekable<std::str::CharIndices>,
+    value: &mut String,
+) -> Option<()> {
+    let mut bytes: Vec<u8> = Vec::new();
+    let mut buf = [0u8; 4];
+    loop {
+        let (_, c) = chars.next()?;
+        match c {
+            '\'' => break,
+            '\\' => {
+                let (_, e) = chars.next()?;
+                match e {
+                    'n' => bytes.push(b'\n'),
+                    't' => bytes.push(b'\t'),
+                    'r' => bytes.push(b'\r'),
+                    'a' => bytes.push(7),
+                    'b' => bytes.push(8),
+                    'e' | 'E' => bytes.push(27),
+                    'f' => bytes.push(12),
+                    'v' => bytes.push(11),
+                    '0'..='7' => {
+                        let mut v = e as u32 - '0' as u32;
+                        for _ in 0..2 {
+                            match chars.peek() {
+                                Some((_, d @ '0'..='7')) => {
+                                    v = v * 8 + (*d as u32 - '0' as u32);
+                                    chars.next();
+                                }
+                                _ => break,
+                            }
+                        }
+                        bytes.push(v as u8);
+                    }
+                    'x' => {
+                        let mut v = 0u32;
+                        for _ in 0..2 {
+                            match chars.peek().and_then(|(_, d)| d.to_digit(16)) {
+                                Some(d) => {
+                                    v = v * 16 + d;
+                                    chars.next();
+                                }
+                                None => break,
+                            }
+                        }
+                        bytes.push(v as u8);
+                    }
+                    other => bytes.extend_from_slice(other.encode_utf8(&mut buf).as_bytes()),
+                }
+            }
+            other => bytes.extend_from_slice(other.encode_utf8(&mut buf).as_bytes()),
+        }
+    }
+    value.push_str(&String::from_utf8_lossy(&bytes));
+    Some(())
 }
 
 /// The facts in `output` of [`snippet`]`(subset)`, keyed as in `ansible_facts` (no `ansible_`
@@ -2026,7 +2116,18 @@ mod tests {
         assert_eq!(env["D"], "q\"$\\z");
         assert_eq!(env["E"], "it's");
         assert_eq!(env["F"], "plain");
+        // bash, for values holding control characters.
+        let (env, _) = parse_env(
+            "export X=$'two\\nlines\\ttab\\001\\'q'\nexport Y=\"q\\\"\\$\\\\z'\\`\"\n@@end\n",
+        )
+        .unwrap();
+        assert_eq!(env["X"], "two\nlines\ttab\u{1}'q");
+        assert_eq!(env["Y"], "q\"$\\z'`");
+        // dash's way of quoting a quote.
+        let (env, _) = parse_env("export Y='q\"$\\z'\"'\"'`'\n@@end\n").unwrap();
+        assert_eq!(env["Y"], "q\"$\\z'`");
         assert!(parse_env("export A='open\n").is_err());
+        assert!(parse_env("export A=$'open\n").is_err());
         assert!(parse_env("garbage\n@@end\n").is_err());
     }
 
@@ -2374,6 +2475,41 @@ mod tests {
             snippet(&all)
         ));
         assert!(leak.ends_with("[][unset]\n"), "{leak}");
+    }
+
+    /// Under each shell that is installed here: dash, bash as sh (`--posix`), bash, busybox ash.
+    /// A value holding a newline and a fake `@@end` stays one value.
+    #[test]
+    fn snippet_under_each_shell() {
+        let all = Subset::all();
+        let snippet = snippet(&all);
+        let shells: &[&[&str]] = &[
+            &["dash"],
+            &["bash", "--posix"],
+            &["bash"],
+            &["busybox", "sh"],
+        ];
+        let mut ran = 0;
+        for sh in shells {
+            let Ok(out) = std::process::Command::new(sh[0])
+                .args(&sh[1..])
+                .arg("-c")
+                .arg(&snippet)
+                .env("PLUMB_FACTS_TEST", "two\nlines\n@@end\n\u{1}'\"$`\\")
+                .output()
+            else {
+                continue;
+            };
+            ran += 1;
+            let text = String::from_utf8(out.stdout).unwrap();
+            let f = parse(&text, &all).unwrap_or_else(|e| panic!("{sh:?}: {e}\n{text}"));
+            assert_eq!(
+                f["env"]["PLUMB_FACTS_TEST"], "two\nlines\n@@end\n\u{1}'\"$`\\",
+                "{sh:?}"
+            );
+            assert!(f["memtotal_mb"].as_i64().unwrap() > 0, "{sh:?}");
+        }
+        assert!(ran > 0);
     }
 
     /// The recorded h72 output against what ansible-core 2.19's `setup` returned for that host.

@@ -13,11 +13,10 @@ use serde_json::{Map, Value, json};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// The files (and globs) the facts grep reads for the network subset.
-pub const FILES: [&str; 10] = [
+pub const FILES: [&str; 9] = [
     "/proc/net/route",
     "/proc/net/ipv6_route",
     "/proc/net/if_inet6",
-    "/proc/net/fib_trie",
     "/sys/class/net/*/address",
     "/sys/class/net/*/mtu",
     "/sys/class/net/*/type",
