@@ -109,6 +109,8 @@ const ALIASES: &[(&str, &str)] = &[
 pub struct Subset {
     collectors: BTreeSet<&'static str>,
     filter: Vec<String>,
+    /// `gather_subset` as given, for the `gather_subset` fact.
+    given: Vec<String>,
 }
 
 impl Default for Subset {
@@ -123,6 +125,7 @@ impl Subset {
         Subset {
             collectors: MIN.iter().chain(OTHERS).copied().collect(),
             filter: Vec::new(),
+            given: vec!["all".into()],
         }
     }
 
@@ -148,7 +151,7 @@ impl Subset {
         let mut explicit: BTreeSet<&'static str> = BTreeSet::new();
         let given: Vec<&str> = gather_subset.iter().map(|s| s.as_ref().trim()).collect();
         let given = if given.is_empty() { vec!["all"] } else { given };
-        for s in given {
+        for s in given.iter().copied() {
             match s {
                 "min" => add.extend(MIN),
                 "all" => add.extend(valid.iter().copied()),
@@ -183,6 +186,7 @@ impl Subset {
                 .map(|f| f.as_ref().to_string())
                 .filter(|f| !f.is_empty() && f != "*")
                 .collect(),
+            given: given.iter().map(|g| g.to_string()).collect(),
         })
     }
 
@@ -294,6 +298,9 @@ fn exists_paths(subset: &Subset) -> Vec<&'static str> {
     if subset.has("lsb") {
         v.push("/usr/bin/lsb_release");
     }
+    if subset.has("local") {
+        v.push("/etc/ansible/facts.d");
+    }
     if subset.has("network") {
         v.extend(facts_net::EXISTS);
     }
@@ -383,6 +390,7 @@ fn files(subset: &Subset) -> Vec<&'static str> {
     }
     if subset.has("hardware") {
         v.push("/proc/uptime");
+        v.extend(DMI.iter().map(|(_, p)| *p));
     }
     if subset.has("network") {
         v.extend(facts_net::FILES);
@@ -399,6 +407,106 @@ fn files(subset: &Subset) -> Vec<&'static str> {
     v.sort_unstable();
     v.dedup();
     v
+}
+
+/// DMI facts and their sysfs files.
+const DMI: &[(&str, &str)] = &[
+    ("bios_date", "/sys/devices/virtual/dmi/id/bios_date"),
+    ("bios_vendor", "/sys/devices/virtual/dmi/id/bios_vendor"),
+    ("bios_version", "/sys/devices/virtual/dmi/id/bios_version"),
+    (
+        "board_asset_tag",
+        "/sys/devices/virtual/dmi/id/board_asset_tag",
+    ),
+    ("board_name", "/sys/devices/virtual/dmi/id/board_name"),
+    ("board_serial", "/sys/devices/virtual/dmi/id/board_serial"),
+    ("board_vendor", "/sys/devices/virtual/dmi/id/board_vendor"),
+    ("board_version", "/sys/devices/virtual/dmi/id/board_version"),
+    (
+        "chassis_asset_tag",
+        "/sys/devices/virtual/dmi/id/chassis_asset_tag",
+    ),
+    (
+        "chassis_serial",
+        "/sys/devices/virtual/dmi/id/chassis_serial",
+    ),
+    (
+        "chassis_vendor",
+        "/sys/devices/virtual/dmi/id/chassis_vendor",
+    ),
+    (
+        "chassis_version",
+        "/sys/devices/virtual/dmi/id/chassis_version",
+    ),
+    ("form_factor", "/sys/devices/virtual/dmi/id/chassis_type"),
+    ("product_name", "/sys/devices/virtual/dmi/id/product_name"),
+    (
+        "product_serial",
+        "/sys/devices/virtual/dmi/id/product_serial",
+    ),
+    ("product_uuid", "/sys/devices/virtual/dmi/id/product_uuid"),
+    (
+        "product_version",
+        "/sys/devices/virtual/dmi/id/product_version",
+    ),
+    ("system_vendor", "/sys/devices/virtual/dmi/id/sys_vendor"),
+];
+
+/// SMBIOS chassis types (DMTF DSP0134, 7.4.1), by number.
+const CHASSIS_TYPES: &[&str] = &[
+    "Unknown",
+    "Other",
+    "Unknown",
+    "Desktop",
+    "Low Profile Desktop",
+    "Pizza Box",
+    "Mini Tower",
+    "Tower",
+    "Portable",
+    "Laptop",
+    "Notebook",
+    "Hand Held",
+    "Docking Station",
+    "All In One",
+    "Sub Notebook",
+    "Space-saving",
+    "Lunch Box",
+    "Main Server Chassis",
+    "Expansion Chassis",
+    "Sub Chassis",
+    "Bus Expansion Chassis",
+    "Peripheral Chassis",
+    "RAID Chassis",
+    "Rack Mount Chassis",
+    "Sealed-case PC",
+    "Multi-system",
+    "CompactPCI",
+    "AdvancedTCA",
+    "Blade",
+    "Blade Enclosure",
+    "Tablet",
+    "Convertible",
+    "Detachable",
+    "IoT Gateway",
+    "Embedded PC",
+    "Mini PC",
+    "Stick PC",
+];
+
+/// DMI facts: each file's content, "NA" where it is unreadable (serials are root's) or where
+/// the machine has no DMI at all.
+fn dmi(raw: &Raw, f: &mut Map<String, Value>) {
+    for (key, path) in DMI {
+        let v = match raw.first(path) {
+            None => "NA".to_string(),
+            Some(v) if *key == "form_factor" => match v.trim().parse::<usize>() {
+                Ok(n) if n < CHASSIS_TYPES.len() => CHASSIS_TYPES[n].to_string(),
+                _ => format!("unknown ({})", v.trim()),
+            },
+            Some(v) => v.trim().to_string(),
+        };
+        f.insert(key.to_string(), Value::String(v));
+    }
 }
 
 const SSH_KEYS: &[(&str, &str)] = &[
@@ -828,16 +936,12 @@ pub fn parse(output: &str, subset: &Subset) -> Result<Map<String, Value>, String
     if subset.has("virtual") {
         virtual_facts(&raw, &mut f);
     }
-    f.insert(
-        "gather_subset".into(),
-        json!(
-            if *subset == Subset::all() || subset.collectors == Subset::all().collectors {
-                vec!["all"]
-            } else {
-                subset.collectors()
-            }
-        ),
-    );
+    if subset.has("local") && !raw.exists("/etc/ansible/facts.d") {
+        // With a facts.d directory, `local` is left out: its scripts are not run.
+        f.insert("local".into(), json!({}));
+    }
+    f.insert("gather_subset".into(), json!(subset.given));
+    f.insert("module_setup".into(), Value::Bool(true));
     f.retain(|k, _| subset.keep(k));
     Ok(f)
 }
@@ -1611,6 +1715,7 @@ fn hardware(raw: &Raw, arch: &str, f: &mut Map<String, Value>) -> Result<(), Str
         .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
         .map(|l| cpu_list_len(l.trim()));
     cpu_facts(cpu, arch, nproc, f);
+    dmi(raw, f);
     // Mounts.
     f.insert(
         "mounts".into(),
@@ -2065,7 +2170,11 @@ mod tests {
             .count();
         assert_eq!(commands, 3, "{all}");
         let none = Subset::new(&["!all", "!min"], &[] as &[&str]).unwrap();
-        assert_eq!(parse(&sh(&snippet(&none)), &none).unwrap().len(), 1); // gather_subset only
+        let nothing = parse(&sh(&snippet(&none)), &none).unwrap();
+        assert_eq!(
+            nothing.keys().collect::<Vec<_>>(),
+            ["gather_subset", "module_setup"]
+        );
     }
 
     #[test]
@@ -2291,6 +2400,25 @@ mod tests {
             (json!(4), json!(1), json!(4))
         );
         assert_eq!(cpu_list_len("0-3,8,10-11"), 7);
+    }
+
+    #[test]
+    fn dmi_from_sysfs() {
+        let out = "/sys/devices/virtual/dmi/id/product_name:KVM\n\
+                   /sys/devices/virtual/dmi/id/sys_vendor:QEMU\n\
+                   /sys/devices/virtual/dmi/id/chassis_type:1\n\
+                   /sys/devices/virtual/dmi/id/board_asset_tag:\n@@end\n";
+        let raw = split(out).unwrap();
+        let mut f = Map::new();
+        dmi(&raw, &mut f);
+        assert_eq!(f["product_name"], "KVM");
+        assert_eq!(f["system_vendor"], "QEMU");
+        assert_eq!(f["form_factor"], "Other");
+        assert_eq!(f["board_asset_tag"], "");
+        assert_eq!(f["product_serial"], "NA"); // root's only
+        let raw = split("/sys/devices/virtual/dmi/id/chassis_type:99\n@@end\n").unwrap();
+        dmi(&raw, &mut f);
+        assert_eq!(f["form_factor"], "unknown (99)");
     }
 
     fn dist(os_release: &str, extra: &str) -> Map<String, Value> {
@@ -2569,6 +2697,28 @@ mod tests {
             "user_uid",
             "userspace_architecture",
             "userspace_bits",
+            // h72 has no DMI: all "NA", as Ansible says.
+            "bios_date",
+            "bios_vendor",
+            "bios_version",
+            "board_asset_tag",
+            "board_name",
+            "board_serial",
+            "board_vendor",
+            "board_version",
+            "chassis_asset_tag",
+            "chassis_serial",
+            "chassis_vendor",
+            "chassis_version",
+            "form_factor",
+            "product_name",
+            "product_serial",
+            "product_uuid",
+            "product_version",
+            "system_vendor",
+            "local",
+            "gather_subset",
+            "module_setup",
         ];
         for k in equal {
             assert_eq!(ours.get(k), theirs.get(k), "{k}");
