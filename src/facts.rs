@@ -3,25 +3,30 @@
 //! Design:
 //! - **One round trip.** [`snippet`] is a POSIX sh fragment meant to be appended to the batched
 //!   probe script a run already sends, so facts cost no extra exec.
-//! - **Few processes.** Almost every fact comes from files: one `grep -H ''` reads all of them
-//!   (each output line carries the path it came from), a second, filtered grep reads
-//!   `/proc/cpuinfo` (hardware only), and `date` gives the clock. Everything else (the current
-//!   user's `/etc/passwd` line, `Uid:` from `/proc/self/status`, which files exist, the
-//!   environment) is read with shell builtins. A full gather starts 3 processes (4 on kernels
+//! - **Few processes.** Almost every fact comes from files: one `grep -H ''` reads the small ones
+//!   whole (each output line carries the path it came from); a second grep reads the long ones
+//!   (`/proc/cpuinfo`, `/proc/meminfo`, `/proc/self/mountinfo`, `/proc/net/fib_trie`) keeping
+//!   only the lines the parser uses; `date` gives the clock. The rest (the current user's
+//!   `/etc/passwd` line, `Uid:` from `/proc/self/status`, which paths exist, the environment) is
+//!   read with shell builtins. A full gather starts 3 processes (4 on kernels older than 6.1,
 //!   without `/proc/sys/kernel/arch`, where `uname -m` answers); `gather_subset: min` starts 2.
 //! - **Framing.** Every file line starts with a path the parser knows; lines the snippet prints
 //!   itself start with `@@`, which no path does. The environment comes last, from `export -p`,
-//!   and is read quote-aware up to a final `@@end`, so a value holding newlines or `@@end` cannot
-//!   end it early; a missing `@@end` means the output was cut and is an error.
+//!   and is read quote-aware (dash, ash and bash quoting) up to a final `@@end`, so a value
+//!   holding newlines or `@@end` cannot end it early; a missing `@@end` means the output was cut
+//!   and is an error.
 //! - **A pure parser.** [`parse`] turns that output into `ansible_facts` (names without the
 //!   `ansible_` prefix) with Ansible's names, types and formats. A missing essential file (the
-//!   kernel's, `/proc/meminfo`, the date line, the environment) is an error, never a guess;
-//!   optional files may be absent. Network facts are in `facts_net.rs`.
+//!   kernel's, `/proc/meminfo`, `/proc/cpuinfo`, `/proc/net/route`, the date line, the
+//!   environment, `Uid:`) is an error, never a guess; optional files may be absent. Network facts
+//!   are in `facts_net.rs`.
 //!
-//! Not gathered (they need a command or Python): `python*`, `devices`, `device_links`, `lvm`,
-//! `dmi`/`bios_*`/`product_*`, `system_capabilities*` (capsh), `systemd` (systemctl),
-//! `locally_reachable_ips`, `fibre_channel_wwn`, `iscsi_iqn`, `hostnqn`, `local` (facts.d),
-//! `is_chroot`, `flags`, mount sizes and UUIDs (`statvfs`, `lsblk`), `ethtool` features.
+//! Not gathered (they need a command or Python): `python*`, `selinux_python_present`, `devices`,
+//! `device_links`, `lvm`, `system_capabilities*` (capsh), `systemd` (systemctl), `flags` (one
+//! line per CPU), mount sizes and UUIDs (`statvfs`, `lsblk`), `ethtool` features, `local` when
+//! `/etc/ansible/facts.d` exists (its scripts are not run), `is_chroot` where init's root
+//! cannot be looked at. `fqdn` comes from `/etc/hosts` only (no DNS); `tz_dst` is the zone's
+//! current name.
 
 use crate::facts_net;
 use serde_json::{Map, Value, json};
@@ -50,7 +55,17 @@ const MIN: &[&str] = &[
 
 /// The other collectors `all` expands to.
 const OTHERS: &[&str] = &[
-    "chroot", "facter", "hardware", "loadavg", "network", "ohai", "systemd", "virtual",
+    "fibre_channel_wwn",
+    "iscsi",
+    "nvme",
+    "chroot",
+    "facter",
+    "hardware",
+    "loadavg",
+    "network",
+    "ohai",
+    "systemd",
+    "virtual",
 ];
 
 /// Names that are valid in `gather_subset` and select a collector (Ansible accepts a fact id in
@@ -379,6 +394,15 @@ fn files(subset: &Subset) -> Vec<&'static str> {
     if subset.has("cmdline") {
         v.push("/proc/cmdline");
     }
+    if subset.has("iscsi") {
+        v.push("/etc/iscsi/initiatorname.iscsi");
+    }
+    if subset.has("nvme") {
+        v.push("/etc/nvme/hostnqn");
+    }
+    if subset.has("fibre_channel_wwn") {
+        v.push("/sys/class/fc_host/*/port_name");
+    }
     if subset.has("loadavg") {
         v.push("/proc/loadavg");
     }
@@ -572,6 +596,14 @@ pub fn snippet(subset: &Subset) -> String {
             "for plumb_fp in {}; do if [ -e \"$plumb_fp\" ]; then printf '@@exists %s\\n' \"$plumb_fp\"; fi; done\n",
             exists.join(" ")
         ));
+    }
+    if subset.has("chroot") {
+        // `/` against init's root, where this user may look at it (Ansible then falls back on
+        // inode numbers, which needs `stat`: the fact is left out instead).
+        s.push_str(
+            "if [ -e /proc/1/root/. ] && [ / -ef / ] 2>/dev/null; then if [ / -ef /proc/1/root/. ]; \
+             then printf '@@exists @not-chroot\\n'; else printf '@@exists @chroot\\n'; fi; fi\n",
+        );
     }
     if subset.has("user") || subset.has("hardware") {
         // Uid/Gid (and the CPUs this process may run on) of the shell itself, with builtins.
@@ -935,6 +967,46 @@ pub fn parse(output: &str, subset: &Subset) -> Result<Map<String, Value>, String
     }
     if subset.has("virtual") {
         virtual_facts(&raw, &mut f);
+    }
+    if subset.has("iscsi") {
+        let iqn = raw
+            .lines("/etc/iscsi/initiatorname.iscsi")
+            .iter()
+            .find_map(|l| l.strip_prefix("InitiatorName="))
+            .unwrap_or("");
+        f.insert("iscsi_iqn".into(), s(iqn.trim_end()));
+    }
+    if subset.has("nvme") {
+        let nqn = raw
+            .lines("/etc/nvme/hostnqn")
+            .iter()
+            .find(|l| l.starts_with("nqn."))
+            .copied()
+            .unwrap_or("");
+        f.insert("hostnqn".into(), s(nqn));
+    }
+    if subset.has("fibre_channel_wwn") {
+        let wwn: Vec<Value> = raw
+            .files
+            .iter()
+            .filter(|(p, _)| p.starts_with("/sys/class/fc_host/") && p.ends_with("/port_name"))
+            .flat_map(|(_, lines)| lines.iter())
+            .map(|l| s(l.trim_end().get(2..).unwrap_or("")))
+            .collect();
+        f.insert("fibre_channel_wwn".into(), Value::Array(wwn));
+    }
+    if subset.has("chroot") {
+        let debian_chroot = raw
+            .env
+            .as_ref()
+            .and_then(|e| e.get("debian_chroot"))
+            .and_then(Value::as_str)
+            .is_some_and(|v| !v.is_empty());
+        if debian_chroot || raw.exists("@chroot") {
+            f.insert("is_chroot".into(), Value::Bool(true));
+        } else if raw.exists("@not-chroot") {
+            f.insert("is_chroot".into(), Value::Bool(false));
+        }
     }
     if subset.has("local") && !raw.exists("/etc/ansible/facts.d") {
         // With a facts.d directory, `local` is left out: its scripts are not run.
@@ -2421,6 +2493,42 @@ mod tests {
         assert_eq!(f["form_factor"], "unknown (99)");
     }
 
+    #[test]
+    fn storage_ids_and_chroot() {
+        let s = Subset::new(
+            &[
+                "!all",
+                "!min",
+                "iscsi",
+                "nvme",
+                "fibre_channel_wwn",
+                "chroot",
+            ],
+            &[] as &[&str],
+        )
+        .unwrap();
+        let out = "/etc/iscsi/initiatorname.iscsi:## comment\n\
+                   /etc/iscsi/initiatorname.iscsi:InitiatorName=iqn.1993-08.org.debian:01:44a42c8ddb8b\n\
+                   /etc/nvme/hostnqn:nqn.2014-08.org.nvmexpress:uuid:1b4e28ba\n\
+                   /sys/class/fc_host/host1/port_name:0x21000014ff52a9bb\n\
+                   @@exists @chroot\n@@end\n";
+        let f = parse(out, &s).unwrap();
+        assert_eq!(f["iscsi_iqn"], "iqn.1993-08.org.debian:01:44a42c8ddb8b");
+        assert_eq!(f["hostnqn"], "nqn.2014-08.org.nvmexpress:uuid:1b4e28ba");
+        assert_eq!(f["fibre_channel_wwn"], json!(["21000014ff52a9bb"]));
+        assert_eq!(f["is_chroot"], true);
+        let f = parse("@@exists @not-chroot\n@@end\n", &s).unwrap();
+        assert_eq!(
+            (
+                f["iscsi_iqn"].clone(),
+                f["hostnqn"].clone(),
+                f["is_chroot"].clone()
+            ),
+            (json!(""), json!(""), json!(false))
+        );
+        assert!(!parse("@@end\n", &s).unwrap().contains_key("is_chroot"));
+    }
+
     fn dist(os_release: &str, extra: &str) -> Map<String, Value> {
         let mut out = String::new();
         for l in os_release.lines() {
@@ -2576,8 +2684,15 @@ mod tests {
             "pkg_mgr",
             "uptime_seconds",
             "loadavg",
+            "locally_reachable_ips",
+            "product_name",
         ] {
             assert!(f.contains_key(k), "{k} missing: {f:#?}");
+        }
+        // Where init's root can be looked at, this is no chroot; elsewhere the fact is left out.
+        match std::fs::metadata("/proc/1/root/.") {
+            Ok(_) => assert_eq!(f["is_chroot"], false),
+            Err(_) => assert!(!f.contains_key("is_chroot")),
         }
         assert_eq!(f["system"], "Linux");
         // The same uid as this process.
@@ -2719,6 +2834,10 @@ mod tests {
             "local",
             "gather_subset",
             "module_setup",
+            "locally_reachable_ips",
+            "iscsi_iqn",
+            "hostnqn",
+            "fibre_channel_wwn",
         ];
         for k in equal {
             assert_eq!(ours.get(k), theirs.get(k), "{k}");

@@ -88,11 +88,15 @@ fn routes4(lines: &[&str], be: bool) -> Vec<Route4> {
         .collect()
 }
 
-/// From `/proc/net/fib_trie`: the local addresses (`/32 host LOCAL`) and the prefixes of the
-/// connected subnets (`/N link UNICAST`, `/N host LOCAL` with N < 32), both deduplicated.
-fn fib_trie(lines: &[&str]) -> (Vec<u32>, Vec<(u32, u32)>) {
+/// From `/proc/net/fib_trie`: the local addresses (`/32 host LOCAL`), the prefixes of the
+/// connected subnets (`/N link UNICAST`, `/N host LOCAL` with N < 32), and every `host LOCAL`
+/// entry (Ansible's `locally_reachable_ips`), each deduplicated.
+type Trie = (Vec<u32>, Vec<(u32, u32)>, Vec<(u32, u32)>);
+
+fn fib_trie(lines: &[&str]) -> Trie {
     let mut locals: Vec<u32> = Vec::new();
     let mut nets: Vec<(u32, u32)> = Vec::new();
+    let mut reachable: Vec<(u32, u32)> = Vec::new();
     let mut current: Option<u32> = None;
     for line in lines {
         let t = line.trim_start();
@@ -112,6 +116,9 @@ fn fib_trie(lines: &[&str]) -> (Vec<u32>, Vec<(u32, u32)>) {
             continue;
         };
         let (scope, kind) = (w.get(1).copied(), w.get(2).copied());
+        if scope == Some("host") && kind == Some("LOCAL") && !reachable.contains(&(addr, len)) {
+            reachable.push((addr, len));
+        }
         if len == 32 && scope == Some("host") && kind == Some("LOCAL") {
             if !locals.contains(&addr) {
                 locals.push(addr);
@@ -126,7 +133,8 @@ fn fib_trie(lines: &[&str]) -> (Vec<u32>, Vec<(u32, u32)>) {
         }
     }
     locals.sort_unstable();
-    (locals, nets)
+    reachable.sort_unstable();
+    (locals, nets, reachable)
 }
 
 fn mask_of(len: u32) -> u32 {
@@ -247,7 +255,7 @@ pub(crate) fn network(raw: &Raw, arch: &str, f: &mut Map<String, Value>) -> Resu
         }
     }
     links.sort_by_key(|l| (l.ifindex.unwrap_or(u64::MAX), l.name.clone()));
-    let (locals, nets) = fib_trie(raw.lines("/proc/net/fib_trie"));
+    let (locals, nets, reachable) = fib_trie(raw.lines("/proc/net/fib_trie"));
     // Each local address: its interface and prefix.
     let mut v4: Vec<(u32, String, u32)> = Vec::new();
     for a in &locals {
@@ -336,6 +344,19 @@ pub(crate) fn network(raw: &Raw, arch: &str, f: &mut Map<String, Value>) -> Resu
         f.insert(key, Value::Object(m));
     }
     f.insert("interfaces".into(), Value::Array(names));
+    let mut local6: Vec<Ipv6Addr> = v6.iter().filter_map(|a| a.address.parse().ok()).collect();
+    local6.sort_unstable();
+    local6.dedup();
+    f.insert(
+        "locally_reachable_ips".into(),
+        json!({
+            "ipv4": reachable
+                .iter()
+                .map(|(a, len)| if *len == 32 { ip4(*a) } else { format!("{}/{len}", ip4(*a)) })
+                .collect::<Vec<_>>(),
+            "ipv6": local6.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+        }),
+    );
     f.insert("all_ipv4_addresses".into(), Value::Array(all4));
     f.insert("all_ipv6_addresses".into(), Value::Array(all6));
     let link_of = |name: &str| links.iter().find(|l| l.name == name);
@@ -445,7 +466,15 @@ mod tests {
             "     |-- 127.0.0.1",
             "        /32 host LOCAL",
         ];
-        let (locals, nets) = fib_trie(&t);
+        let (locals, nets, reachable) = fib_trie(&t);
+        assert_eq!(
+            reachable,
+            [
+                (u32::from(Ipv4Addr::new(127, 0, 0, 0)), 8),
+                (u32::from(Ipv4Addr::new(127, 0, 0, 1)), 32),
+                (u32::from(Ipv4Addr::new(192, 168, 1, 20)), 32),
+            ]
+        );
         assert_eq!(
             locals.iter().map(|a| ip4(*a)).collect::<Vec<_>>(),
             ["127.0.0.1", "192.168.1.20"]
