@@ -215,6 +215,18 @@ impl Subset {
         self.collectors.iter().copied().collect()
     }
 
+    /// `keep` for the names Ansible does not prefix (`gather_subset`, `module_setup`).
+    fn keep_bare(&self, name: &str) -> bool {
+        self.filter.is_empty()
+            || self.filter.iter().any(|f| {
+                fnmatch(f, name)
+                    || (!f.starts_with("ansible_")
+                        && !f.starts_with("facter")
+                        && !f.starts_with("ohai")
+                        && fnmatch(&format!("ansible_{f}"), name))
+            })
+    }
+
     /// Whether the fact `name` (without the `ansible_` prefix) passes `filter`, matched as
     /// Ansible does against `ansible_NAME`, with or without the prefix in the pattern.
     pub fn keep(&self, name: &str) -> bool {
@@ -855,6 +867,16 @@ fn ansi_c(
     Some(())
 }
 
+/// The facts as Ansible also injects them as variables (`INJECT_FACTS_AS_VARS`):
+/// `ansible_NAME` for each fact but the metadata ones.
+pub fn injected(facts: &Map<String, Value>) -> Map<String, Value> {
+    facts
+        .iter()
+        .filter(|(k, _)| *k != "gather_subset" && *k != "module_setup")
+        .map(|(k, v)| (format!("ansible_{k}"), v.clone()))
+        .collect()
+}
+
 /// The facts in `output` of [`snippet`]`(subset)`, keyed as in `ansible_facts` (no `ansible_`
 /// prefix), filtered by the subset's `filter`.
 pub fn parse(output: &str, subset: &Subset) -> Result<Map<String, Value>, String> {
@@ -1014,7 +1036,11 @@ pub fn parse(output: &str, subset: &Subset) -> Result<Map<String, Value>, String
     }
     f.insert("gather_subset".into(), json!(subset.given));
     f.insert("module_setup".into(), Value::Bool(true));
-    f.retain(|k, _| subset.keep(k));
+    // Ansible's metadata facts carry no `ansible_` prefix; the filter sees their bare names.
+    f.retain(|k, _| match k.as_str() {
+        "gather_subset" | "module_setup" => subset.keep_bare(k),
+        _ => subset.keep(k),
+    });
     Ok(f)
 }
 
@@ -2208,6 +2234,11 @@ mod tests {
         }
         let s = Subset::new(&[] as &[&str], &["*", ""]).unwrap();
         assert!(s.keep("anything"));
+        // The metadata facts are matched by their bare names.
+        let s = Subset::new(&[] as &[&str], &["ansible_*"]).unwrap();
+        assert!(s.keep("kernel") && !s.keep_bare("gather_subset"));
+        let s = Subset::new(&[] as &[&str], &["gather_*"]).unwrap();
+        assert!(s.keep_bare("gather_subset") && !s.keep_bare("module_setup"));
     }
 
     #[test]
@@ -2932,6 +2963,15 @@ mod tests {
         for k in ["HOME", "LANG", "LOGNAME", "PATH", "PWD", "SHELL", "USER"] {
             assert_eq!(env.get(k), theirs["env"].get(k), "env.{k}");
         }
+    }
+
+    #[test]
+    fn injected_names() {
+        let f = parse(H72, &Subset::all()).unwrap();
+        let v = injected(&f);
+        assert_eq!(v["ansible_os_family"], "Debian");
+        assert_eq!(v["ansible_host0"]["ipv4"]["address"], "10.231.72.2");
+        assert!(!v.contains_key("ansible_gather_subset") && !v.contains_key("os_family"));
     }
 
     #[test]
