@@ -256,6 +256,10 @@ pub(crate) fn network(raw: &Raw, arch: &str, f: &mut Map<String, Value>) -> Resu
     }
     links.sort_by_key(|l| (l.ifindex.unwrap_or(u64::MAX), l.name.clone()));
     let (locals, nets, reachable) = fib_trie(raw.lines("/proc/net/fib_trie"));
+    let default4 = routes
+        .iter()
+        .filter(|r| r.dest == 0 && r.mask == 0 && r.flags & 0x201 == 1)
+        .min_by_key(|r| r.metric);
     // Each local address: its interface and prefix.
     let mut v4: Vec<(u32, String, u32)> = Vec::new();
     for a in &locals {
@@ -271,10 +275,24 @@ pub(crate) fn network(raw: &Raw, arch: &str, f: &mut Map<String, Value>) -> Resu
         let (iface, len) = match connected {
             Some(r) => (r.iface.clone(), r.mask.count_ones()),
             None if a >> 24 == 127 => ("lo".to_string(), trie_len.unwrap_or(8)),
-            None => continue,
+            // A /32 with no subnet (a cloud host's `onlink` default route): the default
+            // route's interface.
+            None => match default4 {
+                Some(r) => (r.iface.clone(), 32),
+                None => continue,
+            },
         };
         v4.push((*a, iface, len));
     }
+    for (_, name, _) in &v4 {
+        if !links.iter().any(|l| l.name == *name) {
+            links.push(Link {
+                name: name.clone(),
+                ..Link::default()
+            });
+        }
+    }
+    links.sort_by_key(|l| (l.ifindex.unwrap_or(u64::MAX), l.name.clone()));
     let ipv4_of = |a: u32, len: u32| {
         let mask = mask_of(len);
         json!({
@@ -377,11 +395,7 @@ pub(crate) fn network(raw: &Raw, arch: &str, f: &mut Map<String, Value>) -> Resu
     };
     // Default IPv4: the default route with the lowest metric.
     let mut d4 = Map::new();
-    if let Some(r) = routes
-        .iter()
-        .filter(|r| r.dest == 0 && r.mask == 0 && r.flags & 0x201 == 1)
-        .min_by_key(|r| r.metric)
-    {
+    if let Some(r) = default4 {
         d4.insert("gateway".into(), json!(ip4(r.gateway)));
         d4.insert("interface".into(), json!(r.iface));
         d4.insert("alias".into(), json!(r.iface));
@@ -523,6 +537,32 @@ mod tests {
         assert_eq!(f["pf_ctl"]["speed"], 10000);
         assert!(f["eth0"].get("speed").is_none());
         assert!(!f.contains_key("*") && !f.contains_key("pf-ctl"));
+    }
+
+    /// A cloud host's /32 address with an `onlink` default route: no subnet route holds it.
+    #[test]
+    fn a_slash_32_address_belongs_to_the_default_interface() {
+        let out = "/proc/net/route:Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
+                   /proc/net/route:eth0\t00000000\t01011FAC\t0003\t0\t0\t100\t00000000\t0\t0\t0\n\
+                   /proc/net/route:eth0\t01011FAC\t00000000\t0005\t0\t0\t100\tFFFFFFFF\t0\t0\t0\n\
+                   /proc/net/fib_trie:        |-- 203.0.113.7\n\
+                   /proc/net/fib_trie:           /32 host LOCAL\n\
+                   /proc/net/fib_trie:     |-- 127.0.0.0\n\
+                   /proc/net/fib_trie:        /8 host LOCAL\n\
+                   /proc/net/fib_trie:     |-- 127.0.0.1\n\
+                   /proc/net/fib_trie:        /32 host LOCAL\n@@end\n";
+        let raw = crate::facts::split(out).unwrap();
+        let mut f = Map::new();
+        network(&raw, "x86_64", &mut f).unwrap();
+        assert_eq!(f["all_ipv4_addresses"], json!(["203.0.113.7"]));
+        assert_eq!(f["default_ipv4"]["address"], "203.0.113.7");
+        assert_eq!(f["default_ipv4"]["prefix"], "32");
+        assert_eq!(f["default_ipv4"]["gateway"], "172.31.1.1");
+        assert_eq!(f["lo"]["ipv4"]["network"], "127.0.0.0");
+        assert_eq!(
+            f["locally_reachable_ips"],
+            json!({"ipv4": ["127.0.0.0/8", "127.0.0.1", "203.0.113.7"], "ipv6": []})
+        );
     }
 
     #[test]
