@@ -1321,13 +1321,17 @@ fn distribution(raw: &Raw, f: &mut Map<String, Value>) -> Result<(), String> {
         if let Some(v) = raw.first("/etc/alpine-release") {
             version = v.trim().to_string();
         }
-    } else if let Some((_, b)) = version.split_once('.') {
-        minor = Some(b.split('.').next().unwrap_or(b).to_string());
+    } else if id == "amzn" {
+        // Ansible sets a minor version for Debian and Amazon only.
+        minor = Some(match version.split_once('.') {
+            Some((_, b)) => b.to_string(),
+            None => "NA".into(),
+        });
     }
+    // An empty VERSION_CODENAME (Fedora) is an empty release, as in Ansible.
     let release = osr
         .get("VERSION_CODENAME")
         .or_else(|| osr.get("UBUNTU_CODENAME"))
-        .filter(|c| !c.is_empty())
         .cloned()
         .or_else(|| {
             let v = osr.get("VERSION")?;
@@ -1335,7 +1339,10 @@ fn distribution(raw: &Raw, f: &mut Map<String, Value>) -> Result<(), String> {
             Some(r.split(')').next()?.trim().to_string())
         })
         .or_else(|| {
-            // Debian testing/sid: the codename is in PRETTY_NAME's parentheses only.
+            // Debian without a codename line: Ansible reads PRETTY_NAME's parentheses.
+            if id != "debian" {
+                return None;
+            }
             let p = osr.get("PRETTY_NAME")?;
             let (_, r) = p.split_once('(')?;
             Some(r.split(')').next()?.trim().to_string())
@@ -2602,7 +2609,7 @@ mod tests {
         assert_eq!(rocky["distribution"], "Rocky");
         assert_eq!(rocky["os_family"], "RedHat");
         assert_eq!(rocky["distribution_release"], "Blue Onyx");
-        assert_eq!(rocky["distribution_minor_version"], "3");
+        assert!(!rocky.contains_key("distribution_minor_version"));
         assert_eq!(rocky["distribution_file_path"], "/etc/redhat-release");
         let rhel = dist(
             "ID=\"rhel\"\nVERSION_ID=\"8.9\"\nVERSION=\"8.9 (Ootpa)\"",
@@ -2647,6 +2654,30 @@ mod tests {
                 json!("NA"),
                 json!("Archlinux")
             )
+        );
+        let fedora = dist(
+            "NAME=\"Fedora Linux\"\nVERSION=\"39 (Server Edition)\"\nID=fedora\nVERSION_ID=39\nVERSION_CODENAME=\"\"",
+            "",
+        );
+        assert_eq!(
+            (
+                fedora["distribution"].clone(),
+                fedora["distribution_release"].clone(),
+                fedora["os_family"].clone()
+            ),
+            (json!("Fedora"), json!(""), json!("RedHat"))
+        );
+        let amzn = dist(
+            "NAME=\"Amazon Linux\"\nVERSION=\"2023\"\nID=\"amzn\"\nVERSION_ID=\"2023\"",
+            "",
+        );
+        assert_eq!(
+            (
+                amzn["distribution"].clone(),
+                amzn["distribution_major_version"].clone(),
+                amzn["distribution_minor_version"].clone()
+            ),
+            (json!("Amazon"), json!("2023"), json!("NA"))
         );
         let suse = dist(
             "NAME=\"openSUSE Leap\"\nVERSION_ID=\"15.5\"\nID=\"opensuse-leap\"",
