@@ -609,6 +609,15 @@ pub fn snippet(subset: &Subset) -> String {
             exists.join(" ")
         ));
     }
+    if subset.has("virtual") {
+        // The first variable of PID 1's environment (root only; dash stops at its NUL).
+        s.push_str(
+            "if [ -r /proc/1/environ ]; then plumb_fl=; IFS= read -r plumb_fl </proc/1/environ 2>/dev/null || :; \
+             case $plumb_fl in container=lxc*) printf '@@exists @container=lxc\\n';; \
+             container=podman*) printf '@@exists @container=podman\\n';; \
+             container=?*) printf '@@exists @container\\n';; esac; fi\n",
+        );
+    }
     if subset.has("chroot") {
         // `/` against init's root, where this user may look at it (Ansible then falls back on
         // inode numbers, which needs `stat`: the fact is left out instead).
@@ -2066,6 +2075,16 @@ fn virtual_facts(raw: &Raw, f: &mut Map<String, Value>) {
             add("containerd", "containerd", "guest", true, &mut found);
         }
     }
+    // PID 1's environment (root only): what `container=` it starts with.
+    if raw.exists("@container=lxc") {
+        add("lxc", "lxc", "guest", true, &mut found);
+    }
+    if raw.exists("@container=podman") {
+        add("podman", "podman", "guest", true, &mut found);
+    }
+    if raw.exists("@container") || raw.exists("@container=lxc") || raw.exists("@container=podman") {
+        add("container", "container", "guest", true, &mut found);
+    }
     if raw.exists("/proc/vz") && !raw.exists("/proc/lve") {
         let bc = raw.exists("/proc/bc");
         add(
@@ -2154,6 +2173,8 @@ fn virtual_facts(raw: &Raw, f: &mut Map<String, Value>) {
     let (ty, role) = found.unwrap_or_else(|| ("NA".into(), "NA"));
     f.insert("virtualization_type".into(), s(&ty));
     f.insert("virtualization_role".into(), s(role));
+    guest.sort();
+    host.sort();
     f.insert("virtualization_tech_guest".into(), json!(guest));
     f.insert("virtualization_tech_host".into(), json!(host));
 }
@@ -2565,6 +2586,70 @@ mod tests {
             (json!(""), json!(""), json!(false))
         );
         assert!(!parse("@@end\n", &s).unwrap().contains_key("is_chroot"));
+    }
+
+    #[test]
+    fn virtualization() {
+        let v = Subset::new(&["!all", "!min", "virtual"], &[] as &[&str]).unwrap();
+        let cases: &[(&str, &str, &str, Value)] = &[
+            // h72: systemd-nspawn, container= first in PID 1's environment.
+            (
+                "@@exists @container\n/run/systemd/container:systemd-nspawn\n",
+                "container",
+                "guest",
+                json!(["container", "systemd-nspawn"]),
+            ),
+            // The same seen without root: only /run/systemd/container.
+            (
+                "/run/systemd/container:systemd-nspawn\n",
+                "systemd-nspawn",
+                "guest",
+                json!(["container", "systemd-nspawn"]),
+            ),
+            (
+                "/proc/1/cgroup:0::/system.slice/docker-0123abcd.scope\n",
+                "docker",
+                "guest",
+                json!(["container", "docker"]),
+            ),
+            (
+                "@@exists /.dockerenv\n",
+                "docker",
+                "guest",
+                json!(["container", "docker"]),
+            ),
+            (
+                "/sys/devices/virtual/dmi/id/product_name:KVM\n",
+                "kvm",
+                "guest",
+                json!(["kvm"]),
+            ),
+            (
+                "/sys/devices/virtual/dmi/id/sys_vendor:QEMU\n",
+                "kvm",
+                "guest",
+                json!(["kvm"]),
+            ),
+            (
+                "/sys/devices/virtual/dmi/id/product_name:VMware Virtual Platform\n",
+                "VMware",
+                "guest",
+                json!(["VMware"]),
+            ),
+            ("", "NA", "NA", json!([])),
+        ];
+        for (out, ty, role, guest) in cases {
+            let f = parse(&format!("{out}@@end\n"), &v).unwrap();
+            assert_eq!(
+                (
+                    &f["virtualization_type"],
+                    &f["virtualization_role"],
+                    &f["virtualization_tech_guest"]
+                ),
+                (&json!(ty), &json!(role), guest),
+                "{out}"
+            );
+        }
     }
 
     fn dist(os_release: &str, extra: &str) -> Map<String, Value> {
