@@ -7,7 +7,6 @@ pub mod config;
 pub mod diagnosis;
 pub mod error;
 pub mod facts;
-pub mod facts_net;
 pub mod host_run;
 pub mod http;
 pub mod inventory;

@@ -8,7 +8,7 @@
 //! are listed by ifindex; secondary IPv4 addresses are ordered numerically; no `ethtool` features,
 //! `pciid`, `module` or `locally_reachable_ips`.
 
-use crate::facts::Raw;
+use super::Raw;
 use serde_json::{Map, Value, json};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -501,7 +501,7 @@ mod tests {
     /// name with `-`, an IPv6 default route, a speed of -1.
     #[test]
     fn network_of_a_recorded_host() {
-        let out = include_str!("../tests/fixtures/facts/net-control.txt");
+        let out = include_str!("../../tests/fixtures/facts/net-control.txt");
         let raw = crate::facts::split(out).unwrap();
         let mut f = Map::new();
         network(&raw, "x86_64", &mut f).unwrap();
