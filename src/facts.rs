@@ -8,8 +8,8 @@
 //!   (`/proc/cpuinfo`, `/proc/meminfo`, `/proc/self/mountinfo`, `/proc/net/fib_trie`) keeping
 //!   only the lines the parser uses; `date` gives the clock. The rest (the current user's
 //!   `/etc/passwd` line, `Uid:` from `/proc/self/status`, which paths exist, the environment) is
-//!   read with shell builtins. A full gather starts 3 processes (4 on kernels older than 6.1,
-//!   without `/proc/sys/kernel/arch`, where `uname -m` answers); `gather_subset: min` starts 2.
+//!   read with shell builtins. A full gather starts 3 processes (4 on older kernels, which have no
+//!   `/proc/sys/kernel/arch`, where `uname -m` answers); `gather_subset: min` starts 2.
 //! - **Framing.** Every file line starts with a path the parser knows; lines the snippet prints
 //!   itself start with `@@`, which no path does. The environment comes last, from `export -p`,
 //!   and is read quote-aware (dash, ash and bash quoting) up to a final `@@end`, so a value
