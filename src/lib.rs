@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod diagnosis;
 pub mod error;
+pub mod facts;
 pub mod host_run;
 pub mod http;
 pub mod inventory;
