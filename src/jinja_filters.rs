@@ -1,0 +1,861 @@
+//! Ansible's and Jinja2's filters on scalars: strings, numbers, booleans, regexes, paths,
+//! encodings and hashes, with Python's semantics. Collections are in `jinja_filters2`.
+
+use crate::py_value::{float_repr, py_str};
+use base64::Engine;
+use minijinja::value::{Kwargs, Rest, Value, ValueKind};
+use minijinja::{Environment, Error, ErrorKind};
+
+pub(crate) fn err(msg: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidOperation, msg.into())
+}
+
+/// Register a filter under its name and `ansible.builtin.<name>`.
+macro_rules! both {
+    ($env:expr, $name:literal, $f:expr) => {
+        $env.add_filter($name, $f);
+        $env.add_filter(concat!("ansible.builtin.", $name), $f);
+    };
+}
+pub(crate) use both;
+
+/// Ansible's `bool` on a string.
+pub fn str_bool(s: &str) -> bool {
+    matches!(
+        s.trim().to_lowercase().as_str(),
+        "yes" | "on" | "1" | "true" | "y" | "t"
+    )
+}
+
+pub fn to_bool(v: &Value) -> bool {
+    match v.kind() {
+        ValueKind::Bool => v.is_true(),
+        ValueKind::String => str_bool(v.as_str().unwrap_or_default()),
+        ValueKind::Number => f64::try_from(v.clone()).map(|f| f == 1.0).unwrap_or(false),
+        _ => false,
+    }
+}
+
+/// Python's `str.ljust`/`rjust`/`center`.
+pub fn justify(s: &str, width: usize, fill: char, how: &str) -> String {
+    let n = s.chars().count();
+    if n >= width {
+        return s.to_string();
+    }
+    let pad = width - n;
+    let f = |k: usize| fill.to_string().repeat(k);
+    match how {
+        "ljust" => format!("{s}{}", f(pad)),
+        "rjust" => format!("{}{s}", f(pad)),
+        _ => {
+            // CPython: left = pad/2 + (pad & width & 1)
+            let left = pad / 2 + (pad & width & 1);
+            format!("{}{s}{}", f(left), f(pad - left))
+        }
+    }
+}
+
+fn s_of(v: &Value) -> String {
+    py_str(v)
+}
+
+fn to_int(v: Value, default: Option<Value>, kw: Kwargs) -> Result<Value, Error> {
+    let base: Option<u32> = kw.get("base")?;
+    let default = match kw.get::<Option<Value>>("default")? {
+        Some(d) => d,
+        None => default.unwrap_or(Value::from(0)),
+    };
+    kw.assert_all_used()?;
+    let base = base.unwrap_or(10);
+    Ok(match v.kind() {
+        ValueKind::Bool => Value::from(if v.is_true() { 1 } else { 0 }),
+        ValueKind::Number if v.is_integer() => v,
+        ValueKind::Number => Value::from(f64::try_from(v).unwrap_or(0.0).trunc() as i64),
+        ValueKind::String => {
+            let s = v.as_str().unwrap_or_default().trim().replace('_', "");
+            let digits = match base {
+                16 => s
+                    .trim_start_matches("0x")
+                    .trim_start_matches("0X")
+                    .to_string(),
+                8 => s
+                    .trim_start_matches("0o")
+                    .trim_start_matches("0O")
+                    .to_string(),
+                2 => s
+                    .trim_start_matches("0b")
+                    .trim_start_matches("0B")
+                    .to_string(),
+                _ => s.clone(),
+            };
+            if let Ok(i) = i64::from_str_radix(&digits, base) {
+                Value::from(i)
+            } else if let Ok(f) = s.parse::<f64>() {
+                if f.is_finite() {
+                    Value::from(f.trunc() as i64)
+                } else {
+                    default
+                }
+            } else {
+                default
+            }
+        }
+        _ => default,
+    })
+}
+
+fn to_float(v: Value, default: Option<Value>) -> Value {
+    let default = default.unwrap_or(Value::from(0.0));
+    match v.kind() {
+        ValueKind::Bool => Value::from(if v.is_true() { 1.0 } else { 0.0 }),
+        ValueKind::Number => Value::from(f64::try_from(v).unwrap_or(0.0)),
+        ValueKind::String => v
+            .as_str()
+            .unwrap_or_default()
+            .trim()
+            .parse::<f64>()
+            .map(Value::from)
+            .unwrap_or(default),
+        _ => default,
+    }
+}
+
+/// Python's `round()` with Jinja2's `method` (common rounds half to even like Python).
+fn round(v: Value, precision: Option<i32>, method: Option<String>) -> Result<Value, Error> {
+    let f = f64::try_from(v).map_err(|_| err("round needs a number"))?;
+    let p = precision.unwrap_or(0);
+    let m = 10f64.powi(p);
+    let r = match method.as_deref().unwrap_or("common") {
+        "ceil" => (f * m).ceil() / m,
+        "floor" => (f * m).floor() / m,
+        _ => {
+            // Python rounds the exact decimal value half to even; format gives that.
+            let s = format!("{:.*}", p.max(0) as usize, f);
+            let r: f64 = s.parse().unwrap_or(f);
+            if p < 0 {
+                (f * m).round_ties_even() / m
+            } else {
+                r
+            }
+        }
+    };
+    Ok(Value::from(r))
+}
+
+fn title(s: &str) -> String {
+    // Jinja2: capitalize each piece after runs of whitespace, '-', and opening brackets.
+    let mut out = String::new();
+    let mut start = true;
+    for c in s.chars() {
+        if c.is_whitespace() || "-({[<".contains(c) {
+            out.push(c);
+            start = true;
+        } else if start {
+            out.extend(c.to_uppercase());
+            start = false;
+        } else {
+            out.extend(c.to_lowercase());
+        }
+    }
+    out
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f
+            .to_uppercase()
+            .chain(c.as_str().to_lowercase().chars())
+            .collect(),
+        None => String::new(),
+    }
+}
+
+fn trim(v: Value, chars: Option<String>) -> String {
+    let s = s_of(&v);
+    match chars {
+        Some(c) => s.trim_matches(|x| c.contains(x)).to_string(),
+        None => s.trim().to_string(),
+    }
+}
+
+fn replace(v: Value, old: String, new: String, count: Option<usize>) -> String {
+    let s = s_of(&v);
+    match count {
+        Some(n) => s.replacen(&old, &new, n),
+        None => s.replace(&old, &new),
+    }
+}
+
+/// Python's `re` pattern as a Rust regex (with Ansible's flag keywords).
+pub fn compile_regex(pattern: &str, kw: &Kwargs) -> Result<regex::Regex, Error> {
+    let mut flags = String::new();
+    if kw.get::<Option<bool>>("ignorecase")?.unwrap_or(false) {
+        flags.push('i');
+    }
+    if kw.get::<Option<bool>>("multiline")?.unwrap_or(false) {
+        flags.push('m');
+    }
+    let pat = if flags.is_empty() {
+        pattern.to_string()
+    } else {
+        format!("(?{flags}){pattern}")
+    };
+    regex::Regex::new(&pat).map_err(|e| err(format!("invalid regular expression: {e}")))
+}
+
+/// A Python replacement string (`\1`, `\g<name>`) as a Rust one (`${1}`, `${name}`).
+fn py_repl(repl: &str) -> String {
+    let mut out = String::new();
+    let mut chars = repl.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '$' => out.push_str("$$"),
+            '\\' => match chars.peek().copied() {
+                Some(d) if d.is_ascii_digit() => {
+                    let mut n = String::new();
+                    while let Some(&d) = chars.peek() {
+                        if d.is_ascii_digit() && n.len() < 2 {
+                            n.push(d);
+                            chars.next();
+                        } else {
+                            break;
+                        }
+                    }
+                    out.push_str(&format!("${{{n}}}"));
+                }
+                Some('g') => {
+                    chars.next();
+                    if chars.peek() == Some(&'<') {
+                        chars.next();
+                        let name: String = chars.by_ref().take_while(|&c| c != '>').collect();
+                        out.push_str(&format!("${{{name}}}"));
+                    } else {
+                        out.push_str("\\g");
+                    }
+                }
+                Some('n') => {
+                    chars.next();
+                    out.push('\n');
+                }
+                Some('t') => {
+                    chars.next();
+                    out.push('\t');
+                }
+                Some('\\') => {
+                    chars.next();
+                    out.push('\\');
+                }
+                _ => out.push('\\'),
+            },
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn regex_replace(
+    v: Value,
+    pattern: String,
+    repl: Option<String>,
+    count: Option<usize>,
+    kw: Kwargs,
+) -> Result<String, Error> {
+    let re = compile_regex(&pattern, &kw)?;
+    let count = match kw.get::<Option<usize>>("count")? {
+        Some(c) => c,
+        None => count.unwrap_or(0),
+    };
+    let _ = kw.assert_all_used();
+    let s = s_of(&v);
+    let r = py_repl(&repl.unwrap_or_default());
+    Ok(re.replacen(&s, count, r.as_str()).into_owned())
+}
+
+fn group_value(caps: &regex::Captures, spec: &str) -> Value {
+    let spec = spec.trim_start_matches('\\');
+    let m = if let Some(name) = spec.strip_prefix("g<").and_then(|s| s.strip_suffix('>')) {
+        match name.parse::<usize>() {
+            Ok(i) => caps.get(i),
+            Err(_) => caps.name(name),
+        }
+    } else {
+        spec.parse::<usize>().ok().and_then(|i| caps.get(i))
+    };
+    m.map(|m| Value::from(m.as_str()))
+        .unwrap_or(Value::from(()))
+}
+
+fn regex_search(
+    v: Value,
+    pattern: String,
+    groups: Rest<String>,
+    kw: Kwargs,
+) -> Result<Value, Error> {
+    let re = compile_regex(&pattern, &kw)?;
+    let _ = kw.assert_all_used();
+    let s = s_of(&v);
+    let Some(caps) = re.captures(&s) else {
+        return Ok(Value::from(()));
+    };
+    if groups.is_empty() {
+        return Ok(Value::from(
+            caps.get(0).map(|m| m.as_str()).unwrap_or_default(),
+        ));
+    }
+    Ok(Value::from(
+        groups
+            .iter()
+            .map(|g| group_value(&caps, g))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+fn regex_findall(v: Value, pattern: String, kw: Kwargs) -> Result<Value, Error> {
+    let re = compile_regex(&pattern, &kw)?;
+    let _ = kw.assert_all_used();
+    let s = s_of(&v);
+    let n = re.captures_len() - 1;
+    let out: Vec<Value> = re
+        .captures_iter(&s)
+        .map(|c| match n {
+            0 => Value::from(c.get(0).map(|m| m.as_str()).unwrap_or_default()),
+            1 => Value::from(c.get(1).map(|m| m.as_str()).unwrap_or_default()),
+            _ => Value::from(
+                (1..=n)
+                    .map(|i| Value::from(c.get(i).map(|m| m.as_str()).unwrap_or_default()))
+                    .collect::<Vec<_>>(),
+            ),
+        })
+        .collect();
+    Ok(Value::from(out))
+}
+
+/// Python's `re.escape`.
+pub fn regex_escape(v: Value) -> String {
+    let mut out = String::new();
+    for c in s_of(&v).chars() {
+        if "()[]{}?*+-|^$\\.&~# \t\n\r\x0b\x0c".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Python's `shlex.quote`.
+pub fn shell_quote(s: &str) -> String {
+    if s.is_empty() {
+        return "''".into();
+    }
+    if s.chars()
+        .all(|c| c.is_alphanumeric() || "@%+=:,./-_".contains(c))
+        && s.is_ascii()
+    {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', "'\"'\"'"))
+}
+
+/// Ansible's `comment` filter.
+fn comment(v: Value, style: Option<String>, kw: Kwargs) -> Result<String, Error> {
+    let text = s_of(&v);
+    let style = style.unwrap_or_else(|| "plain".into());
+    let (beginning, decoration, end): (&str, &str, &str) = match style.as_str() {
+        "plain" => ("", "# ", ""),
+        "erlang" => ("", "% ", ""),
+        "c" => ("", "// ", ""),
+        "cblock" => ("/*", " * ", " */"),
+        "xml" => ("<!--", " - ", "-->"),
+        other => return Err(err(format!("unknown comment style '{other}'"))),
+    };
+    let get = |k: &str, d: String| -> Result<String, Error> {
+        Ok(kw.get::<Option<String>>(k)?.unwrap_or(d))
+    };
+    let prepostfix = get("decoration", decoration.to_string())?;
+    let newline = get("newline", "\n".into())?;
+    let beginning = get("beginning", beginning.into())?;
+    let prefix = get("prefix", prepostfix.trim_end().to_string())?;
+    let prefix_count: usize = kw.get::<Option<usize>>("prefix_count")?.unwrap_or(1);
+    let decoration = get("decoration", decoration.to_string())?;
+    let postfix = get("postfix", prepostfix.trim_end().to_string())?;
+    let postfix_count: usize = kw.get::<Option<usize>>("postfix_count")?.unwrap_or(1);
+    let end = get("end", end.into())?;
+    let mut out = String::new();
+    if !beginning.is_empty() {
+        out.push_str(&beginning);
+        out.push_str(&newline);
+    }
+    if !prefix.is_empty() {
+        let unit = if prefix != newline {
+            format!("{prefix}{newline}")
+        } else {
+            newline.clone()
+        };
+        out.push_str(&unit.repeat(prefix_count));
+    }
+    let body = format!(
+        "{decoration}{}",
+        text.replace(&newline, &format!("{newline}{decoration}"))
+    )
+    .replace(&format!(" {newline}"), &newline);
+    out.push_str(&body);
+    for _ in 0..postfix_count {
+        out.push_str(&newline);
+        out.push_str(&postfix);
+    }
+    if !end.is_empty() {
+        out.push_str(&newline);
+        out.push_str(&end);
+    }
+    Ok(out)
+}
+
+fn splitext(v: Value) -> Value {
+    let s = s_of(&v);
+    let base_start = s.rfind('/').map(|i| i + 1).unwrap_or(0);
+    let base = &s[base_start..];
+    let lead = base.len() - base.trim_start_matches('.').len();
+    let (root, ext) = match base[lead..].rfind('.') {
+        Some(i) => s.split_at(base_start + lead + i),
+        None => (s.as_str(), ""),
+    };
+    Value::from(vec![Value::from(root), Value::from(ext)])
+}
+
+fn basename(v: Value) -> String {
+    let s = s_of(&v);
+    s.rsplit('/').next().unwrap_or_default().to_string()
+}
+
+fn dirname(v: Value) -> String {
+    let s = s_of(&v);
+    match s.rfind('/') {
+        Some(0) => "/".into(),
+        Some(i) => {
+            let d = &s[..i];
+            let t = d.trim_end_matches('/');
+            if t.is_empty() {
+                d.to_string()
+            } else {
+                t.to_string()
+            }
+        }
+        None => String::new(),
+    }
+}
+
+fn path_join(v: Value) -> Result<String, Error> {
+    let parts: Vec<String> = match v.kind() {
+        ValueKind::Seq | ValueKind::Iterable => v.try_iter()?.map(|p| s_of(&p)).collect(),
+        _ => vec![s_of(&v)],
+    };
+    let mut out = String::new();
+    for p in parts {
+        if p.starts_with('/') {
+            out = p;
+        } else if out.is_empty() || out.ends_with('/') {
+            out.push_str(&p);
+        } else {
+            out.push('/');
+            out.push_str(&p);
+        }
+    }
+    Ok(out)
+}
+
+fn expanduser(v: Value) -> String {
+    let s = s_of(&v);
+    let home = std::env::var("HOME").unwrap_or_default();
+    if s == "~" {
+        home
+    } else if let Some(rest) = s.strip_prefix("~/") {
+        format!("{home}/{rest}")
+    } else {
+        s
+    }
+}
+
+fn realpath(v: Value) -> String {
+    let s = s_of(&v);
+    std::fs::canonicalize(&s)
+        .map(|p| p.display().to_string())
+        .unwrap_or(s)
+}
+
+fn b64encode(v: Value) -> String {
+    base64::engine::general_purpose::STANDARD.encode(s_of(&v).as_bytes())
+}
+
+fn b64decode(v: Value) -> Result<String, Error> {
+    let s = s_of(&v);
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(s.trim().as_bytes())
+        .map_err(|e| err(format!("b64decode: {e}")))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// `hash('sha1' | 'md5' | 'sha256' | 'sha512' | ...)`.
+pub fn hash_hex(data: &[u8], algo: &str) -> Result<String, Error> {
+    use sha2::Digest;
+    Ok(match algo {
+        "sha1" => hex::encode(sha1::Sha1::digest(data)),
+        "md5" => hex::encode(md5::Md5::digest(data)),
+        "sha224" => hex::encode(sha2::Sha224::digest(data)),
+        "sha256" => hex::encode(sha2::Sha256::digest(data)),
+        "sha384" => hex::encode(sha2::Sha384::digest(data)),
+        "sha512" => hex::encode(sha2::Sha512::digest(data)),
+        other => return Err(err(format!("unsupported hash type {other}"))),
+    })
+}
+
+fn password_hash(
+    v: Value,
+    scheme: Option<String>,
+    salt: Option<String>,
+    kw: Kwargs,
+) -> Result<String, Error> {
+    let scheme = scheme.unwrap_or_else(|| "sha512".into());
+    let salt = match kw.get::<Option<String>>("salt")? {
+        Some(s) => Some(s),
+        None => salt,
+    };
+    let rounds: Option<usize> = kw.get("rounds")?;
+    if scheme != "sha512" && scheme != "sha512_crypt" {
+        return Err(err(format!(
+            "password_hash: only sha512 is supported, not {scheme}"
+        )));
+    }
+    let salt = match salt {
+        Some(s) => s,
+        None => {
+            const CHARS: &[u8] =
+                b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+            let mut buf = [0u8; 16];
+            getrandom::getrandom(&mut buf).map_err(|e| err(e.to_string()))?;
+            buf.iter()
+                .map(|b| CHARS[(*b as usize) % CHARS.len()] as char)
+                .collect()
+        }
+    };
+    let rounds = rounds.unwrap_or(5000);
+    let params = sha_crypt::Sha512Params::new(rounds).map_err(|_| err("bad rounds"))?;
+    let hashed = sha_crypt::sha512_crypt_b64(s_of(&v).as_bytes(), salt.as_bytes(), &params)
+        .map_err(|_| err("sha512 crypt failed"))?;
+    Ok(if rounds == 5000 {
+        format!("$6${salt}${hashed}")
+    } else {
+        format!("$6$rounds={rounds}${salt}${hashed}")
+    })
+}
+
+fn urlsplit(v: Value, query: Option<String>) -> Result<Value, Error> {
+    let s = s_of(&v);
+    let (scheme, rest) = match s.split_once("://") {
+        Some((a, b)) if !a.contains('/') => (a.to_lowercase(), format!("//{b}")),
+        _ => (String::new(), s.clone()),
+    };
+    let (rest, fragment) = rest
+        .split_once('#')
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .unwrap_or((rest.clone(), String::new()));
+    let (rest, q) = rest
+        .split_once('?')
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .unwrap_or((rest.clone(), String::new()));
+    let (netloc, path) = match rest.strip_prefix("//") {
+        Some(r) => match r.find('/') {
+            Some(i) => (r[..i].to_string(), r[i..].to_string()),
+            None => (r.to_string(), String::new()),
+        },
+        None => (String::new(), rest.clone()),
+    };
+    let (userinfo, hostport) = match netloc.rsplit_once('@') {
+        Some((u, h)) => (Some(u.to_string()), h.to_string()),
+        None => (None, netloc.clone()),
+    };
+    let (username, password) = match &userinfo {
+        Some(u) => match u.split_once(':') {
+            Some((a, b)) => (Value::from(a), Value::from(b)),
+            None => (Value::from(u.as_str()), Value::from(())),
+        },
+        None => (Value::from(()), Value::from(())),
+    };
+    let (host, port) = if hostport.starts_with('[') {
+        let end = hostport.find(']').unwrap_or(hostport.len() - 1);
+        let h = hostport[1..end].to_string();
+        let p = hostport[end + 1..]
+            .strip_prefix(':')
+            .and_then(|p| p.parse::<i64>().ok());
+        (h, p)
+    } else {
+        match hostport.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), p.parse::<i64>().ok()),
+            None => (hostport.clone(), None),
+        }
+    };
+    let hostname = if host.is_empty() {
+        Value::from(())
+    } else {
+        Value::from(host.to_lowercase())
+    };
+    let port = port.map(Value::from).unwrap_or(Value::from(()));
+    let fields: Vec<(&str, Value)> = vec![
+        ("fragment", Value::from(fragment)),
+        ("hostname", hostname),
+        ("netloc", Value::from(netloc)),
+        ("password", password),
+        ("path", Value::from(path)),
+        ("port", port),
+        ("query", Value::from(q)),
+        ("scheme", Value::from(scheme)),
+        ("username", username),
+    ];
+    match query {
+        Some(q) => fields
+            .into_iter()
+            .find(|(k, _)| *k == q)
+            .map(|(_, v)| v)
+            .ok_or_else(|| err(format!("urlsplit: unknown URL component: {q}"))),
+        None => Ok(crate::py_value::map_from(fields)),
+    }
+}
+
+fn truncate(
+    v: Value,
+    length: Option<usize>,
+    killwords: Option<bool>,
+    end: Option<String>,
+    leeway: Option<usize>,
+) -> String {
+    let s = s_of(&v);
+    let length = length.unwrap_or(255);
+    let end = end.unwrap_or_else(|| "...".into());
+    let leeway = leeway.unwrap_or(5);
+    let chars: Vec<char> = s.chars().collect();
+    if chars.len() <= length + leeway {
+        return s;
+    }
+    let cut: String = chars[..length.saturating_sub(end.chars().count())]
+        .iter()
+        .collect();
+    if killwords.unwrap_or(false) {
+        return format!("{cut}{end}");
+    }
+    let kept = match cut.rfind(' ') {
+        Some(i) => cut[..i].to_string(),
+        None => cut,
+    };
+    format!("{kept}{end}")
+}
+
+fn wordwrap(
+    v: Value,
+    width: Option<usize>,
+    break_long: Option<bool>,
+    wrapstring: Option<String>,
+) -> String {
+    let s = s_of(&v);
+    let width = width.unwrap_or(79);
+    let wrapstring = wrapstring.unwrap_or_else(|| "\n".into());
+    let break_long = break_long.unwrap_or(true);
+    let mut lines_out = Vec::new();
+    for para in s.lines() {
+        let mut line = String::new();
+        for word in para.split_whitespace() {
+            let mut word = word.to_string();
+            loop {
+                let need = if line.is_empty() {
+                    word.chars().count()
+                } else {
+                    line.chars().count() + 1 + word.chars().count()
+                };
+                if need <= width {
+                    if !line.is_empty() {
+                        line.push(' ');
+                    }
+                    line.push_str(&word);
+                    break;
+                }
+                if !line.is_empty() {
+                    lines_out.push(std::mem::take(&mut line));
+                    continue;
+                }
+                if break_long && word.chars().count() > width {
+                    let head: String = word.chars().take(width).collect();
+                    lines_out.push(head);
+                    word = word.chars().skip(width).collect();
+                    continue;
+                }
+                line = word.clone();
+                break;
+            }
+        }
+        if !line.is_empty() {
+            lines_out.push(line);
+        }
+    }
+    lines_out.join(&wrapstring)
+}
+
+fn wordcount(v: Value) -> usize {
+    let s = s_of(&v);
+    let mut n = 0;
+    let mut inword = false;
+    for c in s.chars() {
+        let w = c.is_alphanumeric() || c == '_';
+        if w && !inword {
+            n += 1;
+        }
+        inword = w;
+    }
+    n
+}
+
+fn checksum(v: Value) -> Result<String, Error> {
+    hash_hex(s_of(&v).as_bytes(), "sha1")
+}
+
+fn mandatory(v: Value, msg: Option<String>) -> Result<Value, Error> {
+    if v.is_undefined() {
+        return Err(Error::new(
+            ErrorKind::UndefinedError,
+            msg.unwrap_or_else(|| "Mandatory variable not defined.".into()),
+        ));
+    }
+    Ok(v)
+}
+
+fn ternary(v: Value, a: Value, b: Value, none_val: Option<Value>) -> Value {
+    if let (true, Some(n)) = (v.is_none(), none_val) {
+        return n;
+    }
+    if v.is_true() { a } else { b }
+}
+
+fn default(v: Value, d: Option<Value>, boolean: Option<bool>) -> Value {
+    let d = d.unwrap_or(Value::from(""));
+    if v.is_undefined() || (boolean.unwrap_or(false) && !v.is_true()) {
+        d
+    } else {
+        v
+    }
+}
+
+fn split(v: Value, sep: Option<String>, maxsplit: Option<i64>) -> Value {
+    let parts =
+        crate::py_methods::py_split(&s_of(&v), sep.as_deref(), maxsplit.unwrap_or(-1), false);
+    Value::from(parts.into_iter().map(Value::from).collect::<Vec<_>>())
+}
+
+fn indent(v: Value, width: Option<Value>, first: Option<bool>, blank: Option<bool>) -> String {
+    let s = s_of(&v);
+    let ind = match &width {
+        Some(w) if w.kind() == ValueKind::String => w.as_str().unwrap_or_default().to_string(),
+        Some(w) => " ".repeat(w.as_usize().unwrap_or(4)),
+        None => "    ".into(),
+    };
+    let mut s = s;
+    let mut trailing = String::new();
+    if s.ends_with('\n') {
+        // Jinja2 keeps the final newline out of the indented lines
+        s.pop();
+        trailing.push('\n');
+    }
+    let blank = blank.unwrap_or(false);
+    let mut out = String::new();
+    for (i, line) in s.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+            if blank || !line.is_empty() {
+                out.push_str(&ind);
+            }
+        }
+        out.push_str(line);
+    }
+    if first.unwrap_or(false) {
+        out = format!("{ind}{out}");
+    }
+    out + &trailing
+}
+
+fn type_debug(v: Value) -> &'static str {
+    match v.kind() {
+        ValueKind::Undefined => "AnsibleUndefined",
+        ValueKind::None => "NoneType",
+        ValueKind::Bool => "bool",
+        ValueKind::Number if v.is_integer() => "int",
+        ValueKind::Number => "float",
+        ValueKind::String => "str",
+        ValueKind::Bytes => "bytes",
+        ValueKind::Seq | ValueKind::Iterable => "list",
+        ValueKind::Map => "dict",
+        _ => "object",
+    }
+}
+
+pub fn register(env: &mut Environment<'static>) {
+    both!(env, "bool", |v: Value| to_bool(&v));
+    both!(env, "int", to_int);
+    both!(env, "float", to_float);
+    both!(env, "string", |v: Value| s_of(&v));
+    both!(env, "lower", |v: Value| s_of(&v).to_lowercase());
+    both!(env, "upper", |v: Value| s_of(&v).to_uppercase());
+    both!(env, "title", |v: Value| title(&s_of(&v)));
+    both!(env, "capitalize", |v: Value| capitalize(&s_of(&v)));
+    both!(env, "trim", trim);
+    both!(env, "replace", replace);
+    both!(env, "round", round);
+    both!(env, "abs", |v: Value| -> Result<Value, Error> {
+        if v.is_integer() {
+            Ok(Value::from(i128::try_from(v)?.abs()))
+        } else {
+            Ok(Value::from(f64::try_from(v)?.abs()))
+        }
+    });
+    both!(env, "regex_replace", regex_replace);
+    both!(env, "regex_search", regex_search);
+    both!(env, "regex_findall", regex_findall);
+    both!(env, "regex_escape", regex_escape);
+    both!(env, "quote", |v: Value| shell_quote(&s_of(&v)));
+    both!(env, "comment", comment);
+    both!(env, "basename", basename);
+    both!(env, "dirname", dirname);
+    both!(env, "splitext", splitext);
+    both!(env, "path_join", path_join);
+    both!(env, "expanduser", expanduser);
+    both!(env, "expandvars", |v: Value| s_of(&v));
+    both!(env, "realpath", realpath);
+    both!(env, "b64encode", b64encode);
+    both!(env, "b64decode", b64decode);
+    both!(env, "hash", |v: Value, algo: Option<String>| hash_hex(
+        s_of(&v).as_bytes(),
+        &algo.unwrap_or_else(|| "sha1".into())
+    ));
+    both!(env, "checksum", checksum);
+    both!(env, "sha1", checksum);
+    both!(env, "md5", |v: Value| hash_hex(s_of(&v).as_bytes(), "md5"));
+    both!(env, "password_hash", password_hash);
+    both!(env, "urlsplit", urlsplit);
+    both!(env, "truncate", truncate);
+    both!(env, "wordwrap", wordwrap);
+    both!(env, "wordcount", wordcount);
+    both!(env, "center", |v: Value, w: Option<usize>| justify(
+        &s_of(&v),
+        w.unwrap_or(80),
+        ' ',
+        "center"
+    ));
+    both!(env, "format", crate::py_format::format_filter);
+    both!(env, "mandatory", mandatory);
+    both!(env, "ternary", ternary);
+    both!(env, "default", default);
+    both!(env, "d", default);
+    both!(env, "split", split);
+    both!(env, "indent", indent);
+    both!(env, "type_debug", type_debug);
+    both!(env, "float_repr", |v: Value| f64::try_from(v)
+        .map(float_repr)
+        .unwrap_or_default());
+    env.add_function("__pyfmt", crate::py_format::pyfmt);
+}
