@@ -564,7 +564,7 @@ fn skip_string(b: &[u8], start: usize) -> usize {
 /// Rewrite Python's `'fmt' % args` (which MiniJinja lacks) into `__pyfmt('fmt', args)` inside
 /// every `{{ }}` and `{% %}` of a template.
 pub(crate) fn rewrite_source(src: &str) -> String {
-    if !src.contains('%') {
+    if !src.contains('%') && !src.contains("if") {
         return src.to_string();
     }
     let b = src.as_bytes();
@@ -582,6 +582,14 @@ pub(crate) fn rewrite_source(src: &str) -> String {
             // raw blocks are copied untouched
             let head = src[start..].trim_start_matches(['-', '+', ' ', '\t', '\n']);
             if b[i + 1] == b'%' && head.starts_with("raw") {
+                // Jinja2 never trims the newline after `{% raw %}`: mark the tag `+%}`.
+                if let Some(end) = src[i..].find("%}").map(|p| i + p)
+                    && !matches!(b[end - 1], b'-' | b'+')
+                {
+                    out.push_str(&src[last..end]);
+                    out.push('+');
+                    last = end;
+                }
                 i = src[i..].find("endraw").map(|p| i + p).unwrap_or(b.len());
                 continue;
             }
@@ -605,9 +613,16 @@ pub(crate) fn rewrite_source(src: &str) -> String {
                 j += 1;
             }
             let code = &src[start..j.min(b.len())];
-            if code.contains('%') {
+            let is_expr = b[i + 1] == b'{';
+            let needs_else = is_expr && code.contains("if");
+            if code.contains('%') || needs_else {
                 out.push_str(&src[last..start]);
-                out.push_str(&rewrite_expr(code));
+                let code = if needs_else {
+                    add_missing_else(code)
+                } else {
+                    code.to_string()
+                };
+                out.push_str(&rewrite_expr(&code));
                 last = j.min(b.len());
             }
             i = j + 2;
@@ -616,6 +631,70 @@ pub(crate) fn rewrite_source(src: &str) -> String {
         i += 1;
     }
     out.push_str(&src[last.min(src.len())..]);
+    out
+}
+
+/// Jinja2's `a if c` without `else` gives an undefined that prints as nothing: add `else none`
+/// so that printing it is not mistaken for an undefined variable.
+pub(crate) fn add_missing_else(code: &str) -> String {
+    let b = code.as_bytes();
+    // (depth, position of an `if` waiting for its `else`)
+    let mut open: Vec<(i32, usize)> = vec![];
+    let mut inserts: Vec<usize> = vec![];
+    let mut depth = 0i32;
+    let mut i = 0;
+    let word_at = |i: usize, w: &str| {
+        code[i..].starts_with(w)
+            && (i == 0 || !is_ident(b[i - 1]))
+            && b.get(i + w.len()).is_none_or(|c| !is_ident(*c))
+    };
+    let close_level =
+        |open: &mut Vec<(i32, usize)>, inserts: &mut Vec<usize>, d: i32, at: usize| {
+            while let Some(&(od, _)) = open.last() {
+                if od < d {
+                    break;
+                }
+                open.pop();
+                inserts.push(at);
+            }
+        };
+    while i < b.len() {
+        let c = b[i];
+        if c == b'\'' || c == b'"' {
+            i = skip_string(b, i);
+            continue;
+        }
+        match c {
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => {
+                close_level(&mut open, &mut inserts, depth, i);
+                depth -= 1;
+            }
+            b',' => close_level(&mut open, &mut inserts, depth, i),
+            _ if word_at(i, "if") => open.push((depth, i)),
+            _ if word_at(i, "else") => {
+                if let Some(pos) = open.iter().rposition(|(d, _)| *d == depth) {
+                    open.remove(pos);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    close_level(&mut open, &mut inserts, i32::MIN, code.trim_end().len());
+    if inserts.is_empty() {
+        return code.to_string();
+    }
+    inserts.sort_unstable();
+    let mut out = String::new();
+    let mut last = 0;
+    for at in inserts {
+        let at = code[..at].trim_end().len();
+        out.push_str(&code[last..at]);
+        out.push_str(" else none");
+        last = at;
+    }
+    out.push_str(&code[last..]);
     out
 }
 
@@ -757,5 +836,19 @@ mod tests {
             "{% set y = __pyfmt('%d', n|int) %}{{ y }}"
         );
         assert_eq!(rewrite_source("{{ 7 % 3 }}"), "{{ 7 % 3 }}");
+    }
+
+    #[test]
+    fn inline_if_gets_an_else() {
+        assert_eq!(add_missing_else(" 'x' if c "), " 'x' if c else none ");
+        assert_eq!(add_missing_else("'a' if b else 'c'"), "'a' if b else 'c'");
+        assert_eq!(
+            add_missing_else("f('x' if c, 2) ~ ('y' if d)"),
+            "f('x' if c else none, 2) ~ ('y' if d else none)"
+        );
+        assert_eq!(
+            rewrite_source("{% raw %}\n{{ x }}{% endraw %}"),
+            "{% raw +%}\n{{ x }}{% endraw %}"
+        );
     }
 }

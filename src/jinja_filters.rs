@@ -748,7 +748,20 @@ fn split(v: Value, sep: Option<String>, maxsplit: Option<i64>) -> Value {
     Value::from(parts.into_iter().map(Value::from).collect::<Vec<_>>())
 }
 
-fn indent(v: Value, width: Option<Value>, first: Option<bool>, blank: Option<bool>) -> String {
+fn indent(
+    v: Value,
+    width: Option<Value>,
+    first: Option<bool>,
+    blank: Option<bool>,
+    kw: Kwargs,
+) -> Result<String, Error> {
+    let width = match kw.get::<Option<Value>>("width")? {
+        Some(w) => Some(w),
+        None => width,
+    };
+    let first = kw.get::<Option<bool>>("first")?.or(first);
+    let blank = kw.get::<Option<bool>>("blank")?.or(blank);
+    kw.assert_all_used()?;
     let s = s_of(&v);
     let ind = match &width {
         Some(w) if w.kind() == ValueKind::String => w.as_str().unwrap_or_default().to_string(),
@@ -776,7 +789,7 @@ fn indent(v: Value, width: Option<Value>, first: Option<bool>, blank: Option<boo
     if first.unwrap_or(false) {
         out = format!("{ind}{out}");
     }
-    out + &trailing
+    Ok(out + &trailing)
 }
 
 fn type_debug(v: Value) -> &'static str {

@@ -618,11 +618,18 @@ fn shuffle(v: Value, kw: Kwargs) -> Result<Value, Error> {
     Ok(Value::from(list))
 }
 
-fn map_filter(state: &mut State, v: Value, args: Rest<Value>) -> Result<Value, Error> {
+fn map_filter(
+    state: &mut State,
+    v: Value,
+    args: Rest<Value>,
+    kwargs: Kwargs,
+) -> Result<Value, Error> {
     // Jinja2's `map` with Ansible's filters: map('name', args...) or map(attribute='x', default=...)
-    let (pos, kw): (Vec<Value>, Option<Value>) = match args.last() {
-        Some(l) if l.is_kwargs() => (args[..args.len() - 1].to_vec(), Some(l.clone())),
-        _ => (args.0.clone(), None),
+    let pos: Vec<Value> = args.0.clone();
+    let kw: Option<Value> = if kwargs.args().count() > 0 {
+        Some(Value::from(kwargs))
+    } else {
+        None
     };
     let list = items(&v)?;
     if let Some(attr) = kw

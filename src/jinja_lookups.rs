@@ -6,7 +6,7 @@
 use crate::jinja::Vars;
 use crate::jinja_filters::err;
 use crate::py_value::py_str;
-use minijinja::value::{Rest, Value, ValueKind};
+use minijinja::value::{Kwargs, Rest, Value, ValueKind};
 use minijinja::{Environment, Error};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -34,11 +34,13 @@ fn find_file(vars: &Vars, name: &str, sub: &str) -> Option<PathBuf> {
     dirs.into_iter().map(|d| d.join(name)).find(|c| c.exists())
 }
 
-fn terms_and_kwargs(args: &[Value]) -> (Vec<Value>, Option<Value>) {
-    match args.last() {
-        Some(l) if l.is_kwargs() => (args[..args.len() - 1].to_vec(), Some(l.clone())),
-        _ => (args.to_vec(), None),
-    }
+fn with_kwargs(args: &[Value], kwargs: Kwargs) -> (Vec<Value>, Option<Value>) {
+    let kw = if kwargs.args().count() > 0 {
+        Some(Value::from(kwargs))
+    } else {
+        None
+    };
+    (args.to_vec(), kw)
 }
 
 fn kw_get(kw: &Option<Value>, name: &str) -> Option<Value> {
@@ -517,8 +519,8 @@ fn parse_num(s: &str) -> i64 {
 
 pub(crate) fn register(env: &mut Environment<'static>, vars: &Arc<Vars>) {
     let v = vars.clone();
-    let lookup = move |name: String, args: Rest<Value>| -> Result<Value, Error> {
-        let (terms, kw) = terms_and_kwargs(&args);
+    let lookup = move |name: String, args: Rest<Value>, kwargs: Kwargs| -> Result<Value, Error> {
+        let (terms, kw) = with_kwargs(&args, kwargs);
         let wantlist = kw_get(&kw, "wantlist")
             .map(|w| w.is_true())
             .unwrap_or(false);
@@ -537,37 +539,40 @@ pub(crate) fn register(env: &mut Environment<'static>, vars: &Arc<Vars>) {
     };
     env.add_function("lookup", lookup);
     let v = vars.clone();
-    let query = move |name: String, args: Rest<Value>| -> Result<Value, Error> {
-        let (terms, kw) = terms_and_kwargs(&args);
+    let query = move |name: String, args: Rest<Value>, kwargs: Kwargs| -> Result<Value, Error> {
+        let (terms, kw) = with_kwargs(&args, kwargs);
         Ok(Value::from(run(&v, &name, terms, kw)?))
     };
     env.add_function("query", query.clone());
     env.add_function("q", query);
-    env.add_function("dict", |args: Rest<Value>| -> Result<Value, Error> {
-        let (pos, kw) = terms_and_kwargs(&args);
-        let mut pairs: Vec<(Value, Value)> = vec![];
-        for p in pos {
-            if p.kind() == ValueKind::Map {
-                for k in seq(&p) {
-                    let x = p.get_item(&k).unwrap_or_default();
-                    pairs.push((k, x));
-                }
-            } else {
-                for pair in seq(&p) {
-                    let kv = seq(&pair);
-                    pairs.push((
-                        kv.first().cloned().unwrap_or_default(),
-                        kv.get(1).cloned().unwrap_or_default(),
-                    ));
+    env.add_function(
+        "dict",
+        |args: Rest<Value>, kwargs: Kwargs| -> Result<Value, Error> {
+            let (pos, kw) = with_kwargs(&args, kwargs);
+            let mut pairs: Vec<(Value, Value)> = vec![];
+            for p in pos {
+                if p.kind() == ValueKind::Map {
+                    for k in seq(&p) {
+                        let x = p.get_item(&k).unwrap_or_default();
+                        pairs.push((k, x));
+                    }
+                } else {
+                    for pair in seq(&p) {
+                        let kv = seq(&pair);
+                        pairs.push((
+                            kv.first().cloned().unwrap_or_default(),
+                            kv.get(1).cloned().unwrap_or_default(),
+                        ));
+                    }
                 }
             }
-        }
-        if let Some(k) = kw {
-            for key in seq(&k) {
-                let x = k.get_item(&key).unwrap_or_default();
-                pairs.push((key, x));
+            if let Some(k) = kw {
+                for key in seq(&k) {
+                    let x = k.get_item(&key).unwrap_or_default();
+                    pairs.push((key, x));
+                }
             }
-        }
-        Ok(crate::py_value::map_from(pairs))
-    });
+            Ok(crate::py_value::map_from(pairs))
+        },
+    );
 }

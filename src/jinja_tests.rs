@@ -219,7 +219,10 @@ pub fn register(env: &mut Environment<'static>) {
     });
     test_both!(env, "string", |v: Value| v.kind() == ValueKind::String);
     test_both!(env, "boolean", |v: Value| v.kind() == ValueKind::Bool);
-    test_both!(env, "number", |v: Value| v.kind() == ValueKind::Number);
+    test_both!(env, "number", |v: Value| matches!(
+        v.kind(),
+        ValueKind::Number | ValueKind::Bool
+    ));
     test_both!(env, "integer", |v: Value| v.kind() == ValueKind::Number
         && v.is_integer());
     test_both!(env, "float", |v: Value| v.kind() == ValueKind::Number

@@ -62,9 +62,15 @@ pub fn resolve_plain(s: &str) -> serde_json::Value {
                 return J::from(sign(n));
             }
         } else if body.contains(':')
-            && body
-                .split(':')
-                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+            && !body.starts_with('0')
+            && body.split(':').enumerate().all(|(i, p)| {
+                !p.is_empty()
+                    && p.chars().all(|c| c.is_ascii_digit())
+                    && (i == 0
+                        || (p.len() <= 2
+                            && p.parse::<u32>().unwrap_or(99) < 60
+                            && (p.len() == 1 || p.as_bytes()[0] <= b'5')))
+            })
         {
             let mut n = 0i64;
             for p in body.split(':') {
@@ -416,8 +422,12 @@ impl Dumper {
             }
             _ => {
                 let s = self.scalar(v, 0, 0);
-                // inside flow collections `,[]{}` need quotes too
-                if s.starts_with(['\'', '"']) || !s.contains([',', '[', ']', '{', '}']) {
+                // inside flow collections `,?[]{}` and `:` need quotes too
+                let is_str = v.kind() == ValueKind::String;
+                if !is_str
+                    || s.starts_with(['\'', '"'])
+                    || !s.contains([',', '?', '[', ']', '{', '}', ':'])
+                {
                     s
                 } else {
                     single_quoted(&py_str(v), 0, usize::MAX, 0)

@@ -180,7 +180,7 @@ pub fn call_method(
             _ => {}
         }
     }
-    if value.kind() == ValueKind::Seq {
+    if matches!(value.kind(), ValueKind::Seq | ValueKind::Iterable) {
         match method {
             "index" => {
                 let needle = args.first().cloned().unwrap_or_default();
