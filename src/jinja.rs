@@ -325,8 +325,10 @@ pub(crate) fn render_str_in(text: &str, vars: &Arc<Vars>) -> Result<Value, minij
         keep_trailing_newline: true,
     };
     let env = new_env(vars, ws);
+    let escaped = escape_backslashes_in_vars(text);
+    let text = escaped.as_str();
     if let Some(inner) = single_expression(text) {
-        let src = rewrite_expr(inner);
+        let src = rewrite_expr(&add_missing_else(inner));
         if let Ok(expr) = env.compile_expression(&src) {
             let v = expr.eval(Value::from_dyn_object(vars.clone()))?;
             if v.is_undefined() {
@@ -369,7 +371,7 @@ pub fn eval_condition(
             keep_trailing_newline: true,
         },
     );
-    let src = rewrite_expr(inner);
+    let src = rewrite_expr(&add_missing_else(&escape_backslashes(inner)));
     let compiled = env
         .compile_expression(&src)
         .map_err(|e| convert_error(&e, inner, 0, &vars_arc))?;
@@ -559,6 +561,93 @@ fn skip_string(b: &[u8], start: usize) -> usize {
         i += 1;
     }
     b.len()
+}
+
+/// Ansible doubles backslashes inside string literals of `{{ }}` in playbook strings (not in
+/// template files): `'\\.'` written in YAML stays two characters.
+pub(crate) fn escape_backslashes(code: &str) -> String {
+    if !code.contains('\\') {
+        return code.to_string();
+    }
+    let b = code.as_bytes();
+    let mut out = String::with_capacity(code.len() + 8);
+    let mut i = 0;
+    let mut last = 0;
+    while i < b.len() {
+        if b[i] == b'\'' || b[i] == b'"' {
+            let end = skip_string(b, i);
+            out.push_str(&code[last..i]);
+            out.push_str(&raw_literal(&code[i..end]));
+            last = end;
+            i = end;
+            continue;
+        }
+        i += 1;
+    }
+    out.push_str(&code[last..]);
+    out
+}
+
+/// A string literal whose value is its raw text: backslashes stay, `\'` stays `\'`.
+fn raw_literal(lit: &str) -> String {
+    let mut chars = lit.chars();
+    let Some(q) = chars.next() else {
+        return lit.to_string();
+    };
+    let body: Vec<char> = chars.collect();
+    let closed = body.last() == Some(&q);
+    let inner = if closed {
+        &body[..body.len() - 1]
+    } else {
+        &body[..]
+    };
+    let mut out = String::new();
+    out.push(q);
+    for &c in inner {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            c if c == q => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    if closed {
+        out.push(q);
+    }
+    out
+}
+
+/// The same for every `{{ }}` of a playbook string.
+fn escape_backslashes_in_vars(src: &str) -> String {
+    if !src.contains('\\') {
+        return src.to_string();
+    }
+    let mut out = String::new();
+    let mut rest = src;
+    while let Some(p) = rest.find("{{") {
+        out.push_str(&rest[..p + 2]);
+        let after = &rest[p + 2..];
+        // the end of this expression: the first `}}` outside a string
+        let b = after.as_bytes();
+        let mut j = 0;
+        while j < b.len() {
+            if b[j] == b'\'' || b[j] == b'"' {
+                j = skip_string(b, j);
+                continue;
+            }
+            if after[j..].starts_with("}}") {
+                break;
+            }
+            j += 1;
+        }
+        let j = j.min(b.len());
+        out.push_str(&escape_backslashes(&after[..j]));
+        rest = &after[j..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Rewrite Python's `'fmt' % args` (which MiniJinja lacks) into `__pyfmt('fmt', args)` inside

@@ -3,7 +3,7 @@
 
 use crate::py_value::{float_repr, py_str};
 use base64::Engine;
-use minijinja::value::{Kwargs, Rest, Value, ValueKind};
+use minijinja::value::{Kwargs, Rest, Value, ValueKind, from_args};
 use minijinja::{Environment, Error, ErrorKind};
 
 pub(crate) fn err(msg: impl Into<String>) -> Error {
@@ -19,11 +19,30 @@ macro_rules! both {
 }
 pub(crate) use both;
 
+/// Positional arguments with keyword arguments of the given names put in their slots, for
+/// filters whose Jinja2 signature takes either (`truncate(9, leeway=0)`).
+pub(crate) fn positional(args: &[Value], kw: &Kwargs, names: &[&str]) -> Result<Vec<Value>, Error> {
+    let mut out: Vec<Value> = args.to_vec();
+    for (i, name) in names.iter().enumerate() {
+        if let Some(v) = kw.get::<Option<Value>>(name)? {
+            if out.len() <= i {
+                out.resize(i + 1, Value::UNDEFINED);
+            }
+            out[i] = v;
+        }
+    }
+    kw.assert_all_used()?;
+    while out.last().is_some_and(|v| v.is_undefined()) {
+        out.pop();
+    }
+    Ok(out)
+}
+
 /// Ansible's `bool` on a string.
 pub fn str_bool(s: &str) -> bool {
     matches!(
         s.trim().to_lowercase().as_str(),
-        "yes" | "on" | "1" | "true" | "y" | "t"
+        "yes" | "on" | "1" | "true"
     )
 }
 
@@ -122,8 +141,24 @@ fn to_float(v: Value, default: Option<Value>) -> Value {
 
 /// Python's `round()` with Jinja2's `method` (common rounds half to even like Python).
 fn round(v: Value, precision: Option<i32>, method: Option<String>) -> Result<Value, Error> {
-    let f = f64::try_from(v).map_err(|_| err("round needs a number"))?;
     let p = precision.unwrap_or(0);
+    let common = matches!(method.as_deref(), None | Some("common"));
+    if common && v.is_integer() {
+        // Python's round() keeps ints ints.
+        let i = i128::try_from(v)?;
+        if p >= 0 {
+            return Ok(Value::from(i));
+        }
+        let m = 10i128.pow(p.unsigned_abs());
+        let (q, r) = (i.div_euclid(m), i.rem_euclid(m));
+        let q = if r * 2 > m || (r * 2 == m && q % 2 != 0) {
+            q + 1
+        } else {
+            q
+        };
+        return Ok(Value::from(q * m));
+    }
+    let f = f64::try_from(v).map_err(|_| err("round needs a number"))?;
     let m = 10f64.powi(p);
     let r = match method.as_deref().unwrap_or("common") {
         "ceil" => (f * m).ceil() / m,
@@ -818,7 +853,10 @@ pub fn register(env: &mut Environment<'static>) {
     both!(env, "capitalize", |v: Value| capitalize(&s_of(&v)));
     both!(env, "trim", trim);
     both!(env, "replace", replace);
-    both!(env, "round", round);
+    both!(env, "round", |v: Value, a: Rest<Value>, kw: Kwargs| {
+        let (p, m) = from_args(&positional(&a, &kw, &["precision", "method"])?)?;
+        round(v, p, m)
+    });
     both!(env, "abs", |v: Value| -> Result<Value, Error> {
         if v.is_integer() {
             Ok(Value::from(i128::try_from(v)?.abs()))
@@ -850,8 +888,31 @@ pub fn register(env: &mut Environment<'static>) {
     both!(env, "md5", |v: Value| hash_hex(s_of(&v).as_bytes(), "md5"));
     both!(env, "password_hash", password_hash);
     both!(env, "urlsplit", urlsplit);
-    both!(env, "truncate", truncate);
-    both!(env, "wordwrap", wordwrap);
+    both!(env, "truncate", |v: Value,
+                            a: Rest<Value>,
+                            kw: Kwargs|
+     -> Result<String, Error> {
+        let a = positional(&a, &kw, &["length", "killwords", "end", "leeway"])?;
+        let (l, k, e, lw) = from_args(&a)?;
+        Ok(truncate(v, l, k, e, lw))
+    });
+    both!(env, "wordwrap", |v: Value,
+                            a: Rest<Value>,
+                            kw: Kwargs|
+     -> Result<String, Error> {
+        let a = positional(
+            &a,
+            &kw,
+            &[
+                "width",
+                "break_long_words",
+                "wrapstring",
+                "break_on_hyphens",
+            ],
+        )?;
+        let (w, b, s, _h): (_, _, _, Option<bool>) = from_args(&a)?;
+        Ok(wordwrap(v, w, b, s))
+    });
     both!(env, "wordcount", wordcount);
     both!(env, "center", |v: Value, w: Option<usize>| justify(
         &s_of(&v),
@@ -861,10 +922,32 @@ pub fn register(env: &mut Environment<'static>) {
     ));
     both!(env, "format", crate::py_format::format_filter);
     both!(env, "mandatory", mandatory);
-    both!(env, "ternary", ternary);
-    both!(env, "default", default);
-    both!(env, "d", default);
-    both!(env, "split", split);
+    both!(env, "ternary", |v: Value,
+                           a: Rest<Value>,
+                           kw: Kwargs|
+     -> Result<Value, Error> {
+        let a = positional(&a, &kw, &["true_val", "false_val", "none_val"])?;
+        let (t, f, n): (Option<Value>, Option<Value>, _) = from_args(&a)?;
+        Ok(ternary(
+            v,
+            t.unwrap_or(Value::from(true)),
+            f.unwrap_or(Value::from(false)),
+            n,
+        ))
+    });
+    let dflt = |v: Value, a: Rest<Value>, kw: Kwargs| -> Result<Value, Error> {
+        let (d, b) = from_args(&positional(&a, &kw, &["default_value", "boolean"])?)?;
+        Ok(default(v, d, b))
+    };
+    both!(env, "default", dflt);
+    both!(env, "d", dflt);
+    both!(env, "split", |v: Value,
+                         a: Rest<Value>,
+                         kw: Kwargs|
+     -> Result<Value, Error> {
+        let (s, m) = from_args(&positional(&a, &kw, &["sep", "maxsplit"])?)?;
+        Ok(split(v, s, m))
+    });
     both!(env, "indent", indent);
     both!(env, "type_debug", type_debug);
     both!(env, "float_repr", |v: Value| f64::try_from(v)

@@ -430,7 +430,7 @@ fn dictsort(
 
 /// One `groupby` result: unpacks as `(grouper, list)` and has `.grouper` / `.list`.
 #[derive(Debug)]
-struct Group(Value, Value);
+pub(crate) struct Group(pub(crate) Value, pub(crate) Value);
 
 impl Object for Group {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
@@ -733,7 +733,11 @@ pub fn register(env: &mut Environment<'static>) {
                 .collect(),
         )))
     });
-    both!(env, "dictsort", dictsort);
+    both!(env, "dictsort", |v: Value, a: Rest<Value>, kw: Kwargs| {
+        let a = crate::jinja_filters::positional(&a, &kw, &["case_sensitive", "by", "reverse"])?;
+        let (c, b, r) = minijinja::value::from_args(&a)?;
+        dictsort(v, c, b, r)
+    });
     both!(env, "groupby", groupby);
     both!(env, "subelements", subelements);
     both!(env, "extract", extract);

@@ -347,16 +347,7 @@ fn run(
             .map(|t| password(vars, t, &kw))
             .collect::<Result<Vec<_>, _>>()?,
         "items" => flat_terms(&terms),
-        "list" => terms
-            .iter()
-            .flat_map(|t| {
-                if t.kind() == ValueKind::Seq {
-                    seq(t)
-                } else {
-                    vec![t.clone()]
-                }
-            })
-            .collect(),
+        "list" => terms.clone(),
         "dict" => {
             let mut out = vec![];
             for t in &terms {
@@ -530,6 +521,7 @@ pub(crate) fn register(env: &mut Environment<'static>, vars: &Arc<Vars>) {
         }
         // lookup() joins several results with commas, as Ansible does
         Ok(match out.len() {
+            0 => Value::from(out),
             1 => out.into_iter().next().unwrap_or_default(),
             _ if out.iter().all(|x| x.kind() == ValueKind::String) => {
                 Value::from(out.iter().map(py_str).collect::<Vec<_>>().join(","))

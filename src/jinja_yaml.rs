@@ -493,11 +493,18 @@ impl Dumper {
                 if i > 0 || !in_seq {
                     out.push_str(&" ".repeat(indent));
                 }
-                out.push_str("- ");
                 let nested = matches!(x.kind(), ValueKind::Map | ValueKind::Seq)
                     && x.len().unwrap_or(0) > 0
                     && !(self.flow_leaves && Self::is_leaf_collection(x));
-                self.block(x, indent + 2, out, nested);
+                if nested {
+                    // PyYAML pads a nested block after `-` to the indent width
+                    out.push('-');
+                    out.push_str(&" ".repeat(self.indent.max(2) - 1));
+                    self.block(x, indent + self.indent.max(2), out, true);
+                } else {
+                    out.push_str("- ");
+                    self.block(x, indent + 2, out, false);
+                }
             }
         }
     }

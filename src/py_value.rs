@@ -124,6 +124,17 @@ pub fn py_repr(v: &Value) -> String {
             out.push('}');
             out
         }
+        ValueKind::Seq
+            if v.downcast_object_ref::<crate::jinja_filters2::Group>()
+                .is_some() =>
+        {
+            // groupby's results are tuples
+            let g = v.downcast_object_ref::<crate::jinja_filters2::Group>();
+            let g = g
+                .map(|g| (py_repr(&g.0), py_repr(&g.1)))
+                .unwrap_or_default();
+            format!("({}, {})", g.0, g.1)
+        }
         ValueKind::Seq | ValueKind::Iterable => {
             let mut out = String::from("[");
             if let Ok(items) = v.try_iter() {
