@@ -797,25 +797,19 @@ fn indent(
     let first = kw.get::<Option<bool>>("first")?.or(first);
     let blank = kw.get::<Option<bool>>("blank")?.or(blank);
     kw.assert_all_used()?;
-    let s = s_of(&v);
     let ind = match &width {
         Some(w) if w.kind() == ValueKind::String => w.as_str().unwrap_or_default().to_string(),
         Some(w) => " ".repeat(w.as_usize().unwrap_or(4)),
         None => "    ".into(),
     };
-    let mut s = s;
-    let mut trailing = String::new();
-    if s.ends_with('\n') {
-        // Jinja2 keeps the final newline out of the indented lines
-        s.pop();
-        trailing.push('\n');
-    }
-    let blank = blank.unwrap_or(false);
+    // Jinja2: append a newline, split into lines, indent all but the first.
+    let s = s_of(&v) + "\n";
+    let lines: Vec<&str> = s.strip_suffix('\n').unwrap_or(&s).split('\n').collect();
     let mut out = String::new();
-    for (i, line) in s.split('\n').enumerate() {
+    for (i, line) in lines.iter().enumerate() {
         if i > 0 {
             out.push('\n');
-            if blank || !line.is_empty() {
+            if blank.unwrap_or(false) || !line.is_empty() {
                 out.push_str(&ind);
             }
         }
@@ -824,7 +818,7 @@ fn indent(
     if first.unwrap_or(false) {
         out = format!("{ind}{out}");
     }
-    Ok(out + &trailing)
+    Ok(out)
 }
 
 fn type_debug(v: Value) -> &'static str {

@@ -697,8 +697,32 @@ pub fn register(env: &mut Environment<'static>) {
     });
     both!(env, "product", product);
     both!(env, "flatten", flatten);
-    both!(env, "unique", |v: Value| -> Result<Value, Error> {
-        Ok(Value::from(uniq(items(&v)?)))
+    both!(env, "unique", |v: Value,
+                          kw: Kwargs|
+     -> Result<Value, Error> {
+        let cs: bool = kw.get::<Option<bool>>("case_sensitive")?.unwrap_or(false);
+        let attribute: Option<String> = kw.get("attribute")?;
+        kw.assert_all_used()?;
+        let key = |x: &Value| {
+            let k = match &attribute {
+                Some(a) => attr_path(x, a),
+                None => x.clone(),
+            };
+            match k.as_str() {
+                Some(s) if !cs => Value::from(s.to_lowercase()),
+                _ => k,
+            }
+        };
+        let mut seen: Vec<Value> = vec![];
+        let mut out = vec![];
+        for x in items(&v)? {
+            let k = key(&x);
+            if !seen.contains(&k) {
+                seen.push(k);
+                out.push(x);
+            }
+        }
+        Ok(Value::from(out))
     });
     both!(env, "union", |a: Value, b: Value| -> Result<Value, Error> {
         Ok(Value::from(uniq(

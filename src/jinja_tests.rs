@@ -244,14 +244,13 @@ pub fn register(env: &mut Environment<'static>) {
         let s = py_str(&v);
         s.to_uppercase() == s && s.chars().any(char::is_alphabetic)
     });
-    test_both!(env, "sameas", |a: Value, b: Value| a.kind() == b.kind()
-        && a == b
-        && (a.kind() != ValueKind::Number
-            || a.is_integer() == b.is_integer())
-        && matches!(
-            a.kind(),
-            ValueKind::Bool | ValueKind::None | ValueKind::Undefined
-        ));
+    test_both!(env, "sameas", |a: Value, b: Value| {
+        // Python's `is`: singletons, and equal small ints and strings (interned)
+        a.kind() == b.kind()
+            && a == b
+            && (a.kind() != ValueKind::Number || (a.is_integer() && b.is_integer()))
+            && !matches!(a.kind(), ValueKind::Seq | ValueKind::Map)
+    });
     for (name, field, want) in [
         ("changed", "changed", true),
         ("change", "changed", true),

@@ -267,7 +267,11 @@ fn plain_ok(s: &str) -> bool {
     }
     // it must read back as a string
     matches!(resolve_plain(s), serde_json::Value::String(_))
-        && !matches!(s, "y" | "Y" | "n" | "N" | "=" | "<<")
+        && !matches!(s, "=" | "<<")
+        && !matches!(
+            s.to_lowercase().as_str(),
+            ".inf" | "-.inf" | "+.inf" | ".nan"
+        )
 }
 
 fn single_quoted(s: &str, indent: usize, width: usize, col: usize) -> String {
@@ -298,6 +302,43 @@ fn single_quoted(s: &str, indent: usize, width: usize, col: usize) -> String {
         }
     }
     out.push('\'');
+    out
+}
+
+/// Break a one-line flow collection after a comma once past `width`, as PyYAML does.
+fn wrap_flow(flow: &str, start_col: usize, indent: usize, width: usize) -> String {
+    let mut out = String::new();
+    let mut col = start_col;
+    let mut quote: Option<char> = None;
+    let mut chars = flow.chars().peekable();
+    while let Some(c) = chars.next() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if (c == '\'' || c == '"')
+                && matches!(out.chars().last(), Some('[' | '{' | ' ')) =>
+            {
+                quote = Some(c)
+            }
+            None if c == ',' && chars.peek() == Some(&' ') => {
+                chars.next();
+                out.push(',');
+                col += 1;
+                if col > width {
+                    out.push('\n');
+                    out.push_str(&" ".repeat(indent));
+                    col = indent;
+                } else {
+                    out.push(' ');
+                    col += 1;
+                }
+                continue;
+            }
+            None => {}
+        }
+        out.push(c);
+        col += 1;
+    }
     out
 }
 
@@ -341,7 +382,7 @@ impl Dumper {
             _ => {
                 let s = py_str(v);
                 if s.chars()
-                    .any(|c| (c as u32) < 0x20 && c != '\n' && c != '\t')
+                    .any(|c| ((c as u32) < 0x20 && c != '\n') || (0x7f..0xa0).contains(&(c as u32)))
                 {
                     double_quoted(&s)
                 } else if plain_ok(&s)
@@ -444,14 +485,14 @@ impl Dumper {
         );
         let empty = is_coll && v.len().unwrap_or(0) == 0;
         if !is_coll || empty || (self.flow_leaves && Self::is_leaf_collection(v)) {
+            let col = out
+                .rsplit('\n')
+                .next()
+                .map(|l| l.chars().count())
+                .unwrap_or(0);
             let text = if is_coll {
-                self.flow(v)
+                wrap_flow(&self.flow(v), col, indent, self.width)
             } else {
-                let col = out
-                    .rsplit('\n')
-                    .next()
-                    .map(|l| l.chars().count())
-                    .unwrap_or(0);
                 self.scalar(v, indent, col)
             };
             out.push_str(&text);
