@@ -375,6 +375,26 @@ pub fn eval_condition(
     let compiled = env
         .compile_expression(&src)
         .map_err(|e| convert_error(&e, inner, 0, &vars_arc))?;
+    // Ansible fails a condition that uses an undefined variable without testing it
+    // (`not x`, `x == 1`); `x is defined` and `x | default(...)` are fine.
+    let mut names: Vec<String> = compiled.undeclared_variables(false).into_iter().collect();
+    names.sort();
+    for name in names {
+        if !KEYWORDS.contains(&name.as_str())
+            && vars_arc.get(&name).is_none()
+            && !all_uses_guarded(inner, &name)
+        {
+            let (line, col) = find_ident(inner, &name)
+                .map(|o| line_col(inner, o))
+                .unwrap_or((1, 1));
+            return Err(JinjaError::Undefined {
+                message: format!("'{name}' is undefined"),
+                name,
+                line,
+                col,
+            });
+        }
+    }
     let v = compiled
         .eval(Value::from_dyn_object(vars_arc.clone()))
         .map_err(|e| convert_error(&e, inner, 0, &vars_arc))?;
@@ -387,11 +407,90 @@ pub fn eval_condition(
             col: 1,
         });
     }
-    if let Some(s) = v.as_str() {
-        // A string result is judged as Ansible's `bool` filter would.
-        return Ok(crate::jinja_filters::str_bool(s));
+    if v.kind() == minijinja::value::ValueKind::Bool {
+        return Ok(v.is_true());
     }
-    Ok(v.is_true())
+    // ansible-core 2.19 refuses a condition whose result is not a boolean.
+    Err(JinjaError::Other {
+        line: 1,
+        col: 1,
+        message: format!(
+            "Conditional result ({}) was derived from value of type '{}'. Conditionals must have \
+             a boolean result.",
+            if v.is_true() { "True" } else { "False" },
+            crate::jinja_filters::type_name(&v)
+        ),
+    })
+}
+
+/// The byte offset of `name` as a whole identifier (outside strings) in `text`.
+fn find_ident(text: &str, name: &str) -> Option<usize> {
+    ident_offsets(text, name).into_iter().next()
+}
+
+fn ident_offsets(text: &str, name: &str) -> Vec<usize> {
+    let b = text.as_bytes();
+    let mut out = vec![];
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\'' || b[i] == b'"' {
+            i = skip_string(b, i);
+            continue;
+        }
+        if is_ident(b[i]) && (i == 0 || (!is_ident(b[i - 1]) && b[i - 1] != b'.')) {
+            let start = i;
+            while i < b.len() && is_ident(b[i]) {
+                i += 1;
+            }
+            if &text[start..i] == name {
+                out.push(start);
+            }
+            continue;
+        }
+        i += 1;
+    }
+    out
+}
+
+/// True if every use of `name` in `expr` is tested for definedness or given a default.
+fn all_uses_guarded(expr: &str, name: &str) -> bool {
+    let b = expr.as_bytes();
+    ident_offsets(expr, name).into_iter().all(|start| {
+        let mut i = start + name.len();
+        // skip an attribute/item chain
+        loop {
+            let j = skip_ws(b, i);
+            if j < b.len() && b[j] == b'.' {
+                i = j + 1;
+                while i < b.len() && is_ident(b[i]) {
+                    i += 1;
+                }
+            } else if j < b.len() && b[j] == b'[' {
+                i = skip_bracket(b, j);
+            } else {
+                i = j;
+                break;
+            }
+        }
+        let rest: String = expr[i..].split_whitespace().collect::<Vec<_>>().join(" ");
+        [
+            "is defined",
+            "is not defined",
+            "is undefined",
+            "is not undefined",
+            "is ansible.builtin.defined",
+            "|default",
+            "| default",
+            "|d(",
+            "| d(",
+            "|d ",
+            "| d ",
+            "| mandatory",
+            "|mandatory",
+        ]
+        .iter()
+        .any(|g| rest.starts_with(g))
+    })
 }
 
 /// The variables a template (or a playbook string) reads from outside itself.
@@ -522,14 +621,33 @@ fn convert_error(
         .map(str::to_string)
         .unwrap_or_else(|| e.kind().to_string());
     if e.kind() == ErrorKind::UndefinedError {
-        let text = if span_text.is_empty() {
-            source
-        } else {
-            &span_text
+        // Look in the whole `{{ }}`/`{% %}` around the error, skipping the template's own
+        // names (loop variables, `set`, macro arguments).
+        let whole = e.template_source().unwrap_or(source);
+        let expr = match e.range() {
+            Some(r) => enclosing_tag(whole, r.start),
+            None => strip_braces(source).to_string(),
         };
-        let name = first_undefined_name(text, vars).unwrap_or_else(|| text.trim().to_string());
+        let locals_ok = undeclared_variables(whole);
+        let name = first_undefined_name(&expr, vars)
+            .filter(|n| locals_ok.is_empty() || locals_ok.contains(n))
+            .unwrap_or_else(|| {
+                let t = if span_text.is_empty() {
+                    &expr
+                } else {
+                    &span_text
+                };
+                strip_braces(t).trim().to_string()
+            });
+        let message = match e.detail() {
+            Some("Mandatory variable not defined.") => {
+                format!("Mandatory variable '{name}' not defined.")
+            }
+            Some(d) if d != "undefined value" && d != "undefined value printed" => d.to_string(),
+            _ => format!("'{name}' is undefined"),
+        };
         return JinjaError::Undefined {
-            message: format!("'{name}' is undefined"),
+            message,
             name,
             line,
             col,
@@ -545,6 +663,31 @@ fn convert_error(
         message = format!("syntax error: {message}");
     }
     JinjaError::Other { line, col, message }
+}
+
+fn strip_braces(s: &str) -> &str {
+    let t = s.trim();
+    let t = t.strip_prefix("{{").unwrap_or(t);
+    let t = t.strip_suffix("}}").unwrap_or(t);
+    t.trim().trim_matches('-').trim()
+}
+
+/// The text of the `{{ }}` or `{% %}` tag around byte `at` (inner part).
+fn enclosing_tag(src: &str, at: usize) -> String {
+    let at = at.min(src.len());
+    let before = &src[..at];
+    let start = match (before.rfind("{{"), before.rfind("{%")) {
+        (Some(a), Some(b)) => a.max(b) + 2,
+        (Some(a), None) | (None, Some(a)) => a + 2,
+        _ => 0,
+    };
+    let after = &src[at..];
+    let end = match (after.find("}}"), after.find("%}")) {
+        (Some(a), Some(b)) => at + a.min(b),
+        (Some(a), None) | (None, Some(a)) => at + a,
+        _ => src.len(),
+    };
+    src.get(start..end).unwrap_or_default().to_string()
 }
 
 fn skip_string(b: &[u8], start: usize) -> usize {

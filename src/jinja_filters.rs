@@ -821,6 +821,11 @@ fn indent(
     Ok(out)
 }
 
+/// Python's type name of a value.
+pub fn type_name(v: &Value) -> &'static str {
+    type_debug(v.clone())
+}
+
 fn type_debug(v: Value) -> &'static str {
     match v.kind() {
         ValueKind::Undefined => "AnsibleUndefined",
