@@ -305,41 +305,11 @@ fn single_quoted(s: &str, indent: usize, width: usize, col: usize) -> String {
     out
 }
 
-/// Break a one-line flow collection after a comma once past `width`, as PyYAML does.
-fn wrap_flow(flow: &str, start_col: usize, indent: usize, width: usize) -> String {
-    let mut out = String::new();
-    let mut col = start_col;
-    let mut quote: Option<char> = None;
-    let mut chars = flow.chars().peekable();
-    while let Some(c) = chars.next() {
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None if (c == '\'' || c == '"')
-                && matches!(out.chars().last(), Some('[' | '{' | ' ')) =>
-            {
-                quote = Some(c)
-            }
-            None if c == ',' && chars.peek() == Some(&' ') => {
-                chars.next();
-                out.push(',');
-                col += 1;
-                if col > width {
-                    out.push('\n');
-                    out.push_str(&" ".repeat(indent));
-                    col = indent;
-                } else {
-                    out.push(' ');
-                    col += 1;
-                }
-                continue;
-            }
-            None => {}
-        }
-        out.push(c);
-        col += 1;
-    }
-    out
+fn col_of(out: &str) -> usize {
+    out.rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
 }
 
 fn double_quoted(s: &str) -> String {
@@ -438,42 +408,54 @@ impl Dumper {
         keys
     }
 
-    fn flow(&self, v: &Value) -> String {
-        match v.kind() {
-            ValueKind::Map => {
-                let parts: Vec<String> = self
-                    .keys(v)
-                    .iter()
-                    .map(|k| {
-                        format!(
-                            "{}: {}",
-                            self.scalar(k, 0, 0),
-                            self.flow(&v.get_item(k).unwrap_or_default())
-                        )
-                    })
-                    .collect();
-                format!("{{{}}}", parts.join(", "))
-            }
-            ValueKind::Seq | ValueKind::Iterable => {
-                let parts: Vec<String> = v
-                    .try_iter()
-                    .map(|i| i.map(|x| self.flow(&x)).collect())
-                    .unwrap_or_default();
-                format!("[{}]", parts.join(", "))
-            }
+    /// A flow collection (or a scalar in one) at flow indent `indent`, appended to `out`;
+    /// lines break after a comma once past the width, as PyYAML does.
+    fn flow_into(&self, v: &Value, indent: usize, out: &mut String) {
+        let (open, close, keys): (char, char, Option<Vec<Value>>) = match v.kind() {
+            ValueKind::Map => ('{', '}', Some(self.keys(v))),
+            ValueKind::Seq | ValueKind::Iterable => ('[', ']', None),
             _ => {
-                let s = self.scalar(v, 0, 0);
-                // inside flow collections `,?[]{}` and `:` need quotes too
-                let is_str = v.kind() == ValueKind::String;
-                if !is_str
-                    || s.starts_with(['\'', '"'])
-                    || !s.contains([',', '?', '[', ']', '{', '}', ':'])
-                {
-                    s
-                } else {
-                    single_quoted(&py_str(v), 0, usize::MAX, 0)
-                }
+                self.flow_scalar(v, indent, out);
+                return;
             }
+        };
+        out.push(open);
+        let items: Vec<Value> = match &keys {
+            Some(k) => k.clone(),
+            None => v.try_iter().map(|i| i.collect()).unwrap_or_default(),
+        };
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            if col_of(out) > self.width {
+                out.push('\n');
+                out.push_str(&" ".repeat(indent));
+            } else if i > 0 {
+                out.push(' ');
+            }
+            if keys.is_some() {
+                self.flow_scalar(item, indent + self.indent, out);
+                out.push_str(": ");
+                let child = v.get_item(item).unwrap_or_default();
+                self.flow_into(&child, indent + self.indent, out);
+            } else {
+                self.flow_into(item, indent + self.indent, out);
+            }
+        }
+        out.push(close);
+    }
+
+    fn flow_scalar(&self, v: &Value, indent: usize, out: &mut String) {
+        let col = col_of(out);
+        let s = self.scalar(v, indent, col);
+        // inside flow collections `,?[]{}` and `:` need quotes too
+        let is_str = v.kind() == ValueKind::String;
+        if !is_str || s.starts_with(['\'', '"']) || !s.contains([',', '?', '[', ']', '{', '}', ':'])
+        {
+            out.push_str(&s);
+        } else {
+            out.push_str(&single_quoted(&py_str(v), indent, self.width, col));
         }
     }
 
@@ -490,12 +472,12 @@ impl Dumper {
                 .next()
                 .map(|l| l.chars().count())
                 .unwrap_or(0);
-            let text = if is_coll {
-                wrap_flow(&self.flow(v), col, indent, self.width)
+            if is_coll {
+                self.flow_into(v, indent.max(self.indent), out);
             } else {
-                self.scalar(v, indent, col)
-            };
-            out.push_str(&text);
+                let text = self.scalar(v, indent, col);
+                out.push_str(&text);
+            }
             out.push('\n');
             return;
         }
