@@ -1,6 +1,10 @@
 //! Ansible's and Jinja2's filters on scalars: strings, numbers, booleans, regexes, paths,
 //! encodings and hashes, with Python's semantics. Collections are in `jinja_filters2`.
 
+pub use crate::jinja_regex::compile_regex;
+use crate::jinja_regex::{regex_escape, regex_findall, regex_replace, regex_search};
+pub use crate::jinja_text::justify;
+use crate::jinja_text::{capitalize, comment, indent, title, truncate, wordcount, wordwrap};
 use crate::py_value::{float_repr, py_str};
 use base64::Engine;
 use minijinja::value::{Kwargs, Rest, Value, ValueKind, from_args};
@@ -52,25 +56,6 @@ pub fn to_bool(v: &Value) -> bool {
         ValueKind::String => str_bool(v.as_str().unwrap_or_default()),
         ValueKind::Number => f64::try_from(v.clone()).map(|f| f == 1.0).unwrap_or(false),
         _ => false,
-    }
-}
-
-/// Python's `str.ljust`/`rjust`/`center`.
-pub fn justify(s: &str, width: usize, fill: char, how: &str) -> String {
-    let n = s.chars().count();
-    if n >= width {
-        return s.to_string();
-    }
-    let pad = width - n;
-    let f = |k: usize| fill.to_string().repeat(k);
-    match how {
-        "ljust" => format!("{s}{}", f(pad)),
-        "rjust" => format!("{}{s}", f(pad)),
-        _ => {
-            // CPython: left = pad/2 + (pad & width & 1)
-            let left = pad / 2 + (pad & width & 1);
-            format!("{}{s}{}", f(left), f(pad - left))
-        }
     }
 }
 
@@ -177,35 +162,6 @@ fn round(v: Value, precision: Option<i32>, method: Option<String>) -> Result<Val
     Ok(Value::from(r))
 }
 
-fn title(s: &str) -> String {
-    // Jinja2: capitalize each piece after runs of whitespace, '-', and opening brackets.
-    let mut out = String::new();
-    let mut start = true;
-    for c in s.chars() {
-        if c.is_whitespace() || "-({[<".contains(c) {
-            out.push(c);
-            start = true;
-        } else if start {
-            out.extend(c.to_uppercase());
-            start = false;
-        } else {
-            out.extend(c.to_lowercase());
-        }
-    }
-    out
-}
-
-fn capitalize(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f
-            .to_uppercase()
-            .chain(c.as_str().to_lowercase().chars())
-            .collect(),
-        None => String::new(),
-    }
-}
-
 fn trim(v: Value, chars: Option<String>) -> String {
     let s = s_of(&v);
     match chars {
@@ -222,162 +178,6 @@ fn replace(v: Value, old: String, new: String, count: Option<usize>) -> String {
     }
 }
 
-/// Python's `re` pattern as a Rust regex (with Ansible's flag keywords).
-pub fn compile_regex(pattern: &str, kw: &Kwargs) -> Result<regex::Regex, Error> {
-    let mut flags = String::new();
-    if kw.get::<Option<bool>>("ignorecase")?.unwrap_or(false) {
-        flags.push('i');
-    }
-    if kw.get::<Option<bool>>("multiline")?.unwrap_or(false) {
-        flags.push('m');
-    }
-    let pat = if flags.is_empty() {
-        pattern.to_string()
-    } else {
-        format!("(?{flags}){pattern}")
-    };
-    regex::Regex::new(&pat).map_err(|e| err(format!("invalid regular expression: {e}")))
-}
-
-/// A Python replacement string (`\1`, `\g<name>`) as a Rust one (`${1}`, `${name}`).
-fn py_repl(repl: &str) -> String {
-    let mut out = String::new();
-    let mut chars = repl.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '$' => out.push_str("$$"),
-            '\\' => match chars.peek().copied() {
-                Some(d) if d.is_ascii_digit() => {
-                    let mut n = String::new();
-                    while let Some(&d) = chars.peek() {
-                        if d.is_ascii_digit() && n.len() < 2 {
-                            n.push(d);
-                            chars.next();
-                        } else {
-                            break;
-                        }
-                    }
-                    out.push_str(&format!("${{{n}}}"));
-                }
-                Some('g') => {
-                    chars.next();
-                    if chars.peek() == Some(&'<') {
-                        chars.next();
-                        let name: String = chars.by_ref().take_while(|&c| c != '>').collect();
-                        out.push_str(&format!("${{{name}}}"));
-                    } else {
-                        out.push_str("\\g");
-                    }
-                }
-                Some('n') => {
-                    chars.next();
-                    out.push('\n');
-                }
-                Some('t') => {
-                    chars.next();
-                    out.push('\t');
-                }
-                Some('\\') => {
-                    chars.next();
-                    out.push('\\');
-                }
-                _ => out.push('\\'),
-            },
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn regex_replace(
-    v: Value,
-    pattern: String,
-    repl: Option<String>,
-    count: Option<usize>,
-    kw: Kwargs,
-) -> Result<String, Error> {
-    let re = compile_regex(&pattern, &kw)?;
-    let count = match kw.get::<Option<usize>>("count")? {
-        Some(c) => c,
-        None => count.unwrap_or(0),
-    };
-    let _ = kw.assert_all_used();
-    let s = s_of(&v);
-    let r = py_repl(&repl.unwrap_or_default());
-    Ok(re.replacen(&s, count, r.as_str()).into_owned())
-}
-
-fn group_value(caps: &regex::Captures, spec: &str) -> Value {
-    let spec = spec.trim_start_matches('\\');
-    let m = if let Some(name) = spec.strip_prefix("g<").and_then(|s| s.strip_suffix('>')) {
-        match name.parse::<usize>() {
-            Ok(i) => caps.get(i),
-            Err(_) => caps.name(name),
-        }
-    } else {
-        spec.parse::<usize>().ok().and_then(|i| caps.get(i))
-    };
-    m.map(|m| Value::from(m.as_str()))
-        .unwrap_or(Value::from(()))
-}
-
-fn regex_search(
-    v: Value,
-    pattern: String,
-    groups: Rest<String>,
-    kw: Kwargs,
-) -> Result<Value, Error> {
-    let re = compile_regex(&pattern, &kw)?;
-    let _ = kw.assert_all_used();
-    let s = s_of(&v);
-    let Some(caps) = re.captures(&s) else {
-        return Ok(Value::from(()));
-    };
-    if groups.is_empty() {
-        return Ok(Value::from(
-            caps.get(0).map(|m| m.as_str()).unwrap_or_default(),
-        ));
-    }
-    Ok(Value::from(
-        groups
-            .iter()
-            .map(|g| group_value(&caps, g))
-            .collect::<Vec<_>>(),
-    ))
-}
-
-fn regex_findall(v: Value, pattern: String, kw: Kwargs) -> Result<Value, Error> {
-    let re = compile_regex(&pattern, &kw)?;
-    let _ = kw.assert_all_used();
-    let s = s_of(&v);
-    let n = re.captures_len() - 1;
-    let out: Vec<Value> = re
-        .captures_iter(&s)
-        .map(|c| match n {
-            0 => Value::from(c.get(0).map(|m| m.as_str()).unwrap_or_default()),
-            1 => Value::from(c.get(1).map(|m| m.as_str()).unwrap_or_default()),
-            _ => Value::from(
-                (1..=n)
-                    .map(|i| Value::from(c.get(i).map(|m| m.as_str()).unwrap_or_default()))
-                    .collect::<Vec<_>>(),
-            ),
-        })
-        .collect();
-    Ok(Value::from(out))
-}
-
-/// Python's `re.escape`.
-pub fn regex_escape(v: Value) -> String {
-    let mut out = String::new();
-    for c in s_of(&v).chars() {
-        if "()[]{}?*+-|^$\\.&~# \t\n\r\x0b\x0c".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// Python's `shlex.quote`.
 pub fn shell_quote(s: &str) -> String {
     if s.is_empty() {
@@ -390,60 +190,6 @@ pub fn shell_quote(s: &str) -> String {
         return s.to_string();
     }
     format!("'{}'", s.replace('\'', "'\"'\"'"))
-}
-
-/// Ansible's `comment` filter.
-fn comment(v: Value, style: Option<String>, kw: Kwargs) -> Result<String, Error> {
-    let text = s_of(&v);
-    let style = style.unwrap_or_else(|| "plain".into());
-    let (beginning, decoration, end): (&str, &str, &str) = match style.as_str() {
-        "plain" => ("", "# ", ""),
-        "erlang" => ("", "% ", ""),
-        "c" => ("", "// ", ""),
-        "cblock" => ("/*", " * ", " */"),
-        "xml" => ("<!--", " - ", "-->"),
-        other => return Err(err(format!("unknown comment style '{other}'"))),
-    };
-    let get = |k: &str, d: String| -> Result<String, Error> {
-        Ok(kw.get::<Option<String>>(k)?.unwrap_or(d))
-    };
-    let prepostfix = get("decoration", decoration.to_string())?;
-    let newline = get("newline", "\n".into())?;
-    let beginning = get("beginning", beginning.into())?;
-    let prefix = get("prefix", prepostfix.trim_end().to_string())?;
-    let prefix_count: usize = kw.get::<Option<usize>>("prefix_count")?.unwrap_or(1);
-    let decoration = get("decoration", decoration.to_string())?;
-    let postfix = get("postfix", prepostfix.trim_end().to_string())?;
-    let postfix_count: usize = kw.get::<Option<usize>>("postfix_count")?.unwrap_or(1);
-    let end = get("end", end.into())?;
-    let mut out = String::new();
-    if !beginning.is_empty() {
-        out.push_str(&beginning);
-        out.push_str(&newline);
-    }
-    if !prefix.is_empty() {
-        let unit = if prefix != newline {
-            format!("{prefix}{newline}")
-        } else {
-            newline.clone()
-        };
-        out.push_str(&unit.repeat(prefix_count));
-    }
-    let body = format!(
-        "{decoration}{}",
-        text.replace(&newline, &format!("{newline}{decoration}"))
-    )
-    .replace(&format!(" {newline}"), &newline);
-    out.push_str(&body);
-    for _ in 0..postfix_count {
-        out.push_str(&newline);
-        out.push_str(&postfix);
-    }
-    if !end.is_empty() {
-        out.push_str(&newline);
-        out.push_str(&end);
-    }
-    Ok(out)
 }
 
 fn splitext(v: Value) -> Value {
@@ -656,97 +402,6 @@ fn urlsplit(v: Value, query: Option<String>) -> Result<Value, Error> {
     }
 }
 
-fn truncate(
-    v: Value,
-    length: Option<usize>,
-    killwords: Option<bool>,
-    end: Option<String>,
-    leeway: Option<usize>,
-) -> String {
-    let s = s_of(&v);
-    let length = length.unwrap_or(255);
-    let end = end.unwrap_or_else(|| "...".into());
-    let leeway = leeway.unwrap_or(5);
-    let chars: Vec<char> = s.chars().collect();
-    if chars.len() <= length + leeway {
-        return s;
-    }
-    let cut: String = chars[..length.saturating_sub(end.chars().count())]
-        .iter()
-        .collect();
-    if killwords.unwrap_or(false) {
-        return format!("{cut}{end}");
-    }
-    let kept = match cut.rfind(' ') {
-        Some(i) => cut[..i].to_string(),
-        None => cut,
-    };
-    format!("{kept}{end}")
-}
-
-fn wordwrap(
-    v: Value,
-    width: Option<usize>,
-    break_long: Option<bool>,
-    wrapstring: Option<String>,
-) -> String {
-    let s = s_of(&v);
-    let width = width.unwrap_or(79);
-    let wrapstring = wrapstring.unwrap_or_else(|| "\n".into());
-    let break_long = break_long.unwrap_or(true);
-    let mut lines_out = Vec::new();
-    for para in s.lines() {
-        let mut line = String::new();
-        for word in para.split_whitespace() {
-            let mut word = word.to_string();
-            loop {
-                let need = if line.is_empty() {
-                    word.chars().count()
-                } else {
-                    line.chars().count() + 1 + word.chars().count()
-                };
-                if need <= width {
-                    if !line.is_empty() {
-                        line.push(' ');
-                    }
-                    line.push_str(&word);
-                    break;
-                }
-                if !line.is_empty() {
-                    lines_out.push(std::mem::take(&mut line));
-                    continue;
-                }
-                if break_long && word.chars().count() > width {
-                    let head: String = word.chars().take(width).collect();
-                    lines_out.push(head);
-                    word = word.chars().skip(width).collect();
-                    continue;
-                }
-                line = word.clone();
-                break;
-            }
-        }
-        if !line.is_empty() {
-            lines_out.push(line);
-        }
-    }
-    lines_out.join(&wrapstring)
-}
-
-fn wordcount(v: Value) -> usize {
-    let s = s_of(&v);
-    let mut n = 0;
-    let mut inword = false;
-    for c in s.chars() {
-        let w = c.is_alphanumeric() || c == '_';
-        if w && !inword {
-            n += 1;
-        }
-        inword = w;
-    }
-    n
-}
-
 fn checksum(v: Value) -> Result<String, Error> {
     hash_hex(s_of(&v).as_bytes(), "sha1")
 }
@@ -781,44 +436,6 @@ fn split(v: Value, sep: Option<String>, maxsplit: Option<i64>) -> Value {
     let parts =
         crate::py_methods::py_split(&s_of(&v), sep.as_deref(), maxsplit.unwrap_or(-1), false);
     Value::from(parts.into_iter().map(Value::from).collect::<Vec<_>>())
-}
-
-fn indent(
-    v: Value,
-    width: Option<Value>,
-    first: Option<bool>,
-    blank: Option<bool>,
-    kw: Kwargs,
-) -> Result<String, Error> {
-    let width = match kw.get::<Option<Value>>("width")? {
-        Some(w) => Some(w),
-        None => width,
-    };
-    let first = kw.get::<Option<bool>>("first")?.or(first);
-    let blank = kw.get::<Option<bool>>("blank")?.or(blank);
-    kw.assert_all_used()?;
-    let ind = match &width {
-        Some(w) if w.kind() == ValueKind::String => w.as_str().unwrap_or_default().to_string(),
-        Some(w) => " ".repeat(w.as_usize().unwrap_or(4)),
-        None => "    ".into(),
-    };
-    // Jinja2: append a newline, split into lines, indent all but the first.
-    let s = s_of(&v) + "\n";
-    let lines: Vec<&str> = s.strip_suffix('\n').unwrap_or(&s).split('\n').collect();
-    let mut out = String::new();
-    for (i, line) in lines.iter().enumerate() {
-        if i > 0 {
-            out.push('\n');
-            if blank.unwrap_or(false) || !line.is_empty() {
-                out.push_str(&ind);
-            }
-        }
-        out.push_str(line);
-    }
-    if first.unwrap_or(false) {
-        out = format!("{ind}{out}");
-    }
-    Ok(out)
 }
 
 /// Python's type name of a value.
