@@ -402,7 +402,12 @@ impl Dumper {
 
     fn keys(&self, v: &Value) -> Vec<Value> {
         let mut keys: Vec<Value> = v.try_iter().map(|i| i.collect()).unwrap_or_default();
-        if self.sort {
+        // Python sorts keys of one kind; mixed kinds stay in their order (PyYAML's fallback)
+        let strings = keys.iter().all(|k| k.kind() == ValueKind::String);
+        let numbers = keys
+            .iter()
+            .all(|k| matches!(k.kind(), ValueKind::Number | ValueKind::Bool));
+        if self.sort && (strings || numbers) {
             keys.sort();
         }
         keys

@@ -329,6 +329,43 @@ fn data_formats() {
 }
 
 #[test]
+fn sizes_urls_and_mixed() {
+    check(
+        &[
+            (
+                "{{ 1024 | human_readable }} {{ 1048576 | human_readable }} {{ 1500 | human_readable(isbits=True) }} {{ '1 KB' | human_to_bytes }} {{ '10M' | human_to_bytes }}",
+                "1.00 KB 1.00 MB 1.46 Kb 1024 10485760",
+            ),
+            (
+                "{{ 'a b&c=d' | urlencode }} {{ {'a': 'x y', 'b': 1} | urlencode }}",
+                "a%20b%26c%3Dd a=x+y&b=1",
+            ),
+            (
+                "{{ none | lower }} {{ 'abc' | list }} {{ 'x' | first }} {{ {'a': 1} | list }}",
+                "none ['a', 'b', 'c'] x ['a']",
+            ),
+            (
+                "{{ '0x1F' | int }} {{ '  7 ' | int }} {{ '1e3' | int }} {{ 1e3 | int }} {{ -3.7 | int }}",
+                "0 7 1000 1000 -3",
+            ),
+            (
+                "{{ [{'n': 'c', 'u': 3}, {'n': 'a', 'u': 1}, {'n': 'b', 'u': 1}] | sort(attribute='u,n') | map(attribute='n') | join(' ') }}",
+                "a b c",
+            ),
+            (
+                "{{ {'key with spaces': 1, 'k:': 2, 'é': 3, 10: 'ten', true: 'bool'} | to_nice_yaml }}",
+                "key with spaces: 1\n'k:': 2\né: 3\n10: ten\ntrue: bool\n",
+            ),
+            (
+                "{% set l = [] %}{% for x in [1, 2] %}{% set l = l + [x * 2] %}{% endfor %}{{ l }} {{ [1, 2] | select('in', [2, 3]) | list }}",
+                "[] [2]",
+            ),
+        ],
+        file,
+    );
+}
+
+#[test]
 fn text_layout() {
     check(
         &[
