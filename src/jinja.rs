@@ -323,23 +323,27 @@ fn single_expression(text: &str) -> Option<&str> {
 }
 
 pub(crate) fn render_str_in(text: &str, vars: &Arc<Vars>) -> Result<Value, minijinja::Error> {
-    let ws = Ws {
+    // Ansible's Templar: the template module's whitespace rules (the `#jinja2:` line too),
+    // and Jinja's `keep_trailing_newline` off, so `"{{ 1 }}\n"` is still the int 1.
+    let mut ws = Ws {
         trim_blocks: true,
         lstrip_blocks: false,
-        keep_trailing_newline: true,
+        keep_trailing_newline: false,
     };
+    let body = split_header(text, &mut ws);
     let env = new_env(vars, ws);
-    let escaped = escape_backslashes_in_vars(text);
+    let escaped = escape_backslashes_in_vars(&body);
     let text = escaped.as_str();
-    if let Some(inner) = single_expression(text) {
+    let one = text.strip_suffix('\n').unwrap_or(text);
+    if let Some(inner) = single_expression(one) {
         let src = rewrite_expr(&add_missing_else(inner));
         if let Ok(expr) = env.compile_expression(&src) {
             let v = expr.eval(Value::from_dyn_object(vars.clone()))?;
             if v.is_undefined() {
-                return Err(
-                    minijinja::Error::new(ErrorKind::UndefinedError, "undefined value")
-                        .with_source_span(text),
-                );
+                return Err(minijinja::Error::new(
+                    ErrorKind::UndefinedError,
+                    "undefined value",
+                ));
             }
             return Ok(v);
         }
@@ -347,15 +351,6 @@ pub(crate) fn render_str_in(text: &str, vars: &Arc<Vars>) -> Result<Value, minij
     let src = rewrite_source(text);
     let out = env.render_str(&src, Value::from_dyn_object(vars.clone()))?;
     Ok(Value::from(out))
-}
-
-trait SpanExt {
-    fn with_source_span(self, text: &str) -> Self;
-}
-impl SpanExt for minijinja::Error {
-    fn with_source_span(self, _text: &str) -> Self {
-        self
-    }
 }
 
 /// Evaluate a `when:` expression (no braces) with Ansible's truthiness.

@@ -602,6 +602,13 @@ fn playbook_strings_are_typed() {
     assert_eq!(r("{{ none }}"), Value::Null);
     assert_eq!(r("{{ '[1, 2]' }}"), json!("[1, 2]"));
     assert_eq!(r("no template"), json!("no template"));
+    // Jinja's keep_trailing_newline is off for strings too: still one typed expression
+    assert_eq!(r("{{ n }}\n"), json!(3));
+    assert_eq!(r("{% for i in l %}{{ i }}\n{% endfor %}"), json!("1\n2\n"));
+    assert_eq!(
+        r("#jinja2: trim_blocks: False\n{% if true %}\nx{% endif %}"),
+        json!("\nx")
+    );
     assert_eq!(r("{{ missing | default(omit) }}"), json!(OMIT));
     assert!(plumb::jinja::is_omit(&r("{{ missing | default(omit) }}")));
 }
