@@ -184,7 +184,74 @@ struct Ws {
     keep_trailing_newline: bool,
 }
 
-fn new_env(vars: &Arc<Vars>, ws: Ws) -> Environment<'static> {
+thread_local! {
+    /// Built environments, one per whitespace setting: building one costs far more than a render.
+    static ENVS: std::cell::RefCell<HashMap<(bool, bool, bool), std::rc::Rc<Environment<'static>>>> =
+        std::cell::RefCell::new(HashMap::new());
+    /// The variables of the renders in progress on this thread (innermost last).
+    static CURRENT: std::cell::RefCell<Vec<Arc<Vars>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The variables of the innermost render in progress (for lookups and the include loader).
+pub(crate) fn current_vars() -> Option<Arc<Vars>> {
+    CURRENT.with(|c| c.borrow().last().cloned())
+}
+
+/// Makes `vars` the current variables until dropped.
+struct Scope;
+
+impl Scope {
+    fn enter(vars: &Arc<Vars>) -> Scope {
+        CURRENT.with(|c| c.borrow_mut().push(vars.clone()));
+        Scope
+    }
+}
+
+impl Drop for Scope {
+    fn drop(&mut self) {
+        CURRENT.with(|c| {
+            c.borrow_mut().pop();
+        });
+    }
+}
+
+/// An environment for `ws`. Templates that include or import others get a fresh one, since
+/// an environment keeps the templates its loader found and the search path differs per render.
+fn env_for(ws: Ws, source: &str) -> std::rc::Rc<Environment<'static>> {
+    let loads = ["include", "import", "extends"]
+        .iter()
+        .any(|w| source.contains(w));
+    if loads {
+        return std::rc::Rc::new(new_env(ws));
+    }
+    let key = (ws.trim_blocks, ws.lstrip_blocks, ws.keep_trailing_newline);
+    if let Some(env) = ENVS.with(|e| e.borrow().get(&key).cloned()) {
+        return env;
+    }
+    let env = std::rc::Rc::new(new_env(ws));
+    ENVS.with(|e| e.borrow_mut().insert(key, env.clone()));
+    env
+}
+
+fn search_dirs() -> Vec<PathBuf> {
+    let Some(vars) = current_vars() else {
+        return vec![];
+    };
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    if let Some(d) = &vars.ctx.template_dir {
+        dirs.push(d.clone());
+    }
+    for d in &vars.ctx.search_dirs {
+        dirs.push(d.clone());
+    }
+    if let Some(p) = &vars.ctx.playbook_dir {
+        dirs.push(p.join("templates"));
+        dirs.push(p.clone());
+    }
+    dirs
+}
+
+fn new_env(ws: Ws) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Chainable);
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
@@ -207,23 +274,12 @@ fn new_env(vars: &Arc<Vars>, ws: Ws) -> Environment<'static> {
         out.write_str(&s)
             .map_err(|_| minijinja::Error::new(ErrorKind::WriteFailure, "write failed"))
     });
-    let mut dirs: Vec<PathBuf> = Vec::new();
-    if let Some(d) = &vars.ctx.template_dir {
-        dirs.push(d.clone());
-    }
-    for d in &vars.ctx.search_dirs {
-        dirs.push(d.clone());
-    }
-    if let Some(p) = &vars.ctx.playbook_dir {
-        dirs.push(p.join("templates"));
-        dirs.push(p.clone());
-    }
     env.set_loader(move |name| {
         let p = std::path::Path::new(name);
         if p.is_absolute() {
             return Ok(std::fs::read_to_string(p).ok().map(|s| rewrite_source(&s)));
         }
-        for d in &dirs {
+        for d in &search_dirs() {
             if let Ok(s) = std::fs::read_to_string(d.join(name)) {
                 return Ok(Some(rewrite_source(&s)));
             }
@@ -233,7 +289,7 @@ fn new_env(vars: &Arc<Vars>, ws: Ws) -> Environment<'static> {
     crate::jinja_filters::register(&mut env);
     crate::jinja_filters2::register(&mut env);
     crate::jinja_tests::register(&mut env);
-    crate::jinja_lookups::register(&mut env, vars);
+    crate::jinja_lookups::register(&mut env);
     env.set_unknown_method_callback(crate::py_methods::call_method);
     env
 }
@@ -277,7 +333,8 @@ pub fn render_template(
     let body = split_header(source, &mut ws);
     let header_lines = if body.len() != source.len() { 1 } else { 0 };
     let vars = Vars::new(vars, ctx);
-    let env = new_env(&vars, ws);
+    let _scope = Scope::enter(&vars);
+    let env = env_for(ws, &body);
     let src = rewrite_source(&body);
     let tmpl = env
         .template_from_named_str("template", &src)
@@ -331,7 +388,8 @@ pub(crate) fn render_str_in(text: &str, vars: &Arc<Vars>) -> Result<Value, minij
         keep_trailing_newline: false,
     };
     let body = split_header(text, &mut ws);
-    let env = new_env(vars, ws);
+    let _scope = Scope::enter(vars);
+    let env = env_for(ws, &body);
     let escaped = escape_backslashes_in_vars(&body);
     let text = escaped.as_str();
     let one = text.strip_suffix('\n').unwrap_or(text);
@@ -362,13 +420,14 @@ pub fn eval_condition(
     let trimmed = expr.trim();
     let inner = single_expression(trimmed).unwrap_or(trimmed);
     let vars_arc = Vars::new(vars, ctx);
-    let env = new_env(
-        &vars_arc,
+    let _scope = Scope::enter(&vars_arc);
+    let env = env_for(
         Ws {
             trim_blocks: true,
             lstrip_blocks: false,
-            keep_trailing_newline: true,
+            keep_trailing_newline: false,
         },
+        inner,
     );
     let src = rewrite_expr(&add_missing_else(&escape_backslashes(inner)));
     let compiled = env

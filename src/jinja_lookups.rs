@@ -508,14 +508,17 @@ fn parse_num(s: &str) -> i64 {
     s.parse().unwrap_or(0)
 }
 
-pub(crate) fn register(env: &mut Environment<'static>, vars: &Arc<Vars>) {
-    let v = vars.clone();
+fn current() -> Result<Arc<Vars>, Error> {
+    crate::jinja::current_vars().ok_or_else(|| err("a lookup outside of a render"))
+}
+
+pub(crate) fn register(env: &mut Environment<'static>) {
     let lookup = move |name: String, args: Rest<Value>, kwargs: Kwargs| -> Result<Value, Error> {
         let (terms, kw) = with_kwargs(&args, kwargs);
         let wantlist = kw_get(&kw, "wantlist")
             .map(|w| w.is_true())
             .unwrap_or(false);
-        let out = run(&v, &name, terms, kw)?;
+        let out = run(&current()?, &name, terms, kw)?;
         if wantlist {
             return Ok(Value::from(out));
         }
@@ -530,12 +533,11 @@ pub(crate) fn register(env: &mut Environment<'static>, vars: &Arc<Vars>) {
         })
     };
     env.add_function("lookup", lookup);
-    let v = vars.clone();
     let query = move |name: String, args: Rest<Value>, kwargs: Kwargs| -> Result<Value, Error> {
         let (terms, kw) = with_kwargs(&args, kwargs);
-        Ok(Value::from(run(&v, &name, terms, kw)?))
+        Ok(Value::from(run(&current()?, &name, terms, kw)?))
     };
-    env.add_function("query", query.clone());
+    env.add_function("query", query);
     env.add_function("q", query);
     env.add_function(
         "dict",
