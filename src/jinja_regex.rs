@@ -1,5 +1,5 @@
 //! Ansible's regex filters on Python-style patterns and replacements (`\\1`, `\\g<name>`,
-//! `ignorecase=`, `multiline=`), on the `regex` crate.
+//! `ignorecase=`, `multiline=`), on `fancy-regex` (lookaround and backreferences, as in Python).
 
 use crate::jinja_filters::err;
 use crate::py_value::py_str;
@@ -11,7 +11,7 @@ fn s_of(v: &Value) -> String {
 }
 
 /// Python's `re` pattern as a Rust regex (with Ansible's flag keywords).
-pub fn compile_regex(pattern: &str, kw: &Kwargs) -> Result<regex::Regex, Error> {
+pub fn compile_regex(pattern: &str, kw: &Kwargs) -> Result<fancy_regex::Regex, Error> {
     let mut flags = String::new();
     if kw.get::<Option<bool>>("ignorecase")?.unwrap_or(false) {
         flags.push('i');
@@ -24,7 +24,7 @@ pub fn compile_regex(pattern: &str, kw: &Kwargs) -> Result<regex::Regex, Error> 
     } else {
         format!("(?{flags}){pattern}")
     };
-    regex::Regex::new(&pat).map_err(|e| err(format!("invalid regular expression: {e}")))
+    fancy_regex::Regex::new(&pat).map_err(|e| err(format!("invalid regular expression: {e}")))
 }
 
 /// A Python replacement string (`\1`, `\g<name>`) as a Rust one (`${1}`, `${name}`).
@@ -92,10 +92,12 @@ pub(crate) fn regex_replace(
     let _ = kw.assert_all_used();
     let s = s_of(&v);
     let r = py_repl(&repl.unwrap_or_default());
-    Ok(re.replacen(&s, count, r.as_str()).into_owned())
+    re.try_replacen(&s, count, r.as_str())
+        .map(|c| c.into_owned())
+        .map_err(|e| err(format!("regex_replace: {e}")))
 }
 
-pub(crate) fn group_value(caps: &regex::Captures, spec: &str) -> Value {
+pub(crate) fn group_value(caps: &fancy_regex::Captures, spec: &str) -> Value {
     let spec = spec.trim_start_matches('\\');
     let m = if let Some(name) = spec.strip_prefix("g<").and_then(|s| s.strip_suffix('>')) {
         match name.parse::<usize>() {
@@ -118,7 +120,10 @@ pub(crate) fn regex_search(
     let re = compile_regex(&pattern, &kw)?;
     let _ = kw.assert_all_used();
     let s = s_of(&v);
-    let Some(caps) = re.captures(&s) else {
+    let Some(caps) = re
+        .captures(&s)
+        .map_err(|e| err(format!("regex_search: {e}")))?
+    else {
         return Ok(Value::from(()));
     };
     if groups.is_empty() {
@@ -139,8 +144,12 @@ pub(crate) fn regex_findall(v: Value, pattern: String, kw: Kwargs) -> Result<Val
     let _ = kw.assert_all_used();
     let s = s_of(&v);
     let n = re.captures_len() - 1;
-    let out: Vec<Value> = re
+    let caps: Vec<fancy_regex::Captures> = re
         .captures_iter(&s)
+        .collect::<Result<_, _>>()
+        .map_err(|e| err(format!("regex_findall: {e}")))?;
+    let out: Vec<Value> = caps
+        .iter()
         .map(|c| match n {
             0 => Value::from(c.get(0).map(|m| m.as_str()).unwrap_or_default()),
             1 => Value::from(c.get(1).map(|m| m.as_str()).unwrap_or_default()),

@@ -19,15 +19,16 @@ fn list(v: &Value) -> Vec<Value> {
 }
 
 fn regex_test(v: Value, pattern: String, kw: Kwargs, how: &str) -> Result<bool, Error> {
+    // Python's re.match anchors at the start; re.search does not
+    let pattern = if how == "match" {
+        format!("\\A(?:{pattern})")
+    } else {
+        pattern
+    };
     let re = compile_regex(&pattern, &kw)?;
     let _ = kw.assert_all_used();
-    let s = py_str(&v);
-    Ok(match how {
-        "match" => {
-            re.find(&s).is_some_and(|m| m.start() == 0) || re.find_iter(&s).any(|m| m.start() == 0)
-        }
-        _ => re.is_match(&s),
-    })
+    re.is_match(&py_str(&v))
+        .map_err(|e| err(format!("regex test: {e}")))
 }
 
 /// One part of a loose version: a number or a word.

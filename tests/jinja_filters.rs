@@ -173,6 +173,11 @@ fn regexes() {
                 "{{ 'a.b*c' | regex_escape }} {{ 'x y' | regex_escape }}",
                 "a\\.b\\*c x\\ y",
             ),
+            // lookaround and backreferences, as Python's re has them
+            (
+                "{{ 'foo.bar.baz' | regex_replace('(?<=\\.)b', 'B') }} {{ 'aa bb' | regex_findall('(\\w)\\\\1') }} {{ 'ab' is match('a(?!c)') }}",
+                "foo.Bar.Baz ['a', 'b'] True",
+            ),
             (
                 "{{ 'abc' is match('b') }} {{ 'abc' is search('b') }} {{ 'abc' is regex('^a') }} {{ 'ABC' is match('a', ignorecase=true) }}",
                 "False True True True",
