@@ -290,6 +290,7 @@ fn new_env(ws: Ws) -> Environment<'static> {
     crate::jinja_filters2::register(&mut env);
     crate::jinja_tests::register(&mut env);
     crate::jinja_lookups::register(&mut env);
+    crate::py_mutable::register(&mut env);
     env.set_unknown_method_callback(crate::py_methods::call_method);
     env
 }

@@ -108,7 +108,7 @@ pub(crate) fn escape_backslashes_in_vars(src: &str) -> String {
 /// Rewrite Python's `'fmt' % args` (which MiniJinja lacks) into `__pyfmt('fmt', args)` inside
 /// every `{{ }}` and `{% %}` of a template.
 pub(crate) fn rewrite_source(src: &str) -> String {
-    if !src.contains('%') && !src.contains("if") {
+    if !src.contains('%') && !src.contains("if") && !src.contains("set") {
         return src.to_string();
     }
     let b = src.as_bytes();
@@ -158,6 +158,13 @@ pub(crate) fn rewrite_source(src: &str) -> String {
             }
             let code = &src[start..j.min(b.len())];
             let is_expr = b[i + 1] == b'{';
+            if !is_expr && let Some(new) = crate::py_mutable::rewrite_set(code) {
+                out.push_str(&src[last..start]);
+                out.push_str(&new);
+                last = j.min(b.len());
+                i = j + 2;
+                continue;
+            }
             let needs_else = is_expr && code.contains("if");
             if code.contains('%') || needs_else {
                 out.push_str(&src[last..start]);

@@ -28,6 +28,7 @@ pub mod probe;
 pub mod prompt;
 pub mod py_format;
 pub mod py_methods;
+pub mod py_mutable;
 pub mod py_random;
 pub mod py_strformat;
 pub mod py_value;

@@ -73,6 +73,16 @@ pub fn call_method(
     method: &str,
     args: &[Value],
 ) -> Result<Value, Error> {
+    match own_method(value, method, args) {
+        Err(e) if e.kind() == ErrorKind::UnknownMethod => {
+            minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args)
+        }
+        other => other,
+    }
+}
+
+/// The methods implemented here; `UnknownMethod` for any other.
+pub fn own_method(value: &Value, method: &str, args: &[Value]) -> Result<Value, Error> {
     if let Some(s) = value.as_str() {
         let strs = |v: Vec<String>| Value::from(v.into_iter().map(Value::from).collect::<Vec<_>>());
         match method {
@@ -204,5 +214,5 @@ pub fn call_method(
     if value.kind() == ValueKind::Map && method == "copy" {
         return Ok(value.clone());
     }
-    minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args)
+    Err(Error::from(ErrorKind::UnknownMethod))
 }

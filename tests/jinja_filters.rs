@@ -371,6 +371,24 @@ fn sizes_urls_and_mixed() {
 }
 
 #[test]
+fn mutable_list_and_dict_idiom() {
+    // Jinja2 (and so Ansible) lets templates build lists and dicts with methods
+    check(
+        &[
+            (
+                "{% set out = [] %}{% for x in [3, 1, 2] %}{% set _ = out.append(x * 2) %}{% endfor %}{{ out }} {{ out | sort }} {{ out | length }} {{ out.index(2) }} {{ 6 in out }}",
+                "[6, 2, 4] [2, 4, 6] 3 1 True",
+            ),
+            (
+                "{% set d = {} %}{% for k in ['a', 'b'] %}{% set _ = d.update({k: k | upper}) %}{% endfor %}{{ d }} {{ d.items() | list }} {{ d | to_json }} {{ d.get('z', 0) }}",
+                "{'a': 'A', 'b': 'B'} [['a', 'A'], ['b', 'B']] {\"a\": \"A\", \"b\": \"B\"} 0",
+            ),
+        ],
+        file,
+    );
+}
+
+#[test]
 fn text_layout() {
     check(
         &[
