@@ -30,8 +30,8 @@ What it measures (wall time of the whole client process, measured from here):
        - peak RSS (ru_maxrss from wait4) of the plumb process on 10 hosts: target <= 30 MB
      Every plumb run uses `--output json`; a "no-op" run that changed anything is flagged.
   4. optional (on by default, --no-compare to skip): the same no-op job on hosts 101,102 with
-     ansible-core (pipelining on, gather_facts off, bench/ansible_plugins for the Tera-only
-     `starting_with` / `trim_start_matches`, and plumb-only arguments such as `validate_in_place`
+     ansible-core (pipelining on, gather_facts off, the playbook and templates unchanged except
+     plumb-only arguments such as `validate_in_place`
      dropped from its copy of the playbook) and with pyinfra (bench/pyinfra_deploy.py). They run
      from a venv (--venv, default /var/tmp/plumb-bench-venv), created with
      `pip install ansible-core pyinfra` if missing; if that fails they are skipped. Each tool gets
@@ -513,7 +513,6 @@ def phase_compare(env, s, fleet, args, info):
 
     # --- Ansible
     cfg = env.path("ansible.cfg")
-    plugins = os.path.join(REPO, "bench", "ansible_plugins")
     with open(cfg, "w") as f:
         f.write(f"""[defaults]
 gathering = explicit
@@ -521,8 +520,6 @@ forks = 50
 interpreter_python = /usr/bin/python3
 retry_files_enabled = False
 host_key_checking = True
-filter_plugins = {plugins}/filter
-test_plugins = {plugins}/test
 local_tmp = {env.path('ansible-tmp')}
 [ssh_connection]
 pipelining = True

@@ -24,8 +24,8 @@ _env = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
 )
 _env.filters["dirname"] = os.path.dirname
-_env.filters["trim_start_matches"] = lambda s, pat: s[len(pat):] if s.startswith(pat) else s
-_env.tests["starting_with"] = lambda s, prefix: str(s).startswith(prefix)
+# Ansible's regex_replace, which plain Jinja2 lacks (the templates are Ansible's).
+_env.filters["regex_replace"] = lambda s, pat, rep="": __import__("re").sub(pat, rep, str(s))
 
 
 def rendered(name):

@@ -1811,7 +1811,14 @@ mod tests {
         };
         assert_eq!(strip(&ours["mounts"]), strip(&theirs["mounts"]));
         // Compared by shape: these change between the two runs.
-        let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        // (As sets: maps keep insertion order, and the recording's keys are sorted.)
+        let keys = |v: &Value| {
+            v.as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect::<std::collections::BTreeSet<_>>()
+        };
         assert_eq!(keys(&ours["date_time"]), keys(&theirs["date_time"]));
         assert!(
             ours["date_time"]
@@ -1834,7 +1841,7 @@ mod tests {
                 .unwrap()
                 .iter()
                 .map(|(k, v)| (k.clone(), keys(v)))
-                .collect::<Vec<_>>()
+                .collect::<std::collections::BTreeMap<_, _>>()
         };
         assert_eq!(shape(&ours["memory_mb"]), shape(&theirs["memory_mb"]));
         let env = ours["env"].as_object().unwrap();

@@ -15,7 +15,7 @@ use crate::py_value::{from_json, py_output, to_json};
 use minijinja::value::{Enumerator, Object, ObjectRepr, Value};
 use minijinja::{Environment, ErrorKind, UndefinedBehavior};
 use serde_json::Map;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -38,6 +38,10 @@ pub struct RenderCtx {
     pub template_dir: Option<PathBuf>,
     /// Extra folders (a role's `files/`, `templates/`), searched before the playbook's.
     pub search_dirs: Vec<PathBuf>,
+    /// The variables are rendered already (plumb resolves them in order before a task, and a
+    /// registered result is what the host said): none is rendered again when read, so text a
+    /// host returned is never taken for a template, as Ansible marks it unsafe.
+    pub resolved: bool,
 }
 
 /// A render error: where (1-based line and column inside the template or expression) and what.
@@ -108,6 +112,7 @@ impl Vars {
             return Some(v.clone());
         }
         let v = match self.raw.get(name) {
+            Some(raw) if self.ctx.resolved => from_json(raw),
             Some(raw) => self.lazy(raw),
             None => match name {
                 "ansible_managed" => Value::from("Ansible managed"),
@@ -393,6 +398,9 @@ pub(crate) fn render_str_in(text: &str, vars: &Arc<Vars>) -> Result<Value, minij
     let env = env_for(ws, &body);
     let escaped = escape_backslashes_in_vars(&body);
     let text = escaped.as_str();
+    // As ansible-core 2.19 (checked): `"{{ n }}\n"` is still the one typed expression, but
+    // any other string keeps its trailing newlines (`content: "x={{ v }}\n"` writes the
+    // newline).
     let one = text.strip_suffix('\n').unwrap_or(text);
     if let Some(inner) = single_expression(one) {
         let src = rewrite_expr(&add_missing_else(inner));
@@ -408,7 +416,11 @@ pub(crate) fn render_str_in(text: &str, vars: &Arc<Vars>) -> Result<Value, minij
         }
     }
     let src = rewrite_source(text);
-    let out = env.render_str(&src, Value::from_dyn_object(vars.clone()))?;
+    let mut out = env.render_str(&src, Value::from_dyn_object(vars.clone()))?;
+    let (want, have) = (count_trailing_newlines(text), count_trailing_newlines(&out));
+    if want > have {
+        out.push_str(&"\n".repeat(want - have));
+    }
     Ok(Value::from(out))
 }
 
@@ -747,4 +759,83 @@ fn enclosing_tag(src: &str, at: usize) -> String {
         _ => src.len(),
     };
     src.get(start..end).unwrap_or_default().to_string()
+}
+
+/// Render a playbook string as text: what its `{{ }}` print, Python's way.
+pub fn render_text(
+    text: &str,
+    vars: &Map<String, serde_json::Value>,
+    ctx: &RenderCtx,
+) -> Result<String, JinjaError> {
+    if !has_template(text) {
+        return Ok(text.to_string());
+    }
+    let vars = Vars::new(vars, ctx);
+    render_str_in(text, &vars)
+        .map(|v| py_output(&v))
+        .map_err(|e| convert_error(&e, text, 0, &vars))
+}
+
+/// Compiles a playbook string (or, with `expr`, a bare expression) without rendering it: its
+/// syntax errors, at their line and column.
+pub fn check_syntax(text: &str, expr: bool) -> Result<(), JinjaError> {
+    let ws = Ws {
+        trim_blocks: true,
+        lstrip_blocks: false,
+        keep_trailing_newline: false,
+    };
+    let env = Environment::new();
+    let empty = Vars::new(&Map::new(), &RenderCtx::default());
+    if expr {
+        let trimmed = text.trim();
+        let inner = single_expression(trimmed).unwrap_or(trimmed);
+        let src = rewrite_expr(&add_missing_else(&escape_backslashes(inner)));
+        env.compile_expression(&src)
+            .map(|_| ())
+            .map_err(|e| convert_error(&e, inner, 0, &empty))
+    } else {
+        let mut ws = ws;
+        let body = split_header(text, &mut ws);
+        let src = rewrite_source(&escape_backslashes_in_vars(&body));
+        env.template_from_str(&src)
+            .map(|_| ())
+            .map_err(|e| convert_error(&e, &body, 0, &empty))
+    }
+}
+
+thread_local! {
+    static KNOWN: RefCell<HashMap<(bool, String), bool>> = RefCell::new(HashMap::new());
+}
+
+/// Whether a filter (`test` false) or a test (`test` true) of this name exists: asked of the
+/// environment itself, once per name.
+pub fn knows(name: &str, test: bool) -> bool {
+    let key = (test, name.to_string());
+    if let Some(k) = KNOWN.with(|k| k.borrow().get(&key).copied()) {
+        return k;
+    }
+    let env = env_for(
+        Ws {
+            trim_blocks: true,
+            lstrip_blocks: false,
+            keep_trailing_newline: false,
+        },
+        "",
+    );
+    let src = if test {
+        format!("{{{{ none is {name} }}}}")
+    } else {
+        format!("{{{{ none | {name} }}}}")
+    };
+    let kind = if test {
+        ErrorKind::UnknownTest
+    } else {
+        ErrorKind::UnknownFilter
+    };
+    let known = match env.render_str(&src, ()) {
+        Ok(_) => true,
+        Err(e) => e.kind() != kind,
+    };
+    KNOWN.with(|k| k.borrow_mut().insert(key, known));
+    known
 }

@@ -171,13 +171,26 @@ fn run(
     let name = name.strip_prefix("ansible.builtin.").unwrap_or(name);
     let strs = || terms.iter().map(py_str).collect::<Vec<_>>();
     Ok(match name {
-        "env" => strs()
-            .iter()
-            .map(|t| match std::env::var(t) {
-                Ok(v) => Value::from(v),
-                Err(_) => kw_get(&kw, "default").unwrap_or(Value::from("")),
-            })
-            .collect(),
+        "env" => {
+            let names = strs();
+            // plumb's own variables (PLUMB_*) carry secrets (the sudo password): no template
+            // reads them, even if one were still set.
+            if let Some(t) = names
+                .iter()
+                .find(|t| t.to_ascii_uppercase().starts_with("PLUMB_"))
+            {
+                return Err(err(format!(
+                    "lookup('env', '{t}'): plumb's own variables (PLUMB_*) are not readable from templates"
+                )));
+            }
+            names
+                .iter()
+                .map(|t| match std::env::var(t) {
+                    Ok(v) => Value::from(v),
+                    Err(_) => kw_get(&kw, "default").unwrap_or(Value::from("")),
+                })
+                .collect()
+        }
         "file" => {
             let rstrip = kw_get(&kw, "rstrip").map(|v| v.is_true()).unwrap_or(true);
             let lstrip = kw_get(&kw, "lstrip").map(|v| v.is_true()).unwrap_or(false);

@@ -167,6 +167,19 @@ pub fn resolve_only(
         for dep in crate::template::names_in(value) {
             if dep != k && written.contains_key(&dep) {
                 visit(&dep, written, m, state, failed, loc);
+                // A variable read by this one could not be rendered: neither can this one
+                // (the engine would otherwise see an undefined value pass through a filter).
+                if !m.contains_key(&dep) {
+                    m.remove(k);
+                    failed.push(Unresolved {
+                        name: k.to_string(),
+                        value: value.clone(),
+                        err: Error::input(loc(k), format!("undefined variable `{dep}`")),
+                        located: true,
+                    });
+                    state.insert(k.to_string(), 2);
+                    return;
+                }
             }
         }
         m.remove(k);

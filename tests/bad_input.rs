@@ -218,7 +218,6 @@ cases! {
     undefined_var_in_block_scalar: Test::new(),
     when_bad_expression: Test::new(),
     when_undefined_name: Test::new(),
-    when_jinja_positional_argument: Test::new(),
     when_unknown_test: Test::new(),
     loop_not_a_list: Test::new(),
 

@@ -101,7 +101,7 @@ fn hostile_names_and_forged_records() {
         json!({"name": "line", "lineinfile": {"path": format!("{D}/line\n'it' \\ $(x).conf"), "line": "a=1", "create": true}}),
         json!({"name": "key", "authorized_key": {"user": "deploy", "key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl probe@test"}}),
         json!({"name": "stat evil", "stat": {"path": format!("{D}/evil")}, "register": "ev"}),
-        json!({"name": "show evil", "debug": {"msg": "{{ ev.stat.islnk }} {{ ev.stat.isreg }} {{ ev.stat.checksum | default(value='none') }}"}}),
+        json!({"name": "show evil", "debug": {"msg": "{{ ev.stat.islnk }} {{ ev.stat.isreg }} {{ ev.stat.checksum | default('none') }}"}}),
         json!({"name": "stat raw", "stat": {"path": format!("{D}/raw")}, "register": "rw"}),
         json!({"name": "show raw", "debug": {"msg": "{{ rw.stat.islnk }} {{ rw.stat.lnk_target }}"}}),
         json!({"name": "stat odd", "stat": {"path": format!("{D}/{}", NAMES[0])}, "register": "od"}),

@@ -122,7 +122,7 @@ fn seed_deploys_as_a_sudo_user() {
     let pb = dir.path().join("whoami.yml");
     std::fs::write(
         &pb,
-        "- hosts: all\n  tasks:\n    - command: id -un\n      register: plain\n      changed_when: false\n    - command: id -un\n      become: true\n      register: root\n      changed_when: false\n    - debug:\n        msg: \"{{ plain.stdout }}/{{ root.stdout }}\"\n    - shell: echo out; echo err >&2\n      become: true\n      register: both\n      changed_when: false\n    - debug:\n        msg: \"{{ both.stdout }}|{{ both.stderr }}|{{ both.stderr_lines | length }}\"\n    - command: ls /nonexistent\n      ignore_errors: true\n    - shell: head -c 3000000 /dev/zero | tr '\\0' e >&2; head -c 3000000 /dev/zero | tr '\\0' o\n      register: big\n      changed_when: false\n    - debug:\n        msg: \"{{ big.stdout | length }}/{{ big.stderr | length }}/{{ big.stdout is starting_with('ooo') }}\"\n",
+        "- hosts: all\n  tasks:\n    - command: id -un\n      register: plain\n      changed_when: false\n    - command: id -un\n      become: true\n      register: root\n      changed_when: false\n    - debug:\n        msg: \"{{ plain.stdout }}/{{ root.stdout }}\"\n    - shell: echo out; echo err >&2\n      become: true\n      register: both\n      changed_when: false\n    - debug:\n        msg: \"{{ both.stdout }}|{{ both.stderr }}|{{ both.stderr_lines | length }}\"\n    - command: ls /nonexistent\n      ignore_errors: true\n    - shell: head -c 3000000 /dev/zero | tr '\\0' e >&2; head -c 3000000 /dev/zero | tr '\\0' o\n      register: big\n      changed_when: false\n    - debug:\n        msg: \"{{ big.stdout | length }}/{{ big.stderr | length }}/{{ big.stdout.startswith('ooo') }}\"\n",
     )
     .unwrap();
     let run = playbook(

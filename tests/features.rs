@@ -122,7 +122,7 @@ fn tags_pick_tasks_with_ansibles_special_tags() {
 fn block_rescue_always() {
     let dir = project(&[(
         "site.yml",
-        "- hosts: all\n  tasks:\n    - name: guarded\n      block:\n        - name: try\n          command: \"false\"\n        - name: not reached\n          debug: {msg: no}\n      rescue:\n        - name: recover\n          copy: {content: \"rescued {{ ansible_failed_task.name }} {{ ansible_failed_result.rc }}\", dest: \"@DIR@/r.txt\"}\n      always:\n        - name: cleanup\n          debug: {msg: always}\n    - name: after\n      debug: {msg: after}\n    - block:\n        - name: inner fails\n          command: \"false\"\n      always:\n        - name: last words\n          debug: {msg: bye}\n      when: second | default(value=false)\n    - name: end\n      debug: {msg: end}\n",
+        "- hosts: all\n  tasks:\n    - name: guarded\n      block:\n        - name: try\n          command: \"false\"\n        - name: not reached\n          debug: {msg: no}\n      rescue:\n        - name: recover\n          copy: {content: \"rescued {{ ansible_failed_task.name }} {{ ansible_failed_result.rc }}\", dest: \"@DIR@/r.txt\"}\n      always:\n        - name: cleanup\n          debug: {msg: always}\n    - name: after\n      debug: {msg: after}\n    - block:\n        - name: inner fails\n          command: \"false\"\n      always:\n        - name: last words\n          debug: {msg: bye}\n      when: second | default(false)\n    - name: end\n      debug: {msg: end}\n",
     )]);
     let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
         v.iter()
@@ -261,7 +261,7 @@ fn stat_registers_facts_in_plan_and_apply() {
     );
     assert_eq!(
         plan.task_msg("here", "when present"),
-        format!("5 true {sha}")
+        format!("5 True {sha}")
     );
     assert!(!dir.path().join("missing.txt").exists());
     let apply = run(dir.path(), "apply", &[]);

@@ -127,7 +127,7 @@ fn the_password_is_in_no_child_environment_nor_template() {
     std::fs::write(
         dir.path().join("site.yml"),
         "- hosts: all\n  tasks:\n\
-         \x20   - name: peek\n      debug: {msg: \"{{ get_env(name='PLUMB_BECOME_PASS', default='none') }}\"}\n",
+         \x20   - name: peek\n      debug: {msg: \"{{ lookup('env', 'PLUMB_BECOME_PASS') }}\"}\n",
     )
     .unwrap();
     let r = run(

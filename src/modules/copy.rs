@@ -159,7 +159,8 @@ impl Copy {
         if template {
             let text = crate::vault::read_text(&path)?;
             let at = Location::new(&Arc::new(path.clone()), 1, 1);
-            let rendered = ctx.vars.render(&text, &at)?;
+            let dir = path.parent().unwrap_or(Path::new("."));
+            let rendered = ctx.vars.render_file(&text, &at, dir)?;
             let dest = if into_dir {
                 format!("{dest}/{}", file_name(&path).trim_end_matches(".j2"))
             } else {
