@@ -2,86 +2,20 @@
 //! task by task (re-probing only what an earlier change may have touched), then handlers.
 
 use crate::error::{Error, Result};
+use crate::host_vars::host_vars;
 use crate::inventory::Host;
 use crate::modules::{Action, BuildCtx, Plan, Resource, Run};
+use crate::options::Options;
 use crate::playbook::Play;
 use crate::report::{Event, HostStatus, Status, TaskReport};
-use crate::runner::{Runner, host_vars};
 use crate::task::Task;
 use crate::template::Vars;
 use crate::transport::local::Local;
-use crate::transport::ssh::{Ssh, SshConfig};
 use crate::transport::{HttpError, Transport, TransportError};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
-
-/// Connection settings from a host's variables, checked before any host is contacted.
-pub fn connection_check(host: &Host, vars: &Map<String, Value>) -> Result<()> {
-    // Point into the inventory when the value came from there (not from play vars or -e).
-    let at = |key: &str| {
-        host.var_locs
-            .get(key)
-            .filter(|_| host.vars.get(key) == vars.get(key))
-            .cloned()
-    };
-    match vars.get("ansible_connection").and_then(Value::as_str) {
-        None | Some("ssh") | Some("local") => {}
-        Some(other) => {
-            return Err(Error::input(
-                at("ansible_connection"),
-                format!(
-                    "host {}: ansible_connection={other} is not supported",
-                    host.name
-                ),
-            )
-            .with_hint("use ssh or local"));
-        }
-    }
-    if let Some((var, key)) = key_file(vars)
-        && !key.exists()
-    {
-        return Err(Error::input(
-            at(var),
-            format!(
-                "host {}: private key file {} does not exist ({var})",
-                host.name,
-                key.display()
-            ),
-        )
-        .with_hint("fix the path, or remove the variable to use ssh-agent or ~/.ssh/id_*"));
-    }
-    if let Some(p) = vars.get("ansible_port")
-        && !p.as_u64().is_some_and(|p| p > 0 && p < 65536)
-        && p.as_str().is_none_or(|s| s.parse::<u16>().is_err())
-    {
-        return Err(Error::input(
-            at("ansible_port"),
-            format!("host {}: ansible_port={p} is not a port number", host.name),
-        )
-        .with_hint("a port is a number from 1 to 65535"));
-    }
-    Ok(())
-}
-
-/// The private key variable in use, and its path.
-fn key_file(vars: &Map<String, Value>) -> Option<(&'static str, std::path::PathBuf)> {
-    ["ansible_ssh_private_key_file", "ansible_private_key_file"]
-        .into_iter()
-        .find_map(|k| {
-            vars.get(k)
-                .and_then(Value::as_str)
-                .map(|v| (k, crate::paths::expand(v)))
-        })
-}
-
-fn str_var(vars: &Map<String, Value>, key: &str) -> Option<String> {
-    vars.get(key).map(|v| match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    })
-}
 
 /// One item's (or one task's) result.
 struct Outcome {
@@ -115,8 +49,20 @@ impl From<TransportError> for Lost {
     }
 }
 
+/// What every host of a run shares, from the runner.
+pub struct Shared<'a> {
+    pub opts: &'a Options,
+    /// Where relative `src`, `template` and `ca_path` files are read from.
+    pub playbook_dir: &'a std::path::Path,
+    /// The sudo password for `become`, if one was given.
+    pub become_pass: Option<&'a str>,
+    /// Set when a host fails in a play with `any_errors_fatal`: the others stop before their
+    /// next task.
+    pub abort: &'a std::sync::atomic::AtomicBool,
+}
+
 pub struct HostRun<'a> {
-    r: &'a Runner<'a>,
+    r: &'a Shared<'a>,
     play: &'a Play,
     host: &'a Host,
     tx: &'a Sender<Event>,
@@ -125,7 +71,7 @@ pub struct HostRun<'a> {
     base: Map<String, Value>,
     /// Play variables that did not render at the start (they read a registered result, a
     /// task's vars or the loop item), as written: rendered for each task by
-    /// `runner::task_item_vars` (validation rejected every other one).
+    /// `host_vars::task_item_vars` (validation rejected every other one).
     deferred: Map<String, Value>,
     registered: Map<String, Value>,
     /// Probe results by (probe script, sudo user), from the batched probe or a later one.
@@ -153,12 +99,12 @@ pub struct HostRun<'a> {
 }
 
 impl<'a> HostRun<'a> {
-    pub fn run(r: &'a Runner<'a>, play: &'a Play, host: &'a Host, tx: &'a Sender<Event>) {
+    pub fn run(r: &'a Shared<'a>, play: &'a Play, host: &'a Host, tx: &'a Sender<Event>) {
         let start = Instant::now();
         let _ = tx.send(Event::HostStart {
             host: host.name.clone(),
         });
-        let (base, unresolved) = host_vars(host, play, r.pb, &r.opts.extra_vars);
+        let (base, unresolved) = host_vars(host, play, r.playbook_dir, &r.opts.extra_vars);
         let deferred: Map<String, Value> =
             unresolved.into_iter().map(|u| (u.name, u.value)).collect();
         let done = |status: HostStatus, msg: String| {
@@ -174,7 +120,7 @@ impl<'a> HostRun<'a> {
                 r.abort.store(true, std::sync::atomic::Ordering::SeqCst);
             }
         };
-        let t = match Self::connect(r, play, &base) {
+        let t = match crate::connection::connect(r.opts, r.become_pass, play, &base) {
             Ok(t) => t,
             Err(e) => {
                 fatal();
@@ -223,42 +169,6 @@ impl<'a> HostRun<'a> {
                 done(HostStatus::Unreachable, msg)
             }
         }
-    }
-
-    fn connect(
-        r: &Runner,
-        play: &Play,
-        vars: &Map<String, Value>,
-    ) -> std::result::Result<Box<dyn Transport>, TransportError> {
-        if vars.get("ansible_connection").and_then(Value::as_str) == Some("local") {
-            let mut t = Local::new();
-            t.set_become_password(r.become_pass.clone());
-            return Ok(Box::new(t));
-        }
-        let user = str_var(vars, "ansible_user")
-            .or_else(|| play.remote_user.clone())
-            .or_else(|| r.opts.default_user.clone())
-            .or_else(|| std::env::var("USER").ok())
-            .unwrap_or_else(|| "root".into());
-        let port = str_var(vars, "ansible_port")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(22);
-        let cfg = SshConfig {
-            address: str_var(vars, "ansible_host").unwrap_or_default(),
-            port,
-            user,
-            key_file: key_file(vars)
-                .map(|(_, p)| p)
-                .or_else(|| r.opts.default_key.clone()),
-            known_hosts: r.opts.known_hosts.clone(),
-            checking: r.opts.checking,
-            connect_timeout: r.opts.connect_timeout,
-            command_timeout: r.opts.command_timeout,
-            keepalive: r.opts.keepalive,
-        };
-        let mut t: Box<dyn Transport> = Box::new(Ssh::connect(&cfg)?);
-        t.set_become_password(r.become_pass.clone());
-        Ok(t)
     }
 
     /// -v detail; nothing of a `no_log` task is shown.
@@ -399,7 +309,7 @@ impl<'a> HostRun<'a> {
         Ok((false, changed))
     }
 
-    /// Variables a task sees before its own `vars` and loop item (`runner::task_item_vars`
+    /// Variables a task sees before its own `vars` and loop item (`host_vars::task_item_vars`
     /// adds those).
     fn known_vars(&self) -> Map<String, Value> {
         let mut m = self.base.clone();
@@ -425,7 +335,8 @@ impl<'a> HostRun<'a> {
             }
             let sudo = self.sudo_for(task);
             let m = self.known_vars();
-            let vars = Vars::new(crate::runner::task_item_vars(task, &m, None, &self.deferred).0);
+            let vars =
+                Vars::new(crate::host_vars::task_item_vars(task, &m, None, &self.deferred).0);
             let items: Vec<Option<Value>> = match &task.loop_items {
                 None => vec![None],
                 Some(l) => match vars.render_value(&l.value, &l.loc) {
@@ -435,7 +346,7 @@ impl<'a> HostRun<'a> {
             };
             for item in items {
                 let vars = Vars::new(
-                    crate::runner::task_item_vars(task, &m, item.as_ref(), &self.deferred).0,
+                    crate::host_vars::task_item_vars(task, &m, item.as_ref(), &self.deferred).0,
                 );
                 if !task
                     .when
@@ -649,7 +560,7 @@ impl<'a> HostRun<'a> {
             rendered.insert(k.clone(), vars.render_value(v, task.args.loc_of(k))?);
         }
         let ctx = BuildCtx {
-            base_dir: &self.r.pb.dir,
+            base_dir: self.r.playbook_dir,
             role_dir: task.role_dir.as_deref(),
             vars,
             args: &task.args,
@@ -692,7 +603,7 @@ impl<'a> HostRun<'a> {
         let items: Vec<Option<Value>> = match &task.loop_items {
             None => vec![None],
             Some(l) => {
-                match Vars::new(crate::runner::task_item_vars(task, &m, None, &self.deferred).0)
+                match Vars::new(crate::host_vars::task_item_vars(task, &m, None, &self.deferred).0)
                     .render_value(&l.value, &l.loc)
                 {
                     Ok(Value::Array(a)) => a.into_iter().map(Some).collect(),
@@ -716,8 +627,9 @@ impl<'a> HostRun<'a> {
         let looped = task.loop_items.is_some();
         let mut outcomes = Vec::new();
         for item in items {
-            let vars =
-                Vars::new(crate::runner::task_item_vars(task, &m, item.as_ref(), &self.deferred).0);
+            let vars = Vars::new(
+                crate::host_vars::task_item_vars(task, &m, item.as_ref(), &self.deferred).0,
+            );
             let mut o = self.run_item(task, &vars)?;
             if let Some(i) = item
                 && let Value::Object(obj) = &mut o.value

@@ -1,9 +1,32 @@
 //! A minimal HTTP/1.0 client over any byte stream (a TCP socket or an SSH tunnel), with TLS
 //! (rustls) for https: enough to check that an endpoint answers, without curl on the host.
 
-use crate::modules::uri::{Request, Tls};
 use std::io::{Read, Write};
 use std::sync::{Arc, OnceLock};
+
+/// What a `uri` task asks for, ready to send.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub url: String,
+    pub host: String,
+    pub port: u16,
+    pub path: String,
+    pub method: String,
+    pub status_codes: Vec<u16>,
+    pub return_content: bool,
+    pub timeout: u64,
+    pub headers: Vec<(String, String)>,
+    /// `https://`: TLS spoken by plumb itself, over the same tunnel.
+    pub tls: Option<Tls>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Tls {
+    /// `validate_certs`: the server's certificate must chain to a trusted root and name the host.
+    pub validate: bool,
+    /// `ca_path`: PEM certificates trusted besides the control machine's own roots.
+    pub ca_pem: Option<std::sync::Arc<Vec<u8>>>,
+}
 
 /// One request over `stream` (TLS on top for https): the status and the body.
 pub fn exchange<S: Read + Write>(stream: &mut S, req: &Request) -> Result<(u16, String), String> {

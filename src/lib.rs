@@ -4,20 +4,24 @@ pub mod batch;
 pub mod block;
 pub mod cli;
 pub mod config;
+pub mod connection;
 pub mod diagnosis;
 pub mod error;
 pub mod host_run;
+pub mod host_vars;
 pub mod http;
 pub mod inventory;
 pub mod known_hosts;
 pub mod location;
 pub mod modules;
+pub mod options;
 pub mod paths;
 pub mod playbook;
 pub mod probe;
 pub mod prompt;
 pub mod report;
 pub mod runner;
+pub mod serial;
 pub mod shard;
 pub mod shell;
 pub mod ssh_config;
@@ -159,7 +163,7 @@ fn run_playbook(a: RunArgs, plan: bool, validate_only: bool) -> Result<i32> {
         .clone()
         .or_else(|| d.known_hosts.as_deref().map(paths::expand))
         .unwrap_or_else(known_hosts::default_path);
-    let opts = runner::Options {
+    let opts = options::Options {
         check,
         diff: a.diff || plan,
         forks: a.forks.or(d.forks).unwrap_or(50),

@@ -26,24 +26,6 @@ impl Location {
         &self.file
     }
 
-    /// The source line and a caret under the column, read back from the file.
-    pub fn snippet(&self) -> Option<String> {
-        let text = std::fs::read_to_string(self.file.as_path()).ok()?;
-        // A vaulted file's positions are in its decrypted text, which is not shown.
-        if crate::vault::is_vaulted(text.as_bytes()) {
-            return None;
-        }
-        let line = text.lines().nth(self.line - 1)?;
-        let pad: String = line
-            .chars()
-            .take(self.col - 1)
-            .map(|c| if c == '\t' { '\t' } else { ' ' })
-            .collect();
-        let num = self.line.to_string();
-        let gutter = " ".repeat(num.len());
-        Some(format!("{gutter} |\n{num} | {line}\n{gutter} | {pad}^"))
-    }
-
     /// The location of byte offset `offset` in `text`, which starts at `self`.
     pub fn offset_in(&self, text: &str, offset: usize) -> Location {
         let before = &text[..offset.min(text.len())];
@@ -54,6 +36,13 @@ impl Location {
         };
         Location::new(&self.file, self.line + newlines, col)
     }
+}
+
+/// A value from the playbook and where it was written.
+#[derive(Debug, Clone)]
+pub struct Spanned<T> {
+    pub value: T,
+    pub loc: Location,
 }
 
 impl fmt::Display for Location {

@@ -160,7 +160,7 @@ impl Play {
                     "vars" => {
                         play.vars = crate::inventory::vars_map(doc, value)?;
                         play.vars_loc = doc.loc(value);
-                        play.var_locs.extend(value_locs(doc, value));
+                        play.var_locs.extend(crate::yaml::value_locs(doc, value));
                     }
                     "vars_files" => {
                         let items = match value {
@@ -295,7 +295,7 @@ const MAX_IMPORT_DEPTH: usize = 16;
 /// What an import passes on to every task it brings in.
 #[derive(Default, Clone)]
 struct Inherited {
-    when: Vec<crate::task::Spanned<Value>>,
+    when: Vec<crate::location::Spanned<Value>>,
     vars: Map<String, Value>,
     tags: Vec<String>,
     // From blocks only.
@@ -698,7 +698,7 @@ impl TaskList {
         if let Some(p) = file("defaults")
             && let Some(d) = read(&p, false)?
         {
-            let locs = value_locs(&d, &d.root);
+            let locs = crate::yaml::value_locs(&d, &d.root);
             for (k, v) in crate::inventory::vars_map(&d, &d.root)? {
                 if !self.defaults.contains_key(&k)
                     && let Some(at) = locs.get(&k)
@@ -856,19 +856,8 @@ fn vars_file(
     let vars = Doc::parse(path, &text, false)?;
     Ok((
         crate::inventory::vars_map(&vars, &vars.root)?,
-        value_locs(&vars, &vars.root),
+        crate::yaml::value_locs(&vars, &vars.root),
     ))
-}
-
-/// Where each value of a mapping was written.
-pub fn value_locs(doc: &Doc, node: &Node) -> std::collections::HashMap<String, Location> {
-    node.as_mapping()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| (k.as_str().to_string(), doc.loc(v)))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// The `name` and `listen` names written on a handler that did not parse.

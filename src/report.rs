@@ -590,7 +590,7 @@ pub fn error(e: &Error) {
             let pad = " ".repeat(loc.as_ref().map_or(1, |l| l.line.to_string().len()));
             if let Some(loc) = loc {
                 let _ = writeln!(err, " {pad}--> {loc}");
-                if let Some(snippet) = loc.snippet() {
+                if let Some(snippet) = snippet(loc) {
                     for l in snippet.lines() {
                         let _ = writeln!(err, " {}", paint(CYAN, l));
                     }
@@ -644,6 +644,24 @@ pub const MAX_DIFF_LINES: usize = 400;
 
 /// Largest file content diffed, in bytes (on either side).
 pub const MAX_DIFF_BYTES: usize = 256 * 1024;
+
+/// The source line and a caret under the column, read back from the file.
+fn snippet(loc: &crate::location::Location) -> Option<String> {
+    let text = std::fs::read_to_string(loc.path()).ok()?;
+    // A vaulted file's positions are in its decrypted text, which is not shown.
+    if crate::vault::is_vaulted(text.as_bytes()) {
+        return None;
+    }
+    let line = text.lines().nth(loc.line - 1)?;
+    let pad: String = line
+        .chars()
+        .take(loc.col - 1)
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .collect();
+    let num = loc.line.to_string();
+    let gutter = " ".repeat(num.len());
+    Some(format!("{gutter} |\n{num} | {line}\n{gutter} | {pad}^"))
+}
 
 #[cfg(test)]
 mod tests {

@@ -2,39 +2,13 @@
 //! every piece with the position it came from.
 
 use crate::error::{Error, Result, suggest};
-use crate::location::Location;
+use crate::location::{Location, Spanned};
 use crate::modules;
+use crate::modules::args::Args;
 use crate::yaml::{self, Doc};
 use marked_yaml::Node;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-
-/// A value from the playbook and where it was written.
-#[derive(Debug, Clone)]
-pub struct Spanned<T> {
-    pub value: T,
-    pub loc: Location,
-}
-
-#[derive(Debug, Clone)]
-pub struct Args {
-    pub map: Map<String, Value>,
-    /// Where each argument's value was written.
-    pub locs: HashMap<String, Location>,
-    /// Where each argument's key was written.
-    pub key_locs: HashMap<String, Location>,
-    pub loc: Location,
-}
-
-impl Args {
-    pub fn loc_of(&self, key: &str) -> &Location {
-        self.locs.get(key).unwrap_or(&self.loc)
-    }
-
-    pub fn key_loc(&self, key: &str) -> &Location {
-        self.key_locs.get(key).unwrap_or(&self.loc)
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct Task {
@@ -275,7 +249,7 @@ impl Task {
                     "args" => extra_args = Some(value),
                     "vars" => {
                         t.vars = crate::inventory::vars_map(doc, value)?;
-                        t.var_locs = crate::playbook::value_locs(doc, value);
+                        t.var_locs = yaml::value_locs(doc, value);
                     }
                     _ => {
                         if let Some((_, why)) = UNSUPPORTED.iter().find(|(u, _)| *u == k) {

@@ -89,39 +89,15 @@ pub fn loc_of(file: &Arc<PathBuf>, span: &marked_yaml::Span) -> Location {
     }
 }
 
-/// A YAML syntax error at a 1-based line and column, with a hint for the usual causes.
-pub fn syntax_error(
-    file: &Arc<PathBuf>,
-    text: &str,
-    line_no: usize,
-    col: usize,
-    info: &str,
-) -> Error {
-    let line = text.lines().nth(line_no.saturating_sub(1)).unwrap_or("");
-    let indent = line.chars().take_while(|c| *c == ' ').count() + 1;
-    let mut col = col;
-    let hint = if info.contains("did not find expected key") {
-        // The parser stops inside the line; the problem is where the line starts.
-        col = col.min(indent);
-        Some("this line is not indented like the keys above it")
-    } else if info.contains("mapping values are not allowed") {
-        Some("a value that contains `: ` must be quoted")
-    } else if info.contains("cannot start any token") && line.contains('\t') {
-        Some("YAML does not allow tabs for indentation; use spaces")
-    } else if info.contains("did not find expected node content") {
-        Some("a value that starts with `{{` must be quoted: \"{{ ... }}\"")
-            .filter(|_| line.contains("{{"))
-    } else {
-        None
-    };
-    let e = Error::input(
-        Location::new(file, line_no, col),
-        format!("YAML syntax error: {info}"),
-    );
-    match hint {
-        Some(h) => e.with_hint(h),
-        None => e,
-    }
+/// Where each value of a mapping was written.
+pub fn value_locs(doc: &Doc, node: &Node) -> std::collections::HashMap<String, Location> {
+    node.as_mapping()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.as_str().to_string(), doc.loc(v)))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// A node's YAML type, for "expected X, found Y" messages.

@@ -2,9 +2,30 @@
 
 use crate::error::{Error, Result};
 use crate::location::Location;
-use crate::task::Args;
 use crate::template::truthy;
 use serde_json::{Map, Value};
+use std::collections::HashMap;
+
+/// A task's arguments as written, with where each key and value was written.
+#[derive(Debug, Clone)]
+pub struct Args {
+    pub map: Map<String, Value>,
+    /// Where each argument's value was written.
+    pub locs: HashMap<String, Location>,
+    /// Where each argument's key was written.
+    pub key_locs: HashMap<String, Location>,
+    pub loc: Location,
+}
+
+impl Args {
+    pub fn loc_of(&self, key: &str) -> &Location {
+        self.locs.get(key).unwrap_or(&self.loc)
+    }
+
+    pub fn key_loc(&self, key: &str) -> &Location {
+        self.key_locs.get(key).unwrap_or(&self.loc)
+    }
+}
 
 pub struct Getter<'a> {
     map: &'a Map<String, Value>,

@@ -283,7 +283,7 @@ fn join_lines(lines: &[(&str, &str)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::task::Args;
+    use crate::modules::args::Args;
     use base64::Engine;
     use serde_json::{Map, Value, json};
     use std::collections::HashMap;

@@ -19,7 +19,7 @@ pub mod uri;
 pub mod user;
 
 use crate::error::{Error, Result, suggest};
-use crate::task::Args;
+use crate::modules::args::Args;
 use crate::template::Vars;
 use args::Getter;
 use serde_json::{Map, Value};

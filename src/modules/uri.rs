@@ -3,30 +3,8 @@
 
 use super::args::Getter;
 use crate::error::Result;
+pub use crate::http::{Request, Tls};
 use serde_json::Value;
-
-#[derive(Debug, Clone)]
-pub struct Request {
-    pub url: String,
-    pub host: String,
-    pub port: u16,
-    pub path: String,
-    pub method: String,
-    pub status_codes: Vec<u16>,
-    pub return_content: bool,
-    pub timeout: u64,
-    pub headers: Vec<(String, String)>,
-    /// `https://`: TLS spoken by plumb itself, over the same tunnel.
-    pub tls: Option<Tls>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Tls {
-    /// `validate_certs`: the server's certificate must chain to a trusted root and name the host.
-    pub validate: bool,
-    /// `ca_path`: PEM certificates trusted besides the control machine's own roots.
-    pub ca_pem: Option<std::sync::Arc<Vec<u8>>>,
-}
 
 #[derive(Debug, Clone)]
 pub struct Uri {

@@ -1,7 +1,7 @@
 //! Runs on the control machine itself (`ansible_connection=local`).
 
 use super::{HttpError, Output, Transport, TransportError};
-use crate::modules::uri::Request;
+use crate::http::Request;
 use std::io::Write;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::process::{Command, Stdio};

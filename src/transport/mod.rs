@@ -4,7 +4,7 @@
 pub mod local;
 pub mod ssh;
 
-use crate::modules::uri::Request;
+use crate::http::Request;
 
 #[derive(Debug, Clone, Default)]
 pub struct Output {

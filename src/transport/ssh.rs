@@ -2,8 +2,8 @@
 //! known_hosts before anything is sent, key auth from the inventory, ssh-agent or ~/.ssh.
 
 use super::{HttpError, Output, Transport, TransportError};
+use crate::http::Request;
 use crate::known_hosts::{self, Known, KnownKey};
-use crate::modules::uri::Request;
 use ssh2::{BlockDirections, HostKeyType, MethodType, Session};
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
