@@ -2,6 +2,7 @@
 
 use crate::error::{Error, Result, suggest};
 use crate::location::Location;
+use crate::serial::Serial;
 use crate::task::{Task, boolean, scalar_string};
 use crate::yaml::{self, Doc};
 use marked_yaml::Node;
@@ -14,13 +15,6 @@ pub struct Playbook {
     /// Relative `src` paths resolve against this directory, as in Ansible.
     pub dir: PathBuf,
     pub plays: Vec<Play>,
-}
-
-/// One step of a rolling rollout: a host count or a percentage of the play's hosts.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Serial {
-    Count(usize),
-    Percent(f64),
 }
 
 #[derive(Debug)]
@@ -950,10 +944,7 @@ fn parse_serial(doc: &Doc, node: &Node) -> Result<Vec<Serial>> {
             },
             Value::String(s) => {
                 let p = s.trim().strip_suffix('%').ok_or_else(bad)?;
-                match p.trim().parse::<f64>() {
-                    Ok(f) if f > 0.0 && f <= 100.0 => Ok(Serial::Percent(f)),
-                    _ => Err(bad()),
-                }
+                Serial::percent(p.trim()).ok_or_else(bad)
             }
             _ => Err(bad()),
         }

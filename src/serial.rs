@@ -1,6 +1,23 @@
 //! Rolling batches (`serial`) and when a rollout stops.
 
-use crate::playbook::Serial;
+use crate::error::{Error, Result};
+
+/// One step of a rolling rollout: a host count or a percentage of the play's hosts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Serial {
+    Count(usize),
+    Percent(f64),
+}
+
+impl Serial {
+    /// A percentage of the play's hosts, if `text` is a number in (0, 100].
+    pub fn percent(text: &str) -> Option<Serial> {
+        match text.parse::<f64>() {
+            Ok(f) if f > 0.0 && f <= 100.0 => Some(Serial::Percent(f)),
+            _ => None,
+        }
+    }
+}
 
 /// When a rollout stops, decided after each batch as Ansible does: a failure with
 /// `any_errors_fatal`; a batch in which every host failed (with or without
@@ -57,6 +74,28 @@ pub fn batches<'h, T>(hosts: &'h [T], serial: &[Serial]) -> Vec<&'h [T]> {
         i += 1;
     }
     out
+}
+
+/// `--serial`: comma-separated host counts and percentages.
+pub fn parse_serial(s: &str) -> Result<Vec<Serial>> {
+    s.split(',')
+        .map(|part| {
+            let p = part.trim();
+            let bad = || {
+                Error::Usage(format!(
+                    "--serial {s}: `{p}` is not a host count or a percentage"
+                ))
+            };
+            if let Some(pct) = p.strip_suffix('%') {
+                Serial::percent(pct).ok_or_else(bad)
+            } else {
+                match p.parse::<usize>() {
+                    Ok(n) if n > 0 => Ok(Serial::Count(n)),
+                    _ => Err(bad()),
+                }
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

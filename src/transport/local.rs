@@ -42,7 +42,7 @@ impl Local {
 fn sh(line: &str) -> Command {
     let mut c = Command::new("sh");
     c.args(["-c", line]);
-    for k in crate::SECRET_ENV {
+    for k in crate::env_secrets::SECRET_ENV {
         c.env_remove(k);
     }
     c

@@ -453,7 +453,7 @@ fn try_key_file(
     tried: &mut Vec<String>,
 ) -> Result<bool, TransportError> {
     let text = std::fs::read_to_string(key).unwrap_or_default();
-    let pass = crate::key_passphrase();
+    let pass = crate::env_secrets::key_passphrase();
     if encrypted(&text) && pass.is_none() {
         tried.push(format!(
             "key {} is protected by a passphrase: load it into ssh-agent (ssh-add), or set \
