@@ -30,6 +30,24 @@ pub enum Error {
 }
 
 impl Error {
+    /// The error on one line, as a task's message: `file:line:col: message (hint)`.
+    pub fn one_line(&self) -> String {
+        match self {
+            Error::Input {
+                loc: Some(l),
+                msg,
+                hint,
+            } => {
+                let mut s = format!("{l}: {msg}");
+                if let Some(h) = hint {
+                    s.push_str(&format!(" ({h})"));
+                }
+                s
+            }
+            other => other.to_string(),
+        }
+    }
+
     pub fn input(loc: impl Into<Option<Location>>, msg: impl Into<String>) -> Error {
         Error::Input {
             loc: loc.into(),

@@ -2,12 +2,13 @@
 //! task by task (re-probing only what an earlier change may have touched), then handlers.
 
 use crate::error::{Error, Result};
+use crate::event::{Event, TaskReport};
 use crate::host_vars::host_vars;
 use crate::inventory::Host;
 use crate::modules::{Action, BuildCtx, Plan, Resource, Run};
 use crate::options::Options;
+use crate::outcome::{HostStatus, Outcome, Status};
 use crate::playbook::Play;
-use crate::report::{Event, HostStatus, Status, TaskReport};
 use crate::task::Task;
 use crate::template::Vars;
 use crate::transport::local::Local;
@@ -16,29 +17,6 @@ use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
-
-/// One item's (or one task's) result.
-struct Outcome {
-    status: Status,
-    msg: String,
-    changes: Vec<String>,
-    diffs: Vec<String>,
-    value: Value,
-}
-
-impl Outcome {
-    fn new(status: Status, msg: impl Into<String>) -> Outcome {
-        let msg = msg.into();
-        let failed = status == Status::Failed;
-        Outcome {
-            value: json!({"changed": false, "failed": failed, "skipped": status == Status::Skipped, "msg": msg}),
-            status,
-            msg,
-            changes: Vec::new(),
-            diffs: Vec::new(),
-        }
-    }
-}
 
 /// The connection went away: the host is unreachable from here on.
 struct Lost(String);
@@ -618,7 +596,7 @@ impl<'a> HostRun<'a> {
                         return Ok(self.finish(task, handler, by, vec![o], false, start));
                     }
                     Err(e) => {
-                        let o = Outcome::new(Status::Failed, error_text(&e));
+                        let o = Outcome::new(Status::Failed, e.one_line());
                         return Ok(self.finish(task, handler, by, vec![o], false, start));
                     }
                 }
@@ -666,29 +644,7 @@ impl<'a> HostRun<'a> {
         looped: bool,
         start: Instant,
     ) -> (Status, Value) {
-        let any = |s: Status| outcomes.iter().any(|o| o.status == s);
-        let status = if any(Status::Failed) {
-            Status::Failed
-        } else if any(Status::Changed) {
-            Status::Changed
-        } else if any(Status::MayChange) {
-            Status::MayChange
-        } else if !outcomes.is_empty() && outcomes.iter().all(|o| o.status == Status::Skipped) {
-            Status::Skipped
-        } else {
-            Status::Ok
-        };
-        let value = if looped {
-            let results: Vec<Value> = outcomes.iter().map(|o| o.value.clone()).collect();
-            json!({"results": results, "changed": matches!(status, Status::Changed),
-                   "failed": status == Status::Failed, "skipped": status == Status::Skipped,
-                   "msg": ""})
-        } else {
-            outcomes
-                .first()
-                .map(|o| o.value.clone())
-                .unwrap_or(json!({}))
-        };
+        let (status, value) = crate::outcome::aggregate(&outcomes, looped);
         if let Some(r) = &task.register {
             self.registered.insert(r.clone(), value.clone());
         }
@@ -827,7 +783,7 @@ impl<'a> HostRun<'a> {
         o.changes = plan.changes.iter().map(|c| c.summary.clone()).collect();
         let want_diff = (self.check() || self.r.opts.diff) && task.diff && !task.no_log;
         if want_diff {
-            o.diffs = self.diffs(&plan, sudo.as_deref(), delegated)?;
+            o.diffs = self.diffs_of(&plan, sudo.as_deref(), delegated)?;
         }
         // `check_mode: false`: the playbook vouches that this one only reads. It still waits for
         // apply when an earlier planned change would alter what it reads: run now, it would
@@ -875,7 +831,7 @@ impl<'a> HostRun<'a> {
                 );
             }
         }
-        Outcome::new(Status::Failed, error_text(e))
+        Outcome::new(Status::Failed, e.one_line())
     }
 
     fn simulate(
@@ -946,7 +902,7 @@ impl<'a> HostRun<'a> {
         // `environment`: exported before what the task runs (its probe only reads, without it).
         let exports = match self.exports(task, vars) {
             Ok(e) => e,
-            Err(e) => return Ok(Outcome::new(Status::Failed, error_text(&e))),
+            Err(e) => return Ok(Outcome::new(Status::Failed, e.one_line())),
         };
         let with_env = |s: &str| format!("{exports}{s}");
         for attempt in 1..=attempts {
@@ -1032,7 +988,7 @@ impl<'a> HostRun<'a> {
                     Ok(b) => changed = b,
                     Err(e) => {
                         failed = true;
-                        msg = error_text(&e);
+                        msg = e.one_line();
                     }
                 }
             }
@@ -1051,7 +1007,7 @@ impl<'a> HostRun<'a> {
                     }
                     Err(e) => {
                         failed = true;
-                        msg = error_text(&e);
+                        msg = e.one_line();
                     }
                 }
             }
@@ -1204,53 +1160,14 @@ impl<'a> HostRun<'a> {
     }
 
     /// Unified diffs of the files a plan rewrites, against what is on the host now.
-    fn diffs(
+    fn diffs_of(
         &mut self,
         plan: &Plan,
         sudo: Option<&str>,
         delegated: bool,
     ) -> std::result::Result<Vec<String>, Lost> {
-        let mut out = Vec::new();
-        for c in &plan.changes {
-            let Some(cc) = &c.content else { continue };
-            let limit = crate::report::MAX_DIFF_BYTES;
-            if cc.new.len() > limit {
-                out.push(format!(
-                    "({}: {} bytes, too large to diff)\n",
-                    cc.path,
-                    cc.new.len()
-                ));
-                continue;
-            }
-            let old = if cc.exists {
-                let script = format!("head -c {} -- {}", limit + 1, crate::shell::quote(&cc.path));
-                let res = self.transport(delegated).run(&script, sudo)?;
-                if res.code != 0 {
-                    out.push(format!(
-                        "(cannot read {} for a diff: {})\n",
-                        cc.path,
-                        res.all().trim()
-                    ));
-                    continue;
-                }
-                if res.out.len() > limit {
-                    out.push(format!(
-                        "({}: the file on the host is over {limit} bytes, too large to diff)\n",
-                        cc.path
-                    ));
-                    continue;
-                }
-                Some(res.out.into_bytes())
-            } else {
-                None
-            };
-            out.push(crate::report::unified_diff(
-                &cc.path,
-                old.as_deref(),
-                &cc.new,
-            ));
-        }
-        Ok(out)
+        let t = self.transport(delegated);
+        Ok(crate::diff::diffs(plan, |script| t.run(script, sudo))?)
     }
 }
 
@@ -1260,23 +1177,6 @@ fn exit_msg(what: &str, code: i32, output: &str) -> String {
     match output.trim_end() {
         "" => format!("{head}, no output"),
         text => format!("{head}:\n{text}"),
-    }
-}
-
-fn error_text(e: &Error) -> String {
-    match e {
-        Error::Input {
-            loc: Some(l),
-            msg,
-            hint,
-        } => {
-            let mut s = format!("{l}: {msg}");
-            if let Some(h) = hint {
-                s.push_str(&format!(" ({h})"));
-            }
-            s
-        }
-        other => other.to_string(),
     }
 }
 

@@ -1,110 +1,17 @@
 //! The only place that prints: task lines as they finish, diffs, the recap, JSON, and errors.
 
 use crate::error::Error;
+use crate::event::{Event, HostReport, TaskReport};
+use crate::outcome::{HostStatus, Status};
 use serde::{Deserialize, Serialize};
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Status {
-    Ok,
-    Changed,
-    MayChange,
-    Failed,
-    Skipped,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum HostStatus {
-    Ok,
-    Changed,
-    Failed,
-    Unreachable,
-    /// Never started: the rollout stopped before this host's batch.
-    NotRun,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TaskReport {
-    pub name: String,
-    pub status: Status,
-    #[serde(default)]
-    pub msg: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub changes: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub diff: Option<String>,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub handler: bool,
-    pub duration_ms: u64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct HostReport {
-    pub host: String,
-    pub status: HostStatus,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub msg: String,
-    pub tasks: Vec<TaskReport>,
-    pub duration_ms: u64,
-}
 
 /// The document `--output json` prints, as `plumb recap` reads it back.
 #[derive(Debug, Deserialize)]
 pub struct RunDoc {
     pub mode: String,
     pub hosts: Vec<HostReport>,
-}
-
-impl HostReport {
-    pub fn new(host: &str) -> HostReport {
-        HostReport {
-            host: host.to_string(),
-            status: HostStatus::Ok,
-            msg: String::new(),
-            tasks: Vec::new(),
-            duration_ms: 0,
-        }
-    }
-
-    fn count(&self, s: Status) -> usize {
-        self.tasks.iter().filter(|t| t.status == s).count()
-    }
-}
-
-#[derive(Debug, Clone)]
-pub enum Event {
-    Play {
-        name: String,
-        hosts: usize,
-        check: bool,
-    },
-    /// A host's run began (connecting).
-    HostStart {
-        host: String,
-    },
-    /// A host moved on to a task.
-    TaskStart {
-        host: String,
-        name: String,
-    },
-    /// -v / -vv detail: probes, commands sent, raw output.
-    Detail {
-        host: String,
-        text: String,
-    },
-    Task {
-        host: String,
-        task: TaskReport,
-    },
-    Host {
-        host: String,
-        status: HostStatus,
-        msg: String,
-        duration: Duration,
-    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -606,45 +513,6 @@ pub fn error(e: &Error) {
     }
 }
 
-/// A unified diff between a file's old and new content, as a reviewer reads it.
-pub fn unified_diff(path: &str, old: Option<&[u8]>, new: &[u8]) -> String {
-    let binary = |b: &[u8]| b.contains(&0) || std::str::from_utf8(b).is_err();
-    if old.is_some_and(binary) || binary(new) {
-        return format!("binary file {path} differs\n");
-    }
-    let old_text = old
-        .map(|o| String::from_utf8_lossy(o).into_owned())
-        .unwrap_or_default();
-    let new_text = String::from_utf8_lossy(new);
-    let before = if old.is_some() {
-        format!("a{path}")
-    } else {
-        "/dev/null".into()
-    };
-    let diff = similar::TextDiff::from_lines(old_text.as_str(), &*new_text)
-        .unified_diff()
-        .context_radius(3)
-        .header(&before, &format!("b{path}"))
-        .to_string();
-    // A reviewer reads a diff, not a novel: a new 5000-line file is summarised.
-    let lines: Vec<&str> = diff.lines().collect();
-    if lines.len() <= MAX_DIFF_LINES {
-        return diff;
-    }
-    let mut out = lines[..MAX_DIFF_LINES].join("\n");
-    out.push_str(&format!(
-        "\n… {} more lines of diff not shown\n",
-        lines.len() - MAX_DIFF_LINES
-    ));
-    out
-}
-
-/// Longest diff shown per file, in lines.
-pub const MAX_DIFF_LINES: usize = 400;
-
-/// Largest file content diffed, in bytes (on either side).
-pub const MAX_DIFF_BYTES: usize = 256 * 1024;
-
 /// The source line and a caret under the column, read back from the file.
 fn snippet(loc: &crate::location::Location) -> Option<String> {
     let text = std::fs::read_to_string(loc.path()).ok()?;
@@ -724,22 +592,5 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
-    }
-
-    #[test]
-    fn diff_has_headers_and_context() {
-        let d = unified_diff("/etc/x.conf", Some(b"a\nb\nc\n"), b"a\nB\nc\n");
-        assert!(d.starts_with("--- a/etc/x.conf\n+++ b/etc/x.conf\n"), "{d}");
-        assert!(d.contains("-b\n+B\n"));
-        let new = unified_diff("/etc/y", None, b"hi\n");
-        assert!(new.starts_with("--- /dev/null\n+++ b/etc/y\n"), "{new}");
-        let long: String = (0..1000).map(|i| format!("{i}\n")).collect();
-        let d = unified_diff("/etc/long", None, long.as_bytes());
-        assert_eq!(d.lines().count(), MAX_DIFF_LINES + 1);
-        assert!(d.ends_with("more lines of diff not shown\n"), "{d}");
-        assert_eq!(
-            unified_diff("/bin/x", Some(b"\0"), b"x"),
-            "binary file /bin/x differs\n"
-        );
     }
 }

@@ -2,6 +2,7 @@
 //! each play's hosts in parallel (in `serial` batches), collecting results as events.
 
 use crate::error::{Error, Result};
+use crate::event::Event;
 use crate::host_run::{HostRun, Shared};
 use crate::host_vars::{
     host_vars, placeholder_result, split_unresolved, task_item_vars, var_error, var_loc,
@@ -9,8 +10,9 @@ use crate::host_vars::{
 use crate::inventory::{Host, Inventory};
 use crate::modules::{Action, BuildCtx};
 use crate::options::Options;
+use crate::outcome::HostStatus;
 use crate::playbook::{Play, Playbook};
-use crate::report::{Event, HostStatus, Report};
+use crate::report::Report;
 use crate::serial::{StopRule, batches};
 use crate::template::Vars;
 use serde_json::{Map, Value, json};
