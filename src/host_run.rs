@@ -5,11 +5,12 @@ use crate::error::{Error, Result};
 use crate::event::{Event, TaskReport};
 use crate::host_vars::host_vars;
 use crate::inventory::Host;
-use crate::modules::{Action, BuildCtx, Plan, Resource, Run};
+use crate::modules::{Action, Plan, Resource, Run};
 use crate::options::Options;
 use crate::outcome::{HostStatus, Outcome, Status};
 use crate::playbook::Play;
 use crate::task::Task;
+use crate::task_instance::TaskInstance;
 use crate::template::Vars;
 use crate::transport::local::Local;
 use crate::transport::{HttpError, Transport, TransportError};
@@ -313,27 +314,16 @@ impl<'a> HostRun<'a> {
             }
             let sudo = self.sudo_for(task);
             let m = self.known_vars();
-            let vars =
-                Vars::new(crate::host_vars::task_item_vars(task, &m, None, &self.deferred).0);
-            let items: Vec<Option<Value>> = match &task.loop_items {
-                None => vec![None],
-                Some(l) => match vars.render_value(&l.value, &l.loc) {
-                    Ok(Value::Array(a)) => a.into_iter().map(Some).collect(),
-                    _ => continue,
-                },
+            let inst = TaskInstance::new(task, &m, &self.deferred);
+            let Ok(items) = inst.items(&inst.vars()) else {
+                continue;
             };
             for item in items {
-                let vars = Vars::new(
-                    crate::host_vars::task_item_vars(task, &m, item.as_ref(), &self.deferred).0,
-                );
-                if !task
-                    .when
-                    .iter()
-                    .all(|w| matches!(vars.condition(&w.value, &w.loc), Ok(true)))
-                {
+                let vars = inst.item_vars(item.as_ref()).0;
+                if !matches!(inst.when(&vars), Ok(true)) {
                     continue;
                 }
-                if let Ok(action) = self.build(task, &vars)
+                if let Ok(action) = inst.action(&vars, self.r.playbook_dir)
                     && let (Some(p), Some(need)) = (action.probe(), batch::need(&action))
                 {
                     if task.no_log && !hidden.contains(&p) {
@@ -532,20 +522,6 @@ impl<'a> HostRun<'a> {
             .cloned()
     }
 
-    fn build(&self, task: &Task, vars: &Vars) -> Result<Action> {
-        let mut rendered = Map::new();
-        for (k, v) in &task.args.map {
-            rendered.insert(k.clone(), vars.render_value(v, task.args.loc_of(k))?);
-        }
-        let ctx = BuildCtx {
-            base_dir: self.r.playbook_dir,
-            role_dir: task.role_dir.as_deref(),
-            vars,
-            args: &task.args,
-        };
-        Action::build(&task.module, rendered, &ctx)
-    }
-
     fn run_task(
         &mut self,
         task: &Task,
@@ -578,37 +554,20 @@ impl<'a> HostRun<'a> {
             name: task.display_name(),
         });
         let m = self.known_vars();
-        let items: Vec<Option<Value>> = match &task.loop_items {
-            None => vec![None],
-            Some(l) => {
-                match Vars::new(crate::host_vars::task_item_vars(task, &m, None, &self.deferred).0)
-                    .render_value(&l.value, &l.loc)
-                {
-                    Ok(Value::Array(a)) => a.into_iter().map(Some).collect(),
-                    Ok(other) => {
-                        let o = Outcome::new(
-                            Status::Failed,
-                            format!(
-                                "`loop` must be a list, found {}",
-                                crate::modules::args::type_name(&other)
-                            ),
-                        );
-                        return Ok(self.finish(task, handler, by, vec![o], false, start));
-                    }
-                    Err(e) => {
-                        let o = Outcome::new(Status::Failed, e.one_line());
-                        return Ok(self.finish(task, handler, by, vec![o], false, start));
-                    }
-                }
+        let deferred = self.deferred.clone();
+        let inst = TaskInstance::new(task, &m, &deferred);
+        let items = match inst.items(&inst.vars()) {
+            Ok(items) => items,
+            Err(e) => {
+                let o = Outcome::new(Status::Failed, e.message());
+                return Ok(self.finish(task, handler, by, vec![o], false, start));
             }
         };
         let looped = task.loop_items.is_some();
         let mut outcomes = Vec::new();
         for item in items {
-            let vars = Vars::new(
-                crate::host_vars::task_item_vars(task, &m, item.as_ref(), &self.deferred).0,
-            );
-            let mut o = self.run_item(task, &vars)?;
+            let vars = inst.item_vars(item.as_ref()).0;
+            let mut o = self.run_item(&inst, &vars)?;
             if let Some(i) = item
                 && let Value::Object(obj) = &mut o.value
             {
@@ -723,15 +682,14 @@ impl<'a> HostRun<'a> {
         (status, value)
     }
 
-    fn run_item(&mut self, task: &Task, vars: &Vars) -> std::result::Result<Outcome, Lost> {
-        for w in &task.when {
-            match vars.condition(&w.value, &w.loc) {
-                Ok(true) => {}
-                Ok(false) => return Ok(Outcome::new(Status::Skipped, "")),
-                Err(e) => return Ok(self.failed_or_unknown(task, &e)),
-            }
+    fn run_item(&mut self, inst: &TaskInstance, vars: &Vars) -> std::result::Result<Outcome, Lost> {
+        let task = inst.task;
+        match inst.when(vars) {
+            Ok(true) => {}
+            Ok(false) => return Ok(Outcome::new(Status::Skipped, "")),
+            Err(e) => return Ok(self.failed_or_unknown(task, &e)),
         }
-        let action = match self.build(task, vars) {
+        let action = match inst.action(vars, self.r.playbook_dir) {
             Ok(a) => a,
             Err(e) => return Ok(self.failed_or_unknown(task, &e)),
         };
@@ -803,7 +761,7 @@ impl<'a> HostRun<'a> {
             .changes
             .iter()
             .any(|c| c.summary.starts_with("start ") || c.summary.starts_with("restart "));
-        let o = self.apply(task, vars, o, plan, sudo.as_deref(), delegated)?;
+        let o = self.apply(inst, vars, o, plan, sudo.as_deref(), delegated)?;
         if let Some(unit) = unit
             && started
             && o.status == Status::Changed
@@ -887,13 +845,14 @@ impl<'a> HostRun<'a> {
 
     fn apply(
         &mut self,
-        task: &Task,
+        inst: &TaskInstance,
         vars: &Vars,
         mut o: Outcome,
         plan: Plan,
         sudo: Option<&str>,
         delegated: bool,
     ) -> std::result::Result<Outcome, Lost> {
+        let task = inst.task;
         let attempts = if task.until.is_some() {
             task.retries.max(1) + 1
         } else {
@@ -977,12 +936,7 @@ impl<'a> HostRun<'a> {
             value["failed"] = json!(failed);
             value["msg"] = json!(msg);
             // changed_when / failed_when / until see the result under its register name.
-            let mut with = vars.map().clone();
-            if let Some(r) = &task.register {
-                with.insert(r.clone(), value.clone());
-            }
-            with.insert("result".into(), value.clone());
-            let rv = Vars::new(with);
+            let rv = inst.with_result(vars, &value);
             if let Some(c) = &task.changed_when {
                 match rv.condition(&c.value, &c.loc) {
                     Ok(b) => changed = b,
@@ -1016,12 +970,10 @@ impl<'a> HostRun<'a> {
             let done = match &task.until {
                 None => true,
                 Some(u) => {
-                    let mut with = vars.map().clone();
-                    if let Some(r) = &task.register {
-                        with.insert(r.clone(), value.clone());
-                    }
-                    with.insert("result".into(), value.clone());
-                    let ok = Vars::new(with).condition(&u.value, &u.loc).unwrap_or(false);
+                    let ok = inst
+                        .with_result(vars, &value)
+                        .condition(&u.value, &u.loc)
+                        .unwrap_or(false);
                     if !ok && attempt == attempts {
                         failed = true;
                         if msg.is_empty() {

@@ -32,6 +32,7 @@ pub mod shell;
 pub mod ssh_config;
 pub mod tags;
 pub mod task;
+pub mod task_instance;
 pub mod template;
 pub mod transport;
 pub mod vault;

@@ -4,16 +4,14 @@
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::host_run::{HostRun, Shared};
-use crate::host_vars::{
-    host_vars, placeholder_result, split_unresolved, task_item_vars, var_error, var_loc,
-};
+use crate::host_vars::{host_vars, placeholder_result, split_unresolved, var_error, var_loc};
 use crate::inventory::{Host, Inventory};
-use crate::modules::{Action, BuildCtx};
 use crate::options::Options;
 use crate::outcome::HostStatus;
 use crate::playbook::{Play, Playbook};
 use crate::report::Report;
 use crate::serial::{StopRule, batches};
+use crate::task_instance::{LoopError, TaskInstance};
 use crate::template::Vars;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeSet, VecDeque};
@@ -254,47 +252,34 @@ impl<'a> Runner<'a> {
         deferred: &Map<String, Value>,
         reads: &BTreeSet<String>,
     ) -> Result<()> {
-        let vars = Vars::new(task_item_vars(task, &m, None, deferred).0);
-        let items = match &task.loop_items {
-            None => vec![None],
-            Some(l) => match vars.render_value(&l.value, &l.loc)? {
-                Value::Array(a) => a.into_iter().map(Some).collect(),
-                other => {
-                    return Err(Error::input(
-                        l.loc.clone(),
-                        format!(
-                            "`loop` must be a list, found {}",
-                            crate::modules::args::type_name(&other)
-                        ),
-                    ));
-                }
-            },
+        let inst = TaskInstance::new(task, &m, deferred);
+        let vars = inst.vars();
+        let items = match inst.items(&vars) {
+            Ok(items) => items,
+            Err(LoopError::Render(e)) => return Err(e),
+            Err(e @ LoopError::NotAList(_)) => {
+                let at = task.loop_items.as_ref().map(|l| l.loc.clone());
+                return Err(Error::input(at, e.message()));
+            }
         };
         if items.is_empty() {
             // Nothing to run: the arguments are built if they render without an item.
-            return match self.render_task(task, vars) {
+            return match self.render_task(&inst, vars) {
                 Err(err) => unguarded(err),
                 Ok(()) => Ok(()),
             };
         }
         for item in items {
-            let (mi, failed) = task_item_vars(task, &m, item.as_ref(), deferred);
+            let (vars, failed) = inst.item_vars(item.as_ref());
             // A variable of its own it reads that does not render (one it does not read may
             // be meant for another task of its role or block).
             let failed = failed
                 .into_iter()
                 .filter(|u| task.vars.contains_key(&u.name) && reads.contains(&u.name));
-            let vars = Vars::new(mi);
-            let mut run = true;
-            for w in &task.when {
-                if !vars.condition(&w.value, &w.loc)? {
-                    run = false;
-                    break;
-                }
-            }
+            let run = inst.when(&vars)?;
             let rendered = match failed.into_iter().next() {
                 Some(u) => Err((Stage::Render, task_var_error(task, &u.name, u.err))),
-                None => self.render_task(task, vars),
+                None => self.render_task(&inst, vars),
             };
             match rendered {
                 Err((_, e)) if run => return Err(e),
@@ -309,9 +294,10 @@ impl<'a> Runner<'a> {
     /// module, as the host would. An error says whether the module's build found it.
     fn render_task(
         &self,
-        task: &crate::task::Task,
+        inst: &TaskInstance,
         vars: Vars,
     ) -> std::result::Result<(), (Stage, Error)> {
+        let task = inst.task;
         let render = |e: Error| (Stage::Render, e);
         for v in task.environment.values() {
             vars.render_value(&v.value, &v.loc).map_err(render)?;
@@ -320,27 +306,13 @@ impl<'a> Runner<'a> {
             .into_iter()
             .flatten()
         {
-            let mut with_result = vars.map().clone();
-            with_result.insert("result".into(), placeholder_result());
-            if let Some(r) = &task.register {
-                with_result.insert(r.clone(), placeholder_result());
-            }
-            Vars::new(with_result)
+            inst.with_result(&vars, &placeholder_result())
                 .condition(&c.value, &c.loc)
                 .map_err(render)?;
         }
-        let mut rendered = Map::new();
-        for (k, v) in &task.args.map {
-            let v = vars.render_value(v, task.args.loc_of(k)).map_err(render)?;
-            rendered.insert(k.clone(), v);
-        }
-        let ctx = BuildCtx {
-            base_dir: &self.pb.dir,
-            role_dir: task.role_dir.as_deref(),
-            vars: &vars,
-            args: &task.args,
-        };
-        Action::build(&task.module, rendered, &ctx).map_err(|e| (Stage::Build, e))?;
+        let rendered = inst.args(&vars).map_err(render)?;
+        inst.build(rendered, &vars, &self.pb.dir)
+            .map_err(|e| (Stage::Build, e))?;
         Ok(())
     }
 
