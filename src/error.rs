@@ -12,6 +12,9 @@ pub enum Error {
         loc: Option<Location>,
         msg: String,
         hint: Option<String>,
+        /// The variable this error says is undefined (as written: `r.stat.exists`), when that
+        /// is all it says. A message that wraps it (a condition, another variable) has none.
+        undefined: Option<String>,
     },
     /// Bad command line.
     #[error("{0}")]
@@ -37,6 +40,7 @@ impl Error {
                 loc: Some(l),
                 msg,
                 hint,
+                ..
             } => {
                 let mut s = format!("{l}: {msg}");
                 if let Some(h) = hint {
@@ -53,6 +57,28 @@ impl Error {
             loc: loc.into(),
             msg: msg.into(),
             hint: None,
+            undefined: None,
+        }
+    }
+
+    /// The error of template variable `name` (as written) being undefined.
+    pub fn undefined_variable(loc: Location, name: &str) -> Error {
+        Error::Input {
+            loc: Some(loc),
+            msg: format!("undefined variable `{name}`"),
+            hint: None,
+            undefined: Some(name.to_string()),
+        }
+    }
+
+    /// The root name of the undefined variable this error is about (`r` of `r.stat.exists`).
+    pub fn undefined_root(&self) -> Option<&str> {
+        match self {
+            Error::Input {
+                undefined: Some(name),
+                ..
+            } => name.split(['.', '[']).next(),
+            _ => None,
         }
     }
 
@@ -78,10 +104,16 @@ impl Error {
 
     pub fn with_hint(self, hint: impl Into<String>) -> Error {
         match self {
-            Error::Input { loc, msg, .. } => Error::Input {
+            Error::Input {
+                loc,
+                msg,
+                undefined,
+                ..
+            } => Error::Input {
                 loc,
                 msg,
                 hint: Some(hint.into()),
+                undefined,
             },
             other => other,
         }

@@ -1,11 +1,14 @@
 //! One host through one play: connect, probe every task in one round trip, then plan and apply
 //! task by task (re-probing only what an earlier change may have touched), then handlers.
 
-use crate::error::{Error, Result};
+use crate::dry_run::DryRun;
+use crate::error::Result;
 use crate::event::{Event, TaskReport};
+use crate::fact_cache::FactCache;
 use crate::host_vars::host_vars;
 use crate::inventory::Host;
 use crate::modules::{Action, Plan, Resource, Run};
+use crate::notify::Notifications;
 use crate::options::Options;
 use crate::outcome::{HostStatus, Outcome, Status};
 use crate::playbook::Play;
@@ -15,7 +18,6 @@ use crate::template::Vars;
 use crate::transport::local::Local;
 use crate::transport::{HttpError, Transport, TransportError};
 use serde_json::{Map, Value, json};
-use std::collections::HashMap;
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
@@ -53,24 +55,9 @@ pub struct HostRun<'a> {
     /// `host_vars::task_item_vars` (validation rejected every other one).
     deferred: Map<String, Value>,
     registered: Map<String, Value>,
-    /// Probe results by (probe script, sudo user), from the batched probe or a later one.
-    cache: HashMap<(String, Option<String>), (i32, String)>,
-    /// What real changes touched since the cached probes were taken.
-    dirty: Vec<Resource>,
-    /// Dry run: what the changes that were not made would have touched.
-    simulated: Vec<Resource>,
-    /// Handler index → (notifying task names, whether any notification is certain).
-    notified: Vec<(usize, Vec<String>, bool)>,
-    /// Tasks run so far: orders (re)starts against notifications.
-    seq: usize,
-    /// Unit → when plumb last started or restarted it in this run.
-    restarted: HashMap<String, usize>,
-    /// Handler index → when it was last notified.
-    notified_at: HashMap<usize, usize>,
-    /// The handler being run, if any.
-    current_handler: Option<usize>,
-    /// Dry run: registered results that only a real run can produce.
-    unknown: Vec<String>,
+    facts: FactCache,
+    notes: Notifications,
+    dry: DryRun,
     /// Why the host stopped early, when it was not its own task that failed.
     stop_msg: String,
     /// The current task has `no_log`.
@@ -116,15 +103,9 @@ impl<'a> HostRun<'a> {
             base,
             deferred,
             registered: Map::new(),
-            cache: HashMap::new(),
-            dirty: Vec::new(),
-            simulated: Vec::new(),
-            notified: Vec::new(),
-            seq: 0,
-            restarted: HashMap::new(),
-            notified_at: HashMap::new(),
-            current_handler: None,
-            unknown: Vec::new(),
+            facts: FactCache::default(),
+            notes: Notifications::default(),
+            dry: DryRun::default(),
             stop_msg: String::new(),
             quiet: false,
         };
@@ -269,13 +250,11 @@ impl<'a> HostRun<'a> {
         // Handlers run in the order they are defined, each at most once per flush; a handler
         // may notify a later one.
         for (i, h) in self.play.handlers.iter().enumerate() {
-            let Some(pos) = self.notified.iter().position(|(idx, _, _)| *idx == i) else {
+            let Some(p) = self.notes.take(i) else {
                 continue;
             };
-            let (_, by, certain) = self.notified.remove(pos);
-            self.current_handler = Some(i);
-            let res = self.run_task_notified(h, &by, certain);
-            self.current_handler = None;
+            let res = self.run_task_notified(h, &p.by, p.certain);
+            self.notes.done();
             let (mut status, _) = res?;
             if status == Status::MayChange {
                 status = Status::Changed;
@@ -436,7 +415,7 @@ impl<'a> HostRun<'a> {
                 // Something on the host forged the framing: every task it probed fails.
                 Err(crate::probe::SplitError::Forged(e)) => {
                     for (p, _, _) in &mine {
-                        self.cache.insert((p.clone(), user.clone()), (1, e.clone()));
+                        self.facts.insert(p, user.as_deref(), (1, e.clone()));
                     }
                     continue;
                 }
@@ -447,7 +426,7 @@ impl<'a> HostRun<'a> {
                 batch::split_units(&text, units.len()).map(|b| (code, b))
             });
             for (snip, part) in own.iter().zip(parts) {
-                self.cache.insert((snip.to_string(), user.clone()), part);
+                self.facts.insert(snip, user.as_deref(), part);
             }
             for (p, need, _) in &mine {
                 let facts = match need {
@@ -468,7 +447,7 @@ impl<'a> HostRun<'a> {
                     Need::Own(_) => None,
                 };
                 if let Some(f) = facts {
-                    self.cache.insert((p.clone(), user.clone()), f);
+                    self.facts.insert(p, user.as_deref(), f);
                 }
             }
         }
@@ -547,7 +526,7 @@ impl<'a> HostRun<'a> {
         certain: bool,
     ) -> std::result::Result<(Status, Value), Lost> {
         let start = Instant::now();
-        self.seq += 1;
+        self.notes.next_task();
         self.quiet = task.no_log;
         let _ = self.tx.send(Event::TaskStart {
             host: self.host.name.clone(),
@@ -583,11 +562,7 @@ impl<'a> HostRun<'a> {
         // a certain change will run, even if what it then does depends on earlier changes.
         if handler {
             for o in outcomes.iter_mut() {
-                match o.status {
-                    Status::Changed if !certain => o.status = Status::MayChange,
-                    Status::MayChange if certain && self.check() => o.status = Status::Changed,
-                    _ => {}
-                }
+                o.status = Notifications::certain(o.status, certain, self.check());
             }
         }
         Ok(self.finish(task, handler, by, outcomes, looped, start))
@@ -607,26 +582,16 @@ impl<'a> HostRun<'a> {
         if let Some(r) = &task.register {
             self.registered.insert(r.clone(), value.clone());
         }
-        if matches!(status, Status::Changed | Status::MayChange) {
-            let me = task.display_name();
-            for n in &task.notify {
-                for (i, h) in self.play.handlers.iter().enumerate() {
-                    if h.name.as_deref() == Some(n.value.as_str()) || h.listen.contains(&n.value) {
-                        self.notified_at.insert(i, self.seq);
-                        match self.notified.iter_mut().find(|(idx, _, _)| *idx == i) {
-                            Some(entry) => {
-                                entry.1.push(me.clone());
-                                entry.2 |= status == Status::Changed;
-                            }
-                            None => {
-                                self.notified
-                                    .push((i, vec![me.clone()], status == Status::Changed))
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        let handlers = self.play.handlers.iter().enumerate();
+        let notified = task.notify.iter().flat_map(|n| {
+            handlers
+                .clone()
+                .filter(|(_, h)| {
+                    h.name.as_deref() == Some(n.value.as_str()) || h.listen.contains(&n.value)
+                })
+                .map(|(i, _)| i)
+        });
+        self.notes.notify(&task.display_name(), status, notified);
         let mut msgs: Vec<String> = outcomes
             .iter()
             .filter(|o| !o.msg.is_empty())
@@ -687,11 +652,11 @@ impl<'a> HostRun<'a> {
         match inst.when(vars) {
             Ok(true) => {}
             Ok(false) => return Ok(Outcome::new(Status::Skipped, "")),
-            Err(e) => return Ok(self.failed_or_unknown(task, &e)),
+            Err(e) => return Ok(self.dry.unknown_result(task, &e)),
         }
         let action = match inst.action(vars, self.r.playbook_dir) {
             Ok(a) => a,
-            Err(e) => return Ok(self.failed_or_unknown(task, &e)),
+            Err(e) => return Ok(self.dry.unknown_result(task, &e)),
         };
         match &action {
             Action::Debug(m) => return Ok(Outcome::new(Status::Ok, m.clone())),
@@ -700,12 +665,10 @@ impl<'a> HostRun<'a> {
         }
         // A restart (or reload) handler for a unit that plumb itself started after the change
         // that notified it has nothing left to do: the unit already runs the new config.
-        if let (Action::Service(s), Some(h), false) = (&action, self.current_handler, self.check())
+        if let (Action::Service(s), false) = (&action, self.check())
             && matches!(s.state.as_deref(), Some("restarted" | "reloaded"))
             && let Some(unit) = &s.unit
-            && let (Some(&started), Some(&notified)) =
-                (self.restarted.get(unit), self.notified_at.get(&h))
-            && started > notified
+            && self.notes.restart_done(unit)
         {
             return Ok(Outcome::new(
                 Status::Ok,
@@ -720,9 +683,7 @@ impl<'a> HostRun<'a> {
             reads.push(crate::modules::Resource::All);
         }
         // Dry run: facts an earlier (unmade) change would have altered are not to be trusted.
-        let stale = reads
-            .iter()
-            .any(|r| self.simulated.iter().any(|w| w.overlaps(r)));
+        let stale = self.dry.stale(&reads);
         let facts = match action.probe() {
             None => Ok(String::new()),
             Some(p) => self.facts(&p, &reads, sudo.as_deref(), delegated)?,
@@ -747,7 +708,9 @@ impl<'a> HostRun<'a> {
         // apply when an earlier planned change would alter what it reads: run now, it would
         // read the host as it is, not as it will be.
         if self.check() && (!task.runs_in_plan || stale) {
-            let mut o = self.simulate(task, o, plan, stale, &action);
+            let mut o = self
+                .dry
+                .judge(task, o, plan, stale, matches!(action, Action::Uri(_)));
             if task.runs_in_plan {
                 o.msg = "not run in this plan: an earlier change alters what it reads".into();
             }
@@ -766,81 +729,9 @@ impl<'a> HostRun<'a> {
             && started
             && o.status == Status::Changed
         {
-            self.restarted.insert(unit, self.seq);
+            self.notes.started(&unit);
         }
         Ok(o)
-    }
-
-    /// A dry run cannot know what a command printed: what depends on it may change.
-    fn failed_or_unknown(&self, task: &Task, e: &Error) -> Outcome {
-        if let Error::Input { msg, .. } = e
-            && let Some(var) = msg.strip_prefix("undefined variable `")
-        {
-            let root = var.split(['.', '[', '`']).next().unwrap_or_default();
-            if self.unknown.iter().any(|u| u == root) {
-                let status = if task.module == "debug" {
-                    Status::Skipped
-                } else {
-                    Status::MayChange
-                };
-                return Outcome::new(
-                    status,
-                    format!("depends on the result of `{root}`, known only when applied"),
-                );
-            }
-        }
-        Outcome::new(Status::Failed, e.one_line())
-    }
-
-    fn simulate(
-        &mut self,
-        task: &Task,
-        mut o: Outcome,
-        plan: Plan,
-        stale: bool,
-        action: &Action,
-    ) -> Outcome {
-        let never_changes = matches!(&task.changed_when, Some(c) if c.value == Value::Bool(false));
-        if matches!(action, Action::Uri(_))
-            || (matches!(plan.run, Run::Command(_)) && never_changes)
-        {
-            o.status = Status::Skipped;
-            o.msg = "not run in a dry run: runs on apply".into();
-            o.changes.clear();
-            if let Some(r) = &task.register {
-                self.unknown.push(r.clone());
-            }
-            return o;
-        }
-        if (plan.uncertain || stale)
-            && let Some(r) = &task.register
-        {
-            self.unknown.push(r.clone());
-        }
-        o.status = if plan.changes.is_empty() {
-            if stale {
-                o.msg = "depends on an earlier change".into();
-                Status::MayChange
-            } else {
-                Status::Ok
-            }
-        } else if plan.uncertain {
-            Status::MayChange
-        } else {
-            Status::Changed
-        };
-        if o.status != Status::Ok {
-            self.simulated.extend(plan.writes);
-        }
-        o.value = json!({"changed": o.status != Status::Ok, "failed": false, "skipped": false, "msg": o.msg});
-        // Facts an earlier (unmade) change may alter are not registered: what reads them is
-        // then `may-change`, not planned on stale facts.
-        if let Value::Object(v) = &mut o.value
-            && !stale
-        {
-            v.extend(plan.result);
-        }
-        o
     }
 
     fn apply(
@@ -994,7 +885,7 @@ impl<'a> HostRun<'a> {
             }
             if done || attempt == attempts {
                 if !plan.changes.is_empty() || matches!(plan.run, Run::Command(_)) {
-                    self.dirty.extend(plan.writes.clone());
+                    self.facts.touched(&plan.writes);
                 }
                 o.status = if failed {
                     Status::Failed
@@ -1071,14 +962,10 @@ impl<'a> HostRun<'a> {
         sudo: Option<&str>,
         delegated: bool,
     ) -> std::result::Result<std::result::Result<String, String>, Lost> {
-        let key = (probe.to_string(), sudo.map(String::from));
-        let fresh_enough = !reads
-            .iter()
-            .any(|r| self.dirty.iter().any(|w| w.overlaps(r)));
-        let cached = if fresh_enough && !delegated {
-            self.cache.get(&key).cloned()
-        } else {
+        let cached = if delegated {
             None
+        } else {
+            self.facts.get(probe, sudo, reads)
         };
         let (code, out) = match cached {
             Some(c) => {
@@ -1102,13 +989,7 @@ impl<'a> HostRun<'a> {
                 (out.code, if out.code == 0 { out.out } else { out.all() })
             }
         };
-        if code != 0 {
-            return Ok(Err(format!(
-                "could not read the current state (exit {code}): {}",
-                out.trim()
-            )));
-        }
-        Ok(Ok(out))
+        Ok(crate::fact_cache::facts(code, out))
     }
 
     /// Unified diffs of the files a plan rewrites, against what is on the host now.

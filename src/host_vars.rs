@@ -253,12 +253,15 @@ pub fn split_unresolved(
 /// An error in variable `name`'s template, at its place when that is known.
 pub fn var_error(name: &str, err: &Error, located: bool) -> Error {
     match err {
-        Error::Input { loc, msg, hint } => Error::Input {
+        Error::Input { loc, msg, hint, .. } => Error::Input {
+            // The message now says more than that a variable is undefined.
+            undefined: None,
             loc: loc.clone().filter(|_| located),
             msg: format!("variable `{name}`: {msg}"),
             hint: hint.clone(),
         },
         other => Error::Input {
+            undefined: None,
             loc: None,
             msg: format!("variable `{name}`: {other}"),
             hint: None,

@@ -863,6 +863,7 @@ mod tests {
                 loc: Some(l),
                 msg,
                 hint,
+                ..
             } => {
                 assert_eq!((l.line, l.col), (2, 3));
                 assert!(msg.contains("unknown key `host`"));

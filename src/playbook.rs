@@ -972,6 +972,7 @@ mod tests {
                 loc: Some(l),
                 msg,
                 hint,
+                ..
             } => (l.line, l.col, msg, hint),
             e => panic!("{e:?}"),
         }

@@ -490,7 +490,7 @@ pub fn error(e: &Error) {
             drop(err);
             error(inner);
         }
-        Error::Input { loc, msg, hint } => {
+        Error::Input { loc, msg, hint, .. } => {
             let msg = crate::vault::mask(msg);
             let _ = writeln!(err, "{}: {msg}", paint(RED, "error"));
             // As rustc lays it out, one space in: `-->`, `|` and `=` line up past the line number.

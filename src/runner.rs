@@ -435,7 +435,9 @@ impl<'a> Runner<'a> {
 /// A task variable that did not render: where it is written, else at the task.
 fn task_var_error(task: &crate::task::Task, name: &str, err: Error) -> Error {
     match err {
-        Error::Input { loc, msg, hint } => Error::Input {
+        Error::Input { loc, msg, hint, .. } => Error::Input {
+            // The message now says more than that a variable is undefined.
+            undefined: None,
             loc: Some(match task.var_locs.get(name) {
                 Some(_) => loc.unwrap_or_else(|| task.loc.clone()),
                 None => task.loc.clone(),

@@ -333,7 +333,7 @@ impl Vars {
             let at = find_var(text, root)
                 .map(|off| snap(loc.offset_in(text, off), root))
                 .unwrap_or_else(|| loc.clone());
-            let mut err = Error::input(at, format!("undefined variable `{var}`"));
+            let mut err = Error::undefined_variable(at, var);
             if let Some(s) = suggest(root, self.map.keys().map(String::as_str)) {
                 err = err.with_hint(format!("did you mean `{s}`?"));
             } else {
@@ -442,7 +442,9 @@ fn condition_source(s: &str) -> (String, usize, &str) {
 
 fn condition_error(err: Error, e: &str) -> Error {
     match err {
-        Error::Input { loc, msg, hint } => Error::Input {
+        Error::Input { loc, msg, hint, .. } => Error::Input {
+            // The message now says more than that a variable is undefined.
+            undefined: None,
             loc,
             msg: format!("cannot evaluate condition `{e}`: {msg}"),
             hint,
@@ -837,6 +839,7 @@ mod tests {
                 loc: Some(l),
                 msg,
                 hint,
+                ..
             } => {
                 assert_eq!(msg, "undefined variable `app_dri`");
                 assert_eq!((l.line, l.col), (7, 20));
@@ -852,6 +855,7 @@ mod tests {
                 loc: Some(l),
                 msg,
                 hint,
+                ..
             } => ((l.line, l.col), msg, hint),
             e => panic!("{e:?}"),
         }

@@ -189,6 +189,7 @@ mod tests {
                 loc: Some(loc),
                 msg,
                 hint,
+                ..
             } => (loc.line, loc.col, msg, hint),
             other => panic!("{other:?}"),
         }
