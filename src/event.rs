@@ -3,6 +3,7 @@
 
 use crate::outcome::{HostStatus, Status};
 use serde::{Deserialize, Serialize};
+use std::sync::mpsc::Sender;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -77,4 +78,30 @@ pub enum Event {
         msg: String,
         duration: Duration,
     },
+}
+
+/// Where a host's -v details go: none above the verbosity asked for, and nothing of a `no_log`
+/// task.
+pub struct Log<'a> {
+    pub tx: &'a Sender<Event>,
+    pub host: &'a str,
+    pub verbose: u8,
+    /// The current task has `no_log`.
+    pub quiet: bool,
+}
+
+impl Log<'_> {
+    pub fn detail(&self, level: u8, text: String) {
+        if self.verbose >= level {
+            let text = if self.quiet {
+                "(details hidden: no_log)".to_string()
+            } else {
+                text
+            };
+            let _ = self.tx.send(Event::Detail {
+                host: self.host.to_string(),
+                text,
+            });
+        }
+    }
 }

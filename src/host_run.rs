@@ -2,8 +2,8 @@
 //! task by task (re-probing only what an earlier change may have touched), then handlers.
 
 use crate::dry_run::DryRun;
-use crate::error::Result;
-use crate::event::{Event, TaskReport};
+use crate::event::{Event, Log, TaskReport};
+use crate::execute::Target;
 use crate::fact_cache::FactCache;
 use crate::host_vars::host_vars;
 use crate::inventory::Host;
@@ -16,10 +16,10 @@ use crate::task::Task;
 use crate::task_instance::TaskInstance;
 use crate::template::Vars;
 use crate::transport::local::Local;
-use crate::transport::{HttpError, Transport, TransportError};
+use crate::transport::{Transport, TransportError};
 use serde_json::{Map, Value, json};
 use std::sync::mpsc::Sender;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The connection went away: the host is unreachable from here on.
 struct Lost(String);
@@ -133,16 +133,15 @@ impl<'a> HostRun<'a> {
 
     /// -v detail; nothing of a `no_log` task is shown.
     fn detail(&self, level: u8, text: String) {
-        if self.r.opts.verbose >= level {
-            let text = if self.quiet {
-                "(details hidden: no_log)".to_string()
-            } else {
-                text
-            };
-            let _ = self.tx.send(Event::Detail {
-                host: self.host.name.clone(),
-                text,
-            });
+        self.log().detail(level, text);
+    }
+
+    fn log(&self) -> Log<'a> {
+        Log {
+            tx: self.tx,
+            host: &self.host.name,
+            verbose: self.r.opts.verbose,
+            quiet: self.quiet,
         }
     }
 
@@ -724,7 +723,23 @@ impl<'a> HostRun<'a> {
             .changes
             .iter()
             .any(|c| c.summary.starts_with("start ") || c.summary.starts_with("restart "));
-        let o = self.apply(inst, vars, o, plan, sudo.as_deref(), delegated)?;
+        // `environment`: exported before what the task runs (its probe only reads, without it).
+        let exports = match crate::execute::exports(task, vars) {
+            Ok(e) => e,
+            Err(e) => return Ok(Outcome::new(Status::Failed, e.one_line())),
+        };
+        let log = self.log();
+        let diagnosis_sudo = self.sudo_for_diagnosis().map(String::from);
+        let target = Target {
+            t: self.transport(delegated),
+            sudo: sudo.as_deref(),
+            delegated,
+            diagnosis_sudo: diagnosis_sudo.as_deref(),
+        };
+        let o = crate::execute::apply(target, &log, inst, vars, o, &plan, &exports)?;
+        if !plan.changes.is_empty() || matches!(plan.run, Run::Command(_)) {
+            self.facts.touched(&plan.writes);
+        }
         if let Some(unit) = unit
             && started
             && o.status == Status::Changed
@@ -732,209 +747,6 @@ impl<'a> HostRun<'a> {
             self.notes.started(&unit);
         }
         Ok(o)
-    }
-
-    fn apply(
-        &mut self,
-        inst: &TaskInstance,
-        vars: &Vars,
-        mut o: Outcome,
-        plan: Plan,
-        sudo: Option<&str>,
-        delegated: bool,
-    ) -> std::result::Result<Outcome, Lost> {
-        let task = inst.task;
-        let attempts = if task.until.is_some() {
-            task.retries.max(1) + 1
-        } else {
-            1
-        };
-        // `environment`: exported before what the task runs (its probe only reads, without it).
-        let exports = match self.exports(task, vars) {
-            Ok(e) => e,
-            Err(e) => return Ok(Outcome::new(Status::Failed, e.one_line())),
-        };
-        let with_env = |s: &str| format!("{exports}{s}");
-        for attempt in 1..=attempts {
-            let mut value = json!({"changed": false, "failed": false, "skipped": false, "msg": ""});
-            if let Value::Object(v) = &mut value {
-                v.extend(plan.result.clone());
-            }
-            let mut changed = !plan.changes.is_empty();
-            let mut failed = false;
-            let mut msg = String::new();
-            match &plan.run {
-                Run::Nothing => {}
-                Run::Script(s) => {
-                    self.detail(1, format!("run:\n{}", sketch(s)));
-                    let out = self.transport(delegated).run(&with_env(s), sudo)?;
-                    self.detail(2, format!("output (exit {}):\n{}", out.code, out.all()));
-                    if out.code != 0 {
-                        failed = true;
-                        msg = exit_msg("failed (exit {})", out.code, &out.all());
-                    }
-                }
-                Run::Command(s) => {
-                    self.detail(1, format!("run:\n{}", sketch(s)));
-                    let out = self.transport(delegated).run(&with_env(s), sudo)?;
-                    self.detail(2, format!("output (exit {}):\n{}", out.code, out.all()));
-                    let stdout = out.out.trim_end_matches('\n');
-                    let stderr = out.err.trim_end_matches('\n');
-                    value["rc"] = json!(out.code);
-                    value["stdout"] = json!(stdout);
-                    value["stdout_lines"] = json!(stdout.lines().collect::<Vec<_>>());
-                    value["stderr"] = json!(stderr);
-                    value["stderr_lines"] = json!(stderr.lines().collect::<Vec<_>>());
-                    if out.code != 0 {
-                        failed = true;
-                        msg = exit_msg("non-zero exit {}", out.code, &out.all());
-                    }
-                }
-                Run::Http(req) => {
-                    let res = if delegated {
-                        self.local.http(req)
-                    } else {
-                        self.t.http(req)
-                    };
-                    match res {
-                        Ok((status, body)) => {
-                            value = crate::modules::uri::result(req, status, &body);
-                            value["changed"] = json!(false);
-                            value["skipped"] = json!(false);
-                            if !req.status_codes.contains(&status) {
-                                failed = true;
-                                msg = format!(
-                                    "{} answered {status}, expected {}",
-                                    req.url,
-                                    req.status_codes
-                                        .iter()
-                                        .map(u16::to_string)
-                                        .collect::<Vec<_>>()
-                                        .join(" or ")
-                                );
-                            }
-                        }
-                        Err(HttpError::Request(e)) => {
-                            failed = true;
-                            msg = e;
-                            value["status"] = json!(-1);
-                        }
-                        Err(HttpError::Transport(e)) => return Err(Lost(e.0)),
-                    }
-                }
-            }
-            value["changed"] = json!(changed);
-            value["failed"] = json!(failed);
-            value["msg"] = json!(msg);
-            // changed_when / failed_when / until see the result under its register name.
-            let rv = inst.with_result(vars, &value);
-            if let Some(c) = &task.changed_when {
-                match rv.condition(&c.value, &c.loc) {
-                    Ok(b) => changed = b,
-                    Err(e) => {
-                        failed = true;
-                        msg = e.one_line();
-                    }
-                }
-            }
-            if let Some(c) = &task.failed_when {
-                match rv.condition(&c.value, &c.loc) {
-                    Ok(b) => {
-                        failed = b;
-                        if !b {
-                            msg.clear();
-                        } else if msg.is_empty() {
-                            msg = format!(
-                                "failed_when `{}` is true",
-                                c.value.as_str().unwrap_or_default()
-                            );
-                        }
-                    }
-                    Err(e) => {
-                        failed = true;
-                        msg = e.one_line();
-                    }
-                }
-            }
-            value["changed"] = json!(changed);
-            value["failed"] = json!(failed);
-            let done = match &task.until {
-                None => true,
-                Some(u) => {
-                    let ok = inst
-                        .with_result(vars, &value)
-                        .condition(&u.value, &u.loc)
-                        .unwrap_or(false);
-                    if !ok && attempt == attempts {
-                        failed = true;
-                        if msg.is_empty() {
-                            msg = format!("`until` still false after {attempts} attempts");
-                        } else {
-                            msg = format!("{msg} (after {attempts} attempts)");
-                        }
-                    }
-                    ok
-                }
-            };
-            if failed
-                && (done || attempt == attempts)
-                && matches!(plan.run, Run::Http(_))
-                && !delegated
-            {
-                msg = format!("{msg}{}", self.diagnose()?);
-            }
-            if done || attempt == attempts {
-                if !plan.changes.is_empty() || matches!(plan.run, Run::Command(_)) {
-                    self.facts.touched(&plan.writes);
-                }
-                o.status = if failed {
-                    Status::Failed
-                } else if changed {
-                    Status::Changed
-                } else {
-                    Status::Ok
-                };
-                if !changed {
-                    o.changes.clear();
-                }
-                o.msg = msg;
-                value["msg"] = json!(o.msg);
-                value["attempts"] = json!(attempt);
-                o.value = value;
-                return Ok(o);
-            }
-            std::thread::sleep(Duration::from_secs_f64(task.delay));
-        }
-        unreachable!("the last attempt returns")
-    }
-
-    /// `export NAME='value'` lines for the task's `environment`, values rendered.
-    fn exports(&self, task: &Task, vars: &Vars) -> Result<String> {
-        let mut s = String::new();
-        for (k, v) in &task.environment {
-            let v = vars.render_value(&v.value, &v.loc)?;
-            let text = match v {
-                Value::String(t) => t,
-                other => other.to_string(),
-            };
-            s.push_str(&format!("export {k}={}\n", crate::shell::quote(&text)));
-        }
-        Ok(s)
-    }
-
-    /// Evidence and hints after a failed verify step, as text to append to its message.
-    fn diagnose(&mut self) -> std::result::Result<String, Lost> {
-        let sudo = self.sudo_for_diagnosis().map(String::from);
-        let out = self.t.run(crate::diagnosis::SCRIPT, sudo.as_deref())?.all();
-        let mut text = String::new();
-        if !out.trim().is_empty() {
-            text.push('\n');
-            text.push_str(out.trim_end());
-        }
-        for h in crate::diagnosis::hints(&out) {
-            text.push_str(&format!("\nhint: {h}"));
-        }
-        Ok(text)
     }
 
     /// nginx's log is readable by root (and adm): read it as the play's become user.
@@ -1004,15 +816,6 @@ impl<'a> HostRun<'a> {
     }
 }
 
-/// `what` (with `{}` for the code), then the output, or that there was none.
-fn exit_msg(what: &str, code: i32, output: &str) -> String {
-    let head = what.replace("{}", &code.to_string());
-    match output.trim_end() {
-        "" => format!("{head}, no output"),
-        text => format!("{head}:\n{text}"),
-    }
-}
-
 /// The first `n` lines of `text`, and how many more there are.
 fn head(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.trim_end().lines().collect();
@@ -1021,27 +824,4 @@ fn head(text: &str, n: usize) -> String {
         out.push_str(&format!("\n… {} more lines", lines.len() - n));
     }
     out
-}
-
-/// A script as a reader wants it: file contents sent as base64 are summarised, not dumped.
-fn sketch(script: &str) -> String {
-    let mut out = Vec::new();
-    let mut inside = 0usize;
-    for line in script.lines() {
-        if inside > 0 {
-            if line == "PLUMB_EOF" {
-                out.push(format!("  [{} lines of base64 content]", inside - 1));
-                out.push(line.to_string());
-                inside = 0;
-            } else {
-                inside += 1;
-            }
-            continue;
-        }
-        out.push(line.to_string());
-        if line.ends_with("<<'PLUMB_EOF'") {
-            inside = 1;
-        }
-    }
-    out.join("\n")
 }

@@ -11,6 +11,7 @@ pub mod dry_run;
 pub mod env_secrets;
 pub mod error;
 pub mod event;
+pub mod execute;
 pub mod fact_cache;
 pub mod host_run;
 pub mod host_vars;

@@ -121,6 +121,18 @@ fn first_line(s: &str) -> String {
     }
 }
 
+/// A command's registered result: rc, stdout(_lines), stderr(_lines), as Ansible has them.
+pub fn result(out: &crate::transport::Output, value: &mut serde_json::Value) {
+    use serde_json::json;
+    let stdout = out.out.trim_end_matches('\n');
+    let stderr = out.err.trim_end_matches('\n');
+    value["rc"] = json!(out.code);
+    value["stdout"] = json!(stdout);
+    value["stdout_lines"] = json!(stdout.lines().collect::<Vec<_>>());
+    value["stderr"] = json!(stderr);
+    value["stderr_lines"] = json!(stderr.lines().collect::<Vec<_>>());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -129,6 +129,25 @@ pub fn result(req: &Request, status: u16, body: &str) -> Value {
     v
 }
 
+/// The result of an answer, and why the task fails when the status is not an expected one.
+pub fn check(req: &Request, status: u16, body: &str) -> (Value, Option<String>) {
+    let mut value = result(req, status, body);
+    value["changed"] = Value::Bool(false);
+    value["skipped"] = Value::Bool(false);
+    let failed = (!req.status_codes.contains(&status)).then(|| {
+        format!(
+            "{} answered {status}, expected {}",
+            req.url,
+            req.status_codes
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(" or ")
+        )
+    });
+    (value, failed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
