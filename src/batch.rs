@@ -104,6 +104,146 @@ pub fn split_units(output: &str, count: usize) -> Option<Vec<String>> {
     looks_right.then_some(blocks)
 }
 
+/// One sudo user's probes merged into one script: the merged file and unit snippets, then each
+/// probe that runs as its own snippet.
+pub struct Batch {
+    pub user: Option<String>,
+    /// The task probes it answers, with what each needs.
+    tasks: Vec<(String, Need)>,
+    paths: Vec<String>,
+    units: Vec<String>,
+    files_snippet: Option<String>,
+    units_snippet: Option<String>,
+    own: Vec<String>,
+}
+
+impl Batch {
+    /// Groups `wanted` (a task's probe, what it needs, its sudo user) by sudo user, in the order
+    /// first wanted, and merges each group.
+    pub fn plan(wanted: Vec<(String, Need, Option<String>)>) -> Vec<Batch> {
+        let mut users: Vec<Option<String>> = Vec::new();
+        for (_, _, u) in &wanted {
+            if !users.contains(u) {
+                users.push(u.clone());
+            }
+        }
+        let mut wanted: Vec<Option<(String, Need, Option<String>)>> =
+            wanted.into_iter().map(Some).collect();
+        users
+            .into_iter()
+            .map(|user| {
+                let tasks: Vec<(String, Need)> = wanted
+                    .iter_mut()
+                    .filter(|w| w.as_ref().is_some_and(|(_, _, u)| *u == user))
+                    .filter_map(Option::take)
+                    .map(|(p, n, _)| (p, n))
+                    .collect();
+                Batch::merge(user, tasks)
+            })
+            .collect()
+    }
+
+    fn merge(user: Option<String>, tasks: Vec<(String, Need)>) -> Batch {
+        let (mut paths, mut sums, mut units) = (Vec::new(), Vec::new(), Vec::new());
+        let mut own: Vec<String> = Vec::new();
+        for (p, need) in &tasks {
+            match need {
+                Need::Files {
+                    paths: ps,
+                    sums: ss,
+                } => {
+                    for x in ps {
+                        if !paths.contains(x) {
+                            paths.push(x.clone());
+                        }
+                    }
+                    for x in ss {
+                        if !sums.contains(x) {
+                            sums.push(x.clone());
+                        }
+                    }
+                }
+                Need::Unit(u) => {
+                    if !units.contains(u) {
+                        units.push(u.clone());
+                    }
+                }
+                Need::Own(_) => own.push(p.clone()),
+            }
+        }
+        let files_snippet = (!paths.is_empty()).then(|| files_probe(&paths, &sums));
+        let units_snippet = (!units.is_empty()).then(|| units_probe(&units));
+        Batch {
+            user,
+            tasks,
+            paths,
+            units,
+            files_snippet,
+            units_snippet,
+            own,
+        }
+    }
+
+    /// How many task probes it answers.
+    pub fn task_count(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// The snippets of its script, in order.
+    pub fn snippets(&self) -> Vec<&str> {
+        let mut snippets: Vec<&str> = Vec::new();
+        snippets.extend(self.files_snippet.as_deref());
+        snippets.extend(self.units_snippet.as_deref());
+        snippets.extend(self.own.iter().map(String::as_str));
+        snippets
+    }
+
+    /// Every task probe it answers, with the same error (the framing was forged).
+    pub fn all_failed(&self, e: &str) -> Vec<(String, (i32, String))> {
+        self.tasks
+            .iter()
+            .map(|(p, _)| (p.clone(), (1, e.to_string())))
+            .collect()
+    }
+
+    /// Each task probe's own output (exit code, text), from the script's parts, one per
+    /// snippet. A probe whose part says nothing usable for it gets nothing (it probes alone).
+    pub fn answers(&self, mut parts: Vec<(i32, String)>) -> Vec<(String, (i32, String))> {
+        let mut out = Vec::new();
+        let files_part = self.files_snippet.as_ref().map(|_| parts.remove(0));
+        let unit_blocks = self.units_snippet.as_ref().and_then(|_| {
+            let (code, text) = parts.remove(0);
+            split_units(&text, self.units.len()).map(|b| (code, b))
+        });
+        for (snip, part) in self.own.iter().zip(parts) {
+            out.push((snip.clone(), part));
+        }
+        for (p, need) in &self.tasks {
+            let facts = match need {
+                Need::Files {
+                    paths: ps,
+                    sums: ss,
+                } => files_part.as_ref().map(|(code, text)| {
+                    match select_files(text, &self.paths, ps, ss) {
+                        Ok(t) => (*code, t),
+                        // Exit 1 makes it the task's "could not read the current state".
+                        Err(e) => (1, e),
+                    }
+                }),
+                Need::Unit(u) => unit_blocks.as_ref().and_then(|(code, blocks)| {
+                    let i = self.units.iter().position(|x| x == u)?;
+                    Some((*code, blocks[i].clone()))
+                }),
+                Need::Own(_) => None,
+            };
+            if let Some(f) = facts {
+                out.push((p.clone(), f));
+            }
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,5 +292,49 @@ mod tests {
         assert!(split_units(&twice, 3).is_none());
         let stray = out.replacen("MainPID=35\n", "MainPID=35\nx\n", 1);
         assert!(split_units(&stray, 3).is_none());
+    }
+
+    #[test]
+    fn probes_are_grouped_by_sudo_user_and_answered_in_order() {
+        let own = |p: &str| Need::Own(p.to_string());
+        let root = Some("root".to_string());
+        let wanted = vec![
+            ("a".to_string(), own("a"), None),
+            ("b".to_string(), own("b"), root.clone()),
+            (
+                "f".to_string(),
+                Need::Files {
+                    paths: vec!["/etc/x".into()],
+                    sums: vec![],
+                },
+                None,
+            ),
+            ("c".to_string(), own("c"), None),
+        ];
+        let batches = Batch::plan(wanted);
+        // (user, task probes, own snippets after the merged file probe)
+        assert_eq!(batches.len(), 2);
+        assert_eq!(
+            (batches[0].user.clone(), batches[0].task_count()),
+            (None, 3)
+        );
+        assert_eq!(
+            (batches[1].user.clone(), batches[1].task_count()),
+            (root, 1)
+        );
+        let snippets = batches[0].snippets();
+        assert_eq!(snippets.len(), 3);
+        assert!(snippets[0].contains("/etc/x"), "{snippets:?}");
+        assert_eq!(&snippets[1..], ["a", "c"]);
+        assert_eq!(batches[1].snippets(), ["b"]);
+        let answers = batches[1].answers(vec![(0, "B".into())]);
+        assert_eq!(answers, [("b".to_string(), (0, "B".to_string()))]);
+        let failed = batches[0].all_failed("forged");
+        assert_eq!(failed.len(), 3);
+        assert!(
+            failed
+                .iter()
+                .all(|(_, (code, e))| *code == 1 && e == "forged")
+        );
     }
 }

@@ -320,54 +320,16 @@ impl<'a> HostRun<'a> {
                 }
             }
         }
-        let mut users: Vec<Option<String>> = Vec::new();
-        for (_, _, u) in &wanted {
-            if !users.contains(u) {
-                users.push(u.clone());
-            }
-        }
+        let batches = batch::Batch::plan(wanted);
         if let Some(wait) = lock
-            && users.is_empty()
+            && batches.is_empty()
         {
             // Nothing to probe: the lock alone.
             return Ok(self.lock_and_run(wait, "true", None)?.0);
         }
-        for user in users {
-            let mine: Vec<&(String, Need, Option<String>)> =
-                wanted.iter().filter(|(_, _, u)| *u == user).collect();
-            let (mut paths, mut sums, mut units) = (Vec::new(), Vec::new(), Vec::new());
-            let mut own: Vec<&str> = Vec::new();
-            for (p, need, _) in &mine {
-                match need {
-                    Need::Files {
-                        paths: ps,
-                        sums: ss,
-                    } => {
-                        for x in ps {
-                            if !paths.contains(x) {
-                                paths.push(x.clone());
-                            }
-                        }
-                        for x in ss {
-                            if !sums.contains(x) {
-                                sums.push(x.clone());
-                            }
-                        }
-                    }
-                    Need::Unit(u) => {
-                        if !units.contains(u) {
-                            units.push(u.clone());
-                        }
-                    }
-                    Need::Own(_) => own.push(p.as_str()),
-                }
-            }
-            let files_snippet = (!paths.is_empty()).then(|| batch::files_probe(&paths, &sums));
-            let units_snippet = (!units.is_empty()).then(|| batch::units_probe(&units));
-            let mut snippets: Vec<&str> = Vec::new();
-            snippets.extend(files_snippet.as_deref());
-            snippets.extend(units_snippet.as_deref());
-            snippets.extend(own.iter().copied());
+        for b in batches {
+            let user = b.user.clone();
+            let snippets = b.snippets();
             let nonce = crate::probe::nonce();
             let script = crate::probe::batch_script(&snippets, &nonce);
             let secret: Vec<bool> = snippets
@@ -378,7 +340,7 @@ impl<'a> HostRun<'a> {
                 1,
                 format!(
                     "probe: {} tasks in one round trip{}",
-                    mine.len(),
+                    b.task_count(),
                     user.as_deref()
                         .map(|u| format!(" (sudo -u {u})"))
                         .unwrap_or_default()
@@ -408,46 +370,14 @@ impl<'a> HostRun<'a> {
             );
             // A batch that fails as a whole (e.g. sudo refused) is not cached: each task then
             // probes alone and reports its own error.
-            let mut parts = match crate::probe::split(&out.out, &nonce, snippets.len()) {
-                Ok(parts) => parts,
+            let answers = match crate::probe::split(&out.out, &nonce, snippets.len()) {
+                Ok(parts) => b.answers(parts),
                 Err(crate::probe::SplitError::Incomplete(_)) => continue,
                 // Something on the host forged the framing: every task it probed fails.
-                Err(crate::probe::SplitError::Forged(e)) => {
-                    for (p, _, _) in &mine {
-                        self.facts.insert(p, user.as_deref(), (1, e.clone()));
-                    }
-                    continue;
-                }
+                Err(crate::probe::SplitError::Forged(e)) => b.all_failed(&e),
             };
-            let files_part = files_snippet.as_ref().map(|_| parts.remove(0));
-            let unit_blocks = units_snippet.as_ref().and_then(|_| {
-                let (code, text) = parts.remove(0);
-                batch::split_units(&text, units.len()).map(|b| (code, b))
-            });
-            for (snip, part) in own.iter().zip(parts) {
-                self.facts.insert(snip, user.as_deref(), part);
-            }
-            for (p, need, _) in &mine {
-                let facts = match need {
-                    Need::Files {
-                        paths: ps,
-                        sums: ss,
-                    } => files_part.as_ref().map(|(code, text)| {
-                        match batch::select_files(text, &paths, ps, ss) {
-                            Ok(t) => (*code, t),
-                            // Exit 1 makes it the task's "could not read the current state".
-                            Err(e) => (1, e),
-                        }
-                    }),
-                    Need::Unit(u) => unit_blocks.as_ref().and_then(|(code, blocks)| {
-                        let i = units.iter().position(|x| x == u)?;
-                        Some((*code, blocks[i].clone()))
-                    }),
-                    Need::Own(_) => None,
-                };
-                if let Some(f) = facts {
-                    self.facts.insert(p, user.as_deref(), f);
-                }
+            for (probe, facts) in answers {
+                self.facts.insert(&probe, user.as_deref(), facts);
             }
         }
         Ok(crate::transport::Lock::Held)
