@@ -1,7 +1,8 @@
 //! What a host's run tells the report, over a channel: events, and the task and host reports
 //! they carry.
 
-use crate::outcome::{HostStatus, Status};
+use crate::outcome::{HostStatus, Outcome, Status};
+use crate::task::Task;
 use serde::{Deserialize, Serialize};
 use std::sync::mpsc::Sender;
 use std::time::Duration;
@@ -104,4 +105,82 @@ impl Log<'_> {
             });
         }
     }
+}
+
+/// How a task's line reads beyond its items' outcomes.
+pub struct Line<'a> {
+    /// It is a handler.
+    pub handler: bool,
+    /// The tasks that notified the handler.
+    pub by: &'a [String],
+    /// A failure goes to a block's `rescue`.
+    pub rescued: bool,
+    /// A dry run.
+    pub check: bool,
+}
+
+impl Line<'_> {
+    /// The task's line: its items' messages, changes and diffs, what is hidden by `no_log`.
+    pub fn report(
+        &self,
+        task: &Task,
+        status: Status,
+        outcomes: &[Outcome],
+        elapsed: Duration,
+    ) -> TaskReport {
+        let mut msgs: Vec<String> = outcomes
+            .iter()
+            .filter(|o| !o.msg.is_empty())
+            .map(|o| o.msg.clone())
+            .collect();
+        msgs.dedup();
+        let mut msg = msgs.join("\n");
+        if status == Status::Failed && task.ignore_errors {
+            msg = format!("{msg}\n(ignored: ignore_errors is set)");
+        } else if status == Status::Failed && self.rescued {
+            msg = format!("{msg}\n(a block's rescue runs next)");
+        }
+        if self.handler && !self.by.is_empty() && status != Status::Failed {
+            let verb = match status {
+                Status::MayChange => "may run",
+                _ if self.check => "will run",
+                _ => "ran",
+            };
+            msg = format!("{verb}, notified by: {}", self.by.join(", "));
+        }
+        let mut changes: Vec<String> = outcomes.iter().flat_map(|o| o.changes.clone()).collect();
+        let mut diffs: Vec<String> = outcomes.iter().flat_map(|o| o.diffs.clone()).collect();
+        if task.no_log {
+            if !changes.is_empty() {
+                changes = vec!["(details hidden: no_log)".into()];
+            }
+            diffs.clear();
+            if status == Status::Failed || !msg.is_empty() {
+                msg = "(output hidden: no_log)".into();
+            }
+        }
+        TaskReport {
+            name: task.display_name(),
+            status,
+            msg,
+            changes,
+            diff: if diffs.is_empty() {
+                None
+            } else {
+                Some(diffs.join(""))
+            },
+            handler: self.handler,
+            duration_ms: elapsed.as_millis() as u64,
+        }
+    }
+}
+
+/// The first `n` lines of `text`, and how many more there are.
+pub fn head(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.trim_end().lines().collect();
+    let mut out = lines.iter().take(n).copied().collect::<Vec<_>>().join("\n");
+    if lines.len() > n {
+        out.push_str(&format!("\n… {} more lines", lines.len() - n));
+    }
+    out
 }

@@ -2,7 +2,7 @@
 //! task by task (re-probing only what an earlier change may have touched), then handlers.
 
 use crate::dry_run::DryRun;
-use crate::event::{Event, Log, TaskReport};
+use crate::event::{Event, Line, Log, head};
 use crate::execute::Target;
 use crate::fact_cache::FactCache;
 use crate::host_vars::host_vars;
@@ -20,15 +20,6 @@ use crate::transport::{Transport, TransportError};
 use serde_json::{Map, Value, json};
 use std::sync::mpsc::Sender;
 use std::time::Instant;
-
-/// The connection went away: the host is unreachable from here on.
-struct Lost(String);
-
-impl From<TransportError> for Lost {
-    fn from(e: TransportError) -> Lost {
-        Lost(e.0)
-    }
-}
 
 /// What every host of a run shares, from the runner.
 pub struct Shared<'a> {
@@ -124,7 +115,7 @@ impl<'a> HostRun<'a> {
                 fatal();
                 done(HostStatus::Failed, hr.stop_msg)
             }
-            Err(Lost(msg)) => {
+            Err(TransportError(msg)) => {
                 fatal();
                 done(HostStatus::Unreachable, msg)
             }
@@ -149,21 +140,8 @@ impl<'a> HostRun<'a> {
         self.r.opts.check
     }
 
-    fn sudo_for(&self, task: &Task) -> Option<String> {
-        if task.become_.unwrap_or(self.play.become_) {
-            Some(
-                task.become_user
-                    .clone()
-                    .or_else(|| self.play.become_user.clone())
-                    .unwrap_or_else(|| "root".into()),
-            )
-        } else {
-            None
-        }
-    }
-
     /// Returns (failed, changed).
-    fn run_play(&mut self) -> std::result::Result<(bool, bool), Lost> {
+    fn run_play(&mut self) -> std::result::Result<(bool, bool), TransportError> {
         // Two runs on one host must not interleave. A dry run takes no lock: it changes nothing
         // and must leave nothing behind, not even a lock file. A real run takes the lock and
         // probes in the same exec, so the probe sees the host as no other run can change it.
@@ -244,7 +222,7 @@ impl<'a> HostRun<'a> {
         Ok((f, changed || c))
     }
 
-    fn flush_handlers(&mut self) -> std::result::Result<(bool, bool), Lost> {
+    fn flush_handlers(&mut self) -> std::result::Result<(bool, bool), TransportError> {
         let mut changed = false;
         // Handlers run in the order they are defined, each at most once per flush; a handler
         // may notify a later one.
@@ -279,7 +257,7 @@ impl<'a> HostRun<'a> {
     fn prefetch(
         &mut self,
         mut lock: Option<std::time::Duration>,
-    ) -> std::result::Result<crate::transport::Lock, Lost> {
+    ) -> std::result::Result<crate::transport::Lock, TransportError> {
         use crate::batch::{self, Need};
         // (the task's own probe text, what it needs, sudo user)
         let mut wanted: Vec<(String, Need, Option<String>)> = Vec::new();
@@ -290,7 +268,7 @@ impl<'a> HostRun<'a> {
             if task.delegate_to.is_some() || !self.r.opts.tags.selects(&task.tags) {
                 continue;
             }
-            let sudo = self.sudo_for(task);
+            let sudo = self.play.sudo_for(task);
             let m = self.known_vars();
             let inst = TaskInstance::new(task, &m, &self.deferred);
             let Ok(items) = inst.items(&inst.vars()) else {
@@ -392,7 +370,10 @@ impl<'a> HostRun<'a> {
         wait: std::time::Duration,
         script: &str,
         user: Option<&str>,
-    ) -> std::result::Result<(crate::transport::Lock, Option<crate::transport::Output>), Lost> {
+    ) -> std::result::Result<
+        (crate::transport::Lock, Option<crate::transport::Output>),
+        TransportError,
+    > {
         let (tx, host) = (self.tx, self.host.name.clone());
         let mut on_wait = || {
             let _ = tx.send(Event::Detail {
@@ -401,9 +382,9 @@ impl<'a> HostRun<'a> {
                     .to_string(),
             });
         };
-        let lock_user = self.lock_user();
+        let lock_user = self.play.lock_user();
         if lock_user.as_deref() == user {
-            return Ok(self.t.lock_and_run(wait, script, user, &mut on_wait)?);
+            return self.t.lock_and_run(wait, script, user, &mut on_wait);
         }
         let (lock, _) = self
             .t
@@ -414,27 +395,11 @@ impl<'a> HostRun<'a> {
         Ok((lock, Some(self.t.run(script, user)?)))
     }
 
-    /// Whom the host lock is taken as: root if any task of the play becomes root, else the
-    /// first become user, else the login user (None).
-    fn lock_user(&self) -> Option<String> {
-        let users: Vec<String> = self
-            .play
-            .tasks
-            .iter()
-            .filter_map(|t| self.sudo_for(t))
-            .collect();
-        users
-            .iter()
-            .find(|u| *u == "root")
-            .or(users.first())
-            .cloned()
-    }
-
     fn run_task(
         &mut self,
         task: &Task,
         handler: bool,
-    ) -> std::result::Result<(Status, Value), Lost> {
+    ) -> std::result::Result<(Status, Value), TransportError> {
         self.run_task_inner(task, handler, &[], true)
     }
 
@@ -443,7 +408,7 @@ impl<'a> HostRun<'a> {
         task: &Task,
         by: &[String],
         certain: bool,
-    ) -> std::result::Result<(Status, Value), Lost> {
+    ) -> std::result::Result<(Status, Value), TransportError> {
         self.run_task_inner(task, true, by, certain)
     }
 
@@ -453,7 +418,7 @@ impl<'a> HostRun<'a> {
         handler: bool,
         by: &[String],
         certain: bool,
-    ) -> std::result::Result<(Status, Value), Lost> {
+    ) -> std::result::Result<(Status, Value), TransportError> {
         let start = Instant::now();
         self.notes.next_task();
         self.quiet = task.no_log;
@@ -521,54 +486,18 @@ impl<'a> HostRun<'a> {
                 .map(|(i, _)| i)
         });
         self.notes.notify(&task.display_name(), status, notified);
-        let mut msgs: Vec<String> = outcomes
-            .iter()
-            .filter(|o| !o.msg.is_empty())
-            .map(|o| o.msg.clone())
-            .collect();
-        msgs.dedup();
-        let mut msg = msgs.join("\n");
-        if status == Status::Failed && task.ignore_errors {
-            msg = format!("{msg}\n(ignored: ignore_errors is set)");
-        } else if status == Status::Failed
-            && task.blocks.iter().rev().any(|b| {
+        // A failure that a block's rescue handles is said so on the task's line.
+        let rescued =
+            task.blocks.iter().rev().any(|b| {
                 b.section == crate::block::Section::Main && self.play.blocks[b.id].has_rescue
-            })
-        {
-            msg = format!("{msg}\n(a block's rescue runs next)");
-        }
-        if handler && !by.is_empty() && status != Status::Failed {
-            let verb = match status {
-                Status::MayChange => "may run",
-                _ if self.check() => "will run",
-                _ => "ran",
-            };
-            msg = format!("{verb}, notified by: {}", by.join(", "));
-        }
-        let mut changes: Vec<String> = outcomes.iter().flat_map(|o| o.changes.clone()).collect();
-        let mut diffs: Vec<String> = outcomes.iter().flat_map(|o| o.diffs.clone()).collect();
-        if task.no_log {
-            if !changes.is_empty() {
-                changes = vec!["(details hidden: no_log)".into()];
-            }
-            diffs.clear();
-            if status == Status::Failed || !msg.is_empty() {
-                msg = "(output hidden: no_log)".into();
-            }
-        }
-        let report = TaskReport {
-            name: task.display_name(),
-            status,
-            msg,
-            changes,
-            diff: if diffs.is_empty() {
-                None
-            } else {
-                Some(diffs.join(""))
-            },
+            });
+        let line = Line {
             handler,
-            duration_ms: start.elapsed().as_millis() as u64,
+            by,
+            rescued,
+            check: self.check(),
         };
+        let report = line.report(task, status, &outcomes, start.elapsed());
         let _ = self.tx.send(Event::Task {
             host: self.host.name.clone(),
             task: report,
@@ -576,7 +505,11 @@ impl<'a> HostRun<'a> {
         (status, value)
     }
 
-    fn run_item(&mut self, inst: &TaskInstance, vars: &Vars) -> std::result::Result<Outcome, Lost> {
+    fn run_item(
+        &mut self,
+        inst: &TaskInstance,
+        vars: &Vars,
+    ) -> std::result::Result<Outcome, TransportError> {
         let task = inst.task;
         match inst.when(vars) {
             Ok(true) => {}
@@ -604,7 +537,7 @@ impl<'a> HostRun<'a> {
                 format!("{unit} was started after the change; no restart needed"),
             ));
         }
-        let sudo = self.sudo_for(task);
+        let sudo = self.play.sudo_for(task);
         let delegated = task.delegate_to.is_some();
         let mut reads = action.reads();
         if task.runs_in_plan {
@@ -659,7 +592,7 @@ impl<'a> HostRun<'a> {
             Err(e) => return Ok(Outcome::new(Status::Failed, e.one_line())),
         };
         let log = self.log();
-        let diagnosis_sudo = self.sudo_for_diagnosis().map(String::from);
+        let diagnosis_sudo = self.play.sudo_for_diagnosis().map(String::from);
         let target = Target {
             t: self.transport(delegated),
             sudo: sudo.as_deref(),
@@ -679,15 +612,6 @@ impl<'a> HostRun<'a> {
         Ok(o)
     }
 
-    /// nginx's log is readable by root (and adm): read it as the play's become user.
-    fn sudo_for_diagnosis(&self) -> Option<&str> {
-        if self.play.become_ {
-            Some(self.play.become_user.as_deref().unwrap_or("root"))
-        } else {
-            None
-        }
-    }
-
     fn transport(&mut self, delegated: bool) -> &mut dyn Transport {
         if delegated {
             &mut self.local
@@ -703,7 +627,7 @@ impl<'a> HostRun<'a> {
         reads: &[Resource],
         sudo: Option<&str>,
         delegated: bool,
-    ) -> std::result::Result<std::result::Result<String, String>, Lost> {
+    ) -> std::result::Result<std::result::Result<String, String>, TransportError> {
         let cached = if delegated {
             None
         } else {
@@ -740,18 +664,8 @@ impl<'a> HostRun<'a> {
         plan: &Plan,
         sudo: Option<&str>,
         delegated: bool,
-    ) -> std::result::Result<Vec<String>, Lost> {
+    ) -> std::result::Result<Vec<String>, TransportError> {
         let t = self.transport(delegated);
-        Ok(crate::diff::diffs(plan, |script| t.run(script, sudo))?)
+        crate::diff::diffs(plan, |script| t.run(script, sudo))
     }
-}
-
-/// The first `n` lines of `text`, and how many more there are.
-fn head(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.trim_end().lines().collect();
-    let mut out = lines.iter().take(n).copied().collect::<Vec<_>>().join("\n");
-    if lines.len() > n {
-        out.push_str(&format!("\n… {} more lines", lines.len() - n));
-    }
-    out
 }

@@ -955,6 +955,42 @@ fn parse_serial(doc: &Doc, node: &Node) -> Result<Vec<Serial>> {
     }
 }
 
+impl Play {
+    /// The user a task runs as through sudo (`become`), if any.
+    pub fn sudo_for(&self, task: &Task) -> Option<String> {
+        if task.become_.unwrap_or(self.become_) {
+            Some(
+                task.become_user
+                    .clone()
+                    .or_else(|| self.become_user.clone())
+                    .unwrap_or_else(|| "root".into()),
+            )
+        } else {
+            None
+        }
+    }
+
+    /// Whom the host lock is taken as: root if any task of the play becomes root, else the
+    /// first become user, else the login user (None).
+    pub fn lock_user(&self) -> Option<String> {
+        let users: Vec<String> = self.tasks.iter().filter_map(|t| self.sudo_for(t)).collect();
+        users
+            .iter()
+            .find(|u| *u == "root")
+            .or(users.first())
+            .cloned()
+    }
+
+    /// nginx's log is readable by root (and adm): read it as the play's become user.
+    pub fn sudo_for_diagnosis(&self) -> Option<&str> {
+        if self.become_ {
+            Some(self.become_user.as_deref().unwrap_or("root"))
+        } else {
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
