@@ -578,14 +578,8 @@ impl<'a> HostRun<'a> {
             }
             return Ok(o);
         }
-        let unit = match &action {
-            Action::Service(s) => s.unit.clone(),
-            _ => None,
-        };
-        let started = plan
-            .changes
-            .iter()
-            .any(|c| c.summary.starts_with("start ") || c.summary.starts_with("restart "));
+        // A unit plumb (re)started: a later restart handler notified before has nothing to do.
+        let started = plan.starts.clone();
         // `environment`: exported before what the task runs (its probe only reads, without it).
         let exports = match crate::execute::exports(task, vars) {
             Ok(e) => e,
@@ -603,8 +597,7 @@ impl<'a> HostRun<'a> {
         if !plan.changes.is_empty() || matches!(plan.run, Run::Command(_)) {
             self.facts.touched(&plan.writes);
         }
-        if let Some(unit) = unit
-            && started
+        if let Some(unit) = started
             && o.status == Status::Changed
         {
             self.notes.started(&unit);

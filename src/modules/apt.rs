@@ -308,6 +308,7 @@ impl Apt {
             ));
         }
         Ok(Plan {
+            starts: None,
             changes,
             run: Run::Script(s),
             writes: vec![Resource::All],

@@ -320,6 +320,7 @@ impl AuthorizedKey {
             return Ok(Plan::ok());
         }
         Ok(Plan {
+            starts: None,
             changes,
             run: Run::Script(script),
             writes: vec![Resource::Path(dir)],

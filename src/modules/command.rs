@@ -102,6 +102,7 @@ impl Command {
             .map(|d| format!("cd -- {} && ", quote(d)))
             .unwrap_or_default();
         Ok(Plan {
+            starts: None,
             changes: vec![Change::new(format!("run `{}`", first_line(&self.text)))],
             run: Run::Command(format!("{cd}( {}\n) </dev/null\n", self.text)),
             writes: vec![Resource::All],

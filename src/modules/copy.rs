@@ -302,6 +302,7 @@ impl Copy {
             return Ok(Plan::ok());
         }
         Ok(Plan {
+            starts: None,
             changes,
             run: Run::Script(script),
             writes: vec![Resource::Path(self.dest.clone())],

@@ -165,6 +165,7 @@ impl File {
             return Ok(Plan::ok());
         }
         Ok(Plan {
+            starts: None,
             changes: words.into_iter().map(Change::new).collect(),
             run: Run::Script(format!("{}{}\n", safe_write::HEAD, cmds.join("\n"))),
             writes: vec![Resource::Path(self.path.clone())],

@@ -84,6 +84,7 @@ impl Group {
             },
         };
         Ok(Plan {
+            starts: None,
             changes: vec![Change::new(summary)],
             run: Run::Script(format!("set -e\n{cmd}\n")),
             writes: self.reads(),

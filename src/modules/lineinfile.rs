@@ -161,6 +161,7 @@ impl LineInFile {
                 return Ok(Plan::ok());
             }
             return Ok(Plan {
+                starts: None,
                 changes: words
                     .into_iter()
                     .map(|w| Change::new(format!("{}: {w}", self.path)))
@@ -240,6 +241,7 @@ impl LineInFile {
             content: bytes.clone(),
         };
         Plan {
+            starts: None,
             changes: vec![Change {
                 summary: what,
                 content: Some(ContentChange {

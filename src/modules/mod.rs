@@ -301,11 +301,14 @@ pub struct Plan {
     pub uncertain: bool,
     /// What the facts say, for the registered result (`stat`'s `stat`): known in a dry run too.
     pub result: Map<String, Value>,
+    /// The unit this plan starts or restarts (a reload of a running unit does neither).
+    pub starts: Option<String>,
 }
 
 impl Plan {
     pub fn ok() -> Plan {
         Plan {
+            starts: None,
             changes: Vec::new(),
             run: Run::Nothing,
             writes: Vec::new(),

@@ -107,6 +107,7 @@ impl Service {
             return Ok(match f.get("stale") {
                 None => Plan::ok(),
                 Some(u) => Plan {
+                    starts: None,
                     changes: vec![Change::new(format!("daemon-reload ({u} changed on disk)"))],
                     run: Run::Script("systemctl daemon-reload\n".into()),
                     writes: vec![Resource::Unit("*".into())],
@@ -166,6 +167,7 @@ impl Service {
         }
         let active = get("ActiveState");
         let running = matches!(active, "active" | "activating" | "reloading");
+        let mut starts = None;
         match self.state.as_deref() {
             Some("started") if !running => {
                 changes.push(Change::new(format!(
@@ -173,6 +175,7 @@ impl Service {
                     or_none(active)
                 )));
                 script.push_str(&format!("systemctl start -- {q} {why}\n"));
+                starts = Some(unit.clone());
             }
             Some("stopped") if running => {
                 changes.push(Change::new(format!("stop {unit}")));
@@ -182,6 +185,7 @@ impl Service {
                 let verb = if running { "restart" } else { "start" };
                 changes.push(Change::new(format!("{verb} {unit}")));
                 script.push_str(&format!("systemctl restart -- {q} {why}\n"));
+                starts = Some(unit.clone());
             }
             Some("reloaded") => {
                 if running {
@@ -193,6 +197,7 @@ impl Service {
                         or_none(active)
                     )));
                     script.push_str(&format!("systemctl start -- {q} {why}\n"));
+                    starts = Some(unit.clone());
                 }
             }
             _ => {}
@@ -201,6 +206,7 @@ impl Service {
             return Ok(Plan::ok());
         }
         Ok(Plan {
+            starts,
             changes,
             run: Run::Script(script),
             writes,
@@ -257,6 +263,25 @@ mod tests {
                 "start uwsgi-myproject.service (was inactive)"
             ]
         );
+    }
+
+    /// (state, recorded facts, the unit the plan says it starts)
+    #[test]
+    fn plans_say_which_unit_they_start() {
+        let unit = Some("uwsgi-myproject.service");
+        let table = [
+            ("started", STOPPED, unit),
+            ("started", RUNNING, None),
+            ("restarted", RUNNING, unit),
+            ("restarted", STOPPED, unit),
+            ("reloaded", RUNNING, None),
+            ("reloaded", STOPPED, unit),
+            ("stopped", RUNNING, None),
+        ];
+        for (state, facts, starts) in table {
+            let p = svc(Some(state), None, false).plan(facts).unwrap();
+            assert_eq!(p.starts.as_deref(), starts, "{state}");
+        }
     }
 
     #[test]

@@ -258,6 +258,7 @@ impl User {
             writes.push(Resource::Path(h));
         }
         Ok(Plan {
+            starts: None,
             changes,
             run: Run::Script(script),
             writes,
