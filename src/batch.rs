@@ -6,18 +6,19 @@
 use crate::modules::{Action, file_fact};
 
 /// What one task's probe needs, in merged form.
-pub enum Need {
+pub(crate) enum Need {
     Files {
         paths: Vec<String>,
         sums: Vec<String>,
     },
     Unit(String),
     /// Anything else runs its own snippet.
-    Own(String),
+    Own,
 }
 
-pub fn need(action: &Action) -> Option<Need> {
-    let probe = action.probe()?;
+pub(crate) fn need(action: &Action) -> Option<Need> {
+    // Only a task with a probe needs one.
+    action.probe()?;
     Some(match action {
         Action::File(f) => Need::Files {
             paths: vec![f.path.clone()],
@@ -33,12 +34,12 @@ pub fn need(action: &Action) -> Option<Need> {
             sums: c.entries.iter().map(|e| e.dest.clone()).collect(),
         },
         Action::Service(s) if s.unit.is_some() => Need::Unit(s.unit.clone().unwrap_or_default()),
-        _ => Need::Own(probe),
+        _ => Need::Own,
     })
 }
 
 /// The merged `stat` + `sha256sum` snippet for all these paths.
-pub fn files_probe(paths: &[String], sums: &[String]) -> String {
+pub(crate) fn files_probe(paths: &[String], sums: &[String]) -> String {
     let p: Vec<&str> = paths.iter().map(String::as_str).collect();
     let s: Vec<&str> = sums.iter().map(String::as_str).collect();
     file_fact::probe(&p, &s)
@@ -47,7 +48,7 @@ pub fn files_probe(paths: &[String], sums: &[String]) -> String {
 /// What one task's own probe would have printed, from a merged file probe's output: the
 /// records of its paths, re-indexed. A merged output that does not parse is an error for every
 /// task that reads it, never "no change".
-pub fn select_files(
+pub(crate) fn select_files(
     output: &str,
     all: &[String],
     paths: &[String],
@@ -69,7 +70,7 @@ pub fn select_files(
 }
 
 /// The merged `systemctl show` for several units.
-pub fn units_probe(units: &[String]) -> String {
+pub(crate) fn units_probe(units: &[String]) -> String {
     let q: Vec<String> = units.iter().map(|u| crate::shell::quote(u)).collect();
     format!(
         "systemctl show -p {} -- {} 2>&1",
@@ -80,7 +81,7 @@ pub fn units_probe(units: &[String]) -> String {
 
 /// Splits `systemctl show` output for several units into one block per unit, in order; None
 /// when it is not that (an error message, say), so each task probes alone.
-pub fn split_units(output: &str, count: usize) -> Option<Vec<String>> {
+pub(crate) fn split_units(output: &str, count: usize) -> Option<Vec<String>> {
     let blocks: Vec<String> = output
         .trim_end()
         .split("\n\n")
@@ -106,8 +107,8 @@ pub fn split_units(output: &str, count: usize) -> Option<Vec<String>> {
 
 /// One sudo user's probes merged into one script: the merged file and unit snippets, then each
 /// probe that runs as its own snippet.
-pub struct Batch {
-    pub user: Option<String>,
+pub(crate) struct Batch {
+    pub(crate) user: Option<String>,
     /// The task probes it answers, with what each needs.
     tasks: Vec<(String, Need)>,
     paths: Vec<String>,
@@ -120,7 +121,7 @@ pub struct Batch {
 impl Batch {
     /// Groups `wanted` (a task's probe, what it needs, its sudo user) by sudo user, in the order
     /// first wanted, and merges each group.
-    pub fn plan(wanted: Vec<(String, Need, Option<String>)>) -> Vec<Batch> {
+    pub(crate) fn plan(wanted: Vec<(String, Need, Option<String>)>) -> Vec<Batch> {
         let mut users: Vec<Option<String>> = Vec::new();
         for (_, _, u) in &wanted {
             if !users.contains(u) {
@@ -168,7 +169,7 @@ impl Batch {
                         units.push(u.clone());
                     }
                 }
-                Need::Own(_) => own.push(p.clone()),
+                Need::Own => own.push(p.clone()),
             }
         }
         let files_snippet = (!paths.is_empty()).then(|| files_probe(&paths, &sums));
@@ -185,12 +186,12 @@ impl Batch {
     }
 
     /// How many task probes it answers.
-    pub fn task_count(&self) -> usize {
+    pub(crate) fn task_count(&self) -> usize {
         self.tasks.len()
     }
 
     /// The snippets of its script, in order.
-    pub fn snippets(&self) -> Vec<&str> {
+    pub(crate) fn snippets(&self) -> Vec<&str> {
         let mut snippets: Vec<&str> = Vec::new();
         snippets.extend(self.files_snippet.as_deref());
         snippets.extend(self.units_snippet.as_deref());
@@ -199,7 +200,7 @@ impl Batch {
     }
 
     /// Every task probe it answers, with the same error (the framing was forged).
-    pub fn all_failed(&self, e: &str) -> Vec<(String, (i32, String))> {
+    pub(crate) fn all_failed(&self, e: &str) -> Vec<(String, (i32, String))> {
         self.tasks
             .iter()
             .map(|(p, _)| (p.clone(), (1, e.to_string())))
@@ -208,7 +209,7 @@ impl Batch {
 
     /// Each task probe's own output (exit code, text), from the script's parts, one per
     /// snippet. A probe whose part says nothing usable for it gets nothing (it probes alone).
-    pub fn answers(&self, mut parts: Vec<(i32, String)>) -> Vec<(String, (i32, String))> {
+    pub(crate) fn answers(&self, mut parts: Vec<(i32, String)>) -> Vec<(String, (i32, String))> {
         let mut out = Vec::new();
         let files_part = self.files_snippet.as_ref().map(|_| parts.remove(0));
         let unit_blocks = self.units_snippet.as_ref().and_then(|_| {
@@ -234,7 +235,7 @@ impl Batch {
                     let i = self.units.iter().position(|x| x == u)?;
                     Some((*code, blocks[i].clone()))
                 }),
-                Need::Own(_) => None,
+                Need::Own => None,
             };
             if let Some(f) = facts {
                 out.push((p.clone(), f));
@@ -296,11 +297,10 @@ mod tests {
 
     #[test]
     fn probes_are_grouped_by_sudo_user_and_answered_in_order() {
-        let own = |p: &str| Need::Own(p.to_string());
         let root = Some("root".to_string());
         let wanted = vec![
-            ("a".to_string(), own("a"), None),
-            ("b".to_string(), own("b"), root.clone()),
+            ("a".to_string(), Need::Own, None),
+            ("b".to_string(), Need::Own, root.clone()),
             (
                 "f".to_string(),
                 Need::Files {
@@ -309,7 +309,7 @@ mod tests {
                 },
                 None,
             ),
-            ("c".to_string(), own("c"), None),
+            ("c".to_string(), Need::Own, None),
         ];
         let batches = Batch::plan(wanted);
         // (user, task probes, own snippets after the merged file probe)

@@ -10,7 +10,7 @@ use crate::transport::{Transport, TransportError};
 use serde_json::{Map, Value};
 
 /// Connection settings from a host's variables, checked before any host is contacted.
-pub fn connection_check(host: &Host, vars: &Map<String, Value>) -> Result<()> {
+pub(crate) fn connection_check(host: &Host, vars: &Map<String, Value>) -> Result<()> {
     // Point into the inventory when the value came from there (not from play vars or -e).
     let at = |key: &str| {
         host.var_locs
@@ -76,7 +76,7 @@ fn str_var(vars: &Map<String, Value>, key: &str) -> Option<String> {
 }
 
 /// Opens the host's transport: local, or one SSH session reused for every task.
-pub fn connect(
+pub(crate) fn connect(
     opts: &Options,
     become_pass: Option<&str>,
     play: &Play,

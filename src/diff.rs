@@ -6,7 +6,7 @@ use crate::transport::Output;
 
 /// Unified diffs of the files a plan rewrites, against what is on the host now. `run` runs a
 /// script on the host (as the task's user) and returns its output.
-pub fn diffs<E>(
+pub(crate) fn diffs<E>(
     plan: &Plan,
     mut run: impl FnMut(&str) -> Result<Output, E>,
 ) -> Result<Vec<String>, E> {
@@ -50,7 +50,7 @@ pub fn diffs<E>(
 }
 
 /// A unified diff between a file's old and new content, as a reviewer reads it.
-pub fn unified_diff(path: &str, old: Option<&[u8]>, new: &[u8]) -> String {
+pub(crate) fn unified_diff(path: &str, old: Option<&[u8]>, new: &[u8]) -> String {
     let binary = |b: &[u8]| b.contains(&0) || std::str::from_utf8(b).is_err();
     if old.is_some_and(binary) || binary(new) {
         return format!("binary file {path} differs\n");
@@ -83,10 +83,10 @@ pub fn unified_diff(path: &str, old: Option<&[u8]>, new: &[u8]) -> String {
 }
 
 /// Longest diff shown per file, in lines.
-pub const MAX_DIFF_LINES: usize = 400;
+pub(crate) const MAX_DIFF_LINES: usize = 400;
 
 /// Largest file content diffed, in bytes (on either side).
-pub const MAX_DIFF_BYTES: usize = 256 * 1024;
+pub(crate) const MAX_DIFF_BYTES: usize = 256 * 1024;
 
 #[cfg(test)]
 mod tests {

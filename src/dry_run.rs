@@ -8,7 +8,7 @@ use crate::task::Task;
 use serde_json::{Value, json};
 
 #[derive(Debug, Default)]
-pub struct DryRun {
+pub(crate) struct DryRun {
     /// What the changes that were not made would have touched.
     simulated: Vec<Resource>,
     /// Registered results that only a real run can produce.
@@ -18,7 +18,7 @@ pub struct DryRun {
 impl DryRun {
     /// Whether an earlier (unmade) change would have altered what a task `reads`: its facts
     /// are not to be trusted.
-    pub fn stale(&self, reads: &[Resource]) -> bool {
+    pub(crate) fn stale(&self, reads: &[Resource]) -> bool {
         reads
             .iter()
             .any(|r| self.simulated.iter().any(|w| w.overlaps(r)))
@@ -26,7 +26,7 @@ impl DryRun {
 
     /// A task that could not be rendered or built: failed, unless what it misses is a result
     /// only a real run produces (then it may change; a `debug` is skipped).
-    pub fn unknown_result(&self, task: &Task, e: &Error) -> Outcome {
+    pub(crate) fn unknown_result(&self, task: &Task, e: &Error) -> Outcome {
         if let Some(root) = e.undefined_root()
             && self.unknown.iter().any(|u| u == root)
         {
@@ -46,7 +46,7 @@ impl DryRun {
     /// What a task would do, from its plan, without doing it. `o` carries the plan's changes and
     /// diffs; `stale`: an earlier unmade change alters what it reads; `runs_on_apply`: the task
     /// only means something when run (`uri`).
-    pub fn judge(
+    pub(crate) fn judge(
         &mut self,
         task: &Task,
         mut o: Outcome,

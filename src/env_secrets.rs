@@ -2,20 +2,20 @@
 
 /// Environment variables that carry secrets. plumb takes them out of its own environment as
 /// the very first thing, so no child process (local commands, tools) and no template sees them.
-pub const SECRET_ENV: [&str; 2] = ["PLUMB_BECOME_PASS", "PLUMB_KEY_PASSPHRASE"];
+pub(crate) const SECRET_ENV: [&str; 2] = ["PLUMB_BECOME_PASS", "PLUMB_KEY_PASSPHRASE"];
 
 /// The secrets read from the environment at startup (see `SECRET_ENV`).
 #[derive(Default)]
-pub struct EnvSecrets {
-    pub become_pass: Option<String>,
-    pub key_passphrase: Option<String>,
+pub(crate) struct EnvSecrets {
+    pub(crate) become_pass: Option<String>,
+    pub(crate) key_passphrase: Option<String>,
 }
 
 static ENV_SECRETS: std::sync::Mutex<Option<EnvSecrets>> = std::sync::Mutex::new(None);
 
 /// Reads the secret variables and removes them from the environment. Call before any thread
 /// starts (removing a variable while another thread reads the environment is undefined).
-pub fn take_env_secrets() {
+pub(crate) fn take_env_secrets() {
     let mut got = EnvSecrets::default();
     for (k, slot) in SECRET_ENV
         .iter()
@@ -29,7 +29,7 @@ pub fn take_env_secrets() {
 }
 
 /// The become password from PLUMB_BECOME_PASS, once (taken out of the process at startup).
-pub fn env_become_pass() -> Option<String> {
+pub(crate) fn env_become_pass() -> Option<String> {
     ENV_SECRETS
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -38,7 +38,7 @@ pub fn env_become_pass() -> Option<String> {
 }
 
 /// The private key passphrase from PLUMB_KEY_PASSPHRASE (taken out of the process at startup).
-pub fn key_passphrase() -> Option<String> {
+pub(crate) fn key_passphrase() -> Option<String> {
     ENV_SECRETS
         .lock()
         .unwrap_or_else(|e| e.into_inner())

@@ -8,32 +8,32 @@ use std::sync::mpsc::Sender;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TaskReport {
-    pub name: String,
-    pub status: Status,
+pub(crate) struct TaskReport {
+    pub(crate) name: String,
+    pub(crate) status: Status,
     #[serde(default)]
-    pub msg: String,
+    pub(crate) msg: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub changes: Vec<String>,
+    pub(crate) changes: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub diff: Option<String>,
+    pub(crate) diff: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub handler: bool,
-    pub duration_ms: u64,
+    pub(crate) handler: bool,
+    pub(crate) duration_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct HostReport {
-    pub host: String,
-    pub status: HostStatus,
+pub(crate) struct HostReport {
+    pub(crate) host: String,
+    pub(crate) status: HostStatus,
     #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub msg: String,
-    pub tasks: Vec<TaskReport>,
-    pub duration_ms: u64,
+    pub(crate) msg: String,
+    pub(crate) tasks: Vec<TaskReport>,
+    pub(crate) duration_ms: u64,
 }
 
 impl HostReport {
-    pub fn new(host: &str) -> HostReport {
+    pub(crate) fn new(host: &str) -> HostReport {
         HostReport {
             host: host.to_string(),
             status: HostStatus::Ok,
@@ -43,13 +43,13 @@ impl HostReport {
         }
     }
 
-    pub fn count(&self, s: Status) -> usize {
+    pub(crate) fn count(&self, s: Status) -> usize {
         self.tasks.iter().filter(|t| t.status == s).count()
     }
 }
 
 #[derive(Debug, Clone)]
-pub enum Event {
+pub(crate) enum Event {
     Play {
         name: String,
         hosts: usize,
@@ -83,16 +83,16 @@ pub enum Event {
 
 /// Where a host's -v details go: none above the verbosity asked for, and nothing of a `no_log`
 /// task.
-pub struct Log<'a> {
-    pub tx: &'a Sender<Event>,
-    pub host: &'a str,
-    pub verbose: u8,
+pub(crate) struct Log<'a> {
+    pub(crate) tx: &'a Sender<Event>,
+    pub(crate) host: &'a str,
+    pub(crate) verbose: u8,
     /// The current task has `no_log`.
-    pub quiet: bool,
+    pub(crate) quiet: bool,
 }
 
 impl Log<'_> {
-    pub fn detail(&self, level: u8, text: String) {
+    pub(crate) fn detail(&self, level: u8, text: String) {
         if self.verbose >= level {
             let text = if self.quiet {
                 "(details hidden: no_log)".to_string()
@@ -108,20 +108,20 @@ impl Log<'_> {
 }
 
 /// How a task's line reads beyond its items' outcomes.
-pub struct Line<'a> {
+pub(crate) struct Line<'a> {
     /// It is a handler.
-    pub handler: bool,
+    pub(crate) handler: bool,
     /// The tasks that notified the handler.
-    pub by: &'a [String],
+    pub(crate) by: &'a [String],
     /// A failure goes to a block's `rescue`.
-    pub rescued: bool,
+    pub(crate) rescued: bool,
     /// A dry run.
-    pub check: bool,
+    pub(crate) check: bool,
 }
 
 impl Line<'_> {
     /// The task's line: its items' messages, changes and diffs, what is hidden by `no_log`.
-    pub fn report(
+    pub(crate) fn report(
         &self,
         task: &Task,
         status: Status,
@@ -176,7 +176,7 @@ impl Line<'_> {
 }
 
 /// The first `n` lines of `text`, and how many more there are.
-pub fn head(text: &str, n: usize) -> String {
+pub(crate) fn head(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.trim_end().lines().collect();
     let mut out = lines.iter().take(n).copied().collect::<Vec<_>>().join("\n");
     if lines.len() > n {

@@ -13,17 +13,17 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 /// Where and how a plan runs.
-pub struct Target<'a> {
-    pub t: &'a mut dyn Transport,
-    pub sudo: Option<&'a str>,
+pub(crate) struct Target<'a> {
+    pub(crate) t: &'a mut dyn Transport,
+    pub(crate) sudo: Option<&'a str>,
     /// Run on the control machine (`delegate_to: localhost`): no diagnosis of the host.
-    pub delegated: bool,
+    pub(crate) delegated: bool,
     /// The user to read the diagnosis as, after a failed check of the host.
-    pub diagnosis_sudo: Option<&'a str>,
+    pub(crate) diagnosis_sudo: Option<&'a str>,
 }
 
 /// Runs `plan` (with `exports` before its script), as many times as `until` allows.
-pub fn apply(
+pub(crate) fn apply(
     target: Target,
     log: &Log,
     inst: &TaskInstance,
@@ -84,7 +84,6 @@ pub fn apply(
                     msg = e;
                     value["status"] = json!(-1);
                 }
-                Err(HttpError::Transport(e)) => return Err(e),
             },
         }
         let v = verdict(
@@ -128,18 +127,18 @@ fn attempts(task: &Task) -> u32 {
 
 /// What one attempt came to.
 #[derive(Debug, PartialEq)]
-pub struct Verdict {
-    pub changed: bool,
-    pub failed: bool,
-    pub msg: String,
+pub(crate) struct Verdict {
+    pub(crate) changed: bool,
+    pub(crate) failed: bool,
+    pub(crate) msg: String,
     /// `until` holds (or there is none): no further attempt.
-    pub done: bool,
+    pub(crate) done: bool,
 }
 
 /// Judges one attempt's result `value` (what ran says `changed`, `failed` and `msg`) with the
 /// task's `changed_when`, `failed_when` and `until`; writes `changed` and `failed` into it.
 #[allow(clippy::too_many_arguments)]
-pub fn verdict(
+pub(crate) fn verdict(
     inst: &TaskInstance,
     vars: &Vars,
     value: &mut Value,
@@ -212,7 +211,7 @@ pub fn verdict(
 }
 
 /// `export NAME='value'` lines for the task's `environment`, values rendered.
-pub fn exports(task: &Task, vars: &Vars) -> Result<String> {
+pub(crate) fn exports(task: &Task, vars: &Vars) -> Result<String> {
     let mut s = String::new();
     for (k, v) in &task.environment {
         let v = vars.render_value(&v.value, &v.loc)?;

@@ -5,7 +5,7 @@ use crate::modules::Resource;
 use std::collections::HashMap;
 
 #[derive(Debug, Default)]
-pub struct FactCache {
+pub(crate) struct FactCache {
     /// (probe, sudo user) → (exit code, output).
     cache: HashMap<(String, Option<String>), (i32, String)>,
     /// What real changes touched since the cached probes were taken.
@@ -13,13 +13,13 @@ pub struct FactCache {
 }
 
 impl FactCache {
-    pub fn insert(&mut self, probe: &str, user: Option<&str>, result: (i32, String)) {
+    pub(crate) fn insert(&mut self, probe: &str, user: Option<&str>, result: (i32, String)) {
         self.cache
             .insert((probe.to_string(), user.map(String::from)), result);
     }
 
     /// The cached result of `probe`, unless a real change since touched what it `reads`.
-    pub fn get(
+    pub(crate) fn get(
         &self,
         probe: &str,
         user: Option<&str>,
@@ -37,13 +37,13 @@ impl FactCache {
     }
 
     /// A real change may have written `writes`.
-    pub fn touched(&mut self, writes: &[Resource]) {
+    pub(crate) fn touched(&mut self, writes: &[Resource]) {
         self.dirty.extend(writes.iter().cloned());
     }
 }
 
 /// A probe's output as facts, or the task's error when the probe failed.
-pub fn facts(code: i32, out: String) -> Result<String, String> {
+pub(crate) fn facts(code: i32, out: String) -> Result<String, String> {
     if code != 0 {
         return Err(format!(
             "could not read the current state (exit {code}): {}",

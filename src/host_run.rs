@@ -22,18 +22,18 @@ use std::sync::mpsc::Sender;
 use std::time::Instant;
 
 /// What every host of a run shares, from the runner.
-pub struct Shared<'a> {
-    pub opts: &'a Options,
+pub(crate) struct Shared<'a> {
+    pub(crate) opts: &'a Options,
     /// Where relative `src`, `template` and `ca_path` files are read from.
-    pub playbook_dir: &'a std::path::Path,
+    pub(crate) playbook_dir: &'a std::path::Path,
     /// The sudo password for `become`, if one was given.
-    pub become_pass: Option<&'a str>,
+    pub(crate) become_pass: Option<&'a str>,
     /// Set when a host fails in a play with `any_errors_fatal`: the others stop before their
     /// next task.
-    pub abort: &'a std::sync::atomic::AtomicBool,
+    pub(crate) abort: &'a std::sync::atomic::AtomicBool,
 }
 
-pub struct HostRun<'a> {
+pub(crate) struct HostRun<'a> {
     r: &'a Shared<'a>,
     play: &'a Play,
     host: &'a Host,
@@ -56,7 +56,7 @@ pub struct HostRun<'a> {
 }
 
 impl<'a> HostRun<'a> {
-    pub fn run(r: &'a Shared<'a>, play: &'a Play, host: &'a Host, tx: &'a Sender<Event>) {
+    pub(crate) fn run(r: &'a Shared<'a>, play: &'a Play, host: &'a Host, tx: &'a Sender<Event>) {
         let start = Instant::now();
         let _ = tx.send(Event::HostStart {
             host: host.name.clone(),
@@ -285,11 +285,7 @@ impl<'a> HostRun<'a> {
                     if task.no_log && !hidden.contains(&p) {
                         hidden.push(p.clone());
                     }
-                    let need = if hidden.contains(&p) {
-                        Need::Own(p.clone())
-                    } else {
-                        need
-                    };
+                    let need = if hidden.contains(&p) { Need::Own } else { need };
                     match wanted.iter_mut().find(|(q, _, u)| *q == p && *u == sudo) {
                         Some(w) if hidden.contains(&p) => w.1 = need,
                         Some(_) => {}

@@ -12,19 +12,19 @@ use std::collections::BTreeSet;
 /// it, or a value only known on the host (a registered result). It is left out of the
 /// variables (never kept as literal `{{ … }}` text) until it renders.
 #[derive(Debug)]
-pub struct Unresolved {
-    pub name: String,
+pub(crate) struct Unresolved {
+    pub(crate) name: String,
     /// As written.
-    pub value: Value,
-    pub err: Error,
+    pub(crate) value: Value,
+    pub(crate) err: Error,
     /// Whether `err`'s place is where the variable is written (play `vars`, `vars_files`);
     /// else (inventory, role defaults, `-e`) it has no place to point at.
-    pub located: bool,
+    pub(crate) located: bool,
 }
 
 /// Variables a task sees before registered results: inventory, then play vars, then `-e`;
 /// and those that did not render.
-pub fn host_vars(
+pub(crate) fn host_vars(
     host: &Host,
     play: &Play,
     playbook_dir: &std::path::Path,
@@ -53,7 +53,7 @@ pub fn host_vars(
 
 /// Where the value a host sees for `name` was written, when plumb knows: play `vars` and
 /// `vars_files`, or a role's defaults that nothing overrides (not the inventory, not `-e`).
-pub fn var_loc(
+pub(crate) fn var_loc(
     host: &Host,
     play: &Play,
     extra: &Map<String, Value>,
@@ -73,7 +73,7 @@ pub fn var_loc(
 /// Variables may refer to each other (`static_root: "{{ app_dir }}/static"`): each is
 /// rendered once, from the text it was written with, after the variables it reads. One that
 /// fails is taken out, with its error.
-pub fn resolve(
+pub(crate) fn resolve(
     m: Map<String, Value>,
     loc: &dyn Fn(&str) -> crate::location::Location,
 ) -> (Map<String, Value>, Vec<Unresolved>) {
@@ -88,7 +88,7 @@ pub fn resolve(
 
 /// `resolve` for the variables named in `keys` only (the others are values, never rendered:
 /// a registered result's text is not a template).
-pub fn resolve_only(
+pub(crate) fn resolve_only(
     mut m: Map<String, Value>,
     keys: &BTreeSet<&String>,
     loc: &dyn Fn(&str) -> crate::location::Location,
@@ -146,7 +146,7 @@ pub fn resolve_only(
     (m, failed)
 }
 
-pub fn mentions_template(v: &Value) -> bool {
+pub(crate) fn mentions_template(v: &Value) -> bool {
     match v {
         Value::String(s) => has_template(s),
         Value::Array(a) => a.iter().any(mentions_template),
@@ -156,7 +156,7 @@ pub fn mentions_template(v: &Value) -> bool {
 }
 
 /// A stand-in for registered results while validating: has the fields templates read.
-pub fn placeholder_result() -> Value {
+pub(crate) fn placeholder_result() -> Value {
     json!({"changed": false, "failed": false, "skipped": false, "rc": 0, "stdout": "",
            "stdout_lines": [], "stderr": "", "msg": "", "status": 200, "content": "", "results": []})
 }
@@ -165,7 +165,7 @@ pub fn placeholder_result() -> Value {
 /// and the task's own `vars` (a block's, a role's, an include's) rendered against them, as
 /// Ansible evaluates them when used: they may read the item, or each other. One that does
 /// not render is left out, with its error.
-pub fn task_item_vars(
+pub(crate) fn task_item_vars(
     task: &crate::task::Task,
     m: &Map<String, Value>,
     item: Option<&Value>,
@@ -200,7 +200,7 @@ pub fn task_item_vars(
 /// Splits the variables that did not render into those that wait for a value known only on
 /// the host (they read one of `runtime`, or such a variable), and the errors to report: each
 /// broken variable at its place, except one that only fails because another broken one does.
-pub fn split_unresolved(
+pub(crate) fn split_unresolved(
     unresolved: &[Unresolved],
     runtime: &BTreeSet<String>,
 ) -> (BTreeSet<String>, Vec<Error>) {
@@ -251,7 +251,7 @@ pub fn split_unresolved(
 }
 
 /// An error in variable `name`'s template, at its place when that is known.
-pub fn var_error(name: &str, err: &Error, located: bool) -> Error {
+pub(crate) fn var_error(name: &str, err: &Error, located: bool) -> Error {
     match err {
         Error::Input { loc, msg, hint, .. } => Error::Input {
             // The message now says more than that a variable is undefined.

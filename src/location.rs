@@ -5,16 +5,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Location {
-    pub file: Arc<PathBuf>,
+pub(crate) struct Location {
+    pub(crate) file: Arc<PathBuf>,
     /// 1-based.
-    pub line: usize,
+    pub(crate) line: usize,
     /// 1-based, in characters.
-    pub col: usize,
+    pub(crate) col: usize,
 }
 
 impl Location {
-    pub fn new(file: &Arc<PathBuf>, line: usize, col: usize) -> Location {
+    pub(crate) fn new(file: &Arc<PathBuf>, line: usize, col: usize) -> Location {
         Location {
             file: file.clone(),
             line: line.max(1),
@@ -22,12 +22,12 @@ impl Location {
         }
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.file
     }
 
     /// The location of byte offset `offset` in `text`, which starts at `self`.
-    pub fn offset_in(&self, text: &str, offset: usize) -> Location {
+    pub(crate) fn offset_in(&self, text: &str, offset: usize) -> Location {
         let before = &text[..offset.min(text.len())];
         let newlines = before.matches('\n').count();
         let col = match before.rfind('\n') {
@@ -40,9 +40,9 @@ impl Location {
 
 /// A value from the playbook and where it was written.
 #[derive(Debug, Clone)]
-pub struct Spanned<T> {
-    pub value: T,
-    pub loc: Location,
+pub(crate) struct Spanned<T> {
+    pub(crate) value: T,
+    pub(crate) loc: Location,
 }
 
 impl fmt::Display for Location {

@@ -6,15 +6,15 @@ use std::collections::HashMap;
 
 /// One handler's pending notification.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Pending {
+pub(crate) struct Pending {
     /// The notifying tasks' names, in order.
-    pub by: Vec<String>,
+    pub(crate) by: Vec<String>,
     /// Whether any notifying change is certain (not only `may-change`).
-    pub certain: bool,
+    pub(crate) certain: bool,
 }
 
 #[derive(Debug, Default)]
-pub struct Notifications {
+pub(crate) struct Notifications {
     /// Handler index → its pending notification, in the order first notified.
     pending: Vec<(usize, Pending)>,
     /// Tasks run so far: orders (re)starts against notifications.
@@ -29,13 +29,18 @@ pub struct Notifications {
 
 impl Notifications {
     /// A task (or handler) starts.
-    pub fn next_task(&mut self) {
+    pub(crate) fn next_task(&mut self) {
         self.seq += 1;
     }
 
     /// Task `by` ended with `status`; `handlers` are the indexes of the handlers it notifies.
     /// Only a change (certain or not) notifies.
-    pub fn notify(&mut self, by: &str, status: Status, handlers: impl IntoIterator<Item = usize>) {
+    pub(crate) fn notify(
+        &mut self,
+        by: &str,
+        status: Status,
+        handlers: impl IntoIterator<Item = usize>,
+    ) {
         if !matches!(status, Status::Changed | Status::MayChange) {
             return;
         }
@@ -59,21 +64,21 @@ impl Notifications {
     }
 
     /// Handler `i`'s pending notification, taken: it now runs (until `done`).
-    pub fn take(&mut self, i: usize) -> Option<Pending> {
+    pub(crate) fn take(&mut self, i: usize) -> Option<Pending> {
         let pos = self.pending.iter().position(|(idx, _)| *idx == i)?;
         self.current = Some(i);
         Some(self.pending.remove(pos).1)
     }
 
     /// The handler taken last has run.
-    pub fn done(&mut self) {
+    pub(crate) fn done(&mut self) {
         self.current = None;
     }
 
     /// A handler's status from its own: one notified only by tasks that may change may not
     /// need to run; one notified by a certain change will run (in a dry run, `changed`), even
     /// if what it then does depends on earlier changes.
-    pub fn certain(status: Status, certain: bool, check: bool) -> Status {
+    pub(crate) fn certain(status: Status, certain: bool, check: bool) -> Status {
         match status {
             Status::Changed if !certain => Status::MayChange,
             Status::MayChange if certain && check => Status::Changed,
@@ -82,13 +87,13 @@ impl Notifications {
     }
 
     /// plumb (re)started `unit` in the task now running.
-    pub fn started(&mut self, unit: &str) {
+    pub(crate) fn started(&mut self, unit: &str) {
         self.restarted.insert(unit.to_string(), self.seq);
     }
 
     /// Whether the handler now running, which restarts or reloads `unit`, has nothing left to
     /// do: plumb itself started the unit after the change that notified the handler.
-    pub fn restart_done(&self, unit: &str) -> bool {
+    pub(crate) fn restart_done(&self, unit: &str) -> bool {
         match (self.current, self.restarted.get(unit)) {
             (Some(h), Some(&started)) => self.notified_at.get(&h).is_some_and(|&n| started > n),
             _ => false,

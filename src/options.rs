@@ -11,37 +11,37 @@ use serde_json::{Map, Value};
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub struct Options {
+pub(crate) struct Options {
     /// Dry run: read state, report, change nothing.
-    pub check: bool,
-    pub diff: bool,
-    pub forks: usize,
-    pub checking: HostKeyChecking,
-    pub known_hosts: PathBuf,
-    pub connect_timeout: Duration,
-    pub command_timeout: Duration,
+    pub(crate) check: bool,
+    pub(crate) diff: bool,
+    pub(crate) forks: usize,
+    pub(crate) checking: HostKeyChecking,
+    pub(crate) known_hosts: PathBuf,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) command_timeout: Duration,
     /// Interval of SSH keepalives while waiting; zero: none.
-    pub keepalive: Duration,
-    pub extra_vars: Map<String, Value>,
-    pub limit: Option<String>,
+    pub(crate) keepalive: Duration,
+    pub(crate) extra_vars: Map<String, Value>,
+    pub(crate) limit: Option<String>,
     /// `--tags` / `--skip-tags`: which tasks run (handlers run when notified, as in Ansible).
-    pub tags: crate::tags::TagFilter,
-    pub serial: Option<Vec<Serial>>,
+    pub(crate) tags: crate::tags::TagFilter,
+    pub(crate) serial: Option<Vec<Serial>>,
     /// -v: probe results and commands sent; -vv: whole scripts and raw output.
-    pub verbose: u8,
+    pub(crate) verbose: u8,
     /// How long to wait for another plumb run on the same host.
-    pub lock_timeout: Duration,
+    pub(crate) lock_timeout: Duration,
     /// plumb.toml defaults, below the inventory's and the play's settings.
-    pub default_user: Option<String>,
-    pub default_key: Option<PathBuf>,
+    pub(crate) default_user: Option<String>,
+    pub(crate) default_key: Option<PathBuf>,
     /// `--shard K/N`: only this slice of the run's hosts.
-    pub shard: Option<crate::shard::Shard>,
+    pub(crate) shard: Option<crate::shard::Shard>,
 }
 
 impl Options {
     /// From the flags of `apply`, `plan` or `validate`, over plumb.toml's defaults. `plan` is a
     /// dry run with diffs.
-    pub fn new(a: &RunArgs, d: &Defaults, plan: bool) -> Result<Options> {
+    pub(crate) fn new(a: &RunArgs, d: &Defaults, plan: bool) -> Result<Options> {
         let check = plan || a.check;
         let serial = match &a.serial {
             None => None,
@@ -83,7 +83,7 @@ impl Options {
 }
 
 /// `-e KEY=VALUE` (value typed like YAML), `-e '{"k": 1}'`, or `-e @vars.yml`.
-pub fn extra_vars(items: &[String]) -> Result<Map<String, Value>> {
+pub(crate) fn extra_vars(items: &[String]) -> Result<Map<String, Value>> {
     let mut out = Map::new();
     for item in items {
         let text;

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Status {
+pub(crate) enum Status {
     Ok,
     Changed,
     MayChange,
@@ -16,7 +16,7 @@ pub enum Status {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum HostStatus {
+pub(crate) enum HostStatus {
     Ok,
     Changed,
     Failed,
@@ -26,16 +26,16 @@ pub enum HostStatus {
 }
 
 /// One item's (or one task's) result.
-pub struct Outcome {
-    pub status: Status,
-    pub msg: String,
-    pub changes: Vec<String>,
-    pub diffs: Vec<String>,
-    pub value: Value,
+pub(crate) struct Outcome {
+    pub(crate) status: Status,
+    pub(crate) msg: String,
+    pub(crate) changes: Vec<String>,
+    pub(crate) diffs: Vec<String>,
+    pub(crate) value: Value,
 }
 
 impl Outcome {
-    pub fn new(status: Status, msg: impl Into<String>) -> Outcome {
+    pub(crate) fn new(status: Status, msg: impl Into<String>) -> Outcome {
         let msg = msg.into();
         let failed = status == Status::Failed;
         Outcome {
@@ -50,7 +50,7 @@ impl Outcome {
 
 /// A task's status and registered result from its items' (one item when it has no loop):
 /// failed over changed over may-change; skipped only when every item was.
-pub fn aggregate(outcomes: &[Outcome], looped: bool) -> (Status, Value) {
+pub(crate) fn aggregate(outcomes: &[Outcome], looped: bool) -> (Status, Value) {
     let any = |s: Status| outcomes.iter().any(|o| o.status == s);
     let status = if any(Status::Failed) {
         Status::Failed

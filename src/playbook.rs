@@ -10,39 +10,39 @@ use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug)]
-pub struct Playbook {
-    pub path: PathBuf,
+pub(crate) struct Playbook {
+    pub(crate) path: PathBuf,
     /// Relative `src` paths resolve against this directory, as in Ansible.
-    pub dir: PathBuf,
-    pub plays: Vec<Play>,
+    pub(crate) dir: PathBuf,
+    pub(crate) plays: Vec<Play>,
 }
 
 #[derive(Debug)]
-pub struct Play {
-    pub name: Option<String>,
-    pub loc: Location,
-    pub hosts: String,
-    pub hosts_loc: Location,
-    pub vars: Map<String, Value>,
-    pub vars_loc: Location,
+pub(crate) struct Play {
+    pub(crate) name: Option<String>,
+    pub(crate) loc: Location,
+    pub(crate) hosts: String,
+    pub(crate) hosts_loc: Location,
+    pub(crate) vars: Map<String, Value>,
+    pub(crate) vars_loc: Location,
     /// Where each of `vars` (and `vars_files`') values was written, for errors in them.
-    pub var_locs: std::collections::HashMap<String, Location>,
-    pub become_: bool,
-    pub become_user: Option<String>,
-    pub remote_user: Option<String>,
-    pub tasks: Vec<Task>,
-    pub handlers: Vec<Task>,
-    pub serial: Vec<Serial>,
-    pub max_fail_percentage: Option<f64>,
-    pub any_errors_fatal: bool,
-    pub tags: Vec<String>,
+    pub(crate) var_locs: std::collections::HashMap<String, Location>,
+    pub(crate) become_: bool,
+    pub(crate) become_user: Option<String>,
+    pub(crate) remote_user: Option<String>,
+    pub(crate) tasks: Vec<Task>,
+    pub(crate) handlers: Vec<Task>,
+    pub(crate) serial: Vec<Serial>,
+    pub(crate) max_fail_percentage: Option<f64>,
+    pub(crate) any_errors_fatal: bool,
+    pub(crate) tags: Vec<String>,
     /// What the tasks' `blocks` refer to.
-    pub blocks: Vec<crate::block::BlockInfo>,
+    pub(crate) blocks: Vec<crate::block::BlockInfo>,
     /// Roles' `defaults/main.yml`: below every other variable, inventory included.
-    pub defaults: Map<String, Value>,
+    pub(crate) defaults: Map<String, Value>,
     /// Where each of `defaults` was written.
-    pub default_locs: std::collections::HashMap<String, Location>,
-    pub environment: crate::task::Env,
+    pub(crate) default_locs: std::collections::HashMap<String, Location>,
+    pub(crate) environment: crate::task::Env,
 }
 
 const PLAY_KEYS: &[&str] = &[
@@ -65,7 +65,7 @@ const PLAY_KEYS: &[&str] = &[
 ];
 
 impl Playbook {
-    pub fn load(path: &Path) -> Result<Playbook> {
+    pub(crate) fn load(path: &Path) -> Result<Playbook> {
         let text = crate::vault::read_text(path)?;
         let doc = Doc::parse(path.to_path_buf(), &text, true)?;
         let dir = path
@@ -957,7 +957,7 @@ fn parse_serial(doc: &Doc, node: &Node) -> Result<Vec<Serial>> {
 
 impl Play {
     /// The user a task runs as through sudo (`become`), if any.
-    pub fn sudo_for(&self, task: &Task) -> Option<String> {
+    pub(crate) fn sudo_for(&self, task: &Task) -> Option<String> {
         if task.become_.unwrap_or(self.become_) {
             Some(
                 task.become_user
@@ -972,7 +972,7 @@ impl Play {
 
     /// Whom the host lock is taken as: root if any task of the play becomes root, else the
     /// first become user, else the login user (None).
-    pub fn lock_user(&self) -> Option<String> {
+    pub(crate) fn lock_user(&self) -> Option<String> {
         let users: Vec<String> = self.tasks.iter().filter_map(|t| self.sudo_for(t)).collect();
         users
             .iter()
@@ -982,7 +982,7 @@ impl Play {
     }
 
     /// nginx's log is readable by root (and adm): read it as the play's become user.
-    pub fn sudo_for_diagnosis(&self) -> Option<&str> {
+    pub(crate) fn sudo_for_diagnosis(&self) -> Option<&str> {
         if self.become_ {
             Some(self.become_user.as_deref().unwrap_or("root"))
         } else {

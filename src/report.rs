@@ -9,21 +9,21 @@ use std::time::Duration;
 
 /// The document `--output json` prints, as `plumb recap` reads it back.
 #[derive(Debug, Deserialize)]
-pub struct RunDoc {
-    pub mode: String,
-    pub hosts: Vec<HostReport>,
+pub(crate) struct RunDoc {
+    pub(crate) mode: String,
+    pub(crate) hosts: Vec<HostReport>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum OutputFormat {
+pub(crate) enum OutputFormat {
     Human,
     Json,
 }
 
-pub struct Report {
+pub(crate) struct Report {
     format: OutputFormat,
     color: bool,
-    pub verbose: u8,
+    pub(crate) verbose: u8,
     check: bool,
     hosts: Vec<HostReport>,
     out: Box<dyn Write>,
@@ -63,12 +63,12 @@ const CYAN: &str = "\x1b[36m";
 const BOLD: &str = "\x1b[1m";
 const RESET: &str = "\x1b[0m";
 
-pub fn color_enabled() -> bool {
+pub(crate) fn color_enabled() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 impl Report {
-    pub fn new(format: OutputFormat, verbose: u8) -> Report {
+    pub(crate) fn new(format: OutputFormat, verbose: u8) -> Report {
         Report {
             format,
             color: color_enabled(),
@@ -80,13 +80,13 @@ impl Report {
         }
     }
 
-    pub fn with_color(mut self, color: bool) -> Report {
+    pub(crate) fn with_color(mut self, color: bool) -> Report {
         self.color = color;
         self
     }
 
     /// Live progress lines, only for people: a terminal, human output, no -v.
-    pub fn with_progress(mut self) -> Report {
+    pub(crate) fn with_progress(mut self) -> Report {
         // NO_COLOR or --color never: plain lines, no escape codes at all.
         if self.format == OutputFormat::Human
             && self.verbose == 0
@@ -127,11 +127,11 @@ impl Report {
         self.hosts.last_mut().expect("just pushed")
     }
 
-    pub fn hosts(&self) -> &[HostReport] {
+    pub(crate) fn hosts(&self) -> &[HostReport] {
         &self.hosts
     }
 
-    pub fn event(&mut self, ev: Event) {
+    pub(crate) fn event(&mut self, ev: Event) {
         match ev {
             Event::Play { name, hosts, check } => {
                 self.check = check;
@@ -273,7 +273,7 @@ impl Report {
     }
 
     /// The end of a run: recap table (human) or the whole JSON document.
-    pub fn finish(&mut self, retry_file: Option<&str>) {
+    pub(crate) fn finish(&mut self, retry_file: Option<&str>) {
         if let Some(p) = self.progress.take() {
             p.overall.finish_and_clear();
             let _ = p.multi.clear();
@@ -364,7 +364,7 @@ impl Report {
 
     /// Takes the hosts of several runs' JSON documents (`plumb recap`); a host in two of them,
     /// or a plan mixed with an apply, is an error.
-    pub fn merge(&mut self, docs: Vec<(String, RunDoc)>) -> Result<(), Error> {
+    pub(crate) fn merge(&mut self, docs: Vec<(String, RunDoc)>) -> Result<(), Error> {
         let mut seen: std::collections::BTreeMap<String, String> = Default::default();
         let mut mode: Option<(String, String)> = None;
         for (file, doc) in docs {
@@ -394,7 +394,7 @@ impl Report {
     }
 
     /// Exit code for the run: see README "Exit codes".
-    pub fn exit_code(&self) -> i32 {
+    pub(crate) fn exit_code(&self) -> i32 {
         if self.hosts.iter().any(|h| h.status == HostStatus::Failed) {
             2
         } else if self
@@ -431,7 +431,7 @@ fn worst(old: HostStatus, new: HostStatus, fresh: bool) -> HostStatus {
 /// Text that came from a host (file contents, command output, messages), made safe for a
 /// terminal: C0 and C1 control characters other than newline and tab are shown escaped (`\x1b`,
 /// `\u{9b}`), so a host cannot move the cursor, recolour, rewrite or hide lines of the report.
-pub fn clean(text: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn clean(text: &str) -> std::borrow::Cow<'_, str> {
     let bad = |c: char| (c.is_control() && c != '\n' && c != '\t') || c == '\u{7f}';
     if !text.chars().any(bad) {
         return std::borrow::Cow::Borrowed(text);
@@ -448,18 +448,18 @@ pub fn clean(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
-pub fn line(text: &str) {
+pub(crate) fn line(text: &str) {
     let _ = writeln!(std::io::stdout(), "{text}");
 }
 
 /// A JSON document on stdout.
-pub fn json<T: Serialize>(value: &T) {
+pub(crate) fn json<T: Serialize>(value: &T) {
     let text = serde_json::to_string_pretty(value).expect("serializable");
     let _ = writeln!(std::io::stdout(), "{text}");
 }
 
 /// Prints an error the way compilers do: message, `--> file:line:col`, the line, a caret, a hint.
-pub fn error(e: &Error) {
+pub(crate) fn error(e: &Error) {
     let color = std::io::stderr().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let paint = |c: &str, t: &str| {

@@ -21,19 +21,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
-pub struct Runner<'a> {
-    pub pb: &'a Playbook,
-    pub inv: &'a Inventory,
-    pub opts: &'a Options,
+pub(crate) struct Runner<'a> {
+    pub(crate) pb: &'a Playbook,
+    pub(crate) inv: &'a Inventory,
+    pub(crate) opts: &'a Options,
     /// Set when a host fails in a play with `any_errors_fatal`: the others stop before their
     /// next task.
-    pub abort: AtomicBool,
+    pub(crate) abort: AtomicBool,
     /// The sudo password for `become`, if one was given.
-    pub become_pass: Option<String>,
+    pub(crate) become_pass: Option<String>,
 }
 
 impl<'a> Runner<'a> {
-    pub fn new(pb: &'a Playbook, inv: &'a Inventory, opts: &'a Options) -> Runner<'a> {
+    pub(crate) fn new(pb: &'a Playbook, inv: &'a Inventory, opts: &'a Options) -> Runner<'a> {
         Runner {
             pb,
             inv,
@@ -45,7 +45,7 @@ impl<'a> Runner<'a> {
 
     /// A play's hosts: its pattern, `--limit`, then `--shard` (a slice of the hosts of every
     /// play together, so a host is in one slice for the whole run).
-    pub fn selected(&self, play: &Play) -> Result<Vec<&'a Host>> {
+    pub(crate) fn selected(&self, play: &Play) -> Result<Vec<&'a Host>> {
         let mut hosts = self.unsharded(play)?;
         if let Some(shard) = &self.opts.shard {
             let everyone: Vec<&Host> = self
@@ -84,7 +84,7 @@ impl<'a> Runner<'a> {
 
     /// Everything that can be wrong without a host: host patterns, connection settings,
     /// templates, `when` expressions, loops, module arguments, local files.
-    pub fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         let mut errors: Vec<Error> = Vec::new();
         let mut seen: BTreeSet<String> = BTreeSet::new();
         let mut push = |e: Error, errors: &mut Vec<Error>| {
@@ -317,7 +317,7 @@ impl<'a> Runner<'a> {
     }
 
     /// Runs every play; returns the retry file written, if any host failed.
-    pub fn run(&self, report: &mut Report) -> Result<Option<String>> {
+    pub(crate) fn run(&self, report: &mut Report) -> Result<Option<String>> {
         let mut dead: BTreeSet<String> = BTreeSet::new();
         for play in &self.pb.plays {
             let hosts: Vec<&Host> = self

@@ -4,14 +4,14 @@ use crate::error::{Error, Result};
 
 /// One step of a rolling rollout: a host count or a percentage of the play's hosts.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Serial {
+pub(crate) enum Serial {
     Count(usize),
     Percent(f64),
 }
 
 impl Serial {
     /// A percentage of the play's hosts, if `text` is a number in (0, 100].
-    pub fn percent(text: &str) -> Option<Serial> {
+    pub(crate) fn percent(text: &str) -> Option<Serial> {
         match text.parse::<f64>() {
             Ok(f) if f > 0.0 && f <= 100.0 => Some(Serial::Percent(f)),
             _ => None,
@@ -25,14 +25,14 @@ impl Serial {
 /// or more than `max_fail_percentage` of this batch's hosts failed (Ansible divides by the
 /// batch size, not by the play's hosts).
 #[derive(Debug, Clone, Copy)]
-pub struct StopRule {
-    pub any_errors_fatal: bool,
-    pub max_fail_percentage: Option<f64>,
+pub(crate) struct StopRule {
+    pub(crate) any_errors_fatal: bool,
+    pub(crate) max_fail_percentage: Option<f64>,
 }
 
 impl StopRule {
     /// Why the remaining batches do not run, or None to go on.
-    pub fn after_batch(&self, size: usize, failed: usize) -> Option<String> {
+    pub(crate) fn after_batch(&self, size: usize, failed: usize) -> Option<String> {
         if failed == 0 || size == 0 {
             return None;
         }
@@ -53,7 +53,7 @@ impl StopRule {
 }
 
 /// Splits hosts into rolling batches: `serial` sizes in order, the last one repeating.
-pub fn batches<'h, T>(hosts: &'h [T], serial: &[Serial]) -> Vec<&'h [T]> {
+pub(crate) fn batches<'h, T>(hosts: &'h [T], serial: &[Serial]) -> Vec<&'h [T]> {
     if serial.is_empty() || hosts.is_empty() {
         return vec![hosts];
     }
@@ -77,7 +77,7 @@ pub fn batches<'h, T>(hosts: &'h [T], serial: &[Serial]) -> Vec<&'h [T]> {
 }
 
 /// `--serial`: comma-separated host counts and percentages.
-pub fn parse_serial(s: &str) -> Result<Vec<Serial>> {
+pub(crate) fn parse_serial(s: &str) -> Result<Vec<Serial>> {
     s.split(',')
         .map(|part| {
             let p = part.trim();

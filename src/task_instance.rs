@@ -11,8 +11,8 @@ use serde_json::{Map, Value};
 use std::path::Path;
 
 /// A task with the variables it sees on one host before its own `vars` and loop item.
-pub struct TaskInstance<'a> {
-    pub task: &'a Task,
+pub(crate) struct TaskInstance<'a> {
+    pub(crate) task: &'a Task,
     /// The play's variables and registered results.
     base: &'a Map<String, Value>,
     /// Play variables that wait for a registered result, a task's vars or the item, as written.
@@ -21,7 +21,7 @@ pub struct TaskInstance<'a> {
 
 /// Why a task's `loop` gave no list of items.
 #[derive(Debug)]
-pub enum LoopError {
+pub(crate) enum LoopError {
     /// Its template did not render.
     Render(Error),
     /// It rendered to something else than a list: that value's type.
@@ -30,7 +30,7 @@ pub enum LoopError {
 
 impl LoopError {
     /// The message a task line shows.
-    pub fn message(&self) -> String {
+    pub(crate) fn message(&self) -> String {
         match self {
             LoopError::Render(e) => e.one_line(),
             LoopError::NotAList(found) => format!("`loop` must be a list, found {found}"),
@@ -39,7 +39,7 @@ impl LoopError {
 }
 
 impl<'a> TaskInstance<'a> {
-    pub fn new(
+    pub(crate) fn new(
         task: &'a Task,
         base: &'a Map<String, Value>,
         deferred: &'a Map<String, Value>,
@@ -52,18 +52,18 @@ impl<'a> TaskInstance<'a> {
     }
 
     /// The task's variables with no loop item.
-    pub fn vars(&self) -> Vars {
+    pub(crate) fn vars(&self) -> Vars {
         self.item_vars(None).0
     }
 
     /// The variables for one loop item, and the task's own `vars` that did not render.
-    pub fn item_vars(&self, item: Option<&Value>) -> (Vars, Vec<Unresolved>) {
+    pub(crate) fn item_vars(&self, item: Option<&Value>) -> (Vars, Vec<Unresolved>) {
         let (m, failed) = task_item_vars(self.task, self.base, item, self.deferred);
         (Vars::new(m), failed)
     }
 
     /// The loop's items (one `None` without a loop), rendered with `vars`.
-    pub fn items(&self, vars: &Vars) -> std::result::Result<Vec<Option<Value>>, LoopError> {
+    pub(crate) fn items(&self, vars: &Vars) -> std::result::Result<Vec<Option<Value>>, LoopError> {
         match &self.task.loop_items {
             None => Ok(vec![None]),
             Some(l) => match vars.render_value(&l.value, &l.loc) {
@@ -75,7 +75,7 @@ impl<'a> TaskInstance<'a> {
     }
 
     /// Whether every `when` holds; the first false one or error stops.
-    pub fn when(&self, vars: &Vars) -> Result<bool> {
+    pub(crate) fn when(&self, vars: &Vars) -> Result<bool> {
         for w in &self.task.when {
             if !vars.condition(&w.value, &w.loc)? {
                 return Ok(false);
@@ -85,7 +85,7 @@ impl<'a> TaskInstance<'a> {
     }
 
     /// The module's arguments rendered with `vars`.
-    pub fn args(&self, vars: &Vars) -> Result<Map<String, Value>> {
+    pub(crate) fn args(&self, vars: &Vars) -> Result<Map<String, Value>> {
         let task = self.task;
         let mut rendered = Map::new();
         for (k, v) in &task.args.map {
@@ -95,7 +95,7 @@ impl<'a> TaskInstance<'a> {
     }
 
     /// The module built from rendered arguments; `base_dir` is the playbook's directory.
-    pub fn build(
+    pub(crate) fn build(
         &self,
         rendered: Map<String, Value>,
         vars: &Vars,
@@ -112,13 +112,13 @@ impl<'a> TaskInstance<'a> {
     }
 
     /// Arguments rendered, then the module built.
-    pub fn action(&self, vars: &Vars, base_dir: &Path) -> Result<Action> {
+    pub(crate) fn action(&self, vars: &Vars, base_dir: &Path) -> Result<Action> {
         self.build(self.args(vars)?, vars, base_dir)
     }
 
     /// The variables `changed_when`, `failed_when` and `until` see: the result under its
     /// register name and as `result`.
-    pub fn with_result(&self, vars: &Vars, value: &Value) -> Vars {
+    pub(crate) fn with_result(&self, vars: &Vars, value: &Value) -> Vars {
         let mut with = vars.map().clone();
         if let Some(r) = &self.task.register {
             with.insert(r.clone(), value.clone());

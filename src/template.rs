@@ -73,7 +73,7 @@ fn new_tera() -> tera::Tera {
 }
 
 /// Ansible's truthiness for `| bool` and `when`.
-pub fn truthy(v: &Value) -> bool {
+pub(crate) fn truthy(v: &Value) -> bool {
     match v {
         Value::Null => false,
         Value::Bool(b) => *b,
@@ -87,28 +87,28 @@ pub fn truthy(v: &Value) -> bool {
     }
 }
 
-pub fn has_template(s: &str) -> bool {
+pub(crate) fn has_template(s: &str) -> bool {
     s.contains("{{") || s.contains("{%")
 }
 
 /// Variables visible to one task on one host, ready for rendering.
-pub struct Vars {
+pub(crate) struct Vars {
     map: Map<String, Value>,
     ctx: tera::Context,
 }
 
 impl Vars {
-    pub fn new(map: Map<String, Value>) -> Vars {
+    pub(crate) fn new(map: Map<String, Value>) -> Vars {
         let ctx = tera::Context::from_value(Value::Object(map.clone())).expect("an object");
         Vars { map, ctx }
     }
 
-    pub fn map(&self) -> &Map<String, Value> {
+    pub(crate) fn map(&self) -> &Map<String, Value> {
         &self.map
     }
 
     /// Renders `text`. `loc` is where `text` starts in its file, for error positions.
-    pub fn render(&self, text: &str, loc: &Location) -> Result<String, Error> {
+    pub(crate) fn render(&self, text: &str, loc: &Location) -> Result<String, Error> {
         if !has_template(text) {
             return Ok(text.to_string());
         }
@@ -169,7 +169,7 @@ impl Vars {
 
     /// Checks a value's templates without rendering them (see `check_source`), adding the
     /// variables they read to `names`.
-    pub fn check_value(
+    pub(crate) fn check_value(
         &self,
         v: &Value,
         loc: &Location,
@@ -195,7 +195,7 @@ impl Vars {
     }
 
     /// Checks a condition without evaluating it, adding the variables it reads to `names`.
-    pub fn check_condition(
+    pub(crate) fn check_condition(
         &self,
         expr: &Value,
         loc: &Location,
@@ -223,7 +223,7 @@ impl Vars {
 
     /// Renders a value; a string that is one whole `{{ expr }}` keeps the expression's type, so
     /// `loop: "{{ packages }}"` is a list and `port: "{{ p }}"` a number.
-    pub fn render_value(&self, v: &Value, loc: &Location) -> Result<Value, Error> {
+    pub(crate) fn render_value(&self, v: &Value, loc: &Location) -> Result<Value, Error> {
         Ok(match v {
             Value::String(s) if has_template(s) => {
                 // Exactly `{{ expr }}`: text around it (even a newline) makes it a string.
@@ -259,7 +259,7 @@ impl Vars {
     }
 
     /// Evaluates an Ansible `when`-style condition (a bare expression, braces tolerated).
-    pub fn condition(&self, expr: &Value, loc: &Location) -> Result<bool, Error> {
+    pub(crate) fn condition(&self, expr: &Value, loc: &Location) -> Result<bool, Error> {
         match expr {
             Value::Bool(b) => Ok(*b),
             Value::Array(all) => {
@@ -564,7 +564,7 @@ impl Found {
 
 /// The root names of the variables a value's templates read (empty for text Tera cannot
 /// parse: rendering it reports that).
-pub fn names_in(v: &Value) -> BTreeSet<String> {
+pub(crate) fn names_in(v: &Value) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     match v {
         Value::String(s) if has_template(s) => {

@@ -9,32 +9,32 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode, MarkedSequenceNode};
+pub(crate) use marked_yaml::types::MarkedScalarNode;
 
 /// One parsed YAML file: its root node and its path, for locations.
-pub struct Doc {
-    pub file: Arc<PathBuf>,
-    pub root: Node,
+pub(crate) struct Doc {
+    pub(crate) file: Arc<PathBuf>,
+    pub(crate) root: Node,
     /// The source, to place locations where a reader looks (inside quotes, at a key).
     lines: Vec<String>,
 }
 
 /// Nothing but blank lines, comments and `---`: an empty YAML document.
-pub fn is_blank(text: &str) -> bool {
+pub(crate) fn is_blank(text: &str) -> bool {
     text.lines()
         .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#') || l.trim() == "---")
 }
 
 impl Doc {
     /// The items of a top-level list (none if the top level is not one).
-    pub fn items(&self) -> Vec<&Node> {
+    pub(crate) fn items(&self) -> Vec<&Node> {
         self.root
             .as_sequence()
             .map(|s| s.iter().collect())
             .unwrap_or_default()
     }
 
-    pub fn parse(file: PathBuf, text: &str, top_sequence: bool) -> Result<Doc> {
+    pub(crate) fn parse(file: PathBuf, text: &str, top_sequence: bool) -> Result<Doc> {
         let file = Arc::new(file);
         // An empty file is an empty document, not an error of the YAML library's wording.
         if is_blank(text) {
@@ -58,7 +58,7 @@ impl Doc {
 
     /// Where a node starts, as a reader sees it: a quoted scalar at its first character inside
     /// the quotes (so offsets into its text land right), a block mapping at its first key.
-    pub fn loc(&self, node: &Node) -> Location {
+    pub(crate) fn loc(&self, node: &Node) -> Location {
         let loc = loc_of(&self.file, node.span());
         let first = self
             .lines
@@ -77,12 +77,12 @@ impl Doc {
         }
     }
 
-    pub fn key_loc(&self, key: &MarkedScalarNode) -> Location {
+    pub(crate) fn key_loc(&self, key: &MarkedScalarNode) -> Location {
         loc_of(&self.file, key.span())
     }
 }
 
-pub fn loc_of(file: &Arc<PathBuf>, span: &marked_yaml::Span) -> Location {
+pub(crate) fn loc_of(file: &Arc<PathBuf>, span: &marked_yaml::Span) -> Location {
     match span.start() {
         Some(m) => Location::new(file, m.line(), m.column()),
         None => Location::new(file, 1, 1),
@@ -90,7 +90,7 @@ pub fn loc_of(file: &Arc<PathBuf>, span: &marked_yaml::Span) -> Location {
 }
 
 /// Where each value of a mapping was written.
-pub fn value_locs(doc: &Doc, node: &Node) -> std::collections::HashMap<String, Location> {
+pub(crate) fn value_locs(doc: &Doc, node: &Node) -> std::collections::HashMap<String, Location> {
     node.as_mapping()
         .map(|m| {
             m.iter()
@@ -101,7 +101,7 @@ pub fn value_locs(doc: &Doc, node: &Node) -> std::collections::HashMap<String, L
 }
 
 /// A node's YAML type, for "expected X, found Y" messages.
-pub fn kind(node: &Node) -> &'static str {
+pub(crate) fn kind(node: &Node) -> &'static str {
     match node {
         Node::Scalar(_) => "a scalar",
         Node::Mapping(_) => "a mapping",
@@ -112,7 +112,7 @@ pub fn kind(node: &Node) -> &'static str {
 /// Plain scalars get YAML types (bool, int, float, null), including YAML 1.1's yes/no that
 /// Ansible users write; quoted scalars stay strings. Numbers with a leading zero stay strings so
 /// that `mode: 0644` keeps its octal digits.
-pub fn scalar_value(s: &MarkedScalarNode) -> Value {
+pub(crate) fn scalar_value(s: &MarkedScalarNode) -> Value {
     let text = s.as_str();
     if !s.may_coerce() {
         return Value::String(text.to_string());
@@ -120,7 +120,7 @@ pub fn scalar_value(s: &MarkedScalarNode) -> Value {
     typed_scalar(text)
 }
 
-pub fn typed_scalar(text: &str) -> Value {
+pub(crate) fn typed_scalar(text: &str) -> Value {
     match text {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => {
@@ -149,7 +149,7 @@ pub fn typed_scalar(text: &str) -> Value {
     Value::String(text.to_string())
 }
 
-pub fn to_value(node: &Node) -> Value {
+pub(crate) fn to_value(node: &Node) -> Value {
     match node {
         Node::Scalar(s) => scalar_value(s),
         Node::Sequence(seq) => Value::Array(seq.iter().map(to_value).collect()),

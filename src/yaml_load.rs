@@ -22,7 +22,7 @@ impl MarkedEventReceiver for Events {
 }
 
 /// The first document of `text`; `top_sequence` says whether it must be a list or a mapping.
-pub fn load(file: &Arc<PathBuf>, text: &str, top_sequence: bool) -> Result<Node> {
+pub(crate) fn load(file: &Arc<PathBuf>, text: &str, top_sequence: bool) -> Result<Node> {
     let mut events = Events::default();
     Parser::new_from_str(text)
         .load(&mut events, false)
@@ -54,7 +54,7 @@ struct Builder<'a> {
 const MAX_EXPANDED: usize = 1_000_000;
 
 /// A YAML syntax error at a 1-based line and column, with a hint for the usual causes.
-pub fn syntax_error(
+pub(crate) fn syntax_error(
     file: &Arc<PathBuf>,
     text: &str,
     line_no: usize,

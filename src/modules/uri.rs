@@ -3,17 +3,17 @@
 
 use super::args::Getter;
 use crate::error::Result;
-pub use crate::http::{Request, Tls};
+pub(crate) use crate::http::{Request, Tls};
 use serde_json::Value;
 
 #[derive(Debug, Clone)]
-pub struct Uri {
-    pub request: Request,
+pub(crate) struct Uri {
+    pub(crate) request: Request,
 }
 
 impl Uri {
     /// `base`: the playbook's directory, which a relative `ca_path` is read from.
-    pub fn build(a: &Getter, base: &std::path::Path) -> Result<Uri> {
+    pub(crate) fn build(a: &Getter, base: &std::path::Path) -> Result<Uri> {
         let url = a.str("url")?;
         let (host, port, path) = parse_url(&url).map_err(|e| a.err("url", e))?;
         let tls = if url.starts_with("https://") {
@@ -91,7 +91,7 @@ impl Uri {
     }
 }
 
-pub fn parse_url(url: &str) -> std::result::Result<(String, u16, String), String> {
+pub(crate) fn parse_url(url: &str) -> std::result::Result<(String, u16, String), String> {
     let (rest, default_port) = if let Some(r) = url.strip_prefix("http://") {
         (r, 80)
     } else if let Some(r) = url.strip_prefix("https://") {
@@ -118,7 +118,7 @@ pub fn parse_url(url: &str) -> std::result::Result<(String, u16, String), String
 }
 
 /// The registered result of a request, as Ansible's uri module shapes it.
-pub fn result(req: &Request, status: u16, body: &str) -> Value {
+pub(crate) fn result(req: &Request, status: u16, body: &str) -> Value {
     let mut v = serde_json::json!({
         "url": req.url,
         "status": status,
@@ -130,7 +130,7 @@ pub fn result(req: &Request, status: u16, body: &str) -> Value {
 }
 
 /// The result of an answer, and why the task fails when the status is not an expected one.
-pub fn check(req: &Request, status: u16, body: &str) -> (Value, Option<String>) {
+pub(crate) fn check(req: &Request, status: u16, body: &str) -> (Value, Option<String>) {
     let mut value = result(req, status, body);
     value["changed"] = Value::Bool(false);
     value["skipped"] = Value::Bool(false);
