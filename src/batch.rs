@@ -4,6 +4,11 @@
 //! are unchanged. On a host each process costs about a millisecond, and hosts share the CPU.
 
 use crate::modules::{Action, file_fact};
+use crate::playbook::Play;
+use crate::tags::TagFilter;
+use crate::task_instance::TaskInstance;
+use serde_json::{Map, Value};
+use std::path::Path;
 
 /// What one task's probe needs, in merged form.
 pub(crate) enum Need {
@@ -105,6 +110,54 @@ pub(crate) fn split_units(output: &str, count: usize) -> Option<Vec<String>> {
     looks_right.then_some(blocks)
 }
 
+/// A task's own probe text, what it needs, its sudo user.
+pub(crate) type Wanted = (String, Need, Option<String>);
+
+/// The probes of the tasks of `play` that render before any task runs (`base`: the host's
+/// variables), each with what it needs and its sudo user; and the probes of `no_log` tasks.
+pub(crate) fn wanted(
+    play: &Play,
+    tags: &TagFilter,
+    base: &Map<String, Value>,
+    deferred: &Map<String, Value>,
+    base_dir: &Path,
+) -> (Vec<Wanted>, Vec<String>) {
+    let mut wanted: Vec<Wanted> = Vec::new();
+    // Probes of `no_log` tasks: each runs as its own snippet (never merged), so its section
+    // can be left out of what -vv prints.
+    let mut hidden: Vec<String> = Vec::new();
+    for task in &play.tasks {
+        if task.delegate_to.is_some() || !tags.selects(&task.tags) {
+            continue;
+        }
+        let sudo = play.sudo_for(task);
+        let inst = TaskInstance::new(task, base, deferred);
+        let Ok(items) = inst.items(&inst.vars()) else {
+            continue;
+        };
+        for item in items {
+            let vars = inst.item_vars(item.as_ref()).0;
+            if !matches!(inst.when(&vars), Ok(true)) {
+                continue;
+            }
+            if let Ok(action) = inst.action(&vars, base_dir)
+                && let (Some(p), Some(need)) = (action.probe(), need(&action))
+            {
+                if task.no_log && !hidden.contains(&p) {
+                    hidden.push(p.clone());
+                }
+                let need = if hidden.contains(&p) { Need::Own } else { need };
+                match wanted.iter_mut().find(|(q, _, u)| *q == p && *u == sudo) {
+                    Some(w) if hidden.contains(&p) => w.1 = need,
+                    Some(_) => {}
+                    None => wanted.push((p, need, sudo.clone())),
+                }
+            }
+        }
+    }
+    (wanted, hidden)
+}
+
 /// One sudo user's probes merged into one script: the merged file and unit snippets, then each
 /// probe that runs as its own snippet.
 pub(crate) struct Batch {
@@ -121,15 +174,14 @@ pub(crate) struct Batch {
 impl Batch {
     /// Groups `wanted` (a task's probe, what it needs, its sudo user) by sudo user, in the order
     /// first wanted, and merges each group.
-    pub(crate) fn plan(wanted: Vec<(String, Need, Option<String>)>) -> Vec<Batch> {
+    pub(crate) fn plan(wanted: Vec<Wanted>) -> Vec<Batch> {
         let mut users: Vec<Option<String>> = Vec::new();
         for (_, _, u) in &wanted {
             if !users.contains(u) {
                 users.push(u.clone());
             }
         }
-        let mut wanted: Vec<Option<(String, Need, Option<String>)>> =
-            wanted.into_iter().map(Some).collect();
+        let mut wanted: Vec<Option<Wanted>> = wanted.into_iter().map(Some).collect();
         users
             .into_iter()
             .map(|user| {

@@ -112,3 +112,25 @@ pub(crate) fn connect(
     t.set_become_password(become_pass.map(str::to_string));
     Ok(t)
 }
+
+/// Takes the host's plumb lock and runs the first probe. A play that becomes another user takes
+/// the lock as that user (`lock_user`: root's lock lives where only root can write, see
+/// transport::LOCK_FILE), even when the first probe is not one of its become tasks; then the
+/// probe runs on its own exec. `on_wait` tells the user another run holds the lock.
+pub(crate) fn lock_and_run(
+    t: &mut dyn Transport,
+    lock_user: Option<&str>,
+    wait: std::time::Duration,
+    script: &str,
+    user: Option<&str>,
+    on_wait: &mut dyn FnMut(),
+) -> Result<(crate::transport::Lock, Option<crate::transport::Output>), TransportError> {
+    if lock_user == user {
+        return t.lock_and_run(wait, script, user, on_wait);
+    }
+    let (lock, _) = t.lock_and_run(wait, "true", lock_user, on_wait)?;
+    if lock != crate::transport::Lock::Held {
+        return Ok((lock, None));
+    }
+    Ok((lock, Some(t.run(script, user)?)))
+}

@@ -258,42 +258,15 @@ impl<'a> HostRun<'a> {
         &mut self,
         mut lock: Option<std::time::Duration>,
     ) -> std::result::Result<crate::transport::Lock, TransportError> {
-        use crate::batch::{self, Need};
-        // (the task's own probe text, what it needs, sudo user)
-        let mut wanted: Vec<(String, Need, Option<String>)> = Vec::new();
-        // Probes of `no_log` tasks: each runs as its own snippet (never merged), so its section
-        // can be left out of what -vv prints.
-        let mut hidden: Vec<String> = Vec::new();
-        for task in &self.play.tasks {
-            if task.delegate_to.is_some() || !self.r.opts.tags.selects(&task.tags) {
-                continue;
-            }
-            let sudo = self.play.sudo_for(task);
-            let m = self.known_vars();
-            let inst = TaskInstance::new(task, &m, &self.deferred);
-            let Ok(items) = inst.items(&inst.vars()) else {
-                continue;
-            };
-            for item in items {
-                let vars = inst.item_vars(item.as_ref()).0;
-                if !matches!(inst.when(&vars), Ok(true)) {
-                    continue;
-                }
-                if let Ok(action) = inst.action(&vars, self.r.playbook_dir)
-                    && let (Some(p), Some(need)) = (action.probe(), batch::need(&action))
-                {
-                    if task.no_log && !hidden.contains(&p) {
-                        hidden.push(p.clone());
-                    }
-                    let need = if hidden.contains(&p) { Need::Own } else { need };
-                    match wanted.iter_mut().find(|(q, _, u)| *q == p && *u == sudo) {
-                        Some(w) if hidden.contains(&p) => w.1 = need,
-                        Some(_) => {}
-                        None => wanted.push((p, need, sudo.clone())),
-                    }
-                }
-            }
-        }
+        use crate::batch;
+        let m = self.known_vars();
+        let (wanted, hidden) = batch::wanted(
+            self.play,
+            &self.r.opts.tags,
+            &m,
+            &self.deferred,
+            self.r.playbook_dir,
+        );
         let batches = batch::Batch::plan(wanted);
         if let Some(wait) = lock
             && batches.is_empty()
@@ -357,10 +330,7 @@ impl<'a> HostRun<'a> {
         Ok(crate::transport::Lock::Held)
     }
 
-    /// Takes the lock and runs the first probe, telling the user if another run holds it.
-    /// A play that becomes another user takes the lock as that user (root's lock lives where
-    /// only root can write: see transport::LOCK_FILE), even when the first probe is not one of
-    /// its become tasks; then the probe runs on its own exec.
+    /// Takes the lock and runs the first probe (see `connection::lock_and_run`).
     fn lock_and_run(
         &mut self,
         wait: std::time::Duration,
@@ -379,16 +349,14 @@ impl<'a> HostRun<'a> {
             });
         };
         let lock_user = self.play.lock_user();
-        if lock_user.as_deref() == user {
-            return self.t.lock_and_run(wait, script, user, &mut on_wait);
-        }
-        let (lock, _) = self
-            .t
-            .lock_and_run(wait, "true", lock_user.as_deref(), &mut on_wait)?;
-        if lock != crate::transport::Lock::Held {
-            return Ok((lock, None));
-        }
-        Ok((lock, Some(self.t.run(script, user)?)))
+        crate::connection::lock_and_run(
+            &mut *self.t,
+            lock_user.as_deref(),
+            wait,
+            script,
+            user,
+            &mut on_wait,
+        )
     }
 
     fn run_task(
