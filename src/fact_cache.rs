@@ -1,7 +1,9 @@
 //! Probe results for one host, by (probe script, sudo user), from the batched probe or a later
 //! one; and what real changes touched since, which makes a cached result stale.
 
+use crate::event::{Log, head};
 use crate::modules::Resource;
+use crate::transport::{Transport, TransportError};
 use std::collections::HashMap;
 
 #[derive(Debug, Default)]
@@ -51,6 +53,37 @@ pub(crate) fn facts(code: i32, out: String) -> Result<String, String> {
         ));
     }
     Ok(out)
+}
+
+/// A probe's facts: `cached` if given, else from running `probe` on `t` (as `sudo`).
+pub(crate) fn read(
+    cached: Option<(i32, String)>,
+    t: &mut dyn Transport,
+    log: &Log,
+    probe: &str,
+    sudo: Option<&str>,
+) -> Result<Result<String, String>, TransportError> {
+    let (code, out) = match cached {
+        Some(c) => {
+            log.detail(
+                1,
+                format!("facts (from the batched probe):\n{}", head(&c.1, 8)),
+            );
+            c
+        }
+        None => {
+            log.detail(1, format!("probe:\n{}", head(probe, 8)));
+            // The probe's own stderr belongs to its facts, in order, as in the batch; what
+            // else reaches stderr (sudo's warnings) does not, unless the probe failed.
+            let out = t.run(&format!("{{\n{probe}\n}} 2>&1"), sudo)?;
+            log.detail(
+                1,
+                format!("facts (exit {}):\n{}", out.code, head(&out.all(), 8)),
+            );
+            (out.code, if out.code == 0 { out.out } else { out.all() })
+        }
+    };
+    Ok(facts(code, out))
 }
 
 #[cfg(test)]

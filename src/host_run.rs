@@ -2,7 +2,7 @@
 //! task by task (re-probing only what an earlier change may have touched), then handlers.
 
 use crate::dry_run::DryRun;
-use crate::event::{Event, Line, Log, head};
+use crate::event::{Event, Line, Log};
 use crate::execute::Target;
 use crate::fact_cache::FactCache;
 use crate::host_vars::host_vars;
@@ -585,34 +585,14 @@ impl<'a> HostRun<'a> {
         sudo: Option<&str>,
         delegated: bool,
     ) -> std::result::Result<std::result::Result<String, String>, TransportError> {
+        // A delegated task runs on the control machine: the batch probed the host.
         let cached = if delegated {
             None
         } else {
             self.facts.get(probe, sudo, reads)
         };
-        let (code, out) = match cached {
-            Some(c) => {
-                self.detail(
-                    1,
-                    format!("facts (from the batched probe):\n{}", head(&c.1, 8)),
-                );
-                c
-            }
-            None => {
-                self.detail(1, format!("probe:\n{}", head(probe, 8)));
-                // The probe's own stderr belongs to its facts, in order, as in the batch; what
-                // else reaches stderr (sudo's warnings) does not, unless the probe failed.
-                let out = self
-                    .transport(delegated)
-                    .run(&format!("{{\n{probe}\n}} 2>&1"), sudo)?;
-                self.detail(
-                    1,
-                    format!("facts (exit {}):\n{}", out.code, head(&out.all(), 8)),
-                );
-                (out.code, if out.code == 0 { out.out } else { out.all() })
-            }
-        };
-        Ok(crate::fact_cache::facts(code, out))
+        let log = self.log();
+        crate::fact_cache::read(cached, self.transport(delegated), &log, probe, sudo)
     }
 
     /// Unified diffs of the files a plan rewrites, against what is on the host now.
