@@ -44,7 +44,7 @@ pub(crate) fn need(action: &Action) -> Option<Need> {
 }
 
 /// The merged `stat` + `sha256sum` snippet for all these paths.
-pub(crate) fn files_probe(paths: &[String], sums: &[String]) -> String {
+fn files_probe(paths: &[String], sums: &[String]) -> String {
     let p: Vec<&str> = paths.iter().map(String::as_str).collect();
     let s: Vec<&str> = sums.iter().map(String::as_str).collect();
     file_fact::probe(&p, &s)
@@ -75,7 +75,7 @@ pub(crate) fn select_files(
 }
 
 /// The merged `systemctl show` for several units.
-pub(crate) fn units_probe(units: &[String]) -> String {
+fn units_probe(units: &[String]) -> String {
     let q: Vec<String> = units.iter().map(|u| crate::shell::quote(u)).collect();
     format!(
         "systemctl show -p {} -- {} 2>&1",
@@ -86,7 +86,7 @@ pub(crate) fn units_probe(units: &[String]) -> String {
 
 /// Splits `systemctl show` output for several units into one block per unit, in order; None
 /// when it is not that (an error message, say), so each task probes alone.
-pub(crate) fn split_units(output: &str, count: usize) -> Option<Vec<String>> {
+fn split_units(output: &str, count: usize) -> Option<Vec<String>> {
     let blocks: Vec<String> = output
         .trim_end()
         .split("\n\n")

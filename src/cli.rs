@@ -5,8 +5,7 @@ use crate::transport::ssh::HostKeyChecking;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
-pub(crate) const VERSION: &str =
-    concat!(env!("CARGO_PKG_VERSION"), " (", env!("PLUMB_GIT_REV"), ")");
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("PLUMB_GIT_REV"), ")");
 
 #[derive(Parser, Debug)]
 #[command(

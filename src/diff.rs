@@ -50,7 +50,7 @@ pub(crate) fn diffs<E>(
 }
 
 /// A unified diff between a file's old and new content, as a reviewer reads it.
-pub(crate) fn unified_diff(path: &str, old: Option<&[u8]>, new: &[u8]) -> String {
+fn unified_diff(path: &str, old: Option<&[u8]>, new: &[u8]) -> String {
     let binary = |b: &[u8]| b.contains(&0) || std::str::from_utf8(b).is_err();
     if old.is_some_and(binary) || binary(new) {
         return format!("binary file {path} differs\n");
@@ -83,10 +83,10 @@ pub(crate) fn unified_diff(path: &str, old: Option<&[u8]>, new: &[u8]) -> String
 }
 
 /// Longest diff shown per file, in lines.
-pub(crate) const MAX_DIFF_LINES: usize = 400;
+const MAX_DIFF_LINES: usize = 400;
 
 /// Largest file content diffed, in bytes (on either side).
-pub(crate) const MAX_DIFF_BYTES: usize = 256 * 1024;
+const MAX_DIFF_BYTES: usize = 256 * 1024;
 
 #[cfg(test)]
 mod tests {

@@ -88,7 +88,7 @@ pub(crate) fn resolve(
 
 /// `resolve` for the variables named in `keys` only (the others are values, never rendered:
 /// a registered result's text is not a template).
-pub(crate) fn resolve_only(
+fn resolve_only(
     mut m: Map<String, Value>,
     keys: &BTreeSet<&String>,
     loc: &dyn Fn(&str) -> crate::location::Location,
@@ -146,7 +146,7 @@ pub(crate) fn resolve_only(
     (m, failed)
 }
 
-pub(crate) fn mentions_template(v: &Value) -> bool {
+fn mentions_template(v: &Value) -> bool {
     match v {
         Value::String(s) => has_template(s),
         Value::Array(a) => a.iter().any(mentions_template),

@@ -184,7 +184,7 @@ impl rustls::client::danger::ServerCertVerifier for AnyCert {
     }
 }
 
-pub(crate) fn parse_response(raw: &[u8]) -> Result<(u16, String), String> {
+fn parse_response(raw: &[u8]) -> Result<(u16, String), String> {
     if raw.is_empty() {
         return Err("connection closed without a response".into());
     }

@@ -431,7 +431,7 @@ fn worst(old: HostStatus, new: HostStatus, fresh: bool) -> HostStatus {
 /// Text that came from a host (file contents, command output, messages), made safe for a
 /// terminal: C0 and C1 control characters other than newline and tab are shown escaped (`\x1b`,
 /// `\u{9b}`), so a host cannot move the cursor, recolour, rewrite or hide lines of the report.
-pub(crate) fn clean(text: &str) -> std::borrow::Cow<'_, str> {
+fn clean(text: &str) -> std::borrow::Cow<'_, str> {
     let bad = |c: char| (c.is_control() && c != '\n' && c != '\t') || c == '\u{7f}';
     if !text.chars().any(bad) {
         return std::borrow::Cow::Borrowed(text);

@@ -11,7 +11,7 @@ use sha2::Sha256;
 type Aes256Ctr = ctr::Ctr128BE<Aes256>;
 
 /// The first bytes of every vaulted file or value.
-pub(crate) const HEADER: &str = "$ANSIBLE_VAULT;";
+const HEADER: &str = "$ANSIBLE_VAULT;";
 
 /// One vault password, with the label `--vault-id` gave it (`default` otherwise).
 #[derive(Clone)]
@@ -249,7 +249,7 @@ pub(crate) fn reveal(text: &str) -> Result<String, VaultError> {
 
 /// Marks text as secret: every later output shows `********` in its place. Too short a text
 /// would mask everything else too, so values under 3 characters are not tracked.
-pub(crate) fn remember(secret: &str) {
+fn remember(secret: &str) {
     let s = secret.trim_end_matches(['\n', '\r']);
     if s.chars().count() < 3 {
         return;
@@ -300,7 +300,7 @@ pub(crate) fn mask_json(text: &str) -> String {
 
 /// A file's bytes as read, decrypted when they are a whole-file vault (every line of it then a
 /// secret). A vault that does not open is an error at the file's first line (exit code 2).
-pub(crate) fn open_bytes(path: &std::path::Path, bytes: Vec<u8>) -> crate::error::Result<Vec<u8>> {
+fn open_bytes(path: &std::path::Path, bytes: Vec<u8>) -> crate::error::Result<Vec<u8>> {
     use crate::error::Error;
     if !is_vaulted(&bytes) {
         return Ok(bytes);

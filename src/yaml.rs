@@ -112,7 +112,7 @@ pub(crate) fn kind(node: &Node) -> &'static str {
 /// Plain scalars get YAML types (bool, int, float, null), including YAML 1.1's yes/no that
 /// Ansible users write; quoted scalars stay strings. Numbers with a leading zero stay strings so
 /// that `mode: 0644` keeps its octal digits.
-pub(crate) fn scalar_value(s: &MarkedScalarNode) -> Value {
+fn scalar_value(s: &MarkedScalarNode) -> Value {
     let text = s.as_str();
     if !s.may_coerce() {
         return Value::String(text.to_string());

@@ -54,13 +54,7 @@ struct Builder<'a> {
 const MAX_EXPANDED: usize = 1_000_000;
 
 /// A YAML syntax error at a 1-based line and column, with a hint for the usual causes.
-pub(crate) fn syntax_error(
-    file: &Arc<PathBuf>,
-    text: &str,
-    line_no: usize,
-    col: usize,
-    info: &str,
-) -> Error {
+fn syntax_error(file: &Arc<PathBuf>, text: &str, line_no: usize, col: usize, info: &str) -> Error {
     let line = text.lines().nth(line_no.saturating_sub(1)).unwrap_or("");
     let indent = line.chars().take_while(|c| *c == ' ').count() + 1;
     let mut col = col;

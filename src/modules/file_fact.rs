@@ -368,11 +368,11 @@ impl FileFact {
     }
 
     /// Whether the owner matches `want` (a name or a numeric id).
-    pub(crate) fn owner_is(&self, want: &str) -> bool {
+    fn owner_is(&self, want: &str) -> bool {
         self.owner == want || self.uid == want
     }
 
-    pub(crate) fn group_is(&self, want: &str) -> bool {
+    fn group_is(&self, want: &str) -> bool {
         self.group == want || self.gid == want
     }
 }

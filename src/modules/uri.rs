@@ -91,7 +91,7 @@ impl Uri {
     }
 }
 
-pub(crate) fn parse_url(url: &str) -> std::result::Result<(String, u16, String), String> {
+fn parse_url(url: &str) -> std::result::Result<(String, u16, String), String> {
     let (rest, default_port) = if let Some(r) = url.strip_prefix("http://") {
         (r, 80)
     } else if let Some(r) = url.strip_prefix("https://") {

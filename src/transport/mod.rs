@@ -77,7 +77,7 @@ pub(crate) enum Lock {
 /// root can write, so no other user can hold, break or replace it.
 pub(crate) const LOCK_FILE: &str = "/run/plumb/lock";
 /// The lock of runs that stay a non-root user: shared /run/lock, as any user can lock there.
-pub(crate) const USER_LOCK_FILE: &str = "/run/lock/plumb.lock";
+const USER_LOCK_FILE: &str = "/run/lock/plumb.lock";
 
 /// Sent on stdin to the shell that runs as the (become) user: takes the host lock and then runs
 /// `script` (the first probe) in the same shell, so the lock costs no extra exec. Root locks
@@ -85,7 +85,7 @@ pub(crate) const USER_LOCK_FILE: &str = "/run/lock/plumb.lock";
 /// The lock is held by that shell as long as the connection lives: after the script, `end` and
 /// its exit code are printed, and the shell waits for the end of its stdin, which is what
 /// releases the lock (when plumb goes away, however it goes). flock is util-linux.
-pub(crate) fn lock_run_script(wait_secs: u64, script: &str, end: &str) -> String {
+fn lock_run_script(wait_secs: u64, script: &str, end: &str) -> String {
     format!(
         "if [ \"$(id -u)\" = 0 ]; then
 d=/run/plumb f={LOCK_FILE}
