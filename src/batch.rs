@@ -4,20 +4,26 @@
 //! are unchanged. On a host each process costs about a millisecond, and hosts share the CPU.
 
 use crate::modules::{Action, file_fact};
+use crate::playbook::Play;
+use crate::tags::TagFilter;
+use crate::task_instance::TaskInstance;
+use serde_json::{Map, Value};
+use std::path::Path;
 
 /// What one task's probe needs, in merged form.
-pub enum Need {
+pub(crate) enum Need {
     Files {
         paths: Vec<String>,
         sums: Vec<String>,
     },
     Unit(String),
     /// Anything else runs its own snippet.
-    Own(String),
+    Own,
 }
 
-pub fn need(action: &Action) -> Option<Need> {
-    let probe = action.probe()?;
+pub(crate) fn need(action: &Action) -> Option<Need> {
+    // Only a task with a probe needs one.
+    action.probe()?;
     Some(match action {
         Action::File(f) => Need::Files {
             paths: vec![f.path.clone()],
@@ -33,12 +39,12 @@ pub fn need(action: &Action) -> Option<Need> {
             sums: c.entries.iter().map(|e| e.dest.clone()).collect(),
         },
         Action::Service(s) if s.unit.is_some() => Need::Unit(s.unit.clone().unwrap_or_default()),
-        _ => Need::Own(probe),
+        _ => Need::Own,
     })
 }
 
 /// The merged `stat` + `sha256sum` snippet for all these paths.
-pub fn files_probe(paths: &[String], sums: &[String]) -> String {
+fn files_probe(paths: &[String], sums: &[String]) -> String {
     let p: Vec<&str> = paths.iter().map(String::as_str).collect();
     let s: Vec<&str> = sums.iter().map(String::as_str).collect();
     file_fact::probe(&p, &s)
@@ -47,7 +53,7 @@ pub fn files_probe(paths: &[String], sums: &[String]) -> String {
 /// What one task's own probe would have printed, from a merged file probe's output: the
 /// records of its paths, re-indexed. A merged output that does not parse is an error for every
 /// task that reads it, never "no change".
-pub fn select_files(
+pub(crate) fn select_files(
     output: &str,
     all: &[String],
     paths: &[String],
@@ -69,7 +75,7 @@ pub fn select_files(
 }
 
 /// The merged `systemctl show` for several units.
-pub fn units_probe(units: &[String]) -> String {
+fn units_probe(units: &[String]) -> String {
     let q: Vec<String> = units.iter().map(|u| crate::shell::quote(u)).collect();
     format!(
         "systemctl show -p {} -- {} 2>&1",
@@ -80,7 +86,7 @@ pub fn units_probe(units: &[String]) -> String {
 
 /// Splits `systemctl show` output for several units into one block per unit, in order; None
 /// when it is not that (an error message, say), so each task probes alone.
-pub fn split_units(output: &str, count: usize) -> Option<Vec<String>> {
+fn split_units(output: &str, count: usize) -> Option<Vec<String>> {
     let blocks: Vec<String> = output
         .trim_end()
         .split("\n\n")
@@ -102,6 +108,193 @@ pub fn split_units(output: &str, count: usize) -> Option<Vec<String>> {
     };
     let looks_right = blocks.len() == count && blocks.iter().all(one_unit);
     looks_right.then_some(blocks)
+}
+
+/// A task's own probe text, what it needs, its sudo user.
+pub(crate) type Wanted = (String, Need, Option<String>);
+
+/// The probes of the tasks of `play` that render before any task runs (`base`: the host's
+/// variables), each with what it needs and its sudo user; and the probes of `no_log` tasks.
+pub(crate) fn wanted(
+    play: &Play,
+    tags: &TagFilter,
+    base: &Map<String, Value>,
+    deferred: &Map<String, Value>,
+    base_dir: &Path,
+) -> (Vec<Wanted>, Vec<String>) {
+    let mut wanted: Vec<Wanted> = Vec::new();
+    // Probes of `no_log` tasks: each runs as its own snippet (never merged), so its section
+    // can be left out of what -vv prints.
+    let mut hidden: Vec<String> = Vec::new();
+    for task in &play.tasks {
+        if task.delegate_to.is_some() || !tags.selects(&task.tags) {
+            continue;
+        }
+        let sudo = play.sudo_for(task);
+        let inst = TaskInstance::new(task, base, deferred);
+        let Ok(items) = inst.items(&inst.vars()) else {
+            continue;
+        };
+        for item in items {
+            let vars = inst.item_vars(item.as_ref()).0;
+            if !matches!(inst.when(&vars), Ok(true)) {
+                continue;
+            }
+            if let Ok(action) = inst.action(&vars, base_dir)
+                && let (Some(p), Some(need)) = (action.probe(), need(&action))
+            {
+                if task.no_log && !hidden.contains(&p) {
+                    hidden.push(p.clone());
+                }
+                let need = if hidden.contains(&p) { Need::Own } else { need };
+                match wanted.iter_mut().find(|(q, _, u)| *q == p && *u == sudo) {
+                    Some(w) if hidden.contains(&p) => w.1 = need,
+                    Some(_) => {}
+                    None => wanted.push((p, need, sudo.clone())),
+                }
+            }
+        }
+    }
+    (wanted, hidden)
+}
+
+/// One sudo user's probes merged into one script: the merged file and unit snippets, then each
+/// probe that runs as its own snippet.
+pub(crate) struct Batch {
+    pub(crate) user: Option<String>,
+    /// The task probes it answers, with what each needs.
+    tasks: Vec<(String, Need)>,
+    paths: Vec<String>,
+    units: Vec<String>,
+    files_snippet: Option<String>,
+    units_snippet: Option<String>,
+    own: Vec<String>,
+}
+
+impl Batch {
+    /// Groups `wanted` (a task's probe, what it needs, its sudo user) by sudo user, in the order
+    /// first wanted, and merges each group.
+    pub(crate) fn plan(wanted: Vec<Wanted>) -> Vec<Batch> {
+        let mut users: Vec<Option<String>> = Vec::new();
+        for (_, _, u) in &wanted {
+            if !users.contains(u) {
+                users.push(u.clone());
+            }
+        }
+        let mut wanted: Vec<Option<Wanted>> = wanted.into_iter().map(Some).collect();
+        users
+            .into_iter()
+            .map(|user| {
+                let tasks: Vec<(String, Need)> = wanted
+                    .iter_mut()
+                    .filter(|w| w.as_ref().is_some_and(|(_, _, u)| *u == user))
+                    .filter_map(Option::take)
+                    .map(|(p, n, _)| (p, n))
+                    .collect();
+                Batch::merge(user, tasks)
+            })
+            .collect()
+    }
+
+    fn merge(user: Option<String>, tasks: Vec<(String, Need)>) -> Batch {
+        let (mut paths, mut sums, mut units) = (Vec::new(), Vec::new(), Vec::new());
+        let mut own: Vec<String> = Vec::new();
+        for (p, need) in &tasks {
+            match need {
+                Need::Files {
+                    paths: ps,
+                    sums: ss,
+                } => {
+                    for x in ps {
+                        if !paths.contains(x) {
+                            paths.push(x.clone());
+                        }
+                    }
+                    for x in ss {
+                        if !sums.contains(x) {
+                            sums.push(x.clone());
+                        }
+                    }
+                }
+                Need::Unit(u) => {
+                    if !units.contains(u) {
+                        units.push(u.clone());
+                    }
+                }
+                Need::Own => own.push(p.clone()),
+            }
+        }
+        let files_snippet = (!paths.is_empty()).then(|| files_probe(&paths, &sums));
+        let units_snippet = (!units.is_empty()).then(|| units_probe(&units));
+        Batch {
+            user,
+            tasks,
+            paths,
+            units,
+            files_snippet,
+            units_snippet,
+            own,
+        }
+    }
+
+    /// How many task probes it answers.
+    pub(crate) fn task_count(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// The snippets of its script, in order.
+    pub(crate) fn snippets(&self) -> Vec<&str> {
+        let mut snippets: Vec<&str> = Vec::new();
+        snippets.extend(self.files_snippet.as_deref());
+        snippets.extend(self.units_snippet.as_deref());
+        snippets.extend(self.own.iter().map(String::as_str));
+        snippets
+    }
+
+    /// Every task probe it answers, with the same error (the framing was forged).
+    pub(crate) fn all_failed(&self, e: &str) -> Vec<(String, (i32, String))> {
+        self.tasks
+            .iter()
+            .map(|(p, _)| (p.clone(), (1, e.to_string())))
+            .collect()
+    }
+
+    /// Each task probe's own output (exit code, text), from the script's parts, one per
+    /// snippet. A probe whose part says nothing usable for it gets nothing (it probes alone).
+    pub(crate) fn answers(&self, mut parts: Vec<(i32, String)>) -> Vec<(String, (i32, String))> {
+        let mut out = Vec::new();
+        let files_part = self.files_snippet.as_ref().map(|_| parts.remove(0));
+        let unit_blocks = self.units_snippet.as_ref().and_then(|_| {
+            let (code, text) = parts.remove(0);
+            split_units(&text, self.units.len()).map(|b| (code, b))
+        });
+        for (snip, part) in self.own.iter().zip(parts) {
+            out.push((snip.clone(), part));
+        }
+        for (p, need) in &self.tasks {
+            let facts = match need {
+                Need::Files {
+                    paths: ps,
+                    sums: ss,
+                } => files_part.as_ref().map(|(code, text)| {
+                    match select_files(text, &self.paths, ps, ss) {
+                        Ok(t) => (*code, t),
+                        // Exit 1 makes it the task's "could not read the current state".
+                        Err(e) => (1, e),
+                    }
+                }),
+                Need::Unit(u) => unit_blocks.as_ref().and_then(|(code, blocks)| {
+                    let i = self.units.iter().position(|x| x == u)?;
+                    Some((*code, blocks[i].clone()))
+                }),
+                Need::Own => None,
+            };
+            if let Some(f) = facts {
+                out.push((p.clone(), f));
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -152,5 +345,48 @@ mod tests {
         assert!(split_units(&twice, 3).is_none());
         let stray = out.replacen("MainPID=35\n", "MainPID=35\nx\n", 1);
         assert!(split_units(&stray, 3).is_none());
+    }
+
+    #[test]
+    fn probes_are_grouped_by_sudo_user_and_answered_in_order() {
+        let root = Some("root".to_string());
+        let wanted = vec![
+            ("a".to_string(), Need::Own, None),
+            ("b".to_string(), Need::Own, root.clone()),
+            (
+                "f".to_string(),
+                Need::Files {
+                    paths: vec!["/etc/x".into()],
+                    sums: vec![],
+                },
+                None,
+            ),
+            ("c".to_string(), Need::Own, None),
+        ];
+        let batches = Batch::plan(wanted);
+        // (user, task probes, own snippets after the merged file probe)
+        assert_eq!(batches.len(), 2);
+        assert_eq!(
+            (batches[0].user.clone(), batches[0].task_count()),
+            (None, 3)
+        );
+        assert_eq!(
+            (batches[1].user.clone(), batches[1].task_count()),
+            (root, 1)
+        );
+        let snippets = batches[0].snippets();
+        assert_eq!(snippets.len(), 3);
+        assert!(snippets[0].contains("/etc/x"), "{snippets:?}");
+        assert_eq!(&snippets[1..], ["a", "c"]);
+        assert_eq!(batches[1].snippets(), ["b"]);
+        let answers = batches[1].answers(vec![(0, "B".into())]);
+        assert_eq!(answers, [("b".to_string(), (0, "B".to_string()))]);
+        let failed = batches[0].all_failed("forged");
+        assert_eq!(failed.len(), 3);
+        assert!(
+            failed
+                .iter()
+                .all(|(_, (code, e))| *code == 1 && e == "forged")
+        );
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Section {
+pub(crate) enum Section {
     Main,
     Rescue,
     Always,
@@ -12,15 +12,15 @@ pub enum Section {
 
 /// Where a task sits in one block (one level of nesting).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BlockPos {
+pub(crate) struct BlockPos {
     /// Index into the play's blocks.
-    pub id: usize,
-    pub section: Section,
+    pub(crate) id: usize,
+    pub(crate) section: Section,
 }
 
 #[derive(Debug, Clone)]
-pub struct BlockInfo {
-    pub has_rescue: bool,
+pub(crate) struct BlockInfo {
+    pub(crate) has_rescue: bool,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -31,7 +31,7 @@ struct State {
 }
 
 /// The blocks of one host's run, walked task by task in play order.
-pub struct Blocks<'a> {
+pub(crate) struct Blocks<'a> {
     info: &'a [BlockInfo],
     state: HashMap<usize, State>,
     /// The blocks around the current task, outermost first.
@@ -39,7 +39,7 @@ pub struct Blocks<'a> {
 }
 
 impl<'a> Blocks<'a> {
-    pub fn new(info: &'a [BlockInfo]) -> Blocks<'a> {
+    pub(crate) fn new(info: &'a [BlockInfo]) -> Blocks<'a> {
         Blocks {
             info,
             state: HashMap::new(),
@@ -49,7 +49,7 @@ impl<'a> Blocks<'a> {
 
     /// Moves to a task inside `stack` (outermost first), closing the blocks left behind.
     /// False: a failure that nothing rescued reached the play, and the host has failed.
-    pub fn enter(&mut self, stack: &[BlockPos]) -> bool {
+    pub(crate) fn enter(&mut self, stack: &[BlockPos]) -> bool {
         let keep = self
             .open
             .iter()
@@ -66,7 +66,7 @@ impl<'a> Blocks<'a> {
     }
 
     /// Whether the current task runs: in every block around it, its section is live.
-    pub fn runs(&self) -> bool {
+    pub(crate) fn runs(&self) -> bool {
         self.open.iter().all(|p| {
             let st = self.state.get(&p.id).copied().unwrap_or_default();
             match p.section {
@@ -78,7 +78,7 @@ impl<'a> Blocks<'a> {
     }
 
     /// The current task failed. False: no block holds it, so the host has failed.
-    pub fn fail(&mut self) -> bool {
+    pub(crate) fn fail(&mut self) -> bool {
         match self.open.last().copied() {
             None => false,
             Some(p) => {
@@ -89,7 +89,7 @@ impl<'a> Blocks<'a> {
     }
 
     /// At the end of the play: closes what is open. False if the host has failed.
-    pub fn finish(&mut self) -> bool {
+    pub(crate) fn finish(&mut self) -> bool {
         while !self.open.is_empty() {
             if !self.close_innermost() {
                 return false;

@@ -5,7 +5,7 @@ use crate::transport::ssh::HostKeyChecking;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
-pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("PLUMB_GIT_REV"), ")");
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("PLUMB_GIT_REV"), ")");
 
 #[derive(Parser, Debug)]
 #[command(
@@ -14,13 +14,13 @@ pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("PLUMB_G
     about = "Agentless, idempotent provisioning over SSH: Ansible's playbooks, an honest plan, fast runs.",
     after_help = "Defaults for the flags marked [config] can be set in plumb.toml (see the README)."
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 #[derive(Subcommand, Debug)]
-pub enum Command {
+pub(crate) enum Command {
     /// Bring hosts to the state the playbook describes, changing only what differs.
     Apply(RunArgs),
     /// Dry run: read every host's state and show what apply would change, with diffs.
@@ -46,7 +46,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Color {
+pub(crate) enum Color {
     /// Colour on a terminal, unless NO_COLOR is set.
     Auto,
     Always,
@@ -54,111 +54,111 @@ pub enum Color {
 }
 
 #[derive(Args, Debug)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// The playbook (YAML, Ansible syntax).
-    pub playbook: PathBuf,
+    pub(crate) playbook: PathBuf,
     /// Inventory: a YAML or INI file (Ansible formats), or `host1,host2,`. [config]
     #[arg(short = 'i', long = "inventory")]
-    pub inventory: Option<String>,
+    pub(crate) inventory: Option<String>,
     /// Extra variables, highest precedence: KEY=VALUE, a JSON/YAML mapping, or @FILE.
     #[arg(short = 'e', long = "extra-vars", value_name = "KEY=VALUE")]
-    pub extra_vars: Vec<String>,
+    pub(crate) extra_vars: Vec<String>,
     /// Only these hosts: names, groups, globs, `!exclude`, `&intersect`, `@retry-file`.
     #[arg(short = 'l', long)]
-    pub limit: Option<String>,
+    pub(crate) limit: Option<String>,
     /// Only tasks with one of these tags (comma-separated; `all`, `tagged`, `untagged`).
     #[arg(short = 't', long, value_name = "TAGS")]
-    pub tags: Vec<String>,
+    pub(crate) tags: Vec<String>,
     /// Not tasks with one of these tags (comma-separated).
     #[arg(long, value_name = "TAGS")]
-    pub skip_tags: Vec<String>,
+    pub(crate) skip_tags: Vec<String>,
     /// Output format: lines for people, or one JSON document on stdout.
     #[arg(long, value_enum, default_value = "human")]
-    pub output: OutputFormat,
+    pub(crate) output: OutputFormat,
     /// More detail: probe results and commands sent (-v); whole scripts and raw output (-vv).
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
-    pub verbose: u8,
+    pub(crate) verbose: u8,
     /// Colour: auto (terminal and no NO_COLOR), always, never.
     #[arg(long, value_enum, default_value = "auto")]
-    pub color: Color,
+    pub(crate) color: Color,
     /// Dry run (what `plumb plan` does).
     #[arg(short = 'C', long)]
-    pub check: bool,
+    pub(crate) check: bool,
     /// Show unified diffs of file contents as they change.
     #[arg(short = 'D', long)]
-    pub diff: bool,
+    pub(crate) diff: bool,
     /// How many hosts run at once [default: 50]. [config]
     #[arg(short = 'f', long)]
-    pub forks: Option<usize>,
+    pub(crate) forks: Option<usize>,
     /// Rolling batches for every play: a count, a percentage, or a list like 1,30%,100%.
     #[arg(long)]
-    pub serial: Option<String>,
+    pub(crate) serial: Option<String>,
     /// Only the K-th of N slices of the selected hosts (1 <= K <= N), to spread a fleet over
     /// CI runners; merge their JSON results with `plumb recap`.
     #[arg(long, value_name = "K/N")]
-    pub shard: Option<String>,
+    pub(crate) shard: Option<String>,
     /// Host key policy: strict (refuse unknown keys), accept-new (record unknown keys, refuse
     /// changed ones), off [default: strict]. [config]
     #[arg(long, value_enum)]
-    pub host_key_checking: Option<HostKeyChecking>,
+    pub(crate) host_key_checking: Option<HostKeyChecking>,
     /// known_hosts file [default: ~/.ssh/known_hosts]. [config]
     #[arg(long)]
-    pub known_hosts: Option<PathBuf>,
+    pub(crate) known_hosts: Option<PathBuf>,
     /// Seconds to wait for a connection [default: 10]. [config]
     #[arg(long)]
-    pub timeout: Option<u64>,
+    pub(crate) timeout: Option<u64>,
     /// Seconds a remote command may stay silent before the host counts as lost [default: 600].
     #[arg(long)]
-    pub command_timeout: Option<u64>,
+    pub(crate) command_timeout: Option<u64>,
     /// Seconds between SSH keepalives while waiting on a host; one that answers none for three
     /// of them counts as lost. 0: off [default: 10]. [config]
     #[arg(long)]
-    pub keepalive: Option<u64>,
+    pub(crate) keepalive: Option<u64>,
     /// Seconds to wait for another plumb run on the same host to finish.
     #[arg(long, default_value_t = 300)]
-    pub lock_timeout: u64,
+    pub(crate) lock_timeout: u64,
     /// Ask for the sudo password (for `become`) once, without echo.
     #[arg(short = 'K', long)]
-    pub ask_become_pass: bool,
+    pub(crate) ask_become_pass: bool,
     /// Config file [default: ./plumb.toml, then ~/.config/plumb/plumb.toml].
     #[arg(long, env = "PLUMB_CONFIG")]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     #[command(flatten)]
-    pub vault: VaultSecretArgs,
+    pub(crate) vault: VaultSecretArgs,
 }
 
 /// Where vault passwords come from (run commands and `plumb vault` alike).
 #[derive(Args, Debug, Default, Clone)]
-pub struct VaultSecretArgs {
+pub(crate) struct VaultSecretArgs {
     /// A file holding the vault password, or an executable that prints it (repeatable).
     /// Default: PLUMB_VAULT_PASSWORD_FILE, then `vault_password_file` in plumb.toml. [config]
     #[arg(long, global = true, value_name = "PATH")]
-    pub vault_password_file: Vec<PathBuf>,
+    pub(crate) vault_password_file: Vec<PathBuf>,
     /// A labelled vault password: [LABEL@]SOURCE, SOURCE a file, an executable or `prompt`
     /// (repeatable).
     #[arg(long, global = true, value_name = "[LABEL@]SOURCE")]
-    pub vault_id: Vec<String>,
+    pub(crate) vault_id: Vec<String>,
     /// Ask for the vault password once, without echo.
     #[arg(short = 'J', long, global = true)]
-    pub ask_vault_pass: bool,
+    pub(crate) ask_vault_pass: bool,
 }
 
 #[derive(Args, Debug)]
-pub struct VaultArgs {
+pub(crate) struct VaultArgs {
     #[command(subcommand)]
-    pub action: VaultAction,
+    pub(crate) action: VaultAction,
     #[command(flatten)]
-    pub secrets: VaultSecretArgs,
+    pub(crate) secrets: VaultSecretArgs,
     /// The vault id to encrypt with when several are given.
     #[arg(long, global = true, value_name = "LABEL")]
-    pub encrypt_vault_id: Option<String>,
+    pub(crate) encrypt_vault_id: Option<String>,
     /// Config file [default: ./plumb.toml, then ~/.config/plumb/plumb.toml].
     #[arg(long, global = true, env = "PLUMB_CONFIG")]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
-pub enum VaultAction {
+pub(crate) enum VaultAction {
     /// Encrypt files in place (or to --output).
     Encrypt {
         #[arg(required = true)]
@@ -208,32 +208,32 @@ pub enum VaultAction {
 }
 
 #[derive(Args, Debug)]
-pub struct RecapArgs {
+pub(crate) struct RecapArgs {
     /// JSON results written by `plumb apply|plan --output json`.
     #[arg(required = true)]
-    pub files: Vec<PathBuf>,
+    pub(crate) files: Vec<PathBuf>,
     /// Output format: the recap for people, or the merged JSON document.
     #[arg(long, value_enum, default_value = "human")]
-    pub output: OutputFormat,
+    pub(crate) output: OutputFormat,
     /// Colour: auto (terminal and no NO_COLOR), always, never.
     #[arg(long, value_enum, default_value = "auto")]
-    pub color: Color,
+    pub(crate) color: Color,
 }
 
 #[derive(Args, Debug)]
-pub struct InventoryArgs {
+pub(crate) struct InventoryArgs {
     /// Inventory file. [config]
     #[arg(short = 'i', long = "inventory")]
-    pub inventory: Option<String>,
+    pub(crate) inventory: Option<String>,
     #[arg(short = 'l', long)]
-    pub limit: Option<String>,
+    pub(crate) limit: Option<String>,
     /// List the selected hosts with their groups and variables (the default).
     #[arg(long)]
-    pub list: bool,
+    pub(crate) list: bool,
     /// Show one host's variables.
     #[arg(long)]
-    pub host: Option<String>,
+    pub(crate) host: Option<String>,
     /// Config file [default: ./plumb.toml, then ~/.config/plumb/plumb.toml].
     #[arg(long, env = "PLUMB_CONFIG")]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
 }

@@ -9,35 +9,35 @@ use std::sync::Arc;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Config {
+pub(crate) struct Config {
     #[serde(default)]
-    pub defaults: Defaults,
+    pub(crate) defaults: Defaults,
     /// Where it was read from, if anywhere.
     #[serde(skip)]
-    pub path: Option<PathBuf>,
+    pub(crate) path: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Defaults {
-    pub inventory: Option<String>,
-    pub forks: Option<usize>,
-    pub host_key_checking: Option<HostKeyChecking>,
-    pub known_hosts: Option<String>,
-    pub remote_user: Option<String>,
-    pub private_key: Option<String>,
-    pub timeout: Option<u64>,
-    pub command_timeout: Option<u64>,
-    pub keepalive: Option<u64>,
+pub(crate) struct Defaults {
+    pub(crate) inventory: Option<String>,
+    pub(crate) forks: Option<usize>,
+    pub(crate) host_key_checking: Option<HostKeyChecking>,
+    pub(crate) known_hosts: Option<String>,
+    pub(crate) remote_user: Option<String>,
+    pub(crate) private_key: Option<String>,
+    pub(crate) timeout: Option<u64>,
+    pub(crate) command_timeout: Option<u64>,
+    pub(crate) keepalive: Option<u64>,
     /// Vault password file (or executable), below --vault-password-file and
     /// PLUMB_VAULT_PASSWORD_FILE.
-    pub vault_password_file: Option<String>,
+    pub(crate) vault_password_file: Option<String>,
 }
 
 impl Config {
     /// `explicit` (--config / PLUMB_CONFIG), else ./plumb.toml, else ~/.config/plumb/plumb.toml,
     /// else no config.
-    pub fn load(explicit: Option<&Path>) -> Result<Config> {
+    pub(crate) fn load(explicit: Option<&Path>) -> Result<Config> {
         let path = match explicit {
             Some(p) => {
                 if !p.exists() {
@@ -61,7 +61,7 @@ impl Config {
         Self::parse(&path, &text)
     }
 
-    pub fn parse(path: &Path, text: &str) -> Result<Config> {
+    pub(crate) fn parse(path: &Path, text: &str) -> Result<Config> {
         let mut cfg: Config = toml::from_str(text).map_err(|e| {
             let file = Arc::new(path.to_path_buf());
             let loc = e.span().map(|s| {

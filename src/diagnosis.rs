@@ -2,7 +2,7 @@
 //! and hints for the known traps of nginx → uWSGI (the seed guide's own advice).
 
 /// Collects the evidence in one round trip. Read-only.
-pub const SCRIPT: &str = r#"if [ -r /var/log/nginx/error.log ]; then
+pub(crate) const SCRIPT: &str = r#"if [ -r /var/log/nginx/error.log ]; then
   echo "--- last lines of /var/log/nginx/error.log:"; tail -n 12 /var/log/nginx/error.log
 fi
 for u in $(systemctl list-units --state=failed --no-legend --plain 2>/dev/null | cut -d' ' -f1); do
@@ -11,7 +11,7 @@ done
 "#;
 
 /// Hints for what the evidence shows. Pure, so it is tested on recorded log lines.
-pub fn hints(evidence: &str) -> Vec<&'static str> {
+pub(crate) fn hints(evidence: &str) -> Vec<&'static str> {
     let mut out = Vec::new();
     let has = |s: &str| evidence.contains(s);
     if has("upstream prematurely closed connection")

@@ -5,13 +5,16 @@ use crate::location::Location;
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     /// Bad input: playbook, inventory, vars, templates. Always carries a location when one exists.
     #[error("{msg}")]
     Input {
         loc: Option<Location>,
         msg: String,
         hint: Option<String>,
+        /// The variable this error says is undefined (as written: `r.stat.exists`), when that
+        /// is all it says. A message that wraps it (a condition, another variable) has none.
+        undefined: Option<String>,
     },
     /// Bad command line.
     #[error("{0}")]
@@ -30,20 +33,61 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn input(loc: impl Into<Option<Location>>, msg: impl Into<String>) -> Error {
+    /// The error on one line, as a task's message: `file:line:col: message (hint)`.
+    pub(crate) fn one_line(&self) -> String {
+        match self {
+            Error::Input {
+                loc: Some(l),
+                msg,
+                hint,
+                ..
+            } => {
+                let mut s = format!("{l}: {msg}");
+                if let Some(h) = hint {
+                    s.push_str(&format!(" ({h})"));
+                }
+                s
+            }
+            other => other.to_string(),
+        }
+    }
+
+    pub(crate) fn input(loc: impl Into<Option<Location>>, msg: impl Into<String>) -> Error {
         Error::Input {
             loc: loc.into(),
             msg: msg.into(),
             hint: None,
+            undefined: None,
         }
     }
 
-    pub fn vault(inner: Error) -> Error {
+    /// The error of template variable `name` (as written) being undefined.
+    pub(crate) fn undefined_variable(loc: Location, name: &str) -> Error {
+        Error::Input {
+            loc: Some(loc),
+            msg: format!("undefined variable `{name}`"),
+            hint: None,
+            undefined: Some(name.to_string()),
+        }
+    }
+
+    /// The root name of the undefined variable this error is about (`r` of `r.stat.exists`).
+    pub(crate) fn undefined_root(&self) -> Option<&str> {
+        match self {
+            Error::Input {
+                undefined: Some(name),
+                ..
+            } => name.split(['.', '[']).next(),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn vault(inner: Error) -> Error {
         Error::Vault(Box::new(inner))
     }
 
     /// Several errors as one, flattened (no `Many` inside `Many`); one error stays itself.
-    pub fn many(errors: Vec<Error>) -> Error {
+    pub(crate) fn many(errors: Vec<Error>) -> Error {
         let mut flat = Vec::new();
         for e in errors {
             match e {
@@ -58,24 +102,30 @@ impl Error {
         }
     }
 
-    pub fn with_hint(self, hint: impl Into<String>) -> Error {
+    pub(crate) fn with_hint(self, hint: impl Into<String>) -> Error {
         match self {
-            Error::Input { loc, msg, .. } => Error::Input {
+            Error::Input {
+                loc,
+                msg,
+                undefined,
+                ..
+            } => Error::Input {
                 loc,
                 msg,
                 hint: Some(hint.into()),
+                undefined,
             },
             other => other,
         }
     }
 
-    pub fn with_path(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+    pub(crate) fn with_path(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.into();
         move |source| Error::Io { path, source }
     }
 
     /// Exit code: see README "Exit codes".
-    pub fn code(&self) -> i32 {
+    pub(crate) fn code(&self) -> i32 {
         match self {
             Error::Many(all) if all.iter().any(|e| matches!(e, Error::Vault(_))) => 2,
             Error::Input { .. } | Error::Many(_) => 4,
@@ -86,10 +136,13 @@ impl Error {
     }
 }
 
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The closest candidate by edit distance, for "did you mean" hints.
-pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub(crate) fn suggest<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     candidates
         .into_iter()
         .map(|c| (edit_distance(word, c), c))

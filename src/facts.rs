@@ -34,11 +34,10 @@ mod net;
 mod sys;
 
 use hw::{DMI, hardware, virtual_facts};
-pub use hw::{cpu_facts, mounts};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use sys::{PKG_MGRS, SSH_KEYS, distribution, lsb, pkg_mgr, platform, selinux, service_mgr, user};
-pub use sys::{cmdline, date_time, dns, fqdn, os_family};
+pub(crate) use sys::{cmdline, date_time, dns};
 
 /// The collectors Ansible's `gather_subset: min` always includes.
 const MIN: &[&str] = &[
@@ -129,7 +128,7 @@ const ALIASES: &[(&str, &str)] = &[
 
 /// Ansible's `gather_subset` and `filter`, resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Subset {
+pub(crate) struct Subset {
     collectors: BTreeSet<&'static str>,
     filter: Vec<String>,
     /// `gather_subset` as given, for the `gather_subset` fact.
@@ -144,7 +143,7 @@ impl Default for Subset {
 
 impl Subset {
     /// `gather_subset: all`, no filter: what a play's implicit fact gathering collects.
-    pub fn all() -> Subset {
+    pub(crate) fn all() -> Subset {
         Subset {
             collectors: MIN.iter().chain(OTHERS).copied().collect(),
             filter: Vec::new(),
@@ -157,7 +156,7 @@ impl Subset {
     /// resolves them: the min set is always in unless `!min` is given; an explicitly named subset
     /// wins over an exclusion; an unknown name to add is an error, an unknown name to exclude is
     /// ignored.
-    pub fn new<S: AsRef<str>, F: AsRef<str>>(
+    pub(crate) fn new<S: AsRef<str>, F: AsRef<str>>(
         gather_subset: &[S],
         filter: &[F],
     ) -> Result<Subset, String> {
@@ -214,12 +213,12 @@ impl Subset {
     }
 
     /// Whether the collector `name` (`platform`, `hardware`, ...) is gathered.
-    pub fn has(&self, name: &str) -> bool {
+    pub(crate) fn has(&self, name: &str) -> bool {
         self.collectors.contains(name)
     }
 
     /// The collectors gathered, sorted (Ansible's `gather_subset` fact shows what was asked).
-    pub fn collectors(&self) -> Vec<&'static str> {
+    pub(crate) fn collectors(&self) -> Vec<&'static str> {
         self.collectors.iter().copied().collect()
     }
 
@@ -237,7 +236,7 @@ impl Subset {
 
     /// Whether the fact `name` (without the `ansible_` prefix) passes `filter`, matched as
     /// Ansible does against `ansible_NAME`, with or without the prefix in the pattern.
-    pub fn keep(&self, name: &str) -> bool {
+    pub(crate) fn keep(&self, name: &str) -> bool {
         if self.filter.is_empty() {
             return true;
         }
@@ -253,7 +252,7 @@ impl Subset {
 }
 
 /// Python's `fnmatch.fnmatch` on POSIX: `*`, `?`, `[seq]`, `[!seq]`, case-sensitive.
-pub fn fnmatch(pattern: &str, name: &str) -> bool {
+pub(crate) fn fnmatch(pattern: &str, name: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();
     let n: Vec<char> = name.chars().collect();
     fn class(p: &[char], c: char) -> Option<(bool, usize)> {
@@ -460,7 +459,7 @@ fn filtered(subset: &Subset) -> (Vec<&'static str>, Vec<String>) {
 /// The sh snippet gathering `subset`. POSIX sh, coreutils and grep only; it neither exits nor
 /// changes directory, leaves only `plumb_f*` variables behind (unset at its end), and tolerates
 /// `set -e`. Its output goes to [`parse`] with the same `subset`.
-pub fn snippet(subset: &Subset) -> String {
+pub(crate) fn snippet(subset: &Subset) -> String {
     let mut s = String::new();
     let files = files(subset);
     if !files.is_empty() {
@@ -548,18 +547,18 @@ pub(crate) struct Raw<'a> {
 }
 
 impl<'a> Raw<'a> {
-    pub fn lines(&self, path: &str) -> &[&'a str] {
+    pub(crate) fn lines(&self, path: &str) -> &[&'a str] {
         self.files.get(path).map(|v| v.as_slice()).unwrap_or(&[])
     }
-    pub fn first(&self, path: &str) -> Option<&'a str> {
+    pub(crate) fn first(&self, path: &str) -> Option<&'a str> {
         self.lines(path).first().copied()
     }
     /// The first line of a file that must be there.
-    pub fn need(&self, path: &str) -> Result<&'a str, String> {
+    pub(crate) fn need(&self, path: &str) -> Result<&'a str, String> {
         self.first(path)
             .ok_or_else(|| format!("facts: no output for {path}"))
     }
-    pub fn exists(&self, path: &str) -> bool {
+    pub(crate) fn exists(&self, path: &str) -> bool {
         self.exists.contains(path)
     }
 }
@@ -761,7 +760,7 @@ fn ansi_c(
 
 /// The facts as Ansible also injects them as variables (`INJECT_FACTS_AS_VARS`):
 /// `ansible_NAME` for each fact but the metadata ones.
-pub fn injected(facts: &Map<String, Value>) -> Map<String, Value> {
+pub(crate) fn injected(facts: &Map<String, Value>) -> Map<String, Value> {
     facts
         .iter()
         .filter(|(k, _)| *k != "gather_subset" && *k != "module_setup")
@@ -771,7 +770,7 @@ pub fn injected(facts: &Map<String, Value>) -> Map<String, Value> {
 
 /// The facts in `output` of [`snippet`]`(subset)`, keyed as in `ansible_facts` (no `ansible_`
 /// prefix), filtered by the subset's `filter`.
-pub fn parse(output: &str, subset: &Subset) -> Result<Map<String, Value>, String> {
+pub(crate) fn parse(output: &str, subset: &Subset) -> Result<Map<String, Value>, String> {
     let raw = split(output)?;
     let mut f = Map::new();
     let arch = raw.first("/proc/sys/kernel/arch").unwrap_or("").trim();

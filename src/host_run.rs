@@ -1,122 +1,40 @@
 //! One host through one play: connect, probe every task in one round trip, then plan and apply
 //! task by task (re-probing only what an earlier change may have touched), then handlers.
 
-use crate::error::{Error, Result};
+use crate::dry_run::DryRun;
+use crate::event::{Event, Line, Log};
+use crate::execute::Target;
+use crate::fact_cache::FactCache;
+use crate::host_vars::host_vars;
 use crate::inventory::Host;
-use crate::modules::{Action, BuildCtx, Plan, Resource, Run};
+use crate::modules::{Action, Plan, Resource, Run};
+use crate::notify::Notifications;
+use crate::options::Options;
+use crate::outcome::{HostStatus, Outcome, Status};
 use crate::playbook::Play;
-use crate::report::{Event, HostStatus, Status, TaskReport};
-use crate::runner::{Runner, host_vars};
 use crate::task::Task;
+use crate::task_instance::TaskInstance;
 use crate::template::Vars;
 use crate::transport::local::Local;
-use crate::transport::ssh::{Ssh, SshConfig};
-use crate::transport::{HttpError, Transport, TransportError};
+use crate::transport::{Transport, TransportError};
 use serde_json::{Map, Value, json};
-use std::collections::HashMap;
 use std::sync::mpsc::Sender;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-/// Connection settings from a host's variables, checked before any host is contacted.
-pub fn connection_check(host: &Host, vars: &Map<String, Value>) -> Result<()> {
-    // Point into the inventory when the value came from there (not from play vars or -e).
-    let at = |key: &str| {
-        host.var_locs
-            .get(key)
-            .filter(|_| host.vars.get(key) == vars.get(key))
-            .cloned()
-    };
-    match vars.get("ansible_connection").and_then(Value::as_str) {
-        None | Some("ssh") | Some("local") => {}
-        Some(other) => {
-            return Err(Error::input(
-                at("ansible_connection"),
-                format!(
-                    "host {}: ansible_connection={other} is not supported",
-                    host.name
-                ),
-            )
-            .with_hint("use ssh or local"));
-        }
-    }
-    if let Some((var, key)) = key_file(vars)
-        && !key.exists()
-    {
-        return Err(Error::input(
-            at(var),
-            format!(
-                "host {}: private key file {} does not exist ({var})",
-                host.name,
-                key.display()
-            ),
-        )
-        .with_hint("fix the path, or remove the variable to use ssh-agent or ~/.ssh/id_*"));
-    }
-    if let Some(p) = vars.get("ansible_port")
-        && !p.as_u64().is_some_and(|p| p > 0 && p < 65536)
-        && p.as_str().is_none_or(|s| s.parse::<u16>().is_err())
-    {
-        return Err(Error::input(
-            at("ansible_port"),
-            format!("host {}: ansible_port={p} is not a port number", host.name),
-        )
-        .with_hint("a port is a number from 1 to 65535"));
-    }
-    Ok(())
+/// What every host of a run shares, from the runner.
+pub(crate) struct Shared<'a> {
+    pub(crate) opts: &'a Options,
+    /// Where relative `src`, `template` and `ca_path` files are read from.
+    pub(crate) playbook_dir: &'a std::path::Path,
+    /// The sudo password for `become`, if one was given.
+    pub(crate) become_pass: Option<&'a str>,
+    /// Set when a host fails in a play with `any_errors_fatal`: the others stop before their
+    /// next task.
+    pub(crate) abort: &'a std::sync::atomic::AtomicBool,
 }
 
-/// The private key variable in use, and its path.
-fn key_file(vars: &Map<String, Value>) -> Option<(&'static str, std::path::PathBuf)> {
-    ["ansible_ssh_private_key_file", "ansible_private_key_file"]
-        .into_iter()
-        .find_map(|k| {
-            vars.get(k)
-                .and_then(Value::as_str)
-                .map(|v| (k, crate::paths::expand(v)))
-        })
-}
-
-fn str_var(vars: &Map<String, Value>, key: &str) -> Option<String> {
-    vars.get(key).map(|v| match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    })
-}
-
-/// One item's (or one task's) result.
-struct Outcome {
-    status: Status,
-    msg: String,
-    changes: Vec<String>,
-    diffs: Vec<String>,
-    value: Value,
-}
-
-impl Outcome {
-    fn new(status: Status, msg: impl Into<String>) -> Outcome {
-        let msg = msg.into();
-        let failed = status == Status::Failed;
-        Outcome {
-            value: json!({"changed": false, "failed": failed, "skipped": status == Status::Skipped, "msg": msg}),
-            status,
-            msg,
-            changes: Vec::new(),
-            diffs: Vec::new(),
-        }
-    }
-}
-
-/// The connection went away: the host is unreachable from here on.
-struct Lost(String);
-
-impl From<TransportError> for Lost {
-    fn from(e: TransportError) -> Lost {
-        Lost(e.0)
-    }
-}
-
-pub struct HostRun<'a> {
-    r: &'a Runner<'a>,
+pub(crate) struct HostRun<'a> {
+    r: &'a Shared<'a>,
     play: &'a Play,
     host: &'a Host,
     tx: &'a Sender<Event>,
@@ -125,27 +43,12 @@ pub struct HostRun<'a> {
     base: Map<String, Value>,
     /// Play variables that did not render at the start (they read a registered result, a
     /// task's vars or the loop item), as written: rendered for each task by
-    /// `runner::task_item_vars` (validation rejected every other one).
+    /// `host_vars::task_item_vars` (validation rejected every other one).
     deferred: Map<String, Value>,
     registered: Map<String, Value>,
-    /// Probe results by (probe script, sudo user), from the batched probe or a later one.
-    cache: HashMap<(String, Option<String>), (i32, String)>,
-    /// What real changes touched since the cached probes were taken.
-    dirty: Vec<Resource>,
-    /// Dry run: what the changes that were not made would have touched.
-    simulated: Vec<Resource>,
-    /// Handler index → (notifying task names, whether any notification is certain).
-    notified: Vec<(usize, Vec<String>, bool)>,
-    /// Tasks run so far: orders (re)starts against notifications.
-    seq: usize,
-    /// Unit → when plumb last started or restarted it in this run.
-    restarted: HashMap<String, usize>,
-    /// Handler index → when it was last notified.
-    notified_at: HashMap<usize, usize>,
-    /// The handler being run, if any.
-    current_handler: Option<usize>,
-    /// Dry run: registered results that only a real run can produce.
-    unknown: Vec<String>,
+    facts: FactCache,
+    notes: Notifications,
+    dry: DryRun,
     /// Why the host stopped early, when it was not its own task that failed.
     stop_msg: String,
     /// The current task has `no_log`.
@@ -153,12 +56,12 @@ pub struct HostRun<'a> {
 }
 
 impl<'a> HostRun<'a> {
-    pub fn run(r: &'a Runner<'a>, play: &'a Play, host: &'a Host, tx: &'a Sender<Event>) {
+    pub(crate) fn run(r: &'a Shared<'a>, play: &'a Play, host: &'a Host, tx: &'a Sender<Event>) {
         let start = Instant::now();
         let _ = tx.send(Event::HostStart {
             host: host.name.clone(),
         });
-        let (base, unresolved) = host_vars(host, play, r.pb, &r.opts.extra_vars);
+        let (base, unresolved) = host_vars(host, play, r.playbook_dir, &r.opts.extra_vars);
         let deferred: Map<String, Value> =
             unresolved.into_iter().map(|u| (u.name, u.value)).collect();
         let done = |status: HostStatus, msg: String| {
@@ -174,7 +77,7 @@ impl<'a> HostRun<'a> {
                 r.abort.store(true, std::sync::atomic::Ordering::SeqCst);
             }
         };
-        let t = match Self::connect(r, play, &base) {
+        let t = match crate::connection::connect(r.opts, r.become_pass, play, &base) {
             Ok(t) => t,
             Err(e) => {
                 fatal();
@@ -191,15 +94,9 @@ impl<'a> HostRun<'a> {
             base,
             deferred,
             registered: Map::new(),
-            cache: HashMap::new(),
-            dirty: Vec::new(),
-            simulated: Vec::new(),
-            notified: Vec::new(),
-            seq: 0,
-            restarted: HashMap::new(),
-            notified_at: HashMap::new(),
-            current_handler: None,
-            unknown: Vec::new(),
+            facts: FactCache::default(),
+            notes: Notifications::default(),
+            dry: DryRun::default(),
             stop_msg: String::new(),
             quiet: false,
         };
@@ -218,61 +115,24 @@ impl<'a> HostRun<'a> {
                 fatal();
                 done(HostStatus::Failed, hr.stop_msg)
             }
-            Err(Lost(msg)) => {
+            Err(TransportError(msg)) => {
                 fatal();
                 done(HostStatus::Unreachable, msg)
             }
         }
     }
 
-    fn connect(
-        r: &Runner,
-        play: &Play,
-        vars: &Map<String, Value>,
-    ) -> std::result::Result<Box<dyn Transport>, TransportError> {
-        if vars.get("ansible_connection").and_then(Value::as_str) == Some("local") {
-            let mut t = Local::new();
-            t.set_become_password(r.become_pass.clone());
-            return Ok(Box::new(t));
-        }
-        let user = str_var(vars, "ansible_user")
-            .or_else(|| play.remote_user.clone())
-            .or_else(|| r.opts.default_user.clone())
-            .or_else(|| std::env::var("USER").ok())
-            .unwrap_or_else(|| "root".into());
-        let port = str_var(vars, "ansible_port")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(22);
-        let cfg = SshConfig {
-            address: str_var(vars, "ansible_host").unwrap_or_default(),
-            port,
-            user,
-            key_file: key_file(vars)
-                .map(|(_, p)| p)
-                .or_else(|| r.opts.default_key.clone()),
-            known_hosts: r.opts.known_hosts.clone(),
-            checking: r.opts.checking,
-            connect_timeout: r.opts.connect_timeout,
-            command_timeout: r.opts.command_timeout,
-            keepalive: r.opts.keepalive,
-        };
-        let mut t: Box<dyn Transport> = Box::new(Ssh::connect(&cfg)?);
-        t.set_become_password(r.become_pass.clone());
-        Ok(t)
-    }
-
     /// -v detail; nothing of a `no_log` task is shown.
     fn detail(&self, level: u8, text: String) {
-        if self.r.opts.verbose >= level {
-            let text = if self.quiet {
-                "(details hidden: no_log)".to_string()
-            } else {
-                text
-            };
-            let _ = self.tx.send(Event::Detail {
-                host: self.host.name.clone(),
-                text,
-            });
+        self.log().detail(level, text);
+    }
+
+    fn log(&self) -> Log<'a> {
+        Log {
+            tx: self.tx,
+            host: &self.host.name,
+            verbose: self.r.opts.verbose,
+            quiet: self.quiet,
         }
     }
 
@@ -280,21 +140,8 @@ impl<'a> HostRun<'a> {
         self.r.opts.check
     }
 
-    fn sudo_for(&self, task: &Task) -> Option<String> {
-        if task.become_.unwrap_or(self.play.become_) {
-            Some(
-                task.become_user
-                    .clone()
-                    .or_else(|| self.play.become_user.clone())
-                    .unwrap_or_else(|| "root".into()),
-            )
-        } else {
-            None
-        }
-    }
-
     /// Returns (failed, changed).
-    fn run_play(&mut self) -> std::result::Result<(bool, bool), Lost> {
+    fn run_play(&mut self) -> std::result::Result<(bool, bool), TransportError> {
         // Two runs on one host must not interleave. A dry run takes no lock: it changes nothing
         // and must leave nothing behind, not even a lock file. A real run takes the lock and
         // probes in the same exec, so the probe sees the host as no other run can change it.
@@ -375,18 +222,16 @@ impl<'a> HostRun<'a> {
         Ok((f, changed || c))
     }
 
-    fn flush_handlers(&mut self) -> std::result::Result<(bool, bool), Lost> {
+    fn flush_handlers(&mut self) -> std::result::Result<(bool, bool), TransportError> {
         let mut changed = false;
         // Handlers run in the order they are defined, each at most once per flush; a handler
         // may notify a later one.
         for (i, h) in self.play.handlers.iter().enumerate() {
-            let Some(pos) = self.notified.iter().position(|(idx, _, _)| *idx == i) else {
+            let Some(p) = self.notes.take(i) else {
                 continue;
             };
-            let (_, by, certain) = self.notified.remove(pos);
-            self.current_handler = Some(i);
-            let res = self.run_task_notified(h, &by, certain);
-            self.current_handler = None;
+            let res = self.run_task_notified(h, &p.by, p.certain);
+            self.notes.done();
             let (mut status, _) = res?;
             if status == Status::MayChange {
                 status = Status::Changed;
@@ -399,7 +244,7 @@ impl<'a> HostRun<'a> {
         Ok((false, changed))
     }
 
-    /// Variables a task sees before its own `vars` and loop item (`runner::task_item_vars`
+    /// Variables a task sees before its own `vars` and loop item (`host_vars::task_item_vars`
     /// adds those).
     fn known_vars(&self) -> Map<String, Value> {
         let mut m = self.base.clone();
@@ -412,105 +257,26 @@ impl<'a> HostRun<'a> {
     fn prefetch(
         &mut self,
         mut lock: Option<std::time::Duration>,
-    ) -> std::result::Result<crate::transport::Lock, Lost> {
-        use crate::batch::{self, Need};
-        // (the task's own probe text, what it needs, sudo user)
-        let mut wanted: Vec<(String, Need, Option<String>)> = Vec::new();
-        // Probes of `no_log` tasks: each runs as its own snippet (never merged), so its section
-        // can be left out of what -vv prints.
-        let mut hidden: Vec<String> = Vec::new();
-        for task in &self.play.tasks {
-            if task.delegate_to.is_some() || !self.r.opts.tags.selects(&task.tags) {
-                continue;
-            }
-            let sudo = self.sudo_for(task);
-            let m = self.known_vars();
-            let vars = Vars::new(crate::runner::task_item_vars(task, &m, None, &self.deferred).0);
-            let items: Vec<Option<Value>> = match &task.loop_items {
-                None => vec![None],
-                Some(l) => match vars.render_value(&l.value, &l.loc) {
-                    Ok(Value::Array(a)) => a.into_iter().map(Some).collect(),
-                    _ => continue,
-                },
-            };
-            for item in items {
-                let vars = Vars::new(
-                    crate::runner::task_item_vars(task, &m, item.as_ref(), &self.deferred).0,
-                );
-                if !task
-                    .when
-                    .iter()
-                    .all(|w| matches!(vars.condition(&w.value, &w.loc), Ok(true)))
-                {
-                    continue;
-                }
-                if let Ok(action) = self.build(task, &vars)
-                    && let (Some(p), Some(need)) = (action.probe(), batch::need(&action))
-                {
-                    if task.no_log && !hidden.contains(&p) {
-                        hidden.push(p.clone());
-                    }
-                    let need = if hidden.contains(&p) {
-                        Need::Own(p.clone())
-                    } else {
-                        need
-                    };
-                    match wanted.iter_mut().find(|(q, _, u)| *q == p && *u == sudo) {
-                        Some(w) if hidden.contains(&p) => w.1 = need,
-                        Some(_) => {}
-                        None => wanted.push((p, need, sudo.clone())),
-                    }
-                }
-            }
-        }
-        let mut users: Vec<Option<String>> = Vec::new();
-        for (_, _, u) in &wanted {
-            if !users.contains(u) {
-                users.push(u.clone());
-            }
-        }
+    ) -> std::result::Result<crate::transport::Lock, TransportError> {
+        use crate::batch;
+        let m = self.known_vars();
+        let (wanted, hidden) = batch::wanted(
+            self.play,
+            &self.r.opts.tags,
+            &m,
+            &self.deferred,
+            self.r.playbook_dir,
+        );
+        let batches = batch::Batch::plan(wanted);
         if let Some(wait) = lock
-            && users.is_empty()
+            && batches.is_empty()
         {
             // Nothing to probe: the lock alone.
             return Ok(self.lock_and_run(wait, "true", None)?.0);
         }
-        for user in users {
-            let mine: Vec<&(String, Need, Option<String>)> =
-                wanted.iter().filter(|(_, _, u)| *u == user).collect();
-            let (mut paths, mut sums, mut units) = (Vec::new(), Vec::new(), Vec::new());
-            let mut own: Vec<&str> = Vec::new();
-            for (p, need, _) in &mine {
-                match need {
-                    Need::Files {
-                        paths: ps,
-                        sums: ss,
-                    } => {
-                        for x in ps {
-                            if !paths.contains(x) {
-                                paths.push(x.clone());
-                            }
-                        }
-                        for x in ss {
-                            if !sums.contains(x) {
-                                sums.push(x.clone());
-                            }
-                        }
-                    }
-                    Need::Unit(u) => {
-                        if !units.contains(u) {
-                            units.push(u.clone());
-                        }
-                    }
-                    Need::Own(_) => own.push(p.as_str()),
-                }
-            }
-            let files_snippet = (!paths.is_empty()).then(|| batch::files_probe(&paths, &sums));
-            let units_snippet = (!units.is_empty()).then(|| batch::units_probe(&units));
-            let mut snippets: Vec<&str> = Vec::new();
-            snippets.extend(files_snippet.as_deref());
-            snippets.extend(units_snippet.as_deref());
-            snippets.extend(own.iter().copied());
+        for b in batches {
+            let user = b.user.clone();
+            let snippets = b.snippets();
             let nonce = crate::probe::nonce();
             let script = crate::probe::batch_script(&snippets, &nonce);
             let secret: Vec<bool> = snippets
@@ -521,7 +287,7 @@ impl<'a> HostRun<'a> {
                 1,
                 format!(
                     "probe: {} tasks in one round trip{}",
-                    mine.len(),
+                    b.task_count(),
                     user.as_deref()
                         .map(|u| format!(" (sudo -u {u})"))
                         .unwrap_or_default()
@@ -551,61 +317,29 @@ impl<'a> HostRun<'a> {
             );
             // A batch that fails as a whole (e.g. sudo refused) is not cached: each task then
             // probes alone and reports its own error.
-            let mut parts = match crate::probe::split(&out.out, &nonce, snippets.len()) {
-                Ok(parts) => parts,
+            let answers = match crate::probe::split(&out.out, &nonce, snippets.len()) {
+                Ok(parts) => b.answers(parts),
                 Err(crate::probe::SplitError::Incomplete(_)) => continue,
                 // Something on the host forged the framing: every task it probed fails.
-                Err(crate::probe::SplitError::Forged(e)) => {
-                    for (p, _, _) in &mine {
-                        self.cache.insert((p.clone(), user.clone()), (1, e.clone()));
-                    }
-                    continue;
-                }
+                Err(crate::probe::SplitError::Forged(e)) => b.all_failed(&e),
             };
-            let files_part = files_snippet.as_ref().map(|_| parts.remove(0));
-            let unit_blocks = units_snippet.as_ref().and_then(|_| {
-                let (code, text) = parts.remove(0);
-                batch::split_units(&text, units.len()).map(|b| (code, b))
-            });
-            for (snip, part) in own.iter().zip(parts) {
-                self.cache.insert((snip.to_string(), user.clone()), part);
-            }
-            for (p, need, _) in &mine {
-                let facts = match need {
-                    Need::Files {
-                        paths: ps,
-                        sums: ss,
-                    } => files_part.as_ref().map(|(code, text)| {
-                        match batch::select_files(text, &paths, ps, ss) {
-                            Ok(t) => (*code, t),
-                            // Exit 1 makes it the task's "could not read the current state".
-                            Err(e) => (1, e),
-                        }
-                    }),
-                    Need::Unit(u) => unit_blocks.as_ref().and_then(|(code, blocks)| {
-                        let i = units.iter().position(|x| x == u)?;
-                        Some((*code, blocks[i].clone()))
-                    }),
-                    Need::Own(_) => None,
-                };
-                if let Some(f) = facts {
-                    self.cache.insert((p.clone(), user.clone()), f);
-                }
+            for (probe, facts) in answers {
+                self.facts.insert(&probe, user.as_deref(), facts);
             }
         }
         Ok(crate::transport::Lock::Held)
     }
 
-    /// Takes the lock and runs the first probe, telling the user if another run holds it.
-    /// A play that becomes another user takes the lock as that user (root's lock lives where
-    /// only root can write: see transport::LOCK_FILE), even when the first probe is not one of
-    /// its become tasks; then the probe runs on its own exec.
+    /// Takes the lock and runs the first probe (see `connection::lock_and_run`).
     fn lock_and_run(
         &mut self,
         wait: std::time::Duration,
         script: &str,
         user: Option<&str>,
-    ) -> std::result::Result<(crate::transport::Lock, Option<crate::transport::Output>), Lost> {
+    ) -> std::result::Result<
+        (crate::transport::Lock, Option<crate::transport::Output>),
+        TransportError,
+    > {
         let (tx, host) = (self.tx, self.host.name.clone());
         let mut on_wait = || {
             let _ = tx.send(Event::Detail {
@@ -614,54 +348,22 @@ impl<'a> HostRun<'a> {
                     .to_string(),
             });
         };
-        let lock_user = self.lock_user();
-        if lock_user.as_deref() == user {
-            return Ok(self.t.lock_and_run(wait, script, user, &mut on_wait)?);
-        }
-        let (lock, _) = self
-            .t
-            .lock_and_run(wait, "true", lock_user.as_deref(), &mut on_wait)?;
-        if lock != crate::transport::Lock::Held {
-            return Ok((lock, None));
-        }
-        Ok((lock, Some(self.t.run(script, user)?)))
-    }
-
-    /// Whom the host lock is taken as: root if any task of the play becomes root, else the
-    /// first become user, else the login user (None).
-    fn lock_user(&self) -> Option<String> {
-        let users: Vec<String> = self
-            .play
-            .tasks
-            .iter()
-            .filter_map(|t| self.sudo_for(t))
-            .collect();
-        users
-            .iter()
-            .find(|u| *u == "root")
-            .or(users.first())
-            .cloned()
-    }
-
-    fn build(&self, task: &Task, vars: &Vars) -> Result<Action> {
-        let mut rendered = Map::new();
-        for (k, v) in &task.args.map {
-            rendered.insert(k.clone(), vars.render_value(v, task.args.loc_of(k))?);
-        }
-        let ctx = BuildCtx {
-            base_dir: &self.r.pb.dir,
-            role_dir: task.role_dir.as_deref(),
-            vars,
-            args: &task.args,
-        };
-        Action::build(&task.module, rendered, &ctx)
+        let lock_user = self.play.lock_user();
+        crate::connection::lock_and_run(
+            &mut *self.t,
+            lock_user.as_deref(),
+            wait,
+            script,
+            user,
+            &mut on_wait,
+        )
     }
 
     fn run_task(
         &mut self,
         task: &Task,
         handler: bool,
-    ) -> std::result::Result<(Status, Value), Lost> {
+    ) -> std::result::Result<(Status, Value), TransportError> {
         self.run_task_inner(task, handler, &[], true)
     }
 
@@ -670,7 +372,7 @@ impl<'a> HostRun<'a> {
         task: &Task,
         by: &[String],
         certain: bool,
-    ) -> std::result::Result<(Status, Value), Lost> {
+    ) -> std::result::Result<(Status, Value), TransportError> {
         self.run_task_inner(task, true, by, certain)
     }
 
@@ -680,45 +382,29 @@ impl<'a> HostRun<'a> {
         handler: bool,
         by: &[String],
         certain: bool,
-    ) -> std::result::Result<(Status, Value), Lost> {
+    ) -> std::result::Result<(Status, Value), TransportError> {
         let start = Instant::now();
-        self.seq += 1;
+        self.notes.next_task();
         self.quiet = task.no_log;
         let _ = self.tx.send(Event::TaskStart {
             host: self.host.name.clone(),
             name: task.display_name(),
         });
         let m = self.known_vars();
-        let items: Vec<Option<Value>> = match &task.loop_items {
-            None => vec![None],
-            Some(l) => {
-                match Vars::new(crate::runner::task_item_vars(task, &m, None, &self.deferred).0)
-                    .render_value(&l.value, &l.loc)
-                {
-                    Ok(Value::Array(a)) => a.into_iter().map(Some).collect(),
-                    Ok(other) => {
-                        let o = Outcome::new(
-                            Status::Failed,
-                            format!(
-                                "`loop` must be a list, found {}",
-                                crate::modules::args::type_name(&other)
-                            ),
-                        );
-                        return Ok(self.finish(task, handler, by, vec![o], false, start));
-                    }
-                    Err(e) => {
-                        let o = Outcome::new(Status::Failed, error_text(&e));
-                        return Ok(self.finish(task, handler, by, vec![o], false, start));
-                    }
-                }
+        let deferred = self.deferred.clone();
+        let inst = TaskInstance::new(task, &m, &deferred);
+        let items = match inst.items(&inst.vars()) {
+            Ok(items) => items,
+            Err(e) => {
+                let o = Outcome::new(Status::Failed, e.message());
+                return Ok(self.finish(task, handler, by, vec![o], false, start));
             }
         };
         let looped = task.loop_items.is_some();
         let mut outcomes = Vec::new();
         for item in items {
-            let vars =
-                Vars::new(crate::runner::task_item_vars(task, &m, item.as_ref(), &self.deferred).0);
-            let mut o = self.run_item(task, &vars)?;
+            let vars = inst.item_vars(item.as_ref()).0;
+            let mut o = self.run_item(&inst, &vars)?;
             if let Some(i) = item
                 && let Value::Object(obj) = &mut o.value
             {
@@ -734,11 +420,7 @@ impl<'a> HostRun<'a> {
         // a certain change will run, even if what it then does depends on earlier changes.
         if handler {
             for o in outcomes.iter_mut() {
-                match o.status {
-                    Status::Changed if !certain => o.status = Status::MayChange,
-                    Status::MayChange if certain && self.check() => o.status = Status::Changed,
-                    _ => {}
-                }
+                o.status = Notifications::certain(o.status, certain, self.check());
             }
         }
         Ok(self.finish(task, handler, by, outcomes, looped, start))
@@ -754,100 +436,32 @@ impl<'a> HostRun<'a> {
         looped: bool,
         start: Instant,
     ) -> (Status, Value) {
-        let any = |s: Status| outcomes.iter().any(|o| o.status == s);
-        let status = if any(Status::Failed) {
-            Status::Failed
-        } else if any(Status::Changed) {
-            Status::Changed
-        } else if any(Status::MayChange) {
-            Status::MayChange
-        } else if !outcomes.is_empty() && outcomes.iter().all(|o| o.status == Status::Skipped) {
-            Status::Skipped
-        } else {
-            Status::Ok
-        };
-        let value = if looped {
-            let results: Vec<Value> = outcomes.iter().map(|o| o.value.clone()).collect();
-            json!({"results": results, "changed": matches!(status, Status::Changed),
-                   "failed": status == Status::Failed, "skipped": status == Status::Skipped,
-                   "msg": ""})
-        } else {
-            outcomes
-                .first()
-                .map(|o| o.value.clone())
-                .unwrap_or(json!({}))
-        };
+        let (status, value) = crate::outcome::aggregate(&outcomes, looped);
         if let Some(r) = &task.register {
             self.registered.insert(r.clone(), value.clone());
         }
-        if matches!(status, Status::Changed | Status::MayChange) {
-            let me = task.display_name();
-            for n in &task.notify {
-                for (i, h) in self.play.handlers.iter().enumerate() {
-                    if h.name.as_deref() == Some(n.value.as_str()) || h.listen.contains(&n.value) {
-                        self.notified_at.insert(i, self.seq);
-                        match self.notified.iter_mut().find(|(idx, _, _)| *idx == i) {
-                            Some(entry) => {
-                                entry.1.push(me.clone());
-                                entry.2 |= status == Status::Changed;
-                            }
-                            None => {
-                                self.notified
-                                    .push((i, vec![me.clone()], status == Status::Changed))
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        let mut msgs: Vec<String> = outcomes
-            .iter()
-            .filter(|o| !o.msg.is_empty())
-            .map(|o| o.msg.clone())
-            .collect();
-        msgs.dedup();
-        let mut msg = msgs.join("\n");
-        if status == Status::Failed && task.ignore_errors {
-            msg = format!("{msg}\n(ignored: ignore_errors is set)");
-        } else if status == Status::Failed
-            && task.blocks.iter().rev().any(|b| {
+        let handlers = self.play.handlers.iter().enumerate();
+        let notified = task.notify.iter().flat_map(|n| {
+            handlers
+                .clone()
+                .filter(|(_, h)| {
+                    h.name.as_deref() == Some(n.value.as_str()) || h.listen.contains(&n.value)
+                })
+                .map(|(i, _)| i)
+        });
+        self.notes.notify(&task.display_name(), status, notified);
+        // A failure that a block's rescue handles is said so on the task's line.
+        let rescued =
+            task.blocks.iter().rev().any(|b| {
                 b.section == crate::block::Section::Main && self.play.blocks[b.id].has_rescue
-            })
-        {
-            msg = format!("{msg}\n(a block's rescue runs next)");
-        }
-        if handler && !by.is_empty() && status != Status::Failed {
-            let verb = match status {
-                Status::MayChange => "may run",
-                _ if self.check() => "will run",
-                _ => "ran",
-            };
-            msg = format!("{verb}, notified by: {}", by.join(", "));
-        }
-        let mut changes: Vec<String> = outcomes.iter().flat_map(|o| o.changes.clone()).collect();
-        let mut diffs: Vec<String> = outcomes.iter().flat_map(|o| o.diffs.clone()).collect();
-        if task.no_log {
-            if !changes.is_empty() {
-                changes = vec!["(details hidden: no_log)".into()];
-            }
-            diffs.clear();
-            if status == Status::Failed || !msg.is_empty() {
-                msg = "(output hidden: no_log)".into();
-            }
-        }
-        let report = TaskReport {
-            name: task.display_name(),
-            status,
-            msg,
-            changes,
-            diff: if diffs.is_empty() {
-                None
-            } else {
-                Some(diffs.join(""))
-            },
+            });
+        let line = Line {
             handler,
-            duration_ms: start.elapsed().as_millis() as u64,
+            by,
+            rescued,
+            check: self.check(),
         };
+        let report = line.report(task, status, &outcomes, start.elapsed());
         let _ = self.tx.send(Event::Task {
             host: self.host.name.clone(),
             task: report,
@@ -855,17 +469,20 @@ impl<'a> HostRun<'a> {
         (status, value)
     }
 
-    fn run_item(&mut self, task: &Task, vars: &Vars) -> std::result::Result<Outcome, Lost> {
-        for w in &task.when {
-            match vars.condition(&w.value, &w.loc) {
-                Ok(true) => {}
-                Ok(false) => return Ok(Outcome::new(Status::Skipped, "")),
-                Err(e) => return Ok(self.failed_or_unknown(task, &e)),
-            }
+    fn run_item(
+        &mut self,
+        inst: &TaskInstance,
+        vars: &Vars,
+    ) -> std::result::Result<Outcome, TransportError> {
+        let task = inst.task;
+        match inst.when(vars) {
+            Ok(true) => {}
+            Ok(false) => return Ok(Outcome::new(Status::Skipped, "")),
+            Err(e) => return Ok(self.dry.unknown_result(task, &e)),
         }
-        let action = match self.build(task, vars) {
+        let action = match inst.action(vars, self.r.playbook_dir) {
             Ok(a) => a,
-            Err(e) => return Ok(self.failed_or_unknown(task, &e)),
+            Err(e) => return Ok(self.dry.unknown_result(task, &e)),
         };
         match &action {
             Action::Debug(m) => return Ok(Outcome::new(Status::Ok, m.clone())),
@@ -874,19 +491,17 @@ impl<'a> HostRun<'a> {
         }
         // A restart (or reload) handler for a unit that plumb itself started after the change
         // that notified it has nothing left to do: the unit already runs the new config.
-        if let (Action::Service(s), Some(h), false) = (&action, self.current_handler, self.check())
+        if let (Action::Service(s), false) = (&action, self.check())
             && matches!(s.state.as_deref(), Some("restarted" | "reloaded"))
             && let Some(unit) = &s.unit
-            && let (Some(&started), Some(&notified)) =
-                (self.restarted.get(unit), self.notified_at.get(&h))
-            && started > notified
+            && self.notes.restart_done(unit)
         {
             return Ok(Outcome::new(
                 Status::Ok,
                 format!("{unit} was started after the change; no restart needed"),
             ));
         }
-        let sudo = self.sudo_for(task);
+        let sudo = self.play.sudo_for(task);
         let delegated = task.delegate_to.is_some();
         let mut reads = action.reads();
         if task.runs_in_plan {
@@ -894,9 +509,7 @@ impl<'a> HostRun<'a> {
             reads.push(crate::modules::Resource::All);
         }
         // Dry run: facts an earlier (unmade) change would have altered are not to be trusted.
-        let stale = reads
-            .iter()
-            .any(|r| self.simulated.iter().any(|w| w.overlaps(r)));
+        let stale = self.dry.stale(&reads);
         let facts = match action.probe() {
             None => Ok(String::new()),
             Some(p) => self.facts(&p, &reads, sudo.as_deref(), delegated)?,
@@ -915,324 +528,45 @@ impl<'a> HostRun<'a> {
         o.changes = plan.changes.iter().map(|c| c.summary.clone()).collect();
         let want_diff = (self.check() || self.r.opts.diff) && task.diff && !task.no_log;
         if want_diff {
-            o.diffs = self.diffs(&plan, sudo.as_deref(), delegated)?;
+            o.diffs = self.diffs_of(&plan, sudo.as_deref(), delegated)?;
         }
         // `check_mode: false`: the playbook vouches that this one only reads. It still waits for
         // apply when an earlier planned change would alter what it reads: run now, it would
         // read the host as it is, not as it will be.
         if self.check() && (!task.runs_in_plan || stale) {
-            let mut o = self.simulate(task, o, plan, stale, &action);
+            let mut o = self
+                .dry
+                .judge(task, o, plan, stale, matches!(action, Action::Uri(_)));
             if task.runs_in_plan {
                 o.msg = "not run in this plan: an earlier change alters what it reads".into();
             }
             return Ok(o);
         }
-        let unit = match &action {
-            Action::Service(s) => s.unit.clone(),
-            _ => None,
+        // A unit plumb (re)started: a later restart handler notified before has nothing to do.
+        let started = plan.starts.clone();
+        // `environment`: exported before what the task runs (its probe only reads, without it).
+        let exports = match crate::execute::exports(task, vars) {
+            Ok(e) => e,
+            Err(e) => return Ok(Outcome::new(Status::Failed, e.one_line())),
         };
-        let started = plan
-            .changes
-            .iter()
-            .any(|c| c.summary.starts_with("start ") || c.summary.starts_with("restart "));
-        let o = self.apply(task, vars, o, plan, sudo.as_deref(), delegated)?;
-        if let Some(unit) = unit
-            && started
+        let log = self.log();
+        let diagnosis_sudo = self.play.sudo_for_diagnosis().map(String::from);
+        let target = Target {
+            t: self.transport(delegated),
+            sudo: sudo.as_deref(),
+            delegated,
+            diagnosis_sudo: diagnosis_sudo.as_deref(),
+        };
+        let o = crate::execute::apply(target, &log, inst, vars, o, &plan, &exports)?;
+        if !plan.changes.is_empty() || matches!(plan.run, Run::Command(_)) {
+            self.facts.touched(&plan.writes);
+        }
+        if let Some(unit) = started
             && o.status == Status::Changed
         {
-            self.restarted.insert(unit, self.seq);
+            self.notes.started(&unit);
         }
         Ok(o)
-    }
-
-    /// A dry run cannot know what a command printed: what depends on it may change.
-    fn failed_or_unknown(&self, task: &Task, e: &Error) -> Outcome {
-        if let Error::Input { msg, .. } = e
-            && let Some(var) = msg.strip_prefix("undefined variable `")
-        {
-            let root = var.split(['.', '[', '`']).next().unwrap_or_default();
-            if self.unknown.iter().any(|u| u == root) {
-                let status = if task.module == "debug" {
-                    Status::Skipped
-                } else {
-                    Status::MayChange
-                };
-                return Outcome::new(
-                    status,
-                    format!("depends on the result of `{root}`, known only when applied"),
-                );
-            }
-        }
-        Outcome::new(Status::Failed, error_text(e))
-    }
-
-    fn simulate(
-        &mut self,
-        task: &Task,
-        mut o: Outcome,
-        plan: Plan,
-        stale: bool,
-        action: &Action,
-    ) -> Outcome {
-        let never_changes = matches!(&task.changed_when, Some(c) if c.value == Value::Bool(false));
-        if matches!(action, Action::Uri(_))
-            || (matches!(plan.run, Run::Command(_)) && never_changes)
-        {
-            o.status = Status::Skipped;
-            o.msg = "not run in a dry run: runs on apply".into();
-            o.changes.clear();
-            if let Some(r) = &task.register {
-                self.unknown.push(r.clone());
-            }
-            return o;
-        }
-        if (plan.uncertain || stale)
-            && let Some(r) = &task.register
-        {
-            self.unknown.push(r.clone());
-        }
-        o.status = if plan.changes.is_empty() {
-            if stale {
-                o.msg = "depends on an earlier change".into();
-                Status::MayChange
-            } else {
-                Status::Ok
-            }
-        } else if plan.uncertain {
-            Status::MayChange
-        } else {
-            Status::Changed
-        };
-        if o.status != Status::Ok {
-            self.simulated.extend(plan.writes);
-        }
-        o.value = json!({"changed": o.status != Status::Ok, "failed": false, "skipped": false, "msg": o.msg});
-        // Facts an earlier (unmade) change may alter are not registered: what reads them is
-        // then `may-change`, not planned on stale facts.
-        if let Value::Object(v) = &mut o.value
-            && !stale
-        {
-            v.extend(plan.result);
-        }
-        o
-    }
-
-    fn apply(
-        &mut self,
-        task: &Task,
-        vars: &Vars,
-        mut o: Outcome,
-        plan: Plan,
-        sudo: Option<&str>,
-        delegated: bool,
-    ) -> std::result::Result<Outcome, Lost> {
-        let attempts = if task.until.is_some() {
-            task.retries.max(1) + 1
-        } else {
-            1
-        };
-        // `environment`: exported before what the task runs (its probe only reads, without it).
-        let exports = match self.exports(task, vars) {
-            Ok(e) => e,
-            Err(e) => return Ok(Outcome::new(Status::Failed, error_text(&e))),
-        };
-        let with_env = |s: &str| format!("{exports}{s}");
-        for attempt in 1..=attempts {
-            let mut value = json!({"changed": false, "failed": false, "skipped": false, "msg": ""});
-            if let Value::Object(v) = &mut value {
-                v.extend(plan.result.clone());
-            }
-            let mut changed = !plan.changes.is_empty();
-            let mut failed = false;
-            let mut msg = String::new();
-            match &plan.run {
-                Run::Nothing => {}
-                Run::Script(s) => {
-                    self.detail(1, format!("run:\n{}", sketch(s)));
-                    let out = self.transport(delegated).run(&with_env(s), sudo)?;
-                    self.detail(2, format!("output (exit {}):\n{}", out.code, out.all()));
-                    if out.code != 0 {
-                        failed = true;
-                        msg = exit_msg("failed (exit {})", out.code, &out.all());
-                    }
-                }
-                Run::Command(s) => {
-                    self.detail(1, format!("run:\n{}", sketch(s)));
-                    let out = self.transport(delegated).run(&with_env(s), sudo)?;
-                    self.detail(2, format!("output (exit {}):\n{}", out.code, out.all()));
-                    let stdout = out.out.trim_end_matches('\n');
-                    let stderr = out.err.trim_end_matches('\n');
-                    value["rc"] = json!(out.code);
-                    value["stdout"] = json!(stdout);
-                    value["stdout_lines"] = json!(stdout.lines().collect::<Vec<_>>());
-                    value["stderr"] = json!(stderr);
-                    value["stderr_lines"] = json!(stderr.lines().collect::<Vec<_>>());
-                    if out.code != 0 {
-                        failed = true;
-                        msg = exit_msg("non-zero exit {}", out.code, &out.all());
-                    }
-                }
-                Run::Http(req) => {
-                    let res = if delegated {
-                        self.local.http(req)
-                    } else {
-                        self.t.http(req)
-                    };
-                    match res {
-                        Ok((status, body)) => {
-                            value = crate::modules::uri::result(req, status, &body);
-                            value["changed"] = json!(false);
-                            value["skipped"] = json!(false);
-                            if !req.status_codes.contains(&status) {
-                                failed = true;
-                                msg = format!(
-                                    "{} answered {status}, expected {}",
-                                    req.url,
-                                    req.status_codes
-                                        .iter()
-                                        .map(u16::to_string)
-                                        .collect::<Vec<_>>()
-                                        .join(" or ")
-                                );
-                            }
-                        }
-                        Err(HttpError::Request(e)) => {
-                            failed = true;
-                            msg = e;
-                            value["status"] = json!(-1);
-                        }
-                        Err(HttpError::Transport(e)) => return Err(Lost(e.0)),
-                    }
-                }
-            }
-            value["changed"] = json!(changed);
-            value["failed"] = json!(failed);
-            value["msg"] = json!(msg);
-            // changed_when / failed_when / until see the result under its register name.
-            let mut with = vars.map().clone();
-            if let Some(r) = &task.register {
-                with.insert(r.clone(), value.clone());
-            }
-            with.insert("result".into(), value.clone());
-            let rv = Vars::new(with);
-            if let Some(c) = &task.changed_when {
-                match rv.condition(&c.value, &c.loc) {
-                    Ok(b) => changed = b,
-                    Err(e) => {
-                        failed = true;
-                        msg = error_text(&e);
-                    }
-                }
-            }
-            if let Some(c) = &task.failed_when {
-                match rv.condition(&c.value, &c.loc) {
-                    Ok(b) => {
-                        failed = b;
-                        if !b {
-                            msg.clear();
-                        } else if msg.is_empty() {
-                            msg = format!(
-                                "failed_when `{}` is true",
-                                c.value.as_str().unwrap_or_default()
-                            );
-                        }
-                    }
-                    Err(e) => {
-                        failed = true;
-                        msg = error_text(&e);
-                    }
-                }
-            }
-            value["changed"] = json!(changed);
-            value["failed"] = json!(failed);
-            let done = match &task.until {
-                None => true,
-                Some(u) => {
-                    let mut with = vars.map().clone();
-                    if let Some(r) = &task.register {
-                        with.insert(r.clone(), value.clone());
-                    }
-                    with.insert("result".into(), value.clone());
-                    let ok = Vars::new(with).condition(&u.value, &u.loc).unwrap_or(false);
-                    if !ok && attempt == attempts {
-                        failed = true;
-                        if msg.is_empty() {
-                            msg = format!("`until` still false after {attempts} attempts");
-                        } else {
-                            msg = format!("{msg} (after {attempts} attempts)");
-                        }
-                    }
-                    ok
-                }
-            };
-            if failed
-                && (done || attempt == attempts)
-                && matches!(plan.run, Run::Http(_))
-                && !delegated
-            {
-                msg = format!("{msg}{}", self.diagnose()?);
-            }
-            if done || attempt == attempts {
-                if !plan.changes.is_empty() || matches!(plan.run, Run::Command(_)) {
-                    self.dirty.extend(plan.writes.clone());
-                }
-                o.status = if failed {
-                    Status::Failed
-                } else if changed {
-                    Status::Changed
-                } else {
-                    Status::Ok
-                };
-                if !changed {
-                    o.changes.clear();
-                }
-                o.msg = msg;
-                value["msg"] = json!(o.msg);
-                value["attempts"] = json!(attempt);
-                o.value = value;
-                return Ok(o);
-            }
-            std::thread::sleep(Duration::from_secs_f64(task.delay));
-        }
-        unreachable!("the last attempt returns")
-    }
-
-    /// `export NAME='value'` lines for the task's `environment`, values rendered.
-    fn exports(&self, task: &Task, vars: &Vars) -> Result<String> {
-        let mut s = String::new();
-        for (k, v) in &task.environment {
-            let v = vars.render_value(&v.value, &v.loc)?;
-            let text = match v {
-                Value::String(t) => t,
-                other => other.to_string(),
-            };
-            s.push_str(&format!("export {k}={}\n", crate::shell::quote(&text)));
-        }
-        Ok(s)
-    }
-
-    /// Evidence and hints after a failed verify step, as text to append to its message.
-    fn diagnose(&mut self) -> std::result::Result<String, Lost> {
-        let sudo = self.sudo_for_diagnosis().map(String::from);
-        let out = self.t.run(crate::diagnosis::SCRIPT, sudo.as_deref())?.all();
-        let mut text = String::new();
-        if !out.trim().is_empty() {
-            text.push('\n');
-            text.push_str(out.trim_end());
-        }
-        for h in crate::diagnosis::hints(&out) {
-            text.push_str(&format!("\nhint: {h}"));
-        }
-        Ok(text)
-    }
-
-    /// nginx's log is readable by root (and adm): read it as the play's become user.
-    fn sudo_for_diagnosis(&self) -> Option<&str> {
-        if self.play.become_ {
-            Some(self.play.become_user.as_deref().unwrap_or("root"))
-        } else {
-            None
-        }
     }
 
     fn transport(&mut self, delegated: bool) -> &mut dyn Transport {
@@ -1250,153 +584,25 @@ impl<'a> HostRun<'a> {
         reads: &[Resource],
         sudo: Option<&str>,
         delegated: bool,
-    ) -> std::result::Result<std::result::Result<String, String>, Lost> {
-        let key = (probe.to_string(), sudo.map(String::from));
-        let fresh_enough = !reads
-            .iter()
-            .any(|r| self.dirty.iter().any(|w| w.overlaps(r)));
-        let cached = if fresh_enough && !delegated {
-            self.cache.get(&key).cloned()
-        } else {
+    ) -> std::result::Result<std::result::Result<String, String>, TransportError> {
+        // A delegated task runs on the control machine: the batch probed the host.
+        let cached = if delegated {
             None
+        } else {
+            self.facts.get(probe, sudo, reads)
         };
-        let (code, out) = match cached {
-            Some(c) => {
-                self.detail(
-                    1,
-                    format!("facts (from the batched probe):\n{}", head(&c.1, 8)),
-                );
-                c
-            }
-            None => {
-                self.detail(1, format!("probe:\n{}", head(probe, 8)));
-                // The probe's own stderr belongs to its facts, in order, as in the batch; what
-                // else reaches stderr (sudo's warnings) does not, unless the probe failed.
-                let out = self
-                    .transport(delegated)
-                    .run(&format!("{{\n{probe}\n}} 2>&1"), sudo)?;
-                self.detail(
-                    1,
-                    format!("facts (exit {}):\n{}", out.code, head(&out.all(), 8)),
-                );
-                (out.code, if out.code == 0 { out.out } else { out.all() })
-            }
-        };
-        if code != 0 {
-            return Ok(Err(format!(
-                "could not read the current state (exit {code}): {}",
-                out.trim()
-            )));
-        }
-        Ok(Ok(out))
+        let log = self.log();
+        crate::fact_cache::read(cached, self.transport(delegated), &log, probe, sudo)
     }
 
     /// Unified diffs of the files a plan rewrites, against what is on the host now.
-    fn diffs(
+    fn diffs_of(
         &mut self,
         plan: &Plan,
         sudo: Option<&str>,
         delegated: bool,
-    ) -> std::result::Result<Vec<String>, Lost> {
-        let mut out = Vec::new();
-        for c in &plan.changes {
-            let Some(cc) = &c.content else { continue };
-            let limit = crate::report::MAX_DIFF_BYTES;
-            if cc.new.len() > limit {
-                out.push(format!(
-                    "({}: {} bytes, too large to diff)\n",
-                    cc.path,
-                    cc.new.len()
-                ));
-                continue;
-            }
-            let old = if cc.exists {
-                let script = format!("head -c {} -- {}", limit + 1, crate::shell::quote(&cc.path));
-                let res = self.transport(delegated).run(&script, sudo)?;
-                if res.code != 0 {
-                    out.push(format!(
-                        "(cannot read {} for a diff: {})\n",
-                        cc.path,
-                        res.all().trim()
-                    ));
-                    continue;
-                }
-                if res.out.len() > limit {
-                    out.push(format!(
-                        "({}: the file on the host is over {limit} bytes, too large to diff)\n",
-                        cc.path
-                    ));
-                    continue;
-                }
-                Some(res.out.into_bytes())
-            } else {
-                None
-            };
-            out.push(crate::report::unified_diff(
-                &cc.path,
-                old.as_deref(),
-                &cc.new,
-            ));
-        }
-        Ok(out)
+    ) -> std::result::Result<Vec<String>, TransportError> {
+        let t = self.transport(delegated);
+        crate::diff::diffs(plan, |script| t.run(script, sudo))
     }
-}
-
-/// `what` (with `{}` for the code), then the output, or that there was none.
-fn exit_msg(what: &str, code: i32, output: &str) -> String {
-    let head = what.replace("{}", &code.to_string());
-    match output.trim_end() {
-        "" => format!("{head}, no output"),
-        text => format!("{head}:\n{text}"),
-    }
-}
-
-fn error_text(e: &Error) -> String {
-    match e {
-        Error::Input {
-            loc: Some(l),
-            msg,
-            hint,
-        } => {
-            let mut s = format!("{l}: {msg}");
-            if let Some(h) = hint {
-                s.push_str(&format!(" ({h})"));
-            }
-            s
-        }
-        other => other.to_string(),
-    }
-}
-
-/// The first `n` lines of `text`, and how many more there are.
-fn head(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.trim_end().lines().collect();
-    let mut out = lines.iter().take(n).copied().collect::<Vec<_>>().join("\n");
-    if lines.len() > n {
-        out.push_str(&format!("\n… {} more lines", lines.len() - n));
-    }
-    out
-}
-
-/// A script as a reader wants it: file contents sent as base64 are summarised, not dumped.
-fn sketch(script: &str) -> String {
-    let mut out = Vec::new();
-    let mut inside = 0usize;
-    for line in script.lines() {
-        if inside > 0 {
-            if line == "PLUMB_EOF" {
-                out.push(format!("  [{} lines of base64 content]", inside - 1));
-                out.push(line.to_string());
-                inside = 0;
-            } else {
-                inside += 1;
-            }
-            continue;
-        }
-        out.push(line.to_string());
-        if line.ends_with("<<'PLUMB_EOF'") {
-            inside = 1;
-        }
-    }
-    out.join("\n")
 }

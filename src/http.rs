@@ -1,12 +1,38 @@
 //! A minimal HTTP/1.0 client over any byte stream (a TCP socket or an SSH tunnel), with TLS
 //! (rustls) for https: enough to check that an endpoint answers, without curl on the host.
 
-use crate::modules::uri::{Request, Tls};
 use std::io::{Read, Write};
 use std::sync::{Arc, OnceLock};
 
+/// What a `uri` task asks for, ready to send.
+#[derive(Debug, Clone)]
+pub(crate) struct Request {
+    pub(crate) url: String,
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) path: String,
+    pub(crate) method: String,
+    pub(crate) status_codes: Vec<u16>,
+    pub(crate) return_content: bool,
+    pub(crate) timeout: u64,
+    pub(crate) headers: Vec<(String, String)>,
+    /// `https://`: TLS spoken by plumb itself, over the same tunnel.
+    pub(crate) tls: Option<Tls>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Tls {
+    /// `validate_certs`: the server's certificate must chain to a trusted root and name the host.
+    pub(crate) validate: bool,
+    /// `ca_path`: PEM certificates trusted besides the control machine's own roots.
+    pub(crate) ca_pem: Option<std::sync::Arc<Vec<u8>>>,
+}
+
 /// One request over `stream` (TLS on top for https): the status and the body.
-pub fn exchange<S: Read + Write>(stream: &mut S, req: &Request) -> Result<(u16, String), String> {
+pub(crate) fn exchange<S: Read + Write>(
+    stream: &mut S,
+    req: &Request,
+) -> Result<(u16, String), String> {
     let Some(tls) = &req.tls else {
         return plain(stream, req);
     };
@@ -74,7 +100,9 @@ fn native_roots() -> &'static Vec<rustls::pki_types::CertificateDer<'static>> {
 }
 
 /// The certificates in a PEM file.
-pub fn parse_pem(pem: &[u8]) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, String> {
+pub(crate) fn parse_pem(
+    pem: &[u8],
+) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, String> {
     use rustls::pki_types::pem::PemObject;
     let certs: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(pem)
         .collect::<Result<_, _>>()
@@ -156,7 +184,7 @@ impl rustls::client::danger::ServerCertVerifier for AnyCert {
     }
 }
 
-pub fn parse_response(raw: &[u8]) -> Result<(u16, String), String> {
+fn parse_response(raw: &[u8]) -> Result<(u16, String), String> {
     if raw.is_empty() {
         return Err("connection closed without a response".into());
     }

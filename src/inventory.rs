@@ -10,14 +10,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 #[derive(Debug, Clone)]
-pub struct Host {
-    pub name: String,
+pub(crate) struct Host {
+    pub(crate) name: String,
     /// Inventory variables, merged: `all`, then groups by depth and name, then the host's own.
-    pub vars: Map<String, Value>,
+    pub(crate) vars: Map<String, Value>,
     /// Where each of `vars` was written (the value that won), when it came from a file: errors
     /// about a connection variable (a missing key file) point there.
-    pub var_locs: BTreeMap<String, Location>,
-    pub groups: Vec<String>,
+    pub(crate) var_locs: BTreeMap<String, Location>,
+    pub(crate) groups: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -29,16 +29,16 @@ struct Group {
 }
 
 #[derive(Debug)]
-pub struct Inventory {
-    pub hosts: Vec<Host>,
+pub(crate) struct Inventory {
+    pub(crate) hosts: Vec<Host>,
     groups: BTreeMap<String, Group>,
-    pub source: String,
+    pub(crate) source: String,
 }
 
 impl Inventory {
     /// The inventory `spec` with the `group_vars/` and `host_vars/` beside it and beside the
     /// playbook (`playbook_dir`), in Ansible's precedence order.
-    pub fn load(spec: &str, playbook_dir: Option<&Path>) -> Result<Inventory> {
+    pub(crate) fn load(spec: &str, playbook_dir: Option<&Path>) -> Result<Inventory> {
         let mut b = Self::parse(spec)?;
         let path = Path::new(spec);
         let inv_dir = path
@@ -88,13 +88,13 @@ impl Inventory {
         Ok(b)
     }
 
-    pub fn group_names(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn group_names(&self) -> impl Iterator<Item = &str> {
         self.groups.keys().map(String::as_str)
     }
 
     /// Hosts selected by an Ansible host pattern: names, groups, globs, `!exclude`, `&intersect`,
     /// separated by `,` or `:`; `@FILE` reads names from a file (one per line).
-    pub fn select(&self, pattern: &str) -> Result<Vec<&Host>> {
+    pub(crate) fn select(&self, pattern: &str) -> Result<Vec<&Host>> {
         let mut union: BTreeSet<usize> = BTreeSet::new();
         let mut inter: Vec<BTreeSet<usize>> = Vec::new();
         let mut excl: BTreeSet<usize> = BTreeSet::new();
@@ -194,7 +194,7 @@ impl Inventory {
 }
 
 /// Shell-style glob: `*`, `?`, `[abc]`.
-pub fn glob_match(pat: &str, s: &str) -> bool {
+pub(crate) fn glob_match(pat: &str, s: &str) -> bool {
     fn go(p: &[char], s: &[char]) -> bool {
         match p.first() {
             None => s.is_empty(),
@@ -577,7 +577,7 @@ fn located_vars(doc: &Doc, node: &Node) -> Result<Located> {
     Ok(Located { vars, locs })
 }
 
-pub fn vars_map(doc: &Doc, node: &Node) -> Result<Map<String, Value>> {
+pub(crate) fn vars_map(doc: &Doc, node: &Node) -> Result<Map<String, Value>> {
     match node {
         Node::Mapping(_) => match yaml::to_value(node) {
             Value::Object(m) => Ok(m),
@@ -863,6 +863,7 @@ mod tests {
                 loc: Some(l),
                 msg,
                 hint,
+                ..
             } => {
                 assert_eq!((l.line, l.col), (2, 3));
                 assert!(msg.contains("unknown key `host`"));

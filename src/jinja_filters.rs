@@ -1,9 +1,9 @@
 //! Ansible's and Jinja2's filters on scalars: strings, numbers, booleans, regexes, paths,
 //! encodings and hashes, with Python's semantics. Collections are in `jinja_filters2`.
 
-pub use crate::jinja_regex::compile_regex;
+pub(crate) use crate::jinja_regex::compile_regex;
 use crate::jinja_regex::{regex_escape, regex_findall, regex_replace, regex_search};
-pub use crate::jinja_text::justify;
+pub(crate) use crate::jinja_text::justify;
 use crate::jinja_text::{capitalize, comment, indent, title, truncate, wordcount, wordwrap};
 use crate::py_value::{float_repr, py_str};
 use base64::Engine;
@@ -43,14 +43,14 @@ pub(crate) fn positional(args: &[Value], kw: &Kwargs, names: &[&str]) -> Result<
 }
 
 /// Ansible's `bool` on a string.
-pub fn str_bool(s: &str) -> bool {
+pub(crate) fn str_bool(s: &str) -> bool {
     matches!(
         s.trim().to_lowercase().as_str(),
         "yes" | "on" | "1" | "true"
     )
 }
 
-pub fn to_bool(v: &Value) -> bool {
+pub(crate) fn to_bool(v: &Value) -> bool {
     match v.kind() {
         ValueKind::Bool => v.is_true(),
         ValueKind::String => str_bool(v.as_str().unwrap_or_default()),
@@ -179,7 +179,7 @@ fn replace(v: Value, old: String, new: String, count: Option<usize>) -> String {
 }
 
 /// Python's `shlex.quote`.
-pub fn shell_quote(s: &str) -> String {
+pub(crate) fn shell_quote(s: &str) -> String {
     if s.is_empty() {
         return "''".into();
     }
@@ -277,7 +277,7 @@ fn b64decode(v: Value) -> Result<String, Error> {
 }
 
 /// `hash('sha1' | 'md5' | 'sha256' | 'sha512' | ...)`.
-pub fn hash_hex(data: &[u8], algo: &str) -> Result<String, Error> {
+pub(crate) fn hash_hex(data: &[u8], algo: &str) -> Result<String, Error> {
     use sha2::Digest;
     Ok(match algo {
         "sha1" => hex::encode(sha1::Sha1::digest(data)),
@@ -567,7 +567,7 @@ fn urlencode(v: Value) -> Result<String, Error> {
 }
 
 /// Python's type name of a value.
-pub fn type_name(v: &Value) -> &'static str {
+pub(crate) fn type_name(v: &Value) -> &'static str {
     type_debug(v.clone())
 }
 
@@ -586,7 +586,7 @@ fn type_debug(v: Value) -> &'static str {
     }
 }
 
-pub fn register(env: &mut Environment<'static>) {
+pub(crate) fn register(env: &mut Environment<'static>) {
     both!(env, "bool", |v: Value| to_bool(&v));
     both!(env, "int", to_int);
     both!(env, "float", to_float);

@@ -3,7 +3,6 @@
 //! `extract`, JSON and YAML, seeded `random`/`shuffle`.
 
 use crate::jinja_filters::{both, err};
-pub use crate::jinja_json::json_dumps;
 use crate::jinja_json::{from_json, to_json, to_nice_json};
 use crate::py_value::py_str;
 use minijinja::value::{Kwargs, Object, ObjectRepr, Rest, Value, ValueKind};
@@ -523,7 +522,7 @@ fn map_filter(
     Ok(Value::from(out))
 }
 
-pub fn register(env: &mut Environment<'static>) {
+pub(crate) fn register(env: &mut Environment<'static>) {
     both!(env, "join", join);
     both!(env, "to_json", to_json);
     both!(env, "tojson", to_json);

@@ -8,7 +8,7 @@ use minijinja::Error;
 use minijinja::value::{Kwargs, Value, ValueKind};
 
 /// JSON as Python's `json.dumps` writes it.
-pub fn json_dumps(
+pub(crate) fn json_dumps(
     v: &Value,
     indent: Option<usize>,
     sort_keys: bool,

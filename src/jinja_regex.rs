@@ -11,7 +11,7 @@ fn s_of(v: &Value) -> String {
 }
 
 /// Python's `re` pattern as a Rust regex (with Ansible's flag keywords).
-pub fn compile_regex(pattern: &str, kw: &Kwargs) -> Result<fancy_regex::Regex, Error> {
+pub(crate) fn compile_regex(pattern: &str, kw: &Kwargs) -> Result<fancy_regex::Regex, Error> {
     let mut flags = String::new();
     if kw.get::<Option<bool>>("ignorecase")?.unwrap_or(false) {
         flags.push('i');
@@ -164,7 +164,7 @@ pub(crate) fn regex_findall(v: Value, pattern: String, kw: Kwargs) -> Result<Val
 }
 
 /// Python's `re.escape`.
-pub fn regex_escape(v: Value) -> String {
+pub(crate) fn regex_escape(v: Value) -> String {
     let mut out = String::new();
     for c in s_of(&v).chars() {
         if "()[]{}?*+-|^$\\.&~# \t\n\r\x0b\x0c".contains(c) {

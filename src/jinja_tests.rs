@@ -103,7 +103,12 @@ fn semver_cmp(a: &str, b: &str) -> Ordering {
 }
 
 /// Ansible's `version` test: `x is version('1.2', '>=')`.
-pub fn version(v: Value, other: Value, op: Option<String>, kw: Kwargs) -> Result<bool, Error> {
+pub(crate) fn version(
+    v: Value,
+    other: Value,
+    op: Option<String>,
+    kw: Kwargs,
+) -> Result<bool, Error> {
     let op = match kw.get::<Option<String>>("operator")? {
         Some(o) => o,
         None => op.unwrap_or_else(|| "eq".into()),
@@ -147,7 +152,7 @@ fn task_field(v: &Value, field: &str) -> bool {
     v.get_attr(field).map(|x| to_bool(&x)).unwrap_or(false)
 }
 
-pub fn register(env: &mut Environment<'static>) {
+pub(crate) fn register(env: &mut Environment<'static>) {
     test_both!(env, "match", |v: Value, p: String, kw: Kwargs| regex_test(
         v, p, kw, "match"
     ));

@@ -12,7 +12,7 @@ fn s_of(v: &Value) -> String {
 }
 
 /// Python's `str.ljust`/`rjust`/`center`.
-pub fn justify(s: &str, width: usize, fill: char, how: &str) -> String {
+pub(crate) fn justify(s: &str, width: usize, fill: char, how: &str) -> String {
     let n = s.chars().count();
     if n >= width {
         return s.to_string();

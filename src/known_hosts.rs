@@ -9,14 +9,14 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct KnownKey {
-    pub line: usize,
-    pub key_type: String,
-    pub blob: Vec<u8>,
+pub(crate) struct KnownKey {
+    pub(crate) line: usize,
+    pub(crate) key_type: String,
+    pub(crate) blob: Vec<u8>,
 }
 
 /// The name known_hosts uses for a host: `host`, or `[host]:port` off port 22.
-pub fn host_name(host: &str, port: u16) -> String {
+pub(crate) fn host_name(host: &str, port: u16) -> String {
     if port == 22 {
         host.to_string()
     } else {
@@ -26,18 +26,18 @@ pub fn host_name(host: &str, port: u16) -> String {
 
 /// What known_hosts says about one host.
 #[derive(Debug, Default, PartialEq)]
-pub struct Known {
+pub(crate) struct Known {
     /// Plain entries for the host: its pinned keys.
-    pub keys: Vec<KnownKey>,
+    pub(crate) keys: Vec<KnownKey>,
     /// `@cert-authority` lines for the host: it is trusted through host certificates.
-    pub cert_authorities: Vec<KnownKey>,
+    pub(crate) cert_authorities: Vec<KnownKey>,
     /// Every `@revoked` key in the file, whatever host pattern its line has: a revoked key
     /// is never accepted, for any host.
-    pub revoked: Vec<KnownKey>,
+    pub(crate) revoked: Vec<KnownKey>,
 }
 
 /// What the file says about `name` (a host name or `[host]:port`, see `host_name`).
-pub fn lookup(text: &str, name: &str) -> Known {
+pub(crate) fn lookup(text: &str, name: &str) -> Known {
     let b64 = base64::engine::general_purpose::STANDARD;
     let name = name.to_ascii_lowercase();
     let mut out = Known::default();
@@ -119,7 +119,7 @@ fn hashed_match(rest: &str, name: &str) -> bool {
 }
 
 /// OpenSSH's `SHA256:…` fingerprint of a key blob.
-pub fn fingerprint(blob: &[u8]) -> String {
+pub(crate) fn fingerprint(blob: &[u8]) -> String {
     let digest = Sha256::digest(blob);
     format!(
         "SHA256:{}",
@@ -130,7 +130,7 @@ pub fn fingerprint(blob: &[u8]) -> String {
 /// Appends a line for `name`, creating the file (and its directory, 0700 like ~/.ssh) if
 /// needed. The name is hashed (`|1|salt|hmac`) when most of the file's entries are, as with
 /// OpenSSH's HashKnownHosts.
-pub fn append(path: &Path, name: &str, key_type: &str, blob: &[u8]) -> std::io::Result<()> {
+pub(crate) fn append(path: &Path, name: &str, key_type: &str, blob: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::DirBuilderExt;
     if let Some(dir) = path.parent()
@@ -206,7 +206,7 @@ fn random_salt() -> std::io::Result<[u8; 20]> {
     Ok(b)
 }
 
-pub fn default_path() -> PathBuf {
+pub(crate) fn default_path() -> PathBuf {
     crate::paths::home().join(".ssh/known_hosts")
 }
 

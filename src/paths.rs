@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-pub fn home() -> PathBuf {
+pub(crate) fn home() -> PathBuf {
     std::env::var_os("HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/root"))
@@ -10,7 +10,7 @@ pub fn home() -> PathBuf {
 
 /// `rel` under `dir`, leaving off a `.` directory so that messages read `vars/x.yml`, not
 /// `./vars/x.yml`. Absolute `rel` stays as it is.
-pub fn under(dir: &std::path::Path, rel: impl AsRef<std::path::Path>) -> PathBuf {
+pub(crate) fn under(dir: &std::path::Path, rel: impl AsRef<std::path::Path>) -> PathBuf {
     if dir.as_os_str().is_empty() || dir == std::path::Path::new(".") {
         rel.as_ref().to_path_buf()
     } else {
@@ -18,7 +18,7 @@ pub fn under(dir: &std::path::Path, rel: impl AsRef<std::path::Path>) -> PathBuf
     }
 }
 
-pub fn expand(p: &str) -> PathBuf {
+pub(crate) fn expand(p: &str) -> PathBuf {
     match p.strip_prefix("~/") {
         Some(rest) => home().join(rest),
         None if p == "~" => home(),

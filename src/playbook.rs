@@ -2,6 +2,7 @@
 
 use crate::error::{Error, Result, suggest};
 use crate::location::Location;
+use crate::serial::Serial;
 use crate::task::{Task, boolean, scalar_string};
 use crate::yaml::{self, Doc};
 use marked_yaml::Node;
@@ -9,46 +10,39 @@ use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug)]
-pub struct Playbook {
-    pub path: PathBuf,
+pub(crate) struct Playbook {
+    pub(crate) path: PathBuf,
     /// Relative `src` paths resolve against this directory, as in Ansible.
-    pub dir: PathBuf,
-    pub plays: Vec<Play>,
-}
-
-/// One step of a rolling rollout: a host count or a percentage of the play's hosts.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Serial {
-    Count(usize),
-    Percent(f64),
+    pub(crate) dir: PathBuf,
+    pub(crate) plays: Vec<Play>,
 }
 
 #[derive(Debug)]
-pub struct Play {
-    pub name: Option<String>,
-    pub loc: Location,
-    pub hosts: String,
-    pub hosts_loc: Location,
-    pub vars: Map<String, Value>,
-    pub vars_loc: Location,
+pub(crate) struct Play {
+    pub(crate) name: Option<String>,
+    pub(crate) loc: Location,
+    pub(crate) hosts: String,
+    pub(crate) hosts_loc: Location,
+    pub(crate) vars: Map<String, Value>,
+    pub(crate) vars_loc: Location,
     /// Where each of `vars` (and `vars_files`') values was written, for errors in them.
-    pub var_locs: std::collections::HashMap<String, Location>,
-    pub become_: bool,
-    pub become_user: Option<String>,
-    pub remote_user: Option<String>,
-    pub tasks: Vec<Task>,
-    pub handlers: Vec<Task>,
-    pub serial: Vec<Serial>,
-    pub max_fail_percentage: Option<f64>,
-    pub any_errors_fatal: bool,
-    pub tags: Vec<String>,
+    pub(crate) var_locs: std::collections::HashMap<String, Location>,
+    pub(crate) become_: bool,
+    pub(crate) become_user: Option<String>,
+    pub(crate) remote_user: Option<String>,
+    pub(crate) tasks: Vec<Task>,
+    pub(crate) handlers: Vec<Task>,
+    pub(crate) serial: Vec<Serial>,
+    pub(crate) max_fail_percentage: Option<f64>,
+    pub(crate) any_errors_fatal: bool,
+    pub(crate) tags: Vec<String>,
     /// What the tasks' `blocks` refer to.
-    pub blocks: Vec<crate::block::BlockInfo>,
+    pub(crate) blocks: Vec<crate::block::BlockInfo>,
     /// Roles' `defaults/main.yml`: below every other variable, inventory included.
-    pub defaults: Map<String, Value>,
+    pub(crate) defaults: Map<String, Value>,
     /// Where each of `defaults` was written.
-    pub default_locs: std::collections::HashMap<String, Location>,
-    pub environment: crate::task::Env,
+    pub(crate) default_locs: std::collections::HashMap<String, Location>,
+    pub(crate) environment: crate::task::Env,
 }
 
 const PLAY_KEYS: &[&str] = &[
@@ -71,7 +65,7 @@ const PLAY_KEYS: &[&str] = &[
 ];
 
 impl Playbook {
-    pub fn load(path: &Path) -> Result<Playbook> {
+    pub(crate) fn load(path: &Path) -> Result<Playbook> {
         let text = crate::vault::read_text(path)?;
         let doc = Doc::parse(path.to_path_buf(), &text, true)?;
         let dir = path
@@ -160,7 +154,7 @@ impl Play {
                     "vars" => {
                         play.vars = crate::inventory::vars_map(doc, value)?;
                         play.vars_loc = doc.loc(value);
-                        play.var_locs.extend(value_locs(doc, value));
+                        play.var_locs.extend(crate::yaml::value_locs(doc, value));
                     }
                     "vars_files" => {
                         let items = match value {
@@ -295,7 +289,7 @@ const MAX_IMPORT_DEPTH: usize = 16;
 /// What an import passes on to every task it brings in.
 #[derive(Default, Clone)]
 struct Inherited {
-    when: Vec<crate::task::Spanned<Value>>,
+    when: Vec<crate::location::Spanned<Value>>,
     vars: Map<String, Value>,
     tags: Vec<String>,
     // From blocks only.
@@ -698,7 +692,7 @@ impl TaskList {
         if let Some(p) = file("defaults")
             && let Some(d) = read(&p, false)?
         {
-            let locs = value_locs(&d, &d.root);
+            let locs = crate::yaml::value_locs(&d, &d.root);
             for (k, v) in crate::inventory::vars_map(&d, &d.root)? {
                 if !self.defaults.contains_key(&k)
                     && let Some(at) = locs.get(&k)
@@ -856,19 +850,8 @@ fn vars_file(
     let vars = Doc::parse(path, &text, false)?;
     Ok((
         crate::inventory::vars_map(&vars, &vars.root)?,
-        value_locs(&vars, &vars.root),
+        crate::yaml::value_locs(&vars, &vars.root),
     ))
-}
-
-/// Where each value of a mapping was written.
-pub fn value_locs(doc: &Doc, node: &Node) -> std::collections::HashMap<String, Location> {
-    node.as_mapping()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| (k.as_str().to_string(), doc.loc(v)))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// The `name` and `listen` names written on a handler that did not parse.
@@ -961,10 +944,7 @@ fn parse_serial(doc: &Doc, node: &Node) -> Result<Vec<Serial>> {
             },
             Value::String(s) => {
                 let p = s.trim().strip_suffix('%').ok_or_else(bad)?;
-                match p.trim().parse::<f64>() {
-                    Ok(f) if f > 0.0 && f <= 100.0 => Ok(Serial::Percent(f)),
-                    _ => Err(bad()),
-                }
+                Serial::percent(p.trim()).ok_or_else(bad)
             }
             _ => Err(bad()),
         }
@@ -972,6 +952,42 @@ fn parse_serial(doc: &Doc, node: &Node) -> Result<Vec<Serial>> {
     match node {
         Node::Sequence(seq) if !seq.is_empty() => seq.iter().map(one).collect(),
         n => Ok(vec![one(n)?]),
+    }
+}
+
+impl Play {
+    /// The user a task runs as through sudo (`become`), if any.
+    pub(crate) fn sudo_for(&self, task: &Task) -> Option<String> {
+        if task.become_.unwrap_or(self.become_) {
+            Some(
+                task.become_user
+                    .clone()
+                    .or_else(|| self.become_user.clone())
+                    .unwrap_or_else(|| "root".into()),
+            )
+        } else {
+            None
+        }
+    }
+
+    /// Whom the host lock is taken as: root if any task of the play becomes root, else the
+    /// first become user, else the login user (None).
+    pub(crate) fn lock_user(&self) -> Option<String> {
+        let users: Vec<String> = self.tasks.iter().filter_map(|t| self.sudo_for(t)).collect();
+        users
+            .iter()
+            .find(|u| *u == "root")
+            .or(users.first())
+            .cloned()
+    }
+
+    /// nginx's log is readable by root (and adm): read it as the play's become user.
+    pub(crate) fn sudo_for_diagnosis(&self) -> Option<&str> {
+        if self.become_ {
+            Some(self.become_user.as_deref().unwrap_or("root"))
+        } else {
+            None
+        }
     }
 }
 
@@ -992,6 +1008,7 @@ mod tests {
                 loc: Some(l),
                 msg,
                 hint,
+                ..
             } => (l.line, l.col, msg, hint),
             e => panic!("{e:?}"),
         }

@@ -3,7 +3,7 @@
 //! carries its exit status. So a snippet must not `cd` or `exit` outside a subshell of its own.
 
 /// A marker no probe output contains by accident.
-pub fn nonce() -> String {
+pub(crate) fn nonce() -> String {
     let t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -11,7 +11,7 @@ pub fn nonce() -> String {
     format!("{:x}{:x}", t, std::process::id())
 }
 
-pub fn batch_script(snippets: &[&str], nonce: &str) -> String {
+pub(crate) fn batch_script(snippets: &[&str], nonce: &str) -> String {
     let mut s = String::new();
     for (i, snip) in snippets.iter().enumerate() {
         s.push_str(&format!(
@@ -22,7 +22,7 @@ pub fn batch_script(snippets: &[&str], nonce: &str) -> String {
 }
 
 /// The batch script as -vv prints it: the snippets of `no_log` tasks replaced.
-pub fn redacted_script(snippets: &[&str], nonce: &str, hidden: &[bool]) -> String {
+pub(crate) fn redacted_script(snippets: &[&str], nonce: &str, hidden: &[bool]) -> String {
     let shown: Vec<&str> = snippets
         .iter()
         .zip(hidden)
@@ -33,7 +33,7 @@ pub fn redacted_script(snippets: &[&str], nonce: &str, hidden: &[bool]) -> Strin
 
 /// A batch's output as -vv prints it: the sections of `no_log` tasks replaced. Output that
 /// does not split holds them somewhere unknown, so none of it is shown.
-pub fn redacted_output(output: &str, nonce: &str, hidden: &[bool]) -> String {
+pub(crate) fn redacted_output(output: &str, nonce: &str, hidden: &[bool]) -> String {
     if !hidden.contains(&true) {
         return output.to_string();
     }
@@ -54,7 +54,7 @@ pub fn redacted_output(output: &str, nonce: &str, hidden: &[bool]) -> String {
 
 /// Why a batch's output could not be split.
 #[derive(Debug, PartialEq, Eq)]
-pub enum SplitError {
+pub(crate) enum SplitError {
     /// The output ended before the last marker (the shell died, sudo refused): each task can
     /// still probe alone.
     Incomplete(String),
@@ -65,7 +65,11 @@ pub enum SplitError {
 
 /// Splits a batch's output into (exit status, output) per snippet, in order. Exactly `count`
 /// markers, in order, and nothing after the last one.
-pub fn split(output: &str, nonce: &str, count: usize) -> Result<Vec<(i32, String)>, SplitError> {
+pub(crate) fn split(
+    output: &str,
+    nonce: &str,
+    count: usize,
+) -> Result<Vec<(i32, String)>, SplitError> {
     let marker = format!("\n@@plumb:{nonce}:");
     let forged = |why: String| SplitError::Forged(format!("probe failed: {why}"));
     let seen = output.matches(&marker).count() + usize::from(output.starts_with(&marker[1..]));

@@ -3,7 +3,7 @@
 use std::io::{BufRead, Write};
 use std::os::fd::AsRawFd;
 
-pub fn password(prompt: &str) -> std::io::Result<String> {
+pub(crate) fn password(prompt: &str) -> std::io::Result<String> {
     let tty = std::fs::OpenOptions::new()
         .read(true)
         .write(true)

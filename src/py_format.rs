@@ -1,7 +1,7 @@
 //! Python's printf-style formatting (`'%s:%d' % (a, b)`, the `format` filter), with values
 //! printed by Python's rules.
 
-use crate::py_value::{float_repr, py_repr, py_str};
+use crate::py_value::{py_repr, py_str};
 use minijinja::value::{Value, ValueKind};
 use minijinja::{Error, ErrorKind};
 
@@ -78,7 +78,7 @@ fn fmt_general(f: f64, prec: usize, alt: bool) -> String {
 
 /// `fmt % args` with Python's rules. `args` is a tuple/list for several values, a mapping for
 /// `%(name)s`, or a single value.
-pub fn percent_format(fmt: &str, args: &Value) -> Result<String, Error> {
+pub(crate) fn percent_format(fmt: &str, args: &Value) -> Result<String, Error> {
     let positional: Vec<Value> = match args.kind() {
         ValueKind::Seq => args.try_iter()?.collect(),
         _ => vec![args.clone()],
@@ -253,7 +253,7 @@ fn key_free(fmt: &str) -> bool {
 }
 
 /// `__pyfmt(fmt, args)`: the rewritten form of `fmt % args`.
-pub fn pyfmt(fmt: &Value, args: &Value) -> Result<Value, Error> {
+pub(crate) fn pyfmt(fmt: &Value, args: &Value) -> Result<Value, Error> {
     match fmt.as_str() {
         Some(s) => percent_format(s, args).map(Value::from),
         None => Err(err("unsupported operand type(s) for %")),
@@ -261,7 +261,10 @@ pub fn pyfmt(fmt: &Value, args: &Value) -> Result<Value, Error> {
 }
 
 /// The `format` filter: `'%s-%s' | format(a, b)`.
-pub fn format_filter(fmt: &Value, args: minijinja::value::Rest<Value>) -> Result<Value, Error> {
+pub(crate) fn format_filter(
+    fmt: &Value,
+    args: minijinja::value::Rest<Value>,
+) -> Result<Value, Error> {
     let s = fmt.as_str().ok_or_else(|| err("format needs a string"))?;
     let args = if args.len() == 1 && args[0].kind() == ValueKind::Map {
         args[0].clone()
@@ -269,11 +272,6 @@ pub fn format_filter(fmt: &Value, args: minijinja::value::Rest<Value>) -> Result
         Value::from(args.0.clone())
     };
     percent_format(s, &args).map(Value::from)
-}
-
-/// A float with Python's `str()`, for callers outside this module.
-pub fn float_str(f: f64) -> String {
-    float_repr(f)
 }
 
 #[cfg(test)]

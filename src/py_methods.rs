@@ -13,7 +13,7 @@ fn arg_str(args: &[Value], i: usize) -> Option<String> {
 }
 
 /// Python's `str.split(sep, maxsplit)` / `rsplit`.
-pub fn py_split(s: &str, sep: Option<&str>, maxsplit: i64, right: bool) -> Vec<String> {
+pub(crate) fn py_split(s: &str, sep: Option<&str>, maxsplit: i64, right: bool) -> Vec<String> {
     let max = if maxsplit < 0 {
         usize::MAX
     } else {
@@ -67,7 +67,7 @@ pub fn py_split(s: &str, sep: Option<&str>, maxsplit: i64, right: bool) -> Vec<S
 }
 
 /// The unknown-method callback of the environment.
-pub fn call_method(
+pub(crate) fn call_method(
     state: &mut State,
     value: &Value,
     method: &str,
@@ -82,7 +82,7 @@ pub fn call_method(
 }
 
 /// The methods implemented here; `UnknownMethod` for any other.
-pub fn own_method(value: &Value, method: &str, args: &[Value]) -> Result<Value, Error> {
+pub(crate) fn own_method(value: &Value, method: &str, args: &[Value]) -> Result<Value, Error> {
     if let Some(s) = value.as_str() {
         let strs = |v: Vec<String>| Value::from(v.into_iter().map(Value::from).collect::<Vec<_>>());
         match method {

@@ -11,7 +11,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 #[derive(Debug, Default)]
-pub struct MutList(Mutex<Vec<Value>>);
+pub(crate) struct MutList(Mutex<Vec<Value>>);
 
 impl Object for MutList {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
@@ -84,7 +84,7 @@ impl Object for MutList {
 }
 
 #[derive(Debug, Default)]
-pub struct MutDict(Mutex<indexmap::IndexMap<Value, Value>>);
+pub(crate) struct MutDict(Mutex<indexmap::IndexMap<Value, Value>>);
 
 impl Object for MutDict {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
@@ -155,14 +155,14 @@ impl Object for MutDict {
 }
 
 /// `__mlist()` and `__mdict()`, the targets of the rewrite.
-pub fn register(env: &mut minijinja::Environment<'static>) {
+pub(crate) fn register(env: &mut minijinja::Environment<'static>) {
     env.add_function("__mlist", || Value::from_object(MutList::default()));
     env.add_function("__mdict", || Value::from_object(MutDict::default()));
 }
 
 /// `{% set name = [] %}` / `{% set name = {} %}` (the inside of a block tag) with the literal
 /// replaced by a mutable one; any other tag unchanged.
-pub fn rewrite_set(code: &str) -> Option<String> {
+pub(crate) fn rewrite_set(code: &str) -> Option<String> {
     let t = code
         .trim()
         .trim_start_matches(['-', '+'])

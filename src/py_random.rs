@@ -3,7 +3,7 @@
 
 use sha2::Digest;
 
-pub struct PyRandom {
+pub(crate) struct PyRandom {
     mt: [u32; 624],
     index: usize,
 }
@@ -55,7 +55,7 @@ impl PyRandom {
     }
 
     /// `random.Random(n)` for an int seed.
-    pub fn from_int(n: i128) -> PyRandom {
+    pub(crate) fn from_int(n: i128) -> PyRandom {
         let mut a = n.unsigned_abs();
         let mut key = vec![];
         while a > 0 {
@@ -69,7 +69,7 @@ impl PyRandom {
     }
 
     /// `random.Random(s)` for a str seed: the int of `s + sha512(s)`, big-endian.
-    pub fn from_text(s: &str) -> PyRandom {
+    pub(crate) fn from_text(s: &str) -> PyRandom {
         let mut bytes = s.as_bytes().to_vec();
         bytes.extend_from_slice(&sha2::Sha512::digest(s.as_bytes()));
         // little-endian 32-bit words of the big-endian integer
@@ -90,13 +90,13 @@ impl PyRandom {
         PyRandom::init_by_array(&key)
     }
 
-    pub fn from_entropy() -> PyRandom {
+    pub(crate) fn from_entropy() -> PyRandom {
         let mut b = [0u8; 16];
         let _ = getrandom::getrandom(&mut b);
         PyRandom::from_int(u128::from_le_bytes(b) as i128 & i128::MAX)
     }
 
-    pub fn genrand_u32(&mut self) -> u32 {
+    pub(crate) fn genrand_u32(&mut self) -> u32 {
         if self.index >= 624 {
             for k in 0..624 {
                 let y = (self.mt[k] & 0x8000_0000) | (self.mt[(k + 1) % 624] & 0x7fff_ffff);
@@ -128,7 +128,7 @@ impl PyRandom {
     }
 
     /// `_randbelow(n)`: rejection sampling on `n.bit_length()` bits.
-    pub fn randbelow(&mut self, n: u64) -> u64 {
+    pub(crate) fn randbelow(&mut self, n: u64) -> u64 {
         if n == 0 {
             return 0;
         }

@@ -22,7 +22,7 @@ fn group(digits: &str, sep: char) -> String {
 }
 
 /// Apply one format spec to a value.
-pub fn format_spec(v: &Value, spec: &str) -> Result<String, Error> {
+pub(crate) fn format_spec(v: &Value, spec: &str) -> Result<String, Error> {
     let c: Vec<char> = spec.chars().collect();
     let mut i = 0;
     let (mut fill, mut align) = (' ', None::<char>);
@@ -171,7 +171,7 @@ pub fn format_spec(v: &Value, spec: &str) -> Result<String, Error> {
 }
 
 /// `'...'.format(*args, **kwargs)`; keyword arguments arrive as a trailing kwargs map.
-pub fn str_format(fmt: &str, args: &[Value]) -> Result<String, Error> {
+pub(crate) fn str_format(fmt: &str, args: &[Value]) -> Result<String, Error> {
     let (pos, kw): (Vec<Value>, Option<Value>) = match args.last() {
         Some(last) if last.is_kwargs() => (args[..args.len() - 1].to_vec(), Some(last.clone())),
         _ => (args.to_vec(), None),

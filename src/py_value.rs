@@ -5,7 +5,7 @@
 use minijinja::value::{Value, ValueKind};
 
 /// A float as Python's `repr(float)`: shortest round-trip digits, always a `.0` or an exponent.
-pub fn float_repr(f: f64) -> String {
+pub(crate) fn float_repr(f: f64) -> String {
     if f.is_nan() {
         return "nan".into();
     }
@@ -53,7 +53,7 @@ pub fn float_repr(f: f64) -> String {
 }
 
 /// Python's `repr()` of a string: single quotes unless the text holds `'` and no `"`.
-pub fn str_repr(s: &str) -> String {
+pub(crate) fn str_repr(s: &str) -> String {
     let quote = if s.contains('\'') && !s.contains('"') {
         '"'
     } else {
@@ -98,7 +98,7 @@ fn number_str(v: &Value) -> String {
 }
 
 /// Python's `repr()`.
-pub fn py_repr(v: &Value) -> String {
+pub(crate) fn py_repr(v: &Value) -> String {
     match v.kind() {
         ValueKind::Undefined | ValueKind::None => "None".into(),
         ValueKind::Bool => if v.is_true() { "True" } else { "False" }.into(),
@@ -153,7 +153,7 @@ pub fn py_repr(v: &Value) -> String {
 }
 
 /// Python's `str()`: strings as they are, everything else as its repr.
-pub fn py_str(v: &Value) -> String {
+pub(crate) fn py_str(v: &Value) -> String {
     match v.kind() {
         ValueKind::String => v.as_str().unwrap_or_default().to_string(),
         _ => py_repr(v),
@@ -161,7 +161,7 @@ pub fn py_str(v: &Value) -> String {
 }
 
 /// How `{{ x }}` prints in Ansible: like `str()`, but `None` prints as nothing.
-pub fn py_output(v: &Value) -> String {
+pub(crate) fn py_output(v: &Value) -> String {
     match v.kind() {
         ValueKind::None | ValueKind::Undefined => String::new(),
         _ => py_str(v),
@@ -169,7 +169,7 @@ pub fn py_output(v: &Value) -> String {
 }
 
 /// A MiniJinja value as JSON (tuples and lazy sequences as arrays, undefined as null).
-pub fn to_json(v: &Value) -> serde_json::Value {
+pub(crate) fn to_json(v: &Value) -> serde_json::Value {
     use serde_json::Value as J;
     match v.kind() {
         ValueKind::Undefined | ValueKind::None => J::Null,
@@ -215,7 +215,7 @@ pub fn to_json(v: &Value) -> serde_json::Value {
 }
 
 /// A JSON value as a MiniJinja value (key order kept).
-pub fn from_json(v: &serde_json::Value) -> Value {
+pub(crate) fn from_json(v: &serde_json::Value) -> Value {
     use serde_json::Value as J;
     match v {
         J::Null => Value::from(()),
@@ -236,18 +236,15 @@ pub fn from_json(v: &serde_json::Value) -> Value {
 }
 
 /// A dict (insertion order kept) from key/value pairs.
-pub fn map_from<K: Into<Value>, V: Into<Value>, I: IntoIterator<Item = (K, V)>>(pairs: I) -> Value {
+pub(crate) fn map_from<K: Into<Value>, V: Into<Value>, I: IntoIterator<Item = (K, V)>>(
+    pairs: I,
+) -> Value {
     Value::from(
         pairs
             .into_iter()
             .map(|(k, v)| (k.into(), v.into()))
             .collect::<indexmap::IndexMap<Value, Value>>(),
     )
-}
-
-/// Python truthiness of a value (undefined is false).
-pub fn truthy(v: &Value) -> bool {
-    v.is_true()
 }
 
 #[cfg(test)]

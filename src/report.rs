@@ -1,122 +1,29 @@
 //! The only place that prints: task lines as they finish, diffs, the recap, JSON, and errors.
 
 use crate::error::Error;
+use crate::event::{Event, HostReport, TaskReport};
+use crate::outcome::{HostStatus, Status};
 use serde::{Deserialize, Serialize};
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Status {
-    Ok,
-    Changed,
-    MayChange,
-    Failed,
-    Skipped,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum HostStatus {
-    Ok,
-    Changed,
-    Failed,
-    Unreachable,
-    /// Never started: the rollout stopped before this host's batch.
-    NotRun,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TaskReport {
-    pub name: String,
-    pub status: Status,
-    #[serde(default)]
-    pub msg: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub changes: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub diff: Option<String>,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub handler: bool,
-    pub duration_ms: u64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct HostReport {
-    pub host: String,
-    pub status: HostStatus,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub msg: String,
-    pub tasks: Vec<TaskReport>,
-    pub duration_ms: u64,
-}
-
 /// The document `--output json` prints, as `plumb recap` reads it back.
 #[derive(Debug, Deserialize)]
-pub struct RunDoc {
-    pub mode: String,
-    pub hosts: Vec<HostReport>,
-}
-
-impl HostReport {
-    pub fn new(host: &str) -> HostReport {
-        HostReport {
-            host: host.to_string(),
-            status: HostStatus::Ok,
-            msg: String::new(),
-            tasks: Vec::new(),
-            duration_ms: 0,
-        }
-    }
-
-    fn count(&self, s: Status) -> usize {
-        self.tasks.iter().filter(|t| t.status == s).count()
-    }
-}
-
-#[derive(Debug, Clone)]
-pub enum Event {
-    Play {
-        name: String,
-        hosts: usize,
-        check: bool,
-    },
-    /// A host's run began (connecting).
-    HostStart {
-        host: String,
-    },
-    /// A host moved on to a task.
-    TaskStart {
-        host: String,
-        name: String,
-    },
-    /// -v / -vv detail: probes, commands sent, raw output.
-    Detail {
-        host: String,
-        text: String,
-    },
-    Task {
-        host: String,
-        task: TaskReport,
-    },
-    Host {
-        host: String,
-        status: HostStatus,
-        msg: String,
-        duration: Duration,
-    },
+pub(crate) struct RunDoc {
+    pub(crate) mode: String,
+    pub(crate) hosts: Vec<HostReport>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum OutputFormat {
+pub(crate) enum OutputFormat {
     Human,
     Json,
 }
 
-pub struct Report {
+pub(crate) struct Report {
     format: OutputFormat,
     color: bool,
-    pub verbose: u8,
+    pub(crate) verbose: u8,
     check: bool,
     hosts: Vec<HostReport>,
     out: Box<dyn Write>,
@@ -156,12 +63,12 @@ const CYAN: &str = "\x1b[36m";
 const BOLD: &str = "\x1b[1m";
 const RESET: &str = "\x1b[0m";
 
-pub fn color_enabled() -> bool {
+pub(crate) fn color_enabled() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 impl Report {
-    pub fn new(format: OutputFormat, verbose: u8) -> Report {
+    pub(crate) fn new(format: OutputFormat, verbose: u8) -> Report {
         Report {
             format,
             color: color_enabled(),
@@ -173,13 +80,13 @@ impl Report {
         }
     }
 
-    pub fn with_color(mut self, color: bool) -> Report {
+    pub(crate) fn with_color(mut self, color: bool) -> Report {
         self.color = color;
         self
     }
 
     /// Live progress lines, only for people: a terminal, human output, no -v.
-    pub fn with_progress(mut self) -> Report {
+    pub(crate) fn with_progress(mut self) -> Report {
         // NO_COLOR or --color never: plain lines, no escape codes at all.
         if self.format == OutputFormat::Human
             && self.verbose == 0
@@ -220,11 +127,11 @@ impl Report {
         self.hosts.last_mut().expect("just pushed")
     }
 
-    pub fn hosts(&self) -> &[HostReport] {
+    pub(crate) fn hosts(&self) -> &[HostReport] {
         &self.hosts
     }
 
-    pub fn event(&mut self, ev: Event) {
+    pub(crate) fn event(&mut self, ev: Event) {
         match ev {
             Event::Play { name, hosts, check } => {
                 self.check = check;
@@ -366,7 +273,7 @@ impl Report {
     }
 
     /// The end of a run: recap table (human) or the whole JSON document.
-    pub fn finish(&mut self, retry_file: Option<&str>) {
+    pub(crate) fn finish(&mut self, retry_file: Option<&str>) {
         if let Some(p) = self.progress.take() {
             p.overall.finish_and_clear();
             let _ = p.multi.clear();
@@ -457,7 +364,7 @@ impl Report {
 
     /// Takes the hosts of several runs' JSON documents (`plumb recap`); a host in two of them,
     /// or a plan mixed with an apply, is an error.
-    pub fn merge(&mut self, docs: Vec<(String, RunDoc)>) -> Result<(), Error> {
+    pub(crate) fn merge(&mut self, docs: Vec<(String, RunDoc)>) -> Result<(), Error> {
         let mut seen: std::collections::BTreeMap<String, String> = Default::default();
         let mut mode: Option<(String, String)> = None;
         for (file, doc) in docs {
@@ -487,7 +394,7 @@ impl Report {
     }
 
     /// Exit code for the run: see README "Exit codes".
-    pub fn exit_code(&self) -> i32 {
+    pub(crate) fn exit_code(&self) -> i32 {
         if self.hosts.iter().any(|h| h.status == HostStatus::Failed) {
             2
         } else if self
@@ -524,7 +431,7 @@ fn worst(old: HostStatus, new: HostStatus, fresh: bool) -> HostStatus {
 /// Text that came from a host (file contents, command output, messages), made safe for a
 /// terminal: C0 and C1 control characters other than newline and tab are shown escaped (`\x1b`,
 /// `\u{9b}`), so a host cannot move the cursor, recolour, rewrite or hide lines of the report.
-pub fn clean(text: &str) -> std::borrow::Cow<'_, str> {
+fn clean(text: &str) -> std::borrow::Cow<'_, str> {
     let bad = |c: char| (c.is_control() && c != '\n' && c != '\t') || c == '\u{7f}';
     if !text.chars().any(bad) {
         return std::borrow::Cow::Borrowed(text);
@@ -541,18 +448,18 @@ pub fn clean(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
-pub fn line(text: &str) {
+pub(crate) fn line(text: &str) {
     let _ = writeln!(std::io::stdout(), "{text}");
 }
 
 /// A JSON document on stdout.
-pub fn json<T: Serialize>(value: &T) {
+pub(crate) fn json<T: Serialize>(value: &T) {
     let text = serde_json::to_string_pretty(value).expect("serializable");
     let _ = writeln!(std::io::stdout(), "{text}");
 }
 
 /// Prints an error the way compilers do: message, `--> file:line:col`, the line, a caret, a hint.
-pub fn error(e: &Error) {
+pub(crate) fn error(e: &Error) {
     let color = std::io::stderr().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let paint = |c: &str, t: &str| {
@@ -583,14 +490,14 @@ pub fn error(e: &Error) {
             drop(err);
             error(inner);
         }
-        Error::Input { loc, msg, hint } => {
+        Error::Input { loc, msg, hint, .. } => {
             let msg = crate::vault::mask(msg);
             let _ = writeln!(err, "{}: {msg}", paint(RED, "error"));
             // As rustc lays it out, one space in: `-->`, `|` and `=` line up past the line number.
             let pad = " ".repeat(loc.as_ref().map_or(1, |l| l.line.to_string().len()));
             if let Some(loc) = loc {
                 let _ = writeln!(err, " {pad}--> {loc}");
-                if let Some(snippet) = loc.snippet() {
+                if let Some(snippet) = snippet(loc) {
                     for l in snippet.lines() {
                         let _ = writeln!(err, " {}", paint(CYAN, l));
                     }
@@ -606,44 +513,23 @@ pub fn error(e: &Error) {
     }
 }
 
-/// A unified diff between a file's old and new content, as a reviewer reads it.
-pub fn unified_diff(path: &str, old: Option<&[u8]>, new: &[u8]) -> String {
-    let binary = |b: &[u8]| b.contains(&0) || std::str::from_utf8(b).is_err();
-    if old.is_some_and(binary) || binary(new) {
-        return format!("binary file {path} differs\n");
+/// The source line and a caret under the column, read back from the file.
+fn snippet(loc: &crate::location::Location) -> Option<String> {
+    let text = std::fs::read_to_string(loc.path()).ok()?;
+    // A vaulted file's positions are in its decrypted text, which is not shown.
+    if crate::vault::is_vaulted(text.as_bytes()) {
+        return None;
     }
-    let old_text = old
-        .map(|o| String::from_utf8_lossy(o).into_owned())
-        .unwrap_or_default();
-    let new_text = String::from_utf8_lossy(new);
-    let before = if old.is_some() {
-        format!("a{path}")
-    } else {
-        "/dev/null".into()
-    };
-    let diff = similar::TextDiff::from_lines(old_text.as_str(), &*new_text)
-        .unified_diff()
-        .context_radius(3)
-        .header(&before, &format!("b{path}"))
-        .to_string();
-    // A reviewer reads a diff, not a novel: a new 5000-line file is summarised.
-    let lines: Vec<&str> = diff.lines().collect();
-    if lines.len() <= MAX_DIFF_LINES {
-        return diff;
-    }
-    let mut out = lines[..MAX_DIFF_LINES].join("\n");
-    out.push_str(&format!(
-        "\n… {} more lines of diff not shown\n",
-        lines.len() - MAX_DIFF_LINES
-    ));
-    out
+    let line = text.lines().nth(loc.line - 1)?;
+    let pad: String = line
+        .chars()
+        .take(loc.col - 1)
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .collect();
+    let num = loc.line.to_string();
+    let gutter = " ".repeat(num.len());
+    Some(format!("{gutter} |\n{num} | {line}\n{gutter} | {pad}^"))
 }
-
-/// Longest diff shown per file, in lines.
-pub const MAX_DIFF_LINES: usize = 400;
-
-/// Largest file content diffed, in bytes (on either side).
-pub const MAX_DIFF_BYTES: usize = 256 * 1024;
 
 #[cfg(test)]
 mod tests {
@@ -706,22 +592,5 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
-    }
-
-    #[test]
-    fn diff_has_headers_and_context() {
-        let d = unified_diff("/etc/x.conf", Some(b"a\nb\nc\n"), b"a\nB\nc\n");
-        assert!(d.starts_with("--- a/etc/x.conf\n+++ b/etc/x.conf\n"), "{d}");
-        assert!(d.contains("-b\n+B\n"));
-        let new = unified_diff("/etc/y", None, b"hi\n");
-        assert!(new.starts_with("--- /dev/null\n+++ b/etc/y\n"), "{new}");
-        let long: String = (0..1000).map(|i| format!("{i}\n")).collect();
-        let d = unified_diff("/etc/long", None, long.as_bytes());
-        assert_eq!(d.lines().count(), MAX_DIFF_LINES + 1);
-        assert!(d.ends_with("more lines of diff not shown\n"), "{d}");
-        assert_eq!(
-            unified_diff("/bin/x", Some(b"\0"), b"x"),
-            "binary file /bin/x differs\n"
-        );
     }
 }

@@ -8,14 +8,14 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shard {
+pub(crate) struct Shard {
     /// 1-based.
-    pub k: usize,
-    pub n: usize,
+    pub(crate) k: usize,
+    pub(crate) n: usize,
 }
 
 impl Shard {
-    pub fn parse(text: &str) -> Result<Shard> {
+    pub(crate) fn parse(text: &str) -> Result<Shard> {
         let bad = || {
             Error::Usage(format!(
                 "--shard {text}: expected K/N with 1 <= K <= N (e.g. --shard 2/4)"
@@ -34,7 +34,7 @@ impl Shard {
 
     /// The names of `all` (every host any play of the run selects) that fall in this slice:
     /// hosts ordered by a hash of their name, then dealt out in turn.
-    pub fn select<'a>(&self, all: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
+    pub(crate) fn select<'a>(&self, all: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
         let mut ranked: Vec<([u8; 32], &str)> = all
             .into_iter()
             .collect::<BTreeSet<_>>()

@@ -1,7 +1,7 @@
 //! POSIX sh quoting and Ansible-style command-line splitting.
 
 /// Quotes `s` for sh, so it stays one word whatever it holds.
-pub fn quote(s: &str) -> String {
+pub(crate) fn quote(s: &str) -> String {
     if !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b))
@@ -13,7 +13,7 @@ pub fn quote(s: &str) -> String {
 
 /// Splits a command line the way Python's shlex does (what Ansible's `command` module uses):
 /// whitespace separates words, quotes group, backslash escapes outside single quotes.
-pub fn split(line: &str) -> Result<Vec<String>, String> {
+pub(crate) fn split(line: &str) -> Result<Vec<String>, String> {
     let mut words = Vec::new();
     let mut cur = String::new();
     let mut in_word = false;

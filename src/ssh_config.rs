@@ -38,43 +38,43 @@ enum Criterion {
 
 /// A parsed config: its lines in order, each under the condition of its block.
 #[derive(Debug, Clone, Default)]
-pub struct SshConfig {
+pub(crate) struct SshConfig {
     entries: Vec<(Cond, Line)>,
 }
 
 /// What the config says for one host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HostConfig {
-    pub hostname: Option<String>,
-    pub user: Option<String>,
-    pub port: Option<u16>,
-    pub identity_files: Vec<PathBuf>,
-    pub identities_only: Option<bool>,
-    pub identity_agent: Option<String>,
+pub(crate) struct HostConfig {
+    pub(crate) hostname: Option<String>,
+    pub(crate) user: Option<String>,
+    pub(crate) port: Option<u16>,
+    pub(crate) identity_files: Vec<PathBuf>,
+    pub(crate) identities_only: Option<bool>,
+    pub(crate) identity_agent: Option<String>,
     /// `Some(vec![])` is `ProxyJump none`.
-    pub proxy_jump: Option<Vec<Jump>>,
+    pub(crate) proxy_jump: Option<Vec<Jump>>,
     /// `Some(None)` is `ProxyCommand none`.
-    pub proxy_command: Option<Option<String>>,
-    pub user_known_hosts_files: Vec<PathBuf>,
-    pub strict_host_key_checking: Option<String>,
-    pub host_key_alias: Option<String>,
-    pub connect_timeout: Option<u64>,
-    pub server_alive_interval: Option<u64>,
-    pub server_alive_count_max: Option<u64>,
+    pub(crate) proxy_command: Option<Option<String>>,
+    pub(crate) user_known_hosts_files: Vec<PathBuf>,
+    pub(crate) strict_host_key_checking: Option<String>,
+    pub(crate) host_key_alias: Option<String>,
+    pub(crate) connect_timeout: Option<u64>,
+    pub(crate) server_alive_interval: Option<u64>,
+    pub(crate) server_alive_count_max: Option<u64>,
     /// `file:line  Keyword value` of every line that applied, for `-v`.
-    pub applied: Vec<String>,
+    pub(crate) applied: Vec<String>,
 }
 
 /// One hop of `ProxyJump`: `[user@]host[:port]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Jump {
-    pub user: Option<String>,
-    pub host: String,
-    pub port: Option<u16>,
+pub(crate) struct Jump {
+    pub(crate) user: Option<String>,
+    pub(crate) host: String,
+    pub(crate) port: Option<u16>,
 }
 
 impl Jump {
-    pub fn parse(text: &str) -> Option<Jump> {
+    pub(crate) fn parse(text: &str) -> Option<Jump> {
         let text = text.strip_prefix("ssh://").unwrap_or(text);
         let (user, rest) = match text.rsplit_once('@') {
             Some((u, r)) => (Some(u.to_string()), r),
@@ -100,13 +100,13 @@ impl Jump {
 
 /// Who is asking: for `%u`, `%d` and `Match localuser`.
 #[derive(Debug, Clone)]
-pub struct Local {
-    pub user: String,
-    pub home: PathBuf,
+pub(crate) struct Local {
+    pub(crate) user: String,
+    pub(crate) home: PathBuf,
 }
 
 impl Local {
-    pub fn current() -> Local {
+    pub(crate) fn current() -> Local {
         Local {
             user: std::env::var("USER").unwrap_or_else(|_| "root".into()),
             home: crate::paths::home(),
@@ -118,7 +118,7 @@ const MAX_INCLUDE_DEPTH: usize = 16;
 
 impl SshConfig {
     /// Reads a config file and what it includes. A missing top file is an empty config.
-    pub fn load(path: &Path, local: &Local) -> Result<SshConfig> {
+    pub(crate) fn load(path: &Path, local: &Local) -> Result<SshConfig> {
         let mut cfg = SshConfig::default();
         if !path.exists() {
             return Ok(cfg);
@@ -128,7 +128,7 @@ impl SshConfig {
     }
 
     /// Parses text as if read from `path` (for tests and recorded configs).
-    pub fn parse(path: &Path, text: &str, local: &Local) -> Result<SshConfig> {
+    pub(crate) fn parse(path: &Path, text: &str, local: &Local) -> Result<SshConfig> {
         let mut cfg = SshConfig::default();
         cfg.read_text(path, text, local, Cond::Always, 0)?;
         Ok(cfg)
@@ -196,7 +196,7 @@ impl SshConfig {
 
     /// The settings for `host` (as named in the inventory or on the command line), logging in
     /// as `user` when known: every matching line in order, the first value of each keyword.
-    pub fn host(&self, host: &str, user: Option<&str>, local: &Local) -> HostConfig {
+    pub(crate) fn host(&self, host: &str, user: Option<&str>, local: &Local) -> HostConfig {
         let mut out = HostConfig::default();
         for (cond, line) in &self.entries {
             let current = out.hostname.clone().unwrap_or_else(|| host.to_string());

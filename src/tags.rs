@@ -3,16 +3,16 @@
 
 /// The tags asked for on the command line.
 #[derive(Debug, Clone, Default)]
-pub struct TagFilter {
+pub(crate) struct TagFilter {
     /// `--tags`: only tasks with one of these (none given: every task but `never`).
-    pub only: Vec<String>,
+    pub(crate) only: Vec<String>,
     /// `--skip-tags`: never tasks with one of these.
-    pub skip: Vec<String>,
+    pub(crate) skip: Vec<String>,
 }
 
 impl TagFilter {
     /// From repeated, comma-separated flag values.
-    pub fn new(only: &[String], skip: &[String]) -> TagFilter {
+    pub(crate) fn new(only: &[String], skip: &[String]) -> TagFilter {
         let split = |v: &[String]| -> Vec<String> {
             v.iter()
                 .flat_map(|s| s.split(','))
@@ -26,14 +26,10 @@ impl TagFilter {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.only.is_empty() && self.skip.is_empty()
-    }
-
     /// Whether a task with `tags` (its own, its imports' and its play's) runs. Ansible's rules:
     /// `always` runs unless skipped by name (or `--skip-tags all,always`), `never` only when
     /// one of its tags is asked for by name, `all`, `tagged` and `untagged` select by kind.
-    pub fn selects(&self, tags: &[String]) -> bool {
+    pub(crate) fn selects(&self, tags: &[String]) -> bool {
         let untagged = tags.is_empty();
         let has = |t: &str| tags.iter().any(|x| x == t) || (untagged && t == "untagged");
         let any_in = |list: &[String]| list.iter().any(|w| has(w));
@@ -68,7 +64,7 @@ mod tests {
     #[test]
     fn no_flags_run_everything_but_never() {
         let none = f("", "");
-        assert!(none.is_empty());
+        assert!(none.only.is_empty() && none.skip.is_empty());
         assert!(none.selects(&[]));
         assert!(none.selects(&tags(&["web"])));
         assert!(!none.selects(&tags(&["never"])));

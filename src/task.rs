@@ -2,81 +2,55 @@
 //! every piece with the position it came from.
 
 use crate::error::{Error, Result, suggest};
-use crate::location::Location;
+use crate::location::{Location, Spanned};
 use crate::modules;
+use crate::modules::args::Args;
 use crate::yaml::{self, Doc};
 use marked_yaml::Node;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
-/// A value from the playbook and where it was written.
 #[derive(Debug, Clone)]
-pub struct Spanned<T> {
-    pub value: T,
-    pub loc: Location,
-}
-
-#[derive(Debug, Clone)]
-pub struct Args {
-    pub map: Map<String, Value>,
-    /// Where each argument's value was written.
-    pub locs: HashMap<String, Location>,
-    /// Where each argument's key was written.
-    pub key_locs: HashMap<String, Location>,
-    pub loc: Location,
-}
-
-impl Args {
-    pub fn loc_of(&self, key: &str) -> &Location {
-        self.locs.get(key).unwrap_or(&self.loc)
-    }
-
-    pub fn key_loc(&self, key: &str) -> &Location {
-        self.key_locs.get(key).unwrap_or(&self.loc)
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Task {
-    pub name: Option<String>,
-    pub loc: Location,
+pub(crate) struct Task {
+    pub(crate) name: Option<String>,
+    pub(crate) loc: Location,
     /// Canonical module name (`service` → `systemd_service`, `ansible.builtin.` stripped).
-    pub module: String,
-    pub module_loc: Location,
-    pub args: Args,
-    pub notify: Vec<Spanned<String>>,
-    pub listen: Vec<String>,
+    pub(crate) module: String,
+    pub(crate) module_loc: Location,
+    pub(crate) args: Args,
+    pub(crate) notify: Vec<Spanned<String>>,
+    pub(crate) listen: Vec<String>,
     /// All must hold: the task's own `when`, after those of the imports it came through.
-    pub when: Vec<Spanned<Value>>,
-    pub loop_items: Option<Spanned<Value>>,
-    pub loop_var: String,
-    pub register: Option<String>,
-    pub until: Option<Spanned<Value>>,
-    pub retries: u32,
-    pub delay: f64,
-    pub changed_when: Option<Spanned<Value>>,
-    pub failed_when: Option<Spanned<Value>>,
-    pub delegate_to: Option<String>,
-    pub become_: Option<bool>,
-    pub become_user: Option<String>,
-    pub no_log: bool,
-    pub ignore_errors: bool,
-    pub diff: bool,
+    pub(crate) when: Vec<Spanned<Value>>,
+    pub(crate) loop_items: Option<Spanned<Value>>,
+    pub(crate) loop_var: String,
+    pub(crate) register: Option<String>,
+    pub(crate) until: Option<Spanned<Value>>,
+    pub(crate) retries: u32,
+    pub(crate) delay: f64,
+    pub(crate) changed_when: Option<Spanned<Value>>,
+    pub(crate) failed_when: Option<Spanned<Value>>,
+    pub(crate) delegate_to: Option<String>,
+    pub(crate) become_: Option<bool>,
+    pub(crate) become_user: Option<String>,
+    pub(crate) no_log: bool,
+    pub(crate) ignore_errors: bool,
+    pub(crate) diff: bool,
     /// `check_mode: false`: a read-only command that runs in `plumb plan` too, so that what
     /// depends on its result can be planned.
-    pub runs_in_plan: bool,
+    pub(crate) runs_in_plan: bool,
     /// The task's own tags, then those of its imports and its play.
-    pub tags: Vec<String>,
+    pub(crate) tags: Vec<String>,
     /// The blocks around the task, outermost first.
-    pub blocks: Vec<crate::block::BlockPos>,
+    pub(crate) blocks: Vec<crate::block::BlockPos>,
     /// `environment`: variables exported for what the task runs (templated at run time);
     /// the task's own over its blocks' and its play's.
-    pub environment: Env,
+    pub(crate) environment: Env,
     /// The role the task comes from: its `src` files are looked for there first.
-    pub role_dir: Option<std::path::PathBuf>,
-    pub vars: Map<String, Value>,
+    pub(crate) role_dir: Option<std::path::PathBuf>,
+    pub(crate) vars: Map<String, Value>,
     /// Where the task's own `vars` were written (not those it inherits).
-    pub var_locs: std::collections::HashMap<String, Location>,
+    pub(crate) var_locs: std::collections::HashMap<String, Location>,
 }
 
 const KEYWORDS: &[&str] = &[
@@ -113,7 +87,7 @@ const KEYWORDS: &[&str] = &[
 ];
 
 /// A task keyword (or a module name): not a role parameter.
-pub fn is_keyword(key: &str) -> bool {
+pub(crate) fn is_keyword(key: &str) -> bool {
     KEYWORDS.contains(&key) || modules::canonical(key).is_some()
 }
 
@@ -127,7 +101,7 @@ const UNSUPPORTED: &[(&str, &str)] = &[
 ];
 
 impl Task {
-    pub fn display_name(&self) -> String {
+    pub(crate) fn display_name(&self) -> String {
         match &self.name {
             Some(n) => n.clone(),
             None => {
@@ -147,7 +121,7 @@ impl Task {
         }
     }
 
-    pub fn parse(doc: &Doc, node: &Node, is_handler: bool) -> Result<Task> {
+    pub(crate) fn parse(doc: &Doc, node: &Node, is_handler: bool) -> Result<Task> {
         let Node::Mapping(map) = node else {
             return Err(Error::input(
                 doc.loc(node),
@@ -275,7 +249,7 @@ impl Task {
                     "args" => extra_args = Some(value),
                     "vars" => {
                         t.vars = crate::inventory::vars_map(doc, value)?;
-                        t.var_locs = crate::playbook::value_locs(doc, value);
+                        t.var_locs = yaml::value_locs(doc, value);
                     }
                     _ => {
                         if let Some((_, why)) = UNSUPPORTED.iter().find(|(u, _)| *u == k) {
@@ -382,10 +356,10 @@ impl Task {
 }
 
 /// `environment`: names a shell can export, each with its value (a template) and its place.
-pub type Env = std::collections::BTreeMap<String, Spanned<Value>>;
+pub(crate) type Env = std::collections::BTreeMap<String, Spanned<Value>>;
 
 /// `environment: {NAME: value}`: names a shell can export.
-pub fn environment(doc: &Doc, node: &Node) -> Result<Env> {
+pub(crate) fn environment(doc: &Doc, node: &Node) -> Result<Env> {
     let Node::Mapping(m) = node else {
         return Err(Error::input(
             doc.loc(node),
@@ -421,7 +395,7 @@ pub fn environment(doc: &Doc, node: &Node) -> Result<Env> {
 }
 
 /// `tags: web`, `tags: web,db` or `tags: [web, db]`.
-pub fn tag_list(doc: &Doc, node: &Node) -> Result<Vec<String>> {
+pub(crate) fn tag_list(doc: &Doc, node: &Node) -> Result<Vec<String>> {
     let items: Vec<&Node> = match node {
         Node::Sequence(seq) => seq.iter().collect(),
         other => vec![other],
@@ -511,7 +485,7 @@ fn compact(v: &Value) -> String {
     }
 }
 
-pub fn scalar_string(doc: &Doc, node: &Node, key: &str) -> Result<String> {
+pub(crate) fn scalar_string(doc: &Doc, node: &Node, key: &str) -> Result<String> {
     match node {
         Node::Scalar(s) => Ok(s.as_str().to_string()),
         other => Err(Error::input(
@@ -545,7 +519,7 @@ fn found(node: &Node) -> String {
     }
 }
 
-pub fn boolean(doc: &Doc, node: &Node, key: &str) -> Result<bool> {
+pub(crate) fn boolean(doc: &Doc, node: &Node, key: &str) -> Result<bool> {
     match yaml::to_value(node) {
         Value::Bool(b) => Ok(b),
         _ => Err(Error::input(
@@ -570,7 +544,7 @@ fn number(doc: &Doc, node: &Node, key: &str) -> Result<f64> {
 }
 
 /// A `when`, each condition of a list on its own, so that an error points at its own line.
-pub fn conditions(doc: &Doc, node: &Node) -> Vec<Spanned<Value>> {
+pub(crate) fn conditions(doc: &Doc, node: &Node) -> Vec<Spanned<Value>> {
     match node {
         Node::Sequence(seq) => seq
             .iter()

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// Ansible's truthiness for `| bool` and `when`.
-pub fn truthy(v: &Value) -> bool {
+pub(crate) fn truthy(v: &Value) -> bool {
     match v {
         Value::Null => false,
         Value::Bool(b) => *b,
@@ -25,18 +25,18 @@ pub fn truthy(v: &Value) -> bool {
     }
 }
 
-pub fn has_template(s: &str) -> bool {
+pub(crate) fn has_template(s: &str) -> bool {
     jinja::has_template(s)
 }
 
 /// Variables visible to one task on one host, ready for rendering.
-pub struct Vars {
+pub(crate) struct Vars {
     map: Map<String, Value>,
     ctx: RenderCtx,
 }
 
 impl Vars {
-    pub fn new(map: Map<String, Value>) -> Vars {
+    pub(crate) fn new(map: Map<String, Value>) -> Vars {
         // Lookups (`file`, `template`) and includes search the role's folders, then the
         // playbook's, as Ansible does.
         let dir = |k: &str| map.get(k).and_then(Value::as_str).map(PathBuf::from);
@@ -51,12 +51,13 @@ impl Vars {
         Vars { map, ctx }
     }
 
-    pub fn map(&self) -> &Map<String, Value> {
+    pub(crate) fn map(&self) -> &Map<String, Value> {
         &self.map
     }
 
     /// Renders `text` (a playbook string) to text. `loc` is where `text` starts in its file.
-    pub fn render(&self, text: &str, loc: &Location) -> Result<String, Error> {
+    #[cfg(test)]
+    fn render(&self, text: &str, loc: &Location) -> Result<String, Error> {
         if !has_template(text) {
             return Ok(text.to_string());
         }
@@ -66,7 +67,12 @@ impl Vars {
 
     /// Renders a template file as the `template` module does (trim_blocks, the `#jinja2:`
     /// line, trailing newlines); includes are looked up beside it.
-    pub fn render_file(&self, text: &str, loc: &Location, dir: &Path) -> Result<String, Error> {
+    pub(crate) fn render_file(
+        &self,
+        text: &str,
+        loc: &Location,
+        dir: &Path,
+    ) -> Result<String, Error> {
         self.check_names(text, 0, text, loc, false)?;
         let ctx = RenderCtx {
             template_dir: Some(dir.to_path_buf()),
@@ -78,7 +84,7 @@ impl Vars {
     /// Renders a value; a string that is one whole `{{ expr }}` keeps the expression's type, so
     /// `loop: "{{ packages }}"` is a list and `port: "{{ p }}"` a number. A mapping's entries
     /// that render to `omit` are left out, as Ansible leaves out a module's `omit` arguments.
-    pub fn render_value(&self, v: &Value, loc: &Location) -> Result<Value, Error> {
+    pub(crate) fn render_value(&self, v: &Value, loc: &Location) -> Result<Value, Error> {
         Ok(match v {
             Value::String(s) if has_template(s) => {
                 self.check_names(s, 0, s, loc, false)?;
@@ -104,7 +110,7 @@ impl Vars {
     }
 
     /// Evaluates an Ansible `when`-style condition (a bare expression, braces tolerated).
-    pub fn condition(&self, expr: &Value, loc: &Location) -> Result<bool, Error> {
+    pub(crate) fn condition(&self, expr: &Value, loc: &Location) -> Result<bool, Error> {
         match expr {
             Value::Bool(b) => Ok(*b),
             Value::Array(all) => {
@@ -129,7 +135,7 @@ impl Vars {
 
     /// Checks a value's templates without rendering them (syntax, every filter and test named,
     /// whatever branch it sits in), adding the variables they read to `names`.
-    pub fn check_value(
+    pub(crate) fn check_value(
         &self,
         v: &Value,
         loc: &Location,
@@ -157,7 +163,7 @@ impl Vars {
     }
 
     /// Checks a condition without evaluating it, adding the variables it reads to `names`.
-    pub fn check_condition(
+    pub(crate) fn check_condition(
         &self,
         expr: &Value,
         loc: &Location,
@@ -223,7 +229,7 @@ impl Vars {
                 let at = find_var(text, &root)
                     .map(|o| snap(loc.offset_in(text, o), &root))
                     .unwrap_or_else(|| loc.offset_in(text, off));
-                let err = Error::input(at, format!("undefined variable `{name}`"));
+                let err = Error::undefined_variable(at, &name);
                 match suggest(&root, self.map.keys().map(String::as_str)) {
                     Some(s) => err.with_hint(format!("did you mean `{s}`?")),
                     None => {
@@ -254,29 +260,27 @@ fn condition_expr(s: &str) -> (usize, &str) {
 
 fn condition_error(err: Error, e: &str) -> Error {
     match err {
-        Error::Input { loc, msg, hint } => {
-            let msg = match msg.strip_prefix("undefined variable ") {
-                Some(rest) => {
-                    let name = rest.trim_matches('`').to_string();
-                    return Error::Input {
-                        loc,
-                        msg: format!(
-                            "cannot evaluate condition `{e}`: undefined variable `{name}`"
-                        ),
-                        hint: Some(match hint {
-                            Some(h) if h.starts_with("did you mean") => h,
-                            _ => format!("define it, or write `{name} is defined and …`"),
-                        }),
-                    };
-                }
-                None => msg,
-            };
-            Error::Input {
-                loc,
-                msg: format!("cannot evaluate condition `{e}`: {msg}"),
-                hint,
-            }
-        }
+        Error::Input {
+            loc,
+            msg,
+            hint,
+            undefined: Some(name),
+        } => Error::Input {
+            // The message now says more than that a variable is undefined.
+            undefined: None,
+            loc,
+            msg: format!("cannot evaluate condition `{e}`: {msg}"),
+            hint: Some(match hint {
+                Some(h) if h.starts_with("did you mean") => h,
+                _ => format!("define it, or write `{name} is defined and …`"),
+            }),
+        },
+        Error::Input { loc, msg, hint, .. } => Error::Input {
+            undefined: None,
+            loc,
+            msg: format!("cannot evaluate condition `{e}`: {msg}"),
+            hint,
+        },
         other => other,
     }
 }
@@ -305,7 +309,7 @@ fn roots(names: impl IntoIterator<Item = String>) -> impl Iterator<Item = String
 
 /// The root names of the variables a value's templates read (empty for text that does not
 /// parse: rendering it reports that).
-pub fn names_in(v: &Value) -> BTreeSet<String> {
+pub(crate) fn names_in(v: &Value) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     match v {
         Value::String(s) if has_template(s) => out.extend(roots(jinja::undeclared_variables(s))),
@@ -334,6 +338,11 @@ fn named_calls(src: &str, bare: bool) -> Vec<(usize, &str, bool)> {
         j
     };
     while i < b.len() {
+        // Only ASCII bytes start what is looked for, so `i` is a char boundary where it slices.
+        if !inside && b[i] != b'{' {
+            i += 1;
+            continue;
+        }
         if !inside {
             if src[i..].starts_with("{#") {
                 i = src[i..].find("#}").map_or(b.len(), |e| i + e + 2);
@@ -350,6 +359,10 @@ fn named_calls(src: &str, bare: bool) -> Vec<(usize, &str, bool)> {
             continue;
         }
         let c = b[i];
+        if !c.is_ascii() {
+            i += 1;
+            continue;
+        }
         if !bare && (src[i..].starts_with("}}") || src[i..].starts_with("%}")) {
             inside = false;
             prev = None;
@@ -607,6 +620,7 @@ mod tests {
                 loc: Some(l),
                 msg,
                 hint,
+                ..
             } => {
                 assert_eq!(msg, "undefined variable `app_dri`");
                 assert_eq!((l.line, l.col), (7, 20));
@@ -622,6 +636,7 @@ mod tests {
                 loc: Some(l),
                 msg,
                 hint,
+                ..
             } => ((l.line, l.col), msg, hint),
             e => panic!("{e:?}"),
         }
@@ -680,6 +695,7 @@ mod tests {
         assert!(err.to_string().contains("unknown filter `nope`"), "{err}");
         // Literal text, comments and raw blocks name nothing.
         for ok in [
+            "# café — {{ x }} ünïcode {# — #}",
             "{{ 'x | nope' }}",
             "{# x | nope #}{{ x }}",
             "{% raw %}{{ x | nope }}{% endraw %}",

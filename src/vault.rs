@@ -11,13 +11,13 @@ use sha2::Sha256;
 type Aes256Ctr = ctr::Ctr128BE<Aes256>;
 
 /// The first bytes of every vaulted file or value.
-pub const HEADER: &str = "$ANSIBLE_VAULT;";
+const HEADER: &str = "$ANSIBLE_VAULT;";
 
 /// One vault password, with the label `--vault-id` gave it (`default` otherwise).
 #[derive(Clone)]
-pub struct Secret {
-    pub label: String,
-    pub password: Vec<u8>,
+pub(crate) struct Secret {
+    pub(crate) label: String,
+    pub(crate) password: Vec<u8>,
 }
 
 impl std::fmt::Debug for Secret {
@@ -28,7 +28,7 @@ impl std::fmt::Debug for Secret {
 }
 
 #[derive(Debug, PartialEq, Eq)]
-pub enum VaultError {
+pub(crate) enum VaultError {
     /// Vaulted input, and no vault password was given.
     NoSecret,
     /// No given password opens it (the HMAC does not match for any).
@@ -60,7 +60,7 @@ impl std::fmt::Display for VaultError {
 }
 
 /// Whether a file's or a value's text is a vault.
-pub fn is_vaulted(text: &[u8]) -> bool {
+pub(crate) fn is_vaulted(text: &[u8]) -> bool {
     let start = text
         .iter()
         .position(|b| !b.is_ascii_whitespace())
@@ -85,7 +85,7 @@ fn header(line: &str) -> Result<Option<String>, VaultError> {
 }
 
 /// The label of a vault (1.2 only), for messages and for choosing the secret.
-pub fn label(text: &str) -> Option<String> {
+pub(crate) fn label(text: &str) -> Option<String> {
     header(text.trim_start().lines().next().unwrap_or_default())
         .ok()
         .flatten()
@@ -93,7 +93,7 @@ pub fn label(text: &str) -> Option<String> {
 
 /// Decrypts a vault. Secrets whose label matches the vault's are tried first, then all the
 /// others, as Ansible does when a label is unknown.
-pub fn decrypt(text: &str, secrets: &[Secret]) -> Result<Vec<u8>, VaultError> {
+pub(crate) fn decrypt(text: &str, secrets: &[Secret]) -> Result<Vec<u8>, VaultError> {
     let text = text.trim_start();
     let mut lines = text.lines();
     let label = header(lines.next().unwrap_or_default())?;
@@ -135,7 +135,7 @@ pub fn decrypt(text: &str, secrets: &[Secret]) -> Result<Vec<u8>, VaultError> {
 }
 
 /// Encrypts as `ansible-vault encrypt` does: format 1.1, or 1.2 when the label is not `default`.
-pub fn encrypt(plain: &[u8], secret: &Secret) -> String {
+pub(crate) fn encrypt(plain: &[u8], secret: &Secret) -> String {
     let mut salt = [0u8; 32];
     getrandom::getrandom(&mut salt).expect("the system's random source");
     encrypt_with_salt(plain, secret, &salt)
@@ -211,7 +211,7 @@ struct Keyring {
 static KEYRING: std::sync::RwLock<Option<Keyring>> = std::sync::RwLock::new(None);
 
 /// Sets the run's vault passwords; before any input is read.
-pub fn install(secrets: Vec<Secret>) {
+pub(crate) fn install(secrets: Vec<Secret>) {
     let mut k = KEYRING.write().expect("keyring lock");
     let ring = k.get_or_insert_with(Keyring::default);
     ring.secrets = secrets;
@@ -241,7 +241,7 @@ fn open(text: &str) -> Result<Vec<u8>, VaultError> {
 /// Decrypts many vaults at once, on every core, into the run's cache (each key derivation is
 /// 10,000 rounds of PBKDF2: a file with a hundred vaulted values would otherwise spend most of
 /// a run on them one by one). Failures are left for the reader, who reports them in place.
-pub fn prefetch(texts: &[&str]) {
+pub(crate) fn prefetch(texts: &[&str]) {
     let pending: Vec<&str> = {
         let k = KEYRING.read().expect("keyring lock");
         let Some(ring) = k.as_ref().filter(|r| !r.secrets.is_empty()) else {
@@ -274,7 +274,7 @@ pub fn prefetch(texts: &[&str]) {
 }
 
 /// An inline `!vault` value, decrypted; the value becomes a secret no output shows.
-pub fn reveal(text: &str) -> Result<String, VaultError> {
+pub(crate) fn reveal(text: &str) -> Result<String, VaultError> {
     let plain = open(text)?;
     let plain = String::from_utf8(plain)
         .map_err(|_| VaultError::Malformed("the value is not text (UTF-8)".into()))?;
@@ -284,7 +284,7 @@ pub fn reveal(text: &str) -> Result<String, VaultError> {
 
 /// Marks text as secret: every later output shows `********` in its place. Too short a text
 /// would mask everything else too, so values under 3 characters are not tracked.
-pub fn remember(secret: &str) {
+fn remember(secret: &str) {
     let s = secret.trim_end_matches(['\n', '\r']);
     if s.chars().count() < 3 {
         return;
@@ -299,7 +299,7 @@ pub fn remember(secret: &str) {
 }
 
 /// Every secret revealed so far replaced by `********`.
-pub fn mask(text: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn mask(text: &str) -> std::borrow::Cow<'_, str> {
     let k = KEYRING.read().expect("keyring lock");
     let Some(ring) = k.as_ref() else {
         return std::borrow::Cow::Borrowed(text);
@@ -316,7 +316,7 @@ pub fn mask(text: &str) -> std::borrow::Cow<'_, str> {
 
 /// JSON text with every secret masked, also where JSON escaped it (quotes, backslashes,
 /// control characters).
-pub fn mask_json(text: &str) -> String {
+pub(crate) fn mask_json(text: &str) -> String {
     let masked = mask(text).into_owned();
     let k = KEYRING.read().expect("keyring lock");
     let Some(ring) = k.as_ref() else {
@@ -335,7 +335,7 @@ pub fn mask_json(text: &str) -> String {
 
 /// A file's bytes as read, decrypted when they are a whole-file vault (every line of it then a
 /// secret). A vault that does not open is an error at the file's first line (exit code 2).
-pub fn open_bytes(path: &std::path::Path, bytes: Vec<u8>) -> crate::error::Result<Vec<u8>> {
+fn open_bytes(path: &std::path::Path, bytes: Vec<u8>) -> crate::error::Result<Vec<u8>> {
     use crate::error::Error;
     if !is_vaulted(&bytes) {
         return Ok(bytes);
@@ -356,7 +356,7 @@ pub fn open_bytes(path: &std::path::Path, bytes: Vec<u8>) -> crate::error::Resul
 }
 
 /// Text as read from a file, decrypted when it is a whole-file vault.
-pub fn open_text(path: &std::path::Path, text: String) -> crate::error::Result<String> {
+pub(crate) fn open_text(path: &std::path::Path, text: String) -> crate::error::Result<String> {
     if !is_vaulted(text.as_bytes()) {
         return Ok(text);
     }
@@ -368,7 +368,7 @@ pub fn open_text(path: &std::path::Path, text: String) -> crate::error::Result<S
 }
 
 /// A file's bytes, decrypted when it is a whole-file vault.
-pub fn read(path: &std::path::Path) -> crate::error::Result<Vec<u8>> {
+pub(crate) fn read(path: &std::path::Path) -> crate::error::Result<Vec<u8>> {
     let bytes = std::fs::read(path).map_err(crate::error::Error::with_path(path))?;
     open_bytes(path, bytes)
 }
@@ -387,13 +387,13 @@ fn remember_line(line: &str) {
 }
 
 /// A text file, decrypted when it is a whole-file vault.
-pub fn read_text(path: &std::path::Path) -> crate::error::Result<String> {
+pub(crate) fn read_text(path: &std::path::Path) -> crate::error::Result<String> {
     let text = std::fs::read_to_string(path).map_err(crate::error::Error::with_path(path))?;
     open_text(path, text)
 }
 
 /// `encrypt_string`'s output: a YAML `!vault` block scalar, under `name:` when one is given.
-pub fn yaml_value(vaulted: &str, name: Option<&str>) -> String {
+pub(crate) fn yaml_value(vaulted: &str, name: Option<&str>) -> String {
     let mut out = match name {
         Some(n) => format!("{n}: !vault |\n"),
         None => "!vault |\n".to_string(),

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 /// The run's vault passwords, in the order given: `--vault-id`s and `--vault-password-file`s,
 /// then `--ask-vault-pass`; with none of those, PLUMB_VAULT_PASSWORD_FILE, then plumb.toml's.
-pub fn secrets(args: &VaultSecretArgs, config_file: Option<&str>) -> Result<Vec<Secret>> {
+pub(crate) fn secrets(args: &VaultSecretArgs, config_file: Option<&str>) -> Result<Vec<Secret>> {
     let mut out = Vec::new();
     for id in &args.vault_id {
         let (label, source) = match id.split_once('@') {
@@ -99,7 +99,7 @@ fn from_source(label: &str, source: &str) -> Result<Secret> {
 }
 
 /// `plumb vault ACTION`.
-pub fn run(a: VaultArgs) -> Result<i32> {
+pub(crate) fn run(a: VaultArgs) -> Result<i32> {
     let cfg = crate::config::Config::load(a.config.as_deref())?;
     let secrets = secrets(&a.secrets, cfg.defaults.vault_password_file.as_deref())?;
     match a.action {

@@ -9,32 +9,32 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode, MarkedSequenceNode};
+pub(crate) use marked_yaml::types::MarkedScalarNode;
 
 /// One parsed YAML file: its root node and its path, for locations.
-pub struct Doc {
-    pub file: Arc<PathBuf>,
-    pub root: Node,
+pub(crate) struct Doc {
+    pub(crate) file: Arc<PathBuf>,
+    pub(crate) root: Node,
     /// The source, to place locations where a reader looks (inside quotes, at a key).
     lines: Vec<String>,
 }
 
 /// Nothing but blank lines, comments and `---`: an empty YAML document.
-pub fn is_blank(text: &str) -> bool {
+pub(crate) fn is_blank(text: &str) -> bool {
     text.lines()
         .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#') || l.trim() == "---")
 }
 
 impl Doc {
     /// The items of a top-level list (none if the top level is not one).
-    pub fn items(&self) -> Vec<&Node> {
+    pub(crate) fn items(&self) -> Vec<&Node> {
         self.root
             .as_sequence()
             .map(|s| s.iter().collect())
             .unwrap_or_default()
     }
 
-    pub fn parse(file: PathBuf, text: &str, top_sequence: bool) -> Result<Doc> {
+    pub(crate) fn parse(file: PathBuf, text: &str, top_sequence: bool) -> Result<Doc> {
         let file = Arc::new(file);
         // An empty file is an empty document, not an error of the YAML library's wording.
         if is_blank(text) {
@@ -58,7 +58,7 @@ impl Doc {
 
     /// Where a node starts, as a reader sees it: a quoted scalar at its first character inside
     /// the quotes (so offsets into its text land right), a block mapping at its first key.
-    pub fn loc(&self, node: &Node) -> Location {
+    pub(crate) fn loc(&self, node: &Node) -> Location {
         let loc = loc_of(&self.file, node.span());
         let first = self
             .lines
@@ -77,55 +77,31 @@ impl Doc {
         }
     }
 
-    pub fn key_loc(&self, key: &MarkedScalarNode) -> Location {
+    pub(crate) fn key_loc(&self, key: &MarkedScalarNode) -> Location {
         loc_of(&self.file, key.span())
     }
 }
 
-pub fn loc_of(file: &Arc<PathBuf>, span: &marked_yaml::Span) -> Location {
+pub(crate) fn loc_of(file: &Arc<PathBuf>, span: &marked_yaml::Span) -> Location {
     match span.start() {
         Some(m) => Location::new(file, m.line(), m.column()),
         None => Location::new(file, 1, 1),
     }
 }
 
-/// A YAML syntax error at a 1-based line and column, with a hint for the usual causes.
-pub fn syntax_error(
-    file: &Arc<PathBuf>,
-    text: &str,
-    line_no: usize,
-    col: usize,
-    info: &str,
-) -> Error {
-    let line = text.lines().nth(line_no.saturating_sub(1)).unwrap_or("");
-    let indent = line.chars().take_while(|c| *c == ' ').count() + 1;
-    let mut col = col;
-    let hint = if info.contains("did not find expected key") {
-        // The parser stops inside the line; the problem is where the line starts.
-        col = col.min(indent);
-        Some("this line is not indented like the keys above it")
-    } else if info.contains("mapping values are not allowed") {
-        Some("a value that contains `: ` must be quoted")
-    } else if info.contains("cannot start any token") && line.contains('\t') {
-        Some("YAML does not allow tabs for indentation; use spaces")
-    } else if info.contains("did not find expected node content") {
-        Some("a value that starts with `{{` must be quoted: \"{{ ... }}\"")
-            .filter(|_| line.contains("{{"))
-    } else {
-        None
-    };
-    let e = Error::input(
-        Location::new(file, line_no, col),
-        format!("YAML syntax error: {info}"),
-    );
-    match hint {
-        Some(h) => e.with_hint(h),
-        None => e,
-    }
+/// Where each value of a mapping was written.
+pub(crate) fn value_locs(doc: &Doc, node: &Node) -> std::collections::HashMap<String, Location> {
+    node.as_mapping()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.as_str().to_string(), doc.loc(v)))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// A node's YAML type, for "expected X, found Y" messages.
-pub fn kind(node: &Node) -> &'static str {
+pub(crate) fn kind(node: &Node) -> &'static str {
     match node {
         Node::Scalar(_) => "a scalar",
         Node::Mapping(_) => "a mapping",
@@ -136,7 +112,7 @@ pub fn kind(node: &Node) -> &'static str {
 /// Plain scalars get YAML types (bool, int, float, null), including YAML 1.1's yes/no that
 /// Ansible users write; quoted scalars stay strings. Numbers with a leading zero stay strings so
 /// that `mode: 0644` keeps its octal digits.
-pub fn scalar_value(s: &MarkedScalarNode) -> Value {
+fn scalar_value(s: &MarkedScalarNode) -> Value {
     let text = s.as_str();
     if !s.may_coerce() {
         return Value::String(text.to_string());
@@ -144,7 +120,7 @@ pub fn scalar_value(s: &MarkedScalarNode) -> Value {
     typed_scalar(text)
 }
 
-pub fn typed_scalar(text: &str) -> Value {
+pub(crate) fn typed_scalar(text: &str) -> Value {
     match text {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => {
@@ -173,7 +149,7 @@ pub fn typed_scalar(text: &str) -> Value {
     Value::String(text.to_string())
 }
 
-pub fn to_value(node: &Node) -> Value {
+pub(crate) fn to_value(node: &Node) -> Value {
     match node {
         Node::Scalar(s) => scalar_value(s),
         Node::Sequence(seq) => Value::Array(seq.iter().map(to_value).collect()),
@@ -213,6 +189,7 @@ mod tests {
                 loc: Some(loc),
                 msg,
                 hint,
+                ..
             } => (loc.line, loc.col, msg, hint),
             other => panic!("{other:?}"),
         }

@@ -22,13 +22,13 @@ impl MarkedEventReceiver for Events {
 }
 
 /// The first document of `text`; `top_sequence` says whether it must be a list or a mapping.
-pub fn load(file: &Arc<PathBuf>, text: &str, top_sequence: bool) -> Result<Node> {
+pub(crate) fn load(file: &Arc<PathBuf>, text: &str, top_sequence: bool) -> Result<Node> {
     let mut events = Events::default();
     Parser::new_from_str(text)
         .load(&mut events, false)
         .map_err(|e| {
             let m = e.marker();
-            crate::yaml::syntax_error(file, text, m.line(), m.col() + 1, e.info())
+            syntax_error(file, text, m.line(), m.col() + 1, e.info())
         })?;
     // Every `!vault` value of the file decrypted side by side before the tree is built.
     let vaulted: Vec<&str> = events
@@ -64,6 +64,35 @@ struct Builder<'a> {
 }
 
 const MAX_EXPANDED: usize = 1_000_000;
+
+/// A YAML syntax error at a 1-based line and column, with a hint for the usual causes.
+fn syntax_error(file: &Arc<PathBuf>, text: &str, line_no: usize, col: usize, info: &str) -> Error {
+    let line = text.lines().nth(line_no.saturating_sub(1)).unwrap_or("");
+    let indent = line.chars().take_while(|c| *c == ' ').count() + 1;
+    let mut col = col;
+    let hint = if info.contains("did not find expected key") {
+        // The parser stops inside the line; the problem is where the line starts.
+        col = col.min(indent);
+        Some("this line is not indented like the keys above it")
+    } else if info.contains("mapping values are not allowed") {
+        Some("a value that contains `: ` must be quoted")
+    } else if info.contains("cannot start any token") && line.contains('\t') {
+        Some("YAML does not allow tabs for indentation; use spaces")
+    } else if info.contains("did not find expected node content") {
+        Some("a value that starts with `{{` must be quoted: \"{{ ... }}\"")
+            .filter(|_| line.contains("{{"))
+    } else {
+        None
+    };
+    let e = Error::input(
+        Location::new(file, line_no, col),
+        format!("YAML syntax error: {info}"),
+    );
+    match hint {
+        Some(h) => e.with_hint(h),
+        None => e,
+    }
+}
 
 fn size(n: &Node) -> usize {
     match n {

@@ -185,7 +185,12 @@ pub(crate) fn cpu_list_len(list: &str) -> usize {
 }
 
 /// `/proc/cpuinfo` lines (the keys Ansible reads) as Ansible's processor facts.
-pub fn cpu_facts(lines: &[&str], arch: &str, nproc: Option<usize>, f: &mut Map<String, Value>) {
+pub(crate) fn cpu_facts(
+    lines: &[&str],
+    arch: &str,
+    nproc: Option<usize>,
+    f: &mut Map<String, Value>,
+) {
     let mut processor = Vec::new();
     let mut sockets: Vec<(String, i64)> = Vec::new();
     let mut cores: Vec<(String, i64)> = Vec::new();
@@ -308,7 +313,7 @@ pub(crate) fn unescape_mount(s: &str) -> String {
 /// mounts (a filesystem root other than `/`, as findmnt shows `[/dir]`). From
 /// `/proc/self/mountinfo`, else `/proc/mounts` (which cannot tell bind mounts). No size or UUID
 /// fields: they need `statvfs` and `lsblk`.
-pub fn mounts(mountinfo: &[&str], proc_mounts: &[&str]) -> Value {
+pub(crate) fn mounts(mountinfo: &[&str], proc_mounts: &[&str]) -> Value {
     // (device, mount, fstype, options, bind)
     let mut entries: Vec<(String, String, String, String, bool)> = Vec::new();
     if !mountinfo.is_empty() {

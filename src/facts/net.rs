@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// The files (and globs) the facts grep reads for the network subset.
-pub const FILES: [&str; 9] = [
+pub(super) const FILES: [&str; 9] = [
     "/proc/net/route",
     "/proc/net/ipv6_route",
     "/proc/net/if_inet6",
@@ -26,7 +26,7 @@ pub const FILES: [&str; 9] = [
 ];
 
 /// Paths whose existence the network facts need (bridges and bonds).
-pub const EXISTS: [&str; 2] = ["/sys/class/net/*/bridge", "/sys/class/net/*/bonding"];
+pub(super) const EXISTS: [&str; 2] = ["/sys/class/net/*/bridge", "/sys/class/net/*/bonding"];
 
 #[derive(Debug, Default, Clone)]
 struct Link {

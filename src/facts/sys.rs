@@ -92,7 +92,7 @@ pub(crate) fn userspace_bits(machine: &str) -> &'static str {
 /// naming `hostname`, then the first line with that address gives the canonical name and its
 /// aliases; the first of them containing a dot wins, else the canonical name. No line: the
 /// hostname (Ansible would ask DNS; plumb does not).
-pub fn fqdn(hostname: &str, hosts: &[&str]) -> String {
+pub(crate) fn fqdn(hostname: &str, hosts: &[&str]) -> String {
     let entries: Vec<(&str, Vec<&str>)> = hosts
         .iter()
         .filter_map(|l| {
@@ -148,7 +148,7 @@ pub(crate) fn kv(lines: &[&str]) -> BTreeMap<String, String> {
 }
 
 /// Ansible's `OS_FAMILY_MAP`, the common part.
-pub fn os_family(distribution: &str) -> String {
+pub(crate) fn os_family(distribution: &str) -> String {
     const MAP: &[(&str, &[&str])] = &[
         (
             "RedHat",
@@ -415,7 +415,7 @@ pub(crate) fn lsb(raw: &Raw) -> Value {
 }
 
 /// `/etc/resolv.conf` as Ansible's dns facts.
-pub fn dns(lines: &[&str]) -> Value {
+pub(crate) fn dns(lines: &[&str]) -> Value {
     let mut m = Map::new();
     for line in lines {
         if line.starts_with('#') || line.starts_with(';') {
@@ -486,7 +486,7 @@ pub(crate) fn selinux(raw: &Raw) -> Value {
 
 /// `/proc/cmdline` as Ansible's `cmdline` (last value wins) and `proc_cmdline` (repeated keys
 /// become lists). Split on white space (Ansible's shlex in non-POSIX mode also keeps quotes).
-pub fn cmdline(line: &str) -> (Value, Value) {
+pub(crate) fn cmdline(line: &str) -> (Value, Value) {
     let mut last = Map::new();
     let mut all = Map::new();
     for item in line.split_whitespace() {
@@ -666,7 +666,7 @@ pub(crate) fn is_leap(y: i64) -> bool {
 
 /// `date '+%s %N %z %Z'` as Ansible's `date_time` (local time from the host's own offset).
 /// `tz_dst` is the zone's name now, as `date` cannot name the other half of the year.
-pub fn date_time(line: &str) -> Result<Value, String> {
+pub(crate) fn date_time(line: &str) -> Result<Value, String> {
     let bad = || format!("facts: bad date line `{line}`");
     let mut w = line.split(' ');
     let epoch: i64 = w.next().and_then(|x| x.parse().ok()).ok_or_else(bad)?;

@@ -8,32 +8,32 @@ use crate::shell::quote;
 use std::collections::HashMap;
 
 #[derive(Debug, Clone)]
-pub struct Apt {
-    pub names: Vec<String>,
-    pub state: String,
-    pub update_cache: bool,
-    pub cache_valid_time: Option<u64>,
-    pub install_recommends: bool,
+pub(crate) struct Apt {
+    pub(crate) names: Vec<String>,
+    pub(crate) state: String,
+    pub(crate) update_cache: bool,
+    pub(crate) cache_valid_time: Option<u64>,
+    pub(crate) install_recommends: bool,
     /// Seconds to wait for the dpkg/apt lock (held by e.g. unattended-upgrades), as Ansible.
-    pub lock_timeout: u64,
-    pub purge: bool,
+    pub(crate) lock_timeout: u64,
+    pub(crate) purge: bool,
 }
 
 #[derive(Debug, Default, PartialEq)]
-pub struct AptFacts {
+pub(crate) struct AptFacts {
     /// Package → its instances (one per architecture): (dpkg status abbreviation, version,
     /// architecture).
-    pub status: HashMap<String, Vec<(String, String, String)>>,
-    pub now: u64,
+    pub(crate) status: HashMap<String, Vec<(String, String, String)>>,
+    pub(crate) now: u64,
     /// Newest of the cache's timestamps, if any.
-    pub cache_time: Option<u64>,
-    pub have_lists: bool,
+    pub(crate) cache_time: Option<u64>,
+    pub(crate) have_lists: bool,
     /// Package → (installed, candidate), for `state: latest`.
-    pub policy: HashMap<String, (String, String)>,
+    pub(crate) policy: HashMap<String, (String, String)>,
 }
 
 impl Apt {
-    pub fn build(a: &Getter) -> Result<Apt> {
+    pub(crate) fn build(a: &Getter) -> Result<Apt> {
         let key = ["name", "pkg", "package"]
             .into_iter()
             .find(|k| a.has(k))
@@ -85,7 +85,7 @@ impl Apt {
         }
     }
 
-    pub fn reads(&self) -> Vec<Resource> {
+    pub(crate) fn reads(&self) -> Vec<Resource> {
         let mut r: Vec<Resource> = self
             .names
             .iter()
@@ -96,7 +96,7 @@ impl Apt {
         r
     }
 
-    pub fn probe(&self) -> String {
+    pub(crate) fn probe(&self) -> String {
         let pkgs: Vec<String> = self.names.iter().map(|n| quote(Self::bare(n))).collect();
         let mut s = String::new();
         if !pkgs.is_empty() {
@@ -115,7 +115,7 @@ impl Apt {
         s
     }
 
-    pub fn parse(facts: &str) -> std::result::Result<AptFacts, String> {
+    pub(crate) fn parse(facts: &str) -> std::result::Result<AptFacts, String> {
         let mut f = AptFacts::default();
         let mut seen_now = false;
         let mut current: Option<String> = None;
@@ -170,7 +170,7 @@ impl Apt {
         Ok(f)
     }
 
-    pub fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
+    pub(crate) fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
         let f = Self::parse(facts)?;
         // The instances a name (with its pinned architecture and version, if any) means:
         // `nginx=1.22.1-9` is not satisfied by another version, nor `libc6:i386` by amd64.
@@ -308,6 +308,7 @@ impl Apt {
             ));
         }
         Ok(Plan {
+            starts: None,
             changes,
             run: Run::Script(s),
             writes: vec![Resource::All],

@@ -2,37 +2,58 @@
 
 use crate::error::{Error, Result};
 use crate::location::Location;
-use crate::task::Args;
 use crate::template::truthy;
 use serde_json::{Map, Value};
+use std::collections::HashMap;
 
-pub struct Getter<'a> {
+/// A task's arguments as written, with where each key and value was written.
+#[derive(Debug, Clone)]
+pub(crate) struct Args {
+    pub(crate) map: Map<String, Value>,
+    /// Where each argument's value was written.
+    pub(crate) locs: HashMap<String, Location>,
+    /// Where each argument's key was written.
+    pub(crate) key_locs: HashMap<String, Location>,
+    pub(crate) loc: Location,
+}
+
+impl Args {
+    pub(crate) fn loc_of(&self, key: &str) -> &Location {
+        self.locs.get(key).unwrap_or(&self.loc)
+    }
+
+    pub(crate) fn key_loc(&self, key: &str) -> &Location {
+        self.key_locs.get(key).unwrap_or(&self.loc)
+    }
+}
+
+pub(crate) struct Getter<'a> {
     map: &'a Map<String, Value>,
     args: &'a Args,
 }
 
 impl<'a> Getter<'a> {
-    pub fn new(map: &'a Map<String, Value>, args: &'a Args) -> Getter<'a> {
+    pub(crate) fn new(map: &'a Map<String, Value>, args: &'a Args) -> Getter<'a> {
         Getter { map, args }
     }
 
-    pub fn loc(&self, key: &str) -> Location {
+    pub(crate) fn loc(&self, key: &str) -> Location {
         self.args.loc_of(key).clone()
     }
 
-    pub fn raw(&self, key: &str) -> Option<&Value> {
+    pub(crate) fn raw(&self, key: &str) -> Option<&Value> {
         self.map.get(key)
     }
 
-    pub fn has(&self, key: &str) -> bool {
+    pub(crate) fn has(&self, key: &str) -> bool {
         self.map.get(key).is_some_and(|v| !v.is_null())
     }
 
-    pub fn err(&self, key: &str, msg: impl Into<String>) -> Error {
+    pub(crate) fn err(&self, key: &str, msg: impl Into<String>) -> Error {
         Error::input(self.loc(key), msg)
     }
 
-    pub fn opt_str(&self, key: &str) -> Result<Option<String>> {
+    pub(crate) fn opt_str(&self, key: &str) -> Result<Option<String>> {
         match self.map.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -45,13 +66,13 @@ impl<'a> Getter<'a> {
         }
     }
 
-    pub fn str(&self, key: &str) -> Result<String> {
+    pub(crate) fn str(&self, key: &str) -> Result<String> {
         self.opt_str(key)?
             .ok_or_else(|| Error::input(self.args.loc.clone(), format!("`{key}` is required")))
     }
 
     /// An absolute path on the host.
-    pub fn opt_path(&self, key: &str) -> Result<Option<String>> {
+    pub(crate) fn opt_path(&self, key: &str) -> Result<Option<String>> {
         match self.opt_str(key)? {
             None => Ok(None),
             Some(p) if p.starts_with('/') => {
@@ -69,7 +90,7 @@ impl<'a> Getter<'a> {
         }
     }
 
-    pub fn opt_bool(&self, key: &str) -> Result<Option<bool>> {
+    pub(crate) fn opt_bool(&self, key: &str) -> Result<Option<bool>> {
         match self.map.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -87,11 +108,11 @@ impl<'a> Getter<'a> {
         }
     }
 
-    pub fn bool(&self, key: &str, default: bool) -> Result<bool> {
+    pub(crate) fn bool(&self, key: &str, default: bool) -> Result<bool> {
         Ok(self.opt_bool(key)?.unwrap_or(default))
     }
 
-    pub fn opt_u64(&self, key: &str) -> Result<Option<u64>> {
+    pub(crate) fn opt_u64(&self, key: &str) -> Result<Option<u64>> {
         match self.map.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Number(n)) if n.as_u64().is_some() => Ok(n.as_u64()),
@@ -104,7 +125,7 @@ impl<'a> Getter<'a> {
     }
 
     /// A list of strings; a single string or a comma-separated string also works (Ansible).
-    pub fn list(&self, key: &str) -> Result<Vec<String>> {
+    pub(crate) fn list(&self, key: &str) -> Result<Vec<String>> {
         match self.map.get(key) {
             None | Some(Value::Null) => Ok(Vec::new()),
             Some(Value::String(s)) => Ok(s
@@ -132,7 +153,7 @@ impl<'a> Getter<'a> {
     }
 
     /// One of `allowed`, or `default` when absent.
-    pub fn choice(&self, key: &str, allowed: &[&str], default: &str) -> Result<String> {
+    pub(crate) fn choice(&self, key: &str, allowed: &[&str], default: &str) -> Result<String> {
         let v = self.opt_str(key)?.unwrap_or_else(|| default.to_string());
         if allowed.contains(&v.as_str()) {
             Ok(v)
@@ -149,7 +170,7 @@ impl<'a> Getter<'a> {
 
     /// A file mode: octal digits as a string (`"0644"`) or as Ansible's YAML number (`0644`,
     /// which plumb keeps as written), or symbolic-free `u=rw` forms rejected clearly.
-    pub fn opt_mode(&self, key: &str) -> Result<Option<u32>> {
+    pub(crate) fn opt_mode(&self, key: &str) -> Result<Option<u32>> {
         let Some(text) = self.opt_str(key)? else {
             return Ok(None);
         };
@@ -167,7 +188,7 @@ impl<'a> Getter<'a> {
     }
 }
 
-pub fn type_name(v: &Value) -> &'static str {
+pub(crate) fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

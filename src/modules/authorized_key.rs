@@ -10,16 +10,16 @@ use crate::shell::quote;
 use std::sync::Arc;
 
 #[derive(Debug, Clone)]
-pub struct AuthorizedKey {
-    pub user: String,
+pub(crate) struct AuthorizedKey {
+    pub(crate) user: String,
     /// The key lines asked for (comments and blank lines dropped).
-    pub keys: Vec<String>,
-    pub present: bool,
+    pub(crate) keys: Vec<String>,
+    pub(crate) present: bool,
     /// Only these keys: every other line goes.
-    pub exclusive: bool,
+    pub(crate) exclusive: bool,
     /// Default: `~USER/.ssh/authorized_keys`.
-    pub path: Option<String>,
-    pub manage_dir: bool,
+    pub(crate) path: Option<String>,
+    pub(crate) manage_dir: bool,
 }
 
 /// A key line's parts that matter, as Ansible compares them: options, type and base64 blob
@@ -78,7 +78,7 @@ fn key_id(line: &str) -> Option<(&str, &str)> {
 }
 
 impl AuthorizedKey {
-    pub fn build(a: &Getter) -> Result<AuthorizedKey> {
+    pub(crate) fn build(a: &Getter) -> Result<AuthorizedKey> {
         let user = a.str("user")?;
         super::group::check_name(a, "user", &user)?;
         let keys: Vec<String> = a
@@ -106,13 +106,13 @@ impl AuthorizedKey {
         })
     }
 
-    pub fn reads(&self) -> Vec<Resource> {
+    pub(crate) fn reads(&self) -> Vec<Resource> {
         vec![Resource::Path("/etc/passwd".into()), Resource::All]
     }
 
     /// The account (for its home and ids), then the `.ssh` directory and the file, as
     /// `file_fact` prints them, and the file's content.
-    pub fn probe(&self) -> String {
+    pub(crate) fn probe(&self) -> String {
         let u = quote(&self.user);
         // `d` and the home without trailing slashes as `plan` computes them: file_fact checks
         // the names stat prints against those.
@@ -133,7 +133,7 @@ impl AuthorizedKey {
         )
     }
 
-    pub fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
+    pub(crate) fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
         let mut passwd = None;
         let mut content = None;
         let mut stats = String::new();
@@ -320,6 +320,7 @@ impl AuthorizedKey {
             return Ok(Plan::ok());
         }
         Ok(Plan {
+            starts: None,
             changes,
             run: Run::Script(script),
             writes: vec![Resource::Path(dir)],

@@ -6,16 +6,16 @@ use crate::error::Result;
 use crate::shell::{quote, split};
 
 #[derive(Debug, Clone)]
-pub struct Command {
+pub(crate) struct Command {
     /// What runs, as sh text.
-    pub text: String,
-    pub chdir: Option<String>,
-    pub creates: Option<String>,
-    pub removes: Option<String>,
+    pub(crate) text: String,
+    pub(crate) chdir: Option<String>,
+    pub(crate) creates: Option<String>,
+    pub(crate) removes: Option<String>,
 }
 
 impl Command {
-    pub fn build(a: &Getter, shell: bool) -> Result<Command> {
+    pub(crate) fn build(a: &Getter, shell: bool) -> Result<Command> {
         let raw = match a.opt_str("_raw")? {
             Some(r) => Some(r),
             None => a.opt_str("cmd")?,
@@ -50,7 +50,7 @@ impl Command {
 
     /// `chdir` too: a `creates` is checked there, so a task that makes the directory must
     /// make this one probe again.
-    pub fn reads(&self) -> Vec<Resource> {
+    pub(crate) fn reads(&self) -> Vec<Resource> {
         self.creates
             .iter()
             .chain(self.removes.iter())
@@ -62,7 +62,7 @@ impl Command {
     /// With `chdir`, in a subshell: the probes of a batch share one shell, and a `cd` there
     /// would move every later probe (relative `creates` checked in the wrong place). A
     /// directory that cannot be entered is a probe error, not "creates=no".
-    pub fn probe(&self) -> Option<String> {
+    pub(crate) fn probe(&self) -> Option<String> {
         if self.creates.is_none() && self.removes.is_none() {
             return None;
         }
@@ -81,7 +81,7 @@ impl Command {
         })
     }
 
-    pub fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
+    pub(crate) fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
         if facts.lines().any(|l| l.trim() == "nochdir") {
             return Err(format!(
                 "cannot change to the directory {} (chdir): {}",
@@ -102,6 +102,7 @@ impl Command {
             .map(|d| format!("cd -- {} && ", quote(d)))
             .unwrap_or_default();
         Ok(Plan {
+            starts: None,
             changes: vec![Change::new(format!("run `{}`", first_line(&self.text)))],
             run: Run::Command(format!("{cd}( {}\n) </dev/null\n", self.text)),
             writes: vec![Resource::All],
@@ -119,6 +120,18 @@ fn first_line(s: &str) -> String {
     } else {
         first
     }
+}
+
+/// A command's registered result: rc, stdout(_lines), stderr(_lines), as Ansible has them.
+pub(crate) fn result(out: &crate::transport::Output, value: &mut serde_json::Value) {
+    use serde_json::json;
+    let stdout = out.out.trim_end_matches('\n');
+    let stderr = out.err.trim_end_matches('\n');
+    value["rc"] = json!(out.code);
+    value["stdout"] = json!(stdout);
+    value["stdout_lines"] = json!(stdout.lines().collect::<Vec<_>>());
+    value["stderr"] = json!(stderr);
+    value["stderr_lines"] = json!(stderr.lines().collect::<Vec<_>>());
 }
 
 #[cfg(test)]

@@ -14,32 +14,32 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 #[derive(Debug, Clone)]
-pub struct Entry {
-    pub dest: String,
-    pub content: Arc<Vec<u8>>,
-    pub sha256: String,
+pub(crate) struct Entry {
+    pub(crate) dest: String,
+    pub(crate) content: Arc<Vec<u8>>,
+    pub(crate) sha256: String,
 }
 
 #[derive(Debug, Clone)]
-pub struct Copy {
+pub(crate) struct Copy {
     /// The `dest` argument (a file, or the top directory of a tree).
-    pub dest: String,
+    pub(crate) dest: String,
     /// Directories to create first (tree copies), parents before children.
-    pub dirs: Vec<String>,
-    pub entries: Vec<Entry>,
-    pub mode: Option<u32>,
-    pub directory_mode: Option<u32>,
-    pub owner: Option<String>,
-    pub group: Option<String>,
-    pub backup: bool,
-    pub validate: Option<String>,
+    pub(crate) dirs: Vec<String>,
+    pub(crate) entries: Vec<Entry>,
+    pub(crate) mode: Option<u32>,
+    pub(crate) directory_mode: Option<u32>,
+    pub(crate) owner: Option<String>,
+    pub(crate) group: Option<String>,
+    pub(crate) backup: bool,
+    pub(crate) validate: Option<String>,
     /// A check that only works with the file in place (`nginx -t`): run after the rename; on
     /// failure the previous file is put back and the task fails with the check's output.
-    pub validate_in_place: Option<String>,
-    pub force: bool,
+    pub(crate) validate_in_place: Option<String>,
+    pub(crate) force: bool,
 }
 
-pub fn sha256_hex(data: &[u8]) -> String {
+pub(crate) fn sha256_hex(data: &[u8]) -> String {
     let digest = Sha256::digest(data);
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -47,7 +47,7 @@ pub fn sha256_hex(data: &[u8]) -> String {
 /// Finds a local `src` the way Ansible does: in the task's role's `templates/` or `files/`
 /// folder and the role itself, then relative to the playbook's directory, then in its
 /// `templates/` or `files/` folder.
-pub fn resolve_src(base: &Path, role: Option<&Path>, src: &str, template: bool) -> Option<PathBuf> {
+fn resolve_src(base: &Path, role: Option<&Path>, src: &str, template: bool) -> Option<PathBuf> {
     let p = Path::new(src);
     if p.is_absolute() {
         return p.exists().then(|| p.to_path_buf());
@@ -73,7 +73,7 @@ fn src_candidates(base: &Path, role: Option<&Path>, src: &str, template: bool) -
 impl Copy {
     /// Writes one file at `dest`, with nothing else set: for modules that compute a file's
     /// content themselves and set what they need on top.
-    pub fn writer(dest: &str) -> Copy {
+    pub(crate) fn writer(dest: &str) -> Copy {
         Copy {
             dest: dest.to_string(),
             dirs: Vec::new(),
@@ -89,7 +89,7 @@ impl Copy {
         }
     }
 
-    pub fn build(a: &Getter, ctx: &BuildCtx, template: bool) -> Result<Copy> {
+    pub(crate) fn build(a: &Getter, ctx: &BuildCtx, template: bool) -> Result<Copy> {
         let dest_raw = a.str("dest")?;
         let dest = a.opt_path("dest")?.expect("dest is present");
         let mut c = Copy {
@@ -208,12 +208,12 @@ impl Copy {
             .collect()
     }
 
-    pub fn probe(&self) -> String {
+    pub(crate) fn probe(&self) -> String {
         let files: Vec<&str> = self.entries.iter().map(|e| e.dest.as_str()).collect();
         file_fact::probe(&self.paths(), &files)
     }
 
-    pub fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
+    pub(crate) fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
         let all = file_fact::parse(facts, &self.paths())?;
         let (dir_facts, file_facts) = all.split_at(self.dirs.len());
         let mut changes = Vec::new();
@@ -303,6 +303,7 @@ impl Copy {
             return Ok(Plan::ok());
         }
         Ok(Plan {
+            starts: None,
             changes,
             run: Run::Script(script),
             writes: vec![Resource::Path(self.dest.clone())],

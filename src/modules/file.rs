@@ -9,18 +9,18 @@ use crate::error::Result;
 use std::sync::Arc;
 
 #[derive(Debug, Clone)]
-pub struct File {
-    pub path: String,
-    pub state: String,
-    pub mode: Option<u32>,
-    pub owner: Option<String>,
-    pub group: Option<String>,
-    pub src: Option<String>,
-    pub force: bool,
+pub(crate) struct File {
+    pub(crate) path: String,
+    pub(crate) state: String,
+    pub(crate) mode: Option<u32>,
+    pub(crate) owner: Option<String>,
+    pub(crate) group: Option<String>,
+    pub(crate) src: Option<String>,
+    pub(crate) force: bool,
 }
 
 impl File {
-    pub fn build(a: &Getter) -> Result<File> {
+    pub(crate) fn build(a: &Getter) -> Result<File> {
         let key = ["path", "dest", "name"]
             .into_iter()
             .find(|k| a.has(k))
@@ -48,11 +48,11 @@ impl File {
         })
     }
 
-    pub fn probe(&self) -> String {
+    pub(crate) fn probe(&self) -> String {
         file_fact::probe(&[&self.path], &[])
     }
 
-    pub fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
+    pub(crate) fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
         let fact = file_fact::parse(facts, &[&self.path])?.remove(0);
         let (mut words, mut cmds): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
         let attrs = |fact: &FileFact| {
@@ -165,6 +165,7 @@ impl File {
             return Ok(Plan::ok());
         }
         Ok(Plan {
+            starts: None,
             changes: words.into_iter().map(Change::new).collect(),
             run: Run::Script(format!("{}{}\n", safe_write::HEAD, cmds.join("\n"))),
             writes: vec![Resource::Path(self.path.clone())],

@@ -13,7 +13,7 @@ use crate::shell::quote;
 /// Only runs for paths whose `[ -e ]`/`[ -L ]` tests failed (rare on a converged host), so
 /// its extra processes stay off the no-op run. `WHY` is stat's strerror, after the last `: `
 /// (the quoted name before it may hold anything, but strerror holds no `: ` and no newline).
-pub const ABSENT_FN: &str = "plumb_absent() { if plumb_e=$(LC_ALL=C stat -c '' -- \"$2\" 2>&1); then printf 'error\\t%s\\tchanged while it was probed\\n' \"$1\"; \
+pub(crate) const ABSENT_FN: &str = "plumb_absent() { if plumb_e=$(LC_ALL=C stat -c '' -- \"$2\" 2>&1); then printf 'error\\t%s\\tchanged while it was probed\\n' \"$1\"; \
 else case $plumb_e in *': No such file or directory'|*': Not a directory') printf 'absent\\t%s\\n' \"$1\";; \
 *) printf 'error\\t%s\\t%s\\n' \"$1\" \"${plumb_e##*: }\";; esac; fi; }\n";
 
@@ -24,7 +24,7 @@ const FORMAT: &str = "stat\\t%F\\t%a\\t%U\\t%G\\t%u\\t%g\\t%N\\n";
 /// One snippet that reads many paths: builtin tests find the paths that do not exist, then one
 /// `stat` reads them all and one `sha256sum` (per 200) the files whose content matters. Few
 /// processes, because each costs a millisecond on a host. `sums` are among `paths`.
-pub fn probe(paths: &[&str], sums: &[&str]) -> String {
+pub(crate) fn probe(paths: &[&str], sums: &[&str]) -> String {
     let words: Vec<String> = paths.iter().map(|p| quote(p)).collect();
     let sums: Vec<usize> = sums
         .iter()
@@ -39,7 +39,7 @@ pub fn probe(paths: &[&str], sums: &[&str]) -> String {
 /// path that changed in between leaves the records out of step with the paths, and the parser
 /// finds that by the names). The checksums go in groups, each listing its indices first: a
 /// group's operands are gathered in "$@", which costs sh time in the square of their number.
-pub fn probe_words(words: &[String], sums: &[usize]) -> String {
+pub(crate) fn probe_words(words: &[String], sums: &[usize]) -> String {
     let mut s = String::from(ABSENT_FN);
     for (i, q) in words.iter().enumerate() {
         s.push_str(&format!(
@@ -75,7 +75,7 @@ const SUMS_PER_GROUP: usize = 200;
 /// What the probe found for one path, as its lines (so a merged probe can hand each task
 /// exactly the records of its own paths; see `batch::select_files`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Rec {
+pub(crate) enum Rec {
     Absent,
     /// stat's reason, e.g. `Permission denied`.
     Error(String),
@@ -85,7 +85,7 @@ pub enum Rec {
 
 /// Splits a probe's output into one record per path of `paths`, strictly: every path gets
 /// exactly one record, in the order the probe prints them, and any other output is an error.
-pub fn records(output: &str, paths: &[&str]) -> Result<Vec<Rec>, String> {
+pub(crate) fn records(output: &str, paths: &[&str]) -> Result<Vec<Rec>, String> {
     let bad = |why: &str, line: &str| format!("probe failed: {why}: `{}`", line.escape_debug());
     let mut recs: Vec<Option<Rec>> = vec![None; paths.len()];
     let index = |s: &str, line: &str| -> Result<usize, String> {
@@ -148,7 +148,7 @@ pub fn records(output: &str, paths: &[&str]) -> Result<Vec<Rec>, String> {
 
 /// The records of some paths, printed as `probe` would have printed them for those paths alone.
 /// `recs[i].1` says whether the checksum is wanted.
-pub fn render(recs: &[(&Rec, bool)]) -> String {
+pub(crate) fn render(recs: &[(&Rec, bool)]) -> String {
     let mut s = String::new();
     let mut stats = String::new();
     let mut sums_idx = String::new();
@@ -177,7 +177,7 @@ pub fn render(recs: &[(&Rec, bool)]) -> String {
 
 /// The facts for `paths`, in order, from `probe`'s output. A path stat could not read for
 /// any reason but its absence is an error, never "absent".
-pub fn parse(output: &str, paths: &[&str]) -> Result<Vec<FileFact>, String> {
+pub(crate) fn parse(output: &str, paths: &[&str]) -> Result<Vec<FileFact>, String> {
     records(output, paths)?
         .into_iter()
         .zip(paths)
@@ -226,7 +226,7 @@ fn stat_fact(line: &str, path: &str) -> Result<FileFact, String> {
 
 /// A link target as text. One that is not UTF-8 keeps stat's C-quoted form (with its quotes),
 /// so it never compares equal to a playbook's (UTF-8) `src` by accident.
-pub fn text_of_bytes(b: &[u8], quoted: &str) -> String {
+pub(crate) fn text_of_bytes(b: &[u8], quoted: &str) -> String {
     match std::str::from_utf8(b) {
         Ok(s) => s.to_string(),
         Err(_) => quoted
@@ -238,7 +238,7 @@ pub fn text_of_bytes(b: &[u8], quoted: &str) -> String {
 }
 
 /// `%N` under `QUOTING_STYLE=c`: `"NAME"`, or `"NAME" -> "TARGET"` for a link, as bytes.
-pub fn name_and_target(n: &str) -> Result<(Vec<u8>, Option<Vec<u8>>), String> {
+pub(crate) fn name_and_target(n: &str) -> Result<(Vec<u8>, Option<Vec<u8>>), String> {
     let (name, rest) = unquote_c(n)?;
     if rest.is_empty() {
         return Ok((name, None));
@@ -333,7 +333,7 @@ fn sha256_of(line: &str, path: &str) -> Result<String, String> {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Absent,
     File,
     Dir,
@@ -342,19 +342,19 @@ pub enum Kind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileFact {
-    pub kind: Kind,
-    pub mode: u32,
-    pub owner: String,
-    pub group: String,
-    pub uid: String,
-    pub gid: String,
-    pub sha256: Option<String>,
-    pub target: Option<String>,
+pub(crate) struct FileFact {
+    pub(crate) kind: Kind,
+    pub(crate) mode: u32,
+    pub(crate) owner: String,
+    pub(crate) group: String,
+    pub(crate) uid: String,
+    pub(crate) gid: String,
+    pub(crate) sha256: Option<String>,
+    pub(crate) target: Option<String>,
 }
 
 impl FileFact {
-    pub fn absent() -> FileFact {
+    pub(crate) fn absent() -> FileFact {
         FileFact {
             kind: Kind::Absent,
             mode: 0,
@@ -368,11 +368,11 @@ impl FileFact {
     }
 
     /// Whether the owner matches `want` (a name or a numeric id).
-    pub fn owner_is(&self, want: &str) -> bool {
+    fn owner_is(&self, want: &str) -> bool {
         self.owner == want || self.uid == want
     }
 
-    pub fn group_is(&self, want: &str) -> bool {
+    fn group_is(&self, want: &str) -> bool {
         self.group == want || self.gid == want
     }
 }
@@ -380,7 +380,7 @@ impl FileFact {
 /// The mode/owner/group changes needed on an existing path, in words and as shell. The shell
 /// (which needs `safe_write::HEAD`) acts on the file or directory reached safely, never through
 /// a symlink, and sets owner and group before the mode (chown clears setuid/setgid).
-pub fn attr_changes(
+pub(crate) fn attr_changes(
     fact: &FileFact,
     path: &str,
     mode: Option<u32>,
@@ -417,7 +417,7 @@ pub fn attr_changes(
 }
 
 /// A text file's content as a probe prints it (base64 on one line), back into text.
-pub fn decode_text(b64: &str, path: &str) -> Result<String, String> {
+pub(crate) fn decode_text(b64: &str, path: &str) -> Result<String, String> {
     use base64::Engine;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(b64.trim())
@@ -426,7 +426,7 @@ pub fn decode_text(b64: &str, path: &str) -> Result<String, String> {
 }
 
 /// Lines back into a text file's content: each ends with a newline.
-pub fn text_of<S: AsRef<str>>(lines: &[S]) -> String {
+pub(crate) fn text_of<S: AsRef<str>>(lines: &[S]) -> String {
     lines.iter().fold(String::new(), |mut s, l| {
         s.push_str(l.as_ref());
         s.push('\n');

@@ -6,21 +6,21 @@ use crate::error::Result;
 use crate::shell::quote;
 
 #[derive(Debug, Clone)]
-pub struct Group {
-    pub name: String,
-    pub present: bool,
-    pub gid: Option<u64>,
-    pub system: bool,
+pub(crate) struct Group {
+    pub(crate) name: String,
+    pub(crate) present: bool,
+    pub(crate) gid: Option<u64>,
+    pub(crate) system: bool,
 }
 
 /// A group as `getent group` prints it.
 #[derive(Debug, PartialEq)]
-pub struct GroupFact {
-    pub gid: u64,
+pub(crate) struct GroupFact {
+    pub(crate) gid: u64,
 }
 
 impl Group {
-    pub fn build(a: &Getter) -> Result<Group> {
+    pub(crate) fn build(a: &Getter) -> Result<Group> {
         let name = a.str("name")?;
         check_name(a, "name", &name)?;
         Ok(Group {
@@ -31,16 +31,16 @@ impl Group {
         })
     }
 
-    pub fn reads(&self) -> Vec<Resource> {
+    pub(crate) fn reads(&self) -> Vec<Resource> {
         vec![Resource::Path("/etc/group".into())]
     }
 
-    pub fn probe(&self) -> String {
+    pub(crate) fn probe(&self) -> String {
         format!("getent group -- {} || true\n", quote(&self.name))
     }
 
     /// `name:x:gid:members`, or nothing: the group is absent.
-    pub fn parse(facts: &str, name: &str) -> std::result::Result<Option<GroupFact>, String> {
+    pub(crate) fn parse(facts: &str, name: &str) -> std::result::Result<Option<GroupFact>, String> {
         for line in facts.lines().filter(|l| !l.trim().is_empty()) {
             let f: Vec<&str> = line.split(':').collect();
             if f.len() < 3 {
@@ -56,7 +56,7 @@ impl Group {
         Ok(None)
     }
 
-    pub fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
+    pub(crate) fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
         let now = Self::parse(facts, &self.name)?;
         let n = quote(&self.name);
         let (summary, cmd) = match (&now, self.present) {
@@ -84,6 +84,7 @@ impl Group {
             },
         };
         Ok(Plan {
+            starts: None,
             changes: vec![Change::new(summary)],
             run: Run::Script(format!("set -e\n{cmd}\n")),
             writes: self.reads(),
@@ -94,7 +95,7 @@ impl Group {
 }
 
 /// User and group names as shadow-utils takes them.
-pub fn check_name(a: &Getter, key: &str, name: &str) -> Result<()> {
+pub(crate) fn check_name(a: &Getter, key: &str, name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && !name.starts_with('-')
         && name

@@ -11,7 +11,7 @@ use regex::Regex;
 use std::sync::Arc;
 
 #[derive(Debug, Clone)]
-pub enum Anchor {
+pub(crate) enum Anchor {
     Bof,
     Eof,
     /// After (or before) the last line matching this.
@@ -19,24 +19,24 @@ pub enum Anchor {
 }
 
 #[derive(Debug, Clone)]
-pub struct LineInFile {
-    pub path: String,
-    pub line: Option<String>,
-    pub regexp: Option<Regex>,
-    pub present: bool,
+pub(crate) struct LineInFile {
+    pub(crate) path: String,
+    pub(crate) line: Option<String>,
+    pub(crate) regexp: Option<Regex>,
+    pub(crate) present: bool,
     /// Where a new line goes: `insertafter` (default EOF), or before `insertbefore`.
-    pub after: Option<Anchor>,
-    pub before: Option<Anchor>,
-    pub create: bool,
+    pub(crate) after: Option<Anchor>,
+    pub(crate) before: Option<Anchor>,
+    pub(crate) create: bool,
     /// How the file is written: mode, owner, group, backup and validate, as `copy` does.
-    pub writer: Copy,
+    pub(crate) writer: Copy,
 }
 
 /// Files larger than this are not read into a probe.
 const MAX_BYTES: usize = 8 << 20;
 
 impl LineInFile {
-    pub fn build(a: &Getter) -> Result<LineInFile> {
+    pub(crate) fn build(a: &Getter) -> Result<LineInFile> {
         let key = ["path", "dest", "name"]
             .into_iter()
             .find(|k| a.has(k))
@@ -100,12 +100,12 @@ impl LineInFile {
         })
     }
 
-    pub fn reads(&self) -> Vec<Resource> {
+    pub(crate) fn reads(&self) -> Vec<Resource> {
         vec![Resource::Path(self.path.clone())]
     }
 
     /// The file's `stat` and checksum, then its content in base64 on one line.
-    pub fn probe(&self) -> String {
+    pub(crate) fn probe(&self) -> String {
         let p = quote(&self.path);
         format!(
             "{}if [ -f {p} ] && [ $(stat -c %s -- {p}) -le {MAX_BYTES} ]; then printf 'content\\t'; base64 -w0 -- {p}; printf '\\n'; fi\n",
@@ -113,7 +113,7 @@ impl LineInFile {
         )
     }
 
-    pub fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
+    pub(crate) fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
         let (content_lines, rest): (Vec<&str>, Vec<&str>) =
             facts.lines().partition(|l| l.starts_with("content\t"));
         let fact = file_fact::parse(&rest.join("\n"), &[&self.path])?
@@ -161,6 +161,7 @@ impl LineInFile {
                 return Ok(Plan::ok());
             }
             return Ok(Plan {
+                starts: None,
                 changes: words
                     .into_iter()
                     .map(|w| Change::new(format!("{}: {w}", self.path)))
@@ -240,6 +241,7 @@ impl LineInFile {
             content: bytes.clone(),
         };
         Plan {
+            starts: None,
             changes: vec![Change {
                 summary: what,
                 content: Some(ContentChange {
@@ -283,7 +285,7 @@ fn join_lines(lines: &[(&str, &str)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::task::Args;
+    use crate::modules::args::Args;
     use base64::Engine;
     use serde_json::{Map, Value, json};
     use std::collections::HashMap;

@@ -3,30 +3,30 @@
 //! probe's output into the changes to make and the script that makes them. `plumb plan` and
 //! `plumb apply` both go through `plan`, so they cannot disagree.
 
-pub mod apt;
-pub mod args;
-pub mod authorized_key;
-pub mod command;
-pub mod copy;
-pub mod file;
-pub mod file_fact;
-pub mod group;
-pub mod lineinfile;
-pub mod safe_write;
-pub mod service;
-pub mod stat;
-pub mod uri;
-pub mod user;
+pub(crate) mod apt;
+pub(crate) mod args;
+pub(crate) mod authorized_key;
+pub(crate) mod command;
+pub(crate) mod copy;
+pub(crate) mod file;
+pub(crate) mod file_fact;
+pub(crate) mod group;
+pub(crate) mod lineinfile;
+pub(crate) mod safe_write;
+pub(crate) mod service;
+pub(crate) mod stat;
+pub(crate) mod uri;
+pub(crate) mod user;
 
 use crate::error::{Error, Result, suggest};
-use crate::task::Args;
+use crate::modules::args::Args;
 use crate::template::Vars;
 use args::Getter;
 use serde_json::{Map, Value};
 use std::path::Path;
 use std::sync::Arc;
 
-pub const NAMES: &[&str] = &[
+pub(crate) const NAMES: &[&str] = &[
     "apt",
     "file",
     "copy",
@@ -46,7 +46,7 @@ pub const NAMES: &[&str] = &[
 ];
 
 /// The canonical module for a task key: `ansible.builtin.` prefixes and aliases resolved.
-pub fn canonical(key: &str) -> Option<&'static str> {
+pub(crate) fn canonical(key: &str) -> Option<&'static str> {
     let k = key
         .strip_prefix("ansible.builtin.")
         .or_else(|| key.strip_prefix("ansible.legacy."))
@@ -71,7 +71,7 @@ pub fn canonical(key: &str) -> Option<&'static str> {
     })
 }
 
-pub fn takes_free_form(module: &str) -> bool {
+pub(crate) fn takes_free_form(module: &str) -> bool {
     matches!(module, "command" | "shell" | "meta")
 }
 
@@ -169,7 +169,7 @@ fn spec(module: &str) -> &'static [&'static str] {
 }
 
 /// Checks argument names (values are checked per host, once rendered).
-pub fn check_args(module: &str, args: &Args) -> Result<()> {
+pub(crate) fn check_args(module: &str, args: &Args) -> Result<()> {
     let known = spec(module);
     let mut errors = Vec::new();
     for key in args.map.keys() {
@@ -229,7 +229,7 @@ pub fn check_args(module: &str, args: &Args) -> Result<()> {
 /// Something on a host that a task reads or a change writes; used to decide which probes an
 /// earlier change may have made stale.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Resource {
+pub(crate) enum Resource {
     Path(String),
     Unit(String),
     Package(String),
@@ -238,7 +238,7 @@ pub enum Resource {
 }
 
 impl Resource {
-    pub fn overlaps(&self, other: &Resource) -> bool {
+    pub(crate) fn overlaps(&self, other: &Resource) -> bool {
         use Resource::*;
         match (self, other) {
             (All, _) | (_, All) => true,
@@ -257,22 +257,22 @@ fn path_within(inner: &str, outer: &str) -> bool {
 
 /// A file's new content, kept so a diff can be shown against what is on the host.
 #[derive(Debug, Clone)]
-pub struct ContentChange {
-    pub path: String,
-    pub new: Arc<Vec<u8>>,
+pub(crate) struct ContentChange {
+    pub(crate) path: String,
+    pub(crate) new: Arc<Vec<u8>>,
     /// Whether the file exists now (no need to fetch it for a diff otherwise).
-    pub exists: bool,
+    pub(crate) exists: bool,
 }
 
 /// One thing that will change, in words a reviewer reads.
 #[derive(Debug, Clone)]
-pub struct Change {
-    pub summary: String,
-    pub content: Option<ContentChange>,
+pub(crate) struct Change {
+    pub(crate) summary: String,
+    pub(crate) content: Option<ContentChange>,
 }
 
 impl Change {
-    pub fn new(summary: impl Into<String>) -> Change {
+    pub(crate) fn new(summary: impl Into<String>) -> Change {
         Change {
             summary: summary.into(),
             content: None,
@@ -282,7 +282,7 @@ impl Change {
 
 /// What applying a task does.
 #[derive(Debug, Clone)]
-pub enum Run {
+pub(crate) enum Run {
     Nothing,
     /// A shell script run on the host; the task fails if it exits non-zero.
     Script(String),
@@ -292,20 +292,23 @@ pub enum Run {
 }
 
 #[derive(Debug, Clone)]
-pub struct Plan {
-    pub changes: Vec<Change>,
-    pub run: Run,
+pub(crate) struct Plan {
+    pub(crate) changes: Vec<Change>,
+    pub(crate) run: Run,
     /// What the changes may affect on the host (for re-probing later tasks).
-    pub writes: Vec<Resource>,
+    pub(crate) writes: Vec<Resource>,
     /// Outcome unknown until run (a command with no creates/removes).
-    pub uncertain: bool,
+    pub(crate) uncertain: bool,
     /// What the facts say, for the registered result (`stat`'s `stat`): known in a dry run too.
-    pub result: Map<String, Value>,
+    pub(crate) result: Map<String, Value>,
+    /// The unit this plan starts or restarts (a reload of a running unit does neither).
+    pub(crate) starts: Option<String>,
 }
 
 impl Plan {
-    pub fn ok() -> Plan {
+    pub(crate) fn ok() -> Plan {
         Plan {
+            starts: None,
             changes: Vec::new(),
             run: Run::Nothing,
             writes: Vec::new(),
@@ -317,7 +320,7 @@ impl Plan {
 
 /// A task's module with its arguments rendered for one host.
 #[derive(Debug, Clone)]
-pub enum Action {
+pub(crate) enum Action {
     Apt(apt::Apt),
     File(file::File),
     Copy(copy::Copy),
@@ -335,17 +338,21 @@ pub enum Action {
 }
 
 /// What building an action may read besides its arguments.
-pub struct BuildCtx<'a> {
+pub(crate) struct BuildCtx<'a> {
     /// Directory relative `src` paths resolve against (the playbook's).
-    pub base_dir: &'a Path,
+    pub(crate) base_dir: &'a Path,
     /// The task's role, if any: searched first.
-    pub role_dir: Option<&'a Path>,
-    pub vars: &'a Vars,
-    pub args: &'a Args,
+    pub(crate) role_dir: Option<&'a Path>,
+    pub(crate) vars: &'a Vars,
+    pub(crate) args: &'a Args,
 }
 
 impl Action {
-    pub fn build(module: &str, rendered: Map<String, Value>, ctx: &BuildCtx) -> Result<Action> {
+    pub(crate) fn build(
+        module: &str,
+        rendered: Map<String, Value>,
+        ctx: &BuildCtx,
+    ) -> Result<Action> {
         let a = Getter::new(&rendered, ctx.args);
         Ok(match module {
             "apt" => Action::Apt(apt::Apt::build(&a)?),
@@ -389,7 +396,7 @@ impl Action {
     }
 
     /// The sh snippet whose output `plan` reads; None when the action needs no facts.
-    pub fn probe(&self) -> Option<String> {
+    pub(crate) fn probe(&self) -> Option<String> {
         match self {
             Action::Apt(a) => Some(a.probe()),
             Action::File(f) => Some(f.probe()),
@@ -406,7 +413,7 @@ impl Action {
     }
 
     /// What on the host this action's probe looks at.
-    pub fn reads(&self) -> Vec<Resource> {
+    pub(crate) fn reads(&self) -> Vec<Resource> {
         match self {
             Action::Apt(a) => a.reads(),
             Action::File(f) => vec![Resource::Path(f.path.clone())],
@@ -424,7 +431,7 @@ impl Action {
 
     /// Pure: the probe's output in, the plan out. An error means the facts could not be read
     /// or the action is impossible; it is never taken as "no change".
-    pub fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
+    pub(crate) fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
         match self {
             Action::Apt(a) => a.plan(facts),
             Action::File(f) => f.plan(facts),

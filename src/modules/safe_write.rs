@@ -15,7 +15,7 @@ use std::hash::{BuildHasher, Hasher};
 
 /// The shell functions every write uses; a script starts with `HEAD` and then calls them, each
 /// operation in its own `( … )` subshell so its `cd` and fd 3 end with it.
-pub const HEAD: &str = r#"set -e
+pub(crate) const HEAD: &str = r#"set -e
 plumb_uid=$(id -u)
 plumb_die() { _f=$1; shift; printf "plumb: $_f\n" "$@" >&2; exit 1; }
 plumb_trusted() {
@@ -87,7 +87,7 @@ plumb_put() {
 
 /// A random name for a temp file or link in the target directory (the kernel's `O_EXCL` makes
 /// a collision fail; randomness makes it unguessable before it exists).
-pub fn temp_name(prefix: &str) -> String {
+pub(crate) fn temp_name(prefix: &str) -> String {
     let a = std::collections::hash_map::RandomState::new()
         .build_hasher()
         .finish();
@@ -97,7 +97,7 @@ pub fn temp_name(prefix: &str) -> String {
 }
 
 /// `(parent directory, name)` of an absolute path.
-pub fn split(path: &str) -> (String, String) {
+pub(crate) fn split(path: &str) -> (String, String) {
     match path.rsplit_once('/') {
         Some(("", n)) => ("/".into(), n.into()),
         Some((d, n)) => (d.into(), n.into()),
@@ -106,7 +106,7 @@ pub fn split(path: &str) -> (String, String) {
 }
 
 /// Owner/group arguments are names as `useradd` takes them, or numeric ids: never options.
-pub fn check_owner(a: &Getter, key: &str) -> Result<Option<String>> {
+pub(crate) fn check_owner(a: &Getter, key: &str) -> Result<Option<String>> {
     let v = a.opt_str(key)?;
     if let Some(v) = &v {
         super::group::check_name(a, key, v)?;
@@ -116,7 +116,7 @@ pub fn check_owner(a: &Getter, key: &str) -> Result<Option<String>> {
 
 /// Shell that sets owner, group and then mode (chmod last: chown clears setuid/setgid) of an
 /// existing file or directory `path`, acting on the inode reached safely, never on the path.
-pub fn set_attrs(
+pub(crate) fn set_attrs(
     path: &str,
     is_dir: bool,
     owner: Option<&str>,
@@ -143,7 +143,12 @@ pub fn set_attrs(
 }
 
 /// Shell that creates directory `path` (and missing parents), then sets its attributes.
-pub fn make_dir(path: &str, owner: Option<&str>, group: Option<&str>, mode: Option<u32>) -> String {
+pub(crate) fn make_dir(
+    path: &str,
+    owner: Option<&str>,
+    group: Option<&str>,
+    mode: Option<u32>,
+) -> String {
     format!(
         "( plumb_cd {} mk\nplumb_own {} {} {} . )",
         quote(path),
@@ -154,13 +159,13 @@ pub fn make_dir(path: &str, owner: Option<&str>, group: Option<&str>, mode: Opti
 }
 
 /// Shell that removes `path` (`rm -rf`) from inside its parent, reached safely.
-pub fn remove(path: &str) -> String {
+pub(crate) fn remove(path: &str) -> String {
     let (dir, name) = split(path);
     format!("( plumb_cd {}\nrm -rf -- ./{} )", quote(&dir), quote(&name))
 }
 
 /// Shell that points symlink `path` at `src`: a new link under a random name, renamed over.
-pub fn link(path: &str, src: &str) -> String {
+pub(crate) fn link(path: &str, src: &str) -> String {
     let (dir, name) = split(path);
     let t = temp_name("link-");
     format!(

@@ -8,22 +8,23 @@ use crate::shell::quote;
 use std::collections::HashMap;
 
 #[derive(Debug, Clone)]
-pub struct Service {
+pub(crate) struct Service {
     /// Full unit name (`nginx` becomes `nginx.service`); None for a bare daemon-reload.
-    pub unit: Option<String>,
-    pub state: Option<String>,
-    pub enabled: Option<bool>,
-    pub daemon_reload: bool,
+    pub(crate) unit: Option<String>,
+    pub(crate) state: Option<String>,
+    pub(crate) enabled: Option<bool>,
+    pub(crate) daemon_reload: bool,
 }
 
 const UNIT_SUFFIXES: &[&str] = &[
     ".service", ".socket", ".timer", ".target", ".mount", ".path", ".slice",
 ];
 
-pub const PROPS: &str = "Id,LoadState,ActiveState,SubState,UnitFileState,NeedDaemonReload,MainPID";
+pub(crate) const PROPS: &str =
+    "Id,LoadState,ActiveState,SubState,UnitFileState,NeedDaemonReload,MainPID";
 
 impl Service {
-    pub fn build(a: &Getter) -> Result<Service> {
+    pub(crate) fn build(a: &Getter) -> Result<Service> {
         let unit = a.opt_str("name")?.map(|n| {
             if UNIT_SUFFIXES.iter().any(|s| n.ends_with(s)) {
                 n
@@ -58,7 +59,7 @@ impl Service {
         })
     }
 
-    pub fn reads(&self) -> Vec<Resource> {
+    pub(crate) fn reads(&self) -> Vec<Resource> {
         let Some(u) = &self.unit else {
             return vec![
                 Resource::Path("/etc/systemd/system".into()),
@@ -77,7 +78,7 @@ impl Service {
         r
     }
 
-    pub fn probe(&self) -> String {
+    pub(crate) fn probe(&self) -> String {
         match &self.unit {
             Some(u) => format!("systemctl show -p {PROPS} -- {} 2>&1", quote(u)),
             // Any loaded unit whose file changed on disk since the last daemon-reload.
@@ -85,7 +86,7 @@ impl Service {
         }
     }
 
-    pub fn parse(facts: &str) -> std::result::Result<HashMap<String, String>, String> {
+    pub(crate) fn parse(facts: &str) -> std::result::Result<HashMap<String, String>, String> {
         let mut m = HashMap::new();
         for line in facts.lines().filter(|l| !l.is_empty()) {
             match line.split_once('=') {
@@ -98,7 +99,7 @@ impl Service {
         Ok(m)
     }
 
-    pub fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
+    pub(crate) fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
         let f = Self::parse(facts)?;
         let Some(unit) = &self.unit else {
             if !f.contains_key("done") {
@@ -107,6 +108,7 @@ impl Service {
             return Ok(match f.get("stale") {
                 None => Plan::ok(),
                 Some(u) => Plan {
+                    starts: None,
                     changes: vec![Change::new(format!("daemon-reload ({u} changed on disk)"))],
                     run: Run::Script("systemctl daemon-reload\n".into()),
                     writes: vec![Resource::Unit("*".into())],
@@ -166,6 +168,7 @@ impl Service {
         }
         let active = get("ActiveState");
         let running = matches!(active, "active" | "activating" | "reloading");
+        let mut starts = None;
         match self.state.as_deref() {
             Some("started") if !running => {
                 changes.push(Change::new(format!(
@@ -173,6 +176,7 @@ impl Service {
                     or_none(active)
                 )));
                 script.push_str(&format!("systemctl start -- {q} {why}\n"));
+                starts = Some(unit.clone());
             }
             Some("stopped") if running => {
                 changes.push(Change::new(format!("stop {unit}")));
@@ -182,6 +186,7 @@ impl Service {
                 let verb = if running { "restart" } else { "start" };
                 changes.push(Change::new(format!("{verb} {unit}")));
                 script.push_str(&format!("systemctl restart -- {q} {why}\n"));
+                starts = Some(unit.clone());
             }
             Some("reloaded") => {
                 if running {
@@ -193,6 +198,7 @@ impl Service {
                         or_none(active)
                     )));
                     script.push_str(&format!("systemctl start -- {q} {why}\n"));
+                    starts = Some(unit.clone());
                 }
             }
             _ => {}
@@ -201,6 +207,7 @@ impl Service {
             return Ok(Plan::ok());
         }
         Ok(Plan {
+            starts,
             changes,
             run: Run::Script(script),
             writes,
@@ -257,6 +264,25 @@ mod tests {
                 "start uwsgi-myproject.service (was inactive)"
             ]
         );
+    }
+
+    /// (state, recorded facts, the unit the plan says it starts)
+    #[test]
+    fn plans_say_which_unit_they_start() {
+        let unit = Some("uwsgi-myproject.service");
+        let table = [
+            ("started", STOPPED, unit),
+            ("started", RUNNING, None),
+            ("restarted", RUNNING, unit),
+            ("restarted", STOPPED, unit),
+            ("reloaded", RUNNING, None),
+            ("reloaded", STOPPED, unit),
+            ("stopped", RUNNING, None),
+        ];
+        for (state, facts, starts) in table {
+            let p = svc(Some(state), None, false).plan(facts).unwrap();
+            assert_eq!(p.starts.as_deref(), starts, "{state}");
+        }
     }
 
     #[test]

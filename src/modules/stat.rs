@@ -8,13 +8,13 @@ use crate::shell::quote;
 use serde_json::{Map, Value, json};
 
 #[derive(Debug, Clone)]
-pub struct Stat {
-    pub path: String,
-    pub checksum: bool,
+pub(crate) struct Stat {
+    pub(crate) path: String,
+    pub(crate) checksum: bool,
 }
 
 impl Stat {
-    pub fn build(a: &Getter) -> Result<Stat> {
+    pub(crate) fn build(a: &Getter) -> Result<Stat> {
         let path = a.opt_path("path")?.expect("checked: path is present");
         if let Some(alg) = a.opt_str("checksum_algorithm")?
             && alg != "sha256"
@@ -27,13 +27,13 @@ impl Stat {
         })
     }
 
-    pub fn reads(&self) -> Vec<Resource> {
+    pub(crate) fn reads(&self) -> Vec<Resource> {
         vec![Resource::Path(self.path.clone())]
     }
 
     /// Like `file_fact`'s probe: the name and link target come C-quoted in `%N` (never raw,
     /// so a target cannot forge lines), and only ENOENT/ENOTDIR mean "does not exist".
-    pub fn probe(&self) -> String {
+    pub(crate) fn probe(&self) -> String {
         let p = quote(&self.path);
         let mut s = format!(
             "{}if [ -e {p} ] || [ -L {p} ]; then\n\
@@ -51,7 +51,7 @@ impl Stat {
 
     /// The registered `stat`, from the probe's output: exactly one `absent`, one `error`, or
     /// one `stat` line for this path (and at most one checksum); anything else is an error.
-    pub fn parse(&self, facts: &str) -> std::result::Result<Value, String> {
+    pub(crate) fn parse(&self, facts: &str) -> std::result::Result<Value, String> {
         let mut st = Map::new();
         st.insert("path".into(), json!(self.path));
         let lines: Vec<&str> = facts.split('\n').filter(|l| !l.is_empty()).collect();
@@ -111,7 +111,7 @@ impl Stat {
         Ok(Value::Object(st))
     }
 
-    pub fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
+    pub(crate) fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
         let mut p = Plan::ok();
         p.result.insert("stat".into(), self.parse(facts)?);
         Ok(p)

@@ -3,39 +3,17 @@
 
 use super::args::Getter;
 use crate::error::Result;
+pub(crate) use crate::http::{Request, Tls};
 use serde_json::Value;
 
 #[derive(Debug, Clone)]
-pub struct Request {
-    pub url: String,
-    pub host: String,
-    pub port: u16,
-    pub path: String,
-    pub method: String,
-    pub status_codes: Vec<u16>,
-    pub return_content: bool,
-    pub timeout: u64,
-    pub headers: Vec<(String, String)>,
-    /// `https://`: TLS spoken by plumb itself, over the same tunnel.
-    pub tls: Option<Tls>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Tls {
-    /// `validate_certs`: the server's certificate must chain to a trusted root and name the host.
-    pub validate: bool,
-    /// `ca_path`: PEM certificates trusted besides the control machine's own roots.
-    pub ca_pem: Option<std::sync::Arc<Vec<u8>>>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Uri {
-    pub request: Request,
+pub(crate) struct Uri {
+    pub(crate) request: Request,
 }
 
 impl Uri {
     /// `base`: the playbook's directory, which a relative `ca_path` is read from.
-    pub fn build(a: &Getter, base: &std::path::Path) -> Result<Uri> {
+    pub(crate) fn build(a: &Getter, base: &std::path::Path) -> Result<Uri> {
         let url = a.str("url")?;
         let (host, port, path) = parse_url(&url).map_err(|e| a.err("url", e))?;
         let tls = if url.starts_with("https://") {
@@ -113,7 +91,7 @@ impl Uri {
     }
 }
 
-pub fn parse_url(url: &str) -> std::result::Result<(String, u16, String), String> {
+fn parse_url(url: &str) -> std::result::Result<(String, u16, String), String> {
     let (rest, default_port) = if let Some(r) = url.strip_prefix("http://") {
         (r, 80)
     } else if let Some(r) = url.strip_prefix("https://") {
@@ -140,7 +118,7 @@ pub fn parse_url(url: &str) -> std::result::Result<(String, u16, String), String
 }
 
 /// The registered result of a request, as Ansible's uri module shapes it.
-pub fn result(req: &Request, status: u16, body: &str) -> Value {
+pub(crate) fn result(req: &Request, status: u16, body: &str) -> Value {
     let mut v = serde_json::json!({
         "url": req.url,
         "status": status,
@@ -149,6 +127,25 @@ pub fn result(req: &Request, status: u16, body: &str) -> Value {
         v["content"] = Value::String(body.to_string());
     }
     v
+}
+
+/// The result of an answer, and why the task fails when the status is not an expected one.
+pub(crate) fn check(req: &Request, status: u16, body: &str) -> (Value, Option<String>) {
+    let mut value = result(req, status, body);
+    value["changed"] = Value::Bool(false);
+    value["skipped"] = Value::Bool(false);
+    let failed = (!req.status_codes.contains(&status)).then(|| {
+        format!(
+            "{} answered {status}, expected {}",
+            req.url,
+            req.status_codes
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(" or ")
+        )
+    });
+    (value, failed)
 }
 
 #[cfg(test)]

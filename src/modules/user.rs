@@ -8,37 +8,37 @@ use crate::error::Result;
 use crate::shell::quote;
 
 #[derive(Debug, Clone)]
-pub struct User {
-    pub name: String,
-    pub present: bool,
-    pub uid: Option<u64>,
+pub(crate) struct User {
+    pub(crate) name: String,
+    pub(crate) present: bool,
+    pub(crate) uid: Option<u64>,
     /// Primary group.
-    pub group: Option<String>,
+    pub(crate) group: Option<String>,
     /// Supplementary groups: exactly these, or with `append` at least these.
-    pub groups: Option<Vec<String>>,
-    pub append: bool,
-    pub shell: Option<String>,
-    pub home: Option<String>,
-    pub create_home: bool,
-    pub system: bool,
-    pub comment: Option<String>,
+    pub(crate) groups: Option<Vec<String>>,
+    pub(crate) append: bool,
+    pub(crate) shell: Option<String>,
+    pub(crate) home: Option<String>,
+    pub(crate) create_home: bool,
+    pub(crate) system: bool,
+    pub(crate) comment: Option<String>,
     /// `state: absent` with `remove: true` also removes the home directory.
-    pub remove: bool,
+    pub(crate) remove: bool,
 }
 
 /// An account as `getent passwd` and `id` print it.
 #[derive(Debug, PartialEq)]
-pub struct UserFact {
-    pub uid: u64,
-    pub comment: String,
-    pub home: String,
-    pub shell: String,
-    pub primary: String,
-    pub groups: Vec<String>,
+pub(crate) struct UserFact {
+    pub(crate) uid: u64,
+    pub(crate) comment: String,
+    pub(crate) home: String,
+    pub(crate) shell: String,
+    pub(crate) primary: String,
+    pub(crate) groups: Vec<String>,
 }
 
 impl User {
-    pub fn build(a: &Getter) -> Result<User> {
+    pub(crate) fn build(a: &Getter) -> Result<User> {
         let name = a.str("name")?;
         check_name(a, "name", &name)?;
         let groups = if a.has("groups") {
@@ -69,14 +69,14 @@ impl User {
         })
     }
 
-    pub fn reads(&self) -> Vec<Resource> {
+    pub(crate) fn reads(&self) -> Vec<Resource> {
         vec![
             Resource::Path("/etc/passwd".into()),
             Resource::Path("/etc/group".into()),
         ]
     }
 
-    pub fn probe(&self) -> String {
+    pub(crate) fn probe(&self) -> String {
         let n = quote(&self.name);
         // Where useradd puts a new user's home when `home:` is not given (`HOME=` of
         // `useradd -D`), so that the home is among the task's writes.
@@ -92,7 +92,7 @@ impl User {
         )
     }
 
-    pub fn parse(facts: &str) -> std::result::Result<Option<UserFact>, String> {
+    pub(crate) fn parse(facts: &str) -> std::result::Result<Option<UserFact>, String> {
         let mut fact: Option<UserFact> = None;
         for line in facts.lines().filter(|l| !l.trim().is_empty()) {
             let (tag, rest) = line.split_once('\t').unwrap_or((line, ""));
@@ -128,7 +128,7 @@ impl User {
         Ok(fact)
     }
 
-    pub fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
+    pub(crate) fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
         let (default_home, facts): (Vec<&str>, Vec<&str>) =
             facts.lines().partition(|l| l.starts_with("defaulthome\t"));
         let default_home = default_home
@@ -258,6 +258,7 @@ impl User {
             writes.push(Resource::Path(h));
         }
         Ok(Plan {
+            starts: None,
             changes,
             run: Run::Script(script),
             writes,

@@ -1,20 +1,20 @@
 //! Runs on the control machine itself (`ansible_connection=local`).
 
 use super::{HttpError, Output, Transport, TransportError};
-use crate::modules::uri::Request;
+use crate::http::Request;
 use std::io::Write;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-pub struct Local {
+pub(crate) struct Local {
     user: String,
     lock: Option<std::process::Child>,
     become_pass: super::BecomePass,
 }
 
 impl Local {
-    pub fn new() -> Local {
+    pub(crate) fn new() -> Local {
         // SAFETY: geteuid has no preconditions.
         let uid = unsafe { libc::geteuid() };
         let user = if uid == 0 {
@@ -42,7 +42,7 @@ impl Local {
 fn sh(line: &str) -> Command {
     let mut c = Command::new("sh");
     c.args(["-c", line]);
-    for k in crate::SECRET_ENV {
+    for k in crate::env_secrets::SECRET_ENV {
         c.env_remove(k);
     }
     c
@@ -100,10 +100,6 @@ impl Transport for Local {
             .map_err(|e| HttpError::Request(format!("{}: {e}", req.url)))?;
         stream.set_read_timeout(Some(timeout)).ok();
         crate::http::exchange(&mut stream, req).map_err(HttpError::Request)
-    }
-
-    fn login_user(&self) -> &str {
-        &self.user
     }
 
     fn lock_and_run(

@@ -1,22 +1,22 @@
 //! How plumb talks to a host: run a sh script (optionally through sudo) and open a TCP stream
 //! from the host's side. SSH for real hosts; local for `ansible_connection=local` and tests.
 
-pub mod local;
-pub mod ssh;
+pub(crate) mod local;
+pub(crate) mod ssh;
 
-use crate::modules::uri::Request;
+use crate::http::Request;
 
 #[derive(Debug, Clone, Default)]
-pub struct Output {
-    pub code: i32,
-    pub out: String,
+pub(crate) struct Output {
+    pub(crate) code: i32,
+    pub(crate) out: String,
     /// stderr, kept apart: a registered result has both, as in Ansible.
-    pub err: String,
+    pub(crate) err: String,
 }
 
 impl Output {
     /// stdout, then stderr: for messages, where both matter.
-    pub fn all(&self) -> String {
+    pub(crate) fn all(&self) -> String {
         match (
             self.out.trim_end().is_empty(),
             self.err.trim_end().is_empty(),
@@ -30,7 +30,7 @@ impl Output {
 
 /// The connection failed or was lost: the host is unreachable, not failed.
 #[derive(Debug, Clone)]
-pub struct TransportError(pub String);
+pub(crate) struct TransportError(pub String);
 
 impl std::fmt::Display for TransportError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -38,15 +38,12 @@ impl std::fmt::Display for TransportError {
     }
 }
 
-pub trait Transport: Send {
+pub(crate) trait Transport: Send {
     /// Runs `script` with sh on the host; as `sudo_user` through `sudo -n` when given.
     fn run(&mut self, script: &str, sudo_user: Option<&str>) -> Result<Output, TransportError>;
 
     /// An HTTP request made from the host's side of the connection.
     fn http(&mut self, req: &Request) -> Result<(u16, String), HttpError>;
-
-    /// The user commands run as without sudo.
-    fn login_user(&self) -> &str;
 
     /// The sudo password to use for `become`, if any.
     fn set_become_password(&mut self, password: Option<String>);
@@ -67,7 +64,7 @@ pub trait Transport: Send {
 }
 
 #[derive(Debug, PartialEq, Eq)]
-pub enum Lock {
+pub(crate) enum Lock {
     Held,
     /// Another run kept it for the whole wait.
     TimedOut,
@@ -78,9 +75,9 @@ pub enum Lock {
 
 /// The host lock of runs that act as root (`become`, or root's login): in a directory only
 /// root can write, so no other user can hold, break or replace it.
-pub const LOCK_FILE: &str = "/run/plumb/lock";
+pub(crate) const LOCK_FILE: &str = "/run/plumb/lock";
 /// The lock of runs that stay a non-root user: shared /run/lock, as any user can lock there.
-pub const USER_LOCK_FILE: &str = "/run/lock/plumb.lock";
+const USER_LOCK_FILE: &str = "/run/lock/plumb.lock";
 
 /// Sent on stdin to the shell that runs as the (become) user: takes the host lock and then runs
 /// `script` (the first probe) in the same shell, so the lock costs no extra exec. Root locks
@@ -88,7 +85,7 @@ pub const USER_LOCK_FILE: &str = "/run/lock/plumb.lock";
 /// The lock is held by that shell as long as the connection lives: after the script, `end` and
 /// its exit code are printed, and the shell waits for the end of its stdin, which is what
 /// releases the lock (when plumb goes away, however it goes). flock is util-linux.
-pub fn lock_run_script(wait_secs: u64, script: &str, end: &str) -> String {
+fn lock_run_script(wait_secs: u64, script: &str, end: &str) -> String {
     format!(
         "if [ \"$(id -u)\" = 0 ]; then
 d=/run/plumb f={LOCK_FILE}
@@ -113,7 +110,12 @@ while read -r x; do :; done
 
 /// What to send on stdin for a lock+probe exec: `prefix` (see `sh_command`), then the script.
 /// Nothing may follow: the end of input is what releases the lock.
-pub fn lock_run_input(prefix: Option<&str>, wait_secs: u64, script: &str, end: &str) -> String {
+pub(crate) fn lock_run_input(
+    prefix: Option<&str>,
+    wait_secs: u64,
+    script: &str,
+    end: &str,
+) -> String {
     format!(
         "{}{}",
         prefix.unwrap_or_default(),
@@ -123,7 +125,7 @@ pub fn lock_run_input(prefix: Option<&str>, wait_secs: u64, script: &str, end: &
 
 /// Reads what `lock_run_script` says: the lock's answer line by line, then the script's output
 /// up to `end` and its exit code. `read` returns 0 at the end of the stream.
-pub fn read_lock_run(
+pub(crate) fn read_lock_run(
     mut read: impl FnMut(&mut [u8]) -> Result<usize, TransportError>,
     end: &str,
     on_wait: &mut dyn FnMut(),
@@ -196,22 +198,20 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 #[derive(Debug)]
-pub enum HttpError {
+pub(crate) enum HttpError {
     /// The endpoint could not be reached or answered garbage: the task fails.
     Request(String),
-    /// The connection to the host itself is gone.
-    Transport(TransportError),
 }
 
 /// The script as one brace group: sh parses a group whole before running any of it, so a
 /// script cut short in transit (connection lost, plumb killed) runs not at all, instead of
 /// running a truncated half (a partial heredoc would write a partial file).
-pub fn whole(script: &str) -> String {
+pub(crate) fn whole(script: &str) -> String {
     format!("{{\n{script}\n}}\n")
 }
 
 /// A random hex string (from the kernel), for markers no one can predict or forge.
-pub fn random_nonce() -> String {
+pub(crate) fn random_nonce() -> String {
     let mut b = [0u8; 16];
     // SAFETY: getrandom writes at most b.len() bytes into the valid buffer b.
     let n = unsafe { libc::getrandom(b.as_mut_ptr() as *mut libc::c_void, b.len(), 0) };
@@ -231,7 +231,7 @@ pub fn random_nonce() -> String {
 /// `sh -s` on the rest. So whatever sudo did not read (NOPASSWD, cached credentials, a rule
 /// for this become user) is compared with the marker and dropped, never executed, and it does
 /// not matter whether sudo asks. The password is never in argv or the environment.
-pub fn sh_command(
+pub(crate) fn sh_command(
     login: &str,
     sudo_user: Option<&str>,
     password: Option<&str>,
@@ -263,22 +263,26 @@ pub fn sh_command(
 /// The sudo password for `become`. It is sent whenever a script runs through sudo: with the
 /// framing of `sh_command` it is harmless where sudo does not ask for it.
 #[derive(Default)]
-pub struct BecomePass {
-    pub password: Option<String>,
+pub(crate) struct BecomePass {
+    pub(crate) password: Option<String>,
 }
 
 impl BecomePass {
-    pub fn new(password: Option<String>) -> BecomePass {
+    pub(crate) fn new(password: Option<String>) -> BecomePass {
         BecomePass { password }
     }
 
     /// How a script runs as `sudo_user` for `login` (see `sh_command`).
-    pub fn sh_command(&self, login: &str, sudo_user: Option<&str>) -> (String, Option<String>) {
+    pub(crate) fn sh_command(
+        &self,
+        login: &str,
+        sudo_user: Option<&str>,
+    ) -> (String, Option<String>) {
         sh_command(login, sudo_user, self.password.as_deref())
     }
 
     /// Removes the password from text that came back from the host.
-    pub fn mask(&self, text: String) -> String {
+    pub(crate) fn mask(&self, text: String) -> String {
         match &self.password {
             Some(p) if !p.is_empty() && text.contains(p.as_str()) => {
                 text.replace(p.as_str(), "********")

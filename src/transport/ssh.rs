@@ -2,8 +2,8 @@
 //! known_hosts before anything is sent, key auth from the inventory, ssh-agent or ~/.ssh.
 
 use super::{HttpError, Output, Transport, TransportError};
+use crate::http::Request;
 use crate::known_hosts::{self, Known, KnownKey};
-use crate::modules::uri::Request;
 use ssh2::{BlockDirections, HostKeyType, MethodType, Session};
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -12,28 +12,28 @@ use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum HostKeyChecking {
+pub(crate) enum HostKeyChecking {
     Strict,
     AcceptNew,
     Off,
 }
 
 #[derive(Debug, Clone)]
-pub struct SshConfig {
-    pub address: String,
-    pub port: u16,
-    pub user: String,
-    pub key_file: Option<PathBuf>,
-    pub known_hosts: PathBuf,
-    pub checking: HostKeyChecking,
-    pub connect_timeout: Duration,
+pub(crate) struct SshConfig {
+    pub(crate) address: String,
+    pub(crate) port: u16,
+    pub(crate) user: String,
+    pub(crate) key_file: Option<PathBuf>,
+    pub(crate) known_hosts: PathBuf,
+    pub(crate) checking: HostKeyChecking,
+    pub(crate) connect_timeout: Duration,
     /// Longest a command may stay silent before the host counts as gone.
-    pub command_timeout: Duration,
+    pub(crate) command_timeout: Duration,
     /// Interval of keepalives while waiting on the host (zero: none).
-    pub keepalive: Duration,
+    pub(crate) keepalive: Duration,
 }
 
-pub struct Ssh {
+pub(crate) struct Ssh {
     session: Session,
     /// The TCP socket's fd (owned by the session), for TCP_QUICKACK.
     fd: std::os::fd::RawFd,
@@ -143,7 +143,7 @@ fn err(what: &str) -> impl Fn(ssh2::Error) -> TransportError + '_ {
 }
 
 impl Ssh {
-    pub fn connect(cfg: &SshConfig) -> Result<Ssh, TransportError> {
+    pub(crate) fn connect(cfg: &SshConfig) -> Result<Ssh, TransportError> {
         let target = format!("{}:{}", cfg.address, cfg.port);
         let addrs: Vec<std::net::SocketAddr> = target
             .to_socket_addrs()
@@ -453,7 +453,7 @@ fn try_key_file(
     tried: &mut Vec<String>,
 ) -> Result<bool, TransportError> {
     let text = std::fs::read_to_string(key).unwrap_or_default();
-    let pass = crate::key_passphrase();
+    let pass = crate::env_secrets::key_passphrase();
     if encrypted(&text) && pass.is_none() {
         tried.push(format!(
             "key {} is protected by a passphrase: load it into ssh-agent (ssh-add), or set \
@@ -736,10 +736,6 @@ impl Transport for Ssh {
         .map_err(HttpError::Request);
         let _ = io.call(|| ch.close());
         res
-    }
-
-    fn login_user(&self) -> &str {
-        &self.user
     }
 
     fn lock_and_run(

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-pub fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
@@ -18,12 +18,12 @@ fn script() -> PathBuf {
 }
 
 /// Test hosts hK for the given K, booted now and torn down on drop.
-pub struct Hosts {
+pub(crate) struct Hosts {
     ids: Vec<u32>,
 }
 
 impl Hosts {
-    pub fn up(ids: &[u32]) -> Hosts {
+    pub(crate) fn up(ids: &[u32]) -> Hosts {
         // Tear down first so a host left by a killed run cannot get in the way.
         let hosts = Hosts { ids: ids.to_vec() };
         let mut args = vec!["up".to_string()];
@@ -42,11 +42,11 @@ impl Hosts {
         hosts
     }
 
-    pub fn ip(k: u32) -> String {
+    pub(crate) fn ip(k: u32) -> String {
         format!("10.231.{k}.2")
     }
 
-    pub fn key() -> PathBuf {
+    pub(crate) fn key() -> PathBuf {
         let out = Command::new("bash")
             .arg(script())
             .arg("key")
@@ -56,12 +56,12 @@ impl Hosts {
     }
 
     /// Runs `cmd` on hK as root over the system's ssh client (independent of plumb).
-    pub fn ssh(k: u32, cmd: &str) -> (i32, String) {
+    pub(crate) fn ssh(k: u32, cmd: &str) -> (i32, String) {
         Self::ssh_as(k, "root", &Self::key(), cmd)
     }
 
     /// Runs `cmd` on hK as `user`, logging in with `key`: (exit code, stdout then stderr).
-    pub fn ssh_as(k: u32, user: &str, key: &Path, cmd: &str) -> (i32, String) {
+    pub(crate) fn ssh_as(k: u32, user: &str, key: &Path, cmd: &str) -> (i32, String) {
         let out = Command::new("ssh")
             .arg("-i")
             .arg(key)
@@ -89,13 +89,13 @@ impl Hosts {
     }
 
     /// Like `ssh` but the command must succeed; returns its trimmed output.
-    pub fn sh(k: u32, cmd: &str) -> String {
+    pub(crate) fn sh(k: u32, cmd: &str) -> String {
         let (code, out) = Self::ssh(k, cmd);
         assert_eq!(code, 0, "`{cmd}` on h{k} failed: {out}");
         out.trim().to_string()
     }
 
-    pub fn link(k: u32, state: &str) {
+    pub(crate) fn link(k: u32, state: &str) {
         let ok = Command::new("bash")
             .arg(script())
             .args(["link", &k.to_string(), state])
@@ -115,7 +115,7 @@ impl Drop for Hosts {
 }
 
 /// An INI inventory for hosts hK, logging in as `user` with the test key.
-pub fn inventory(dir: &Path, ids: &[u32], user: &str) -> PathBuf {
+pub(crate) fn inventory(dir: &Path, ids: &[u32], user: &str) -> PathBuf {
     let mut text = String::from("[web]\n");
     for k in ids {
         text.push_str(&format!(
@@ -129,21 +129,21 @@ pub fn inventory(dir: &Path, ids: &[u32], user: &str) -> PathBuf {
     path
 }
 
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
+pub(crate) struct Run {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl Run {
-    pub fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
             panic!("not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr)
         })
     }
 
     /// One host's entry in the JSON report.
-    pub fn host(&self, host: &str) -> Value {
+    pub(crate) fn host(&self, host: &str) -> Value {
         let doc = self.json();
         doc["hosts"]
             .as_array()
@@ -155,7 +155,7 @@ impl Run {
     }
 
     /// Task name → status, for one host.
-    pub fn statuses(&self, host: &str) -> Vec<(String, String)> {
+    pub(crate) fn statuses(&self, host: &str) -> Vec<(String, String)> {
         self.host(host)["tasks"]
             .as_array()
             .unwrap()
@@ -172,12 +172,12 @@ impl Run {
             .collect()
     }
 
-    pub fn host_status(&self, host: &str) -> String {
+    pub(crate) fn host_status(&self, host: &str) -> String {
         self.host(host)["status"].as_str().unwrap().to_string()
     }
 
     /// Why a host is unreachable or was not run ("" when it has no message).
-    pub fn host_msg(&self, host: &str) -> String {
+    pub(crate) fn host_msg(&self, host: &str) -> String {
         self.host(host)["msg"]
             .as_str()
             .unwrap_or_default()
@@ -185,7 +185,7 @@ impl Run {
     }
 
     /// One task's message on one host.
-    pub fn task_msg(&self, host: &str, task: &str) -> String {
+    pub(crate) fn task_msg(&self, host: &str, task: &str) -> String {
         let h = self.host(host);
         h["tasks"]
             .as_array()
@@ -197,7 +197,7 @@ impl Run {
     }
 
     /// Names of the tasks with this status on this host.
-    pub fn with_status(&self, host: &str, status: &str) -> Vec<String> {
+    pub(crate) fn with_status(&self, host: &str, status: &str) -> Vec<String> {
         self.statuses(host)
             .into_iter()
             .filter(|(_, s)| s == status)
@@ -207,7 +207,7 @@ impl Run {
 }
 
 /// Runs the plumb binary with `args` in `dir`.
-pub fn plumb(dir: &Path, args: &[&str]) -> Run {
+pub(crate) fn plumb(dir: &Path, args: &[&str]) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_plumb"))
         .current_dir(dir)
         .args(args)
@@ -223,12 +223,12 @@ pub fn plumb(dir: &Path, args: &[&str]) -> Run {
 }
 
 /// The shipped playbook.
-pub fn site() -> String {
+pub(crate) fn site() -> String {
     repo().join("playbooks/site.yml").display().to_string()
 }
 
 /// `plumb CMD PLAYBOOK -i INV --known-hosts DIR/known_hosts EXTRA…`, run in `dir`.
-pub fn playbook(dir: &Path, cmd: &str, playbook: &str, inv: &Path, extra: &[&str]) -> Run {
+pub(crate) fn playbook(dir: &Path, cmd: &str, playbook: &str, inv: &Path, extra: &[&str]) -> Run {
     let kh = dir.join("known_hosts").display().to_string();
     let mut args = vec![
         cmd,
@@ -243,14 +243,14 @@ pub fn playbook(dir: &Path, cmd: &str, playbook: &str, inv: &Path, extra: &[&str
 }
 
 /// `apply` recording unknown host keys and answering in JSON: what most tests want.
-pub fn apply_json(dir: &Path, playbook: &str, inv: &Path, extra: &[&str]) -> Run {
+pub(crate) fn apply_json(dir: &Path, playbook: &str, inv: &Path, extra: &[&str]) -> Run {
     let mut args = vec!["--host-key-checking", "accept-new", "--output", "json"];
     args.extend_from_slice(extra);
     self::playbook(dir, "apply", playbook, inv, &args)
 }
 
 /// GET http://HOST/path from the control machine: (status, body).
-pub fn http_get(host: &str, path: &str) -> (u16, String) {
+pub(crate) fn http_get(host: &str, path: &str) -> (u16, String) {
     let mut s = TcpStream::connect((host, 80)).unwrap_or_else(|e| panic!("connect {host}:80: {e}"));
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     write!(

@@ -1,0 +1,440 @@
+//! Applies a plan on a host: runs its script, command or request, then judges the result with
+//! `changed_when`, `failed_when` and `until` (the pure `verdict`), retrying as `until` asks.
+
+use crate::error::Result;
+use crate::event::Log;
+use crate::modules::{Plan, Run};
+use crate::outcome::{Outcome, Status};
+use crate::task::Task;
+use crate::task_instance::TaskInstance;
+use crate::template::Vars;
+use crate::transport::{HttpError, Transport, TransportError};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// Where and how a plan runs.
+pub(crate) struct Target<'a> {
+    pub(crate) t: &'a mut dyn Transport,
+    pub(crate) sudo: Option<&'a str>,
+    /// Run on the control machine (`delegate_to: localhost`): no diagnosis of the host.
+    pub(crate) delegated: bool,
+    /// The user to read the diagnosis as, after a failed check of the host.
+    pub(crate) diagnosis_sudo: Option<&'a str>,
+}
+
+/// Runs `plan` (with `exports` before its script), as many times as `until` allows.
+pub(crate) fn apply(
+    target: Target,
+    log: &Log,
+    inst: &TaskInstance,
+    vars: &Vars,
+    mut o: Outcome,
+    plan: &Plan,
+    exports: &str,
+) -> std::result::Result<Outcome, TransportError> {
+    let Target {
+        t,
+        sudo,
+        delegated,
+        diagnosis_sudo,
+    } = target;
+    let task = inst.task;
+    let attempts = attempts(task);
+    let with_env = |s: &str| format!("{exports}{s}");
+    for attempt in 1..=attempts {
+        let mut value = json!({"changed": false, "failed": false, "skipped": false, "msg": ""});
+        if let Value::Object(v) = &mut value {
+            v.extend(plan.result.clone());
+        }
+        let changed = !plan.changes.is_empty();
+        let mut failed = false;
+        let mut msg = String::new();
+        match &plan.run {
+            Run::Nothing => {}
+            Run::Script(s) => {
+                log.detail(1, format!("run:\n{}", sketch(s)));
+                let out = t.run(&with_env(s), sudo)?;
+                log.detail(2, format!("output (exit {}):\n{}", out.code, out.all()));
+                if out.code != 0 {
+                    failed = true;
+                    msg = exit_msg("failed (exit {})", out.code, &out.all());
+                }
+            }
+            Run::Command(s) => {
+                log.detail(1, format!("run:\n{}", sketch(s)));
+                let out = t.run(&with_env(s), sudo)?;
+                log.detail(2, format!("output (exit {}):\n{}", out.code, out.all()));
+                crate::modules::command::result(&out, &mut value);
+                if out.code != 0 {
+                    failed = true;
+                    msg = exit_msg("non-zero exit {}", out.code, &out.all());
+                }
+            }
+            Run::Http(req) => match t.http(req) {
+                Ok((status, body)) => {
+                    let (v, bad) = crate::modules::uri::check(req, status, &body);
+                    value = v;
+                    if let Some(m) = bad {
+                        failed = true;
+                        msg = m;
+                    }
+                }
+                Err(HttpError::Request(e)) => {
+                    failed = true;
+                    msg = e;
+                    value["status"] = json!(-1);
+                }
+            },
+        }
+        let v = verdict(
+            inst, vars, &mut value, changed, failed, msg, attempt, attempts,
+        );
+        let mut msg = v.msg;
+        let last = v.done || attempt == attempts;
+        if v.failed && last && matches!(plan.run, Run::Http(_)) && !delegated {
+            msg = format!("{msg}{}", diagnose(t, diagnosis_sudo)?);
+        }
+        if last {
+            o.status = if v.failed {
+                Status::Failed
+            } else if v.changed {
+                Status::Changed
+            } else {
+                Status::Ok
+            };
+            if !v.changed {
+                o.changes.clear();
+            }
+            o.msg = msg;
+            value["msg"] = json!(o.msg);
+            value["attempts"] = json!(attempt);
+            o.value = value;
+            return Ok(o);
+        }
+        std::thread::sleep(Duration::from_secs_f64(task.delay));
+    }
+    unreachable!("the last attempt returns")
+}
+
+/// How many times a task runs at most: once, or `retries` + 1 with `until`.
+fn attempts(task: &Task) -> u32 {
+    if task.until.is_some() {
+        task.retries.max(1) + 1
+    } else {
+        1
+    }
+}
+
+/// What one attempt came to.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Verdict {
+    pub(crate) changed: bool,
+    pub(crate) failed: bool,
+    pub(crate) msg: String,
+    /// `until` holds (or there is none): no further attempt.
+    pub(crate) done: bool,
+}
+
+/// Judges one attempt's result `value` (what ran says `changed`, `failed` and `msg`) with the
+/// task's `changed_when`, `failed_when` and `until`; writes `changed` and `failed` into it.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn verdict(
+    inst: &TaskInstance,
+    vars: &Vars,
+    value: &mut Value,
+    mut changed: bool,
+    mut failed: bool,
+    mut msg: String,
+    attempt: u32,
+    attempts: u32,
+) -> Verdict {
+    let task = inst.task;
+    value["changed"] = json!(changed);
+    value["failed"] = json!(failed);
+    value["msg"] = json!(msg);
+    // changed_when / failed_when / until see the result under its register name.
+    let rv = inst.with_result(vars, value);
+    if let Some(c) = &task.changed_when {
+        match rv.condition(&c.value, &c.loc) {
+            Ok(b) => changed = b,
+            Err(e) => {
+                failed = true;
+                msg = e.one_line();
+            }
+        }
+    }
+    if let Some(c) = &task.failed_when {
+        match rv.condition(&c.value, &c.loc) {
+            Ok(b) => {
+                failed = b;
+                if !b {
+                    msg.clear();
+                } else if msg.is_empty() {
+                    msg = format!(
+                        "failed_when `{}` is true",
+                        c.value.as_str().unwrap_or_default()
+                    );
+                }
+            }
+            Err(e) => {
+                failed = true;
+                msg = e.one_line();
+            }
+        }
+    }
+    value["changed"] = json!(changed);
+    value["failed"] = json!(failed);
+    let done = match &task.until {
+        None => true,
+        Some(u) => {
+            let ok = inst
+                .with_result(vars, value)
+                .condition(&u.value, &u.loc)
+                .unwrap_or(false);
+            if !ok && attempt == attempts {
+                failed = true;
+                if msg.is_empty() {
+                    msg = format!("`until` still false after {attempts} attempts");
+                } else {
+                    msg = format!("{msg} (after {attempts} attempts)");
+                }
+            }
+            ok
+        }
+    };
+    Verdict {
+        changed,
+        failed,
+        msg,
+        done,
+    }
+}
+
+/// `export NAME='value'` lines for the task's `environment`, values rendered.
+pub(crate) fn exports(task: &Task, vars: &Vars) -> Result<String> {
+    let mut s = String::new();
+    for (k, v) in &task.environment {
+        let v = vars.render_value(&v.value, &v.loc)?;
+        let text = match v {
+            Value::String(t) => t,
+            other => other.to_string(),
+        };
+        s.push_str(&format!("export {k}={}\n", crate::shell::quote(&text)));
+    }
+    Ok(s)
+}
+
+/// Evidence and hints after a failed verify step, as text to append to its message.
+fn diagnose(
+    t: &mut dyn Transport,
+    sudo: Option<&str>,
+) -> std::result::Result<String, TransportError> {
+    let out = t.run(crate::diagnosis::SCRIPT, sudo)?.all();
+    let mut text = String::new();
+    if !out.trim().is_empty() {
+        text.push('\n');
+        text.push_str(out.trim_end());
+    }
+    for h in crate::diagnosis::hints(&out) {
+        text.push_str(&format!("\nhint: {h}"));
+    }
+    Ok(text)
+}
+
+/// `what` (with `{}` for the code), then the output, or that there was none.
+fn exit_msg(what: &str, code: i32, output: &str) -> String {
+    let head = what.replace("{}", &code.to_string());
+    match output.trim_end() {
+        "" => format!("{head}, no output"),
+        text => format!("{head}:\n{text}"),
+    }
+}
+
+/// A script as a reader wants it: file contents sent as base64 are summarised, not dumped.
+fn sketch(script: &str) -> String {
+    let mut out = Vec::new();
+    let mut inside = 0usize;
+    for line in script.lines() {
+        if inside > 0 {
+            if line == "PLUMB_EOF" {
+                out.push(format!("  [{} lines of base64 content]", inside - 1));
+                out.push(line.to_string());
+                inside = 0;
+            } else {
+                inside += 1;
+            }
+            continue;
+        }
+        out.push(line.to_string());
+        if line.ends_with("<<'PLUMB_EOF'") {
+            inside = 1;
+        }
+    }
+    out.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::yaml::Doc;
+    use serde_json::Map;
+
+    fn task(yaml: &str) -> Task {
+        let doc = Doc::parse("t.yml".into(), yaml, false).unwrap();
+        Task::parse(&doc, &doc.root, false).unwrap()
+    }
+
+    /// Recorded from `command: systemctl is-active nginx` on a host where nginx was stopped:
+    /// rc 3, stdout "inactive".
+    fn inactive() -> Value {
+        json!({"rc": 3, "stdout": "inactive", "stdout_lines": ["inactive"], "stderr": ""})
+    }
+
+    #[test]
+    fn verdicts() {
+        // (keywords, changed, failed, msg as run, attempt of 3) → (changed, failed, msg, done)
+        type Row<'a> = (
+            &'a str,
+            bool,
+            bool,
+            &'a str,
+            u32,
+            (bool, bool, &'a str, bool),
+        );
+        let table: &[Row] = &[
+            (
+                "",
+                true,
+                true,
+                "non-zero exit 3",
+                1,
+                (true, true, "non-zero exit 3", true),
+            ),
+            (
+                "changed_when: false\n",
+                true,
+                false,
+                "",
+                1,
+                (false, false, "", true),
+            ),
+            (
+                "changed_when: out.rc == 3\n",
+                false,
+                false,
+                "",
+                1,
+                (true, false, "", true),
+            ),
+            (
+                "failed_when: false\n",
+                true,
+                true,
+                "non-zero exit 3",
+                1,
+                (true, false, "", true),
+            ),
+            (
+                "failed_when: \"'inactive' in out.stdout\"\n",
+                true,
+                false,
+                "",
+                1,
+                (
+                    true,
+                    true,
+                    "failed_when `'inactive' in out.stdout` is true",
+                    true,
+                ),
+            ),
+            (
+                "failed_when: result.rc > 3\n",
+                true,
+                true,
+                "non-zero exit 3",
+                1,
+                (true, false, "", true),
+            ),
+            (
+                "until: out.rc == 0\nretries: 2\n",
+                true,
+                true,
+                "x",
+                1,
+                (true, true, "x", false),
+            ),
+            (
+                "until: out.rc == 0\nretries: 2\n",
+                true,
+                false,
+                "",
+                3,
+                (true, true, "`until` still false after 3 attempts", false),
+            ),
+            (
+                "until: out.rc == 0\nretries: 2\n",
+                true,
+                true,
+                "non-zero exit 3",
+                3,
+                (true, true, "non-zero exit 3 (after 3 attempts)", false),
+            ),
+            (
+                "until: out.rc == 3\nretries: 2\n",
+                true,
+                true,
+                "x",
+                1,
+                (true, true, "x", true),
+            ),
+        ];
+        for (keywords, changed, failed, msg, attempt, want) in table {
+            let t = task(&format!(
+                "command: systemctl is-active nginx\nregister: out\n{keywords}"
+            ));
+            let (base, deferred) = (Map::new(), Map::new());
+            let inst = TaskInstance::new(&t, &base, &deferred);
+            let mut value = inactive();
+            let v = verdict(
+                &inst,
+                &inst.vars(),
+                &mut value,
+                *changed,
+                *failed,
+                msg.to_string(),
+                *attempt,
+                3,
+            );
+            let (c, f, m, d) = *want;
+            assert_eq!(
+                v,
+                Verdict {
+                    changed: c,
+                    failed: f,
+                    msg: m.into(),
+                    done: d
+                },
+                "{keywords}"
+            );
+            // The result the conditions saw says whether it changed.
+            assert_eq!(value["changed"], json!(c), "{keywords}");
+        }
+    }
+
+    #[test]
+    fn sketches_hide_file_contents() {
+        let s = "mkdir -p /x\nbase64 -d > /x/f <<'PLUMB_EOF'\nAAAA\nBBBB\nPLUMB_EOF\nmv /x/f /x/g";
+        assert_eq!(
+            sketch(s),
+            "mkdir -p /x\nbase64 -d > /x/f <<'PLUMB_EOF'\n  [2 lines of base64 content]\nPLUMB_EOF\nmv /x/f /x/g"
+        );
+        assert_eq!(
+            exit_msg("failed (exit {})", 2, "  \n"),
+            "failed (exit 2), no output"
+        );
+        assert_eq!(
+            exit_msg("failed (exit {})", 2, "boom\n"),
+            "failed (exit 2):\nboom"
+        );
+    }
+}

@@ -1,0 +1,206 @@
+//! A task on one host: its loop items, each item's variables and `when`, its rendered arguments
+//! and module, and the variables its result is judged with. Validation, the batched probe and
+//! the run all go through here, so they expand a task the same way.
+
+use crate::error::{Error, Result};
+use crate::host_vars::{Unresolved, task_item_vars};
+use crate::modules::{Action, BuildCtx};
+use crate::task::Task;
+use crate::template::Vars;
+use serde_json::{Map, Value};
+use std::path::Path;
+
+/// A task with the variables it sees on one host before its own `vars` and loop item.
+pub(crate) struct TaskInstance<'a> {
+    pub(crate) task: &'a Task,
+    /// The play's variables and registered results.
+    base: &'a Map<String, Value>,
+    /// Play variables that wait for a registered result, a task's vars or the item, as written.
+    deferred: &'a Map<String, Value>,
+}
+
+/// Why a task's `loop` gave no list of items.
+#[derive(Debug)]
+pub(crate) enum LoopError {
+    /// Its template did not render.
+    Render(Error),
+    /// It rendered to something else than a list: that value's type.
+    NotAList(&'static str),
+}
+
+impl LoopError {
+    /// The message a task line shows.
+    pub(crate) fn message(&self) -> String {
+        match self {
+            LoopError::Render(e) => e.one_line(),
+            LoopError::NotAList(found) => format!("`loop` must be a list, found {found}"),
+        }
+    }
+}
+
+impl<'a> TaskInstance<'a> {
+    pub(crate) fn new(
+        task: &'a Task,
+        base: &'a Map<String, Value>,
+        deferred: &'a Map<String, Value>,
+    ) -> TaskInstance<'a> {
+        TaskInstance {
+            task,
+            base,
+            deferred,
+        }
+    }
+
+    /// The task's variables with no loop item.
+    pub(crate) fn vars(&self) -> Vars {
+        self.item_vars(None).0
+    }
+
+    /// The variables for one loop item, and the task's own `vars` that did not render.
+    pub(crate) fn item_vars(&self, item: Option<&Value>) -> (Vars, Vec<Unresolved>) {
+        let (m, failed) = task_item_vars(self.task, self.base, item, self.deferred);
+        (Vars::new(m), failed)
+    }
+
+    /// The loop's items (one `None` without a loop), rendered with `vars`.
+    pub(crate) fn items(&self, vars: &Vars) -> std::result::Result<Vec<Option<Value>>, LoopError> {
+        match &self.task.loop_items {
+            None => Ok(vec![None]),
+            Some(l) => match vars.render_value(&l.value, &l.loc) {
+                Ok(Value::Array(a)) => Ok(a.into_iter().map(Some).collect()),
+                Ok(other) => Err(LoopError::NotAList(crate::modules::args::type_name(&other))),
+                Err(e) => Err(LoopError::Render(e)),
+            },
+        }
+    }
+
+    /// Whether every `when` holds; the first false one or error stops.
+    pub(crate) fn when(&self, vars: &Vars) -> Result<bool> {
+        for w in &self.task.when {
+            if !vars.condition(&w.value, &w.loc)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// The module's arguments rendered with `vars`.
+    pub(crate) fn args(&self, vars: &Vars) -> Result<Map<String, Value>> {
+        let task = self.task;
+        let mut rendered = Map::new();
+        for (k, v) in &task.args.map {
+            rendered.insert(k.clone(), vars.render_value(v, task.args.loc_of(k))?);
+        }
+        Ok(rendered)
+    }
+
+    /// The module built from rendered arguments; `base_dir` is the playbook's directory.
+    pub(crate) fn build(
+        &self,
+        rendered: Map<String, Value>,
+        vars: &Vars,
+        base_dir: &Path,
+    ) -> Result<Action> {
+        let task = self.task;
+        let ctx = BuildCtx {
+            base_dir,
+            role_dir: task.role_dir.as_deref(),
+            vars,
+            args: &task.args,
+        };
+        Action::build(&task.module, rendered, &ctx)
+    }
+
+    /// Arguments rendered, then the module built.
+    pub(crate) fn action(&self, vars: &Vars, base_dir: &Path) -> Result<Action> {
+        self.build(self.args(vars)?, vars, base_dir)
+    }
+
+    /// The variables `changed_when`, `failed_when` and `until` see: the result under its
+    /// register name and as `result`.
+    pub(crate) fn with_result(&self, vars: &Vars, value: &Value) -> Vars {
+        let mut with = vars.map().clone();
+        if let Some(r) = &self.task.register {
+            with.insert(r.clone(), value.clone());
+        }
+        with.insert("result".into(), value.clone());
+        Vars::new(with)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::yaml::Doc;
+    use serde_json::json;
+
+    fn task(yaml: &str) -> Task {
+        let doc = Doc::parse("t.yml".into(), yaml, false).unwrap();
+        Task::parse(&doc, &doc.root, false).unwrap()
+    }
+
+    /// (task, variables, the items' `when` verdicts, or the loop's error)
+    #[test]
+    fn items_and_when() {
+        type Row<'a> = (&'a str, Value, std::result::Result<&'a [bool], &'a str>);
+        let table: &[Row] = &[
+            ("debug: {msg: hi}\n", json!({}), Ok(&[true])),
+            (
+                "debug: {msg: hi}\nwhen: x > 1\n",
+                json!({"x": 2}),
+                Ok(&[true]),
+            ),
+            (
+                "debug: {msg: hi}\nwhen: [true, x > 1]\n",
+                json!({"x": 1}),
+                Ok(&[false]),
+            ),
+            (
+                "debug: {msg: hi}\nloop: \"{{ xs }}\"\nwhen: item > 1\n",
+                json!({"xs": [1, 2, 3]}),
+                Ok(&[false, true, true]),
+            ),
+            ("debug: {msg: hi}\nloop: []\n", json!({}), Ok(&[])),
+            (
+                "debug: {msg: hi}\nloop: \"{{ xs }}\"\n",
+                json!({"xs": "abc"}),
+                Err("`loop` must be a list, found a string"),
+            ),
+            (
+                "debug: {msg: hi}\nloop: \"{{ nope }}\"\n",
+                json!({}),
+                Err("undefined variable"),
+            ),
+        ];
+        for (yaml, vars, want) in table {
+            let t = task(yaml);
+            let base = vars.as_object().unwrap().clone();
+            let deferred = Map::new();
+            let inst = TaskInstance::new(&t, &base, &deferred);
+            match (inst.items(&inst.vars()), want) {
+                (Ok(items), Ok(when)) => {
+                    let got: Vec<bool> = items
+                        .iter()
+                        .map(|i| inst.when(&inst.item_vars(i.as_ref()).0).unwrap())
+                        .collect();
+                    assert_eq!(&got, when, "{yaml}");
+                }
+                (Err(e), Err(msg)) => assert!(e.message().contains(msg), "{yaml}: {e:?}"),
+                (got, _) => panic!("{yaml}: {got:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn result_is_seen_under_its_register_name_and_as_result() {
+        let t = task("command: /bin/true\nregister: out\n");
+        let base = Map::new();
+        let deferred = Map::new();
+        let inst = TaskInstance::new(&t, &base, &deferred);
+        let vars = inst.with_result(&inst.vars(), &json!({"rc": 3}));
+        assert_eq!(vars.map()["out"]["rc"], 3);
+        assert_eq!(vars.map()["result"]["rc"], 3);
+        let rendered = inst.args(&vars).unwrap();
+        assert!(inst.build(rendered, &vars, Path::new("/")).is_ok());
+    }
+}
