@@ -29,6 +29,8 @@ pub struct Defaults {
     pub timeout: Option<u64>,
     pub command_timeout: Option<u64>,
     pub keepalive: Option<u64>,
+    /// OpenSSH client config (`none`: not read), below --ssh-config.
+    pub ssh_config: Option<String>,
     /// Vault password file (or executable), below --vault-password-file and
     /// PLUMB_VAULT_PASSWORD_FILE.
     pub vault_password_file: Option<String>,

@@ -10,7 +10,7 @@ use crate::runner::{Runner, host_vars};
 use crate::task::Task;
 use crate::template::Vars;
 use crate::transport::local::Local;
-use crate::transport::ssh::{Ssh, SshConfig};
+use crate::transport::ssh::SshConfig;
 use crate::transport::{HttpError, Transport, TransportError};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -174,7 +174,13 @@ impl<'a> HostRun<'a> {
                 r.abort.store(true, std::sync::atomic::Ordering::SeqCst);
             }
         };
-        let t = match Self::connect(r, play, &base) {
+        let detail = |text: String| {
+            let _ = tx.send(Event::Detail {
+                host: host.name.clone(),
+                text,
+            });
+        };
+        let t = match Self::connect(r, play, &base, &detail) {
             Ok(t) => t,
             Err(e) => {
                 fatal();
@@ -229,34 +235,53 @@ impl<'a> HostRun<'a> {
         r: &Runner,
         play: &Play,
         vars: &Map<String, Value>,
+        detail: &dyn Fn(String),
     ) -> std::result::Result<Box<dyn Transport>, TransportError> {
         if vars.get("ansible_connection").and_then(Value::as_str) == Some("local") {
             let mut t = Local::new();
             t.set_become_password(r.become_pass.clone());
             return Ok(Box::new(t));
         }
-        let user = str_var(vars, "ansible_user")
-            .or_else(|| play.remote_user.clone())
-            .or_else(|| r.opts.default_user.clone())
-            .or_else(|| std::env::var("USER").ok())
-            .unwrap_or_else(|| "root".into());
-        let port = str_var(vars, "ansible_port")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(22);
-        let cfg = SshConfig {
-            address: str_var(vars, "ansible_host").unwrap_or_default(),
-            port,
-            user,
-            key_file: key_file(vars)
+        // Inventory, then ansible_ssh_*_args, then ~/.ssh/config (src/reach.rs).
+        let given = crate::reach::Given {
+            name: str_var(vars, "ansible_host").unwrap_or_default(),
+            user: str_var(vars, "ansible_user")
+                .or_else(|| play.remote_user.clone())
+                .or_else(|| r.opts.default_user.clone()),
+            port: str_var(vars, "ansible_port").and_then(|p| p.parse().ok()),
+            key: key_file(vars)
                 .map(|(_, p)| p)
                 .or_else(|| r.opts.default_key.clone()),
+            args: ["ansible_ssh_common_args", "ansible_ssh_extra_args"]
+                .iter()
+                .filter_map(|k| str_var(vars, k))
+                .collect::<Vec<_>>()
+                .join(" "),
+            password: str_var(vars, "ansible_password")
+                .or_else(|| str_var(vars, "ansible_ssh_pass")),
+        };
+        let base = SshConfig {
+            address: String::new(),
+            port: 22,
+            user: String::new(),
+            key_file: None,
             known_hosts: r.opts.known_hosts.clone(),
             checking: r.opts.checking,
             connect_timeout: r.opts.connect_timeout,
             command_timeout: r.opts.command_timeout,
             keepalive: r.opts.keepalive,
+            extra: Default::default(),
         };
-        let mut t: Box<dyn Transport> = Box::new(Ssh::connect(&cfg)?);
+        let target = crate::reach::resolve(&given, &base).map_err(TransportError)?;
+        if r.opts.verbose >= 1 {
+            for line in &target.applied {
+                detail(format!("ssh config: {line}"));
+            }
+            for hop in &target.jumps {
+                detail(format!("through {}@{}:{}", hop.user, hop.address, hop.port));
+            }
+        }
+        let mut t: Box<dyn Transport> = Box::new(crate::transport::jump::connect(&target)?);
         t.set_become_password(r.become_pass.clone());
         Ok(t)
     }

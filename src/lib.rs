@@ -17,6 +17,7 @@ pub mod paths;
 pub mod playbook;
 pub mod probe;
 pub mod prompt;
+pub mod reach;
 pub mod report;
 pub mod runner;
 pub mod shard;
@@ -187,6 +188,27 @@ fn run_playbook(a: RunArgs, plan: bool, validate_only: bool) -> Result<i32> {
         default_key: d.private_key.as_deref().map(paths::expand),
         shard: a.shard.as_deref().map(shard::Shard::parse).transpose()?,
     };
+    // How hosts are reached (~/.ssh/config): read now, so its errors come before any host.
+    let local = ssh_config::Local::current();
+    reach::install(reach::Settings {
+        config: reach::load_config(a.ssh_config.as_deref().or(d.ssh_config.as_deref()), &local)?,
+        local: Some(local),
+        known_hosts: a
+            .known_hosts
+            .clone()
+            .or(d.known_hosts.as_deref().map(paths::expand)),
+        checking: a.host_key_checking.or(d.host_key_checking),
+        connect_timeout: a
+            .timeout
+            .or(d.timeout)
+            .map(|t| Duration::from_secs(t.max(1))),
+        keepalive: a.keepalive.or(d.keepalive).map(Duration::from_secs),
+        password: if a.ask_pass && !validate_only {
+            Some(prompt::password("SSH password: ").map_err(Error::with_path("/dev/tty"))?)
+        } else {
+            None
+        },
+    });
     let mut runner = runner::Runner::new(&playbook, &inventory, &opts);
     runner.validate()?;
     if validate_only && !plan {
