@@ -179,6 +179,13 @@ fn through_bastions_with_only_an_ssh_config_and_an_agent() {
         APP1,
         &format!("echo '{}' >> /root/.ssh/authorized_keys", locked_pub.trim()),
     );
+    // h93 also takes a password, as root.
+    Hosts::sh(
+        APP2,
+        "echo root:pw-secret-123 | chpasswd && \
+         printf 'PasswordAuthentication yes\\nPermitRootLogin yes\\n' \
+           > /etc/ssh/sshd_config.d/01-password.conf",
+    );
     for k in [APP1, APP2, BASTION2, MANY] {
         only_from(k, &Hosts::ip(BASTION));
     }
@@ -212,6 +219,15 @@ Host locked
     ProxyJump bastion
     IdentityFile {locked}
     IdentitiesOnly yes
+Host pc
+    HostName {a1}
+    User root
+    ProxyCommand ssh -F {cfg} -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -W %h:%p bastion
+Host pw
+    HostName {a2}
+    User root
+    ProxyJump bastion
+    IdentityAgent none
 Match host {many}
     User root
 Host t*
@@ -225,6 +241,7 @@ Host t*
         many = Hosts::ip(MANY),
         locked = locked.display(),
         key = key.display(),
+        cfg = d.join("ssh_config").display(),
     );
     std::fs::write(d.join("ssh_config"), config).unwrap();
     std::fs::write(d.join("apps.ini"), "[web]\napp1\napp2\n").unwrap();
@@ -235,6 +252,8 @@ Host t*
     std::fs::write(d.join("many.ini"), many).unwrap();
     std::fs::write(d.join("deep.ini"), "deep\n").unwrap();
     std::fs::write(d.join("locked.ini"), "locked\n").unwrap();
+    std::fs::write(d.join("pc.ini"), "pc\n").unwrap();
+    std::fs::write(d.join("pw.ini"), "pw ansible_password=pw-secret-123\n").unwrap();
     let small = d.join("small.yml");
     std::fs::write(
         &small,
@@ -360,6 +379,39 @@ Host t*
         run.stdout,
         run.stderr
     );
+
+    // ProxyCommand: the system ssh's `-W` through the bastion.
+    let run = apply(
+        d,
+        &small,
+        "pc",
+        &["--host-key-checking", "accept-new"],
+        &with_agent,
+    );
+    assert_eq!(
+        run.host_status("pc"),
+        "changed",
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+
+    // A password (ansible_password), no agent, no key: through the jump, never shown.
+    let run = apply(
+        d,
+        &small,
+        "pw",
+        &["--host-key-checking", "accept-new", "-v"],
+        &with_agent,
+    );
+    assert_eq!(
+        run.host_status("pw"),
+        "changed",
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(!(run.stdout.clone() + &run.stderr).contains("pw-secret-123"));
 
     // A revoked host key behind the jump is refused, also under accept-new.
     let app2_key = kh

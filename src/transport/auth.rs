@@ -8,7 +8,7 @@
 //! 4. the password (`ansible_password`, `--ask-pass`), never shown.
 
 use super::TransportError;
-use super::ssh::{SshConfig, encrypted, public_blob, try_key_file};
+use super::ssh::{SshConfig, public_blob, try_key_file};
 use ssh2::Session;
 use std::path::PathBuf;
 
@@ -77,15 +77,6 @@ pub fn authenticate(session: &Session, cfg: &SshConfig) -> Result<(), TransportE
         if in_agent[i] {
             continue;
         }
-        let text = std::fs::read_to_string(key).unwrap_or_default();
-        if encrypted(&text) && crate::key_passphrase().is_none() {
-            tried.push(format!(
-                "key {} is protected by a passphrase: load it into ssh-agent (ssh-add), or set \
-                 PLUMB_KEY_PASSPHRASE",
-                key.display()
-            ));
-            continue;
-        }
         if try_key_file(session, user, key, &mut tried)? {
             return Ok(());
         }
@@ -118,4 +109,30 @@ fn agent_ids(
     a.list_identities().map_err(|e| e.message().to_string())?;
     let ids = a.identities().map_err(|e| e.message().to_string())?;
     Ok((a, ids))
+}
+
+/// Passphrases typed at the prompt, by key file: asked once per run, whatever the host count.
+static TYPED: std::sync::Mutex<Vec<(PathBuf, Option<String>)>> = std::sync::Mutex::new(Vec::new());
+
+/// The passphrase of a protected key: PLUMB_KEY_PASSPHRASE, else asked once on the terminal
+/// (when plumb runs on one), else None (the caller's error names the key).
+pub fn passphrase(key: &std::path::Path, protected: bool) -> Option<String> {
+    if let Some(p) = crate::key_passphrase() {
+        return Some(p);
+    }
+    if !protected {
+        return None;
+    }
+    use std::io::IsTerminal;
+    // Held while asking: other hosts wanting the same key wait for the answer.
+    let mut typed = TYPED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, p)) = typed.iter().find(|(k, _)| k == key) {
+        return p.clone();
+    }
+    let asked = (std::io::stdin().is_terminal())
+        .then(|| crate::prompt::password(&format!("Passphrase for key {}: ", key.display())).ok())
+        .flatten()
+        .filter(|p| !p.is_empty());
+    typed.push((key.to_path_buf(), asked.clone()));
+    asked
 }

@@ -481,7 +481,7 @@ pub(super) fn try_key_file(
     tried: &mut Vec<String>,
 ) -> Result<bool, TransportError> {
     let text = std::fs::read_to_string(key).unwrap_or_default();
-    let pass = crate::key_passphrase();
+    let pass = super::auth::passphrase(key, encrypted(&text));
     if encrypted(&text) && pass.is_none() {
         tried.push(format!(
             "key {} is protected by a passphrase: load it into ssh-agent (ssh-add), or set \
