@@ -203,7 +203,7 @@ fn run_playbook(a: RunArgs, plan: bool, validate_only: bool) -> Result<i32> {
             .or(d.timeout)
             .map(|t| Duration::from_secs(t.max(1))),
         keepalive: a.keepalive.or(d.keepalive).map(Duration::from_secs),
-        password: if a.ask_pass && !validate_only {
+        password: if a.ask_pass && (plan || !validate_only) {
             Some(prompt::password("SSH password: ").map_err(Error::with_path("/dev/tty"))?)
         } else {
             None
