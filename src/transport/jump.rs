@@ -103,7 +103,6 @@ struct Request {
 struct Bastion {
     tx: Mutex<mpsc::Sender<Request>>,
     wake: UnixStream,
-    name: String,
 }
 
 impl Bastion {
@@ -112,7 +111,6 @@ impl Bastion {
         let (wake, wake_rx) = UnixStream::pair().expect("socketpair");
         wake_rx.set_nonblocking(true).ok();
         let (session, fd) = ssh.session();
-        let name = String::new();
         std::thread::spawn(move || {
             let _keep = ssh;
             Pump {
@@ -129,7 +127,6 @@ impl Bastion {
         Bastion {
             tx: Mutex::new(tx),
             wake,
-            name,
         }
     }
 
@@ -150,10 +147,7 @@ impl Bastion {
                 reply,
             });
         if sent.is_err() {
-            return Err(TransportError(format!(
-                "the jump host's connection is gone{}",
-                self.name
-            )));
+            return Err(TransportError("the jump host's connection is gone".into()));
         }
         let _ = (&self.wake).write(&[1]);
         match answer.recv_timeout(timeout) {
@@ -203,6 +197,9 @@ impl Pump {
         self.session.set_blocking(false);
         let mut last_alive = Instant::now();
         let mut buf = vec![0u8; 32768];
+        // Waits that ended at once without anything to move since: the bastion's socket stays
+        // readable while every channel's consumer is slow. Then a short sleep, not a spin.
+        let mut idle = 0u32;
         loop {
             let mut progress = false;
             let mut w = [0u8; 64];
@@ -261,6 +258,7 @@ impl Pump {
                 last_alive = Instant::now();
             }
             if progress {
+                idle = 0;
                 continue;
             }
             // Data libssh2 already read for a channel would not wake the poll.
@@ -270,6 +268,10 @@ impl Pump {
                 .any(|c| c.ch.read_window().available > 0 && c.to_sock.len() < BUF)
             {
                 continue;
+            }
+            idle += 1;
+            if idle > 2 {
+                std::thread::sleep(Duration::from_millis(1));
             }
             if self.wait() {
                 // The bastion's connection is gone: every channel with it.
