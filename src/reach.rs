@@ -499,6 +499,18 @@ Host pc
             .collect();
         assert_eq!(hops, ["u@b1:2", "me@b2:22"]);
         assert!(args_to_config("-o").is_err());
+        // The usual Ansible bastion line.
+        let g = Given {
+            name: "10.1.1.1".into(),
+            args: "-o ProxyCommand=\"ssh -W %h:%p -q ops@bastion\"".into(),
+            ..Given::default()
+        };
+        let t = resolve_with(&g, &base(), &s, &local()).unwrap();
+        assert_eq!(
+            t.proxy_command.as_deref(),
+            Some("ssh -W 10.1.1.1:22 -q ops@bastion")
+        );
+        assert!(t.jumps.is_empty());
     }
 
     #[test]
