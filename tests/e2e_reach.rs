@@ -198,6 +198,7 @@ Host bastion
     HostName {b}
     User root
     IdentityFile {key}
+    UserKnownHostsFile {dir}/known_hosts
 Host bastion2
     HostName {b2}
     User root
@@ -223,6 +224,12 @@ Host pc
     HostName {a1}
     User root
     ProxyCommand ssh -F {cfg} -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -W %h:%p bastion
+Host aliased
+    HostName {a1}
+    User root
+    ProxyJump bastion
+    HostKeyAlias app1-alias
+    UserKnownHostsFile {dir}/kh_alias
 Host pw
     HostName {a2}
     User root
@@ -242,6 +249,7 @@ Host t*
         locked = locked.display(),
         key = key.display(),
         cfg = d.join("ssh_config").display(),
+        dir = d.display(),
     );
     std::fs::write(d.join("ssh_config"), config).unwrap();
     std::fs::write(d.join("apps.ini"), "[web]\napp1\napp2\n").unwrap();
@@ -312,7 +320,7 @@ Host t*
     );
     let all = verbose.stdout.clone() + &verbose.stderr;
     assert_eq!(verbose.code, 0, "{all}");
-    assert!(all.contains("ssh_config:11:1  ProxyJump bastion"), "{all}");
+    assert!(all.contains("ssh_config:12:1  ProxyJump bastion"), "{all}");
 
     // Two bastions: deep is reachable only from bastion2, bastion2 only from bastion.
     let run = apply(
@@ -412,6 +420,46 @@ Host t*
         run.stderr
     );
     assert!(!(run.stdout.clone() + &run.stderr).contains("pw-secret-123"));
+
+    // HostKeyAlias and UserKnownHostsFile from the config (no --known-hosts flag): the target's
+    // key is looked up under its alias, strictly.
+    let key_of = |ip: String| {
+        kh.lines()
+            .find(|l| l.starts_with(&format!("{ip} ")))
+            .map(|l| l.split_whitespace().skip(1).collect::<Vec<_>>().join(" "))
+            .unwrap()
+    };
+    std::fs::write(d.join("aliased.ini"), "aliased\n").unwrap();
+    let aliased = |entry: String| {
+        std::fs::write(d.join("kh_alias"), format!("app1-alias {entry}\n")).unwrap();
+        plumb(
+            d,
+            &[
+                "apply",
+                &small,
+                "-i",
+                d.join("aliased.ini").to_str().unwrap(),
+                "--ssh-config",
+                d.join("ssh_config").to_str().unwrap(),
+                "--output",
+                "json",
+            ],
+            &with_agent,
+        )
+    };
+    let run = aliased(key_of(Hosts::ip(APP1)));
+    assert_eq!(
+        run.host_status("aliased"),
+        "changed",
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    let run = aliased(key_of(Hosts::ip(APP2)));
+    assert_eq!(run.host_status("aliased"), "unreachable", "{}", run.stdout);
+    let msg = run.host_msg("aliased");
+    assert!(msg.contains("HOST KEY CHANGED for app1-alias"), "{msg}");
+    assert!(msg.contains("kh_alias"), "{msg}");
 
     // A revoked host key behind the jump is refused, also under accept-new.
     let app2_key = kh
