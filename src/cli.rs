@@ -120,6 +120,14 @@ pub(crate) struct RunArgs {
     /// Ask for the sudo password (for `become`) once, without echo.
     #[arg(short = 'K', long)]
     pub(crate) ask_become_pass: bool,
+    /// Ask for the SSH login password once, without echo (for hosts without keys; below
+    /// `ansible_password`).
+    #[arg(short = 'k', long)]
+    pub(crate) ask_pass: bool,
+    /// OpenSSH client config to read (Host/Match, HostName, User, Port, IdentityFile, ProxyJump,
+    /// …), or `none` [default: ~/.ssh/config]. Inventory values win over it. [config]
+    #[arg(long, value_name = "PATH|none")]
+    pub(crate) ssh_config: Option<String>,
     /// Config file [default: ./plumb.toml, then ~/.config/plumb/plumb.toml].
     #[arg(long, env = "PLUMB_CONFIG")]
     pub(crate) config: Option<PathBuf>,

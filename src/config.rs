@@ -29,6 +29,8 @@ pub(crate) struct Defaults {
     pub(crate) timeout: Option<u64>,
     pub(crate) command_timeout: Option<u64>,
     pub(crate) keepalive: Option<u64>,
+    /// OpenSSH client config (`none`: not read), below --ssh-config.
+    pub(crate) ssh_config: Option<String>,
     /// Vault password file (or executable), below --vault-password-file and
     /// PLUMB_VAULT_PASSWORD_FILE.
     pub(crate) vault_password_file: Option<String>,

@@ -5,7 +5,7 @@ use crate::inventory::Host;
 use crate::options::Options;
 use crate::playbook::Play;
 use crate::transport::local::Local;
-use crate::transport::ssh::{Ssh, SshConfig};
+use crate::transport::ssh::SshConfig;
 use crate::transport::{Transport, TransportError};
 use serde_json::{Map, Value};
 
@@ -81,34 +81,52 @@ pub(crate) fn connect(
     become_pass: Option<&str>,
     play: &Play,
     vars: &Map<String, Value>,
+    detail: &dyn Fn(String),
 ) -> std::result::Result<Box<dyn Transport>, TransportError> {
     if vars.get("ansible_connection").and_then(Value::as_str) == Some("local") {
         let mut t = Local::new();
         t.set_become_password(become_pass.map(str::to_string));
         return Ok(Box::new(t));
     }
-    let user = str_var(vars, "ansible_user")
-        .or_else(|| play.remote_user.clone())
-        .or_else(|| opts.default_user.clone())
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "root".into());
-    let port = str_var(vars, "ansible_port")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(22);
-    let cfg = SshConfig {
-        address: str_var(vars, "ansible_host").unwrap_or_default(),
-        port,
-        user,
-        key_file: key_file(vars)
+    // Inventory, then ansible_ssh_*_args, then ~/.ssh/config (src/reach.rs).
+    let given = crate::reach::Given {
+        name: str_var(vars, "ansible_host").unwrap_or_default(),
+        user: str_var(vars, "ansible_user")
+            .or_else(|| play.remote_user.clone())
+            .or_else(|| opts.default_user.clone()),
+        port: str_var(vars, "ansible_port").and_then(|p| p.parse().ok()),
+        key: key_file(vars)
             .map(|(_, p)| p)
             .or_else(|| opts.default_key.clone()),
+        args: ["ansible_ssh_common_args", "ansible_ssh_extra_args"]
+            .iter()
+            .filter_map(|k| str_var(vars, k))
+            .collect::<Vec<_>>()
+            .join(" "),
+        password: str_var(vars, "ansible_password").or_else(|| str_var(vars, "ansible_ssh_pass")),
+    };
+    let base = SshConfig {
+        address: String::new(),
+        port: 22,
+        user: String::new(),
+        key_file: None,
         known_hosts: opts.known_hosts.clone(),
         checking: opts.checking,
         connect_timeout: opts.connect_timeout,
         command_timeout: opts.command_timeout,
         keepalive: opts.keepalive,
+        extra: Default::default(),
     };
-    let mut t: Box<dyn Transport> = Box::new(Ssh::connect(&cfg)?);
+    let target = crate::reach::resolve(&given, &base).map_err(TransportError)?;
+    if opts.verbose >= 1 {
+        for line in &target.applied {
+            detail(format!("ssh config: {line}"));
+        }
+        for hop in &target.jumps {
+            detail(format!("through {}@{}:{}", hop.user, hop.address, hop.port));
+        }
+    }
+    let mut t: Box<dyn Transport> = Box::new(crate::transport::jump::connect(&target)?);
     t.set_become_password(become_pass.map(str::to_string));
     Ok(t)
 }

@@ -77,7 +77,13 @@ impl<'a> HostRun<'a> {
                 r.abort.store(true, std::sync::atomic::Ordering::SeqCst);
             }
         };
-        let t = match crate::connection::connect(r.opts, r.become_pass, play, &base) {
+        let detail = |text: String| {
+            let _ = tx.send(Event::Detail {
+                host: host.name.clone(),
+                text,
+            });
+        };
+        let t = match crate::connection::connect(r.opts, r.become_pass, play, &base, &detail) {
             Ok(t) => t,
             Err(e) => {
                 fatal();

@@ -44,14 +44,13 @@ mod py_mutable;
 mod py_random;
 mod py_strformat;
 mod py_value;
+mod reach;
 mod report;
 mod run;
 mod runner;
 mod serial;
 mod shard;
 mod shell;
-// Read by connections once ~/.ssh/config support is wired in; until then only its tests use it.
-#[allow(dead_code)]
 mod ssh_config;
 mod tags;
 mod task;

@@ -76,6 +76,33 @@ fn run_playbook(a: RunArgs, plan: bool, validate_only: bool) -> Result<i32> {
     )?;
     let playbook = playbook::Playbook::load(&a.playbook)?;
     let opts = Options::new(&a, d, plan)?;
+    // How hosts are reached (~/.ssh/config): read now, so its errors come before any host.
+    let local = crate::ssh_config::Local::current();
+    crate::reach::install(crate::reach::Settings {
+        config: crate::reach::load_config(
+            a.ssh_config.as_deref().or(d.ssh_config.as_deref()),
+            &local,
+        )?,
+        local: Some(local),
+        known_hosts: a
+            .known_hosts
+            .clone()
+            .or(d.known_hosts.as_deref().map(crate::paths::expand)),
+        checking: a.host_key_checking.or(d.host_key_checking),
+        connect_timeout: a
+            .timeout
+            .or(d.timeout)
+            .map(|t| std::time::Duration::from_secs(t.max(1))),
+        keepalive: a
+            .keepalive
+            .or(d.keepalive)
+            .map(std::time::Duration::from_secs),
+        password: if a.ask_pass && (plan || !validate_only) {
+            Some(prompt::password("SSH password: ").map_err(Error::with_path("/dev/tty"))?)
+        } else {
+            None
+        },
+    });
     let mut runner = runner::Runner::new(&playbook, &inventory, &opts);
     runner.validate()?;
     if validate_only && !plan {

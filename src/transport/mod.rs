@@ -1,6 +1,8 @@
 //! How plumb talks to a host: run a sh script (optionally through sudo) and open a TCP stream
 //! from the host's side. SSH for real hosts; local for `ansible_connection=local` and tests.
 
+pub(crate) mod auth;
+pub(crate) mod jump;
 pub(crate) mod local;
 pub(crate) mod ssh;
 

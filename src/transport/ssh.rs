@@ -31,6 +31,8 @@ pub(crate) struct SshConfig {
     pub(crate) command_timeout: Duration,
     /// Interval of keepalives while waiting on the host (zero: none).
     pub(crate) keepalive: Duration,
+    /// What ~/.ssh/config and ansible_ssh_*_args add (src/reach.rs); default: nothing.
+    pub(crate) extra: crate::reach::Extra,
 }
 
 pub(crate) struct Ssh {
@@ -152,12 +154,25 @@ impl Ssh {
         let tcp = connect_any(&target, &addrs, cfg.connect_timeout)?;
         // Without it every exec waits on Nagle + delayed ACK (≈ 40 ms each).
         tcp.set_nodelay(true).ok();
-        let fd = std::os::fd::AsRawFd::as_raw_fd(&tcp);
+        Self::over(cfg, tcp)
+    }
+
+    /// SSH over a stream already connected to the host (a TCP socket, or a socket pumped
+    /// through a ProxyJump channel or a ProxyCommand: see transport/jump.rs).
+    pub(crate) fn over<S: std::os::fd::AsRawFd + 'static>(
+        cfg: &SshConfig,
+        stream: S,
+    ) -> Result<Ssh, TransportError> {
+        let target = format!("{}:{}", cfg.address, cfg.port);
+        let fd = stream.as_raw_fd();
         let mut session = Session::new().map_err(err("ssh session"))?;
         session.set_timeout(cfg.connect_timeout.as_millis() as u32);
-        session.set_tcp_stream(tcp);
+        session.set_tcp_stream(stream);
 
-        let name = known_hosts::host_name(&cfg.address, cfg.port);
+        let name = match &cfg.extra.host_key_alias {
+            Some(alias) => alias.clone(),
+            None => known_hosts::host_name(&cfg.address, cfg.port),
+        };
         let text = match std::fs::read_to_string(&cfg.known_hosts) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -191,7 +206,7 @@ impl Ssh {
             // keepalives in flight, Linux aborts the connection once they stay unacknowledged
             // for three intervals (like OpenSSH's ServerAliveInterval, ServerAliveCountMax 3).
             session.set_keepalive(true, cfg.keepalive.as_secs().max(1) as u32);
-            user_timeout(fd, cfg.keepalive * 3);
+            user_timeout(fd, cfg.keepalive * cfg.extra.alive_count_max.unwrap_or(3));
         }
         Ok(Ssh {
             session,
@@ -202,6 +217,11 @@ impl Ssh {
             keepalive: cfg.keepalive,
             become_pass: super::BecomePass::default(),
         })
+    }
+
+    /// The session and its socket, for a bastion's channel pump (transport/jump.rs).
+    pub(crate) fn session(&self) -> (Session, std::os::fd::RawFd) {
+        (self.session.clone(), self.fd)
     }
 }
 
@@ -304,7 +324,7 @@ fn connect_any(
 
 /// The public key blob of a private key file: from KEY.pub, or from the unencrypted header of
 /// an OpenSSH-format key. None if neither is there.
-fn public_blob(key: &std::path::Path) -> Option<Vec<u8>> {
+pub(super) fn public_blob(key: &std::path::Path) -> Option<Vec<u8>> {
     use base64::Engine;
     let b64 = base64::engine::general_purpose::STANDARD;
     let mut pubfile = key.as_os_str().to_owned();
@@ -359,11 +379,14 @@ fn field<'a>(raw: &'a [u8], at: &mut usize) -> Option<&'a [u8]> {
 }
 
 /// Whether a private key file needs a passphrase (OpenSSH or PEM format).
-fn encrypted(text: &str) -> bool {
+pub(super) fn encrypted(text: &str) -> bool {
     text.contains("ENCRYPTED") || openssh_key(text).is_some_and(|(_, enc)| enc)
 }
 
 fn authenticate(session: &Session, cfg: &SshConfig) -> Result<(), TransportError> {
+    if cfg.extra.configured() {
+        return super::auth::authenticate(session, cfg);
+    }
     let user = &cfg.user;
     let mut tried = Vec::new();
     let agent = std::env::var_os("SSH_AUTH_SOCK").is_some();
@@ -408,7 +431,12 @@ fn authenticate(session: &Session, cfg: &SshConfig) -> Result<(), TransportError
 
 /// Every identity the agent holds, in its order (libssh2's userauth_agent tries only the
 /// first), or only the one whose public key is `only`. True once authenticated.
-fn try_agent(session: &Session, user: &str, only: Option<&[u8]>, tried: &mut Vec<String>) -> bool {
+pub(super) fn try_agent(
+    session: &Session,
+    user: &str,
+    only: Option<&[u8]>,
+    tried: &mut Vec<String>,
+) -> bool {
     let ids = session.agent().and_then(|mut a| {
         a.connect()?;
         a.list_identities()?;
@@ -446,14 +474,14 @@ fn try_agent(session: &Session, user: &str, only: Option<&[u8]>, tried: &mut Vec
 
 /// A private key file, with PLUMB_KEY_PASSPHRASE if it is protected. Ok(true) once
 /// authenticated; an error (stop) for a protected key and no passphrase.
-fn try_key_file(
+pub(super) fn try_key_file(
     session: &Session,
     user: &str,
     key: &std::path::Path,
     tried: &mut Vec<String>,
 ) -> Result<bool, TransportError> {
     let text = std::fs::read_to_string(key).unwrap_or_default();
-    let pass = crate::env_secrets::key_passphrase();
+    let pass = super::auth::passphrase(key, encrypted(&text));
     if encrypted(&text) && pass.is_none() {
         tried.push(format!(
             "key {} is protected by a passphrase: load it into ssh-agent (ssh-add), or set \
@@ -819,6 +847,7 @@ mod tests {
             connect_timeout: Duration::from_secs(1),
             command_timeout: Duration::from_secs(1),
             keepalive: Duration::ZERO,
+            extra: Default::default(),
         }
     }
 

@@ -1,0 +1,138 @@
+//! Authentication in OpenSSH's order, with what ~/.ssh/config adds (`IdentityFile`,
+//! `IdentitiesOnly`, `IdentityAgent`) and a password for hosts that need one:
+//! 1. the agent's copies of the named key files, in file order;
+//! 2. unless `IdentitiesOnly` (or an inventory key file is given), every other agent identity,
+//!    in the agent's order;
+//! 3. the named key files themselves (the default ~/.ssh/id_* when none is named), a protected
+//!    one with PLUMB_KEY_PASSPHRASE;
+//! 4. the password (`ansible_password`, `--ask-pass`), never shown.
+
+use super::TransportError;
+use super::ssh::{SshConfig, public_blob, try_key_file};
+use ssh2::Session;
+use std::path::PathBuf;
+
+pub(crate) fn authenticate(session: &Session, cfg: &SshConfig) -> Result<(), TransportError> {
+    let user = &cfg.user;
+    let extra = &cfg.extra;
+    let mut tried = Vec::new();
+    let mut files: Vec<PathBuf> = cfg.key_file.iter().cloned().collect();
+    // Named in the config but missing: skipped, as OpenSSH does.
+    files.extend(extra.identity_files.iter().filter(|f| f.exists()).cloned());
+    let named = !files.is_empty();
+    if !named {
+        files = ["id_ed25519", "id_ecdsa", "id_rsa"]
+            .iter()
+            .map(|n| crate::paths::home().join(".ssh").join(n))
+            .filter(|k| k.exists())
+            .collect();
+    }
+    let blobs: Vec<Option<Vec<u8>>> = files.iter().map(|f| public_blob(f)).collect();
+    let mut in_agent = vec![false; files.len()];
+
+    let agent_sock = match extra.identity_agent.as_deref() {
+        Some(a) if a.eq_ignore_ascii_case("none") => None,
+        Some("SSH_AUTH_SOCK") | None => std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from),
+        Some(p) => Some(PathBuf::from(p)),
+    };
+    if let Some(sock) = agent_sock {
+        let only_named = extra.identities_only || cfg.key_file.is_some();
+        match agent_ids(session, &sock) {
+            Err(e) => tried.push(format!("ssh-agent {}: {e}", sock.display())),
+            Ok((mut agent, ids)) => {
+                // The agent's copies of the named keys first, in file order; then the rest.
+                let mut order: Vec<usize> = Vec::new();
+                for (i, b) in blobs.iter().enumerate() {
+                    if let Some(b) = b
+                        && let Some(j) = ids.iter().position(|id| id.blob() == b.as_slice())
+                    {
+                        in_agent[i] = true;
+                        if !order.contains(&j) {
+                            order.push(j);
+                        }
+                    }
+                }
+                if !(only_named && named) {
+                    let rest: Vec<usize> = (0..ids.len()).filter(|j| !order.contains(j)).collect();
+                    order.extend(rest);
+                }
+                for j in order {
+                    let id = &ids[j];
+                    match agent.userauth(user, id) {
+                        Ok(()) if session.authenticated() => {
+                            let _ = agent.disconnect();
+                            return Ok(());
+                        }
+                        Ok(()) => {}
+                        Err(e) => {
+                            tried.push(format!("ssh-agent key {}: {}", id.comment(), e.message()))
+                        }
+                    }
+                }
+                let _ = agent.disconnect();
+            }
+        }
+    }
+    for (i, key) in files.iter().enumerate() {
+        if in_agent[i] {
+            continue;
+        }
+        if try_key_file(session, user, key, &mut tried)? {
+            return Ok(());
+        }
+    }
+    if let Some(pass) = &extra.password {
+        match session.userauth_password(user, pass) {
+            Ok(()) if session.authenticated() => return Ok(()),
+            // The message of libssh2 never holds the password.
+            Ok(()) => tried.push("password: refused".into()),
+            Err(e) => tried.push(format!("password: {}", e.message())),
+        }
+    }
+    if tried.is_empty() {
+        tried.push("no key file, no ssh-agent, no ~/.ssh/id_* key, no password".into());
+    }
+    Err(TransportError(format!(
+        "authentication as {user} failed ({})",
+        tried.join("; ")
+    )))
+}
+
+fn agent_ids(
+    session: &Session,
+    sock: &std::path::Path,
+) -> Result<(ssh2::Agent, Vec<ssh2::PublicKey>), String> {
+    let mut a = session.agent().map_err(|e| e.message().to_string())?;
+    a.set_identity_path(sock)
+        .map_err(|e| e.message().to_string())?;
+    a.connect().map_err(|e| e.message().to_string())?;
+    a.list_identities().map_err(|e| e.message().to_string())?;
+    let ids = a.identities().map_err(|e| e.message().to_string())?;
+    Ok((a, ids))
+}
+
+/// Passphrases typed at the prompt, by key file: asked once per run, whatever the host count.
+static TYPED: std::sync::Mutex<Vec<(PathBuf, Option<String>)>> = std::sync::Mutex::new(Vec::new());
+
+/// The passphrase of a protected key: PLUMB_KEY_PASSPHRASE, else asked once on the terminal
+/// (when plumb runs on one), else None (the caller's error names the key).
+pub(crate) fn passphrase(key: &std::path::Path, protected: bool) -> Option<String> {
+    if let Some(p) = crate::env_secrets::key_passphrase() {
+        return Some(p);
+    }
+    if !protected {
+        return None;
+    }
+    use std::io::IsTerminal;
+    // Held while asking: other hosts wanting the same key wait for the answer.
+    let mut typed = TYPED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, p)) = typed.iter().find(|(k, _)| k == key) {
+        return p.clone();
+    }
+    let asked = (std::io::stdin().is_terminal())
+        .then(|| crate::prompt::password(&format!("Passphrase for key {}: ", key.display())).ok())
+        .flatten()
+        .filter(|p| !p.is_empty());
+    typed.push((key.to_path_buf(), asked.clone()));
+    asked
+}
