@@ -2,6 +2,7 @@
 //! from the host's side. SSH for real hosts; local for `ansible_connection=local` and tests.
 
 pub mod local;
+pub mod pace;
 pub mod ssh;
 
 use crate::modules::uri::Request;

@@ -1,7 +1,7 @@
 //! SSH through libssh2: one session per host for the whole run, host keys checked against
 //! known_hosts before anything is sent, key auth from the inventory, ssh-agent or ~/.ssh.
 
-use super::{HttpError, Output, Transport, TransportError};
+use super::{HttpError, Output, Transport, TransportError, pace};
 use crate::known_hosts::{self, Known, KnownKey};
 use crate::modules::uri::Request;
 use ssh2::{BlockDirections, HostKeyType, MethodType, Session};
@@ -149,13 +149,30 @@ impl Ssh {
             .to_socket_addrs()
             .map_err(|e| TransportError(format!("cannot resolve {}: {e}", cfg.address)))?
             .collect();
+        // Connection setup is paced: a bounded number of handshakes in flight, overall and to
+        // this destination, so neither the control machine nor sshd's MaxStartups is swamped.
+        let dest = addrs
+            .first()
+            .map_or_else(|| target.clone(), |a| a.to_string());
+        let permit = pace::handshakes().enter(&dest);
         let tcp = connect_any(&target, &addrs, cfg.connect_timeout)?;
         // Without it every exec waits on Nagle + delayed ACK (≈ 40 ms each).
         tcp.set_nodelay(true).ok();
         let fd = std::os::fd::AsRawFd::as_raw_fd(&tcp);
+        // A host that vanishes mid-handshake leaves our bytes unacknowledged: give up on it after
+        // the connect timeout, as on silence (below).
+        user_timeout(fd, cfg.connect_timeout);
         let mut session = Session::new().map_err(err("ssh session"))?;
-        session.set_timeout(cfg.connect_timeout.as_millis() as u32);
         session.set_tcp_stream(tcp);
+        // Non-blocking from the start: libssh2's own timeout would bound each whole call (the
+        // handshake, an authentication), so a slow but live host on a loaded machine would be
+        // given up. Ours bounds silence only (see `Setup`).
+        session.set_blocking(false);
+        let mut setup = Setup {
+            session: session.clone(),
+            fd,
+            silence: pace::Silence::new(cfg.connect_timeout, Instant::now()),
+        };
 
         let name = known_hosts::host_name(&cfg.address, cfg.port);
         let text = match std::fs::read_to_string(&cfg.known_hosts) {
@@ -174,11 +191,12 @@ impl Ssh {
                 .method_pref(MethodType::HostKey, &hostkey_methods(&known.keys))
                 .map_err(err("ssh"))?;
         }
-        session
-            .handshake()
-            .map_err(|e| TransportError(format!("ssh handshake with {target}: {}", e.message())))?;
+        setup
+            .drive(|| session.handshake())
+            .map_err(|e| TransportError(format!("ssh handshake with {target}: {e}")))?;
         check_host_key(&session, cfg, &name, &known)?;
-        authenticate(&session, cfg)?;
+        authenticate(&session, cfg, &mut setup)?;
+        drop(permit);
         // After auth sshd sends its host-keys message and, Nagle on, holds its next small
         // packets until we ACK it; Linux would delay that ACK by 40 ms. From here on the session
         // is non-blocking and every wait sets TCP_QUICKACK first (see `Io`).
@@ -192,6 +210,8 @@ impl Ssh {
             // for three intervals (like OpenSSH's ServerAliveInterval, ServerAliveCountMax 3).
             session.set_keepalive(true, cfg.keepalive.as_secs().max(1) as u32);
             user_timeout(fd, cfg.keepalive * 3);
+        } else {
+            user_timeout(fd, Duration::ZERO);
         }
         Ok(Ssh {
             session,
@@ -363,7 +383,11 @@ fn encrypted(text: &str) -> bool {
     text.contains("ENCRYPTED") || openssh_key(text).is_some_and(|(_, enc)| enc)
 }
 
-fn authenticate(session: &Session, cfg: &SshConfig) -> Result<(), TransportError> {
+fn authenticate(
+    session: &Session,
+    cfg: &SshConfig,
+    setup: &mut Setup,
+) -> Result<(), TransportError> {
     let user = &cfg.user;
     let mut tried = Vec::new();
     let agent = std::env::var_os("SSH_AUTH_SOCK").is_some();
@@ -377,20 +401,20 @@ fn authenticate(session: &Session, cfg: &SshConfig) -> Result<(), TransportError
         // The agent may hold this very key (unlocked): that identity first.
         if agent
             && let Some(blob) = public_blob(key)
-            && try_agent(session, user, Some(&blob), &mut tried)
+            && try_agent(session, setup, user, Some(&blob), &mut tried)?
         {
             return Ok(());
         }
-        if try_key_file(session, user, key, &mut tried)? {
+        if try_key_file(session, setup, user, key, &mut tried)? {
             return Ok(());
         }
     } else {
-        if agent && try_agent(session, user, None, &mut tried) {
+        if agent && try_agent(session, setup, user, None, &mut tried)? {
             return Ok(());
         }
         for name in ["id_ed25519", "id_ecdsa", "id_rsa"] {
             let key = crate::paths::home().join(".ssh").join(name);
-            if key.exists() && try_key_file(session, user, &key, &mut tried)? {
+            if key.exists() && try_key_file(session, setup, user, &key, &mut tried)? {
                 return Ok(());
             }
         }
@@ -408,7 +432,13 @@ fn authenticate(session: &Session, cfg: &SshConfig) -> Result<(), TransportError
 
 /// Every identity the agent holds, in its order (libssh2's userauth_agent tries only the
 /// first), or only the one whose public key is `only`. True once authenticated.
-fn try_agent(session: &Session, user: &str, only: Option<&[u8]>, tried: &mut Vec<String>) -> bool {
+fn try_agent(
+    session: &Session,
+    setup: &mut Setup,
+    user: &str,
+    only: Option<&[u8]>,
+    tried: &mut Vec<String>,
+) -> Result<bool, TransportError> {
     let ids = session.agent().and_then(|mut a| {
         a.connect()?;
         a.list_identities()?;
@@ -419,19 +449,22 @@ fn try_agent(session: &Session, user: &str, only: Option<&[u8]>, tried: &mut Vec
         Ok(x) => x,
         Err(e) => {
             tried.push(format!("ssh-agent: {}", e.message()));
-            return false;
+            return Ok(false);
         }
     };
     let mut any = false;
     for id in ids.iter().filter(|id| only.is_none_or(|b| id.blob() == b)) {
         any = true;
-        match agent.userauth(user, id) {
+        match setup.drive(|| agent.userauth(user, id)) {
             Ok(()) if session.authenticated() => {
                 let _ = agent.disconnect();
-                return true;
+                return Ok(true);
             }
             Ok(()) => {}
-            Err(e) => tried.push(format!("ssh-agent key {}: {}", id.comment(), e.message())),
+            Err(Fail::Ssh(e)) => {
+                tried.push(format!("ssh-agent key {}: {}", id.comment(), e.message()))
+            }
+            Err(lost) => return Err(TransportError(format!("authentication: {lost}"))),
         }
     }
     if !any {
@@ -441,13 +474,14 @@ fn try_agent(session: &Session, user: &str, only: Option<&[u8]>, tried: &mut Vec
         });
     }
     let _ = agent.disconnect();
-    false
+    Ok(false)
 }
 
 /// A private key file, with PLUMB_KEY_PASSPHRASE if it is protected. Ok(true) once
 /// authenticated; an error (stop) for a protected key and no passphrase.
 fn try_key_file(
     session: &Session,
+    setup: &mut Setup,
     user: &str,
     key: &std::path::Path,
     tried: &mut Vec<String>,
@@ -462,12 +496,83 @@ fn try_key_file(
         ));
         return Ok(false);
     }
-    match session.userauth_pubkey_file(user, None, key, pass.as_deref()) {
+    match setup.drive(|| session.userauth_pubkey_file(user, None, key, pass.as_deref())) {
         Ok(()) if session.authenticated() => return Ok(true),
         Ok(()) => {}
-        Err(e) => tried.push(format!("key {}: {}", key.display(), e.message())),
+        Err(Fail::Ssh(e)) => tried.push(format!("key {}: {}", key.display(), e.message())),
+        Err(lost) => return Err(TransportError(format!("authentication: {lost}"))),
     }
     Ok(false)
+}
+
+/// Connection setup (handshake, authentication) on the non-blocking session. The connect
+/// timeout bounds silence, not the whole: each byte from the host moves the deadline, so a
+/// host that answers slowly (a loaded machine, hundreds of handshakes at once) is waited for,
+/// and only one that stops answering is given up.
+struct Setup {
+    session: Session,
+    fd: std::os::fd::RawFd,
+    silence: pace::Silence,
+}
+
+/// Why a setup call failed: libssh2 said so, or the host went silent or away.
+enum Fail {
+    Ssh(ssh2::Error),
+    Lost(String),
+}
+
+impl std::fmt::Display for Fail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fail::Ssh(e) => f.write_str(e.message()),
+            Fail::Lost(m) => f.write_str(m),
+        }
+    }
+}
+
+impl Setup {
+    /// Retries `f` until it stops asking to wait, polling the socket in between.
+    fn drive<T>(&mut self, mut f: impl FnMut() -> Result<T, ssh2::Error>) -> Result<T, Fail> {
+        loop {
+            match f() {
+                Ok(v) => return Ok(v),
+                Err(e) if e.code() == ssh2::ErrorCode::Session(EAGAIN) => self.wait()?,
+                Err(e) => return Err(Fail::Ssh(e)),
+            }
+        }
+    }
+
+    fn wait(&mut self) -> Result<(), Fail> {
+        let Some(left) = self.silence.left(Instant::now()) else {
+            return Err(Fail::Lost(format!(
+                "no answer from the host for {} s (see --timeout)",
+                self.silence.limit().as_secs()
+            )));
+        };
+        let events = match self.session.block_directions() {
+            BlockDirections::Inbound => libc::POLLIN,
+            BlockDirections::Outbound => libc::POLLOUT,
+            _ => libc::POLLIN | libc::POLLOUT,
+        };
+        quickack(self.fd);
+        let mut pfd = libc::pollfd {
+            fd: self.fd,
+            events,
+            revents: 0,
+        };
+        let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+        // SAFETY: one valid pollfd for a socket the session owns.
+        let ready = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if ready > 0 && pfd.revents & libc::POLLIN != 0 {
+            self.silence.heard(Instant::now());
+        }
+        if pfd.revents & (libc::POLLERR | libc::POLLHUP) != 0
+            && let Some(e) = socket_error(self.fd)
+        {
+            return Err(Fail::Lost(format!("connection lost: {e}")));
+        }
+        Ok(())
+    }
 }
 
 /// Non-blocking use of the session: every libssh2 call that would block instead returns, and we
