@@ -7,8 +7,10 @@
 # openssh-server, bound to its own address 10.232.X.Y (X = 1 + (K-1)/250, Y = 1 + (K-1)%250, on
 # the namespace's loopback device) with its OWN host key (generated once, cached). Each sshd is
 # started in a private mount namespace with tmpfs over /run, /tmp, /var/lock and /srv (which holds
-# the writable data dir /srv/fleet): what plumb writes on host K lands in that host's tmpfs only,
-# never on the control machine's disk. No systemd, no PAM, key-only auth with the harness key.
+# the writable data dir /srv/fleet) and /root (root's home: an empty one, as on a fresh host; the
+# control machine's ~/.bashrc, run by bash for every ssh command, must not run on the hosts: its
+# pyenv rehash, 200 at once, fought over one lock and ate the stdin of `sh -s`): what plumb writes
+# on host K lands in that host's tmpfs only, never on the control machine's disk. No systemd, no PAM, key-only auth with the harness key.
 # Only 10.232.0.0/16 addresses and the namespace's loopback are used.
 #
 # Usage:
@@ -251,6 +253,7 @@ cmd_up() {
       mount -t tmpfs -o mode=1777,size=64m fleet-tmp /tmp
       mount -t tmpfs -o mode=1777,size=16m fleet-lock /var/lock
       mount -t tmpfs -o mode=755,size=64m fleet-srv /srv
+      mount -t tmpfs -o mode=700,size=16m fleet-root /root
       mkdir -p -m 755 /srv/fleet
       exec "$0" -D -f "$1" -E "$2"
     ' "$SSHD" "$dir/sshd_config" "$dir/log" </dev/null >"$dir/out" 2>&1 &
