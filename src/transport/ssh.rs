@@ -995,6 +995,47 @@ mod tests {
         }
     }
 
+    /// The connect timeout bounds silence, not the handshake: a server that answers slowly,
+    /// a byte at a time over longer than the timeout, is waited for (the handshake then fails
+    /// on its garbage, not on time); one that says nothing is given up after the timeout.
+    #[test]
+    fn handshake_limit_is_silence_not_slowness() {
+        let dir = tempfile::tempdir().unwrap();
+        let connect = |port: u16| {
+            let c = SshConfig {
+                address: "127.0.0.1".into(),
+                port,
+                checking: HostKeyChecking::Off,
+                ..cfg(&dir.path().join("known_hosts"), HostKeyChecking::Off)
+            };
+            let t = Instant::now();
+            let e = Ssh::connect(&c).err().expect("no real server here").0;
+            (e, t.elapsed())
+        };
+        let slow = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = slow.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = slow.accept().unwrap();
+            for b in b"SSH-2.0-slow\r\n\0\0\0\x0cgarbage!" {
+                std::thread::sleep(Duration::from_millis(150));
+                if s.write_all(&[*b]).is_err() {
+                    break;
+                }
+            }
+        });
+        let (e, took) = connect(port);
+        server.join().unwrap();
+        assert!(!e.contains("no answer"), "{e}");
+        assert!(took > Duration::from_secs(2), "{took:?}: {e}");
+
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = silent.local_addr().unwrap().port();
+        let (e, took) = connect(port);
+        assert!(e.contains("no answer from the host for 1 s"), "{e}");
+        assert!(took < Duration::from_secs(5), "{took:?}");
+        drop(silent);
+    }
+
     /// S4: a refused address is passed over for the next one, within the one timeout.
     #[test]
     fn tries_each_address() {
