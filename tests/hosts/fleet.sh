@@ -143,7 +143,7 @@ ensure_host_keys() {
 ours() {
   local pid=$1 cmd
   [ -r "/proc/$pid/cmdline" ] || return 1
-  cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+  cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
   [[ $cmd == *"sshd"*"-f $HOSTS/"* ]]
 }
 
