@@ -4,6 +4,7 @@
 pub(crate) mod auth;
 pub(crate) mod jump;
 pub(crate) mod local;
+pub(crate) mod pace;
 pub(crate) mod ssh;
 
 use crate::http::Request;

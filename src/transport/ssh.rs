@@ -151,6 +151,12 @@ impl Ssh {
             .to_socket_addrs()
             .map_err(|e| TransportError(format!("cannot resolve {}: {e}", cfg.address)))?
             .collect();
+        // Connection setup is paced: a bounded number of handshakes in flight, overall and to
+        // this destination, so neither the control machine nor sshd's MaxStartups is swamped.
+        let dest = addrs
+            .first()
+            .map_or_else(|| target.clone(), |a| a.to_string());
+        let _permit = super::pace::handshakes().enter(&dest);
         let tcp = connect_any(&target, &addrs, cfg.connect_timeout)?;
         // Without it every exec waits on Nagle + delayed ACK (≈ 40 ms each).
         tcp.set_nodelay(true).ok();
