@@ -116,14 +116,14 @@ fn hostile_names_and_forged_records() {
     let mut want: Vec<String> = (0..NAMES.len()).map(|i| format!("copy {i}")).collect();
     want.extend(["policy", "release", "odd dir", "odd link", "line", "key"].map(String::from));
     assert_eq!(changed(&run), want, "{}", run.stdout);
-    assert_eq!(run.task_msg(&h, "show evil"), "true false none");
+    assert_eq!(run.task_msg(&h, "show evil"), "True False none");
     assert_eq!(
         run.task_msg(&h, "show raw"),
-        format!("true \"{D}/raw\\377\\n-> x\"")
+        format!("True \"{D}/raw\\377\\n-> x\"")
     );
     assert_eq!(
         run.task_msg(&h, "show odd"),
-        format!("true 0640 {}", sum("v1 0\n"))
+        format!("True 0640 {}", sum("v1 0\n"))
     );
     // On the host: the content and mode of each, the policy file, and no `$()` ran.
     for (i, n) in NAMES.iter().enumerate() {

@@ -140,7 +140,7 @@ fn seed_deploys_as_a_sudo_user() {
     let failed = doc["hosts"][0]["tasks"][5]["msg"].as_str().unwrap();
     assert!(failed.contains("No such file or directory"), "{failed}");
     // Megabytes on both streams at once: drained side by side, neither window stalls the other.
-    assert_eq!(doc["hosts"][0]["tasks"][7]["msg"], "3000000/3000000/true");
+    assert_eq!(doc["hosts"][0]["tasks"][7]["msg"], "3000000/3000000/True");
 
     // https, spoken by plumb itself through the SSH tunnel: nginx with a certificate for
     // `localhost` from a private CA, which the control machine does not trust by itself.
