@@ -6,15 +6,18 @@
 pub mod apt;
 pub mod args;
 pub mod authorized_key;
+pub mod blockinfile;
 pub mod command;
 pub mod copy;
 pub mod file;
 pub mod file_fact;
 pub mod group;
 pub mod lineinfile;
+pub mod replace;
 pub mod safe_write;
 pub mod service;
 pub mod stat;
+pub mod textfile;
 pub mod uri;
 pub mod user;
 
@@ -43,6 +46,8 @@ pub const NAMES: &[&str] = &[
     "uri",
     "debug",
     "meta",
+    "blockinfile",
+    "replace",
 ];
 
 /// The canonical module for a task key: `ansible.builtin.` prefixes and aliases resolved.
@@ -67,6 +72,8 @@ pub fn canonical(key: &str) -> Option<&'static str> {
         "uri" => "uri",
         "debug" => "debug",
         "meta" => "meta",
+        "blockinfile" => "blockinfile",
+        "replace" => "replace",
         _ => return None,
     })
 }
@@ -164,6 +171,32 @@ fn spec(module: &str) -> &'static [&'static str] {
         "authorized_key" => &["user", "key", "state", "exclusive", "path", "manage_dir"],
         "debug" => &["msg", "var"],
         "meta" => &["_raw"],
+        "blockinfile" => &[
+            "path",
+            "dest",
+            "destfile",
+            "name",
+            "block",
+            "content",
+            "marker",
+            "marker_begin",
+            "marker_end",
+            "insertafter",
+            "insertbefore",
+            "state",
+            "create",
+            "backup",
+            "mode",
+            "owner",
+            "group",
+            "validate",
+            "append_newline",
+            "prepend_newline",
+        ],
+        "replace" => &[
+            "path", "dest", "destfile", "name", "regexp", "replace", "after", "before", "backup",
+            "mode", "owner", "group", "validate",
+        ],
         _ => &[],
     }
 }
@@ -215,6 +248,8 @@ pub fn check_args(module: &str, args: &Args) -> Result<()> {
         "shell" if !need(&["_raw", "cmd"]) => Some("cmd"),
         "uri" if !need(&["url"]) => Some("url"),
         "meta" if !need(&["_raw"]) => Some("flush_handlers"),
+        "blockinfile" | "replace" if !need(&["path", "dest", "destfile", "name"]) => Some("path"),
+        "replace" if !need(&["regexp"]) => Some("regexp"),
         _ => None,
     };
     if let Some(m) = missing {
@@ -329,6 +364,8 @@ pub enum Action {
     Service(service::Service),
     Command(command::Command),
     Uri(uri::Uri),
+    BlockInFile(blockinfile::BlockInFile),
+    Replace(replace::Replace),
     Debug(String),
     FlushHandlers,
     Noop,
@@ -361,6 +398,8 @@ impl Action {
             "command" => Action::Command(command::Command::build(&a, false)?),
             "shell" => Action::Command(command::Command::build(&a, true)?),
             "uri" => Action::Uri(uri::Uri::build(&a, ctx.base_dir)?),
+            "blockinfile" => Action::BlockInFile(blockinfile::BlockInFile::build(&a)?),
+            "replace" => Action::Replace(replace::Replace::build(&a)?),
             "debug" => {
                 let msg = match (rendered.get("msg"), rendered.get("var")) {
                     (Some(Value::String(s)), _) => s.clone(),
@@ -401,6 +440,8 @@ impl Action {
             Action::Group(g) => Some(g.probe()),
             Action::Service(s) => Some(s.probe()),
             Action::Command(c) => c.probe(),
+            Action::BlockInFile(b) => Some(b.probe()),
+            Action::Replace(r) => Some(r.probe()),
             _ => None,
         }
     }
@@ -418,6 +459,8 @@ impl Action {
             Action::Group(g) => g.reads(),
             Action::Service(s) => s.reads(),
             Action::Command(c) => c.reads(),
+            Action::BlockInFile(b) => b.reads(),
+            Action::Replace(r) => r.reads(),
             _ => Vec::new(),
         }
     }
@@ -436,6 +479,8 @@ impl Action {
             Action::Group(g) => g.plan(facts),
             Action::Service(s) => s.plan(facts),
             Action::Command(c) => c.plan(facts),
+            Action::BlockInFile(b) => b.plan(facts),
+            Action::Replace(r) => r.plan(facts),
             Action::Uri(u) => Ok(Plan {
                 run: Run::Http(u.request.clone()),
                 ..Plan::ok()
