@@ -78,6 +78,14 @@ pub fn write_plan(writer: &Copy, old: Option<&FileFact>, new: String, what: Stri
         sha256: sha256_hex(&bytes),
         content: bytes.clone(),
     };
+    // A file created anew gets its missing parent directories, as in Ansible.
+    let mkdir = match old {
+        None => format!(
+            "{}\n",
+            super::safe_write::make_dir(&super::safe_write::split(&path).0, None, None, None)
+        ),
+        Some(_) => String::new(),
+    };
     Plan {
         changes: vec![Change {
             summary: what,
@@ -88,7 +96,7 @@ pub fn write_plan(writer: &Copy, old: Option<&FileFact>, new: String, what: Stri
             }),
         }],
         run: Run::Script(format!(
-            "{}{}",
+            "{}{mkdir}{}",
             super::safe_write::HEAD,
             writer.write(&entry, old)
         )),
