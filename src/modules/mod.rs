@@ -9,6 +9,7 @@ pub mod authorized_key;
 pub mod blockinfile;
 pub mod command;
 pub mod copy;
+pub mod cron;
 pub mod file;
 pub mod file_fact;
 pub mod group;
@@ -48,6 +49,7 @@ pub const NAMES: &[&str] = &[
     "meta",
     "blockinfile",
     "replace",
+    "cron",
 ];
 
 /// The canonical module for a task key: `ansible.builtin.` prefixes and aliases resolved.
@@ -74,6 +76,7 @@ pub fn canonical(key: &str) -> Option<&'static str> {
         "meta" => "meta",
         "blockinfile" => "blockinfile",
         "replace" => "replace",
+        "cron" => "cron",
         _ => return None,
     })
 }
@@ -196,6 +199,25 @@ fn spec(module: &str) -> &'static [&'static str] {
         "replace" => &[
             "path", "dest", "destfile", "name", "regexp", "replace", "after", "before", "backup",
             "mode", "owner", "group", "validate",
+        ],
+        "cron" => &[
+            "name",
+            "job",
+            "value",
+            "minute",
+            "hour",
+            "day",
+            "month",
+            "weekday",
+            "special_time",
+            "user",
+            "state",
+            "disabled",
+            "env",
+            "cron_file",
+            "backup",
+            "insertafter",
+            "insertbefore",
         ],
         _ => &[],
     }
@@ -366,6 +388,7 @@ pub enum Action {
     Uri(uri::Uri),
     BlockInFile(blockinfile::BlockInFile),
     Replace(replace::Replace),
+    Cron(cron::Cron),
     Debug(String),
     FlushHandlers,
     Noop,
@@ -400,6 +423,7 @@ impl Action {
             "uri" => Action::Uri(uri::Uri::build(&a, ctx.base_dir)?),
             "blockinfile" => Action::BlockInFile(blockinfile::BlockInFile::build(&a)?),
             "replace" => Action::Replace(replace::Replace::build(&a)?),
+            "cron" => Action::Cron(cron::Cron::build(&a)?),
             "debug" => {
                 let msg = match (rendered.get("msg"), rendered.get("var")) {
                     (Some(Value::String(s)), _) => s.clone(),
@@ -442,6 +466,7 @@ impl Action {
             Action::Command(c) => c.probe(),
             Action::BlockInFile(b) => Some(b.probe()),
             Action::Replace(r) => Some(r.probe()),
+            Action::Cron(c) => Some(c.probe()),
             _ => None,
         }
     }
@@ -461,6 +486,7 @@ impl Action {
             Action::Command(c) => c.reads(),
             Action::BlockInFile(b) => b.reads(),
             Action::Replace(r) => r.reads(),
+            Action::Cron(c) => c.reads(),
             _ => Vec::new(),
         }
     }
@@ -481,6 +507,7 @@ impl Action {
             Action::Command(c) => c.plan(facts),
             Action::BlockInFile(b) => b.plan(facts),
             Action::Replace(r) => r.plan(facts),
+            Action::Cron(c) => c.plan(facts),
             Action::Uri(u) => Ok(Plan {
                 run: Run::Http(u.request.clone()),
                 ..Plan::ok()
