@@ -1,0 +1,242 @@
+//! The file-editing and host modules of the second batch, on one real Debian 12 host over SSH,
+//! in the idioms public roles use: `blockinfile`, `replace`, `cron`, and the others as they
+//! come. One playbook, planned, applied (every change predicted by the plan), applied again
+//! (nothing changes), and the host's state checked with ssh, independently of plumb.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use support::{Hosts, Run, inventory};
+
+const K: u32 = 81;
+
+const PLAYBOOK: &str = r###"
+- hosts: all
+  become: true
+  vars:
+    app_user: www-data
+    sshd_config: /etc/ssh/sshd_config
+  tasks:
+    - name: hardening block in sshd_config
+      ansible.builtin.blockinfile:
+        path: "{{ sshd_config }}"
+        marker: "# {mark} hardening (managed)"
+        insertbefore: '^Include '
+        backup: yes
+        block: |
+          ClientAliveInterval 300
+          MaxAuthTries 3
+      register: hardening
+
+    - name: login banner
+      blockinfile:
+        dest: /etc/app/banner.txt
+        create: yes
+        mode: "0640"
+        content: |
+          Authorised use only.
+          Host managed by plumb.
+
+    - name: root logins by key only
+      ansible.builtin.replace:
+        path: "{{ sshd_config }}"
+        regexp: '^#?PermitRootLogin\s+.*$'
+        replace: 'PermitRootLogin prohibit-password'
+
+    - name: no X11 forwarding
+      replace:
+        path: "{{ sshd_config }}"
+        regexp: '^(X11Forwarding\s+)yes$'
+        replace: '\g<1>no'
+      register: x11
+
+    - name: sshd config still valid
+      command: sshd -t
+      changed_when: false
+
+    - name: cron installed
+      apt:
+        name: cron
+        state: present
+
+    - name: cron mail goes to ops
+      cron:
+        name: MAILTO
+        env: yes
+        job: ops@example.com
+
+    - name: nightly backup
+      ansible.builtin.cron:
+        name: "nightly backup"
+        minute: "30"
+        hour: "2"
+        job: "/usr/bin/test -d /var/backups && /bin/true > /dev/null 2>&1"
+      register: backup_job
+
+    - name: an old job that must go
+      cron:
+        name: "legacy sync"
+        state: absent
+
+    - name: app cleanup in cron.d
+      cron:
+        name: app cleanup
+        special_time: hourly
+        user: "{{ app_user }}"
+        job: "find /tmp -maxdepth 1 -name 'app-*' -mmin +60 -delete"
+        cron_file: app-cleanup
+"###;
+
+fn run(dir: &Path, inv: &Path, cmd: &str) -> Run {
+    let pb = dir.join("site.yml");
+    let json = ["--host-key-checking", "accept-new", "--output", "json"];
+    let r = support::playbook(dir, cmd, pb.to_str().unwrap(), inv, &json);
+    assert_eq!(r.code, 0, "{cmd} failed:\n{}\n{}", r.stdout, r.stderr);
+    r
+}
+
+fn statuses(run: &Run) -> BTreeMap<String, String> {
+    run.statuses(&format!("h{K}")).into_iter().collect()
+}
+
+fn task(run: &Run, name: &str) -> serde_json::Value {
+    run.host(&format!("h{K}"))["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("no task {name}"))
+}
+
+#[test]
+fn second_batch_modules_converge() {
+    let _hosts = Hosts::up(&[K]);
+    let dir = tempfile::tempdir().unwrap();
+    let inv = inventory(dir.path(), &[K], "root");
+    std::fs::write(dir.path().join("site.yml"), PLAYBOOK).unwrap();
+    // A crontab Ansible wrote before: the job to remove is found by its marker.
+    Hosts::sh(
+        K,
+        "printf 'SHELL=/bin/sh\\n#Ansible: legacy sync\\n*/5 * * * * /usr/bin/true\\n' > /tmp/ct",
+    );
+
+    // Plan: the changes are predicted, with diffs, and nothing is touched.
+    let before = Hosts::sh(
+        K,
+        "sha256sum /etc/ssh/sshd_config; ls /etc/app 2>&1 || true",
+    );
+    let plan = run(dir.path(), &inv, "plan");
+    assert_eq!(
+        before,
+        Hosts::sh(
+            K,
+            "sha256sum /etc/ssh/sshd_config; ls /etc/app 2>&1 || true"
+        )
+    );
+    let p = statuses(&plan);
+    let diff = task(&plan, "hardening block in sshd_config")["diff"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        diff.contains("+# BEGIN hardening (managed)\n+ClientAliveInterval 300"),
+        "{diff}"
+    );
+    let diff = task(&plan, "root logins by key only")["diff"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        diff.contains("+PermitRootLogin prohibit-password"),
+        "{diff}"
+    );
+
+    // The legacy crontab is installed once cron is there: the first apply installs cron.
+    let first = run(dir.path(), &inv, "apply");
+    let a = statuses(&first);
+    for (t, s) in &a {
+        if s == "changed" {
+            let predicted = p.get(t).map(String::as_str).unwrap_or("absent");
+            assert!(
+                predicted == "changed" || predicted == "may-change",
+                "apply changed `{t}` but plan said `{predicted}`\nplan: {p:?}\napply: {a:?}"
+            );
+        }
+    }
+    for t in [
+        "hardening block in sshd_config",
+        "login banner",
+        "root logins by key only",
+        "no X11 forwarding",
+        "cron installed",
+        "cron mail goes to ops",
+        "nightly backup",
+        "app cleanup in cron.d",
+    ] {
+        assert_eq!(a[t], "changed", "{t}: {a:?}");
+    }
+    assert_eq!(a["an old job that must go"], "ok");
+
+    // An Ansible-managed job appears: the next plan and apply remove it, and only it.
+    Hosts::sh(K, "(crontab -l; cat /tmp/ct) | crontab -");
+    let plan2 = run(dir.path(), &inv, "plan");
+    let p2 = statuses(&plan2);
+    let changed: Vec<_> = p2
+        .iter()
+        .filter(|(_, s)| *s != "ok" && *s != "skipped")
+        .collect();
+    assert_eq!(
+        changed,
+        vec![(
+            &"an old job that must go".to_string(),
+            &"changed".to_string()
+        )],
+        "{p2:?}"
+    );
+    let second = run(dir.path(), &inv, "apply");
+    assert_eq!(statuses(&second)["an old job that must go"], "changed");
+
+    // Converged: nothing changes.
+    let third = run(dir.path(), &inv, "apply");
+    let changed: Vec<_> = statuses(&third)
+        .into_iter()
+        .filter(|(_, s)| s != "ok")
+        .collect();
+    assert!(changed.is_empty(), "second run changed: {changed:?}");
+
+    // The host, read with ssh.
+    let sshd = Hosts::sh(K, "cat /etc/ssh/sshd_config");
+    let block = "# BEGIN hardening (managed)\nClientAliveInterval 300\nMaxAuthTries 3\n# END hardening (managed)\nInclude ";
+    assert!(sshd.contains(block), "{sshd}");
+    assert!(
+        sshd.contains("\nPermitRootLogin prohibit-password\n"),
+        "{sshd}"
+    );
+    assert!(sshd.contains("\nX11Forwarding no\n"), "{sshd}");
+    assert_eq!(sshd.matches("ClientAliveInterval 300").count(), 1);
+    // backup: yes kept the original.
+    assert_eq!(
+        Hosts::sh(K, "ls /etc/ssh | grep -c '^sshd_config\\..*~$'"),
+        "1"
+    );
+    assert_eq!(
+        Hosts::sh(
+            K,
+            "stat -c '%a %U' /etc/app/banner.txt; cat /etc/app/banner.txt"
+        ),
+        "640 root\n# BEGIN ANSIBLE MANAGED BLOCK\nAuthorised use only.\nHost managed by plumb.\n# END ANSIBLE MANAGED BLOCK"
+    );
+    assert_eq!(
+        Hosts::sh(K, "crontab -l"),
+        "MAILTO=ops@example.com\n#Ansible: nightly backup\n30 2 * * * /usr/bin/test -d /var/backups && /bin/true > /dev/null 2>&1\nSHELL=/bin/sh"
+    );
+    assert_eq!(
+        Hosts::sh(
+            K,
+            "stat -c '%a %U' /etc/cron.d/app-cleanup; cat /etc/cron.d/app-cleanup"
+        ),
+        "644 root\n#Ansible: app cleanup\n@hourly www-data find /tmp -maxdepth 1 -name 'app-*' -mmin +60 -delete"
+    );
+}
