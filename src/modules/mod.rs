@@ -12,6 +12,7 @@ pub mod copy;
 pub mod cron;
 pub mod file;
 pub mod file_fact;
+pub mod git;
 pub mod group;
 pub mod lineinfile;
 pub mod replace;
@@ -50,6 +51,7 @@ pub const NAMES: &[&str] = &[
     "blockinfile",
     "replace",
     "cron",
+    "git",
 ];
 
 /// The canonical module for a task key: `ansible.builtin.` prefixes and aliases resolved.
@@ -77,6 +79,7 @@ pub fn canonical(key: &str) -> Option<&'static str> {
         "blockinfile" => "blockinfile",
         "replace" => "replace",
         "cron" => "cron",
+        "git" => "git",
         _ => return None,
     })
 }
@@ -219,6 +222,23 @@ fn spec(module: &str) -> &'static [&'static str] {
             "insertafter",
             "insertbefore",
         ],
+        "git" => &[
+            "repo",
+            "name",
+            "dest",
+            "version",
+            "force",
+            "update",
+            "clone",
+            "depth",
+            "single_branch",
+            "recursive",
+            "remote",
+            "accept_hostkey",
+            "accept_newhostkey",
+            "key_file",
+            "ssh_opts",
+        ],
         _ => &[],
     }
 }
@@ -272,6 +292,8 @@ pub fn check_args(module: &str, args: &Args) -> Result<()> {
         "meta" if !need(&["_raw"]) => Some("flush_handlers"),
         "blockinfile" | "replace" if !need(&["path", "dest", "destfile", "name"]) => Some("path"),
         "replace" if !need(&["regexp"]) => Some("regexp"),
+        "git" if !need(&["repo", "name"]) => Some("repo"),
+        "git" if !need(&["dest"]) => Some("dest"),
         _ => None,
     };
     if let Some(m) = missing {
@@ -389,6 +411,7 @@ pub enum Action {
     BlockInFile(blockinfile::BlockInFile),
     Replace(replace::Replace),
     Cron(cron::Cron),
+    Git(git::Git),
     Debug(String),
     FlushHandlers,
     Noop,
@@ -424,6 +447,7 @@ impl Action {
             "blockinfile" => Action::BlockInFile(blockinfile::BlockInFile::build(&a)?),
             "replace" => Action::Replace(replace::Replace::build(&a)?),
             "cron" => Action::Cron(cron::Cron::build(&a)?),
+            "git" => Action::Git(git::Git::build(&a)?),
             "debug" => {
                 let msg = match (rendered.get("msg"), rendered.get("var")) {
                     (Some(Value::String(s)), _) => s.clone(),
@@ -467,6 +491,7 @@ impl Action {
             Action::BlockInFile(b) => Some(b.probe()),
             Action::Replace(r) => Some(r.probe()),
             Action::Cron(c) => Some(c.probe()),
+            Action::Git(g) => Some(g.probe()),
             _ => None,
         }
     }
@@ -487,6 +512,7 @@ impl Action {
             Action::BlockInFile(b) => b.reads(),
             Action::Replace(r) => r.reads(),
             Action::Cron(c) => c.reads(),
+            Action::Git(g) => g.reads(),
             _ => Vec::new(),
         }
     }
@@ -508,6 +534,7 @@ impl Action {
             Action::BlockInFile(b) => b.plan(facts),
             Action::Replace(r) => r.plan(facts),
             Action::Cron(c) => c.plan(facts),
+            Action::Git(g) => g.plan(facts),
             Action::Uri(u) => Ok(Plan {
                 run: Run::Http(u.request.clone()),
                 ..Plan::ok()
