@@ -17,6 +17,7 @@ const PLAYBOOK: &str = r###"
   vars:
     app_user: www-data
     sshd_config: /etc/ssh/sshd_config
+    app_repo: /srv/git/app.git
   tasks:
     - name: hardening block in sshd_config
       ansible.builtin.blockinfile:
@@ -86,6 +87,30 @@ const PLAYBOOK: &str = r###"
         user: "{{ app_user }}"
         job: "find /tmp -maxdepth 1 -name 'app-*' -mmin +60 -delete"
         cron_file: app-cleanup
+
+    - name: git installed
+      apt:
+        name: git
+
+    - name: app source checked out
+      ansible.builtin.git:
+        repo: "{{ app_repo }}"
+        dest: /srv/app/src
+        version: main
+        depth: 1
+        accept_hostkey: yes
+      register: checkout
+
+    - name: deployed revision
+      debug:
+        msg: "deployed {{ checkout.after }}"
+
+    - name: release tag checked out
+      git:
+        repo: "file://{{ app_repo }}"
+        dest: /srv/app/release
+        version: v1
+        update: yes
 "###;
 
 fn run(dir: &Path, inv: &Path, cmd: &str) -> Run {
@@ -121,6 +146,18 @@ fn second_batch_modules_converge() {
         K,
         "printf 'SHELL=/bin/sh\\n#Ansible: legacy sync\\n*/5 * * * * /usr/bin/true\\n' > /tmp/ct",
     );
+
+    // A repository on the host itself (the hosts reach no forge): two commits, an annotated tag.
+    Hosts::sh(
+        K,
+        "set -e; export DEBIAN_FRONTEND=noninteractive; apt-get update -qq; apt-get install -y -qq git >/dev/null; \
+         git init -q --bare -b main /srv/git/app.git; git init -q -b main /tmp/w; cd /tmp/w; \
+         git config user.email dev@example.com; git config user.name dev; \
+         echo one > README; git add README; git commit -qm one; git tag -a v1 -m v1; \
+         echo two > README; git commit -qam two; git push -q /srv/git/app.git main v1",
+    );
+    let head = Hosts::sh(K, "git -C /tmp/w rev-parse HEAD");
+    let tagged = Hosts::sh(K, "git -C /tmp/w rev-parse 'v1^{}'");
 
     // Plan: the changes are predicted, with diffs, and nothing is touched.
     let before = Hosts::sh(
@@ -174,10 +211,17 @@ fn second_batch_modules_converge() {
         "cron mail goes to ops",
         "nightly backup",
         "app cleanup in cron.d",
+        "app source checked out",
+        "release tag checked out",
     ] {
         assert_eq!(a[t], "changed", "{t}: {a:?}");
     }
     assert_eq!(a["an old job that must go"], "ok");
+
+    assert_eq!(
+        first.task_msg(&format!("h{K}"), "deployed revision"),
+        format!("deployed {head}")
+    );
 
     // An Ansible-managed job appears: the next plan and apply remove it, and only it.
     Hosts::sh(K, "(crontab -l; cat /tmp/ct) | crontab -");
@@ -197,6 +241,34 @@ fn second_batch_modules_converge() {
     );
     let second = run(dir.path(), &inv, "apply");
     assert_eq!(statuses(&second)["an old job that must go"], "changed");
+
+    // A new commit upstream: the checkout follows it; a local edit without force is refused.
+    Hosts::sh(
+        K,
+        "set -e; cd /tmp/w; echo three > README; git commit -qam three; git push -q /srv/git/app.git main",
+    );
+    let head = Hosts::sh(K, "git -C /tmp/w rev-parse HEAD");
+    let moved = run(dir.path(), &inv, "apply");
+    assert_eq!(statuses(&moved)["app source checked out"], "changed");
+    assert_eq!(
+        moved.task_msg(&format!("h{K}"), "deployed revision"),
+        format!("deployed {head}")
+    );
+    Hosts::sh(K, "echo local >> /srv/app/release/README");
+    let pb = dir.path().join("site.yml");
+    let refused = support::playbook(
+        dir.path(),
+        "apply",
+        pb.to_str().unwrap(),
+        &inv,
+        &["--output", "json"],
+    );
+    assert_eq!(refused.code, 2, "{}", refused.stdout);
+    assert_eq!(
+        refused.task_msg(&format!("h{K}"), "release tag checked out"),
+        "Local modifications exist in the destination: /srv/app/release (force=no)."
+    );
+    Hosts::sh(K, "git -C /srv/app/release checkout -- README");
 
     // Converged: nothing changes.
     let third = run(dir.path(), &inv, "apply");
