@@ -18,6 +18,7 @@ const PLAYBOOK: &str = r###"
     app_user: www-data
     sshd_config: /etc/ssh/sshd_config
     app_repo: /srv/git/app.git
+    pip_offline: "--no-index --find-links /srv/wheels"
   tasks:
     - name: hardening block in sshd_config
       ansible.builtin.blockinfile:
@@ -111,6 +112,52 @@ const PLAYBOOK: &str = r###"
         dest: /srv/app/release
         version: v1
         update: yes
+
+    - name: python venv support
+      apt:
+        name: [python3-venv]
+        state: present
+
+    - name: wheelhouse
+      copy:
+        src: wheels/
+        dest: /srv/wheels/
+
+    - name: requirements file
+      copy:
+        dest: /srv/app/requirements.txt
+        content: |
+          # the app and what it needs
+          plumbapp==2.0
+
+    - name: app requirements in its virtualenv
+      pip:
+        requirements: requirements.txt
+        chdir: /srv/app
+        virtualenv: /srv/app/venv
+        extra_args: "{{ pip_offline }}"
+
+    - name: pinned tool in the app virtualenv
+      ansible.builtin.pip:
+        name: plumbdemo
+        version: "1.0"
+        virtualenv: /srv/app/venv
+        extra_args: "{{ pip_offline }}"
+
+    - name: latest tools in their own virtualenv
+      pip:
+        name:
+          - plumbdemo
+        state: latest
+        virtualenv: /srv/tools
+        virtualenv_command: python3 -m venv
+        extra_args: "{{ pip_offline }}"
+
+    - name: helper not in the tools virtualenv
+      pip:
+        name: plumbhelper
+        state: absent
+        virtualenv: /srv/tools
 "###;
 
 fn run(dir: &Path, inv: &Path, cmd: &str) -> Run {
@@ -141,6 +188,7 @@ fn second_batch_modules_converge() {
     let dir = tempfile::tempdir().unwrap();
     let inv = inventory(dir.path(), &[K], "root");
     std::fs::write(dir.path().join("site.yml"), PLAYBOOK).unwrap();
+    wheelhouse(&dir.path().join("files/wheels"));
     // A crontab Ansible wrote before: the job to remove is found by its marker.
     Hosts::sh(
         K,
@@ -213,34 +261,51 @@ fn second_batch_modules_converge() {
         "app cleanup in cron.d",
         "app source checked out",
         "release tag checked out",
+        "app requirements in its virtualenv",
+        "pinned tool in the app virtualenv",
+        "latest tools in their own virtualenv",
     ] {
         assert_eq!(a[t], "changed", "{t}: {a:?}");
     }
     assert_eq!(a["an old job that must go"], "ok");
+    assert_eq!(a["helper not in the tools virtualenv"], "ok");
 
     assert_eq!(
         first.task_msg(&format!("h{K}"), "deployed revision"),
         format!("deployed {head}")
     );
 
-    // An Ansible-managed job appears: the next plan and apply remove it, and only it.
-    Hosts::sh(K, "(crontab -l; cat /tmp/ct) | crontab -");
+    // Drift: an Ansible-managed job appears and someone pip-installs the helper into the tools
+    // virtualenv; the next plan and apply remove both, and change nothing else.
+    Hosts::sh(
+        K,
+        "(crontab -l; cat /tmp/ct) | crontab - && \
+         /srv/tools/bin/python -m pip install -q --no-index --find-links /srv/wheels plumbhelper",
+    );
     let plan2 = run(dir.path(), &inv, "plan");
     let p2 = statuses(&plan2);
     let changed: Vec<_> = p2
         .iter()
         .filter(|(_, s)| *s != "ok" && *s != "skipped")
         .collect();
+    let changed: Vec<(&str, &str)> = changed
+        .into_iter()
+        .map(|(t, s)| (t.as_str(), s.as_str()))
+        .collect();
     assert_eq!(
         changed,
-        vec![(
-            &"an old job that must go".to_string(),
-            &"changed".to_string()
-        )],
+        vec![
+            ("an old job that must go", "changed"),
+            ("helper not in the tools virtualenv", "changed")
+        ],
         "{p2:?}"
     );
     let second = run(dir.path(), &inv, "apply");
     assert_eq!(statuses(&second)["an old job that must go"], "changed");
+    assert_eq!(
+        statuses(&second)["helper not in the tools virtualenv"],
+        "changed"
+    );
 
     // A new commit upstream: the checkout follows it; a local edit without force is refused.
     Hosts::sh(
@@ -311,4 +376,61 @@ fn second_batch_modules_converge() {
         ),
         "644 root\n#Ansible: app cleanup\n@hourly www-data find /tmp -maxdepth 1 -name 'app-*' -mmin +60 -delete"
     );
+    assert_eq!(Hosts::sh(K, "git -C /srv/app/src rev-parse HEAD"), head);
+    assert_eq!(
+        Hosts::sh(K, "git -C /srv/app/src rev-list --count HEAD"),
+        "1"
+    );
+    assert_eq!(
+        Hosts::sh(K, "git -C /srv/app/release rev-parse HEAD"),
+        tagged
+    );
+    assert_eq!(
+        Hosts::sh(K, "/srv/app/venv/bin/python -m pip freeze | grep -i plumb"),
+        "plumbapp==2.0\nplumbdemo==1.0\nplumbhelper==0.3"
+    );
+    assert_eq!(
+        Hosts::sh(K, "/srv/tools/bin/python -m pip freeze | grep -i plumb"),
+        "plumbdemo==1.1"
+    );
+}
+
+/// Pure-Python wheels for a wheelhouse (the hosts reach no package index): a zip with the
+/// module, METADATA, WHEEL and a RECORD, made by the control machine's python3.
+fn wheelhouse(dir: &Path) {
+    let script = r#"
+import base64, hashlib, os, sys, zipfile
+out = sys.argv[1]
+os.makedirs(out, exist_ok=True)
+def wheel(name, version, requires=()):
+    dist = f"{name}-{version}.dist-info"
+    meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    meta += "".join(f"Requires-Dist: {r}\n" for r in requires)
+    files = {
+        f"{name}/__init__.py": f"VERSION = {version!r}\n",
+        f"{dist}/METADATA": meta,
+        f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: plumb-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    with zipfile.ZipFile(os.path.join(out, f"{name}-{version}-py3-none-any.whl"), "w") as z:
+        for n, t in files.items():
+            data = t.encode()
+            z.writestr(n, data)
+            h = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            record.append(f"{n},sha256={h},{len(data)}")
+        record.append(f"{dist}/RECORD,,")
+        z.writestr(f"{dist}/RECORD", "\n".join(record) + "\n")
+wheel("plumbdemo", "1.0")
+wheel("plumbdemo", "1.1")
+wheel("plumbhelper", "0.3")
+wheel("plumbapp", "2.0", ["plumbhelper>=0.2"])
+"#;
+    let ok = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(dir)
+        .status()
+        .expect("python3 on the control machine")
+        .success();
+    assert!(ok, "building the wheels");
 }

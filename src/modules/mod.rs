@@ -15,6 +15,7 @@ pub mod file_fact;
 pub mod git;
 pub mod group;
 pub mod lineinfile;
+pub mod pip;
 pub mod replace;
 pub mod safe_write;
 pub mod service;
@@ -52,6 +53,7 @@ pub const NAMES: &[&str] = &[
     "replace",
     "cron",
     "git",
+    "pip",
 ];
 
 /// The canonical module for a task key: `ansible.builtin.` prefixes and aliases resolved.
@@ -80,6 +82,7 @@ pub fn canonical(key: &str) -> Option<&'static str> {
         "replace" => "replace",
         "cron" => "cron",
         "git" => "git",
+        "pip" => "pip",
         _ => return None,
     })
 }
@@ -239,6 +242,19 @@ fn spec(module: &str) -> &'static [&'static str] {
             "key_file",
             "ssh_opts",
         ],
+        "pip" => &[
+            "name",
+            "version",
+            "requirements",
+            "virtualenv",
+            "virtualenv_command",
+            "virtualenv_python",
+            "virtualenv_site_packages",
+            "state",
+            "extra_args",
+            "chdir",
+            "executable",
+        ],
         _ => &[],
     }
 }
@@ -294,6 +310,7 @@ pub fn check_args(module: &str, args: &Args) -> Result<()> {
         "replace" if !need(&["regexp"]) => Some("regexp"),
         "git" if !need(&["repo", "name"]) => Some("repo"),
         "git" if !need(&["dest"]) => Some("dest"),
+        "pip" if !need(&["name", "requirements"]) => Some("name` or `requirements"),
         _ => None,
     };
     if let Some(m) = missing {
@@ -412,6 +429,7 @@ pub enum Action {
     Replace(replace::Replace),
     Cron(cron::Cron),
     Git(git::Git),
+    Pip(pip::Pip),
     Debug(String),
     FlushHandlers,
     Noop,
@@ -448,6 +466,7 @@ impl Action {
             "replace" => Action::Replace(replace::Replace::build(&a)?),
             "cron" => Action::Cron(cron::Cron::build(&a)?),
             "git" => Action::Git(git::Git::build(&a)?),
+            "pip" => Action::Pip(pip::Pip::build(&a)?),
             "debug" => {
                 let msg = match (rendered.get("msg"), rendered.get("var")) {
                     (Some(Value::String(s)), _) => s.clone(),
@@ -492,6 +511,7 @@ impl Action {
             Action::Replace(r) => Some(r.probe()),
             Action::Cron(c) => Some(c.probe()),
             Action::Git(g) => Some(g.probe()),
+            Action::Pip(p) => Some(p.probe()),
             _ => None,
         }
     }
@@ -513,6 +533,7 @@ impl Action {
             Action::Replace(r) => r.reads(),
             Action::Cron(c) => c.reads(),
             Action::Git(g) => g.reads(),
+            Action::Pip(p) => p.reads(),
             _ => Vec::new(),
         }
     }
@@ -535,6 +556,7 @@ impl Action {
             Action::Replace(r) => r.plan(facts),
             Action::Cron(c) => c.plan(facts),
             Action::Git(g) => g.plan(facts),
+            Action::Pip(p) => p.plan(facts),
             Action::Uri(u) => Ok(Plan {
                 run: Run::Http(u.request.clone()),
                 ..Plan::ok()
