@@ -57,6 +57,18 @@ const PLAYBOOK: &str = r###"
       command: sshd -t
       changed_when: false
 
+    - name: contrib archive area
+      apt_repository:
+        repo: "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm contrib"
+        filename: debian-contrib
+        state: present
+
+    - name: no backports
+      ansible.builtin.apt_repository:
+        repo: deb http://deb.debian.org/debian bookworm-backports main
+        state: absent
+        update_cache: no
+
     - name: cron installed
       apt:
         name: cron
@@ -255,6 +267,7 @@ fn second_batch_modules_converge() {
         "login banner",
         "root logins by key only",
         "no X11 forwarding",
+        "contrib archive area",
         "cron installed",
         "cron mail goes to ops",
         "nightly backup",
@@ -268,6 +281,7 @@ fn second_batch_modules_converge() {
         assert_eq!(a[t], "changed", "{t}: {a:?}");
     }
     assert_eq!(a["an old job that must go"], "ok");
+    assert_eq!(a["no backports"], "ok");
     assert_eq!(a["helper not in the tools virtualenv"], "ok");
 
     assert_eq!(
@@ -280,6 +294,7 @@ fn second_batch_modules_converge() {
     Hosts::sh(
         K,
         "(crontab -l; cat /tmp/ct) | crontab - && \
+         echo 'deb http://deb.debian.org/debian bookworm-backports main' > /etc/apt/sources.list.d/bp.list && \
          /srv/tools/bin/python -m pip install -q --no-index --find-links /srv/wheels plumbhelper",
     );
     let plan2 = run(dir.path(), &inv, "plan");
@@ -296,7 +311,8 @@ fn second_batch_modules_converge() {
         changed,
         vec![
             ("an old job that must go", "changed"),
-            ("helper not in the tools virtualenv", "changed")
+            ("helper not in the tools virtualenv", "changed"),
+            ("no backports", "changed")
         ],
         "{p2:?}"
     );
@@ -375,6 +391,13 @@ fn second_batch_modules_converge() {
             "stat -c '%a %U' /etc/cron.d/app-cleanup; cat /etc/cron.d/app-cleanup"
         ),
         "644 root\n#Ansible: app cleanup\n@hourly www-data find /tmp -maxdepth 1 -name 'app-*' -mmin +60 -delete"
+    );
+    assert_eq!(
+        Hosts::sh(
+            K,
+            "ls /etc/apt/sources.list.d; cat /etc/apt/sources.list.d/*"
+        ),
+        "debian-contrib.list\ndeb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm contrib"
     );
     assert_eq!(Hosts::sh(K, "git -C /srv/app/src rev-parse HEAD"), head);
     assert_eq!(

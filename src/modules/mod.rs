@@ -4,6 +4,7 @@
 //! `plumb apply` both go through `plan`, so they cannot disagree.
 
 pub mod apt;
+pub mod apt_repository;
 pub mod args;
 pub mod authorized_key;
 pub mod blockinfile;
@@ -54,6 +55,7 @@ pub const NAMES: &[&str] = &[
     "cron",
     "git",
     "pip",
+    "apt_repository",
 ];
 
 /// The canonical module for a task key: `ansible.builtin.` prefixes and aliases resolved.
@@ -83,6 +85,7 @@ pub fn canonical(key: &str) -> Option<&'static str> {
         "cron" => "cron",
         "git" => "git",
         "pip" => "pip",
+        "apt_repository" => "apt_repository",
         _ => return None,
     })
 }
@@ -255,6 +258,17 @@ fn spec(module: &str) -> &'static [&'static str] {
             "chdir",
             "executable",
         ],
+        "apt_repository" => &[
+            "repo",
+            "state",
+            "filename",
+            "update_cache",
+            "update-cache",
+            "mode",
+            "codename",
+            "validate_certs",
+            "install_python_apt",
+        ],
         _ => &[],
     }
 }
@@ -311,6 +325,7 @@ pub fn check_args(module: &str, args: &Args) -> Result<()> {
         "git" if !need(&["repo", "name"]) => Some("repo"),
         "git" if !need(&["dest"]) => Some("dest"),
         "pip" if !need(&["name", "requirements"]) => Some("name` or `requirements"),
+        "apt_repository" if !need(&["repo"]) => Some("repo"),
         _ => None,
     };
     if let Some(m) = missing {
@@ -430,6 +445,7 @@ pub enum Action {
     Cron(cron::Cron),
     Git(git::Git),
     Pip(pip::Pip),
+    AptRepository(apt_repository::AptRepository),
     Debug(String),
     FlushHandlers,
     Noop,
@@ -467,6 +483,7 @@ impl Action {
             "cron" => Action::Cron(cron::Cron::build(&a)?),
             "git" => Action::Git(git::Git::build(&a)?),
             "pip" => Action::Pip(pip::Pip::build(&a)?),
+            "apt_repository" => Action::AptRepository(apt_repository::AptRepository::build(&a)?),
             "debug" => {
                 let msg = match (rendered.get("msg"), rendered.get("var")) {
                     (Some(Value::String(s)), _) => s.clone(),
@@ -512,6 +529,7 @@ impl Action {
             Action::Cron(c) => Some(c.probe()),
             Action::Git(g) => Some(g.probe()),
             Action::Pip(p) => Some(p.probe()),
+            Action::AptRepository(r) => Some(r.probe()),
             _ => None,
         }
     }
@@ -534,6 +552,7 @@ impl Action {
             Action::Cron(c) => c.reads(),
             Action::Git(g) => g.reads(),
             Action::Pip(p) => p.reads(),
+            Action::AptRepository(r) => r.reads(),
             _ => Vec::new(),
         }
     }
@@ -557,6 +576,7 @@ impl Action {
             Action::Cron(c) => c.plan(facts),
             Action::Git(g) => g.plan(facts),
             Action::Pip(p) => p.plan(facts),
+            Action::AptRepository(r) => r.plan(facts),
             Action::Uri(u) => Ok(Plan {
                 run: Run::Http(u.request.clone()),
                 ..Plan::ok()
