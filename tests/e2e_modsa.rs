@@ -57,6 +57,11 @@ const PLAYBOOK: &str = r###"
       command: sshd -t
       changed_when: false
 
+    - name: host name
+      ansible.builtin.hostname:
+        name: web81.example.test
+        use: systemd
+
     - name: contrib archive area
       apt_repository:
         repo: "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm contrib"
@@ -267,6 +272,7 @@ fn second_batch_modules_converge() {
         "login banner",
         "root logins by key only",
         "no X11 forwarding",
+        "host name",
         "contrib archive area",
         "cron installed",
         "cron mail goes to ops",
@@ -398,6 +404,10 @@ fn second_batch_modules_converge() {
             "ls /etc/apt/sources.list.d; cat /etc/apt/sources.list.d/*"
         ),
         "debian-contrib.list\ndeb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm contrib"
+    );
+    assert_eq!(
+        Hosts::sh(K, "hostname; cat /etc/hostname"),
+        "web81.example.test\nweb81.example.test"
     );
     assert_eq!(Hosts::sh(K, "git -C /srv/app/src rev-parse HEAD"), head);
     assert_eq!(

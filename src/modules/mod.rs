@@ -15,6 +15,7 @@ pub mod file;
 pub mod file_fact;
 pub mod git;
 pub mod group;
+pub mod hostname;
 pub mod lineinfile;
 pub mod pip;
 pub mod replace;
@@ -56,6 +57,7 @@ pub const NAMES: &[&str] = &[
     "git",
     "pip",
     "apt_repository",
+    "hostname",
 ];
 
 /// The canonical module for a task key: `ansible.builtin.` prefixes and aliases resolved.
@@ -86,6 +88,7 @@ pub fn canonical(key: &str) -> Option<&'static str> {
         "git" => "git",
         "pip" => "pip",
         "apt_repository" => "apt_repository",
+        "hostname" => "hostname",
         _ => return None,
     })
 }
@@ -269,6 +272,7 @@ fn spec(module: &str) -> &'static [&'static str] {
             "validate_certs",
             "install_python_apt",
         ],
+        "hostname" => &["name", "use"],
         _ => &[],
     }
 }
@@ -326,6 +330,7 @@ pub fn check_args(module: &str, args: &Args) -> Result<()> {
         "git" if !need(&["dest"]) => Some("dest"),
         "pip" if !need(&["name", "requirements"]) => Some("name` or `requirements"),
         "apt_repository" if !need(&["repo"]) => Some("repo"),
+        "hostname" if !need(&["name"]) => Some("name"),
         _ => None,
     };
     if let Some(m) = missing {
@@ -446,6 +451,7 @@ pub enum Action {
     Git(git::Git),
     Pip(pip::Pip),
     AptRepository(apt_repository::AptRepository),
+    Hostname(hostname::Hostname),
     Debug(String),
     FlushHandlers,
     Noop,
@@ -484,6 +490,7 @@ impl Action {
             "git" => Action::Git(git::Git::build(&a)?),
             "pip" => Action::Pip(pip::Pip::build(&a)?),
             "apt_repository" => Action::AptRepository(apt_repository::AptRepository::build(&a)?),
+            "hostname" => Action::Hostname(hostname::Hostname::build(&a)?),
             "debug" => {
                 let msg = match (rendered.get("msg"), rendered.get("var")) {
                     (Some(Value::String(s)), _) => s.clone(),
@@ -530,6 +537,7 @@ impl Action {
             Action::Git(g) => Some(g.probe()),
             Action::Pip(p) => Some(p.probe()),
             Action::AptRepository(r) => Some(r.probe()),
+            Action::Hostname(h) => Some(h.probe()),
             _ => None,
         }
     }
@@ -553,6 +561,7 @@ impl Action {
             Action::Git(g) => g.reads(),
             Action::Pip(p) => p.reads(),
             Action::AptRepository(r) => r.reads(),
+            Action::Hostname(h) => h.reads(),
             _ => Vec::new(),
         }
     }
@@ -577,6 +586,7 @@ impl Action {
             Action::Git(g) => g.plan(facts),
             Action::Pip(p) => p.plan(facts),
             Action::AptRepository(r) => r.plan(facts),
+            Action::Hostname(h) => h.plan(facts),
             Action::Uri(u) => Ok(Plan {
                 run: Run::Http(u.request.clone()),
                 ..Plan::ok()
