@@ -4,17 +4,25 @@
 //! `plumb apply` both go through `plan`, so they cannot disagree.
 
 pub(crate) mod apt;
+pub(crate) mod apt_repository;
 pub(crate) mod args;
 pub(crate) mod authorized_key;
+pub(crate) mod blockinfile;
 pub(crate) mod command;
 pub(crate) mod copy;
+pub(crate) mod cron;
 pub(crate) mod file;
 pub(crate) mod file_fact;
+pub(crate) mod git;
 pub(crate) mod group;
+pub(crate) mod hostname;
 pub(crate) mod lineinfile;
+pub(crate) mod pip;
+pub(crate) mod replace;
 pub(crate) mod safe_write;
 pub(crate) mod service;
 pub(crate) mod stat;
+pub(crate) mod textfile;
 pub(crate) mod uri;
 pub(crate) mod user;
 
@@ -43,6 +51,13 @@ pub(crate) const NAMES: &[&str] = &[
     "uri",
     "debug",
     "meta",
+    "blockinfile",
+    "replace",
+    "cron",
+    "git",
+    "pip",
+    "apt_repository",
+    "hostname",
 ];
 
 /// The canonical module for a task key: `ansible.builtin.` prefixes and aliases resolved.
@@ -67,6 +82,13 @@ pub(crate) fn canonical(key: &str) -> Option<&'static str> {
         "uri" => "uri",
         "debug" => "debug",
         "meta" => "meta",
+        "blockinfile" => "blockinfile",
+        "replace" => "replace",
+        "cron" => "cron",
+        "git" => "git",
+        "pip" => "pip",
+        "apt_repository" => "apt_repository",
+        "hostname" => "hostname",
         _ => return None,
     })
 }
@@ -164,6 +186,93 @@ fn spec(module: &str) -> &'static [&'static str] {
         "authorized_key" => &["user", "key", "state", "exclusive", "path", "manage_dir"],
         "debug" => &["msg", "var"],
         "meta" => &["_raw"],
+        "blockinfile" => &[
+            "path",
+            "dest",
+            "destfile",
+            "name",
+            "block",
+            "content",
+            "marker",
+            "marker_begin",
+            "marker_end",
+            "insertafter",
+            "insertbefore",
+            "state",
+            "create",
+            "backup",
+            "mode",
+            "owner",
+            "group",
+            "validate",
+            "append_newline",
+            "prepend_newline",
+        ],
+        "replace" => &[
+            "path", "dest", "destfile", "name", "regexp", "replace", "after", "before", "backup",
+            "mode", "owner", "group", "validate",
+        ],
+        "cron" => &[
+            "name",
+            "job",
+            "value",
+            "minute",
+            "hour",
+            "day",
+            "month",
+            "weekday",
+            "special_time",
+            "user",
+            "state",
+            "disabled",
+            "env",
+            "cron_file",
+            "backup",
+            "insertafter",
+            "insertbefore",
+        ],
+        "git" => &[
+            "repo",
+            "name",
+            "dest",
+            "version",
+            "force",
+            "update",
+            "clone",
+            "depth",
+            "single_branch",
+            "recursive",
+            "remote",
+            "accept_hostkey",
+            "accept_newhostkey",
+            "key_file",
+            "ssh_opts",
+        ],
+        "pip" => &[
+            "name",
+            "version",
+            "requirements",
+            "virtualenv",
+            "virtualenv_command",
+            "virtualenv_python",
+            "virtualenv_site_packages",
+            "state",
+            "extra_args",
+            "chdir",
+            "executable",
+        ],
+        "apt_repository" => &[
+            "repo",
+            "state",
+            "filename",
+            "update_cache",
+            "update-cache",
+            "mode",
+            "codename",
+            "validate_certs",
+            "install_python_apt",
+        ],
+        "hostname" => &["name", "use"],
         _ => &[],
     }
 }
@@ -215,6 +324,13 @@ pub(crate) fn check_args(module: &str, args: &Args) -> Result<()> {
         "shell" if !need(&["_raw", "cmd"]) => Some("cmd"),
         "uri" if !need(&["url"]) => Some("url"),
         "meta" if !need(&["_raw"]) => Some("flush_handlers"),
+        "blockinfile" | "replace" if !need(&["path", "dest", "destfile", "name"]) => Some("path"),
+        "replace" if !need(&["regexp"]) => Some("regexp"),
+        "git" if !need(&["repo", "name"]) => Some("repo"),
+        "git" if !need(&["dest"]) => Some("dest"),
+        "pip" if !need(&["name", "requirements"]) => Some("name` or `requirements"),
+        "apt_repository" if !need(&["repo"]) => Some("repo"),
+        "hostname" if !need(&["name"]) => Some("name"),
         _ => None,
     };
     if let Some(m) = missing {
@@ -332,6 +448,13 @@ pub(crate) enum Action {
     Service(service::Service),
     Command(command::Command),
     Uri(uri::Uri),
+    BlockInFile(blockinfile::BlockInFile),
+    Replace(replace::Replace),
+    Cron(cron::Cron),
+    Git(git::Git),
+    Pip(pip::Pip),
+    AptRepository(apt_repository::AptRepository),
+    Hostname(hostname::Hostname),
     Debug(String),
     FlushHandlers,
     Noop,
@@ -368,6 +491,13 @@ impl Action {
             "command" => Action::Command(command::Command::build(&a, false)?),
             "shell" => Action::Command(command::Command::build(&a, true)?),
             "uri" => Action::Uri(uri::Uri::build(&a, ctx.base_dir)?),
+            "blockinfile" => Action::BlockInFile(blockinfile::BlockInFile::build(&a)?),
+            "replace" => Action::Replace(replace::Replace::build(&a)?),
+            "cron" => Action::Cron(cron::Cron::build(&a)?),
+            "git" => Action::Git(git::Git::build(&a)?),
+            "pip" => Action::Pip(pip::Pip::build(&a)?),
+            "apt_repository" => Action::AptRepository(apt_repository::AptRepository::build(&a)?),
+            "hostname" => Action::Hostname(hostname::Hostname::build(&a)?),
             "debug" => {
                 let msg = match (rendered.get("msg"), rendered.get("var")) {
                     (Some(Value::String(s)), _) => s.clone(),
@@ -408,6 +538,13 @@ impl Action {
             Action::Group(g) => Some(g.probe()),
             Action::Service(s) => Some(s.probe()),
             Action::Command(c) => c.probe(),
+            Action::BlockInFile(b) => Some(b.probe()),
+            Action::Replace(r) => Some(r.probe()),
+            Action::Cron(c) => Some(c.probe()),
+            Action::Git(g) => Some(g.probe()),
+            Action::Pip(p) => Some(p.probe()),
+            Action::AptRepository(r) => Some(r.probe()),
+            Action::Hostname(h) => Some(h.probe()),
             _ => None,
         }
     }
@@ -425,6 +562,13 @@ impl Action {
             Action::Group(g) => g.reads(),
             Action::Service(s) => s.reads(),
             Action::Command(c) => c.reads(),
+            Action::BlockInFile(b) => b.reads(),
+            Action::Replace(r) => r.reads(),
+            Action::Cron(c) => c.reads(),
+            Action::Git(g) => g.reads(),
+            Action::Pip(p) => p.reads(),
+            Action::AptRepository(r) => r.reads(),
+            Action::Hostname(h) => h.reads(),
             _ => Vec::new(),
         }
     }
@@ -443,6 +587,13 @@ impl Action {
             Action::Group(g) => g.plan(facts),
             Action::Service(s) => s.plan(facts),
             Action::Command(c) => c.plan(facts),
+            Action::BlockInFile(b) => b.plan(facts),
+            Action::Replace(r) => r.plan(facts),
+            Action::Cron(c) => c.plan(facts),
+            Action::Git(g) => g.plan(facts),
+            Action::Pip(p) => p.plan(facts),
+            Action::AptRepository(r) => r.plan(facts),
+            Action::Hostname(h) => h.plan(facts),
             Action::Uri(u) => Ok(Plan {
                 run: Run::Http(u.request.clone()),
                 ..Plan::ok()
