@@ -15,6 +15,8 @@ pub mod lineinfile;
 pub mod safe_write;
 pub mod service;
 pub mod stat;
+pub mod sysctl;
+pub mod ufw;
 pub mod uri;
 pub mod user;
 
@@ -43,6 +45,8 @@ pub const NAMES: &[&str] = &[
     "uri",
     "debug",
     "meta",
+    "sysctl",
+    "ufw",
 ];
 
 /// The canonical module for a task key: `ansible.builtin.` prefixes and aliases resolved.
@@ -67,6 +71,8 @@ pub fn canonical(key: &str) -> Option<&'static str> {
         "uri" => "uri",
         "debug" => "debug",
         "meta" => "meta",
+        "sysctl" | "ansible.posix.sysctl" => "sysctl",
+        "ufw" | "community.general.ufw" => "ufw",
         _ => return None,
     })
 }
@@ -164,6 +170,47 @@ fn spec(module: &str) -> &'static [&'static str] {
         "authorized_key" => &["user", "key", "state", "exclusive", "path", "manage_dir"],
         "debug" => &["msg", "var"],
         "meta" => &["_raw"],
+        "sysctl" => &[
+            "name",
+            "value",
+            "state",
+            "sysctl_file",
+            "reload",
+            "sysctl_set",
+            "ignoreerrors",
+        ],
+        "ufw" => &[
+            "state",
+            "default",
+            "policy",
+            "direction",
+            "logging",
+            "rule",
+            "route",
+            "insert",
+            "delete",
+            "log",
+            "interface",
+            "if",
+            "interface_in",
+            "if_in",
+            "interface_out",
+            "if_out",
+            "from_ip",
+            "from",
+            "src",
+            "from_port",
+            "to_ip",
+            "to",
+            "dest",
+            "to_port",
+            "port",
+            "proto",
+            "protocol",
+            "name",
+            "app",
+            "comment",
+        ],
         _ => &[],
     }
 }
@@ -215,6 +262,7 @@ pub fn check_args(module: &str, args: &Args) -> Result<()> {
         "shell" if !need(&["_raw", "cmd"]) => Some("cmd"),
         "uri" if !need(&["url"]) => Some("url"),
         "meta" if !need(&["_raw"]) => Some("flush_handlers"),
+        "sysctl" if !need(&["name"]) => Some("name"),
         _ => None,
     };
     if let Some(m) = missing {
@@ -329,6 +377,8 @@ pub enum Action {
     Service(service::Service),
     Command(command::Command),
     Uri(uri::Uri),
+    Sysctl(sysctl::Sysctl),
+    Ufw(ufw::Ufw),
     Debug(String),
     FlushHandlers,
     Noop,
@@ -361,6 +411,8 @@ impl Action {
             "command" => Action::Command(command::Command::build(&a, false)?),
             "shell" => Action::Command(command::Command::build(&a, true)?),
             "uri" => Action::Uri(uri::Uri::build(&a, ctx.base_dir)?),
+            "sysctl" => Action::Sysctl(sysctl::Sysctl::build(&a)?),
+            "ufw" => Action::Ufw(ufw::Ufw::build(&a)?),
             "debug" => {
                 let msg = match (rendered.get("msg"), rendered.get("var")) {
                     (Some(Value::String(s)), _) => s.clone(),
@@ -401,6 +453,8 @@ impl Action {
             Action::Group(g) => Some(g.probe()),
             Action::Service(s) => Some(s.probe()),
             Action::Command(c) => c.probe(),
+            Action::Sysctl(s) => Some(s.probe()),
+            Action::Ufw(u) => Some(u.probe()),
             _ => None,
         }
     }
@@ -418,6 +472,8 @@ impl Action {
             Action::Group(g) => g.reads(),
             Action::Service(s) => s.reads(),
             Action::Command(c) => c.reads(),
+            Action::Sysctl(s) => s.reads(),
+            Action::Ufw(u) => u.reads(),
             _ => Vec::new(),
         }
     }
@@ -436,6 +492,8 @@ impl Action {
             Action::Group(g) => g.plan(facts),
             Action::Service(s) => s.plan(facts),
             Action::Command(c) => c.plan(facts),
+            Action::Sysctl(s) => s.plan(facts),
+            Action::Ufw(u) => u.plan(facts),
             Action::Uri(u) => Ok(Plan {
                 run: Run::Http(u.request.clone()),
                 ..Plan::ok()
