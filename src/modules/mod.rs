@@ -12,10 +12,15 @@ pub mod file;
 pub mod file_fact;
 pub mod group;
 pub mod lineinfile;
+pub mod locale_gen;
+pub mod package_facts;
+pub mod pause;
 pub mod safe_write;
 pub mod service;
+pub mod service_facts;
 pub mod stat;
 pub mod sysctl;
+pub mod timezone;
 pub mod ufw;
 pub mod uri;
 pub mod user;
@@ -47,6 +52,11 @@ pub const NAMES: &[&str] = &[
     "meta",
     "sysctl",
     "ufw",
+    "timezone",
+    "service_facts",
+    "package_facts",
+    "pause",
+    "locale_gen",
 ];
 
 /// The canonical module for a task key: `ansible.builtin.` prefixes and aliases resolved.
@@ -73,6 +83,11 @@ pub fn canonical(key: &str) -> Option<&'static str> {
         "meta" => "meta",
         "sysctl" | "ansible.posix.sysctl" => "sysctl",
         "ufw" | "community.general.ufw" => "ufw",
+        "timezone" | "community.general.timezone" => "timezone",
+        "service_facts" => "service_facts",
+        "package_facts" => "package_facts",
+        "pause" => "pause",
+        "locale_gen" | "community.general.locale_gen" => "locale_gen",
         _ => return None,
     })
 }
@@ -179,6 +194,11 @@ fn spec(module: &str) -> &'static [&'static str] {
             "sysctl_set",
             "ignoreerrors",
         ],
+        "timezone" => &["name", "hwclock"],
+        "service_facts" => &[],
+        "package_facts" => &["manager", "strategy"],
+        "pause" => &["seconds", "minutes", "prompt", "echo"],
+        "locale_gen" => &["name", "state"],
         "ufw" => &[
             "state",
             "default",
@@ -263,6 +283,7 @@ pub fn check_args(module: &str, args: &Args) -> Result<()> {
         "uri" if !need(&["url"]) => Some("url"),
         "meta" if !need(&["_raw"]) => Some("flush_handlers"),
         "sysctl" if !need(&["name"]) => Some("name"),
+        "locale_gen" if !need(&["name"]) => Some("name"),
         _ => None,
     };
     if let Some(m) = missing {
@@ -379,6 +400,11 @@ pub enum Action {
     Uri(uri::Uri),
     Sysctl(sysctl::Sysctl),
     Ufw(ufw::Ufw),
+    Timezone(timezone::Timezone),
+    ServiceFacts(service_facts::ServiceFacts),
+    PackageFacts(package_facts::PackageFacts),
+    Pause(pause::Pause),
+    LocaleGen(locale_gen::LocaleGen),
     Debug(String),
     FlushHandlers,
     Noop,
@@ -413,6 +439,11 @@ impl Action {
             "uri" => Action::Uri(uri::Uri::build(&a, ctx.base_dir)?),
             "sysctl" => Action::Sysctl(sysctl::Sysctl::build(&a)?),
             "ufw" => Action::Ufw(ufw::Ufw::build(&a)?),
+            "timezone" => Action::Timezone(timezone::Timezone::build(&a)?),
+            "service_facts" => Action::ServiceFacts(service_facts::ServiceFacts),
+            "package_facts" => Action::PackageFacts(package_facts::PackageFacts::build(&a)?),
+            "pause" => Action::Pause(pause::Pause::build(&a)?),
+            "locale_gen" => Action::LocaleGen(locale_gen::LocaleGen::build(&a)?),
             "debug" => {
                 let msg = match (rendered.get("msg"), rendered.get("var")) {
                     (Some(Value::String(s)), _) => s.clone(),
@@ -455,6 +486,10 @@ impl Action {
             Action::Command(c) => c.probe(),
             Action::Sysctl(s) => Some(s.probe()),
             Action::Ufw(u) => Some(u.probe()),
+            Action::Timezone(t) => Some(t.probe()),
+            Action::ServiceFacts(s) => Some(s.probe()),
+            Action::PackageFacts(p) => Some(p.probe()),
+            Action::LocaleGen(l) => Some(l.probe()),
             _ => None,
         }
     }
@@ -474,6 +509,10 @@ impl Action {
             Action::Command(c) => c.reads(),
             Action::Sysctl(s) => s.reads(),
             Action::Ufw(u) => u.reads(),
+            Action::Timezone(t) => t.reads(),
+            Action::ServiceFacts(s) => s.reads(),
+            Action::PackageFacts(p) => p.reads(),
+            Action::LocaleGen(l) => l.reads(),
             _ => Vec::new(),
         }
     }
@@ -494,6 +533,11 @@ impl Action {
             Action::Command(c) => c.plan(facts),
             Action::Sysctl(s) => s.plan(facts),
             Action::Ufw(u) => u.plan(facts),
+            Action::Timezone(t) => t.plan(facts),
+            Action::ServiceFacts(s) => s.plan(facts),
+            Action::PackageFacts(p) => p.plan(facts),
+            Action::Pause(p) => Ok(p.plan()),
+            Action::LocaleGen(l) => l.plan(facts),
             Action::Uri(u) => Ok(Plan {
                 run: Run::Http(u.request.clone()),
                 ..Plan::ok()

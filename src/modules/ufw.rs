@@ -23,8 +23,6 @@ pub struct Ufw {
     pub rule: Option<Vec<String>>,
 }
 
-const RULES: &str = "/etc/ufw/user.rules /etc/ufw/user6.rules";
-
 impl Ufw {
     pub fn build(a: &Getter) -> Result<Ufw> {
         let pick = |keys: &[&'static str]| -> Result<Option<(String, &'static str)>> {
@@ -232,8 +230,12 @@ impl Ufw {
         s.push_str(&b("defaults", "cat /etc/default/ufw 2>&1"));
         if let Some(cmd) = self.rule_cmd() {
             s.push_str(&b(
-                "rules",
-                &format!("grep -h '^### tuple' {RULES} 2>/dev/null"),
+                "rules4",
+                "grep -h '^### tuple' /etc/ufw/user.rules 2>/dev/null",
+            ));
+            s.push_str(&b(
+                "rules6",
+                "grep -h '^### tuple' /etc/ufw/user6.rules 2>/dev/null",
             ));
             s.push_str(&b("dry", &format!("LC_ALL=C ufw --dry-run {cmd} 2>&1")));
         }
@@ -324,8 +326,26 @@ impl Ufw {
                     .map(|l| l.trim_end().to_string())
                     .collect()
             };
-            let now = tuples(get("rules")?);
-            let after = tuples(get("dry")?);
+            // ufw --dry-run prints each rules file it would write (`*filter` … `COMMIT`; the
+            // IPv6 one has `ufw6-` chains) and nothing for a family it would leave alone
+            // ("Skipping adding existing rule").
+            let dry = get("dry")?;
+            let mut now = Vec::new();
+            let mut after = Vec::new();
+            for (tag, chain) in [
+                ("rules4", ":ufw-user-input"),
+                ("rules6", ":ufw6-user-input"),
+            ] {
+                let current = tuples(get(tag)?);
+                let written = dry
+                    .split("*filter")
+                    .skip(1)
+                    .find(|sec| sec.contains(chain))
+                    .map(tuples)
+                    .unwrap_or_else(|| current.clone());
+                now.extend(current);
+                after.extend(written);
+            }
             if now != after {
                 let added = after.iter().filter(|t| !now.contains(t)).count();
                 let removed = now.iter().filter(|t| !after.contains(t)).count();
@@ -414,9 +434,11 @@ mod tests {
             b64(DEFAULTS)
         );
         if let Some((now, dry, rc)) = rules {
+            let (v4, v6): (Vec<&str>, Vec<&str>) = now.lines().partition(|l| !l.contains("::/0"));
             s.push_str(&format!(
-                "rules\t{}\nrules_rc\t0\ndry\t{}\ndry_rc\t{rc}\n",
-                b64(now),
+                "rules4\t{}\nrules4_rc\t0\nrules6\t{}\nrules6_rc\t0\ndry\t{}\ndry_rc\t{rc}\n",
+                b64(&v4.join("\n")),
+                b64(&v6.join("\n")),
                 b64(dry)
             ));
         }
@@ -449,9 +471,10 @@ mod tests {
     #[test]
     #[allow(clippy::type_complexity)]
     fn table() {
-        let dry_ssh = format!(
-            "*filter\n### RULES ###\n\n{SSH}-A ufw-user-input -p tcp --dport 22 -j ACCEPT\n### END RULES ###\nRules updated\n"
-        );
+        // Recorded: a new rule's dry run prints both files; an existing one prints "Skipping".
+        let dry_ssh = "*filter\n:ufw-user-input - [0:0]\n### RULES ###\n\n### tuple ### allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in\n-A ufw-user-input -p tcp --dport 22 -j ACCEPT\n### END RULES ###\nCOMMIT\n*filter\n:ufw6-user-input - [0:0]\n### RULES ###\n\n### tuple ### allow tcp 22 ::/0 any ::/0 in\n-A ufw6-user-input -p tcp --dport 22 -j ACCEPT\n### END RULES ###\nCOMMIT\nRules updated\nRules updated (v6)\n".to_string();
+        let skip = "Skipping adding existing rule\nSkipping adding existing rule (v6)\n";
+        let deleted = "*filter\n:ufw-user-input - [0:0]\n### RULES ###\n### END RULES ###\nCOMMIT\n*filter\n:ufw6-user-input - [0:0]\n### RULES ###\n### END RULES ###\nCOMMIT\nRules updated\nRules updated (v6)\n";
         // (args, status, rules (now, dry-run, rc), expected summaries)
         let table: Vec<(Value, &str, Option<(&str, &str, u8)>, Vec<&str>)> = vec![
             (
@@ -463,13 +486,24 @@ mod tests {
             (
                 json!({"rule": "allow", "port": "22", "proto": "tcp"}),
                 INACTIVE,
-                Some((SSH, &dry_ssh, 0)),
+                Some((SSH, skip, 0)),
                 vec![],
+            ),
+            // Only the IPv6 rule is missing: only that file is written.
+            (
+                json!({"rule": "allow", "port": "22", "proto": "tcp"}),
+                ACTIVE,
+                Some((
+                    "### tuple ### allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in\n",
+                    "Skipping adding existing rule\n*filter\n:ufw6-user-input - [0:0]\n### tuple ### allow tcp 22 ::/0 any ::/0 in\nCOMMIT\nRules updated (v6)\n",
+                    0,
+                )),
+                vec!["ufw allow from any to any port 22 proto tcp (adds 1 rule)"],
             ),
             (
                 json!({"rule": "allow", "port": "22", "proto": "tcp", "delete": true}),
                 ACTIVE,
-                Some((SSH, "Rules updated\nRules updated (v6)\n", 0)),
+                Some((SSH, deleted, 0)),
                 vec!["ufw delete allow from any to any port 22 proto tcp (removes 2 rules)"],
             ),
             (
@@ -522,7 +556,7 @@ mod tests {
 
     #[test]
     fn script_orders_rules_before_enable() {
-        let dry = format!("{SSH}Rules updated\n");
+        let dry = format!("*filter\n:ufw-user-input - [0:0]\n{SSH}COMMIT\n");
         let u =
             ufw(json!({"rule": "allow", "port": 22, "proto": "tcp", "state": "enabled"})).unwrap();
         let p = u.plan(&facts(INACTIVE, Some(("", &dry, 0)))).unwrap();

@@ -1,0 +1,224 @@
+//! The host-configuration modules (`sysctl`, `ufw`, …) on a real Debian 12 host, written the way
+//! public roles write them: the plan predicts the first run's changes, the first run makes them,
+//! the second changes nothing.
+
+mod support;
+
+use std::collections::BTreeMap;
+use support::{Hosts, apply_json, inventory, playbook};
+
+const PLAYBOOK: &str = r#"---
+- name: Harden and tune a web host
+  hosts: all
+  become: true
+  vars:
+    app_port: 8000
+  tasks:
+    - name: Install the tools the modules drive
+      apt:
+        name: [procps, ufw]
+        state: present
+        update_cache: true
+        cache_valid_time: 3600
+
+    - name: Allow ssh
+      community.general.ufw:
+        rule: allow
+        port: "22"
+        proto: tcp
+
+    - name: Rate-limit ssh from the office
+      ufw:
+        rule: limit
+        port: ssh
+        proto: tcp
+        from_ip: 10.0.0.0/8
+        comment: office ssh
+
+    - name: Allow the web ports
+      ufw:
+        rule: allow
+        port: "{{ item }}"
+        proto: tcp
+      loop: ["80", "443"]
+
+    - name: App port only from loopback
+      ufw:
+        rule: allow
+        to_port: "{{ app_port }}"
+        from_ip: 127.0.0.1
+        proto: tcp
+
+    - name: Deny by default
+      ufw:
+        default: deny
+        direction: incoming
+
+    - name: Log
+      ufw:
+        logging: medium
+
+    - name: Enable the firewall
+      ufw:
+        state: enabled
+
+    - name: Enable IP forwarding
+      ansible.posix.sysctl:
+        name: net.ipv4.ip_forward
+        value: "1"
+        sysctl_set: true
+        state: present
+        reload: true
+
+    - name: Bigger listen backlog, in its own file
+      sysctl:
+        name: net.core.somaxconn
+        value: 1024
+        sysctl_file: /etc/sysctl.d/60-web.conf
+
+    - name: No stale key
+      sysctl:
+        name: net.ipv4.tcp_syncookies
+        state: absent
+
+    - name: Set the time zone
+      community.general.timezone:
+        name: Europe/Paris
+
+    - name: Let the firewall settle
+      pause:
+        seconds: 1
+
+    - name: Gather service facts
+      ansible.builtin.service_facts:
+      register: svc
+
+    - name: Gather package facts
+      package_facts:
+        manager: auto
+      register: pkgs
+
+    - name: Write what the facts say
+      copy:
+        dest: /etc/motd.d-facts
+        content: |
+          ssh {{ svc.ansible_facts.services["ssh.service"].state }} {{ svc.ansible_facts.services["ssh.service"].status }}
+          ufw {{ pkgs.ansible_facts.packages["ufw"][0].version }}
+"#;
+
+fn statuses(r: &support::Run, host: &str) -> BTreeMap<String, String> {
+    r.statuses(host).into_iter().collect()
+}
+
+#[test]
+fn host_modules_converge_and_plan_predicts() {
+    let k = 86;
+    let _hosts = Hosts::up(&[k]);
+    let dir = tempfile::tempdir().unwrap();
+    let inv = inventory(dir.path(), &[k], "root");
+    let pb = dir.path().join("site.yml");
+    std::fs::write(&pb, PLAYBOOK).unwrap();
+    let pb = pb.to_str().unwrap();
+    let host = format!("h{k}");
+    // A stale line for `state: absent` to remove.
+    Hosts::sh(k, "echo 'net.ipv4.tcp_syncookies=1' >> /etc/sysctl.conf");
+
+    let first = apply_json(dir.path(), pb, &inv, &[]);
+    assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
+    let a = statuses(&first, &host);
+    for t in [
+        "Enable IP forwarding",
+        "Bigger listen backlog, in its own file",
+        "No stale key",
+        "Allow ssh",
+        "Rate-limit ssh from the office",
+        "Allow the web ports",
+        "App port only from loopback",
+        "Log",
+        "Enable the firewall",
+        "Set the time zone",
+        "Write what the facts say",
+    ] {
+        assert_eq!(a.get(t).map(String::as_str), Some("changed"), "{t}: {a:?}");
+    }
+
+    // The host really is configured.
+    assert_eq!(Hosts::sh(k, "cat /proc/sys/net/ipv4/ip_forward"), "1");
+    assert_eq!(Hosts::sh(k, "cat /proc/sys/net/core/somaxconn"), "1024");
+    assert_eq!(
+        Hosts::sh(k, "cat /etc/sysctl.d/60-web.conf"),
+        "net.core.somaxconn=1024"
+    );
+    assert_eq!(
+        Hosts::sh(
+            k,
+            "grep -c '^net.ipv4.tcp_syncookies' /etc/sysctl.conf || true"
+        ),
+        "0"
+    );
+    assert_eq!(Hosts::sh(k, "cat /etc/timezone"), "Europe/Paris");
+    assert_eq!(
+        Hosts::sh(k, "timedatectl show -p Timezone --value"),
+        "Europe/Paris"
+    );
+    let motd = Hosts::sh(k, "cat /etc/motd.d-facts");
+    let ufw_version = Hosts::sh(k, "dpkg-query -W -f='${Version}' ufw");
+    assert_eq!(motd, format!("ssh running enabled\nufw {ufw_version}"));
+    for t in [
+        "Let the firewall settle",
+        "Gather service facts",
+        "Gather package facts",
+    ] {
+        assert_eq!(a.get(t).map(String::as_str), Some("ok"), "{t}: {a:?}");
+    }
+    // ufw's enable loads /etc/ufw/sysctl.conf; the sysctl tasks run after it.
+    let status = Hosts::sh(k, "ufw status verbose");
+    assert!(status.contains("Status: active"), "{status}");
+    assert!(status.contains("443/tcp"), "{status}");
+    assert!(status.contains("LIMIT IN    10.0.0.0/8"), "{status}");
+
+    // Converged: the plan is quiet and so is the second run.
+    let plan = playbook(
+        dir.path(),
+        "plan",
+        pb,
+        &inv,
+        &["--host-key-checking", "accept-new", "--output", "json"],
+    );
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    let p = statuses(&plan, &host);
+    assert!(p.values().all(|s| s == "ok"), "converged host, plan: {p:?}");
+    let second = apply_json(dir.path(), pb, &inv, &[]);
+    assert_eq!(second.code, 0, "{}\n{}", second.stdout, second.stderr);
+    let a = statuses(&second, &host);
+    assert!(a.values().all(|s| s == "ok"), "second run: {a:?}");
+
+    // Drift: the plan names exactly what the apply then changes.
+    Hosts::sh(
+        k,
+        "sysctl -q -w net.ipv4.ip_forward=0; ufw --force delete allow 443/tcp >/dev/null",
+    );
+    let plan = playbook(
+        dir.path(),
+        "plan",
+        pb,
+        &inv,
+        &["--host-key-checking", "accept-new", "--output", "json"],
+    );
+    let p = statuses(&plan, &host);
+    let third = apply_json(dir.path(), pb, &inv, &[]);
+    assert_eq!(third.code, 0, "{}\n{}", third.stdout, third.stderr);
+    let a = statuses(&third, &host);
+    let changed = |m: &BTreeMap<String, String>| -> Vec<String> {
+        m.iter()
+            .filter(|(_, s)| *s == "changed")
+            .map(|(t, _)| t.clone())
+            .collect()
+    };
+    assert_eq!(
+        changed(&p),
+        ["Allow the web ports", "Enable IP forwarding"],
+        "{p:?}"
+    );
+    assert_eq!(changed(&a), changed(&p), "{a:?}");
+}
