@@ -16,7 +16,7 @@ const PLAYBOOK: &str = r#"---
   tasks:
     - name: Install the tools the modules drive
       apt:
-        name: [procps, ufw]
+        name: [procps, ufw, locales]
         state: present
         update_cache: true
         cache_valid_time: 3600
@@ -85,6 +85,20 @@ const PLAYBOOK: &str = r#"---
       community.general.timezone:
         name: Europe/Paris
 
+    - name: Generate the locales
+      community.general.locale_gen:
+        name: "{{ item }}"
+        state: present
+      loop: [en_US.UTF-8, nl_NL.UTF-8]
+
+    - name: A tmpfs for the app's cache
+      ansible.posix.mount:
+        path: /srv/cache
+        src: tmpfs
+        fstype: tmpfs
+        opts: size=16m,mode=0755
+        state: mounted
+
     - name: Let the firewall settle
       pause:
         seconds: 1
@@ -138,6 +152,8 @@ fn host_modules_converge_and_plan_predicts() {
         "Enable the firewall",
         "Set the time zone",
         "Write what the facts say",
+        "Generate the locales",
+        "A tmpfs for the app's cache",
     ] {
         assert_eq!(a.get(t).map(String::as_str), Some("changed"), "{t}: {a:?}");
     }
@@ -161,6 +177,16 @@ fn host_modules_converge_and_plan_predicts() {
         Hosts::sh(k, "timedatectl show -p Timezone --value"),
         "Europe/Paris"
     );
+    let locales = Hosts::sh(k, "locale -a");
+    assert!(
+        locales.contains("en_US.utf8") && locales.contains("nl_NL.utf8"),
+        "{locales}"
+    );
+    assert_eq!(
+        Hosts::sh(k, "grep /srv/cache /etc/fstab"),
+        "tmpfs /srv/cache tmpfs size=16m,mode=0755 0 0"
+    );
+    assert_eq!(Hosts::sh(k, "findmnt -n -o FSTYPE /srv/cache"), "tmpfs");
     let motd = Hosts::sh(k, "cat /etc/motd.d-facts");
     let ufw_version = Hosts::sh(k, "dpkg-query -W -f='${Version}' ufw");
     assert_eq!(motd, format!("ssh running enabled\nufw {ufw_version}"));

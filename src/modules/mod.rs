@@ -13,6 +13,7 @@ pub mod file_fact;
 pub mod group;
 pub mod lineinfile;
 pub mod locale_gen;
+pub mod mount;
 pub mod package_facts;
 pub mod pause;
 pub mod safe_write;
@@ -57,6 +58,7 @@ pub const NAMES: &[&str] = &[
     "package_facts",
     "pause",
     "locale_gen",
+    "mount",
 ];
 
 /// The canonical module for a task key: `ansible.builtin.` prefixes and aliases resolved.
@@ -88,6 +90,7 @@ pub fn canonical(key: &str) -> Option<&'static str> {
         "package_facts" => "package_facts",
         "pause" => "pause",
         "locale_gen" | "community.general.locale_gen" => "locale_gen",
+        "mount" | "ansible.posix.mount" => "mount",
         _ => return None,
     })
 }
@@ -199,6 +202,9 @@ fn spec(module: &str) -> &'static [&'static str] {
         "package_facts" => &["manager", "strategy"],
         "pause" => &["seconds", "minutes", "prompt", "echo"],
         "locale_gen" => &["name", "state"],
+        "mount" => &[
+            "path", "name", "src", "fstype", "opts", "dump", "passno", "state", "fstab", "boot",
+        ],
         "ufw" => &[
             "state",
             "default",
@@ -284,6 +290,8 @@ pub fn check_args(module: &str, args: &Args) -> Result<()> {
         "meta" if !need(&["_raw"]) => Some("flush_handlers"),
         "sysctl" if !need(&["name"]) => Some("name"),
         "locale_gen" if !need(&["name"]) => Some("name"),
+        "mount" if !need(&["path", "name"]) => Some("path"),
+        "mount" if !need(&["state"]) => Some("state"),
         _ => None,
     };
     if let Some(m) = missing {
@@ -405,6 +413,7 @@ pub enum Action {
     PackageFacts(package_facts::PackageFacts),
     Pause(pause::Pause),
     LocaleGen(locale_gen::LocaleGen),
+    Mount(mount::Mount),
     Debug(String),
     FlushHandlers,
     Noop,
@@ -444,6 +453,7 @@ impl Action {
             "package_facts" => Action::PackageFacts(package_facts::PackageFacts::build(&a)?),
             "pause" => Action::Pause(pause::Pause::build(&a)?),
             "locale_gen" => Action::LocaleGen(locale_gen::LocaleGen::build(&a)?),
+            "mount" => Action::Mount(mount::Mount::build(&a)?),
             "debug" => {
                 let msg = match (rendered.get("msg"), rendered.get("var")) {
                     (Some(Value::String(s)), _) => s.clone(),
@@ -490,6 +500,7 @@ impl Action {
             Action::ServiceFacts(s) => Some(s.probe()),
             Action::PackageFacts(p) => Some(p.probe()),
             Action::LocaleGen(l) => Some(l.probe()),
+            Action::Mount(m) => Some(m.probe()),
             _ => None,
         }
     }
@@ -513,6 +524,7 @@ impl Action {
             Action::ServiceFacts(s) => s.reads(),
             Action::PackageFacts(p) => p.reads(),
             Action::LocaleGen(l) => l.reads(),
+            Action::Mount(m) => m.reads(),
             _ => Vec::new(),
         }
     }
@@ -538,6 +550,7 @@ impl Action {
             Action::PackageFacts(p) => p.plan(facts),
             Action::Pause(p) => Ok(p.plan()),
             Action::LocaleGen(l) => l.plan(facts),
+            Action::Mount(m) => m.plan(facts),
             Action::Uri(u) => Ok(Plan {
                 run: Run::Http(u.request.clone()),
                 ..Plan::ok()
