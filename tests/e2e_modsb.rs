@@ -7,7 +7,7 @@ mod support;
 use std::collections::BTreeMap;
 use support::{Hosts, apply_json, inventory, playbook};
 
-const PLAYBOOK: &str = r#"---
+const PLAYBOOK: &str = r##"---
 - name: Harden and tune a web host
   hosts: all
   become: true
@@ -16,7 +16,7 @@ const PLAYBOOK: &str = r#"---
   tasks:
     - name: Install the tools the modules drive
       apt:
-        name: [procps, ufw, locales]
+        name: [procps, ufw, locales, python3-django]
         state: present
         update_cache: true
         cache_valid_time: 3600
@@ -118,7 +118,69 @@ const PLAYBOOK: &str = r#"---
         content: |
           ssh {{ svc.ansible_facts.services["ssh.service"].state }} {{ svc.ansible_facts.services["ssh.service"].status }}
           ufw {{ pkgs.ansible_facts.packages["ufw"][0].version }}
-"#;
+
+    - name: Django project directories
+      file:
+        path: "{{ item }}"
+        state: directory
+        mode: "0755"
+      loop: [/srv/app, /srv/app/mysite, /srv/app/assets]
+
+    - name: manage.py
+      copy:
+        dest: /srv/app/manage.py
+        mode: "0755"
+        content: |
+          #!/usr/bin/env python3
+          import os
+          import sys
+
+          if __name__ == "__main__":
+              os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
+              from django.core.management import execute_from_command_line
+              execute_from_command_line(sys.argv)
+
+    - name: The project package
+      copy:
+        dest: /srv/app/mysite/__init__.py
+        content: ""
+
+    - name: Settings
+      copy:
+        dest: /srv/app/mysite/settings.py
+        content: |
+          from pathlib import Path
+          BASE_DIR = Path(__file__).resolve().parent.parent
+          SECRET_KEY = "e2e-only"
+          ALLOWED_HOSTS = ["*"]
+          INSTALLED_APPS = [
+              "django.contrib.contenttypes",
+              "django.contrib.auth",
+              "django.contrib.sessions",
+              "django.contrib.staticfiles",
+          ]
+          DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}}
+          DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+          STATIC_URL = "/static/"
+          STATIC_ROOT = "/srv/app/static"
+          STATICFILES_DIRS = [BASE_DIR / "assets"]
+
+    - name: A stylesheet
+      copy:
+        dest: /srv/app/assets/site.css
+        content: "body { margin: 0 }\n"
+
+    - name: Apply migrations
+      community.general.django_manage:
+        command: migrate
+        project_path: /srv/app
+
+    - name: Collect static files
+      django_manage:
+        command: collectstatic
+        app_path: /srv/app
+        settings: mysite.settings
+"##;
 
 fn statuses(r: &support::Run, host: &str) -> BTreeMap<String, String> {
     r.statuses(host).into_iter().collect()
@@ -154,6 +216,8 @@ fn host_modules_converge_and_plan_predicts() {
         "Write what the facts say",
         "Generate the locales",
         "A tmpfs for the app's cache",
+        "Apply migrations",
+        "Collect static files",
     ] {
         assert_eq!(a.get(t).map(String::as_str), Some("changed"), "{t}: {a:?}");
     }
@@ -187,6 +251,12 @@ fn host_modules_converge_and_plan_predicts() {
         "tmpfs /srv/cache tmpfs size=16m,mode=0755 0 0"
     );
     assert_eq!(Hosts::sh(k, "findmnt -n -o FSTYPE /srv/cache"), "tmpfs");
+    assert_eq!(
+        Hosts::sh(k, "cat /srv/app/static/site.css"),
+        "body { margin: 0 }"
+    );
+    let migrated = Hosts::sh(k, "cd /srv/app && python3 manage.py showmigrations --plan");
+    assert!(!migrated.contains("[ ]"), "{migrated}");
     let motd = Hosts::sh(k, "cat /etc/motd.d-facts");
     let ufw_version = Hosts::sh(k, "dpkg-query -W -f='${Version}' ufw");
     assert_eq!(motd, format!("ssh running enabled\nufw {ufw_version}"));

@@ -8,12 +8,14 @@ pub mod args;
 pub mod authorized_key;
 pub mod command;
 pub mod copy;
+pub mod django_manage;
 pub mod file;
 pub mod file_fact;
 pub mod group;
 pub mod lineinfile;
 pub mod locale_gen;
 pub mod mount;
+pub mod mysql_db;
 pub mod package_facts;
 pub mod pause;
 pub mod safe_write;
@@ -59,6 +61,8 @@ pub const NAMES: &[&str] = &[
     "pause",
     "locale_gen",
     "mount",
+    "django_manage",
+    "mysql_db",
 ];
 
 /// The canonical module for a task key: `ansible.builtin.` prefixes and aliases resolved.
@@ -91,6 +95,8 @@ pub fn canonical(key: &str) -> Option<&'static str> {
         "pause" => "pause",
         "locale_gen" | "community.general.locale_gen" => "locale_gen",
         "mount" | "ansible.posix.mount" => "mount",
+        "django_manage" | "community.general.django_manage" => "django_manage",
+        "mysql_db" | "community.mysql.mysql_db" => "mysql_db",
         _ => return None,
     })
 }
@@ -202,6 +208,33 @@ fn spec(module: &str) -> &'static [&'static str] {
         "package_facts" => &["manager", "strategy"],
         "pause" => &["seconds", "minutes", "prompt", "echo"],
         "locale_gen" => &["name", "state"],
+        "mysql_db" => &[
+            "name",
+            "state",
+            "encoding",
+            "collation",
+            "login_user",
+            "login_password",
+            "login_host",
+            "login_port",
+            "login_unix_socket",
+        ],
+        "django_manage" => &[
+            "command",
+            "project_path",
+            "app_path",
+            "chdir",
+            "settings",
+            "virtualenv",
+            "virtual_env",
+            "pythonpath",
+            "python_path",
+            "database",
+            "fixtures",
+            "apps",
+            "link",
+            "clear",
+        ],
         "mount" => &[
             "path", "name", "src", "fstype", "opts", "dump", "passno", "state", "fstab", "boot",
         ],
@@ -291,6 +324,9 @@ pub fn check_args(module: &str, args: &Args) -> Result<()> {
         "sysctl" if !need(&["name"]) => Some("name"),
         "locale_gen" if !need(&["name"]) => Some("name"),
         "mount" if !need(&["path", "name"]) => Some("path"),
+        "django_manage" if !need(&["command"]) => Some("command"),
+        "mysql_db" if !need(&["name"]) => Some("name"),
+        "django_manage" if !need(&["project_path", "app_path", "chdir"]) => Some("project_path"),
         "mount" if !need(&["state"]) => Some("state"),
         _ => None,
     };
@@ -414,6 +450,8 @@ pub enum Action {
     Pause(pause::Pause),
     LocaleGen(locale_gen::LocaleGen),
     Mount(mount::Mount),
+    DjangoManage(django_manage::DjangoManage),
+    MysqlDb(mysql_db::MysqlDb),
     Debug(String),
     FlushHandlers,
     Noop,
@@ -454,6 +492,8 @@ impl Action {
             "pause" => Action::Pause(pause::Pause::build(&a)?),
             "locale_gen" => Action::LocaleGen(locale_gen::LocaleGen::build(&a)?),
             "mount" => Action::Mount(mount::Mount::build(&a)?),
+            "django_manage" => Action::DjangoManage(django_manage::DjangoManage::build(&a)?),
+            "mysql_db" => Action::MysqlDb(mysql_db::MysqlDb::build(&a)?),
             "debug" => {
                 let msg = match (rendered.get("msg"), rendered.get("var")) {
                     (Some(Value::String(s)), _) => s.clone(),
@@ -501,6 +541,8 @@ impl Action {
             Action::PackageFacts(p) => Some(p.probe()),
             Action::LocaleGen(l) => Some(l.probe()),
             Action::Mount(m) => Some(m.probe()),
+            Action::DjangoManage(d) => d.probe(),
+            Action::MysqlDb(m) => Some(m.probe()),
             _ => None,
         }
     }
@@ -525,6 +567,8 @@ impl Action {
             Action::PackageFacts(p) => p.reads(),
             Action::LocaleGen(l) => l.reads(),
             Action::Mount(m) => m.reads(),
+            Action::DjangoManage(d) => d.reads(),
+            Action::MysqlDb(m) => m.reads(),
             _ => Vec::new(),
         }
     }
@@ -551,6 +595,8 @@ impl Action {
             Action::Pause(p) => Ok(p.plan()),
             Action::LocaleGen(l) => l.plan(facts),
             Action::Mount(m) => m.plan(facts),
+            Action::DjangoManage(d) => d.plan(facts),
+            Action::MysqlDb(m) => m.plan(facts),
             Action::Uri(u) => Ok(Plan {
                 run: Run::Http(u.request.clone()),
                 ..Plan::ok()
