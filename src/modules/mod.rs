@@ -16,8 +16,11 @@ pub mod lineinfile;
 pub mod locale_gen;
 pub mod mount;
 pub mod mysql_db;
+pub mod mysql_user;
 pub mod package_facts;
 pub mod pause;
+pub mod postgresql_db;
+pub mod postgresql_user;
 pub mod safe_write;
 pub mod service;
 pub mod service_facts;
@@ -63,6 +66,9 @@ pub const NAMES: &[&str] = &[
     "mount",
     "django_manage",
     "mysql_db",
+    "mysql_user",
+    "postgresql_db",
+    "postgresql_user",
 ];
 
 /// The canonical module for a task key: `ansible.builtin.` prefixes and aliases resolved.
@@ -97,6 +103,9 @@ pub fn canonical(key: &str) -> Option<&'static str> {
         "mount" | "ansible.posix.mount" => "mount",
         "django_manage" | "community.general.django_manage" => "django_manage",
         "mysql_db" | "community.mysql.mysql_db" => "mysql_db",
+        "mysql_user" | "community.mysql.mysql_user" => "mysql_user",
+        "postgresql_db" | "community.postgresql.postgresql_db" => "postgresql_db",
+        "postgresql_user" | "community.postgresql.postgresql_user" => "postgresql_user",
         _ => return None,
     })
 }
@@ -208,6 +217,53 @@ fn spec(module: &str) -> &'static [&'static str] {
         "package_facts" => &["manager", "strategy"],
         "pause" => &["seconds", "minutes", "prompt", "echo"],
         "locale_gen" => &["name", "state"],
+        "postgresql_user" => &[
+            "name",
+            "user",
+            "password",
+            "role_attr_flags",
+            "priv",
+            "db",
+            "state",
+            "no_password_changes",
+            "login_user",
+            "login_password",
+            "login_host",
+            "port",
+            "login_port",
+        ],
+        "postgresql_db" => &[
+            "name",
+            "db",
+            "state",
+            "owner",
+            "encoding",
+            "lc_collate",
+            "lc_ctype",
+            "template",
+            "login_user",
+            "login_password",
+            "login_host",
+            "login_db",
+            "port",
+            "login_port",
+        ],
+        "mysql_user" => &[
+            "name",
+            "user",
+            "host",
+            "password",
+            "encrypted",
+            "update_password",
+            "priv",
+            "append_privs",
+            "state",
+            "login_user",
+            "login_password",
+            "login_host",
+            "login_port",
+            "login_unix_socket",
+        ],
         "mysql_db" => &[
             "name",
             "state",
@@ -326,6 +382,9 @@ pub fn check_args(module: &str, args: &Args) -> Result<()> {
         "mount" if !need(&["path", "name"]) => Some("path"),
         "django_manage" if !need(&["command"]) => Some("command"),
         "mysql_db" if !need(&["name"]) => Some("name"),
+        "mysql_user" if !need(&["name", "user"]) => Some("name"),
+        "postgresql_db" if !need(&["name", "db"]) => Some("name"),
+        "postgresql_user" if !need(&["name", "user"]) => Some("name"),
         "django_manage" if !need(&["project_path", "app_path", "chdir"]) => Some("project_path"),
         "mount" if !need(&["state"]) => Some("state"),
         _ => None,
@@ -452,6 +511,9 @@ pub enum Action {
     Mount(mount::Mount),
     DjangoManage(django_manage::DjangoManage),
     MysqlDb(mysql_db::MysqlDb),
+    MysqlUser(mysql_user::MysqlUser),
+    PostgresqlDb(postgresql_db::PostgresqlDb),
+    PostgresqlUser(postgresql_user::PostgresqlUser),
     Debug(String),
     FlushHandlers,
     Noop,
@@ -494,6 +556,11 @@ impl Action {
             "mount" => Action::Mount(mount::Mount::build(&a)?),
             "django_manage" => Action::DjangoManage(django_manage::DjangoManage::build(&a)?),
             "mysql_db" => Action::MysqlDb(mysql_db::MysqlDb::build(&a)?),
+            "mysql_user" => Action::MysqlUser(mysql_user::MysqlUser::build(&a)?),
+            "postgresql_db" => Action::PostgresqlDb(postgresql_db::PostgresqlDb::build(&a)?),
+            "postgresql_user" => {
+                Action::PostgresqlUser(postgresql_user::PostgresqlUser::build(&a)?)
+            }
             "debug" => {
                 let msg = match (rendered.get("msg"), rendered.get("var")) {
                     (Some(Value::String(s)), _) => s.clone(),
@@ -543,6 +610,9 @@ impl Action {
             Action::Mount(m) => Some(m.probe()),
             Action::DjangoManage(d) => d.probe(),
             Action::MysqlDb(m) => Some(m.probe()),
+            Action::MysqlUser(m) => Some(m.probe()),
+            Action::PostgresqlDb(p) => Some(p.probe()),
+            Action::PostgresqlUser(p) => Some(p.probe()),
             _ => None,
         }
     }
@@ -569,6 +639,9 @@ impl Action {
             Action::Mount(m) => m.reads(),
             Action::DjangoManage(d) => d.reads(),
             Action::MysqlDb(m) => m.reads(),
+            Action::MysqlUser(m) => m.reads(),
+            Action::PostgresqlDb(p) => p.reads(),
+            Action::PostgresqlUser(p) => p.reads(),
             _ => Vec::new(),
         }
     }
@@ -597,6 +670,9 @@ impl Action {
             Action::Mount(m) => m.plan(facts),
             Action::DjangoManage(d) => d.plan(facts),
             Action::MysqlDb(m) => m.plan(facts),
+            Action::MysqlUser(m) => m.plan(facts),
+            Action::PostgresqlDb(p) => p.plan(facts),
+            Action::PostgresqlUser(p) => p.plan(facts),
             Action::Uri(u) => Ok(Plan {
                 run: Run::Http(u.request.clone()),
                 ..Plan::ok()
