@@ -13,10 +13,11 @@ const PLAYBOOK: &str = r##"---
   become: true
   vars:
     app_port: 8000
+    db_password: "s3cret-app"
   tasks:
     - name: Install the tools the modules drive
       apt:
-        name: [procps, ufw, locales, python3-django]
+        name: [procps, ufw, locales, python3-django, mariadb-server]
         state: present
         update_cache: true
         cache_valid_time: 3600
@@ -180,6 +181,29 @@ const PLAYBOOK: &str = r##"---
         command: collectstatic
         app_path: /srv/app
         settings: mysite.settings
+
+    - name: Application database
+      community.mysql.mysql_db:
+        name: appdb
+        encoding: utf8mb4
+        collation: utf8mb4_unicode_ci
+        state: present
+
+    - name: Application database user
+      community.mysql.mysql_user:
+        name: app
+        host: localhost
+        password: "{{ db_password }}"
+        priv: "appdb.*:ALL"
+        state: present
+      no_log: true
+
+    - name: Read-only reporting user
+      mysql_user:
+        name: report
+        host: "%"
+        password: r3port
+        priv: "appdb.*:SELECT/mysql.*:SELECT"
 "##;
 
 fn statuses(r: &support::Run, host: &str) -> BTreeMap<String, String> {
@@ -218,6 +242,9 @@ fn host_modules_converge_and_plan_predicts() {
         "A tmpfs for the app's cache",
         "Apply migrations",
         "Collect static files",
+        "Application database",
+        "Application database user",
+        "Read-only reporting user",
     ] {
         assert_eq!(a.get(t).map(String::as_str), Some("changed"), "{t}: {a:?}");
     }
@@ -257,6 +284,15 @@ fn host_modules_converge_and_plan_predicts() {
     );
     let migrated = Hosts::sh(k, "cd /srv/app && python3 manage.py showmigrations --plan");
     assert!(!migrated.contains("[ ]"), "{migrated}");
+    assert_eq!(
+        Hosts::sh(
+            k,
+            "MYSQL_PWD=s3cret-app mysql -NB -uapp appdb -e 'SELECT @@character_set_database, @@collation_database'"
+        ),
+        "utf8mb4\tutf8mb4_unicode_ci"
+    );
+    let grants = Hosts::sh(k, "mysql -NBe \"SHOW GRANTS FOR report@'%'\"");
+    assert!(grants.contains("GRANT SELECT ON `mysql`.*"), "{grants}");
     let motd = Hosts::sh(k, "cat /etc/motd.d-facts");
     let ufw_version = Hosts::sh(k, "dpkg-query -W -f='${Version}' ufw");
     assert_eq!(motd, format!("ssh running enabled\nufw {ufw_version}"));
@@ -292,7 +328,8 @@ fn host_modules_converge_and_plan_predicts() {
     // Drift: the plan names exactly what the apply then changes.
     Hosts::sh(
         k,
-        "sysctl -q -w net.ipv4.ip_forward=0; ufw --force delete allow 443/tcp >/dev/null",
+        "sysctl -q -w net.ipv4.ip_forward=0; ufw --force delete allow 443/tcp >/dev/null; \
+         mysql -e \"REVOKE SELECT ON mysql.* FROM report@'%'\"",
     );
     let plan = playbook(
         dir.path(),
@@ -313,7 +350,11 @@ fn host_modules_converge_and_plan_predicts() {
     };
     assert_eq!(
         changed(&p),
-        ["Allow the web ports", "Enable IP forwarding"],
+        [
+            "Allow the web ports",
+            "Enable IP forwarding",
+            "Read-only reporting user"
+        ],
         "{p:?}"
     );
     assert_eq!(changed(&a), changed(&p), "{a:?}");
