@@ -25,6 +25,7 @@ pub mod safe_write;
 pub mod service;
 pub mod service_facts;
 pub mod stat;
+pub mod supervisorctl;
 pub mod sysctl;
 pub mod timezone;
 pub mod ufw;
@@ -69,6 +70,7 @@ pub const NAMES: &[&str] = &[
     "mysql_user",
     "postgresql_db",
     "postgresql_user",
+    "supervisorctl",
 ];
 
 /// The canonical module for a task key: `ansible.builtin.` prefixes and aliases resolved.
@@ -106,6 +108,7 @@ pub fn canonical(key: &str) -> Option<&'static str> {
         "mysql_user" | "community.mysql.mysql_user" => "mysql_user",
         "postgresql_db" | "community.postgresql.postgresql_db" => "postgresql_db",
         "postgresql_user" | "community.postgresql.postgresql_user" => "postgresql_user",
+        "supervisorctl" | "community.general.supervisorctl" => "supervisorctl",
         _ => return None,
     })
 }
@@ -217,6 +220,16 @@ fn spec(module: &str) -> &'static [&'static str] {
         "package_facts" => &["manager", "strategy"],
         "pause" => &["seconds", "minutes", "prompt", "echo"],
         "locale_gen" => &["name", "state"],
+        "supervisorctl" => &[
+            "name",
+            "state",
+            "config",
+            "server_url",
+            "username",
+            "password",
+            "supervisorctl_path",
+            "stop_before_removing",
+        ],
         "postgresql_user" => &[
             "name",
             "user",
@@ -385,6 +398,8 @@ pub fn check_args(module: &str, args: &Args) -> Result<()> {
         "mysql_user" if !need(&["name", "user"]) => Some("name"),
         "postgresql_db" if !need(&["name", "db"]) => Some("name"),
         "postgresql_user" if !need(&["name", "user"]) => Some("name"),
+        "supervisorctl" if !need(&["name"]) => Some("name"),
+        "supervisorctl" if !need(&["state"]) => Some("state"),
         "django_manage" if !need(&["project_path", "app_path", "chdir"]) => Some("project_path"),
         "mount" if !need(&["state"]) => Some("state"),
         _ => None,
@@ -514,6 +529,7 @@ pub enum Action {
     MysqlUser(mysql_user::MysqlUser),
     PostgresqlDb(postgresql_db::PostgresqlDb),
     PostgresqlUser(postgresql_user::PostgresqlUser),
+    Supervisorctl(supervisorctl::Supervisorctl),
     Debug(String),
     FlushHandlers,
     Noop,
@@ -558,6 +574,7 @@ impl Action {
             "mysql_db" => Action::MysqlDb(mysql_db::MysqlDb::build(&a)?),
             "mysql_user" => Action::MysqlUser(mysql_user::MysqlUser::build(&a)?),
             "postgresql_db" => Action::PostgresqlDb(postgresql_db::PostgresqlDb::build(&a)?),
+            "supervisorctl" => Action::Supervisorctl(supervisorctl::Supervisorctl::build(&a)?),
             "postgresql_user" => {
                 Action::PostgresqlUser(postgresql_user::PostgresqlUser::build(&a)?)
             }
@@ -613,6 +630,7 @@ impl Action {
             Action::MysqlUser(m) => Some(m.probe()),
             Action::PostgresqlDb(p) => Some(p.probe()),
             Action::PostgresqlUser(p) => Some(p.probe()),
+            Action::Supervisorctl(s) => Some(s.probe()),
             _ => None,
         }
     }
@@ -642,6 +660,7 @@ impl Action {
             Action::MysqlUser(m) => m.reads(),
             Action::PostgresqlDb(p) => p.reads(),
             Action::PostgresqlUser(p) => p.reads(),
+            Action::Supervisorctl(s) => s.reads(),
             _ => Vec::new(),
         }
     }
@@ -673,6 +692,7 @@ impl Action {
             Action::MysqlUser(m) => m.plan(facts),
             Action::PostgresqlDb(p) => p.plan(facts),
             Action::PostgresqlUser(p) => p.plan(facts),
+            Action::Supervisorctl(s) => s.plan(facts),
             Action::Uri(u) => Ok(Plan {
                 run: Run::Http(u.request.clone()),
                 ..Plan::ok()
