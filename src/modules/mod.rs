@@ -20,6 +20,7 @@ pub mod mysql_user;
 pub mod package_facts;
 pub mod pause;
 pub mod postgresql_db;
+pub mod postgresql_privs;
 pub mod postgresql_user;
 pub mod safe_write;
 pub mod service;
@@ -71,6 +72,7 @@ pub const NAMES: &[&str] = &[
     "postgresql_db",
     "postgresql_user",
     "supervisorctl",
+    "postgresql_privs",
 ];
 
 /// The canonical module for a task key: `ansible.builtin.` prefixes and aliases resolved.
@@ -109,6 +111,7 @@ pub fn canonical(key: &str) -> Option<&'static str> {
         "postgresql_db" | "community.postgresql.postgresql_db" => "postgresql_db",
         "postgresql_user" | "community.postgresql.postgresql_user" => "postgresql_user",
         "supervisorctl" | "community.general.supervisorctl" => "supervisorctl",
+        "postgresql_privs" | "community.postgresql.postgresql_privs" => "postgresql_privs",
         _ => return None,
     })
 }
@@ -220,6 +223,23 @@ fn spec(module: &str) -> &'static [&'static str] {
         "package_facts" => &["manager", "strategy"],
         "pause" => &["seconds", "minutes", "prompt", "echo"],
         "locale_gen" => &["name", "state"],
+        "postgresql_privs" => &[
+            "db",
+            "database",
+            "privs",
+            "type",
+            "objs",
+            "obj",
+            "schema",
+            "roles",
+            "state",
+            "login_user",
+            "login_password",
+            "login_host",
+            "login_db",
+            "port",
+            "login_port",
+        ],
         "supervisorctl" => &[
             "name",
             "state",
@@ -399,6 +419,8 @@ pub fn check_args(module: &str, args: &Args) -> Result<()> {
         "postgresql_db" if !need(&["name", "db"]) => Some("name"),
         "postgresql_user" if !need(&["name", "user"]) => Some("name"),
         "supervisorctl" if !need(&["name"]) => Some("name"),
+        "postgresql_privs" if !need(&["roles"]) => Some("roles"),
+        "postgresql_privs" if !need(&["privs"]) => Some("privs"),
         "supervisorctl" if !need(&["state"]) => Some("state"),
         "django_manage" if !need(&["project_path", "app_path", "chdir"]) => Some("project_path"),
         "mount" if !need(&["state"]) => Some("state"),
@@ -530,6 +552,7 @@ pub enum Action {
     PostgresqlDb(postgresql_db::PostgresqlDb),
     PostgresqlUser(postgresql_user::PostgresqlUser),
     Supervisorctl(supervisorctl::Supervisorctl),
+    PostgresqlPrivs(postgresql_privs::PostgresqlPrivs),
     Debug(String),
     FlushHandlers,
     Noop,
@@ -575,6 +598,9 @@ impl Action {
             "mysql_user" => Action::MysqlUser(mysql_user::MysqlUser::build(&a)?),
             "postgresql_db" => Action::PostgresqlDb(postgresql_db::PostgresqlDb::build(&a)?),
             "supervisorctl" => Action::Supervisorctl(supervisorctl::Supervisorctl::build(&a)?),
+            "postgresql_privs" => {
+                Action::PostgresqlPrivs(postgresql_privs::PostgresqlPrivs::build(&a)?)
+            }
             "postgresql_user" => {
                 Action::PostgresqlUser(postgresql_user::PostgresqlUser::build(&a)?)
             }
@@ -631,6 +657,7 @@ impl Action {
             Action::PostgresqlDb(p) => Some(p.probe()),
             Action::PostgresqlUser(p) => Some(p.probe()),
             Action::Supervisorctl(s) => Some(s.probe()),
+            Action::PostgresqlPrivs(p) => Some(p.probe()),
             _ => None,
         }
     }
@@ -661,6 +688,7 @@ impl Action {
             Action::PostgresqlDb(p) => p.reads(),
             Action::PostgresqlUser(p) => p.reads(),
             Action::Supervisorctl(s) => s.reads(),
+            Action::PostgresqlPrivs(p) => p.reads(),
             _ => Vec::new(),
         }
     }
@@ -693,6 +721,7 @@ impl Action {
             Action::PostgresqlDb(p) => p.plan(facts),
             Action::PostgresqlUser(p) => p.plan(facts),
             Action::Supervisorctl(s) => s.plan(facts),
+            Action::PostgresqlPrivs(p) => p.plan(facts),
             Action::Uri(u) => Ok(Plan {
                 run: Run::Http(u.request.clone()),
                 ..Plan::ok()

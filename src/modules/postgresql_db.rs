@@ -61,7 +61,12 @@ impl Psql {
     /// `psql` as the login user: through `runuser` when root, as is otherwise (the engine's
     /// `become_user` already switched). `cd /` so psql does not complain about root's home.
     pub fn client(&self) -> String {
-        let mut args = String::from("psql -X -v ON_ERROR_STOP=1 -Atq");
+        self.client_with("")
+    }
+
+    /// `client` with more psql options (already shell words).
+    pub fn client_with(&self, extra: &str) -> String {
+        let mut args = format!("psql -X -v ON_ERROR_STOP=1 -Atq{extra}");
         if let Some(d) = &self.db {
             args.push_str(&format!(" {}", quote(&format!("--dbname={d}"))));
         }
@@ -85,9 +90,9 @@ impl Psql {
     /// A probe field: `TAG\tBASE64(rows)` then `TAG_rc\tEXIT`. Fields are separated by 0x1f.
     pub fn query(&self, tag: &str, sql: &str) -> String {
         format!(
-            "printf '{tag}\\t'; plumb_v=$(printf '%s\\n' {} | {} -F \"$(printf '\\037')\" 2>&1); plumb_rc=$?; printf '%s' \"$plumb_v\" | base64 -w0; printf '\\n{tag}_rc\\t%s\\n' \"$plumb_rc\"\n",
+            "printf '{tag}\\t'; plumb_v=$(printf '%s\\n' {} | {} 2>&1); plumb_rc=$?; printf '%s' \"$plumb_v\" | base64 -w0; printf '\\n{tag}_rc\\t%s\\n' \"$plumb_rc\"\n",
             quote(sql),
-            self.client()
+            self.client_with(" -F \"$(printf '\\037')\"")
         )
     }
 
