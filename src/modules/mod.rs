@@ -22,6 +22,8 @@ pub mod pause;
 pub mod postgresql_db;
 pub mod postgresql_privs;
 pub mod postgresql_user;
+/// Not registered: needs the engine to reconnect after the reboot (see `reboot::ENGINE`).
+pub mod reboot;
 pub mod safe_write;
 pub mod service;
 pub mod service_facts;
