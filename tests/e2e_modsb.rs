@@ -17,7 +17,7 @@ const PLAYBOOK: &str = r##"---
   tasks:
     - name: Install the tools the modules drive
       apt:
-        name: [procps, ufw, locales, python3-django, mariadb-server]
+        name: [procps, ufw, locales, python3-django, mariadb-server, postgresql, supervisor]
         state: present
         update_cache: true
         cache_valid_time: 3600
@@ -204,6 +204,47 @@ const PLAYBOOK: &str = r##"---
         host: "%"
         password: r3port
         priv: "appdb.*:SELECT/mysql.*:SELECT"
+
+    - name: PostgreSQL role for Django
+      community.postgresql.postgresql_user:
+        name: django
+        password: "{{ db_password }}"
+        role_attr_flags: CREATEDB,NOSUPERUSER
+        state: present
+      no_log: true
+
+    - name: PostgreSQL database for Django
+      community.postgresql.postgresql_db:
+        name: django_app
+        owner: django
+        encoding: UTF-8
+        template: template0
+        state: present
+
+    - name: PostgreSQL reporting role
+      postgresql_user:
+        name: report
+        role_attr_flags: NOLOGIN
+
+    - name: Reporting role may connect
+      community.postgresql.postgresql_privs:
+        db: django_app
+        type: database
+        privs: CONNECT,TEMP
+        roles: report
+
+    - name: Worker program
+      copy:
+        dest: /etc/supervisor/conf.d/worker.conf
+        content: |
+          [program:worker]
+          command=/bin/sleep 100000
+          autostart=false
+
+    - name: Worker runs
+      community.general.supervisorctl:
+        name: worker
+        state: started
 "##;
 
 fn statuses(r: &support::Run, host: &str) -> BTreeMap<String, String> {
@@ -245,6 +286,11 @@ fn host_modules_converge_and_plan_predicts() {
         "Application database",
         "Application database user",
         "Read-only reporting user",
+        "PostgreSQL role for Django",
+        "PostgreSQL database for Django",
+        "PostgreSQL reporting role",
+        "Reporting role may connect",
+        "Worker runs",
     ] {
         assert_eq!(a.get(t).map(String::as_str), Some("changed"), "{t}: {a:?}");
     }
@@ -293,6 +339,20 @@ fn host_modules_converge_and_plan_predicts() {
     );
     let grants = Hosts::sh(k, "mysql -NBe \"SHOW GRANTS FOR report@'%'\"");
     assert!(grants.contains("GRANT SELECT ON `mysql`.*"), "{grants}");
+    assert_eq!(
+        Hosts::sh(
+            k,
+            "PGPASSWORD=s3cret-app psql -XAtq -h 127.0.0.1 -U django -d django_app -c 'SELECT current_user, pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()'"
+        ),
+        "django|UTF8"
+    );
+    let acl = Hosts::sh(
+        k,
+        "cd / && runuser -u postgres -- psql -XAtq -c \"SELECT datacl FROM pg_database WHERE datname = 'django_app'\"",
+    );
+    assert!(acl.contains("report=Tc/"), "{acl}");
+    let sv = Hosts::sh(k, "supervisorctl status worker");
+    assert!(sv.contains("RUNNING"), "{sv}");
     let motd = Hosts::sh(k, "cat /etc/motd.d-facts");
     let ufw_version = Hosts::sh(k, "dpkg-query -W -f='${Version}' ufw");
     assert_eq!(motd, format!("ssh running enabled\nufw {ufw_version}"));
@@ -329,7 +389,9 @@ fn host_modules_converge_and_plan_predicts() {
     Hosts::sh(
         k,
         "sysctl -q -w net.ipv4.ip_forward=0; ufw --force delete allow 443/tcp >/dev/null; \
-         mysql -e \"REVOKE SELECT ON mysql.* FROM report@'%'\"",
+         mysql -e \"REVOKE SELECT ON mysql.* FROM report@'%'\"; \
+         runuser -u postgres -- psql -Xq -c 'ALTER ROLE django NOCREATEDB' 2>/dev/null; \
+         supervisorctl stop worker",
     );
     let plan = playbook(
         dir.path(),
@@ -353,7 +415,9 @@ fn host_modules_converge_and_plan_predicts() {
         [
             "Allow the web ports",
             "Enable IP forwarding",
-            "Read-only reporting user"
+            "PostgreSQL role for Django",
+            "Read-only reporting user",
+            "Worker runs"
         ],
         "{p:?}"
     );
