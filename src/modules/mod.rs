@@ -11,18 +11,36 @@ pub(crate) mod blockinfile;
 pub(crate) mod command;
 pub(crate) mod copy;
 pub(crate) mod cron;
+pub(crate) mod django_manage;
 pub(crate) mod file;
 pub(crate) mod file_fact;
 pub(crate) mod git;
 pub(crate) mod group;
 pub(crate) mod hostname;
 pub(crate) mod lineinfile;
+pub(crate) mod locale_gen;
+pub(crate) mod mount;
+pub(crate) mod mysql_db;
+pub(crate) mod mysql_user;
+pub(crate) mod package_facts;
+pub(crate) mod pause;
 pub(crate) mod pip;
+pub(crate) mod postgresql_db;
+pub(crate) mod postgresql_privs;
+pub(crate) mod postgresql_user;
+// Not registered yet: the engine must reconnect after the reboot (see `reboot::ENGINE`).
+#[allow(dead_code)]
+pub(crate) mod reboot;
 pub(crate) mod replace;
 pub(crate) mod safe_write;
 pub(crate) mod service;
+pub(crate) mod service_facts;
 pub(crate) mod stat;
+pub(crate) mod supervisorctl;
+pub(crate) mod sysctl;
 pub(crate) mod textfile;
+pub(crate) mod timezone;
+pub(crate) mod ufw;
 pub(crate) mod uri;
 pub(crate) mod user;
 
@@ -58,6 +76,21 @@ pub(crate) const NAMES: &[&str] = &[
     "pip",
     "apt_repository",
     "hostname",
+    "sysctl",
+    "ufw",
+    "timezone",
+    "service_facts",
+    "package_facts",
+    "pause",
+    "locale_gen",
+    "mount",
+    "django_manage",
+    "mysql_db",
+    "mysql_user",
+    "postgresql_db",
+    "postgresql_user",
+    "supervisorctl",
+    "postgresql_privs",
 ];
 
 /// The canonical module for a task key: `ansible.builtin.` prefixes and aliases resolved.
@@ -89,6 +122,21 @@ pub(crate) fn canonical(key: &str) -> Option<&'static str> {
         "pip" => "pip",
         "apt_repository" => "apt_repository",
         "hostname" => "hostname",
+        "sysctl" | "ansible.posix.sysctl" => "sysctl",
+        "ufw" | "community.general.ufw" => "ufw",
+        "timezone" | "community.general.timezone" => "timezone",
+        "service_facts" => "service_facts",
+        "package_facts" => "package_facts",
+        "pause" => "pause",
+        "locale_gen" | "community.general.locale_gen" => "locale_gen",
+        "mount" | "ansible.posix.mount" => "mount",
+        "django_manage" | "community.general.django_manage" => "django_manage",
+        "mysql_db" | "community.mysql.mysql_db" => "mysql_db",
+        "mysql_user" | "community.mysql.mysql_user" => "mysql_user",
+        "postgresql_db" | "community.postgresql.postgresql_db" => "postgresql_db",
+        "postgresql_user" | "community.postgresql.postgresql_user" => "postgresql_user",
+        "supervisorctl" | "community.general.supervisorctl" => "supervisorctl",
+        "postgresql_privs" | "community.postgresql.postgresql_privs" => "postgresql_privs",
         _ => return None,
     })
 }
@@ -273,6 +321,156 @@ fn spec(module: &str) -> &'static [&'static str] {
             "install_python_apt",
         ],
         "hostname" => &["name", "use"],
+        "sysctl" => &[
+            "name",
+            "value",
+            "state",
+            "sysctl_file",
+            "reload",
+            "sysctl_set",
+            "ignoreerrors",
+        ],
+        "timezone" => &["name", "hwclock"],
+        "service_facts" => &[],
+        "package_facts" => &["manager", "strategy"],
+        "pause" => &["seconds", "minutes", "prompt", "echo"],
+        "locale_gen" => &["name", "state"],
+        "postgresql_privs" => &[
+            "db",
+            "database",
+            "privs",
+            "type",
+            "objs",
+            "obj",
+            "schema",
+            "roles",
+            "state",
+            "login_user",
+            "login_password",
+            "login_host",
+            "login_db",
+            "port",
+            "login_port",
+        ],
+        "supervisorctl" => &[
+            "name",
+            "state",
+            "config",
+            "server_url",
+            "username",
+            "password",
+            "supervisorctl_path",
+            "stop_before_removing",
+        ],
+        "postgresql_user" => &[
+            "name",
+            "user",
+            "password",
+            "role_attr_flags",
+            "priv",
+            "db",
+            "state",
+            "no_password_changes",
+            "login_user",
+            "login_password",
+            "login_host",
+            "port",
+            "login_port",
+        ],
+        "postgresql_db" => &[
+            "name",
+            "db",
+            "state",
+            "owner",
+            "encoding",
+            "lc_collate",
+            "lc_ctype",
+            "template",
+            "login_user",
+            "login_password",
+            "login_host",
+            "login_db",
+            "port",
+            "login_port",
+        ],
+        "mysql_user" => &[
+            "name",
+            "user",
+            "host",
+            "password",
+            "encrypted",
+            "update_password",
+            "priv",
+            "append_privs",
+            "state",
+            "login_user",
+            "login_password",
+            "login_host",
+            "login_port",
+            "login_unix_socket",
+        ],
+        "mysql_db" => &[
+            "name",
+            "state",
+            "encoding",
+            "collation",
+            "login_user",
+            "login_password",
+            "login_host",
+            "login_port",
+            "login_unix_socket",
+        ],
+        "django_manage" => &[
+            "command",
+            "project_path",
+            "app_path",
+            "chdir",
+            "settings",
+            "virtualenv",
+            "virtual_env",
+            "pythonpath",
+            "python_path",
+            "database",
+            "fixtures",
+            "apps",
+            "link",
+            "clear",
+        ],
+        "mount" => &[
+            "path", "name", "src", "fstype", "opts", "dump", "passno", "state", "fstab", "boot",
+        ],
+        "ufw" => &[
+            "state",
+            "default",
+            "policy",
+            "direction",
+            "logging",
+            "rule",
+            "route",
+            "insert",
+            "delete",
+            "log",
+            "interface",
+            "if",
+            "interface_in",
+            "if_in",
+            "interface_out",
+            "if_out",
+            "from_ip",
+            "from",
+            "src",
+            "from_port",
+            "to_ip",
+            "to",
+            "dest",
+            "to_port",
+            "port",
+            "proto",
+            "protocol",
+            "name",
+            "app",
+            "comment",
+        ],
         _ => &[],
     }
 }
@@ -331,6 +529,20 @@ pub(crate) fn check_args(module: &str, args: &Args) -> Result<()> {
         "pip" if !need(&["name", "requirements"]) => Some("name` or `requirements"),
         "apt_repository" if !need(&["repo"]) => Some("repo"),
         "hostname" if !need(&["name"]) => Some("name"),
+        "sysctl" if !need(&["name"]) => Some("name"),
+        "locale_gen" if !need(&["name"]) => Some("name"),
+        "mount" if !need(&["path", "name"]) => Some("path"),
+        "django_manage" if !need(&["command"]) => Some("command"),
+        "mysql_db" if !need(&["name"]) => Some("name"),
+        "mysql_user" if !need(&["name", "user"]) => Some("name"),
+        "postgresql_db" if !need(&["name", "db"]) => Some("name"),
+        "postgresql_user" if !need(&["name", "user"]) => Some("name"),
+        "supervisorctl" if !need(&["name"]) => Some("name"),
+        "postgresql_privs" if !need(&["roles"]) => Some("roles"),
+        "postgresql_privs" if !need(&["privs"]) => Some("privs"),
+        "supervisorctl" if !need(&["state"]) => Some("state"),
+        "django_manage" if !need(&["project_path", "app_path", "chdir"]) => Some("project_path"),
+        "mount" if !need(&["state"]) => Some("state"),
         _ => None,
     };
     if let Some(m) = missing {
@@ -455,6 +667,21 @@ pub(crate) enum Action {
     Pip(pip::Pip),
     AptRepository(apt_repository::AptRepository),
     Hostname(hostname::Hostname),
+    Sysctl(sysctl::Sysctl),
+    Ufw(ufw::Ufw),
+    Timezone(timezone::Timezone),
+    ServiceFacts(service_facts::ServiceFacts),
+    PackageFacts(package_facts::PackageFacts),
+    Pause(pause::Pause),
+    LocaleGen(locale_gen::LocaleGen),
+    Mount(mount::Mount),
+    DjangoManage(django_manage::DjangoManage),
+    MysqlDb(mysql_db::MysqlDb),
+    MysqlUser(mysql_user::MysqlUser),
+    PostgresqlDb(postgresql_db::PostgresqlDb),
+    PostgresqlUser(postgresql_user::PostgresqlUser),
+    Supervisorctl(supervisorctl::Supervisorctl),
+    PostgresqlPrivs(postgresql_privs::PostgresqlPrivs),
     Debug(String),
     FlushHandlers,
     Noop,
@@ -498,6 +725,25 @@ impl Action {
             "pip" => Action::Pip(pip::Pip::build(&a)?),
             "apt_repository" => Action::AptRepository(apt_repository::AptRepository::build(&a)?),
             "hostname" => Action::Hostname(hostname::Hostname::build(&a)?),
+            "sysctl" => Action::Sysctl(sysctl::Sysctl::build(&a)?),
+            "ufw" => Action::Ufw(ufw::Ufw::build(&a)?),
+            "timezone" => Action::Timezone(timezone::Timezone::build(&a)?),
+            "service_facts" => Action::ServiceFacts(service_facts::ServiceFacts),
+            "package_facts" => Action::PackageFacts(package_facts::PackageFacts::build(&a)?),
+            "pause" => Action::Pause(pause::Pause::build(&a)?),
+            "locale_gen" => Action::LocaleGen(locale_gen::LocaleGen::build(&a)?),
+            "mount" => Action::Mount(mount::Mount::build(&a)?),
+            "django_manage" => Action::DjangoManage(django_manage::DjangoManage::build(&a)?),
+            "mysql_db" => Action::MysqlDb(mysql_db::MysqlDb::build(&a)?),
+            "mysql_user" => Action::MysqlUser(mysql_user::MysqlUser::build(&a)?),
+            "postgresql_db" => Action::PostgresqlDb(postgresql_db::PostgresqlDb::build(&a)?),
+            "supervisorctl" => Action::Supervisorctl(supervisorctl::Supervisorctl::build(&a)?),
+            "postgresql_privs" => {
+                Action::PostgresqlPrivs(postgresql_privs::PostgresqlPrivs::build(&a)?)
+            }
+            "postgresql_user" => {
+                Action::PostgresqlUser(postgresql_user::PostgresqlUser::build(&a)?)
+            }
             "debug" => {
                 let msg = match (rendered.get("msg"), rendered.get("var")) {
                     (Some(Value::String(s)), _) => s.clone(),
@@ -545,6 +791,20 @@ impl Action {
             Action::Pip(p) => Some(p.probe()),
             Action::AptRepository(r) => Some(r.probe()),
             Action::Hostname(h) => Some(h.probe()),
+            Action::Sysctl(s) => Some(s.probe()),
+            Action::Ufw(u) => Some(u.probe()),
+            Action::Timezone(t) => Some(t.probe()),
+            Action::ServiceFacts(s) => Some(s.probe()),
+            Action::PackageFacts(p) => Some(p.probe()),
+            Action::LocaleGen(l) => Some(l.probe()),
+            Action::Mount(m) => Some(m.probe()),
+            Action::DjangoManage(d) => d.probe(),
+            Action::MysqlDb(m) => Some(m.probe()),
+            Action::MysqlUser(m) => Some(m.probe()),
+            Action::PostgresqlDb(p) => Some(p.probe()),
+            Action::PostgresqlUser(p) => Some(p.probe()),
+            Action::Supervisorctl(s) => Some(s.probe()),
+            Action::PostgresqlPrivs(p) => Some(p.probe()),
             _ => None,
         }
     }
@@ -569,6 +829,20 @@ impl Action {
             Action::Pip(p) => p.reads(),
             Action::AptRepository(r) => r.reads(),
             Action::Hostname(h) => h.reads(),
+            Action::Sysctl(s) => s.reads(),
+            Action::Ufw(u) => u.reads(),
+            Action::Timezone(t) => t.reads(),
+            Action::ServiceFacts(s) => s.reads(),
+            Action::PackageFacts(p) => p.reads(),
+            Action::LocaleGen(l) => l.reads(),
+            Action::Mount(m) => m.reads(),
+            Action::DjangoManage(d) => d.reads(),
+            Action::MysqlDb(m) => m.reads(),
+            Action::MysqlUser(m) => m.reads(),
+            Action::PostgresqlDb(p) => p.reads(),
+            Action::PostgresqlUser(p) => p.reads(),
+            Action::Supervisorctl(s) => s.reads(),
+            Action::PostgresqlPrivs(p) => p.reads(),
             _ => Vec::new(),
         }
     }
@@ -594,6 +868,21 @@ impl Action {
             Action::Pip(p) => p.plan(facts),
             Action::AptRepository(r) => r.plan(facts),
             Action::Hostname(h) => h.plan(facts),
+            Action::Sysctl(s) => s.plan(facts),
+            Action::Ufw(u) => u.plan(facts),
+            Action::Timezone(t) => t.plan(facts),
+            Action::ServiceFacts(s) => s.plan(facts),
+            Action::PackageFacts(p) => p.plan(facts),
+            Action::Pause(p) => Ok(p.plan()),
+            Action::LocaleGen(l) => l.plan(facts),
+            Action::Mount(m) => m.plan(facts),
+            Action::DjangoManage(d) => d.plan(facts),
+            Action::MysqlDb(m) => m.plan(facts),
+            Action::MysqlUser(m) => m.plan(facts),
+            Action::PostgresqlDb(p) => p.plan(facts),
+            Action::PostgresqlUser(p) => p.plan(facts),
+            Action::Supervisorctl(s) => s.plan(facts),
+            Action::PostgresqlPrivs(p) => p.plan(facts),
             Action::Uri(u) => Ok(Plan {
                 run: Run::Http(u.request.clone()),
                 ..Plan::ok()
