@@ -162,7 +162,7 @@ fn seed_deploys_as_a_sudo_user() {
     let pb = dir.path().join("tls.yml");
     std::fs::write(
         &pb,
-        "- hosts: all\n  tasks:\n    - name: unchecked\n      uri: {url: 'https://localhost/', validate_certs: false, return_content: true}\n      register: a\n      loop: \"{{ range(end=20) }}\"\n    - name: show\n      debug: {msg: \"{{ a.results | map(attribute='content') | join(sep='') | trim }}\"}\n    - name: trusted\n      uri: {url: 'https://localhost/', ca_path: ca.pem}\n    - name: untrusted\n      uri: {url: 'https://localhost/'}\n      ignore_errors: true\n",
+        "- hosts: all\n  tasks:\n    - name: unchecked\n      uri: {url: 'https://localhost/', validate_certs: false, return_content: true}\n      register: a\n      loop: \"{{ range(20) }}\"\n    - name: show\n      debug: {msg: \"{{ a.results | map(attribute='content') | join('') | trim }}\"}\n    - name: trusted\n      uri: {url: 'https://localhost/', ca_path: ca.pem}\n    - name: untrusted\n      uri: {url: 'https://localhost/'}\n      ignore_errors: true\n",
     )
     .unwrap();
     let run = playbook(
