@@ -685,6 +685,18 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     };
     both!(env, "default", dflt);
     both!(env, "d", dflt);
+    // Put before a filter whose input may be an undefined variable (src/template.rs does):
+    // Ansible fails there (`{{ nope | upper }}`), where a lenient engine would go on.
+    env.add_filter("__plumb_defined", |v: Value| -> Result<Value, Error> {
+        if v.is_undefined() {
+            Err(Error::new(
+                minijinja::ErrorKind::UndefinedError,
+                "undefined value passed to a filter",
+            ))
+        } else {
+            Ok(v)
+        }
+    });
     both!(env, "split", |v: Value,
                          a: Rest<Value>,
                          kw: Kwargs|

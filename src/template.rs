@@ -62,7 +62,8 @@ impl Vars {
             return Ok(text.to_string());
         }
         self.check_names(text, 0, text, loc, false)?;
-        jinja::render_text(text, &self.map, &self.ctx).map_err(|e| self.error(e, text, 0, loc))
+        let src = self.strict(text, false);
+        jinja::render_text(&src, &self.map, &self.ctx).map_err(|e| self.error(e, text, 0, loc))
     }
 
     /// Renders a template file as the `template` module does (trim_blocks, the `#jinja2:`
@@ -78,7 +79,8 @@ impl Vars {
             template_dir: Some(dir.to_path_buf()),
             ..self.ctx.clone()
         };
-        jinja::render_template(text, &self.map, &ctx).map_err(|e| self.error(e, text, 0, loc))
+        let src = self.strict(text, false);
+        jinja::render_template(&src, &self.map, &ctx).map_err(|e| self.error(e, text, 0, loc))
     }
 
     /// Renders a value; a string that is one whole `{{ expr }}` keeps the expression's type, so
@@ -88,7 +90,9 @@ impl Vars {
         Ok(match v {
             Value::String(s) if has_template(s) => {
                 self.check_names(s, 0, s, loc, false)?;
-                jinja::render_str(s, &self.map, &self.ctx).map_err(|e| self.error(e, s, 0, loc))?
+                let src = self.strict(s, false);
+                jinja::render_str(&src, &self.map, &self.ctx)
+                    .map_err(|e| self.error(e, s, 0, loc))?
             }
             Value::Array(a) => Value::Array(
                 a.iter()
@@ -125,7 +129,8 @@ impl Vars {
                 let (start, e) = condition_expr(s);
                 self.check_names(e, start, s, loc, true)
                     .map_err(|err| condition_error(err, e.trim()))?;
-                jinja::eval_condition(s, &self.map, &self.ctx)
+                let src = self.strict(s, true);
+                jinja::eval_condition(&src, &self.map, &self.ctx)
                     .map_err(|err| condition_error(self.error(err, s, start, loc), e.trim()))
             }
             Value::Null => Ok(false),
@@ -189,6 +194,40 @@ impl Vars {
             }
             _ => Ok(()),
         }
+    }
+
+    /// `source` with a check before each filter that could receive an undefined variable, so
+    /// that `{{ nope | upper }}` fails as in Ansible instead of printing `NONE`. Only when the
+    /// source reads a variable that is not defined (else nothing changes), and never before the
+    /// filters meant for undefined values (`default`, `d`, `mandatory`).
+    fn strict(&self, source: &str, bare: bool) -> String {
+        let reads_undefined = roots(jinja::undeclared_variables(&if bare {
+            format!("{{{{ {source} }}}}")
+        } else {
+            source.to_string()
+        }))
+        .any(|n| {
+            !self.map.contains_key(&n) && !matches!(n.as_str(), "omit" | "ansible_managed" | "vars")
+        });
+        if !reads_undefined {
+            return source.to_string();
+        }
+        let mut out = String::with_capacity(source.len() + 32);
+        let mut last = 0;
+        for (off, name, test) in named_calls(source, bare) {
+            let tolerant = matches!(
+                name.trim_start_matches("ansible.builtin."),
+                "default" | "d" | "mandatory"
+            );
+            if test || tolerant {
+                continue;
+            }
+            out.push_str(&source[last..off]);
+            out.push_str("__plumb_defined | ");
+            last = off;
+        }
+        out.push_str(&source[last..]);
+        out
     }
 
     /// Every filter and test `source` names must exist, on every branch (Jinja looks them up
@@ -706,6 +745,35 @@ mod tests {
                 "{ok}"
             );
         }
+    }
+
+    #[test]
+    fn an_undefined_variable_through_a_filter_is_an_error() {
+        let v = vars(json!({"x": "a"}));
+        for bad in [
+            "{{ nope | upper }}",
+            "x{{ nope | length }}",
+            "{{ x ~ (nope | trim) }}",
+        ] {
+            let err = v.render(bad, &loc()).unwrap_err();
+            assert!(
+                err.to_string().contains("undefined variable `nope`"),
+                "{bad}: {err}"
+            );
+        }
+        for ok in [
+            "{{ nope | default('d') | upper }}",
+            "{{ nope | d(x) }}",
+            "{% if nope is defined %}{{ nope | upper }}{% endif %}",
+            "{{ x | upper }}",
+        ] {
+            assert!(v.render(ok, &loc()).is_ok(), "{ok}");
+        }
+        assert!(v.condition(&json!("nope | bool"), &loc()).is_err());
+        assert!(
+            !v.condition(&json!("nope | default(false) | bool"), &loc())
+                .unwrap()
+        );
     }
 
     #[test]
