@@ -178,6 +178,14 @@ pub(crate) fn placeholder_result() -> Value {
 /// and the task's own `vars` (a block's, a role's, an include's) rendered against them, as
 /// Ansible evaluates them when used: they may read the item, or each other. One that does
 /// not render is left out, with its error.
+/// The run's `-e` variables: they win over every other level, a task's, block's or role's
+/// `vars` included (set once by run.rs, before any host).
+static EXTRA: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+
+pub(crate) fn install_extra(extra: &Map<String, Value>) {
+    let _ = EXTRA.set(extra.clone());
+}
+
 pub(crate) fn task_item_vars(
     task: &crate::task::Task,
     m: &Map<String, Value>,
@@ -189,12 +197,19 @@ pub(crate) fn task_item_vars(
     // written: rendered here from that text, never from a registered value's.
     mi.extend(deferred.clone());
     mi.extend(task.vars.clone());
+    let extra = EXTRA.get();
+    if let Some(extra) = extra {
+        for (k, v) in extra.iter().filter(|(k, _)| task.vars.contains_key(*k)) {
+            mi.insert(k.clone(), v.clone());
+        }
+    }
     if let Some(i) = item {
         mi.insert(task.loop_var.clone(), i.clone());
     }
     let keys: BTreeSet<&String> = task
         .vars
         .iter()
+        .filter(|(k, _)| extra.is_none_or(|e| !e.contains_key(*k)))
         .filter(|(k, v)| mentions_template(v) && (item.is_none() || **k != task.loop_var))
         .map(|(k, _)| k)
         .chain(deferred.keys().filter(|k| !task.vars.contains_key(*k)))

@@ -76,6 +76,7 @@ fn run_playbook(a: RunArgs, plan: bool, validate_only: bool) -> Result<i32> {
     )?;
     let playbook = playbook::Playbook::load(&a.playbook)?;
     let opts = Options::new(&a, d, plan)?;
+    crate::host_vars::install_extra(&opts.extra_vars);
     // How hosts are reached (~/.ssh/config): read now, so its errors come before any host.
     let local = crate::ssh_config::Local::current();
     crate::reach::install(crate::reach::Settings {

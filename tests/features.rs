@@ -400,3 +400,20 @@ fn what_a_guard_is_there_for_still_validates() {
     let r = plumb(dir.path(), &["validate", "site.yml", "-i", "local.ini"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
 }
+
+#[test]
+fn extra_vars_win_over_task_block_and_role_vars() {
+    // Ansible's precedence: `-e` beats every level, a task's own `vars` included.
+    let dir = project(&[(
+        "site.yml",
+        "- hosts: all\n  vars: {who: play}\n  tasks:\n    - name: task level\n      debug: {msg: \"{{ who }}\"}\n      vars: {who: task}\n    - block:\n        - name: block level\n          debug: {msg: \"{{ who }}\"}\n      vars: {who: block}\n    - name: other\n      debug: {msg: \"{{ other }}\"}\n      vars: {other: \"task {{ who }}\"}\n",
+    )]);
+    let r = run(dir.path(), "apply", &["-e", "who=cli"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.task_msg("here", "task level"), "cli");
+    assert_eq!(r.task_msg("here", "block level"), "cli");
+    assert_eq!(r.task_msg("here", "other"), "task cli");
+    let r = run(dir.path(), "apply", &[]);
+    assert_eq!(r.task_msg("here", "task level"), "task");
+    assert_eq!(r.task_msg("here", "block level"), "block");
+}
