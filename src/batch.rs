@@ -10,37 +10,12 @@ use crate::task_instance::TaskInstance;
 use serde_json::{Map, Value};
 use std::path::Path;
 
-/// What one task's probe needs, in merged form.
-pub(crate) enum Need {
-    Files {
-        paths: Vec<String>,
-        sums: Vec<String>,
-    },
-    Unit(String),
-    /// Anything else runs its own snippet.
-    Own,
-}
+pub(crate) use crate::modules::Need;
 
+/// What a task's probe needs, as its module says; None when it has no probe.
 pub(crate) fn need(action: &Action) -> Option<Need> {
-    // Only a task with a probe needs one.
     action.probe()?;
-    Some(match action {
-        Action::File(f) => Need::Files {
-            paths: vec![f.path.clone()],
-            sums: vec![],
-        },
-        Action::Copy(c) => Need::Files {
-            paths: c
-                .dirs
-                .iter()
-                .cloned()
-                .chain(c.entries.iter().map(|e| e.dest.clone()))
-                .collect(),
-            sums: c.entries.iter().map(|e| e.dest.clone()).collect(),
-        },
-        Action::Service(s) if s.unit.is_some() => Need::Unit(s.unit.clone().unwrap_or_default()),
-        _ => Need::Own,
-    })
+    action.module().map(|m| m.need())
 }
 
 /// The merged `stat` + `sha256sum` snippet for all these paths.

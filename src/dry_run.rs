@@ -30,6 +30,7 @@ impl DryRun {
         if let Some(root) = e.undefined_root()
             && self.unknown.iter().any(|u| u == root)
         {
+            // `debug` is the engine's own action (it prints, touches nothing): skipped.
             let status = if task.module == "debug" {
                 Status::Skipped
             } else {
@@ -44,16 +45,16 @@ impl DryRun {
     }
 
     /// What a task would do, from its plan, without doing it. `o` carries the plan's changes and
-    /// diffs; `stale`: an earlier unmade change alters what it reads; `runs_on_apply`: the task
-    /// only means something when run (`uri`).
+    /// diffs; `stale`: an earlier unmade change alters what it reads. A request (`uri`) only
+    /// means something when made, so it waits for apply.
     pub(crate) fn judge(
         &mut self,
         task: &Task,
         mut o: Outcome,
         plan: Plan,
         stale: bool,
-        runs_on_apply: bool,
     ) -> Outcome {
+        let runs_on_apply = matches!(plan.run, Run::Http(_));
         let never_changes = matches!(&task.changed_when, Some(c) if c.value == Value::Bool(false));
         if runs_on_apply || (matches!(plan.run, Run::Command(_)) && never_changes) {
             o.status = Status::Skipped;
@@ -208,9 +209,12 @@ mod tests {
             if command {
                 plan.run = Run::Command("x".into());
             }
+            if on_apply {
+                plan.run = Run::Http(crate::http::Request::default());
+            }
             plan.writes = vec![Resource::Path("/x".into())];
             let mut d = DryRun::default();
-            let o = d.judge(&t, Outcome::new(Ok, ""), plan, stale, on_apply);
+            let o = d.judge(&t, Outcome::new(Ok, ""), plan, stale);
             assert_eq!(o.status, want, "{yaml}");
             assert_eq!(
                 o.value["changed"],

@@ -497,9 +497,8 @@ impl<'a> HostRun<'a> {
         }
         // A restart (or reload) handler for a unit that plumb itself started after the change
         // that notified it has nothing left to do: the unit already runs the new config.
-        if let (Action::Service(s), false) = (&action, self.check())
-            && matches!(s.state.as_deref(), Some("restarted" | "reloaded"))
-            && let Some(unit) = &s.unit
+        if !self.check()
+            && let Some(unit) = action.module().and_then(|m| m.restarts())
             && self.notes.restart_done(unit)
         {
             return Ok(Outcome::new(
@@ -540,9 +539,7 @@ impl<'a> HostRun<'a> {
         // apply when an earlier planned change would alter what it reads: run now, it would
         // read the host as it is, not as it will be.
         if self.check() && (!task.runs_in_plan || stale) {
-            let mut o = self
-                .dry
-                .judge(task, o, plan, stale, matches!(action, Action::Uri(_)));
+            let mut o = self.dry.judge(task, o, plan, stale);
             if task.runs_in_plan {
                 o.msg = "not run in this plan: an earlier change alters what it reads".into();
             }

@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::sync::{Arc, OnceLock};
 
 /// What a `uri` task asks for, ready to send.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Request {
     pub(crate) url: String,
     pub(crate) host: String,

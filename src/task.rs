@@ -277,13 +277,14 @@ impl Task {
                                     kloc,
                                     format!("unknown module or {what} keyword `{k}`"),
                                 );
-                                let cands = modules::NAMES.iter().chain(KEYWORDS.iter()).copied();
+                                let cands =
+                                    modules::names().into_iter().chain(KEYWORDS.iter().copied());
                                 if let Some(s) = suggest(k, cands) {
                                     e = e.with_hint(format!("did you mean `{s}`?"));
                                 } else {
                                     e = e.with_hint(format!(
                                         "modules are: {}",
-                                        modules::NAMES.join(", ")
+                                        modules::names().join(", ")
                                     ));
                                 }
                                 return Err(e);

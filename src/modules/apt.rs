@@ -32,6 +32,8 @@ pub(crate) struct AptFacts {
     pub(crate) policy: HashMap<String, (String, String)>,
 }
 
+super::plain_module!(Apt);
+
 impl Apt {
     pub(crate) fn build(a: &Getter) -> Result<Apt> {
         let key = ["name", "pkg", "package"]

@@ -25,6 +25,8 @@ pub(crate) struct AptRepository {
     pub writer: Copy,
 }
 
+super::plain_module!(AptRepository);
+
 impl AptRepository {
     pub(crate) fn build(a: &Getter) -> Result<AptRepository> {
         let raw = a.str("repo")?;

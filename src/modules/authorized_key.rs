@@ -77,6 +77,8 @@ fn key_id(line: &str) -> Option<(&str, &str)> {
     parse_key(line).map(|k| (k.kind, k.blob))
 }
 
+super::plain_module!(AuthorizedKey);
+
 impl AuthorizedKey {
     pub(crate) fn build(a: &Getter) -> Result<AuthorizedKey> {
         let user = a.str("user")?;

@@ -33,6 +33,8 @@ pub(crate) struct BlockInFile {
     pub writer: Copy,
 }
 
+super::plain_module!(BlockInFile);
+
 impl BlockInFile {
     pub(crate) fn build(a: &Getter) -> Result<BlockInFile> {
         let key = ["path", "dest", "destfile", "name"]

@@ -14,6 +14,18 @@ pub(crate) struct Command {
     pub(crate) removes: Option<String>,
 }
 
+impl super::Module for Command {
+    fn probe(&self) -> Option<String> {
+        Command::probe(self)
+    }
+    fn reads(&self) -> Vec<Resource> {
+        Command::reads(self)
+    }
+    fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
+        Command::plan(self, facts)
+    }
+}
+
 impl Command {
     pub(crate) fn build(a: &Getter, shell: bool) -> Result<Command> {
         let raw = match a.opt_str("_raw")? {

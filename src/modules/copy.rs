@@ -70,6 +70,29 @@ fn src_candidates(base: &Path, role: Option<&Path>, src: &str, template: bool) -
     c
 }
 
+impl super::Module for Copy {
+    fn probe(&self) -> Option<String> {
+        Some(Copy::probe(self))
+    }
+    fn reads(&self) -> Vec<Resource> {
+        vec![Resource::Path(self.dest.clone())]
+    }
+    fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
+        Copy::plan(self, facts)
+    }
+    fn need(&self) -> super::Need {
+        super::Need::Files {
+            paths: self
+                .dirs
+                .iter()
+                .cloned()
+                .chain(self.entries.iter().map(|e| e.dest.clone()))
+                .collect(),
+            sums: self.entries.iter().map(|e| e.dest.clone()).collect(),
+        }
+    }
+}
+
 impl Copy {
     /// Writes one file at `dest`, with nothing else set: for modules that compute a file's
     /// content themselves and set what they need on top.

@@ -30,6 +30,8 @@ pub(crate) struct Cron {
     pub writer: Option<Copy>,
 }
 
+super::plain_module!(Cron);
+
 impl Cron {
     pub(crate) fn build(a: &Getter) -> Result<Cron> {
         let present = a.choice("state", &["present", "absent"], "present")? == "present";

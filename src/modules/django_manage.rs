@@ -26,6 +26,18 @@ pub(crate) struct DjangoManage {
     pub clear: bool,
 }
 
+impl super::Module for DjangoManage {
+    fn probe(&self) -> Option<String> {
+        DjangoManage::probe(self)
+    }
+    fn reads(&self) -> Vec<Resource> {
+        DjangoManage::reads(self)
+    }
+    fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
+        DjangoManage::plan(self, facts)
+    }
+}
+
 impl DjangoManage {
     pub(crate) fn build(a: &Getter) -> Result<DjangoManage> {
         let text = a.str("command")?;

@@ -19,6 +19,24 @@ pub(crate) struct File {
     pub(crate) force: bool,
 }
 
+impl super::Module for File {
+    fn probe(&self) -> Option<String> {
+        Some(File::probe(self))
+    }
+    fn reads(&self) -> Vec<Resource> {
+        vec![Resource::Path(self.path.clone())]
+    }
+    fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
+        File::plan(self, facts)
+    }
+    fn need(&self) -> super::Need {
+        super::Need::Files {
+            paths: vec![self.path.clone()],
+            sums: vec![],
+        }
+    }
+}
+
 impl File {
     pub(crate) fn build(a: &Getter) -> Result<File> {
         let key = ["path", "dest", "name"]

@@ -37,6 +37,8 @@ enum Target {
     Commit,
 }
 
+super::plain_module!(Git);
+
 impl Git {
     pub(crate) fn build(a: &Getter) -> Result<Git> {
         let key = if a.has("repo") { "repo" } else { "name" };

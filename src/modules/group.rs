@@ -19,6 +19,8 @@ pub(crate) struct GroupFact {
     pub(crate) gid: u64,
 }
 
+super::plain_module!(Group);
+
 impl Group {
     pub(crate) fn build(a: &Getter) -> Result<Group> {
         let name = a.str("name")?;

@@ -24,6 +24,8 @@ pub(crate) struct Hostname {
     pub using: Use,
 }
 
+super::plain_module!(Hostname);
+
 impl Hostname {
     pub(crate) fn build(a: &Getter) -> Result<Hostname> {
         let name = a.str("name")?;

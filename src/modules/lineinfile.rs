@@ -35,6 +35,8 @@ pub(crate) struct LineInFile {
 /// Files larger than this are not read into a probe.
 const MAX_BYTES: usize = 8 << 20;
 
+super::plain_module!(LineInFile);
+
 impl LineInFile {
     pub(crate) fn build(a: &Getter) -> Result<LineInFile> {
         let key = ["path", "dest", "name"]

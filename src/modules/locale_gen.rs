@@ -35,6 +35,8 @@ fn norm(name: &str) -> String {
     s
 }
 
+super::plain_module!(LocaleGen);
+
 impl LocaleGen {
     pub(crate) fn build(a: &Getter) -> Result<LocaleGen> {
         let names = a.list("name")?;

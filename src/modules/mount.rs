@@ -40,6 +40,8 @@ fn unescape(s: &str) -> String {
         .replace("\\134", "\\")
 }
 
+super::plain_module!(Mount);
+
 impl Mount {
     pub(crate) fn build(a: &Getter) -> Result<Mount> {
         let key = if a.has("path") { "path" } else { "name" };

@@ -136,6 +136,8 @@ pub(crate) struct MysqlDb {
     pub login: Login,
 }
 
+super::plain_module!(MysqlDb);
+
 impl MysqlDb {
     pub(crate) fn build(a: &Getter) -> Result<MysqlDb> {
         let names = a.list("name")?;

@@ -156,6 +156,8 @@ fn parse_grants(out: &str) -> std::result::Result<BTreeMap<String, BTreeSet<Stri
     Ok(m)
 }
 
+super::plain_module!(MysqlUser);
+
 impl MysqlUser {
     pub(crate) fn build(a: &Getter) -> Result<MysqlUser> {
         let key = if a.has("name") { "name" } else { "user" };

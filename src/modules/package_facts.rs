@@ -10,6 +10,8 @@ use serde_json::{Map, Value, json};
 #[derive(Debug, Clone)]
 pub(crate) struct PackageFacts;
 
+super::plain_module!(PackageFacts);
+
 impl PackageFacts {
     pub(crate) fn build(a: &Getter) -> Result<PackageFacts> {
         for m in a.list("manager")? {

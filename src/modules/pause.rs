@@ -14,6 +14,19 @@ pub(crate) struct Pause {
     pub prompt: Option<String>,
 }
 
+/// Needs no facts: it only waits, when applied.
+impl super::Module for Pause {
+    fn probe(&self) -> Option<String> {
+        None
+    }
+    fn reads(&self) -> Vec<super::Resource> {
+        Vec::new()
+    }
+    fn plan(&self, _facts: &str) -> std::result::Result<Plan, String> {
+        Ok(Pause::plan(self))
+    }
+}
+
 impl Pause {
     pub(crate) fn build(a: &Getter) -> Result<Pause> {
         let seconds = match (a.opt_u64("seconds")?, a.opt_u64("minutes")?) {

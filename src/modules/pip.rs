@@ -33,6 +33,8 @@ pub(crate) struct Pip {
     pub executable: String,
 }
 
+super::plain_module!(Pip);
+
 impl Pip {
     pub(crate) fn build(a: &Getter) -> Result<Pip> {
         let mut names = a.list("name")?;

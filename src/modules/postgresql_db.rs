@@ -129,6 +129,8 @@ pub(crate) struct PostgresqlDb {
     pub psql: Psql,
 }
 
+super::plain_module!(PostgresqlDb);
+
 impl PostgresqlDb {
     pub(crate) fn build(a: &Getter) -> Result<PostgresqlDb> {
         let key = if a.has("name") { "name" } else { "db" };

@@ -39,6 +39,8 @@ fn all_of(kind: &str) -> &'static [&'static str] {
     }
 }
 
+super::plain_module!(PostgresqlPrivs);
+
 impl PostgresqlPrivs {
     pub(crate) fn build(a: &Getter) -> Result<PostgresqlPrivs> {
         let kind = a.choice("type", &["table", "database", "schema"], "table")?;

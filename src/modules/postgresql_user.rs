@@ -69,6 +69,8 @@ pub(crate) fn scram_matches(verifier: &str, password: &str) -> Option<bool> {
     Some(b64.encode(stored_key) == stored && b64.encode(server_key) == server)
 }
 
+super::plain_module!(PostgresqlUser);
+
 impl PostgresqlUser {
     pub(crate) fn build(a: &Getter) -> Result<PostgresqlUser> {
         let key = if a.has("name") { "name" } else { "user" };

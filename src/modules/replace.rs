@@ -31,6 +31,8 @@ pub(crate) struct Replace {
     pub writer: Copy,
 }
 
+super::plain_module!(Replace);
+
 impl Replace {
     pub(crate) fn build(a: &Getter) -> Result<Replace> {
         let key = ["path", "dest", "destfile", "name"]

@@ -23,6 +23,30 @@ const UNIT_SUFFIXES: &[&str] = &[
 pub(crate) const PROPS: &str =
     "Id,LoadState,ActiveState,SubState,UnitFileState,NeedDaemonReload,MainPID";
 
+impl super::Module for Service {
+    fn probe(&self) -> Option<String> {
+        Some(Service::probe(self))
+    }
+    fn reads(&self) -> Vec<Resource> {
+        Service::reads(self)
+    }
+    fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
+        Service::plan(self, facts)
+    }
+    fn need(&self) -> super::Need {
+        match &self.unit {
+            Some(u) => super::Need::Unit(u.clone()),
+            None => super::Need::Own,
+        }
+    }
+    fn restarts(&self) -> Option<&str> {
+        match self.state.as_deref() {
+            Some("restarted" | "reloaded") => self.unit.as_deref(),
+            _ => None,
+        }
+    }
+}
+
 impl Service {
     pub(crate) fn build(a: &Getter) -> Result<Service> {
         let unit = a.opt_str("name")?.map(|n| {

@@ -10,6 +10,8 @@ use serde_json::{Map, Value, json};
 #[derive(Debug, Clone)]
 pub(crate) struct ServiceFacts;
 
+super::plain_module!(ServiceFacts);
+
 impl ServiceFacts {
     pub(crate) fn reads(&self) -> Vec<Resource> {
         vec![Resource::Unit("*".into())]

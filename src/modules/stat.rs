@@ -13,6 +13,8 @@ pub(crate) struct Stat {
     pub(crate) checksum: bool,
 }
 
+super::plain_module!(Stat);
+
 impl Stat {
     pub(crate) fn build(a: &Getter) -> Result<Stat> {
         let path = a.opt_path("path")?.expect("checked: path is present");

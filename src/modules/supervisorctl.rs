@@ -21,6 +21,8 @@ const STATES: &[&str] = &[
     "STOPPED", "STARTING", "RUNNING", "BACKOFF", "STOPPING", "EXITED", "FATAL", "UNKNOWN",
 ];
 
+super::plain_module!(Supervisorctl);
+
 impl Supervisorctl {
     pub(crate) fn build(a: &Getter) -> Result<Supervisorctl> {
         let name = a.str("name")?;

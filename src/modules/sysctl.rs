@@ -37,6 +37,8 @@ pub(crate) fn normalize(v: &str) -> String {
     }
 }
 
+super::plain_module!(Sysctl);
+
 impl Sysctl {
     pub(crate) fn build(a: &Getter) -> Result<Sysctl> {
         let name = a.str("name")?.trim().to_string();

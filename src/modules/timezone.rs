@@ -22,6 +22,8 @@ pub(crate) struct Timezone {
 
 const ZONEINFO: &str = "/usr/share/zoneinfo";
 
+super::plain_module!(Timezone);
+
 impl Timezone {
     pub(crate) fn build(a: &Getter) -> Result<Timezone> {
         let name = a.opt_str("name")?;

@@ -23,6 +23,8 @@ pub(crate) struct Ufw {
     pub rule: Option<Vec<String>>,
 }
 
+super::plain_module!(Ufw);
+
 impl Ufw {
     pub(crate) fn build(a: &Getter) -> Result<Ufw> {
         let pick = |keys: &[&'static str]| -> Result<Option<(String, &'static str)>> {

@@ -11,6 +11,22 @@ pub(crate) struct Uri {
     pub(crate) request: Request,
 }
 
+/// Reads nothing beforehand: the request is the task, and its answer its result.
+impl super::Module for Uri {
+    fn probe(&self) -> Option<String> {
+        None
+    }
+    fn reads(&self) -> Vec<super::Resource> {
+        Vec::new()
+    }
+    fn plan(&self, _facts: &str) -> std::result::Result<super::Plan, String> {
+        Ok(super::Plan {
+            run: super::Run::Http(self.request.clone()),
+            ..super::Plan::ok()
+        })
+    }
+}
+
 impl Uri {
     /// `base`: the playbook's directory, which a relative `ca_path` is read from.
     pub(crate) fn build(a: &Getter, base: &std::path::Path) -> Result<Uri> {

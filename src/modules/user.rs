@@ -37,6 +37,8 @@ pub(crate) struct UserFact {
     pub(crate) groups: Vec<String>,
 }
 
+super::plain_module!(User);
+
 impl User {
     pub(crate) fn build(a: &Getter) -> Result<User> {
         let name = a.str("name")?;

@@ -1,0 +1,768 @@
+//! Every module in one table: the names a task may use for it, the arguments it takes, which
+//! of them it needs, whether it takes free-form text, and how it is built from its rendered
+//! arguments. Adding a module is its own file plus one row here.
+
+use super::args::{Args, Getter};
+use super::*;
+use crate::error::{Error, Result, suggest};
+
+/// One module's row.
+pub(crate) struct Spec {
+    /// The canonical name (the one the engine and the reports use).
+    pub(crate) name: &'static str,
+    /// Other names listed among the modules (and suggested for a typo).
+    pub(crate) listed: &'static [&'static str],
+    /// Other names accepted but not listed: Ansible's old names and collection names.
+    pub(crate) aliases: &'static [&'static str],
+    /// The arguments it accepts; `_raw` is the free-form text of `command: ls -l`.
+    pub(crate) args: &'static [&'static str],
+    /// Arguments it needs: at least one key of each group, named in the error as the second.
+    pub(crate) required: &'static [(&'static [&'static str], &'static str)],
+    /// Whether `module: some text` is its free-form argument.
+    pub(crate) free_form: bool,
+    /// Its action from its rendered arguments.
+    pub(crate) build: fn(&Getter, &BuildCtx) -> Result<Action>,
+}
+
+fn module(m: impl Module + 'static) -> Result<Action> {
+    Ok(Action::Module(std::sync::Arc::new(m)))
+}
+
+pub(crate) const MODULES: &[Spec] = &[
+    Spec {
+        name: "apt",
+        listed: &[],
+        aliases: &[],
+        args: &[
+            "name",
+            "pkg",
+            "package",
+            "state",
+            "update_cache",
+            "cache_valid_time",
+            "install_recommends",
+            "purge",
+            "lock_timeout",
+        ],
+        required: &[(&["name", "pkg", "package", "update_cache"], "name")],
+        free_form: false,
+        build: |a, _| module(apt::Apt::build(a)?),
+    },
+    Spec {
+        name: "file",
+        listed: &[],
+        aliases: &[],
+        args: &[
+            "path", "dest", "name", "state", "mode", "owner", "group", "src", "force",
+        ],
+        required: &[(&["path", "dest", "name"], "path")],
+        free_form: false,
+        build: |a, _| module(file::File::build(a)?),
+    },
+    Spec {
+        name: "copy",
+        listed: &[],
+        aliases: &[],
+        args: &[
+            "src",
+            "content",
+            "dest",
+            "mode",
+            "owner",
+            "group",
+            "backup",
+            "validate",
+            "validate_in_place",
+            "force",
+            "directory_mode",
+        ],
+        required: &[
+            (&["src", "content"], "src` or `content"),
+            (&["dest"], "dest"),
+        ],
+        free_form: false,
+        build: |a, ctx| module(copy::Copy::build(a, ctx, false)?),
+    },
+    Spec {
+        name: "template",
+        listed: &[],
+        aliases: &[],
+        args: &[
+            "src",
+            "dest",
+            "mode",
+            "owner",
+            "group",
+            "backup",
+            "validate",
+            "validate_in_place",
+            "force",
+        ],
+        required: &[(&["dest"], "dest"), (&["src"], "src")],
+        free_form: false,
+        build: |a, ctx| module(copy::Copy::build(a, ctx, true)?),
+    },
+    Spec {
+        name: "lineinfile",
+        listed: &[],
+        aliases: &[],
+        args: &[
+            "path",
+            "dest",
+            "name",
+            "line",
+            "regexp",
+            "state",
+            "insertafter",
+            "insertbefore",
+            "create",
+            "backup",
+            "mode",
+            "owner",
+            "group",
+            "validate",
+        ],
+        required: &[(&["path", "dest", "name"], "path")],
+        free_form: false,
+        build: |a, _| module(lineinfile::LineInFile::build(a)?),
+    },
+    Spec {
+        name: "stat",
+        listed: &[],
+        aliases: &[],
+        args: &["path", "get_checksum", "checksum_algorithm"],
+        required: &[(&["path"], "path")],
+        free_form: false,
+        build: |a, _| module(stat::Stat::build(a)?),
+    },
+    Spec {
+        name: "user",
+        listed: &[],
+        aliases: &[],
+        args: &[
+            "name",
+            "state",
+            "uid",
+            "group",
+            "groups",
+            "append",
+            "shell",
+            "home",
+            "create_home",
+            "system",
+            "comment",
+            "remove",
+        ],
+        required: &[(&["name"], "name")],
+        free_form: false,
+        build: |a, _| module(user::User::build(a)?),
+    },
+    Spec {
+        name: "authorized_key",
+        listed: &[],
+        aliases: &[],
+        args: &["user", "key", "state", "exclusive", "path", "manage_dir"],
+        required: &[(&["user"], "user"), (&["key"], "key")],
+        free_form: false,
+        build: |a, _| module(authorized_key::AuthorizedKey::build(a)?),
+    },
+    Spec {
+        name: "group",
+        listed: &[],
+        aliases: &[],
+        args: &["name", "state", "gid", "system"],
+        required: &[(&["name"], "name")],
+        free_form: false,
+        build: |a, _| module(group::Group::build(a)?),
+    },
+    Spec {
+        name: "systemd_service",
+        listed: &["service"],
+        aliases: &["systemd"],
+        args: &["name", "state", "enabled", "daemon_reload"],
+        required: &[(&["name", "daemon_reload"], "name")],
+        free_form: false,
+        build: |a, _| module(service::Service::build(a)?),
+    },
+    Spec {
+        name: "command",
+        listed: &[],
+        aliases: &[],
+        args: &["_raw", "cmd", "argv", "chdir", "creates", "removes"],
+        required: &[(&["_raw", "cmd", "argv"], "cmd")],
+        free_form: true,
+        build: |a, _| module(command::Command::build(a, false)?),
+    },
+    Spec {
+        name: "shell",
+        listed: &[],
+        aliases: &[],
+        args: &["_raw", "cmd", "chdir", "creates", "removes", "executable"],
+        required: &[(&["_raw", "cmd"], "cmd")],
+        free_form: true,
+        build: |a, _| module(command::Command::build(a, true)?),
+    },
+    Spec {
+        name: "uri",
+        listed: &[],
+        aliases: &[],
+        args: &[
+            "url",
+            "method",
+            "status_code",
+            "return_content",
+            "timeout",
+            "headers",
+            "validate_certs",
+            "ca_path",
+        ],
+        required: &[(&["url"], "url")],
+        free_form: false,
+        build: |a, ctx| module(uri::Uri::build(a, ctx.base_dir)?),
+    },
+    Spec {
+        name: "debug",
+        listed: &[],
+        aliases: &[],
+        args: &["msg", "var"],
+        required: &[],
+        free_form: false,
+        build: Action::debug,
+    },
+    Spec {
+        name: "meta",
+        listed: &[],
+        aliases: &[],
+        args: &["_raw"],
+        required: &[(&["_raw"], "flush_handlers")],
+        free_form: true,
+        build: Action::meta,
+    },
+    Spec {
+        name: "blockinfile",
+        listed: &[],
+        aliases: &[],
+        args: &[
+            "path",
+            "dest",
+            "destfile",
+            "name",
+            "block",
+            "content",
+            "marker",
+            "marker_begin",
+            "marker_end",
+            "insertafter",
+            "insertbefore",
+            "state",
+            "create",
+            "backup",
+            "mode",
+            "owner",
+            "group",
+            "validate",
+            "append_newline",
+            "prepend_newline",
+        ],
+        required: &[(&["path", "dest", "destfile", "name"], "path")],
+        free_form: false,
+        build: |a, _| module(blockinfile::BlockInFile::build(a)?),
+    },
+    Spec {
+        name: "replace",
+        listed: &[],
+        aliases: &[],
+        args: &[
+            "path", "dest", "destfile", "name", "regexp", "replace", "after", "before", "backup",
+            "mode", "owner", "group", "validate",
+        ],
+        required: &[
+            (&["path", "dest", "destfile", "name"], "path"),
+            (&["regexp"], "regexp"),
+        ],
+        free_form: false,
+        build: |a, _| module(replace::Replace::build(a)?),
+    },
+    Spec {
+        name: "cron",
+        listed: &[],
+        aliases: &[],
+        args: &[
+            "name",
+            "job",
+            "value",
+            "minute",
+            "hour",
+            "day",
+            "month",
+            "weekday",
+            "special_time",
+            "user",
+            "state",
+            "disabled",
+            "env",
+            "cron_file",
+            "backup",
+            "insertafter",
+            "insertbefore",
+        ],
+        required: &[],
+        free_form: false,
+        build: |a, _| module(cron::Cron::build(a)?),
+    },
+    Spec {
+        name: "git",
+        listed: &[],
+        aliases: &[],
+        args: &[
+            "repo",
+            "name",
+            "dest",
+            "version",
+            "force",
+            "update",
+            "clone",
+            "depth",
+            "single_branch",
+            "recursive",
+            "remote",
+            "accept_hostkey",
+            "accept_newhostkey",
+            "key_file",
+            "ssh_opts",
+        ],
+        required: &[(&["repo", "name"], "repo"), (&["dest"], "dest")],
+        free_form: false,
+        build: |a, _| module(git::Git::build(a)?),
+    },
+    Spec {
+        name: "pip",
+        listed: &[],
+        aliases: &[],
+        args: &[
+            "name",
+            "version",
+            "requirements",
+            "virtualenv",
+            "virtualenv_command",
+            "virtualenv_python",
+            "virtualenv_site_packages",
+            "state",
+            "extra_args",
+            "chdir",
+            "executable",
+        ],
+        required: &[(&["name", "requirements"], "name` or `requirements")],
+        free_form: false,
+        build: |a, _| module(pip::Pip::build(a)?),
+    },
+    Spec {
+        name: "apt_repository",
+        listed: &[],
+        aliases: &[],
+        args: &[
+            "repo",
+            "state",
+            "filename",
+            "update_cache",
+            "update-cache",
+            "mode",
+            "codename",
+            "validate_certs",
+            "install_python_apt",
+        ],
+        required: &[(&["repo"], "repo")],
+        free_form: false,
+        build: |a, _| module(apt_repository::AptRepository::build(a)?),
+    },
+    Spec {
+        name: "hostname",
+        listed: &[],
+        aliases: &[],
+        args: &["name", "use"],
+        required: &[(&["name"], "name")],
+        free_form: false,
+        build: |a, _| module(hostname::Hostname::build(a)?),
+    },
+    Spec {
+        name: "sysctl",
+        listed: &[],
+        aliases: &["ansible.posix.sysctl"],
+        args: &[
+            "name",
+            "value",
+            "state",
+            "sysctl_file",
+            "reload",
+            "sysctl_set",
+            "ignoreerrors",
+        ],
+        required: &[(&["name"], "name")],
+        free_form: false,
+        build: |a, _| module(sysctl::Sysctl::build(a)?),
+    },
+    Spec {
+        name: "ufw",
+        listed: &[],
+        aliases: &["community.general.ufw"],
+        args: &[
+            "state",
+            "default",
+            "policy",
+            "direction",
+            "logging",
+            "rule",
+            "route",
+            "insert",
+            "delete",
+            "log",
+            "interface",
+            "if",
+            "interface_in",
+            "if_in",
+            "interface_out",
+            "if_out",
+            "from_ip",
+            "from",
+            "src",
+            "from_port",
+            "to_ip",
+            "to",
+            "dest",
+            "to_port",
+            "port",
+            "proto",
+            "protocol",
+            "name",
+            "app",
+            "comment",
+        ],
+        required: &[],
+        free_form: false,
+        build: |a, _| module(ufw::Ufw::build(a)?),
+    },
+    Spec {
+        name: "timezone",
+        listed: &[],
+        aliases: &["community.general.timezone"],
+        args: &["name", "hwclock"],
+        required: &[],
+        free_form: false,
+        build: |a, _| module(timezone::Timezone::build(a)?),
+    },
+    Spec {
+        name: "service_facts",
+        listed: &[],
+        aliases: &[],
+        args: &[],
+        required: &[],
+        free_form: false,
+        build: |_, _| module(service_facts::ServiceFacts),
+    },
+    Spec {
+        name: "package_facts",
+        listed: &[],
+        aliases: &[],
+        args: &["manager", "strategy"],
+        required: &[],
+        free_form: false,
+        build: |a, _| module(package_facts::PackageFacts::build(a)?),
+    },
+    Spec {
+        name: "pause",
+        listed: &[],
+        aliases: &[],
+        args: &["seconds", "minutes", "prompt", "echo"],
+        required: &[],
+        free_form: false,
+        build: |a, _| module(pause::Pause::build(a)?),
+    },
+    Spec {
+        name: "locale_gen",
+        listed: &[],
+        aliases: &["community.general.locale_gen"],
+        args: &["name", "state"],
+        required: &[(&["name"], "name")],
+        free_form: false,
+        build: |a, _| module(locale_gen::LocaleGen::build(a)?),
+    },
+    Spec {
+        name: "mount",
+        listed: &[],
+        aliases: &["ansible.posix.mount"],
+        args: &[
+            "path", "name", "src", "fstype", "opts", "dump", "passno", "state", "fstab", "boot",
+        ],
+        required: &[(&["path", "name"], "path"), (&["state"], "state")],
+        free_form: false,
+        build: |a, _| module(mount::Mount::build(a)?),
+    },
+    Spec {
+        name: "django_manage",
+        listed: &[],
+        aliases: &["community.general.django_manage"],
+        args: &[
+            "command",
+            "project_path",
+            "app_path",
+            "chdir",
+            "settings",
+            "virtualenv",
+            "virtual_env",
+            "pythonpath",
+            "python_path",
+            "database",
+            "fixtures",
+            "apps",
+            "link",
+            "clear",
+        ],
+        required: &[
+            (&["command"], "command"),
+            (&["project_path", "app_path", "chdir"], "project_path"),
+        ],
+        free_form: false,
+        build: |a, _| module(django_manage::DjangoManage::build(a)?),
+    },
+    Spec {
+        name: "mysql_db",
+        listed: &[],
+        aliases: &["community.mysql.mysql_db"],
+        args: &[
+            "name",
+            "state",
+            "encoding",
+            "collation",
+            "login_user",
+            "login_password",
+            "login_host",
+            "login_port",
+            "login_unix_socket",
+        ],
+        required: &[(&["name"], "name")],
+        free_form: false,
+        build: |a, _| module(mysql_db::MysqlDb::build(a)?),
+    },
+    Spec {
+        name: "mysql_user",
+        listed: &[],
+        aliases: &["community.mysql.mysql_user"],
+        args: &[
+            "name",
+            "user",
+            "host",
+            "password",
+            "encrypted",
+            "update_password",
+            "priv",
+            "append_privs",
+            "state",
+            "login_user",
+            "login_password",
+            "login_host",
+            "login_port",
+            "login_unix_socket",
+        ],
+        required: &[(&["name", "user"], "name")],
+        free_form: false,
+        build: |a, _| module(mysql_user::MysqlUser::build(a)?),
+    },
+    Spec {
+        name: "postgresql_db",
+        listed: &[],
+        aliases: &["community.postgresql.postgresql_db"],
+        args: &[
+            "name",
+            "db",
+            "state",
+            "owner",
+            "encoding",
+            "lc_collate",
+            "lc_ctype",
+            "template",
+            "login_user",
+            "login_password",
+            "login_host",
+            "login_db",
+            "port",
+            "login_port",
+        ],
+        required: &[(&["name", "db"], "name")],
+        free_form: false,
+        build: |a, _| module(postgresql_db::PostgresqlDb::build(a)?),
+    },
+    Spec {
+        name: "postgresql_user",
+        listed: &[],
+        aliases: &["community.postgresql.postgresql_user"],
+        args: &[
+            "name",
+            "user",
+            "password",
+            "role_attr_flags",
+            "priv",
+            "db",
+            "state",
+            "no_password_changes",
+            "login_user",
+            "login_password",
+            "login_host",
+            "port",
+            "login_port",
+        ],
+        required: &[(&["name", "user"], "name")],
+        free_form: false,
+        build: |a, _| module(postgresql_user::PostgresqlUser::build(a)?),
+    },
+    Spec {
+        name: "supervisorctl",
+        listed: &[],
+        aliases: &["community.general.supervisorctl"],
+        args: &[
+            "name",
+            "state",
+            "config",
+            "server_url",
+            "username",
+            "password",
+            "supervisorctl_path",
+            "stop_before_removing",
+        ],
+        required: &[(&["name"], "name"), (&["state"], "state")],
+        free_form: false,
+        build: |a, _| module(supervisorctl::Supervisorctl::build(a)?),
+    },
+    Spec {
+        name: "postgresql_privs",
+        listed: &[],
+        aliases: &["community.postgresql.postgresql_privs"],
+        args: &[
+            "db",
+            "database",
+            "privs",
+            "type",
+            "objs",
+            "obj",
+            "schema",
+            "roles",
+            "state",
+            "login_user",
+            "login_password",
+            "login_host",
+            "login_db",
+            "port",
+            "login_port",
+        ],
+        required: &[(&["roles"], "roles"), (&["privs"], "privs")],
+        free_form: false,
+        build: |a, _| module(postgresql_privs::PostgresqlPrivs::build(a)?),
+    },
+];
+
+/// Every module's listed names, in the table's order.
+pub(crate) fn names() -> Vec<&'static str> {
+    MODULES
+        .iter()
+        .flat_map(|s| std::iter::once(s.name).chain(s.listed.iter().copied()))
+        .collect()
+}
+
+/// The row for a task key: `ansible.builtin.` and `ansible.legacy.` prefixes and aliases resolved.
+pub(crate) fn find(key: &str) -> Option<&'static Spec> {
+    let k = key
+        .strip_prefix("ansible.builtin.")
+        .or_else(|| key.strip_prefix("ansible.legacy."))
+        .unwrap_or(key);
+    MODULES
+        .iter()
+        .find(|s| s.name == k || s.listed.contains(&k) || s.aliases.contains(&k))
+}
+
+/// The canonical module for a task key.
+pub(crate) fn canonical(key: &str) -> Option<&'static str> {
+    find(key).map(|s| s.name)
+}
+
+/// The row of a canonical module name.
+pub(crate) fn spec(module: &str) -> Option<&'static Spec> {
+    MODULES.iter().find(|s| s.name == module)
+}
+
+pub(crate) fn takes_free_form(module: &str) -> bool {
+    spec(module).is_some_and(|s| s.free_form)
+}
+
+/// Checks argument names (values are checked per host, once rendered).
+pub(crate) fn check_args(module: &str, args: &Args) -> Result<()> {
+    let Some(spec) = spec(module) else {
+        return Ok(());
+    };
+    let known = spec.args;
+    let mut errors = Vec::new();
+    for key in args.map.keys() {
+        if !known.contains(&key.as_str()) {
+            let mut e = Error::input(
+                args.key_loc(key).clone(),
+                format!("unknown argument `{key}` for module `{module}`"),
+            );
+            let names = known.iter().copied().filter(|k| *k != "_raw");
+            e = match suggest(key, names.clone()) {
+                Some(s) => e.with_hint(format!("did you mean `{s}`?")),
+                None => e.with_hint(format!(
+                    "`{module}` takes: {}",
+                    names.collect::<Vec<_>>().join(", ")
+                )),
+            };
+            if key == "_raw" {
+                e = Error::input(
+                    args.loc.clone(),
+                    format!("`{module}` takes a mapping of arguments, not a plain string"),
+                );
+            }
+            errors.push(e);
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Error::many(errors));
+    }
+    let has_any = |any: &[&str]| any.iter().any(|k| args.map.contains_key(*k));
+    if let Some((_, m)) = spec.required.iter().find(|(any, _)| !has_any(any)) {
+        return Err(Error::input(
+            args.loc.clone(),
+            format!("`{module}` needs `{m}`"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_resolves_to_one_row() {
+        let mut seen = std::collections::HashSet::new();
+        for s in MODULES {
+            for n in std::iter::once(s.name)
+                .chain(s.listed.iter().copied())
+                .chain(s.aliases.iter().copied())
+            {
+                assert!(seen.insert(n), "{n} is named twice");
+                assert_eq!(canonical(n), Some(s.name));
+            }
+            for (any, _) in s.required {
+                assert!(
+                    any.iter().all(|k| s.args.contains(k)),
+                    "{}: {any:?}",
+                    s.name
+                );
+            }
+        }
+        assert_eq!(
+            canonical("ansible.builtin.service"),
+            Some("systemd_service")
+        );
+        assert_eq!(canonical("nope"), None);
+        assert!(names().contains(&"service") && !names().contains(&"systemd"));
+    }
+}
