@@ -2,7 +2,7 @@
 //! is stale and actually needed.
 
 use super::args::Getter;
-use super::{Change, Plan, Resource, Run};
+use super::{Change, Plan, Resource};
 use crate::error::Result;
 use crate::shell::quote;
 use std::collections::HashMap;
@@ -310,12 +310,8 @@ impl Apt {
             ));
         }
         Ok(Plan {
-            starts: None,
-            changes,
-            run: Run::Script(s),
-            writes: vec![Resource::All],
             uncertain,
-            result: Default::default(),
+            ..Plan::script(changes, s, vec![Resource::All])
         })
     }
 }
@@ -384,6 +380,7 @@ fn human_age(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::Run;
 
     fn apt(state: &str, update: bool, valid: Option<u64>) -> Apt {
         Apt {

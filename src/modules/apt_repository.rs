@@ -179,14 +179,7 @@ impl AptRepository {
             if changes.is_empty() {
                 Plan::ok()
             } else {
-                Plan {
-                    starts: None,
-                    changes,
-                    run: Run::Script(script),
-                    writes: Vec::new(),
-                    uncertain: false,
-                    result: Default::default(),
-                }
+                Plan::script(changes, script, Vec::new())
             }
         };
         if !plan.changes.is_empty() {

@@ -4,7 +4,7 @@
 use super::args::Getter;
 use super::copy::{Copy, Entry, sha256_hex};
 use super::file_fact::{self, Kind};
-use super::{Change, ContentChange, Plan, Resource, Run};
+use super::{Change, ContentChange, Plan, Resource};
 use crate::error::Result;
 use crate::shell::quote;
 use std::sync::Arc;
@@ -321,20 +321,14 @@ impl AuthorizedKey {
         if changes.is_empty() {
             return Ok(Plan::ok());
         }
-        Ok(Plan {
-            starts: None,
-            changes,
-            run: Run::Script(script),
-            writes: vec![Resource::Path(dir)],
-            uncertain: false,
-            result: Default::default(),
-        })
+        Ok(Plan::script(changes, script, vec![Resource::Path(dir)]))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::Run;
     use base64::Engine;
 
     const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl ops@laptop";

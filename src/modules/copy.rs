@@ -4,7 +4,7 @@
 use super::args::Getter;
 use super::file_fact::{self, FileFact, Kind, attr_changes};
 use super::safe_write;
-use super::{BuildCtx, Change, ContentChange, Plan, Resource, Run};
+use super::{BuildCtx, Change, ContentChange, Plan, Resource};
 use crate::error::{Error, Result};
 use crate::location::Location;
 use crate::shell::quote;
@@ -325,14 +325,11 @@ impl Copy {
         if changes.is_empty() {
             return Ok(Plan::ok());
         }
-        Ok(Plan {
-            starts: None,
+        Ok(Plan::script(
             changes,
-            run: Run::Script(script),
-            writes: vec![Resource::Path(self.dest.clone())],
-            uncertain: false,
-            result: Default::default(),
-        })
+            script,
+            vec![Resource::Path(self.dest.clone())],
+        ))
     }
 
     fn attrs(&self, fact: &FileFact, path: &str) -> (Vec<String>, Vec<String>) {
@@ -441,6 +438,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::Run;
 
     /// A recorded probe of /etc/app.conf (0644 root:root) whose content has this sum.
     fn recorded(sum: &str) -> String {

@@ -6,7 +6,7 @@
 use super::args::Getter;
 use super::copy::Copy;
 use super::textfile;
-use super::{Change, Plan, Resource, Run};
+use super::{Change, Plan, Resource};
 use crate::error::Result;
 use crate::shell::quote;
 use base64::Engine;
@@ -209,18 +209,15 @@ impl Cron {
             if old.is_none() {
                 return Ok(Plan::ok());
             }
-            return Ok(Plan {
-                starts: None,
-                changes: vec![Change::new(format!("remove {f}"))],
-                run: Run::Script(format!(
+            return Ok(Plan::script(
+                vec![Change::new(format!("remove {f}"))],
+                format!(
                     "{}{}\n",
                     super::safe_write::HEAD,
                     super::safe_write::remove(f)
-                )),
-                writes: self.reads(),
-                uncertain: false,
-                result: Default::default(),
-            });
+                ),
+                self.reads(),
+            ));
         }
         let text = old.clone().unwrap_or_default();
         let lines: Vec<String> = text.lines().map(str::to_string).collect();
@@ -257,14 +254,11 @@ impl Cron {
                     script.push('\n');
                 }
                 script.push_str("PLUMB_EOF\n");
-                Plan {
-                    starts: None,
-                    changes: vec![Change::new(format!("{what} in {who}"))],
-                    run: Run::Script(script),
-                    writes: self.reads(),
-                    uncertain: false,
-                    result: Default::default(),
-                }
+                Plan::script(
+                    vec![Change::new(format!("{what} in {who}"))],
+                    script,
+                    self.reads(),
+                )
             }
         };
         p.result = result;
@@ -401,6 +395,7 @@ fn read_crontab(facts: &str, user: Option<&str>) -> std::result::Result<Option<S
 mod tests {
     use super::super::textfile::tests::{ABSENT, facts};
     use super::*;
+    use crate::modules::Run;
     use crate::modules::args::Args;
     use serde_json::Map;
     use std::collections::HashMap;

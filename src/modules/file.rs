@@ -4,7 +4,7 @@ use super::args::Getter;
 use super::copy::{Copy, Entry, sha256_hex};
 use super::file_fact::{self, FileFact, Kind, attr_changes};
 use super::safe_write;
-use super::{Change, Plan, Resource, Run};
+use super::{Change, Plan, Resource};
 use crate::error::Result;
 use std::sync::Arc;
 
@@ -182,14 +182,11 @@ impl File {
         if words.is_empty() {
             return Ok(Plan::ok());
         }
-        Ok(Plan {
-            starts: None,
-            changes: words.into_iter().map(Change::new).collect(),
-            run: Run::Script(format!("{}{}\n", safe_write::HEAD, cmds.join("\n"))),
-            writes: vec![Resource::Path(self.path.clone())],
-            uncertain: false,
-            result: Default::default(),
-        })
+        Ok(Plan::script(
+            words.into_iter().map(Change::new).collect(),
+            format!("{}{}\n", safe_write::HEAD, cmds.join("\n")),
+            vec![Resource::Path(self.path.clone())],
+        ))
     }
 }
 

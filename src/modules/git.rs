@@ -4,7 +4,7 @@
 //! clones, fetches and checks out, or leaves it alone. Registers `before` and `after`.
 
 use super::args::Getter;
-use super::{Change, Plan, Resource, Run};
+use super::{Change, Plan, Resource};
 use crate::error::Result;
 use crate::shell::quote;
 use base64::Engine;
@@ -245,18 +245,18 @@ impl Git {
                 s.push_str(&self.verify(sha.as_deref()));
                 let at = sha.clone().unwrap_or_else(|| self.version.clone());
                 Ok(Plan {
-                    starts: None,
-                    changes: vec![Change::new(format!(
-                        "clone {} into {} at {} ({})",
-                        self.repo,
-                        self.dest,
-                        self.version,
-                        short(&at)
-                    ))],
-                    run: Run::Script(s),
-                    writes: vec![Resource::Path(self.dest.clone())],
-                    uncertain: false,
                     result: result(None, Some(&at), false),
+                    ..Plan::script(
+                        vec![Change::new(format!(
+                            "clone {} into {} at {} ({})",
+                            self.repo,
+                            self.dest,
+                            self.version,
+                            short(&at)
+                        ))],
+                        s,
+                        vec![Resource::Path(self.dest.clone())],
+                    )
                 })
             }
             "repo" => {
@@ -375,12 +375,8 @@ impl Git {
                     });
                 }
                 Ok(Plan {
-                    starts: None,
-                    changes,
-                    run: Run::Script(s),
-                    writes: vec![Resource::Path(self.dest.clone())],
-                    uncertain: false,
                     result: result(before.as_deref(), after.as_deref(), url_changed),
+                    ..Plan::script(changes, s, vec![Resource::Path(self.dest.clone())])
                 })
             }
             other => Err(format!("unexpected probe output: dest {other:?}")),
@@ -470,6 +466,7 @@ impl Facts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::Run;
     use crate::modules::args::Args;
     use serde_json::Map;
     use std::collections::HashMap;

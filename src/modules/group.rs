@@ -1,7 +1,7 @@
 //! `group`: a local group present (with its gid) or absent, read with `getent`.
 
 use super::args::Getter;
-use super::{Change, Plan, Resource, Run};
+use super::{Change, Plan, Resource};
 use crate::error::Result;
 use crate::shell::quote;
 
@@ -85,14 +85,11 @@ impl Group {
                 _ => return Ok(Plan::ok()),
             },
         };
-        Ok(Plan {
-            starts: None,
-            changes: vec![Change::new(summary)],
-            run: Run::Script(format!("set -e\n{cmd}\n")),
-            writes: self.reads(),
-            uncertain: false,
-            result: Default::default(),
-        })
+        Ok(Plan::script(
+            vec![Change::new(summary)],
+            format!("set -e\n{cmd}\n"),
+            self.reads(),
+        ))
     }
 }
 
@@ -113,6 +110,7 @@ pub(crate) fn check_name(a: &Getter, key: &str, name: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::Run;
 
     fn group(present: bool, gid: Option<u64>) -> Group {
         Group {

@@ -4,7 +4,7 @@
 
 use super::args::Getter;
 use super::copy::{Copy, Entry, sha256_hex};
-use super::{Change, Plan, Resource, Run};
+use super::{Change, Plan, Resource};
 use crate::error::Result;
 use crate::shell::quote;
 use base64::Engine;
@@ -148,12 +148,8 @@ impl Hostname {
             )
         };
         Ok(Plan {
-            starts: None,
-            changes,
-            run: Run::Script(script),
-            writes: self.reads(),
-            uncertain: false,
             result,
+            ..Plan::script(changes, script, self.reads())
         })
     }
 }
@@ -161,6 +157,7 @@ impl Hostname {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::Run;
     use crate::modules::args::Args;
     use serde_json::Map;
     use std::collections::HashMap;

@@ -4,7 +4,7 @@
 use super::args::Getter;
 use super::copy::{Copy, Entry, sha256_hex};
 use super::file_fact::{self, Kind};
-use super::{Change, ContentChange, Plan, Resource, Run};
+use super::{Change, ContentChange, Plan, Resource};
 use crate::error::Result;
 use crate::shell::quote;
 use regex::Regex;
@@ -162,17 +162,14 @@ impl LineInFile {
             if words.is_empty() {
                 return Ok(Plan::ok());
             }
-            return Ok(Plan {
-                starts: None,
-                changes: words
+            return Ok(Plan::script(
+                words
                     .into_iter()
                     .map(|w| Change::new(format!("{}: {w}", self.path)))
                     .collect(),
-                run: Run::Script(format!("{}{}\n", super::safe_write::HEAD, cmds.join("\n"))),
-                writes: self.reads(),
-                uncertain: false,
-                result: Default::default(),
-            });
+                format!("{}{}\n", super::safe_write::HEAD, cmds.join("\n")),
+                self.reads(),
+            ));
         }
         Ok(self.write(Some(&fact), new, what))
     }
@@ -242,9 +239,8 @@ impl LineInFile {
             sha256: sha256_hex(&bytes),
             content: bytes.clone(),
         };
-        Plan {
-            starts: None,
-            changes: vec![Change {
+        Plan::script(
+            vec![Change {
                 summary: what,
                 content: Some(ContentChange {
                     path: self.path.clone(),
@@ -252,15 +248,13 @@ impl LineInFile {
                     exists: old.is_some(),
                 }),
             }],
-            run: Run::Script(format!(
+            format!(
                 "{}{}",
                 super::safe_write::HEAD,
                 self.writer.write(&entry, old)
-            )),
-            writes: self.reads(),
-            uncertain: false,
-            result: Default::default(),
-        }
+            ),
+            self.reads(),
+        )
     }
 }
 

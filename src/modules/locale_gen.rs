@@ -6,7 +6,7 @@
 use super::args::Getter;
 use super::copy::{Copy, Entry, sha256_hex};
 use super::file_fact::{self, Kind};
-use super::{Change, ContentChange, Plan, Resource, Run, safe_write};
+use super::{Change, ContentChange, Plan, Resource, safe_write};
 use crate::error::Result;
 use crate::shell::quote;
 use base64::Engine;
@@ -182,20 +182,14 @@ impl LocaleGen {
             script.push('\n');
         }
         script.push_str("locale-gen\n");
-        Ok(Plan {
-            starts: None,
-            changes,
-            run: Run::Script(script),
-            writes: self.reads(),
-            uncertain: false,
-            result: Default::default(),
-        })
+        Ok(Plan::script(changes, script, self.reads()))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::Run;
     use crate::modules::args::Args;
     use serde_json::{Map, Value, json};
     use std::collections::HashMap;

@@ -135,6 +135,16 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
+    /// Changes made by a script that fails the task if it exits non-zero.
+    pub(crate) fn script(changes: Vec<Change>, script: String, writes: Vec<Resource>) -> Plan {
+        Plan {
+            changes,
+            run: Run::Script(script),
+            writes,
+            ..Plan::ok()
+        }
+    }
+
     pub(crate) fn ok() -> Plan {
         Plan {
             starts: None,

@@ -7,7 +7,7 @@
 use super::args::Getter;
 use super::copy::{Copy, Entry, sha256_hex};
 use super::file_fact::{self, Kind};
-use super::{Change, ContentChange, Plan, Resource, Run, safe_write};
+use super::{Change, ContentChange, Plan, Resource, safe_write};
 use crate::error::Result;
 use crate::shell::quote;
 use base64::Engine;
@@ -269,14 +269,7 @@ impl Mount {
         if changes.is_empty() {
             return Ok(Plan::ok());
         }
-        Ok(Plan {
-            starts: None,
-            changes,
-            run: Run::Script(script),
-            writes: self.reads(),
-            uncertain: false,
-            result: Default::default(),
-        })
+        Ok(Plan::script(changes, script, self.reads()))
     }
 }
 

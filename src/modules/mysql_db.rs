@@ -5,7 +5,7 @@
 //! command line; SQL goes on standard input. Also the login shared with `mysql_user`.
 
 use super::args::Getter;
-use super::{Change, Plan, Resource, Run};
+use super::{Change, Plan, Resource};
 use crate::error::Result;
 use crate::shell::quote;
 use base64::Engine;
@@ -249,20 +249,14 @@ impl MysqlDb {
         if changes.is_empty() {
             return Ok(Plan::ok());
         }
-        Ok(Plan {
-            starts: None,
-            changes,
-            run: Run::Script(self.login.run(&sql)),
-            writes: self.reads(),
-            uncertain: false,
-            result: Default::default(),
-        })
+        Ok(Plan::script(changes, self.login.run(&sql), self.reads()))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::Run;
     use crate::modules::args::Args;
     use serde_json::{Map, Value, json};
     use std::collections::HashMap;

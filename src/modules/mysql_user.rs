@@ -7,7 +7,7 @@
 
 use super::args::Getter;
 use super::mysql_db::{Login, check_text, fields, lit};
-use super::{Change, Plan, Resource, Run};
+use super::{Change, Plan, Resource};
 use crate::error::Result;
 use serde_json::Value;
 use sha1::{Digest, Sha1};
@@ -371,12 +371,8 @@ impl MysqlUser {
 
     fn done(&self, changes: Vec<Change>, sql: Vec<String>, uncertain: bool) -> Plan {
         Plan {
-            starts: None,
-            changes,
-            run: Run::Script(self.login.run(&sql)),
-            writes: self.reads(),
             uncertain,
-            result: Default::default(),
+            ..Plan::script(changes, self.login.run(&sql), self.reads())
         }
     }
 }
@@ -420,6 +416,7 @@ fn grant(obj: &str, set: &BTreeSet<String>, acct: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::Run;
     use crate::modules::args::Args;
     use base64::Engine;
     use serde_json::{Map, json};

@@ -5,7 +5,7 @@
 //! exactly what pip makes of them, and a converged host is `ok`.
 
 use super::args::Getter;
-use super::{Change, Plan, Resource, Run};
+use super::{Change, Plan, Resource};
 use crate::error::Result;
 use crate::shell::{quote, split};
 use base64::Engine;
@@ -333,12 +333,8 @@ impl Pip {
             _ => writes.push(Resource::All),
         }
         Ok(Plan {
-            starts: None,
-            changes,
-            run: Run::Script(script),
-            writes,
-            uncertain: false,
             result: self.result(),
+            ..Plan::script(changes, script, writes)
         })
     }
 
@@ -469,6 +465,7 @@ impl Facts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::Run;
     use crate::modules::args::Args;
     use serde_json::Map;
     use std::collections::HashMap;

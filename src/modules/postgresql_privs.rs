@@ -6,7 +6,7 @@
 use super::args::Getter;
 use super::mysql_db::{check_text, fields};
 use super::postgresql_db::{Psql, ident, lit, rows};
-use super::{Change, Plan, Resource, Run};
+use super::{Change, Plan, Resource};
 use crate::error::Result;
 use std::collections::BTreeSet;
 
@@ -226,20 +226,14 @@ impl PostgresqlPrivs {
         if changes.is_empty() {
             return Ok(Plan::ok());
         }
-        Ok(Plan {
-            starts: None,
-            changes,
-            run: Run::Script(self.psql.run(&sql)),
-            writes: self.reads(),
-            uncertain: false,
-            result: Default::default(),
-        })
+        Ok(Plan::script(changes, self.psql.run(&sql), self.reads()))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::Run;
     use crate::modules::args::Args;
     use base64::Engine;
     use serde_json::{Map, Value, json};

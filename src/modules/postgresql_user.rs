@@ -7,7 +7,7 @@
 use super::args::Getter;
 use super::mysql_db::{check_text, fields};
 use super::postgresql_db::{Psql, ident, lit, rows};
-use super::{Change, Plan, Resource, Run};
+use super::{Change, Plan, Resource};
 use crate::error::Result;
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -233,12 +233,8 @@ impl PostgresqlUser {
             }
         }
         Ok(Plan {
-            starts: None,
-            changes,
-            run: Run::Script(self.psql.run(&[stmt])),
-            writes: self.reads(),
             uncertain,
-            result: Default::default(),
+            ..Plan::script(changes, self.psql.run(&[stmt]), self.reads())
         })
     }
 }
@@ -246,6 +242,7 @@ impl PostgresqlUser {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::Run;
     use crate::modules::args::Args;
     use serde_json::{Map, Value, json};
     use std::collections::HashMap;

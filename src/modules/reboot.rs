@@ -4,7 +4,7 @@
 //! cleanly; the result carries what the engine needs to wait for the host to come back.
 
 use super::args::Getter;
-use super::{Change, Plan, Resource, Run};
+use super::{Change, Plan, Resource};
 use crate::error::Result;
 use crate::shell::quote;
 use serde_json::json;
@@ -85,15 +85,15 @@ impl Reboot {
         result.insert("post_reboot_delay".into(), json!(self.post_reboot_delay));
         result.insert("test_command".into(), json!(self.test_command));
         Ok(Plan {
-            starts: None,
-            changes: vec![Change::new(format!(
-                "reboot (wait up to {}s for it to come back)",
-                self.reboot_timeout
-            ))],
-            run: Run::Script(script),
-            writes: vec![Resource::All],
-            uncertain: false,
             result,
+            ..Plan::script(
+                vec![Change::new(format!(
+                    "reboot (wait up to {}s for it to come back)",
+                    self.reboot_timeout
+                ))],
+                script,
+                vec![Resource::All],
+            )
         })
     }
 }
@@ -101,6 +101,7 @@ impl Reboot {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::Run;
     use crate::modules::args::Args;
     use serde_json::{Map, Value};
     use std::collections::HashMap;

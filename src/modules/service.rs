@@ -131,14 +131,11 @@ impl Service {
             }
             return Ok(match f.get("stale") {
                 None => Plan::ok(),
-                Some(u) => Plan {
-                    starts: None,
-                    changes: vec![Change::new(format!("daemon-reload ({u} changed on disk)"))],
-                    run: Run::Script("systemctl daemon-reload\n".into()),
-                    writes: vec![Resource::Unit("*".into())],
-                    uncertain: false,
-                    result: Default::default(),
-                },
+                Some(u) => Plan::script(
+                    vec![Change::new(format!("daemon-reload ({u} changed on disk)"))],
+                    "systemctl daemon-reload\n".into(),
+                    vec![Resource::Unit("*".into())],
+                ),
             });
         };
         let get = |k: &str| f.get(k).map(String::as_str).unwrap_or("");

@@ -4,7 +4,7 @@
 
 use super::args::Getter;
 use super::mysql_db::fields;
-use super::{Change, Plan, Resource, Run};
+use super::{Change, Plan, Resource};
 use crate::error::Result;
 use crate::shell::quote;
 
@@ -175,20 +175,18 @@ impl Supervisorctl {
         if changes.is_empty() {
             return Ok(Plan::ok());
         }
-        Ok(Plan {
-            starts: None,
+        Ok(Plan::script(
             changes,
-            run: Run::Script(script),
-            writes: vec![Resource::Unit("supervisor.service".into())],
-            uncertain: false,
-            result: Default::default(),
-        })
+            script,
+            vec![Resource::Unit("supervisor.service".into())],
+        ))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::Run;
     use crate::modules::args::Args;
     use base64::Engine;
     use serde_json::{Map, Value, json};

@@ -4,7 +4,7 @@
 
 use super::copy::{Copy, Entry, sha256_hex};
 use super::file_fact::{self, FileFact, Kind};
-use super::{Change, ContentChange, Plan, Resource, Run};
+use super::{Change, ContentChange, Plan, Resource};
 use crate::shell::quote;
 use std::sync::Arc;
 
@@ -57,17 +57,14 @@ pub(crate) fn attrs_plan(writer: &Copy, fact: &FileFact, path: &str) -> Plan {
     if words.is_empty() {
         return Plan::ok();
     }
-    Plan {
-        starts: None,
-        changes: words
+    Plan::script(
+        words
             .into_iter()
             .map(|w| Change::new(format!("{path}: {w}")))
             .collect(),
-        run: Run::Script(format!("{}{}\n", super::safe_write::HEAD, cmds.join("\n"))),
-        writes: vec![Resource::Path(path.to_string())],
-        uncertain: false,
-        result: Default::default(),
-    }
+        format!("{}{}\n", super::safe_write::HEAD, cmds.join("\n")),
+        vec![Resource::Path(path.to_string())],
+    )
 }
 
 /// Writes `new` as the whole file through the race-free writer, with a diff.
@@ -87,9 +84,8 @@ pub(crate) fn write_plan(writer: &Copy, old: Option<&FileFact>, new: String, wha
         ),
         Some(_) => String::new(),
     };
-    Plan {
-        starts: None,
-        changes: vec![Change {
+    Plan::script(
+        vec![Change {
             summary: what,
             content: Some(ContentChange {
                 path: path.clone(),
@@ -97,15 +93,13 @@ pub(crate) fn write_plan(writer: &Copy, old: Option<&FileFact>, new: String, wha
                 exists: old.is_some(),
             }),
         }],
-        run: Run::Script(format!(
+        format!(
             "{}{mkdir}{}",
             super::safe_write::HEAD,
             writer.write(&entry, old)
-        )),
-        writes: vec![Resource::Path(path)],
-        uncertain: false,
-        result: Default::default(),
-    }
+        ),
+        vec![Resource::Path(path)],
+    )
 }
 
 /// A writer from the common file arguments (`mode`, `owner`, `group`, `backup`, `validate`).

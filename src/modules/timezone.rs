@@ -7,7 +7,7 @@
 use super::args::Getter;
 use super::copy::{Copy, Entry, sha256_hex};
 use super::file_fact::{self, Kind};
-use super::{Change, ContentChange, Plan, Resource, Run, safe_write};
+use super::{Change, ContentChange, Plan, Resource, safe_write};
 use crate::error::Result;
 use crate::shell::quote;
 use base64::Engine;
@@ -200,12 +200,8 @@ impl Timezone {
             });
         }
         Ok(Plan {
-            starts: None,
-            changes,
-            run: Run::Script(script),
-            writes: self.reads(),
-            uncertain: false,
             result,
+            ..Plan::script(changes, script, self.reads())
         })
     }
 }
@@ -213,6 +209,7 @@ impl Timezone {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::Run;
     use crate::modules::args::Args;
     use serde_json::{Map, Value, json};
     use std::collections::HashMap;

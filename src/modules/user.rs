@@ -3,7 +3,7 @@
 
 use super::args::Getter;
 use super::group::check_name;
-use super::{Change, Plan, Resource, Run};
+use super::{Change, Plan, Resource};
 use crate::error::Result;
 use crate::shell::quote;
 
@@ -259,20 +259,14 @@ impl User {
         {
             writes.push(Resource::Path(h));
         }
-        Ok(Plan {
-            starts: None,
-            changes,
-            run: Run::Script(script),
-            writes,
-            uncertain: false,
-            result: Default::default(),
-        })
+        Ok(Plan::script(changes, script, writes))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::Run;
 
     fn user() -> User {
         User {
