@@ -12,6 +12,7 @@ use crate::notify::Notifications;
 use crate::options::Options;
 use crate::outcome::{HostStatus, Outcome, Status};
 use crate::playbook::Play;
+use crate::prefetch::Prefetch;
 use crate::task::Task;
 use crate::task_instance::TaskInstance;
 use crate::template::Vars;
@@ -128,11 +129,6 @@ impl<'a> HostRun<'a> {
         }
     }
 
-    /// -v detail; nothing of a `no_log` task is shown.
-    fn detail(&self, level: u8, text: String) {
-        self.log().detail(level, text);
-    }
-
     fn log(&self) -> Log<'a> {
         Log {
             tx: self.tx,
@@ -190,6 +186,7 @@ impl<'a> HostRun<'a> {
                 self.stop_msg = "stopped: another host failed and any_errors_fatal is set".into();
                 return Ok((true, changed));
             }
+            // `meta` is the engine's own action (it runs the notified handlers), not a module.
             if task.module == "meta"
                 && task
                     .args
@@ -206,7 +203,7 @@ impl<'a> HostRun<'a> {
                 }
                 continue;
             }
-            let (status, value) = self.run_task(task, false)?;
+            let (status, value) = self.run_task(task, false, &[], true)?;
             changed |= matches!(status, Status::Changed | Status::MayChange);
             if status == Status::Failed && !task.ignore_errors {
                 if !blocks.fail() {
@@ -236,7 +233,7 @@ impl<'a> HostRun<'a> {
             let Some(p) = self.notes.take(i) else {
                 continue;
             };
-            let res = self.run_task_notified(h, &p.by, p.certain);
+            let res = self.run_task(h, true, &p.by, p.certain);
             self.notes.done();
             let (mut status, _) = res?;
             if status == Status::MayChange {
@@ -262,127 +259,26 @@ impl<'a> HostRun<'a> {
     /// takes the host's plumb lock in the first of them.
     fn prefetch(
         &mut self,
-        mut lock: Option<std::time::Duration>,
+        lock: Option<std::time::Duration>,
     ) -> std::result::Result<crate::transport::Lock, TransportError> {
-        use crate::batch;
         let m = self.known_vars();
-        let (wanted, hidden) = batch::wanted(
+        let (wanted, hidden) = crate::batch::wanted(
             self.play,
             &self.r.opts.tags,
             &m,
             &self.deferred,
             self.r.playbook_dir,
         );
-        let batches = batch::Batch::plan(wanted);
-        if let Some(wait) = lock
-            && batches.is_empty()
-        {
-            // Nothing to probe: the lock alone.
-            return Ok(self.lock_and_run(wait, "true", None)?.0);
-        }
-        for b in batches {
-            let user = b.user.clone();
-            let snippets = b.snippets();
-            let nonce = crate::probe::nonce();
-            let script = crate::probe::batch_script(&snippets, &nonce);
-            let secret: Vec<bool> = snippets
-                .iter()
-                .map(|s| hidden.iter().any(|h| h == s))
-                .collect();
-            self.detail(
-                1,
-                format!(
-                    "probe: {} tasks in one round trip{}",
-                    b.task_count(),
-                    user.as_deref()
-                        .map(|u| format!(" (sudo -u {u})"))
-                        .unwrap_or_default()
-                ),
-            );
-            self.detail(
-                2,
-                format!(
-                    "script:\n{}",
-                    crate::probe::redacted_script(&snippets, &nonce, &secret)
-                ),
-            );
-            let out = match lock.take() {
-                Some(wait) => match self.lock_and_run(wait, &script, user.as_deref())? {
-                    (_, Some(out)) => out,
-                    (timed_out, None) => return Ok(timed_out),
-                },
-                None => self.t.run(&script, user.as_deref())?,
-            };
-            self.detail(
-                2,
-                format!(
-                    "output (exit {}):\n{}",
-                    out.code,
-                    crate::probe::redacted_output(&out.all(), &nonce, &secret)
-                ),
-            );
-            // A batch that fails as a whole (e.g. sudo refused) is not cached: each task then
-            // probes alone and reports its own error.
-            let answers = match crate::probe::split(&out.out, &nonce, snippets.len()) {
-                Ok(parts) => b.answers(parts),
-                Err(crate::probe::SplitError::Incomplete(_)) => continue,
-                // Something on the host forged the framing: every task it probed fails.
-                Err(crate::probe::SplitError::Forged(e)) => b.all_failed(&e),
-            };
-            for (probe, facts) in answers {
-                self.facts.insert(&probe, user.as_deref(), facts);
-            }
-        }
-        Ok(crate::transport::Lock::Held)
-    }
-
-    /// Takes the lock and runs the first probe (see `connection::lock_and_run`).
-    fn lock_and_run(
-        &mut self,
-        wait: std::time::Duration,
-        script: &str,
-        user: Option<&str>,
-    ) -> std::result::Result<
-        (crate::transport::Lock, Option<crate::transport::Output>),
-        TransportError,
-    > {
-        let (tx, host) = (self.tx, self.host.name.clone());
-        let mut on_wait = || {
-            let _ = tx.send(Event::Detail {
-                host: host.clone(),
-                text: "waiting for another plumb run on this host to finish (its plumb lock)"
-                    .to_string(),
-            });
+        let p = Prefetch {
+            log: self.log(),
+            t: &mut *self.t,
+            lock_user: self.play.lock_user(),
         };
-        let lock_user = self.play.lock_user();
-        crate::connection::lock_and_run(
-            &mut *self.t,
-            lock_user.as_deref(),
-            wait,
-            script,
-            user,
-            &mut on_wait,
-        )
+        p.run(wanted, &hidden, lock, &mut self.facts)
     }
 
+    /// A task, or a handler (`handler`) notified `by` these tasks, `certain`ly or not.
     fn run_task(
-        &mut self,
-        task: &Task,
-        handler: bool,
-    ) -> std::result::Result<(Status, Value), TransportError> {
-        self.run_task_inner(task, handler, &[], true)
-    }
-
-    fn run_task_notified(
-        &mut self,
-        task: &Task,
-        by: &[String],
-        certain: bool,
-    ) -> std::result::Result<(Status, Value), TransportError> {
-        self.run_task_inner(task, true, by, certain)
-    }
-
-    fn run_task_inner(
         &mut self,
         task: &Task,
         handler: bool,
@@ -446,15 +342,7 @@ impl<'a> HostRun<'a> {
         if let Some(r) = &task.register {
             self.registered.insert(r.clone(), value.clone());
         }
-        let handlers = self.play.handlers.iter().enumerate();
-        let notified = task.notify.iter().flat_map(|n| {
-            handlers
-                .clone()
-                .filter(|(_, h)| {
-                    h.name.as_deref() == Some(n.value.as_str()) || h.listen.contains(&n.value)
-                })
-                .map(|(i, _)| i)
-        });
+        let notified = crate::notify::handlers_of(&self.play.handlers, task);
         self.notes.notify(&task.display_name(), status, notified);
         // A failure that a block's rescue handles is said so on the task's line.
         let rescued =

@@ -36,6 +36,7 @@ mod options;
 mod outcome;
 mod paths;
 mod playbook;
+mod prefetch;
 mod probe;
 mod prompt;
 mod py_format;

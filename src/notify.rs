@@ -2,7 +2,22 @@
 //! changes is certain, and which units plumb (re)started since, so a restart can be skipped.
 
 use crate::outcome::Status;
+use crate::task::Task;
 use std::collections::HashMap;
+
+/// The indexes of the handlers a task's `notify` names, by name or by `listen` topic, in the
+/// order it names them.
+pub(crate) fn handlers_of(handlers: &[Task], task: &Task) -> Vec<usize> {
+    task.notify
+        .iter()
+        .flat_map(|n| {
+            handlers.iter().enumerate().filter(|(_, h)| {
+                h.name.as_deref() == Some(n.value.as_str()) || h.listen.contains(&n.value)
+            })
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
 
 /// One handler's pending notification.
 #[derive(Debug, Clone, PartialEq)]
@@ -105,6 +120,30 @@ impl Notifications {
 mod tests {
     use super::*;
     use Status::*;
+
+    fn task(yaml: &str, handler: bool) -> Task {
+        let doc = crate::yaml::Doc::parse("t.yml".into(), yaml, false).unwrap();
+        Task::parse(&doc, &doc.root, handler).unwrap()
+    }
+
+    #[test]
+    fn a_notify_names_handlers_by_name_or_listen_topic() {
+        let handlers = [
+            task("name: restart web\ncommand: x\n", true),
+            task("name: reload\ncommand: x\nlisten: web changed\n", true),
+            task("name: other\ncommand: x\n", true),
+        ];
+        // (notify, handler indexes)
+        let table: &[(&str, &[usize])] = &[
+            ("[restart web]", &[0]),
+            ("[web changed, restart web]", &[1, 0]),
+            ("[nobody]", &[]),
+        ];
+        for (notify, want) in table {
+            let t = task(&format!("command: x\nnotify: {notify}\n"), false);
+            assert_eq!(handlers_of(&handlers, &t), *want, "{notify}");
+        }
+    }
 
     #[test]
     fn notifications_gather_until_taken() {
