@@ -8,17 +8,26 @@
 //! rendered lazily when read, as Ansible does.
 
 use crate::jinja_rewrite::{
-    add_missing_else, escape_backslashes, escape_backslashes_in_vars, is_ident, rewrite_expr,
-    rewrite_source, skip_bracket, skip_string, skip_ws,
+    add_missing_else, escape_backslashes, escape_backslashes_in_vars, rewrite_expr, rewrite_source,
 };
-use crate::py_value::{from_json, py_output, to_json};
-use minijinja::value::{Enumerator, Object, ObjectRepr, Value};
+use crate::py_value::{py_output, to_json};
+
+mod jinja_error;
+mod names;
+mod vars;
+
+pub use jinja_error::JinjaError;
+use jinja_error::{convert_error, line_col};
+use minijinja::value::Value;
 use minijinja::{Environment, ErrorKind, UndefinedBehavior};
+use names::{KEYWORDS, all_uses_guarded, find_ident, first_undefined_name};
 use serde_json::Map;
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use vars::Scope;
+pub(crate) use vars::{Vars, current_vars};
 
 /// The value of `omit`: a parameter whose value is this marker is left out, as in Ansible.
 pub const OMIT: &str = "__omit_place_holder__plumb";
@@ -44,141 +53,9 @@ pub struct RenderCtx {
     pub resolved: bool,
 }
 
-/// A render error: where (1-based line and column inside the template or expression) and what.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum JinjaError {
-    /// A variable (or an attribute of one) that is not defined was used.
-    #[error("{line}:{col}: '{name}' is undefined")]
-    Undefined {
-        name: String,
-        line: usize,
-        col: usize,
-        message: String,
-    },
-    /// Any other error: syntax, a failed filter, a type error, `mandatory`, ...
-    #[error("{line}:{col}: {message}")]
-    Other {
-        line: usize,
-        col: usize,
-        message: String,
-    },
-}
-
-impl JinjaError {
-    pub fn line(&self) -> usize {
-        match self {
-            JinjaError::Undefined { line, .. } | JinjaError::Other { line, .. } => *line,
-        }
-    }
-    pub fn col(&self) -> usize {
-        match self {
-            JinjaError::Undefined { col, .. } | JinjaError::Other { col, .. } => *col,
-        }
-    }
-    pub fn message(&self) -> String {
-        match self {
-            JinjaError::Undefined { message, .. } | JinjaError::Other { message, .. } => {
-                message.clone()
-            }
-        }
-    }
-}
-
-thread_local! {
-    static DEPTH: Cell<usize> = const { Cell::new(0) };
-}
-
-/// The variables of a render: the caller's map, with `{{ }}` inside values rendered when read,
-/// and Ansible's defaults (`ansible_managed`, `omit`) underneath.
-#[derive(Debug)]
-pub(crate) struct Vars {
-    raw: Map<String, serde_json::Value>,
-    cache: Mutex<HashMap<String, Value>>,
-    pub(crate) ctx: RenderCtx,
-}
-
-impl Vars {
-    pub(crate) fn new(raw: &Map<String, serde_json::Value>, ctx: &RenderCtx) -> Arc<Vars> {
-        Arc::new(Vars {
-            raw: raw.clone(),
-            cache: Mutex::new(HashMap::new()),
-            ctx: ctx.clone(),
-        })
-    }
-
-    /// A variable's value, its templated strings rendered (None if undefined).
-    pub(crate) fn get(self: &Arc<Self>, name: &str) -> Option<Value> {
-        if let Some(v) = self.cache.lock().ok()?.get(name) {
-            return Some(v.clone());
-        }
-        let v = match self.raw.get(name) {
-            Some(raw) if self.ctx.resolved => from_json(raw),
-            Some(raw) => self.lazy(raw),
-            None => match name {
-                "ansible_managed" => Value::from("Ansible managed"),
-                "omit" => Value::from(OMIT),
-                "vars" => Value::from_dyn_object(self.clone()),
-                _ => return None,
-            },
-        };
-        self.cache.lock().ok()?.insert(name.to_string(), v.clone());
-        Some(v)
-    }
-
-    fn lazy(self: &Arc<Self>, raw: &serde_json::Value) -> Value {
-        match raw {
-            serde_json::Value::String(s) if has_template(s) => {
-                let depth = DEPTH.with(|d| d.get());
-                if depth > 40 {
-                    return Value::from(s.as_str());
-                }
-                DEPTH.with(|d| d.set(depth + 1));
-                let r = render_str_in(s, self);
-                DEPTH.with(|d| d.set(depth));
-                match r {
-                    Ok(v) => v,
-                    Err(_) => Value::UNDEFINED,
-                }
-            }
-            serde_json::Value::Array(a) if a.iter().any(needs_render) => {
-                Value::from(a.iter().map(|x| self.lazy(x)).collect::<Vec<_>>())
-            }
-            serde_json::Value::Object(m) if m.values().any(needs_render) => {
-                crate::py_value::map_from(m.iter().map(|(k, v)| (k.clone(), self.lazy(v))))
-            }
-            other => from_json(other),
-        }
-    }
-}
-
-fn needs_render(v: &serde_json::Value) -> bool {
-    match v {
-        serde_json::Value::String(s) => has_template(s),
-        serde_json::Value::Array(a) => a.iter().any(needs_render),
-        serde_json::Value::Object(m) => m.values().any(needs_render),
-        _ => false,
-    }
-}
-
 /// True if a string holds Jinja syntax.
 pub fn has_template(s: &str) -> bool {
     s.contains("{{") || s.contains("{%") || s.contains("{#")
-}
-
-impl Object for Vars {
-    fn repr(self: &Arc<Self>) -> ObjectRepr {
-        ObjectRepr::Map
-    }
-    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        self.get(key.as_str()?)
-    }
-    fn enumerate(self: &Arc<Self>) -> Enumerator {
-        let mut keys: Vec<Value> = self.raw.keys().map(|k| Value::from(k.as_str())).collect();
-        if !self.raw.contains_key("ansible_managed") {
-            keys.push(Value::from("ansible_managed"));
-        }
-        Enumerator::Values(keys)
-    }
 }
 
 /// Whitespace settings of one render.
@@ -193,31 +70,6 @@ thread_local! {
     /// Built environments, one per whitespace setting: building one costs far more than a render.
     static ENVS: std::cell::RefCell<HashMap<(bool, bool, bool), std::rc::Rc<Environment<'static>>>> =
         std::cell::RefCell::new(HashMap::new());
-    /// The variables of the renders in progress on this thread (innermost last).
-    static CURRENT: std::cell::RefCell<Vec<Arc<Vars>>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// The variables of the innermost render in progress (for lookups and the include loader).
-pub(crate) fn current_vars() -> Option<Arc<Vars>> {
-    CURRENT.with(|c| c.borrow().last().cloned())
-}
-
-/// Makes `vars` the current variables until dropped.
-struct Scope;
-
-impl Scope {
-    fn enter(vars: &Arc<Vars>) -> Scope {
-        CURRENT.with(|c| c.borrow_mut().push(vars.clone()));
-        Scope
-    }
-}
-
-impl Drop for Scope {
-    fn drop(&mut self) {
-        CURRENT.with(|c| {
-            c.borrow_mut().pop();
-        });
-    }
 }
 
 /// An environment for `ws`. Templates that include or import others get a fresh one, since
@@ -494,76 +346,6 @@ pub fn eval_condition(
     })
 }
 
-/// The byte offset of `name` as a whole identifier (outside strings) in `text`.
-fn find_ident(text: &str, name: &str) -> Option<usize> {
-    ident_offsets(text, name).into_iter().next()
-}
-
-fn ident_offsets(text: &str, name: &str) -> Vec<usize> {
-    let b = text.as_bytes();
-    let mut out = vec![];
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\'' || b[i] == b'"' {
-            i = skip_string(b, i);
-            continue;
-        }
-        if is_ident(b[i]) && (i == 0 || (!is_ident(b[i - 1]) && b[i - 1] != b'.')) {
-            let start = i;
-            while i < b.len() && is_ident(b[i]) {
-                i += 1;
-            }
-            if &text[start..i] == name {
-                out.push(start);
-            }
-            continue;
-        }
-        i += 1;
-    }
-    out
-}
-
-/// True if every use of `name` in `expr` is tested for definedness or given a default.
-fn all_uses_guarded(expr: &str, name: &str) -> bool {
-    let b = expr.as_bytes();
-    ident_offsets(expr, name).into_iter().all(|start| {
-        let mut i = start + name.len();
-        // skip an attribute/item chain
-        loop {
-            let j = skip_ws(b, i);
-            if j < b.len() && b[j] == b'.' {
-                i = j + 1;
-                while i < b.len() && is_ident(b[i]) {
-                    i += 1;
-                }
-            } else if j < b.len() && b[j] == b'[' {
-                i = skip_bracket(b, j);
-            } else {
-                i = j;
-                break;
-            }
-        }
-        let rest: String = expr[i..].split_whitespace().collect::<Vec<_>>().join(" ");
-        [
-            "is defined",
-            "is not defined",
-            "is undefined",
-            "is not undefined",
-            "is ansible.builtin.defined",
-            "|default",
-            "| default",
-            "|d(",
-            "| d(",
-            "|d ",
-            "| d ",
-            "| mandatory",
-            "|mandatory",
-        ]
-        .iter()
-        .any(|g| rest.starts_with(g))
-    })
-}
-
 /// The variables a template (or a playbook string) reads from outside itself.
 pub fn undeclared_variables(source: &str) -> HashSet<String> {
     let env = Environment::new();
@@ -582,183 +364,6 @@ pub fn undeclared_variables(source: &str) -> HashSet<String> {
             .collect(),
         Err(_) => HashSet::new(),
     }
-}
-
-const KEYWORDS: &[&str] = &[
-    "and",
-    "or",
-    "not",
-    "in",
-    "is",
-    "if",
-    "else",
-    "true",
-    "false",
-    "none",
-    "True",
-    "False",
-    "None",
-    "loop",
-    "range",
-    "dict",
-    "lookup",
-    "query",
-    "q",
-    "namespace",
-    "__pyfmt",
-    "caller",
-    "varargs",
-    "kwargs",
-    "self",
-    "super",
-    "omit",
-    "vars",
-    "ansible_managed",
-];
-
-/// The first root identifier in `text` that the variables do not define.
-fn first_undefined_name(text: &str, vars: &Arc<Vars>) -> Option<String> {
-    let b = text.as_bytes();
-    let mut i = 0;
-    let mut prev_sig: u8 = b' ';
-    let mut prev_word = String::new();
-    while i < b.len() {
-        let c = b[i];
-        if c == b'\'' || c == b'"' {
-            i = skip_string(b, i);
-            prev_sig = b'"';
-            continue;
-        }
-        if c.is_ascii_alphabetic() || c == b'_' {
-            let start = i;
-            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
-                i += 1;
-            }
-            let word = &text[start..i];
-            let rest = text[i..].trim_start();
-            let is_kwarg = rest.starts_with('=') && !rest.starts_with("==");
-            if prev_sig != b'.'
-                && prev_sig != b'|'
-                && prev_word != "is"
-                && !is_kwarg
-                && !KEYWORDS.contains(&word)
-                && vars.get(word).is_none()
-            {
-                return Some(word.to_string());
-            }
-            prev_word = word.to_string();
-            prev_sig = b'a';
-            continue;
-        }
-        if !c.is_ascii_whitespace() {
-            prev_sig = c;
-            prev_word.clear();
-        }
-        i += 1;
-    }
-    None
-}
-
-fn line_col(src: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(src.len());
-    let before = &src[..offset];
-    let line = before.matches('\n').count() + 1;
-    let col = before
-        .rsplit('\n')
-        .next()
-        .map(|l| l.chars().count())
-        .unwrap_or(0)
-        + 1;
-    (line, col)
-}
-
-fn convert_error(
-    e: &minijinja::Error,
-    source: &str,
-    header_lines: usize,
-    vars: &Arc<Vars>,
-) -> JinjaError {
-    let (mut line, mut col) = (e.line().unwrap_or(1), 1);
-    let mut span_text = String::new();
-    if let (Some(range), Some(src)) = (e.range(), e.template_source()) {
-        let (l, c) = line_col(src, range.start);
-        line = l;
-        col = c;
-        span_text = src.get(range).unwrap_or_default().to_string();
-    }
-    line += header_lines;
-    let detail = e
-        .detail()
-        .map(str::to_string)
-        .unwrap_or_else(|| e.kind().to_string());
-    if e.kind() == ErrorKind::UndefinedError {
-        // Look in the whole `{{ }}`/`{% %}` around the error, skipping the template's own
-        // names (loop variables, `set`, macro arguments).
-        let whole = e.template_source().unwrap_or(source);
-        let expr = match e.range() {
-            Some(r) => enclosing_tag(whole, r.start),
-            None => strip_braces(source).to_string(),
-        };
-        let locals_ok = undeclared_variables(whole);
-        let name = first_undefined_name(&expr, vars)
-            .filter(|n| locals_ok.is_empty() || locals_ok.contains(n))
-            .unwrap_or_else(|| {
-                let t = if span_text.is_empty() {
-                    &expr
-                } else {
-                    &span_text
-                };
-                strip_braces(t).trim().to_string()
-            });
-        let message = match e.detail() {
-            Some("Mandatory variable not defined.") => {
-                format!("Mandatory variable '{name}' not defined.")
-            }
-            Some(d) if d != "undefined value" && d != "undefined value printed" => d.to_string(),
-            _ => format!("'{name}' is undefined"),
-        };
-        return JinjaError::Undefined {
-            message,
-            name,
-            line,
-            col,
-        };
-    }
-    let mut message = detail;
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        message.push_str(&format!(": {s}"));
-        src = s.source();
-    }
-    if e.kind() == ErrorKind::SyntaxError {
-        message = format!("syntax error: {message}");
-    }
-    JinjaError::Other { line, col, message }
-}
-
-fn strip_braces(s: &str) -> &str {
-    let t = s.trim();
-    let t = t.strip_prefix("{{").unwrap_or(t);
-    let t = t.strip_suffix("}}").unwrap_or(t);
-    t.trim().trim_matches('-').trim()
-}
-
-/// The text of the `{{ }}` or `{% %}` tag around byte `at` (inner part).
-fn enclosing_tag(src: &str, at: usize) -> String {
-    let at = at.min(src.len());
-    let before = &src[..at];
-    let start = match (before.rfind("{{"), before.rfind("{%")) {
-        (Some(a), Some(b)) => a.max(b) + 2,
-        (Some(a), None) | (None, Some(a)) => a + 2,
-        _ => 0,
-    };
-    let after = &src[at..];
-    let end = match (after.find("}}"), after.find("%}")) {
-        (Some(a), Some(b)) => at + a.min(b),
-        (Some(a), None) | (None, Some(a)) => at + a,
-        _ => src.len(),
-    };
-    src.get(start..end).unwrap_or_default().to_string()
 }
 
 /// Render a playbook string as text: what its `{{ }}` print, Python's way.

@@ -1,0 +1,129 @@
+//! The variables of one render: the caller's map, read lazily, and the render in progress.
+
+use super::{OMIT, RenderCtx, has_template, render_str_in};
+use crate::py_value::from_json;
+use minijinja::value::{Enumerator, Object, ObjectRepr, Value};
+use serde_json::Map;
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+thread_local! {
+    static DEPTH: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The variables of a render: the caller's map, with `{{ }}` inside values rendered when read,
+/// and Ansible's defaults (`ansible_managed`, `omit`) underneath.
+#[derive(Debug)]
+pub(crate) struct Vars {
+    raw: Map<String, serde_json::Value>,
+    cache: Mutex<HashMap<String, Value>>,
+    pub(crate) ctx: RenderCtx,
+}
+
+impl Vars {
+    pub(crate) fn new(raw: &Map<String, serde_json::Value>, ctx: &RenderCtx) -> Arc<Vars> {
+        Arc::new(Vars {
+            raw: raw.clone(),
+            cache: Mutex::new(HashMap::new()),
+            ctx: ctx.clone(),
+        })
+    }
+
+    /// A variable's value, its templated strings rendered (None if undefined).
+    pub(crate) fn get(self: &Arc<Self>, name: &str) -> Option<Value> {
+        if let Some(v) = self.cache.lock().ok()?.get(name) {
+            return Some(v.clone());
+        }
+        let v = match self.raw.get(name) {
+            Some(raw) if self.ctx.resolved => from_json(raw),
+            Some(raw) => self.lazy(raw),
+            None => match name {
+                "ansible_managed" => Value::from("Ansible managed"),
+                "omit" => Value::from(OMIT),
+                "vars" => Value::from_dyn_object(self.clone()),
+                _ => return None,
+            },
+        };
+        self.cache.lock().ok()?.insert(name.to_string(), v.clone());
+        Some(v)
+    }
+
+    pub(super) fn lazy(self: &Arc<Self>, raw: &serde_json::Value) -> Value {
+        match raw {
+            serde_json::Value::String(s) if has_template(s) => {
+                let depth = DEPTH.with(|d| d.get());
+                if depth > 40 {
+                    return Value::from(s.as_str());
+                }
+                DEPTH.with(|d| d.set(depth + 1));
+                let r = render_str_in(s, self);
+                DEPTH.with(|d| d.set(depth));
+                match r {
+                    Ok(v) => v,
+                    Err(_) => Value::UNDEFINED,
+                }
+            }
+            serde_json::Value::Array(a) if a.iter().any(needs_render) => {
+                Value::from(a.iter().map(|x| self.lazy(x)).collect::<Vec<_>>())
+            }
+            serde_json::Value::Object(m) if m.values().any(needs_render) => {
+                crate::py_value::map_from(m.iter().map(|(k, v)| (k.clone(), self.lazy(v))))
+            }
+            other => from_json(other),
+        }
+    }
+}
+
+pub(super) fn needs_render(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::String(s) => has_template(s),
+        serde_json::Value::Array(a) => a.iter().any(needs_render),
+        serde_json::Value::Object(m) => m.values().any(needs_render),
+        _ => false,
+    }
+}
+
+impl Object for Vars {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.get(key.as_str()?)
+    }
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        let mut keys: Vec<Value> = self.raw.keys().map(|k| Value::from(k.as_str())).collect();
+        if !self.raw.contains_key("ansible_managed") {
+            keys.push(Value::from("ansible_managed"));
+        }
+        Enumerator::Values(keys)
+    }
+}
+
+thread_local! {
+    /// The variables of the renders in progress on this thread (innermost last).
+    static CURRENT: std::cell::RefCell<Vec<Arc<Vars>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The variables of the innermost render in progress (for lookups and the include loader).
+pub(crate) fn current_vars() -> Option<Arc<Vars>> {
+    CURRENT.with(|c| c.borrow().last().cloned())
+}
+
+/// Makes `vars` the current variables until dropped.
+pub(super) struct Scope;
+
+impl Scope {
+    pub(super) fn enter(vars: &Arc<Vars>) -> Scope {
+        CURRENT.with(|c| c.borrow_mut().push(vars.clone()));
+        Scope
+    }
+}
+
+impl Drop for Scope {
+    fn drop(&mut self) {
+        CURRENT.with(|c| {
+            c.borrow_mut().pop();
+        });
+    }
+}
