@@ -10,6 +10,12 @@ use base64::Engine;
 use minijinja::value::{Kwargs, Rest, Value, ValueKind, from_args};
 use minijinja::{Environment, Error, ErrorKind};
 
+mod size;
+mod url;
+
+use size::{human_readable, human_to_bytes};
+use url::{urlencode, urlsplit};
+
 pub(crate) fn err(msg: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidOperation, msg.into())
 }
@@ -330,78 +336,6 @@ fn password_hash(
     })
 }
 
-fn urlsplit(v: Value, query: Option<String>) -> Result<Value, Error> {
-    let s = s_of(&v);
-    let (scheme, rest) = match s.split_once("://") {
-        Some((a, b)) if !a.contains('/') => (a.to_lowercase(), format!("//{b}")),
-        _ => (String::new(), s.clone()),
-    };
-    let (rest, fragment) = rest
-        .split_once('#')
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .unwrap_or((rest.clone(), String::new()));
-    let (rest, q) = rest
-        .split_once('?')
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .unwrap_or((rest.clone(), String::new()));
-    let (netloc, path) = match rest.strip_prefix("//") {
-        Some(r) => match r.find('/') {
-            Some(i) => (r[..i].to_string(), r[i..].to_string()),
-            None => (r.to_string(), String::new()),
-        },
-        None => (String::new(), rest.clone()),
-    };
-    let (userinfo, hostport) = match netloc.rsplit_once('@') {
-        Some((u, h)) => (Some(u.to_string()), h.to_string()),
-        None => (None, netloc.clone()),
-    };
-    let (username, password) = match &userinfo {
-        Some(u) => match u.split_once(':') {
-            Some((a, b)) => (Value::from(a), Value::from(b)),
-            None => (Value::from(u.as_str()), Value::from(())),
-        },
-        None => (Value::from(()), Value::from(())),
-    };
-    let (host, port) = if hostport.starts_with('[') {
-        let end = hostport.find(']').unwrap_or(hostport.len() - 1);
-        let h = hostport[1..end].to_string();
-        let p = hostport[end + 1..]
-            .strip_prefix(':')
-            .and_then(|p| p.parse::<i64>().ok());
-        (h, p)
-    } else {
-        match hostport.rsplit_once(':') {
-            Some((h, p)) => (h.to_string(), p.parse::<i64>().ok()),
-            None => (hostport.clone(), None),
-        }
-    };
-    let hostname = if host.is_empty() {
-        Value::from(())
-    } else {
-        Value::from(host.to_lowercase())
-    };
-    let port = port.map(Value::from).unwrap_or(Value::from(()));
-    let fields: Vec<(&str, Value)> = vec![
-        ("fragment", Value::from(fragment)),
-        ("hostname", hostname),
-        ("netloc", Value::from(netloc)),
-        ("password", password),
-        ("path", Value::from(path)),
-        ("port", port),
-        ("query", Value::from(q)),
-        ("scheme", Value::from(scheme)),
-        ("username", username),
-    ];
-    match query {
-        Some(q) => fields
-            .into_iter()
-            .find(|(k, _)| *k == q)
-            .map(|(_, v)| v)
-            .ok_or_else(|| err(format!("urlsplit: unknown URL component: {q}"))),
-        None => Ok(crate::py_value::map_from(fields)),
-    }
-}
-
 fn checksum(v: Value) -> Result<String, Error> {
     hash_hex(s_of(&v).as_bytes(), "sha1")
 }
@@ -436,134 +370,6 @@ fn split(v: Value, sep: Option<String>, maxsplit: Option<i64>) -> Value {
     let parts =
         crate::py_methods::py_split(&s_of(&v), sep.as_deref(), maxsplit.unwrap_or(-1), false);
     Value::from(parts.into_iter().map(Value::from).collect::<Vec<_>>())
-}
-
-const SIZE_RANGES: [(&str, f64); 9] = [
-    ("Y", 1208925819614629174706176.0),
-    ("Z", 1180591620717411303424.0),
-    ("E", 1152921504606846976.0),
-    ("P", 1125899906842624.0),
-    ("T", 1099511627776.0),
-    ("G", 1073741824.0),
-    ("M", 1048576.0),
-    ("K", 1024.0),
-    ("B", 1.0),
-];
-
-/// Ansible's `human_readable`: `1024` is `1.00 KB`.
-fn human_readable(v: Value, isbits: Option<bool>, unit: Option<String>) -> Result<String, Error> {
-    let size = f64::try_from(v.clone())
-        .or_else(|_| s_of(&v).trim().parse::<f64>())
-        .map_err(|_| err(format!("human_readable() can't interpret {}", s_of(&v))))?;
-    let base = if isbits.unwrap_or(false) {
-        "bits"
-    } else {
-        "Bytes"
-    };
-    let (mut suffix, mut limit) = ("B", 1.0);
-    for (sfx, lim) in SIZE_RANGES {
-        suffix = sfx;
-        limit = lim;
-        let hit = match &unit {
-            None => size >= lim,
-            Some(u) => u.to_uppercase().starts_with(sfx),
-        };
-        if hit {
-            break;
-        }
-    }
-    let label = if limit != 1.0 {
-        format!("{suffix}{}", &base[..1])
-    } else {
-        base.to_string()
-    };
-    Ok(format!("{:.2} {label}", size / limit))
-}
-
-/// Ansible's `human_to_bytes`: `'10M'` is `10485760`.
-fn human_to_bytes(
-    v: Value,
-    default_unit: Option<String>,
-    isbits: Option<bool>,
-) -> Result<Value, Error> {
-    let _ = isbits;
-    let s = s_of(&v);
-    let t = s.trim();
-    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let num: f64 = num.trim().parse().map_err(|_| {
-        err(format!(
-            "human_to_bytes() can't interpret following string: {s}"
-        ))
-    })?;
-    let unit = unit.trim();
-    let unit = if unit.is_empty() {
-        default_unit.unwrap_or_else(|| "B".into())
-    } else {
-        unit.to_string()
-    };
-    let first = unit
-        .chars()
-        .next()
-        .map(|c| c.to_ascii_uppercase().to_string())
-        .unwrap_or_default();
-    let limit = SIZE_RANGES
-        .iter()
-        .find(|(sfx, _)| *sfx == first)
-        .map(|(_, l)| *l)
-        .ok_or_else(|| {
-            err(format!(
-                "human_to_bytes() failed to convert {s}: unknown unit"
-            ))
-        })?;
-    Ok(Value::from((num * limit).round() as i64))
-}
-
-/// Jinja2's `url_quote`: `%XX` for all but letters, digits and `_.-~` (and `/` outside queries).
-fn url_quote(s: &str, for_qs: bool) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"_.-~".contains(&b) || (!for_qs && b == b'/') {
-            out.push(b as char);
-        } else if for_qs && b == b' ' {
-            out.push('+');
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// Jinja2's `urlencode`: a string is quoted, a dict becomes a query string.
-fn urlencode(v: Value) -> Result<String, Error> {
-    match v.kind() {
-        ValueKind::Map => Ok(v
-            .try_iter()?
-            .map(|k| {
-                let x = v.get_item(&k).unwrap_or_default();
-                format!(
-                    "{}={}",
-                    url_quote(&s_of(&k), true),
-                    url_quote(&s_of(&x), true)
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("&")),
-        ValueKind::Seq => Ok(v
-            .try_iter()?
-            .map(|p| {
-                let k = p.get_item(&Value::from(0)).unwrap_or_default();
-                let x = p.get_item(&Value::from(1)).unwrap_or_default();
-                format!(
-                    "{}={}",
-                    url_quote(&s_of(&k), true),
-                    url_quote(&s_of(&x), true)
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("&")),
-        _ => Ok(url_quote(&s_of(&v), false)),
-    }
 }
 
 /// Python's type name of a value.
