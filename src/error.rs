@@ -12,9 +12,8 @@ pub(crate) enum Error {
         loc: Option<Location>,
         msg: String,
         hint: Option<String>,
-        /// The variable this error says is undefined (as written: `r.stat.exists`), when that
-        /// is all it says. A message that wraps it (a condition, another variable) has none.
-        undefined: Option<String>,
+        /// What it is about, where the engine decides by that (never by the message's words).
+        cause: Option<Cause>,
     },
     /// Bad command line.
     #[error("{0}")]
@@ -30,6 +29,35 @@ pub(crate) enum Error {
     /// Several input errors found in one pass; reported together.
     #[error("{} errors", .0.len())]
     Many(Vec<Error>),
+}
+
+/// What an input error is about, for the engine's decisions.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Cause {
+    /// Template variable `name` (as written: `r.stat.exists`) is undefined; that is all the
+    /// error says.
+    Undefined(String),
+    /// The error wraps an undefined variable's in a message that says more (a condition,
+    /// another variable).
+    WrapsUndefined(String),
+    /// A local file that a task names (`src`) is not there.
+    MissingFile,
+}
+
+impl Cause {
+    /// The cause an error that wraps one with this cause has.
+    pub(crate) fn wrapped(cause: &Option<Cause>) -> Option<Cause> {
+        match cause {
+            Some(Cause::Undefined(n) | Cause::WrapsUndefined(n)) => {
+                Some(Cause::WrapsUndefined(n.clone()))
+            }
+            _ => None,
+        }
+    }
+}
+
+fn root(name: &str) -> Option<&str> {
+    name.split(['.', '[']).next()
 }
 
 impl Error {
@@ -57,7 +85,7 @@ impl Error {
             loc: loc.into(),
             msg: msg.into(),
             hint: None,
-            undefined: None,
+            cause: None,
         }
     }
 
@@ -67,7 +95,7 @@ impl Error {
             loc: Some(loc),
             msg: format!("undefined variable `{name}`"),
             hint: None,
-            undefined: Some(name.to_string()),
+            cause: Some(Cause::Undefined(name.to_string())),
         }
     }
 
@@ -75,10 +103,46 @@ impl Error {
     pub(crate) fn undefined_root(&self) -> Option<&str> {
         match self {
             Error::Input {
-                undefined: Some(name),
+                cause: Some(Cause::Undefined(name)),
                 ..
-            } => name.split(['.', '[']).next(),
+            } => root(name),
             _ => None,
+        }
+    }
+
+    /// The root name of the undefined variable this error is about, alone or wrapped in a
+    /// message that says more.
+    pub(crate) fn undefined_within(&self) -> Option<&str> {
+        match self {
+            Error::Input {
+                cause: Some(Cause::Undefined(name) | Cause::WrapsUndefined(name)),
+                ..
+            } => root(name),
+            _ => None,
+        }
+    }
+
+    /// Whether this error is about a local file that is not there.
+    pub(crate) fn is_missing_file(&self) -> bool {
+        matches!(
+            self,
+            Error::Input {
+                cause: Some(Cause::MissingFile),
+                ..
+            }
+        )
+    }
+
+    /// The same error, about `cause`.
+    pub(crate) fn with_cause(self, cause: Cause) -> Error {
+        match self {
+            Error::Input { loc, msg, hint, .. } => Error::Input {
+                loc,
+                msg,
+                hint,
+                cause: Some(cause),
+            },
+            other => other,
         }
     }
 
@@ -105,15 +169,12 @@ impl Error {
     pub(crate) fn with_hint(self, hint: impl Into<String>) -> Error {
         match self {
             Error::Input {
-                loc,
-                msg,
-                undefined,
-                ..
+                loc, msg, cause, ..
             } => Error::Input {
                 loc,
                 msg,
                 hint: Some(hint.into()),
-                undefined,
+                cause,
             },
             other => other,
         }

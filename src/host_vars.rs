@@ -1,7 +1,7 @@
 //! The variables a host sees before registered results: inventory, play vars, `-e`, each
 //! rendered after the variables it reads; those that cannot render yet, and why.
 
-use crate::error::Error;
+use crate::error::{Cause, Error};
 use crate::inventory::Host;
 use crate::playbook::Play;
 use crate::template::{Vars, has_template};
@@ -281,15 +281,20 @@ pub(crate) fn split_unresolved(
 /// An error in variable `name`'s template, at its place when that is known.
 pub(crate) fn var_error(name: &str, err: &Error, located: bool) -> Error {
     match err {
-        Error::Input { loc, msg, hint, .. } => Error::Input {
+        Error::Input {
+            loc,
+            msg,
+            hint,
+            cause,
+        } => Error::Input {
             // The message now says more than that a variable is undefined.
-            undefined: None,
+            cause: Cause::wrapped(cause),
             loc: loc.clone().filter(|_| located),
             msg: format!("variable `{name}`: {msg}"),
             hint: hint.clone(),
         },
         other => Error::Input {
-            undefined: None,
+            cause: None,
             loc: None,
             msg: format!("variable `{name}`: {other}"),
             hint: None,

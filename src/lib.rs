@@ -58,6 +58,7 @@ mod task;
 mod task_instance;
 mod template;
 mod transport;
+mod validate;
 mod vault;
 mod vault_cli;
 mod yaml;

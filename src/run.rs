@@ -105,7 +105,7 @@ fn run_playbook(a: RunArgs, plan: bool, validate_only: bool) -> Result<i32> {
         },
     });
     let mut runner = runner::Runner::new(&playbook, &inventory, &opts);
-    runner.validate()?;
+    crate::validate::validate(&runner)?;
     if validate_only && !plan {
         let hosts: usize = playbook
             .plays

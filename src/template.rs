@@ -3,7 +3,7 @@
 //! Checks made before any host is contacted (syntax, every filter and test named, the
 //! variables read) go through the same engine.
 
-use crate::error::{Error, suggest};
+use crate::error::{Cause, Error, suggest};
 use crate::jinja::{self, JinjaError, RenderCtx};
 use crate::location::Location;
 use serde_json::{Map, Value};
@@ -307,10 +307,10 @@ fn condition_error(err: Error, e: &str) -> Error {
             loc,
             msg,
             hint,
-            undefined: Some(name),
+            cause: Some(Cause::Undefined(name)),
         } => Error::Input {
             // The message now says more than that a variable is undefined.
-            undefined: None,
+            cause: Some(Cause::WrapsUndefined(name.clone())),
             loc,
             msg: format!("cannot evaluate condition `{e}`: {msg}"),
             hint: Some(match hint {
@@ -318,8 +318,13 @@ fn condition_error(err: Error, e: &str) -> Error {
                 _ => format!("define it, or write `{name} is defined and …`"),
             }),
         },
-        Error::Input { loc, msg, hint, .. } => Error::Input {
-            undefined: None,
+        Error::Input {
+            loc,
+            msg,
+            hint,
+            cause,
+        } => Error::Input {
+            cause: Cause::wrapped(&cause),
             loc,
             msg: format!("cannot evaluate condition `{e}`: {msg}"),
             hint,

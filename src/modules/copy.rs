@@ -177,6 +177,7 @@ impl Copy {
             };
             return Err(a
                 .err("src", format!("{what} `{src}` not found"))
+                .with_cause(crate::error::Cause::MissingFile)
                 .with_hint(hint));
         };
         if template {

@@ -1,0 +1,332 @@
+//! Everything checked before a host is contacted: host patterns, connection settings, every
+//! template's syntax, filters and tests, conditions, loops, module arguments and local files,
+//! each task rendered and built for every host and loop item as the host would.
+
+use crate::error::{Cause, Error, Result};
+use crate::host_vars::{host_vars, placeholder_result, split_unresolved, var_error, var_loc};
+use crate::runner::Runner;
+use crate::task_instance::{LoopError, TaskInstance};
+use crate::template::Vars;
+use serde_json::{Map, Value, json};
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// Everything that can be wrong without a host: host patterns, connection settings,
+/// templates, `when` expressions, loops, module arguments, local files.
+pub(crate) fn validate(r: &Runner) -> Result<()> {
+    let mut errors: Vec<Error> = Vec::new();
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut push = |e: Error, errors: &mut Vec<Error>| {
+        let key = match &e {
+            Error::Input { loc, msg, .. } => format!("{loc:?}{msg}"),
+            other => other.to_string(),
+        };
+        if seen.insert(key) {
+            errors.push(e);
+        }
+    };
+    let mut any_host = false;
+    for play in &r.pb.plays {
+        let hosts = match r.selected(play) {
+            Ok(h) => h,
+            Err(e) => {
+                push(e, &mut errors);
+                continue;
+            }
+        };
+        any_host |= !hosts.is_empty();
+        // Names only known on the host: registered results, what a `rescue` sees.
+        let mut runtime: BTreeSet<String> = play
+            .tasks
+            .iter()
+            .chain(&play.handlers)
+            .filter_map(|t| t.register.clone())
+            .collect();
+        let registers: Vec<String> = runtime.iter().cloned().collect();
+        runtime.extend(["ansible_failed_task".into(), "ansible_failed_result".into()]);
+        // A play variable may also read what a task defines (a role's parameters, a loop
+        // item): rendered per task, as Ansible does.
+        let mut waits_for = runtime.clone();
+        for t in play.tasks.iter().chain(&play.handlers) {
+            waits_for.extend(t.vars.keys().cloned());
+            waits_for.insert(t.loop_var.clone());
+        }
+        for host in hosts {
+            let (mut base, unresolved) = host_vars(host, play, &r.pb.dir, &r.opts.extra_vars);
+            if let Err(e) = crate::connection::connection_check(host, &base) {
+                push(e, &mut errors);
+            }
+            // Variables that read a registered result, a task's vars or a loop item wait
+            // for them (rendered per task); every other one that does not render is an
+            // error where it is written.
+            let (deferred, broken) = split_unresolved(&unresolved, &waits_for);
+            let deferred: Map<String, Value> = unresolved
+                .iter()
+                .filter(|u| deferred.contains(&u.name))
+                .map(|u| (u.name.clone(), u.value.clone()))
+                .collect();
+            // Those are rendered later, but their syntax, filters and tests are known now.
+            let checker = Vars::new(base.clone());
+            for (name, value) in &deferred {
+                let at = var_loc(host, play, &r.opts.extra_vars, name);
+                let here = at.clone().unwrap_or_else(|| play.vars_loc.clone());
+                if let Err(e) = checker.check_value(value, &here, &mut BTreeSet::new()) {
+                    push(var_error(name, &e, at.is_some()), &mut errors);
+                }
+            }
+            for e in broken {
+                push(e, &mut errors);
+            }
+            for r in &registers {
+                base.insert(r.to_string(), placeholder_result());
+            }
+            if !play.blocks.is_empty() {
+                base.insert(
+                    "ansible_failed_task".into(),
+                    json!({"name": "", "action": ""}),
+                );
+                base.insert("ansible_failed_result".into(), placeholder_result());
+            }
+            // Values of these are only known on the host.
+            let mut later = runtime.clone();
+            later.extend(unresolved.iter().map(|u| u.name.clone()));
+            for task in play.tasks.iter().chain(&play.handlers) {
+                if let Err(e) = check_task(&r.pb.dir, task, &base, &deferred, &later) {
+                    push(e, &mut errors);
+                }
+            }
+        }
+    }
+    if !any_host && errors.is_empty() {
+        let what = match &r.opts.limit {
+            Some(l) => format!("no host matches both the plays' `hosts` and --limit `{l}`"),
+            None => "no host in the inventory matches any play's `hosts`".into(),
+        };
+        return Err(Error::Usage(what));
+    }
+    match errors.len() {
+        0 => Ok(()),
+        1 => Err(errors.pop().unwrap()),
+        _ => Err(Error::Many(errors)),
+    }
+}
+
+/// One task, whatever its `when` or loop says: every template's syntax, filters, tests
+/// and functions, and every condition; then, where the values are known (nothing it
+/// reads is in `later`), it is rendered and its module arguments built for every loop
+/// item, as the host would.
+fn check_task(
+    dir: &Path,
+    task: &crate::task::Task,
+    base: &Map<String, Value>,
+    deferred: &Map<String, Value>,
+    later: &BTreeSet<String>,
+) -> Result<()> {
+    let mut m = base.clone();
+    m.extend(task.vars.clone());
+    let vars = Vars::new(m.clone());
+    let mut names = BTreeSet::new();
+    for (k, v) in &task.args.map {
+        vars.check_value(v, task.args.loc_of(k), &mut names)?;
+    }
+    for w in &task.when {
+        vars.check_condition(&w.value, &w.loc, &mut names)?;
+    }
+    for c in [&task.changed_when, &task.failed_when, &task.until]
+        .into_iter()
+        .flatten()
+    {
+        vars.check_condition(&c.value, &c.loc, &mut names)?;
+    }
+    if let Some(l) = &task.loop_items {
+        vars.check_value(&l.value, &l.loc, &mut names)?;
+    }
+    for v in task.environment.values() {
+        vars.check_value(&v.value, &v.loc, &mut names)?;
+    }
+    for (k, v) in &task.vars {
+        match task.var_locs.get(k) {
+            Some(at) => vars.check_value(v, at, &mut names)?,
+            // Inherited (a block's, a role's): no place of its own; said at the task.
+            None => vars
+                .check_value(v, &task.loc, &mut names)
+                .map_err(|err| task_var_error(task, k, err))?,
+        }
+    }
+    // Which registered results it reads, by the templates' own variable names. Such a
+    // task is rendered with stand-ins for them, and only an undefined variable that is
+    // none of those is an error (the rest depends on values only the host has).
+    let m = base.clone();
+    if names.iter().any(|n| later.contains(n)) {
+        return match render_items(dir, task, m, deferred, &names) {
+            Err(e)
+                if e.undefined_within().is_some_and(|n| {
+                    !later.contains(n) && n != task.loop_var && m_has_not(base, task, n)
+                }) =>
+            {
+                Err(e)
+            }
+            _ => Ok(()),
+        };
+    }
+    render_items(dir, task, m, deferred, &names)
+}
+
+/// Renders the task for every loop item, as the host would (see `check_task`).
+fn render_items(
+    dir: &Path,
+    task: &crate::task::Task,
+    m: Map<String, Value>,
+    deferred: &Map<String, Value>,
+    reads: &BTreeSet<String>,
+) -> Result<()> {
+    let inst = TaskInstance::new(task, &m, deferred);
+    let vars = inst.vars();
+    let items = match inst.items(&vars) {
+        Ok(items) => items,
+        Err(LoopError::Render(e)) => return Err(e),
+        Err(e @ LoopError::NotAList(_)) => {
+            let at = task.loop_items.as_ref().map(|l| l.loc.clone());
+            return Err(Error::input(at, e.message()));
+        }
+    };
+    if items.is_empty() {
+        // Nothing to run: the arguments are built if they render without an item.
+        return match render_task(dir, &inst, vars) {
+            Err(err) => unguarded(err),
+            Ok(()) => Ok(()),
+        };
+    }
+    for item in items {
+        let (vars, failed) = inst.item_vars(item.as_ref());
+        // A variable of its own it reads that does not render (one it does not read may
+        // be meant for another task of its role or block).
+        let failed = failed
+            .into_iter()
+            .filter(|u| task.vars.contains_key(&u.name) && reads.contains(&u.name));
+        let run = inst.when(&vars)?;
+        let rendered = match failed.into_iter().next() {
+            Some(u) => Err((Stage::Render, task_var_error(task, &u.name, u.err))),
+            None => render_task(dir, &inst, vars),
+        };
+        match rendered {
+            Err((_, e)) if run => return Err(e),
+            Err(err) => unguarded(err)?,
+            Ok(()) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Renders a task's environment, conditions on its result and arguments, and builds its
+/// module, as the host would. An error says whether the module's build found it.
+fn render_task(
+    dir: &Path,
+    inst: &TaskInstance,
+    vars: Vars,
+) -> std::result::Result<(), (Stage, Error)> {
+    let task = inst.task;
+    let render = |e: Error| (Stage::Render, e);
+    for v in task.environment.values() {
+        vars.render_value(&v.value, &v.loc).map_err(render)?;
+    }
+    for c in [&task.changed_when, &task.failed_when, &task.until]
+        .into_iter()
+        .flatten()
+    {
+        inst.with_result(&vars, &placeholder_result())
+            .condition(&c.value, &c.loc)
+            .map_err(render)?;
+    }
+    let rendered = inst.args(&vars).map_err(render)?;
+    inst.build(rendered, &vars, dir)
+        .map_err(|e| (Stage::Build, e))?;
+    Ok(())
+}
+
+/// A task variable that did not render: where it is written, else at the task.
+fn task_var_error(task: &crate::task::Task, name: &str, err: Error) -> Error {
+    match err {
+        Error::Input {
+            loc,
+            msg,
+            hint,
+            cause,
+        } => Error::Input {
+            // The message now says more than that a variable is undefined.
+            cause: Cause::wrapped(&cause),
+            loc: Some(match task.var_locs.get(name) {
+                Some(_) => loc.unwrap_or_else(|| task.loc.clone()),
+                None => task.loc.clone(),
+            }),
+            msg: format!("variable `{name}`: {msg}"),
+            hint,
+        },
+        other => other,
+    }
+}
+
+/// Where `render_task` found an error.
+enum Stage {
+    Render,
+    Build,
+}
+
+/// An error of a task that does not run here (behind a false `when`, or a loop with no
+/// item), if it is one whatever the guard: the module's arguments, once they render. What
+/// the guard may be there for is not: values (`when: x is defined`), a local file only some
+/// hosts have. Template syntax, filters and tests were checked before, unguarded.
+fn unguarded((stage, e): (Stage, Error)) -> Result<()> {
+    match stage {
+        Stage::Build if e.undefined_within().is_none() && !e.is_missing_file() => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Whether `name` is defined neither for the play nor by the task's own `vars`.
+fn m_has_not(base: &Map<String, Value>, task: &crate::task::Task, name: &str) -> bool {
+    !base.contains_key(name) && !task.vars.contains_key(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::location::Location;
+
+    #[test]
+    fn a_guarded_task_hides_only_typed_undefined_and_missing_file_errors() {
+        let at = || Location::new(&std::sync::Arc::new("t.yml".into()), 1, 1);
+        let undefined = || Error::undefined_variable(at(), "r.stdout");
+        // (stage, error, still an error behind a false `when`)
+        let table = [
+            (Stage::Build, undefined(), false),
+            (Stage::Build, var_error("v", &undefined(), true), false),
+            (
+                Stage::Build,
+                Error::input(at(), "file `x` not found").with_cause(Cause::MissingFile),
+                false,
+            ),
+            // The words alone decide nothing.
+            (Stage::Build, Error::input(at(), "file `x` not found"), true),
+            (
+                Stage::Build,
+                Error::input(at(), "undefined variable `x`"),
+                true,
+            ),
+            (
+                Stage::Build,
+                Error::input(at(), "`mode` must be a string"),
+                true,
+            ),
+            (
+                Stage::Render,
+                Error::input(at(), "`mode` must be a string"),
+                false,
+            ),
+        ];
+        for (stage, e, fails) in table {
+            let msg = e.to_string();
+            assert_eq!(unguarded((stage, e)).is_err(), fails, "{msg}");
+        }
+    }
+}
