@@ -21,6 +21,7 @@ pub(crate) mod lineinfile;
 pub(crate) mod locale_gen;
 pub(crate) mod mount;
 pub(crate) mod mysql_db;
+pub(crate) mod mysql_login;
 pub(crate) mod mysql_user;
 pub(crate) mod package_facts;
 pub(crate) mod pause;
@@ -28,6 +29,7 @@ pub(crate) mod pip;
 pub(crate) mod postgresql_db;
 pub(crate) mod postgresql_privs;
 pub(crate) mod postgresql_user;
+pub(crate) mod psql;
 // Not registered yet: the engine must reconnect after the reboot (see `reboot::ENGINE`).
 #[allow(dead_code)]
 pub(crate) mod reboot;
@@ -36,6 +38,7 @@ pub(crate) mod replace;
 pub(crate) mod safe_write;
 pub(crate) mod service;
 pub(crate) mod service_facts;
+pub(crate) mod sql;
 pub(crate) mod stat;
 pub(crate) mod supervisorctl;
 pub(crate) mod sysctl;

@@ -2,130 +2,13 @@
 //! collation) or absent, through the host's `mysql` client. Logs in like Ansible: as root
 //! through the unix socket by default (run with `become`), or `login_user`/`login_password`/
 //! `login_host`/`login_port`/`login_unix_socket`. The password goes in `MYSQL_PWD`, never on a
-//! command line; SQL goes on standard input. Also the login shared with `mysql_user`.
+//! command line; SQL goes on standard input.
 
 use super::args::Getter;
+use super::mysql_login::{MysqlLogin, ident, lit};
+use super::sql::{check_text, fields};
 use super::{Change, Plan, Resource};
 use crate::error::Result;
-use crate::shell::quote;
-use base64::Engine;
-
-/// How to reach the server.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct Login {
-    pub user: Option<String>,
-    pub password: Option<String>,
-    pub host: Option<String>,
-    pub port: Option<u64>,
-    pub socket: Option<String>,
-}
-
-impl Login {
-    pub(crate) fn build(a: &Getter) -> Result<Login> {
-        for k in ["login_user", "login_host"] {
-            if let Some(v) = a.opt_str(k)?
-                && (v.starts_with('-') || v.contains(|c: char| c.is_control()))
-            {
-                return Err(a.err(k, format!("`{k}: {v}` is not valid")));
-            }
-        }
-        Ok(Login {
-            user: a.opt_str("login_user")?,
-            password: a.opt_str("login_password")?,
-            host: a.opt_str("login_host")?,
-            port: a.opt_u64("login_port")?,
-            socket: a.opt_path("login_unix_socket")?,
-        })
-    }
-
-    /// `mysql` with the login options (batch, no column names); SQL on stdin.
-    pub(crate) fn client(&self) -> String {
-        let mut s = String::new();
-        if let Some(p) = &self.password {
-            s.push_str(&format!("MYSQL_PWD={} ", quote(p)));
-        }
-        s.push_str("mysql -NB");
-        if let Some(u) = &self.user {
-            s.push_str(&format!(" {}", quote(&format!("--user={u}"))));
-        }
-        if let Some(h) = &self.host {
-            s.push_str(&format!(" {}", quote(&format!("--host={h}"))));
-        }
-        if let Some(p) = self.port {
-            s.push_str(&format!(" --port={p}"));
-        }
-        if let Some(k) = &self.socket {
-            s.push_str(&format!(" {}", quote(&format!("--socket={k}"))));
-        }
-        s
-    }
-
-    /// A probe line: `TAG\tBASE64(output)` then `TAG_rc\tEXIT`, for one query.
-    pub(crate) fn query(&self, tag: &str, sql: &str) -> String {
-        format!(
-            "printf '{tag}\\t'; plumb_v=$(printf '%s\\n' {} | {} 2>&1); plumb_rc=$?; printf '%s' \"$plumb_v\" | base64 -w0; printf '\\n{tag}_rc\\t%s\\n' \"$plumb_rc\"\n",
-            quote(sql),
-            self.client()
-        )
-    }
-
-    /// A script that runs these statements (on stdin, through a quoted here-document).
-    pub(crate) fn run(&self, statements: &[String]) -> String {
-        let end = super::safe_write::temp_name("SQL").replace(['.', '-'], "_");
-        format!(
-            "set -e\n{} <<'{end}'\n{}\n{end}\n",
-            self.client(),
-            statements.join("\n")
-        )
-    }
-}
-
-/// The probe's tagged, base64 fields: tag → (output, exit code).
-pub(crate) fn fields(
-    facts: &str,
-) -> std::result::Result<std::collections::HashMap<String, (String, String)>, String> {
-    let mut out = std::collections::HashMap::new();
-    let mut rcs = std::collections::HashMap::new();
-    for l in facts.lines() {
-        let (k, v) = l
-            .split_once('\t')
-            .ok_or_else(|| format!("unexpected probe output: {}", facts.trim()))?;
-        if let Some(t) = k.strip_suffix("_rc") {
-            rcs.insert(t.to_string(), v.trim().to_string());
-        } else {
-            let b = base64::engine::general_purpose::STANDARD
-                .decode(v.trim())
-                .map_err(|e| format!("unexpected probe output: {e}"))?;
-            out.insert(k.to_string(), String::from_utf8_lossy(&b).into_owned());
-        }
-    }
-    let mut m = std::collections::HashMap::new();
-    for (k, v) in out {
-        let rc = rcs
-            .remove(&k)
-            .ok_or_else(|| format!("unexpected probe output: no exit code for {k}"))?;
-        m.insert(k, (v, rc));
-    }
-    Ok(m)
-}
-
-/// A SQL string literal.
-pub(crate) fn lit(s: &str) -> String {
-    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
-}
-
-/// A SQL identifier.
-pub(crate) fn ident(s: &str) -> String {
-    format!("`{}`", s.replace('`', "``"))
-}
-
-/// Names and words that go into SQL: no control characters.
-pub(crate) fn check_text(a: &Getter, key: &str, v: &str) -> Result<()> {
-    if v.is_empty() || v.contains(|c: char| c.is_control()) {
-        return Err(a.err(key, format!("`{key}` must be one line of text")));
-    }
-    Ok(())
-}
 
 #[derive(Debug, Clone)]
 pub(crate) struct MysqlDb {
@@ -133,7 +16,7 @@ pub(crate) struct MysqlDb {
     pub present: bool,
     pub encoding: Option<String>,
     pub collation: Option<String>,
-    pub login: Login,
+    pub login: MysqlLogin,
 }
 
 super::plain_module!(MysqlDb);
@@ -164,7 +47,7 @@ impl MysqlDb {
             present,
             encoding: word("encoding")?,
             collation: word("collation")?,
-            login: Login::build(a)?,
+            login: MysqlLogin::build(a)?,
         })
     }
 
@@ -258,6 +141,7 @@ mod tests {
     use super::*;
     use crate::modules::Run;
     use crate::modules::args::Args;
+    use base64::Engine;
     use serde_json::{Map, Value, json};
     use std::collections::HashMap;
     use std::sync::Arc;

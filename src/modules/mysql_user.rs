@@ -6,7 +6,8 @@
 //! `append_privs`, grants on other objects are revoked, as Ansible does.
 
 use super::args::Getter;
-use super::mysql_db::{Login, check_text, fields, lit};
+use super::mysql_login::{MysqlLogin, lit};
+use super::sql::{check_text, fields};
 use super::{Change, Plan, Resource};
 use crate::error::Result;
 use serde_json::Value;
@@ -25,7 +26,7 @@ pub(crate) struct MysqlUser {
     pub append_privs: bool,
     pub present: bool,
     pub update_password: bool,
-    pub login: Login,
+    pub login: MysqlLogin,
 }
 
 #[derive(Clone)]
@@ -206,7 +207,7 @@ impl MysqlUser {
             append_privs: a.bool("append_privs", false)?,
             present,
             update_password,
-            login: Login::build(a)?,
+            login: MysqlLogin::build(a)?,
         })
     }
 
@@ -388,7 +389,7 @@ fn obj_sql(obj: &str) -> String {
         if s == "*" {
             "*".to_string()
         } else {
-            super::mysql_db::ident(s)
+            super::mysql_login::ident(s)
         }
     };
     format!("{}.{}", q(db), q(t))

@@ -4,8 +4,8 @@
 //! as granted to the role; the plan names each missing (or extra) grant.
 
 use super::args::Getter;
-use super::mysql_db::{check_text, fields};
-use super::postgresql_db::{Psql, ident, lit, rows};
+use super::psql::{Psql, ident, lit, rows};
+use super::sql::{check_text, fields};
 use super::{Change, Plan, Resource};
 use crate::error::Result;
 use std::collections::BTreeSet;

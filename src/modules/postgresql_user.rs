@@ -5,8 +5,8 @@
 //! `md5…` hash given as `password` is compared as is. The password is never printed.
 
 use super::args::Getter;
-use super::mysql_db::{check_text, fields};
-use super::postgresql_db::{Psql, ident, lit, rows};
+use super::psql::{Psql, ident, lit, rows};
+use super::sql::{check_text, fields};
 use super::{Change, Plan, Resource};
 use crate::error::Result;
 use base64::Engine;

@@ -3,7 +3,7 @@
 //! A program the daemon does not know yet is `reread` and `add`ed first, as Ansible does.
 
 use super::args::Getter;
-use super::mysql_db::fields;
+use super::sql::fields;
 use super::{Change, Plan, Resource};
 use crate::error::Result;
 use crate::shell::quote;
