@@ -5,13 +5,12 @@
 //! and the empty mount point removed), `remounted` (always remounted).
 
 use super::args::Getter;
-use super::copy::{Copy, Entry, sha256_hex};
+use super::copy::Copy;
 use super::file_fact::{self, Kind};
-use super::{Change, ContentChange, Plan, Resource, safe_write};
+use super::{Change, Plan, Resource, safe_write};
 use crate::error::Result;
 use crate::shell::quote;
 use base64::Engine;
-use std::sync::Arc;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Mount {
@@ -213,22 +212,11 @@ impl Mount {
                 }
                 _ => format!("add {} to {}: {want}", self.path, self.fstab),
             };
-            let bytes = Arc::new(n.into_bytes());
-            let entry = Entry {
-                dest: self.fstab.clone(),
-                sha256: sha256_hex(&bytes),
-                content: bytes.clone(),
-            };
-            changes.push(Change {
-                summary,
-                content: Some(ContentChange {
-                    path: self.fstab.clone(),
-                    new: bytes,
-                    exists: old.is_some(),
-                }),
-            });
-            script
-                .push_str(&Copy::writer(&self.fstab).write(&entry, old.is_some().then_some(&fact)));
+            let writer = Copy::writer(&self.fstab);
+            let (change, write) =
+                super::textfile::rewrite(&writer, old.is_some().then_some(&fact), n, summary);
+            changes.push(change);
+            script.push_str(&write);
             script.push('\n');
         }
         if self.state == "absent" && matches!(dir.kind, Kind::Dir) {
@@ -279,6 +267,7 @@ mod tests {
     use crate::modules::args::Args;
     use serde_json::{Map, Value, json};
     use std::collections::HashMap;
+    use std::sync::Arc;
 
     fn mount(args: Value) -> std::result::Result<Mount, String> {
         let map: Map<String, Value> = args.as_object().unwrap().clone();

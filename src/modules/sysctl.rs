@@ -4,13 +4,12 @@
 //! (`reload`, when the file changed), as Ansible does.
 
 use super::args::Getter;
-use super::copy::{Copy, Entry, sha256_hex};
-use super::file_fact::{self, Kind};
-use super::{Change, ContentChange, Plan, Resource};
+use super::copy::Copy;
+use super::textfile;
+use super::{Change, Plan, Resource};
 use crate::error::Result;
 use crate::shell::quote;
 use base64::Engine;
-use std::sync::Arc;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Sysctl {
@@ -85,24 +84,19 @@ impl Sysctl {
     /// The file's stat and content (base64 on one line), then the live value (base64) and the
     /// exit code of `sysctl -n`.
     pub(crate) fn probe(&self) -> String {
-        let p = quote(&self.file);
         format!(
-            "{}if [ -f {p} ] && [ $(stat -c %s -- {p}) -le {MAX_BYTES} ]; then printf 'content\\t'; base64 -w0 -- {p}; printf '\\n'; fi\n\
-             printf 'live\\t'; plumb_v=$(LC_ALL=C sysctl -n -- {n} 2>&1); plumb_rc=$?; printf '%s' \"$plumb_v\" | base64 -w0; printf '\\nlive_rc\\t%s\\n' \"$plumb_rc\"\n",
-            file_fact::probe(&[&self.file], &[&self.file]),
+            "{}printf 'live\\t'; plumb_v=$(LC_ALL=C sysctl -n -- {n} 2>&1); plumb_rc=$?; printf '%s' \"$plumb_v\" | base64 -w0; printf '\\nlive_rc\\t%s\\n' \"$plumb_rc\"\n",
+            textfile::probe_max(&self.file, MAX_BYTES),
             n = quote(&self.name),
         )
     }
 
     pub(crate) fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
-        let mut content = None;
         let mut live = None;
         let mut live_rc = None;
         let mut rest = Vec::new();
         for l in facts.lines() {
-            if let Some(v) = l.strip_prefix("content\t") {
-                content = Some(v);
-            } else if let Some(v) = l.strip_prefix("live\t") {
+            if let Some(v) = l.strip_prefix("live\t") {
                 live = Some(v);
             } else if let Some(v) = l.strip_prefix("live_rc\t") {
                 live_rc = Some(v);
@@ -120,17 +114,7 @@ impl Sysctl {
         )
         .trim()
         .to_string();
-        let fact = file_fact::parse(&rest.join("\n"), &[&self.file])?
-            .pop()
-            .ok_or("no facts")?;
-        let old = match fact.kind {
-            Kind::Absent => None,
-            Kind::File => Some(file_fact::decode_text(
-                content.ok_or_else(|| format!("{} is larger than {MAX_BYTES} bytes", self.file))?,
-                &self.file,
-            )?),
-            _ => return Err(format!("{} exists and is not a regular file", self.file)),
-        };
+        let (fact, old) = textfile::read_max(&rest.join("\n"), &self.file, MAX_BYTES)?;
         let name = &self.name;
         let key_of = |line: &str| -> Option<(String, String)> {
             let t = line.trim();
@@ -186,22 +170,11 @@ impl Sysctl {
                 (Some(v), true) => format!("{name}: {v} → {want} in {}", self.file),
                 _ => format!("remove {name} from {}", self.file),
             };
-            let bytes = Arc::new(out.into_bytes());
-            let entry = Entry {
-                dest: self.file.clone(),
-                sha256: sha256_hex(&bytes),
-                content: bytes.clone(),
-            };
-            changes.push(Change {
-                summary,
-                content: Some(ContentChange {
-                    path: self.file.clone(),
-                    new: bytes,
-                    exists: old.is_some(),
-                }),
-            });
-            let exists = matches!(fact.kind, Kind::File);
-            script.push_str(&Copy::writer(&self.file).write(&entry, exists.then_some(&fact)));
+            let writer = Copy::writer(&self.file);
+            let (change, write) =
+                textfile::rewrite(&writer, old.is_some().then_some(&fact), out, summary);
+            changes.push(change);
+            script.push_str(&write);
             script.push('\n');
             file_changed = true;
         }
@@ -233,8 +206,10 @@ mod tests {
     use super::*;
     use crate::modules::Run;
     use crate::modules::args::Args;
+    use crate::modules::copy::sha256_hex;
     use serde_json::{Map, Value, json};
     use std::collections::HashMap;
+    use std::sync::Arc;
 
     fn sysctl(args: Value) -> std::result::Result<Sysctl, String> {
         let map: Map<String, Value> = args.as_object().unwrap().clone();

@@ -13,9 +13,14 @@ pub(crate) const MAX_BYTES: usize = 8 << 20;
 
 /// The file's `stat` and checksum, then its content in base64 on one line.
 pub(crate) fn probe(path: &str) -> String {
+    probe_max(path, MAX_BYTES)
+}
+
+/// `probe`, reading files of at most `max` bytes.
+pub(crate) fn probe_max(path: &str, max: usize) -> String {
     let p = quote(path);
     format!(
-        "{}if [ -f {p} ] && [ $(stat -c %s -- {p}) -le {MAX_BYTES} ]; then printf 'content\\t'; base64 -w0 -- {p}; printf '\\n'; fi\n",
+        "{}if [ -f {p} ] && [ $(stat -c %s -- {p}) -le {max} ]; then printf 'content\\t'; base64 -w0 -- {p}; printf '\\n'; fi\n",
         file_fact::probe(&[path], &[path])
     )
 }
@@ -23,6 +28,15 @@ pub(crate) fn probe(path: &str) -> String {
 /// The file's facts and its text (None when it does not exist). Anything but a regular UTF-8
 /// file of at most `MAX_BYTES` is an error.
 pub(crate) fn read(facts: &str, path: &str) -> Result<(FileFact, Option<String>), String> {
+    read_max(facts, path, MAX_BYTES)
+}
+
+/// `read` of what `probe_max(path, max)` printed.
+pub(crate) fn read_max(
+    facts: &str,
+    path: &str,
+    max: usize,
+) -> Result<(FileFact, Option<String>), String> {
     let (content_lines, rest): (Vec<&str>, Vec<&str>) =
         facts.lines().partition(|l| l.starts_with("content\t"));
     if content_lines.len() > 1 {
@@ -37,7 +51,7 @@ pub(crate) fn read(facts: &str, path: &str) -> Result<(FileFact, Option<String>)
             let b64 = content_lines
                 .first()
                 .map(|l| &l["content\t".len()..])
-                .ok_or_else(|| format!("{path} is larger than {MAX_BYTES} bytes"))?;
+                .ok_or_else(|| format!("{path} is larger than {max} bytes"))?;
             Some(file_fact::decode_text(b64, path)?)
         }
         _ => return Err(format!("{path} exists and is not a regular file")),
@@ -70,12 +84,6 @@ pub(crate) fn attrs_plan(writer: &Copy, fact: &FileFact, path: &str) -> Plan {
 /// Writes `new` as the whole file through the race-free writer, with a diff.
 pub(crate) fn write_plan(writer: &Copy, old: Option<&FileFact>, new: String, what: String) -> Plan {
     let path = writer.dest.clone();
-    let bytes = Arc::new(new.into_bytes());
-    let entry = Entry {
-        dest: path.clone(),
-        sha256: sha256_hex(&bytes),
-        content: bytes.clone(),
-    };
     // A file created anew gets its missing parent directories, as in Ansible.
     let mkdir = match old {
         None => format!(
@@ -84,22 +92,38 @@ pub(crate) fn write_plan(writer: &Copy, old: Option<&FileFact>, new: String, wha
         ),
         Some(_) => String::new(),
     };
+    let (change, write) = rewrite(writer, old, new, what);
     Plan::script(
-        vec![Change {
-            summary: what,
-            content: Some(ContentChange {
-                path: path.clone(),
-                new: bytes,
-                exists: old.is_some(),
-            }),
-        }],
-        format!(
-            "{}{mkdir}{}",
-            super::safe_write::HEAD,
-            writer.write(&entry, old)
-        ),
+        vec![change],
+        format!("{}{mkdir}{write}", super::safe_write::HEAD),
         vec![Resource::Path(path)],
     )
+}
+
+/// The change (with its new content, for a diff) and the race-free writer's script (to run
+/// after `safe_write::HEAD`) that replace the whole file with `new`; `old`: its facts, when it
+/// is a file now.
+pub(crate) fn rewrite(
+    writer: &Copy,
+    old: Option<&FileFact>,
+    new: String,
+    what: String,
+) -> (Change, String) {
+    let bytes = Arc::new(new.into_bytes());
+    let entry = Entry {
+        dest: writer.dest.clone(),
+        sha256: sha256_hex(&bytes),
+        content: bytes.clone(),
+    };
+    let change = Change {
+        summary: what,
+        content: Some(ContentChange {
+            path: writer.dest.clone(),
+            new: bytes,
+            exists: old.is_some(),
+        }),
+    };
+    (change, writer.write(&entry, old))
 }
 
 /// A writer from the common file arguments (`mode`, `owner`, `group`, `backup`, `validate`).
