@@ -244,9 +244,8 @@ cases! {
     limit_no_match: Test::new().args(&["--limit", "wbe"]).status(5),
     limit_glob_no_match: Test::new().args(&["--limit", "db*"]).status(5),
 
-    // Connection settings. The key file is an inventory variable: this should be exit 4 with
-    // the inventory's file:line:col; that needs src/host_run.rs `connection_check` to return
-    // `Error::Input` at `host.var_locs` (see the report of the bad-input corpus).
+    // Connection settings. The key file is an inventory variable: exit 4, at the inventory's
+    // file:line:col where it is written (src/connection.rs `connection_check`).
     key_file_missing: Test::new(),
 
     // Handlers.
