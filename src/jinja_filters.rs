@@ -16,9 +16,7 @@ mod url;
 use size::{human_readable, human_to_bytes};
 use url::{urlencode, urlsplit};
 
-pub(crate) fn err(msg: impl Into<String>) -> Error {
-    Error::new(ErrorKind::InvalidOperation, msg.into())
-}
+pub(crate) use crate::filter_err::err;
 
 /// Register a filter under its name and `ansible.builtin.<name>`.
 macro_rules! both {

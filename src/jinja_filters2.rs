@@ -2,12 +2,13 @@
 //! `dict2items`, set filters, `zip`, `flatten`, `dictsort`, `groupby`, `subelements`,
 //! `extract`, JSON and YAML, seeded `random`/`shuffle`.
 
-use crate::jinja_filters::{both, err};
+use crate::filter_err::err;
+use crate::jinja_filters::both;
+use crate::jinja_group::Group;
 use crate::jinja_json::{from_json, to_json, to_nice_json};
 use crate::py_value::py_str;
-use minijinja::value::{Kwargs, Object, ObjectRepr, Rest, Value, ValueKind};
+use minijinja::value::{Kwargs, Rest, Value, ValueKind};
 use minijinja::{Environment, Error, State};
-use std::sync::Arc;
 
 fn items(v: &Value) -> Result<Vec<Value>, Error> {
     if v.is_undefined() || v.is_none() {
@@ -279,26 +280,6 @@ fn dictsort(
             .map(|(k, x)| Value::from(vec![k, x]))
             .collect::<Vec<_>>(),
     ))
-}
-
-/// One `groupby` result: unpacks as `(grouper, list)` and has `.grouper` / `.list`.
-#[derive(Debug)]
-pub(crate) struct Group(pub(crate) Value, pub(crate) Value);
-
-impl Object for Group {
-    fn repr(self: &Arc<Self>) -> ObjectRepr {
-        ObjectRepr::Seq
-    }
-    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        match (key.as_str(), key.as_i64()) {
-            (Some("grouper"), _) | (_, Some(0)) => Some(self.0.clone()),
-            (Some("list"), _) | (_, Some(1)) => Some(self.1.clone()),
-            _ => None,
-        }
-    }
-    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
-        minijinja::value::Enumerator::Seq(2)
-    }
 }
 
 fn groupby(v: Value, attribute: String, kw: Kwargs) -> Result<Value, Error> {

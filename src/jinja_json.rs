@@ -2,7 +2,7 @@
 //! separators, `\uXXXX` escapes unless `ensure_ascii=False`, floats as Python prints them),
 //! and `from_json`.
 
-use crate::jinja_filters::err;
+use crate::filter_err::err;
 use crate::py_value::{float_repr, py_str};
 use minijinja::Error;
 use minijinja::value::{Kwargs, Value, ValueKind};

@@ -1,7 +1,7 @@
 //! Ansible's regex filters on Python-style patterns and replacements (`\\1`, `\\g<name>`,
 //! `ignorecase=`, `multiline=`), on `fancy-regex` (lookaround and backreferences, as in Python).
 
-use crate::jinja_filters::err;
+use crate::filter_err::err;
 use crate::py_value::py_str;
 use minijinja::Error;
 use minijinja::value::{Kwargs, Rest, Value};

@@ -2,7 +2,7 @@
 //! decorations), `indent`, `wordwrap`, `truncate`, `wordcount`, `title`, `capitalize`, and
 //! Python's `ljust`/`rjust`/`center`.
 
-use crate::jinja_filters::err;
+use crate::filter_err::err;
 use crate::py_value::py_str;
 use minijinja::Error;
 use minijinja::value::{Kwargs, Value, ValueKind};

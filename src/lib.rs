@@ -13,6 +13,7 @@ mod error;
 mod event;
 mod execute;
 mod fact_cache;
+mod filter_err;
 // Gathered into the batched probe once facts are wired into the engine; until then only its tests use it.
 #[allow(dead_code)]
 mod facts;
@@ -22,6 +23,7 @@ mod http;
 mod inventory;
 mod jinja_filters;
 mod jinja_filters2;
+mod jinja_group;
 mod jinja_json;
 mod jinja_lookups;
 mod jinja_regex;

@@ -112,9 +112,7 @@ pub(crate) fn own_method(value: &Value, method: &str, args: &[Value]) -> Result<
                 let fill = arg_str(args, 1)
                     .and_then(|f| f.chars().next())
                     .unwrap_or(' ');
-                return Ok(Value::from(crate::jinja_filters::justify(
-                    s, w, fill, method,
-                )));
+                return Ok(Value::from(crate::jinja_text::justify(s, w, fill, method)));
             }
             "index" | "rindex" => {
                 let sub = arg_str(args, 0).unwrap_or_default();

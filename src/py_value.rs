@@ -125,11 +125,11 @@ pub(crate) fn py_repr(v: &Value) -> String {
             out
         }
         ValueKind::Seq
-            if v.downcast_object_ref::<crate::jinja_filters2::Group>()
+            if v.downcast_object_ref::<crate::jinja_group::Group>()
                 .is_some() =>
         {
             // groupby's results are tuples
-            let g = v.downcast_object_ref::<crate::jinja_filters2::Group>();
+            let g = v.downcast_object_ref::<crate::jinja_group::Group>();
             let g = g
                 .map(|g| (py_repr(&g.0), py_repr(&g.1)))
                 .unwrap_or_default();
