@@ -43,7 +43,6 @@ pub(crate) use clock::date_time;
 use hw::{hardware, virtual_facts};
 pub(crate) use raw::{Raw, split};
 use serde_json::{Map, Value, json};
-#[allow(unused_imports)] // used once facts are wired into runs
 pub(crate) use snippet::snippet;
 pub(crate) use subset::Subset;
 use sys::{SSH_KEYS, distribution, lsb, pkg_mgr, platform, selinux, service_mgr, user};

@@ -47,6 +47,10 @@ pub(crate) struct HostRun<'a> {
     deferred: Map<String, Value>,
     registered: Map<String, Value>,
     facts: FactCache,
+    /// The host's facts (`ansible_facts`), once gathered.
+    gathered: Option<Map<String, Value>>,
+    /// Why gathering facts failed: the host stops before its first task.
+    facts_error: Option<String>,
     notes: Notifications,
     dry: DryRun,
     /// Why the host stopped early, when it was not its own task that failed.
@@ -101,6 +105,8 @@ impl<'a> HostRun<'a> {
             deferred,
             registered: Map::new(),
             facts: FactCache::default(),
+            gathered: None,
+            facts_error: None,
             notes: Notifications::default(),
             dry: DryRun::default(),
             stop_msg: String::new(),
@@ -170,6 +176,10 @@ impl<'a> HostRun<'a> {
         }
         if lock.is_none() {
             self.prefetch(None)?;
+        }
+        if let Some(e) = self.facts_error.take() {
+            self.stop_msg = format!("gathering facts: {e}");
+            return Ok((true, false));
         }
         let mut changed = false;
         let mut blocks = crate::block::Blocks::new(&self.play.blocks);
@@ -258,21 +268,93 @@ impl<'a> HostRun<'a> {
         m
     }
 
-    /// Probes every task that can be rendered now, in one round trip per sudo user; with `lock`,
-    /// takes the host's plumb lock in the first of them.
+    /// Probes every task that can be rendered now, in one round trip per sudo user, and
+    /// gathers the play's facts in the same one; with `lock`, takes the host's plumb lock in the
+    /// first of them. Tasks that read facts render only once they are known: their probes go
+    /// in one more batched round trip.
     fn prefetch(
         &mut self,
+        lock: Option<std::time::Duration>,
+    ) -> std::result::Result<crate::transport::Lock, TransportError> {
+        let gather = self.play.gather_facts && self.gathered.is_none();
+        let facts_probe = gather.then(|| crate::facts::snippet(&crate::facts::Subset::all()));
+        let held = self.prefetch_round(lock, facts_probe.as_deref())?;
+        if !matches!(held, crate::transport::Lock::Held) {
+            return Ok(held);
+        }
+        let Some(probe) = facts_probe else {
+            return Ok(held);
+        };
+        let user = self.play.facts_user();
+        // The batch did not split (its output was cut): the facts alone, once more.
+        let answer = match self.facts.get(&probe, user.as_deref(), &[]) {
+            Some(a) => a,
+            None => {
+                let out = self.t.run(&probe, user.as_deref())?;
+                (out.code, out.out)
+            }
+        };
+        match crate::fact_cache::facts(answer.0, answer.1)
+            .and_then(|out| crate::facts::parse(&out, &crate::facts::Subset::all()))
+        {
+            Ok(facts) => {
+                self.detail(1, format!("facts: {} gathered", facts.len()));
+                self.set_facts(facts);
+                self.prefetch_round(None, None)?;
+            }
+            Err(e) => self.facts_error = Some(e),
+        }
+        Ok(held)
+    }
+
+    /// The host's facts are now `facts`: the variables that read them render.
+    fn set_facts(&mut self, facts: Map<String, Value>) {
+        let (base, unresolved) = crate::host_vars::host_vars_with_facts(
+            self.host,
+            self.play,
+            self.r.playbook_dir,
+            &self.r.opts.extra_vars,
+            &facts,
+        );
+        self.base = base;
+        self.deferred = unresolved.into_iter().map(|u| (u.name, u.value)).collect();
+        self.gathered = Some(facts);
+    }
+
+    /// Facts a module returned, merged into the host's (names without `ansible_`, as Ansible
+    /// keeps them in `ansible_facts`).
+    fn merge_facts(&mut self, af: &Map<String, Value>) {
+        let mut facts = self.gathered.clone().unwrap_or_default();
+        for (k, v) in af {
+            let bare = k.strip_prefix("ansible_").unwrap_or(k);
+            facts.insert(bare.to_string(), v.clone());
+        }
+        self.set_facts(facts);
+    }
+
+    /// One round of `prefetch`: the probes not yet cached (and `facts_probe`, as the play's
+    /// facts user), batched.
+    fn prefetch_round(
+        &mut self,
         mut lock: Option<std::time::Duration>,
+        facts_probe: Option<&str>,
     ) -> std::result::Result<crate::transport::Lock, TransportError> {
         use crate::batch;
         let m = self.known_vars();
-        let (wanted, hidden) = batch::wanted(
+        let (mut wanted, hidden) = batch::wanted(
             self.play,
             &self.r.opts.tags,
             &m,
             &self.deferred,
             self.r.playbook_dir,
         );
+        wanted.retain(|(p, _, u)| !self.facts.contains(p, u.as_deref()));
+        if let Some(p) = facts_probe {
+            wanted.insert(0, (p.to_string(), batch::Need::Own, self.play.facts_user()));
+        }
+        if wanted.is_empty() && lock.is_none() {
+            return Ok(crate::transport::Lock::Held);
+        }
         let batches = batch::Batch::plan(wanted);
         if let Some(wait) = lock
             && batches.is_empty()
@@ -289,11 +371,13 @@ impl<'a> HostRun<'a> {
                 .iter()
                 .map(|s| hidden.iter().any(|h| h == s))
                 .collect();
+            let with_facts = facts_probe.is_some_and(|p| snippets.contains(&p));
             self.detail(
                 1,
                 format!(
-                    "probe: {} tasks in one round trip{}",
-                    b.task_count(),
+                    "probe: {} tasks{} in one round trip{}",
+                    b.task_count() - usize::from(with_facts),
+                    if with_facts { " and the facts" } else { "" },
                     user.as_deref()
                         .map(|u| format!(" (sudo -u {u})"))
                         .unwrap_or_default()
@@ -443,6 +527,14 @@ impl<'a> HostRun<'a> {
         start: Instant,
     ) -> (Status, Value) {
         let (status, value) = crate::outcome::aggregate(&outcomes, looped);
+        // Facts a module returns (`setup`, `service_facts`, `hostname` ...) join the host's.
+        for o in &outcomes {
+            if o.status != Status::Failed
+                && let Some(Value::Object(af)) = o.value.get("ansible_facts")
+            {
+                self.merge_facts(af);
+            }
+        }
         if let Some(r) = &task.register {
             self.registered.insert(r.clone(), value.clone());
         }

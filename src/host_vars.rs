@@ -30,6 +30,18 @@ pub(crate) fn host_vars(
     playbook_dir: &std::path::Path,
     extra: &Map<String, Value>,
 ) -> (Map<String, Value>, Vec<Unresolved>) {
+    host_vars_with_facts(host, play, playbook_dir, extra, &Map::new())
+}
+
+/// `host_vars` once the host's facts are known: `ansible_facts` and the injected `ansible_*`
+/// names sit above the inventory and below play vars, as in Ansible.
+pub(crate) fn host_vars_with_facts(
+    host: &Host,
+    play: &Play,
+    playbook_dir: &std::path::Path,
+    extra: &Map<String, Value>,
+    facts: &Map<String, Value>,
+) -> (Map<String, Value>, Vec<Unresolved>) {
     // Roles' defaults are the weakest of all, below the inventory.
     let mut m = play.defaults.clone();
     m.extend(host.vars.clone());
@@ -40,6 +52,10 @@ pub(crate) fn host_vars(
         json!(playbook_dir.display().to_string()),
     );
     m.entry("ansible_host").or_insert_with(|| json!(host.name));
+    if !facts.is_empty() {
+        m.extend(crate::facts::injected(facts));
+        m.insert("ansible_facts".into(), Value::Object(facts.clone()));
+    }
     m.extend(play.vars.clone());
     m.extend(extra.clone());
     let loc =

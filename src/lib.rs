@@ -13,8 +13,6 @@ mod error;
 mod event;
 mod execute;
 mod fact_cache;
-// Gathered into the batched probe once facts are wired into the engine; until then only its tests use it.
-#[allow(dead_code)]
 mod facts;
 mod host_run;
 mod host_vars;

@@ -122,9 +122,27 @@ impl<'a> Runner<'a> {
                 waits_for.extend(t.vars.keys().cloned());
                 waits_for.insert(t.loop_var.clone());
             }
+            // Whether the host's facts will be known: gathered, or returned by a task.
+            let facts = play.gather_facts
+                || play.tasks.iter().any(|t| {
+                    matches!(
+                        t.module.as_str(),
+                        "setup" | "service_facts" | "package_facts" | "hostname"
+                    )
+                });
             for host in hosts {
                 let (mut base, unresolved) =
                     host_vars(host, play, &self.pb.dir, &self.opts.extra_vars);
+                // Facts are only known on the host: what reads them waits for them.
+                let mut waits_for = waits_for.clone();
+                if facts {
+                    waits_for.extend(
+                        unresolved
+                            .iter()
+                            .flat_map(|u| crate::template::names_in(&u.value))
+                            .filter(|n| is_fact_name(n) && !base.contains_key(n)),
+                    );
+                }
                 if let Err(e) = crate::connection::connection_check(host, &base) {
                     push(e, &mut errors);
                 }
@@ -163,7 +181,7 @@ impl<'a> Runner<'a> {
                 let mut later = runtime.clone();
                 later.extend(unresolved.iter().map(|u| u.name.clone()));
                 for task in play.tasks.iter().chain(&play.handlers) {
-                    if let Err(e) = self.check_task(task, &base, &deferred, &later) {
+                    if let Err(e) = self.check_task(task, &base, &deferred, &later, facts) {
                         push(e, &mut errors);
                     }
                 }
@@ -193,6 +211,7 @@ impl<'a> Runner<'a> {
         base: &Map<String, Value>,
         deferred: &Map<String, Value>,
         later: &BTreeSet<String>,
+        facts: bool,
     ) -> Result<()> {
         let mut m = base.clone();
         m.extend(task.vars.clone());
@@ -229,6 +248,17 @@ impl<'a> Runner<'a> {
         // task is rendered with stand-ins for them, and only an undefined variable that is
         // none of those is an error (the rest depends on values only the host has).
         let m = base.clone();
+        // With facts gathered, the `ansible_*` names it reads that nothing else defines are
+        // the host's facts.
+        let mut later = later.clone();
+        if facts {
+            later.extend(
+                names
+                    .iter()
+                    .filter(|n| is_fact_name(n) && !base.contains_key(*n))
+                    .cloned(),
+            );
+        }
         if names.iter().any(|n| later.contains(n)) {
             return match self.render_items(task, m, deferred, &names) {
                 Err(e)
@@ -466,6 +496,11 @@ fn unguarded((stage, e): (Stage, Error)) -> Result<()> {
         Stage::Build if !is_undefined(&e) && !missing_file => Err(e),
         _ => Ok(()),
     }
+}
+
+/// A name a host's gathered facts may define: `ansible_facts` or an injected `ansible_*`.
+fn is_fact_name(name: &str) -> bool {
+    name == "ansible_facts" || name.starts_with("ansible_")
 }
 
 /// An undefined variable, which a false `when` or an empty loop may be guarding.

@@ -201,7 +201,7 @@ pub(crate) fn snippet(subset: &Subset) -> String {
     if subset.has("virtual") {
         // The first variable of PID 1's environment (root only; dash stops at its NUL).
         s.push_str(
-            "if [ -r /proc/1/environ ]; then plumb_fl=; IFS= read -r plumb_fl </proc/1/environ 2>/dev/null || :; \
+            "if [ -r /proc/1/environ ]; then plumb_fl=; IFS= read -r plumb_fl 2>/dev/null </proc/1/environ || :; \
              case $plumb_fl in container=lxc*) printf '@@exists @container=lxc\\n';; \
              container=podman*) printf '@@exists @container=podman\\n';; \
              container=?*) printf '@@exists @container\\n';; esac; fi\n",
@@ -221,7 +221,7 @@ pub(crate) fn snippet(subset: &Subset) -> String {
             "plumb_fu=\nwhile IFS= read -r plumb_fl; do case $plumb_fl in Uid:*|Gid:*|Cpus_allowed_list:*) \
              printf '/proc/self/status:%s\\n' \"$plumb_fl\"; case $plumb_fl in Uid:*) plumb_fu=${plumb_fl#Uid:}; \
              plumb_fu=${plumb_fu#\"${plumb_fu%%[!\t ]*}\"}; plumb_fu=${plumb_fu%%[\t ]*};; esac;; esac; \
-             done </proc/self/status 2>/dev/null || :\n",
+             done 2>/dev/null </proc/self/status || :\n",
         );
     }
     if subset.has("user") {
@@ -230,7 +230,7 @@ pub(crate) fn snippet(subset: &Subset) -> String {
             "plumb_fn=${LOGNAME:-${USER:-}}\n[ -r /etc/passwd ] && while IFS= read -r plumb_fl; do \
              plumb_fp=${plumb_fl#*:}; plumb_fp=${plumb_fp#*:}; \
              if [ \"${plumb_fp%%:*}\" = \"$plumb_fu\" ] || [ \"${plumb_fl%%:*}\" = \"$plumb_fn\" ]; then \
-             printf '/etc/passwd:%s\\n' \"$plumb_fl\"; fi; done </etc/passwd || :\n",
+             printf '/etc/passwd:%s\\n' \"$plumb_fl\"; fi; done 2>/dev/null </etc/passwd || :\n",
         );
     }
     if subset.has("date_time") {
@@ -287,10 +287,11 @@ mod tests {
         );
     }
 
+    /// Runs `script` with its stderr in its output, as the batched probe does.
     fn sh(script: &str) -> String {
         use crate::transport::Transport;
         crate::transport::local::Local::new()
-            .run(script, None)
+            .run(&format!("{{ {script}\n}} 2>&1"), None)
             .unwrap()
             .out
     }
