@@ -7,7 +7,7 @@ use crate::dry_run::DryRun;
 use crate::event::{Event, Line, Log};
 use crate::execute::Target;
 use crate::fact_cache::FactCache;
-use crate::host_vars::host_vars;
+use crate::host_vars::host_vars_full;
 use crate::inventory::Host;
 use crate::modules::{Action, Plan, Resource, Run};
 use crate::notify::Notifications;
@@ -26,6 +26,8 @@ use std::time::Instant;
 /// What every host of a run shares, from the runner.
 pub(crate) struct Shared<'a> {
     pub(crate) opts: &'a Options,
+    /// The play's magic variables (`magic.rs`).
+    pub(crate) magic: &'a Map<String, Value>,
     /// Where relative `src`, `template` and `ca_path` files are read from.
     pub(crate) playbook_dir: &'a std::path::Path,
     /// The sudo password for `become`, if one was given.
@@ -67,7 +69,14 @@ impl<'a> HostRun<'a> {
         let _ = tx.send(Event::HostStart {
             host: host.name.clone(),
         });
-        let (base, unresolved) = host_vars(host, play, r.playbook_dir, &r.opts.extra_vars);
+        let (base, unresolved) = host_vars_full(
+            host,
+            play,
+            r.playbook_dir,
+            &r.opts.extra_vars,
+            &Map::new(),
+            r.magic,
+        );
         let deferred: Map<String, Value> =
             unresolved.into_iter().map(|u| (u.name, u.value)).collect();
         let done = |status: HostStatus, msg: String| {
@@ -358,6 +367,9 @@ impl<'a> HostRun<'a> {
         }
         if let Some(r) = &task.register {
             self.registered.insert(r.clone(), value.clone());
+            let mut seen = Map::new();
+            seen.insert(r.clone(), value.clone());
+            crate::hostvars::update(&self.host.name, &seen);
         }
         let handlers = self.play.handlers.iter().enumerate();
         let notified = task.notify.iter().flat_map(|n| {

@@ -105,3 +105,62 @@ fn play_vars_may_read_facts() {
     ok(&r);
     assert_eq!(r.task_msg("here", "show"), format!("user {}", whoami()));
 }
+
+/// Two local hosts in groups, for the magic variables.
+fn two_hosts(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = project(files);
+    std::fs::write(
+        dir.path().join("local.ini"),
+        "[web]\nweb1.example.com ansible_connection=local colour=red\n[db]\ndb1 ansible_connection=local colour=blue\n[prod:children]\nweb\ndb\n",
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn magic_variables() {
+    let dir = two_hosts(&[
+        (
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: names\n      debug: {msg: \"{{ inventory_hostname }} {{ inventory_hostname_short }} {{ group_names | join(',') }}\"}\n    - name: groups\n      debug: {msg: \"{{ groups.web | join(',') }}|{{ groups.prod | sort | join(',') }}|{{ groups.all | length }}\"}\n    - name: play\n      debug: {msg: \"{{ ansible_play_hosts | sort | join(',') }}|{{ play_hosts | length }}|{{ ansible_play_batch | length }}\"}\n    - name: modes\n      debug: {msg: \"{{ ansible_check_mode }} {{ ansible_diff_mode }} {{ ansible_run_tags }} {{ ansible_limit | default('none') }}\"}\n    - name: version\n      debug: {msg: \"{{ ansible_version.full }} {{ ansible_version.major }}.{{ ansible_version.minor }} {{ ansible_version.string is version('2.19', '>=') }}\"}\n    - name: paths\n      debug: {msg: \"{{ inventory_file | basename }} {{ inventory_dir == playbook_dir | realpath }}\"}\n    - name: managed\n      debug: {msg: \"{{ ansible_managed }} {{ 'x' | default(omit) }}\"}\n    - name: hostvars\n      debug: {msg: \"{{ hostvars['db1'].colour }} {{ hostvars['web1.example.com']['colour'] }} {{ hostvars | length }}\"}\n    - name: role\n      import_role: {name: r}\n",
+        ),
+        (
+            "roles/r/tasks/main.yml",
+            "- name: role\n  debug: {msg: \"{{ role_name }} {{ role_path | basename }} {{ role_path is abs }}\"}\n",
+        ),
+    ]);
+    let r = run(dir.path(), "plan", &["--limit", "web1.example.com"]);
+    ok(&r);
+    let h = "web1.example.com";
+    assert_eq!(r.task_msg(h, "names"), "web1.example.com web1 prod,web");
+    assert_eq!(
+        r.task_msg(h, "groups"),
+        "web1.example.com|db1,web1.example.com|2"
+    );
+    assert_eq!(r.task_msg(h, "play"), "web1.example.com|1|1");
+    assert_eq!(r.task_msg(h, "modes"), "True True ['all'] web1.example.com");
+    assert_eq!(r.task_msg(h, "version"), "2.19.0 2.19 True");
+    assert_eq!(r.task_msg(h, "paths"), "local.ini True");
+    assert_eq!(r.task_msg(h, "managed"), "Ansible managed x");
+    assert_eq!(r.task_msg(h, "hostvars"), "blue red 2");
+    assert_eq!(r.task_msg(h, "role"), "r r True");
+    let r = run(dir.path(), "apply", &["--tags", "all"]);
+    ok(&r);
+    assert_eq!(r.task_msg("db1", "modes"), "False False ['all'] none");
+    assert_eq!(r.task_msg("db1", "play"), "db1,web1.example.com|2|2");
+}
+
+#[test]
+fn hostvars_hold_other_hosts_facts_once_gathered() {
+    let dir = two_hosts(&[(
+        "site.yml",
+        "- hosts: all\n  tasks:\n    - name: mine\n      debug: {msg: \"{{ hostvars[inventory_hostname].ansible_facts.user_id == ansible_user_id }}\"}\n- hosts: web\n  gather_facts: false\n  tasks:\n    - name: theirs\n      debug: {msg: \"{{ hostvars['db1'].ansible_facts.hostname == hostvars['db1'].ansible_hostname }} {{ hostvars['db1']['ansible_user_id'] }}\"}\n",
+    )]);
+    let r = run(dir.path(), "apply", &[]);
+    ok(&r);
+    assert_eq!(r.task_msg("db1", "mine"), "true");
+    assert_eq!(
+        r.task_msg("web1.example.com", "theirs"),
+        format!("True {}", whoami())
+    );
+}

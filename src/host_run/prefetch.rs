@@ -48,15 +48,20 @@ impl<'a> HostRun<'a> {
 
     /// The host's facts are now `facts`: the variables that read them render.
     fn set_facts(&mut self, facts: Map<String, Value>) {
-        let (base, unresolved) = crate::host_vars::host_vars_with_facts(
+        let (base, unresolved) = crate::host_vars::host_vars_full(
             self.host,
             self.play,
             self.r.playbook_dir,
             &self.r.opts.extra_vars,
             &facts,
+            self.r.magic,
         );
         self.base = base;
         self.deferred = unresolved.into_iter().map(|u| (u.name, u.value)).collect();
+        // Other hosts see them through `hostvars`.
+        let mut seen = crate::facts::injected(&facts);
+        seen.insert("ansible_facts".into(), Value::Object(facts.clone()));
+        crate::hostvars::update(&self.host.name, &seen);
         self.gathered = Some(facts);
     }
 
