@@ -121,6 +121,7 @@ impl<'a> Runner<'a> {
             for t in play.tasks.iter().chain(&play.handlers) {
                 waits_for.extend(t.vars.keys().cloned());
                 waits_for.insert(t.loop_var.clone());
+                waits_for.extend(t.index_var.clone());
             }
             for host in hosts {
                 let (mut base, unresolved) =
