@@ -22,6 +22,8 @@ pub(crate) struct Playbook {
 #[derive(Debug)]
 pub(crate) struct Play {
     pub(crate) name: Option<String>,
+    /// The directory of the playbook the play is written in (an imported playbook's own).
+    pub(crate) dir: PathBuf,
     pub(crate) loc: Location,
     pub(crate) hosts: String,
     pub(crate) hosts_loc: Location,
@@ -64,34 +66,121 @@ pub(crate) const PLAY_KEYS: &[&str] = &[
     "tags",
     "roles",
     "environment",
+    "pre_tasks",
+    "post_tasks",
 ];
 
 impl Playbook {
     pub(crate) fn load(path: &Path) -> Result<Playbook> {
-        let text = crate::vault::read_text(path)?;
-        let doc = Doc::parse(path.to_path_buf(), &text, true)?;
-        let dir = path
-            .parent()
-            .map(Path::to_path_buf)
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or_else(|| PathBuf::from("."));
-        let mut plays = Vec::new();
-        let mut errors = Vec::new();
-        for node in doc.root.as_sequence().expect("top level is a list").iter() {
-            match Play::parse(&doc, node, &dir) {
-                Ok(p) => plays.push(p),
-                Err(e) => errors.push(e),
-            }
-        }
-        match errors.len() {
-            0 => Ok(Playbook {
-                path: path.to_path_buf(),
-                dir,
-                plays,
-            }),
-            _ => Err(Error::many(errors)),
+        let dir = dir_of(path);
+        let plays = load_plays(path, 0)?;
+        Ok(Playbook {
+            path: path.to_path_buf(),
+            dir,
+            plays,
+        })
+    }
+}
+
+/// The directory a file is in (`.` for a bare name).
+fn dir_of(path: &Path) -> PathBuf {
+    path.parent()
+        .map(Path::to_path_buf)
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// The plays of a playbook file, those of the playbooks it imports in their place.
+fn load_plays(path: &Path, depth: usize) -> Result<Vec<Play>> {
+    let text = crate::vault::read_text(path)?;
+    let doc = Doc::parse(path.to_path_buf(), &text, true)?;
+    let dir = dir_of(path);
+    let mut plays = Vec::new();
+    let mut errors = Vec::new();
+    for node in doc.root.as_sequence().expect("top level is a list").iter() {
+        let import = node.as_mapping().and_then(|m| {
+            m.iter()
+                .find(|(k, _)| {
+                    matches!(
+                        k.as_str(),
+                        "import_playbook" | "ansible.builtin.import_playbook"
+                    )
+                })
+                .map(|(k, v)| (k.as_str().to_string(), v))
+        });
+        let res = match import {
+            Some((key, file)) => import_playbook(&doc, node, &key, file, &dir, depth),
+            None => Play::parse(&doc, node, &dir).map(|p| vec![p]),
+        };
+        match res {
+            Ok(p) => plays.extend(p),
+            Err(e) => errors.push(e),
         }
     }
+    match errors.len() {
+        0 => Ok(plays),
+        _ => Err(Error::many(errors)),
+    }
+}
+
+/// `- import_playbook: other.yml` (relative to the playbook naming it), with its `when` put
+/// before every task's own and its `vars` over each play's, as in Ansible.
+fn import_playbook(
+    doc: &Doc,
+    node: &Node,
+    key: &str,
+    file: &Node,
+    dir: &Path,
+    depth: usize,
+) -> Result<Vec<Play>> {
+    let mut when = Vec::new();
+    let mut vars = Map::new();
+    let mut tags = Vec::new();
+    for (k, v) in node.as_mapping().expect("an import is a mapping").iter() {
+        match k.as_str() {
+            "name" => {}
+            "when" => when.extend(crate::task::conditions(doc, v)),
+            "vars" => vars.extend(crate::inventory::vars_map(doc, v)?),
+            "tags" => tags.extend(crate::task::tag_list(doc, v)?),
+            other if other == key => {}
+            other => {
+                return Err(Error::input(
+                    doc.key_loc(k),
+                    format!("`{other}` is not supported on `{key}`"),
+                )
+                .with_hint(format!("`{key}` takes `name`, `when`, `vars` and `tags`")));
+            }
+        }
+    }
+    let rel = scalar_string(doc, file, key)?;
+    if rel.contains("{{") {
+        return Err(Error::input(
+            doc.loc(file),
+            format!("templated `{key}` names are not supported"),
+        )
+        .with_hint("playbooks are read before the run, so name the file itself"));
+    }
+    if depth >= crate::task_list::MAX_IMPORT_DEPTH {
+        return Err(Error::input(doc.loc(file), "playbooks nested too deep")
+            .with_hint("does a playbook import itself?"));
+    }
+    let path = crate::paths::under(dir, &rel);
+    if !path.is_file() {
+        return Err(Error::input(
+            doc.loc(file),
+            format!("playbook `{}`: not found", path.display()),
+        ));
+    }
+    let mut plays = load_plays(&path, depth + 1)?;
+    for play in &mut plays {
+        play.vars.extend(vars.clone());
+        play.tags.extend(tags.iter().cloned());
+        for t in &mut play.tasks {
+            t.when = when.iter().cloned().chain(t.when.drain(..)).collect();
+            t.tags.extend(tags.iter().cloned());
+        }
+    }
+    Ok(plays)
 }
 
 impl Play {
@@ -107,6 +196,7 @@ impl Play {
         };
         let mut play = Play {
             name: None,
+            dir: dir.to_path_buf(),
             loc: doc.loc(node),
             hosts: String::new(),
             hosts_loc: doc.loc(node),
@@ -129,6 +219,8 @@ impl Play {
         };
         // Roles run before the play's own tasks, wherever `roles` is written.
         let mut role_tasks: Vec<Task> = Vec::new();
+        let mut pre_tasks: Option<Vec<Task>> = None;
+        let mut post_tasks: Option<Vec<Task>> = None;
         let mut has_hosts = false;
         // Ansible's precedence: what vars_files define wins over the play's `vars`.
         let mut file_vars = Map::new();
@@ -176,7 +268,7 @@ impl Play {
                     "remote_user" => play.remote_user = Some(scalar_string(doc, value, k)?),
                     // No facts are gathered; accepted so that Ansible playbooks run unchanged.
                     "gather_facts" => {}
-                    "tasks" | "handlers" => {
+                    "tasks" | "handlers" | "pre_tasks" | "post_tasks" => {
                         let is_handler = k == "handlers";
                         let items = match value {
                             Node::Sequence(seq) => seq.iter().collect::<Vec<_>>(),
@@ -191,10 +283,12 @@ impl Play {
                         };
                         let mut found = TaskList::new(is_handler, dir, &mut play);
                         found.collect(doc, &items, &Inherited::default(), 0);
-                        if is_handler {
-                            play.handlers.extend(std::mem::take(&mut found.tasks));
-                        } else {
-                            play.tasks.extend(std::mem::take(&mut found.tasks));
+                        let tasks = std::mem::take(&mut found.tasks);
+                        match k {
+                            "handlers" => play.handlers.extend(tasks),
+                            "pre_tasks" => pre_tasks.get_or_insert_default().extend(tasks),
+                            "post_tasks" => post_tasks.get_or_insert_default().extend(tasks),
+                            _ => play.tasks.extend(tasks),
                         }
                         found.finish(&mut play, &mut errors, &mut broken_handlers);
                     }
@@ -238,9 +332,7 @@ impl Play {
                             doc.key_loc(key),
                             format!("unknown play keyword `{other}`"),
                         );
-                        if matches!(other, "pre_tasks" | "post_tasks" | "import_playbook") {
-                            e = e.with_hint(format!("`{other}` is not supported yet"));
-                        } else if let Some(s) = suggest(other, PLAY_KEYS.iter().copied()) {
+                        if let Some(s) = suggest(other, PLAY_KEYS.iter().copied()) {
                             e = e.with_hint(format!("did you mean `{s}`?"));
                         }
                         errors.push(e);
@@ -254,8 +346,19 @@ impl Play {
         }
         play.vars.extend(file_vars);
         play.var_locs.extend(file_locs);
-        role_tasks.append(&mut play.tasks);
-        play.tasks = role_tasks;
+        // Ansible's order: pre_tasks, their handlers, roles, tasks, handlers, post_tasks.
+        let mut all = Vec::new();
+        if let Some(pre) = pre_tasks {
+            all.extend(pre);
+            all.push(Task::flush_handlers(&play.loc));
+        }
+        all.extend(role_tasks);
+        all.append(&mut play.tasks);
+        if let Some(post) = post_tasks {
+            all.push(Task::flush_handlers(&play.loc));
+            all.extend(post);
+        }
+        play.tasks = all;
         for t in &mut play.tasks {
             t.tags.extend(play.tags.iter().cloned());
         }

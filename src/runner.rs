@@ -125,7 +125,7 @@ impl<'a> Runner<'a> {
             }
             for host in hosts {
                 let (mut base, unresolved) =
-                    host_vars(host, play, &self.pb.dir, &self.opts.extra_vars);
+                    host_vars(host, play, &play.dir, &self.opts.extra_vars);
                 if let Err(e) = crate::connection::connection_check(host, &base) {
                     push(e, &mut errors);
                 }
@@ -312,7 +312,14 @@ impl<'a> Runner<'a> {
                 .map_err(render)?;
         }
         let rendered = inst.args(&vars).map_err(render)?;
-        inst.build(rendered, &vars, &self.pb.dir)
+        // The directory of the playbook the task's play is in (`playbook_dir`).
+        let dir = vars
+            .map()
+            .get("playbook_dir")
+            .and_then(Value::as_str)
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| self.pb.dir.clone());
+        inst.build(rendered, &vars, &dir)
             .map_err(|e| (Stage::Build, e))?;
         Ok(())
     }
@@ -403,7 +410,7 @@ impl<'a> Runner<'a> {
         let mut statuses = Vec::new();
         let shared = Shared {
             opts: self.opts,
-            playbook_dir: &self.pb.dir,
+            playbook_dir: &play.dir,
             become_pass: self.become_pass.as_deref(),
             abort: &self.abort,
         };

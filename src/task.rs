@@ -155,6 +155,17 @@ const LOOP_LOOKUPS: &[&str] = &[
 ];
 
 impl Task {
+    /// The `meta: flush_handlers` Ansible puts after `pre_tasks` and before `post_tasks`.
+    pub(crate) fn flush_handlers(at: &Location) -> Task {
+        let doc = Doc::parse(at.file.as_ref().clone(), "meta: flush_handlers\n", false)
+            .expect("a fixed task parses");
+        let mut t = Task::parse(&doc, &doc.root, false).expect("a fixed task parses");
+        t.loc = at.clone();
+        t.module_loc = at.clone();
+        t.args.loc = at.clone();
+        t
+    }
+
     pub(crate) fn display_name(&self) -> String {
         match &self.name {
             Some(n) => n.clone(),

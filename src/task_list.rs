@@ -99,12 +99,7 @@ impl TaskList {
             if let Some(map) = item.as_mapping()
                 && map.get_node("block").is_some()
             {
-                if self.is_handler {
-                    self.errors.push(Error::input(
-                        doc.loc(item),
-                        "`block` is not supported among handlers",
-                    ));
-                } else if let Err(e) = self.block(doc, item, inherited, depth) {
+                if let Err(e) = self.block(doc, item, inherited, depth) {
                     self.errors.push(e);
                 }
                 continue;
@@ -220,6 +215,21 @@ impl TaskList {
                     }
                 }
             }
+        }
+        if self.is_handler {
+            // Among handlers a block only groups: each of its tasks is a handler with the
+            // block's keywords.
+            for (section, items) in sections {
+                if section != Section::Main && !items.is_empty() {
+                    return Err(Error::input(
+                        doc.loc(item),
+                        "`rescue` and `always` are not supported in a block of handlers",
+                    )
+                    .with_hint("give each handler its own `ignore_errors` instead"));
+                }
+                self.collect(doc, &items, &inh, depth + 1);
+            }
+            return Ok(());
         }
         let id = self.blocks.len();
         self.blocks.push(BlockInfo {

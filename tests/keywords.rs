@@ -204,3 +204,80 @@ fn free_form_options_are_not_passed_to_the_command() {
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(r.with_status("here", "changed"), Vec::<String>::new());
 }
+
+#[test]
+fn pre_tasks_roles_tasks_post_tasks_each_followed_by_their_handlers() {
+    let dir = applied(&[
+        (
+            "site.yml",
+            r#"- hosts: all
+  vars: {log: "@DIR@/log"}
+  post_tasks:
+    - name: post
+      shell: echo post >> {{ log }}
+      notify: after post
+  tasks:
+    - name: task
+      shell: echo task >> {{ log }}
+      notify: after tasks
+  roles:
+    - web
+  pre_tasks:
+    - name: pre
+      shell: echo pre >> {{ log }}
+      notify: after pre
+  handlers:
+    - name: after pre
+      shell: echo handler-pre >> {{ log }}
+    - name: grouped
+      block:
+        - name: after tasks
+          shell: echo handler-tasks >> {{ log }}
+        - name: listener
+          shell: echo handler-listen >> {{ log }}
+          listen: after post
+      when: true
+"#,
+        ),
+        (
+            "roles/web/tasks/main.yml",
+            "- name: role task\n  shell: echo role >> {{ log }}\n",
+        ),
+    ]);
+    assert_eq!(
+        read(dir.path(), "log"),
+        "pre\nhandler-pre\nrole\ntask\nhandler-tasks\npost\nhandler-listen\n"
+    );
+}
+
+#[test]
+fn import_playbook_with_when_and_vars() {
+    let dir = applied(&[
+        (
+            "site.yml",
+            r#"- import_playbook: plays/web.yml
+  vars: {colour: blue}
+- ansible.builtin.import_playbook: plays/web.yml
+  when: false
+- hosts: all
+  tasks:
+    - name: last
+      shell: echo last >> @DIR@/log
+"#,
+        ),
+        (
+            "plays/web.yml",
+            r#"- hosts: all
+  vars: {colour: red, size: big}
+  tasks:
+    - name: web
+      shell: echo "{{ colour }} {{ size }}" >> @DIR@/log
+    - name: relative src is the imported playbook's
+      copy: {src: files/a.txt, dest: "@DIR@/copied"}
+"#,
+        ),
+        ("plays/files/a.txt", "from plays\n"),
+    ]);
+    assert_eq!(read(dir.path(), "log"), "blue big\nlast\n");
+    assert_eq!(read(dir.path(), "copied"), "from plays\n");
+}
