@@ -322,13 +322,21 @@ impl<'a> HostRun<'a> {
         };
         let looped = task.loop_items.is_some();
         let mut outcomes = Vec::new();
-        for item in items {
+        for (n, item) in items.into_iter().enumerate() {
+            if n > 0 && task.loop_pause > 0.0 {
+                std::thread::sleep(std::time::Duration::from_secs_f64(task.loop_pause));
+            }
             let vars = inst.item_vars(item.as_ref()).0;
             let mut o = self.run_item(&inst, &vars)?;
             if let Some(i) = item
                 && let Value::Object(obj) = &mut o.value
             {
-                obj.insert(task.loop_var.clone(), i);
+                obj.insert(task.loop_var.clone(), i.value);
+                if let Some(iv) = &task.index_var
+                    && let Some(x) = i.extra.get(iv)
+                {
+                    obj.insert(iv.clone(), x.clone());
+                }
             }
             let stop = o.status == Status::Failed;
             outcomes.push(o);

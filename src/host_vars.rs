@@ -199,7 +199,7 @@ pub(crate) fn install_extra(extra: &Map<String, Value>) {
 pub(crate) fn task_item_vars(
     task: &crate::task::Task,
     m: &Map<String, Value>,
-    item: Option<&Value>,
+    item: Option<&crate::task_instance::Item>,
     deferred: &Map<String, Value>,
 ) -> (Map<String, Value>, Vec<Unresolved>) {
     let mut mi = m.clone();
@@ -221,7 +221,8 @@ pub(crate) fn task_item_vars(
         }
     }
     if let Some(i) = item {
-        mi.insert(task.loop_var.clone(), i.clone());
+        mi.insert(task.loop_var.clone(), i.value.clone());
+        mi.extend(i.extra.clone());
     }
     let keys: BTreeSet<&String> = task
         .vars
