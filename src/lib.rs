@@ -56,6 +56,7 @@ mod tags;
 mod task;
 mod task_instance;
 mod template;
+mod template_strict;
 mod transport;
 mod vault;
 mod vault_cli;
