@@ -15,6 +15,14 @@ impl<'a> HostRun<'a> {
         &mut self,
         lock: Option<std::time::Duration>,
     ) -> std::result::Result<crate::transport::Lock, TransportError> {
+        // Facts gathered in an earlier play stay the host's, as in Ansible.
+        if !self.play.gather_facts
+            && self.gathered.is_none()
+            && let Some(Value::Object(f)) =
+                crate::hostvars::get(&self.host.name).and_then(|mut h| h.remove("ansible_facts"))
+        {
+            self.set_facts(f);
+        }
         let gather = self.play.gather_facts && self.gathered.is_none();
         let facts_probe = gather.then(|| crate::facts::snippet(&crate::facts::Subset::all()));
         let held = self.prefetch_round(lock, facts_probe.as_deref())?;
