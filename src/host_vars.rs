@@ -201,6 +201,7 @@ pub(crate) fn task_item_vars(
     m: &Map<String, Value>,
     item: Option<&crate::task_instance::Item>,
     deferred: &Map<String, Value>,
+    over: Option<&Map<String, Value>>,
 ) -> (Map<String, Value>, Vec<Unresolved>) {
     let mut mi = m.clone();
     // A role's tasks know their role.
@@ -214,9 +215,15 @@ pub(crate) fn task_item_vars(
     // written: rendered here from that text, never from a registered value's.
     mi.extend(deferred.clone());
     mi.extend(task.vars.clone());
+    let over = over.filter(|o| !o.is_empty());
+    if let Some(o) = over {
+        mi.extend(o.clone());
+    }
     let extra = EXTRA.get();
     if let Some(extra) = extra {
-        for (k, v) in extra.iter().filter(|(k, _)| task.vars.contains_key(*k)) {
+        let mine =
+            |k: &String| task.vars.contains_key(k) || over.is_some_and(|o| o.contains_key(k));
+        for (k, v) in extra.iter().filter(|(k, _)| mine(k)) {
             mi.insert(k.clone(), v.clone());
         }
     }
@@ -224,14 +231,17 @@ pub(crate) fn task_item_vars(
         mi.insert(task.loop_var.clone(), i.value.clone());
         mi.extend(i.extra.clone());
     }
-    let keys: BTreeSet<&String> = task
-        .vars
-        .iter()
-        .filter(|(k, _)| extra.is_none_or(|e| !e.contains_key(*k)))
-        .filter(|(k, v)| mentions_template(v) && (item.is_none() || **k != task.loop_var))
-        .map(|(k, _)| k)
-        .chain(deferred.keys().filter(|k| !task.vars.contains_key(*k)))
-        .collect();
+    let keys: BTreeSet<&String> =
+        task.vars
+            .iter()
+            .filter(|(k, _)| extra.is_none_or(|e| !e.contains_key(*k)))
+            .filter(|(k, _)| over.is_none_or(|o| !o.contains_key(*k)))
+            .filter(|(k, v)| mentions_template(v) && (item.is_none() || **k != task.loop_var))
+            .map(|(k, _)| k)
+            .chain(deferred.keys().filter(|k| {
+                !task.vars.contains_key(*k) && over.is_none_or(|o| !o.contains_key(*k))
+            }))
+            .collect();
     if keys.is_empty() {
         return (mi, Vec::new());
     }

@@ -61,6 +61,7 @@ mod task_instance;
 mod task_list;
 mod task_values;
 mod template;
+mod template_strict;
 mod transport;
 mod vault;
 mod vault_cli;

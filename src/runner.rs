@@ -115,6 +115,18 @@ impl<'a> Runner<'a> {
                 .filter_map(|t| t.register.clone())
                 .collect();
             let registers: Vec<String> = runtime.iter().cloned().collect();
+            // What `set_fact` and `include_vars` define, as far as known before the run.
+            for t in play.tasks.iter().chain(&play.handlers) {
+                match t.module.as_str() {
+                    "set_fact" => runtime.extend(crate::modules::set_fact::names(&t.args.map)),
+                    "include_vars" => runtime.extend(crate::modules::include_vars::static_names(
+                        &t.args,
+                        &self.pb.dir,
+                        t.role_dir.as_deref(),
+                    )),
+                    _ => {}
+                }
+            }
             runtime.extend(["ansible_failed_task".into(), "ansible_failed_result".into()]);
             // Other hosts' entries grow as they run (facts, set_fact, registered results).
             runtime.insert("hostvars".into());

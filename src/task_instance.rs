@@ -20,6 +20,8 @@ pub(crate) struct TaskInstance<'a> {
     base: &'a Map<String, Value>,
     /// Play variables that wait for a registered result, a task's vars or the item, as written.
     deferred: &'a Map<String, Value>,
+    /// `include_vars`, `set_fact` and registered results: above the task's own `vars`.
+    over: Option<&'a Map<String, Value>>,
 }
 
 /// One item of a loop, with the variables `loop_control` adds (`index_var`, `ansible_loop`).
@@ -58,7 +60,15 @@ impl<'a> TaskInstance<'a> {
             task,
             base,
             deferred,
+            over: None,
         }
+    }
+
+    /// With the variables that sit above the task's own `vars` (Ansible's `include_vars`,
+    /// `set_fact` and registered results levels).
+    pub(crate) fn with_over(mut self, over: &'a Map<String, Value>) -> TaskInstance<'a> {
+        self.over = Some(over);
+        self
     }
 
     /// The task's variables with no loop item.
@@ -68,7 +78,7 @@ impl<'a> TaskInstance<'a> {
 
     /// The variables for one loop item, and the task's own `vars` that did not render.
     pub(crate) fn item_vars(&self, item: Option<&Item>) -> (Vars, Vec<Unresolved>) {
-        let (m, failed) = task_item_vars(self.task, self.base, item, self.deferred);
+        let (m, failed) = task_item_vars(self.task, self.base, item, self.deferred, self.over);
         (Vars::new(m), failed)
     }
 
