@@ -23,11 +23,11 @@ pub(crate) struct Inherited {
     /// The role the tasks come from: where their `src` files are looked for first.
     pub(crate) role_dir: Option<PathBuf>,
     pub(crate) environment: crate::task::Env,
+    pub(crate) module_defaults: crate::module_defaults::ModuleDefaults,
 }
 
 /// The keywords `keyword` takes, for hints.
-pub(crate) const KEYS: &str =
-    "`when`, `vars`, `tags`, `become`, `become_user`, `ignore_errors`, `no_log` and `environment`";
+pub(crate) const KEYS: &str = "`when`, `vars`, `tags`, `become`, `become_user`, `ignore_errors`, `no_log`, `environment` and `module_defaults`";
 
 impl Inherited {
     /// Takes `key` if it is one of the inherited keywords (`vars` included: the caller decides
@@ -42,6 +42,9 @@ impl Inherited {
             "ignore_errors" => self.ignore_errors |= boolean(doc, v, key)?,
             "no_log" => self.no_log |= boolean(doc, v, key)?,
             "environment" => self.environment.extend(crate::task::environment(doc, v)?),
+            "module_defaults" => self
+                .module_defaults
+                .extend(&crate::module_defaults::ModuleDefaults::parse(doc, v)?),
             _ => return Ok(false),
         }
         Ok(true)
@@ -69,6 +72,7 @@ impl Inherited {
         for (k, v) in &self.environment {
             t.environment.entry(k.clone()).or_insert_with(|| v.clone());
         }
+        self.module_defaults.apply(t);
     }
 }
 

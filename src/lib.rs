@@ -31,6 +31,7 @@ mod jinja_tests;
 mod jinja_text;
 mod known_hosts;
 mod location;
+mod module_defaults;
 mod modules;
 mod notify;
 mod options;

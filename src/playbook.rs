@@ -68,6 +68,7 @@ pub(crate) const PLAY_KEYS: &[&str] = &[
     "environment",
     "pre_tasks",
     "post_tasks",
+    "module_defaults",
 ];
 
 impl Playbook {
@@ -220,6 +221,7 @@ impl Play {
         // Roles run before the play's own tasks, wherever `roles` is written.
         let mut role_tasks: Vec<Task> = Vec::new();
         let mut pre_tasks: Option<Vec<Task>> = None;
+        let mut module_defaults = crate::module_defaults::ModuleDefaults::default();
         let mut post_tasks: Option<Vec<Task>> = None;
         let mut has_hosts = false;
         // Ansible's precedence: what vars_files define wins over the play's `vars`.
@@ -263,6 +265,9 @@ impl Play {
                     }
                     "tags" => play.tags = crate::task::tag_list(doc, value)?,
                     "environment" => play.environment = crate::task::environment(doc, value)?,
+                    "module_defaults" => {
+                        module_defaults = crate::module_defaults::ModuleDefaults::parse(doc, value)?
+                    }
                     "become" => play.become_ = boolean(doc, value, k)?,
                     "become_user" => play.become_user = Some(scalar_string(doc, value, k)?),
                     "remote_user" => play.remote_user = Some(scalar_string(doc, value, k)?),
@@ -365,6 +370,10 @@ impl Play {
         for t in play.tasks.iter_mut().chain(play.handlers.iter_mut()) {
             for (k, v) in &play.environment {
                 t.environment.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+            module_defaults.apply(t);
+            if let Err(e) = crate::modules::check_required(&t.module, &t.args) {
+                errors.push(e);
             }
         }
         if !has_hosts {

@@ -101,6 +101,7 @@ const KEYWORDS: &[&str] = &[
     "check_mode",
     "tags",
     "environment",
+    "module_defaults",
     // Handled by the play, which splices the file in; listed for "did you mean".
     "import_tasks",
     "include_tasks",
@@ -198,6 +199,7 @@ impl Task {
         };
         let mut module: Option<(String, ArgSource, Location)> = None;
         let mut local_action = None;
+        let mut defaults = None;
         let mut t = Task {
             name: None,
             loc: doc.loc(node),
@@ -346,6 +348,9 @@ impl Task {
                     "diff" => t.diff = boolean(doc, value, k)?,
                     "tags" => t.tags = tag_list(doc, value)?,
                     "environment" => t.environment = environment(doc, value)?,
+                    "module_defaults" => {
+                        defaults = Some(crate::module_defaults::ModuleDefaults::parse(doc, value)?)
+                    }
                     "check_mode" => check_mode = Some((boolean(doc, value, k)?, doc.loc(value))),
                     "args" => extra_args = Some(value),
                     "vars" => {
@@ -450,10 +455,14 @@ impl Task {
         }
         match parse_args(doc, &t.module, args_node, extra_args) {
             Ok(args) => {
-                if let Err(e) = modules::check_args(&t.module, &args) {
+                // What it needs is checked once `module_defaults` around it are known.
+                if let Err(e) = modules::check_arg_names(&t.module, &args) {
                     errors.push(e);
                 }
                 t.args = args;
+                if let Some(d) = defaults {
+                    d.apply(&mut t);
+                }
             }
             Err(e) => errors.push(e),
         }

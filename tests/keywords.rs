@@ -281,3 +281,43 @@ fn import_playbook_with_when_and_vars() {
     assert_eq!(read(dir.path(), "log"), "blue big\nlast\n");
     assert_eq!(read(dir.path(), "copied"), "from plays\n");
 }
+
+#[test]
+fn module_defaults_from_play_block_and_task_by_short_name_and_fqcn() {
+    let dir = applied(&[(
+        "site.yml",
+        r#"- hosts: all
+  module_defaults:
+    ansible.builtin.copy: {mode: "0600", content: "play\n"}
+    command: {chdir: "@DIR@"}
+  tasks:
+    - name: play's defaults
+      copy: {dest: "@DIR@/a"}
+    - name: in a block
+      block:
+        - name: block's over the play's
+          ansible.builtin.copy: {dest: "@DIR@/b"}
+        - name: task's over the block's, its own over all
+          copy: {dest: "@DIR@/c", mode: "0640"}
+          module_defaults:
+            copy: {content: "task\n", mode: "0604"}
+      module_defaults:
+        copy: {content: "block\n"}
+    - name: relative to chdir
+      command: touch made-here
+"#,
+    )]);
+    let mode = |n: &str| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(dir.path().join(n))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(read(dir.path(), "a"), "play\n");
+    assert_eq!(read(dir.path(), "b"), "block\n");
+    assert_eq!(read(dir.path(), "c"), "task\n");
+    assert_eq!((mode("a"), mode("b"), mode("c")), (0o600, 0o600, 0o640));
+    assert!(dir.path().join("made-here").exists());
+}
