@@ -17,6 +17,7 @@ pub(crate) struct Inherited {
     pub(crate) tags: Vec<String>,
     pub(crate) become_: Option<bool>,
     pub(crate) become_user: Option<String>,
+    pub(crate) become_method: Option<String>,
     pub(crate) ignore_errors: bool,
     pub(crate) no_log: bool,
     pub(crate) blocks: Vec<crate::block::BlockPos>,
@@ -27,7 +28,7 @@ pub(crate) struct Inherited {
 }
 
 /// The keywords `keyword` takes, for hints.
-pub(crate) const KEYS: &str = "`when`, `vars`, `tags`, `become`, `become_user`, `ignore_errors`, `no_log`, `environment` and `module_defaults`";
+pub(crate) const KEYS: &str = "`when`, `vars`, `tags`, `become`, `become_user`, `become_method`, `ignore_errors`, `no_log`, `environment` and `module_defaults`";
 
 impl Inherited {
     /// Takes `key` if it is one of the inherited keywords (`vars` included: the caller decides
@@ -39,6 +40,7 @@ impl Inherited {
             "tags" => self.tags.extend(crate::task::tag_list(doc, v)?),
             "become" => self.become_ = Some(boolean(doc, v, key)?),
             "become_user" => self.become_user = Some(scalar_string(doc, v, key)?),
+            "become_method" => self.become_method = Some(crate::task::become_method(doc, v)?),
             "ignore_errors" => self.ignore_errors |= boolean(doc, v, key)?,
             "no_log" => self.no_log |= boolean(doc, v, key)?,
             "environment" => self.environment.extend(crate::task::environment(doc, v)?),
@@ -62,6 +64,9 @@ impl Inherited {
         }
         if t.become_user.is_none() {
             t.become_user = self.become_user.clone();
+        }
+        if t.become_method.is_none() {
+            t.become_method = self.become_method.clone();
         }
         t.ignore_errors |= self.ignore_errors;
         t.no_log |= self.no_log;

@@ -63,6 +63,7 @@ mod task_list;
 mod task_values;
 mod template;
 mod transport;
+mod vars_prompt;
 mod vault;
 mod vault_cli;
 mod yaml;

@@ -33,6 +33,10 @@ pub(crate) struct Play {
     pub(crate) var_locs: std::collections::HashMap<String, Location>,
     pub(crate) become_: bool,
     pub(crate) become_user: Option<String>,
+    /// Asked on the terminal before the run (`-e` wins): see `vars_prompt.rs`.
+    pub(crate) vars_prompt: Vec<crate::vars_prompt::VarPrompt>,
+    /// `sudo` (the default) or `su`.
+    pub(crate) become_method: Option<String>,
     pub(crate) remote_user: Option<String>,
     pub(crate) tasks: Vec<Task>,
     pub(crate) handlers: Vec<Task>,
@@ -57,6 +61,8 @@ pub(crate) const PLAY_KEYS: &[&str] = &[
     "vars",
     "become",
     "become_user",
+    "become_method",
+    "vars_prompt",
     "remote_user",
     "tasks",
     "handlers",
@@ -208,6 +214,8 @@ impl Play {
             var_locs: Default::default(),
             become_: false,
             become_user: None,
+            become_method: None,
+            vars_prompt: Vec::new(),
             remote_user: None,
             tasks: Vec::new(),
             handlers: Vec::new(),
@@ -273,6 +281,10 @@ impl Play {
                     }
                     "become" => play.become_ = boolean(doc, value, k)?,
                     "become_user" => play.become_user = Some(scalar_string(doc, value, k)?),
+                    "vars_prompt" => play.vars_prompt = crate::vars_prompt::parse(doc, value)?,
+                    "become_method" => {
+                        play.become_method = Some(crate::task::become_method(doc, value)?)
+                    }
                     "remote_user" => play.remote_user = Some(scalar_string(doc, value, k)?),
                     "gather_facts" => play.gather_facts = boolean(doc, value, k)?,
                     "tasks" | "handlers" | "pre_tasks" | "post_tasks" => {
@@ -512,15 +524,20 @@ fn parse_serial(doc: &Doc, node: &Node) -> Result<Vec<Serial>> {
 }
 
 impl Play {
-    /// The user a task runs as through sudo (`become`), if any.
+    /// Whom a task runs as (`become`), if anyone: the user for sudo, or `su:USER` for
+    /// `become_method: su` (a user name never holds `:`); see `transport::sh_command`.
     pub(crate) fn sudo_for(&self, task: &Task) -> Option<String> {
         if task.become_.unwrap_or(self.become_) {
-            Some(
-                task.become_user
-                    .clone()
-                    .or_else(|| self.become_user.clone())
-                    .unwrap_or_else(|| "root".into()),
-            )
+            let user = task
+                .become_user
+                .clone()
+                .or_else(|| self.become_user.clone())
+                .unwrap_or_else(|| "root".into());
+            let method = task.become_method.as_ref().or(self.become_method.as_ref());
+            Some(match method.map(String::as_str) {
+                Some("su") => format!("su:{user}"),
+                _ => user,
+            })
         } else {
             None
         }

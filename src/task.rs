@@ -7,7 +7,8 @@ use crate::modules;
 use crate::modules::args::Args;
 use crate::task_args::{ArgSource, parse_args};
 pub(crate) use crate::task_values::{
-    Env, boolean, conditions, environment, identifier, number, scalar_string, tag_list,
+    Env, become_method, boolean, conditions, environment, identifier, number, scalar_string,
+    tag_list,
 };
 use crate::yaml::{self, Doc};
 use marked_yaml::Node;
@@ -44,6 +45,7 @@ pub(crate) struct Task {
     pub(crate) delegate_to: Option<String>,
     pub(crate) become_: Option<bool>,
     pub(crate) become_user: Option<String>,
+    pub(crate) become_method: Option<String>,
     pub(crate) no_log: bool,
     pub(crate) ignore_errors: bool,
     pub(crate) diff: bool,
@@ -93,6 +95,7 @@ const KEYWORDS: &[&str] = &[
     "delegate_to",
     "become",
     "become_user",
+    "become_method",
     "no_log",
     "ignore_errors",
     "diff",
@@ -230,6 +233,7 @@ impl Task {
             delegate_to: None,
             become_: None,
             become_user: None,
+            become_method: None,
             no_log: false,
             ignore_errors: false,
             diff: true,
@@ -343,6 +347,7 @@ impl Task {
                     }
                     "become" => t.become_ = Some(boolean(doc, value, k)?),
                     "become_user" => t.become_user = Some(scalar_string(doc, value, k)?),
+                    "become_method" => t.become_method = Some(become_method(doc, value)?),
                     "no_log" => t.no_log = boolean(doc, value, k)?,
                     "ignore_errors" => t.ignore_errors = boolean(doc, value, k)?,
                     "diff" => t.diff = boolean(doc, value, k)?,

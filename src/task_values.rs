@@ -98,6 +98,20 @@ pub(crate) fn found(node: &Node) -> String {
     }
 }
 
+/// `become_method`: `sudo` or `su`.
+pub(crate) fn become_method(doc: &Doc, node: &Node) -> Result<String> {
+    let m = scalar_string(doc, node, "become_method")?;
+    let m = m.strip_prefix("ansible.builtin.").unwrap_or(&m).to_string();
+    match m.as_str() {
+        "sudo" | "su" => Ok(m),
+        other => Err(Error::input(
+            doc.loc(node),
+            format!("`become_method: {other}` is not supported"),
+        )
+        .with_hint("plumb becomes another user with `sudo` or `su`")),
+    }
+}
+
 pub(crate) fn boolean(doc: &Doc, node: &Node, key: &str) -> Result<bool> {
     match yaml::to_value(node) {
         Value::Bool(b) => Ok(b),

@@ -321,3 +321,89 @@ fn module_defaults_from_play_block_and_task_by_short_name_and_fqcn() {
     assert_eq!((mode("a"), mode("b"), mode("c")), (0o600, 0o600, 0o640));
     assert!(dir.path().join("made-here").exists());
 }
+
+/// Runs plumb in a new session, with no terminal to ask on.
+fn run_without_tty(dir: &Path, extra: &[&str]) -> Run {
+    let mut args = vec![
+        env!("CARGO_BIN_EXE_plumb"),
+        "apply",
+        "site.yml",
+        "-i",
+        "local.ini",
+        "--output",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    let out = std::process::Command::new("setsid")
+        .args(&args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("PLUMB_RETRY_DIR", dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("setsid plumb");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn vars_prompt_takes_extra_vars_and_needs_a_terminal_otherwise() {
+    let dir = project(&[(
+        "site.yml",
+        r#"- hosts: all
+  vars_prompt:
+    - name: release
+      prompt: Which release?
+      private: false
+      default: main
+    - name: db_password
+      prompt: Database password
+  tasks:
+    - name: write
+      copy: {content: "{{ release }} {{ db_password }}", dest: "@DIR@/answers"}
+"#,
+    )]);
+    let r = run_without_tty(dir.path(), &["-e", "release=v2", "-e", "db_password=s3"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(read(dir.path(), "answers"), "v2 s3");
+    let r = run_without_tty(dir.path(), &["-e", "db_password=s3"]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr
+            .contains("`vars_prompt` asks for `release`, but there is no terminal")
+            && r.stderr.contains("site.yml:3:7")
+            && r.stderr.contains("-e release=VALUE"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn fqcn_task_keywords() {
+    let dir = applied(&[
+        (
+            "site.yml",
+            r#"- hosts: all
+  tasks:
+    - ansible.builtin.import_tasks: tasks/a.yml
+    - ansible.builtin.include_tasks: {file: tasks/a.yml}
+    - ansible.builtin.import_role: {name: web}
+    - ansible.builtin.include_role:
+        name: web
+      vars: {who: other}
+"#,
+        ),
+        (
+            "tasks/a.yml",
+            "- ansible.builtin.shell: echo a >> @DIR@/log\n",
+        ),
+        (
+            "roles/web/tasks/main.yml",
+            "- ansible.builtin.shell: echo \"web {{ who | default('role') }}\" >> @DIR@/log\n",
+        ),
+    ]);
+    assert_eq!(read(dir.path(), "log"), "a\na\nweb role\nweb other\n");
+}
