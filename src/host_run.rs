@@ -419,6 +419,9 @@ impl<'a> HostRun<'a> {
             Ok(false) => return Ok(Outcome::new(Status::Skipped, "")),
             Err(e) => return Ok(self.dry.unknown_result(task, &e)),
         }
+        if let Some(why) = &task.unread {
+            return Ok(Outcome::new(Status::Failed, why.clone()));
+        }
         let action = match inst.action(vars, self.r.playbook_dir) {
             Ok(a) => a,
             Err(e) => return Ok(self.dry.unknown_result(task, &e)),

@@ -18,6 +18,7 @@ mod host_run;
 mod host_vars;
 mod hostvars;
 mod http;
+mod include;
 mod inherited;
 mod inventory;
 mod jinja_filters;

@@ -64,6 +64,9 @@ pub(crate) struct Task {
     pub(crate) vars: Map<String, Value>,
     /// Where the task's own `vars` were written (not those it inherits).
     pub(crate) var_locs: std::collections::HashMap<String, Location>,
+    /// A task file an `include_tasks` behind a `when` names that could not be used: the
+    /// task fails with this where it runs (see `include.rs`).
+    pub(crate) unread: Option<String>,
 }
 
 const KEYWORDS: &[&str] = &[
@@ -161,8 +164,12 @@ const LOOP_LOOKUPS: &[&str] = &[
 impl Task {
     /// The `meta: flush_handlers` Ansible puts after `pre_tasks` and before `post_tasks`.
     pub(crate) fn flush_handlers(at: &Location) -> Task {
-        let doc = Doc::parse(at.file.as_ref().clone(), "meta: flush_handlers\n", false)
-            .expect("a fixed task parses");
+        Task::synthetic(at, "meta: flush_handlers\n")
+    }
+
+    /// A task plumb writes itself (`text`), placed at `at`.
+    pub(crate) fn synthetic(at: &Location, text: &str) -> Task {
+        let doc = Doc::parse(at.file.as_ref().clone(), text, false).expect("a fixed task parses");
         let mut t = Task::parse(&doc, &doc.root, false).expect("a fixed task parses");
         t.loc = at.clone();
         t.module_loc = at.clone();
@@ -244,6 +251,7 @@ impl Task {
             environment: Env::new(),
             vars: Map::new(),
             var_locs: Default::default(),
+            unread: None,
         };
         let mut check_mode: Option<(bool, Location)> = None;
         let mut extra_args: Option<&Node> = None;

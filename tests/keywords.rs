@@ -407,3 +407,56 @@ fn fqcn_task_keywords() {
     ]);
     assert_eq!(read(dir.path(), "log"), "a\na\nweb role\nweb other\n");
 }
+
+#[test]
+fn include_tasks_per_system_files_are_chosen_on_the_host() {
+    let files = [
+        (
+            "site.yml",
+            r#"- hosts: all
+  vars: {log: "@DIR@/log", family: Debian}
+  roles: [base]
+"#,
+        ),
+        (
+            "roles/base/tasks/main.yml",
+            r#"- name: per family
+  include_tasks: "setup-{{ family }}.yml"
+- include_tasks: setup-Archlinux.yml
+  when: family == 'Archlinux'
+- name: after
+  shell: echo after >> {{ log }}
+"#,
+        ),
+        (
+            "roles/base/tasks/setup-Debian.yml",
+            "- shell: echo debian >> {{ log }}\n",
+        ),
+        (
+            "roles/base/tasks/setup-Archlinux.yml",
+            "- pacman: {name: nginx}\n",
+        ),
+    ];
+    let dir = applied(&files);
+    assert_eq!(read(dir.path(), "log"), "debian\nafter\n");
+    // Where the unreadable file is reached, the host fails there, saying why.
+    let r = run(dir.path(), "apply", &["-e", "family=Archlinux"]);
+    assert_ne!(r.code, 0);
+    let failed = r.with_status("here", "failed");
+    assert_eq!(failed.len(), 1, "{}", r.stdout);
+    let msg = r.task_msg("here", &failed[0]);
+    assert!(
+        msg.contains("unknown module or task keyword `pacman`"),
+        "{msg}"
+    );
+    // A name that renders to no file fails as in Ansible.
+    let r = run(dir.path(), "apply", &["-e", "family=Gentoo"]);
+    assert_ne!(r.code, 0);
+    let failed = r.with_status("here", "failed");
+    let msg = r.task_msg("here", &failed[0]);
+    assert!(
+        msg.contains("no task file for `setup-{{ family }}.yml` on this host")
+            && msg.contains("setup-Archlinux.yml, setup-Debian.yml"),
+        "{msg}"
+    );
+}
