@@ -460,3 +460,28 @@ fn include_tasks_per_system_files_are_chosen_on_the_host() {
         "{msg}"
     );
 }
+
+#[test]
+fn implicit_localhost_is_the_control_machine_and_not_in_all() {
+    let dir = project(&[
+        ("remote.ini", "[web]\nweb1 ansible_host=192.0.2.1\n"),
+        (
+            "site.yml",
+            r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: on the control machine
+      copy: {content: "local\n", dest: "@DIR@/out"}
+"#,
+        ),
+    ]);
+    let r = plumb(
+        dir.path(),
+        &["apply", "site.yml", "-i", "remote.ini", "--output", "json"],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(read(dir.path(), "out"), "local\n");
+    // `all` is the inventory's hosts only: web1 (unreachable here) is listed, localhost not.
+    let r = plumb(dir.path(), &["inventory", "-i", "remote.ini", "--list"]);
+    assert!(!r.stdout.contains("localhost"), "{}", r.stdout);
+}
