@@ -346,6 +346,9 @@ impl Play {
                         }
                     },
                     "any_errors_fatal" => play.any_errors_fatal = boolean(doc, value, k)?,
+                    other if crate::task_values::NOT_YET.contains(&other) => {
+                        errors.push(crate::task_values::not_yet(doc.key_loc(key), other, "play"));
+                    }
                     other => {
                         let mut e = Error::input(
                             doc.key_loc(key),

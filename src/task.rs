@@ -375,6 +375,9 @@ impl Task {
                             return Err(Error::input(kloc, format!("`{k}` is not supported"))
                                 .with_hint(*why));
                         }
+                        if crate::task_values::NOT_YET.contains(&k) {
+                            return Err(crate::task_values::not_yet(kloc, k, "task"));
+                        }
                         let canonical = modules::canonical(k);
                         match canonical {
                             Some(m) => {
