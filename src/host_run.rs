@@ -229,7 +229,7 @@ impl<'a> HostRun<'a> {
             }
             let (status, value) = self.run_task(task, false)?;
             changed |= matches!(status, Status::Changed | Status::MayChange);
-            if status == Status::Failed && !task.ignore_errors {
+            if status == Status::Failed && !self.ignores(task) {
                 if !blocks.fail() {
                     return Ok((true, changed));
                 }
@@ -264,7 +264,7 @@ impl<'a> HostRun<'a> {
                 status = Status::Changed;
             }
             changed |= status == Status::Changed;
-            if status == Status::Failed && !h.ignore_errors {
+            if status == Status::Failed && !self.ignores(h) {
                 return Ok((true, changed));
             }
         }
@@ -296,6 +296,20 @@ impl<'a> HostRun<'a> {
         self.run_task_inner(task, true, by, certain)
     }
 
+    /// Whether a failure of the task is ignored: `ignore_errors`, templated ones evaluated
+    /// with what the host knows now (an expression that does not evaluate ignores nothing).
+    fn ignores(&self, task: &Task) -> bool {
+        task.ignore_errors
+            || task.ignore_errors_if.as_ref().is_some_and(|c| {
+                let m = self.known_vars();
+                let deferred = self.deferred.clone();
+                TaskInstance::new(task, &m, &deferred)
+                    .vars()
+                    .condition(&c.value, &c.loc)
+                    .unwrap_or(false)
+            })
+    }
+
     fn run_task_inner(
         &mut self,
         task: &Task,
@@ -303,6 +317,13 @@ impl<'a> HostRun<'a> {
         by: &[String],
         certain: bool,
     ) -> std::result::Result<(Status, Value), TransportError> {
+        if task.ignore_errors_if.is_some() {
+            // Its line says whether the failure is ignored: evaluated before it runs.
+            let mut t = task.clone();
+            t.ignore_errors = self.ignores(task);
+            t.ignore_errors_if = None;
+            return self.run_task_inner(&t, handler, by, certain);
+        }
         let start = Instant::now();
         self.notes.next_task();
         self.quiet = task.no_log;

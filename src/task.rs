@@ -48,6 +48,8 @@ pub(crate) struct Task {
     pub(crate) become_method: Option<String>,
     pub(crate) no_log: bool,
     pub(crate) ignore_errors: bool,
+    /// `ignore_errors: "{{ expr }}"`: evaluated on the host when the task fails.
+    pub(crate) ignore_errors_if: Option<Spanned<Value>>,
     pub(crate) diff: bool,
     /// `check_mode: false`: a read-only command that runs in `plumb plan` too, so that what
     /// depends on its result can be planned.
@@ -243,6 +245,7 @@ impl Task {
             become_method: None,
             no_log: false,
             ignore_errors: false,
+            ignore_errors_if: None,
             diff: true,
             runs_in_plan: false,
             tags: Vec::new(),
@@ -357,7 +360,12 @@ impl Task {
                     "become_user" => t.become_user = Some(scalar_string(doc, value, k)?),
                     "become_method" => t.become_method = Some(become_method(doc, value)?),
                     "no_log" => t.no_log = boolean(doc, value, k)?,
-                    "ignore_errors" => t.ignore_errors = boolean(doc, value, k)?,
+                    "ignore_errors" => match value {
+                        Node::Scalar(s) if s.as_str().contains("{{") => {
+                            t.ignore_errors_if = Some(spanned(value))
+                        }
+                        _ => t.ignore_errors = boolean(doc, value, k)?,
+                    },
                     "diff" => t.diff = boolean(doc, value, k)?,
                     "tags" => t.tags = tag_list(doc, value)?,
                     "environment" => t.environment = environment(doc, value)?,

@@ -485,3 +485,29 @@ fn implicit_localhost_is_the_control_machine_and_not_in_all() {
     let r = plumb(dir.path(), &["inventory", "-i", "remote.ini", "--list"]);
     assert!(!r.stdout.contains("localhost"), "{}", r.stdout);
 }
+
+#[test]
+fn templated_ignore_errors_is_evaluated_on_the_host() {
+    let dir = project(&[(
+        "site.yml",
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: may fail
+      command: /bin/false
+      ignore_errors: "{{ tolerant | bool }}"
+    - name: after
+      copy: {content: "reached\n", dest: "@DIR@/after"}
+"#,
+    )]);
+    let r = run(dir.path(), "apply", &["-e", "tolerant=no"]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(!dir.path().join("after").exists());
+    let r = run(dir.path(), "apply", &["-e", "tolerant=yes"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.task_msg("here", "may fail")
+            .contains("(ignored: ignore_errors is set)")
+    );
+    assert_eq!(read(dir.path(), "after"), "reached\n");
+}
