@@ -332,6 +332,16 @@ impl<'a> HostRun<'a> {
             name: task.display_name(),
         });
         let m = self.known_vars();
+        if task.run_once
+            && let Some(first) = m
+                .get("ansible_play_batch")
+                .and_then(|b| b.get(0))
+                .and_then(Value::as_str)
+            && first != self.host.name
+        {
+            let o = Outcome::new(Status::Skipped, format!("run_once: runs on {first}"));
+            return Ok(self.finish(task, handler, by, vec![o], false, start));
+        }
         let deferred = self.deferred.clone();
         let inst = TaskInstance::new(task, &m, &deferred);
         let items = match inst.items(&inst.vars()) {

@@ -20,6 +20,7 @@ pub(crate) struct Inherited {
     pub(crate) become_method: Option<String>,
     pub(crate) ignore_errors: bool,
     pub(crate) no_log: bool,
+    pub(crate) run_once: bool,
     pub(crate) blocks: Vec<crate::block::BlockPos>,
     /// The role the tasks come from: where their `src` files are looked for first.
     pub(crate) role_dir: Option<PathBuf>,
@@ -28,7 +29,7 @@ pub(crate) struct Inherited {
 }
 
 /// The keywords `keyword` takes, for hints.
-pub(crate) const KEYS: &str = "`when`, `vars`, `tags`, `become`, `become_user`, `become_method`, `ignore_errors`, `no_log`, `environment` and `module_defaults`";
+pub(crate) const KEYS: &str = "`when`, `vars`, `tags`, `become`, `become_user`, `become_method`, `ignore_errors`, `no_log`, `run_once`, `environment` and `module_defaults`";
 
 impl Inherited {
     /// Takes `key` if it is one of the inherited keywords (`vars` included: the caller decides
@@ -43,6 +44,7 @@ impl Inherited {
             "become_method" => self.become_method = Some(crate::task::become_method(doc, v)?),
             "ignore_errors" => self.ignore_errors |= boolean(doc, v, key)?,
             "no_log" => self.no_log |= boolean(doc, v, key)?,
+            "run_once" => self.run_once |= boolean(doc, v, key)?,
             "environment" => self.environment.extend(crate::task::environment(doc, v)?),
             "module_defaults" => self
                 .module_defaults
@@ -70,6 +72,7 @@ impl Inherited {
         }
         t.ignore_errors |= self.ignore_errors;
         t.no_log |= self.no_log;
+        t.run_once |= self.run_once;
         t.blocks = self.blocks.clone();
         if t.role_dir.is_none() {
             t.role_dir = self.role_dir.clone();

@@ -48,6 +48,8 @@ pub(crate) struct Task {
     pub(crate) become_method: Option<String>,
     pub(crate) no_log: bool,
     pub(crate) ignore_errors: bool,
+    /// `run_once`: only the batch's first host runs it.
+    pub(crate) run_once: bool,
     /// `ignore_errors: "{{ expr }}"`: evaluated on the host when the task fails.
     pub(crate) ignore_errors_if: Option<Spanned<Value>>,
     pub(crate) diff: bool,
@@ -101,6 +103,7 @@ const KEYWORDS: &[&str] = &[
     "become",
     "become_user",
     "become_method",
+    "run_once",
     "no_log",
     "ignore_errors",
     "diff",
@@ -245,6 +248,7 @@ impl Task {
             become_method: None,
             no_log: false,
             ignore_errors: false,
+            run_once: false,
             ignore_errors_if: None,
             diff: true,
             runs_in_plan: false,
@@ -360,6 +364,7 @@ impl Task {
                     "become_user" => t.become_user = Some(scalar_string(doc, value, k)?),
                     "become_method" => t.become_method = Some(become_method(doc, value)?),
                     "no_log" => t.no_log = boolean(doc, value, k)?,
+                    "run_once" => t.run_once = boolean(doc, value, k)?,
                     "ignore_errors" => match value {
                         Node::Scalar(s) if s.as_str().contains("{{") => {
                             t.ignore_errors_if = Some(spanned(value))
@@ -451,6 +456,17 @@ impl Task {
                 );
             }
             t.delegate_to = Some("localhost".into());
+        }
+        if t.run_once
+            && let Some(r) = &t.register
+        {
+            errors.push(
+                Error::input(
+                    t.loc.clone(),
+                    format!("`run_once` with `register: {r}` is not supported yet"),
+                )
+                .with_hint("plumb would register the result on the one host that runs it only"),
+            );
         }
         if t.until.is_some() && !retries_set {
             t.retries = 3;

@@ -511,3 +511,32 @@ fn templated_ignore_errors_is_evaluated_on_the_host() {
     );
     assert_eq!(read(dir.path(), "after"), "reached\n");
 }
+
+#[test]
+fn run_once_runs_on_the_batchs_first_host() {
+    let dir = project(&[(
+        "site.yml",
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: migrate
+      shell: echo "once {{ inventory_hostname }}" >> @DIR@/log
+      run_once: true
+    - name: every host
+      shell: echo "each {{ inventory_hostname }}" >> @DIR@/log-{{ inventory_hostname }}
+"#,
+    )]);
+    std::fs::write(
+        dir.path().join("two.ini"),
+        "a ansible_connection=local\nb ansible_connection=local\n",
+    )
+    .unwrap();
+    let r = plumb(
+        dir.path(),
+        &["apply", "site.yml", "-i", "two.ini", "--output", "json"],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(read(dir.path(), "log"), "once a\n");
+    assert_eq!(r.task_msg("b", "migrate"), "run_once: runs on a");
+    assert_eq!(read(dir.path(), "log-b"), "each b\n");
+}
