@@ -317,11 +317,15 @@ impl<'a> HostRun<'a> {
         by: &[String],
         certain: bool,
     ) -> std::result::Result<(Status, Value), TransportError> {
+        let _permit = (task.throttle > 0)
+            .then(|| crate::throttle::acquire(task as *const Task as usize, task.throttle));
         if task.ignore_errors_if.is_some() {
             // Its line says whether the failure is ignored: evaluated before it runs.
             let mut t = task.clone();
             t.ignore_errors = self.ignores(task);
             t.ignore_errors_if = None;
+            // The permit is held above, keyed by the task as written.
+            t.throttle = 0;
             return self.run_task_inner(&t, handler, by, certain);
         }
         let start = Instant::now();

@@ -63,6 +63,7 @@ mod task_instance;
 mod task_list;
 mod task_values;
 mod template;
+mod throttle;
 mod transport;
 mod vars_prompt;
 mod vault;

@@ -50,6 +50,8 @@ pub(crate) struct Task {
     pub(crate) ignore_errors: bool,
     /// `run_once`: only the batch's first host runs it.
     pub(crate) run_once: bool,
+    /// `throttle`: at most this many hosts run the task at once (0: no limit).
+    pub(crate) throttle: usize,
     /// `ignore_errors: "{{ expr }}"`: evaluated on the host when the task fails.
     pub(crate) ignore_errors_if: Option<Spanned<Value>>,
     pub(crate) diff: bool,
@@ -104,6 +106,7 @@ const KEYWORDS: &[&str] = &[
     "become_user",
     "become_method",
     "run_once",
+    "throttle",
     "no_log",
     "ignore_errors",
     "diff",
@@ -249,6 +252,7 @@ impl Task {
             no_log: false,
             ignore_errors: false,
             run_once: false,
+            throttle: 0,
             ignore_errors_if: None,
             diff: true,
             runs_in_plan: false,
@@ -365,6 +369,7 @@ impl Task {
                     "become_method" => t.become_method = Some(become_method(doc, value)?),
                     "no_log" => t.no_log = boolean(doc, value, k)?,
                     "run_once" => t.run_once = boolean(doc, value, k)?,
+                    "throttle" => t.throttle = number(doc, value, k)? as usize,
                     "ignore_errors" => match value {
                         Node::Scalar(s) if s.as_str().contains("{{") => {
                             t.ignore_errors_if = Some(spanned(value))
