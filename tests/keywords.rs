@@ -540,3 +540,34 @@ fn run_once_runs_on_the_batchs_first_host() {
     assert_eq!(r.task_msg("b", "migrate"), "run_once: runs on a");
     assert_eq!(read(dir.path(), "log-b"), "each b\n");
 }
+
+#[test]
+fn include_role_tasks_from() {
+    let dir = applied(&[
+        (
+            "site.yml",
+            r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - ansible.builtin.include_role:
+        name: app
+        tasks_from: install
+    - import_role: {name: app, tasks_from: configure.yml}
+    - include_role: {name: app}
+"#,
+        ),
+        (
+            "roles/app/tasks/main.yml",
+            "- shell: echo main >> @DIR@/log\n",
+        ),
+        (
+            "roles/app/tasks/install.yml",
+            "- shell: echo install >> @DIR@/log\n",
+        ),
+        (
+            "roles/app/tasks/configure.yml",
+            "- shell: echo configure >> @DIR@/log\n",
+        ),
+    ]);
+    assert_eq!(read(dir.path(), "log"), "install\nconfigure\nmain\n");
+}
