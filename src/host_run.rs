@@ -230,6 +230,15 @@ impl<'a> HostRun<'a> {
             let (status, value) = self.run_task(task, false)?;
             changed |= matches!(status, Status::Changed | Status::MayChange);
             if status == Status::Failed && !self.ignores(task) {
+                // A failure no rescue can make up for stops every host under any_errors_fatal.
+                let rescued = task.blocks.iter().any(|b| {
+                    b.section == crate::block::Section::Main && self.play.blocks[b.id].has_rescue
+                });
+                if task.any_errors_fatal && !rescued {
+                    self.r
+                        .abort
+                        .store(true, std::sync::atomic::Ordering::SeqCst);
+                }
                 if !blocks.fail() {
                     return Ok((true, changed));
                 }

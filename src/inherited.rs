@@ -21,6 +21,7 @@ pub(crate) struct Inherited {
     pub(crate) ignore_errors: bool,
     pub(crate) no_log: bool,
     pub(crate) run_once: bool,
+    pub(crate) any_errors_fatal: bool,
     pub(crate) blocks: Vec<crate::block::BlockPos>,
     /// The role the tasks come from: where their `src` files are looked for first.
     pub(crate) role_dir: Option<PathBuf>,
@@ -29,7 +30,7 @@ pub(crate) struct Inherited {
 }
 
 /// The keywords `keyword` takes, for hints.
-pub(crate) const KEYS: &str = "`when`, `vars`, `tags`, `become`, `become_user`, `become_method`, `ignore_errors`, `no_log`, `run_once`, `environment` and `module_defaults`";
+pub(crate) const KEYS: &str = "`when`, `vars`, `tags`, `become`, `become_user`, `become_method`, `ignore_errors`, `no_log`, `run_once`, `any_errors_fatal`, `environment` and `module_defaults`";
 
 impl Inherited {
     /// Takes `key` if it is one of the inherited keywords (`vars` included: the caller decides
@@ -45,6 +46,7 @@ impl Inherited {
             "ignore_errors" => self.ignore_errors |= boolean(doc, v, key)?,
             "no_log" => self.no_log |= boolean(doc, v, key)?,
             "run_once" => self.run_once |= boolean(doc, v, key)?,
+            "any_errors_fatal" => self.any_errors_fatal |= boolean(doc, v, key)?,
             "environment" => self.environment.extend(crate::task::environment(doc, v)?),
             "module_defaults" => self
                 .module_defaults
@@ -73,6 +75,7 @@ impl Inherited {
         t.ignore_errors |= self.ignore_errors;
         t.no_log |= self.no_log;
         t.run_once |= self.run_once;
+        t.any_errors_fatal |= self.any_errors_fatal;
         t.blocks = self.blocks.clone();
         if t.role_dir.is_none() {
             t.role_dir = self.role_dir.clone();

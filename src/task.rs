@@ -50,6 +50,9 @@ pub(crate) struct Task {
     pub(crate) ignore_errors: bool,
     /// `run_once`: only the batch's first host runs it.
     pub(crate) run_once: bool,
+    /// `any_errors_fatal` on the task or a block around it: a failure that fails the host
+    /// stops every host of the play.
+    pub(crate) any_errors_fatal: bool,
     /// `throttle`: at most this many hosts run the task at once (0: no limit).
     pub(crate) throttle: usize,
     /// `ignore_errors: "{{ expr }}"`: evaluated on the host when the task fails.
@@ -106,6 +109,7 @@ const KEYWORDS: &[&str] = &[
     "become_user",
     "become_method",
     "run_once",
+    "any_errors_fatal",
     "throttle",
     "no_log",
     "ignore_errors",
@@ -252,6 +256,7 @@ impl Task {
             no_log: false,
             ignore_errors: false,
             run_once: false,
+            any_errors_fatal: false,
             throttle: 0,
             ignore_errors_if: None,
             diff: true,
@@ -369,6 +374,7 @@ impl Task {
                     "become_method" => t.become_method = Some(become_method(doc, value)?),
                     "no_log" => t.no_log = boolean(doc, value, k)?,
                     "run_once" => t.run_once = boolean(doc, value, k)?,
+                    "any_errors_fatal" => t.any_errors_fatal = boolean(doc, value, k)?,
                     "throttle" => t.throttle = number(doc, value, k)? as usize,
                     "ignore_errors" => match value {
                         Node::Scalar(s) if s.as_str().contains("{{") => {

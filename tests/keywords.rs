@@ -571,3 +571,48 @@ fn include_role_tasks_from() {
     ]);
     assert_eq!(read(dir.path(), "log"), "install\nconfigure\nmain\n");
 }
+
+#[test]
+fn any_errors_fatal_on_a_block_stops_every_host() {
+    let dir = project(&[(
+        "site.yml",
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: checks
+      any_errors_fatal: true
+      block:
+        - name: must hold
+          command: /bin/false
+    - name: never
+      shell: echo "{{ inventory_hostname }}" >> @DIR@/never
+"#,
+    )]);
+    // Both hosts are this machine: plumb's host lock lets one run at a time, so the second
+    // starts after the first has failed.
+    std::fs::write(
+        dir.path().join("two.ini"),
+        "a ansible_connection=local\nb ansible_connection=local\n",
+    )
+    .unwrap();
+    let r = plumb(
+        dir.path(),
+        &["apply", "site.yml", "-i", "two.ini", "--output", "json"],
+    );
+    assert_ne!(r.code, 0);
+    assert!(!dir.path().join("never").exists());
+    let ran: Vec<&str> = ["a", "b"]
+        .into_iter()
+        .filter(|h| {
+            r.with_status(h, "failed")
+                .contains(&"must hold".to_string())
+        })
+        .collect();
+    assert_eq!(ran.len(), 1, "{}", r.stdout);
+    let other = if ran[0] == "a" { "b" } else { "a" };
+    assert!(
+        r.host_msg(other).contains("any_errors_fatal"),
+        "{}",
+        r.stdout
+    );
+}
