@@ -39,6 +39,7 @@ mod options;
 mod outcome;
 mod paths;
 mod playbook;
+mod playbook_import;
 mod probe;
 mod prompt;
 mod py_format;
