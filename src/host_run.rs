@@ -233,7 +233,16 @@ impl<'a> HostRun<'a> {
             }
             let (status, value) = self.run_task(task, false)?;
             changed |= matches!(status, Status::Changed | Status::MayChange);
-            if status == Status::Failed && !task.ignore_errors {
+            if status == Status::Failed && !self.ignores(task) {
+                // A failure no rescue can make up for stops every host under any_errors_fatal.
+                let rescued = task.blocks.iter().any(|b| {
+                    b.section == crate::block::Section::Main && self.play.blocks[b.id].has_rescue
+                });
+                if task.any_errors_fatal && !rescued {
+                    self.r
+                        .abort
+                        .store(true, std::sync::atomic::Ordering::SeqCst);
+                }
                 if !blocks.fail() {
                     return Ok((true, changed));
                 }
@@ -268,7 +277,7 @@ impl<'a> HostRun<'a> {
                 status = Status::Changed;
             }
             changed |= status == Status::Changed;
-            if status == Status::Failed && !h.ignore_errors {
+            if status == Status::Failed && !self.ignores(h) {
                 return Ok((true, changed));
             }
         }
@@ -315,6 +324,20 @@ impl<'a> HostRun<'a> {
         self.run_task_inner(task, true, by, certain)
     }
 
+    /// Whether a failure of the task is ignored: `ignore_errors`, templated ones evaluated
+    /// with what the host knows now (an expression that does not evaluate ignores nothing).
+    fn ignores(&self, task: &Task) -> bool {
+        task.ignore_errors
+            || task.ignore_errors_if.as_ref().is_some_and(|c| {
+                let m = self.known_vars();
+                let deferred = self.deferred.clone();
+                TaskInstance::new(task, &m, &deferred)
+                    .vars()
+                    .condition(&c.value, &c.loc)
+                    .unwrap_or(false)
+            })
+    }
+
     fn run_task_inner(
         &mut self,
         task: &Task,
@@ -322,6 +345,17 @@ impl<'a> HostRun<'a> {
         by: &[String],
         certain: bool,
     ) -> std::result::Result<(Status, Value), TransportError> {
+        let _permit = (task.throttle > 0)
+            .then(|| crate::throttle::acquire(task as *const Task as usize, task.throttle));
+        if task.ignore_errors_if.is_some() {
+            // Its line says whether the failure is ignored: evaluated before it runs.
+            let mut t = task.clone();
+            t.ignore_errors = self.ignores(task);
+            t.ignore_errors_if = None;
+            // The permit is held above, keyed by the task as written.
+            t.throttle = 0;
+            return self.run_task_inner(&t, handler, by, certain);
+        }
         let start = Instant::now();
         self.notes.next_task();
         self.quiet = task.no_log;
@@ -331,6 +365,16 @@ impl<'a> HostRun<'a> {
         });
         let m = self.known_vars();
         let over = self.over();
+        if task.run_once
+            && let Some(first) = m
+                .get("ansible_play_batch")
+                .and_then(|b| b.get(0))
+                .and_then(Value::as_str)
+            && first != self.host.name
+        {
+            let o = Outcome::new(Status::Skipped, format!("run_once: runs on {first}"));
+            return Ok(self.finish(task, handler, by, vec![o], false, start));
+        }
         let deferred = self.deferred.clone();
         let inst = TaskInstance::new(task, &m, &deferred).with_over(&over);
         let items = match inst.items(&inst.vars()) {
@@ -447,6 +491,9 @@ impl<'a> HostRun<'a> {
             Ok(true) => {}
             Ok(false) => return Ok(Outcome::new(Status::Skipped, "")),
             Err(e) => return Ok(self.dry.unknown_result(task, &e)),
+        }
+        if let Some(why) = &task.unread {
+            return Ok(Outcome::new(Status::Failed, why.clone()));
         }
         let action = match inst.action(vars, self.r.playbook_dir) {
             Ok(a) => a,
