@@ -28,6 +28,7 @@ mod jinja_rewrite;
 mod jinja_tests;
 mod jinja_text;
 mod known_hosts;
+mod kv_args;
 mod location;
 mod magic;
 mod modules;

@@ -434,21 +434,27 @@ fn parse_args(doc: &Doc, module: &str, node: &Node, extra: Option<&Node>) -> Res
                     .insert("_raw".into(), Value::String(text.to_string()));
                 args.locs.insert("_raw".into(), doc.loc(node));
             } else if !text.is_empty() {
-                // Ansible's `apt: name=nginx state=present` form.
-                let words = crate::shell::split(text)
-                    .map_err(|e| Error::input(doc.loc(node), e.to_string()))?;
-                for w in words {
-                    let Some((k, v)) = w.split_once('=') else {
-                        return Err(Error::input(
-                            doc.loc(node),
-                            format!("expected `key=value` arguments for `{module}`, found `{w}`"),
-                        )
-                        .with_hint(format!(
-                            "write the arguments as a mapping under `{module}:`"
-                        )));
+                // Ansible's `apt: name={{ item }} state=present` form.
+                let pairs = crate::kv_args::parse(text).map_err(|e| match e {
+                    crate::kv_args::KvError::Stray(w) => Error::input(
+                        doc.loc(node),
+                        format!("expected `key=value` arguments for `{module}`, found `{w}`"),
+                    )
+                    .with_hint(format!(
+                        "write the arguments as a mapping under `{module}:`"
+                    )),
+                    crate::kv_args::KvError::Syntax(m) => Error::input(
+                        doc.loc(node),
+                        format!("the `key=value` arguments of `{module}` have {m}"),
+                    ),
+                })?;
+                for (k, v) in pairs {
+                    let value = match v {
+                        crate::kv_args::KvValue::Bare(v) => yaml::typed_scalar(&v),
+                        crate::kv_args::KvValue::Quoted(v) => Value::String(v),
                     };
-                    args.map.insert(k.to_string(), yaml::typed_scalar(v));
-                    args.locs.insert(k.to_string(), doc.loc(node));
+                    args.map.insert(k.clone(), value);
+                    args.locs.insert(k, doc.loc(node));
                 }
             }
         }
