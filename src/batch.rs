@@ -130,7 +130,6 @@ pub(crate) fn wanted(
         if task.delegate_to.is_some() || !tags.selects(&task.tags) {
             continue;
         }
-        let sudo = play.sudo_for(task);
         let inst = TaskInstance::new(task, base, deferred);
         let Ok(items) = inst.items(&inst.vars()) else {
             continue;
@@ -140,8 +139,11 @@ pub(crate) fn wanted(
             if !matches!(inst.when(&vars), Ok(true)) {
                 continue;
             }
+            let Ok(sudo) = inst.sudo(play, &vars) else {
+                continue;
+            };
             if let Ok(action) = inst.action(&vars, base_dir)
-                && let (Some(p), Some(need)) = (action.probe(), need(&action))
+                && let (Ok(Some(p)), Some(need)) = (inst.probe(&action, &vars), need(&action))
             {
                 if task.no_log && !hidden.contains(&p) {
                     hidden.push(p.clone());
