@@ -263,3 +263,103 @@ fn stack_postgresql_gunicorn_nginx() {
 
     converged(dir.path(), pb, &inv, &host, &extra);
 }
+
+#[test]
+fn stack_postgresql_uwsgi_emperor_nginx() {
+    let k = 172;
+    let _hosts = Hosts::up(&[k]);
+    let dir = tempfile::tempdir().unwrap();
+    let head = seed_repo(k, dir.path());
+    let inv = inventory(dir.path(), &[k], "root");
+    let pb = fixture("django_pg_uwsgi").join("deploy.yml");
+    let pb = pb.to_str().unwrap();
+    let key_file = format!(
+        "admin_public_key_file={}.pub",
+        Hosts::key().to_str().unwrap()
+    );
+    let extra = ["-e", key_file.as_str()];
+    let host = format!("h{k}");
+
+    let first = first_deploy(dir.path(), pb, &inv, &extra);
+    let a = statuses(&first, &host);
+    for t in [
+        "Install the base packages (Debian family)",
+        "Administrator accounts",
+        "Administrator keys",
+        "Firewall rules",
+        "Firewall on",
+        "Database roles",
+        "Databases",
+        "The read-only role may connect",
+        "Code checked out",
+        "Virtualenv with the requirements",
+        "Settings for this host",
+        "Database schema",
+        "Static files",
+        "Emperor running",
+        "Site configuration",
+        "The read-only role may read every table",
+    ] {
+        assert_eq!(a.get(t).map(String::as_str), Some("changed"), "{t}: {a:?}");
+    }
+    assert_eq!(
+        a.get("The site answers through nginx and uWSGI")
+            .map(String::as_str),
+        Some("ok"),
+        "{a:?}"
+    );
+
+    // nginx → uwsgi_pass → the emperor's vassal → Django → PostgreSQL.
+    let home = page(k, "/");
+    assert!(
+        home.starts_with("Hello from notes on uWSGI: database notes as notes,"),
+        "{home}"
+    );
+    assert!(page(k, "/static/blog/site.css").contains("font-family"));
+    assert_eq!(
+        Hosts::sh(k, "systemctl is-active emperor.uwsgi nginx postgresql"),
+        "active\nactive\nactive"
+    );
+    assert_eq!(
+        Hosts::sh(k, "stat -c '%U:%G %a' /run/uwsgi/notes.sock"),
+        "notes:www-data 660"
+    );
+    assert!(
+        Hosts::sh(k, "cat /etc/nginx/conf.d/notes.conf")
+            .contains("uwsgi_pass unix:/run/uwsgi/notes.sock;")
+    );
+    // The read-only role connects with its password and reads what migrate created.
+    assert_eq!(
+        Hosts::sh(
+            k,
+            "PGPASSWORD=read-0nly-pass psql -XAtq -h 127.0.0.1 -U notes_ro -d notes -c 'SELECT count(*) > 0 FROM django_migrations'"
+        ),
+        "t"
+    );
+    assert_eq!(
+        psql(
+            k,
+            "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'notes'"
+        ),
+        "notes"
+    );
+    // The firewall, rule by rule from the dict loop.
+    let rules = ufw_rules(k);
+    for r in ["22/tcp", "80/tcp", "5432/tcp", "# no remote postgres"] {
+        assert!(rules.contains(r), "{r}: {rules}");
+    }
+    assert!(rules.contains("DENY IN"), "{rules}");
+    // The administrator logs in with the key; the checkout is the app account's.
+    let (code, who) = Hosts::ssh_as(k, "ops", &Hosts::key(), "id -un; id -Gn");
+    assert_eq!(code, 0, "{who}");
+    assert!(who.starts_with("ops\n") && who.contains("sudo"), "{who}");
+    assert_eq!(
+        Hosts::sh(
+            k,
+            "cd / && runuser -u notes -- git -C /srv/notes/code rev-parse HEAD; stat -c %U /srv/notes/code/manage.py"
+        ),
+        format!("{head}\nnotes")
+    );
+
+    converged(dir.path(), pb, &inv, &host, &extra);
+}
