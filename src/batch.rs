@@ -135,7 +135,6 @@ pub(crate) fn wanted(
         if task.delegate_to.is_some() || !tags.selects(&task.tags) {
             continue;
         }
-        let sudo = play.sudo_for(task);
         let inst = TaskInstance::new(task, base_now, deferred);
         let Ok(items) = inst.items(&inst.vars()) else {
             continue;
@@ -145,6 +144,9 @@ pub(crate) fn wanted(
             if !matches!(inst.when(&vars), Ok(true)) {
                 continue;
             }
+            let Ok(sudo) = inst.sudo(play, &vars) else {
+                continue;
+            };
             let action = inst.action(&vars, base_dir);
             if let Ok(Action::SetFact(crate::modules::set_fact::SetFact { vars: v, .. }))
             | Ok(Action::IncludeVars(crate::modules::include_vars::IncludeVars {
@@ -155,7 +157,7 @@ pub(crate) fn wanted(
                 pending.extend(v.clone());
             }
             if let Ok(action) = action
-                && let (Some(p), Some(need)) = (action.probe(), need(&action))
+                && let (Ok(Some(p)), Some(need)) = (inst.probe(&action, &vars), need(&action))
             {
                 if task.no_log && !hidden.contains(&p) {
                     hidden.push(p.clone());

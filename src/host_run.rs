@@ -533,7 +533,10 @@ impl<'a> HostRun<'a> {
                 format!("{unit} was started after the change; no restart needed"),
             ));
         }
-        let sudo = self.play.sudo_for(task);
+        let sudo = match inst.sudo(self.play, vars) {
+            Ok(s) => s,
+            Err(e) => return Ok(self.dry.unknown_result(task, &e)),
+        };
         let delegated = task.delegate_to.is_some();
         let mut reads = action.reads();
         if task.runs_in_plan {
@@ -542,7 +545,11 @@ impl<'a> HostRun<'a> {
         }
         // Dry run: facts an earlier (unmade) change would have altered are not to be trusted.
         let stale = self.dry.stale(&reads);
-        let facts = match action.probe() {
+        let probe = match inst.probe(&action, vars) {
+            Ok(p) => p,
+            Err(e) => return Ok(Outcome::new(Status::Failed, e.one_line())),
+        };
+        let facts = match probe {
             None => Ok(String::new()),
             Some(p) => self.facts(&p, &reads, sudo.as_deref(), delegated)?,
         };
@@ -576,7 +583,7 @@ impl<'a> HostRun<'a> {
         }
         // A unit plumb (re)started: a later restart handler notified before has nothing to do.
         let started = plan.starts.clone();
-        // `environment`: exported before what the task runs (its probe only reads, without it).
+        // `environment`: exported before what the task runs (and its probe, see TaskInstance::probe).
         let exports = match crate::execute::exports(task, vars) {
             Ok(e) => e,
             Err(e) => return Ok(Outcome::new(Status::Failed, e.one_line())),
