@@ -1,18 +1,19 @@
 //! One host through one play: connect, probe every task in one round trip, then plan and apply
 //! task by task (re-probing only what an earlier change may have touched), then handlers.
 
+mod prefetch;
+
 use crate::dry_run::DryRun;
 use crate::event::{Event, Line, Log};
 use crate::execute::Target;
 use crate::fact_cache::FactCache;
-use crate::host_vars::host_vars;
+use crate::host_vars::host_vars_full;
 use crate::inventory::Host;
 use crate::modules::{Action, Plan, Resource, Run};
 use crate::notify::Notifications;
 use crate::options::Options;
 use crate::outcome::{HostStatus, Outcome, Status};
 use crate::playbook::Play;
-use crate::prefetch::Prefetch;
 use crate::task::Task;
 use crate::task_instance::TaskInstance;
 use crate::template::Vars;
@@ -25,6 +26,8 @@ use std::time::Instant;
 /// What every host of a run shares, from the runner.
 pub(crate) struct Shared<'a> {
     pub(crate) opts: &'a Options,
+    /// The play's magic variables (`magic.rs`).
+    pub(crate) magic: &'a Map<String, Value>,
     /// Where relative `src`, `template` and `ca_path` files are read from.
     pub(crate) playbook_dir: &'a std::path::Path,
     /// The sudo password for `become`, if one was given.
@@ -46,8 +49,15 @@ pub(crate) struct HostRun<'a> {
     /// task's vars or the loop item), as written: rendered for each task by
     /// `host_vars::task_item_vars` (validation rejected every other one).
     deferred: Map<String, Value>,
+    /// Registered results and `set_fact` variables (one level in Ansible).
     registered: Map<String, Value>,
+    /// `include_vars` variables: below `set_fact`, above task vars.
+    included: Map<String, Value>,
     facts: FactCache,
+    /// The host's facts (`ansible_facts`), once gathered.
+    gathered: Option<Map<String, Value>>,
+    /// Why gathering facts failed: the host stops before its first task.
+    facts_error: Option<String>,
     notes: Notifications,
     dry: DryRun,
     /// Why the host stopped early, when it was not its own task that failed.
@@ -62,7 +72,14 @@ impl<'a> HostRun<'a> {
         let _ = tx.send(Event::HostStart {
             host: host.name.clone(),
         });
-        let (base, unresolved) = host_vars(host, play, r.playbook_dir, &r.opts.extra_vars);
+        let (base, unresolved) = host_vars_full(
+            host,
+            play,
+            r.playbook_dir,
+            &r.opts.extra_vars,
+            &Map::new(),
+            r.magic,
+        );
         let deferred: Map<String, Value> =
             unresolved.into_iter().map(|u| (u.name, u.value)).collect();
         let done = |status: HostStatus, msg: String| {
@@ -101,7 +118,10 @@ impl<'a> HostRun<'a> {
             base,
             deferred,
             registered: Map::new(),
+            included: Map::new(),
             facts: FactCache::default(),
+            gathered: None,
+            facts_error: None,
             notes: Notifications::default(),
             dry: DryRun::default(),
             stop_msg: String::new(),
@@ -127,6 +147,11 @@ impl<'a> HostRun<'a> {
                 done(HostStatus::Unreachable, msg)
             }
         }
+    }
+
+    /// -v detail; nothing of a `no_log` task is shown.
+    fn detail(&self, level: u8, text: String) {
+        self.log().detail(level, text);
     }
 
     fn log(&self) -> Log<'a> {
@@ -167,6 +192,10 @@ impl<'a> HostRun<'a> {
         if lock.is_none() {
             self.prefetch(None)?;
         }
+        if let Some(e) = self.facts_error.take() {
+            self.stop_msg = format!("gathering facts: {e}");
+            return Ok((true, false));
+        }
         let mut changed = false;
         let mut blocks = crate::block::Blocks::new(&self.play.blocks);
         for task in &self.play.tasks {
@@ -186,7 +215,6 @@ impl<'a> HostRun<'a> {
                 self.stop_msg = "stopped: another host failed and any_errors_fatal is set".into();
                 return Ok((true, changed));
             }
-            // `meta` is the engine's own action (it runs the notified handlers), not a module.
             if task.module == "meta"
                 && task
                     .args
@@ -203,9 +231,18 @@ impl<'a> HostRun<'a> {
                 }
                 continue;
             }
-            let (status, value) = self.run_task(task, false, &[], true)?;
+            let (status, value) = self.run_task(task, false)?;
             changed |= matches!(status, Status::Changed | Status::MayChange);
-            if status == Status::Failed && !task.ignore_errors {
+            if status == Status::Failed && !self.ignores(task) {
+                // A failure no rescue can make up for stops every host under any_errors_fatal.
+                let rescued = task.blocks.iter().any(|b| {
+                    b.section == crate::block::Section::Main && self.play.blocks[b.id].has_rescue
+                });
+                if task.any_errors_fatal && !rescued {
+                    self.r
+                        .abort
+                        .store(true, std::sync::atomic::Ordering::SeqCst);
+                }
                 if !blocks.fail() {
                     return Ok((true, changed));
                 }
@@ -233,14 +270,14 @@ impl<'a> HostRun<'a> {
             let Some(p) = self.notes.take(i) else {
                 continue;
             };
-            let res = self.run_task(h, true, &p.by, p.certain);
+            let res = self.run_task_notified(h, &p.by, p.certain);
             self.notes.done();
             let (mut status, _) = res?;
             if status == Status::MayChange {
                 status = Status::Changed;
             }
             changed |= status == Status::Changed;
-            if status == Status::Failed && !h.ignore_errors {
+            if status == Status::Failed && !self.ignores(h) {
                 return Ok((true, changed));
             }
         }
@@ -251,40 +288,74 @@ impl<'a> HostRun<'a> {
     /// adds those).
     fn known_vars(&self) -> Map<String, Value> {
         let mut m = self.base.clone();
-        m.extend(self.registered.clone());
+        let over = self.over();
+        m.extend(over.clone());
+        // `-e` still wins.
+        for (k, v) in self.r.opts.extra_vars.iter() {
+            if over.contains_key(k) {
+                m.insert(k.clone(), v.clone());
+            }
+        }
         m
     }
 
-    /// Probes every task that can be rendered now, in one round trip per sudo user; with `lock`,
-    /// takes the host's plumb lock in the first of them.
-    fn prefetch(
-        &mut self,
-        lock: Option<std::time::Duration>,
-    ) -> std::result::Result<crate::transport::Lock, TransportError> {
-        let m = self.known_vars();
-        let (wanted, hidden) = crate::batch::wanted(
-            self.play,
-            &self.r.opts.tags,
-            &m,
-            &self.deferred,
-            self.r.playbook_dir,
-        );
-        let p = Prefetch {
-            log: self.log(),
-            t: &mut *self.t,
-            lock_user: self.play.lock_user(),
-        };
-        p.run(wanted, &hidden, lock, &mut self.facts)
+    /// What sits above a task's own `vars`: `include_vars`, then `set_fact` and registered
+    /// results.
+    fn over(&self) -> Map<String, Value> {
+        let mut o = self.included.clone();
+        o.extend(self.registered.clone());
+        o
     }
 
-    /// A task, or a handler (`handler`) notified `by` these tasks, `certain`ly or not.
     fn run_task(
+        &mut self,
+        task: &Task,
+        handler: bool,
+    ) -> std::result::Result<(Status, Value), TransportError> {
+        self.run_task_inner(task, handler, &[], true)
+    }
+
+    fn run_task_notified(
+        &mut self,
+        task: &Task,
+        by: &[String],
+        certain: bool,
+    ) -> std::result::Result<(Status, Value), TransportError> {
+        self.run_task_inner(task, true, by, certain)
+    }
+
+    /// Whether a failure of the task is ignored: `ignore_errors`, templated ones evaluated
+    /// with what the host knows now (an expression that does not evaluate ignores nothing).
+    fn ignores(&self, task: &Task) -> bool {
+        task.ignore_errors
+            || task.ignore_errors_if.as_ref().is_some_and(|c| {
+                let m = self.known_vars();
+                let deferred = self.deferred.clone();
+                TaskInstance::new(task, &m, &deferred)
+                    .vars()
+                    .condition(&c.value, &c.loc)
+                    .unwrap_or(false)
+            })
+    }
+
+    fn run_task_inner(
         &mut self,
         task: &Task,
         handler: bool,
         by: &[String],
         certain: bool,
     ) -> std::result::Result<(Status, Value), TransportError> {
+        let _permit = (task.throttle > 0)
+            .then(|| crate::throttle::acquire(task as *const Task as usize, task.throttle));
+        if task.ignore_errors_if.is_some() {
+            // Its line says whether the failure is ignored: evaluated before it runs.
+            let mut t = task.clone();
+            t.ignore_errors = self.ignores(task);
+            t.ignore_errors_if = None;
+            // The permit is held above, keyed by the task as written.
+            t.throttle = 0;
+            return self.run_task_inner(&t, handler, by, certain);
+        }
         let start = Instant::now();
         self.notes.next_task();
         self.quiet = task.no_log;
@@ -293,8 +364,19 @@ impl<'a> HostRun<'a> {
             name: task.display_name(),
         });
         let m = self.known_vars();
+        let over = self.over();
+        if task.run_once
+            && let Some(first) = m
+                .get("ansible_play_batch")
+                .and_then(|b| b.get(0))
+                .and_then(Value::as_str)
+            && first != self.host.name
+        {
+            let o = Outcome::new(Status::Skipped, format!("run_once: runs on {first}"));
+            return Ok(self.finish(task, handler, by, vec![o], false, start));
+        }
         let deferred = self.deferred.clone();
-        let inst = TaskInstance::new(task, &m, &deferred);
+        let inst = TaskInstance::new(task, &m, &deferred).with_over(&over);
         let items = match inst.items(&inst.vars()) {
             Ok(items) => items,
             Err(e) => {
@@ -304,13 +386,29 @@ impl<'a> HostRun<'a> {
         };
         let looped = task.loop_items.is_some();
         let mut outcomes = Vec::new();
-        for item in items {
+        // `set_fact` and `include_vars` in a loop: each item sees what the ones before set.
+        let sets_vars = matches!(task.module.as_str(), "set_fact" | "include_vars");
+        for (n, item) in items.into_iter().enumerate() {
+            if n > 0 && task.loop_pause > 0.0 {
+                std::thread::sleep(std::time::Duration::from_secs_f64(task.loop_pause));
+            }
+            let (m, over) = match sets_vars {
+                true => (self.known_vars(), self.over()),
+                false => (Map::new(), Map::new()),
+            };
+            let fresh = TaskInstance::new(task, &m, &deferred).with_over(&over);
+            let inst = if sets_vars { &fresh } else { &inst };
             let vars = inst.item_vars(item.as_ref()).0;
-            let mut o = self.run_item(&inst, &vars)?;
+            let mut o = self.run_item(inst, &vars)?;
             if let Some(i) = item
                 && let Value::Object(obj) = &mut o.value
             {
-                obj.insert(task.loop_var.clone(), i);
+                obj.insert(task.loop_var.clone(), i.value);
+                if let Some(iv) = &task.index_var
+                    && let Some(x) = i.extra.get(iv)
+                {
+                    obj.insert(iv.clone(), x.clone());
+                }
             }
             let stop = o.status == Status::Failed;
             outcomes.push(o);
@@ -339,8 +437,20 @@ impl<'a> HostRun<'a> {
         start: Instant,
     ) -> (Status, Value) {
         let (status, value) = crate::outcome::aggregate(&outcomes, looped);
+        // Facts a module returns (`setup`, `service_facts`, `hostname` ...) join the host's.
+        let sets_vars = matches!(task.module.as_str(), "set_fact" | "include_vars");
+        for o in outcomes.iter().filter(|_| !sets_vars) {
+            if o.status != Status::Failed
+                && let Some(Value::Object(af)) = o.value.get("ansible_facts")
+            {
+                self.merge_facts(af);
+            }
+        }
         if let Some(r) = &task.register {
             self.registered.insert(r.clone(), value.clone());
+            let mut seen = Map::new();
+            seen.insert(r.clone(), value.clone());
+            crate::hostvars::update(&self.host.name, &seen);
         }
         let notified = crate::notify::handlers_of(&self.play.handlers, task);
         self.notes.notify(&task.display_name(), status, notified);
@@ -374,11 +484,31 @@ impl<'a> HostRun<'a> {
             Ok(false) => return Ok(Outcome::new(Status::Skipped, "")),
             Err(e) => return Ok(self.dry.unknown_result(task, &e)),
         }
+        if let Some(why) = &task.unread {
+            return Ok(Outcome::new(Status::Failed, why.clone()));
+        }
         let action = match inst.action(vars, self.r.playbook_dir) {
             Ok(a) => a,
             Err(e) => return Ok(self.dry.unknown_result(task, &e)),
         };
         match &action {
+            Action::SetFact(sf) => {
+                self.registered.extend(sf.vars.clone());
+                crate::hostvars::update(&self.host.name, &sf.vars);
+                if sf.cacheable {
+                    self.merge_facts(&sf.vars);
+                }
+                let mut o = Outcome::new(Status::Ok, "");
+                o.value = sf.result();
+                return Ok(o);
+            }
+            Action::IncludeVars(iv) => {
+                self.included.extend(iv.vars.clone());
+                crate::hostvars::update(&self.host.name, &iv.vars);
+                let mut o = Outcome::new(Status::Ok, "");
+                o.value = iv.result();
+                return Ok(o);
+            }
             Action::Debug(m) => return Ok(Outcome::new(Status::Ok, m.clone())),
             Action::Noop | Action::FlushHandlers => return Ok(Outcome::new(Status::Ok, "")),
             _ => {}
@@ -394,7 +524,10 @@ impl<'a> HostRun<'a> {
                 format!("{unit} was started after the change; no restart needed"),
             ));
         }
-        let sudo = self.play.sudo_for(task);
+        let sudo = match inst.sudo(self.play, vars) {
+            Ok(s) => s,
+            Err(e) => return Ok(self.dry.unknown_result(task, &e)),
+        };
         let delegated = task.delegate_to.is_some();
         let mut reads = action.reads();
         if task.runs_in_plan {
@@ -403,7 +536,11 @@ impl<'a> HostRun<'a> {
         }
         // Dry run: facts an earlier (unmade) change would have altered are not to be trusted.
         let stale = self.dry.stale(&reads);
-        let facts = match action.probe() {
+        let probe = match inst.probe(&action, vars) {
+            Ok(p) => p,
+            Err(e) => return Ok(Outcome::new(Status::Failed, e.one_line())),
+        };
+        let facts = match probe {
             None => Ok(String::new()),
             Some(p) => self.facts(&p, &reads, sudo.as_deref(), delegated)?,
         };
@@ -435,7 +572,7 @@ impl<'a> HostRun<'a> {
         }
         // A unit plumb (re)started: a later restart handler notified before has nothing to do.
         let started = plan.starts.clone();
-        // `environment`: exported before what the task runs (its probe only reads, without it).
+        // `environment`: exported before what the task runs (and its probe, see TaskInstance::probe).
         let exports = match crate::execute::exports(task, vars) {
             Ok(e) => e,
             Err(e) => return Ok(Outcome::new(Status::Failed, e.one_line())),

@@ -35,6 +35,9 @@ struct Group {
 #[derive(Debug)]
 pub(crate) struct Inventory {
     pub(crate) hosts: Vec<Host>,
+    /// Ansible's implicit `localhost`: the control machine, for a play that names
+    /// `localhost` (or `127.0.0.1`) when the inventory does not; never part of `all`.
+    implicit_localhost: Host,
     groups: BTreeMap<String, Group>,
     pub(crate) source: String,
 }
@@ -99,6 +102,10 @@ impl Inventory {
     /// Hosts selected by an Ansible host pattern: names, groups, globs, `!exclude`, `&intersect`,
     /// separated by `,` or `:`; `@FILE` reads names from a file (one per line).
     pub(crate) fn select(&self, pattern: &str) -> Result<Vec<&Host>> {
+        let term = pattern.trim();
+        if matches!(term, "localhost" | "127.0.0.1") && !self.hosts.iter().any(|h| h.name == term) {
+            return Ok(vec![&self.implicit_localhost]);
+        }
         let mut union: BTreeSet<usize> = BTreeSet::new();
         let mut inter: Vec<BTreeSet<usize>> = Vec::new();
         let mut excl: BTreeSet<usize> = BTreeSet::new();

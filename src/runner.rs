@@ -80,6 +80,7 @@ impl<'a> Runner<'a> {
 
     /// Runs every play; returns the retry file written, if any host failed.
     pub(crate) fn run(&self, report: &mut Report) -> Result<Option<String>> {
+        crate::magic::install_hostvars(self.inv, &self.opts.extra_vars);
         let mut dead: BTreeSet<String> = BTreeSet::new();
         for play in &self.pb.plays {
             let hosts: Vec<&Host> = self
@@ -111,7 +112,7 @@ impl<'a> Runner<'a> {
                     }
                     continue;
                 }
-                let statuses = self.run_batch(play, batch, report);
+                let statuses = self.run_batch(play, &hosts, batch, report);
                 let mut failed = 0usize;
                 for (name, s) in statuses {
                     if matches!(s, HostStatus::Failed | HostStatus::Unreachable) {
@@ -155,6 +156,7 @@ impl<'a> Runner<'a> {
     fn run_batch(
         &self,
         play: &Play,
+        play_hosts: &[&Host],
         hosts: &[&Host],
         report: &mut Report,
     ) -> Vec<(String, HostStatus)> {
@@ -162,9 +164,11 @@ impl<'a> Runner<'a> {
         let (tx, rx) = mpsc::channel::<Event>();
         let workers = self.opts.forks.max(1).min(hosts.len());
         let mut statuses = Vec::new();
+        let magic = crate::magic::play_magic(self.inv, self.opts, play_hosts, hosts);
         let shared = Shared {
+            magic: &magic,
             opts: self.opts,
-            playbook_dir: &self.pb.dir,
+            playbook_dir: &play.dir,
             become_pass: self.become_pass.as_deref(),
             abort: &self.abort,
         };

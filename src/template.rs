@@ -6,13 +6,14 @@
 use crate::error::{Cause, Error, suggest};
 use crate::jinja::{self, JinjaError, RenderCtx};
 use crate::location::Location;
+use crate::template_strict::named_calls;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 mod scan;
 
-use scan::{FILTERS, TESTS, find_var, named_calls, snap};
+use scan::{FILTERS, TESTS, find_var, snap};
 
 /// Ansible's truthiness for `| bool` and `when`.
 pub(crate) fn truthy(v: &Value) -> bool {
@@ -200,38 +201,9 @@ impl Vars {
         }
     }
 
-    /// `source` with a check before each filter that could receive an undefined variable, so
-    /// that `{{ nope | upper }}` fails as in Ansible instead of printing `NONE`. Only when the
-    /// source reads a variable that is not defined (else nothing changes), and never before the
-    /// filters meant for undefined values (`default`, `d`, `mandatory`).
+    /// `source` made as strict as Ansible about undefined variables (`template_strict.rs`).
     fn strict(&self, source: &str, bare: bool) -> String {
-        let reads_undefined = roots(jinja::undeclared_variables(&if bare {
-            format!("{{{{ {source} }}}}")
-        } else {
-            source.to_string()
-        }))
-        .any(|n| {
-            !self.map.contains_key(&n) && !matches!(n.as_str(), "omit" | "ansible_managed" | "vars")
-        });
-        if !reads_undefined {
-            return source.to_string();
-        }
-        let mut out = String::with_capacity(source.len() + 32);
-        let mut last = 0;
-        for (off, name, test) in named_calls(source, bare) {
-            let tolerant = matches!(
-                name.trim_start_matches("ansible.builtin."),
-                "default" | "d" | "mandatory"
-            );
-            if test || tolerant {
-                continue;
-            }
-            out.push_str(&source[last..off]);
-            out.push_str("__plumb_defined | ");
-            last = off;
-        }
-        out.push_str(&source[last..]);
-        out
+        crate::template_strict::strict(&self.map, source, bare)
     }
 
     /// Every filter and test `source` names must exist, on every branch (Jinja looks them up
@@ -349,7 +321,7 @@ fn byte_offset(source: &str, line: usize, col: usize) -> usize {
 }
 
 /// The root names (`r` of `r.stdout`) of a set of variable names.
-fn roots(names: impl IntoIterator<Item = String>) -> impl Iterator<Item = String> {
+pub(crate) fn roots(names: impl IntoIterator<Item = String>) -> impl Iterator<Item = String> {
     names
         .into_iter()
         .map(|n| n.split(['.', '[']).next().unwrap_or(&n).to_string())

@@ -3,7 +3,7 @@
 //! each task rendered and built for every host and loop item as the host would.
 
 use crate::error::{Cause, Error, Result};
-use crate::host_vars::{host_vars, placeholder_result, split_unresolved, var_error, var_loc};
+use crate::host_vars::{host_vars_full, placeholder_result, split_unresolved, var_error, var_loc};
 use crate::runner::Runner;
 use crate::task_instance::{LoopError, TaskInstance};
 use crate::template::Vars;
@@ -14,6 +14,7 @@ use std::path::Path;
 /// Everything that can be wrong without a host: host patterns, connection settings,
 /// templates, `when` expressions, loops, module arguments, local files.
 pub(crate) fn validate(r: &Runner) -> Result<()> {
+    crate::magic::install_hostvars(r.inv, &r.opts.extra_vars);
     let mut errors: Vec<Error> = Vec::new();
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut push = |e: Error, errors: &mut Vec<Error>| {
@@ -43,16 +44,57 @@ pub(crate) fn validate(r: &Runner) -> Result<()> {
             .filter_map(|t| t.register.clone())
             .collect();
         let registers: Vec<String> = runtime.iter().cloned().collect();
+        // What `set_fact` and `include_vars` define, as far as known before the run.
+        for t in play.tasks.iter().chain(&play.handlers) {
+            match t.module.as_str() {
+                "set_fact" => runtime.extend(crate::modules::set_fact::names(&t.args.map)),
+                "include_vars" => runtime.extend(crate::modules::include_vars::static_names(
+                    &t.args,
+                    &r.pb.dir,
+                    t.role_dir.as_deref(),
+                )),
+                _ => {}
+            }
+        }
         runtime.extend(["ansible_failed_task".into(), "ansible_failed_result".into()]);
+        // Other hosts' entries grow as they run (facts, set_fact, registered results).
+        runtime.insert("hostvars".into());
         // A play variable may also read what a task defines (a role's parameters, a loop
         // item): rendered per task, as Ansible does.
         let mut waits_for = runtime.clone();
         for t in play.tasks.iter().chain(&play.handlers) {
             waits_for.extend(t.vars.keys().cloned());
             waits_for.insert(t.loop_var.clone());
+            waits_for.extend(t.index_var.clone());
         }
+        // Whether the host's facts will be known: gathered, or returned by a task.
+        let facts = play.gather_facts
+            || play.tasks.iter().any(|t| {
+                matches!(
+                    t.module.as_str(),
+                    "setup" | "service_facts" | "package_facts" | "hostname"
+                )
+            });
+        let magic = crate::magic::play_magic(r.inv, r.opts, &hosts, &hosts);
         for host in hosts {
-            let (mut base, unresolved) = host_vars(host, play, &r.pb.dir, &r.opts.extra_vars);
+            let (mut base, unresolved) = host_vars_full(
+                host,
+                play,
+                &play.dir,
+                &r.opts.extra_vars,
+                &Map::new(),
+                &magic,
+            );
+            // Facts are only known on the host: what reads them waits for them.
+            let mut waits_for = waits_for.clone();
+            if facts {
+                waits_for.extend(
+                    unresolved
+                        .iter()
+                        .flat_map(|u| crate::template::names_in(&u.value))
+                        .filter(|n| is_fact_name(n) && !base.contains_key(n)),
+                );
+            }
             if let Err(e) = crate::connection::connection_check(host, &base) {
                 push(e, &mut errors);
             }
@@ -91,7 +133,7 @@ pub(crate) fn validate(r: &Runner) -> Result<()> {
             let mut later = runtime.clone();
             later.extend(unresolved.iter().map(|u| u.name.clone()));
             for task in play.tasks.iter().chain(&play.handlers) {
-                if let Err(e) = check_task(&r.pb.dir, task, &base, &deferred, &later) {
+                if let Err(e) = check_task(&r.pb.dir, task, &base, &deferred, &later, facts) {
                     push(e, &mut errors);
                 }
             }
@@ -121,6 +163,7 @@ fn check_task(
     base: &Map<String, Value>,
     deferred: &Map<String, Value>,
     later: &BTreeSet<String>,
+    facts: bool,
 ) -> Result<()> {
     let mut m = base.clone();
     m.extend(task.vars.clone());
@@ -157,6 +200,17 @@ fn check_task(
     // task is rendered with stand-ins for them, and only an undefined variable that is
     // none of those is an error (the rest depends on values only the host has).
     let m = base.clone();
+    // With facts gathered, the `ansible_*` names it reads that nothing else defines are
+    // the host's facts.
+    let mut later = later.clone();
+    if facts {
+        later.extend(
+            names
+                .iter()
+                .filter(|n| is_fact_name(n) && !base.contains_key(*n))
+                .cloned(),
+        );
+    }
     if names.iter().any(|n| later.contains(n)) {
         return match render_items(dir, task, m, deferred, &names) {
             Err(e)
@@ -239,7 +293,14 @@ fn render_task(
             .map_err(render)?;
     }
     let rendered = inst.args(&vars).map_err(render)?;
-    inst.build(rendered, &vars, dir)
+    // The directory of the playbook the task's play is in (`playbook_dir`).
+    let dir = vars
+        .map()
+        .get("playbook_dir")
+        .and_then(Value::as_str)
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| dir.to_path_buf());
+    inst.build(rendered, &vars, &dir)
         .map_err(|e| (Stage::Build, e))?;
     Ok(())
 }
@@ -281,6 +342,11 @@ fn unguarded((stage, e): (Stage, Error)) -> Result<()> {
         Stage::Build if e.undefined_within().is_none() && !e.is_missing_file() => Err(e),
         _ => Ok(()),
     }
+}
+
+/// A name a host's gathered facts may define: `ansible_facts` or an injected `ansible_*`.
+fn is_fact_name(name: &str) -> bool {
+    name == "ansible_facts" || name.starts_with("ansible_")
 }
 
 /// Whether `name` is defined neither for the play nor by the task's own `vars`.

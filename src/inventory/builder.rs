@@ -158,8 +158,20 @@ impl Builder {
                     .collect(),
             });
         }
+        let mut local_vars = self
+            .groups
+            .get("all")
+            .map(|g| g.vars.clone())
+            .unwrap_or_default();
+        local_vars.insert("ansible_connection".into(), Value::from("local"));
         Ok(Inventory {
             hosts,
+            implicit_localhost: Host {
+                name: "localhost".into(),
+                vars: local_vars,
+                var_locs: BTreeMap::new(),
+                groups: Vec::new(),
+            },
             groups: self.groups,
             source,
         })

@@ -41,6 +41,11 @@ impl<'a> Getter<'a> {
         self.args.loc_of(key).clone()
     }
 
+    /// Every rendered argument.
+    pub(crate) fn map(&self) -> &Map<String, Value> {
+        self.map
+    }
+
     pub(crate) fn raw(&self, key: &str) -> Option<&Value> {
         self.map.get(key)
     }

@@ -17,6 +17,7 @@ pub(crate) mod file_fact;
 pub(crate) mod git;
 pub(crate) mod group;
 pub(crate) mod hostname;
+pub(crate) mod include_vars;
 pub(crate) mod lineinfile;
 pub(crate) mod locale_gen;
 pub(crate) mod mount;
@@ -38,6 +39,8 @@ pub(crate) mod replace;
 pub(crate) mod safe_write;
 pub(crate) mod service;
 pub(crate) mod service_facts;
+pub(crate) mod set_fact;
+pub(crate) mod setup;
 pub(crate) mod sql;
 pub(crate) mod stat;
 pub(crate) mod supervisorctl;
@@ -56,7 +59,7 @@ use serde_json::{Map, Value};
 use std::path::Path;
 use std::sync::Arc;
 
-pub(crate) use registry::{canonical, check_args, names, takes_free_form};
+pub(crate) use registry::{canonical, check_arg_names, check_required, names, takes_free_form};
 
 /// Something on a host that a task reads or a change writes; used to decide which probes an
 /// earlier change may have made stale.
@@ -225,6 +228,9 @@ pub(crate) enum Action {
     Debug(String),
     FlushHandlers,
     Noop,
+    /// Variables for the host's later tasks.
+    SetFact(set_fact::SetFact),
+    IncludeVars(include_vars::IncludeVars),
 }
 
 /// What building an action may read besides its arguments.

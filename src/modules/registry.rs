@@ -74,12 +74,12 @@ pub(crate) const MODULES: &[Spec] = &[
     Spec {
         name: "user", listed: &[], aliases: &[],
         args: &["name", "state", "uid", "group", "groups", "append", "shell", "home",
-            "create_home", "system", "comment", "remove"],
+            "create_home", "createhome", "system", "comment", "remove"],
         required: &[(&["name"], "name")],
         free_form: false, build: |a, _| module(user::User::build(a)?),
     },
     Spec {
-        name: "authorized_key", listed: &[], aliases: &[],
+        name: "authorized_key", listed: &[], aliases: &["ansible.posix.authorized_key"],
         args: &["user", "key", "state", "exclusive", "path", "manage_dir"],
         required: &[(&["user"], "user"), (&["key"], "key")],
         free_form: false, build: |a, _| module(authorized_key::AuthorizedKey::build(a)?),
@@ -281,10 +281,36 @@ pub(crate) const MODULES: &[Spec] = &[
     },
     Spec {
         name: "postgresql_privs", listed: &[], aliases: &["community.postgresql.postgresql_privs"],
-        args: &["db", "database", "privs", "type", "objs", "obj", "schema", "roles", "state",
-            "login_user", "login_password", "login_host", "login_db", "port", "login_port"],
-        required: &[(&["roles"], "roles"), (&["privs"], "privs")],
+        args: &["db", "database", "privs", "priv", "type", "objs", "obj", "schema", "roles", "role",
+            "state", "login_user", "login_password", "login_host", "login_db", "port", "login_port"],
+        required: &[(&["roles", "role"], "roles"), (&["privs", "priv"], "privs")],
         free_form: false, build: |a, _| module(postgresql_privs::PostgresqlPrivs::build(a)?),
+    },
+    Spec {
+        name: "setup", listed: &[], aliases: &[],
+        args: &["gather_subset", "filter", "gather_timeout", "fact_path"],
+        required: &[],
+        free_form: false, build: |a, _| module(setup::Setup::build(a)?),
+    },
+    // Engine actions: variables for the host's later tasks.
+    Spec {
+        name: "set_fact", listed: &[], aliases: &[],
+        // Any variable names (see `check_arg_names`).
+        args: &[],
+        required: &[],
+        free_form: false,
+        build: |a, _| Ok(Action::SetFact(set_fact::SetFact::build(a.map(), a)?)),
+    },
+    Spec {
+        name: "include_vars", listed: &[], aliases: &[],
+        args: &["_raw", "file", "dir", "name", "depth", "files_matching", "ignore_files",
+            "extensions", "ignore_unknown_extensions", "hash_behaviour"],
+        required: &[],
+        free_form: true,
+        build: |a, ctx| {
+            let iv = include_vars::IncludeVars::build(a, ctx.base_dir, ctx.role_dir)?;
+            Ok(Action::IncludeVars(iv))
+        },
     },
 ];
 
@@ -321,8 +347,18 @@ pub(crate) fn takes_free_form(module: &str) -> bool {
     spec(module).is_some_and(|s| s.free_form)
 }
 
-/// Checks argument names (values are checked per host, once rendered).
-pub(crate) fn check_args(module: &str, args: &Args) -> Result<()> {
+/// Every argument is one the module takes (values are checked per host, once rendered).
+pub(crate) fn check_arg_names(module: &str, args: &Args) -> Result<()> {
+    // `set_fact` takes any variable names (checked when built).
+    if module == "set_fact" {
+        return match args.map.keys().any(|k| k != "cacheable") {
+            true => Ok(()),
+            false => Err(Error::input(
+                args.loc.clone(),
+                "`set_fact` needs at least one variable",
+            )),
+        };
+    }
     let Some(spec) = spec(module) else {
         return Ok(());
     };
@@ -354,6 +390,14 @@ pub(crate) fn check_args(module: &str, args: &Args) -> Result<()> {
     if !errors.is_empty() {
         return Err(Error::many(errors));
     }
+    Ok(())
+}
+
+/// The module has the arguments it needs (after `module_defaults`).
+pub(crate) fn check_required(module: &str, args: &Args) -> Result<()> {
+    let Some(spec) = spec(module) else {
+        return Ok(());
+    };
     let has_any = |any: &[&str]| any.iter().any(|k| args.map.contains_key(*k));
     if let Some((_, m)) = spec.required.iter().find(|(any, _)| !has_any(any)) {
         return Err(Error::input(
