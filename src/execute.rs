@@ -1,7 +1,6 @@
 //! Applies a plan on a host: runs its script, command or request, then judges the result with
 //! `changed_when`, `failed_when` and `until` (the pure `verdict`), retrying as `until` asks.
 
-use crate::error::Result;
 use crate::event::Log;
 use crate::modules::{Plan, Run};
 use crate::outcome::{Outcome, Status};
@@ -208,20 +207,6 @@ pub(crate) fn verdict(
         msg,
         done,
     }
-}
-
-/// `export NAME='value'` lines for the task's `environment`, values rendered.
-pub(crate) fn exports(task: &Task, vars: &Vars) -> Result<String> {
-    let mut s = String::new();
-    for (k, v) in &task.environment {
-        let v = vars.render_value(&v.value, &v.loc)?;
-        let text = match v {
-            Value::String(t) => t,
-            other => other.to_string(),
-        };
-        s.push_str(&format!("export {k}={}\n", crate::shell::quote(&text)));
-    }
-    Ok(s)
 }
 
 /// Evidence and hints after a failed verify step, as text to append to its message.

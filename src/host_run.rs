@@ -573,7 +573,7 @@ impl<'a> HostRun<'a> {
         // A unit plumb (re)started: a later restart handler notified before has nothing to do.
         let started = plan.starts.clone();
         // `environment`: exported before what the task runs (and its probe, see TaskInstance::probe).
-        let exports = match crate::execute::exports(task, vars) {
+        let exports = match crate::task_instance::exports(task, vars) {
             Ok(e) => e,
             Err(e) => return Ok(Outcome::new(Status::Failed, e.one_line())),
         };

@@ -8,6 +8,13 @@ use crate::template::{Vars, has_template};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 
+/// One item of a loop, with the variables `loop_control` adds (`index_var`, `ansible_loop`).
+#[derive(Debug, Clone)]
+pub(crate) struct Item {
+    pub(crate) value: Value,
+    pub(crate) extra: Map<String, Value>,
+}
+
 /// A variable whose template did not render against the host's other variables: an error in
 /// it, or a value only known on the host (a registered result). It is left out of the
 /// variables (never kept as literal `{{ … }}` text) until it renders.
@@ -199,7 +206,7 @@ pub(crate) fn install_extra(extra: &Map<String, Value>) {
 pub(crate) fn task_item_vars(
     task: &crate::task::Task,
     m: &Map<String, Value>,
-    item: Option<&crate::task_instance::Item>,
+    item: Option<&Item>,
     deferred: &Map<String, Value>,
     over: Option<&Map<String, Value>>,
 ) -> (Map<String, Value>, Vec<Unresolved>) {

@@ -3,6 +3,7 @@
 //! the run all go through here, so they expand a task the same way.
 
 use crate::error::{Error, Result};
+pub(crate) use crate::host_vars::Item;
 use crate::host_vars::{Unresolved, task_item_vars};
 use crate::modules::{Action, BuildCtx};
 use crate::task::Task;
@@ -22,13 +23,6 @@ pub(crate) struct TaskInstance<'a> {
     deferred: &'a Map<String, Value>,
     /// `include_vars`, `set_fact` and registered results: above the task's own `vars`.
     over: Option<&'a Map<String, Value>>,
-}
-
-/// One item of a loop, with the variables `loop_control` adds (`index_var`, `ansible_loop`).
-#[derive(Debug, Clone)]
-pub(crate) struct Item {
-    pub(crate) value: Value,
-    pub(crate) extra: Map<String, Value>,
 }
 
 /// Why a task's `loop` gave no list of items.
@@ -194,7 +188,7 @@ impl<'a> TaskInstance<'a> {
         if self.task.environment.is_empty() {
             return Ok(Some(p));
         }
-        let exports = crate::execute::exports(self.task, vars)?;
+        let exports = exports(self.task, vars)?;
         Ok(Some(format!("(\n{exports}{p}\n)")))
     }
 
@@ -240,6 +234,20 @@ impl<'a> TaskInstance<'a> {
         with.insert("result".into(), value.clone());
         Vars::new(with)
     }
+}
+
+/// `export NAME='value'` lines for the task's `environment`, values rendered.
+pub(crate) fn exports(task: &Task, vars: &Vars) -> Result<String> {
+    let mut s = String::new();
+    for (k, v) in &task.environment {
+        let v = vars.render_value(&v.value, &v.loc)?;
+        let text = match v {
+            Value::String(t) => t,
+            other => other.to_string(),
+        };
+        s.push_str(&format!("export {k}={}\n", crate::shell::quote(&text)));
+    }
+    Ok(s)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 use crate::error::{Cause, Error, suggest};
 use crate::jinja::{self, JinjaError, RenderCtx};
 use crate::location::Location;
-use crate::template_strict::named_calls;
+use crate::template_strict::{named_calls, roots};
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -318,13 +318,6 @@ fn byte_offset(source: &str, line: usize, col: usize) -> usize {
             .char_indices()
             .nth(col.saturating_sub(1))
             .map_or(rest.len(), |(i, _)| i)
-}
-
-/// The root names (`r` of `r.stdout`) of a set of variable names.
-pub(crate) fn roots(names: impl IntoIterator<Item = String>) -> impl Iterator<Item = String> {
-    names
-        .into_iter()
-        .map(|n| n.split(['.', '[']).next().unwrap_or(&n).to_string())
 }
 
 /// The root names of the variables a value's templates read (empty for text that does not

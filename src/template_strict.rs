@@ -6,8 +6,14 @@
 
 use crate::jinja;
 use crate::jinja_rewrite::{is_ident, skip_bracket, skip_string, skip_ws};
-use crate::template::roots;
 use serde_json::{Map, Value};
+
+/// The root names (`r` of `r.stdout`) of a set of variable names.
+pub(crate) fn roots(names: impl IntoIterator<Item = String>) -> impl Iterator<Item = String> {
+    names
+        .into_iter()
+        .map(|n| n.split(['.', '[']).next().unwrap_or(&n).to_string())
+}
 
 /// `source` with a check before each filter that could receive an undefined variable, so
 /// that `{{ nope | upper }}` fails as in Ansible instead of printing `NONE`. Only when the
