@@ -231,7 +231,7 @@ impl<'a> HostRun<'a> {
                 }
                 continue;
             }
-            let (status, value) = self.run_task(task, false)?;
+            let (status, value) = self.run_task(task, false, &[], true)?;
             changed |= matches!(status, Status::Changed | Status::MayChange);
             if status == Status::Failed && !self.ignores(task) {
                 // A failure no rescue can make up for stops every host under any_errors_fatal.
@@ -270,7 +270,7 @@ impl<'a> HostRun<'a> {
             let Some(p) = self.notes.take(i) else {
                 continue;
             };
-            let res = self.run_task_notified(h, &p.by, p.certain);
+            let res = self.run_task(h, true, &p.by, p.certain);
             self.notes.done();
             let (mut status, _) = res?;
             if status == Status::MayChange {
@@ -307,23 +307,6 @@ impl<'a> HostRun<'a> {
         o
     }
 
-    fn run_task(
-        &mut self,
-        task: &Task,
-        handler: bool,
-    ) -> std::result::Result<(Status, Value), TransportError> {
-        self.run_task_inner(task, handler, &[], true)
-    }
-
-    fn run_task_notified(
-        &mut self,
-        task: &Task,
-        by: &[String],
-        certain: bool,
-    ) -> std::result::Result<(Status, Value), TransportError> {
-        self.run_task_inner(task, true, by, certain)
-    }
-
     /// Whether a failure of the task is ignored: `ignore_errors`, templated ones evaluated
     /// with what the host knows now (an expression that does not evaluate ignores nothing).
     fn ignores(&self, task: &Task) -> bool {
@@ -338,7 +321,8 @@ impl<'a> HostRun<'a> {
             })
     }
 
-    fn run_task_inner(
+    /// A task, or a handler (`handler`) notified `by` these tasks, `certain`ly or not.
+    fn run_task(
         &mut self,
         task: &Task,
         handler: bool,
@@ -354,7 +338,7 @@ impl<'a> HostRun<'a> {
             t.ignore_errors_if = None;
             // The permit is held above, keyed by the task as written.
             t.throttle = 0;
-            return self.run_task_inner(&t, handler, by, certain);
+            return self.run_task(&t, handler, by, certain);
         }
         let start = Instant::now();
         self.notes.next_task();
