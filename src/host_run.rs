@@ -7,6 +7,7 @@ use crate::execute::Target;
 use crate::fact_cache::FactCache;
 use crate::host_vars::host_vars;
 use crate::inventory::Host;
+use crate::item_batch::{self, ItemBatch, Waiting};
 use crate::modules::{Action, Plan, Resource, Run};
 use crate::notify::Notifications;
 use crate::options::Options;
@@ -407,21 +408,25 @@ impl<'a> HostRun<'a> {
             }
         };
         let looped = task.loop_items.is_some();
-        let mut outcomes = Vec::new();
+        // A loop's items are applied together (see item_batch.rs); a single run is not.
+        let mut run = ItemBatch::new(looped);
+        let mut seen = Vec::new();
         for item in items {
             let vars = inst.item_vars(item.as_ref()).0;
-            let mut o = self.run_item(&inst, &vars)?;
-            if let Some(i) = item
-                && let Value::Object(obj) = &mut o.value
-            {
-                obj.insert(task.loop_var.clone(), i);
+            let o = self.run_item(&inst, &vars, &mut run)?;
+            let failed = o.as_ref().is_some_and(|o| o.status == Status::Failed);
+            run.slots.push(o);
+            seen.push(item);
+            if failed {
+                // The items before it are applied first, as they come first.
+                self.apply_waiting(&inst, &mut run)?;
             }
-            let stop = o.status == Status::Failed;
-            outcomes.push(o);
-            if stop {
+            if run.failed() {
                 break;
             }
         }
+        self.apply_waiting(&inst, &mut run)?;
+        let mut outcomes = run.outcomes(seen, &task.loop_var);
         // A handler notified only by tasks that may change may not need to run; one notified by
         // a certain change will run, even if what it then does depends on earlier changes.
         if handler {
@@ -475,26 +480,39 @@ impl<'a> HostRun<'a> {
         (status, value)
     }
 
+    /// One item: its outcome, or None when its plan waits in `batch` (a loop's items).
     fn run_item(
         &mut self,
         inst: &TaskInstance,
         vars: &Vars,
-    ) -> std::result::Result<Outcome, TransportError> {
+        batch: &mut ItemBatch,
+    ) -> std::result::Result<Option<Outcome>, TransportError> {
         let task = inst.task;
         match inst.when(vars) {
             Ok(true) => {}
-            Ok(false) => return Ok(Outcome::new(Status::Skipped, "")),
-            Err(e) => return Ok(self.dry.unknown_result(task, &e)),
+            Ok(false) => return Ok(Some(Outcome::new(Status::Skipped, ""))),
+            Err(e) => return Ok(Some(self.dry.unknown_result(task, &e))),
         }
         let action = match inst.action(vars, self.r.playbook_dir) {
             Ok(a) => a,
-            Err(e) => return Ok(self.dry.unknown_result(task, &e)),
+            Err(e) => return Ok(Some(self.dry.unknown_result(task, &e))),
         };
         match &action {
-            Action::Debug(m) => return Ok(Outcome::new(Status::Ok, m.clone())),
-            Action::Noop | Action::FlushHandlers => return Ok(Outcome::new(Status::Ok, "")),
+            Action::Debug(m) => return Ok(Some(Outcome::new(Status::Ok, m.clone()))),
+            Action::Noop | Action::FlushHandlers => return Ok(Some(Outcome::new(Status::Ok, ""))),
             _ => {}
         }
+        self.run_action(inst, vars, action, batch)
+    }
+
+    fn run_action(
+        &mut self,
+        inst: &TaskInstance,
+        vars: &Vars,
+        action: Action,
+        batch: &mut ItemBatch,
+    ) -> std::result::Result<Option<Outcome>, TransportError> {
+        let task = inst.task;
         // A restart (or reload) handler for a unit that plumb itself started after the change
         // that notified it has nothing left to do: the unit already runs the new config.
         if let (Action::Service(s), false) = (&action, self.check())
@@ -502,10 +520,10 @@ impl<'a> HostRun<'a> {
             && let Some(unit) = &s.unit
             && self.notes.restart_done(unit)
         {
-            return Ok(Outcome::new(
+            return Ok(Some(Outcome::new(
                 Status::Ok,
                 format!("{unit} was started after the change; no restart needed"),
-            ));
+            )));
         }
         let sudo = self.play.sudo_for(task);
         let delegated = task.delegate_to.is_some();
@@ -516,24 +534,49 @@ impl<'a> HostRun<'a> {
         }
         // Dry run: facts an earlier (unmade) change would have altered are not to be trusted.
         let stale = self.dry.stale(&reads);
-        let facts = match action.probe() {
-            None => Ok(String::new()),
-            Some(p) => self.facts(&p, &reads, sudo.as_deref(), delegated)?,
+        let probe = action.probe();
+        // What a waiting item writes: planned on what it will leave, if known, else after it.
+        let predicted = match &probe {
+            Some(p) if batch.overlaps(&reads) => {
+                let known = batch.predicted(p, sudo.as_deref());
+                if known.is_none() {
+                    self.apply_waiting(inst, batch)?;
+                    if batch.failed() {
+                        return Ok(None);
+                    }
+                }
+                known
+            }
+            _ => None,
         };
-        let plan = match facts.and_then(|f| action.plan(&f)) {
+        let facts = match (&probe, predicted) {
+            (_, Some(f)) => Ok(f),
+            (None, None) => Ok(String::new()),
+            (Some(p), None) => self.facts(p, &reads, sudo.as_deref(), delegated)?,
+        };
+        let plan = match facts
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|f| action.plan(f))
+        {
             Ok(p) => p,
             Err(msg) if self.check() && stale => {
-                return Ok(Outcome::new(
+                return Ok(Some(Outcome::new(
                     Status::MayChange,
                     format!("depends on an earlier change (now: {msg})"),
-                ));
+                )));
             }
-            Err(msg) => return Ok(Outcome::new(Status::Failed, msg)),
+            Err(msg) => return Ok(Some(Outcome::new(Status::Failed, msg))),
         };
         let mut o = Outcome::new(Status::Ok, "");
         o.changes = plan.changes.iter().map(|c| c.summary.clone()).collect();
         let want_diff = (self.check() || self.r.opts.diff) && task.diff && !task.no_log;
         if want_diff {
+            // Against the host as the items before left it.
+            self.apply_waiting(inst, batch)?;
+            if batch.failed() {
+                return Ok(None);
+            }
             o.diffs = self.diffs_of(&plan, sudo.as_deref(), delegated)?;
         }
         // `check_mode: false`: the playbook vouches that this one only reads. It still waits for
@@ -546,15 +589,45 @@ impl<'a> HostRun<'a> {
             if task.runs_in_plan {
                 o.msg = "not run in this plan: an earlier change alters what it reads".into();
             }
-            return Ok(o);
+            return Ok(Some(o));
         }
         // A unit plumb (re)started: a later restart handler notified before has nothing to do.
         let started = plan.starts.clone();
         // `environment`: exported before what the task runs (its probe only reads, without it).
         let exports = match crate::execute::exports(task, vars) {
             Ok(e) => e,
-            Err(e) => return Ok(Outcome::new(Status::Failed, e.one_line())),
+            Err(e) => return Ok(Some(Outcome::new(Status::Failed, e.one_line()))),
         };
+        // A script run once, on the host, with no unit to note: it can wait for the others.
+        if batch.defer
+            && matches!(plan.run, Run::Script(_))
+            && task.until.is_none()
+            && !delegated
+            && started.is_none()
+            && !want_diff
+        {
+            let after = match (&probe, &facts) {
+                (Some(p), Ok(f)) => item_batch::after(&action, f, &plan)
+                    .map(|a| (p.clone(), sudo.clone(), reads.clone(), a)),
+                _ => None,
+            };
+            let w = Waiting {
+                index: batch.slots.len(),
+                outcome: o,
+                plan,
+                vars: Vars::new(vars.map().clone()),
+                exports,
+            };
+            batch.push(w, after);
+            return Ok(None);
+        }
+        // What runs now comes after the items waiting before it.
+        if !matches!(plan.run, Run::Nothing) {
+            self.apply_waiting(inst, batch)?;
+            if batch.failed() {
+                return Ok(None);
+            }
+        }
         let log = self.log();
         let diagnosis_sudo = self.play.sudo_for_diagnosis().map(String::from);
         let target = Target {
@@ -572,7 +645,69 @@ impl<'a> HostRun<'a> {
         {
             self.notes.started(&unit);
         }
-        Ok(o)
+        Ok(Some(o))
+    }
+
+    /// Runs the scripts of a loop's waiting items in one exec, and puts each item's outcome in
+    /// its slot.
+    fn apply_waiting(
+        &mut self,
+        inst: &TaskInstance,
+        batch: &mut ItemBatch,
+    ) -> std::result::Result<(), TransportError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let waiting = batch.take();
+        let sudo = self.play.sudo_for(inst.task);
+        let scripts: Vec<(&str, &str)> = waiting
+            .iter()
+            .map(|w| match &w.plan.run {
+                Run::Script(s) => (w.exports.as_str(), s.as_str()),
+                _ => unreachable!("only scripts wait"),
+            })
+            .collect();
+        let nonce = crate::transport::random_nonce();
+        let script = item_batch::script(&scripts, &nonce);
+        self.detail(
+            1,
+            format!(
+                "run ({} item{} in one round trip):\n{}",
+                waiting.len(),
+                if waiting.len() == 1 { "" } else { "s" },
+                crate::execute::sketch(&script)
+            ),
+        );
+        let out = self.t.run(&script, sudo.as_deref())?;
+        self.detail(2, format!("output (exit {}):\n{}", out.code, out.all()));
+        let ran = item_batch::results(&out.out, &nonce, waiting.len());
+        for (k, w) in waiting.into_iter().enumerate() {
+            let o = match ran.as_ref().map(|r| &r[k]) {
+                Ok(item_batch::Ran::Done(code, text)) => {
+                    crate::execute::judge_script(inst, &w.vars, w.outcome, &w.plan, *code, text)
+                }
+                Ok(item_batch::Ran::Cut(text)) => Outcome::new(
+                    Status::Failed,
+                    format!(
+                        "the host's shell ended during this item (exit {}): {}",
+                        out.code,
+                        if text.is_empty() {
+                            out.err.trim()
+                        } else {
+                            text
+                        }
+                    ),
+                ),
+                Ok(item_batch::Ran::Not) => continue,
+                Err(e) => Outcome::new(Status::Failed, e.clone()),
+            };
+            // It ran, or may have run (a forged marker): what it writes is to be probed again.
+            if !w.plan.changes.is_empty() {
+                self.facts.touched(&w.plan.writes);
+            }
+            batch.slots[w.index] = Some(o);
+        }
+        Ok(())
     }
 
     fn transport(&mut self, delegated: bool) -> &mut dyn Transport {

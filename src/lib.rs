@@ -20,6 +20,7 @@ mod host_run;
 mod host_vars;
 mod http;
 mod inventory;
+mod item_batch;
 mod jinja_filters;
 mod jinja_filters2;
 mod jinja_json;
