@@ -655,59 +655,9 @@ impl<'a> HostRun<'a> {
         inst: &TaskInstance,
         batch: &mut ItemBatch,
     ) -> std::result::Result<(), TransportError> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let waiting = batch.take();
         let sudo = self.play.sudo_for(inst.task);
-        let scripts: Vec<(&str, &str)> = waiting
-            .iter()
-            .map(|w| match &w.plan.run {
-                Run::Script(s) => (w.exports.as_str(), s.as_str()),
-                _ => unreachable!("only scripts wait"),
-            })
-            .collect();
-        let nonce = crate::transport::random_nonce();
-        let script = item_batch::script(&scripts, &nonce);
-        self.detail(
-            1,
-            format!(
-                "run ({} item{} in one round trip):\n{}",
-                waiting.len(),
-                if waiting.len() == 1 { "" } else { "s" },
-                crate::execute::sketch(&script)
-            ),
-        );
-        let out = self.t.run(&script, sudo.as_deref())?;
-        self.detail(2, format!("output (exit {}):\n{}", out.code, out.all()));
-        let ran = item_batch::results(&out.out, &nonce, waiting.len());
-        for (k, w) in waiting.into_iter().enumerate() {
-            let o = match ran.as_ref().map(|r| &r[k]) {
-                Ok(item_batch::Ran::Done(code, text)) => {
-                    crate::execute::judge_script(inst, &w.vars, w.outcome, &w.plan, *code, text)
-                }
-                Ok(item_batch::Ran::Cut(text)) => Outcome::new(
-                    Status::Failed,
-                    format!(
-                        "the host's shell ended during this item (exit {}): {}",
-                        out.code,
-                        if text.is_empty() {
-                            out.err.trim()
-                        } else {
-                            text
-                        }
-                    ),
-                ),
-                Ok(item_batch::Ran::Not) => continue,
-                Err(e) => Outcome::new(Status::Failed, e.clone()),
-            };
-            // It ran, or may have run (a forged marker): what it writes is to be probed again.
-            if !w.plan.changes.is_empty() {
-                self.facts.touched(&w.plan.writes);
-            }
-            batch.slots[w.index] = Some(o);
-        }
-        Ok(())
+        let log = self.log();
+        batch.apply(&mut *self.t, &log, &mut self.facts, inst, sudo.as_deref())
     }
 
     fn transport(&mut self, delegated: bool) -> &mut dyn Transport {

@@ -6,9 +6,13 @@
 //! probe would print after the waiting change (`lineinfile`: a line per item in one file), in
 //! which case it plans on that.
 
-use crate::modules::{Action, Plan, Resource};
-use crate::outcome::Outcome;
+use crate::event::Log;
+use crate::fact_cache::FactCache;
+use crate::modules::{Action, Plan, Resource, Run};
+use crate::outcome::{Outcome, Status};
+use crate::task_instance::TaskInstance;
 use crate::template::Vars;
+use crate::transport::{Transport, TransportError};
 use serde_json::Value;
 
 /// One item's plan, waiting to be applied.
@@ -60,7 +64,7 @@ impl ItemBatch {
         self.slots
             .iter()
             .flatten()
-            .any(|o| o.status == crate::outcome::Status::Failed)
+            .any(|o| o.status == Status::Failed)
     }
 
     /// The outcomes up to the first failure, each with its loop item (`seen`, in order) under
@@ -70,7 +74,7 @@ impl ItemBatch {
         for (o, item) in self.slots.into_iter().zip(seen) {
             // Not run: an earlier item failed.
             let Some(mut o) = o else { break };
-            let failed = o.status == crate::outcome::Status::Failed;
+            let failed = o.status == Status::Failed;
             with_item(&mut o, loop_var, item);
             out.push(o);
             if failed {
@@ -114,8 +118,72 @@ impl ItemBatch {
         self.waiting.push(w);
     }
 
+    /// Runs the waiting plans' scripts in one exec on `t` (as `sudo`), and puts each item's
+    /// outcome in its slot; what ran is marked touched in `facts`.
+    pub(crate) fn apply(
+        &mut self,
+        t: &mut dyn Transport,
+        log: &Log,
+        facts: &mut FactCache,
+        inst: &TaskInstance,
+        sudo: Option<&str>,
+    ) -> Result<(), TransportError> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        let waiting = self.take();
+        let scripts: Vec<(&str, &str)> = waiting
+            .iter()
+            .map(|w| match &w.plan.run {
+                Run::Script(s) => (w.exports.as_str(), s.as_str()),
+                _ => unreachable!("only scripts wait"),
+            })
+            .collect();
+        let nonce = crate::transport::random_nonce();
+        let script = script(&scripts, &nonce);
+        log.detail(
+            1,
+            format!(
+                "run ({} item{} in one round trip):\n{}",
+                waiting.len(),
+                if waiting.len() == 1 { "" } else { "s" },
+                crate::execute::sketch(&script)
+            ),
+        );
+        let out = t.run(&script, sudo)?;
+        log.detail(2, format!("output (exit {}):\n{}", out.code, out.all()));
+        let ran = results(&out.out, &nonce, waiting.len());
+        for (k, w) in waiting.into_iter().enumerate() {
+            let o = match ran.as_ref().map(|r| &r[k]) {
+                Ok(Ran::Done(code, text)) => {
+                    crate::execute::judge_script(inst, &w.vars, w.outcome, &w.plan, *code, text)
+                }
+                Ok(Ran::Cut(text)) => Outcome::new(
+                    Status::Failed,
+                    format!(
+                        "the host's shell ended during this item (exit {}): {}",
+                        out.code,
+                        if text.is_empty() {
+                            out.err.trim()
+                        } else {
+                            text
+                        }
+                    ),
+                ),
+                Ok(Ran::Not) => continue,
+                Err(e) => Outcome::new(Status::Failed, e.clone()),
+            };
+            // It ran, or may have run (a forged marker): what it writes is to be probed again.
+            if !w.plan.changes.is_empty() {
+                facts.touched(&w.plan.writes);
+            }
+            self.slots[w.index] = Some(o);
+        }
+        Ok(())
+    }
+
     /// Empties the batch, giving its waiting plans.
-    pub(crate) fn take(&mut self) -> Vec<Waiting> {
+    fn take(&mut self) -> Vec<Waiting> {
         self.writes.clear();
         self.predicted.clear();
         std::mem::take(&mut self.waiting)
@@ -202,7 +270,6 @@ fn with_item(o: &mut Outcome, loop_var: &str, item: Option<Value>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::Transport;
 
     fn run(scripts: &[(&str, &str)]) -> Result<Vec<Ran>, String> {
         let nonce = crate::transport::random_nonce();
