@@ -3,7 +3,7 @@
 
 How to run (as root, on a machine that can boot the test hosts, from any directory):
 
-    python3 bench/loops.py                    # ~3 min for plumb; Ansible adds ~8 min
+    python3 bench/loops.py                    # ~3 min for plumb; Ansible and pyinfra add ~13 min
     python3 bench/loops.py --no-compare       # plumb only
     python3 bench/loops.py --hosts 151,152 --runs 5 --cold-runs 3
 
