@@ -148,12 +148,17 @@ pub(crate) fn wanted(
     // can be left out of what -vv prints.
     let mut hidden: Vec<String> = Vec::new();
     let mut seen: std::collections::HashMap<(String, Option<String>), usize> = Default::default();
+    // What `set_fact` and `include_vars` set is known before the run (they run on the control
+    // machine): later tasks that read it are probed with the others.
+    let mut sets: Option<Map<String, Value>> = None;
     for task in &play.tasks {
+        let base_now = sets.as_ref().unwrap_or(base);
+        let mut pending: Map<String, Value> = Map::new();
         if task.delegate_to.is_some() || !tags.selects(&task.tags) {
             continue;
         }
         let sudo = play.sudo_for(task);
-        let inst = TaskInstance::new(task, base, deferred);
+        let inst = TaskInstance::new(task, base_now, deferred);
         let Ok(items) = inst.items(&inst.vars()) else {
             continue;
         };
@@ -162,7 +167,16 @@ pub(crate) fn wanted(
             if !matches!(inst.when(&vars), Ok(true)) {
                 continue;
             }
-            if let Ok(action) = inst.action(&vars, base_dir)
+            let action = inst.action(&vars, base_dir);
+            if let Ok(Action::SetFact(crate::modules::set_fact::SetFact { vars: v, .. }))
+            | Ok(Action::IncludeVars(crate::modules::include_vars::IncludeVars {
+                vars: v,
+                ..
+            })) = &action
+            {
+                pending.extend(v.clone());
+            }
+            if let Ok(action) = action
                 && let (Some(p), Some(need)) = (action.probe(), need(&action))
             {
                 if task.no_log && !hidden.contains(&p) {
@@ -180,6 +194,11 @@ pub(crate) fn wanted(
                     }
                 }
             }
+        }
+        if !pending.is_empty() {
+            let mut next = base_now.clone();
+            next.extend(pending);
+            sets = Some(next);
         }
     }
     (wanted, hidden)

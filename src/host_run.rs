@@ -50,7 +50,10 @@ pub(crate) struct HostRun<'a> {
     /// task's vars or the loop item), as written: rendered for each task by
     /// `host_vars::task_item_vars` (validation rejected every other one).
     deferred: Map<String, Value>,
+    /// Registered results and `set_fact` variables (one level in Ansible).
     registered: Map<String, Value>,
+    /// `include_vars` variables: below `set_fact`, above task vars.
+    included: Map<String, Value>,
     facts: FactCache,
     /// The host's facts (`ansible_facts`), once gathered.
     gathered: Option<Map<String, Value>>,
@@ -116,6 +119,7 @@ impl<'a> HostRun<'a> {
             base,
             deferred,
             registered: Map::new(),
+            included: Map::new(),
             facts: FactCache::default(),
             gathered: None,
             facts_error: None,
@@ -230,7 +234,16 @@ impl<'a> HostRun<'a> {
             }
             let (status, value) = self.run_task(task, false)?;
             changed |= matches!(status, Status::Changed | Status::MayChange);
-            if status == Status::Failed && !task.ignore_errors {
+            if status == Status::Failed && !self.ignores(task) {
+                // A failure no rescue can make up for stops every host under any_errors_fatal.
+                let rescued = task.blocks.iter().any(|b| {
+                    b.section == crate::block::Section::Main && self.play.blocks[b.id].has_rescue
+                });
+                if task.any_errors_fatal && !rescued {
+                    self.r
+                        .abort
+                        .store(true, std::sync::atomic::Ordering::SeqCst);
+                }
                 if !blocks.fail() {
                     return Ok((true, changed));
                 }
@@ -265,7 +278,7 @@ impl<'a> HostRun<'a> {
                 status = Status::Changed;
             }
             changed |= status == Status::Changed;
-            if status == Status::Failed && !h.ignore_errors {
+            if status == Status::Failed && !self.ignores(h) {
                 return Ok((true, changed));
             }
         }
@@ -276,8 +289,23 @@ impl<'a> HostRun<'a> {
     /// adds those).
     fn known_vars(&self) -> Map<String, Value> {
         let mut m = self.base.clone();
-        m.extend(self.registered.clone());
+        let over = self.over();
+        m.extend(over.clone());
+        // `-e` still wins.
+        for (k, v) in self.r.opts.extra_vars.iter() {
+            if over.contains_key(k) {
+                m.insert(k.clone(), v.clone());
+            }
+        }
         m
+    }
+
+    /// What sits above a task's own `vars`: `include_vars`, then `set_fact` and registered
+    /// results.
+    fn over(&self) -> Map<String, Value> {
+        let mut o = self.included.clone();
+        o.extend(self.registered.clone());
+        o
     }
 
     fn run_task(
@@ -297,6 +325,20 @@ impl<'a> HostRun<'a> {
         self.run_task_inner(task, true, by, certain)
     }
 
+    /// Whether a failure of the task is ignored: `ignore_errors`, templated ones evaluated
+    /// with what the host knows now (an expression that does not evaluate ignores nothing).
+    fn ignores(&self, task: &Task) -> bool {
+        task.ignore_errors
+            || task.ignore_errors_if.as_ref().is_some_and(|c| {
+                let m = self.known_vars();
+                let deferred = self.deferred.clone();
+                TaskInstance::new(task, &m, &deferred)
+                    .vars()
+                    .condition(&c.value, &c.loc)
+                    .unwrap_or(false)
+            })
+    }
+
     fn run_task_inner(
         &mut self,
         task: &Task,
@@ -304,6 +346,17 @@ impl<'a> HostRun<'a> {
         by: &[String],
         certain: bool,
     ) -> std::result::Result<(Status, Value), TransportError> {
+        let _permit = (task.throttle > 0)
+            .then(|| crate::throttle::acquire(task as *const Task as usize, task.throttle));
+        if task.ignore_errors_if.is_some() {
+            // Its line says whether the failure is ignored: evaluated before it runs.
+            let mut t = task.clone();
+            t.ignore_errors = self.ignores(task);
+            t.ignore_errors_if = None;
+            // The permit is held above, keyed by the task as written.
+            t.throttle = 0;
+            return self.run_task_inner(&t, handler, by, certain);
+        }
         let start = Instant::now();
         self.notes.next_task();
         self.quiet = task.no_log;
@@ -312,8 +365,19 @@ impl<'a> HostRun<'a> {
             name: task.display_name(),
         });
         let m = self.known_vars();
+        let over = self.over();
+        if task.run_once
+            && let Some(first) = m
+                .get("ansible_play_batch")
+                .and_then(|b| b.get(0))
+                .and_then(Value::as_str)
+            && first != self.host.name
+        {
+            let o = Outcome::new(Status::Skipped, format!("run_once: runs on {first}"));
+            return Ok(self.finish(task, handler, by, vec![o], false, start));
+        }
         let deferred = self.deferred.clone();
-        let inst = TaskInstance::new(task, &m, &deferred);
+        let inst = TaskInstance::new(task, &m, &deferred).with_over(&over);
         let items = match inst.items(&inst.vars()) {
             Ok(items) => items,
             Err(e) => {
@@ -322,25 +386,49 @@ impl<'a> HostRun<'a> {
             }
         };
         let looped = task.loop_items.is_some();
-        // A loop's items are applied together (see item_batch.rs); a single run is not.
-        let mut run = ItemBatch::new(looped);
+        // `set_fact` and `include_vars` in a loop: each item sees what the ones before set.
+        let sets_vars = matches!(task.module.as_str(), "set_fact" | "include_vars");
+        // A loop's items are applied together (see item_batch.rs); a single run, items that set
+        // variables, and a `loop_control.pause` between items are not.
+        let mut run = ItemBatch::new(looped && !sets_vars && task.loop_pause <= 0.0);
         let mut seen = Vec::new();
-        for item in items {
+        for (n, item) in items.into_iter().enumerate() {
+            if n > 0 && task.loop_pause > 0.0 {
+                std::thread::sleep(std::time::Duration::from_secs_f64(task.loop_pause));
+            }
+            let (m, over) = match sets_vars {
+                true => (self.known_vars(), self.over()),
+                false => (Map::new(), Map::new()),
+            };
+            let fresh = TaskInstance::new(task, &m, &deferred).with_over(&over);
+            let inst = if sets_vars { &fresh } else { &inst };
             let vars = inst.item_vars(item.as_ref()).0;
-            let o = self.run_item(&inst, &vars, &mut run)?;
+            let o = self.run_item(inst, &vars, &mut run)?;
             let failed = o.as_ref().is_some_and(|o| o.status == Status::Failed);
             run.slots.push(o);
             seen.push(item);
             if failed {
                 // The items before it are applied first, as they come first.
-                self.apply_waiting(&inst, &mut run)?;
+                self.apply_waiting(inst, &mut run)?;
             }
             if run.failed() {
                 break;
             }
         }
         self.apply_waiting(&inst, &mut run)?;
-        let mut outcomes = run.outcomes(seen, &task.loop_var);
+        let mut outcomes = run.outcomes();
+        for (o, item) in outcomes.iter_mut().zip(seen) {
+            if let Some(i) = item
+                && let Value::Object(obj) = &mut o.value
+            {
+                obj.insert(task.loop_var.clone(), i.value);
+                if let Some(iv) = &task.index_var
+                    && let Some(x) = i.extra.get(iv)
+                {
+                    obj.insert(iv.clone(), x.clone());
+                }
+            }
+        }
         // A handler notified only by tasks that may change may not need to run; one notified by
         // a certain change will run, even if what it then does depends on earlier changes.
         if handler {
@@ -363,7 +451,8 @@ impl<'a> HostRun<'a> {
     ) -> (Status, Value) {
         let (status, value) = crate::outcome::aggregate(&outcomes, looped);
         // Facts a module returns (`setup`, `service_facts`, `hostname` ...) join the host's.
-        for o in &outcomes {
+        let sets_vars = matches!(task.module.as_str(), "set_fact" | "include_vars");
+        for o in outcomes.iter().filter(|_| !sets_vars) {
             if o.status != Status::Failed
                 && let Some(Value::Object(af)) = o.value.get("ansible_facts")
             {
@@ -418,11 +507,31 @@ impl<'a> HostRun<'a> {
             Ok(false) => return Ok(Some(Outcome::new(Status::Skipped, ""))),
             Err(e) => return Ok(Some(self.dry.unknown_result(task, &e))),
         }
+        if let Some(why) = &task.unread {
+            return Ok(Some(Outcome::new(Status::Failed, why.clone())));
+        }
         let action = match inst.action(vars, self.r.playbook_dir) {
             Ok(a) => a,
             Err(e) => return Ok(Some(self.dry.unknown_result(task, &e))),
         };
         match &action {
+            Action::SetFact(sf) => {
+                self.registered.extend(sf.vars.clone());
+                crate::hostvars::update(&self.host.name, &sf.vars);
+                if sf.cacheable {
+                    self.merge_facts(&sf.vars);
+                }
+                let mut o = Outcome::new(Status::Ok, "");
+                o.value = sf.result();
+                return Ok(Some(o));
+            }
+            Action::IncludeVars(iv) => {
+                self.included.extend(iv.vars.clone());
+                crate::hostvars::update(&self.host.name, &iv.vars);
+                let mut o = Outcome::new(Status::Ok, "");
+                o.value = iv.result();
+                return Ok(Some(o));
+            }
             Action::Debug(m) => return Ok(Some(Outcome::new(Status::Ok, m.clone()))),
             Action::Noop | Action::FlushHandlers => return Ok(Some(Outcome::new(Status::Ok, ""))),
             _ => {}

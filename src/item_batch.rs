@@ -13,7 +13,6 @@ use crate::outcome::{Outcome, Status};
 use crate::task_instance::TaskInstance;
 use crate::template::Vars;
 use crate::transport::{Transport, TransportError};
-use serde_json::Value;
 
 /// One item's plan, waiting to be applied.
 pub(crate) struct Waiting {
@@ -67,15 +66,12 @@ impl ItemBatch {
             .any(|o| o.status == Status::Failed)
     }
 
-    /// The outcomes up to the first failure, each with its loop item (`seen`, in order) under
-    /// `loop_var` in its result.
-    pub(crate) fn outcomes(self, seen: Vec<Option<Value>>, loop_var: &str) -> Vec<Outcome> {
+    /// The outcomes up to the first failure.
+    pub(crate) fn outcomes(self) -> Vec<Outcome> {
         let mut out = Vec::new();
-        for (o, item) in self.slots.into_iter().zip(seen) {
-            // Not run: an earlier item failed.
-            let Some(mut o) = o else { break };
+        // None: not run, as an earlier item failed.
+        for o in self.slots.into_iter().map_while(|o| o) {
             let failed = o.status == Status::Failed;
-            with_item(&mut o, loop_var, item);
             out.push(o);
             if failed {
                 break;
@@ -255,15 +251,6 @@ pub(crate) fn after(action: &Action, facts: &str, plan: &Plan) -> Option<String>
     match action {
         Action::LineInFile(l) => l.after(facts, plan),
         _ => None,
-    }
-}
-
-/// The loop variable added to each item's registered result.
-fn with_item(o: &mut Outcome, loop_var: &str, item: Option<Value>) {
-    if let Some(i) = item
-        && let Value::Object(obj) = &mut o.value
-    {
-        obj.insert(loop_var.to_string(), i);
     }
 }
 
