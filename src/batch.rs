@@ -147,17 +147,16 @@ pub(crate) fn wanted(
     // Probes of `no_log` tasks: each runs as its own snippet (never merged), so its section
     // can be left out of what -vv prints.
     let mut hidden: Vec<String> = Vec::new();
-    let mut seen: std::collections::HashMap<(String, Option<String>), usize> = Default::default();
     // What `set_fact` and `include_vars` set is known before the run (they run on the control
     // machine): later tasks that read it are probed with the others.
     let mut sets: Option<Map<String, Value>> = None;
+    let mut seen: std::collections::HashMap<(String, Option<String>), usize> = Default::default();
     for task in &play.tasks {
         let base_now = sets.as_ref().unwrap_or(base);
         let mut pending: Map<String, Value> = Map::new();
         if task.delegate_to.is_some() || !tags.selects(&task.tags) {
             continue;
         }
-        let sudo = play.sudo_for(task);
         let inst = TaskInstance::new(task, base_now, deferred);
         let Ok(items) = inst.items(&inst.vars()) else {
             continue;
@@ -167,6 +166,9 @@ pub(crate) fn wanted(
             if !matches!(inst.when(&vars), Ok(true)) {
                 continue;
             }
+            let Ok(sudo) = inst.sudo(play, &vars) else {
+                continue;
+            };
             let action = inst.action(&vars, base_dir);
             if let Ok(Action::SetFact(crate::modules::set_fact::SetFact { vars: v, .. }))
             | Ok(Action::IncludeVars(crate::modules::include_vars::IncludeVars {
@@ -177,7 +179,7 @@ pub(crate) fn wanted(
                 pending.extend(v.clone());
             }
             if let Ok(action) = action
-                && let (Some(p), Some(need)) = (action.probe(), need(&action))
+                && let (Ok(Some(p)), Some(need)) = (inst.probe(&action, &vars), need(&action))
             {
                 if task.no_log && !hidden.contains(&p) {
                     hidden.push(p.clone());

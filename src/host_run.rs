@@ -385,14 +385,15 @@ impl<'a> HostRun<'a> {
             }
         };
         let looped = task.loop_items.is_some();
+        // A loop's items are applied together (see item_batch.rs); a single run is not.
+        let mut run = ItemBatch::new(looped);
+        let mut seen = Vec::new();
         // `set_fact` and `include_vars` in a loop: each item sees what the ones before set.
         let sets_vars = matches!(task.module.as_str(), "set_fact" | "include_vars");
-        // A loop's items are applied together (see item_batch.rs); a single run, items that set
-        // variables, and a `loop_control.pause` between items are not.
-        let mut run = ItemBatch::new(looped && !sets_vars && task.loop_pause <= 0.0);
-        let mut seen = Vec::new();
         for (n, item) in items.into_iter().enumerate() {
             if n > 0 && task.loop_pause > 0.0 {
+                // A pause between items: what came before is applied first.
+                self.apply_waiting(&inst, &mut run)?;
                 std::thread::sleep(std::time::Duration::from_secs_f64(task.loop_pause));
             }
             let (m, over) = match sets_vars {
@@ -415,19 +416,7 @@ impl<'a> HostRun<'a> {
             }
         }
         self.apply_waiting(&inst, &mut run)?;
-        let mut outcomes = run.outcomes();
-        for (o, item) in outcomes.iter_mut().zip(seen) {
-            if let Some(i) = item
-                && let Value::Object(obj) = &mut o.value
-            {
-                obj.insert(task.loop_var.clone(), i.value);
-                if let Some(iv) = &task.index_var
-                    && let Some(x) = i.extra.get(iv)
-                {
-                    obj.insert(iv.clone(), x.clone());
-                }
-            }
-        }
+        let mut outcomes = run.outcomes(seen, &task.loop_var, task.index_var.as_deref());
         // A handler notified only by tasks that may change may not need to run; one notified by
         // a certain change will run, even if what it then does depends on earlier changes.
         if handler {

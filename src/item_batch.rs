@@ -10,9 +10,10 @@ use crate::event::Log;
 use crate::fact_cache::FactCache;
 use crate::modules::{Action, Plan, Resource, Run};
 use crate::outcome::{Outcome, Status};
-use crate::task_instance::TaskInstance;
+use crate::task_instance::{Item, TaskInstance};
 use crate::template::Vars;
 use crate::transport::{Transport, TransportError};
+use serde_json::Value;
 
 /// One item's plan, waiting to be applied.
 pub(crate) struct Waiting {
@@ -66,12 +67,20 @@ impl ItemBatch {
             .any(|o| o.status == Status::Failed)
     }
 
-    /// The outcomes up to the first failure.
-    pub(crate) fn outcomes(self) -> Vec<Outcome> {
+    /// The outcomes up to the first failure, each with its loop item (`seen`, in order) under
+    /// `loop_var` in its result.
+    pub(crate) fn outcomes(
+        self,
+        seen: Vec<Option<Item>>,
+        loop_var: &str,
+        index_var: Option<&str>,
+    ) -> Vec<Outcome> {
         let mut out = Vec::new();
-        // None: not run, as an earlier item failed.
-        for o in self.slots.into_iter().map_while(|o| o) {
+        for (o, item) in self.slots.into_iter().zip(seen) {
+            // Not run: an earlier item failed.
+            let Some(mut o) = o else { break };
             let failed = o.status == Status::Failed;
+            with_item(&mut o, loop_var, index_var, item);
             out.push(o);
             if failed {
                 break;
@@ -251,6 +260,20 @@ pub(crate) fn after(action: &Action, facts: &str, plan: &Plan) -> Option<String>
     match action {
         Action::LineInFile(l) => l.after(facts, plan),
         _ => None,
+    }
+}
+
+/// The loop variable (and `index_var`) added to each item's registered result.
+fn with_item(o: &mut Outcome, loop_var: &str, index_var: Option<&str>, item: Option<Item>) {
+    if let Some(i) = item
+        && let Value::Object(obj) = &mut o.value
+    {
+        obj.insert(loop_var.to_string(), i.value);
+        if let Some(iv) = index_var
+            && let Some(x) = i.extra.get(iv)
+        {
+            obj.insert(iv.to_string(), x.clone());
+        }
     }
 }
 

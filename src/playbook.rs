@@ -454,7 +454,13 @@ impl Play {
     /// Whom the host lock is taken as: root if any task of the play becomes root, else the
     /// first become user, else the login user (None).
     pub(crate) fn lock_user(&self) -> Option<String> {
-        let users: Vec<String> = self.tasks.iter().filter_map(|t| self.sudo_for(t)).collect();
+        // A templated `become_user` is only known per host, at run time: not a lock user.
+        let users: Vec<String> = self
+            .tasks
+            .iter()
+            .filter_map(|t| self.sudo_for(t))
+            .filter(|u| !u.contains("{{") && !u.contains("{%"))
+            .collect();
         users
             .iter()
             .find(|u| *u == "root")

@@ -166,6 +166,38 @@ impl<'a> TaskInstance<'a> {
         Ok(true)
     }
 
+    /// The user the task runs as through sudo, if any: the play's rule (`Play::sudo_for`), with
+    /// a templated `become_user` (`"{{ app_user }}"`, as roles write it) rendered with `vars`.
+    pub(crate) fn sudo(&self, play: &crate::playbook::Play, vars: &Vars) -> Result<Option<String>> {
+        let Some(user) = play.sudo_for(self.task) else {
+            return Ok(None);
+        };
+        if !user.contains("{{") && !user.contains("{%") {
+            return Ok(Some(user));
+        }
+        match vars.render_value(&Value::String(user), &self.task.loc)? {
+            Value::String(u) if !u.trim().is_empty() => Ok(Some(u.trim().to_string())),
+            other => Err(Error::input(
+                self.task.loc.clone(),
+                format!("`become_user` must name a user, found {other}"),
+            )),
+        }
+    }
+
+    /// The probe of `action` as this task runs it: with the task's `environment` exported, in a
+    /// subshell, as Ansible runs a whole module in it. A probe that runs the project's own code
+    /// (`manage.py showmigrations` reading DB_PASSWORD) needs it; a file probe ignores it.
+    pub(crate) fn probe(&self, action: &Action, vars: &Vars) -> Result<Option<String>> {
+        let Some(p) = action.probe() else {
+            return Ok(None);
+        };
+        if self.task.environment.is_empty() {
+            return Ok(Some(p));
+        }
+        let exports = crate::execute::exports(self.task, vars)?;
+        Ok(Some(format!("(\n{exports}{p}\n)")))
+    }
+
     /// The module's arguments rendered with `vars`.
     pub(crate) fn args(&self, vars: &Vars) -> Result<Map<String, Value>> {
         let task = self.task;

@@ -77,7 +77,10 @@ impl<'a> HostRun<'a> {
                 format!("{unit} was started after the change; no restart needed"),
             )));
         }
-        let sudo = self.play.sudo_for(task);
+        let sudo = match inst.sudo(self.play, vars) {
+            Ok(s) => s,
+            Err(e) => return Ok(Some(self.dry.unknown_result(task, &e))),
+        };
         let delegated = task.delegate_to.is_some();
         let mut reads = action.reads();
         if task.runs_in_plan {
@@ -86,7 +89,10 @@ impl<'a> HostRun<'a> {
         }
         // Dry run: facts an earlier (unmade) change would have altered are not to be trusted.
         let stale = self.dry.stale(&reads);
-        let probe = action.probe();
+        let probe = match inst.probe(&action, vars) {
+            Ok(p) => p,
+            Err(e) => return Ok(Some(Outcome::new(Status::Failed, e.one_line()))),
+        };
         // What a waiting item writes: planned on what it will leave, if known, else after it.
         let predicted = match &probe {
             Some(p) if batch.overlaps(&reads) => {
@@ -145,7 +151,7 @@ impl<'a> HostRun<'a> {
         }
         // A unit plumb (re)started: a later restart handler notified before has nothing to do.
         let started = plan.starts.clone();
-        // `environment`: exported before what the task runs (its probe only reads, without it).
+        // `environment`: exported before what the task runs (and its probe, see TaskInstance::probe).
         let exports = match crate::execute::exports(task, vars) {
             Ok(e) => e,
             Err(e) => return Ok(Some(Outcome::new(Status::Failed, e.one_line()))),
