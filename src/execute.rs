@@ -46,7 +46,7 @@ pub(crate) fn apply(
         if let Value::Object(v) = &mut value {
             v.extend(plan.result.clone());
         }
-        let changed = !plan.changes.is_empty();
+        let mut changed = !plan.changes.is_empty();
         let mut failed = false;
         let mut msg = String::new();
         match &plan.run {
@@ -58,6 +58,8 @@ pub(crate) fn apply(
                 if out.code != 0 {
                     failed = true;
                     msg = exit_msg("failed (exit {})", out.code, &out.all());
+                } else if script_said(&out.out, &mut value) {
+                    changed = false;
                 }
             }
             Run::Command(s) => {
@@ -114,6 +116,25 @@ pub(crate) fn apply(
         std::thread::sleep(Duration::from_secs_f64(task.delay));
     }
     unreachable!("the last attempt returns")
+}
+
+/// What a module's script reports on stdout, for the cases only the host can decide: a line
+/// `plumb-result\t{JSON object}` adds to the registered result; a line `plumb-unchanged` says
+/// the planned change turned out not to be needed (a download identical to the file in place).
+/// Returns whether the script said unchanged.
+pub(crate) fn script_said(stdout: &str, value: &mut Value) -> bool {
+    let mut unchanged = false;
+    for line in stdout.lines() {
+        if line == "plumb-unchanged" {
+            unchanged = true;
+        } else if let Some(j) = line.strip_prefix("plumb-result\t")
+            && let Ok(Value::Object(m)) = serde_json::from_str::<Value>(j)
+            && let Value::Object(v) = value
+        {
+            v.extend(m);
+        }
+    }
+    unchanged
 }
 
 /// How many times a task runs at most: once, or `retries` + 1 with `until`.
@@ -436,5 +457,22 @@ mod tests {
             exit_msg("failed (exit {})", 2, "boom\n"),
             "failed (exit 2):\nboom"
         );
+    }
+
+    #[test]
+    fn a_script_reports_results_and_no_change() {
+        let mut v = json!({"changed": true});
+        let said = script_said(
+            "downloading\nplumb-result\t{\"status_code\": 200}\nplumb-unchanged\n",
+            &mut v,
+        );
+        assert!(said);
+        assert_eq!(v["status_code"], 200);
+        let mut v = json!({});
+        assert!(!script_said(
+            "plumb-result\tnot json\nplumb-unchanged later\n",
+            &mut v
+        ));
+        assert_eq!(v, json!({}));
     }
 }

@@ -14,6 +14,8 @@ pub(crate) mod cron;
 pub(crate) mod django_manage;
 pub(crate) mod file;
 pub(crate) mod file_fact;
+pub(crate) mod file_mode;
+pub(crate) mod get_url;
 pub(crate) mod git;
 pub(crate) mod group;
 pub(crate) mod hostname;
@@ -41,6 +43,7 @@ pub(crate) mod sysctl;
 pub(crate) mod textfile;
 pub(crate) mod timezone;
 pub(crate) mod ufw;
+pub(crate) mod unarchive;
 pub(crate) mod uri;
 pub(crate) mod user;
 
@@ -91,6 +94,8 @@ pub(crate) const NAMES: &[&str] = &[
     "postgresql_user",
     "supervisorctl",
     "postgresql_privs",
+    "get_url",
+    "unarchive",
 ];
 
 /// The canonical module for a task key: `ansible.builtin.` prefixes and aliases resolved.
@@ -137,6 +142,8 @@ pub(crate) fn canonical(key: &str) -> Option<&'static str> {
         "postgresql_user" | "community.postgresql.postgresql_user" => "postgresql_user",
         "supervisorctl" | "community.general.supervisorctl" => "supervisorctl",
         "postgresql_privs" | "community.postgresql.postgresql_privs" => "postgresql_privs",
+        "get_url" => "get_url",
+        "unarchive" => "unarchive",
         _ => return None,
     })
 }
@@ -160,7 +167,7 @@ fn spec(module: &str) -> &'static [&'static str] {
             "lock_timeout",
         ],
         "file" => &[
-            "path", "dest", "name", "state", "mode", "owner", "group", "src", "force",
+            "path", "dest", "name", "state", "mode", "owner", "group", "src", "force", "recurse",
         ],
         "copy" => &[
             "src",
@@ -439,6 +446,43 @@ fn spec(module: &str) -> &'static [&'static str] {
         "mount" => &[
             "path", "name", "src", "fstype", "opts", "dump", "passno", "state", "fstab", "boot",
         ],
+        "get_url" => &[
+            "url",
+            "dest",
+            "checksum",
+            "mode",
+            "owner",
+            "group",
+            "force",
+            "headers",
+            "timeout",
+            "validate_certs",
+            "url_username",
+            "url_password",
+            "force_basic_auth",
+            "use_proxy",
+        ],
+        "unarchive" => &[
+            "src",
+            "dest",
+            "remote_src",
+            "copy",
+            "creates",
+            "extra_opts",
+            "owner",
+            "group",
+            "mode",
+            "exclude",
+            "include",
+            "keep_newer",
+            "list_files",
+            "decrypt",
+            "validate_certs",
+            "headers",
+            "timeout",
+            "url_username",
+            "url_password",
+        ],
         "ufw" => &[
             "state",
             "default",
@@ -543,6 +587,9 @@ pub(crate) fn check_args(module: &str, args: &Args) -> Result<()> {
         "supervisorctl" if !need(&["state"]) => Some("state"),
         "django_manage" if !need(&["project_path", "app_path", "chdir"]) => Some("project_path"),
         "mount" if !need(&["state"]) => Some("state"),
+        "get_url" if !need(&["url"]) => Some("url"),
+        "get_url" | "unarchive" if !need(&["dest"]) => Some("dest"),
+        "unarchive" if !need(&["src"]) => Some("src"),
         _ => None,
     };
     if let Some(m) = missing {
@@ -682,6 +729,8 @@ pub(crate) enum Action {
     PostgresqlUser(postgresql_user::PostgresqlUser),
     Supervisorctl(supervisorctl::Supervisorctl),
     PostgresqlPrivs(postgresql_privs::PostgresqlPrivs),
+    GetUrl(get_url::GetUrl),
+    Unarchive(unarchive::Unarchive),
     Debug(String),
     FlushHandlers,
     Noop,
@@ -741,6 +790,8 @@ impl Action {
             "postgresql_privs" => {
                 Action::PostgresqlPrivs(postgresql_privs::PostgresqlPrivs::build(&a)?)
             }
+            "get_url" => Action::GetUrl(get_url::GetUrl::build(&a)?),
+            "unarchive" => Action::Unarchive(unarchive::Unarchive::build(&a, ctx)?),
             "postgresql_user" => {
                 Action::PostgresqlUser(postgresql_user::PostgresqlUser::build(&a)?)
             }
@@ -805,6 +856,8 @@ impl Action {
             Action::PostgresqlUser(p) => Some(p.probe()),
             Action::Supervisorctl(s) => Some(s.probe()),
             Action::PostgresqlPrivs(p) => Some(p.probe()),
+            Action::GetUrl(g) => Some(g.probe()),
+            Action::Unarchive(u) => Some(u.probe()),
             _ => None,
         }
     }
@@ -843,6 +896,8 @@ impl Action {
             Action::PostgresqlUser(p) => p.reads(),
             Action::Supervisorctl(s) => s.reads(),
             Action::PostgresqlPrivs(p) => p.reads(),
+            Action::GetUrl(g) => g.reads(),
+            Action::Unarchive(u) => u.reads(),
             _ => Vec::new(),
         }
     }
@@ -883,6 +938,8 @@ impl Action {
             Action::PostgresqlUser(p) => p.plan(facts),
             Action::Supervisorctl(s) => s.plan(facts),
             Action::PostgresqlPrivs(p) => p.plan(facts),
+            Action::GetUrl(g) => g.plan(facts),
+            Action::Unarchive(u) => u.plan(facts),
             Action::Uri(u) => Ok(Plan {
                 run: Run::Http(u.request.clone()),
                 ..Plan::ok()
