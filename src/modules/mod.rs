@@ -15,6 +15,7 @@ pub(crate) mod django_manage;
 pub(crate) mod file;
 pub(crate) mod file_fact;
 pub(crate) mod file_mode;
+pub(crate) mod find;
 pub(crate) mod get_url;
 pub(crate) mod git;
 pub(crate) mod group;
@@ -35,6 +36,7 @@ pub(crate) mod postgresql_user;
 pub(crate) mod reboot;
 pub(crate) mod replace;
 pub(crate) mod safe_write;
+pub(crate) mod script;
 pub(crate) mod service;
 pub(crate) mod service_facts;
 pub(crate) mod stat;
@@ -46,6 +48,7 @@ pub(crate) mod ufw;
 pub(crate) mod unarchive;
 pub(crate) mod uri;
 pub(crate) mod user;
+pub(crate) mod wait_for;
 
 use crate::error::{Error, Result, suggest};
 use crate::modules::args::Args;
@@ -96,6 +99,9 @@ pub(crate) const NAMES: &[&str] = &[
     "postgresql_privs",
     "get_url",
     "unarchive",
+    "find",
+    "wait_for",
+    "script",
 ];
 
 /// The canonical module for a task key: `ansible.builtin.` prefixes and aliases resolved.
@@ -144,12 +150,15 @@ pub(crate) fn canonical(key: &str) -> Option<&'static str> {
         "postgresql_privs" | "community.postgresql.postgresql_privs" => "postgresql_privs",
         "get_url" => "get_url",
         "unarchive" => "unarchive",
+        "find" => "find",
+        "wait_for" => "wait_for",
+        "script" => "script",
         _ => return None,
     })
 }
 
 pub(crate) fn takes_free_form(module: &str) -> bool {
-    matches!(module, "command" | "shell" | "meta")
+    matches!(module, "command" | "shell" | "meta" | "script")
 }
 
 /// Arguments each module accepts; `_raw` is the free-form text of `command: ls -l`.
@@ -483,6 +492,40 @@ fn spec(module: &str) -> &'static [&'static str] {
             "url_username",
             "url_password",
         ],
+        "find" => &[
+            "paths",
+            "path",
+            "name",
+            "patterns",
+            "pattern",
+            "excludes",
+            "exclude",
+            "use_regex",
+            "file_type",
+            "recurse",
+            "depth",
+            "hidden",
+            "follow",
+            "age",
+            "age_stamp",
+            "size",
+            "contains",
+            "get_checksum",
+        ],
+        "wait_for" => &[
+            "host",
+            "port",
+            "path",
+            "state",
+            "search_regex",
+            "timeout",
+            "delay",
+            "sleep",
+            "connect_timeout",
+            "msg",
+            "active_connection_states",
+        ],
+        "script" => &["_raw", "cmd", "chdir", "creates", "removes", "executable"],
         "ufw" => &[
             "state",
             "default",
@@ -590,6 +633,8 @@ pub(crate) fn check_args(module: &str, args: &Args) -> Result<()> {
         "get_url" if !need(&["url"]) => Some("url"),
         "get_url" | "unarchive" if !need(&["dest"]) => Some("dest"),
         "unarchive" if !need(&["src"]) => Some("src"),
+        "find" if !need(&["paths", "path", "name"]) => Some("paths"),
+        "script" if !need(&["_raw", "cmd"]) => Some("cmd"),
         _ => None,
     };
     if let Some(m) = missing {
@@ -731,6 +776,9 @@ pub(crate) enum Action {
     PostgresqlPrivs(postgresql_privs::PostgresqlPrivs),
     GetUrl(get_url::GetUrl),
     Unarchive(unarchive::Unarchive),
+    Find(find::Find),
+    WaitFor(wait_for::WaitFor),
+    Script(script::Script),
     Debug(String),
     FlushHandlers,
     Noop,
@@ -792,6 +840,9 @@ impl Action {
             }
             "get_url" => Action::GetUrl(get_url::GetUrl::build(&a)?),
             "unarchive" => Action::Unarchive(unarchive::Unarchive::build(&a, ctx)?),
+            "find" => Action::Find(find::Find::build(&a)?),
+            "wait_for" => Action::WaitFor(wait_for::WaitFor::build(&a)?),
+            "script" => Action::Script(script::Script::build(&a, ctx)?),
             "postgresql_user" => {
                 Action::PostgresqlUser(postgresql_user::PostgresqlUser::build(&a)?)
             }
@@ -858,6 +909,8 @@ impl Action {
             Action::PostgresqlPrivs(p) => Some(p.probe()),
             Action::GetUrl(g) => Some(g.probe()),
             Action::Unarchive(u) => Some(u.probe()),
+            Action::Find(f) => Some(f.probe()),
+            Action::Script(s) => s.probe(),
             _ => None,
         }
     }
@@ -898,6 +951,9 @@ impl Action {
             Action::PostgresqlPrivs(p) => p.reads(),
             Action::GetUrl(g) => g.reads(),
             Action::Unarchive(u) => u.reads(),
+            Action::Find(f) => f.reads(),
+            Action::WaitFor(w) => w.reads(),
+            Action::Script(s) => s.reads(),
             _ => Vec::new(),
         }
     }
@@ -940,6 +996,9 @@ impl Action {
             Action::PostgresqlPrivs(p) => p.plan(facts),
             Action::GetUrl(g) => g.plan(facts),
             Action::Unarchive(u) => u.plan(facts),
+            Action::Find(f) => f.plan(facts),
+            Action::WaitFor(w) => Ok(w.plan()),
+            Action::Script(s) => s.plan(facts),
             Action::Uri(u) => Ok(Plan {
                 run: Run::Http(u.request.clone()),
                 ..Plan::ok()
