@@ -4,6 +4,7 @@
 //! `plumb apply` both go through `plan`, so they cannot disagree.
 
 pub(crate) mod apt;
+pub(crate) mod apt_key;
 pub(crate) mod apt_repository;
 pub(crate) mod args;
 pub(crate) mod authorized_key;
@@ -11,10 +12,12 @@ pub(crate) mod blockinfile;
 pub(crate) mod command;
 pub(crate) mod copy;
 pub(crate) mod cron;
+pub(crate) mod deb822_repository;
 pub(crate) mod django_manage;
 pub(crate) mod file;
 pub(crate) mod file_fact;
 pub(crate) mod file_mode;
+pub(crate) mod file_set;
 pub(crate) mod find;
 pub(crate) mod get_url;
 pub(crate) mod git;
@@ -102,6 +105,9 @@ pub(crate) const NAMES: &[&str] = &[
     "find",
     "wait_for",
     "script",
+    "deb822_repository",
+    "apt_key",
+    "package",
 ];
 
 /// The canonical module for a task key: `ansible.builtin.` prefixes and aliases resolved.
@@ -153,6 +159,9 @@ pub(crate) fn canonical(key: &str) -> Option<&'static str> {
         "find" => "find",
         "wait_for" => "wait_for",
         "script" => "script",
+        "deb822_repository" => "deb822_repository",
+        "apt_key" => "apt_key",
+        "package" => "package",
         _ => return None,
     })
 }
@@ -525,6 +534,42 @@ fn spec(module: &str) -> &'static [&'static str] {
             "msg",
             "active_connection_states",
         ],
+        "deb822_repository" => &[
+            "name",
+            "state",
+            "types",
+            "uris",
+            "suites",
+            "components",
+            "signed_by",
+            "architectures",
+            "enabled",
+            "allow_downgrade_to_insecure",
+            "allow_insecure",
+            "allow_weak",
+            "by_hash",
+            "check_date",
+            "check_valid_until",
+            "date_max_future",
+            "inrelease_path",
+            "languages",
+            "pdiffs",
+            "targets",
+            "trusted",
+            "mode",
+            "install_python_debian",
+        ],
+        "apt_key" => &[
+            "id",
+            "url",
+            "data",
+            "file",
+            "keyring",
+            "keyserver",
+            "state",
+            "validate_certs",
+        ],
+        "package" => &["name", "state", "use"],
         "script" => &["_raw", "cmd", "chdir", "creates", "removes", "executable"],
         "ufw" => &[
             "state",
@@ -635,6 +680,8 @@ pub(crate) fn check_args(module: &str, args: &Args) -> Result<()> {
         "unarchive" if !need(&["src"]) => Some("src"),
         "find" if !need(&["paths", "path", "name"]) => Some("paths"),
         "script" if !need(&["_raw", "cmd"]) => Some("cmd"),
+        "deb822_repository" if !need(&["name"]) => Some("name"),
+        "package" if !need(&["name"]) => Some("name"),
         _ => None,
     };
     if let Some(m) = missing {
@@ -779,6 +826,8 @@ pub(crate) enum Action {
     Find(find::Find),
     WaitFor(wait_for::WaitFor),
     Script(script::Script),
+    Deb822Repository(deb822_repository::Deb822Repository),
+    AptKey(apt_key::AptKey),
     Debug(String),
     FlushHandlers,
     Noop,
@@ -843,6 +892,15 @@ impl Action {
             "find" => Action::Find(find::Find::build(&a)?),
             "wait_for" => Action::WaitFor(wait_for::WaitFor::build(&a)?),
             "script" => Action::Script(script::Script::build(&a, ctx)?),
+            "apt_key" => Action::AptKey(apt_key::AptKey::build(&a)?),
+            "package" => {
+                // `package` is apt on the hosts plumb manages.
+                a.choice("use", &["auto", "apt"], "auto")?;
+                Action::Apt(apt::Apt::build(&a)?)
+            }
+            "deb822_repository" => {
+                Action::Deb822Repository(deb822_repository::Deb822Repository::build(&a)?)
+            }
             "postgresql_user" => {
                 Action::PostgresqlUser(postgresql_user::PostgresqlUser::build(&a)?)
             }
@@ -911,6 +969,8 @@ impl Action {
             Action::Unarchive(u) => Some(u.probe()),
             Action::Find(f) => Some(f.probe()),
             Action::Script(s) => s.probe(),
+            Action::Deb822Repository(r) => Some(r.probe()),
+            Action::AptKey(k) => Some(k.probe()),
             _ => None,
         }
     }
@@ -954,6 +1014,8 @@ impl Action {
             Action::Find(f) => f.reads(),
             Action::WaitFor(w) => w.reads(),
             Action::Script(s) => s.reads(),
+            Action::Deb822Repository(r) => r.reads(),
+            Action::AptKey(k) => k.reads(),
             _ => Vec::new(),
         }
     }
@@ -999,6 +1061,8 @@ impl Action {
             Action::Find(f) => f.plan(facts),
             Action::WaitFor(w) => Ok(w.plan()),
             Action::Script(s) => s.plan(facts),
+            Action::Deb822Repository(r) => r.plan(facts),
+            Action::AptKey(k) => k.plan(facts),
             Action::Uri(u) => Ok(Plan {
                 run: Run::Http(u.request.clone()),
                 ..Plan::ok()
