@@ -20,6 +20,12 @@ impl FactCache {
             .insert((probe.to_string(), user.map(String::from)), result);
     }
 
+    /// Whether `probe` (as `user`) has a result, stale or not.
+    pub(crate) fn contains(&self, probe: &str, user: Option<&str>) -> bool {
+        self.cache
+            .contains_key(&(probe.to_string(), user.map(String::from)))
+    }
+
     /// The cached result of `probe`, unless a real change since touched what it `reads`.
     pub(crate) fn get(
         &self,

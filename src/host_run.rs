@@ -1,11 +1,13 @@
 //! One host through one play: connect, probe every task in one round trip, then plan and apply
 //! task by task (re-probing only what an earlier change may have touched), then handlers.
 
+mod prefetch;
+
 use crate::dry_run::DryRun;
 use crate::event::{Event, Line, Log};
 use crate::execute::Target;
 use crate::fact_cache::FactCache;
-use crate::host_vars::host_vars;
+use crate::host_vars::host_vars_full;
 use crate::inventory::Host;
 use crate::modules::{Action, Plan, Resource, Run};
 use crate::notify::Notifications;
@@ -24,6 +26,8 @@ use std::time::Instant;
 /// What every host of a run shares, from the runner.
 pub(crate) struct Shared<'a> {
     pub(crate) opts: &'a Options,
+    /// The play's magic variables (`magic.rs`).
+    pub(crate) magic: &'a Map<String, Value>,
     /// Where relative `src`, `template` and `ca_path` files are read from.
     pub(crate) playbook_dir: &'a std::path::Path,
     /// The sudo password for `become`, if one was given.
@@ -47,6 +51,10 @@ pub(crate) struct HostRun<'a> {
     deferred: Map<String, Value>,
     registered: Map<String, Value>,
     facts: FactCache,
+    /// The host's facts (`ansible_facts`), once gathered.
+    gathered: Option<Map<String, Value>>,
+    /// Why gathering facts failed: the host stops before its first task.
+    facts_error: Option<String>,
     notes: Notifications,
     dry: DryRun,
     /// Why the host stopped early, when it was not its own task that failed.
@@ -61,7 +69,14 @@ impl<'a> HostRun<'a> {
         let _ = tx.send(Event::HostStart {
             host: host.name.clone(),
         });
-        let (base, unresolved) = host_vars(host, play, r.playbook_dir, &r.opts.extra_vars);
+        let (base, unresolved) = host_vars_full(
+            host,
+            play,
+            r.playbook_dir,
+            &r.opts.extra_vars,
+            &Map::new(),
+            r.magic,
+        );
         let deferred: Map<String, Value> =
             unresolved.into_iter().map(|u| (u.name, u.value)).collect();
         let done = |status: HostStatus, msg: String| {
@@ -101,6 +116,8 @@ impl<'a> HostRun<'a> {
             deferred,
             registered: Map::new(),
             facts: FactCache::default(),
+            gathered: None,
+            facts_error: None,
             notes: Notifications::default(),
             dry: DryRun::default(),
             stop_msg: String::new(),
@@ -170,6 +187,10 @@ impl<'a> HostRun<'a> {
         }
         if lock.is_none() {
             self.prefetch(None)?;
+        }
+        if let Some(e) = self.facts_error.take() {
+            self.stop_msg = format!("gathering facts: {e}");
+            return Ok((true, false));
         }
         let mut changed = false;
         let mut blocks = crate::block::Blocks::new(&self.play.blocks);
@@ -258,113 +279,6 @@ impl<'a> HostRun<'a> {
         m
     }
 
-    /// Probes every task that can be rendered now, in one round trip per sudo user; with `lock`,
-    /// takes the host's plumb lock in the first of them.
-    fn prefetch(
-        &mut self,
-        mut lock: Option<std::time::Duration>,
-    ) -> std::result::Result<crate::transport::Lock, TransportError> {
-        use crate::batch;
-        let m = self.known_vars();
-        let (wanted, hidden) = batch::wanted(
-            self.play,
-            &self.r.opts.tags,
-            &m,
-            &self.deferred,
-            self.r.playbook_dir,
-        );
-        let batches = batch::Batch::plan(wanted);
-        if let Some(wait) = lock
-            && batches.is_empty()
-        {
-            // Nothing to probe: the lock alone.
-            return Ok(self.lock_and_run(wait, "true", None)?.0);
-        }
-        for b in batches {
-            let user = b.user.clone();
-            let snippets = b.snippets();
-            let nonce = crate::probe::nonce();
-            let script = crate::probe::batch_script(&snippets, &nonce);
-            let secret: Vec<bool> = snippets
-                .iter()
-                .map(|s| hidden.iter().any(|h| h == s))
-                .collect();
-            self.detail(
-                1,
-                format!(
-                    "probe: {} tasks in one round trip{}",
-                    b.task_count(),
-                    user.as_deref()
-                        .map(|u| format!(" (sudo -u {u})"))
-                        .unwrap_or_default()
-                ),
-            );
-            self.detail(
-                2,
-                format!(
-                    "script:\n{}",
-                    crate::probe::redacted_script(&snippets, &nonce, &secret)
-                ),
-            );
-            let out = match lock.take() {
-                Some(wait) => match self.lock_and_run(wait, &script, user.as_deref())? {
-                    (_, Some(out)) => out,
-                    (timed_out, None) => return Ok(timed_out),
-                },
-                None => self.t.run(&script, user.as_deref())?,
-            };
-            self.detail(
-                2,
-                format!(
-                    "output (exit {}):\n{}",
-                    out.code,
-                    crate::probe::redacted_output(&out.all(), &nonce, &secret)
-                ),
-            );
-            // A batch that fails as a whole (e.g. sudo refused) is not cached: each task then
-            // probes alone and reports its own error.
-            let answers = match crate::probe::split(&out.out, &nonce, snippets.len()) {
-                Ok(parts) => b.answers(parts),
-                Err(crate::probe::SplitError::Incomplete(_)) => continue,
-                // Something on the host forged the framing: every task it probed fails.
-                Err(crate::probe::SplitError::Forged(e)) => b.all_failed(&e),
-            };
-            for (probe, facts) in answers {
-                self.facts.insert(&probe, user.as_deref(), facts);
-            }
-        }
-        Ok(crate::transport::Lock::Held)
-    }
-
-    /// Takes the lock and runs the first probe (see `connection::lock_and_run`).
-    fn lock_and_run(
-        &mut self,
-        wait: std::time::Duration,
-        script: &str,
-        user: Option<&str>,
-    ) -> std::result::Result<
-        (crate::transport::Lock, Option<crate::transport::Output>),
-        TransportError,
-    > {
-        let (tx, host) = (self.tx, self.host.name.clone());
-        let mut on_wait = || {
-            let _ = tx.send(Event::Detail {
-                host: host.clone(),
-                text: "waiting for another plumb run on this host to finish (its plumb lock)"
-                    .to_string(),
-            });
-        };
-        let lock_user = self.play.lock_user();
-        crate::connection::lock_and_run(
-            &mut *self.t,
-            lock_user.as_deref(),
-            wait,
-            script,
-            user,
-            &mut on_wait,
-        )
-    }
-
     fn run_task(
         &mut self,
         task: &Task,
@@ -443,8 +357,19 @@ impl<'a> HostRun<'a> {
         start: Instant,
     ) -> (Status, Value) {
         let (status, value) = crate::outcome::aggregate(&outcomes, looped);
+        // Facts a module returns (`setup`, `service_facts`, `hostname` ...) join the host's.
+        for o in &outcomes {
+            if o.status != Status::Failed
+                && let Some(Value::Object(af)) = o.value.get("ansible_facts")
+            {
+                self.merge_facts(af);
+            }
+        }
         if let Some(r) = &task.register {
             self.registered.insert(r.clone(), value.clone());
+            let mut seen = Map::new();
+            seen.insert(r.clone(), value.clone());
+            crate::hostvars::update(&self.host.name, &seen);
         }
         let handlers = self.play.handlers.iter().enumerate();
         let notified = task.notify.iter().flat_map(|n| {

@@ -22,13 +22,17 @@ pub(crate) struct Unresolved {
     pub(crate) located: bool,
 }
 
-/// Variables a task sees before registered results: inventory, then play vars, then `-e`;
-/// and those that did not render.
-pub(crate) fn host_vars(
+/// Variables a task sees before registered results: inventory, the host's facts once known
+/// (`ansible_facts` and the injected `ansible_*` names, above the inventory and below play
+/// vars, as in Ansible), play vars, the magic variables (`magic.rs`), then `-e`; and those
+/// that did not render.
+pub(crate) fn host_vars_full(
     host: &Host,
     play: &Play,
     playbook_dir: &std::path::Path,
     extra: &Map<String, Value>,
+    facts: &Map<String, Value>,
+    magic: &Map<String, Value>,
 ) -> (Map<String, Value>, Vec<Unresolved>) {
     // Roles' defaults are the weakest of all, below the inventory.
     let mut m = play.defaults.clone();
@@ -40,7 +44,13 @@ pub(crate) fn host_vars(
         json!(playbook_dir.display().to_string()),
     );
     m.entry("ansible_host").or_insert_with(|| json!(host.name));
+    if !facts.is_empty() {
+        m.extend(crate::facts::injected(facts));
+        m.insert("ansible_facts".into(), Value::Object(facts.clone()));
+    }
     m.extend(play.vars.clone());
+    m.extend(magic.clone());
+    m.extend(crate::magic::host_magic(host));
     m.extend(extra.clone());
     let loc =
         |name: &str| var_loc(host, play, extra, name).unwrap_or_else(|| play.vars_loc.clone());
@@ -193,6 +203,13 @@ pub(crate) fn task_item_vars(
     deferred: &Map<String, Value>,
 ) -> (Map<String, Value>, Vec<Unresolved>) {
     let mut mi = m.clone();
+    // A role's tasks know their role.
+    if let Some(dir) = &task.role_dir {
+        let abs = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+        mi.insert("role_path".into(), json!(abs.display().to_string()));
+        let name = dir.file_name().map(|n| n.to_string_lossy().to_string());
+        mi.insert("role_name".into(), json!(name.unwrap_or_default()));
+    }
     // Play variables that wait for a registered result, a task's vars or the item, as
     // written: rendered here from that text, never from a registered value's.
     mi.extend(deferred.clone());

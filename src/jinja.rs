@@ -118,6 +118,7 @@ impl Vars {
                 "ansible_managed" => Value::from("Ansible managed"),
                 "omit" => Value::from(OMIT),
                 "vars" => Value::from_dyn_object(self.clone()),
+                "hostvars" => crate::hostvars::value(),
                 _ => return None,
             },
         };

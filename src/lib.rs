@@ -13,11 +13,10 @@ mod error;
 mod event;
 mod execute;
 mod fact_cache;
-// Gathered into the batched probe once facts are wired into the engine; until then only its tests use it.
-#[allow(dead_code)]
 mod facts;
 mod host_run;
 mod host_vars;
+mod hostvars;
 mod http;
 mod inventory;
 mod jinja_filters;
@@ -30,6 +29,7 @@ mod jinja_tests;
 mod jinja_text;
 mod known_hosts;
 mod location;
+mod magic;
 mod modules;
 mod notify;
 mod options;

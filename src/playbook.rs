@@ -35,6 +35,8 @@ pub(crate) struct Play {
     pub(crate) serial: Vec<Serial>,
     pub(crate) max_fail_percentage: Option<f64>,
     pub(crate) any_errors_fatal: bool,
+    /// `gather_facts` (true unless the play says otherwise, as in Ansible).
+    pub(crate) gather_facts: bool,
     pub(crate) tags: Vec<String>,
     /// What the tasks' `blocks` refer to.
     pub(crate) blocks: Vec<crate::block::BlockInfo>,
@@ -119,6 +121,7 @@ impl Play {
             serial: Vec::new(),
             max_fail_percentage: None,
             any_errors_fatal: false,
+            gather_facts: true,
             tags: Vec::new(),
             blocks: Vec::new(),
             defaults: Map::new(),
@@ -172,8 +175,7 @@ impl Play {
                     "become" => play.become_ = boolean(doc, value, k)?,
                     "become_user" => play.become_user = Some(scalar_string(doc, value, k)?),
                     "remote_user" => play.remote_user = Some(scalar_string(doc, value, k)?),
-                    // No facts are gathered; accepted so that Ansible playbooks run unchanged.
-                    "gather_facts" => {}
+                    "gather_facts" => play.gather_facts = boolean(doc, value, k)?,
                     "tasks" | "handlers" => {
                         let is_handler = k == "handlers";
                         let items = match value {
@@ -968,6 +970,12 @@ impl Play {
         } else {
             None
         }
+    }
+
+    /// Whom facts are gathered as: the play's own `become`, as Ansible runs `setup`.
+    pub(crate) fn facts_user(&self) -> Option<String> {
+        self.become_
+            .then(|| self.become_user.clone().unwrap_or_else(|| "root".into()))
     }
 
     /// Whom the host lock is taken as: root if any task of the play becomes root, else the

@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::host_run::{HostRun, Shared};
-use crate::host_vars::{host_vars, placeholder_result, split_unresolved, var_error, var_loc};
+use crate::host_vars::{host_vars_full, placeholder_result, split_unresolved, var_error, var_loc};
 use crate::inventory::{Host, Inventory};
 use crate::options::Options;
 use crate::outcome::HostStatus;
@@ -85,6 +85,7 @@ impl<'a> Runner<'a> {
     /// Everything that can be wrong without a host: host patterns, connection settings,
     /// templates, `when` expressions, loops, module arguments, local files.
     pub(crate) fn validate(&self) -> Result<()> {
+        crate::magic::install_hostvars(self.inv, &self.opts.extra_vars);
         let mut errors: Vec<Error> = Vec::new();
         let mut seen: BTreeSet<String> = BTreeSet::new();
         let mut push = |e: Error, errors: &mut Vec<Error>| {
@@ -115,6 +116,8 @@ impl<'a> Runner<'a> {
                 .collect();
             let registers: Vec<String> = runtime.iter().cloned().collect();
             runtime.extend(["ansible_failed_task".into(), "ansible_failed_result".into()]);
+            // Other hosts' entries grow as they run (facts, set_fact, registered results).
+            runtime.insert("hostvars".into());
             // A play variable may also read what a task defines (a role's parameters, a loop
             // item): rendered per task, as Ansible does.
             let mut waits_for = runtime.clone();
@@ -122,9 +125,34 @@ impl<'a> Runner<'a> {
                 waits_for.extend(t.vars.keys().cloned());
                 waits_for.insert(t.loop_var.clone());
             }
+            // Whether the host's facts will be known: gathered, or returned by a task.
+            let facts = play.gather_facts
+                || play.tasks.iter().any(|t| {
+                    matches!(
+                        t.module.as_str(),
+                        "setup" | "service_facts" | "package_facts" | "hostname"
+                    )
+                });
+            let magic = crate::magic::play_magic(self.inv, self.opts, &hosts, &hosts);
             for host in hosts {
-                let (mut base, unresolved) =
-                    host_vars(host, play, &self.pb.dir, &self.opts.extra_vars);
+                let (mut base, unresolved) = host_vars_full(
+                    host,
+                    play,
+                    &self.pb.dir,
+                    &self.opts.extra_vars,
+                    &Map::new(),
+                    &magic,
+                );
+                // Facts are only known on the host: what reads them waits for them.
+                let mut waits_for = waits_for.clone();
+                if facts {
+                    waits_for.extend(
+                        unresolved
+                            .iter()
+                            .flat_map(|u| crate::template::names_in(&u.value))
+                            .filter(|n| is_fact_name(n) && !base.contains_key(n)),
+                    );
+                }
                 if let Err(e) = crate::connection::connection_check(host, &base) {
                     push(e, &mut errors);
                 }
@@ -163,7 +191,7 @@ impl<'a> Runner<'a> {
                 let mut later = runtime.clone();
                 later.extend(unresolved.iter().map(|u| u.name.clone()));
                 for task in play.tasks.iter().chain(&play.handlers) {
-                    if let Err(e) = self.check_task(task, &base, &deferred, &later) {
+                    if let Err(e) = self.check_task(task, &base, &deferred, &later, facts) {
                         push(e, &mut errors);
                     }
                 }
@@ -193,6 +221,7 @@ impl<'a> Runner<'a> {
         base: &Map<String, Value>,
         deferred: &Map<String, Value>,
         later: &BTreeSet<String>,
+        facts: bool,
     ) -> Result<()> {
         let mut m = base.clone();
         m.extend(task.vars.clone());
@@ -229,6 +258,17 @@ impl<'a> Runner<'a> {
         // task is rendered with stand-ins for them, and only an undefined variable that is
         // none of those is an error (the rest depends on values only the host has).
         let m = base.clone();
+        // With facts gathered, the `ansible_*` names it reads that nothing else defines are
+        // the host's facts.
+        let mut later = later.clone();
+        if facts {
+            later.extend(
+                names
+                    .iter()
+                    .filter(|n| is_fact_name(n) && !base.contains_key(*n))
+                    .cloned(),
+            );
+        }
         if names.iter().any(|n| later.contains(n)) {
             return match self.render_items(task, m, deferred, &names) {
                 Err(e)
@@ -318,6 +358,7 @@ impl<'a> Runner<'a> {
 
     /// Runs every play; returns the retry file written, if any host failed.
     pub(crate) fn run(&self, report: &mut Report) -> Result<Option<String>> {
+        crate::magic::install_hostvars(self.inv, &self.opts.extra_vars);
         let mut dead: BTreeSet<String> = BTreeSet::new();
         for play in &self.pb.plays {
             let hosts: Vec<&Host> = self
@@ -349,7 +390,7 @@ impl<'a> Runner<'a> {
                     }
                     continue;
                 }
-                let statuses = self.run_batch(play, batch, report);
+                let statuses = self.run_batch(play, &hosts, batch, report);
                 let mut failed = 0usize;
                 for (name, s) in statuses {
                     if matches!(s, HostStatus::Failed | HostStatus::Unreachable) {
@@ -393,6 +434,7 @@ impl<'a> Runner<'a> {
     fn run_batch(
         &self,
         play: &Play,
+        play_hosts: &[&Host],
         hosts: &[&Host],
         report: &mut Report,
     ) -> Vec<(String, HostStatus)> {
@@ -400,7 +442,9 @@ impl<'a> Runner<'a> {
         let (tx, rx) = mpsc::channel::<Event>();
         let workers = self.opts.forks.max(1).min(hosts.len());
         let mut statuses = Vec::new();
+        let magic = crate::magic::play_magic(self.inv, self.opts, play_hosts, hosts);
         let shared = Shared {
+            magic: &magic,
             opts: self.opts,
             playbook_dir: &self.pb.dir,
             become_pass: self.become_pass.as_deref(),
@@ -466,6 +510,11 @@ fn unguarded((stage, e): (Stage, Error)) -> Result<()> {
         Stage::Build if !is_undefined(&e) && !missing_file => Err(e),
         _ => Ok(()),
     }
+}
+
+/// A name a host's gathered facts may define: `ansible_facts` or an injected `ansible_*`.
+fn is_fact_name(name: &str) -> bool {
+    name == "ansible_facts" || name.starts_with("ansible_")
 }
 
 /// An undefined variable, which a false `when` or an empty loop may be guarding.

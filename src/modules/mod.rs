@@ -42,6 +42,7 @@ pub(crate) mod safe_write;
 pub(crate) mod script;
 pub(crate) mod service;
 pub(crate) mod service_facts;
+pub(crate) mod setup;
 pub(crate) mod stat;
 pub(crate) mod supervisorctl;
 pub(crate) mod sysctl;
@@ -108,6 +109,7 @@ pub(crate) const NAMES: &[&str] = &[
     "deb822_repository",
     "apt_key",
     "package",
+    "setup",
 ];
 
 /// The canonical module for a task key: `ansible.builtin.` prefixes and aliases resolved.
@@ -143,6 +145,7 @@ pub(crate) fn canonical(key: &str) -> Option<&'static str> {
         "ufw" | "community.general.ufw" => "ufw",
         "timezone" | "community.general.timezone" => "timezone",
         "service_facts" => "service_facts",
+        "setup" => "setup",
         "package_facts" => "package_facts",
         "pause" => "pause",
         "locale_gen" | "community.general.locale_gen" => "locale_gen",
@@ -357,6 +360,7 @@ fn spec(module: &str) -> &'static [&'static str] {
         ],
         "timezone" => &["name", "hwclock"],
         "service_facts" => &[],
+        "setup" => &["gather_subset", "filter", "gather_timeout", "fact_path"],
         "package_facts" => &["manager", "strategy"],
         "pause" => &["seconds", "minutes", "prompt", "echo"],
         "locale_gen" => &["name", "state"],
@@ -810,6 +814,7 @@ pub(crate) enum Action {
     Ufw(ufw::Ufw),
     Timezone(timezone::Timezone),
     ServiceFacts(service_facts::ServiceFacts),
+    Setup(setup::Setup),
     PackageFacts(package_facts::PackageFacts),
     Pause(pause::Pause),
     LocaleGen(locale_gen::LocaleGen),
@@ -875,6 +880,7 @@ impl Action {
             "ufw" => Action::Ufw(ufw::Ufw::build(&a)?),
             "timezone" => Action::Timezone(timezone::Timezone::build(&a)?),
             "service_facts" => Action::ServiceFacts(service_facts::ServiceFacts),
+            "setup" => Action::Setup(setup::Setup::build(&a)?),
             "package_facts" => Action::PackageFacts(package_facts::PackageFacts::build(&a)?),
             "pause" => Action::Pause(pause::Pause::build(&a)?),
             "locale_gen" => Action::LocaleGen(locale_gen::LocaleGen::build(&a)?),
@@ -955,6 +961,7 @@ impl Action {
             Action::Ufw(u) => Some(u.probe()),
             Action::Timezone(t) => Some(t.probe()),
             Action::ServiceFacts(s) => Some(s.probe()),
+            Action::Setup(s) => Some(s.probe()),
             Action::PackageFacts(p) => Some(p.probe()),
             Action::LocaleGen(l) => Some(l.probe()),
             Action::Mount(m) => Some(m.probe()),
@@ -999,6 +1006,7 @@ impl Action {
             Action::Ufw(u) => u.reads(),
             Action::Timezone(t) => t.reads(),
             Action::ServiceFacts(s) => s.reads(),
+            Action::Setup(s) => s.reads(),
             Action::PackageFacts(p) => p.reads(),
             Action::LocaleGen(l) => l.reads(),
             Action::Mount(m) => m.reads(),
@@ -1045,6 +1053,7 @@ impl Action {
             Action::Ufw(u) => u.plan(facts),
             Action::Timezone(t) => t.plan(facts),
             Action::ServiceFacts(s) => s.plan(facts),
+            Action::Setup(s) => s.plan(facts),
             Action::PackageFacts(p) => p.plan(facts),
             Action::Pause(p) => Ok(p.plan()),
             Action::LocaleGen(l) => l.plan(facts),

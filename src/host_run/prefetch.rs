@@ -1,0 +1,195 @@
+//! The batched probe of `HostRun`: every task that renders before any runs, the host lock and
+//! the play's facts in one exec; then the probes of tasks that read the facts.
+
+use super::HostRun;
+use crate::event::Event;
+use crate::transport::TransportError;
+use serde_json::{Map, Value};
+
+impl<'a> HostRun<'a> {
+    /// Probes every task that can be rendered now, in one round trip per sudo user, and
+    /// gathers the play's facts in the same one; with `lock`, takes the host's plumb lock in the
+    /// first of them. Tasks that read facts render only once they are known: their probes go
+    /// in one more batched round trip.
+    pub(super) fn prefetch(
+        &mut self,
+        lock: Option<std::time::Duration>,
+    ) -> std::result::Result<crate::transport::Lock, TransportError> {
+        let gather = self.play.gather_facts && self.gathered.is_none();
+        let facts_probe = gather.then(|| crate::facts::snippet(&crate::facts::Subset::all()));
+        let held = self.prefetch_round(lock, facts_probe.as_deref())?;
+        if !matches!(held, crate::transport::Lock::Held) {
+            return Ok(held);
+        }
+        let Some(probe) = facts_probe else {
+            return Ok(held);
+        };
+        let user = self.play.facts_user();
+        // The batch did not split (its output was cut): the facts alone, once more.
+        let answer = match self.facts.get(&probe, user.as_deref(), &[]) {
+            Some(a) => a,
+            None => {
+                let out = self.t.run(&probe, user.as_deref())?;
+                (out.code, out.out)
+            }
+        };
+        match crate::fact_cache::facts(answer.0, answer.1)
+            .and_then(|out| crate::facts::parse(&out, &crate::facts::Subset::all()))
+        {
+            Ok(facts) => {
+                self.detail(1, format!("facts: {} gathered", facts.len()));
+                self.set_facts(facts);
+                self.prefetch_round(None, None)?;
+            }
+            Err(e) => self.facts_error = Some(e),
+        }
+        Ok(held)
+    }
+
+    /// The host's facts are now `facts`: the variables that read them render.
+    fn set_facts(&mut self, facts: Map<String, Value>) {
+        let (base, unresolved) = crate::host_vars::host_vars_full(
+            self.host,
+            self.play,
+            self.r.playbook_dir,
+            &self.r.opts.extra_vars,
+            &facts,
+            self.r.magic,
+        );
+        self.base = base;
+        self.deferred = unresolved.into_iter().map(|u| (u.name, u.value)).collect();
+        // Other hosts see them through `hostvars`.
+        let mut seen = crate::facts::injected(&facts);
+        seen.insert("ansible_facts".into(), Value::Object(facts.clone()));
+        crate::hostvars::update(&self.host.name, &seen);
+        self.gathered = Some(facts);
+    }
+
+    /// Facts a module returned, merged into the host's (names without `ansible_`, as Ansible
+    /// keeps them in `ansible_facts`).
+    pub(super) fn merge_facts(&mut self, af: &Map<String, Value>) {
+        let mut facts = self.gathered.clone().unwrap_or_default();
+        for (k, v) in af {
+            let bare = k.strip_prefix("ansible_").unwrap_or(k);
+            facts.insert(bare.to_string(), v.clone());
+        }
+        self.set_facts(facts);
+    }
+
+    /// One round of `prefetch`: the probes not yet cached (and `facts_probe`, as the play's
+    /// facts user), batched.
+    fn prefetch_round(
+        &mut self,
+        mut lock: Option<std::time::Duration>,
+        facts_probe: Option<&str>,
+    ) -> std::result::Result<crate::transport::Lock, TransportError> {
+        use crate::batch;
+        let m = self.known_vars();
+        let (mut wanted, hidden) = batch::wanted(
+            self.play,
+            &self.r.opts.tags,
+            &m,
+            &self.deferred,
+            self.r.playbook_dir,
+        );
+        wanted.retain(|(p, _, u)| !self.facts.contains(p, u.as_deref()));
+        if let Some(p) = facts_probe {
+            wanted.insert(0, (p.to_string(), batch::Need::Own, self.play.facts_user()));
+        }
+        if wanted.is_empty() && lock.is_none() {
+            return Ok(crate::transport::Lock::Held);
+        }
+        let batches = batch::Batch::plan(wanted);
+        if let Some(wait) = lock
+            && batches.is_empty()
+        {
+            // Nothing to probe: the lock alone.
+            return Ok(self.lock_and_run(wait, "true", None)?.0);
+        }
+        for b in batches {
+            let user = b.user.clone();
+            let snippets = b.snippets();
+            let nonce = crate::probe::nonce();
+            let script = crate::probe::batch_script(&snippets, &nonce);
+            let secret: Vec<bool> = snippets
+                .iter()
+                .map(|s| hidden.iter().any(|h| h == s))
+                .collect();
+            let with_facts = facts_probe.is_some_and(|p| snippets.contains(&p));
+            self.detail(
+                1,
+                format!(
+                    "probe: {} tasks{} in one round trip{}",
+                    b.task_count() - usize::from(with_facts),
+                    if with_facts { " and the facts" } else { "" },
+                    user.as_deref()
+                        .map(|u| format!(" (sudo -u {u})"))
+                        .unwrap_or_default()
+                ),
+            );
+            self.detail(
+                2,
+                format!(
+                    "script:\n{}",
+                    crate::probe::redacted_script(&snippets, &nonce, &secret)
+                ),
+            );
+            let out = match lock.take() {
+                Some(wait) => match self.lock_and_run(wait, &script, user.as_deref())? {
+                    (_, Some(out)) => out,
+                    (timed_out, None) => return Ok(timed_out),
+                },
+                None => self.t.run(&script, user.as_deref())?,
+            };
+            self.detail(
+                2,
+                format!(
+                    "output (exit {}):\n{}",
+                    out.code,
+                    crate::probe::redacted_output(&out.all(), &nonce, &secret)
+                ),
+            );
+            // A batch that fails as a whole (e.g. sudo refused) is not cached: each task then
+            // probes alone and reports its own error.
+            let answers = match crate::probe::split(&out.out, &nonce, snippets.len()) {
+                Ok(parts) => b.answers(parts),
+                Err(crate::probe::SplitError::Incomplete(_)) => continue,
+                // Something on the host forged the framing: every task it probed fails.
+                Err(crate::probe::SplitError::Forged(e)) => b.all_failed(&e),
+            };
+            for (probe, facts) in answers {
+                self.facts.insert(&probe, user.as_deref(), facts);
+            }
+        }
+        Ok(crate::transport::Lock::Held)
+    }
+
+    /// Takes the lock and runs the first probe (see `connection::lock_and_run`).
+    fn lock_and_run(
+        &mut self,
+        wait: std::time::Duration,
+        script: &str,
+        user: Option<&str>,
+    ) -> std::result::Result<
+        (crate::transport::Lock, Option<crate::transport::Output>),
+        TransportError,
+    > {
+        let (tx, host) = (self.tx, self.host.name.clone());
+        let mut on_wait = || {
+            let _ = tx.send(Event::Detail {
+                host: host.clone(),
+                text: "waiting for another plumb run on this host to finish (its plumb lock)"
+                    .to_string(),
+            });
+        };
+        let lock_user = self.play.lock_user();
+        crate::connection::lock_and_run(
+            &mut *self.t,
+            lock_user.as_deref(),
+            wait,
+            script,
+            user,
+            &mut on_wait,
+        )
+    }
+}

@@ -1,0 +1,166 @@
+//! Facts, magic variables, `set_fact` and `include_vars` on the control machine
+//! (`ansible_connection=local`), in a temporary directory.
+
+mod support;
+
+use std::path::Path;
+use support::{Run, plumb};
+
+/// Writes `files` (name, text) into a fresh directory with a local inventory.
+fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("local.ini"),
+        "here ansible_connection=local\n",
+    )
+    .unwrap();
+    for (name, text) in files {
+        let p = dir.path().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    dir
+}
+
+fn run(dir: &Path, cmd: &str, extra: &[&str]) -> Run {
+    let mut args = vec![cmd, "site.yml", "-i", "local.ini", "--output", "json"];
+    args.extend_from_slice(extra);
+    plumb(dir, &args)
+}
+
+fn ok(r: &Run) {
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+}
+
+fn whoami() -> String {
+    let out = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn facts_are_gathered_by_default_in_plan_and_apply() {
+    let dir = project(&[(
+        "site.yml",
+        "- hosts: all\n  tasks:\n    - name: show\n      debug: {msg: \"{{ ansible_facts.hostname }} {{ ansible_hostname }} {{ ansible_user_id }} {{ ansible_facts['os_family'] == ansible_os_family }}\"}\n    - name: by family\n      debug: {msg: \"{{ ansible_distribution }}\"}\n      when: ansible_os_family == ansible_facts.os_family\n    - name: numbers\n      debug: {msg: \"{{ ansible_processor_vcpus > 0 and ansible_memtotal_mb > 0 }} {{ ansible_date_time.epoch | int > 0 }} {{ ansible_env.HOME is defined }}\"}\n",
+    )]);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let short = host.trim().split('.').next().unwrap().to_string();
+    let want = format!("{short} {short} {} True", whoami());
+    for cmd in ["plan", "apply"] {
+        let r = run(dir.path(), cmd, &[]);
+        ok(&r);
+        assert_eq!(r.task_msg("here", "show"), want, "{cmd}");
+        assert!(!r.task_msg("here", "by family").is_empty(), "{cmd}");
+        assert_eq!(r.task_msg("here", "numbers"), "True True True", "{cmd}");
+    }
+}
+
+#[test]
+fn gather_facts_false_gathers_nothing() {
+    let dir = project(&[(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: show\n      debug: {msg: \"{{ ansible_facts | default('none') }} {{ ansible_hostname | default('none') }}\"}\n",
+    )]);
+    let r = run(dir.path(), "apply", &[]);
+    ok(&r);
+    assert_eq!(r.task_msg("here", "show"), "none none");
+    // A fact read without facts is an undefined variable before any host is contacted.
+    let dir = project(&[(
+        "site.yml",
+        "- hosts: all\n  gather_facts: no\n  tasks:\n    - name: show\n      debug: {msg: \"{{ ansible_hostname }}\"}\n",
+    )]);
+    let r = run(dir.path(), "apply", &[]);
+    assert_eq!(r.code, 4, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("ansible_hostname"), "{}", r.stderr);
+}
+
+#[test]
+fn setup_gathers_again_with_subset_and_filter() {
+    let dir = project(&[(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: gather\n      setup: {gather_subset: ['!all'], filter: ['ansible_os_family', 'ansible_user_id']}\n      register: s\n    - name: show\n      debug: {msg: \"{{ ansible_user_id }} {{ ansible_facts.user_id }} {{ s.ansible_facts.ansible_user_id }} {{ ansible_hostname | default('none') }}\"}\n",
+    )]);
+    let me = whoami();
+    for cmd in ["plan", "apply"] {
+        let r = run(dir.path(), cmd, &[]);
+        ok(&r);
+        assert_eq!(
+            r.task_msg("here", "show"),
+            format!("{me} {me} {me} none"),
+            "{cmd}"
+        );
+    }
+}
+
+#[test]
+fn play_vars_may_read_facts() {
+    let dir = project(&[(
+        "site.yml",
+        "- hosts: all\n  vars:\n    who: \"user {{ ansible_user_id }}\"\n  tasks:\n    - name: show\n      debug: {msg: \"{{ who }}\"}\n",
+    )]);
+    let r = run(dir.path(), "apply", &[]);
+    ok(&r);
+    assert_eq!(r.task_msg("here", "show"), format!("user {}", whoami()));
+}
+
+/// Two local hosts in groups, for the magic variables.
+fn two_hosts(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = project(files);
+    std::fs::write(
+        dir.path().join("local.ini"),
+        "[web]\nweb1.example.com ansible_connection=local colour=red\n[db]\ndb1 ansible_connection=local colour=blue\n[prod:children]\nweb\ndb\n",
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn magic_variables() {
+    let dir = two_hosts(&[
+        (
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: names\n      debug: {msg: \"{{ inventory_hostname }} {{ inventory_hostname_short }} {{ group_names | join(',') }}\"}\n    - name: groups\n      debug: {msg: \"{{ groups.web | join(',') }}|{{ groups.prod | sort | join(',') }}|{{ groups.all | length }}\"}\n    - name: play\n      debug: {msg: \"{{ ansible_play_hosts | sort | join(',') }}|{{ play_hosts | length }}|{{ ansible_play_batch | length }}\"}\n    - name: modes\n      debug: {msg: \"{{ ansible_check_mode }} {{ ansible_diff_mode }} {{ ansible_run_tags }} {{ ansible_limit | default('none') }}\"}\n    - name: version\n      debug: {msg: \"{{ ansible_version.full }} {{ ansible_version.major }}.{{ ansible_version.minor }} {{ ansible_version.string is version('2.19', '>=') }}\"}\n    - name: paths\n      debug: {msg: \"{{ inventory_file | basename }} {{ inventory_dir == playbook_dir | realpath }}\"}\n    - name: managed\n      debug: {msg: \"{{ ansible_managed }} {{ 'x' | default(omit) }}\"}\n    - name: hostvars\n      debug: {msg: \"{{ hostvars['db1'].colour }} {{ hostvars['web1.example.com']['colour'] }} {{ hostvars | length }}\"}\n    - name: role\n      import_role: {name: r}\n",
+        ),
+        (
+            "roles/r/tasks/main.yml",
+            "- name: role\n  debug: {msg: \"{{ role_name }} {{ role_path | basename }} {{ role_path is abs }}\"}\n",
+        ),
+    ]);
+    let r = run(dir.path(), "plan", &["--limit", "web1.example.com"]);
+    ok(&r);
+    let h = "web1.example.com";
+    assert_eq!(r.task_msg(h, "names"), "web1.example.com web1 prod,web");
+    assert_eq!(
+        r.task_msg(h, "groups"),
+        "web1.example.com|db1,web1.example.com|2"
+    );
+    assert_eq!(r.task_msg(h, "play"), "web1.example.com|1|1");
+    assert_eq!(r.task_msg(h, "modes"), "True True ['all'] web1.example.com");
+    assert_eq!(r.task_msg(h, "version"), "2.19.0 2.19 True");
+    assert_eq!(r.task_msg(h, "paths"), "local.ini True");
+    assert_eq!(r.task_msg(h, "managed"), "Ansible managed x");
+    assert_eq!(r.task_msg(h, "hostvars"), "blue red 2");
+    assert_eq!(r.task_msg(h, "role"), "r r True");
+    let r = run(dir.path(), "apply", &["--tags", "all"]);
+    ok(&r);
+    assert_eq!(r.task_msg("db1", "modes"), "False False ['all'] none");
+    assert_eq!(r.task_msg("db1", "play"), "db1,web1.example.com|2|2");
+}
+
+#[test]
+fn hostvars_hold_other_hosts_facts_once_gathered() {
+    let dir = two_hosts(&[(
+        "site.yml",
+        "- hosts: all\n  tasks:\n    - name: mine\n      debug: {msg: \"{{ hostvars[inventory_hostname].ansible_facts.user_id == ansible_user_id }}\"}\n- hosts: web\n  gather_facts: false\n  tasks:\n    - name: theirs\n      debug: {msg: \"{{ hostvars['db1'].ansible_facts.hostname == hostvars['db1'].ansible_hostname }} {{ hostvars['db1']['ansible_user_id'] }}\"}\n",
+    )]);
+    let r = run(dir.path(), "apply", &[]);
+    ok(&r);
+    assert_eq!(r.task_msg("db1", "mine"), "true");
+    assert_eq!(
+        r.task_msg("web1.example.com", "theirs"),
+        format!("True {}", whoami())
+    );
+}
