@@ -43,7 +43,7 @@ pub(crate) fn apply(
     let with_env = |s: &str| format!("{exports}{s}");
     for attempt in 1..=attempts {
         let mut value = first_value(plan);
-        let changed = !plan.changes.is_empty();
+        let mut changed = !plan.changes.is_empty();
         let mut failed = false;
         let mut msg = String::new();
         match &plan.run {
@@ -55,6 +55,8 @@ pub(crate) fn apply(
                 if out.code != 0 {
                     failed = true;
                     msg = exit_msg("failed (exit {})", out.code, &out.all());
+                } else if script_said(&out.out, &mut value) {
+                    changed = false;
                 }
             }
             Run::Command(s) => {
@@ -142,18 +144,31 @@ pub(crate) fn judge_script(
         0 => (false, String::new()),
         _ => (true, exit_msg("failed (exit {})", code, output)),
     };
-    let v = verdict(
-        inst,
-        vars,
-        &mut value,
-        !plan.changes.is_empty(),
-        failed,
-        msg,
-        1,
-        1,
-    );
+    // The script may say its planned change was not needed after all.
+    let said_unchanged = code == 0 && script_said(output, &mut value);
+    let changed = !plan.changes.is_empty() && !said_unchanged;
+    let v = verdict(inst, vars, &mut value, changed, failed, msg, 1, 1);
     let msg = v.msg.clone();
     settle(o, &v, msg, value, 1)
+}
+
+/// What a module's script reports on stdout, for the cases only the host can decide: a line
+/// `plumb-result\t{JSON object}` adds to the registered result; a line `plumb-unchanged` says
+/// the planned change turned out not to be needed (a download identical to the file in place).
+/// Returns whether the script said unchanged.
+pub(crate) fn script_said(stdout: &str, value: &mut Value) -> bool {
+    let mut unchanged = false;
+    for line in stdout.lines() {
+        if line == "plumb-unchanged" {
+            unchanged = true;
+        } else if let Some(j) = line.strip_prefix("plumb-result\t")
+            && let Ok(Value::Object(m)) = serde_json::from_str::<Value>(j)
+            && let Value::Object(v) = value
+        {
+            v.extend(m);
+        }
+    }
+    unchanged
 }
 
 /// How many times a task runs at most: once, or `retries` + 1 with `until`.
@@ -476,5 +491,22 @@ mod tests {
             exit_msg("failed (exit {})", 2, "boom\n"),
             "failed (exit 2):\nboom"
         );
+    }
+
+    #[test]
+    fn a_script_reports_results_and_no_change() {
+        let mut v = json!({"changed": true});
+        let said = script_said(
+            "downloading\nplumb-result\t{\"status_code\": 200}\nplumb-unchanged\n",
+            &mut v,
+        );
+        assert!(said);
+        assert_eq!(v["status_code"], 200);
+        let mut v = json!({});
+        assert!(!script_said(
+            "plumb-result\tnot json\nplumb-unchanged later\n",
+            &mut v
+        ));
+        assert_eq!(v, json!({}));
     }
 }

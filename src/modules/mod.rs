@@ -4,6 +4,7 @@
 //! `plumb apply` both go through `plan`, so they cannot disagree.
 
 pub(crate) mod apt;
+pub(crate) mod apt_key;
 pub(crate) mod apt_repository;
 pub(crate) mod args;
 pub(crate) mod authorized_key;
@@ -11,9 +12,14 @@ pub(crate) mod blockinfile;
 pub(crate) mod command;
 pub(crate) mod copy;
 pub(crate) mod cron;
+pub(crate) mod deb822_repository;
 pub(crate) mod django_manage;
 pub(crate) mod file;
 pub(crate) mod file_fact;
+pub(crate) mod file_mode;
+pub(crate) mod file_set;
+pub(crate) mod find;
+pub(crate) mod get_url;
 pub(crate) mod git;
 pub(crate) mod group;
 pub(crate) mod hostname;
@@ -34,6 +40,7 @@ pub(crate) mod postgresql_user;
 pub(crate) mod reboot;
 pub(crate) mod replace;
 pub(crate) mod safe_write;
+pub(crate) mod script;
 pub(crate) mod service;
 pub(crate) mod service_facts;
 pub(crate) mod set_fact;
@@ -44,8 +51,10 @@ pub(crate) mod sysctl;
 pub(crate) mod textfile;
 pub(crate) mod timezone;
 pub(crate) mod ufw;
+pub(crate) mod unarchive;
 pub(crate) mod uri;
 pub(crate) mod user;
+pub(crate) mod wait_for;
 
 use crate::error::{Error, Result, suggest};
 use crate::modules::args::Args;
@@ -94,6 +103,14 @@ pub(crate) const NAMES: &[&str] = &[
     "postgresql_user",
     "supervisorctl",
     "postgresql_privs",
+    "get_url",
+    "unarchive",
+    "find",
+    "wait_for",
+    "script",
+    "deb822_repository",
+    "apt_key",
+    "package",
     "setup",
     "set_fact",
     "include_vars",
@@ -146,12 +163,23 @@ pub(crate) fn canonical(key: &str) -> Option<&'static str> {
         "postgresql_user" | "community.postgresql.postgresql_user" => "postgresql_user",
         "supervisorctl" | "community.general.supervisorctl" => "supervisorctl",
         "postgresql_privs" | "community.postgresql.postgresql_privs" => "postgresql_privs",
+        "get_url" => "get_url",
+        "unarchive" => "unarchive",
+        "find" => "find",
+        "wait_for" => "wait_for",
+        "script" => "script",
+        "deb822_repository" => "deb822_repository",
+        "apt_key" => "apt_key",
+        "package" => "package",
         _ => return None,
     })
 }
 
 pub(crate) fn takes_free_form(module: &str) -> bool {
-    matches!(module, "command" | "shell" | "meta" | "include_vars")
+    matches!(
+        module,
+        "command" | "shell" | "meta" | "include_vars" | "script"
+    )
 }
 
 /// Arguments each module accepts; `_raw` is the free-form text of `command: ls -l`.
@@ -169,7 +197,7 @@ fn spec(module: &str) -> &'static [&'static str] {
             "lock_timeout",
         ],
         "file" => &[
-            "path", "dest", "name", "state", "mode", "owner", "group", "src", "force",
+            "path", "dest", "name", "state", "mode", "owner", "group", "src", "force", "recurse",
         ],
         "copy" => &[
             "src",
@@ -464,6 +492,113 @@ fn spec(module: &str) -> &'static [&'static str] {
         "mount" => &[
             "path", "name", "src", "fstype", "opts", "dump", "passno", "state", "fstab", "boot",
         ],
+        "get_url" => &[
+            "url",
+            "dest",
+            "checksum",
+            "mode",
+            "owner",
+            "group",
+            "force",
+            "headers",
+            "timeout",
+            "validate_certs",
+            "url_username",
+            "url_password",
+            "force_basic_auth",
+            "use_proxy",
+        ],
+        "unarchive" => &[
+            "src",
+            "dest",
+            "remote_src",
+            "copy",
+            "creates",
+            "extra_opts",
+            "owner",
+            "group",
+            "mode",
+            "exclude",
+            "include",
+            "keep_newer",
+            "list_files",
+            "decrypt",
+            "validate_certs",
+            "headers",
+            "timeout",
+            "url_username",
+            "url_password",
+        ],
+        "find" => &[
+            "paths",
+            "path",
+            "name",
+            "patterns",
+            "pattern",
+            "excludes",
+            "exclude",
+            "use_regex",
+            "file_type",
+            "recurse",
+            "depth",
+            "hidden",
+            "follow",
+            "age",
+            "age_stamp",
+            "size",
+            "contains",
+            "get_checksum",
+        ],
+        "wait_for" => &[
+            "host",
+            "port",
+            "path",
+            "state",
+            "search_regex",
+            "timeout",
+            "delay",
+            "sleep",
+            "connect_timeout",
+            "msg",
+            "active_connection_states",
+        ],
+        "deb822_repository" => &[
+            "name",
+            "state",
+            "types",
+            "uris",
+            "suites",
+            "components",
+            "signed_by",
+            "architectures",
+            "enabled",
+            "allow_downgrade_to_insecure",
+            "allow_insecure",
+            "allow_weak",
+            "by_hash",
+            "check_date",
+            "check_valid_until",
+            "date_max_future",
+            "inrelease_path",
+            "languages",
+            "pdiffs",
+            "targets",
+            "trusted",
+            "mode",
+            "install_python_debian",
+        ],
+        "apt_key" => &[
+            "id",
+            "url",
+            "data",
+            "file",
+            "keyring",
+            "keyserver",
+            "state",
+            "validate_certs",
+        ],
+        "package" => &["name", "state", "use"],
+        "script" => &["_raw", "cmd", "chdir", "creates", "removes", "executable"],
         "ufw" => &[
             "state",
             "default",
@@ -583,6 +718,13 @@ pub(crate) fn check_required(module: &str, args: &Args) -> Result<()> {
         "supervisorctl" if !need(&["state"]) => Some("state"),
         "django_manage" if !need(&["project_path", "app_path", "chdir"]) => Some("project_path"),
         "mount" if !need(&["state"]) => Some("state"),
+        "get_url" if !need(&["url"]) => Some("url"),
+        "get_url" | "unarchive" if !need(&["dest"]) => Some("dest"),
+        "unarchive" if !need(&["src"]) => Some("src"),
+        "find" if !need(&["paths", "path", "name"]) => Some("paths"),
+        "script" if !need(&["_raw", "cmd"]) => Some("cmd"),
+        "deb822_repository" if !need(&["name"]) => Some("name"),
+        "package" if !need(&["name"]) => Some("name"),
         _ => None,
     };
     if let Some(m) = missing {
@@ -725,6 +867,13 @@ pub(crate) enum Action {
     PostgresqlUser(postgresql_user::PostgresqlUser),
     Supervisorctl(supervisorctl::Supervisorctl),
     PostgresqlPrivs(postgresql_privs::PostgresqlPrivs),
+    GetUrl(get_url::GetUrl),
+    Unarchive(unarchive::Unarchive),
+    Find(find::Find),
+    WaitFor(wait_for::WaitFor),
+    Script(script::Script),
+    Deb822Repository(deb822_repository::Deb822Repository),
+    AptKey(apt_key::AptKey),
     Debug(String),
     FlushHandlers,
     Noop,
@@ -791,6 +940,20 @@ impl Action {
             "postgresql_privs" => {
                 Action::PostgresqlPrivs(postgresql_privs::PostgresqlPrivs::build(&a)?)
             }
+            "get_url" => Action::GetUrl(get_url::GetUrl::build(&a)?),
+            "unarchive" => Action::Unarchive(unarchive::Unarchive::build(&a, ctx)?),
+            "find" => Action::Find(find::Find::build(&a)?),
+            "wait_for" => Action::WaitFor(wait_for::WaitFor::build(&a)?),
+            "script" => Action::Script(script::Script::build(&a, ctx)?),
+            "apt_key" => Action::AptKey(apt_key::AptKey::build(&a)?),
+            "package" => {
+                // `package` is apt on the hosts plumb manages.
+                a.choice("use", &["auto", "apt"], "auto")?;
+                Action::Apt(apt::Apt::build(&a)?)
+            }
+            "deb822_repository" => {
+                Action::Deb822Repository(deb822_repository::Deb822Repository::build(&a)?)
+            }
             "postgresql_user" => {
                 Action::PostgresqlUser(postgresql_user::PostgresqlUser::build(&a)?)
             }
@@ -856,6 +1019,12 @@ impl Action {
             Action::PostgresqlUser(p) => Some(p.probe()),
             Action::Supervisorctl(s) => Some(s.probe()),
             Action::PostgresqlPrivs(p) => Some(p.probe()),
+            Action::GetUrl(g) => Some(g.probe()),
+            Action::Unarchive(u) => Some(u.probe()),
+            Action::Find(f) => Some(f.probe()),
+            Action::Script(s) => s.probe(),
+            Action::Deb822Repository(r) => Some(r.probe()),
+            Action::AptKey(k) => Some(k.probe()),
             _ => None,
         }
     }
@@ -895,6 +1064,13 @@ impl Action {
             Action::PostgresqlUser(p) => p.reads(),
             Action::Supervisorctl(s) => s.reads(),
             Action::PostgresqlPrivs(p) => p.reads(),
+            Action::GetUrl(g) => g.reads(),
+            Action::Unarchive(u) => u.reads(),
+            Action::Find(f) => f.reads(),
+            Action::WaitFor(w) => w.reads(),
+            Action::Script(s) => s.reads(),
+            Action::Deb822Repository(r) => r.reads(),
+            Action::AptKey(k) => k.reads(),
             _ => Vec::new(),
         }
     }
@@ -936,6 +1112,13 @@ impl Action {
             Action::PostgresqlUser(p) => p.plan(facts),
             Action::Supervisorctl(s) => s.plan(facts),
             Action::PostgresqlPrivs(p) => p.plan(facts),
+            Action::GetUrl(g) => g.plan(facts),
+            Action::Unarchive(u) => u.plan(facts),
+            Action::Find(f) => f.plan(facts),
+            Action::WaitFor(w) => Ok(w.plan()),
+            Action::Script(s) => s.plan(facts),
+            Action::Deb822Repository(r) => r.plan(facts),
+            Action::AptKey(k) => k.plan(facts),
             Action::Uri(u) => Ok(Plan {
                 run: Run::Http(u.request.clone()),
                 ..Plan::ok()
