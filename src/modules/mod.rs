@@ -23,6 +23,7 @@ pub(crate) mod get_url;
 pub(crate) mod git;
 pub(crate) mod group;
 pub(crate) mod hostname;
+pub(crate) mod include_vars;
 pub(crate) mod lineinfile;
 pub(crate) mod locale_gen;
 pub(crate) mod mount;
@@ -42,6 +43,7 @@ pub(crate) mod safe_write;
 pub(crate) mod script;
 pub(crate) mod service;
 pub(crate) mod service_facts;
+pub(crate) mod set_fact;
 pub(crate) mod setup;
 pub(crate) mod stat;
 pub(crate) mod supervisorctl;
@@ -110,6 +112,8 @@ pub(crate) const NAMES: &[&str] = &[
     "apt_key",
     "package",
     "setup",
+    "set_fact",
+    "include_vars",
 ];
 
 /// The canonical module for a task key: `ansible.builtin.` prefixes and aliases resolved.
@@ -125,7 +129,7 @@ pub(crate) fn canonical(key: &str) -> Option<&'static str> {
         "template" => "template",
         "lineinfile" => "lineinfile",
         "stat" => "stat",
-        "authorized_key" => "authorized_key",
+        "authorized_key" | "ansible.posix.authorized_key" => "authorized_key",
         "user" => "user",
         "group" => "group",
         "systemd_service" | "systemd" | "service" => "systemd_service",
@@ -146,6 +150,8 @@ pub(crate) fn canonical(key: &str) -> Option<&'static str> {
         "timezone" | "community.general.timezone" => "timezone",
         "service_facts" => "service_facts",
         "setup" => "setup",
+        "set_fact" => "set_fact",
+        "include_vars" => "include_vars",
         "package_facts" => "package_facts",
         "pause" => "pause",
         "locale_gen" | "community.general.locale_gen" => "locale_gen",
@@ -170,7 +176,10 @@ pub(crate) fn canonical(key: &str) -> Option<&'static str> {
 }
 
 pub(crate) fn takes_free_form(module: &str) -> bool {
-    matches!(module, "command" | "shell" | "meta" | "script")
+    matches!(
+        module,
+        "command" | "shell" | "meta" | "include_vars" | "script"
+    )
 }
 
 /// Arguments each module accepts; `_raw` is the free-form text of `command: ls -l`.
@@ -253,6 +262,7 @@ fn spec(module: &str) -> &'static [&'static str] {
             "shell",
             "home",
             "create_home",
+            "createhome",
             "system",
             "comment",
             "remove",
@@ -361,6 +371,18 @@ fn spec(module: &str) -> &'static [&'static str] {
         "timezone" => &["name", "hwclock"],
         "service_facts" => &[],
         "setup" => &["gather_subset", "filter", "gather_timeout", "fact_path"],
+        "include_vars" => &[
+            "_raw",
+            "file",
+            "dir",
+            "name",
+            "depth",
+            "files_matching",
+            "ignore_files",
+            "extensions",
+            "ignore_unknown_extensions",
+            "hash_behaviour",
+        ],
         "package_facts" => &["manager", "strategy"],
         "pause" => &["seconds", "minutes", "prompt", "echo"],
         "locale_gen" => &["name", "state"],
@@ -368,11 +390,13 @@ fn spec(module: &str) -> &'static [&'static str] {
             "db",
             "database",
             "privs",
+            "priv",
             "type",
             "objs",
             "obj",
             "schema",
             "roles",
+            "role",
             "state",
             "login_user",
             "login_password",
@@ -611,8 +635,18 @@ fn spec(module: &str) -> &'static [&'static str] {
     }
 }
 
-/// Checks argument names (values are checked per host, once rendered).
-pub(crate) fn check_args(module: &str, args: &Args) -> Result<()> {
+/// Every argument is one the module takes (values are checked per host, once rendered).
+pub(crate) fn check_arg_names(module: &str, args: &Args) -> Result<()> {
+    // `set_fact` takes any variable names (checked when built).
+    if module == "set_fact" {
+        return match args.map.keys().any(|k| k != "cacheable") {
+            true => Ok(()),
+            false => Err(Error::input(
+                args.loc.clone(),
+                "`set_fact` needs at least one variable",
+            )),
+        };
+    }
     let known = spec(module);
     let mut errors = Vec::new();
     for key in args.map.keys() {
@@ -641,6 +675,11 @@ pub(crate) fn check_args(module: &str, args: &Args) -> Result<()> {
     if !errors.is_empty() {
         return Err(Error::many(errors));
     }
+    Ok(())
+}
+
+/// The module has the arguments it needs (after `module_defaults`).
+pub(crate) fn check_required(module: &str, args: &Args) -> Result<()> {
     let need = |any: &[&str]| any.iter().any(|k| args.map.contains_key(*k));
     let missing = match module {
         "apt" if !need(&["name", "pkg", "package", "update_cache"]) => Some("name"),
@@ -674,8 +713,8 @@ pub(crate) fn check_args(module: &str, args: &Args) -> Result<()> {
         "postgresql_db" if !need(&["name", "db"]) => Some("name"),
         "postgresql_user" if !need(&["name", "user"]) => Some("name"),
         "supervisorctl" if !need(&["name"]) => Some("name"),
-        "postgresql_privs" if !need(&["roles"]) => Some("roles"),
-        "postgresql_privs" if !need(&["privs"]) => Some("privs"),
+        "postgresql_privs" if !need(&["roles", "role"]) => Some("roles"),
+        "postgresql_privs" if !need(&["privs", "priv"]) => Some("privs"),
         "supervisorctl" if !need(&["state"]) => Some("state"),
         "django_manage" if !need(&["project_path", "app_path", "chdir"]) => Some("project_path"),
         "mount" if !need(&["state"]) => Some("state"),
@@ -815,6 +854,8 @@ pub(crate) enum Action {
     Timezone(timezone::Timezone),
     ServiceFacts(service_facts::ServiceFacts),
     Setup(setup::Setup),
+    SetFact(set_fact::SetFact),
+    IncludeVars(include_vars::IncludeVars),
     PackageFacts(package_facts::PackageFacts),
     Pause(pause::Pause),
     LocaleGen(locale_gen::LocaleGen),
@@ -881,6 +922,12 @@ impl Action {
             "timezone" => Action::Timezone(timezone::Timezone::build(&a)?),
             "service_facts" => Action::ServiceFacts(service_facts::ServiceFacts),
             "setup" => Action::Setup(setup::Setup::build(&a)?),
+            "set_fact" => Action::SetFact(set_fact::SetFact::build(&rendered, &a)?),
+            "include_vars" => Action::IncludeVars(include_vars::IncludeVars::build(
+                &a,
+                ctx.base_dir,
+                ctx.role_dir,
+            )?),
             "package_facts" => Action::PackageFacts(package_facts::PackageFacts::build(&a)?),
             "pause" => Action::Pause(pause::Pause::build(&a)?),
             "locale_gen" => Action::LocaleGen(locale_gen::LocaleGen::build(&a)?),
@@ -1076,7 +1123,11 @@ impl Action {
                 run: Run::Http(u.request.clone()),
                 ..Plan::ok()
             }),
-            Action::Debug(_) | Action::FlushHandlers | Action::Noop => Ok(Plan::ok()),
+            Action::Debug(_)
+            | Action::FlushHandlers
+            | Action::Noop
+            | Action::SetFact(_)
+            | Action::IncludeVars(_) => Ok(Plan::ok()),
         }
     }
 }

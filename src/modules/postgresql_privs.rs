@@ -43,7 +43,9 @@ impl PostgresqlPrivs {
     pub(crate) fn build(a: &Getter) -> Result<PostgresqlPrivs> {
         let kind = a.choice("type", &["table", "database", "schema"], "table")?;
         let mut privs = Vec::new();
-        for p in a.list("privs")? {
+        // `priv` and `role` are the module's aliases of `privs` and `roles`.
+        let privs_key = if a.has("priv") { "priv" } else { "privs" };
+        for p in a.list(privs_key)? {
             let p = p.trim().to_uppercase();
             let p = if p == "TEMP" {
                 "TEMPORARY".to_string()
@@ -56,7 +58,7 @@ impl PostgresqlPrivs {
                 privs.push(p);
             } else {
                 return Err(a.err(
-                    "privs",
+                    privs_key,
                     format!(
                         "`{p}` is not a privilege on a {kind}; use {}",
                         all_of(&kind).join(", ")
@@ -65,7 +67,7 @@ impl PostgresqlPrivs {
             }
         }
         if privs.is_empty() {
-            return Err(a.err("privs", "`privs` is required"));
+            return Err(a.err(privs_key, "`privs` is required"));
         }
         privs.sort();
         privs.dedup();
@@ -85,12 +87,24 @@ impl PostgresqlPrivs {
         for o in &objs {
             check_text(a, key, o)?;
         }
-        let roles = a.list("roles")?;
+        let roles_key = if a.has("role") { "role" } else { "roles" };
+        let roles: Vec<String> = a
+            .list(roles_key)?
+            .into_iter()
+            .map(|r| {
+                // PUBLIC is a keyword, not a role name: any case means it.
+                if r.eq_ignore_ascii_case("PUBLIC") {
+                    "PUBLIC".to_string()
+                } else {
+                    r
+                }
+            })
+            .collect();
         if roles.is_empty() {
-            return Err(a.err("roles", "`roles` is required"));
+            return Err(a.err(roles_key, "`roles` is required"));
         }
         for r in &roles {
-            check_text(a, "roles", r)?;
+            check_text(a, roles_key, r)?;
         }
         let schema = a.opt_str("schema")?.unwrap_or_else(|| "public".into());
         check_text(a, "schema", &schema)?;
@@ -117,13 +131,16 @@ impl PostgresqlPrivs {
     pub(crate) fn probe(&self) -> String {
         let list = |v: &[String]| v.iter().map(|s| lit(s)).collect::<Vec<_>>().join(", ");
         let acl = "coalesce(r.rolname, 'PUBLIC'), a.privilege_type";
+        // A NULL ACL means the built-in defaults (the owner has all, PUBLIC has CONNECT and
+        // TEMPORARY on a database): read them as such, or revoking from PUBLIC on a fresh
+        // database would find nothing to revoke.
         let sql = match self.kind.as_str() {
             "database" => format!(
-                "SELECT d.datname, {acl} FROM pg_database d LEFT JOIN LATERAL aclexplode(d.datacl) a ON true LEFT JOIN pg_roles r ON r.oid = a.grantee WHERE d.datname IN ({});",
+                "SELECT d.datname, {acl} FROM pg_database d LEFT JOIN LATERAL aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a ON true LEFT JOIN pg_roles r ON r.oid = a.grantee WHERE d.datname IN ({});",
                 list(&self.objs)
             ),
             "schema" => format!(
-                "SELECT n.nspname, {acl} FROM pg_namespace n LEFT JOIN LATERAL aclexplode(n.nspacl) a ON true LEFT JOIN pg_roles r ON r.oid = a.grantee WHERE n.nspname IN ({});",
+                "SELECT n.nspname, {acl} FROM pg_namespace n LEFT JOIN LATERAL aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a ON true LEFT JOIN pg_roles r ON r.oid = a.grantee WHERE n.nspname IN ({});",
                 list(&self.objs)
             ),
             _ => {
@@ -133,7 +150,7 @@ impl PostgresqlPrivs {
                     format!("c.relname IN ({})", list(&self.objs))
                 };
                 format!(
-                    "SELECT c.relname, {acl} FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN LATERAL aclexplode(c.relacl) a ON true LEFT JOIN pg_roles r ON r.oid = a.grantee WHERE n.nspname = {} AND {which};",
+                    "SELECT c.relname, {acl} FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN LATERAL aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a ON true LEFT JOIN pg_roles r ON r.oid = a.grantee WHERE n.nspname = {} AND {which};",
                     lit(&self.schema)
                 )
             }
@@ -270,8 +287,11 @@ mod tests {
 
     #[test]
     fn table() {
-        // A database with the default ACL (NULL: one row, no privilege), one granted CONNECT.
-        let fresh = format!("appdb{US}PUBLIC{US}\n");
+        // A database with the default ACL (NULL, read through acldefault: the owner has all,
+        // PUBLIC has CONNECT and TEMPORARY), one granted CONNECT.
+        let fresh = format!(
+            "appdb{US}owner{US}CREATE\nappdb{US}owner{US}CONNECT\nappdb{US}owner{US}TEMPORARY\nappdb{US}PUBLIC{US}CONNECT\nappdb{US}PUBLIC{US}TEMPORARY\n"
+        );
         let granted = format!(
             "appdb{US}PUBLIC{US}CONNECT\nappdb{US}report{US}CONNECT\nappdb{US}report{US}TEMPORARY\n"
         );
@@ -286,6 +306,17 @@ mod tests {
             (
                 json!({"db": "appdb", "type": "database", "privs": "CONNECT,TEMP", "roles": "report"}),
                 granted.clone(),
+                vec![],
+            ),
+            // Public roles' spelling: `role`/`priv`, revoking PUBLIC's default privileges.
+            (
+                json!({"db": "appdb", "type": "database", "priv": "ALL", "role": "public", "state": "absent"}),
+                fresh.clone(),
+                vec!["revoke CONNECT, TEMPORARY on database appdb from PUBLIC"],
+            ),
+            (
+                json!({"db": "appdb", "type": "database", "privs": "ALL", "roles": "owner"}),
+                fresh.clone(),
                 vec![],
             ),
             (

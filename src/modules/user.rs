@@ -61,7 +61,12 @@ impl User {
             append: a.bool("append", false)?,
             shell: a.opt_str("shell")?,
             home: a.opt_path("home")?,
-            create_home: a.bool("create_home", true)?,
+            // `createhome` is the older spelling public roles still use.
+            create_home: if a.has("createhome") {
+                a.bool("createhome", true)?
+            } else {
+                a.bool("create_home", true)?
+            },
             system: a.bool("system", false)?,
             comment: a.opt_str("comment")?,
             remove: a.bool("remove", false)?,
