@@ -26,6 +26,8 @@ pub(crate) fn need(action: &Action) -> Option<Need> {
     // Only a task with a probe needs one.
     action.probe()?;
     Some(match action {
+        // `recurse` also lists the tree below: its own snippet.
+        Action::File(f) if f.recurse => Need::Own,
         Action::File(f) => Need::Files {
             paths: vec![f.path.clone()],
             sums: vec![],

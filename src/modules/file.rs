@@ -410,3 +410,31 @@ mod tests {
         assert!(f.plan(top).is_err());
     }
 }
+#[cfg(test)]
+mod local_probe {
+    use super::*;
+    #[test]
+    fn recurse_probe_through_a_shell() {
+        use crate::transport::Transport;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("sub")).unwrap();
+        std::fs::write(dir.path().join("sub/f"), "").unwrap();
+        let f = File {
+            path: dir.path().display().to_string(),
+            state: "directory".into(),
+            mode: file_mode::parse("u=rwX,g=rX,o="),
+            owner: None,
+            group: None,
+            src: None,
+            force: false,
+            recurse: true,
+        };
+        let out = crate::transport::local::Local::new()
+            .run(&f.probe(), None)
+            .unwrap();
+        let p = f
+            .plan(&out.out)
+            .unwrap_or_else(|e| panic!("{e}\n{}", out.out));
+        assert!(!p.changes.is_empty());
+    }
+}

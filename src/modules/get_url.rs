@@ -8,6 +8,7 @@
 
 use super::args::Getter;
 use super::file_fact::{self, FileFact, Kind, attr_changes};
+use super::file_mode::{self, Mode};
 use super::safe_write;
 use super::{Change, Plan, Resource, Run};
 use crate::error::Result;
@@ -20,7 +21,7 @@ pub(crate) struct GetUrl {
     pub(crate) dest: String,
     /// (algorithm, lower-case hex digest)
     pub(crate) checksum: Option<(String, String)>,
-    pub(crate) mode: Option<u32>,
+    pub(crate) mode: Option<Mode>,
     pub(crate) owner: Option<String>,
     pub(crate) group: Option<String>,
     pub(crate) force: bool,
@@ -159,7 +160,13 @@ impl GetUrl {
             url: fetch.url.clone(),
             dest,
             checksum,
-            mode: a.opt_mode("mode")?,
+            mode: match a.opt_str("mode")? {
+                None => None,
+                Some(m) => match file_mode::parse(&m) {
+                    Some(m) => Some(m),
+                    None => a.opt_mode("mode")?.map(Mode::Octal),
+                },
+            },
             owner: safe_write::check_owner(a, "owner")?,
             group: safe_write::check_owner(a, "group")?,
             force: a.bool("force", false)?,
@@ -256,7 +263,7 @@ impl GetUrl {
             let (words, cmds) = attr_changes(
                 fact,
                 &dest,
-                self.mode,
+                self.mode.as_ref().map(|m| m.resolve(fact.mode, false)),
                 self.owner.as_deref(),
                 self.group.as_deref(),
             );
@@ -320,7 +327,8 @@ impl GetUrl {
         }
         let owner = self.owner.clone().or_else(|| old.map(|f| f.uid.clone()));
         let group = self.group.clone().or_else(|| old.map(|f| f.gid.clone()));
-        let mode = self.mode.or(old.map(|f| f.mode)).unwrap_or(0o644);
+        let base = old.map(|f| f.mode).unwrap_or(0o644);
+        let mode = self.mode.as_ref().map_or(base, |m| m.resolve(base, false));
         if old.is_some() && self.checksum.is_none() {
             // Forced: the same bytes as the file in place leave it alone (attributes aside).
             s.push_str(&format!(
@@ -348,7 +356,7 @@ mod tests {
             url: url.clone(),
             dest: "/opt/app.tgz".into(),
             checksum: checksum.map(|c| ("sha256".into(), c.into())),
-            mode: Some(0o640),
+            mode: Some(Mode::Octal(0o640)),
             owner: None,
             group: None,
             force,
