@@ -126,11 +126,16 @@ pub(crate) fn wanted(
     // Probes of `no_log` tasks: each runs as its own snippet (never merged), so its section
     // can be left out of what -vv prints.
     let mut hidden: Vec<String> = Vec::new();
+    // What `set_fact` and `include_vars` set is known before the run (they run on the control
+    // machine): later tasks that read it are probed with the others.
+    let mut sets: Option<Map<String, Value>> = None;
     for task in &play.tasks {
+        let base_now = sets.as_ref().unwrap_or(base);
+        let mut pending: Map<String, Value> = Map::new();
         if task.delegate_to.is_some() || !tags.selects(&task.tags) {
             continue;
         }
-        let inst = TaskInstance::new(task, base, deferred);
+        let inst = TaskInstance::new(task, base_now, deferred);
         let Ok(items) = inst.items(&inst.vars()) else {
             continue;
         };
@@ -142,7 +147,16 @@ pub(crate) fn wanted(
             let Ok(sudo) = inst.sudo(play, &vars) else {
                 continue;
             };
-            if let Ok(action) = inst.action(&vars, base_dir)
+            let action = inst.action(&vars, base_dir);
+            if let Ok(Action::SetFact(crate::modules::set_fact::SetFact { vars: v, .. }))
+            | Ok(Action::IncludeVars(crate::modules::include_vars::IncludeVars {
+                vars: v,
+                ..
+            })) = &action
+            {
+                pending.extend(v.clone());
+            }
+            if let Ok(action) = action
                 && let (Ok(Some(p)), Some(need)) = (inst.probe(&action, &vars), need(&action))
             {
                 if task.no_log && !hidden.contains(&p) {
@@ -155,6 +169,11 @@ pub(crate) fn wanted(
                     None => wanted.push((p, need, sudo.clone())),
                 }
             }
+        }
+        if !pending.is_empty() {
+            let mut next = base_now.clone();
+            next.extend(pending);
+            sets = Some(next);
         }
     }
     (wanted, hidden)

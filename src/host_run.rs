@@ -49,7 +49,10 @@ pub(crate) struct HostRun<'a> {
     /// task's vars or the loop item), as written: rendered for each task by
     /// `host_vars::task_item_vars` (validation rejected every other one).
     deferred: Map<String, Value>,
+    /// Registered results and `set_fact` variables (one level in Ansible).
     registered: Map<String, Value>,
+    /// `include_vars` variables: below `set_fact`, above task vars.
+    included: Map<String, Value>,
     facts: FactCache,
     /// The host's facts (`ansible_facts`), once gathered.
     gathered: Option<Map<String, Value>>,
@@ -115,6 +118,7 @@ impl<'a> HostRun<'a> {
             base,
             deferred,
             registered: Map::new(),
+            included: Map::new(),
             facts: FactCache::default(),
             gathered: None,
             facts_error: None,
@@ -275,8 +279,23 @@ impl<'a> HostRun<'a> {
     /// adds those).
     fn known_vars(&self) -> Map<String, Value> {
         let mut m = self.base.clone();
-        m.extend(self.registered.clone());
+        let over = self.over();
+        m.extend(over.clone());
+        // `-e` still wins.
+        for (k, v) in self.r.opts.extra_vars.iter() {
+            if over.contains_key(k) {
+                m.insert(k.clone(), v.clone());
+            }
+        }
         m
+    }
+
+    /// What sits above a task's own `vars`: `include_vars`, then `set_fact` and registered
+    /// results.
+    fn over(&self) -> Map<String, Value> {
+        let mut o = self.included.clone();
+        o.extend(self.registered.clone());
+        o
     }
 
     fn run_task(
@@ -311,8 +330,9 @@ impl<'a> HostRun<'a> {
             name: task.display_name(),
         });
         let m = self.known_vars();
+        let over = self.over();
         let deferred = self.deferred.clone();
-        let inst = TaskInstance::new(task, &m, &deferred);
+        let inst = TaskInstance::new(task, &m, &deferred).with_over(&over);
         let items = match inst.items(&inst.vars()) {
             Ok(items) => items,
             Err(e) => {
@@ -322,13 +342,29 @@ impl<'a> HostRun<'a> {
         };
         let looped = task.loop_items.is_some();
         let mut outcomes = Vec::new();
-        for item in items {
+        // `set_fact` and `include_vars` in a loop: each item sees what the ones before set.
+        let sets_vars = matches!(task.module.as_str(), "set_fact" | "include_vars");
+        for (n, item) in items.into_iter().enumerate() {
+            if n > 0 && task.loop_pause > 0.0 {
+                std::thread::sleep(std::time::Duration::from_secs_f64(task.loop_pause));
+            }
+            let (m, over) = match sets_vars {
+                true => (self.known_vars(), self.over()),
+                false => (Map::new(), Map::new()),
+            };
+            let fresh = TaskInstance::new(task, &m, &deferred).with_over(&over);
+            let inst = if sets_vars { &fresh } else { &inst };
             let vars = inst.item_vars(item.as_ref()).0;
-            let mut o = self.run_item(&inst, &vars)?;
+            let mut o = self.run_item(inst, &vars)?;
             if let Some(i) = item
                 && let Value::Object(obj) = &mut o.value
             {
-                obj.insert(task.loop_var.clone(), i);
+                obj.insert(task.loop_var.clone(), i.value);
+                if let Some(iv) = &task.index_var
+                    && let Some(x) = i.extra.get(iv)
+                {
+                    obj.insert(iv.clone(), x.clone());
+                }
             }
             let stop = o.status == Status::Failed;
             outcomes.push(o);
@@ -358,7 +394,8 @@ impl<'a> HostRun<'a> {
     ) -> (Status, Value) {
         let (status, value) = crate::outcome::aggregate(&outcomes, looped);
         // Facts a module returns (`setup`, `service_facts`, `hostname` ...) join the host's.
-        for o in &outcomes {
+        let sets_vars = matches!(task.module.as_str(), "set_fact" | "include_vars");
+        for o in outcomes.iter().filter(|_| !sets_vars) {
             if o.status != Status::Failed
                 && let Some(Value::Object(af)) = o.value.get("ansible_facts")
             {
@@ -416,6 +453,23 @@ impl<'a> HostRun<'a> {
             Err(e) => return Ok(self.dry.unknown_result(task, &e)),
         };
         match &action {
+            Action::SetFact(sf) => {
+                self.registered.extend(sf.vars.clone());
+                crate::hostvars::update(&self.host.name, &sf.vars);
+                if sf.cacheable {
+                    self.merge_facts(&sf.vars);
+                }
+                let mut o = Outcome::new(Status::Ok, "");
+                o.value = sf.result();
+                return Ok(o);
+            }
+            Action::IncludeVars(iv) => {
+                self.included.extend(iv.vars.clone());
+                crate::hostvars::update(&self.host.name, &iv.vars);
+                let mut o = Outcome::new(Status::Ok, "");
+                o.value = iv.result();
+                return Ok(o);
+            }
             Action::Debug(m) => return Ok(Outcome::new(Status::Ok, m.clone())),
             Action::Noop | Action::FlushHandlers => return Ok(Outcome::new(Status::Ok, "")),
             _ => {}

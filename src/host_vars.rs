@@ -199,8 +199,9 @@ pub(crate) fn install_extra(extra: &Map<String, Value>) {
 pub(crate) fn task_item_vars(
     task: &crate::task::Task,
     m: &Map<String, Value>,
-    item: Option<&Value>,
+    item: Option<&crate::task_instance::Item>,
     deferred: &Map<String, Value>,
+    over: Option<&Map<String, Value>>,
 ) -> (Map<String, Value>, Vec<Unresolved>) {
     let mut mi = m.clone();
     // A role's tasks know their role.
@@ -214,23 +215,33 @@ pub(crate) fn task_item_vars(
     // written: rendered here from that text, never from a registered value's.
     mi.extend(deferred.clone());
     mi.extend(task.vars.clone());
+    let over = over.filter(|o| !o.is_empty());
+    if let Some(o) = over {
+        mi.extend(o.clone());
+    }
     let extra = EXTRA.get();
     if let Some(extra) = extra {
-        for (k, v) in extra.iter().filter(|(k, _)| task.vars.contains_key(*k)) {
+        let mine =
+            |k: &String| task.vars.contains_key(k) || over.is_some_and(|o| o.contains_key(k));
+        for (k, v) in extra.iter().filter(|(k, _)| mine(k)) {
             mi.insert(k.clone(), v.clone());
         }
     }
     if let Some(i) = item {
-        mi.insert(task.loop_var.clone(), i.clone());
+        mi.insert(task.loop_var.clone(), i.value.clone());
+        mi.extend(i.extra.clone());
     }
-    let keys: BTreeSet<&String> = task
-        .vars
-        .iter()
-        .filter(|(k, _)| extra.is_none_or(|e| !e.contains_key(*k)))
-        .filter(|(k, v)| mentions_template(v) && (item.is_none() || **k != task.loop_var))
-        .map(|(k, _)| k)
-        .chain(deferred.keys().filter(|k| !task.vars.contains_key(*k)))
-        .collect();
+    let keys: BTreeSet<&String> =
+        task.vars
+            .iter()
+            .filter(|(k, _)| extra.is_none_or(|e| !e.contains_key(*k)))
+            .filter(|(k, _)| over.is_none_or(|o| !o.contains_key(*k)))
+            .filter(|(k, v)| mentions_template(v) && (item.is_none() || **k != task.loop_var))
+            .map(|(k, _)| k)
+            .chain(deferred.keys().filter(|k| {
+                !task.vars.contains_key(*k) && over.is_none_or(|o| !o.contains_key(*k))
+            }))
+            .collect();
     if keys.is_empty() {
         return (mi, Vec::new());
     }

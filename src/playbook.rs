@@ -1,9 +1,11 @@
 //! A playbook: a list of plays, each selecting hosts and running tasks then handlers.
 
 use crate::error::{Error, Result, suggest};
+use crate::inherited::Inherited;
 use crate::location::Location;
 use crate::serial::Serial;
 use crate::task::{Task, boolean, scalar_string};
+use crate::task_list::{TaskList, read_named};
 use crate::yaml::{self, Doc};
 use marked_yaml::Node;
 use serde_json::{Map, Value};
@@ -20,6 +22,8 @@ pub(crate) struct Playbook {
 #[derive(Debug)]
 pub(crate) struct Play {
     pub(crate) name: Option<String>,
+    /// The directory of the playbook the play is written in (an imported playbook's own).
+    pub(crate) dir: PathBuf,
     pub(crate) loc: Location,
     pub(crate) hosts: String,
     pub(crate) hosts_loc: Location,
@@ -47,7 +51,7 @@ pub(crate) struct Play {
     pub(crate) environment: crate::task::Env,
 }
 
-const PLAY_KEYS: &[&str] = &[
+pub(crate) const PLAY_KEYS: &[&str] = &[
     "name",
     "hosts",
     "vars",
@@ -64,34 +68,121 @@ const PLAY_KEYS: &[&str] = &[
     "tags",
     "roles",
     "environment",
+    "pre_tasks",
+    "post_tasks",
 ];
 
 impl Playbook {
     pub(crate) fn load(path: &Path) -> Result<Playbook> {
-        let text = crate::vault::read_text(path)?;
-        let doc = Doc::parse(path.to_path_buf(), &text, true)?;
-        let dir = path
-            .parent()
-            .map(Path::to_path_buf)
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or_else(|| PathBuf::from("."));
-        let mut plays = Vec::new();
-        let mut errors = Vec::new();
-        for node in doc.root.as_sequence().expect("top level is a list").iter() {
-            match Play::parse(&doc, node, &dir) {
-                Ok(p) => plays.push(p),
-                Err(e) => errors.push(e),
-            }
-        }
-        match errors.len() {
-            0 => Ok(Playbook {
-                path: path.to_path_buf(),
-                dir,
-                plays,
-            }),
-            _ => Err(Error::many(errors)),
+        let dir = dir_of(path);
+        let plays = load_plays(path, 0)?;
+        Ok(Playbook {
+            path: path.to_path_buf(),
+            dir,
+            plays,
+        })
+    }
+}
+
+/// The directory a file is in (`.` for a bare name).
+fn dir_of(path: &Path) -> PathBuf {
+    path.parent()
+        .map(Path::to_path_buf)
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// The plays of a playbook file, those of the playbooks it imports in their place.
+fn load_plays(path: &Path, depth: usize) -> Result<Vec<Play>> {
+    let text = crate::vault::read_text(path)?;
+    let doc = Doc::parse(path.to_path_buf(), &text, true)?;
+    let dir = dir_of(path);
+    let mut plays = Vec::new();
+    let mut errors = Vec::new();
+    for node in doc.root.as_sequence().expect("top level is a list").iter() {
+        let import = node.as_mapping().and_then(|m| {
+            m.iter()
+                .find(|(k, _)| {
+                    matches!(
+                        k.as_str(),
+                        "import_playbook" | "ansible.builtin.import_playbook"
+                    )
+                })
+                .map(|(k, v)| (k.as_str().to_string(), v))
+        });
+        let res = match import {
+            Some((key, file)) => import_playbook(&doc, node, &key, file, &dir, depth),
+            None => Play::parse(&doc, node, &dir).map(|p| vec![p]),
+        };
+        match res {
+            Ok(p) => plays.extend(p),
+            Err(e) => errors.push(e),
         }
     }
+    match errors.len() {
+        0 => Ok(plays),
+        _ => Err(Error::many(errors)),
+    }
+}
+
+/// `- import_playbook: other.yml` (relative to the playbook naming it), with its `when` put
+/// before every task's own and its `vars` over each play's, as in Ansible.
+fn import_playbook(
+    doc: &Doc,
+    node: &Node,
+    key: &str,
+    file: &Node,
+    dir: &Path,
+    depth: usize,
+) -> Result<Vec<Play>> {
+    let mut when = Vec::new();
+    let mut vars = Map::new();
+    let mut tags = Vec::new();
+    for (k, v) in node.as_mapping().expect("an import is a mapping").iter() {
+        match k.as_str() {
+            "name" => {}
+            "when" => when.extend(crate::task::conditions(doc, v)),
+            "vars" => vars.extend(crate::inventory::vars_map(doc, v)?),
+            "tags" => tags.extend(crate::task::tag_list(doc, v)?),
+            other if other == key => {}
+            other => {
+                return Err(Error::input(
+                    doc.key_loc(k),
+                    format!("`{other}` is not supported on `{key}`"),
+                )
+                .with_hint(format!("`{key}` takes `name`, `when`, `vars` and `tags`")));
+            }
+        }
+    }
+    let rel = scalar_string(doc, file, key)?;
+    if rel.contains("{{") {
+        return Err(Error::input(
+            doc.loc(file),
+            format!("templated `{key}` names are not supported"),
+        )
+        .with_hint("playbooks are read before the run, so name the file itself"));
+    }
+    if depth >= crate::task_list::MAX_IMPORT_DEPTH {
+        return Err(Error::input(doc.loc(file), "playbooks nested too deep")
+            .with_hint("does a playbook import itself?"));
+    }
+    let path = crate::paths::under(dir, &rel);
+    if !path.is_file() {
+        return Err(Error::input(
+            doc.loc(file),
+            format!("playbook `{}`: not found", path.display()),
+        ));
+    }
+    let mut plays = load_plays(&path, depth + 1)?;
+    for play in &mut plays {
+        play.vars.extend(vars.clone());
+        play.tags.extend(tags.iter().cloned());
+        for t in &mut play.tasks {
+            t.when = when.iter().cloned().chain(t.when.drain(..)).collect();
+            t.tags.extend(tags.iter().cloned());
+        }
+    }
+    Ok(plays)
 }
 
 impl Play {
@@ -107,6 +198,7 @@ impl Play {
         };
         let mut play = Play {
             name: None,
+            dir: dir.to_path_buf(),
             loc: doc.loc(node),
             hosts: String::new(),
             hosts_loc: doc.loc(node),
@@ -130,6 +222,8 @@ impl Play {
         };
         // Roles run before the play's own tasks, wherever `roles` is written.
         let mut role_tasks: Vec<Task> = Vec::new();
+        let mut pre_tasks: Option<Vec<Task>> = None;
+        let mut post_tasks: Option<Vec<Task>> = None;
         let mut has_hosts = false;
         // Ansible's precedence: what vars_files define wins over the play's `vars`.
         let mut file_vars = Map::new();
@@ -176,7 +270,7 @@ impl Play {
                     "become_user" => play.become_user = Some(scalar_string(doc, value, k)?),
                     "remote_user" => play.remote_user = Some(scalar_string(doc, value, k)?),
                     "gather_facts" => play.gather_facts = boolean(doc, value, k)?,
-                    "tasks" | "handlers" => {
+                    "tasks" | "handlers" | "pre_tasks" | "post_tasks" => {
                         let is_handler = k == "handlers";
                         let items = match value {
                             Node::Sequence(seq) => seq.iter().collect::<Vec<_>>(),
@@ -191,10 +285,12 @@ impl Play {
                         };
                         let mut found = TaskList::new(is_handler, dir, &mut play);
                         found.collect(doc, &items, &Inherited::default(), 0);
-                        if is_handler {
-                            play.handlers.extend(std::mem::take(&mut found.tasks));
-                        } else {
-                            play.tasks.extend(std::mem::take(&mut found.tasks));
+                        let tasks = std::mem::take(&mut found.tasks);
+                        match k {
+                            "handlers" => play.handlers.extend(tasks),
+                            "pre_tasks" => pre_tasks.get_or_insert_default().extend(tasks),
+                            "post_tasks" => post_tasks.get_or_insert_default().extend(tasks),
+                            _ => play.tasks.extend(tasks),
                         }
                         found.finish(&mut play, &mut errors, &mut broken_handlers);
                     }
@@ -238,9 +334,7 @@ impl Play {
                             doc.key_loc(key),
                             format!("unknown play keyword `{other}`"),
                         );
-                        if matches!(other, "pre_tasks" | "post_tasks" | "import_playbook") {
-                            e = e.with_hint(format!("`{other}` is not supported yet"));
-                        } else if let Some(s) = suggest(other, PLAY_KEYS.iter().copied()) {
+                        if let Some(s) = suggest(other, PLAY_KEYS.iter().copied()) {
                             e = e.with_hint(format!("did you mean `{s}`?"));
                         }
                         errors.push(e);
@@ -254,8 +348,19 @@ impl Play {
         }
         play.vars.extend(file_vars);
         play.var_locs.extend(file_locs);
-        role_tasks.append(&mut play.tasks);
-        play.tasks = role_tasks;
+        // Ansible's order: pre_tasks, their handlers, roles, tasks, handlers, post_tasks.
+        let mut all = Vec::new();
+        if let Some(pre) = pre_tasks {
+            all.extend(pre);
+            all.push(Task::flush_handlers(&play.loc));
+        }
+        all.extend(role_tasks);
+        all.append(&mut play.tasks);
+        if let Some(post) = post_tasks {
+            all.push(Task::flush_handlers(&play.loc));
+            all.extend(post);
+        }
+        play.tasks = all;
         for t in &mut play.tasks {
             t.tags.extend(play.tags.iter().cloned());
         }
@@ -276,546 +381,6 @@ impl Play {
             _ => Err(Error::many(errors)),
         }
     }
-}
-
-const IMPORT_KEYS: &[&str] = &[
-    "import_tasks",
-    "include_tasks",
-    "ansible.builtin.import_tasks",
-    "ansible.builtin.include_tasks",
-];
-
-/// Task files may import task files; deeper than this is taken for a cycle.
-const MAX_IMPORT_DEPTH: usize = 16;
-
-/// What an import passes on to every task it brings in.
-#[derive(Default, Clone)]
-struct Inherited {
-    when: Vec<crate::location::Spanned<Value>>,
-    vars: Map<String, Value>,
-    tags: Vec<String>,
-    // From blocks only.
-    become_: Option<bool>,
-    become_user: Option<String>,
-    ignore_errors: bool,
-    no_log: bool,
-    blocks: Vec<crate::block::BlockPos>,
-    /// The role the tasks come from: where their `src` files are looked for first.
-    role_dir: Option<PathBuf>,
-    environment: crate::task::Env,
-}
-
-/// What a block takes besides its sections.
-const BLOCK_KEYS: &str = "`name`, `when`, `vars`, `tags`, `become`, `become_user`, `ignore_errors`, `no_log`, `environment`";
-
-/// A play's tasks (or handlers) as they are collected, task files spliced in where they are
-/// imported: the file is read and checked now, before any host is contacted.
-struct TaskList {
-    is_handler: bool,
-    tasks: Vec<Task>,
-    errors: Vec<Error>,
-    /// Names of handlers that did not parse: notifying them is not a second error.
-    broken_handlers: Vec<String>,
-    blocks: Vec<crate::block::BlockInfo>,
-    /// The playbook's directory, where `roles/` is.
-    dir: PathBuf,
-    /// Found while collecting: roles' handlers and defaults.
-    handlers: Vec<Task>,
-    defaults: Map<String, Value>,
-    default_locs: std::collections::HashMap<String, Location>,
-    /// Roles brought in so far (folder, parameters): each runs once.
-    roles_seen: Vec<(PathBuf, String)>,
-}
-
-const ROLE_KEYS: &[&str] = &[
-    "import_role",
-    "include_role",
-    "ansible.builtin.import_role",
-    "ansible.builtin.include_role",
-];
-
-impl TaskList {
-    fn empty(is_handler: bool, dir: &Path) -> TaskList {
-        TaskList {
-            is_handler,
-            tasks: Vec::new(),
-            errors: Vec::new(),
-            broken_handlers: Vec::new(),
-            blocks: Vec::new(),
-            dir: dir.to_path_buf(),
-            handlers: Vec::new(),
-            defaults: Map::new(),
-            default_locs: Default::default(),
-            roles_seen: Vec::new(),
-        }
-    }
-
-    /// Collects into a play: block numbers go on from the play's.
-    fn new(is_handler: bool, dir: &Path, play: &mut Play) -> TaskList {
-        TaskList {
-            blocks: std::mem::take(&mut play.blocks),
-            ..TaskList::empty(is_handler, dir)
-        }
-    }
-
-    /// Hands back to the play what is not its task list.
-    fn finish(self, play: &mut Play, errors: &mut Vec<Error>, broken: &mut Vec<String>) {
-        play.blocks = self.blocks;
-        play.handlers.extend(self.handlers);
-        for (k, v) in self.defaults {
-            if !play.defaults.contains_key(&k)
-                && let Some(at) = self.default_locs.get(&k)
-            {
-                play.default_locs.insert(k.clone(), at.clone());
-            }
-            play.defaults.entry(k).or_insert(v);
-        }
-        errors.extend(self.errors);
-        broken.extend(self.broken_handlers);
-    }
-
-    fn collect(&mut self, doc: &Doc, items: &[&Node], inherited: &Inherited, depth: usize) {
-        for item in items {
-            if let Some(map) = item.as_mapping()
-                && map.get_node("block").is_some()
-            {
-                if self.is_handler {
-                    self.errors.push(Error::input(
-                        doc.loc(item),
-                        "`block` is not supported among handlers",
-                    ));
-                } else if let Err(e) = self.block(doc, item, inherited, depth) {
-                    self.errors.push(e);
-                }
-                continue;
-            }
-            let role = item.as_mapping().and_then(|m| {
-                m.iter()
-                    .find(|(k, _)| ROLE_KEYS.contains(&k.as_str()))
-                    .map(|(k, _)| k.as_str().to_string())
-            });
-            if let Some(key) = role {
-                let res = if self.is_handler {
-                    Err(Error::input(
-                        doc.loc(item),
-                        format!("`{key}` is not supported among handlers"),
-                    ))
-                } else {
-                    self.role(doc, item, Some(&key), inherited, depth)
-                };
-                if let Err(e) = res {
-                    self.errors.push(e);
-                }
-                continue;
-            }
-            let import = item.as_mapping().and_then(|m| {
-                m.iter()
-                    .find(|(k, _)| IMPORT_KEYS.contains(&k.as_str()))
-                    .map(|(k, v)| (k.as_str().to_string(), v))
-            });
-            if let Some((key, file)) = import {
-                if self.is_handler {
-                    self.errors.push(Error::input(
-                        doc.loc(item),
-                        format!("`{key}` is not supported among handlers"),
-                    ));
-                    continue;
-                }
-                match import_file(doc, item, &key, file, inherited, depth) {
-                    Ok((Some(sub), inh)) => self.collect(&sub, &sub.items(), &inh, depth + 1),
-                    Ok((None, _)) => {}
-                    Err(e) => self.errors.push(e),
-                }
-                continue;
-            }
-            match Task::parse(doc, item, self.is_handler) {
-                Ok(mut t) => {
-                    t.when = inherited.when.iter().cloned().chain(t.when).collect();
-                    let mut vars = inherited.vars.clone();
-                    vars.extend(std::mem::take(&mut t.vars));
-                    t.vars = vars;
-                    t.tags.extend(inherited.tags.iter().cloned());
-                    if t.become_.is_none() {
-                        t.become_ = inherited.become_;
-                    }
-                    if t.become_user.is_none() {
-                        t.become_user = inherited.become_user.clone();
-                    }
-                    t.ignore_errors |= inherited.ignore_errors;
-                    t.no_log |= inherited.no_log;
-                    t.blocks = inherited.blocks.clone();
-                    if t.role_dir.is_none() {
-                        t.role_dir = inherited.role_dir.clone();
-                    }
-                    for (k, v) in &inherited.environment {
-                        t.environment.entry(k.clone()).or_insert_with(|| v.clone());
-                    }
-                    self.tasks.push(t);
-                }
-                Err(e) => {
-                    if self.is_handler {
-                        self.broken_handlers.extend(handler_names(item));
-                    }
-                    self.errors.push(e)
-                }
-            }
-        }
-    }
-}
-
-impl TaskList {
-    /// A `block` with its `rescue` and `always`: their tasks are collected in order, each
-    /// knowing where it sits; the block's keywords go to all of them.
-    fn block(&mut self, doc: &Doc, item: &Node, inherited: &Inherited, depth: usize) -> Result<()> {
-        use crate::block::{BlockInfo, BlockPos, Section};
-        let map = item.as_mapping().expect("a block is a mapping");
-        if depth >= MAX_IMPORT_DEPTH {
-            return Err(Error::input(
-                doc.loc(item),
-                format!("blocks and task files nested more than {MAX_IMPORT_DEPTH} deep"),
-            ));
-        }
-        let mut inh = inherited.clone();
-        let mut sections: Vec<(Section, Vec<&Node>)> = Vec::new();
-        for (k, v) in map.iter() {
-            let key = k.as_str();
-            match key {
-                "block" | "rescue" | "always" => {
-                    let items = match v {
-                        Node::Sequence(seq) => seq.iter().collect(),
-                        Node::Scalar(s) if s.as_str().is_empty() => Vec::new(),
-                        other => {
-                            return Err(Error::input(
-                                doc.loc(other),
-                                format!(
-                                    "`{key}` must be a list of tasks, found {}",
-                                    yaml::kind(other)
-                                ),
-                            ));
-                        }
-                    };
-                    let section = match key {
-                        "block" => Section::Main,
-                        "rescue" => Section::Rescue,
-                        _ => Section::Always,
-                    };
-                    sections.push((section, items));
-                }
-                "name" => {}
-                "when" => inh.when.extend(crate::task::conditions(doc, v)),
-                "vars" => inh.vars.extend(crate::inventory::vars_map(doc, v)?),
-                "tags" => inh.tags.extend(crate::task::tag_list(doc, v)?),
-                "become" => inh.become_ = Some(boolean(doc, v, key)?),
-                "become_user" => inh.become_user = Some(scalar_string(doc, v, key)?),
-                "ignore_errors" => inh.ignore_errors |= boolean(doc, v, key)?,
-                "no_log" => inh.no_log |= boolean(doc, v, key)?,
-                "environment" => inh.environment.extend(crate::task::environment(doc, v)?),
-                other => {
-                    return Err(Error::input(
-                        doc.key_loc(k),
-                        format!("`{other}` is not supported on a block"),
-                    )
-                    .with_hint(format!(
-                        "a block takes `rescue` and `always`, and {BLOCK_KEYS}"
-                    )));
-                }
-            }
-        }
-        let id = self.blocks.len();
-        self.blocks.push(BlockInfo {
-            has_rescue: sections
-                .iter()
-                .any(|(s, items)| *s == Section::Rescue && !items.is_empty()),
-        });
-        // Written order does not matter: block, then rescue, then always.
-        sections.sort_by_key(|(s, _)| *s as u8);
-        for (section, items) in sections {
-            let mut sub = inh.clone();
-            sub.blocks.push(BlockPos { id, section });
-            self.collect(doc, &items, &sub, depth + 1);
-        }
-        Ok(())
-    }
-}
-
-impl TaskList {
-    /// A role: from a play's `roles` (`key` None: `- NAME` or `- role: NAME` with keywords)
-    /// or an `import_role` / `include_role` task (`name:` under the key). Its defaults go to
-    /// the play, its vars and the entry's `vars` to its tasks, its handlers to the play's.
-    fn role(
-        &mut self,
-        doc: &Doc,
-        item: &Node,
-        key: Option<&str>,
-        inherited: &Inherited,
-        depth: usize,
-    ) -> Result<()> {
-        let mut inh = inherited.clone();
-        let mut params = Map::new();
-        let (name, name_node) = match (item, key) {
-            (Node::Scalar(s), None) => (s.as_str().to_string(), item),
-            (Node::Mapping(m), _) => {
-                let mut found = None;
-                for (k, v) in m.iter() {
-                    let kk = k.as_str();
-                    match kk {
-                        "role" | "name" if key.is_none() => {
-                            found = Some((scalar_string(doc, v, kk)?, v))
-                        }
-                        k2 if Some(k2) == key => match v {
-                            Node::Mapping(args) => {
-                                for (ak, av) in args.iter() {
-                                    match ak.as_str() {
-                                        "name" => {
-                                            found = Some((scalar_string(doc, av, "name")?, av))
-                                        }
-                                        other => {
-                                            return Err(Error::input(
-                                                doc.key_loc(ak),
-                                                format!("`{other}` is not supported on `{k2}`"),
-                                            )
-                                            .with_hint("give the role's `name`; its variables go under the task's `vars`"));
-                                        }
-                                    }
-                                }
-                            }
-                            other => found = Some((scalar_string(doc, other, k2)?, other)),
-                        },
-                        "name" => {}
-                        "when" => inh.when.extend(crate::task::conditions(doc, v)),
-                        "vars" => params.extend(crate::inventory::vars_map(doc, v)?),
-                        "tags" => inh.tags.extend(crate::task::tag_list(doc, v)?),
-                        "become" => inh.become_ = Some(boolean(doc, v, kk)?),
-                        "become_user" => inh.become_user = Some(scalar_string(doc, v, kk)?),
-                        other
-                            if key.is_none()
-                                && !PLAY_KEYS.contains(&other)
-                                && !crate::task::is_keyword(other) =>
-                        {
-                            // Ansible's role parameters: `- role: nginx, port: 80`.
-                            params.insert(other.to_string(), yaml::to_value(v));
-                        }
-                        other => {
-                            return Err(Error::input(
-                                doc.key_loc(k),
-                                format!("`{other}` is not supported on a role"),
-                            )
-                            .with_hint(
-                                "a role takes `vars`, `when`, `tags`, `become` and `become_user`",
-                            ));
-                        }
-                    }
-                }
-                match found {
-                    Some(f) => f,
-                    None => {
-                        return Err(Error::input(doc.loc(item), "this role entry names no role")
-                            .with_hint("`- role: NAME`, or `import_role: {name: NAME}`"));
-                    }
-                }
-            }
-            (other, _) => {
-                return Err(Error::input(
-                    doc.loc(other),
-                    format!(
-                        "a role must be a name or a mapping, found {}",
-                        yaml::kind(other)
-                    ),
-                ));
-            }
-        };
-        if depth >= MAX_IMPORT_DEPTH {
-            return Err(Error::input(
-                doc.loc(name_node),
-                format!("roles, blocks and task files nested more than {MAX_IMPORT_DEPTH} deep"),
-            ));
-        }
-        let candidates = [
-            crate::paths::under(&self.dir, Path::new("roles").join(&name)),
-            crate::paths::under(&self.dir, &name),
-        ];
-        let Some(role_dir) = candidates.iter().find(|c| {
-            c.join("tasks").is_dir() || c.join("handlers").is_dir() || c.join("defaults").is_dir()
-        }) else {
-            return Err(
-                Error::input(doc.loc(name_node), format!("role `{name}` not found")).with_hint(
-                    format!(
-                        "looked for {} and {}",
-                        candidates[0].display(),
-                        candidates[1].display()
-                    ),
-                ),
-            );
-        };
-        let role_dir = role_dir.clone();
-        let file = |sub: &str| -> Option<PathBuf> {
-            ["main.yml", "main.yaml"]
-                .iter()
-                .map(|f| role_dir.join(sub).join(f))
-                .find(|p| p.is_file())
-        };
-        let read = |path: &Path, list: bool| -> Result<Option<Doc>> {
-            let text = crate::vault::read_text(path)?;
-            if yaml::is_blank(&text) {
-                return Ok(None);
-            }
-            Ok(Some(Doc::parse(path.to_path_buf(), &text, list)?))
-        };
-        // A role runs once per play for the same parameters, as in Ansible: a dependency
-        // shared by two roles is not run twice.
-        let seen = (
-            role_dir.clone(),
-            serde_json::to_string(&params).unwrap_or_default(),
-        );
-        if self.roles_seen.contains(&seen) {
-            return Ok(());
-        }
-        self.roles_seen.push(seen);
-        // Dependencies first (meta/main.yml), with the entry's conditions but not its variables.
-        if let Some(meta) = file("meta")
-            && let Some(m) = read(&meta, false)?
-            && let Some(deps) = m.root.as_mapping().and_then(|r| r.get_node("dependencies"))
-        {
-            let Node::Sequence(deps) = deps else {
-                return Err(Error::input(
-                    m.loc(deps),
-                    "`dependencies` must be a list of roles",
-                ));
-            };
-            let dep_inh = Inherited {
-                vars: inherited.vars.clone(),
-                role_dir: None,
-                ..inh.clone()
-            };
-            for d in deps.iter() {
-                self.role(&m, d, None, &dep_inh, depth + 1)?;
-            }
-        }
-        if let Some(p) = file("defaults")
-            && let Some(d) = read(&p, false)?
-        {
-            let locs = crate::yaml::value_locs(&d, &d.root);
-            for (k, v) in crate::inventory::vars_map(&d, &d.root)? {
-                if !self.defaults.contains_key(&k)
-                    && let Some(at) = locs.get(&k)
-                {
-                    self.default_locs.insert(k.clone(), at.clone());
-                }
-                self.defaults.entry(k).or_insert(v);
-            }
-        }
-        if let Some(p) = file("vars")
-            && let Some(d) = read(&p, false)?
-        {
-            inh.vars.extend(crate::inventory::vars_map(&d, &d.root)?);
-        }
-        inh.vars.extend(params);
-        inh.role_dir = Some(role_dir.clone());
-        if let Some(p) = file("handlers")
-            && let Some(d) = read(&p, true)?
-        {
-            let mut hl = TaskList::empty(true, &self.dir);
-            let handler_inh = Inherited {
-                role_dir: Some(role_dir.clone()),
-                vars: inh.vars.clone(),
-                become_: inh.become_,
-                become_user: inh.become_user.clone(),
-                ..Inherited::default()
-            };
-            hl.collect(&d, &d.items(), &handler_inh, depth + 1);
-            self.handlers.extend(hl.tasks);
-            self.errors.extend(hl.errors);
-            self.broken_handlers.extend(hl.broken_handlers);
-        }
-        if let Some(p) = file("tasks")
-            && let Some(d) = read(&p, true)?
-        {
-            self.collect(&d, &d.items(), &inh, depth + 1);
-        }
-        Ok(())
-    }
-}
-
-/// The task file an `import_tasks` / `include_tasks` names (relative to the file that names
-/// it), parsed; `None` for an empty file. The import's `when` and `vars` go to its tasks.
-fn import_file(
-    doc: &Doc,
-    item: &Node,
-    key: &str,
-    file: &Node,
-    inherited: &Inherited,
-    depth: usize,
-) -> Result<(Option<Doc>, Inherited)> {
-    let mut inh = inherited.clone();
-    for (k, v) in item.as_mapping().expect("an import is a mapping").iter() {
-        match k.as_str() {
-            "name" => {}
-            "when" => inh.when.extend(crate::task::conditions(doc, v)),
-            "vars" => inh.vars.extend(crate::inventory::vars_map(doc, v)?),
-            "tags" => inh.tags.extend(crate::task::tag_list(doc, v)?),
-            other if other == key => {}
-            other => {
-                return Err(Error::input(
-                    doc.key_loc(k),
-                    format!("`{other}` is not supported on `{key}`"),
-                )
-                .with_hint("an import takes `name`, `when`, `vars` and `tags`"));
-            }
-        }
-    }
-    let (rel, at) = match file {
-        Node::Scalar(s) => (s.as_str().to_string(), file),
-        Node::Mapping(m) => match m.get_node("file") {
-            Some(Node::Scalar(s)) => (
-                s.as_str().to_string(),
-                m.get_node("file").expect("just seen"),
-            ),
-            _ => {
-                return Err(
-                    Error::input(doc.loc(file), format!("`{key}` needs a file name"))
-                        .with_hint(format!("`{key}: tasks/setup.yml`")),
-                );
-            }
-        },
-        other => {
-            return Err(Error::input(
-                doc.loc(other),
-                format!("`{key}` needs a file name, found {}", yaml::kind(other)),
-            ));
-        }
-    };
-    if rel.contains("{{") {
-        return Err(Error::input(
-            doc.loc(at),
-            format!("templated `{key}` file names are not supported"),
-        )
-        .with_hint("task files are read before the run, so name the file itself"));
-    }
-    if depth >= MAX_IMPORT_DEPTH {
-        return Err(Error::input(
-            doc.loc(at),
-            format!("task files nested more than {MAX_IMPORT_DEPTH} deep"),
-        )
-        .with_hint("does a task file import itself?"));
-    }
-    let path = crate::paths::under(doc.file.parent().unwrap_or(Path::new("")), &rel);
-    let text = read_named(doc, at, "task file", &path)?;
-    if yaml::is_blank(&text) {
-        return Ok((None, inh));
-    }
-    Ok((Some(Doc::parse(path, &text, true)?), inh))
-}
-
-/// A file the playbook names at `at`: what goes wrong reading it is an error there.
-fn read_named(doc: &Doc, at: &Node, what: &str, path: &Path) -> Result<String> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        let why = match e.kind() {
-            std::io::ErrorKind::NotFound => "not found".to_string(),
-            _ => e.to_string(),
-        };
-        Error::input(doc.loc(at), format!("{what} `{}`: {why}", path.display()))
-    })?;
-    crate::vault::open_text(path, text)
 }
 
 /// The variables of one `vars_files` entry: a YAML mapping, its path relative to the playbook.
@@ -854,26 +419,6 @@ fn vars_file(
         crate::inventory::vars_map(&vars, &vars.root)?,
         crate::yaml::value_locs(&vars, &vars.root),
     ))
-}
-
-/// The `name` and `listen` names written on a handler that did not parse.
-fn handler_names(node: &Node) -> Vec<String> {
-    let Some(map) = node.as_mapping() else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for key in ["name", "listen"] {
-        match map.get_node(key) {
-            Some(Node::Scalar(s)) => out.push(s.as_str().to_string()),
-            Some(Node::Sequence(seq)) => out.extend(
-                seq.iter()
-                    .filter_map(|n| n.as_scalar())
-                    .map(|s| s.as_str().to_string()),
-            ),
-            _ => {}
-        }
-    }
-    out
 }
 
 /// Notified handlers must exist; handler names must be unique. `broken` are the names of

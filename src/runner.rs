@@ -115,6 +115,18 @@ impl<'a> Runner<'a> {
                 .filter_map(|t| t.register.clone())
                 .collect();
             let registers: Vec<String> = runtime.iter().cloned().collect();
+            // What `set_fact` and `include_vars` define, as far as known before the run.
+            for t in play.tasks.iter().chain(&play.handlers) {
+                match t.module.as_str() {
+                    "set_fact" => runtime.extend(crate::modules::set_fact::names(&t.args.map)),
+                    "include_vars" => runtime.extend(crate::modules::include_vars::static_names(
+                        &t.args,
+                        &self.pb.dir,
+                        t.role_dir.as_deref(),
+                    )),
+                    _ => {}
+                }
+            }
             runtime.extend(["ansible_failed_task".into(), "ansible_failed_result".into()]);
             // Other hosts' entries grow as they run (facts, set_fact, registered results).
             runtime.insert("hostvars".into());
@@ -124,6 +136,7 @@ impl<'a> Runner<'a> {
             for t in play.tasks.iter().chain(&play.handlers) {
                 waits_for.extend(t.vars.keys().cloned());
                 waits_for.insert(t.loop_var.clone());
+                waits_for.extend(t.index_var.clone());
             }
             // Whether the host's facts will be known: gathered, or returned by a task.
             let facts = play.gather_facts
@@ -138,7 +151,7 @@ impl<'a> Runner<'a> {
                 let (mut base, unresolved) = host_vars_full(
                     host,
                     play,
-                    &self.pb.dir,
+                    &play.dir,
                     &self.opts.extra_vars,
                     &Map::new(),
                     &magic,
@@ -351,7 +364,14 @@ impl<'a> Runner<'a> {
                 .map_err(render)?;
         }
         let rendered = inst.args(&vars).map_err(render)?;
-        inst.build(rendered, &vars, &self.pb.dir)
+        // The directory of the playbook the task's play is in (`playbook_dir`).
+        let dir = vars
+            .map()
+            .get("playbook_dir")
+            .and_then(Value::as_str)
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| self.pb.dir.clone());
+        inst.build(rendered, &vars, &dir)
             .map_err(|e| (Stage::Build, e))?;
         Ok(())
     }
@@ -446,7 +466,7 @@ impl<'a> Runner<'a> {
         let shared = Shared {
             magic: &magic,
             opts: self.opts,
-            playbook_dir: &self.pb.dir,
+            playbook_dir: &play.dir,
             become_pass: self.become_pass.as_deref(),
             abort: &self.abort,
         };

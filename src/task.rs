@@ -5,6 +5,10 @@ use crate::error::{Error, Result, suggest};
 use crate::location::{Location, Spanned};
 use crate::modules;
 use crate::modules::args::Args;
+use crate::task_args::{ArgSource, parse_args};
+pub(crate) use crate::task_values::{
+    Env, boolean, conditions, environment, identifier, number, scalar_string, tag_list,
+};
 use crate::yaml::{self, Doc};
 use marked_yaml::Node;
 use serde_json::{Map, Value};
@@ -23,7 +27,14 @@ pub(crate) struct Task {
     /// All must hold: the task's own `when`, after those of the imports it came through.
     pub(crate) when: Vec<Spanned<Value>>,
     pub(crate) loop_items: Option<Spanned<Value>>,
+    /// `with_NAME`: the lookup the loop's value goes through (`with_items` is `items`).
+    pub(crate) loop_lookup: Option<String>,
     pub(crate) loop_var: String,
+    /// `loop_control`: `index_var`, `pause` (seconds between items), `extended`, `label`.
+    pub(crate) index_var: Option<String>,
+    pub(crate) loop_pause: f64,
+    pub(crate) loop_extended: bool,
+    pub(crate) loop_label: Option<Value>,
     pub(crate) register: Option<String>,
     pub(crate) until: Option<Spanned<Value>>,
     pub(crate) retries: u32,
@@ -60,6 +71,18 @@ const KEYWORDS: &[&str] = &[
     "when",
     "loop",
     "with_items",
+    "with_dict",
+    "with_fileglob",
+    "with_first_found",
+    "with_subelements",
+    "with_nested",
+    "with_together",
+    "with_sequence",
+    "with_lines",
+    "with_indexed_items",
+    "with_list",
+    "action",
+    "local_action",
     "loop_control",
     "register",
     "until",
@@ -94,13 +117,55 @@ pub(crate) fn is_keyword(key: &str) -> bool {
 /// Ansible keywords plumb does not support yet, with what to do instead.
 const UNSUPPORTED: &[(&str, &str)] = &[
     (
-        "with_dict",
-        "use `loop: \"{{ mydict | items }}\"` style lists instead",
+        "async",
+        "plumb runs every task to its end; `async` is not supported",
     ),
-    ("async", "`async` is not supported"),
+    (
+        "poll",
+        "plumb runs every task to its end; `poll` is not supported",
+    ),
+    (
+        "include",
+        "bare `include` was removed in ansible-core 2.16: use `include_tasks` or `import_tasks`",
+    ),
+    (
+        "ansible.builtin.include",
+        "bare `include` was removed in ansible-core 2.16: use `include_tasks` or `import_tasks`",
+    ),
+];
+
+/// The lookups a `with_NAME` loop may go through.
+const LOOP_LOOKUPS: &[&str] = &[
+    "items",
+    "list",
+    "dict",
+    "fileglob",
+    "first_found",
+    "subelements",
+    "nested",
+    "together",
+    "sequence",
+    "lines",
+    "indexed_items",
+    "file",
+    "env",
+    "pipe",
+    "template",
+    "vars",
 ];
 
 impl Task {
+    /// The `meta: flush_handlers` Ansible puts after `pre_tasks` and before `post_tasks`.
+    pub(crate) fn flush_handlers(at: &Location) -> Task {
+        let doc = Doc::parse(at.file.as_ref().clone(), "meta: flush_handlers\n", false)
+            .expect("a fixed task parses");
+        let mut t = Task::parse(&doc, &doc.root, false).expect("a fixed task parses");
+        t.loc = at.clone();
+        t.module_loc = at.clone();
+        t.args.loc = at.clone();
+        t
+    }
+
     pub(crate) fn display_name(&self) -> String {
         match &self.name {
             Some(n) => n.clone(),
@@ -131,7 +196,8 @@ impl Task {
                 ),
             ));
         };
-        let mut module: Option<(String, &Node, Location)> = None;
+        let mut module: Option<(String, ArgSource, Location)> = None;
+        let mut local_action = None;
         let mut t = Task {
             name: None,
             loc: doc.loc(node),
@@ -147,7 +213,12 @@ impl Task {
             listen: Vec::new(),
             when: Vec::new(),
             loop_items: None,
+            loop_lookup: None,
             loop_var: "item".into(),
+            index_var: None,
+            loop_pause: 0.0,
+            loop_extended: false,
+            loop_label: None,
             register: None,
             until: None,
             retries: 3,
@@ -205,18 +276,48 @@ impl Task {
                         }
                     }
                     "when" => t.when.extend(conditions(doc, value)),
-                    "loop" | "with_items" => t.loop_items = Some(spanned(value)),
-                    "loop_control" => {
-                        let lc = yaml::to_value(value);
-                        match lc.get("loop_var").and_then(Value::as_str) {
-                            Some(v) => t.loop_var = v.to_string(),
-                            None => {
-                                return Err(Error::input(
-                                    doc.loc(value),
-                                    "`loop_control` supports `loop_var: NAME` only",
-                                ));
-                            }
+                    "loop" => t.loop_items = Some(spanned(value)),
+                    "loop_control" => loop_control(doc, value, &mut t)?,
+                    with if with.starts_with("with_") => {
+                        let name = &with["with_".len()..];
+                        if !LOOP_LOOKUPS.contains(&name) {
+                            return Err(Error::input(
+                                kloc,
+                                format!("`{with}`: plumb has no lookup `{name}`"),
+                            )
+                            .with_hint(
+                                match suggest(name, LOOP_LOOKUPS.iter().copied()) {
+                                    Some(s) => format!("did you mean `with_{s}`?"),
+                                    None => format!(
+                                        "the `with_` loops plumb has: {}",
+                                        LOOP_LOOKUPS
+                                            .iter()
+                                            .map(|l| format!("with_{l}"))
+                                            .collect::<Vec<_>>()
+                                            .join(", ")
+                                    ),
+                                },
+                            ));
                         }
+                        t.loop_items = Some(spanned(value));
+                        t.loop_lookup = Some(name.to_string());
+                    }
+                    "action" | "local_action" => {
+                        let (m, src) = action(doc, value, k)?;
+                        if let Some((prev, _, ploc)) = &module {
+                            return Err(Error::input(
+                                kloc,
+                                format!(
+                                    "a task runs one module, but this one names `{prev}` (line {}) and `{k}`",
+                                    ploc.line
+                                ),
+                            )
+                            .with_hint("split it into two tasks"));
+                        }
+                        if k == "local_action" {
+                            local_action = Some(kloc.clone());
+                        }
+                        module = Some((m, src, kloc));
                     }
                     "register" => t.register = Some(identifier(doc, value, k)?),
                     "until" => t.until = Some(spanned(value)),
@@ -269,7 +370,7 @@ impl Task {
                                     )
                                     .with_hint("split it into two tasks"));
                                 }
-                                module = Some((m.to_string(), value, kloc));
+                                module = Some((m.to_string(), ArgSource::Node(value), kloc));
                             }
                             None => {
                                 let what = if is_handler { "handler" } else { "task" };
@@ -313,6 +414,15 @@ impl Task {
             }
             return Err(Error::many(errors));
         };
+        if let Some(at) = local_action {
+            if t.delegate_to.is_some() {
+                errors.push(
+                    Error::input(at, "`local_action` and `delegate_to` on the same task")
+                        .with_hint("`local_action` already runs the task on the control machine"),
+                );
+            }
+            t.delegate_to = Some("localhost".into());
+        }
         if t.until.is_some() && !retries_set {
             t.retries = 3;
         }
@@ -355,129 +465,6 @@ impl Task {
     }
 }
 
-/// `environment`: names a shell can export, each with its value (a template) and its place.
-pub(crate) type Env = std::collections::BTreeMap<String, Spanned<Value>>;
-
-/// `environment: {NAME: value}`: names a shell can export.
-pub(crate) fn environment(doc: &Doc, node: &Node) -> Result<Env> {
-    let Node::Mapping(m) = node else {
-        return Err(Error::input(
-            doc.loc(node),
-            format!(
-                "`environment` must be a mapping, found {}",
-                yaml::kind(node)
-            ),
-        ));
-    };
-    let mut env = Env::new();
-    for (k, v) in m.iter() {
-        let name = k.as_str();
-        let ok = name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !ok {
-            return Err(Error::input(
-                doc.key_loc(k),
-                format!("`{name}` is not an environment variable name"),
-            ));
-        }
-        env.insert(
-            name.to_string(),
-            Spanned {
-                value: yaml::to_value(v),
-                loc: doc.loc(v),
-            },
-        );
-    }
-    Ok(env)
-}
-
-/// `tags: web`, `tags: web,db` or `tags: [web, db]`.
-pub(crate) fn tag_list(doc: &Doc, node: &Node) -> Result<Vec<String>> {
-    let items: Vec<&Node> = match node {
-        Node::Sequence(seq) => seq.iter().collect(),
-        other => vec![other],
-    };
-    let mut tags = Vec::new();
-    for n in items {
-        let s = scalar_string(doc, n, "tags")?;
-        tags.extend(
-            s.split(',')
-                .map(|t| t.trim().to_string())
-                .filter(|t| !t.is_empty()),
-        );
-    }
-    Ok(tags)
-}
-
-fn parse_args(doc: &Doc, module: &str, node: &Node, extra: Option<&Node>) -> Result<Args> {
-    let mut args = Args {
-        map: Map::new(),
-        locs: HashMap::new(),
-        key_locs: HashMap::new(),
-        loc: doc.loc(node),
-    };
-    match node {
-        Node::Mapping(m) => {
-            for (k, v) in m.iter() {
-                args.map.insert(k.as_str().to_string(), yaml::to_value(v));
-                args.locs.insert(k.as_str().to_string(), doc.loc(v));
-                args.key_locs.insert(k.as_str().to_string(), doc.key_loc(k));
-            }
-        }
-        Node::Scalar(s) => {
-            let text = s.as_str();
-            if modules::takes_free_form(module) {
-                args.map
-                    .insert("_raw".into(), Value::String(text.to_string()));
-                args.locs.insert("_raw".into(), doc.loc(node));
-            } else if !text.is_empty() {
-                // Ansible's `apt: name={{ item }} state=present` form.
-                let pairs = crate::kv_args::parse(text).map_err(|e| match e {
-                    crate::kv_args::KvError::Stray(w) => Error::input(
-                        doc.loc(node),
-                        format!("expected `key=value` arguments for `{module}`, found `{w}`"),
-                    )
-                    .with_hint(format!(
-                        "write the arguments as a mapping under `{module}:`"
-                    )),
-                    crate::kv_args::KvError::Syntax(m) => Error::input(
-                        doc.loc(node),
-                        format!("the `key=value` arguments of `{module}` have {m}"),
-                    ),
-                })?;
-                for (k, v) in pairs {
-                    let value = match v {
-                        crate::kv_args::KvValue::Bare(v) => yaml::typed_scalar(&v),
-                        crate::kv_args::KvValue::Quoted(v) => Value::String(v),
-                    };
-                    args.map.insert(k.clone(), value);
-                    args.locs.insert(k, doc.loc(node));
-                }
-            }
-        }
-        Node::Sequence(_) => {
-            return Err(Error::input(
-                doc.loc(node),
-                format!("the arguments of `{module}` must be a mapping, found a list"),
-            ));
-        }
-    }
-    if let Some(extra) = extra {
-        let Node::Mapping(m) = extra else {
-            return Err(Error::input(doc.loc(extra), "`args` must be a mapping"));
-        };
-        for (k, v) in m.iter() {
-            args.map.insert(k.as_str().to_string(), yaml::to_value(v));
-            args.locs.insert(k.as_str().to_string(), doc.loc(v));
-            args.key_locs.insert(k.as_str().to_string(), doc.key_loc(k));
-        }
-    }
-    Ok(args)
-}
-
 fn compact(v: &Value) -> String {
     let s = match v {
         Value::String(s) => s.clone(),
@@ -491,77 +478,84 @@ fn compact(v: &Value) -> String {
     }
 }
 
-pub(crate) fn scalar_string(doc: &Doc, node: &Node, key: &str) -> Result<String> {
-    match node {
-        Node::Scalar(s) => Ok(s.as_str().to_string()),
-        other => Err(Error::input(
-            doc.loc(other),
-            format!("`{key}` must be a string, found {}", yaml::kind(other)),
-        )),
+/// `action: copy src=a dest=b` or `action: {module: copy, src: a}` (also `local_action`): the
+/// module's canonical name and where its arguments are.
+fn action<'a>(doc: &Doc, node: &'a Node, key: &str) -> Result<(String, ArgSource<'a>)> {
+    let (name, at, src) = match node {
+        Node::Scalar(s) => {
+            let text = s.as_str().trim_start();
+            let (name, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
+            (
+                name.to_string(),
+                doc.loc(node),
+                ArgSource::Text(rest.trim_start().to_string(), doc.loc(node)),
+            )
+        }
+        Node::Mapping(m) => match m.get_node("module") {
+            Some(n @ Node::Scalar(s)) => (
+                s.as_str().to_string(),
+                doc.loc(n),
+                ArgSource::ActionMap(node),
+            ),
+            _ => {
+                return Err(Error::input(
+                    doc.loc(node),
+                    format!("`{key}` as a mapping needs `module: NAME`"),
+                )
+                .with_hint(format!("`{key}: {{module: copy, src: a, dest: b}}`")));
+            }
+        },
+        other => {
+            return Err(Error::input(
+                doc.loc(other),
+                format!(
+                    "`{key}` must be `MODULE ARGS` or a mapping, found {}",
+                    yaml::kind(other)
+                ),
+            ));
+        }
+    };
+    match modules::canonical(&name) {
+        Some(m) => Ok((m.to_string(), src)),
+        None => {
+            let mut e = Error::input(at, format!("unknown module `{name}` in `{key}`"));
+            if let Some(s) = suggest(&name, modules::NAMES.iter().copied()) {
+                e = e.with_hint(format!("did you mean `{s}`?"));
+            }
+            Err(e)
+        }
     }
 }
 
-fn identifier(doc: &Doc, node: &Node, key: &str) -> Result<String> {
-    let s = scalar_string(doc, node, key)?;
-    let ok = s
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_alphabetic() || c == '_')
-        && s.chars().all(|c| c.is_alphanumeric() || c == '_');
-    if !ok {
+/// `loop_control`: `loop_var`, `index_var`, `label`, `pause`, `extended`.
+fn loop_control(doc: &Doc, node: &Node, t: &mut Task) -> Result<()> {
+    let Node::Mapping(m) = node else {
         return Err(Error::input(
             doc.loc(node),
-            format!("`{key}` must be a variable name (letters, digits, `_`), found `{s}`"),
-        ));
-    }
-    Ok(s)
-}
-
-/// What was written instead, for "must be X, found Y" messages: a scalar as written.
-fn found(node: &Node) -> String {
-    match node {
-        Node::Scalar(s) => format!("`{}`", s.as_str()),
-        other => yaml::kind(other).to_string(),
-    }
-}
-
-pub(crate) fn boolean(doc: &Doc, node: &Node, key: &str) -> Result<bool> {
-    match yaml::to_value(node) {
-        Value::Bool(b) => Ok(b),
-        _ => Err(Error::input(
-            doc.loc(node),
-            format!("`{key}` must be true or false, found {}", found(node)),
-        )
-        .with_hint("write true or false (yes and no work too)")),
-    }
-}
-
-fn number(doc: &Doc, node: &Node, key: &str) -> Result<f64> {
-    match yaml::to_value(node) {
-        Value::Number(n) if n.as_f64().is_some_and(|f| f >= 0.0) => Ok(n.as_f64().unwrap()),
-        _ => Err(Error::input(
-            doc.loc(node),
             format!(
-                "`{key}` must be a non-negative number, found {}",
-                found(node)
+                "`loop_control` must be a mapping, found {}",
+                yaml::kind(node)
             ),
-        )),
+        ));
+    };
+    for (k, v) in m.iter() {
+        match k.as_str() {
+            "loop_var" => t.loop_var = identifier(doc, v, "loop_var")?,
+            "index_var" => t.index_var = Some(identifier(doc, v, "index_var")?),
+            "label" => t.loop_label = Some(yaml::to_value(v)),
+            "pause" => t.loop_pause = number(doc, v, "pause")?,
+            "extended" => t.loop_extended = boolean(doc, v, "extended")?,
+            other => {
+                let mut e = Error::input(
+                    doc.key_loc(k),
+                    format!("`{other}` is not a `loop_control` keyword plumb has"),
+                );
+                e = e.with_hint(
+                    "`loop_control` takes `loop_var`, `index_var`, `label`, `pause` and `extended`",
+                );
+                return Err(e);
+            }
+        }
     }
-}
-
-/// A `when`, each condition of a list on its own, so that an error points at its own line.
-pub(crate) fn conditions(doc: &Doc, node: &Node) -> Vec<Spanned<Value>> {
-    match node {
-        Node::Sequence(seq) => seq
-            .iter()
-            .map(|n| Spanned {
-                value: yaml::to_value(n),
-                loc: doc.loc(n),
-            })
-            .collect(),
-        other => vec![Spanned {
-            value: yaml::to_value(other),
-            loc: doc.loc(other),
-        }],
-    }
+    Ok(())
 }

@@ -10,6 +10,9 @@ use crate::template::Vars;
 use serde_json::{Map, Value};
 use std::path::Path;
 
+/// The variable a `with_NAME` loop's terms are handed to its lookup in.
+const TERMS: &str = "__plumb_loop_terms";
+
 /// A task with the variables it sees on one host before its own `vars` and loop item.
 pub(crate) struct TaskInstance<'a> {
     pub(crate) task: &'a Task,
@@ -17,6 +20,15 @@ pub(crate) struct TaskInstance<'a> {
     base: &'a Map<String, Value>,
     /// Play variables that wait for a registered result, a task's vars or the item, as written.
     deferred: &'a Map<String, Value>,
+    /// `include_vars`, `set_fact` and registered results: above the task's own `vars`.
+    over: Option<&'a Map<String, Value>>,
+}
+
+/// One item of a loop, with the variables `loop_control` adds (`index_var`, `ansible_loop`).
+#[derive(Debug, Clone)]
+pub(crate) struct Item {
+    pub(crate) value: Value,
+    pub(crate) extra: Map<String, Value>,
 }
 
 /// Why a task's `loop` gave no list of items.
@@ -48,7 +60,15 @@ impl<'a> TaskInstance<'a> {
             task,
             base,
             deferred,
+            over: None,
         }
+    }
+
+    /// With the variables that sit above the task's own `vars` (Ansible's `include_vars`,
+    /// `set_fact` and registered results levels).
+    pub(crate) fn with_over(mut self, over: &'a Map<String, Value>) -> TaskInstance<'a> {
+        self.over = Some(over);
+        self
     }
 
     /// The task's variables with no loop item.
@@ -57,21 +77,83 @@ impl<'a> TaskInstance<'a> {
     }
 
     /// The variables for one loop item, and the task's own `vars` that did not render.
-    pub(crate) fn item_vars(&self, item: Option<&Value>) -> (Vars, Vec<Unresolved>) {
-        let (m, failed) = task_item_vars(self.task, self.base, item, self.deferred);
+    pub(crate) fn item_vars(&self, item: Option<&Item>) -> (Vars, Vec<Unresolved>) {
+        let (m, failed) = task_item_vars(self.task, self.base, item, self.deferred, self.over);
         (Vars::new(m), failed)
     }
 
-    /// The loop's items (one `None` without a loop), rendered with `vars`.
-    pub(crate) fn items(&self, vars: &Vars) -> std::result::Result<Vec<Option<Value>>, LoopError> {
-        match &self.task.loop_items {
-            None => Ok(vec![None]),
-            Some(l) => match vars.render_value(&l.value, &l.loc) {
-                Ok(Value::Array(a)) => Ok(a.into_iter().map(Some).collect()),
-                Ok(other) => Err(LoopError::NotAList(crate::modules::args::type_name(&other))),
-                Err(e) => Err(LoopError::Render(e)),
-            },
-        }
+    /// The loop's items (one `None` without a loop), rendered with `vars`; a `with_NAME`
+    /// loop's value goes through its lookup, as Ansible's does.
+    pub(crate) fn items(&self, vars: &Vars) -> std::result::Result<Vec<Option<Item>>, LoopError> {
+        let Some(l) = &self.task.loop_items else {
+            return Ok(vec![None]);
+        };
+        let value = vars
+            .render_value(&l.value, &l.loc)
+            .map_err(LoopError::Render)?;
+        let values = match (&self.task.loop_lookup, value) {
+            (None, Value::Array(a)) => a,
+            (None, other) => {
+                return Err(LoopError::NotAList(crate::modules::args::type_name(&other)));
+            }
+            (Some(name), value) => {
+                // Ansible's listify_lookup_plugin_terms: a list is the terms, else one term.
+                let terms = match value {
+                    Value::Array(a) => a,
+                    other => vec![other],
+                };
+                let mut m = vars.map().clone();
+                m.insert(TERMS.into(), Value::Array(terms));
+                let expr = Value::String(format!("{{{{ query('{name}', *{TERMS}) }}}}"));
+                match Vars::new(m).render_value(&expr, &l.loc) {
+                    Ok(Value::Array(a)) => a,
+                    Ok(other) => {
+                        return Err(LoopError::NotAList(crate::modules::args::type_name(&other)));
+                    }
+                    Err(e) => return Err(LoopError::Render(e)),
+                }
+            }
+        };
+        Ok(self.with_loop_vars(values).into_iter().map(Some).collect())
+    }
+
+    /// Each value with the variables `loop_control` asks for.
+    fn with_loop_vars(&self, values: Vec<Value>) -> Vec<Item> {
+        let t = self.task;
+        let n = values.len();
+        (0..n)
+            .map(|i| {
+                let mut extra = Map::new();
+                extra.insert("ansible_loop_var".into(), Value::from(t.loop_var.clone()));
+                if let Some(iv) = &t.index_var {
+                    extra.insert(iv.clone(), Value::from(i));
+                    extra.insert("ansible_index_var".into(), Value::from(iv.clone()));
+                }
+                if t.loop_extended {
+                    let at = |j: Option<usize>| j.and_then(|j| values.get(j)).cloned();
+                    let mut l = Map::new();
+                    l.insert("allitems".into(), Value::Array(values.clone()));
+                    l.insert("index".into(), Value::from(i + 1));
+                    l.insert("index0".into(), Value::from(i));
+                    l.insert("revindex".into(), Value::from(n - i));
+                    l.insert("revindex0".into(), Value::from(n - i - 1));
+                    l.insert("first".into(), Value::Bool(i == 0));
+                    l.insert("last".into(), Value::Bool(i + 1 == n));
+                    l.insert("length".into(), Value::from(n));
+                    if let Some(p) = at(i.checked_sub(1)) {
+                        l.insert("previtem".into(), p);
+                    }
+                    if let Some(x) = at(Some(i + 1)) {
+                        l.insert("nextitem".into(), x);
+                    }
+                    extra.insert("ansible_loop".into(), Value::Object(l));
+                }
+                Item {
+                    value: values[i].clone(),
+                    extra,
+                }
+            })
+            .collect()
     }
 
     /// Whether every `when` holds; the first false one or error stops.

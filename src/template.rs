@@ -6,6 +6,7 @@
 use crate::error::{Error, suggest};
 use crate::jinja::{self, JinjaError, RenderCtx};
 use crate::location::Location;
+use crate::template_strict::named_calls;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -196,38 +197,9 @@ impl Vars {
         }
     }
 
-    /// `source` with a check before each filter that could receive an undefined variable, so
-    /// that `{{ nope | upper }}` fails as in Ansible instead of printing `NONE`. Only when the
-    /// source reads a variable that is not defined (else nothing changes), and never before the
-    /// filters meant for undefined values (`default`, `d`, `mandatory`).
+    /// `source` made as strict as Ansible about undefined variables (`template_strict.rs`).
     fn strict(&self, source: &str, bare: bool) -> String {
-        let reads_undefined = roots(jinja::undeclared_variables(&if bare {
-            format!("{{{{ {source} }}}}")
-        } else {
-            source.to_string()
-        }))
-        .any(|n| {
-            !self.map.contains_key(&n) && !matches!(n.as_str(), "omit" | "ansible_managed" | "vars")
-        });
-        if !reads_undefined {
-            return source.to_string();
-        }
-        let mut out = String::with_capacity(source.len() + 32);
-        let mut last = 0;
-        for (off, name, test) in named_calls(source, bare) {
-            let tolerant = matches!(
-                name.trim_start_matches("ansible.builtin."),
-                "default" | "d" | "mandatory"
-            );
-            if test || tolerant {
-                continue;
-            }
-            out.push_str(&source[last..off]);
-            out.push_str("__plumb_defined | ");
-            last = off;
-        }
-        out.push_str(&source[last..]);
-        out
+        crate::template_strict::strict(&self.map, source, bare)
     }
 
     /// Every filter and test `source` names must exist, on every branch (Jinja looks them up
@@ -340,7 +312,7 @@ fn byte_offset(source: &str, line: usize, col: usize) -> usize {
 }
 
 /// The root names (`r` of `r.stdout`) of a set of variable names.
-fn roots(names: impl IntoIterator<Item = String>) -> impl Iterator<Item = String> {
+pub(crate) fn roots(names: impl IntoIterator<Item = String>) -> impl Iterator<Item = String> {
     names
         .into_iter()
         .map(|n| n.split(['.', '[']).next().unwrap_or(&n).to_string())
@@ -357,98 +329,6 @@ pub(crate) fn names_in(v: &Value) -> BTreeSet<String> {
         _ => {}
     }
     out
-}
-
-/// The filters (`| name`) and tests (`is [not] name`) named inside a template's `{{ }}` and
-/// `{% %}` (all of `src` when `bare`: a condition), with their byte offsets; string literals,
-/// comments and `{% raw %}` are skipped.
-fn named_calls(src: &str, bare: bool) -> Vec<(usize, &str, bool)> {
-    let b = src.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    let mut inside = bare;
-    let mut prev: Option<&str> = None;
-    let mut prev2: Option<&str> = None;
-    let ident = |i: usize| -> usize {
-        let mut j = i;
-        while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_' || b[j] == b'.') {
-            j += 1;
-        }
-        j
-    };
-    while i < b.len() {
-        // Only ASCII bytes start what is looked for, so `i` is a char boundary where it slices.
-        if !inside && b[i] != b'{' {
-            i += 1;
-            continue;
-        }
-        if !inside {
-            if src[i..].starts_with("{#") {
-                i = src[i..].find("#}").map_or(b.len(), |e| i + e + 2);
-            } else if src[i..].starts_with("{%") && is_raw(&src[i..]) {
-                i = src[i..]
-                    .find("endraw")
-                    .map_or(b.len(), |e| i + e + "endraw".len());
-            } else if src[i..].starts_with("{{") || src[i..].starts_with("{%") {
-                inside = true;
-                i += 2;
-            } else {
-                i += 1;
-            }
-            continue;
-        }
-        let c = b[i];
-        if !c.is_ascii() {
-            i += 1;
-            continue;
-        }
-        if !bare && (src[i..].starts_with("}}") || src[i..].starts_with("%}")) {
-            inside = false;
-            prev = None;
-            prev2 = None;
-            i += 2;
-        } else if c == b'"' || c == b'\'' {
-            let mut j = i + 1;
-            while j < b.len() && b[j] != c {
-                j += if b[j] == b'\\' { 2 } else { 1 };
-            }
-            i = j + 1;
-            prev = Some("lit");
-        } else if c == b'|' {
-            let mut j = i + 1;
-            while j < b.len() && b[j] == b' ' {
-                j += 1;
-            }
-            let end = ident(j);
-            if end > j {
-                out.push((j, &src[j..end], false));
-            }
-            i = end.max(i + 1);
-            prev = Some("filter");
-        } else if c.is_ascii_alphabetic() || c == b'_' {
-            let end = ident(i);
-            let word = &src[i..end];
-            let after_is = prev == Some("is") || (prev == Some("not") && prev2 == Some("is"));
-            if after_is && word != "not" {
-                out.push((i, word, true));
-            }
-            prev2 = prev;
-            prev = Some(word);
-            i = end;
-        } else {
-            if !c.is_ascii_whitespace() {
-                prev = Some("op");
-                prev2 = None;
-            }
-            i += 1;
-        }
-    }
-    out
-}
-
-fn is_raw(s: &str) -> bool {
-    let t = s[2..].trim_start_matches(['-', '+', ' ']);
-    t.starts_with("raw") && t[3..].trim_start().starts_with(['-', '%', '+'])
 }
 
 /// Jinja's and Ansible's filters and tests people name most, for "did you mean" hints.

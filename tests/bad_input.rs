@@ -189,6 +189,10 @@ cases! {
     unknown_module: Test::new(),
     unknown_task_key: Test::new(),
     unknown_module_argument: Test::new(),
+    include_bare: Test::new(),
+    import_playbook_missing: Test::new(),
+    with_unknown_lookup: Test::new(),
+    action_unknown_module: Test::new(),
 
     // A plan never changes a host: `check_mode: false` only for what merely reads.
     check_mode_false_on_copy: Test::new(),

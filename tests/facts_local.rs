@@ -164,3 +164,63 @@ fn hostvars_hold_other_hosts_facts_once_gathered() {
         format!("True {}", whoami())
     );
 }
+
+#[test]
+fn set_fact_and_include_vars_across_tasks_in_plan_and_apply() {
+    let dir = project(&[
+        (
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n  vars: {colour: red, size: small, shape: round}\n  tasks:\n    - name: set\n      set_fact:\n        colour: \"dark {{ colour }}\"\n        count: \"{{ 2 + 3 }}\"\n        shape: square\n      register: sf\n    - name: accumulate\n      set_fact: {seen: \"{{ seen | default([]) + [item] }}\"}\n      loop: [a, b, c]\n    - name: cache\n      set_fact: {kept: yes, cacheable: true}\n    - name: file\n      include_vars: more.yml\n    - name: named\n      include_vars: {file: more.yml, name: more}\n    - name: dir\n      include_vars: {dir: conf}\n    - name: show\n      debug: {msg: \"{{ colour }} {{ count + 1 }} {{ seen | join('') }} {{ ansible_facts.kept }} {{ size }} {{ more.size }} {{ from_dir }} {{ sf.ansible_facts.count }}\"}\n    - name: task vars lose\n      debug: {msg: \"{{ colour }} {{ size }}\"}\n      vars: {colour: task, size: task}\n    - name: -e wins\n      debug: {msg: \"{{ shape }}\"}\n",
+        ),
+        ("vars/more.yml", "size: big\n"),
+        ("conf/a.yml", "from_dir: one\n"),
+        ("conf/b.yml", "from_dir: two\n"),
+    ]);
+    for cmd in ["plan", "apply"] {
+        let r = run(dir.path(), cmd, &["-e", "shape=triangle"]);
+        ok(&r);
+        assert_eq!(
+            r.task_msg("here", "show"),
+            "dark red 6 abc True big big two 5",
+            "{cmd}"
+        );
+        // Ansible's order: include_vars and set_fact above task vars.
+        assert_eq!(
+            r.task_msg("here", "task vars lose"),
+            "dark red big",
+            "{cmd}"
+        );
+        assert_eq!(r.task_msg("here", "-e wins"), "triangle", "{cmd}");
+    }
+}
+
+#[test]
+fn include_vars_in_a_role_reads_its_vars_dir() {
+    let dir = project(&[
+        (
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n  roles: [r]\n",
+        ),
+        (
+            "roles/r/tasks/main.yml",
+            "- include_vars: \"{{ ansible_os_family | default('debian') | lower }}.yml\"\n- name: show\n  debug: {msg: \"{{ pkg }}\"}\n",
+        ),
+        ("roles/r/vars/debian.yml", "pkg: from-role\n"),
+        ("vars/debian.yml", "pkg: from-playbook\n"),
+    ]);
+    let r = run(dir.path(), "apply", &[]);
+    ok(&r);
+    assert_eq!(r.task_msg("here", "show"), "from-role");
+    // A missing file is an error at its line before any host is contacted.
+    let dir = project(&[(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - include_vars: nope.yml\n",
+    )]);
+    let r = run(dir.path(), "apply", &[]);
+    assert_eq!(r.code, 4, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("nope.yml") && r.stderr.contains("site.yml:4"),
+        "{}",
+        r.stderr
+    );
+}

@@ -15,6 +15,14 @@ impl<'a> HostRun<'a> {
         &mut self,
         lock: Option<std::time::Duration>,
     ) -> std::result::Result<crate::transport::Lock, TransportError> {
+        // Facts gathered in an earlier play stay the host's, as in Ansible.
+        if !self.play.gather_facts
+            && self.gathered.is_none()
+            && let Some(Value::Object(f)) =
+                crate::hostvars::get(&self.host.name).and_then(|mut h| h.remove("ansible_facts"))
+        {
+            self.set_facts(f);
+        }
         let gather = self.play.gather_facts && self.gathered.is_none();
         let facts_probe = gather.then(|| crate::facts::snippet(&crate::facts::Subset::all()));
         let held = self.prefetch_round(lock, facts_probe.as_deref())?;
@@ -38,8 +46,18 @@ impl<'a> HostRun<'a> {
         {
             Ok(facts) => {
                 self.detail(1, format!("facts: {} gathered", facts.len()));
+                let before = self.base.clone();
                 self.set_facts(facts);
-                self.prefetch_round(None, None)?;
+                // Only tasks that read a fact (or a play variable that does) may have been
+                // left out: the others were rendered and probed already.
+                if self
+                    .play
+                    .tasks
+                    .iter()
+                    .any(|t| reads_new(t, &before, &self.deferred))
+                {
+                    self.prefetch_round(None, None)?;
+                }
             }
             Err(e) => self.facts_error = Some(e),
         }
@@ -192,4 +210,39 @@ impl<'a> HostRun<'a> {
             &mut on_wait,
         )
     }
+}
+
+/// Whether `task` reads a variable that was not in `before` (the variables before the facts):
+/// a fact, or a play variable that could not render without them.
+fn reads_new(
+    task: &crate::task::Task,
+    before: &Map<String, Value>,
+    deferred: &Map<String, Value>,
+) -> bool {
+    let mut names = crate::template::names_in(&Value::Object(task.args.map.clone()));
+    for w in &task.when {
+        names.extend(crate::template::names_in(&w.value));
+        // A bare condition (`ansible_os_family == 'Debian'`) is an expression, not a template.
+        if let Value::String(s) = &w.value {
+            names.extend(crate::template::names_in(&Value::String(format!(
+                "{{{{ {s} }}}}"
+            ))));
+        }
+    }
+    if let Some(l) = &task.loop_items {
+        names.extend(crate::template::names_in(&l.value));
+    }
+    names.extend(task.vars.values().flat_map(crate::template::names_in));
+    let local = |n: &String| {
+        *n == task.loop_var
+            || task.vars.contains_key(n)
+            || matches!(
+                n.as_str(),
+                "omit" | "ansible_managed" | "vars" | "hostvars" | "item"
+            )
+    };
+    names
+        .iter()
+        .filter(|n| !local(n))
+        .any(|n| !before.contains_key(n) || deferred.contains_key(n))
 }

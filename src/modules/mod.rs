@@ -17,6 +17,7 @@ pub(crate) mod file_fact;
 pub(crate) mod git;
 pub(crate) mod group;
 pub(crate) mod hostname;
+pub(crate) mod include_vars;
 pub(crate) mod lineinfile;
 pub(crate) mod locale_gen;
 pub(crate) mod mount;
@@ -35,6 +36,7 @@ pub(crate) mod replace;
 pub(crate) mod safe_write;
 pub(crate) mod service;
 pub(crate) mod service_facts;
+pub(crate) mod set_fact;
 pub(crate) mod setup;
 pub(crate) mod stat;
 pub(crate) mod supervisorctl;
@@ -93,6 +95,8 @@ pub(crate) const NAMES: &[&str] = &[
     "supervisorctl",
     "postgresql_privs",
     "setup",
+    "set_fact",
+    "include_vars",
 ];
 
 /// The canonical module for a task key: `ansible.builtin.` prefixes and aliases resolved.
@@ -129,6 +133,8 @@ pub(crate) fn canonical(key: &str) -> Option<&'static str> {
         "timezone" | "community.general.timezone" => "timezone",
         "service_facts" => "service_facts",
         "setup" => "setup",
+        "set_fact" => "set_fact",
+        "include_vars" => "include_vars",
         "package_facts" => "package_facts",
         "pause" => "pause",
         "locale_gen" | "community.general.locale_gen" => "locale_gen",
@@ -145,7 +151,7 @@ pub(crate) fn canonical(key: &str) -> Option<&'static str> {
 }
 
 pub(crate) fn takes_free_form(module: &str) -> bool {
-    matches!(module, "command" | "shell" | "meta")
+    matches!(module, "command" | "shell" | "meta" | "include_vars")
 }
 
 /// Arguments each module accepts; `_raw` is the free-form text of `command: ls -l`.
@@ -337,6 +343,18 @@ fn spec(module: &str) -> &'static [&'static str] {
         "timezone" => &["name", "hwclock"],
         "service_facts" => &[],
         "setup" => &["gather_subset", "filter", "gather_timeout", "fact_path"],
+        "include_vars" => &[
+            "_raw",
+            "file",
+            "dir",
+            "name",
+            "depth",
+            "files_matching",
+            "ignore_files",
+            "extensions",
+            "ignore_unknown_extensions",
+            "hash_behaviour",
+        ],
         "package_facts" => &["manager", "strategy"],
         "pause" => &["seconds", "minutes", "prompt", "echo"],
         "locale_gen" => &["name", "state"],
@@ -484,6 +502,16 @@ fn spec(module: &str) -> &'static [&'static str] {
 
 /// Checks argument names (values are checked per host, once rendered).
 pub(crate) fn check_args(module: &str, args: &Args) -> Result<()> {
+    // `set_fact` takes any variable names (checked when built).
+    if module == "set_fact" {
+        return match args.map.keys().any(|k| k != "cacheable") {
+            true => Ok(()),
+            false => Err(Error::input(
+                args.loc.clone(),
+                "`set_fact` needs at least one variable",
+            )),
+        };
+    }
     let known = spec(module);
     let mut errors = Vec::new();
     for key in args.map.keys() {
@@ -679,6 +707,8 @@ pub(crate) enum Action {
     Timezone(timezone::Timezone),
     ServiceFacts(service_facts::ServiceFacts),
     Setup(setup::Setup),
+    SetFact(set_fact::SetFact),
+    IncludeVars(include_vars::IncludeVars),
     PackageFacts(package_facts::PackageFacts),
     Pause(pause::Pause),
     LocaleGen(locale_gen::LocaleGen),
@@ -738,6 +768,12 @@ impl Action {
             "timezone" => Action::Timezone(timezone::Timezone::build(&a)?),
             "service_facts" => Action::ServiceFacts(service_facts::ServiceFacts),
             "setup" => Action::Setup(setup::Setup::build(&a)?),
+            "set_fact" => Action::SetFact(set_fact::SetFact::build(&rendered, &a)?),
+            "include_vars" => Action::IncludeVars(include_vars::IncludeVars::build(
+                &a,
+                ctx.base_dir,
+                ctx.role_dir,
+            )?),
             "package_facts" => Action::PackageFacts(package_facts::PackageFacts::build(&a)?),
             "pause" => Action::Pause(pause::Pause::build(&a)?),
             "locale_gen" => Action::LocaleGen(locale_gen::LocaleGen::build(&a)?),
@@ -899,7 +935,11 @@ impl Action {
                 run: Run::Http(u.request.clone()),
                 ..Plan::ok()
             }),
-            Action::Debug(_) | Action::FlushHandlers | Action::Noop => Ok(Plan::ok()),
+            Action::Debug(_)
+            | Action::FlushHandlers
+            | Action::Noop
+            | Action::SetFact(_)
+            | Action::IncludeVars(_) => Ok(Plan::ok()),
         }
     }
 }

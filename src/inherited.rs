@@ -1,0 +1,82 @@
+//! What a block, an imported task file or a role passes on to every task it brings in: the
+//! keywords Ansible lets those three carry, parsed in one place.
+
+use crate::error::{Error, Result};
+use crate::location::Spanned;
+use crate::task::{Task, boolean, scalar_string};
+use crate::yaml::Doc;
+use marked_yaml::Node;
+use marked_yaml::types::MarkedScalarNode;
+use serde_json::{Map, Value};
+use std::path::PathBuf;
+
+#[derive(Default, Clone)]
+pub(crate) struct Inherited {
+    pub(crate) when: Vec<Spanned<Value>>,
+    pub(crate) vars: Map<String, Value>,
+    pub(crate) tags: Vec<String>,
+    pub(crate) become_: Option<bool>,
+    pub(crate) become_user: Option<String>,
+    pub(crate) ignore_errors: bool,
+    pub(crate) no_log: bool,
+    pub(crate) blocks: Vec<crate::block::BlockPos>,
+    /// The role the tasks come from: where their `src` files are looked for first.
+    pub(crate) role_dir: Option<PathBuf>,
+    pub(crate) environment: crate::task::Env,
+}
+
+/// The keywords `keyword` takes, for hints.
+pub(crate) const KEYS: &str =
+    "`when`, `vars`, `tags`, `become`, `become_user`, `ignore_errors`, `no_log` and `environment`";
+
+impl Inherited {
+    /// Takes `key` if it is one of the inherited keywords (`vars` included: the caller decides
+    /// first whether its `vars` mean something else); false if it is not one.
+    pub(crate) fn keyword(&mut self, doc: &Doc, key: &str, v: &Node) -> Result<bool> {
+        match key {
+            "when" => self.when.extend(crate::task::conditions(doc, v)),
+            "vars" => self.vars.extend(crate::inventory::vars_map(doc, v)?),
+            "tags" => self.tags.extend(crate::task::tag_list(doc, v)?),
+            "become" => self.become_ = Some(boolean(doc, v, key)?),
+            "become_user" => self.become_user = Some(scalar_string(doc, v, key)?),
+            "ignore_errors" => self.ignore_errors |= boolean(doc, v, key)?,
+            "no_log" => self.no_log |= boolean(doc, v, key)?,
+            "environment" => self.environment.extend(crate::task::environment(doc, v)?),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Gives a task what it inherits; its own keywords win.
+    pub(crate) fn apply(&self, t: &mut Task) {
+        t.when = self.when.iter().cloned().chain(t.when.drain(..)).collect();
+        let mut vars = self.vars.clone();
+        vars.extend(std::mem::take(&mut t.vars));
+        t.vars = vars;
+        t.tags.extend(self.tags.iter().cloned());
+        if t.become_.is_none() {
+            t.become_ = self.become_;
+        }
+        if t.become_user.is_none() {
+            t.become_user = self.become_user.clone();
+        }
+        t.ignore_errors |= self.ignore_errors;
+        t.no_log |= self.no_log;
+        t.blocks = self.blocks.clone();
+        if t.role_dir.is_none() {
+            t.role_dir = self.role_dir.clone();
+        }
+        for (k, v) in &self.environment {
+            t.environment.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+}
+
+/// An error for a key none of the inherited keywords is, on `what` (a block, `import_tasks` …).
+pub(crate) fn unknown(doc: &Doc, key: &MarkedScalarNode, what: &str, also: &str) -> Error {
+    Error::input(
+        doc.key_loc(key),
+        format!("`{}` is not supported on {what}", key.as_str()),
+    )
+    .with_hint(format!("{what} takes {also}{KEYS}"))
+}

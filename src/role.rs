@@ -1,0 +1,199 @@
+//! A role brought into a play: its dependencies, defaults, vars, handlers and tasks.
+
+use crate::error::{Error, Result};
+use crate::inherited::Inherited;
+use crate::task::scalar_string;
+use crate::task_list::{MAX_IMPORT_DEPTH, TaskList};
+use crate::yaml::{self, Doc};
+use marked_yaml::Node;
+use serde_json::Map;
+use std::path::{Path, PathBuf};
+
+impl TaskList {
+    /// A role: from a play's `roles` (`key` None: `- NAME` or `- role: NAME` with keywords)
+    /// or an `import_role` / `include_role` task (`name:` under the key). Its defaults go to
+    /// the play, its vars and the entry's `vars` to its tasks, its handlers to the play's.
+    pub(crate) fn role(
+        &mut self,
+        doc: &Doc,
+        item: &Node,
+        key: Option<&str>,
+        inherited: &Inherited,
+        depth: usize,
+    ) -> Result<()> {
+        let mut inh = inherited.clone();
+        let mut params = Map::new();
+        let (name, name_node) = match (item, key) {
+            (Node::Scalar(s), None) => (s.as_str().to_string(), item),
+            (Node::Mapping(m), _) => {
+                let mut found = None;
+                for (k, v) in m.iter() {
+                    let kk = k.as_str();
+                    match kk {
+                        "role" | "name" if key.is_none() => {
+                            found = Some((scalar_string(doc, v, kk)?, v))
+                        }
+                        k2 if Some(k2) == key => match v {
+                            Node::Mapping(args) => {
+                                for (ak, av) in args.iter() {
+                                    match ak.as_str() {
+                                        "name" => {
+                                            found = Some((scalar_string(doc, av, "name")?, av))
+                                        }
+                                        other => {
+                                            return Err(Error::input(
+                                                doc.key_loc(ak),
+                                                format!("`{other}` is not supported on `{k2}`"),
+                                            )
+                                            .with_hint("give the role's `name`; its variables go under the task's `vars`"));
+                                        }
+                                    }
+                                }
+                            }
+                            other => found = Some((scalar_string(doc, other, k2)?, other)),
+                        },
+                        "name" => {}
+                        "vars" => params.extend(crate::inventory::vars_map(doc, v)?),
+                        other if inh.keyword(doc, other, v)? => {}
+                        other
+                            if key.is_none()
+                                && !crate::playbook::PLAY_KEYS.contains(&other)
+                                && !crate::task::is_keyword(other) =>
+                        {
+                            // Ansible's role parameters: `- role: nginx, port: 80`.
+                            params.insert(other.to_string(), yaml::to_value(v));
+                        }
+                        _ => {
+                            return Err(crate::inherited::unknown(doc, k, "a role", "`vars`, "));
+                        }
+                    }
+                }
+                match found {
+                    Some(f) => f,
+                    None => {
+                        return Err(Error::input(doc.loc(item), "this role entry names no role")
+                            .with_hint("`- role: NAME`, or `import_role: {name: NAME}`"));
+                    }
+                }
+            }
+            (other, _) => {
+                return Err(Error::input(
+                    doc.loc(other),
+                    format!(
+                        "a role must be a name or a mapping, found {}",
+                        yaml::kind(other)
+                    ),
+                ));
+            }
+        };
+        if depth >= MAX_IMPORT_DEPTH {
+            return Err(Error::input(
+                doc.loc(name_node),
+                format!("roles, blocks and task files nested more than {MAX_IMPORT_DEPTH} deep"),
+            ));
+        }
+        let candidates = [
+            crate::paths::under(&self.dir, Path::new("roles").join(&name)),
+            crate::paths::under(&self.dir, &name),
+        ];
+        let Some(role_dir) = candidates.iter().find(|c| {
+            c.join("tasks").is_dir() || c.join("handlers").is_dir() || c.join("defaults").is_dir()
+        }) else {
+            return Err(
+                Error::input(doc.loc(name_node), format!("role `{name}` not found")).with_hint(
+                    format!(
+                        "looked for {} and {}",
+                        candidates[0].display(),
+                        candidates[1].display()
+                    ),
+                ),
+            );
+        };
+        let role_dir = role_dir.clone();
+        let file = |sub: &str| -> Option<PathBuf> {
+            ["main.yml", "main.yaml"]
+                .iter()
+                .map(|f| role_dir.join(sub).join(f))
+                .find(|p| p.is_file())
+        };
+        let read = |path: &Path, list: bool| -> Result<Option<Doc>> {
+            let text = crate::vault::read_text(path)?;
+            if yaml::is_blank(&text) {
+                return Ok(None);
+            }
+            Ok(Some(Doc::parse(path.to_path_buf(), &text, list)?))
+        };
+        // A role runs once per play for the same parameters, as in Ansible: a dependency
+        // shared by two roles is not run twice.
+        let seen = (
+            role_dir.clone(),
+            serde_json::to_string(&params).unwrap_or_default(),
+        );
+        if self.roles_seen.contains(&seen) {
+            return Ok(());
+        }
+        self.roles_seen.push(seen);
+        // Dependencies first (meta/main.yml), with the entry's conditions but not its variables.
+        if let Some(meta) = file("meta")
+            && let Some(m) = read(&meta, false)?
+            && let Some(deps) = m.root.as_mapping().and_then(|r| r.get_node("dependencies"))
+        {
+            let Node::Sequence(deps) = deps else {
+                return Err(Error::input(
+                    m.loc(deps),
+                    "`dependencies` must be a list of roles",
+                ));
+            };
+            let dep_inh = Inherited {
+                vars: inherited.vars.clone(),
+                role_dir: None,
+                ..inh.clone()
+            };
+            for d in deps.iter() {
+                self.role(&m, d, None, &dep_inh, depth + 1)?;
+            }
+        }
+        if let Some(p) = file("defaults")
+            && let Some(d) = read(&p, false)?
+        {
+            let locs = crate::yaml::value_locs(&d, &d.root);
+            for (k, v) in crate::inventory::vars_map(&d, &d.root)? {
+                if !self.defaults.contains_key(&k)
+                    && let Some(at) = locs.get(&k)
+                {
+                    self.default_locs.insert(k.clone(), at.clone());
+                }
+                self.defaults.entry(k).or_insert(v);
+            }
+        }
+        if let Some(p) = file("vars")
+            && let Some(d) = read(&p, false)?
+        {
+            inh.vars.extend(crate::inventory::vars_map(&d, &d.root)?);
+        }
+        inh.vars.extend(params);
+        inh.role_dir = Some(role_dir.clone());
+        if let Some(p) = file("handlers")
+            && let Some(d) = read(&p, true)?
+        {
+            let mut hl = TaskList::empty(true, &self.dir);
+            let handler_inh = Inherited {
+                role_dir: Some(role_dir.clone()),
+                vars: inh.vars.clone(),
+                become_: inh.become_,
+                become_user: inh.become_user.clone(),
+                ..Inherited::default()
+            };
+            hl.collect(&d, &d.items(), &handler_inh, depth + 1);
+            self.handlers.extend(hl.tasks);
+            self.errors.extend(hl.errors);
+            self.broken_handlers.extend(hl.broken_handlers);
+        }
+        if let Some(p) = file("tasks")
+            && let Some(d) = read(&p, true)?
+        {
+            self.collect(&d, &d.items(), &inh, depth + 1);
+        }
+        Ok(())
+    }
+}

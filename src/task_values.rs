@@ -1,0 +1,140 @@
+//! The values of task keywords as written: strings, booleans, numbers, `when` lists, tags and
+//! `environment`, each checked with the place it was written.
+
+use crate::error::{Error, Result};
+use crate::location::Spanned;
+use crate::yaml::{self, Doc};
+use marked_yaml::Node;
+use serde_json::Value;
+
+/// `environment`: names a shell can export, each with its value (a template) and its place.
+pub(crate) type Env = std::collections::BTreeMap<String, Spanned<Value>>;
+
+/// `environment: {NAME: value}`: names a shell can export.
+pub(crate) fn environment(doc: &Doc, node: &Node) -> Result<Env> {
+    let Node::Mapping(m) = node else {
+        return Err(Error::input(
+            doc.loc(node),
+            format!(
+                "`environment` must be a mapping, found {}",
+                yaml::kind(node)
+            ),
+        ));
+    };
+    let mut env = Env::new();
+    for (k, v) in m.iter() {
+        let name = k.as_str();
+        let ok = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok {
+            return Err(Error::input(
+                doc.key_loc(k),
+                format!("`{name}` is not an environment variable name"),
+            ));
+        }
+        env.insert(
+            name.to_string(),
+            Spanned {
+                value: yaml::to_value(v),
+                loc: doc.loc(v),
+            },
+        );
+    }
+    Ok(env)
+}
+
+/// `tags: web`, `tags: web,db` or `tags: [web, db]`.
+pub(crate) fn tag_list(doc: &Doc, node: &Node) -> Result<Vec<String>> {
+    let items: Vec<&Node> = match node {
+        Node::Sequence(seq) => seq.iter().collect(),
+        other => vec![other],
+    };
+    let mut tags = Vec::new();
+    for n in items {
+        let s = scalar_string(doc, n, "tags")?;
+        tags.extend(
+            s.split(',')
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty()),
+        );
+    }
+    Ok(tags)
+}
+
+pub(crate) fn scalar_string(doc: &Doc, node: &Node, key: &str) -> Result<String> {
+    match node {
+        Node::Scalar(s) => Ok(s.as_str().to_string()),
+        other => Err(Error::input(
+            doc.loc(other),
+            format!("`{key}` must be a string, found {}", yaml::kind(other)),
+        )),
+    }
+}
+
+pub(crate) fn identifier(doc: &Doc, node: &Node, key: &str) -> Result<String> {
+    let s = scalar_string(doc, node, key)?;
+    let ok = s
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_alphabetic() || c == '_')
+        && s.chars().all(|c| c.is_alphanumeric() || c == '_');
+    if !ok {
+        return Err(Error::input(
+            doc.loc(node),
+            format!("`{key}` must be a variable name (letters, digits, `_`), found `{s}`"),
+        ));
+    }
+    Ok(s)
+}
+
+/// What was written instead, for "must be X, found Y" messages: a scalar as written.
+pub(crate) fn found(node: &Node) -> String {
+    match node {
+        Node::Scalar(s) => format!("`{}`", s.as_str()),
+        other => yaml::kind(other).to_string(),
+    }
+}
+
+pub(crate) fn boolean(doc: &Doc, node: &Node, key: &str) -> Result<bool> {
+    match yaml::to_value(node) {
+        Value::Bool(b) => Ok(b),
+        _ => Err(Error::input(
+            doc.loc(node),
+            format!("`{key}` must be true or false, found {}", found(node)),
+        )
+        .with_hint("write true or false (yes and no work too)")),
+    }
+}
+
+pub(crate) fn number(doc: &Doc, node: &Node, key: &str) -> Result<f64> {
+    match yaml::to_value(node) {
+        Value::Number(n) if n.as_f64().is_some_and(|f| f >= 0.0) => Ok(n.as_f64().unwrap()),
+        _ => Err(Error::input(
+            doc.loc(node),
+            format!(
+                "`{key}` must be a non-negative number, found {}",
+                found(node)
+            ),
+        )),
+    }
+}
+
+/// A `when`, each condition of a list on its own, so that an error points at its own line.
+pub(crate) fn conditions(doc: &Doc, node: &Node) -> Vec<Spanned<Value>> {
+    match node {
+        Node::Sequence(seq) => seq
+            .iter()
+            .map(|n| Spanned {
+                value: yaml::to_value(n),
+                loc: doc.loc(n),
+            })
+            .collect(),
+        other => vec![Spanned {
+            value: yaml::to_value(other),
+            loc: doc.loc(other),
+        }],
+    }
+}
