@@ -9,6 +9,7 @@ use crate::execute::Target;
 use crate::fact_cache::FactCache;
 use crate::host_vars::host_vars_full;
 use crate::inventory::Host;
+use crate::item_batch::{self, ItemBatch, Waiting};
 use crate::modules::{Action, Plan, Resource, Run};
 use crate::notify::Notifications;
 use crate::options::Options;
@@ -233,7 +234,16 @@ impl<'a> HostRun<'a> {
             }
             let (status, value) = self.run_task(task, false)?;
             changed |= matches!(status, Status::Changed | Status::MayChange);
-            if status == Status::Failed && !task.ignore_errors {
+            if status == Status::Failed && !self.ignores(task) {
+                // A failure no rescue can make up for stops every host under any_errors_fatal.
+                let rescued = task.blocks.iter().any(|b| {
+                    b.section == crate::block::Section::Main && self.play.blocks[b.id].has_rescue
+                });
+                if task.any_errors_fatal && !rescued {
+                    self.r
+                        .abort
+                        .store(true, std::sync::atomic::Ordering::SeqCst);
+                }
                 if !blocks.fail() {
                     return Ok((true, changed));
                 }
@@ -268,7 +278,7 @@ impl<'a> HostRun<'a> {
                 status = Status::Changed;
             }
             changed |= status == Status::Changed;
-            if status == Status::Failed && !h.ignore_errors {
+            if status == Status::Failed && !self.ignores(h) {
                 return Ok((true, changed));
             }
         }
@@ -315,6 +325,20 @@ impl<'a> HostRun<'a> {
         self.run_task_inner(task, true, by, certain)
     }
 
+    /// Whether a failure of the task is ignored: `ignore_errors`, templated ones evaluated
+    /// with what the host knows now (an expression that does not evaluate ignores nothing).
+    fn ignores(&self, task: &Task) -> bool {
+        task.ignore_errors
+            || task.ignore_errors_if.as_ref().is_some_and(|c| {
+                let m = self.known_vars();
+                let deferred = self.deferred.clone();
+                TaskInstance::new(task, &m, &deferred)
+                    .vars()
+                    .condition(&c.value, &c.loc)
+                    .unwrap_or(false)
+            })
+    }
+
     fn run_task_inner(
         &mut self,
         task: &Task,
@@ -322,6 +346,17 @@ impl<'a> HostRun<'a> {
         by: &[String],
         certain: bool,
     ) -> std::result::Result<(Status, Value), TransportError> {
+        let _permit = (task.throttle > 0)
+            .then(|| crate::throttle::acquire(task as *const Task as usize, task.throttle));
+        if task.ignore_errors_if.is_some() {
+            // Its line says whether the failure is ignored: evaluated before it runs.
+            let mut t = task.clone();
+            t.ignore_errors = self.ignores(task);
+            t.ignore_errors_if = None;
+            // The permit is held above, keyed by the task as written.
+            t.throttle = 0;
+            return self.run_task_inner(&t, handler, by, certain);
+        }
         let start = Instant::now();
         self.notes.next_task();
         self.quiet = task.no_log;
@@ -331,6 +366,16 @@ impl<'a> HostRun<'a> {
         });
         let m = self.known_vars();
         let over = self.over();
+        if task.run_once
+            && let Some(first) = m
+                .get("ansible_play_batch")
+                .and_then(|b| b.get(0))
+                .and_then(Value::as_str)
+            && first != self.host.name
+        {
+            let o = Outcome::new(Status::Skipped, format!("run_once: runs on {first}"));
+            return Ok(self.finish(task, handler, by, vec![o], false, start));
+        }
         let deferred = self.deferred.clone();
         let inst = TaskInstance::new(task, &m, &deferred).with_over(&over);
         let items = match inst.items(&inst.vars()) {
@@ -341,11 +386,15 @@ impl<'a> HostRun<'a> {
             }
         };
         let looped = task.loop_items.is_some();
-        let mut outcomes = Vec::new();
+        // A loop's items are applied together (see item_batch.rs); a single run is not.
+        let mut run = ItemBatch::new(looped);
+        let mut seen = Vec::new();
         // `set_fact` and `include_vars` in a loop: each item sees what the ones before set.
         let sets_vars = matches!(task.module.as_str(), "set_fact" | "include_vars");
         for (n, item) in items.into_iter().enumerate() {
             if n > 0 && task.loop_pause > 0.0 {
+                // A pause between items: what came before is applied first.
+                self.apply_waiting(&inst, &mut run)?;
                 std::thread::sleep(std::time::Duration::from_secs_f64(task.loop_pause));
             }
             let (m, over) = match sets_vars {
@@ -355,23 +404,20 @@ impl<'a> HostRun<'a> {
             let fresh = TaskInstance::new(task, &m, &deferred).with_over(&over);
             let inst = if sets_vars { &fresh } else { &inst };
             let vars = inst.item_vars(item.as_ref()).0;
-            let mut o = self.run_item(inst, &vars)?;
-            if let Some(i) = item
-                && let Value::Object(obj) = &mut o.value
-            {
-                obj.insert(task.loop_var.clone(), i.value);
-                if let Some(iv) = &task.index_var
-                    && let Some(x) = i.extra.get(iv)
-                {
-                    obj.insert(iv.clone(), x.clone());
-                }
+            let o = self.run_item(inst, &vars, &mut run)?;
+            let failed = o.as_ref().is_some_and(|o| o.status == Status::Failed);
+            run.slots.push(o);
+            seen.push(item);
+            if failed {
+                // The items before it are applied first, as they come first.
+                self.apply_waiting(inst, &mut run)?;
             }
-            let stop = o.status == Status::Failed;
-            outcomes.push(o);
-            if stop {
+            if run.failed() {
                 break;
             }
         }
+        self.apply_waiting(&inst, &mut run)?;
+        let mut outcomes = run.outcomes(seen, &task.loop_var, task.index_var.as_deref());
         // A handler notified only by tasks that may change may not need to run; one notified by
         // a certain change will run, even if what it then does depends on earlier changes.
         if handler {
@@ -437,20 +483,25 @@ impl<'a> HostRun<'a> {
         (status, value)
     }
 
+    /// One item: its outcome, or None when its plan waits in `batch` (a loop's items).
     fn run_item(
         &mut self,
         inst: &TaskInstance,
         vars: &Vars,
-    ) -> std::result::Result<Outcome, TransportError> {
+        batch: &mut ItemBatch,
+    ) -> std::result::Result<Option<Outcome>, TransportError> {
         let task = inst.task;
         match inst.when(vars) {
             Ok(true) => {}
-            Ok(false) => return Ok(Outcome::new(Status::Skipped, "")),
-            Err(e) => return Ok(self.dry.unknown_result(task, &e)),
+            Ok(false) => return Ok(Some(Outcome::new(Status::Skipped, ""))),
+            Err(e) => return Ok(Some(self.dry.unknown_result(task, &e))),
+        }
+        if let Some(why) = &task.unread {
+            return Ok(Some(Outcome::new(Status::Failed, why.clone())));
         }
         let action = match inst.action(vars, self.r.playbook_dir) {
             Ok(a) => a,
-            Err(e) => return Ok(self.dry.unknown_result(task, &e)),
+            Err(e) => return Ok(Some(self.dry.unknown_result(task, &e))),
         };
         match &action {
             Action::SetFact(sf) => {
@@ -461,19 +512,30 @@ impl<'a> HostRun<'a> {
                 }
                 let mut o = Outcome::new(Status::Ok, "");
                 o.value = sf.result();
-                return Ok(o);
+                return Ok(Some(o));
             }
             Action::IncludeVars(iv) => {
                 self.included.extend(iv.vars.clone());
                 crate::hostvars::update(&self.host.name, &iv.vars);
                 let mut o = Outcome::new(Status::Ok, "");
                 o.value = iv.result();
-                return Ok(o);
+                return Ok(Some(o));
             }
-            Action::Debug(m) => return Ok(Outcome::new(Status::Ok, m.clone())),
-            Action::Noop | Action::FlushHandlers => return Ok(Outcome::new(Status::Ok, "")),
+            Action::Debug(m) => return Ok(Some(Outcome::new(Status::Ok, m.clone()))),
+            Action::Noop | Action::FlushHandlers => return Ok(Some(Outcome::new(Status::Ok, ""))),
             _ => {}
         }
+        self.run_action(inst, vars, action, batch)
+    }
+
+    fn run_action(
+        &mut self,
+        inst: &TaskInstance,
+        vars: &Vars,
+        action: Action,
+        batch: &mut ItemBatch,
+    ) -> std::result::Result<Option<Outcome>, TransportError> {
+        let task = inst.task;
         // A restart (or reload) handler for a unit that plumb itself started after the change
         // that notified it has nothing left to do: the unit already runs the new config.
         if let (Action::Service(s), false) = (&action, self.check())
@@ -481,14 +543,14 @@ impl<'a> HostRun<'a> {
             && let Some(unit) = &s.unit
             && self.notes.restart_done(unit)
         {
-            return Ok(Outcome::new(
+            return Ok(Some(Outcome::new(
                 Status::Ok,
                 format!("{unit} was started after the change; no restart needed"),
-            ));
+            )));
         }
         let sudo = match inst.sudo(self.play, vars) {
             Ok(s) => s,
-            Err(e) => return Ok(self.dry.unknown_result(task, &e)),
+            Err(e) => return Ok(Some(self.dry.unknown_result(task, &e))),
         };
         let delegated = task.delegate_to.is_some();
         let mut reads = action.reads();
@@ -500,26 +562,50 @@ impl<'a> HostRun<'a> {
         let stale = self.dry.stale(&reads);
         let probe = match inst.probe(&action, vars) {
             Ok(p) => p,
-            Err(e) => return Ok(Outcome::new(Status::Failed, e.one_line())),
+            Err(e) => return Ok(Some(Outcome::new(Status::Failed, e.one_line()))),
         };
-        let facts = match probe {
-            None => Ok(String::new()),
-            Some(p) => self.facts(&p, &reads, sudo.as_deref(), delegated)?,
+        // What a waiting item writes: planned on what it will leave, if known, else after it.
+        let predicted = match &probe {
+            Some(p) if batch.overlaps(&reads) => {
+                let known = batch.predicted(p, sudo.as_deref());
+                if known.is_none() {
+                    self.apply_waiting(inst, batch)?;
+                    if batch.failed() {
+                        return Ok(None);
+                    }
+                }
+                known
+            }
+            _ => None,
         };
-        let plan = match facts.and_then(|f| action.plan(&f)) {
+        let facts = match (&probe, predicted) {
+            (_, Some(f)) => Ok(f),
+            (None, None) => Ok(String::new()),
+            (Some(p), None) => self.facts(p, &reads, sudo.as_deref(), delegated)?,
+        };
+        let plan = match facts
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|f| action.plan(f))
+        {
             Ok(p) => p,
             Err(msg) if self.check() && stale => {
-                return Ok(Outcome::new(
+                return Ok(Some(Outcome::new(
                     Status::MayChange,
                     format!("depends on an earlier change (now: {msg})"),
-                ));
+                )));
             }
-            Err(msg) => return Ok(Outcome::new(Status::Failed, msg)),
+            Err(msg) => return Ok(Some(Outcome::new(Status::Failed, msg))),
         };
         let mut o = Outcome::new(Status::Ok, "");
         o.changes = plan.changes.iter().map(|c| c.summary.clone()).collect();
         let want_diff = (self.check() || self.r.opts.diff) && task.diff && !task.no_log;
         if want_diff {
+            // Against the host as the items before left it.
+            self.apply_waiting(inst, batch)?;
+            if batch.failed() {
+                return Ok(None);
+            }
             o.diffs = self.diffs_of(&plan, sudo.as_deref(), delegated)?;
         }
         // `check_mode: false`: the playbook vouches that this one only reads. It still waits for
@@ -532,15 +618,45 @@ impl<'a> HostRun<'a> {
             if task.runs_in_plan {
                 o.msg = "not run in this plan: an earlier change alters what it reads".into();
             }
-            return Ok(o);
+            return Ok(Some(o));
         }
         // A unit plumb (re)started: a later restart handler notified before has nothing to do.
         let started = plan.starts.clone();
         // `environment`: exported before what the task runs (and its probe, see TaskInstance::probe).
         let exports = match crate::execute::exports(task, vars) {
             Ok(e) => e,
-            Err(e) => return Ok(Outcome::new(Status::Failed, e.one_line())),
+            Err(e) => return Ok(Some(Outcome::new(Status::Failed, e.one_line()))),
         };
+        // A script run once, on the host, with no unit to note: it can wait for the others.
+        if batch.defer
+            && matches!(plan.run, Run::Script(_))
+            && task.until.is_none()
+            && !delegated
+            && started.is_none()
+            && !want_diff
+        {
+            let after = match (&probe, &facts) {
+                (Some(p), Ok(f)) => item_batch::after(&action, f, &plan)
+                    .map(|a| (p.clone(), sudo.clone(), reads.clone(), a)),
+                _ => None,
+            };
+            let w = Waiting {
+                index: batch.slots.len(),
+                outcome: o,
+                plan,
+                vars: Vars::new(vars.map().clone()),
+                exports,
+            };
+            batch.push(w, after);
+            return Ok(None);
+        }
+        // What runs now comes after the items waiting before it.
+        if !matches!(plan.run, Run::Nothing) {
+            self.apply_waiting(inst, batch)?;
+            if batch.failed() {
+                return Ok(None);
+            }
+        }
         let log = self.log();
         let diagnosis_sudo = self.play.sudo_for_diagnosis().map(String::from);
         let target = Target {
@@ -558,7 +674,19 @@ impl<'a> HostRun<'a> {
         {
             self.notes.started(&unit);
         }
-        Ok(o)
+        Ok(Some(o))
+    }
+
+    /// Runs the scripts of a loop's waiting items in one exec, and puts each item's outcome in
+    /// its slot.
+    fn apply_waiting(
+        &mut self,
+        inst: &TaskInstance,
+        batch: &mut ItemBatch,
+    ) -> std::result::Result<(), TransportError> {
+        let sudo = self.play.sudo_for(inst.task);
+        let log = self.log();
+        batch.apply(&mut *self.t, &log, &mut self.facts, inst, sudo.as_deref())
     }
 
     fn transport(&mut self, delegated: bool) -> &mut dyn Transport {

@@ -17,17 +17,20 @@ pub(crate) struct Inherited {
     pub(crate) tags: Vec<String>,
     pub(crate) become_: Option<bool>,
     pub(crate) become_user: Option<String>,
+    pub(crate) become_method: Option<String>,
     pub(crate) ignore_errors: bool,
     pub(crate) no_log: bool,
+    pub(crate) run_once: bool,
+    pub(crate) any_errors_fatal: bool,
     pub(crate) blocks: Vec<crate::block::BlockPos>,
     /// The role the tasks come from: where their `src` files are looked for first.
     pub(crate) role_dir: Option<PathBuf>,
     pub(crate) environment: crate::task::Env,
+    pub(crate) module_defaults: crate::module_defaults::ModuleDefaults,
 }
 
 /// The keywords `keyword` takes, for hints.
-pub(crate) const KEYS: &str =
-    "`when`, `vars`, `tags`, `become`, `become_user`, `ignore_errors`, `no_log` and `environment`";
+pub(crate) const KEYS: &str = "`when`, `vars`, `tags`, `become`, `become_user`, `become_method`, `ignore_errors`, `no_log`, `run_once`, `any_errors_fatal`, `environment` and `module_defaults`";
 
 impl Inherited {
     /// Takes `key` if it is one of the inherited keywords (`vars` included: the caller decides
@@ -39,9 +42,15 @@ impl Inherited {
             "tags" => self.tags.extend(crate::task::tag_list(doc, v)?),
             "become" => self.become_ = Some(boolean(doc, v, key)?),
             "become_user" => self.become_user = Some(scalar_string(doc, v, key)?),
+            "become_method" => self.become_method = Some(crate::task::become_method(doc, v)?),
             "ignore_errors" => self.ignore_errors |= boolean(doc, v, key)?,
             "no_log" => self.no_log |= boolean(doc, v, key)?,
+            "run_once" => self.run_once |= boolean(doc, v, key)?,
+            "any_errors_fatal" => self.any_errors_fatal |= boolean(doc, v, key)?,
             "environment" => self.environment.extend(crate::task::environment(doc, v)?),
+            "module_defaults" => self
+                .module_defaults
+                .extend(&crate::module_defaults::ModuleDefaults::parse(doc, v)?),
             _ => return Ok(false),
         }
         Ok(true)
@@ -60,8 +69,13 @@ impl Inherited {
         if t.become_user.is_none() {
             t.become_user = self.become_user.clone();
         }
+        if t.become_method.is_none() {
+            t.become_method = self.become_method.clone();
+        }
         t.ignore_errors |= self.ignore_errors;
         t.no_log |= self.no_log;
+        t.run_once |= self.run_once;
+        t.any_errors_fatal |= self.any_errors_fatal;
         t.blocks = self.blocks.clone();
         if t.role_dir.is_none() {
             t.role_dir = self.role_dir.clone();
@@ -69,6 +83,7 @@ impl Inherited {
         for (k, v) in &self.environment {
             t.environment.entry(k.clone()).or_insert_with(|| v.clone());
         }
+        self.module_defaults.apply(t);
     }
 }
 

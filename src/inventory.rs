@@ -31,6 +31,9 @@ struct Group {
 #[derive(Debug)]
 pub(crate) struct Inventory {
     pub(crate) hosts: Vec<Host>,
+    /// Ansible's implicit `localhost`: the control machine, for a play that names
+    /// `localhost` (or `127.0.0.1`) when the inventory does not; never part of `all`.
+    implicit_localhost: Host,
     groups: BTreeMap<String, Group>,
     pub(crate) source: String,
 }
@@ -95,6 +98,10 @@ impl Inventory {
     /// Hosts selected by an Ansible host pattern: names, groups, globs, `!exclude`, `&intersect`,
     /// separated by `,` or `:`; `@FILE` reads names from a file (one per line).
     pub(crate) fn select(&self, pattern: &str) -> Result<Vec<&Host>> {
+        let term = pattern.trim();
+        if matches!(term, "localhost" | "127.0.0.1") && !self.hosts.iter().any(|h| h.name == term) {
+            return Ok(vec![&self.implicit_localhost]);
+        }
         let mut union: BTreeSet<usize> = BTreeSet::new();
         let mut inter: Vec<BTreeSet<usize>> = Vec::new();
         let mut excl: BTreeSet<usize> = BTreeSet::new();
@@ -455,8 +462,20 @@ impl Builder {
                     .collect(),
             });
         }
+        let mut local_vars = self
+            .groups
+            .get("all")
+            .map(|g| g.vars.clone())
+            .unwrap_or_default();
+        local_vars.insert("ansible_connection".into(), Value::from("local"));
         Ok(Inventory {
             hosts,
+            implicit_localhost: Host {
+                name: "localhost".into(),
+                vars: local_vars,
+                var_locs: BTreeMap::new(),
+                groups: Vec::new(),
+            },
             groups: self.groups,
             source,
         })

@@ -33,6 +33,10 @@ pub(crate) struct Play {
     pub(crate) var_locs: std::collections::HashMap<String, Location>,
     pub(crate) become_: bool,
     pub(crate) become_user: Option<String>,
+    /// Asked on the terminal before the run (`-e` wins): see `vars_prompt.rs`.
+    pub(crate) vars_prompt: Vec<crate::vars_prompt::VarPrompt>,
+    /// `sudo` (the default) or `su`.
+    pub(crate) become_method: Option<String>,
     pub(crate) remote_user: Option<String>,
     pub(crate) tasks: Vec<Task>,
     pub(crate) handlers: Vec<Task>,
@@ -57,6 +61,8 @@ pub(crate) const PLAY_KEYS: &[&str] = &[
     "vars",
     "become",
     "become_user",
+    "become_method",
+    "vars_prompt",
     "remote_user",
     "tasks",
     "handlers",
@@ -70,12 +76,13 @@ pub(crate) const PLAY_KEYS: &[&str] = &[
     "environment",
     "pre_tasks",
     "post_tasks",
+    "module_defaults",
 ];
 
 impl Playbook {
     pub(crate) fn load(path: &Path) -> Result<Playbook> {
-        let dir = dir_of(path);
-        let plays = load_plays(path, 0)?;
+        let dir = crate::playbook_import::dir_of(path);
+        let plays = crate::playbook_import::load_plays(path, 0)?;
         Ok(Playbook {
             path: path.to_path_buf(),
             dir,
@@ -84,109 +91,8 @@ impl Playbook {
     }
 }
 
-/// The directory a file is in (`.` for a bare name).
-fn dir_of(path: &Path) -> PathBuf {
-    path.parent()
-        .map(Path::to_path_buf)
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or_else(|| PathBuf::from("."))
-}
-
-/// The plays of a playbook file, those of the playbooks it imports in their place.
-fn load_plays(path: &Path, depth: usize) -> Result<Vec<Play>> {
-    let text = crate::vault::read_text(path)?;
-    let doc = Doc::parse(path.to_path_buf(), &text, true)?;
-    let dir = dir_of(path);
-    let mut plays = Vec::new();
-    let mut errors = Vec::new();
-    for node in doc.root.as_sequence().expect("top level is a list").iter() {
-        let import = node.as_mapping().and_then(|m| {
-            m.iter()
-                .find(|(k, _)| {
-                    matches!(
-                        k.as_str(),
-                        "import_playbook" | "ansible.builtin.import_playbook"
-                    )
-                })
-                .map(|(k, v)| (k.as_str().to_string(), v))
-        });
-        let res = match import {
-            Some((key, file)) => import_playbook(&doc, node, &key, file, &dir, depth),
-            None => Play::parse(&doc, node, &dir).map(|p| vec![p]),
-        };
-        match res {
-            Ok(p) => plays.extend(p),
-            Err(e) => errors.push(e),
-        }
-    }
-    match errors.len() {
-        0 => Ok(plays),
-        _ => Err(Error::many(errors)),
-    }
-}
-
-/// `- import_playbook: other.yml` (relative to the playbook naming it), with its `when` put
-/// before every task's own and its `vars` over each play's, as in Ansible.
-fn import_playbook(
-    doc: &Doc,
-    node: &Node,
-    key: &str,
-    file: &Node,
-    dir: &Path,
-    depth: usize,
-) -> Result<Vec<Play>> {
-    let mut when = Vec::new();
-    let mut vars = Map::new();
-    let mut tags = Vec::new();
-    for (k, v) in node.as_mapping().expect("an import is a mapping").iter() {
-        match k.as_str() {
-            "name" => {}
-            "when" => when.extend(crate::task::conditions(doc, v)),
-            "vars" => vars.extend(crate::inventory::vars_map(doc, v)?),
-            "tags" => tags.extend(crate::task::tag_list(doc, v)?),
-            other if other == key => {}
-            other => {
-                return Err(Error::input(
-                    doc.key_loc(k),
-                    format!("`{other}` is not supported on `{key}`"),
-                )
-                .with_hint(format!("`{key}` takes `name`, `when`, `vars` and `tags`")));
-            }
-        }
-    }
-    let rel = scalar_string(doc, file, key)?;
-    if rel.contains("{{") {
-        return Err(Error::input(
-            doc.loc(file),
-            format!("templated `{key}` names are not supported"),
-        )
-        .with_hint("playbooks are read before the run, so name the file itself"));
-    }
-    if depth >= crate::task_list::MAX_IMPORT_DEPTH {
-        return Err(Error::input(doc.loc(file), "playbooks nested too deep")
-            .with_hint("does a playbook import itself?"));
-    }
-    let path = crate::paths::under(dir, &rel);
-    if !path.is_file() {
-        return Err(Error::input(
-            doc.loc(file),
-            format!("playbook `{}`: not found", path.display()),
-        ));
-    }
-    let mut plays = load_plays(&path, depth + 1)?;
-    for play in &mut plays {
-        play.vars.extend(vars.clone());
-        play.tags.extend(tags.iter().cloned());
-        for t in &mut play.tasks {
-            t.when = when.iter().cloned().chain(t.when.drain(..)).collect();
-            t.tags.extend(tags.iter().cloned());
-        }
-    }
-    Ok(plays)
-}
-
 impl Play {
-    fn parse(doc: &Doc, node: &Node, dir: &Path) -> Result<Play> {
+    pub(crate) fn parse(doc: &Doc, node: &Node, dir: &Path) -> Result<Play> {
         let Node::Mapping(map) = node else {
             return Err(Error::input(
                 doc.loc(node),
@@ -207,6 +113,8 @@ impl Play {
             var_locs: Default::default(),
             become_: false,
             become_user: None,
+            become_method: None,
+            vars_prompt: Vec::new(),
             remote_user: None,
             tasks: Vec::new(),
             handlers: Vec::new(),
@@ -223,6 +131,7 @@ impl Play {
         // Roles run before the play's own tasks, wherever `roles` is written.
         let mut role_tasks: Vec<Task> = Vec::new();
         let mut pre_tasks: Option<Vec<Task>> = None;
+        let mut module_defaults = crate::module_defaults::ModuleDefaults::default();
         let mut post_tasks: Option<Vec<Task>> = None;
         let mut has_hosts = false;
         // Ansible's precedence: what vars_files define wins over the play's `vars`.
@@ -266,8 +175,15 @@ impl Play {
                     }
                     "tags" => play.tags = crate::task::tag_list(doc, value)?,
                     "environment" => play.environment = crate::task::environment(doc, value)?,
+                    "module_defaults" => {
+                        module_defaults = crate::module_defaults::ModuleDefaults::parse(doc, value)?
+                    }
                     "become" => play.become_ = boolean(doc, value, k)?,
                     "become_user" => play.become_user = Some(scalar_string(doc, value, k)?),
+                    "vars_prompt" => play.vars_prompt = crate::vars_prompt::parse(doc, value)?,
+                    "become_method" => {
+                        play.become_method = Some(crate::task::become_method(doc, value)?)
+                    }
                     "remote_user" => play.remote_user = Some(scalar_string(doc, value, k)?),
                     "gather_facts" => play.gather_facts = boolean(doc, value, k)?,
                     "tasks" | "handlers" | "pre_tasks" | "post_tasks" => {
@@ -329,6 +245,9 @@ impl Play {
                         }
                     },
                     "any_errors_fatal" => play.any_errors_fatal = boolean(doc, value, k)?,
+                    other if crate::task_values::NOT_YET.contains(&other) => {
+                        errors.push(crate::task_values::not_yet(doc.key_loc(key), other, "play"));
+                    }
                     other => {
                         let mut e = Error::input(
                             doc.key_loc(key),
@@ -367,6 +286,10 @@ impl Play {
         for t in play.tasks.iter_mut().chain(play.handlers.iter_mut()) {
             for (k, v) in &play.environment {
                 t.environment.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+            module_defaults.apply(t);
+            if let Err(e) = crate::modules::check_required(&t.module, &t.args) {
+                errors.push(e);
             }
         }
         if !has_hosts {
@@ -503,15 +426,20 @@ fn parse_serial(doc: &Doc, node: &Node) -> Result<Vec<Serial>> {
 }
 
 impl Play {
-    /// The user a task runs as through sudo (`become`), if any.
+    /// Whom a task runs as (`become`), if anyone: the user for sudo, or `su:USER` for
+    /// `become_method: su` (a user name never holds `:`); see `transport::sh_command`.
     pub(crate) fn sudo_for(&self, task: &Task) -> Option<String> {
         if task.become_.unwrap_or(self.become_) {
-            Some(
-                task.become_user
-                    .clone()
-                    .or_else(|| self.become_user.clone())
-                    .unwrap_or_else(|| "root".into()),
-            )
+            let user = task
+                .become_user
+                .clone()
+                .or_else(|| self.become_user.clone())
+                .unwrap_or_else(|| "root".into());
+            let method = task.become_method.as_ref().or(self.become_method.as_ref());
+            Some(match method.map(String::as_str) {
+                Some("su") => format!("su:{user}"),
+                _ => user,
+            })
         } else {
             None
         }

@@ -23,6 +23,8 @@ impl TaskList {
     ) -> Result<()> {
         let mut inh = inherited.clone();
         let mut params = Map::new();
+        // `tasks_from: install` and the like: which file of each folder, `main` by default.
+        let mut from: Vec<(String, String)> = Vec::new();
         let (name, name_node) = match (item, key) {
             (Node::Scalar(s), None) => (s.as_str().to_string(), item),
             (Node::Mapping(m), _) => {
@@ -40,12 +42,17 @@ impl TaskList {
                                         "name" => {
                                             found = Some((scalar_string(doc, av, "name")?, av))
                                         }
+                                        f @ ("tasks_from" | "handlers_from" | "vars_from"
+                                        | "defaults_from") => {
+                                            let sub = f.trim_end_matches("_from").to_string();
+                                            from.push((sub, scalar_string(doc, av, f)?));
+                                        }
                                         other => {
                                             return Err(Error::input(
                                                 doc.key_loc(ak),
                                                 format!("`{other}` is not supported on `{k2}`"),
                                             )
-                                            .with_hint("give the role's `name`; its variables go under the task's `vars`"));
+                                            .with_hint("give the role's `name` (and `tasks_from` ...); its variables go under the task's `vars`"));
                                         }
                                     }
                                 }
@@ -111,10 +118,19 @@ impl TaskList {
         };
         let role_dir = role_dir.clone();
         let file = |sub: &str| -> Option<PathBuf> {
-            ["main.yml", "main.yaml"]
+            let base = from
                 .iter()
-                .map(|f| role_dir.join(sub).join(f))
-                .find(|p| p.is_file())
+                .find(|(s, _)| s == sub)
+                .map(|(_, f)| f.as_str())
+                .unwrap_or("main");
+            [
+                base.to_string(),
+                format!("{base}.yml"),
+                format!("{base}.yaml"),
+            ]
+            .iter()
+            .map(|f| role_dir.join(sub).join(f))
+            .find(|p| p.is_file())
         };
         let read = |path: &Path, list: bool| -> Result<Option<Doc>> {
             let text = crate::vault::read_text(path)?;
@@ -127,8 +143,19 @@ impl TaskList {
         // shared by two roles is not run twice.
         let seen = (
             role_dir.clone(),
-            serde_json::to_string(&params).unwrap_or_default(),
+            format!(
+                "{}{from:?}",
+                serde_json::to_string(&params).unwrap_or_default()
+            ),
         );
+        for (sub, f) in &from {
+            if file(sub).is_none() {
+                return Err(Error::input(
+                    doc.loc(name_node),
+                    format!("role `{name}` has no `{sub}/{f}` (`{sub}_from: {f}`)"),
+                ));
+            }
+        }
         if self.roles_seen.contains(&seen) {
             return Ok(());
         }

@@ -74,8 +74,13 @@ fn run_playbook(a: RunArgs, plan: bool, validate_only: bool) -> Result<i32> {
         &inventory_spec(a.inventory.as_deref(), &cfg)?,
         a.playbook.parent(),
     )?;
-    let playbook = playbook::Playbook::load(&a.playbook)?;
+    let mut playbook = playbook::Playbook::load(&a.playbook)?;
     let opts = Options::new(&a, d, plan)?;
+    for play in &mut playbook.plays {
+        let answers =
+            crate::vars_prompt::answers(&play.vars_prompt, &opts.extra_vars, !validate_only)?;
+        play.vars.extend(answers);
+    }
     crate::host_vars::install_extra(&opts.extra_vars);
     // How hosts are reached (~/.ssh/config): read now, so its errors come before any host.
     let local = crate::ssh_config::Local::current();

@@ -7,7 +7,8 @@ use crate::modules;
 use crate::modules::args::Args;
 use crate::task_args::{ArgSource, parse_args};
 pub(crate) use crate::task_values::{
-    Env, boolean, conditions, environment, identifier, number, scalar_string, tag_list,
+    Env, become_method, boolean, conditions, environment, identifier, number, scalar_string,
+    tag_list,
 };
 use crate::yaml::{self, Doc};
 use marked_yaml::Node;
@@ -44,8 +45,18 @@ pub(crate) struct Task {
     pub(crate) delegate_to: Option<String>,
     pub(crate) become_: Option<bool>,
     pub(crate) become_user: Option<String>,
+    pub(crate) become_method: Option<String>,
     pub(crate) no_log: bool,
     pub(crate) ignore_errors: bool,
+    /// `run_once`: only the batch's first host runs it.
+    pub(crate) run_once: bool,
+    /// `any_errors_fatal` on the task or a block around it: a failure that fails the host
+    /// stops every host of the play.
+    pub(crate) any_errors_fatal: bool,
+    /// `throttle`: at most this many hosts run the task at once (0: no limit).
+    pub(crate) throttle: usize,
+    /// `ignore_errors: "{{ expr }}"`: evaluated on the host when the task fails.
+    pub(crate) ignore_errors_if: Option<Spanned<Value>>,
     pub(crate) diff: bool,
     /// `check_mode: false`: a read-only command that runs in `plumb plan` too, so that what
     /// depends on its result can be planned.
@@ -62,6 +73,9 @@ pub(crate) struct Task {
     pub(crate) vars: Map<String, Value>,
     /// Where the task's own `vars` were written (not those it inherits).
     pub(crate) var_locs: std::collections::HashMap<String, Location>,
+    /// A task file an `include_tasks` behind a `when` names that could not be used: the
+    /// task fails with this where it runs (see `include.rs`).
+    pub(crate) unread: Option<String>,
 }
 
 const KEYWORDS: &[&str] = &[
@@ -93,6 +107,10 @@ const KEYWORDS: &[&str] = &[
     "delegate_to",
     "become",
     "become_user",
+    "become_method",
+    "run_once",
+    "any_errors_fatal",
+    "throttle",
     "no_log",
     "ignore_errors",
     "diff",
@@ -101,6 +119,7 @@ const KEYWORDS: &[&str] = &[
     "check_mode",
     "tags",
     "environment",
+    "module_defaults",
     // Handled by the play, which splices the file in; listed for "did you mean".
     "import_tasks",
     "include_tasks",
@@ -157,8 +176,12 @@ const LOOP_LOOKUPS: &[&str] = &[
 impl Task {
     /// The `meta: flush_handlers` Ansible puts after `pre_tasks` and before `post_tasks`.
     pub(crate) fn flush_handlers(at: &Location) -> Task {
-        let doc = Doc::parse(at.file.as_ref().clone(), "meta: flush_handlers\n", false)
-            .expect("a fixed task parses");
+        Task::synthetic(at, "meta: flush_handlers\n")
+    }
+
+    /// A task plumb writes itself (`text`), placed at `at`.
+    pub(crate) fn synthetic(at: &Location, text: &str) -> Task {
+        let doc = Doc::parse(at.file.as_ref().clone(), text, false).expect("a fixed task parses");
         let mut t = Task::parse(&doc, &doc.root, false).expect("a fixed task parses");
         t.loc = at.clone();
         t.module_loc = at.clone();
@@ -198,6 +221,7 @@ impl Task {
         };
         let mut module: Option<(String, ArgSource, Location)> = None;
         let mut local_action = None;
+        let mut defaults = None;
         let mut t = Task {
             name: None,
             loc: doc.loc(node),
@@ -228,8 +252,13 @@ impl Task {
             delegate_to: None,
             become_: None,
             become_user: None,
+            become_method: None,
             no_log: false,
             ignore_errors: false,
+            run_once: false,
+            any_errors_fatal: false,
+            throttle: 0,
+            ignore_errors_if: None,
             diff: true,
             runs_in_plan: false,
             tags: Vec::new(),
@@ -238,6 +267,7 @@ impl Task {
             environment: Env::new(),
             vars: Map::new(),
             var_locs: Default::default(),
+            unread: None,
         };
         let mut check_mode: Option<(bool, Location)> = None;
         let mut extra_args: Option<&Node> = None;
@@ -341,11 +371,23 @@ impl Task {
                     }
                     "become" => t.become_ = Some(boolean(doc, value, k)?),
                     "become_user" => t.become_user = Some(scalar_string(doc, value, k)?),
+                    "become_method" => t.become_method = Some(become_method(doc, value)?),
                     "no_log" => t.no_log = boolean(doc, value, k)?,
-                    "ignore_errors" => t.ignore_errors = boolean(doc, value, k)?,
+                    "run_once" => t.run_once = boolean(doc, value, k)?,
+                    "any_errors_fatal" => t.any_errors_fatal = boolean(doc, value, k)?,
+                    "throttle" => t.throttle = number(doc, value, k)? as usize,
+                    "ignore_errors" => match value {
+                        Node::Scalar(s) if s.as_str().contains("{{") => {
+                            t.ignore_errors_if = Some(spanned(value))
+                        }
+                        _ => t.ignore_errors = boolean(doc, value, k)?,
+                    },
                     "diff" => t.diff = boolean(doc, value, k)?,
                     "tags" => t.tags = tag_list(doc, value)?,
                     "environment" => t.environment = environment(doc, value)?,
+                    "module_defaults" => {
+                        defaults = Some(crate::module_defaults::ModuleDefaults::parse(doc, value)?)
+                    }
                     "check_mode" => check_mode = Some((boolean(doc, value, k)?, doc.loc(value))),
                     "args" => extra_args = Some(value),
                     "vars" => {
@@ -356,6 +398,9 @@ impl Task {
                         if let Some((_, why)) = UNSUPPORTED.iter().find(|(u, _)| *u == k) {
                             return Err(Error::input(kloc, format!("`{k}` is not supported"))
                                 .with_hint(*why));
+                        }
+                        if crate::task_values::NOT_YET.contains(&k) {
+                            return Err(crate::task_values::not_yet(kloc, k, "task"));
                         }
                         let canonical = modules::canonical(k);
                         match canonical {
@@ -423,6 +468,17 @@ impl Task {
             }
             t.delegate_to = Some("localhost".into());
         }
+        if t.run_once
+            && let Some(r) = &t.register
+        {
+            errors.push(
+                Error::input(
+                    t.loc.clone(),
+                    format!("`run_once` with `register: {r}` is not supported yet"),
+                )
+                .with_hint("plumb would register the result on the one host that runs it only"),
+            );
+        }
         if t.until.is_some() && !retries_set {
             t.retries = 3;
         }
@@ -450,10 +506,14 @@ impl Task {
         }
         match parse_args(doc, &t.module, args_node, extra_args) {
             Ok(args) => {
-                if let Err(e) = modules::check_args(&t.module, &args) {
+                // What it needs is checked once `module_defaults` around it are known.
+                if let Err(e) = modules::check_arg_names(&t.module, &args) {
                     errors.push(e);
                 }
                 t.args = args;
+                if let Some(d) = defaults {
+                    d.apply(&mut t);
+                }
             }
             Err(e) => errors.push(e),
         }

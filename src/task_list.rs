@@ -136,10 +136,8 @@ impl TaskList {
                     ));
                     continue;
                 }
-                match import_file(doc, item, &key, file, inherited, depth) {
-                    Ok((Some(sub), inh)) => self.collect(&sub, &sub.items(), &inh, depth + 1),
-                    Ok((None, _)) => {}
-                    Err(e) => self.errors.push(e),
+                if let Err(e) = self.import(doc, item, &key, file, inherited, depth) {
+                    self.errors.push(e);
                 }
                 continue;
             }
@@ -246,76 +244,6 @@ impl TaskList {
         }
         Ok(())
     }
-}
-
-/// The task file an `import_tasks` / `include_tasks` names (relative to the file that names
-/// it), parsed; `None` for an empty file. The import's `when` and `vars` go to its tasks.
-fn import_file(
-    doc: &Doc,
-    item: &Node,
-    key: &str,
-    file: &Node,
-    inherited: &Inherited,
-    depth: usize,
-) -> Result<(Option<Doc>, Inherited)> {
-    let mut inh = inherited.clone();
-    for (k, v) in item.as_mapping().expect("an import is a mapping").iter() {
-        match k.as_str() {
-            "name" => {}
-            other if other == key => {}
-            other => {
-                if !inh.keyword(doc, other, v)? {
-                    return Err(crate::inherited::unknown(
-                        doc,
-                        k,
-                        &format!("`{key}`"),
-                        "`name`, ",
-                    ));
-                }
-            }
-        }
-    }
-    let (rel, at) = match file {
-        Node::Scalar(s) => (s.as_str().to_string(), file),
-        Node::Mapping(m) => match m.get_node("file") {
-            Some(Node::Scalar(s)) => (
-                s.as_str().to_string(),
-                m.get_node("file").expect("just seen"),
-            ),
-            _ => {
-                return Err(
-                    Error::input(doc.loc(file), format!("`{key}` needs a file name"))
-                        .with_hint(format!("`{key}: tasks/setup.yml`")),
-                );
-            }
-        },
-        other => {
-            return Err(Error::input(
-                doc.loc(other),
-                format!("`{key}` needs a file name, found {}", yaml::kind(other)),
-            ));
-        }
-    };
-    if rel.contains("{{") {
-        return Err(Error::input(
-            doc.loc(at),
-            format!("templated `{key}` file names are not supported"),
-        )
-        .with_hint("task files are read before the run, so name the file itself"));
-    }
-    if depth >= MAX_IMPORT_DEPTH {
-        return Err(Error::input(
-            doc.loc(at),
-            format!("task files nested more than {MAX_IMPORT_DEPTH} deep"),
-        )
-        .with_hint("does a task file import itself?"));
-    }
-    let path = crate::paths::under(doc.file.parent().unwrap_or(Path::new("")), &rel);
-    let text = read_named(doc, at, "task file", &path)?;
-    if yaml::is_blank(&text) {
-        return Ok((None, inh));
-    }
-    Ok((Some(Doc::parse(path, &text, true)?), inh))
 }
 
 /// A file the playbook names at `at`: what goes wrong reading it is an error there.

@@ -98,6 +98,52 @@ pub(crate) fn found(node: &Node) -> String {
     }
 }
 
+/// `become_method`: `sudo` or `su`.
+pub(crate) fn become_method(doc: &Doc, node: &Node) -> Result<String> {
+    let m = scalar_string(doc, node, "become_method")?;
+    let m = m.strip_prefix("ansible.builtin.").unwrap_or(&m).to_string();
+    match m.as_str() {
+        "sudo" | "su" => Ok(m),
+        other => Err(Error::input(
+            doc.loc(node),
+            format!("`become_method: {other}` is not supported"),
+        )
+        .with_hint("plumb becomes another user with `sudo` or `su`")),
+    }
+}
+
+/// Ansible keywords plumb does not have (yet): an error that says so, never ignored.
+pub(crate) const NOT_YET: &[&str] = &[
+    "ignore_unreachable",
+    "delegate_facts",
+    "connection",
+    "timeout",
+    "debugger",
+    "collections",
+    "become_flags",
+    "become_exe",
+    "strategy",
+    "order",
+    "force_handlers",
+    "port",
+    "fact_path",
+    "gather_subset",
+    "gather_timeout",
+    "max_fail_percentage",
+    "check_mode",
+    "diff",
+    "no_log",
+];
+
+/// The error for a keyword of `NOT_YET` written where plumb lacks it.
+pub(crate) fn not_yet(at: crate::location::Location, key: &str, on: &str) -> Error {
+    Error::input(
+        at,
+        format!("`{key}` is an Ansible {on} keyword plumb does not support yet"),
+    )
+    .with_hint("see the keyword table in the README")
+}
+
 pub(crate) fn boolean(doc: &Doc, node: &Node, key: &str) -> Result<bool> {
     match yaml::to_value(node) {
         Value::Bool(b) => Ok(b),

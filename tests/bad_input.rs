@@ -190,6 +190,8 @@ cases! {
     unknown_task_key: Test::new(),
     unknown_module_argument: Test::new(),
     include_bare: Test::new(),
+    keyword_not_yet: Test::new(),
+    module_defaults_unknown_argument: Test::new(),
     import_playbook_missing: Test::new(),
     with_unknown_lookup: Test::new(),
     action_unknown_module: Test::new(),

@@ -281,3 +281,338 @@ fn import_playbook_with_when_and_vars() {
     assert_eq!(read(dir.path(), "log"), "blue big\nlast\n");
     assert_eq!(read(dir.path(), "copied"), "from plays\n");
 }
+
+#[test]
+fn module_defaults_from_play_block_and_task_by_short_name_and_fqcn() {
+    let dir = applied(&[(
+        "site.yml",
+        r#"- hosts: all
+  module_defaults:
+    ansible.builtin.copy: {mode: "0600", content: "play\n"}
+    command: {chdir: "@DIR@"}
+  tasks:
+    - name: play's defaults
+      copy: {dest: "@DIR@/a"}
+    - name: in a block
+      block:
+        - name: block's over the play's
+          ansible.builtin.copy: {dest: "@DIR@/b"}
+        - name: task's over the block's, its own over all
+          copy: {dest: "@DIR@/c", mode: "0640"}
+          module_defaults:
+            copy: {content: "task\n", mode: "0604"}
+      module_defaults:
+        copy: {content: "block\n"}
+    - name: relative to chdir
+      command: touch made-here
+"#,
+    )]);
+    let mode = |n: &str| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(dir.path().join(n))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(read(dir.path(), "a"), "play\n");
+    assert_eq!(read(dir.path(), "b"), "block\n");
+    assert_eq!(read(dir.path(), "c"), "task\n");
+    assert_eq!((mode("a"), mode("b"), mode("c")), (0o600, 0o600, 0o640));
+    assert!(dir.path().join("made-here").exists());
+}
+
+/// Runs plumb in a new session, with no terminal to ask on.
+fn run_without_tty(dir: &Path, extra: &[&str]) -> Run {
+    let mut args = vec![
+        env!("CARGO_BIN_EXE_plumb"),
+        "apply",
+        "site.yml",
+        "-i",
+        "local.ini",
+        "--output",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    let out = std::process::Command::new("setsid")
+        .args(&args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("PLUMB_RETRY_DIR", dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("setsid plumb");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn vars_prompt_takes_extra_vars_and_needs_a_terminal_otherwise() {
+    let dir = project(&[(
+        "site.yml",
+        r#"- hosts: all
+  vars_prompt:
+    - name: release
+      prompt: Which release?
+      private: false
+      default: main
+    - name: db_password
+      prompt: Database password
+  tasks:
+    - name: write
+      copy: {content: "{{ release }} {{ db_password }}", dest: "@DIR@/answers"}
+"#,
+    )]);
+    let r = run_without_tty(dir.path(), &["-e", "release=v2", "-e", "db_password=s3"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(read(dir.path(), "answers"), "v2 s3");
+    let r = run_without_tty(dir.path(), &["-e", "db_password=s3"]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr
+            .contains("`vars_prompt` asks for `release`, but there is no terminal")
+            && r.stderr.contains("site.yml:3:7")
+            && r.stderr.contains("-e release=VALUE"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn fqcn_task_keywords() {
+    let dir = applied(&[
+        (
+            "site.yml",
+            r#"- hosts: all
+  tasks:
+    - ansible.builtin.import_tasks: tasks/a.yml
+    - ansible.builtin.include_tasks: {file: tasks/a.yml}
+    - ansible.builtin.import_role: {name: web}
+    - ansible.builtin.include_role:
+        name: web
+      vars: {who: other}
+"#,
+        ),
+        (
+            "tasks/a.yml",
+            "- ansible.builtin.shell: echo a >> @DIR@/log\n",
+        ),
+        (
+            "roles/web/tasks/main.yml",
+            "- ansible.builtin.shell: echo \"web {{ who | default('role') }}\" >> @DIR@/log\n",
+        ),
+    ]);
+    assert_eq!(read(dir.path(), "log"), "a\na\nweb role\nweb other\n");
+}
+
+#[test]
+fn include_tasks_per_system_files_are_chosen_on_the_host() {
+    let files = [
+        (
+            "site.yml",
+            r#"- hosts: all
+  vars: {log: "@DIR@/log", family: Debian}
+  roles: [base]
+"#,
+        ),
+        (
+            "roles/base/tasks/main.yml",
+            r#"- name: per family
+  include_tasks: "setup-{{ family }}.yml"
+- include_tasks: setup-Archlinux.yml
+  when: family == 'Archlinux'
+- name: after
+  shell: echo after >> {{ log }}
+"#,
+        ),
+        (
+            "roles/base/tasks/setup-Debian.yml",
+            "- shell: echo debian >> {{ log }}\n",
+        ),
+        (
+            "roles/base/tasks/setup-Archlinux.yml",
+            "- pacman: {name: nginx}\n",
+        ),
+    ];
+    let dir = applied(&files);
+    assert_eq!(read(dir.path(), "log"), "debian\nafter\n");
+    // Where the unreadable file is reached, the host fails there, saying why.
+    let r = run(dir.path(), "apply", &["-e", "family=Archlinux"]);
+    assert_ne!(r.code, 0);
+    let failed = r.with_status("here", "failed");
+    assert_eq!(failed.len(), 1, "{}", r.stdout);
+    let msg = r.task_msg("here", &failed[0]);
+    assert!(
+        msg.contains("unknown module or task keyword `pacman`"),
+        "{msg}"
+    );
+    // A name that renders to no file fails as in Ansible.
+    let r = run(dir.path(), "apply", &["-e", "family=Gentoo"]);
+    assert_ne!(r.code, 0);
+    let failed = r.with_status("here", "failed");
+    let msg = r.task_msg("here", &failed[0]);
+    assert!(
+        msg.contains("no task file for `setup-{{ family }}.yml` on this host")
+            && msg.contains("setup-Archlinux.yml, setup-Debian.yml"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn implicit_localhost_is_the_control_machine_and_not_in_all() {
+    let dir = project(&[
+        ("remote.ini", "[web]\nweb1 ansible_host=192.0.2.1\n"),
+        (
+            "site.yml",
+            r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: on the control machine
+      copy: {content: "local\n", dest: "@DIR@/out"}
+"#,
+        ),
+    ]);
+    let r = plumb(
+        dir.path(),
+        &["apply", "site.yml", "-i", "remote.ini", "--output", "json"],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(read(dir.path(), "out"), "local\n");
+    // `all` is the inventory's hosts only: web1 (unreachable here) is listed, localhost not.
+    let r = plumb(dir.path(), &["inventory", "-i", "remote.ini", "--list"]);
+    assert!(!r.stdout.contains("localhost"), "{}", r.stdout);
+}
+
+#[test]
+fn templated_ignore_errors_is_evaluated_on_the_host() {
+    let dir = project(&[(
+        "site.yml",
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: may fail
+      command: /bin/false
+      ignore_errors: "{{ tolerant | bool }}"
+    - name: after
+      copy: {content: "reached\n", dest: "@DIR@/after"}
+"#,
+    )]);
+    let r = run(dir.path(), "apply", &["-e", "tolerant=no"]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(!dir.path().join("after").exists());
+    let r = run(dir.path(), "apply", &["-e", "tolerant=yes"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.task_msg("here", "may fail")
+            .contains("(ignored: ignore_errors is set)")
+    );
+    assert_eq!(read(dir.path(), "after"), "reached\n");
+}
+
+#[test]
+fn run_once_runs_on_the_batchs_first_host() {
+    let dir = project(&[(
+        "site.yml",
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: migrate
+      shell: echo "once {{ inventory_hostname }}" >> @DIR@/log
+      run_once: true
+    - name: every host
+      shell: echo "each {{ inventory_hostname }}" >> @DIR@/log-{{ inventory_hostname }}
+"#,
+    )]);
+    std::fs::write(
+        dir.path().join("two.ini"),
+        "a ansible_connection=local\nb ansible_connection=local\n",
+    )
+    .unwrap();
+    let r = plumb(
+        dir.path(),
+        &["apply", "site.yml", "-i", "two.ini", "--output", "json"],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(read(dir.path(), "log"), "once a\n");
+    assert_eq!(r.task_msg("b", "migrate"), "run_once: runs on a");
+    assert_eq!(read(dir.path(), "log-b"), "each b\n");
+}
+
+#[test]
+fn include_role_tasks_from() {
+    let dir = applied(&[
+        (
+            "site.yml",
+            r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - ansible.builtin.include_role:
+        name: app
+        tasks_from: install
+    - import_role: {name: app, tasks_from: configure.yml}
+    - include_role: {name: app}
+"#,
+        ),
+        (
+            "roles/app/tasks/main.yml",
+            "- shell: echo main >> @DIR@/log\n",
+        ),
+        (
+            "roles/app/tasks/install.yml",
+            "- shell: echo install >> @DIR@/log\n",
+        ),
+        (
+            "roles/app/tasks/configure.yml",
+            "- shell: echo configure >> @DIR@/log\n",
+        ),
+    ]);
+    assert_eq!(read(dir.path(), "log"), "install\nconfigure\nmain\n");
+}
+
+#[test]
+fn any_errors_fatal_on_a_block_stops_every_host() {
+    let dir = project(&[(
+        "site.yml",
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: checks
+      any_errors_fatal: true
+      block:
+        - name: must hold
+          command: /bin/false
+    - name: never
+      shell: echo "{{ inventory_hostname }}" >> @DIR@/never
+"#,
+    )]);
+    // Both hosts are this machine: plumb's host lock lets one run at a time, so the second
+    // starts after the first has failed.
+    std::fs::write(
+        dir.path().join("two.ini"),
+        "a ansible_connection=local\nb ansible_connection=local\n",
+    )
+    .unwrap();
+    let r = plumb(
+        dir.path(),
+        &["apply", "site.yml", "-i", "two.ini", "--output", "json"],
+    );
+    assert_ne!(r.code, 0);
+    assert!(!dir.path().join("never").exists());
+    let ran: Vec<&str> = ["a", "b"]
+        .into_iter()
+        .filter(|h| {
+            r.with_status(h, "failed")
+                .contains(&"must hold".to_string())
+        })
+        .collect();
+    assert_eq!(ran.len(), 1, "{}", r.stdout);
+    let other = if ran[0] == "a" { "b" } else { "a" };
+    assert!(
+        r.host_msg(other).contains("any_errors_fatal"),
+        "{}",
+        r.stdout
+    );
+}

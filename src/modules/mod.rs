@@ -500,8 +500,8 @@ fn spec(module: &str) -> &'static [&'static str] {
     }
 }
 
-/// Checks argument names (values are checked per host, once rendered).
-pub(crate) fn check_args(module: &str, args: &Args) -> Result<()> {
+/// Every argument is one the module takes (values are checked per host, once rendered).
+pub(crate) fn check_arg_names(module: &str, args: &Args) -> Result<()> {
     // `set_fact` takes any variable names (checked when built).
     if module == "set_fact" {
         return match args.map.keys().any(|k| k != "cacheable") {
@@ -540,6 +540,11 @@ pub(crate) fn check_args(module: &str, args: &Args) -> Result<()> {
     if !errors.is_empty() {
         return Err(Error::many(errors));
     }
+    Ok(())
+}
+
+/// The module has the arguments it needs (after `module_defaults`).
+pub(crate) fn check_required(module: &str, args: &Args) -> Result<()> {
     let need = |any: &[&str]| any.iter().any(|k| args.map.contains_key(*k));
     let missing = match module {
         "apt" if !need(&["name", "pkg", "package", "update_cache"]) => Some("name"),

@@ -2,9 +2,14 @@
 //! from the host's side. SSH for real hosts; local for `ansible_connection=local` and tests.
 
 pub(crate) mod auth;
+mod channel_io;
+mod host_key;
 pub(crate) mod jump;
+mod key_file;
 pub(crate) mod local;
 pub(crate) mod pace;
+mod setup;
+mod socket;
 pub(crate) mod ssh;
 
 use crate::http::Request;
@@ -239,6 +244,26 @@ pub(crate) fn sh_command(
     sudo_user: Option<&str>,
     password: Option<&str>,
 ) -> (String, Option<String>) {
+    // `become_method: su` (see `Play::sudo_for`): su asks no password of root, and reads one
+    // only from a terminal, so it is for a root login becoming another user.
+    if let Some(u) = sudo_user.and_then(|u| u.strip_prefix("su:")) {
+        if u == login {
+            return ("sh -s".to_string(), None);
+        }
+        let mark = format!("PLUMB_MARK_{}", random_nonce());
+        let skip = format!(
+            "while IFS= read -r l; do [ \"$l\" = {mark} ] && exec sh -s; done; \
+             echo 'plumb: the script did not arrive after su' >&2; exit 97"
+        );
+        return (
+            format!(
+                "su -s /bin/sh {} -c {}",
+                crate::shell::quote(u),
+                crate::shell::quote(&skip)
+            ),
+            Some(format!("{mark}\n")),
+        );
+    }
     match sudo_user {
         Some(u) if u != login => {
             let mark = format!("PLUMB_MARK_{}", random_nonce());
@@ -516,6 +541,16 @@ mod tests {
             ("sh -s".into(), None)
         );
         assert_eq!(sh_command("me", None, Some("pw")), ("sh -s".into(), None));
+        assert_eq!(
+            sh_command("me", Some("su:me"), None),
+            ("sh -s".into(), None)
+        );
+        let (cmd, pre) = sh_command("root", Some("su:postgres"), Some("pw"));
+        assert!(cmd.starts_with("su -s /bin/sh postgres -c 'while"), "{cmd}");
+        assert!(
+            pre.unwrap().starts_with("PLUMB_MARK_"),
+            "no password for su"
+        );
         let (cmd, pre) = sh_command("me", Some("root"), None);
         assert!(cmd.starts_with("sudo -n -H -u root -- sh -c "), "{cmd}");
         assert!(pre.unwrap().starts_with("PLUMB_MARK_"));
