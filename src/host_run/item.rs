@@ -213,7 +213,10 @@ impl<'a> HostRun<'a> {
         inst: &TaskInstance,
         batch: &mut ItemBatch,
     ) -> std::result::Result<(), TransportError> {
-        let sudo = self.play.sudo_for(inst.task);
+        // A templated become_user, rendered without the item (the items share one exec).
+        let sudo = inst
+            .sudo(self.play, &inst.vars())
+            .unwrap_or_else(|_| self.play.sudo_for(inst.task));
         let log = self.log();
         batch.apply(&mut *self.t, &log, &mut self.facts, inst, sudo.as_deref())
     }
