@@ -8,6 +8,7 @@ use crate::playbook::Play;
 use crate::tags::TagFilter;
 use crate::task_instance::TaskInstance;
 use serde_json::{Map, Value};
+use std::collections::HashSet;
 use std::path::Path;
 
 pub(crate) use crate::modules::Need;
@@ -28,20 +29,40 @@ fn files_probe(paths: &[String], sums: &[String]) -> String {
 /// What one task's own probe would have printed, from a merged file probe's output: the
 /// records of its paths, re-indexed. A merged output that does not parse is an error for every
 /// task that reads it, never "no change".
+#[cfg(test)]
 pub(crate) fn select_files(
     output: &str,
     all: &[String],
     paths: &[String],
     sums: &[String],
 ) -> Result<String, String> {
-    let all: Vec<&str> = all.iter().map(String::as_str).collect();
-    let recs = file_fact::records(output, &all)?;
+    let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+    let recs = file_fact::records(output, &refs)?;
+    select_records(&recs, &index_of(all), paths, sums)
+}
+
+/// Each path's place in `all` (the first, if twice).
+fn index_of(all: &[String]) -> std::collections::HashMap<&str, usize> {
+    let mut at = std::collections::HashMap::with_capacity(all.len());
+    for (i, p) in all.iter().enumerate() {
+        at.entry(p.as_str()).or_insert(i);
+    }
+    at
+}
+
+/// `select_files` on records parsed once for all the tasks of a batch (a loop of hundreds of
+/// items would otherwise parse the merged output once per item).
+fn select_records(
+    recs: &[file_fact::Rec],
+    at: &std::collections::HashMap<&str, usize>,
+    paths: &[String],
+    sums: &[String],
+) -> Result<String, String> {
     let mine = paths
         .iter()
         .map(|p| {
-            let i = all
-                .iter()
-                .position(|x| x == p)
+            let i = *at
+                .get(p.as_str())
                 .ok_or_else(|| format!("probe failed: {p} was not probed"))?;
             Ok((&recs[i], sums.contains(p)))
         })
@@ -104,6 +125,7 @@ pub(crate) fn wanted(
     // What `set_fact` and `include_vars` set is known before the run (they run on the control
     // machine): later tasks that read it are probed with the others.
     let mut sets: Option<Map<String, Value>> = None;
+    let mut seen: std::collections::HashMap<(String, Option<String>), usize> = Default::default();
     for task in &play.tasks {
         let base_now = sets.as_ref().unwrap_or(base);
         let mut pending: Map<String, Value> = Map::new();
@@ -138,10 +160,15 @@ pub(crate) fn wanted(
                     hidden.push(p.clone());
                 }
                 let need = if hidden.contains(&p) { Need::Own } else { need };
-                match wanted.iter_mut().find(|(q, _, u)| *q == p && *u == sudo) {
-                    Some(w) if hidden.contains(&p) => w.1 = need,
+                // By index: a loop's items share long probe texts, compared in full otherwise.
+                let key = (p, sudo.clone());
+                match seen.get(&key) {
+                    Some(&i) if hidden.contains(&key.0) => wanted[i].1 = need,
                     Some(_) => {}
-                    None => wanted.push((p, need, sudo.clone())),
+                    None => {
+                        seen.insert(key.clone(), wanted.len());
+                        wanted.push((key.0, need, key.1));
+                    }
                 }
             }
         }
@@ -194,6 +221,8 @@ impl Batch {
 
     fn merge(user: Option<String>, tasks: Vec<(String, Need)>) -> Batch {
         let (mut paths, mut sums, mut units) = (Vec::new(), Vec::new(), Vec::new());
+        // Sets beside the lists: a loop's items bring hundreds of paths.
+        let (mut in_paths, mut in_sums) = (HashSet::new(), HashSet::new());
         let mut own: Vec<String> = Vec::new();
         for (p, need) in &tasks {
             match need {
@@ -202,12 +231,12 @@ impl Batch {
                     sums: ss,
                 } => {
                     for x in ps {
-                        if !paths.contains(x) {
+                        if in_paths.insert(x.clone()) {
                             paths.push(x.clone());
                         }
                     }
                     for x in ss {
-                        if !sums.contains(x) {
+                        if in_sums.insert(x.clone()) {
                             sums.push(x.clone());
                         }
                     }
@@ -260,6 +289,12 @@ impl Batch {
     pub(crate) fn answers(&self, mut parts: Vec<(i32, String)>) -> Vec<(String, (i32, String))> {
         let mut out = Vec::new();
         let files_part = self.files_snippet.as_ref().map(|_| parts.remove(0));
+        let refs: Vec<&str> = self.paths.iter().map(String::as_str).collect();
+        let at = index_of(&self.paths);
+        // Parsed once; a merged output that does not parse fails every task that reads it.
+        let recs = files_part
+            .as_ref()
+            .map(|(_, text)| file_fact::records(text, &refs));
         let unit_blocks = self.units_snippet.as_ref().and_then(|_| {
             let (code, text) = parts.remove(0);
             split_units(&text, self.units.len()).map(|b| (code, b))
@@ -272,13 +307,20 @@ impl Batch {
                 Need::Files {
                     paths: ps,
                     sums: ss,
-                } => files_part.as_ref().map(|(code, text)| {
-                    match select_files(text, &self.paths, ps, ss) {
-                        Ok(t) => (*code, t),
-                        // Exit 1 makes it the task's "could not read the current state".
-                        Err(e) => (1, e),
-                    }
-                }),
+                } => files_part
+                    .as_ref()
+                    .zip(recs.as_ref())
+                    .map(|((code, _), recs)| {
+                        match recs
+                            .as_ref()
+                            .map_err(Clone::clone)
+                            .and_then(|r| select_records(r, &at, ps, ss))
+                        {
+                            Ok(t) => (*code, t),
+                            // Exit 1 makes it the task's "could not read the current state".
+                            Err(e) => (1, e),
+                        }
+                    }),
                 Need::Unit(u) => unit_blocks.as_ref().and_then(|(code, blocks)| {
                     let i = self.units.iter().position(|x| x == u)?;
                     Some((*code, blocks[i].clone()))

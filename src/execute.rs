@@ -27,7 +27,7 @@ pub(crate) fn apply(
     log: &Log,
     inst: &TaskInstance,
     vars: &Vars,
-    mut o: Outcome,
+    o: Outcome,
     plan: &Plan,
     exports: &str,
 ) -> std::result::Result<Outcome, TransportError> {
@@ -41,11 +41,8 @@ pub(crate) fn apply(
     let attempts = attempts(task);
     let with_env = |s: &str| format!("{exports}{s}");
     for attempt in 1..=attempts {
-        let mut value = json!({"changed": false, "failed": false, "skipped": false, "msg": ""});
-        if let Value::Object(v) = &mut value {
-            v.extend(plan.result.clone());
-        }
-        let changed = !plan.changes.is_empty();
+        let mut value = first_value(plan);
+        let mut changed = !plan.changes.is_empty();
         let mut failed = false;
         let mut msg = String::new();
         match &plan.run {
@@ -57,6 +54,8 @@ pub(crate) fn apply(
                 if out.code != 0 {
                     failed = true;
                     msg = exit_msg("failed (exit {})", out.code, &out.all());
+                } else if script_said(&out.out, &mut value) {
+                    changed = false;
                 }
             }
             Run::Command(s) => {
@@ -88,31 +87,87 @@ pub(crate) fn apply(
         let v = verdict(
             inst, vars, &mut value, changed, failed, msg, attempt, attempts,
         );
-        let mut msg = v.msg;
+        let mut msg = v.msg.clone();
         let last = v.done || attempt == attempts;
         if v.failed && last && matches!(plan.run, Run::Http(_)) && !delegated {
             msg = format!("{msg}{}", diagnose(t, diagnosis_sudo)?);
         }
         if last {
-            o.status = if v.failed {
-                Status::Failed
-            } else if v.changed {
-                Status::Changed
-            } else {
-                Status::Ok
-            };
-            if !v.changed {
-                o.changes.clear();
-            }
-            o.msg = msg;
-            value["msg"] = json!(o.msg);
-            value["attempts"] = json!(attempt);
-            o.value = value;
-            return Ok(o);
+            return Ok(settle(o, &v, msg, value, attempt));
         }
         std::thread::sleep(Duration::from_secs_f64(task.delay));
     }
     unreachable!("the last attempt returns")
+}
+
+/// A result before anything ran: what the plan already knows (`stat`'s `stat`).
+fn first_value(plan: &Plan) -> Value {
+    let mut value = json!({"changed": false, "failed": false, "skipped": false, "msg": ""});
+    if let Value::Object(v) = &mut value {
+        v.extend(plan.result.clone());
+    }
+    value
+}
+
+/// The outcome of the last attempt, judged `v`, with `msg` as said.
+fn settle(mut o: Outcome, v: &Verdict, msg: String, mut value: Value, attempt: u32) -> Outcome {
+    o.status = if v.failed {
+        Status::Failed
+    } else if v.changed {
+        Status::Changed
+    } else {
+        Status::Ok
+    };
+    if !v.changed {
+        o.changes.clear();
+    }
+    o.msg = msg;
+    value["msg"] = json!(o.msg);
+    value["attempts"] = json!(attempt);
+    o.value = value;
+    o
+}
+
+/// A plan's script that ran once among a loop's items (see `item_batch`), with its exit code
+/// and output (stdout and stderr together), judged as `apply` judges a single attempt.
+pub(crate) fn judge_script(
+    inst: &TaskInstance,
+    vars: &Vars,
+    o: Outcome,
+    plan: &Plan,
+    code: i32,
+    output: &str,
+) -> Outcome {
+    let mut value = first_value(plan);
+    let (failed, msg) = match code {
+        0 => (false, String::new()),
+        _ => (true, exit_msg("failed (exit {})", code, output)),
+    };
+    // The script may say its planned change was not needed after all.
+    let said_unchanged = code == 0 && script_said(output, &mut value);
+    let changed = !plan.changes.is_empty() && !said_unchanged;
+    let v = verdict(inst, vars, &mut value, changed, failed, msg, 1, 1);
+    let msg = v.msg.clone();
+    settle(o, &v, msg, value, 1)
+}
+
+/// What a module's script reports on stdout, for the cases only the host can decide: a line
+/// `plumb-result\t{JSON object}` adds to the registered result; a line `plumb-unchanged` says
+/// the planned change turned out not to be needed (a download identical to the file in place).
+/// Returns whether the script said unchanged.
+pub(crate) fn script_said(stdout: &str, value: &mut Value) -> bool {
+    let mut unchanged = false;
+    for line in stdout.lines() {
+        if line == "plumb-unchanged" {
+            unchanged = true;
+        } else if let Some(j) = line.strip_prefix("plumb-result\t")
+            && let Ok(Value::Object(m)) = serde_json::from_str::<Value>(j)
+            && let Value::Object(v) = value
+        {
+            v.extend(m);
+        }
+    }
+    unchanged
 }
 
 /// How many times a task runs at most: once, or `retries` + 1 with `until`.
@@ -236,7 +291,7 @@ fn exit_msg(what: &str, code: i32, output: &str) -> String {
 }
 
 /// A script as a reader wants it: file contents sent as base64 are summarised, not dumped.
-fn sketch(script: &str) -> String {
+pub(crate) fn sketch(script: &str) -> String {
     let mut out = Vec::new();
     let mut inside = 0usize;
     for line in script.lines() {
@@ -421,5 +476,22 @@ mod tests {
             exit_msg("failed (exit {})", 2, "boom\n"),
             "failed (exit 2):\nboom"
         );
+    }
+
+    #[test]
+    fn a_script_reports_results_and_no_change() {
+        let mut v = json!({"changed": true});
+        let said = script_said(
+            "downloading\nplumb-result\t{\"status_code\": 200}\nplumb-unchanged\n",
+            &mut v,
+        );
+        assert!(said);
+        assert_eq!(v["status_code"], 200);
+        let mut v = json!({});
+        assert!(!script_said(
+            "plumb-result\tnot json\nplumb-unchanged later\n",
+            &mut v
+        ));
+        assert_eq!(v, json!({}));
     }
 }

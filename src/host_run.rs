@@ -1,22 +1,22 @@
 //! One host through one play: connect, probe every task in one round trip, then plan and apply
 //! task by task (re-probing only what an earlier change may have touched), then handlers.
 
+mod item;
 mod prefetch;
 
 use crate::dry_run::DryRun;
 use crate::event::{Event, Line, Log};
-use crate::execute::Target;
 use crate::fact_cache::FactCache;
 use crate::host_vars::host_vars_full;
 use crate::inventory::Host;
-use crate::modules::{Action, Plan, Resource, Run};
+use crate::item_batch::ItemBatch;
+use crate::modules::{Plan, Resource};
 use crate::notify::Notifications;
 use crate::options::Options;
 use crate::outcome::{HostStatus, Outcome, Status};
 use crate::playbook::Play;
 use crate::task::Task;
 use crate::task_instance::TaskInstance;
-use crate::template::Vars;
 use crate::transport::local::Local;
 use crate::transport::{Transport, TransportError};
 use serde_json::{Map, Value, json};
@@ -369,11 +369,15 @@ impl<'a> HostRun<'a> {
             }
         };
         let looped = task.loop_items.is_some();
-        let mut outcomes = Vec::new();
+        // A loop's items are applied together (see item_batch.rs); a single run is not.
+        let mut run = ItemBatch::new(looped);
+        let mut seen = Vec::new();
         // `set_fact` and `include_vars` in a loop: each item sees what the ones before set.
         let sets_vars = matches!(task.module.as_str(), "set_fact" | "include_vars");
         for (n, item) in items.into_iter().enumerate() {
             if n > 0 && task.loop_pause > 0.0 {
+                // A pause between items: what came before is applied first.
+                self.apply_waiting(&inst, &mut run)?;
                 std::thread::sleep(std::time::Duration::from_secs_f64(task.loop_pause));
             }
             let (m, over) = match sets_vars {
@@ -383,23 +387,20 @@ impl<'a> HostRun<'a> {
             let fresh = TaskInstance::new(task, &m, &deferred).with_over(&over);
             let inst = if sets_vars { &fresh } else { &inst };
             let vars = inst.item_vars(item.as_ref()).0;
-            let mut o = self.run_item(inst, &vars)?;
-            if let Some(i) = item
-                && let Value::Object(obj) = &mut o.value
-            {
-                obj.insert(task.loop_var.clone(), i.value);
-                if let Some(iv) = &task.index_var
-                    && let Some(x) = i.extra.get(iv)
-                {
-                    obj.insert(iv.clone(), x.clone());
-                }
+            let o = self.run_item(inst, &vars, &mut run)?;
+            let failed = o.as_ref().is_some_and(|o| o.status == Status::Failed);
+            run.slots.push(o);
+            seen.push(item);
+            if failed {
+                // The items before it are applied first, as they come first.
+                self.apply_waiting(inst, &mut run)?;
             }
-            let stop = o.status == Status::Failed;
-            outcomes.push(o);
-            if stop {
+            if run.failed() {
                 break;
             }
         }
+        self.apply_waiting(&inst, &mut run)?;
+        let mut outcomes = run.outcomes(seen, &task.loop_var, task.index_var.as_deref());
         // A handler notified only by tasks that may change may not need to run; one notified by
         // a certain change will run, even if what it then does depends on earlier changes.
         if handler {
@@ -455,130 +456,6 @@ impl<'a> HostRun<'a> {
             task: report,
         });
         (status, value)
-    }
-
-    fn run_item(
-        &mut self,
-        inst: &TaskInstance,
-        vars: &Vars,
-    ) -> std::result::Result<Outcome, TransportError> {
-        let task = inst.task;
-        match inst.when(vars) {
-            Ok(true) => {}
-            Ok(false) => return Ok(Outcome::new(Status::Skipped, "")),
-            Err(e) => return Ok(self.dry.unknown_result(task, &e)),
-        }
-        if let Some(why) = &task.unread {
-            return Ok(Outcome::new(Status::Failed, why.clone()));
-        }
-        let action = match inst.action(vars, self.r.playbook_dir) {
-            Ok(a) => a,
-            Err(e) => return Ok(self.dry.unknown_result(task, &e)),
-        };
-        match &action {
-            Action::SetFact(sf) => {
-                self.registered.extend(sf.vars.clone());
-                crate::hostvars::update(&self.host.name, &sf.vars);
-                if sf.cacheable {
-                    self.merge_facts(&sf.vars);
-                }
-                let mut o = Outcome::new(Status::Ok, "");
-                o.value = sf.result();
-                return Ok(o);
-            }
-            Action::IncludeVars(iv) => {
-                self.included.extend(iv.vars.clone());
-                crate::hostvars::update(&self.host.name, &iv.vars);
-                let mut o = Outcome::new(Status::Ok, "");
-                o.value = iv.result();
-                return Ok(o);
-            }
-            Action::Debug(m) => return Ok(Outcome::new(Status::Ok, m.clone())),
-            Action::Noop | Action::FlushHandlers => return Ok(Outcome::new(Status::Ok, "")),
-            _ => {}
-        }
-        // A restart (or reload) handler for a unit that plumb itself started after the change
-        // that notified it has nothing left to do: the unit already runs the new config.
-        if !self.check()
-            && let Some(unit) = action.module().and_then(|m| m.restarts())
-            && self.notes.restart_done(unit)
-        {
-            return Ok(Outcome::new(
-                Status::Ok,
-                format!("{unit} was started after the change; no restart needed"),
-            ));
-        }
-        let sudo = match inst.sudo(self.play, vars) {
-            Ok(s) => s,
-            Err(e) => return Ok(self.dry.unknown_result(task, &e)),
-        };
-        let delegated = task.delegate_to.is_some();
-        let mut reads = action.reads();
-        if task.runs_in_plan {
-            // A command run in a plan may read anything.
-            reads.push(crate::modules::Resource::All);
-        }
-        // Dry run: facts an earlier (unmade) change would have altered are not to be trusted.
-        let stale = self.dry.stale(&reads);
-        let probe = match inst.probe(&action, vars) {
-            Ok(p) => p,
-            Err(e) => return Ok(Outcome::new(Status::Failed, e.one_line())),
-        };
-        let facts = match probe {
-            None => Ok(String::new()),
-            Some(p) => self.facts(&p, &reads, sudo.as_deref(), delegated)?,
-        };
-        let plan = match facts.and_then(|f| action.plan(&f)) {
-            Ok(p) => p,
-            Err(msg) if self.check() && stale => {
-                return Ok(Outcome::new(
-                    Status::MayChange,
-                    format!("depends on an earlier change (now: {msg})"),
-                ));
-            }
-            Err(msg) => return Ok(Outcome::new(Status::Failed, msg)),
-        };
-        let mut o = Outcome::new(Status::Ok, "");
-        o.changes = plan.changes.iter().map(|c| c.summary.clone()).collect();
-        let want_diff = (self.check() || self.r.opts.diff) && task.diff && !task.no_log;
-        if want_diff {
-            o.diffs = self.diffs_of(&plan, sudo.as_deref(), delegated)?;
-        }
-        // `check_mode: false`: the playbook vouches that this one only reads. It still waits for
-        // apply when an earlier planned change would alter what it reads: run now, it would
-        // read the host as it is, not as it will be.
-        if self.check() && (!task.runs_in_plan || stale) {
-            let mut o = self.dry.judge(task, o, plan, stale);
-            if task.runs_in_plan {
-                o.msg = "not run in this plan: an earlier change alters what it reads".into();
-            }
-            return Ok(o);
-        }
-        // A unit plumb (re)started: a later restart handler notified before has nothing to do.
-        let started = plan.starts.clone();
-        // `environment`: exported before what the task runs (and its probe, see TaskInstance::probe).
-        let exports = match crate::task_instance::exports(task, vars) {
-            Ok(e) => e,
-            Err(e) => return Ok(Outcome::new(Status::Failed, e.one_line())),
-        };
-        let log = self.log();
-        let diagnosis_sudo = self.play.sudo_for_diagnosis().map(String::from);
-        let target = Target {
-            t: self.transport(delegated),
-            sudo: sudo.as_deref(),
-            delegated,
-            diagnosis_sudo: diagnosis_sudo.as_deref(),
-        };
-        let o = crate::execute::apply(target, &log, inst, vars, o, &plan, &exports)?;
-        if !plan.changes.is_empty() || matches!(plan.run, Run::Command(_)) {
-            self.facts.touched(&plan.writes);
-        }
-        if let Some(unit) = started
-            && o.status == Status::Changed
-        {
-            self.notes.started(&unit);
-        }
-        Ok(o)
     }
 
     fn transport(&mut self, delegated: bool) -> &mut dyn Transport {

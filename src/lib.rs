@@ -22,6 +22,7 @@ mod http;
 mod include;
 mod inherited;
 mod inventory;
+mod item_batch;
 mod jinja_filters;
 mod jinja_filters2;
 mod jinja_group;

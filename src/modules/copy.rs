@@ -47,7 +47,12 @@ pub(crate) fn sha256_hex(data: &[u8]) -> String {
 /// Finds a local `src` the way Ansible does: in the task's role's `templates/` or `files/`
 /// folder and the role itself, then relative to the playbook's directory, then in its
 /// `templates/` or `files/` folder.
-fn resolve_src(base: &Path, role: Option<&Path>, src: &str, template: bool) -> Option<PathBuf> {
+pub(crate) fn resolve_src(
+    base: &Path,
+    role: Option<&Path>,
+    src: &str,
+    template: bool,
+) -> Option<PathBuf> {
     let p = Path::new(src);
     if p.is_absolute() {
         return p.exists().then(|| p.to_path_buf());

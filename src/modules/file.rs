@@ -3,6 +3,7 @@
 use super::args::Getter;
 use super::copy::{Copy, Entry, sha256_hex};
 use super::file_fact::{self, FileFact, Kind, attr_changes};
+use super::file_mode::{self, Mode};
 use super::safe_write;
 use super::{Change, Plan, Resource};
 use crate::error::Result;
@@ -12,11 +13,14 @@ use std::sync::Arc;
 pub(crate) struct File {
     pub(crate) path: String,
     pub(crate) state: String,
-    pub(crate) mode: Option<u32>,
+    /// Octal or symbolic (`u=rwX,g=rX,o=`), resolved against each path's current mode.
+    pub(crate) mode: Option<Mode>,
     pub(crate) owner: Option<String>,
     pub(crate) group: Option<String>,
     pub(crate) src: Option<String>,
     pub(crate) force: bool,
+    /// `state: directory` with `recurse`: owner, group and mode also on everything below.
+    pub(crate) recurse: bool,
 }
 
 impl super::Module for File {
@@ -30,6 +34,10 @@ impl super::Module for File {
         File::plan(self, facts)
     }
     fn need(&self) -> super::Need {
+        // `recurse` also lists the tree below: its own snippet.
+        if self.recurse {
+            return super::Need::Own;
+        }
         super::Need::Files {
             paths: vec![self.path.clone()],
             sums: vec![],
@@ -55,29 +63,64 @@ impl File {
         if state == "link" && src.is_none() {
             return Err(a.err("state", "`state: link` needs `src` (the link's target)"));
         }
+        let mode = match a.opt_str("mode")? {
+            None => None,
+            Some(m) => match file_mode::parse(&m) {
+                Some(m) => Some(m),
+                // Its error, for anything neither octal nor symbolic.
+                None => a.opt_mode("mode")?.map(Mode::Octal),
+            },
+        };
+        let recurse = a.bool("recurse", false)?;
+        if recurse && state != "directory" {
+            return Err(a.err("recurse", "`recurse` needs `state: directory`"));
+        }
         Ok(File {
             path,
             state,
-            mode: a.opt_mode("mode")?,
+            mode,
             owner: super::safe_write::check_owner(a, "owner")?,
             group: super::safe_write::check_owner(a, "group")?,
             src,
             force: a.bool("force", false)?,
+            recurse,
         })
     }
 
+    /// With `recurse`, first the attributes of everything below the directory (links aside),
+    /// counted per distinct kind/mode/owner/group: no names, so none can garble the output.
     pub(crate) fn probe(&self) -> String {
-        file_fact::probe(&[&self.path], &[])
+        let mut s = String::new();
+        if self.recurse {
+            let q = crate::shell::quote(&self.path);
+            s.push_str(&format!(
+                "if [ -d {q} ]; then find {q} -mindepth 1 ! -type l -printf '%y %m %U %G %u %g\\n' | LC_ALL=C sort | uniq -c | sed 's/^ */tree /'; fi\nprintf 'end\\n'\n"
+            ));
+        }
+        s.push_str(&file_fact::probe(&[&self.path], &[]));
+        s
+    }
+
+    /// The numeric mode wanted for a path whose mode is `cur`.
+    fn want(&self, cur: u32, is_dir: bool) -> Option<u32> {
+        self.mode.as_ref().map(|m| m.resolve(cur, is_dir))
     }
 
     pub(crate) fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
+        let (tree, facts) = if self.recurse {
+            facts
+                .split_once("end\n")
+                .ok_or_else(|| format!("unexpected probe output: {}", facts.trim()))?
+        } else {
+            ("", facts)
+        };
         let fact = file_fact::parse(facts, &[&self.path])?.remove(0);
         let (mut words, mut cmds): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
         let attrs = |fact: &FileFact| {
             attr_changes(
                 fact,
                 &self.path,
-                self.mode,
+                self.want(fact.mode, fact.kind == Kind::Dir),
                 self.owner.as_deref(),
                 self.group.as_deref(),
             )
@@ -103,10 +146,17 @@ impl File {
                         &self.path,
                         self.owner.as_deref(),
                         self.group.as_deref(),
-                        self.mode,
+                        self.want(0o755, true),
                     ));
                 }
-                Kind::Dir => (words, cmds) = attrs(&fact),
+                Kind::Dir => {
+                    (words, cmds) = attrs(&fact);
+                    if self.recurse {
+                        let (w, c) = self.below(tree)?;
+                        words.extend(w);
+                        cmds.extend(c);
+                    }
+                }
                 ref k => {
                     return Err(format!(
                         "{} exists and is {}, not a directory",
@@ -130,7 +180,7 @@ impl File {
                     words.push(format!("create empty file {}", self.path));
                     // Created like any other file: O_EXCL temp, attributes, rename.
                     let writer = Copy {
-                        mode: self.mode,
+                        mode: self.want(0o644, false),
                         owner: self.owner.clone(),
                         group: self.group.clone(),
                         ..Copy::writer(&self.path)
@@ -191,6 +241,63 @@ impl File {
 }
 
 impl File {
+    /// What `recurse` changes below the directory: one line per attribute, with how many
+    /// paths it concerns, and the commands (run inside the directory, reached safely; never
+    /// through a symlink: `chown -h`, and links are skipped).
+    fn below(&self, tree: &str) -> std::result::Result<(Vec<String>, Vec<String>), String> {
+        let (mut modes, mut owners, mut groups) = (0u64, 0u64, 0u64);
+        for line in tree.lines() {
+            let f: Vec<&str> = line.split(' ').collect();
+            let bad = || format!("unexpected probe output: {line:?}");
+            let ["tree", n, kind, mode, uid, gid, user, group] = f[..] else {
+                return Err(bad());
+            };
+            let n: u64 = n.parse().map_err(|_| bad())?;
+            let cur = u32::from_str_radix(mode, 8).map_err(|_| bad())?;
+            if self.want(cur, kind == "d").is_some_and(|m| m != cur) {
+                modes += n;
+            }
+            if self.owner.as_deref().is_some_and(|o| o != user && o != uid) {
+                owners += n;
+            }
+            if self
+                .group
+                .as_deref()
+                .is_some_and(|g| g != group && g != gid)
+            {
+                groups += n;
+            }
+        }
+        let (mut words, mut cmds) = (Vec::new(), Vec::new());
+        let q = crate::shell::quote;
+        let find = |cmd: String| {
+            format!(
+                "( plumb_cd {}\nfind . -mindepth 1 ! -type l -exec {cmd} {{}} + )",
+                q(&self.path)
+            )
+        };
+        if let (Some(o), true) = (&self.owner, owners > 0) {
+            words.push(format!(
+                "{}: owner → {o} on {owners} paths below",
+                self.path
+            ));
+            cmds.push(find(format!("chown -h -- {}", q(o))));
+        }
+        if let (Some(g), true) = (&self.group, groups > 0) {
+            words.push(format!(
+                "{}: group → {g} on {groups} paths below",
+                self.path
+            ));
+            cmds.push(find(format!("chgrp -h -- {}", q(g))));
+        }
+        if let (Some(m), true) = (&self.mode, modes > 0) {
+            let text = m.text();
+            words.push(format!("{}: mode {text} on {modes} paths below", self.path));
+            cmds.push(find(format!("chmod -- {}", q(&text))));
+        }
+        Ok((words, cmds))
+    }
+
     /// `state: file`/`touch` on a symlink: nothing to do unless attributes are asked for, and
     /// those plumb refuses to set through the link (it would compare the link's own 0777 and
     /// act on the target).
@@ -209,6 +316,7 @@ impl File {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::Run;
 
     // In the format of a recorded `stat` probe on Debian 12 (see file_fact's tests).
     const ABSENT: &str = "absent\t0\nstats\n";
@@ -226,7 +334,8 @@ mod tests {
         File {
             path: "/srv/app".into(),
             state: state.into(),
-            mode,
+            mode: mode.map(Mode::Octal),
+            recurse: false,
             owner: None,
             group: None,
             src: src.map(String::from),
@@ -286,5 +395,66 @@ mod tests {
     fn probe_errors_are_not_no_change() {
         let a = file("absent", None, None);
         assert!(a.plan("sh: 1: stat: not found").is_err());
+    }
+
+    /// `recurse` with a symbolic mode, on a recorded tree: 3 files 0644 and a directory 0755
+    /// owned by root; www-data wanted, `u=rwX,g=rX,o=`.
+    #[test]
+    fn recurse_counts_what_differs_below() {
+        let f = File {
+            mode: file_mode::parse("u=rwX,g=rX,o="),
+            owner: Some("www-data".into()),
+            recurse: true,
+            ..file("directory", None, None)
+        };
+        let top = "stats\nstat\tdirectory\t750\twww-data\troot\t33\t0\t\"/srv/app\"\n";
+        let tree =
+            format!("tree 3 f 644 0 0 root root\ntree 1 d 755 33 0 www-data root\nend\n{top}");
+        let p = f.plan(&tree).unwrap();
+        let s: Vec<_> = p.changes.iter().map(|c| c.summary.as_str()).collect();
+        assert_eq!(
+            s,
+            [
+                "/srv/app: owner → www-data on 3 paths below",
+                "/srv/app: mode u=rwX,g=rX,o= on 4 paths below"
+            ]
+        );
+        let Run::Script(sc) = &p.run else { panic!() };
+        assert!(
+            sc.contains("find . -mindepth 1 ! -type l -exec chmod -- u=rwX,g=rX,o= {} + )"),
+            "{sc}"
+        );
+        let done =
+            format!("tree 3 f 640 33 0 www-data root\ntree 1 d 750 33 0 www-data root\nend\n{top}");
+        assert!(f.plan(&done).unwrap().changes.is_empty());
+        assert!(f.plan(top).is_err());
+    }
+}
+#[cfg(test)]
+mod local_probe {
+    use super::*;
+    #[test]
+    fn recurse_probe_through_a_shell() {
+        use crate::transport::Transport;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("sub")).unwrap();
+        std::fs::write(dir.path().join("sub/f"), "").unwrap();
+        let f = File {
+            path: dir.path().display().to_string(),
+            state: "directory".into(),
+            mode: file_mode::parse("u=rwX,g=rX,o="),
+            owner: None,
+            group: None,
+            src: None,
+            force: false,
+            recurse: true,
+        };
+        let out = crate::transport::local::Local::new()
+            .run(&f.probe(), None)
+            .unwrap();
+        let p = f
+            .plan(&out.out)
+            .unwrap_or_else(|e| panic!("{e}\n{}", out.out));
+        assert!(!p.changes.is_empty());
     }
 }

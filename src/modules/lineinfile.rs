@@ -35,7 +35,20 @@ pub(crate) struct LineInFile {
 /// Files larger than this are not read into a probe.
 const MAX_BYTES: usize = 8 << 20;
 
-super::plain_module!(LineInFile);
+impl super::Module for LineInFile {
+    fn probe(&self) -> Option<String> {
+        Some(LineInFile::probe(self))
+    }
+    fn reads(&self) -> Vec<Resource> {
+        LineInFile::reads(self)
+    }
+    fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
+        LineInFile::plan(self, facts)
+    }
+    fn after(&self, facts: &str, plan: &Plan) -> Option<String> {
+        LineInFile::after(self, facts, plan)
+    }
+}
 
 impl LineInFile {
     pub(crate) fn build(a: &Getter) -> Result<LineInFile> {
@@ -174,6 +187,66 @@ impl LineInFile {
         Ok(self.write(Some(&fact), new, what))
     }
 
+    /// What `probe` would print once `plan` (made from `facts`) ran, for a loop's next item to
+    /// plan on: a rewrite of an existing file keeps its stat record when the task changes none
+    /// of its attributes; the checksum and content are the new ones. None otherwise (a file
+    /// created: its mode and owner are the host's to say).
+    pub(crate) fn after(&self, facts: &str, plan: &Plan) -> Option<String> {
+        let [
+            Change {
+                content: Some(c), ..
+            },
+        ] = &plan.changes[..]
+        else {
+            return None;
+        };
+        if !c.exists || c.path != self.path || !facts.ends_with('\n') {
+            return None;
+        }
+        let (_, rest): (Vec<&str>, Vec<&str>) =
+            facts.lines().partition(|l| l.starts_with("content\t"));
+        let fact = file_fact::parse(&rest.join("\n"), &[&self.path])
+            .ok()?
+            .pop()?;
+        let (words, _) = file_fact::attr_changes(
+            &fact,
+            &self.path,
+            self.writer.mode,
+            self.writer.owner.as_deref(),
+            self.writer.group.as_deref(),
+        );
+        if fact.kind != Kind::File || !words.is_empty() {
+            return None;
+        }
+        let sum = sha256_hex(&c.new);
+        let mut out = String::new();
+        let mut sum_next = false;
+        let mut summed = false;
+        for line in rest {
+            if sum_next {
+                // `HEX  NAME`, or `\HEX  NAME` for a name sha256sum escapes.
+                let at = usize::from(line.starts_with('\\'));
+                let old = line.get(at..at + 64)?;
+                out.push_str(&line.replacen(old, &sum, 1));
+                sum_next = false;
+                summed = true;
+            } else {
+                sum_next = line.starts_with("sums\t");
+                out.push_str(line);
+            }
+            out.push('\n');
+        }
+        if !summed {
+            return None;
+        }
+        if c.new.len() <= MAX_BYTES {
+            use base64::Engine;
+            let b64 = base64::engine::general_purpose::STANDARD.encode(c.new.as_slice());
+            out.push_str(&format!("content\t{b64}\n"));
+        }
+        Some(out)
+    }
+
     /// The file's new text, and what changed, in words. Each line keeps its own terminator
     /// (a CRLF file stays CRLF, a missing final newline stays missing unless a line is added
     /// after it), so the new text equals the old byte for byte when nothing matched.
@@ -308,6 +381,32 @@ mod tests {
 
     fn new_text(p: &Plan) -> String {
         String::from_utf8(p.changes[0].content.as_ref().unwrap().new.to_vec()).unwrap()
+    }
+
+    /// A loop's next item plans on what the probe would print after this one's change: the
+    /// same facts as the probe of the new text; none when the file is created or its mode set.
+    #[test]
+    fn facts_after_a_rewrite() {
+        let t = lif(json!({"path": "/etc/x.conf", "line": "b = 2"}));
+        let p = t.plan(&facts("a = 1\n")).unwrap();
+        assert_eq!(
+            t.after(&facts("a = 1\n"), &p).as_deref(),
+            Some(facts("a = 1\nb = 2\n").as_str())
+        );
+        let next = lif(json!({"path": "/etc/x.conf", "line": "c = 3"}));
+        let after = t.after(&facts("a = 1\n"), &p).unwrap();
+        assert_eq!(
+            new_text(&next.plan(&after).unwrap()),
+            "a = 1\nb = 2\nc = 3\n"
+        );
+        // No change: nothing to tell.
+        assert_eq!(t.after(&facts("b = 2\n"), &Plan::ok()), None);
+        let mode = lif(json!({"path": "/etc/x.conf", "line": "b = 2", "mode": "0600"}));
+        let p = mode.plan(&facts("a = 1\n")).unwrap();
+        assert_eq!(mode.after(&facts("a = 1\n"), &p), None);
+        let absent = "absent\t0\nstats\n";
+        let c = lif(json!({"path": "/etc/x.conf", "line": "a", "create": true}));
+        assert_eq!(c.after(absent, &c.plan(absent).unwrap()), None);
     }
 
     #[test]

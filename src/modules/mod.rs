@@ -4,6 +4,7 @@
 //! `plumb apply` both go through `plan`, so they cannot disagree.
 
 pub(crate) mod apt;
+pub(crate) mod apt_key;
 pub(crate) mod apt_repository;
 pub(crate) mod args;
 pub(crate) mod authorized_key;
@@ -11,9 +12,14 @@ pub(crate) mod blockinfile;
 pub(crate) mod command;
 pub(crate) mod copy;
 pub(crate) mod cron;
+pub(crate) mod deb822_repository;
 pub(crate) mod django_manage;
 pub(crate) mod file;
 pub(crate) mod file_fact;
+pub(crate) mod file_mode;
+pub(crate) mod file_set;
+pub(crate) mod find;
+pub(crate) mod get_url;
 pub(crate) mod git;
 pub(crate) mod group;
 pub(crate) mod hostname;
@@ -37,6 +43,7 @@ pub(crate) mod reboot;
 pub(crate) mod registry;
 pub(crate) mod replace;
 pub(crate) mod safe_write;
+pub(crate) mod script;
 pub(crate) mod service;
 pub(crate) mod service_facts;
 pub(crate) mod set_fact;
@@ -48,8 +55,10 @@ pub(crate) mod sysctl;
 pub(crate) mod textfile;
 pub(crate) mod timezone;
 pub(crate) mod ufw;
+pub(crate) mod unarchive;
 pub(crate) mod uri;
 pub(crate) mod user;
+pub(crate) mod wait_for;
 
 use crate::error::{Error, Result};
 use crate::modules::args::Args;
@@ -184,6 +193,12 @@ pub(crate) trait Module: std::fmt::Debug + Send + Sync {
     /// The unit a handler running this would restart or reload, if any: nothing to do when
     /// plumb itself started that unit after the change that notified the handler.
     fn restarts(&self) -> Option<&str> {
+        None
+    }
+
+    /// The facts its probe would print once `plan` ran, when the module can tell: a loop's
+    /// next item is planned on them without waiting for this one to be applied.
+    fn after(&self, _facts: &str, _plan: &Plan) -> Option<String> {
         None
     }
 }

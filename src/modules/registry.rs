@@ -40,7 +40,8 @@ pub(crate) const MODULES: &[Spec] = &[
     },
     Spec {
         name: "file", listed: &[], aliases: &[],
-        args: &["path", "dest", "name", "state", "mode", "owner", "group", "src", "force"],
+        args: &["path", "dest", "name", "state", "mode", "owner", "group", "src", "force",
+            "recurse"],
         required: &[(&["path", "dest", "name"], "path")],
         free_form: false, build: |a, _| module(file::File::build(a)?),
     },
@@ -285,6 +286,70 @@ pub(crate) const MODULES: &[Spec] = &[
             "state", "login_user", "login_password", "login_host", "login_db", "port", "login_port"],
         required: &[(&["roles", "role"], "roles"), (&["privs", "priv"], "privs")],
         free_form: false, build: |a, _| module(postgresql_privs::PostgresqlPrivs::build(a)?),
+    },
+    Spec {
+        name: "get_url", listed: &[], aliases: &[],
+        args: &["url", "dest", "checksum", "mode", "owner", "group", "force", "headers", "timeout",
+            "validate_certs", "url_username", "url_password", "force_basic_auth", "use_proxy"],
+        required: &[(&["url"], "url"), (&["dest"], "dest")],
+        free_form: false, build: |a, _| module(get_url::GetUrl::build(a)?),
+    },
+    Spec {
+        name: "unarchive", listed: &[], aliases: &[],
+        args: &["src", "dest", "remote_src", "copy", "creates", "extra_opts", "owner", "group",
+            "mode", "exclude", "include", "keep_newer", "list_files", "decrypt",
+            "validate_certs", "headers", "timeout", "url_username", "url_password"],
+        required: &[(&["dest"], "dest"), (&["src"], "src")],
+        free_form: false, build: |a, ctx| module(unarchive::Unarchive::build(a, ctx)?),
+    },
+    Spec {
+        name: "find", listed: &[], aliases: &[],
+        args: &["paths", "path", "name", "patterns", "pattern", "excludes", "exclude",
+            "use_regex", "file_type", "recurse", "depth", "hidden", "follow", "age", "age_stamp",
+            "size", "contains", "get_checksum"],
+        required: &[(&["paths", "path", "name"], "paths")],
+        free_form: false, build: |a, _| module(find::Find::build(a)?),
+    },
+    Spec {
+        name: "wait_for", listed: &[], aliases: &[],
+        args: &["host", "port", "path", "state", "search_regex", "timeout", "delay", "sleep",
+            "connect_timeout", "msg", "active_connection_states"],
+        required: &[],
+        free_form: false, build: |a, _| module(wait_for::WaitFor::build(a)?),
+    },
+    Spec {
+        name: "script", listed: &[], aliases: &[],
+        args: &["_raw", "cmd", "chdir", "creates", "removes", "executable"],
+        required: &[(&["_raw", "cmd"], "cmd")],
+        free_form: true, build: |a, ctx| module(script::Script::build(a, ctx)?),
+    },
+    Spec {
+        name: "deb822_repository", listed: &[], aliases: &[],
+        args: &["name", "state", "types", "uris", "suites", "components", "signed_by",
+            "architectures", "enabled", "allow_downgrade_to_insecure", "allow_insecure",
+            "allow_weak", "by_hash", "check_date", "check_valid_until", "date_max_future",
+            "inrelease_path", "languages", "pdiffs", "targets", "trusted", "mode",
+            "install_python_debian"],
+        required: &[(&["name"], "name")],
+        free_form: false,
+        build: |a, _| module(deb822_repository::Deb822Repository::build(a)?),
+    },
+    Spec {
+        name: "apt_key", listed: &[], aliases: &[],
+        args: &["id", "url", "data", "file", "keyring", "keyserver", "state", "validate_certs"],
+        required: &[],
+        free_form: false, build: |a, _| module(apt_key::AptKey::build(a)?),
+    },
+    Spec {
+        // `package` is apt on the hosts plumb manages.
+        name: "package", listed: &[], aliases: &[],
+        args: &["name", "state", "use"],
+        required: &[(&["name"], "name")],
+        free_form: false,
+        build: |a, _| {
+            a.choice("use", &["auto", "apt"], "auto")?;
+            module(apt::Apt::build(a)?)
+        },
     },
     Spec {
         name: "setup", listed: &[], aliases: &[],

@@ -8,11 +8,13 @@
 //! 4. the password (`ansible_password`, `--ask-pass`), never shown.
 
 use super::TransportError;
-use super::ssh::{SshConfig, public_blob, try_key_file};
+use super::key_file::{encrypted, public_blob};
+use super::setup::{Fail, Setup};
+use super::ssh::SshConfig;
 use ssh2::Session;
 use std::path::PathBuf;
 
-pub(crate) fn authenticate(session: &Session, cfg: &SshConfig) -> Result<(), TransportError> {
+fn configured(session: &Session, cfg: &SshConfig, setup: &mut Setup) -> Result<(), TransportError> {
     let user = &cfg.user;
     let extra = &cfg.extra;
     let mut tried = Vec::new();
@@ -58,15 +60,16 @@ pub(crate) fn authenticate(session: &Session, cfg: &SshConfig) -> Result<(), Tra
                 }
                 for j in order {
                     let id = &ids[j];
-                    match agent.userauth(user, id) {
+                    match setup.drive(|| agent.userauth(user, id)) {
                         Ok(()) if session.authenticated() => {
                             let _ = agent.disconnect();
                             return Ok(());
                         }
                         Ok(()) => {}
-                        Err(e) => {
+                        Err(Fail::Ssh(e)) => {
                             tried.push(format!("ssh-agent key {}: {}", id.comment(), e.message()))
                         }
+                        Err(lost) => return Err(lost_in_auth(lost)),
                     }
                 }
                 let _ = agent.disconnect();
@@ -77,16 +80,17 @@ pub(crate) fn authenticate(session: &Session, cfg: &SshConfig) -> Result<(), Tra
         if in_agent[i] {
             continue;
         }
-        if try_key_file(session, user, key, &mut tried)? {
+        if try_key_file(session, setup, user, key, &mut tried)? {
             return Ok(());
         }
     }
     if let Some(pass) = &extra.password {
-        match session.userauth_password(user, pass) {
+        match setup.drive(|| session.userauth_password(user, pass)) {
             Ok(()) if session.authenticated() => return Ok(()),
             // The message of libssh2 never holds the password.
             Ok(()) => tried.push("password: refused".into()),
-            Err(e) => tried.push(format!("password: {}", e.message())),
+            Err(Fail::Ssh(e)) => tried.push(format!("password: {}", e.message())),
+            Err(lost) => return Err(lost_in_auth(lost)),
         }
     }
     if tried.is_empty() {
@@ -96,6 +100,137 @@ pub(crate) fn authenticate(session: &Session, cfg: &SshConfig) -> Result<(), Tra
         "authentication as {user} failed ({})",
         tried.join("; ")
     )))
+}
+
+/// Authenticates as `cfg.user`: with what ~/.ssh/config names if it names anything, else with
+/// the inventory's key (the agent's copy first), the agent's keys or ~/.ssh/id_*.
+pub(super) fn authenticate(
+    session: &Session,
+    cfg: &SshConfig,
+    setup: &mut Setup,
+) -> Result<(), TransportError> {
+    if cfg.extra.configured() {
+        return configured(session, cfg, setup);
+    }
+    let user = &cfg.user;
+    let mut tried = Vec::new();
+    let agent = std::env::var_os("SSH_AUTH_SOCK").is_some();
+    if let Some(key) = &cfg.key_file {
+        if !key.exists() {
+            return Err(TransportError(format!(
+                "private key {} does not exist",
+                key.display()
+            )));
+        }
+        // The agent may hold this very key (unlocked): that identity first.
+        if agent
+            && let Some(blob) = public_blob(key)
+            && try_agent(session, setup, user, Some(&blob), &mut tried)?
+        {
+            return Ok(());
+        }
+        if try_key_file(session, setup, user, key, &mut tried)? {
+            return Ok(());
+        }
+    } else {
+        if agent && try_agent(session, setup, user, None, &mut tried)? {
+            return Ok(());
+        }
+        for name in ["id_ed25519", "id_ecdsa", "id_rsa"] {
+            let key = crate::paths::home().join(".ssh").join(name);
+            if key.exists() && try_key_file(session, setup, user, &key, &mut tried)? {
+                return Ok(());
+            }
+        }
+    }
+    if tried.is_empty() {
+        tried.push(
+            "no key given (ansible_ssh_private_key_file), no ssh-agent, no ~/.ssh/id_* key".into(),
+        );
+    }
+    Err(TransportError(format!(
+        "authentication as {user} failed ({})",
+        tried.join("; ")
+    )))
+}
+
+/// Every identity the agent holds, in its order (libssh2's userauth_agent tries only the
+/// first), or only the one whose public key is `only`. True once authenticated.
+fn try_agent(
+    session: &Session,
+    setup: &mut Setup,
+    user: &str,
+    only: Option<&[u8]>,
+    tried: &mut Vec<String>,
+) -> Result<bool, TransportError> {
+    let ids = session.agent().and_then(|mut a| {
+        a.connect()?;
+        a.list_identities()?;
+        let ids = a.identities()?;
+        Ok((a, ids))
+    });
+    let (mut agent, ids) = match ids {
+        Ok(x) => x,
+        Err(e) => {
+            tried.push(format!("ssh-agent: {}", e.message()));
+            return Ok(false);
+        }
+    };
+    let mut any = false;
+    for id in ids.iter().filter(|id| only.is_none_or(|b| id.blob() == b)) {
+        any = true;
+        match setup.drive(|| agent.userauth(user, id)) {
+            Ok(()) if session.authenticated() => {
+                let _ = agent.disconnect();
+                return Ok(true);
+            }
+            Ok(()) => {}
+            Err(Fail::Ssh(e)) => {
+                tried.push(format!("ssh-agent key {}: {}", id.comment(), e.message()))
+            }
+            Err(lost) => return Err(lost_in_auth(lost)),
+        }
+    }
+    if !any {
+        tried.push(match only {
+            Some(_) => "ssh-agent: does not hold this key".into(),
+            None => "ssh-agent: no keys".into(),
+        });
+    }
+    let _ = agent.disconnect();
+    Ok(false)
+}
+
+/// A private key file, with PLUMB_KEY_PASSPHRASE if it is protected. Ok(true) once
+/// authenticated; an error (stop) for a protected key and no passphrase.
+fn try_key_file(
+    session: &Session,
+    setup: &mut Setup,
+    user: &str,
+    key: &std::path::Path,
+    tried: &mut Vec<String>,
+) -> Result<bool, TransportError> {
+    let text = std::fs::read_to_string(key).unwrap_or_default();
+    let pass = passphrase(key, encrypted(&text));
+    if encrypted(&text) && pass.is_none() {
+        tried.push(format!(
+            "key {} is protected by a passphrase: load it into ssh-agent (ssh-add), or set \
+             PLUMB_KEY_PASSPHRASE",
+            key.display()
+        ));
+        return Ok(false);
+    }
+    match setup.drive(|| session.userauth_pubkey_file(user, None, key, pass.as_deref())) {
+        Ok(()) if session.authenticated() => return Ok(true),
+        Ok(()) => {}
+        Err(Fail::Ssh(e)) => tried.push(format!("key {}: {}", key.display(), e.message())),
+        Err(lost) => return Err(lost_in_auth(lost)),
+    }
+    Ok(false)
+}
+
+fn lost_in_auth(lost: Fail) -> TransportError {
+    TransportError(format!("authentication: {lost}"))
 }
 
 fn agent_ids(

@@ -2,9 +2,14 @@
 //! from the host's side. SSH for real hosts; local for `ansible_connection=local` and tests.
 
 pub(crate) mod auth;
+mod channel_io;
+mod host_key;
 pub(crate) mod jump;
+mod key_file;
 pub(crate) mod local;
 pub(crate) mod pace;
+mod setup;
+mod socket;
 pub(crate) mod ssh;
 
 use crate::http::Request;

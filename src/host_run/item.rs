@@ -1,0 +1,220 @@
+//! One task item on a host, for `HostRun`: planned from the facts (or from what a waiting item
+//! of the same loop will leave), then applied at once or left waiting in the loop's
+//! `ItemBatch` (see item_batch.rs).
+
+use super::HostRun;
+use crate::execute::Target;
+use crate::item_batch::{self, ItemBatch, Waiting};
+use crate::modules::{Action, Run};
+use crate::outcome::{Outcome, Status};
+use crate::task_instance::TaskInstance;
+use crate::template::Vars;
+use crate::transport::TransportError;
+
+impl<'a> HostRun<'a> {
+    /// One item: its outcome, or None when its plan waits in `batch` (a loop's items).
+    pub(super) fn run_item(
+        &mut self,
+        inst: &TaskInstance,
+        vars: &Vars,
+        batch: &mut ItemBatch,
+    ) -> std::result::Result<Option<Outcome>, TransportError> {
+        let task = inst.task;
+        match inst.when(vars) {
+            Ok(true) => {}
+            Ok(false) => return Ok(Some(Outcome::new(Status::Skipped, ""))),
+            Err(e) => return Ok(Some(self.dry.unknown_result(task, &e))),
+        }
+        if let Some(why) = &task.unread {
+            return Ok(Some(Outcome::new(Status::Failed, why.clone())));
+        }
+        let action = match inst.action(vars, self.r.playbook_dir) {
+            Ok(a) => a,
+            Err(e) => return Ok(Some(self.dry.unknown_result(task, &e))),
+        };
+        match &action {
+            Action::SetFact(sf) => {
+                self.registered.extend(sf.vars.clone());
+                crate::hostvars::update(&self.host.name, &sf.vars);
+                if sf.cacheable {
+                    self.merge_facts(&sf.vars);
+                }
+                let mut o = Outcome::new(Status::Ok, "");
+                o.value = sf.result();
+                return Ok(Some(o));
+            }
+            Action::IncludeVars(iv) => {
+                self.included.extend(iv.vars.clone());
+                crate::hostvars::update(&self.host.name, &iv.vars);
+                let mut o = Outcome::new(Status::Ok, "");
+                o.value = iv.result();
+                return Ok(Some(o));
+            }
+            Action::Debug(m) => return Ok(Some(Outcome::new(Status::Ok, m.clone()))),
+            Action::Noop | Action::FlushHandlers => return Ok(Some(Outcome::new(Status::Ok, ""))),
+            _ => {}
+        }
+        self.run_action(inst, vars, action, batch)
+    }
+
+    fn run_action(
+        &mut self,
+        inst: &TaskInstance,
+        vars: &Vars,
+        action: Action,
+        batch: &mut ItemBatch,
+    ) -> std::result::Result<Option<Outcome>, TransportError> {
+        let task = inst.task;
+        // A restart (or reload) handler for a unit that plumb itself started after the change
+        // that notified it has nothing left to do: the unit already runs the new config.
+        if !self.check()
+            && let Some(unit) = action.module().and_then(|m| m.restarts())
+            && self.notes.restart_done(unit)
+        {
+            return Ok(Some(Outcome::new(
+                Status::Ok,
+                format!("{unit} was started after the change; no restart needed"),
+            )));
+        }
+        let sudo = match inst.sudo(self.play, vars) {
+            Ok(s) => s,
+            Err(e) => return Ok(Some(self.dry.unknown_result(task, &e))),
+        };
+        let delegated = task.delegate_to.is_some();
+        let mut reads = action.reads();
+        if task.runs_in_plan {
+            // A command run in a plan may read anything.
+            reads.push(crate::modules::Resource::All);
+        }
+        // Dry run: facts an earlier (unmade) change would have altered are not to be trusted.
+        let stale = self.dry.stale(&reads);
+        let probe = match inst.probe(&action, vars) {
+            Ok(p) => p,
+            Err(e) => return Ok(Some(Outcome::new(Status::Failed, e.one_line()))),
+        };
+        // What a waiting item writes: planned on what it will leave, if known, else after it.
+        let predicted = match &probe {
+            Some(p) if batch.overlaps(&reads) => {
+                let known = batch.predicted(p, sudo.as_deref());
+                if known.is_none() {
+                    self.apply_waiting(inst, batch)?;
+                    if batch.failed() {
+                        return Ok(None);
+                    }
+                }
+                known
+            }
+            _ => None,
+        };
+        let facts = match (&probe, predicted) {
+            (_, Some(f)) => Ok(f),
+            (None, None) => Ok(String::new()),
+            (Some(p), None) => self.facts(p, &reads, sudo.as_deref(), delegated)?,
+        };
+        let plan = match facts
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|f| action.plan(f))
+        {
+            Ok(p) => p,
+            Err(msg) if self.check() && stale => {
+                return Ok(Some(Outcome::new(
+                    Status::MayChange,
+                    format!("depends on an earlier change (now: {msg})"),
+                )));
+            }
+            Err(msg) => return Ok(Some(Outcome::new(Status::Failed, msg))),
+        };
+        let mut o = Outcome::new(Status::Ok, "");
+        o.changes = plan.changes.iter().map(|c| c.summary.clone()).collect();
+        let want_diff = (self.check() || self.r.opts.diff) && task.diff && !task.no_log;
+        if want_diff {
+            // Against the host as the items before left it.
+            self.apply_waiting(inst, batch)?;
+            if batch.failed() {
+                return Ok(None);
+            }
+            o.diffs = self.diffs_of(&plan, sudo.as_deref(), delegated)?;
+        }
+        // `check_mode: false`: the playbook vouches that this one only reads. It still waits for
+        // apply when an earlier planned change would alter what it reads: run now, it would
+        // read the host as it is, not as it will be.
+        if self.check() && (!task.runs_in_plan || stale) {
+            let mut o = self.dry.judge(task, o, plan, stale);
+            if task.runs_in_plan {
+                o.msg = "not run in this plan: an earlier change alters what it reads".into();
+            }
+            return Ok(Some(o));
+        }
+        // A unit plumb (re)started: a later restart handler notified before has nothing to do.
+        let started = plan.starts.clone();
+        // `environment`: exported before what the task runs (and its probe, see TaskInstance::probe).
+        let exports = match crate::task_instance::exports(task, vars) {
+            Ok(e) => e,
+            Err(e) => return Ok(Some(Outcome::new(Status::Failed, e.one_line()))),
+        };
+        // A script run once, on the host, with no unit to note: it can wait for the others.
+        if batch.defer
+            && matches!(plan.run, Run::Script(_))
+            && task.until.is_none()
+            && !delegated
+            && started.is_none()
+            && !want_diff
+        {
+            let after = match (&probe, &facts) {
+                (Some(p), Ok(f)) => item_batch::after(&action, f, &plan)
+                    .map(|a| (p.clone(), sudo.clone(), reads.clone(), a)),
+                _ => None,
+            };
+            let w = Waiting {
+                index: batch.slots.len(),
+                outcome: o,
+                plan,
+                vars: Vars::new(vars.map().clone()),
+                exports,
+            };
+            batch.push(w, after);
+            return Ok(None);
+        }
+        // What runs now comes after the items waiting before it.
+        if !matches!(plan.run, Run::Nothing) {
+            self.apply_waiting(inst, batch)?;
+            if batch.failed() {
+                return Ok(None);
+            }
+        }
+        let log = self.log();
+        let diagnosis_sudo = self.play.sudo_for_diagnosis().map(String::from);
+        let target = Target {
+            t: self.transport(delegated),
+            sudo: sudo.as_deref(),
+            delegated,
+            diagnosis_sudo: diagnosis_sudo.as_deref(),
+        };
+        let o = crate::execute::apply(target, &log, inst, vars, o, &plan, &exports)?;
+        if !plan.changes.is_empty() || matches!(plan.run, Run::Command(_)) {
+            self.facts.touched(&plan.writes);
+        }
+        if let Some(unit) = started
+            && o.status == Status::Changed
+        {
+            self.notes.started(&unit);
+        }
+        Ok(Some(o))
+    }
+
+    /// Runs the scripts of a loop's waiting items in one exec, and puts each item's outcome in
+    /// its slot.
+    pub(super) fn apply_waiting(
+        &mut self,
+        inst: &TaskInstance,
+        batch: &mut ItemBatch,
+    ) -> std::result::Result<(), TransportError> {
+        // A templated become_user, rendered without the item (the items share one exec).
+        let sudo = inst
+            .sudo(self.play, &inst.vars())
+            .unwrap_or_else(|_| self.play.sudo_for(inst.task));
+        let log = self.log();
+        batch.apply(&mut *self.t, &log, &mut self.facts, inst, sudo.as_deref())
+    }
+}

@@ -1,0 +1,96 @@
+//! Private key files: the public key inside, and whether a passphrase is needed.
+
+/// The public key blob of a private key file: from KEY.pub, or from the unencrypted header of
+/// an OpenSSH-format key. None if neither is there.
+pub(super) fn public_blob(key: &std::path::Path) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut pubfile = key.as_os_str().to_owned();
+    pubfile.push(".pub");
+    if let Ok(text) = std::fs::read_to_string(&pubfile)
+        && let Some(field) = text.split_whitespace().nth(1)
+        && let Ok(blob) = b64.decode(field)
+    {
+        return Some(blob);
+    }
+    openssh_key(&std::fs::read_to_string(key).ok()?).map(|(blob, _)| blob)
+}
+
+/// (public key blob, encrypted) of an `-----BEGIN OPENSSH PRIVATE KEY-----` file: its header
+/// is `openssh-key-v1\0`, then strings (u32 length + bytes) cipher, kdf, kdf options, a u32
+/// key count and the public keys, all unencrypted.
+fn openssh_key(text: &str) -> Option<(Vec<u8>, bool)> {
+    use base64::Engine;
+    let body: String = text
+        .lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(body.trim())
+        .ok()?;
+    let raw = raw.strip_prefix(b"openssh-key-v1\0".as_slice())?;
+    let mut at = 0;
+    let cipher = field(raw, &mut at)?;
+    field(raw, &mut at)?;
+    field(raw, &mut at)?;
+    let count = be32(raw, &mut at)?;
+    if count == 0 {
+        return None;
+    }
+    let public = field(raw, &mut at)?;
+    Some((public.to_vec(), cipher != b"none"))
+}
+
+fn be32(raw: &[u8], at: &mut usize) -> Option<usize> {
+    let n = u32::from_be_bytes(raw.get(*at..*at + 4)?.try_into().ok()?) as usize;
+    *at += 4;
+    Some(n)
+}
+
+fn field<'a>(raw: &'a [u8], at: &mut usize) -> Option<&'a [u8]> {
+    let n = be32(raw, at)?;
+    let v = raw.get(*at..*at + n)?;
+    *at += n;
+    Some(v)
+}
+
+/// Whether a private key file needs a passphrase (OpenSSH or PEM format).
+pub(super) fn encrypted(text: &str) -> bool {
+    text.contains("ENCRYPTED") || openssh_key(text).is_some_and(|(_, enc)| enc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// S3: the public key of a private key file (to find it in the agent), from the .pub file
+    /// or the key's own header, and whether it needs a passphrase.
+    #[test]
+    fn reads_public_keys_and_passphrase_need_from_key_files() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, pass) in [("plain", ""), ("locked", "secret words")] {
+            let key = dir.path().join(name);
+            let ok = std::process::Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", pass, "-C", name, "-f"])
+                .arg(&key)
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok);
+            let text = std::fs::read_to_string(&key).unwrap();
+            assert_eq!(encrypted(&text), !pass.is_empty(), "{name}");
+            let from_pub = public_blob(&key).unwrap();
+            let mut pubfile = key.as_os_str().to_owned();
+            pubfile.push(".pub");
+            std::fs::remove_file(&pubfile).unwrap();
+            assert_eq!(public_blob(&key).unwrap(), from_pub, "{name}");
+            assert!(from_pub.starts_with(b"\0\0\0\x0bssh-ed25519"), "{name}");
+        }
+        assert!(!encrypted("-----BEGIN RSA PRIVATE KEY-----\nabc\n"));
+        assert!(encrypted(
+            "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n"
+        ));
+    }
+}

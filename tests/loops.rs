@@ -1,0 +1,132 @@
+//! A loop's items applied together (issue 18), run for real on the control machine
+//! (`ansible_connection=local`): the items' scripts go in as few execs as their order allows,
+//! and each item keeps its own result, in order, up to the first that fails.
+
+mod support;
+
+use std::path::Path;
+use support::{Run, plumb};
+
+fn project(site: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("local.ini"),
+        "here ansible_connection=local\n",
+    )
+    .unwrap();
+    let d = dir.path().display().to_string();
+    std::fs::write(dir.path().join("site.yml"), site.replace("@DIR@", &d)).unwrap();
+    dir
+}
+
+fn run(dir: &Path, extra: &[&str]) -> Run {
+    let mut args = vec!["apply", "site.yml", "-i", "local.ini"];
+    args.extend_from_slice(extra);
+    plumb(dir, &args)
+}
+
+const SITE: &str = "- hosts: all
+  vars: {n: 30}
+  tasks:
+    - name: dirs
+      file: {path: \"@DIR@/out/d{{ item }}\", state: directory}
+      loop: \"{{ range(n | int) | list }}\"
+    - name: lines
+      lineinfile: {path: \"@DIR@/out/lines.conf\", line: \"key_{{ item }}_ = {{ item }}\", create: true}
+      loop: \"{{ range(n | int) | list }}\"
+    - name: files
+      copy: {content: \"item {{ item }}\\n\", dest: \"@DIR@/out/f{{ item }}.txt\"}
+      loop: \"{{ range(n | int) | list }}\"
+      register: made
+    - name: results
+      debug: {msg: \"{{ made.results | length }} {{ made.results[7].item }} {{ made.results | selectattr('changed') | list | length }} {{ made.changed }}\"}
+";
+
+#[test]
+fn a_loops_items_go_in_one_exec_each_with_its_result() {
+    let dir = project(SITE);
+    let out = dir.path().join("out");
+    let r = run(dir.path(), &["-v"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    // dirs and files: one exec each. lines: the first creates the file (its mode is the
+    // host's to say), then the other 29 plan on what each leaves and go in one exec.
+    let runs: Vec<&str> = all
+        .lines()
+        .filter_map(|l| l.split("| run (").nth(1))
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            "30 items in one round trip):",
+            "1 item in one round trip):",
+            "29 items in one round trip):",
+            "30 items in one round trip):"
+        ],
+        "{all}"
+    );
+    for i in 0..30 {
+        assert!(out.join(format!("d{i}")).is_dir());
+        let f = std::fs::read_to_string(out.join(format!("f{i}.txt"))).unwrap();
+        assert_eq!(f, format!("item {i}\n"));
+    }
+    let lines = std::fs::read_to_string(out.join("lines.conf")).unwrap();
+    let want: String = (0..30).map(|i| format!("key_{i}_ = {i}\n")).collect();
+    assert_eq!(lines, want);
+
+    let again = plumb(
+        dir.path(),
+        &["apply", "site.yml", "-i", "local.ini", "--output", "json"],
+    );
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    let statuses: Vec<String> = again.statuses("here").into_iter().map(|(_, s)| s).collect();
+    assert_eq!(statuses, ["ok", "ok", "ok", "ok"]);
+    assert_eq!(again.task_msg("here", "results"), "30 7 0 False");
+
+    // One line gone, one file changed: only those items change, and say so.
+    std::fs::write(out.join("lines.conf"), want.replace("key_4_ = 4\n", "")).unwrap();
+    std::fs::write(out.join("f9.txt"), "edited\n").unwrap();
+    let fix = plumb(
+        dir.path(),
+        &["apply", "site.yml", "-i", "local.ini", "--output", "json"],
+    );
+    assert_eq!(fix.code, 0, "{}\n{}", fix.stdout, fix.stderr);
+    assert_eq!(fix.task_msg("here", "results"), "30 7 1 True");
+    let lines = std::fs::read_to_string(out.join("lines.conf")).unwrap();
+    assert!(lines.ends_with("key_29_ = 29\nkey_4_ = 4\n"), "{lines}");
+    assert_eq!(
+        std::fs::read_to_string(out.join("f9.txt")).unwrap(),
+        "item 9\n"
+    );
+}
+
+/// An item that fails stops the loop there, as one at a time would: the items before it are
+/// applied, the ones after it are not, and the registered results end with it.
+#[test]
+fn the_first_failing_item_ends_the_loop() {
+    let dir = project(
+        "- hosts: all
+  tasks:
+    - name: files
+      copy: {content: \"x\\n\", dest: \"@DIR@/{{ item }}\"}
+      loop: [a, b, missing/c, d]
+      register: made
+      ignore_errors: true
+    - name: results
+      debug: {msg: \"{{ made.results | length }} {{ made.results | map(attribute='failed') | list }}\"}
+",
+    );
+    let r = plumb(
+        dir.path(),
+        &["apply", "site.yml", "-i", "local.ini", "--output", "json"],
+    );
+    assert!(dir.path().join("a").exists() && dir.path().join("b").exists());
+    assert!(!dir.path().join("d").exists(), "{}", r.stdout);
+    assert_eq!(
+        r.task_msg("here", "results"),
+        "3 [False, False, True]",
+        "{}\n{}",
+        r.stdout,
+        r.stderr
+    );
+}
