@@ -616,3 +616,63 @@ fn any_errors_fatal_on_a_block_stops_every_host() {
         r.stdout
     );
 }
+
+#[test]
+fn assert_and_fail_stop_a_host_as_in_ansible() {
+    let dir = applied(&[(
+        "site.yml",
+        r#"- hosts: all
+  gather_facts: false
+  vars:
+    app_port: 8000
+  tasks:
+    - name: the port is sane
+      ansible.builtin.assert:
+        that:
+          - app_port | int > 1024
+          - app_port is number
+        success_msg: port ok
+    - ansible.builtin.copy:
+        dest: "@DIR@/after-assert"
+        content: "ran\n"
+"#,
+    )]);
+    assert_eq!(read(dir.path(), "after-assert"), "ran\n");
+
+    let dir = project(&[(
+        "site.yml",
+        r#"- hosts: all
+  gather_facts: false
+  vars:
+    app_port: 80
+  tasks:
+    - assert:
+        that: app_port | int > 1024
+        fail_msg: "app_port must be above 1024"
+      register: checked
+      ignore_errors: true
+    - copy:
+        dest: "@DIR@/assertion"
+        content: "{{ checked.assertion }}\n"
+    - fail:
+        msg: "stopping here"
+      when: checked is failed
+    - copy:
+        dest: "@DIR@/never"
+        content: "no\n"
+"#,
+    )]);
+    let r = run(dir.path(), "apply", &[]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(
+        r.stdout.contains("app_port must be above 1024"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("stopping here"), "{}", r.stdout);
+    assert_eq!(
+        read(dir.path(), "assertion").trim_end(),
+        "app_port | int > 1024"
+    );
+    assert!(!dir.path().join("never").exists());
+}

@@ -51,6 +51,20 @@ impl<'a> HostRun<'a> {
                 return Ok(Some(o));
             }
             Action::Debug(m) => return Ok(Some(Outcome::new(Status::Ok, m.clone()))),
+            Action::Fail(m) => return Ok(Some(Outcome::new(Status::Failed, m.clone()))),
+            Action::Assert(a) => {
+                use crate::modules::assert::Verdict;
+                return Ok(Some(match a.judge(vars) {
+                    Ok(Verdict::Passed(m)) => Outcome::new(Status::Ok, m),
+                    Ok(Verdict::Failed(m, that)) => {
+                        let mut o = Outcome::new(Status::Failed, m);
+                        o.value["assertion"] = serde_json::Value::String(that);
+                        o.value["evaluated_to"] = serde_json::Value::Bool(false);
+                        o
+                    }
+                    Err(e) => self.dry.unknown_result(task, &e),
+                }));
+            }
             Action::Noop | Action::FlushHandlers => return Ok(Some(Outcome::new(Status::Ok, ""))),
             _ => {}
         }

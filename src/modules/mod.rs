@@ -7,6 +7,7 @@ pub(crate) mod apt;
 pub(crate) mod apt_key;
 pub(crate) mod apt_repository;
 pub(crate) mod args;
+pub(crate) mod assert;
 pub(crate) mod authorized_key;
 pub(crate) mod blockinfile;
 pub(crate) mod command;
@@ -241,6 +242,10 @@ pub(crate) enum Action {
     // Engine actions, not modules: they touch nothing on the host; the engine acts on them
     // itself (prints a message, runs the notified handlers, or does nothing).
     Debug(String),
+    /// `fail`: the task fails with this message.
+    Fail(String),
+    /// `assert`: judged on the host's variables.
+    Assert(assert::Assert),
     FlushHandlers,
     Noop,
     /// Variables for the host's later tasks.
@@ -283,6 +288,30 @@ impl Action {
             _ => "Hello world!".into(),
         };
         Ok(Action::Debug(msg))
+    }
+
+    /// `fail`: Ansible's default message unless `msg` says otherwise.
+    fn fail(a: &Getter, _ctx: &BuildCtx) -> Result<Action> {
+        let msg = assert::message(a.raw("msg"));
+        Ok(Action::Fail(
+            msg.unwrap_or_else(|| "Failed as requested from task".into()),
+        ))
+    }
+
+    /// `assert`: the conditions kept as written (one or a list), judged at run time.
+    fn assert(a: &Getter, ctx: &BuildCtx) -> Result<Action> {
+        let that = match a.raw("that") {
+            Some(Value::Array(v)) => v.clone(),
+            Some(v) => vec![v.clone()],
+            None => Vec::new(),
+        };
+        Ok(Action::Assert(assert::Assert {
+            that,
+            loc: ctx.args.loc_of("that").clone(),
+            fail_msg: assert::message(a.raw("fail_msg").or(a.raw("msg"))),
+            success_msg: assert::message(a.raw("success_msg")),
+            quiet: a.bool("quiet", false)?,
+        }))
     }
 
     fn meta(a: &Getter, ctx: &BuildCtx) -> Result<Action> {

@@ -123,6 +123,18 @@ pub(crate) const MODULES: &[Spec] = &[
         free_form: false, build: Action::debug,
     },
     Spec {
+        name: "fail", listed: &[], aliases: &[],
+        args: &["msg"],
+        required: &[],
+        free_form: false, build: Action::fail,
+    },
+    Spec {
+        name: "assert", listed: &[], aliases: &[],
+        args: &["that", "msg", "fail_msg", "success_msg", "quiet"],
+        required: &[(&["that"], "that")],
+        free_form: false, build: Action::assert,
+    },
+    Spec {
         name: "meta", listed: &[], aliases: &[],
         args: &["_raw"],
         required: &[(&["_raw"], "flush_handlers")],
