@@ -3,30 +3,7 @@
 
 mod support;
 
-use std::path::Path;
-use support::{Run, plumb};
-
-/// Writes `files` (name, text) into a fresh directory with a local inventory.
-fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("local.ini"),
-        "here ansible_connection=local\n",
-    )
-    .unwrap();
-    for (name, text) in files {
-        let p = dir.path().join(name);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-    dir
-}
-
-fn run(dir: &Path, cmd: &str, extra: &[&str]) -> Run {
-    let mut args = vec![cmd, "site.yml", "-i", "local.ini", "--output", "json"];
-    args.extend_from_slice(extra);
-    plumb(dir, &args)
-}
+use support::{Run, local_project as project, local_run as run};
 
 fn ok(r: &Run) {
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);

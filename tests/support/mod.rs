@@ -272,3 +272,27 @@ pub(crate) fn http_get(host: &str, path: &str) -> (u16, String) {
         .unwrap_or_default();
     (status, body)
 }
+
+/// Writes `files` (name, text) into a fresh directory with an inventory of one local host
+/// (`ansible_connection=local`); `@DIR@` in a text is that directory.
+pub(crate) fn local_project(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("local.ini"),
+        "here ansible_connection=local\n",
+    )
+    .unwrap();
+    for (name, text) in files {
+        let p = dir.path().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text.replace("@DIR@", &dir.path().display().to_string())).unwrap();
+    }
+    dir
+}
+
+/// `plumb CMD site.yml -i local.ini --output json EXTRA...` in `dir`.
+pub(crate) fn local_run(dir: &Path, cmd: &str, extra: &[&str]) -> Run {
+    let mut args = vec![cmd, "site.yml", "-i", "local.ini", "--output", "json"];
+    args.extend_from_slice(extra);
+    plumb(dir, &args)
+}
