@@ -67,7 +67,7 @@ fn configured(session: &Session, cfg: &SshConfig, setup: &mut Setup) -> Result<(
                         }
                         Ok(()) => {}
                         Err(Fail::Ssh(e)) => {
-                            tried.push(format!("ssh-agent key {}: {}", id.comment(), e.message()))
+                            tried.push(format!("ssh-agent key {}: {}", id.comment(), refusal(&e)))
                         }
                         Err(lost) => return Err(lost_in_auth(lost)),
                     }
@@ -186,7 +186,7 @@ fn try_agent(
             }
             Ok(()) => {}
             Err(Fail::Ssh(e)) => {
-                tried.push(format!("ssh-agent key {}: {}", id.comment(), e.message()))
+                tried.push(format!("ssh-agent key {}: {}", id.comment(), refusal(&e)))
             }
             Err(lost) => return Err(lost_in_auth(lost)),
         }
@@ -223,10 +223,28 @@ fn try_key_file(
     match setup.drive(|| session.userauth_pubkey_file(user, None, key, pass.as_deref())) {
         Ok(()) if session.authenticated() => return Ok(true),
         Ok(()) => {}
-        Err(Fail::Ssh(e)) => tried.push(format!("key {}: {}", key.display(), e.message())),
+        Err(Fail::Ssh(e)) => tried.push(format!("key {}: {}", key.display(), refusal(&e))),
         Err(lost) => return Err(lost_in_auth(lost)),
     }
     Ok(false)
+}
+
+/// libssh2's LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED: the host hung up after the key was signed.
+const PUBLICKEY_UNVERIFIED: i32 = -19;
+
+/// Why a key was refused, in words a user can act on. A host that hangs up right after the
+/// signature has accepted the key but not the account (PAM's account stage): most often
+/// `/run/nologin` while the host is still booting, or `/etc/nologin`, or a locked or expired
+/// account. libssh2 only says it was "waiting for publickey USERAUTH response".
+fn refusal(e: &ssh2::Error) -> String {
+    if e.code() == ssh2::ErrorCode::Session(PUBLICKEY_UNVERIFIED) {
+        return format!(
+            "{}: the host closed the connection after the key; it refuses this account \
+             (/run/nologin while it boots, /etc/nologin, a locked or expired account?)",
+            e.message()
+        );
+    }
+    e.message().to_string()
 }
 
 fn lost_in_auth(lost: Fail) -> TransportError {

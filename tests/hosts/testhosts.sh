@@ -559,7 +559,9 @@ up_one() {
       tail -n 20 "$dir/console.log" >&2 || true
       return 1
     fi
-    if ssh "${SSH_OPTS[@]}" "root@$ip" true </dev/null >/dev/null 2>&1; then
+    # Ready once users other than root may log in too: until systemd-user-sessions has run,
+    # /run/nologin makes PAM refuse them after their key is accepted (root is let in).
+    if ssh "${SSH_OPTS[@]}" "root@$ip" 'test ! -e /run/nologin' </dev/null >/dev/null 2>&1; then
       # Without the forward apt fails much later and far less clearly.
       if ! pid_is "$spid" socat; then
         log "h$k: the mirror forward (socat) died: $(tail -n 3 "$dir/socat.log" 2>/dev/null)"
