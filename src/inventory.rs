@@ -71,7 +71,7 @@ impl Inventory {
                 dirs.push(p.to_path_buf());
             }
         }
-        b.vars_dirs = VarsDirs::read(&dirs, &b)?;
+        b.vars_dirs = VarsDirs::read(&dirs, b.groups.keys(), &b.order)?;
         b.finish(spec.to_string())
     }
 

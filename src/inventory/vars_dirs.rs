@@ -1,7 +1,6 @@
 //! `group_vars/` and `host_vars/` beside the inventory and the playbook, as Ansible's
 //! host_group_vars plugin reads them.
 
-use super::builder::Builder;
 use crate::error::{Error, Result};
 use crate::location::Location;
 use crate::yaml::{self, Doc};
@@ -19,9 +18,14 @@ pub(super) struct VarsDirs {
 }
 
 impl VarsDirs {
-    pub(super) fn read(dirs: &[PathBuf], b: &Builder) -> Result<VarsDirs> {
+    /// The files for these groups (and `all`) and hosts, in each of `dirs`.
+    pub(super) fn read<'a>(
+        dirs: &[PathBuf],
+        group_names: impl Iterator<Item = &'a String>,
+        hosts: &[String],
+    ) -> Result<VarsDirs> {
         let mut out = VarsDirs::default();
-        let mut groups: BTreeSet<String> = b.groups.keys().cloned().collect();
+        let mut groups: BTreeSet<String> = group_names.cloned().collect();
         groups.insert("all".into());
         for dir in dirs {
             let mut g = BTreeMap::new();
@@ -31,7 +35,7 @@ impl VarsDirs {
                 }
             }
             let mut h = BTreeMap::new();
-            for name in &b.order {
+            for name in hosts {
                 if let Some(l) = read_entity(&dir.join("host_vars"), name)? {
                     h.insert(name.clone(), l);
                 }
