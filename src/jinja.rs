@@ -29,28 +29,14 @@ use std::sync::Arc;
 use vars::Scope;
 pub(crate) use vars::{Vars, current_vars};
 
+pub use crate::render_ctx::RenderCtx;
+
 /// The value of `omit`: a parameter whose value is this marker is left out, as in Ansible.
 pub const OMIT: &str = "__omit_place_holder__plumb";
 
 /// True if a rendered value is (or is the string) `omit`.
 pub fn is_omit(v: &serde_json::Value) -> bool {
     v.as_str() == Some(OMIT)
-}
-
-/// Where a render happens: the folders that lookups and includes search.
-#[derive(Debug, Clone, Default)]
-pub struct RenderCtx {
-    /// The playbook's folder: `lookup('file')` looks in its `files/` then in it; includes look
-    /// in its `templates/`.
-    pub playbook_dir: Option<PathBuf>,
-    /// The folder of the template being rendered (template files only).
-    pub template_dir: Option<PathBuf>,
-    /// Extra folders (a role's `files/`, `templates/`), searched before the playbook's.
-    pub search_dirs: Vec<PathBuf>,
-    /// The variables are rendered already (plumb resolves them in order before a task, and a
-    /// registered result is what the host said): none is rendered again when read, so text a
-    /// host returned is never taken for a template, as Ansible marks it unsafe.
-    pub resolved: bool,
 }
 
 /// True if a string holds Jinja syntax.
@@ -146,10 +132,24 @@ fn new_env(ws: Ws) -> Environment<'static> {
     crate::jinja_filters::register(&mut env);
     crate::jinja_filters2::register(&mut env);
     crate::jinja_tests::register(&mut env);
-    crate::jinja_lookups::register(&mut env);
+    crate::jinja_lookups::register(&mut env, lookup_scope, lookup_template);
     crate::py_mutable::register(&mut env);
     env.set_unknown_method_callback(crate::py_methods::call_method);
     env
+}
+
+/// The render a lookup runs in: its variables as the template sees them, and its folders.
+fn lookup_scope() -> Option<(Value, RenderCtx)> {
+    current_vars().map(|v| (Value::from_dyn_object(v.clone()), v.ctx.clone()))
+}
+
+/// `lookup('template')`: a template file rendered with the current variables.
+fn lookup_template(
+    source: &str,
+    vars: &Map<String, serde_json::Value>,
+    ctx: &RenderCtx,
+) -> Result<String, String> {
+    render_template(source, vars, ctx).map_err(|e| e.to_string())
 }
 
 /// A `#jinja2:` first line: the overrides it sets and the source without it.

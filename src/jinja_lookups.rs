@@ -3,31 +3,31 @@
 //! loop helpers `items`, `dict`, `lines`, `sequence`, `subelements`, `nested`, `together`,
 //! `indexed_items`, `list`).
 
-use crate::jinja::Vars;
 use crate::jinja_filters::err;
 use crate::py_value::py_str;
+use crate::render_ctx::RenderCtx;
 use minijinja::value::{Kwargs, Rest, Value, ValueKind};
 use minijinja::{Environment, Error};
+use serde_json::Map;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// Where a relative file path is looked for: role/extra dirs, then the playbook's `files/`
 /// and folder, then the template's folder.
-fn find_file(vars: &Vars, name: &str, sub: &str) -> Option<PathBuf> {
+fn find_file(ctx: &RenderCtx, name: &str, sub: &str) -> Option<PathBuf> {
     let p = Path::new(name);
     if p.is_absolute() {
         return p.exists().then(|| p.to_path_buf());
     }
     let mut dirs = vec![];
-    for d in &vars.ctx.search_dirs {
+    for d in &ctx.search_dirs {
         dirs.push(d.join(sub));
         dirs.push(d.clone());
     }
-    if let Some(pb) = &vars.ctx.playbook_dir {
+    if let Some(pb) = &ctx.playbook_dir {
         dirs.push(pb.join(sub));
         dirs.push(pb.clone());
     }
-    if let Some(t) = &vars.ctx.template_dir {
+    if let Some(t) = &ctx.template_dir {
         dirs.push(t.join(sub));
         dirs.push(t.clone());
     }
@@ -65,7 +65,7 @@ fn seq(v: &Value) -> Vec<Value> {
     v.try_iter().map(|i| i.collect()).unwrap_or_default()
 }
 
-fn password(vars: &Vars, term: &str, kw: &Option<Value>) -> Result<Value, Error> {
+fn password(ctx: &RenderCtx, term: &str, kw: &Option<Value>) -> Result<Value, Error> {
     // `path chars=ascii_letters,digits length=20` or keyword arguments
     let mut parts = term.split_whitespace();
     let path = parts.next().unwrap_or_default().to_string();
@@ -95,13 +95,7 @@ fn password(vars: &Vars, term: &str, kw: &Option<Value>) -> Result<Value, Error>
     } else if Path::new(&path).is_absolute() {
         Some(PathBuf::from(&path))
     } else {
-        Some(
-            vars.ctx
-                .playbook_dir
-                .clone()
-                .unwrap_or_default()
-                .join(&path),
-        )
+        Some(ctx.playbook_dir.clone().unwrap_or_default().join(&path))
     };
     if let Some(t) = &target
         && let Ok(existing) = std::fs::read_to_string(t)
@@ -163,7 +157,8 @@ fn glob_match(pat: &str, name: &str) -> bool {
 
 /// Run one lookup; the result is always a list (query's form).
 fn run(
-    vars: &Arc<Vars>,
+    (vars, ctx): &(Value, RenderCtx),
+    render: Render,
     name: &str,
     terms: Vec<Value>,
     kw: Option<Value>,
@@ -196,7 +191,7 @@ fn run(
             let lstrip = kw_get(&kw, "lstrip").map(|v| v.is_true()).unwrap_or(false);
             let mut out = vec![];
             for t in strs() {
-                let p = find_file(vars, &t, "files").ok_or_else(|| {
+                let p = find_file(ctx, &t, "files").ok_or_else(|| {
                     err(format!(
                         "The 'file' lookup had an issue accessing the file '{t}'. file not found"
                     ))
@@ -216,21 +211,19 @@ fn run(
         "template" => {
             let mut out = vec![];
             for t in strs() {
-                let p = find_file(vars, &t, "templates").ok_or_else(|| {
+                let p = find_file(ctx, &t, "templates").ok_or_else(|| {
                     err(format!(
                         "the template file {t} could not be found for the lookup"
                     ))
                 })?;
                 let src = std::fs::read_to_string(&p).map_err(|e| err(e.to_string()))?;
-                let mut ctx = vars.ctx.clone();
+                let mut ctx = ctx.clone();
                 ctx.template_dir = p.parent().map(Path::to_path_buf);
-                let json_vars =
-                    match crate::py_value::to_json(&Value::from_dyn_object(vars.clone())) {
-                        serde_json::Value::Object(m) => m,
-                        _ => Default::default(),
-                    };
-                let r = crate::jinja::render_template(&src, &json_vars, &ctx)
-                    .map_err(|e| err(e.to_string()))?;
+                let json_vars = match crate::py_value::to_json(vars) {
+                    serde_json::Value::Object(m) => m,
+                    _ => Default::default(),
+                };
+                let r = render(&src, &json_vars, &ctx).map_err(err)?;
                 out.push(Value::from(r));
             }
             out
@@ -256,15 +249,17 @@ fn run(
             .collect::<Result<Vec<_>, _>>()?,
         "vars" => strs()
             .iter()
-            .map(|t| match vars.get(t) {
-                Some(v) => Ok(v),
-                None => kw_get(&kw, "default").ok_or_else(|| {
-                    Error::new(
-                        minijinja::ErrorKind::UndefinedError,
-                        format!("No variable found with this name: {t}"),
-                    )
-                }),
-            })
+            .map(
+                |t| match vars.as_object().and_then(|o| o.get_value_by_str(t)) {
+                    Some(v) => Ok(v),
+                    None => kw_get(&kw, "default").ok_or_else(|| {
+                        Error::new(
+                            minijinja::ErrorKind::UndefinedError,
+                            format!("No variable found with this name: {t}"),
+                        )
+                    }),
+                },
+            )
             .collect::<Result<Vec<_>, _>>()?,
         "first_found" => {
             let mut files = vec![];
@@ -295,7 +290,7 @@ fn run(
             let mut found = None;
             'outer: for f in &files {
                 if paths.is_empty() {
-                    if let Some(p) = find_file(vars, f, "files") {
+                    if let Some(p) = find_file(ctx, f, "files") {
                         found = Some(p);
                         break;
                     }
@@ -305,7 +300,7 @@ fn run(
                         let c = if c.is_absolute() {
                             Some(c)
                         } else {
-                            find_file(vars, &c.to_string_lossy(), "files")
+                            find_file(ctx, &c.to_string_lossy(), "files")
                         };
                         if let Some(c) = c.filter(|c| c.exists()) {
                             found = Some(c);
@@ -333,9 +328,8 @@ fn run(
                 let dir = if dir.is_absolute() {
                     Some(dir)
                 } else {
-                    find_file(vars, &dir.to_string_lossy(), "files").or_else(|| {
-                        vars.ctx
-                            .playbook_dir
+                    find_file(ctx, &dir.to_string_lossy(), "files").or_else(|| {
+                        ctx.playbook_dir
                             .as_ref()
                             .map(|d| d.join("files").join(&dir))
                     })
@@ -357,7 +351,7 @@ fn run(
         }
         "password" => strs()
             .iter()
-            .map(|t| password(vars, t, &kw))
+            .map(|t| password(ctx, t, &kw))
             .collect::<Result<Vec<_>, _>>()?,
         "items" => flat_terms(&terms),
         "list" => terms.clone(),
@@ -521,17 +515,24 @@ fn parse_num(s: &str) -> i64 {
     s.parse().unwrap_or(0)
 }
 
-fn current() -> Result<Arc<Vars>, Error> {
-    crate::jinja::current_vars().ok_or_else(|| err("a lookup outside of a render"))
+/// The render a lookup runs in (its variables as the template sees them, and its folders),
+/// given by the template engine, which sits above the lookups.
+type Scope = fn() -> Option<(Value, RenderCtx)>;
+
+/// `lookup('template')`: renders a template file, as the template engine does.
+type Render = fn(&str, &Map<String, serde_json::Value>, &RenderCtx) -> Result<String, String>;
+
+fn current(scope: Scope) -> Result<(Value, RenderCtx), Error> {
+    scope().ok_or_else(|| err("a lookup outside of a render"))
 }
 
-pub(crate) fn register(env: &mut Environment<'static>) {
+pub(crate) fn register(env: &mut Environment<'static>, scope: Scope, render: Render) {
     let lookup = move |name: String, args: Rest<Value>, kwargs: Kwargs| -> Result<Value, Error> {
         let (terms, kw) = with_kwargs(&args, kwargs);
         let wantlist = kw_get(&kw, "wantlist")
             .map(|w| w.is_true())
             .unwrap_or(false);
-        let out = run(&current()?, &name, terms, kw)?;
+        let out = run(&current(scope)?, render, &name, terms, kw)?;
         if wantlist {
             return Ok(Value::from(out));
         }
@@ -548,7 +549,13 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_function("lookup", lookup);
     let query = move |name: String, args: Rest<Value>, kwargs: Kwargs| -> Result<Value, Error> {
         let (terms, kw) = with_kwargs(&args, kwargs);
-        Ok(Value::from(run(&current()?, &name, terms, kw)?))
+        Ok(Value::from(run(
+            &current(scope)?,
+            render,
+            &name,
+            terms,
+            kw,
+        )?))
     };
     env.add_function("query", query);
     env.add_function("q", query);

@@ -52,6 +52,7 @@ mod py_random;
 mod py_strformat;
 mod py_value;
 mod reach;
+mod render_ctx;
 mod report;
 mod role;
 mod run;
