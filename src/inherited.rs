@@ -83,7 +83,7 @@ impl Inherited {
         for (k, v) in &self.environment {
             t.environment.entry(k.clone()).or_insert_with(|| v.clone());
         }
-        self.module_defaults.apply(t);
+        self.module_defaults.apply(&t.module, &mut t.args);
     }
 }
 

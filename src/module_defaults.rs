@@ -4,7 +4,6 @@
 use crate::error::{Error, Result};
 use crate::modules;
 use crate::modules::args::Args;
-use crate::task::Task;
 use crate::yaml::{self, Doc};
 use marked_yaml::Node;
 use serde_json::Map;
@@ -118,17 +117,17 @@ impl ModuleDefaults {
         }
     }
 
-    /// Gives the task the defaults of its module it does not set itself.
-    pub(crate) fn apply(&self, t: &mut Task) {
-        let Some(d) = self.0.get(&t.module) else {
+    /// Gives a task of `module` (its canonical name) the defaults it does not set itself.
+    pub(crate) fn apply(&self, module: &str, args: &mut Args) {
+        let Some(d) = self.0.get(module) else {
             return;
         };
         for (k, v) in &d.map {
-            if !t.args.map.contains_key(k) {
-                t.args.map.insert(k.clone(), v.clone());
-                t.args.locs.insert(k.clone(), d.loc_of(k).clone());
+            if !args.map.contains_key(k) {
+                args.map.insert(k.clone(), v.clone());
+                args.locs.insert(k.clone(), d.loc_of(k).clone());
                 if let Some(kl) = d.key_locs.get(k) {
-                    t.args.key_locs.insert(k.clone(), kl.clone());
+                    args.key_locs.insert(k.clone(), kl.clone());
                 }
             }
         }

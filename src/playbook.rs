@@ -287,7 +287,7 @@ impl Play {
             for (k, v) in &play.environment {
                 t.environment.entry(k.clone()).or_insert_with(|| v.clone());
             }
-            module_defaults.apply(t);
+            module_defaults.apply(&t.module, &mut t.args);
             if let Err(e) = crate::modules::check_required(&t.module, &t.args) {
                 errors.push(e);
             }

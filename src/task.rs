@@ -513,7 +513,7 @@ impl Task {
                 }
                 t.args = args;
                 if let Some(d) = defaults {
-                    d.apply(&mut t);
+                    d.apply(&t.module, &mut t.args);
                 }
             }
             Err(e) => errors.push(e),
