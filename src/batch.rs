@@ -4,7 +4,7 @@
 //! are unchanged. On a host each process costs about a millisecond, and hosts share the CPU.
 
 use crate::modules::{Action, file_fact};
-use crate::playbook::Play;
+use crate::play::Play;
 use crate::tags::TagFilter;
 use crate::task_instance::TaskInstance;
 use serde_json::{Map, Value};

@@ -3,7 +3,7 @@
 use crate::error::{Error, Result};
 use crate::inventory::Host;
 use crate::options::Options;
-use crate::playbook::Play;
+use crate::play::Play;
 use crate::transport::local::Local;
 use crate::transport::ssh::SshConfig;
 use crate::transport::{Transport, TransportError};

@@ -14,7 +14,7 @@ use crate::modules::{Plan, Resource};
 use crate::notify::Notifications;
 use crate::options::Options;
 use crate::outcome::{HostStatus, Outcome, Status};
-use crate::playbook::Play;
+use crate::play::Play;
 use crate::task::Task;
 use crate::task_instance::TaskInstance;
 use crate::transport::local::Local;

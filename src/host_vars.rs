@@ -3,7 +3,7 @@
 
 use crate::error::{Cause, Error};
 use crate::inventory::Host;
-use crate::playbook::Play;
+use crate::play::Play;
 use crate::template::{Vars, has_template};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;

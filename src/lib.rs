@@ -41,6 +41,7 @@ mod notify;
 mod options;
 mod outcome;
 mod paths;
+mod play;
 mod playbook;
 mod playbook_import;
 mod probe;

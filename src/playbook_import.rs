@@ -1,7 +1,7 @@
 //! A playbook file's plays, with `import_playbook` followed where it is written.
 
 use crate::error::{Error, Result};
-use crate::playbook::Play;
+use crate::play::Play;
 use crate::task::scalar_string;
 use crate::yaml::Doc;
 use marked_yaml::Node;

@@ -64,7 +64,7 @@ impl TaskList {
                         other if inh.keyword(doc, other, v)? => {}
                         other
                             if key.is_none()
-                                && !crate::playbook::PLAY_KEYS.contains(&other)
+                                && !crate::play::PLAY_KEYS.contains(&other)
                                 && !crate::task::is_keyword(other) =>
                         {
                             // Ansible's role parameters: `- role: nginx, port: 80`.

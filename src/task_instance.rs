@@ -162,7 +162,7 @@ impl<'a> TaskInstance<'a> {
 
     /// The user the task runs as through sudo, if any: the play's rule (`Play::sudo_for`), with
     /// a templated `become_user` (`"{{ app_user }}"`, as roles write it) rendered with `vars`.
-    pub(crate) fn sudo(&self, play: &crate::playbook::Play, vars: &Vars) -> Result<Option<String>> {
+    pub(crate) fn sudo(&self, play: &crate::play::Play, vars: &Vars) -> Result<Option<String>> {
         let Some(user) = play.sudo_for(self.task) else {
             return Ok(None);
         };

@@ -5,7 +5,6 @@
 use crate::error::{Error, Result};
 use crate::inherited::Inherited;
 use crate::location::Location;
-use crate::playbook::Play;
 use crate::task::Task;
 use crate::yaml::{self, Doc};
 use marked_yaml::Node;
@@ -64,28 +63,16 @@ impl TaskList {
         }
     }
 
-    /// Collects into a play: block numbers go on from the play's.
-    pub(crate) fn new(is_handler: bool, dir: &Path, play: &mut Play) -> TaskList {
+    /// Collects into a play: block numbers go on from the play's `blocks`.
+    pub(crate) fn new(
+        is_handler: bool,
+        dir: &Path,
+        blocks: Vec<crate::block::BlockInfo>,
+    ) -> TaskList {
         TaskList {
-            blocks: std::mem::take(&mut play.blocks),
+            blocks,
             ..TaskList::empty(is_handler, dir)
         }
-    }
-
-    /// Hands back to the play what is not its task list.
-    pub(crate) fn finish(self, play: &mut Play, errors: &mut Vec<Error>, broken: &mut Vec<String>) {
-        play.blocks = self.blocks;
-        play.handlers.extend(self.handlers);
-        for (k, v) in self.defaults {
-            if !play.defaults.contains_key(&k)
-                && let Some(at) = self.default_locs.get(&k)
-            {
-                play.default_locs.insert(k.clone(), at.clone());
-            }
-            play.defaults.entry(k).or_insert(v);
-        }
-        errors.extend(self.errors);
-        broken.extend(self.broken_handlers);
     }
 
     pub(crate) fn collect(

@@ -1,0 +1,608 @@
+//! A play: the hosts it selects, its variables, and the tasks then handlers it runs on them.
+
+use crate::error::{Error, Result, suggest};
+use crate::inherited::Inherited;
+use crate::location::Location;
+use crate::serial::Serial;
+use crate::task::{Task, boolean, scalar_string};
+use crate::task_list::{TaskList, read_named};
+use crate::yaml::{self, Doc};
+use marked_yaml::Node;
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug)]
+pub(crate) struct Play {
+    pub(crate) name: Option<String>,
+    /// The directory of the playbook the play is written in (an imported playbook's own).
+    pub(crate) dir: PathBuf,
+    pub(crate) loc: Location,
+    pub(crate) hosts: String,
+    pub(crate) hosts_loc: Location,
+    pub(crate) vars: Map<String, Value>,
+    pub(crate) vars_loc: Location,
+    /// Where each of `vars` (and `vars_files`') values was written, for errors in them.
+    pub(crate) var_locs: std::collections::HashMap<String, Location>,
+    pub(crate) become_: bool,
+    pub(crate) become_user: Option<String>,
+    /// Asked on the terminal before the run (`-e` wins): see `vars_prompt.rs`.
+    pub(crate) vars_prompt: Vec<crate::vars_prompt::VarPrompt>,
+    /// `sudo` (the default) or `su`.
+    pub(crate) become_method: Option<String>,
+    pub(crate) remote_user: Option<String>,
+    pub(crate) tasks: Vec<Task>,
+    pub(crate) handlers: Vec<Task>,
+    pub(crate) serial: Vec<Serial>,
+    pub(crate) max_fail_percentage: Option<f64>,
+    pub(crate) any_errors_fatal: bool,
+    /// `gather_facts` (true unless the play says otherwise, as in Ansible).
+    pub(crate) gather_facts: bool,
+    pub(crate) tags: Vec<String>,
+    /// What the tasks' `blocks` refer to.
+    pub(crate) blocks: Vec<crate::block::BlockInfo>,
+    /// Roles' `defaults/main.yml`: below every other variable, inventory included.
+    pub(crate) defaults: Map<String, Value>,
+    /// Where each of `defaults` was written.
+    pub(crate) default_locs: std::collections::HashMap<String, Location>,
+    pub(crate) environment: crate::task::Env,
+}
+
+pub(crate) const PLAY_KEYS: &[&str] = &[
+    "name",
+    "hosts",
+    "vars",
+    "become",
+    "become_user",
+    "become_method",
+    "vars_prompt",
+    "remote_user",
+    "tasks",
+    "handlers",
+    "gather_facts",
+    "serial",
+    "max_fail_percentage",
+    "any_errors_fatal",
+    "vars_files",
+    "tags",
+    "roles",
+    "environment",
+    "pre_tasks",
+    "post_tasks",
+    "module_defaults",
+];
+
+impl Play {
+    pub(crate) fn parse(doc: &Doc, node: &Node, dir: &Path) -> Result<Play> {
+        let Node::Mapping(map) = node else {
+            return Err(Error::input(
+                doc.loc(node),
+                format!(
+                    "a play must be a mapping with `hosts` and `tasks`, found {}",
+                    yaml::kind(node)
+                ),
+            ));
+        };
+        let mut play = Play {
+            name: None,
+            dir: dir.to_path_buf(),
+            loc: doc.loc(node),
+            hosts: String::new(),
+            hosts_loc: doc.loc(node),
+            vars: Map::new(),
+            vars_loc: doc.loc(node),
+            var_locs: Default::default(),
+            become_: false,
+            become_user: None,
+            become_method: None,
+            vars_prompt: Vec::new(),
+            remote_user: None,
+            tasks: Vec::new(),
+            handlers: Vec::new(),
+            serial: Vec::new(),
+            max_fail_percentage: None,
+            any_errors_fatal: false,
+            gather_facts: true,
+            tags: Vec::new(),
+            blocks: Vec::new(),
+            defaults: Map::new(),
+            default_locs: Default::default(),
+            environment: crate::task::Env::new(),
+        };
+        // Roles run before the play's own tasks, wherever `roles` is written.
+        let mut role_tasks: Vec<Task> = Vec::new();
+        let mut pre_tasks: Option<Vec<Task>> = None;
+        let mut module_defaults = crate::module_defaults::ModuleDefaults::default();
+        let mut post_tasks: Option<Vec<Task>> = None;
+        let mut has_hosts = false;
+        // Ansible's precedence: what vars_files define wins over the play's `vars`.
+        let mut file_vars = Map::new();
+        let mut file_locs = std::collections::HashMap::new();
+        let mut errors = Vec::new();
+        let mut broken_handlers = Vec::new();
+        for (key, value) in map.iter() {
+            let k = key.as_str();
+            let mut one = || -> Result<()> {
+                match k {
+                    "name" => play.name = Some(scalar_string(doc, value, k)?),
+                    "hosts" => {
+                        play.hosts = match yaml::to_value(value) {
+                            Value::String(s) => s,
+                            Value::Array(a) => a
+                                .iter()
+                                .map(|v| v.as_str().map(String::from).unwrap_or(v.to_string()))
+                                .collect::<Vec<_>>()
+                                .join(","),
+                            other => other.to_string(),
+                        };
+                        play.hosts_loc = doc.loc(value);
+                        has_hosts = true;
+                    }
+                    "vars" => {
+                        play.vars = crate::inventory::vars_map(doc, value)?;
+                        play.vars_loc = doc.loc(value);
+                        play.var_locs.extend(crate::yaml::value_locs(doc, value));
+                    }
+                    "vars_files" => {
+                        let items = match value {
+                            Node::Sequence(seq) => seq.iter().collect::<Vec<_>>(),
+                            other => vec![other],
+                        };
+                        for item in items {
+                            let (vars, locs) = vars_file(doc, item, dir)?;
+                            file_vars.extend(vars);
+                            file_locs.extend(locs);
+                        }
+                    }
+                    "tags" => play.tags = crate::task::tag_list(doc, value)?,
+                    "environment" => play.environment = crate::task::environment(doc, value)?,
+                    "module_defaults" => {
+                        module_defaults = crate::module_defaults::ModuleDefaults::parse(doc, value)?
+                    }
+                    "become" => play.become_ = boolean(doc, value, k)?,
+                    "become_user" => play.become_user = Some(scalar_string(doc, value, k)?),
+                    "vars_prompt" => play.vars_prompt = crate::vars_prompt::parse(doc, value)?,
+                    "become_method" => {
+                        play.become_method = Some(crate::task::become_method(doc, value)?)
+                    }
+                    "remote_user" => play.remote_user = Some(scalar_string(doc, value, k)?),
+                    "gather_facts" => play.gather_facts = boolean(doc, value, k)?,
+                    "tasks" | "handlers" | "pre_tasks" | "post_tasks" => {
+                        let is_handler = k == "handlers";
+                        let items = match value {
+                            Node::Sequence(seq) => seq.iter().collect::<Vec<_>>(),
+                            Node::Scalar(s) if s.as_str().is_empty() => vec![],
+                            other => {
+                                return Err(Error::input(
+                                    doc.loc(other),
+                                    format!("`{k}` must be a list, found {}", yaml::kind(other)),
+                                )
+                                .with_hint(format!("start each of the play's {k} with `- `")));
+                            }
+                        };
+                        let mut found =
+                            TaskList::new(is_handler, dir, std::mem::take(&mut play.blocks));
+                        found.collect(doc, &items, &Inherited::default(), 0);
+                        let tasks = std::mem::take(&mut found.tasks);
+                        match k {
+                            "handlers" => play.handlers.extend(tasks),
+                            "pre_tasks" => pre_tasks.get_or_insert_default().extend(tasks),
+                            "post_tasks" => post_tasks.get_or_insert_default().extend(tasks),
+                            _ => play.tasks.extend(tasks),
+                        }
+                        play.take_back(found, &mut errors, &mut broken_handlers);
+                    }
+                    "roles" => {
+                        let items = match value {
+                            Node::Sequence(seq) => seq.iter().collect::<Vec<_>>(),
+                            Node::Scalar(s) if s.as_str().is_empty() => vec![],
+                            other => {
+                                return Err(Error::input(
+                                    doc.loc(other),
+                                    format!("`roles` must be a list, found {}", yaml::kind(other)),
+                                ));
+                            }
+                        };
+                        let mut found = TaskList::new(false, dir, std::mem::take(&mut play.blocks));
+                        for item in items {
+                            if let Err(e) = found.role(doc, item, None, &Inherited::default(), 0) {
+                                found.errors.push(e);
+                            }
+                        }
+                        role_tasks.extend(std::mem::take(&mut found.tasks));
+                        play.take_back(found, &mut errors, &mut broken_handlers);
+                    }
+                    "serial" => play.serial = parse_serial(doc, value)?,
+                    "max_fail_percentage" => match yaml::to_value(value) {
+                        Value::Number(n)
+                            if n.as_f64().is_some_and(|f| (0.0..=100.0).contains(&f)) =>
+                        {
+                            play.max_fail_percentage = n.as_f64()
+                        }
+                        _ => {
+                            return Err(Error::input(
+                                doc.loc(value),
+                                "`max_fail_percentage` must be a number from 0 to 100",
+                            ));
+                        }
+                    },
+                    "any_errors_fatal" => play.any_errors_fatal = boolean(doc, value, k)?,
+                    other if crate::task_values::NOT_YET.contains(&other) => {
+                        errors.push(crate::task_values::not_yet(doc.key_loc(key), other, "play"));
+                    }
+                    other => {
+                        let mut e = Error::input(
+                            doc.key_loc(key),
+                            format!("unknown play keyword `{other}`"),
+                        );
+                        if let Some(s) = suggest(other, PLAY_KEYS.iter().copied()) {
+                            e = e.with_hint(format!("did you mean `{s}`?"));
+                        }
+                        errors.push(e);
+                    }
+                }
+                Ok(())
+            };
+            if let Err(e) = one() {
+                errors.push(e);
+            }
+        }
+        play.vars.extend(file_vars);
+        play.var_locs.extend(file_locs);
+        // Ansible's order: pre_tasks, their handlers, roles, tasks, handlers, post_tasks.
+        let mut all = Vec::new();
+        if let Some(pre) = pre_tasks {
+            all.extend(pre);
+            all.push(Task::flush_handlers(&play.loc));
+        }
+        all.extend(role_tasks);
+        all.append(&mut play.tasks);
+        if let Some(post) = post_tasks {
+            all.push(Task::flush_handlers(&play.loc));
+            all.extend(post);
+        }
+        play.tasks = all;
+        for t in &mut play.tasks {
+            t.tags.extend(play.tags.iter().cloned());
+        }
+        for t in play.tasks.iter_mut().chain(play.handlers.iter_mut()) {
+            for (k, v) in &play.environment {
+                t.environment.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+            module_defaults.apply(&t.module, &mut t.args);
+            if let Err(e) = crate::modules::check_required(&t.module, &t.args) {
+                errors.push(e);
+            }
+        }
+        if !has_hosts {
+            errors.push(
+                Error::input(play.loc.clone(), "this play has no `hosts`")
+                    .with_hint("add `hosts: all` or a group name"),
+            );
+        }
+        errors.extend(check_handlers(&play, &broken_handlers));
+        match errors.len() {
+            0 => Ok(play),
+            _ => Err(Error::many(errors)),
+        }
+    }
+}
+
+/// The variables of one `vars_files` entry: a YAML mapping, its path relative to the playbook.
+fn vars_file(
+    doc: &Doc,
+    item: &Node,
+    dir: &Path,
+) -> Result<(
+    Map<String, Value>,
+    std::collections::HashMap<String, Location>,
+)> {
+    let rel = match item {
+        Node::Scalar(s) => s.as_str().to_string(),
+        other => {
+            return Err(Error::input(
+                doc.loc(other),
+                format!(
+                    "a `vars_files` entry must be a file name, found {}",
+                    yaml::kind(other)
+                ),
+            )
+            .with_hint("lists of alternatives (first found) are not supported"));
+        }
+    };
+    if rel.contains("{{") {
+        return Err(Error::input(
+            doc.loc(item),
+            "templated `vars_files` names are not supported yet",
+        )
+        .with_hint("name the file itself"));
+    }
+    let path = crate::paths::under(dir, &rel);
+    let text = read_named(doc, item, "vars file", &path)?;
+    let vars = Doc::parse(path, &text, false)?;
+    Ok((
+        crate::inventory::vars_map(&vars, &vars.root)?,
+        crate::yaml::value_locs(&vars, &vars.root),
+    ))
+}
+
+/// Notified handlers must exist; handler names must be unique. `broken` are the names of
+/// handlers that failed to parse (already reported).
+fn check_handlers(play: &Play, broken: &[String]) -> Vec<Error> {
+    let mut errors = Vec::new();
+    for (i, h) in play.handlers.iter().enumerate() {
+        let name = h.name.as_deref().unwrap_or_default();
+        if let Some(prev) = play.handlers[..i]
+            .iter()
+            .find(|p| p.name.as_deref() == Some(name))
+        {
+            errors.push(
+                Error::input(h.loc.clone(), format!("duplicate handler name `{name}`")).with_hint(
+                    format!(
+                        "the first one is at line {}; rename one of them",
+                        prev.loc.line
+                    ),
+                ),
+            );
+        }
+    }
+    let names: Vec<&str> = play
+        .handlers
+        .iter()
+        .flat_map(|h| {
+            h.name
+                .iter()
+                .map(String::as_str)
+                .chain(h.listen.iter().map(String::as_str))
+        })
+        .collect();
+    for t in play.tasks.iter().chain(play.handlers.iter()) {
+        for n in &t.notify {
+            if !names.contains(&n.value.as_str()) && !broken.contains(&n.value) {
+                let mut e = Error::input(n.loc.clone(), format!("no handler named `{}`", n.value));
+                e = match suggest(&n.value, names.iter().copied()) {
+                    Some(s) => e.with_hint(format!("did you mean `{s}`?")),
+                    None if names.is_empty() => e.with_hint("this play has no `handlers`"),
+                    None => e.with_hint(format!("handlers are: {}", names.join(", "))),
+                };
+                errors.push(e);
+            }
+        }
+    }
+    errors
+}
+
+fn parse_serial(doc: &Doc, node: &Node) -> Result<Vec<Serial>> {
+    let one = |n: &Node| -> Result<Serial> {
+        let bad = || {
+            let found = match n {
+                Node::Scalar(s) => format!("`{}`", s.as_str()),
+                other => yaml::kind(other).to_string(),
+            };
+            Error::input(
+                doc.loc(n),
+                format!(
+                    "`serial` must be a positive number of hosts or a percentage, found {found}"
+                ),
+            )
+            .with_hint(
+                "for example `serial: 2`, `serial: \"30%\"` or `serial: [1, \"30%\", \"100%\"]`",
+            )
+        };
+        match yaml::to_value(n) {
+            Value::Number(x) => match x.as_u64() {
+                Some(c) if c > 0 => Ok(Serial::Count(c as usize)),
+                _ => Err(bad()),
+            },
+            Value::String(s) => {
+                let p = s.trim().strip_suffix('%').ok_or_else(bad)?;
+                Serial::percent(p.trim()).ok_or_else(bad)
+            }
+            _ => Err(bad()),
+        }
+    };
+    match node {
+        Node::Sequence(seq) if !seq.is_empty() => seq.iter().map(one).collect(),
+        n => Ok(vec![one(n)?]),
+    }
+}
+
+impl Play {
+    /// Takes back from a task list what is not its tasks: blocks, roles' handlers and defaults.
+    fn take_back(&mut self, found: TaskList, errors: &mut Vec<Error>, broken: &mut Vec<String>) {
+        self.blocks = found.blocks;
+        self.handlers.extend(found.handlers);
+        for (k, v) in found.defaults {
+            if !self.defaults.contains_key(&k)
+                && let Some(at) = found.default_locs.get(&k)
+            {
+                self.default_locs.insert(k.clone(), at.clone());
+            }
+            self.defaults.entry(k).or_insert(v);
+        }
+        errors.extend(found.errors);
+        broken.extend(found.broken_handlers);
+    }
+
+    /// Whom a task runs as (`become`), if anyone: the user for sudo, or `su:USER` for
+    /// `become_method: su` (a user name never holds `:`); see `transport::sh_command`.
+    pub(crate) fn sudo_for(&self, task: &Task) -> Option<String> {
+        if task.become_.unwrap_or(self.become_) {
+            let user = task
+                .become_user
+                .clone()
+                .or_else(|| self.become_user.clone())
+                .unwrap_or_else(|| "root".into());
+            let method = task.become_method.as_ref().or(self.become_method.as_ref());
+            Some(match method.map(String::as_str) {
+                Some("su") => format!("su:{user}"),
+                _ => user,
+            })
+        } else {
+            None
+        }
+    }
+
+    /// Whom facts are gathered as: the play's own `become`, as Ansible runs `setup`.
+    pub(crate) fn facts_user(&self) -> Option<String> {
+        self.become_
+            .then(|| self.become_user.clone().unwrap_or_else(|| "root".into()))
+    }
+
+    /// Whom the host lock is taken as: root if any task of the play becomes root, else the
+    /// first become user, else the login user (None).
+    pub(crate) fn lock_user(&self) -> Option<String> {
+        // A templated `become_user` is only known per host, at run time: not a lock user.
+        let users: Vec<String> = self
+            .tasks
+            .iter()
+            .filter_map(|t| self.sudo_for(t))
+            .filter(|u| !u.contains("{{") && !u.contains("{%"))
+            .collect();
+        users
+            .iter()
+            .find(|u| *u == "root")
+            .or(users.first())
+            .cloned()
+    }
+
+    /// nginx's log is readable by root (and adm): read it as the play's become user.
+    pub(crate) fn sudo_for_diagnosis(&self) -> Option<&str> {
+        if self.become_ {
+            Some(self.become_user.as_deref().unwrap_or("root"))
+        } else {
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::playbook::Playbook;
+    use std::io::Write;
+
+    fn load(text: &str) -> Result<Playbook> {
+        let mut f = tempfile::Builder::new().suffix(".yml").tempfile().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        Playbook::load(f.path())
+    }
+
+    fn input_err(r: Result<Playbook>) -> (usize, usize, String, Option<String>) {
+        match r.expect_err("an error") {
+            Error::Input {
+                loc: Some(l),
+                msg,
+                hint,
+                ..
+            } => (l.line, l.col, msg, hint),
+            e => panic!("{e:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_a_play() {
+        let pb = load(
+            "- hosts: web\n  become: yes\n  vars:\n    pkgs: [nginx]\n  tasks:\n    - name: install\n      apt:\n        name: \"{{ pkgs }}\"\n      notify: reload\n    - command: echo hi\n      register: out\n      changed_when: false\n  handlers:\n    - name: reload\n      service: name=nginx state=reloaded\n",
+        )
+        .unwrap();
+        let p = &pb.plays[0];
+        assert!(p.become_);
+        assert_eq!(p.tasks.len(), 2);
+        assert_eq!(p.tasks[0].module, "apt");
+        assert_eq!(p.tasks[1].args.map["_raw"], "echo hi");
+        assert_eq!(p.handlers[0].module, "systemd_service");
+        assert_eq!(p.handlers[0].args.map["state"], "reloaded");
+        assert_eq!(p.tasks[0].notify[0].value, "reload");
+    }
+
+    #[test]
+    fn unknown_module_is_located_with_a_suggestion() {
+        let (l, c, msg, hint) = input_err(load(
+            "- hosts: all\n  tasks:\n    - name: x\n      tempalte:\n        src: a\n",
+        ));
+        assert_eq!((l, c), (4, 7));
+        assert_eq!(msg, "unknown module or task keyword `tempalte`");
+        assert_eq!(hint.unwrap(), "did you mean `template`?");
+    }
+
+    #[test]
+    fn missing_handler() {
+        let (l, c, msg, hint) = input_err(load(
+            "- hosts: all\n  tasks:\n    - copy: {content: x, dest: /tmp/x}\n      notify: restart ngnix\n  handlers:\n    - name: restart nginx\n      service: {name: nginx, state: restarted}\n",
+        ));
+        assert_eq!((l, c), (4, 15));
+        assert_eq!(msg, "no handler named `restart ngnix`");
+        assert_eq!(hint.unwrap(), "did you mean `restart nginx`?");
+    }
+
+    #[test]
+    fn duplicate_handlers() {
+        let (l, _, msg, _) = input_err(load(
+            "- hosts: all\n  tasks: []\n  handlers:\n    - name: h\n      debug: {msg: a}\n    - name: h\n      debug: {msg: b}\n",
+        ));
+        assert_eq!(l, 6);
+        assert_eq!(msg, "duplicate handler name `h`");
+    }
+
+    #[test]
+    fn errors_are_collected_not_stopped_at() {
+        let err = load(
+            "- hosts: all\n  become: maybe\n  tasks:\n    - apt: {nme: x, stat: present}\n      retries: many\n  handlers:\n    - name: reload\n      servce: {name: nginx}\n- hosts: all\n  tasks:\n    - debug: {msg: hi}\n      notify: reload\n",
+        )
+        .expect_err("errors");
+        let Error::Many(all) = err else {
+            panic!("{err:?}")
+        };
+        let msgs: Vec<String> = all.iter().map(|e| e.to_string()).collect();
+        assert_eq!(
+            msgs,
+            [
+                "`become` must be true or false, found `maybe`",
+                "`retries` must be a non-negative number, found `many`",
+                "unknown argument `nme` for module `apt`",
+                "unknown argument `stat` for module `apt`",
+                "unknown module or handler keyword `servce`",
+                // The second play has no handlers; the first play's broken `reload` is not
+                // reported again as missing.
+                "no handler named `reload`",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_broken_handler_is_not_also_missing() {
+        let (l, _, msg, _) = input_err(load(
+            "- hosts: all\n  tasks:\n    - debug: {msg: hi}\n      notify: reload\n  handlers:\n    - name: reload\n      servce: {name: nginx}\n",
+        ));
+        assert_eq!(
+            (l, msg.as_str()),
+            (7, "unknown module or handler keyword `servce`")
+        );
+    }
+
+    #[test]
+    fn serial_forms() {
+        let pb = load("- hosts: all\n  serial: [1, \"30%\", \"100%\"]\n  tasks: []\n").unwrap();
+        assert_eq!(
+            pb.plays[0].serial,
+            vec![
+                Serial::Count(1),
+                Serial::Percent(30.0),
+                Serial::Percent(100.0)
+            ]
+        );
+        let (l, _, msg, _) = input_err(load("- hosts: all\n  serial: lots\n  tasks: []\n"));
+        assert_eq!(l, 2);
+        assert!(msg.starts_with("`serial` must be"));
+    }
+
+    #[test]
+    fn unknown_module_argument() {
+        let (l, c, msg, hint) = input_err(load(
+            "- hosts: all\n  tasks:\n    - apt:\n        nme: nginx\n",
+        ));
+        assert_eq!((l, c), (4, 9));
+        assert_eq!(msg, "unknown argument `nme` for module `apt`");
+        assert_eq!(hint.unwrap(), "did you mean `name`?");
+    }
+}
