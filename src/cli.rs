@@ -1,7 +1,7 @@
 //! The command line.
 
 use crate::report::OutputFormat;
-use crate::transport::ssh::HostKeyChecking;
+use crate::transport::host_key_checking::HostKeyChecking;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 

@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::location::Location;
-use crate::transport::ssh::HostKeyChecking;
+use crate::transport::host_key_checking::HostKeyChecking;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

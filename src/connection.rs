@@ -5,7 +5,7 @@ use crate::inventory::Host;
 use crate::options::Options;
 use crate::play::Play;
 use crate::transport::local::Local;
-use crate::transport::ssh::SshConfig;
+use crate::transport::ssh_config::SshConfig;
 use crate::transport::{Transport, TransportError};
 use serde_json::{Map, Value};
 

@@ -5,7 +5,7 @@ use crate::cli::RunArgs;
 use crate::config::Defaults;
 use crate::error::{Error, Result};
 use crate::serial::Serial;
-use crate::transport::ssh::HostKeyChecking;
+use crate::transport::host_key_checking::HostKeyChecking;
 use crate::{known_hosts, paths, shard, tags, transport, vault, yaml};
 use serde_json::{Map, Value};
 use std::path::PathBuf;
@@ -59,7 +59,7 @@ impl Options {
             checking: a
                 .host_key_checking
                 .or(d.host_key_checking)
-                .unwrap_or(transport::ssh::HostKeyChecking::Strict),
+                .unwrap_or(transport::host_key_checking::HostKeyChecking::Strict),
             known_hosts,
             connect_timeout: Duration::from_secs(a.timeout.or(d.timeout).unwrap_or(10).max(1)),
             command_timeout: Duration::from_secs(

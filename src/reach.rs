@@ -7,48 +7,13 @@
 
 use crate::error::{Error, Result};
 use crate::ssh_config::{HostConfig, Jump, Local, SshConfig as ClientConfig};
-use crate::transport::ssh::{HostKeyChecking, SshConfig};
+use crate::transport::extra::Extra;
+use crate::transport::host_key_checking::HostKeyChecking;
+use crate::transport::ssh_config::SshConfig;
+use crate::transport::target::Target;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// What the OpenSSH config and ssh args add to a connection, beyond plumb's own settings.
-#[derive(Clone, Default)]
-pub(crate) struct Extra {
-    /// `IdentityFile`s (after `ansible_ssh_private_key_file`, which is `SshConfig::key_file`).
-    pub identity_files: Vec<PathBuf>,
-    pub identities_only: bool,
-    /// `IdentityAgent`: a socket path; `Some("none")` disables the agent.
-    pub identity_agent: Option<String>,
-    /// `ansible_password` / `--ask-pass`.
-    pub password: Option<String>,
-    pub host_key_alias: Option<String>,
-    /// `ServerAliveCountMax` (plumb's default: 3).
-    pub alive_count_max: Option<u32>,
-}
-
-impl Extra {
-    /// Whether anything here changes how plumb authenticates.
-    pub(crate) fn configured(&self) -> bool {
-        !self.identity_files.is_empty()
-            || self.identities_only
-            || self.identity_agent.is_some()
-            || self.password.is_some()
-    }
-}
-
-/// Never shows the password.
-impl std::fmt::Debug for Extra {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Extra")
-            .field("identity_files", &self.identity_files)
-            .field("identities_only", &self.identities_only)
-            .field("identity_agent", &self.identity_agent)
-            .field("password", &self.password.as_ref().map(|_| "(hidden)"))
-            .field("host_key_alias", &self.host_key_alias)
-            .finish()
-    }
-}
 
 /// Run-wide settings: the parsed client config, and which plumb options were given explicitly
 /// (flag or plumb.toml), since those win over the config file.
@@ -109,17 +74,6 @@ pub(crate) struct Given {
     /// `ansible_ssh_common_args` then `ansible_ssh_extra_args`.
     pub args: String,
     pub password: Option<String>,
-}
-
-/// How to reach a host: the hops to go through (first to last), or a command to connect
-/// through, then the host itself.
-#[derive(Debug, Clone)]
-pub(crate) struct Target {
-    pub jumps: Vec<SshConfig>,
-    pub proxy_command: Option<String>,
-    pub ssh: SshConfig,
-    /// `file:line  Keyword value` of the config lines that applied (the host's, then the hops').
-    pub applied: Vec<String>,
 }
 
 const MAX_HOPS: usize = 8;

@@ -10,7 +10,7 @@
 use super::TransportError;
 use super::key_file::{encrypted, public_blob};
 use super::setup::{Fail, Setup};
-use super::ssh::SshConfig;
+use super::ssh_config::SshConfig;
 use ssh2::Session;
 use std::path::PathBuf;
 

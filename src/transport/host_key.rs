@@ -1,7 +1,8 @@
 //! The host key: which types to offer, and the verdict against known_hosts.
 
 use super::TransportError;
-use super::ssh::{HostKeyChecking, SshConfig};
+use super::host_key_checking::HostKeyChecking;
+use super::ssh_config::SshConfig;
 use crate::known_hosts::{self, Known, KnownKey};
 use ssh2::{HostKeyType, Session};
 

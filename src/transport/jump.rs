@@ -9,8 +9,9 @@
 //! is a session over a socketpair pumped by the previous hop's thread.
 
 use super::TransportError;
-use super::ssh::{Ssh, SshConfig};
-use crate::reach::Target;
+use super::ssh::Ssh;
+use super::ssh_config::SshConfig;
+use super::target::Target;
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, RawFd};

@@ -3,7 +3,9 @@
 
 pub(crate) mod auth;
 mod channel_io;
+pub(crate) mod extra;
 mod host_key;
+pub(crate) mod host_key_checking;
 pub(crate) mod jump;
 mod key_file;
 pub(crate) mod local;
@@ -11,6 +13,8 @@ pub(crate) mod pace;
 mod setup;
 mod socket;
 pub(crate) mod ssh;
+pub(crate) mod ssh_config;
+pub(crate) mod target;
 
 use crate::http::Request;
 

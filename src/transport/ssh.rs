@@ -3,41 +3,17 @@
 
 use super::channel_io::{Io, Stream, drain, io_lost};
 use super::host_key::{check_host_key, hostkey_methods};
+use super::host_key_checking::HostKeyChecking;
 use super::setup::Setup;
 use super::socket::{connect_any, quickack, user_timeout};
+use super::ssh_config::SshConfig;
 use super::{HttpError, Output, Transport, TransportError};
 use crate::http::Request;
 use crate::known_hosts;
 use ssh2::{MethodType, Session};
 use std::io::{Read, Write};
 use std::net::ToSocketAddrs;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub(crate) enum HostKeyChecking {
-    Strict,
-    AcceptNew,
-    Off,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct SshConfig {
-    pub(crate) address: String,
-    pub(crate) port: u16,
-    pub(crate) user: String,
-    pub(crate) key_file: Option<PathBuf>,
-    pub(crate) known_hosts: PathBuf,
-    pub(crate) checking: HostKeyChecking,
-    pub(crate) connect_timeout: Duration,
-    /// Longest a command may stay silent before the host counts as gone.
-    pub(crate) command_timeout: Duration,
-    /// Interval of keepalives while waiting on the host (zero: none).
-    pub(crate) keepalive: Duration,
-    /// What ~/.ssh/config and ansible_ssh_*_args add (src/reach.rs); default: nothing.
-    pub(crate) extra: crate::reach::Extra,
-}
 
 pub(crate) struct Ssh {
     session: Session,
