@@ -486,18 +486,16 @@ impl Task {
         t.module = module;
         t.module_loc = module_loc;
         match check_mode {
-            Some((false, _)) if matches!(t.module.as_str(), "command" | "shell" | "uri") => {
-                t.runs_in_plan = true
-            }
+            Some((false, _)) if modules::runs_in_plan(&t.module) => t.runs_in_plan = true,
             Some((false, loc)) => errors.push(
                 Error::input(
                     loc,
                     format!("`check_mode: false` is not allowed on `{}`", t.module),
                 )
-                .with_hint(
-                    "it runs a read-only `command`, `shell` or `uri` in `plumb plan` too; \
-                         a plan never changes a host",
-                ),
+                .with_hint(format!(
+                    "it runs a read-only {} in `plumb plan` too; a plan never changes a host",
+                    modules::runs_in_plan_names()
+                )),
             ),
             Some((true, loc)) => errors.push(
                 Error::input(loc, "`check_mode: true` is not supported")

@@ -46,15 +46,12 @@ pub(crate) fn validate(r: &Runner) -> Result<()> {
         let registers: Vec<String> = runtime.iter().cloned().collect();
         // What `set_fact` and `include_vars` define, as far as known before the run.
         for t in play.tasks.iter().chain(&play.handlers) {
-            match t.module.as_str() {
-                "set_fact" => runtime.extend(crate::modules::set_fact::names(&t.args.map)),
-                "include_vars" => runtime.extend(crate::modules::include_vars::static_names(
-                    &t.args,
-                    &r.pb.dir,
-                    t.role_dir.as_deref(),
-                )),
-                _ => {}
-            }
+            runtime.extend(crate::modules::defined_vars(
+                &t.module,
+                &t.args,
+                &r.pb.dir,
+                t.role_dir.as_deref(),
+            ));
         }
         runtime.extend(["ansible_failed_task".into(), "ansible_failed_result".into()]);
         // Other hosts' entries grow as they run (facts, set_fact, registered results).
@@ -69,12 +66,10 @@ pub(crate) fn validate(r: &Runner) -> Result<()> {
         }
         // Whether the host's facts will be known: gathered, or returned by a task.
         let facts = play.gather_facts
-            || play.tasks.iter().any(|t| {
-                matches!(
-                    t.module.as_str(),
-                    "setup" | "service_facts" | "package_facts" | "hostname"
-                )
-            });
+            || play
+                .tasks
+                .iter()
+                .any(|t| crate::modules::returns_facts(&t.module));
         let magic = crate::magic::play_magic(r.inv, r.opts, &hosts, &hosts);
         for host in hosts {
             let (mut base, unresolved) = host_vars_full(

@@ -39,6 +39,7 @@ pub(crate) mod postgresql_privs;
 pub(crate) mod postgresql_user;
 pub(crate) mod psql;
 // Not registered yet: the engine must reconnect after the reboot (see `reboot::ENGINE`).
+mod mark;
 #[allow(dead_code)]
 pub(crate) mod reboot;
 pub(crate) mod registry;
@@ -69,7 +70,10 @@ use serde_json::{Map, Value};
 use std::path::Path;
 use std::sync::Arc;
 
-pub(crate) use registry::{canonical, check_arg_names, check_required, names, takes_free_form};
+pub(crate) use registry::{
+    canonical, check_arg_names, check_required, defined_vars, names, prints_only, returns_facts,
+    runs_in_plan, runs_in_plan_names, sets_vars, steers_play, takes_free_form,
+};
 
 /// Something on a host that a task reads or a change writes; used to decide which probes an
 /// earlier change may have made stale.

@@ -3,6 +3,7 @@
 //! arguments. Adding a module is its own file plus one row here.
 
 use super::args::{Args, Getter};
+use super::mark::Mark;
 use super::*;
 use crate::error::{Error, Result, suggest};
 
@@ -20,6 +21,8 @@ pub(crate) struct Spec {
     pub(crate) required: &'static [(&'static [&'static str], &'static str)],
     /// Whether `module: some text` is its free-form argument.
     pub(crate) free_form: bool,
+    /// What the engine must know of it before building it (see `Mark`).
+    pub(crate) marks: &'static [Mark],
     /// Its action from its rendered arguments.
     pub(crate) build: fn(&Getter, &BuildCtx) -> Result<Action>,
 }
@@ -33,6 +36,7 @@ fn module(m: impl Module + 'static) -> Result<Action> {
 pub(crate) const MODULES: &[Spec] = &[
     Spec {
         name: "apt", listed: &[], aliases: &[],
+        marks: &[],
         args: &["name", "pkg", "package", "state", "update_cache", "cache_valid_time",
             "install_recommends", "purge", "lock_timeout"],
         required: &[(&["name", "pkg", "package", "update_cache"], "name")],
@@ -40,6 +44,7 @@ pub(crate) const MODULES: &[Spec] = &[
     },
     Spec {
         name: "file", listed: &[], aliases: &[],
+        marks: &[],
         args: &["path", "dest", "name", "state", "mode", "owner", "group", "src", "force",
             "recurse"],
         required: &[(&["path", "dest", "name"], "path")],
@@ -47,6 +52,7 @@ pub(crate) const MODULES: &[Spec] = &[
     },
     Spec {
         name: "copy", listed: &[], aliases: &[],
+        marks: &[],
         args: &["src", "content", "dest", "mode", "owner", "group", "backup", "validate",
             "validate_in_place", "force", "directory_mode"],
         required: &[(&["src", "content"], "src` or `content"), (&["dest"], "dest")],
@@ -54,6 +60,7 @@ pub(crate) const MODULES: &[Spec] = &[
     },
     Spec {
         name: "template", listed: &[], aliases: &[],
+        marks: &[],
         args: &["src", "dest", "mode", "owner", "group", "backup", "validate",
             "validate_in_place", "force"],
         required: &[(&["dest"], "dest"), (&["src"], "src")],
@@ -61,6 +68,7 @@ pub(crate) const MODULES: &[Spec] = &[
     },
     Spec {
         name: "lineinfile", listed: &[], aliases: &[],
+        marks: &[],
         args: &["path", "dest", "name", "line", "regexp", "state", "insertafter", "insertbefore",
             "create", "backup", "mode", "owner", "group", "validate"],
         required: &[(&["path", "dest", "name"], "path")],
@@ -68,12 +76,14 @@ pub(crate) const MODULES: &[Spec] = &[
     },
     Spec {
         name: "stat", listed: &[], aliases: &[],
+        marks: &[],
         args: &["path", "get_checksum", "checksum_algorithm"],
         required: &[(&["path"], "path")],
         free_form: false, build: |a, _| module(stat::Stat::build(a)?),
     },
     Spec {
         name: "user", listed: &[], aliases: &[],
+        marks: &[],
         args: &["name", "state", "uid", "group", "groups", "append", "shell", "home",
             "create_home", "createhome", "system", "comment", "remove"],
         required: &[(&["name"], "name")],
@@ -81,36 +91,42 @@ pub(crate) const MODULES: &[Spec] = &[
     },
     Spec {
         name: "authorized_key", listed: &[], aliases: &["ansible.posix.authorized_key"],
+        marks: &[],
         args: &["user", "key", "state", "exclusive", "path", "manage_dir"],
         required: &[(&["user"], "user"), (&["key"], "key")],
         free_form: false, build: |a, _| module(authorized_key::AuthorizedKey::build(a)?),
     },
     Spec {
         name: "group", listed: &[], aliases: &[],
+        marks: &[],
         args: &["name", "state", "gid", "system"],
         required: &[(&["name"], "name")],
         free_form: false, build: |a, _| module(group::Group::build(a)?),
     },
     Spec {
         name: "systemd_service", listed: &["service"], aliases: &["systemd"],
+        marks: &[],
         args: &["name", "state", "enabled", "daemon_reload"],
         required: &[(&["name", "daemon_reload"], "name")],
         free_form: false, build: |a, _| module(service::Service::build(a)?),
     },
     Spec {
         name: "command", listed: &[], aliases: &[],
+        marks: &[Mark::RunsInPlan],
         args: &["_raw", "cmd", "argv", "chdir", "creates", "removes"],
         required: &[(&["_raw", "cmd", "argv"], "cmd")],
         free_form: true, build: |a, _| module(command::Command::build(a, false)?),
     },
     Spec {
         name: "shell", listed: &[], aliases: &[],
+        marks: &[Mark::RunsInPlan],
         args: &["_raw", "cmd", "chdir", "creates", "removes", "executable"],
         required: &[(&["_raw", "cmd"], "cmd")],
         free_form: true, build: |a, _| module(command::Command::build(a, true)?),
     },
     Spec {
         name: "uri", listed: &[], aliases: &[],
+        marks: &[Mark::RunsInPlan],
         args: &["url", "method", "status_code", "return_content", "timeout", "headers",
             "validate_certs", "ca_path"],
         required: &[(&["url"], "url")],
@@ -118,30 +134,35 @@ pub(crate) const MODULES: &[Spec] = &[
     },
     Spec {
         name: "debug", listed: &[], aliases: &[],
+        marks: &[Mark::PrintsOnly],
         args: &["msg", "var"],
         required: &[],
         free_form: false, build: Action::debug,
     },
     Spec {
         name: "fail", listed: &[], aliases: &[],
+        marks: &[],
         args: &["msg"],
         required: &[],
         free_form: false, build: Action::fail,
     },
     Spec {
         name: "assert", listed: &[], aliases: &[],
+        marks: &[],
         args: &["that", "msg", "fail_msg", "success_msg", "quiet"],
         required: &[(&["that"], "that")],
         free_form: false, build: Action::assert,
     },
     Spec {
         name: "meta", listed: &[], aliases: &[],
+        marks: &[Mark::SteersPlay],
         args: &["_raw"],
         required: &[(&["_raw"], "flush_handlers")],
         free_form: true, build: Action::meta,
     },
     Spec {
         name: "blockinfile", listed: &[], aliases: &[],
+        marks: &[],
         args: &["path", "dest", "destfile", "name", "block", "content", "marker", "marker_begin",
             "marker_end", "insertafter", "insertbefore", "state", "create", "backup", "mode",
             "owner", "group", "validate", "append_newline", "prepend_newline"],
@@ -150,6 +171,7 @@ pub(crate) const MODULES: &[Spec] = &[
     },
     Spec {
         name: "replace", listed: &[], aliases: &[],
+        marks: &[],
         args: &["path", "dest", "destfile", "name", "regexp", "replace", "after", "before",
             "backup", "mode", "owner", "group", "validate"],
         required: &[(&["path", "dest", "destfile", "name"], "path"), (&["regexp"], "regexp")],
@@ -157,6 +179,7 @@ pub(crate) const MODULES: &[Spec] = &[
     },
     Spec {
         name: "cron", listed: &[], aliases: &[],
+        marks: &[],
         args: &["name", "job", "value", "minute", "hour", "day", "month", "weekday",
             "special_time", "user", "state", "disabled", "env", "cron_file", "backup",
             "insertafter", "insertbefore"],
@@ -165,6 +188,7 @@ pub(crate) const MODULES: &[Spec] = &[
     },
     Spec {
         name: "git", listed: &[], aliases: &[],
+        marks: &[],
         args: &["repo", "name", "dest", "version", "force", "update", "clone", "depth",
             "single_branch", "recursive", "remote", "accept_hostkey", "accept_newhostkey",
             "key_file", "ssh_opts"],
@@ -173,6 +197,7 @@ pub(crate) const MODULES: &[Spec] = &[
     },
     Spec {
         name: "pip", listed: &[], aliases: &[],
+        marks: &[],
         args: &["name", "version", "requirements", "virtualenv", "virtualenv_command",
             "virtualenv_python", "virtualenv_site_packages", "state", "extra_args", "chdir",
             "executable"],
@@ -181,6 +206,7 @@ pub(crate) const MODULES: &[Spec] = &[
     },
     Spec {
         name: "apt_repository", listed: &[], aliases: &[],
+        marks: &[],
         args: &["repo", "state", "filename", "update_cache", "update-cache", "mode", "codename",
             "validate_certs", "install_python_apt"],
         required: &[(&["repo"], "repo")],
@@ -188,18 +214,21 @@ pub(crate) const MODULES: &[Spec] = &[
     },
     Spec {
         name: "hostname", listed: &[], aliases: &[],
+        marks: &[Mark::ReturnsFacts],
         args: &["name", "use"],
         required: &[(&["name"], "name")],
         free_form: false, build: |a, _| module(hostname::Hostname::build(a)?),
     },
     Spec {
         name: "sysctl", listed: &[], aliases: &["ansible.posix.sysctl"],
+        marks: &[],
         args: &["name", "value", "state", "sysctl_file", "reload", "sysctl_set", "ignoreerrors"],
         required: &[(&["name"], "name")],
         free_form: false, build: |a, _| module(sysctl::Sysctl::build(a)?),
     },
     Spec {
         name: "ufw", listed: &[], aliases: &["community.general.ufw"],
+        marks: &[],
         args: &["state", "default", "policy", "direction", "logging", "rule", "route", "insert",
             "delete", "log", "interface", "if", "interface_in", "if_in", "interface_out",
             "if_out", "from_ip", "from", "src", "from_port", "to_ip", "to", "dest", "to_port",
@@ -209,36 +238,42 @@ pub(crate) const MODULES: &[Spec] = &[
     },
     Spec {
         name: "timezone", listed: &[], aliases: &["community.general.timezone"],
+        marks: &[],
         args: &["name", "hwclock"],
         required: &[],
         free_form: false, build: |a, _| module(timezone::Timezone::build(a)?),
     },
     Spec {
         name: "service_facts", listed: &[], aliases: &[],
+        marks: &[Mark::ReturnsFacts],
         args: &[],
         required: &[],
         free_form: false, build: |_, _| module(service_facts::ServiceFacts),
     },
     Spec {
         name: "package_facts", listed: &[], aliases: &[],
+        marks: &[Mark::ReturnsFacts],
         args: &["manager", "strategy"],
         required: &[],
         free_form: false, build: |a, _| module(package_facts::PackageFacts::build(a)?),
     },
     Spec {
         name: "pause", listed: &[], aliases: &[],
+        marks: &[],
         args: &["seconds", "minutes", "prompt", "echo"],
         required: &[],
         free_form: false, build: |a, _| module(pause::Pause::build(a)?),
     },
     Spec {
         name: "locale_gen", listed: &[], aliases: &["community.general.locale_gen"],
+        marks: &[],
         args: &["name", "state"],
         required: &[(&["name"], "name")],
         free_form: false, build: |a, _| module(locale_gen::LocaleGen::build(a)?),
     },
     Spec {
         name: "mount", listed: &[], aliases: &["ansible.posix.mount"],
+        marks: &[],
         args: &["path", "name", "src", "fstype", "opts", "dump", "passno", "state", "fstab",
             "boot"],
         required: &[(&["path", "name"], "path"), (&["state"], "state")],
@@ -246,6 +281,7 @@ pub(crate) const MODULES: &[Spec] = &[
     },
     Spec {
         name: "django_manage", listed: &[], aliases: &["community.general.django_manage"],
+        marks: &[],
         args: &["command", "project_path", "app_path", "chdir", "settings", "virtualenv",
             "virtual_env", "pythonpath", "python_path", "database", "fixtures", "apps", "link",
             "clear"],
@@ -257,6 +293,7 @@ pub(crate) const MODULES: &[Spec] = &[
     },
     Spec {
         name: "mysql_db", listed: &[], aliases: &["community.mysql.mysql_db"],
+        marks: &[],
         args: &["name", "state", "encoding", "collation", "login_user", "login_password",
             "login_host", "login_port", "login_unix_socket"],
         required: &[(&["name"], "name")],
@@ -264,6 +301,7 @@ pub(crate) const MODULES: &[Spec] = &[
     },
     Spec {
         name: "mysql_user", listed: &[], aliases: &["community.mysql.mysql_user"],
+        marks: &[],
         args: &["name", "user", "host", "password", "encrypted", "update_password", "priv",
             "append_privs", "state", "login_user", "login_password", "login_host", "login_port",
             "login_unix_socket"],
@@ -272,6 +310,7 @@ pub(crate) const MODULES: &[Spec] = &[
     },
     Spec {
         name: "postgresql_db", listed: &[], aliases: &["community.postgresql.postgresql_db"],
+        marks: &[],
         args: &["name", "db", "state", "owner", "encoding", "lc_collate", "lc_ctype", "template",
             "login_user", "login_password", "login_host", "login_db", "port", "login_port"],
         required: &[(&["name", "db"], "name")],
@@ -279,6 +318,7 @@ pub(crate) const MODULES: &[Spec] = &[
     },
     Spec {
         name: "postgresql_user", listed: &[], aliases: &["community.postgresql.postgresql_user"],
+        marks: &[],
         args: &["name", "user", "password", "role_attr_flags", "priv", "db", "state",
             "no_password_changes", "login_user", "login_password", "login_host", "port",
             "login_port"],
@@ -287,6 +327,7 @@ pub(crate) const MODULES: &[Spec] = &[
     },
     Spec {
         name: "supervisorctl", listed: &[], aliases: &["community.general.supervisorctl"],
+        marks: &[],
         args: &["name", "state", "config", "server_url", "username", "password",
             "supervisorctl_path", "stop_before_removing"],
         required: &[(&["name"], "name"), (&["state"], "state")],
@@ -294,6 +335,7 @@ pub(crate) const MODULES: &[Spec] = &[
     },
     Spec {
         name: "postgresql_privs", listed: &[], aliases: &["community.postgresql.postgresql_privs"],
+        marks: &[],
         args: &["db", "database", "privs", "priv", "type", "objs", "obj", "schema", "roles", "role",
             "state", "login_user", "login_password", "login_host", "login_db", "port", "login_port"],
         required: &[(&["roles", "role"], "roles"), (&["privs", "priv"], "privs")],
@@ -301,6 +343,7 @@ pub(crate) const MODULES: &[Spec] = &[
     },
     Spec {
         name: "get_url", listed: &[], aliases: &[],
+        marks: &[],
         args: &["url", "dest", "checksum", "mode", "owner", "group", "force", "headers", "timeout",
             "validate_certs", "url_username", "url_password", "force_basic_auth", "use_proxy"],
         required: &[(&["url"], "url"), (&["dest"], "dest")],
@@ -308,6 +351,7 @@ pub(crate) const MODULES: &[Spec] = &[
     },
     Spec {
         name: "unarchive", listed: &[], aliases: &[],
+        marks: &[],
         args: &["src", "dest", "remote_src", "copy", "creates", "extra_opts", "owner", "group",
             "mode", "exclude", "include", "keep_newer", "list_files", "decrypt",
             "validate_certs", "headers", "timeout", "url_username", "url_password"],
@@ -316,6 +360,7 @@ pub(crate) const MODULES: &[Spec] = &[
     },
     Spec {
         name: "find", listed: &[], aliases: &[],
+        marks: &[],
         args: &["paths", "path", "name", "patterns", "pattern", "excludes", "exclude",
             "use_regex", "file_type", "recurse", "depth", "hidden", "follow", "age", "age_stamp",
             "size", "contains", "get_checksum"],
@@ -324,6 +369,7 @@ pub(crate) const MODULES: &[Spec] = &[
     },
     Spec {
         name: "wait_for", listed: &[], aliases: &[],
+        marks: &[],
         args: &["host", "port", "path", "state", "search_regex", "timeout", "delay", "sleep",
             "connect_timeout", "msg", "active_connection_states"],
         required: &[],
@@ -331,12 +377,14 @@ pub(crate) const MODULES: &[Spec] = &[
     },
     Spec {
         name: "script", listed: &[], aliases: &[],
+        marks: &[],
         args: &["_raw", "cmd", "chdir", "creates", "removes", "executable"],
         required: &[(&["_raw", "cmd"], "cmd")],
         free_form: true, build: |a, ctx| module(script::Script::build(a, ctx)?),
     },
     Spec {
         name: "deb822_repository", listed: &[], aliases: &[],
+        marks: &[],
         args: &["name", "state", "types", "uris", "suites", "components", "signed_by",
             "architectures", "enabled", "allow_downgrade_to_insecure", "allow_insecure",
             "allow_weak", "by_hash", "check_date", "check_valid_until", "date_max_future",
@@ -348,6 +396,7 @@ pub(crate) const MODULES: &[Spec] = &[
     },
     Spec {
         name: "apt_key", listed: &[], aliases: &[],
+        marks: &[],
         args: &["id", "url", "data", "file", "keyring", "keyserver", "state", "validate_certs"],
         required: &[],
         free_form: false, build: |a, _| module(apt_key::AptKey::build(a)?),
@@ -355,6 +404,7 @@ pub(crate) const MODULES: &[Spec] = &[
     Spec {
         // `package` is apt on the hosts plumb manages.
         name: "package", listed: &[], aliases: &[],
+        marks: &[],
         args: &["name", "state", "use"],
         required: &[(&["name"], "name")],
         free_form: false,
@@ -365,6 +415,7 @@ pub(crate) const MODULES: &[Spec] = &[
     },
     Spec {
         name: "setup", listed: &[], aliases: &[],
+        marks: &[Mark::ReturnsFacts],
         args: &["gather_subset", "filter", "gather_timeout", "fact_path"],
         required: &[],
         free_form: false, build: |a, _| module(setup::Setup::build(a)?),
@@ -372,6 +423,7 @@ pub(crate) const MODULES: &[Spec] = &[
     // Engine actions: variables for the host's later tasks.
     Spec {
         name: "set_fact", listed: &[], aliases: &[],
+        marks: &[Mark::SetsVars(|a, _, _| set_fact::names(&a.map))],
         // Any variable names (see `check_arg_names`).
         args: &[],
         required: &[],
@@ -380,6 +432,7 @@ pub(crate) const MODULES: &[Spec] = &[
     },
     Spec {
         name: "include_vars", listed: &[], aliases: &[],
+        marks: &[Mark::SetsVars(include_vars::static_names)],
         args: &["_raw", "file", "dir", "name", "depth", "files_matching", "ignore_files",
             "extensions", "ignore_unknown_extensions", "hash_behaviour"],
         required: &[],
@@ -418,6 +471,68 @@ pub(crate) fn canonical(key: &str) -> Option<&'static str> {
 /// The row of a canonical module name.
 pub(crate) fn spec(module: &str) -> Option<&'static Spec> {
     MODULES.iter().find(|s| s.name == module)
+}
+
+fn marks(module: &str) -> &'static [Mark] {
+    spec(module).map_or(&[], |s| s.marks)
+}
+
+/// Whether `check_mode: false` may run the module in `plumb plan` (it only reads).
+pub(crate) fn runs_in_plan(module: &str) -> bool {
+    marks(module).iter().any(|m| matches!(m, Mark::RunsInPlan))
+}
+
+/// The modules that may run in `plumb plan`, for a hint: "`command`, `shell` or `uri`".
+pub(crate) fn runs_in_plan_names() -> String {
+    let names: Vec<String> = MODULES
+        .iter()
+        .filter(|s| runs_in_plan(s.name))
+        .map(|s| format!("`{}`", s.name))
+        .collect();
+    match names.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
+/// Whether the module may return facts.
+pub(crate) fn returns_facts(module: &str) -> bool {
+    marks(module)
+        .iter()
+        .any(|m| matches!(m, Mark::ReturnsFacts))
+}
+
+/// Whether the module only prints.
+pub(crate) fn prints_only(module: &str) -> bool {
+    marks(module).iter().any(|m| matches!(m, Mark::PrintsOnly))
+}
+
+/// Whether the module steers the play (`meta`).
+pub(crate) fn steers_play(module: &str) -> bool {
+    marks(module).iter().any(|m| matches!(m, Mark::SteersPlay))
+}
+
+/// Whether the module sets variables for the host's later tasks.
+pub(crate) fn sets_vars(module: &str) -> bool {
+    marks(module).iter().any(|m| matches!(m, Mark::SetsVars(_)))
+}
+
+/// The variables a task defines for later tasks, as far as known before the run (none if its
+/// module sets none).
+pub(crate) fn defined_vars(
+    module: &str,
+    args: &Args,
+    base: &Path,
+    role: Option<&Path>,
+) -> Vec<String> {
+    marks(module)
+        .iter()
+        .flat_map(|m| match m {
+            Mark::SetsVars(names) => names(args, base, role),
+            _ => Vec::new(),
+        })
+        .collect()
 }
 
 pub(crate) fn takes_free_form(module: &str) -> bool {
@@ -488,6 +603,28 @@ pub(crate) fn check_required(module: &str, args: &Args) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn marks_answer_for_their_rows_only() {
+        assert_eq!(runs_in_plan_names(), "`command`, `shell` or `uri`");
+        assert!(returns_facts("hostname") && !returns_facts("apt"));
+        assert!(prints_only("debug") && !prints_only("fail"));
+        assert!(steers_play("meta") && !steers_play("debug"));
+        assert!(sets_vars("include_vars") && !sets_vars("stat"));
+        let file = std::sync::Arc::new(std::path::PathBuf::from("site.yml"));
+        let args = Args {
+            map: serde_json::json!({"x": 1, "cacheable": true})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+            locs: Default::default(),
+            key_locs: Default::default(),
+            loc: crate::location::Location::new(&file, 1, 1),
+        };
+        let here = Path::new(".");
+        assert_eq!(defined_vars("set_fact", &args, here, None), ["x"]);
+        assert!(defined_vars("copy", &args, here, None).is_empty());
+    }
 
     #[test]
     fn every_name_resolves_to_one_row() {
