@@ -107,7 +107,7 @@ fn split_units(output: &str, count: usize) -> Option<Vec<String>> {
 }
 
 /// A task's own probe text, what it needs, its sudo user.
-pub(crate) type Wanted = (String, Need, Option<String>);
+type Wanted = (String, Need, Option<String>);
 
 /// The probes of the tasks of `play` that render before any task runs (`base`: the host's
 /// variables), each with what it needs and its sudo user; and the probes of `no_log` tasks.

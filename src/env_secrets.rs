@@ -6,7 +6,7 @@ pub(crate) const SECRET_ENV: [&str; 2] = ["PLUMB_BECOME_PASS", "PLUMB_KEY_PASSPH
 
 /// The secrets read from the environment at startup (see `SECRET_ENV`).
 #[derive(Default)]
-pub(crate) struct EnvSecrets {
+struct EnvSecrets {
     pub(crate) become_pass: Option<String>,
     pub(crate) key_passphrase: Option<String>,
 }

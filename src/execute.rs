@@ -155,7 +155,7 @@ pub(crate) fn judge_script(
 /// `plumb-result\t{JSON object}` adds to the registered result; a line `plumb-unchanged` says
 /// the planned change turned out not to be needed (a download identical to the file in place).
 /// Returns whether the script said unchanged.
-pub(crate) fn script_said(stdout: &str, value: &mut Value) -> bool {
+fn script_said(stdout: &str, value: &mut Value) -> bool {
     let mut unchanged = false;
     for line in stdout.lines() {
         if line == "plumb-unchanged" {

@@ -30,7 +30,7 @@ pub(crate) struct Inherited {
 }
 
 /// The keywords `keyword` takes, for hints.
-pub(crate) const KEYS: &str = "`when`, `vars`, `tags`, `become`, `become_user`, `become_method`, `ignore_errors`, `no_log`, `run_once`, `any_errors_fatal`, `environment` and `module_defaults`";
+const KEYS: &str = "`when`, `vars`, `tags`, `become`, `become_user`, `become_method`, `ignore_errors`, `no_log`, `run_once`, `any_errors_fatal`, `environment` and `module_defaults`";
 
 impl Inherited {
     /// Takes `key` if it is one of the inherited keywords (`vars` included: the caller decides

@@ -47,7 +47,7 @@ pub(crate) fn positional(args: &[Value], kw: &Kwargs, names: &[&str]) -> Result<
 }
 
 /// Ansible's `bool` on a string.
-pub(crate) fn str_bool(s: &str) -> bool {
+fn str_bool(s: &str) -> bool {
     matches!(
         s.trim().to_lowercase().as_str(),
         "yes" | "on" | "1" | "true"
@@ -183,7 +183,7 @@ fn replace(v: Value, old: String, new: String, count: Option<usize>) -> String {
 }
 
 /// Python's `shlex.quote`.
-pub(crate) fn shell_quote(s: &str) -> String {
+fn shell_quote(s: &str) -> String {
     if s.is_empty() {
         return "''".into();
     }
@@ -281,7 +281,7 @@ fn b64decode(v: Value) -> Result<String, Error> {
 }
 
 /// `hash('sha1' | 'md5' | 'sha256' | 'sha512' | ...)`.
-pub(crate) fn hash_hex(data: &[u8], algo: &str) -> Result<String, Error> {
+fn hash_hex(data: &[u8], algo: &str) -> Result<String, Error> {
     use sha2::Digest;
     Ok(match algo {
         "sha1" => hex::encode(sha1::Sha1::digest(data)),

@@ -8,7 +8,7 @@ use minijinja::Error;
 use minijinja::value::{Kwargs, Value, ValueKind};
 
 /// JSON as Python's `json.dumps` writes it.
-pub(crate) fn json_dumps(
+fn json_dumps(
     v: &Value,
     indent: Option<usize>,
     sort_keys: bool,
@@ -106,7 +106,7 @@ pub(crate) fn json_dumps(
     }
 }
 
-pub(crate) fn json_str(s: &str, ensure_ascii: bool, out: &mut String) {
+fn json_str(s: &str, ensure_ascii: bool, out: &mut String) {
     out.push('"');
     for c in s.chars() {
         match c {

@@ -28,7 +28,7 @@ pub(crate) fn compile_regex(pattern: &str, kw: &Kwargs) -> Result<fancy_regex::R
 }
 
 /// A Python replacement string (`\1`, `\g<name>`) as a Rust one (`${1}`, `${name}`).
-pub(crate) fn py_repl(repl: &str) -> String {
+fn py_repl(repl: &str) -> String {
     let mut out = String::new();
     let mut chars = repl.chars().peekable();
     while let Some(c) = chars.next() {
@@ -97,7 +97,7 @@ pub(crate) fn regex_replace(
         .map_err(|e| err(format!("regex_replace: {e}")))
 }
 
-pub(crate) fn group_value(caps: &fancy_regex::Captures, spec: &str) -> Value {
+fn group_value(caps: &fancy_regex::Captures, spec: &str) -> Value {
     let spec = spec.trim_start_matches('\\');
     let m = if let Some(name) = spec.strip_prefix("g<").and_then(|s| s.strip_suffix('>')) {
         match name.parse::<usize>() {

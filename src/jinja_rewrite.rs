@@ -44,7 +44,7 @@ pub(crate) fn escape_backslashes(code: &str) -> String {
 }
 
 /// A string literal whose value is its raw text: backslashes stay, `\'` stays `\'`.
-pub(crate) fn raw_literal(lit: &str) -> String {
+fn raw_literal(lit: &str) -> String {
     let mut chars = lit.chars();
     let Some(q) = chars.next() else {
         return lit.to_string();
@@ -322,7 +322,7 @@ pub(crate) fn is_ident(c: u8) -> bool {
 }
 
 /// The end of a unary expression (with postfix, filters and `**`) starting at `i`.
-pub(crate) fn scan_unary(b: &[u8], i: usize) -> usize {
+fn scan_unary(b: &[u8], i: usize) -> usize {
     let mut i = skip_ws(b, i);
     while i < b.len() && (b[i] == b'-' || b[i] == b'+') {
         i = skip_ws(b, i + 1);

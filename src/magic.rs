@@ -8,10 +8,10 @@ use crate::options::Options;
 use serde_json::{Map, Value, json};
 
 /// The ansible-core version plumb follows: its templates, filters, facts and variables.
-pub(crate) const ANSIBLE_VERSION: (u64, u64, u64) = (2, 19, 0);
+const ANSIBLE_VERSION: (u64, u64, u64) = (2, 19, 0);
 
 /// `ansible_version` as Ansible sets it.
-pub(crate) fn ansible_version() -> Value {
+fn ansible_version() -> Value {
     let (major, minor, revision) = ANSIBLE_VERSION;
     let full = format!("{major}.{minor}.{revision}");
     json!({"full": full, "major": major, "minor": minor, "revision": revision, "string": full})

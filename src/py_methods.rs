@@ -82,7 +82,7 @@ pub(crate) fn call_method(
 }
 
 /// The methods implemented here; `UnknownMethod` for any other.
-pub(crate) fn own_method(value: &Value, method: &str, args: &[Value]) -> Result<Value, Error> {
+fn own_method(value: &Value, method: &str, args: &[Value]) -> Result<Value, Error> {
     if let Some(s) = value.as_str() {
         let strs = |v: Vec<String>| Value::from(v.into_iter().map(Value::from).collect::<Vec<_>>());
         match method {

@@ -11,7 +11,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 #[derive(Debug, Default)]
-pub(crate) struct MutList(Mutex<Vec<Value>>);
+struct MutList(Mutex<Vec<Value>>);
 
 impl Object for MutList {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
@@ -84,7 +84,7 @@ impl Object for MutList {
 }
 
 #[derive(Debug, Default)]
-pub(crate) struct MutDict(Mutex<indexmap::IndexMap<Value, Value>>);
+struct MutDict(Mutex<indexmap::IndexMap<Value, Value>>);
 
 impl Object for MutDict {
     fn repr(self: &Arc<Self>) -> ObjectRepr {

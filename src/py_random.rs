@@ -96,7 +96,7 @@ impl PyRandom {
         PyRandom::from_int(u128::from_le_bytes(b) as i128 & i128::MAX)
     }
 
-    pub(crate) fn genrand_u32(&mut self) -> u32 {
+    fn genrand_u32(&mut self) -> u32 {
         if self.index >= 624 {
             for k in 0..624 {
                 let y = (self.mt[k] & 0x8000_0000) | (self.mt[(k + 1) % 624] & 0x7fff_ffff);

@@ -22,7 +22,7 @@ fn group(digits: &str, sep: char) -> String {
 }
 
 /// Apply one format spec to a value.
-pub(crate) fn format_spec(v: &Value, spec: &str) -> Result<String, Error> {
+fn format_spec(v: &Value, spec: &str) -> Result<String, Error> {
     let c: Vec<char> = spec.chars().collect();
     let mut i = 0;
     let (mut fill, mut align) = (' ', None::<char>);

@@ -53,7 +53,7 @@ pub(crate) fn float_repr(f: f64) -> String {
 }
 
 /// Python's `repr()` of a string: single quotes unless the text holds `'` and no `"`.
-pub(crate) fn str_repr(s: &str) -> String {
+fn str_repr(s: &str) -> String {
     let quote = if s.contains('\'') && !s.contains('"') {
         '"'
     } else {

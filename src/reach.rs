@@ -85,7 +85,7 @@ pub(crate) fn resolve(given: &Given, base: &SshConfig) -> std::result::Result<Ta
     resolve_with(given, base, &s, &local)
 }
 
-pub(crate) fn resolve_with(
+fn resolve_with(
     given: &Given,
     base: &SshConfig,
     s: &Settings,

@@ -35,7 +35,7 @@ pub(crate) struct Task {
     pub(crate) index_var: Option<String>,
     pub(crate) loop_pause: f64,
     pub(crate) loop_extended: bool,
-    pub(crate) loop_label: Option<Value>,
+    loop_label: Option<Value>,
     pub(crate) register: Option<String>,
     pub(crate) until: Option<Spanned<Value>>,
     pub(crate) retries: u32,

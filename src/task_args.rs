@@ -109,7 +109,7 @@ pub(crate) fn parse_args(
 
 /// Ansible's `split_args`: words separated by whitespace, except inside quotes and inside
 /// `{{ }}`, `{% %}` and `{# #}`; each word as written (quotes kept) with its byte range.
-pub(crate) fn split_args(text: &str) -> std::result::Result<Vec<(usize, usize)>, String> {
+fn split_args(text: &str) -> std::result::Result<Vec<(usize, usize)>, String> {
     let b = text.as_bytes();
     let mut out = Vec::new();
     let (mut start, mut quote, mut depth) = (None::<usize>, None::<u8>, 0usize);

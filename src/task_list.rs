@@ -40,7 +40,7 @@ pub(crate) struct TaskList {
     pub(crate) roles_seen: Vec<(PathBuf, String)>,
 }
 
-pub(crate) const ROLE_KEYS: &[&str] = &[
+const ROLE_KEYS: &[&str] = &[
     "import_role",
     "include_role",
     "ansible.builtin.import_role",

@@ -291,7 +291,7 @@ pub(crate) fn named_calls(src: &str, bare: bool) -> Vec<(usize, &str, bool)> {
     out
 }
 
-pub(crate) fn is_raw(s: &str) -> bool {
+fn is_raw(s: &str) -> bool {
     let t = s[2..].trim_start_matches(['-', '+', ' ']);
     t.starts_with("raw") && t[3..].trim_start().starts_with(['-', '%', '+'])
 }

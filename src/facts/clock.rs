@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-pub(crate) const WEEKDAYS: [&str; 7] = [
+const WEEKDAYS: [&str; 7] = [
     "Sunday",
     "Monday",
     "Tuesday",
@@ -13,7 +13,7 @@ pub(crate) const WEEKDAYS: [&str; 7] = [
 ];
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
-pub(crate) fn civil(days: i64) -> (i64, u32, u32) {
+fn civil(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -26,7 +26,7 @@ pub(crate) fn civil(days: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
-pub(crate) fn is_leap(y: i64) -> bool {
+fn is_leap(y: i64) -> bool {
     (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
 }
 

@@ -48,7 +48,7 @@ pub(crate) const DMI: &[(&str, &str)] = &[
 ];
 
 /// SMBIOS chassis types (DMTF DSP0134, 7.4.1), by number.
-pub(crate) const CHASSIS_TYPES: &[&str] = &[
+const CHASSIS_TYPES: &[&str] = &[
     "Unknown",
     "Other",
     "Unknown",
@@ -104,7 +104,7 @@ pub(crate) fn dmi(raw: &Raw, f: &mut Map<String, Value>) {
     }
 }
 
-pub(crate) fn kb_to_mb(raw: &Raw, key: &str) -> Option<i64> {
+fn kb_to_mb(raw: &Raw, key: &str) -> Option<i64> {
     raw.lines("/proc/meminfo").iter().find_map(|l| {
         let (k, v) = l.split_once(':')?;
         if k != key {
@@ -288,7 +288,7 @@ pub(crate) fn cpu_facts(
 }
 
 /// Undo the kernel's octal escapes in mount fields (`\040` for a space).
-pub(crate) fn unescape_mount(s: &str) -> String {
+fn unescape_mount(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

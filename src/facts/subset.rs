@@ -182,7 +182,7 @@ impl Subset {
 
     /// The collectors gathered, sorted (Ansible's `gather_subset` fact shows what was asked).
     #[cfg(test)]
-    pub(crate) fn collectors(&self) -> Vec<&'static str> {
+    fn collectors(&self) -> Vec<&'static str> {
         self.collectors.iter().copied().collect()
     }
 

@@ -233,7 +233,7 @@ pub(crate) fn os_family(distribution: &str) -> String {
 }
 
 /// Ansible's distribution name for an os-release `ID`.
-pub(crate) fn distribution_name(id: &str) -> String {
+fn distribution_name(id: &str) -> String {
     match id {
         "debian" | "raspbian" => "Debian".into(),
         "ubuntu" => "Ubuntu".into(),
@@ -579,7 +579,7 @@ pub(crate) fn pkg_mgr(raw: &Raw, family: &str) -> String {
     name.to_string()
 }
 
-pub(crate) fn status_ids(raw: &Raw, key: &str) -> Result<(i64, i64), String> {
+fn status_ids(raw: &Raw, key: &str) -> Result<(i64, i64), String> {
     let line = raw
         .lines("/proc/self/status")
         .iter()

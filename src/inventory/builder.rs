@@ -13,14 +13,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 /// One source of a host's variables, with where each was written.
-pub(super) type Layer<'a> = (&'a Map<String, Value>, &'a BTreeMap<String, Location>);
+type Layer<'a> = (&'a Map<String, Value>, &'a BTreeMap<String, Location>);
 
 #[derive(Default)]
 pub(super) struct Builder {
     pub(super) vars_dirs: VarsDirs,
     pub(super) order: Vec<String>,
     pub(super) host_vars: BTreeMap<String, Map<String, Value>>,
-    pub(super) host_var_locs: BTreeMap<String, BTreeMap<String, Location>>,
+    host_var_locs: BTreeMap<String, BTreeMap<String, Location>>,
     pub(super) groups: BTreeMap<String, Group>,
 }
 
@@ -188,7 +188,7 @@ pub(super) fn parse_yaml(path: PathBuf, text: &str) -> Result<Builder> {
     Ok(b)
 }
 
-pub(super) fn yaml_group(doc: &Doc, b: &mut Builder, name: &str, node: &Node) -> Result<()> {
+fn yaml_group(doc: &Doc, b: &mut Builder, name: &str, node: &Node) -> Result<()> {
     b.group(name);
     let map = match node {
         Node::Mapping(m) => m,
@@ -375,9 +375,7 @@ pub(super) fn unquote(v: &str) -> String {
 }
 
 /// Words of an INI host line, with their byte offsets; quotes group words (`k="a b"`).
-pub(super) fn split_ini_words(
-    line: &str,
-) -> std::result::Result<Vec<(usize, String)>, (usize, String)> {
+fn split_ini_words(line: &str) -> std::result::Result<Vec<(usize, String)>, (usize, String)> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut start = None;

@@ -49,7 +49,7 @@ impl VarsDirs {
 
 /// `DIR/NAME`, `DIR/NAME.yml|.yaml|.json`, or every such file under the directory `DIR/NAME/`
 /// (in name order), as Ansible's host_group_vars plugin reads them; None if there is none.
-pub(super) fn read_entity(dir: &Path, name: &str) -> Result<Option<Located>> {
+fn read_entity(dir: &Path, name: &str) -> Result<Option<Located>> {
     let mut files = Vec::new();
     for ext in ["", ".yml", ".yaml", ".json"] {
         let p = dir.join(format!("{name}{ext}"));
@@ -76,7 +76,7 @@ pub(super) fn read_entity(dir: &Path, name: &str) -> Result<Option<Located>> {
     Ok(Some(all))
 }
 
-pub(super) fn collect_vars_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+fn collect_vars_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
         .map(|e| e.map(|e| e.path()))
         .collect::<std::io::Result<_>>()?;

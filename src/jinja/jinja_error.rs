@@ -123,7 +123,7 @@ pub(super) fn convert_error(
     JinjaError::Other { line, col, message }
 }
 
-pub(super) fn strip_braces(s: &str) -> &str {
+fn strip_braces(s: &str) -> &str {
     let t = s.trim();
     let t = t.strip_prefix("{{").unwrap_or(t);
     let t = t.strip_suffix("}}").unwrap_or(t);
@@ -131,7 +131,7 @@ pub(super) fn strip_braces(s: &str) -> &str {
 }
 
 /// The text of the `{{ }}` or `{% %}` tag around byte `at` (inner part).
-pub(super) fn enclosing_tag(src: &str, at: usize) -> String {
+fn enclosing_tag(src: &str, at: usize) -> String {
     let at = at.min(src.len());
     let before = &src[..at];
     let start = match (before.rfind("{{"), before.rfind("{%")) {

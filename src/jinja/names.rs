@@ -10,7 +10,7 @@ pub(super) fn find_ident(text: &str, name: &str) -> Option<usize> {
     ident_offsets(text, name).into_iter().next()
 }
 
-pub(super) fn ident_offsets(text: &str, name: &str) -> Vec<usize> {
+fn ident_offsets(text: &str, name: &str) -> Vec<usize> {
     let b = text.as_bytes();
     let mut out = vec![];
     let mut i = 0;

@@ -76,7 +76,7 @@ impl Vars {
     }
 }
 
-pub(super) fn needs_render(v: &serde_json::Value) -> bool {
+fn needs_render(v: &serde_json::Value) -> bool {
     match v {
         serde_json::Value::String(s) => has_template(s),
         serde_json::Value::Array(a) => a.iter().any(needs_render),

@@ -4,7 +4,7 @@ use super::{err, s_of};
 use minijinja::Error;
 use minijinja::value::Value;
 
-pub(super) const SIZE_RANGES: [(&str, f64); 9] = [
+const SIZE_RANGES: [(&str, f64); 9] = [
     ("Y", 1208925819614629174706176.0),
     ("Z", 1180591620717411303424.0),
     ("E", 1152921504606846976.0),

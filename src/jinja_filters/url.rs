@@ -77,7 +77,7 @@ pub(super) fn urlsplit(v: Value, query: Option<String>) -> Result<Value, Error> 
 }
 
 /// Jinja2's `url_quote`: `%XX` for all but letters, digits and `_.-~` (and `/` outside queries).
-pub(super) fn url_quote(s: &str, for_qs: bool) -> String {
+fn url_quote(s: &str, for_qs: bool) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"_.-~".contains(&b) || (!for_qs && b == b'/') {

@@ -45,7 +45,7 @@ fn b64(s: &str) -> std::result::Result<Vec<u8>, String> {
 
 /// An ASCII-armored OpenPGP block's binary packets (the checksum line is not needed: the
 /// base64 itself is checked).
-pub(crate) fn dearmor(text: &str) -> Option<Vec<u8>> {
+fn dearmor(text: &str) -> Option<Vec<u8>> {
     let start = text.find("-----BEGIN PGP PUBLIC KEY BLOCK-----")?;
     let mut lines = text[start..].lines().skip(1);
     // Armor headers (`Version: …`) end at the first blank line.

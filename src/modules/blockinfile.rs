@@ -22,7 +22,7 @@ pub(crate) struct BlockInFile {
     pub path: String,
     /// The block's lines (without the markers); empty means: remove the block.
     pub block: Vec<String>,
-    pub begin: String,
+    begin: String,
     pub end: String,
     pub present: bool,
     pub after: Option<Anchor>,

@@ -29,7 +29,7 @@ pub(crate) enum SignedBy {
 
 #[derive(Debug, Clone)]
 pub(crate) struct Deb822Repository {
-    pub(crate) slug: String,
+    slug: String,
     pub(crate) present: bool,
     /// (field, value) in Ansible's order, `Signed-By` left out (decided on the host).
     pub(crate) fields: Vec<(String, String)>,

@@ -42,7 +42,7 @@ impl std::fmt::Debug for Password {
 }
 
 /// MySQL's `mysql_native_password` hash of a password.
-pub(crate) fn native_hash(pw: &str) -> String {
+fn native_hash(pw: &str) -> String {
     let once = Sha1::digest(pw.as_bytes());
     let twice = Sha1::digest(once);
     format!("*{}", hex::encode_upper(twice))

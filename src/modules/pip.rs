@@ -25,7 +25,7 @@ pub(crate) struct Pip {
     pub requirements: Option<String>,
     pub virtualenv: Option<String>,
     /// How a missing virtualenv is made, as sh words before its path.
-    pub venv_cmd: String,
+    venv_cmd: String,
     pub state: State,
     pub extra_args: Vec<String>,
     pub chdir: Option<String>,

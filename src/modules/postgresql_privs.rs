@@ -16,7 +16,7 @@ pub(crate) struct PostgresqlPrivs {
     pub privs: Vec<String>,
     /// Object names; empty with `all_in_schema`.
     pub objs: Vec<String>,
-    pub all_in_schema: bool,
+    all_in_schema: bool,
     pub schema: String,
     pub roles: Vec<String>,
     pub present: bool,

@@ -48,7 +48,7 @@ const FLAGS: &[(&str, &str)] = &[
 
 /// Whether `password` matches a stored SCRAM-SHA-256 verifier
 /// (`SCRAM-SHA-256$ITER:SALT$STOREDKEY:SERVERKEY`, RFC 5802/7677).
-pub(crate) fn scram_matches(verifier: &str, password: &str) -> Option<bool> {
+fn scram_matches(verifier: &str, password: &str) -> Option<bool> {
     let rest = verifier.strip_prefix("SCRAM-SHA-256$")?;
     let (params, keys) = rest.split_once('$')?;
     let (iter, salt) = params.split_once(':')?;

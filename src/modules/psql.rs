@@ -54,7 +54,7 @@ impl Psql {
     }
 
     /// `client` with more psql options (already shell words).
-    pub(crate) fn client_with(&self, extra: &str) -> String {
+    fn client_with(&self, extra: &str) -> String {
         let mut args = format!("psql -X -v ON_ERROR_STOP=1 -Atq{extra}");
         if let Some(d) = &self.db {
             args.push_str(&format!(" {}", quote(&format!("--dbname={d}"))));

@@ -22,12 +22,12 @@ pub(crate) const ENGINE: &str =
     "reconnect after the script, wait for a new boot id, run test_command";
 
 #[derive(Debug, Clone)]
-pub(crate) struct Reboot {
-    pub reboot_timeout: u64,
+struct Reboot {
+    reboot_timeout: u64,
     pub connect_timeout: Option<u64>,
-    pub pre_reboot_delay: u64,
-    pub post_reboot_delay: u64,
-    pub test_command: String,
+    pre_reboot_delay: u64,
+    post_reboot_delay: u64,
+    test_command: String,
     pub msg: String,
     pub command: Option<String>,
 }

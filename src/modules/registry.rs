@@ -33,7 +33,7 @@ fn module(m: impl Module + 'static) -> Result<Action> {
 
 // One row per module, kept compact by hand: the table is the point.
 #[rustfmt::skip]
-pub(crate) const MODULES: &[Spec] = &[
+const MODULES: &[Spec] = &[
     Spec {
         name: "apt", listed: &[], aliases: &[],
         marks: &[],

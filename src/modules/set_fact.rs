@@ -42,7 +42,7 @@ impl SetFact {
 }
 
 /// A Python identifier, as Ansible requires of a variable name.
-pub(crate) fn is_var_name(k: &str) -> bool {
+fn is_var_name(k: &str) -> bool {
     let mut c = k.chars();
     c.next()
         .is_some_and(|f| f.is_ascii_alphabetic() || f == '_')

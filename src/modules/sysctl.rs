@@ -19,7 +19,7 @@ pub(crate) struct Sysctl {
     pub present: bool,
     pub file: String,
     pub reload: bool,
-    pub set_live: bool,
+    set_live: bool,
     pub ignore_errors: bool,
 }
 
@@ -27,7 +27,7 @@ pub(crate) struct Sysctl {
 const MAX_BYTES: usize = 1 << 20;
 
 /// A value as the kernel and Ansible compare it: blanks collapsed, yes/no/true/false as 1/0.
-pub(crate) fn normalize(v: &str) -> String {
+fn normalize(v: &str) -> String {
     let v = v.split_whitespace().collect::<Vec<_>>().join(" ");
     match v.to_ascii_lowercase().as_str() {
         "yes" | "true" | "on" => "1".into(),

@@ -28,7 +28,7 @@ pub(crate) enum Source {
 #[derive(Debug, Clone)]
 pub(crate) struct Unarchive {
     pub(crate) src: Source,
-    pub(crate) src_name: String,
+    src_name: String,
     pub(crate) dest: String,
     pub(crate) creates: Option<String>,
     pub(crate) extra_opts: Vec<String>,

@@ -33,7 +33,7 @@ pub(crate) struct UserFact {
     pub(crate) comment: String,
     pub(crate) home: String,
     pub(crate) shell: String,
-    pub(crate) primary: String,
+    primary: String,
     pub(crate) groups: Vec<String>,
 }
 

@@ -8,9 +8,9 @@ use std::sync::{Condvar, Mutex, OnceLock};
 
 /// Handshakes (TCP connect to end of authentication) in flight at once, over all hosts; the
 /// environment variable `PLUMB_HANDSHAKES` overrides it.
-pub(crate) const DEFAULT_HANDSHAKES: usize = 64;
+const DEFAULT_HANDSHAKES: usize = 64;
 /// Handshakes in flight to one address and port: below sshd's default `MaxStartups` start (10).
-pub(crate) const PER_DESTINATION: usize = 8;
+const PER_DESTINATION: usize = 8;
 
 /// How many handshakes are in flight, overall and per destination.
 #[derive(Debug, Default)]

@@ -24,7 +24,7 @@ impl Silence {
     }
 
     /// Bytes arrived at `now`.
-    pub(super) fn heard(&mut self, now: Instant) {
+    fn heard(&mut self, now: Instant) {
         if now > self.last {
             self.last = now;
         }

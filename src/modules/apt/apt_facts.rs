@@ -84,7 +84,7 @@ pub(super) const DPKG_FORMAT: &str =
 /// does not know it prints nothing and exits 3, so that dpkg-query answers instead. Unlike
 /// dpkg-query it prints nothing for a name that has no paragraph but is named in another
 /// package's relations (dpkg-query: `un `); both mean "not installed".
-pub(super) const STATUS_AWK: &str = r#"BEGIN { for (i = 2; i < ARGC; i++) want[ARGV[i]] = 1; ARGC = 2; RS = ""; FS = "\n"
+const STATUS_AWK: &str = r#"BEGIN { for (i = 2; i < ARGC; i++) want[ARGV[i]] = 1; ARGC = 2; RS = ""; FS = "\n"
 W["unknown"] = "u"; W["install"] = "i"; W["hold"] = "h"; W["deinstall"] = "r"; W["purge"] = "p"
 S["not-installed"] = "n"; S["config-files"] = "c"; S["half-installed"] = "H"; S["unpacked"] = "U"
 S["half-configured"] = "F"; S["triggers-awaited"] = "W"; S["triggers-pending"] = "t"; S["installed"] = "i"
