@@ -3,7 +3,7 @@
 //! loop helpers `items`, `dict`, `lines`, `sequence`, `subelements`, `nested`, `together`,
 //! `indexed_items`, `list`).
 
-use crate::jinja_filters::err;
+use crate::filter_err::err;
 use crate::py_value::py_str;
 use crate::render_ctx::RenderCtx;
 use minijinja::value::{Kwargs, Rest, Value, ValueKind};

@@ -1,6 +1,7 @@
 //! The size filters: `human_readable`, `human_to_bytes`.
 
-use super::{err, s_of};
+use crate::filter_err::err;
+use crate::py_value::py_str;
 use minijinja::Error;
 use minijinja::value::Value;
 
@@ -23,8 +24,8 @@ pub(super) fn human_readable(
     unit: Option<String>,
 ) -> Result<String, Error> {
     let size = f64::try_from(v.clone())
-        .or_else(|_| s_of(&v).trim().parse::<f64>())
-        .map_err(|_| err(format!("human_readable() can't interpret {}", s_of(&v))))?;
+        .or_else(|_| py_str(&v).trim().parse::<f64>())
+        .map_err(|_| err(format!("human_readable() can't interpret {}", py_str(&v))))?;
     let base = if isbits.unwrap_or(false) {
         "bits"
     } else {
@@ -57,7 +58,7 @@ pub(super) fn human_to_bytes(
     isbits: Option<bool>,
 ) -> Result<Value, Error> {
     let _ = isbits;
-    let s = s_of(&v);
+    let s = py_str(&v);
     let t = s.trim();
     let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);

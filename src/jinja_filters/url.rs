@@ -1,11 +1,12 @@
 //! The URL filters: `urlsplit`, `urlencode`.
 
-use super::{err, s_of};
+use crate::filter_err::err;
+use crate::py_value::py_str;
 use minijinja::Error;
 use minijinja::value::{Value, ValueKind};
 
 pub(super) fn urlsplit(v: Value, query: Option<String>) -> Result<Value, Error> {
-    let s = s_of(&v);
+    let s = py_str(&v);
     let (scheme, rest) = match s.split_once("://") {
         Some((a, b)) if !a.contains('/') => (a.to_lowercase(), format!("//{b}")),
         _ => (String::new(), s.clone()),
@@ -100,8 +101,8 @@ pub(super) fn urlencode(v: Value) -> Result<String, Error> {
                 let x = v.get_item(&k).unwrap_or_default();
                 format!(
                     "{}={}",
-                    url_quote(&s_of(&k), true),
-                    url_quote(&s_of(&x), true)
+                    url_quote(&py_str(&k), true),
+                    url_quote(&py_str(&x), true)
                 )
             })
             .collect::<Vec<_>>()
@@ -113,12 +114,12 @@ pub(super) fn urlencode(v: Value) -> Result<String, Error> {
                 let x = p.get_item(&Value::from(1)).unwrap_or_default();
                 format!(
                     "{}={}",
-                    url_quote(&s_of(&k), true),
-                    url_quote(&s_of(&x), true)
+                    url_quote(&py_str(&k), true),
+                    url_quote(&py_str(&x), true)
                 )
             })
             .collect::<Vec<_>>()
             .join("&")),
-        _ => Ok(url_quote(&s_of(&v), false)),
+        _ => Ok(url_quote(&py_str(&v), false)),
     }
 }
