@@ -1,36 +1,19 @@
 //! Hosts, groups and their variables, from Ansible's YAML or INI inventory formats.
 
 use crate::error::{Error, Result, suggest};
-use crate::location::Location;
-use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 mod builder;
+mod group;
+mod host;
 mod vars_dirs;
 
 use builder::{Builder, parse_ini, parse_yaml};
+use group::Group;
+pub(crate) use host::Host;
 pub(crate) use vars_dirs::vars_map;
 use vars_dirs::{Located, VarsDirs};
-
-#[derive(Debug, Clone)]
-pub(crate) struct Host {
-    pub(crate) name: String,
-    /// Inventory variables, merged: `all`, then groups by depth and name, then the host's own.
-    pub(crate) vars: Map<String, Value>,
-    /// Where each of `vars` was written (the value that won), when it came from a file: errors
-    /// about a connection variable (a missing key file) point there.
-    pub(crate) var_locs: BTreeMap<String, Location>,
-    pub(crate) groups: Vec<String>,
-}
-
-#[derive(Debug, Default)]
-struct Group {
-    hosts: Vec<String>,
-    children: Vec<String>,
-    vars: Map<String, Value>,
-    var_locs: BTreeMap<String, Location>,
-}
 
 #[derive(Debug)]
 pub(crate) struct Inventory {
@@ -72,7 +55,18 @@ impl Inventory {
             }
         }
         b.vars_dirs = VarsDirs::read(&dirs, b.groups.keys(), &b.order)?;
-        b.finish(spec.to_string())
+        Inventory::built(b, spec.to_string())
+    }
+
+    /// The inventory a builder holds, read from `source`.
+    fn built(b: Builder, source: String) -> Result<Inventory> {
+        let (hosts, implicit_localhost, groups) = b.finish()?;
+        Ok(Inventory {
+            hosts,
+            implicit_localhost,
+            groups,
+            source,
+        })
     }
 
     fn parse(spec: &str) -> Result<Builder> {
@@ -237,10 +231,7 @@ mod tests {
     use super::*;
 
     fn ini(text: &str) -> Inventory {
-        parse_ini("inv.ini".into(), text)
-            .unwrap()
-            .finish("inv.ini".into())
-            .unwrap()
+        Inventory::built(parse_ini("inv.ini".into(), text).unwrap(), "inv.ini".into()).unwrap()
     }
 
     /// One level of Ansible's inventory-variable precedence: a file that sets `x`.
@@ -349,10 +340,8 @@ mod tests {
     #[test]
     fn yaml_inventory() {
         let text = "all:\n  vars:\n    x: 1\n  hosts:\n    a:\n  children:\n    web:\n      vars:\n        x: 2\n      hosts:\n        b:\n          ansible_host: 10.1.1.1\n";
-        let inv = parse_yaml("i.yml".into(), text)
-            .unwrap()
-            .finish("i.yml".into())
-            .unwrap();
+        let inv =
+            Inventory::built(parse_yaml("i.yml".into(), text).unwrap(), "i.yml".into()).unwrap();
         assert_eq!(inv.hosts.len(), 2);
         assert_eq!(inv.hosts[0].vars["x"], 1);
         assert_eq!(inv.hosts[1].vars["x"], 2);
@@ -413,10 +402,8 @@ mod tests {
         assert_eq!(at(0, "ansible_host"), (2, 17));
         assert_eq!(at(1, "ansible_ssh_private_key_file"), (5, 32));
         let text = "all:\n  hosts:\n    a:\n      ansible_port: 2222\n";
-        let inv = parse_yaml("i.yml".into(), text)
-            .unwrap()
-            .finish("i.yml".into())
-            .unwrap();
+        let inv =
+            Inventory::built(parse_yaml("i.yml".into(), text).unwrap(), "i.yml".into()).unwrap();
         let l = &inv.hosts[0].var_locs["ansible_port"];
         assert_eq!((l.line, l.col), (4, 21));
     }

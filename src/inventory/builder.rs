@@ -1,8 +1,9 @@
 //! The inventory as it is read: hosts and groups from the INI or YAML file, then merged into
 //! `Inventory` with the vars directories.
 
+use super::group::Group;
+use super::host::Host;
 use super::vars_dirs::{Located, VarsDirs, located_vars};
-use super::{Group, Host, Inventory};
 use crate::error::{Error, Result, suggest};
 use crate::location::Location;
 use crate::yaml::{self, Doc};
@@ -47,7 +48,8 @@ impl Builder {
         }
     }
 
-    pub(super) fn finish(mut self, source: String) -> Result<Inventory> {
+    /// The hosts with their variables merged, the implicit `localhost`, and the groups.
+    pub(super) fn finish(mut self) -> Result<(Vec<Host>, Host, BTreeMap<String, Group>)> {
         // Every group is a child of `all`; hosts with no group but `all` are `ungrouped`.
         let names: Vec<String> = self.groups.keys().cloned().collect();
         let children: BTreeSet<String> = self
@@ -164,17 +166,13 @@ impl Builder {
             .map(|g| g.vars.clone())
             .unwrap_or_default();
         local_vars.insert("ansible_connection".into(), Value::from("local"));
-        Ok(Inventory {
-            hosts,
-            implicit_localhost: Host {
-                name: "localhost".into(),
-                vars: local_vars,
-                var_locs: BTreeMap::new(),
-                groups: Vec::new(),
-            },
-            groups: self.groups,
-            source,
-        })
+        let implicit_localhost = Host {
+            name: "localhost".into(),
+            vars: local_vars,
+            var_locs: BTreeMap::new(),
+            groups: Vec::new(),
+        };
+        Ok((hosts, implicit_localhost, self.groups))
     }
 }
 
