@@ -41,7 +41,8 @@ mod sys;
 
 pub(crate) use clock::date_time;
 use hw::{hardware, virtual_facts};
-pub(crate) use raw::{Raw, split};
+use raw::s;
+pub(crate) use raw::split;
 use serde_json::{Map, Value, json};
 pub(crate) use snippet::snippet;
 pub(crate) use subset::Subset;
@@ -223,10 +224,6 @@ pub(crate) fn parse(output: &str, subset: &Subset) -> Result<Map<String, Value>,
         _ => subset.keep(k),
     });
     Ok(f)
-}
-
-fn s(v: &str) -> Value {
-    Value::String(v.to_string())
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Hardware and virtualization facts: memory, processors, mounts, DMI, uptime, and what the
 //! host runs in.
 
-use super::{Raw, s};
+use super::raw::{Raw, s};
 use serde_json::{Map, Value, json};
 
 /// DMI facts and their sysfs files.

@@ -8,7 +8,7 @@
 //! are listed by ifindex; secondary IPv4 addresses are ordered numerically; no `ethtool` features,
 //! `pciid`, `module` or `locally_reachable_ips`.
 
-use super::Raw;
+use super::raw::Raw;
 use serde_json::{Map, Value, json};
 use std::net::{Ipv4Addr, Ipv6Addr};
 

@@ -225,6 +225,11 @@ fn ansi_c(
     Some(())
 }
 
+/// A fact's string value.
+pub(super) fn s(v: &str) -> Value {
+    Value::String(v.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,8 +1,8 @@
 //! The sh snippet that gathers a [`Subset`] in the batched probe's exec.
 
-use super::Subset;
 use super::hw::DMI;
 use super::net;
+use super::subset::Subset;
 use super::sys::{PKG_MGRS, SSH_KEYS};
 
 /// Paths whose existence answers a fact (tested with the shell's `[ -e ]`, no process).

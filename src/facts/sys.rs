@@ -1,7 +1,7 @@
 //! System facts: platform, distribution, lsb, dns, selinux, cmdline, service and package
 //! managers, the user, the clock.
 
-use super::{Raw, s};
+use super::raw::{Raw, s};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
