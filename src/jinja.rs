@@ -15,41 +15,30 @@ use crate::py_value::{py_output, to_json};
 mod jinja_error;
 mod names;
 mod vars;
+mod ws;
 
+pub use crate::jinja_rewrite::has_template;
 pub use jinja_error::JinjaError;
 use jinja_error::{convert_error, line_col};
 use minijinja::value::Value;
 use minijinja::{Environment, ErrorKind, UndefinedBehavior};
+pub use names::undeclared_variables;
 use names::{KEYWORDS, all_uses_guarded, find_ident, first_undefined_name};
 use serde_json::Map;
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+pub use vars::OMIT;
 use vars::Scope;
 pub(crate) use vars::{Vars, current_vars};
+use ws::{Ws, split_header};
 
 pub use crate::render_ctx::RenderCtx;
-
-/// The value of `omit`: a parameter whose value is this marker is left out, as in Ansible.
-pub const OMIT: &str = "__omit_place_holder__plumb";
 
 /// True if a rendered value is (or is the string) `omit`.
 pub fn is_omit(v: &serde_json::Value) -> bool {
     v.as_str() == Some(OMIT)
-}
-
-/// True if a string holds Jinja syntax.
-pub fn has_template(s: &str) -> bool {
-    s.contains("{{") || s.contains("{%") || s.contains("{#")
-}
-
-/// Whitespace settings of one render.
-#[derive(Debug, Clone, Copy)]
-struct Ws {
-    trim_blocks: bool,
-    lstrip_blocks: bool,
-    keep_trailing_newline: bool,
 }
 
 thread_local! {
@@ -152,27 +141,6 @@ fn lookup_template(
     render_template(source, vars, ctx).map_err(|e| e.to_string())
 }
 
-/// A `#jinja2:` first line: the overrides it sets and the source without it.
-fn split_header(source: &str, ws: &mut Ws) -> String {
-    let Some(rest) = source.strip_prefix("#jinja2:") else {
-        return source.to_string();
-    };
-    let (line, body) = rest.split_once('\n').unwrap_or((rest, ""));
-    for pair in line.split(',') {
-        let Some((k, v)) = pair.split_once(':') else {
-            continue;
-        };
-        let yes = matches!(v.trim(), "True" | "true" | "1" | "yes");
-        match k.trim() {
-            "trim_blocks" => ws.trim_blocks = yes,
-            "lstrip_blocks" => ws.lstrip_blocks = yes,
-            "keep_trailing_newline" => ws.keep_trailing_newline = yes,
-            _ => {}
-        }
-    }
-    body.to_string()
-}
-
 fn count_trailing_newlines(s: &str) -> usize {
     s.len() - s.trim_end_matches('\n').len()
 }
@@ -190,7 +158,7 @@ pub fn render_template(
     };
     let body = split_header(source, &mut ws);
     let header_lines = if body.len() != source.len() { 1 } else { 0 };
-    let vars = Vars::new(vars, ctx);
+    let vars = Vars::new(vars, ctx, render_str_in);
     let _scope = Scope::enter(&vars);
     let env = env_for(ws, &body);
     let src = rewrite_source(&body);
@@ -220,7 +188,7 @@ pub fn render_str(
     if !has_template(text) {
         return Ok(serde_json::Value::String(text.to_string()));
     }
-    let vars = Vars::new(vars, ctx);
+    let vars = Vars::new(vars, ctx, render_str_in);
     render_str_in(text, &vars)
         .map(|v| to_json(&v))
         .map_err(|e| convert_error(&e, text, 0, &vars))
@@ -237,7 +205,7 @@ fn single_expression(text: &str) -> Option<&str> {
     Some(inner)
 }
 
-pub(crate) fn render_str_in(text: &str, vars: &Arc<Vars>) -> Result<Value, minijinja::Error> {
+fn render_str_in(text: &str, vars: &Arc<Vars>) -> Result<Value, minijinja::Error> {
     // Ansible's Templar: the template module's whitespace rules (the `#jinja2:` line too),
     // and Jinja's `keep_trailing_newline` off, so `"{{ 1 }}\n"` is still the int 1.
     let mut ws = Ws {
@@ -284,7 +252,7 @@ pub fn eval_condition(
 ) -> Result<bool, JinjaError> {
     let trimmed = expr.trim();
     let inner = single_expression(trimmed).unwrap_or(trimmed);
-    let vars_arc = Vars::new(vars, ctx);
+    let vars_arc = Vars::new(vars, ctx, render_str_in);
     let _scope = Scope::enter(&vars_arc);
     let env = env_for(
         Ws {
@@ -346,26 +314,6 @@ pub fn eval_condition(
     })
 }
 
-/// The variables a template (or a playbook string) reads from outside itself.
-pub fn undeclared_variables(source: &str) -> HashSet<String> {
-    let env = Environment::new();
-    let mut ws = Ws {
-        trim_blocks: true,
-        lstrip_blocks: false,
-        keep_trailing_newline: false,
-    };
-    let body = split_header(source, &mut ws);
-    let src = rewrite_source(&body);
-    match env.template_from_str(&src) {
-        Ok(t) => t
-            .undeclared_variables(false)
-            .into_iter()
-            .filter(|n| !matches!(n.as_str(), "__pyfmt" | "lookup" | "query" | "q"))
-            .collect(),
-        Err(_) => HashSet::new(),
-    }
-}
-
 /// Render a playbook string as text: what its `{{ }}` print, Python's way.
 pub fn render_text(
     text: &str,
@@ -375,7 +323,7 @@ pub fn render_text(
     if !has_template(text) {
         return Ok(text.to_string());
     }
-    let vars = Vars::new(vars, ctx);
+    let vars = Vars::new(vars, ctx, render_str_in);
     render_str_in(text, &vars)
         .map(|v| py_output(&v))
         .map_err(|e| convert_error(&e, text, 0, &vars))
@@ -390,7 +338,7 @@ pub fn check_syntax(text: &str, expr: bool) -> Result<(), JinjaError> {
         keep_trailing_newline: false,
     };
     let env = Environment::new();
-    let empty = Vars::new(&Map::new(), &RenderCtx::default());
+    let empty = Vars::new(&Map::new(), &RenderCtx::default(), render_str_in);
     if expr {
         let trimmed = text.trim();
         let inner = single_expression(trimmed).unwrap_or(trimmed);

@@ -2,6 +2,11 @@
 //! `'fmt' % args`, an inline `x if c` without `else`, Jinja2's untrimmed `{% raw %}` newline, and
 //! Ansible's raw backslashes in the string literals of playbook strings.
 
+/// True if a string holds Jinja syntax.
+pub fn has_template(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%") || s.contains("{#")
+}
+
 pub(crate) fn skip_string(b: &[u8], start: usize) -> usize {
     let q = b[start];
     let mut i = start + 1;

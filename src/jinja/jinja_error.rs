@@ -2,7 +2,8 @@
 //! and column; and the conversion from MiniJinja's errors.
 
 use super::names::first_undefined_name;
-use super::{Vars, undeclared_variables};
+use super::names::undeclared_variables;
+use super::vars::Vars;
 use minijinja::ErrorKind;
 use std::sync::Arc;
 

@@ -1,9 +1,32 @@
 //! Which variable an expression reads without a guard, and which one is undefined: the names
 //! the template engine reports, located in the text.
 
-use super::Vars;
-use crate::jinja_rewrite::{is_ident, skip_bracket, skip_string, skip_ws};
+use super::vars::Vars;
+use super::ws::{Ws, split_header};
+use crate::jinja_rewrite::{is_ident, rewrite_source, skip_bracket, skip_string, skip_ws};
+use minijinja::Environment;
+use std::collections::HashSet;
 use std::sync::Arc;
+
+/// The variables a template (or a playbook string) reads from outside itself.
+pub fn undeclared_variables(source: &str) -> HashSet<String> {
+    let env = Environment::new();
+    let mut ws = Ws {
+        trim_blocks: true,
+        lstrip_blocks: false,
+        keep_trailing_newline: false,
+    };
+    let body = split_header(source, &mut ws);
+    let src = rewrite_source(&body);
+    match env.template_from_str(&src) {
+        Ok(t) => t
+            .undeclared_variables(false)
+            .into_iter()
+            .filter(|n| !matches!(n.as_str(), "__pyfmt" | "lookup" | "query" | "q"))
+            .collect(),
+        Err(_) => HashSet::new(),
+    }
+}
 
 /// The byte offset of `name` as a whole identifier (outside strings) in `text`.
 pub(super) fn find_ident(text: &str, name: &str) -> Option<usize> {

@@ -1,12 +1,19 @@
 //! The variables of one render: the caller's map, read lazily, and the render in progress.
 
-use super::{OMIT, RenderCtx, has_template, render_str_in};
+use crate::jinja_rewrite::has_template;
 use crate::py_value::from_json;
+use crate::render_ctx::RenderCtx;
 use minijinja::value::{Enumerator, Object, ObjectRepr, Value};
 use serde_json::Map;
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+
+/// Renders a playbook string with these variables: the template engine's, which sits above.
+type Render = fn(&str, &Arc<Vars>) -> Result<Value, minijinja::Error>;
+
+/// The value of `omit`: a parameter whose value is this marker is left out, as in Ansible.
+pub const OMIT: &str = "__omit_place_holder__plumb";
 
 thread_local! {
     static DEPTH: Cell<usize> = const { Cell::new(0) };
@@ -19,14 +26,21 @@ pub(crate) struct Vars {
     raw: Map<String, serde_json::Value>,
     cache: Mutex<HashMap<String, Value>>,
     pub(crate) ctx: RenderCtx,
+    /// How a value holding `{{ }}` is rendered when read.
+    render: Render,
 }
 
 impl Vars {
-    pub(crate) fn new(raw: &Map<String, serde_json::Value>, ctx: &RenderCtx) -> Arc<Vars> {
+    pub(crate) fn new(
+        raw: &Map<String, serde_json::Value>,
+        ctx: &RenderCtx,
+        render: Render,
+    ) -> Arc<Vars> {
         Arc::new(Vars {
             raw: raw.clone(),
             cache: Mutex::new(HashMap::new()),
             ctx: ctx.clone(),
+            render,
         })
     }
 
@@ -58,7 +72,7 @@ impl Vars {
                     return Value::from(s.as_str());
                 }
                 DEPTH.with(|d| d.set(depth + 1));
-                let r = render_str_in(s, self);
+                let r = (self.render)(s, self);
                 DEPTH.with(|d| d.set(depth));
                 match r {
                     Ok(v) => v,
