@@ -11,7 +11,17 @@ use crate::shell::quote;
 
 mod rec;
 
-pub(crate) use rec::{ABSENT_FN, Rec, probe, probe_words, records, render};
+pub(crate) use rec::{ABSENT_FN, Rec, probe, probe_words, render};
+
+/// Splits a probe's output into one record per path of `paths`, each line checked.
+pub(crate) fn records(output: &str, paths: &[&str]) -> Result<Vec<Rec>, String> {
+    rec::records(
+        output,
+        paths,
+        |line, path| stat_fact(line, path).map(|_| ()),
+        |line, path| sha256_of(line, path).map(|_| ()),
+    )
+}
 
 /// The facts for `paths`, in order, from `probe`'s output. A path stat could not read for
 /// any reason but its absence is an error, never "absent".

@@ -1,7 +1,6 @@
 //! The probe of many paths and its output split strictly into one record per path: the
 //! framing that nothing on the host can forge.
 
-use super::{sha256_of, stat_fact};
 use crate::shell::quote;
 
 /// Prints `absent\tI` when the path `$2` does not exist (ENOENT/ENOTDIR), else `error\tI\tWHY`.
@@ -78,9 +77,18 @@ pub(crate) enum Rec {
     Found(String, Option<String>),
 }
 
+/// Checks one `stat` or `sha256sum` line for its path (the reason if it is wrong).
+type Check = fn(&str, &str) -> Result<(), String>;
+
 /// Splits a probe's output into one record per path of `paths`, strictly: every path gets
-/// exactly one record, in the order the probe prints them, and any other output is an error.
-pub(crate) fn records(output: &str, paths: &[&str]) -> Result<Vec<Rec>, String> {
+/// exactly one record, in the order the probe prints them, and any other output is an error;
+/// each `stat` and `sha256sum` line is checked by the parser of file facts, which sits above.
+pub(super) fn records(
+    output: &str,
+    paths: &[&str],
+    stat_ok: Check,
+    sum_ok: Check,
+) -> Result<Vec<Rec>, String> {
     let bad = |why: &str, line: &str| format!("probe failed: {why}: `{}`", line.escape_debug());
     let mut recs: Vec<Option<Rec>> = vec![None; paths.len()];
     let index = |s: &str, line: &str| -> Result<usize, String> {
@@ -112,7 +120,7 @@ pub(crate) fn records(output: &str, paths: &[&str]) -> Result<Vec<Rec>, String> 
         let line = lines
             .next()
             .ok_or_else(|| bad("output ended early", output.trim()))?;
-        stat_fact(line, paths[i]).map_err(|e| bad(&e, line))?;
+        stat_ok(line, paths[i]).map_err(|e| bad(&e, line))?;
         recs[i] = Some(Rec::Found(line.to_string(), None));
     }
     while let Some(line) = lines.next_if(|l| l.starts_with("sums\t")) {
@@ -125,7 +133,7 @@ pub(crate) fn records(output: &str, paths: &[&str]) -> Result<Vec<Rec>, String> 
             let sum = lines
                 .next()
                 .ok_or_else(|| bad("output ended early", output.trim()))?;
-            sha256_of(sum, paths[i]).map_err(|e| bad(&e, sum))?;
+            sum_ok(sum, paths[i]).map_err(|e| bad(&e, sum))?;
             match &mut recs[i] {
                 Some(Rec::Found(_, s @ None)) => *s = Some(sum.to_string()),
                 _ => return Err(bad("a checksum for a path not read", sum)),
