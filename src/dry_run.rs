@@ -31,7 +31,7 @@ impl DryRun {
             && self.unknown.iter().any(|u| u == root)
         {
             // `debug` is the engine's own action (it prints, touches nothing): skipped.
-            let status = if crate::modules::prints_only(&task.module) {
+            let status = if crate::modules::registry::prints_only(&task.module) {
                 Status::Skipped
             } else {
                 Status::MayChange

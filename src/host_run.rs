@@ -200,7 +200,9 @@ impl<'a> HostRun<'a> {
         let mut blocks = crate::block::Blocks::new(&self.play.blocks);
         for task in &self.play.tasks {
             // Not taken by --tags / --skip-tags: not run, not reported (flush_handlers always is).
-            if !crate::modules::steers_play(&task.module) && !self.r.opts.tags.selects(&task.tags) {
+            if !crate::modules::registry::steers_play(&task.module)
+                && !self.r.opts.tags.selects(&task.tags)
+            {
                 continue;
             }
             // Leaving a block whose failure nothing rescued fails the host here; inside one,
@@ -215,7 +217,7 @@ impl<'a> HostRun<'a> {
                 self.stop_msg = "stopped: another host failed and any_errors_fatal is set".into();
                 return Ok((true, changed));
             }
-            if crate::modules::steers_play(&task.module)
+            if crate::modules::registry::steers_play(&task.module)
                 && task
                     .args
                     .map
@@ -373,7 +375,7 @@ impl<'a> HostRun<'a> {
         let mut run = ItemBatch::new(looped);
         let mut seen = Vec::new();
         // `set_fact` and `include_vars` in a loop: each item sees what the ones before set.
-        let sets_vars = crate::modules::sets_vars(&task.module);
+        let sets_vars = crate::modules::registry::sets_vars(&task.module);
         for (n, item) in items.into_iter().enumerate() {
             if n > 0 && task.loop_pause > 0.0 {
                 // A pause between items: what came before is applied first.
@@ -423,7 +425,7 @@ impl<'a> HostRun<'a> {
     ) -> (Status, Value) {
         let (status, value) = crate::outcome::aggregate(&outcomes, looped);
         // Facts a module returns (`setup`, `service_facts`, `hostname` ...) join the host's.
-        let sets_vars = crate::modules::sets_vars(&task.module);
+        let sets_vars = crate::modules::registry::sets_vars(&task.module);
         for o in outcomes.iter().filter(|_| !sets_vars) {
             if o.status != Status::Failed
                 && let Some(Value::Object(af)) = o.value.get("ansible_facts")

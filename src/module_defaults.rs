@@ -47,12 +47,12 @@ impl ModuleDefaults {
                     );
                     continue;
                 }
-                let Some(module) = modules::canonical(name) else {
+                let Some(module) = modules::registry::canonical(name) else {
                     let mut e = Error::input(
                         doc.key_loc(k),
                         format!("unknown module `{name}` in `module_defaults`"),
                     );
-                    if let Some(s) = crate::error::suggest(name, modules::names()) {
+                    if let Some(s) = crate::error::suggest(name, modules::registry::names()) {
                         e = e.with_hint(format!("did you mean `{s}`?"));
                     }
                     errors.push(e);
@@ -86,7 +86,7 @@ impl ModuleDefaults {
                     these.locs.insert(a.clone(), doc.loc(av));
                     these.key_locs.insert(a, doc.key_loc(ak));
                 }
-                if let Err(e) = modules::check_arg_names(module, &these) {
+                if let Err(e) = modules::registry::check_arg_names(module, &these) {
                     errors.push(e);
                     continue;
                 }

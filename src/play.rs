@@ -269,7 +269,7 @@ impl Play {
                 t.environment.entry(k.clone()).or_insert_with(|| v.clone());
             }
             module_defaults.apply(&t.module, &mut t.args);
-            if let Err(e) = crate::modules::check_required(&t.module, &t.args) {
+            if let Err(e) = crate::modules::registry::check_required(&t.module, &t.args) {
                 errors.push(e);
             }
         }

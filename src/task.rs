@@ -130,7 +130,7 @@ const KEYWORDS: &[&str] = &[
 
 /// A task keyword (or a module name): not a role parameter.
 pub(crate) fn is_keyword(key: &str) -> bool {
-    KEYWORDS.contains(&key) || modules::canonical(key).is_some()
+    KEYWORDS.contains(&key) || modules::registry::canonical(key).is_some()
 }
 
 /// Ansible keywords plumb does not support yet, with what to do instead.
@@ -402,7 +402,7 @@ impl Task {
                         if crate::task_values::NOT_YET.contains(&k) {
                             return Err(crate::task_values::not_yet(kloc, k, "task"));
                         }
-                        let canonical = modules::canonical(k);
+                        let canonical = modules::registry::canonical(k);
                         match canonical {
                             Some(m) => {
                                 if let Some((prev, _, ploc)) = &module {
@@ -423,14 +423,15 @@ impl Task {
                                     kloc,
                                     format!("unknown module or {what} keyword `{k}`"),
                                 );
-                                let cands =
-                                    modules::names().into_iter().chain(KEYWORDS.iter().copied());
+                                let cands = modules::registry::names()
+                                    .into_iter()
+                                    .chain(KEYWORDS.iter().copied());
                                 if let Some(s) = suggest(k, cands) {
                                     e = e.with_hint(format!("did you mean `{s}`?"));
                                 } else {
                                     e = e.with_hint(format!(
                                         "modules are: {}",
-                                        modules::names().join(", ")
+                                        modules::registry::names().join(", ")
                                     ));
                                 }
                                 return Err(e);
@@ -486,7 +487,7 @@ impl Task {
         t.module = module;
         t.module_loc = module_loc;
         match check_mode {
-            Some((false, _)) if modules::runs_in_plan(&t.module) => t.runs_in_plan = true,
+            Some((false, _)) if modules::registry::runs_in_plan(&t.module) => t.runs_in_plan = true,
             Some((false, loc)) => errors.push(
                 Error::input(
                     loc,
@@ -494,7 +495,7 @@ impl Task {
                 )
                 .with_hint(format!(
                     "it runs a read-only {} in `plumb plan` too; a plan never changes a host",
-                    modules::runs_in_plan_names()
+                    modules::registry::runs_in_plan_names()
                 )),
             ),
             Some((true, loc)) => errors.push(
@@ -506,7 +507,7 @@ impl Task {
         match parse_args(doc, &t.module, args_node, extra_args) {
             Ok(args) => {
                 // What it needs is checked once `module_defaults` around it are known.
-                if let Err(e) = modules::check_arg_names(&t.module, &args) {
+                if let Err(e) = modules::registry::check_arg_names(&t.module, &args) {
                     errors.push(e);
                 }
                 t.args = args;
@@ -574,11 +575,11 @@ fn action<'a>(doc: &Doc, node: &'a Node, key: &str) -> Result<(String, ArgSource
             ));
         }
     };
-    match modules::canonical(&name) {
+    match modules::registry::canonical(&name) {
         Some(m) => Ok((m.to_string(), src)),
         None => {
             let mut e = Error::input(at, format!("unknown module `{name}` in `{key}`"));
-            if let Some(s) = suggest(&name, modules::names()) {
+            if let Some(s) = suggest(&name, modules::registry::names()) {
                 e = e.with_hint(format!("did you mean `{s}`?"));
             }
             Err(e)

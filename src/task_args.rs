@@ -68,7 +68,7 @@ pub(crate) fn parse_args(
     };
     if let Some(text) = text {
         let bad = |e: String| Error::input(loc.clone(), e);
-        if modules::takes_free_form(module) {
+        if modules::registry::takes_free_form(module) {
             let (raw, opts) = free_form(&text);
             for (k, v) in opts {
                 args.map.insert(k.clone(), v);

@@ -216,7 +216,7 @@ impl<'a> TaskInstance<'a> {
             vars,
             args: &task.args,
         };
-        Action::build(&task.module, rendered, &ctx)
+        crate::modules::registry::build(&task.module, rendered, &ctx)
     }
 
     /// Arguments rendered, then the module built.

@@ -46,7 +46,7 @@ pub(crate) fn validate(r: &Runner) -> Result<()> {
         let registers: Vec<String> = runtime.iter().cloned().collect();
         // What `set_fact` and `include_vars` define, as far as known before the run.
         for t in play.tasks.iter().chain(&play.handlers) {
-            runtime.extend(crate::modules::defined_vars(
+            runtime.extend(crate::modules::registry::defined_vars(
                 &t.module,
                 &t.args,
                 &r.pb.dir,
@@ -69,7 +69,7 @@ pub(crate) fn validate(r: &Runner) -> Result<()> {
             || play
                 .tasks
                 .iter()
-                .any(|t| crate::modules::returns_facts(&t.module));
+                .any(|t| crate::modules::registry::returns_facts(&t.module));
         let magic = crate::magic::play_magic(r.inv, r.opts, &hosts, &hosts);
         for host in hosts {
             let (mut base, unresolved) = host_vars_full(

@@ -70,11 +70,6 @@ use serde_json::{Map, Value};
 use std::path::Path;
 use std::sync::Arc;
 
-pub(crate) use registry::{
-    canonical, check_arg_names, check_required, defined_vars, names, prints_only, returns_facts,
-    runs_in_plan, runs_in_plan_names, sets_vars, steers_play, takes_free_form,
-};
-
 /// Something on a host that a task reads or a change writes; used to decide which probes an
 /// earlier change may have made stale.
 #[derive(Debug, Clone, PartialEq)]
@@ -137,7 +132,7 @@ pub(crate) enum Run {
     Script(String),
     /// A user's command: always run; its rc and output are the task's result.
     Command(String),
-    Http(uri::Request),
+    Http(crate::http::Request),
 }
 
 #[derive(Debug, Clone)]
@@ -268,18 +263,6 @@ pub(crate) struct BuildCtx<'a> {
 }
 
 impl Action {
-    pub(crate) fn build(
-        module: &str,
-        rendered: Map<String, Value>,
-        ctx: &BuildCtx,
-    ) -> Result<Action> {
-        let a = Getter::new(&rendered, ctx.args);
-        match registry::spec(module) {
-            Some(spec) => (spec.build)(&a, ctx),
-            None => unreachable!("module {module} passed check_args"),
-        }
-    }
-
     /// `debug`: its message, from `msg` or the variable named by `var`.
     fn debug(a: &Getter, ctx: &BuildCtx) -> Result<Action> {
         let msg = match (a.raw("msg"), a.raw("var")) {

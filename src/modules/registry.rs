@@ -444,6 +444,15 @@ const MODULES: &[Spec] = &[
     },
 ];
 
+/// A task's action, built from its rendered arguments by its module's row.
+pub(crate) fn build(module: &str, rendered: Map<String, Value>, ctx: &BuildCtx) -> Result<Action> {
+    let a = Getter::new(&rendered, ctx.args);
+    match spec(module) {
+        Some(spec) => (spec.build)(&a, ctx),
+        None => unreachable!("module {module} passed check_args"),
+    }
+}
+
 /// Every module's listed names, in the table's order.
 pub(crate) fn names() -> Vec<&'static str> {
     MODULES
