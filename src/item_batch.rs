@@ -8,6 +8,7 @@
 
 use crate::event::Log;
 use crate::fact_cache::FactCache;
+use crate::modules::safe_batch::BatchOp;
 use crate::modules::{Action, Plan, Resource, Run};
 use crate::outcome::{Outcome, Status};
 use crate::task_instance::{Item, TaskInstance};
@@ -27,7 +28,7 @@ pub(crate) struct Waiting {
 }
 
 /// What became of one waiting item's script.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Ran {
     /// Exit status and output (stdout and stderr together).
     Done(i32, String),
@@ -136,53 +137,78 @@ impl ItemBatch {
         if self.is_empty() {
             return Ok(());
         }
-        let waiting = self.take();
-        let scripts: Vec<(&str, &str)> = waiting
-            .iter()
-            .map(|w| match &w.plan.run {
-                Run::Script(s) => (w.exports.as_str(), s.as_str()),
-                _ => unreachable!("only scripts wait"),
-            })
-            .collect();
-        let nonce = crate::transport::random_nonce();
-        let script = script(&scripts, &nonce);
-        log.detail(
-            1,
-            format!(
-                "run ({} item{} in one round trip):\n{}",
-                waiting.len(),
-                if waiting.len() == 1 { "" } else { "s" },
-                crate::execute::sketch(&script)
-            ),
-        );
-        let out = t.run(&script, sudo)?;
-        log.detail(2, format!("output (exit {}):\n{}", out.code, out.all()));
-        let ran = results(&out.out, &nonce, waiting.len());
-        for (k, w) in waiting.into_iter().enumerate() {
-            let o = match ran.as_ref().map(|r| &r[k]) {
-                Ok(Ran::Done(code, text)) => {
-                    crate::execute::judge_script(inst, &w.vars, w.outcome, &w.plan, *code, text)
-                }
-                Ok(Ran::Cut(text)) => Outcome::new(
-                    Status::Failed,
-                    format!(
-                        "the host's shell ended during this item (exit {}): {}",
-                        out.code,
-                        if text.is_empty() {
-                            out.err.trim()
-                        } else {
-                            text
-                        }
-                    ),
-                ),
-                Ok(Ran::Not) => continue,
-                Err(e) => Outcome::new(Status::Failed, e.clone()),
+        let mut waiting: Vec<Option<Waiting>> = self.take().into_iter().map(Some).collect();
+        // Made together first (see safe_batch.rs); if that stops short, the items it did not
+        // finish are sent again, each with its own script.
+        let mut start = 0;
+        let mut together = true;
+        while start < waiting.len() {
+            let part = &waiting[start..];
+            let n = part.len();
+            let scripts: Vec<(&str, &str)> = part
+                .iter()
+                .flatten()
+                .map(|w| match &w.plan.run {
+                    Run::Script(s) => (w.exports.as_str(), s.as_str()),
+                    _ => unreachable!("only scripts wait"),
+                })
+                .collect();
+            let groups = if together {
+                crate::modules::safe_batch::groups(&batch_ops(part.iter().flatten()))
+            } else {
+                Vec::new()
             };
-            // It ran, or may have run (a forged marker): what it writes is to be probed again.
-            if !w.plan.changes.is_empty() {
-                facts.touched(&w.plan.writes);
+            let nonce = crate::transport::random_nonce();
+            let script = script(&scripts, &groups, &nonce);
+            log.detail(
+                1,
+                format!(
+                    "run ({} item{} in one round trip):\n{}",
+                    n,
+                    if n == 1 { "" } else { "s" },
+                    crate::execute::sketch(&script)
+                ),
+            );
+            let out = t.run(&script, sudo)?;
+            log.detail(2, format!("output (exit {}):\n{}", out.code, out.all()));
+            let again = format!("\n@@plumb-again:{nonce}\n");
+            let (text, count) = match out.out.strip_suffix(&again) {
+                Some(text) => (text, text.matches(&format!("\n@@plumb:{nonce}:")).count()),
+                None => (out.out.as_str(), n),
+            };
+            let ran = results(text, &nonce, count);
+            for k in 0..count {
+                let w = waiting[start + k].take().expect("each item once");
+                let o = match ran.as_ref().map(|r| &r[k]) {
+                    Ok(Ran::Done(code, text)) => {
+                        crate::execute::judge_script(inst, &w.vars, w.outcome, &w.plan, *code, text)
+                    }
+                    Ok(Ran::Cut(text)) => Outcome::new(
+                        Status::Failed,
+                        format!(
+                            "the host's shell ended during this item (exit {}): {}",
+                            out.code,
+                            if text.is_empty() {
+                                out.err.trim()
+                            } else {
+                                text
+                            }
+                        ),
+                    ),
+                    Ok(Ran::Not) => continue,
+                    Err(e) => Outcome::new(Status::Failed, e.clone()),
+                };
+                // It ran, or may have run (a forged marker): what it writes is to be probed again.
+                if !w.plan.changes.is_empty() {
+                    facts.touched(&w.plan.writes);
+                }
+                self.slots[w.index] = Some(o);
             }
-            self.slots[w.index] = Some(o);
+            if count == n || self.failed() {
+                break;
+            }
+            start += count;
+            together = false;
         }
         Ok(())
     }
@@ -198,16 +224,35 @@ impl ItemBatch {
 /// The one script for all `scripts` (each with its exports first): the write functions of
 /// `safe_write::HEAD` once, then each item in a subshell of its own (its `set -e`, `cd` and fd 3
 /// end with it), stdin from /dev/null (the script itself arrives on stdin), its status after a
-/// marker; after a failure nothing more runs.
-pub(crate) fn script(scripts: &[(&str, &str)], nonce: &str) -> String {
+/// marker; after a failure nothing more runs. `groups` (from `safe_batch::groups`) make the first
+/// items together, quietly: each item they finish gets its marker, status 0 and no output; if they
+/// stop short, an `@@plumb-again` line ends the output, for the rest to be sent again.
+pub(crate) fn script(scripts: &[(&str, &str)], groups: &[(String, usize)], nonce: &str) -> String {
     let head = crate::modules::safe_write::HEAD;
     let shared = scripts.iter().all(|(_, s)| s.starts_with(head));
     let mut out = String::new();
-    if shared {
+    if shared || !groups.is_empty() {
         out.push_str(head);
     }
     out.push_str("set +e\n");
-    for (i, (exports, s)) in scripts.iter().enumerate() {
+    let first = groups.last().map_or(0, |g| g.1);
+    if first > 0 {
+        // Each group in a subshell of its own whose status is tested afterwards: `set -e` has
+        // no effect in one whose status is tested (`( … ) && …`).
+        out.push_str("plumb_n=0\n");
+        for (body, done) in groups {
+            out.push_str(&format!(
+                "( set -e\n{body}) >/dev/null 2>&1 </dev/null\nif [ $? = 0 ]; then plumb_n={done}\n"
+            ));
+        }
+        out.push_str(&"fi\n".repeat(groups.len()));
+        out.push_str(&format!(
+            "plumb_i=0\n\
+             while [ \"$plumb_i\" -lt \"$plumb_n\" ]; do printf '\\n@@plumb:{nonce}:%d:0\\n' \"$plumb_i\"; plumb_i=$((plumb_i + 1)); done\n\
+             [ \"$plumb_n\" = {first} ] || {{ printf '\\n@@plumb-again:{nonce}\\n'; exit 0; }}\n"
+        ));
+    }
+    for (i, (exports, s)) in scripts.iter().enumerate().skip(first) {
         let body = if shared { &s[head.len()..] } else { s };
         out.push_str(&format!(
             "( set -e\n{exports}{body}\n) 2>&1 </dev/null\nplumb_rc=$?\n\
@@ -216,6 +261,15 @@ pub(crate) fn script(scripts: &[(&str, &str)], nonce: &str) -> String {
         ));
     }
     out
+}
+
+/// The writes of the first items, as a batch can make them together: none unless at least two
+/// items in a row have one (and no `environment`).
+fn batch_ops<'a>(waiting: impl Iterator<Item = &'a Waiting>) -> Vec<&'a BatchOp> {
+    let ops: Vec<&BatchOp> = waiting
+        .map_while(|w| w.plan.batch.as_ref().filter(|_| w.exports.is_empty()))
+        .collect();
+    if ops.len() < 2 { Vec::new() } else { ops }
 }
 
 /// What became of each of `count` items, from the script's output. Markers out of order or
@@ -280,7 +334,7 @@ mod tests {
 
     fn run(scripts: &[(&str, &str)]) -> Result<Vec<Ran>, String> {
         let nonce = crate::transport::random_nonce();
-        let s = script(scripts, &nonce);
+        let s = script(scripts, &[], &nonce);
         let out = crate::transport::local::Local::new().run(&s, None).unwrap();
         results(&out.out, &nonce, scripts.len())
     }
@@ -309,6 +363,75 @@ mod tests {
         let got = run(&[("", "echo x; exit 3"), ("", "echo y")]).unwrap();
         assert_eq!(got, [Ran::Done(3, "x\n".into()), Ran::Not]);
         assert_eq!(run(&[]).unwrap(), []);
+    }
+
+    /// Items whose writes a batch makes together: each gets its marker, status 0 and no output;
+    /// the directories and files are as the items' own scripts leave them. When the batch stops
+    /// short (a name that is now a directory), the output says so, marking only what it did.
+    #[test]
+    fn writes_made_together() {
+        use crate::modules::safe_batch::{self, BatchOp};
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path().display().to_string();
+        let dir = |n: &str| BatchOp::Dir {
+            path: format!("{d}/{n}"),
+            owner: None,
+            group: None,
+            mode: Some(0o750),
+        };
+        let file = |n: &str, text: &str| BatchOp::File {
+            dest: format!("{d}/{n}"),
+            content: std::sync::Arc::new(text.as_bytes().to_vec()),
+            owner: String::new(),
+            group: String::new(),
+            mode: 0o640,
+            mk: false,
+        };
+        let ops = [
+            dir("d0"),
+            dir("d1"),
+            file("f", "1\n"),
+            file("f", "1\n2\n"),
+            file("g", ""),
+        ];
+        let refs: Vec<&BatchOp> = ops.iter().collect();
+        let run = |groups: &[(String, usize)]| {
+            let nonce = crate::transport::random_nonce();
+            let items = vec![("", "exit 7"); ops.len()];
+            let s = script(&items, groups, &nonce);
+            let out = crate::transport::local::Local::new().run(&s, None).unwrap();
+            (out.out, nonce)
+        };
+        let (out, nonce) = run(&safe_batch::groups(&refs));
+        let got = results(&out, &nonce, ops.len()).unwrap();
+        assert_eq!(got, vec![Ran::Done(0, String::new()); 5], "{out}");
+        let mode = |n: &str| {
+            let m = std::fs::symlink_metadata(tmp.path().join(n)).unwrap();
+            (m.is_dir(), m.permissions().mode() & 0o7777)
+        };
+        assert_eq!(
+            ["d0", "d1", "f", "g"].map(mode),
+            [(true, 0o750), (true, 0o750), (false, 0o640), (false, 0o640)]
+        );
+        assert_eq!(
+            std::fs::read_to_string(tmp.path().join("f")).unwrap(),
+            "1\n2\n"
+        );
+        // Only the four names: the temp directory is gone.
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 4);
+        // Again, with `g` now a directory: the files' group stops; only the first two are done.
+        std::fs::remove_dir_all(tmp.path().join("d0")).unwrap();
+        std::fs::remove_dir_all(tmp.path().join("d1")).unwrap();
+        std::fs::remove_file(tmp.path().join("g")).unwrap();
+        std::fs::create_dir(tmp.path().join("g")).unwrap();
+        let (out, nonce) = run(&safe_batch::groups(&refs));
+        let text = out
+            .strip_suffix(&format!("\n@@plumb-again:{nonce}\n"))
+            .unwrap_or_else(|| panic!("{out}"));
+        let got = results(text, &nonce, 2).unwrap();
+        assert_eq!(got, vec![Ran::Done(0, String::new()); 2]);
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 4);
     }
 
     /// (output, count) → what became of each item, or the error every item fails with.

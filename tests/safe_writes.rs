@@ -253,3 +253,73 @@ fn file_on_a_symlink_refuses_attributes_and_touch_is_idempotent() {
         0o750
     );
 }
+
+/// A loop's writes made together (one `mkdir`, one `mv`, one `chmod` per mode) keep every
+/// check: in a directory others can write they are made one item at a time, by each item's own
+/// script (sent again: a second exec), and a planted symlink is refused as it would be; where
+/// only root can write they are made together, with the modes and owners asked for.
+#[test]
+fn a_loops_writes_made_together_keep_the_checks() {
+    if !is_root() {
+        eprintln!("skipped: needs root (chown to nobody)");
+        return;
+    }
+    let dir = scratch();
+    let d = dir.path();
+    symlink(d.join("victimdir"), d.join("box/sub")).unwrap();
+    std::fs::hard_link(d.join("victim"), d.join("box/h.conf")).unwrap();
+    let tasks = "    - name: into box/sub\n      copy: {content: \"x\\n\", dest: \"@D@/box/sub/{{ item }}\"}\n      loop: [a, b]\n      ignore_errors: true\n\
+                 \x20   - name: into box\n      copy: {content: \"{{ item }}\\n\", dest: \"@D@/box/{{ item }}\", mode: \"0600\"}\n      loop: [a, h.conf]\n\
+                 \x20   - name: dirs\n      file: {path: \"@D@/mine/d{{ item }}\", state: directory, mode: \"0700\", owner: nobody}\n      loop: [0, 1, 2]\n\
+                 \x20   - name: files\n      copy: {content: \"n{{ item }}\\n\", dest: \"@D@/mine/f{{ item }}\", mode: \"{{ '0640' if item == 1 else '0604' }}\", group: \"65534\"}\n      loop: [0, 1, 2]\n\
+                 \x20   - name: lines\n      lineinfile: {path: \"@D@/mine/lines\", line: \"l{{ item }}\", create: true, mode: \"0620\"}\n      loop: [0, 1, 2, 3]\n";
+    let pb = format!(
+        "- hosts: all\n  tasks:\n{}",
+        tasks.replace("@D@", &d.display().to_string())
+    );
+    std::fs::write(d.join("pb.yml"), pb).unwrap();
+    let run = support::plumb(d, &["apply", "pb.yml", "-i", "inv.ini", "-v"]);
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert_eq!(run.code, 0, "{all}");
+    assert!(all.contains("box/sub is a symlink in a directory that nobody (or others) can write; refusing to follow it"), "{all}");
+    victim_intact(d);
+    // Execs: box/sub and box are tried together, then item by item; `mine` is root's: one
+    // exec a task (the lines: the first item creates the file, the rest go together).
+    let runs: Vec<&str> = all
+        .lines()
+        .filter_map(|l| l.split("| run (").nth(1))
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(
+        runs,
+        ["2", "2", "2", "2", "3", "3", "1", "3"],
+        "{}",
+        run.stderr
+    );
+    let meta = |p: &str| std::fs::symlink_metadata(d.join(p)).unwrap();
+    for (p, mode) in [("box/a", 0o600), ("box/h.conf", 0o600)] {
+        assert_eq!(meta(p).mode() & 0o7777, mode, "{p}");
+    }
+    for i in 0..3 {
+        let m = meta(&format!("mine/d{i}"));
+        assert!(m.is_dir() && m.mode() & 0o7777 == 0o700 && m.uid() == NOBODY);
+        let m = meta(&format!("mine/f{i}"));
+        let mode = if i == 1 { 0o640 } else { 0o604 };
+        assert_eq!((m.mode() & 0o7777, m.uid(), m.gid()), (mode, 0, NOBODY));
+    }
+    assert_eq!(std::fs::read_to_string(d.join("mine/f2")).unwrap(), "n2\n");
+    assert_eq!(
+        std::fs::read_to_string(d.join("mine/lines")).unwrap(),
+        "l0\nl1\nl2\nl3\n"
+    );
+    assert_eq!(meta("mine/lines").mode() & 0o7777, 0o620);
+    // Nothing left behind: no temp directory.
+    assert_eq!(std::fs::read_dir(d.join("mine")).unwrap().count(), 7);
+    let again = apply(d, tasks);
+    assert_eq!(
+        statuses(&again),
+        ["failed", "ok", "ok", "ok", "ok"],
+        "{}",
+        again.stdout
+    );
+}

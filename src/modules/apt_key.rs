@@ -250,6 +250,7 @@ impl AptKey {
             });
         }
         Ok(Plan {
+            batch: None,
             starts: None,
             changes,
             run: Run::Script(format!("{}{cmds}", super::safe_write::HEAD)),

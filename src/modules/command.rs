@@ -114,6 +114,7 @@ impl Command {
             .map(|d| format!("cd -- {} && ", quote(d)))
             .unwrap_or_default();
         Ok(Plan {
+            batch: None,
             starts: None,
             changes: vec![Change::new(format!("run `{}`", first_line(&self.text)))],
             run: Run::Command(format!("{cd}( {}\n) </dev/null\n", self.text)),

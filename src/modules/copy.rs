@@ -3,6 +3,7 @@
 
 use super::args::Getter;
 use super::file_fact::{self, FileFact, Kind, attr_changes};
+use super::safe_batch::BatchOp;
 use super::safe_write;
 use super::{BuildCtx, Change, ContentChange, Plan, Resource};
 use crate::error::{Error, Result};
@@ -247,6 +248,8 @@ impl Copy {
         let (dir_facts, file_facts) = all.split_at(self.dirs.len());
         let mut changes = Vec::new();
         let mut script = String::from(safe_write::HEAD);
+        // A single file's content write, as a loop's batch can make it.
+        let mut op = None;
         for (d, fact) in self.dirs.iter().zip(dir_facts) {
             match fact.kind {
                 Kind::Absent => {
@@ -288,6 +291,7 @@ impl Copy {
                         }),
                     });
                     script.push_str(&self.write(e, None));
+                    op = self.batch_op(e, None, false);
                 }
                 Kind::File => {
                     let same = fact.sha256.as_deref() == Some(e.sha256.as_str());
@@ -306,6 +310,7 @@ impl Copy {
                             }),
                         });
                         script.push_str(&self.write(e, Some(fact)));
+                        op = self.batch_op(e, Some(fact), false);
                     } else {
                         let (words, cmds) = self.attrs(fact, &e.dest);
                         changes.extend(
@@ -331,11 +336,11 @@ impl Copy {
         if changes.is_empty() {
             return Ok(Plan::ok());
         }
-        Ok(Plan::script(
-            changes,
-            script,
-            vec![Resource::Path(self.dest.clone())],
-        ))
+        let single = self.dirs.is_empty() && changes.len() == 1;
+        Ok(Plan {
+            batch: op.filter(|_| single),
+            ..Plan::script(changes, script, vec![Resource::Path(self.dest.clone())])
+        })
     }
 
     fn attrs(&self, fact: &FileFact, path: &str) -> (Vec<String>, Vec<String>) {
@@ -346,6 +351,32 @@ impl Copy {
             self.owner.as_deref(),
             self.group.as_deref(),
         )
+    }
+
+    /// Owner, group ("" for as created) and mode a written file gets: from the arguments, else
+    /// from the file being replaced (its probed numeric ids and mode), else 0644.
+    fn attrs_of(&self, old: Option<&FileFact>) -> (String, String, u32) {
+        let owner = self.owner.clone().or_else(|| old.map(|f| f.uid.clone()));
+        let group = self.group.clone().or_else(|| old.map(|f| f.gid.clone()));
+        let mode = self.mode.or(old.map(|f| f.mode)).unwrap_or(0o644);
+        (owner.unwrap_or_default(), group.unwrap_or_default(), mode)
+    }
+
+    /// `write` (after `make_dir` of the parent when `mk`) as a loop's batch can make it; None
+    /// with a backup or a validation, which a batch does not make.
+    pub(crate) fn batch_op(&self, e: &Entry, old: Option<&FileFact>, mk: bool) -> Option<BatchOp> {
+        if self.backup || self.validate.is_some() || self.validate_in_place.is_some() {
+            return None;
+        }
+        let (owner, group, mode) = self.attrs_of(old);
+        Some(BatchOp::File {
+            dest: e.dest.clone(),
+            content: e.content.clone(),
+            owner,
+            group,
+            mode,
+            mk,
+        })
     }
 
     /// Shell that writes one file atomically (see `safe_write`). Mode and owner come from the
@@ -366,17 +397,7 @@ impl Copy {
             s.push('\n');
         }
         s.push_str("PLUMB_EOF\n");
-        let owner = self
-            .owner
-            .clone()
-            .or_else(|| old.map(|f| f.uid.clone()))
-            .unwrap_or_default();
-        let group = self
-            .group
-            .clone()
-            .or_else(|| old.map(|f| f.gid.clone()))
-            .unwrap_or_default();
-        let mode = self.mode.or(old.map(|f| f.mode)).unwrap_or(0o644);
+        let (owner, group, mode) = self.attrs_of(old);
         // chown before chmod: chown clears setuid/setgid.
         s.push_str(&format!(
             "plumb_own {} {} {mode:04o} /dev/fd/3\n",

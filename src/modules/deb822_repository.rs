@@ -334,6 +334,7 @@ impl Deb822Repository {
             });
         }
         Ok(Plan {
+            batch: None,
             starts: None,
             changes,
             run: Run::Script(script),

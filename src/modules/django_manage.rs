@@ -184,6 +184,7 @@ impl DjangoManage {
         let line = self.line();
         let runs = |summary: String, uncertain: bool| -> Plan {
             Plan {
+                batch: None,
                 starts: None,
                 changes: vec![Change::new(summary)],
                 run: if uncertain {

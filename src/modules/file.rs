@@ -4,6 +4,7 @@ use super::args::Getter;
 use super::copy::{Copy, Entry, sha256_hex};
 use super::file_fact::{self, FileFact, Kind, attr_changes};
 use super::file_mode::{self, Mode};
+use super::safe_batch::BatchOp;
 use super::safe_write;
 use super::{Change, Plan, Resource};
 use crate::error::Result;
@@ -116,6 +117,8 @@ impl File {
         };
         let fact = file_fact::parse(facts, &[&self.path])?.remove(0);
         let (mut words, mut cmds): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
+        // The one write made, as a loop's batch can make it.
+        let mut batch = None;
         let attrs = |fact: &FileFact| {
             attr_changes(
                 fact,
@@ -148,6 +151,12 @@ impl File {
                         self.group.as_deref(),
                         self.want(0o755, true),
                     ));
+                    batch = Some(BatchOp::Dir {
+                        path: self.path.clone(),
+                        owner: self.owner.clone(),
+                        group: self.group.clone(),
+                        mode: self.want(0o755, true),
+                    });
                 }
                 Kind::Dir => {
                     (words, cmds) = attrs(&fact);
@@ -191,6 +200,7 @@ impl File {
                         sha256: sha256_hex(b""),
                     };
                     cmds.push(writer.write(&entry, None));
+                    batch = writer.batch_op(&entry, None, false);
                 }
                 // An existing path is left as it is (touch is idempotent here).
                 Kind::Link => self.link_attrs(&fact)?,
@@ -232,11 +242,14 @@ impl File {
         if words.is_empty() {
             return Ok(Plan::ok());
         }
-        Ok(Plan::script(
-            words.into_iter().map(Change::new).collect(),
-            format!("{}{}\n", safe_write::HEAD, cmds.join("\n")),
-            vec![Resource::Path(self.path.clone())],
-        ))
+        Ok(Plan {
+            batch,
+            ..Plan::script(
+                words.into_iter().map(Change::new).collect(),
+                format!("{}{}\n", safe_write::HEAD, cmds.join("\n")),
+                vec![Resource::Path(self.path.clone())],
+            )
+        })
     }
 }
 

@@ -277,6 +277,7 @@ impl GetUrl {
                 });
             }
             return Ok(Plan {
+                batch: None,
                 starts: None,
                 changes: words
                     .into_iter()
@@ -299,6 +300,7 @@ impl GetUrl {
             ),
         };
         Ok(Plan {
+            batch: None,
             starts: None,
             changes: vec![Change::new(summary)],
             run: Run::Script(self.script(&dest, exists.then_some(fact))),

@@ -312,22 +312,25 @@ impl LineInFile {
             sha256: sha256_hex(&bytes),
             content: bytes.clone(),
         };
-        Plan::script(
-            vec![Change {
-                summary: what,
-                content: Some(ContentChange {
-                    path: self.path.clone(),
-                    new: bytes,
-                    exists: old.is_some(),
-                }),
-            }],
-            format!(
-                "{}{}",
-                super::safe_write::HEAD,
-                self.writer.write(&entry, old)
-            ),
-            self.reads(),
-        )
+        Plan {
+            batch: self.writer.batch_op(&entry, old, false),
+            ..Plan::script(
+                vec![Change {
+                    summary: what,
+                    content: Some(ContentChange {
+                        path: self.path.clone(),
+                        new: bytes,
+                        exists: old.is_some(),
+                    }),
+                }],
+                format!(
+                    "{}{}",
+                    super::safe_write::HEAD,
+                    self.writer.write(&entry, old)
+                ),
+                self.reads(),
+            )
+        }
     }
 }
 

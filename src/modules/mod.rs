@@ -44,6 +44,7 @@ mod mark;
 pub(crate) mod reboot;
 pub(crate) mod registry;
 pub(crate) mod replace;
+pub(crate) mod safe_batch;
 pub(crate) mod safe_write;
 pub(crate) mod script;
 pub(crate) mod service;
@@ -147,6 +148,9 @@ pub(crate) struct Plan {
     pub(crate) result: Map<String, Value>,
     /// The unit this plan starts or restarts (a reload of a running unit does neither).
     pub(crate) starts: Option<String>,
+    /// The same write as `run`, in a form a loop's batch can merge with the other items' (see
+    /// safe_batch.rs); None for anything else.
+    pub(crate) batch: Option<safe_batch::BatchOp>,
 }
 
 impl Plan {
@@ -168,6 +172,7 @@ impl Plan {
             writes: Vec::new(),
             uncertain: false,
             result: Default::default(),
+            batch: None,
         }
     }
 }

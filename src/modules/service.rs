@@ -228,6 +228,7 @@ impl Service {
             return Ok(Plan::ok());
         }
         Ok(Plan {
+            batch: None,
             starts,
             changes,
             run: Run::Script(script),

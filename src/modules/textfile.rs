@@ -93,11 +93,22 @@ pub(crate) fn write_plan(writer: &Copy, old: Option<&FileFact>, new: String, wha
         Some(_) => String::new(),
     };
     let (change, write) = rewrite(writer, old, new, what);
-    Plan::script(
-        vec![change],
-        format!("{}{mkdir}{write}", super::safe_write::HEAD),
-        vec![Resource::Path(path)],
-    )
+    let batch = change.content.as_ref().and_then(|c| {
+        let entry = Entry {
+            dest: path.clone(),
+            sha256: String::new(),
+            content: c.new.clone(),
+        };
+        writer.batch_op(&entry, old, old.is_none())
+    });
+    Plan {
+        batch,
+        ..Plan::script(
+            vec![change],
+            format!("{}{mkdir}{write}", super::safe_write::HEAD),
+            vec![Resource::Path(path)],
+        )
+    }
 }
 
 /// The change (with its new content, for a diff) and the race-free writer's script (to run

@@ -290,6 +290,7 @@ impl Unarchive {
             ),
         };
         Ok(Plan {
+            batch: None,
             starts: None,
             changes: vec![Change::new(summary)],
             run: Run::Script(self.script()),
