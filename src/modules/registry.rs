@@ -118,7 +118,7 @@ pub(crate) const MODULES: &[Spec] = &[
     },
     Spec {
         name: "debug", listed: &[], aliases: &[],
-        args: &["msg", "var"],
+        args: &["msg", "var", "verbosity"],
         required: &[],
         free_form: false, build: Action::debug,
     },
