@@ -59,6 +59,7 @@ pub(crate) mod ufw;
 pub(crate) mod unarchive;
 pub(crate) mod uri;
 pub(crate) mod user;
+pub(crate) mod user_key;
 pub(crate) mod wait_for;
 
 use crate::error::{Error, Result};

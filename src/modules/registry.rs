@@ -75,7 +75,9 @@ pub(crate) const MODULES: &[Spec] = &[
     Spec {
         name: "user", listed: &[], aliases: &[],
         args: &["name", "state", "uid", "group", "groups", "append", "shell", "home",
-            "create_home", "createhome", "system", "comment", "remove"],
+            "create_home", "createhome", "system", "comment", "remove", "force", "password",
+            "update_password", "generate_ssh_key", "ssh_key_bits", "ssh_key_type",
+            "ssh_key_file", "ssh_key_comment", "ssh_key_passphrase"],
         required: &[(&["name"], "name")],
         free_form: false, build: |a, _| module(user::User::build(a)?),
     },
