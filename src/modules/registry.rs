@@ -114,7 +114,7 @@ pub(crate) const MODULES: &[Spec] = &[
     Spec {
         name: "uri", listed: &[], aliases: &[],
         args: &["url", "method", "status_code", "return_content", "timeout", "headers",
-            "validate_certs", "ca_path"],
+            "validate_certs", "ca_path", "body", "body_format"],
         required: &[(&["url"], "url")],
         free_form: false, build: |a, ctx| module(uri::Uri::build(a, ctx.base_dir)?),
     },
