@@ -48,9 +48,13 @@ pub(crate) const MODULES: &[Spec] = &[
     Spec {
         name: "copy", listed: &[], aliases: &[],
         args: &["src", "content", "dest", "mode", "owner", "group", "backup", "validate",
-            "validate_in_place", "force", "directory_mode"],
+            "validate_in_place", "force", "directory_mode", "remote_src"],
         required: &[(&["src", "content"], "src` or `content"), (&["dest"], "dest")],
-        free_form: false, build: |a, ctx| module(copy::Copy::build(a, ctx, false)?),
+        free_form: false, build: |a, ctx| if a.bool("remote_src", false)? {
+            module(copy_remote::RemoteCopy::build(a)?)
+        } else {
+            module(copy::Copy::build(a, ctx, false)?)
+        },
     },
     Spec {
         name: "template", listed: &[], aliases: &[],

@@ -175,7 +175,9 @@ fn body(format: &str, v: &Value) -> std::result::Result<Vec<u8>, String> {
                 match i.as_array().map(Vec::as_slice) {
                     Some([Value::String(k), v]) => pairs.push((k.as_str(), v)),
                     _ => {
-                        return Err("a form-urlencoded `body` list holds [name, value] pairs".into());
+                        return Err(
+                            "a form-urlencoded `body` list holds [name, value] pairs".into()
+                        );
                     }
                 }
             }
