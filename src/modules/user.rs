@@ -204,6 +204,8 @@ impl User {
         let mut changes = Vec::new();
         let mut script = String::from("set -e\n");
         let mut result = self.result(now.as_ref());
+        // Whether the script runs useradd, usermod or userdel (which write the account files).
+        let mut account = now.is_some() != self.present;
         match (&now, self.present) {
             (None, false) => {
                 return Ok(Plan {
@@ -314,7 +316,8 @@ impl User {
                         say(words.join("; "), format!("-G {}", quote(&want.join(","))));
                     }
                 }
-                if !flags.is_empty() {
+                account = !flags.is_empty();
+                if account {
                     script.push_str(&format!("usermod {} -- {n}\n", flags.join(" ")));
                 }
                 if let Some(p) = self.password.as_ref().filter(|_| self.compares_password()) {
@@ -360,11 +363,11 @@ impl User {
         // What the script touches: the account files when it runs useradd, usermod or
         // userdel; the shadow file for a password; the home for a new user or a key.
         let mut writes = Vec::new();
-        if script.contains("\nuser") {
+        if account {
             writes.push(Resource::Path("/etc/passwd".into()));
             writes.push(Resource::Path("/etc/group".into()));
         }
-        if script.contains("\nuser") || script.contains("\nchpasswd") {
+        if account || script.contains("\nchpasswd") {
             writes.push(Resource::Path("/etc/shadow".into()));
         }
         // A new user's home is written too (useradd -m copies /etc/skel there), so later
@@ -593,7 +596,7 @@ mod tests {
             "user app: generate SSH key .ssh/id_rsa (rsa)"
         );
         let Run::Script(s) = &p.run else { panic!() };
-        assert!(s.contains("ssh-keygen -q -t rsa -b 2048 -C \"ansible-generated on $(hostname)\" -N '' -f \"$f\""), "{s}");
+        assert!(s.contains("ssh-keygen -q -t rsa -b 2048 -C \"ansible-generated on $(uname -n)\" -N '' -f \"$f\""), "{s}");
         let there = format!(
             "{THERE}key\tpresent\npub\tssh-rsa AAAAB3Nza app@h\nfingerprint\t2048 SHA256:x app@h (RSA)\n"
         );

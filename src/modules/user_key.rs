@@ -136,7 +136,7 @@ impl SshKey {
         }
         let comment = match &self.comment {
             Some(c) => quote(c),
-            None => "\"ansible-generated on $(hostname)\"".into(),
+            None => "\"ansible-generated on $(uname -n)\"".into(),
         };
         format!(
             "{locate}d=$(dirname -- \"$f\")\n\
