@@ -1,9 +1,11 @@
 //! `copy` with `remote_src: true`: a file already on the host copied to `dest` on the host.
 //! Both are read in the probe (stat and SHA-256, on the host); the copy is written as `copy`
-//! writes, through a temp file in the target directory, with `cat` filling it.
+//! writes, through a temp file in the target directory, with `cat` filling it. A directory
+//! `src` is copied as a tree (see `copy_remote_tree`).
 
 use super::args::Getter;
 use super::copy::Copy;
+use super::copy_remote_tree;
 use super::file_fact::{self, Kind, attr_changes};
 use super::{Change, Plan, Resource, safe_write};
 use crate::error::Result;
@@ -12,15 +14,19 @@ use serde_json::Value;
 
 #[derive(Debug, Clone)]
 pub(crate) struct RemoteCopy {
-    /// An absolute path on the host.
+    /// An absolute path on the host; a directory's contents with a trailing `/`.
     pub(crate) src: String,
-    /// `dest`, `mode`, `owner`, `group`, `backup`, `validate`, `force`: as `copy` takes them.
+    /// `dest` (for a file `src`), `mode`, `owner`, `group`, `directory_mode`, `backup`,
+    /// `validate`, `force`: as `copy` takes them.
     pub(crate) copy: Copy,
+    /// Where a directory `src` goes: `dest/NAME`, or `dest` itself for `src: dir/`.
+    pub(crate) top: String,
 }
 
 impl super::Module for RemoteCopy {
     fn probe(&self) -> Option<String> {
-        Some(file_fact::probe(&self.paths(), &self.paths()))
+        let paths = self.paths();
+        Some(copy_remote_tree::probe(paths[0], &self.top) + &file_fact::probe(&paths, &paths[..2]))
     }
     fn reads(&self) -> Vec<Resource> {
         self.paths()
@@ -30,13 +36,6 @@ impl super::Module for RemoteCopy {
     }
     fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
         RemoteCopy::plan(self, facts)
-    }
-    fn need(&self) -> super::Need {
-        let paths: Vec<String> = self.paths().into_iter().map(String::from).collect();
-        super::Need::Files {
-            sums: paths.clone(),
-            paths,
-        }
     }
 }
 
@@ -55,13 +54,26 @@ impl RemoteCopy {
                 "with `remote_src`, `src` is an absolute path on the host",
             ));
         }
-        let mut dest = a.opt_path("dest")?.expect("dest is present");
-        // `dest/` copies into that directory, under the source's name.
-        if a.str("dest")?.ends_with('/') {
-            let name = src.trim_end_matches('/').rsplit('/').next().unwrap_or("");
-            dest = format!("{}/{name}", dest.trim_end_matches('/'));
+        let dest_dir = a.opt_path("dest")?.expect("dest is present");
+        let dest_dir = dest_dir.trim_end_matches('/');
+        let name = src.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+        if name.is_empty() {
+            return Err(a.err("src", "`src` names no file or directory"));
         }
+        // `dest/` copies a file into that directory, under the source's name; a directory
+        // goes under its name unless `src` ends with `/` (its contents), as in Ansible.
+        let dest = if a.str("dest")?.ends_with('/') {
+            format!("{dest_dir}/{name}")
+        } else {
+            dest_dir.to_string()
+        };
+        let top = if src.ends_with('/') {
+            dest_dir.to_string()
+        } else {
+            format!("{dest_dir}/{name}")
+        };
         let mut copy = Copy::writer(&dest);
+        copy.directory_mode = a.opt_mode("directory_mode")?;
         copy.mode = a.opt_mode("mode")?;
         copy.owner = safe_write::check_owner(a, "owner")?;
         copy.group = safe_write::check_owner(a, "group")?;
@@ -82,25 +94,53 @@ impl RemoteCopy {
                 "`validate_in_place` is not supported with `remote_src`",
             ));
         }
-        Ok(RemoteCopy { src, copy })
+        Ok(RemoteCopy { src, copy, top })
     }
 
+    /// The source, the file destination and the tree's top (when it is another path).
     fn paths(&self) -> Vec<&str> {
-        vec![self.src.as_str(), self.copy.dest.as_str()]
+        let mut p = vec![self.src.trim_end_matches('/'), self.copy.dest.as_str()];
+        if self.top != self.copy.dest {
+            p.push(&self.top);
+        }
+        p
     }
 
     pub(crate) fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
-        let f = file_fact::parse(facts, &self.paths())?;
+        let (trees, facts) = copy_remote_tree::split(facts)?;
+        let paths = self.paths();
+        let f = file_fact::parse(facts, &paths)?;
         let (src, dest) = (&f[0], &f[1]);
         let d = &self.copy.dest;
+        let mut result = serde_json::Map::new();
+        result.insert("src".into(), Value::String(self.src.clone()));
         match src.kind {
+            Kind::File if self.src.ends_with('/') => {
+                return Err(format!("{} is a file, not a directory", self.src));
+            }
             Kind::File => {}
             Kind::Absent => return Err(format!("{} (`src`) does not exist on the host", self.src)),
             Kind::Dir => {
-                return Err(format!(
-                    "{} is a directory: `remote_src` copies single files (copy a tree with `command: cp -a` and `creates`, or ship it with a local `src`)",
-                    self.src
-                ));
+                let top_fact = f.last().expect("facts for every path");
+                if !matches!(top_fact.kind, Kind::Absent | Kind::Dir) {
+                    return Err(format!("{} exists and is not a directory", self.top));
+                }
+                let (changes, script) = self.tree(&trees, &self.top, top_fact, src.mode)?;
+                result.insert("dest".into(), Value::String(self.top.clone()));
+                if changes.is_empty() {
+                    return Ok(Plan {
+                        result,
+                        ..Plan::ok()
+                    });
+                }
+                return Ok(Plan {
+                    result,
+                    ..Plan::script(
+                        changes,
+                        format!("{}{script}", safe_write::HEAD),
+                        vec![Resource::Path(self.top.clone())],
+                    )
+                });
             }
             _ => {
                 return Err(format!(
@@ -154,8 +194,6 @@ impl RemoteCopy {
             }
             _ => return Err(format!("{d} exists and is not a regular file")),
         }
-        let mut result = serde_json::Map::new();
-        result.insert("src".into(), Value::String(self.src.clone()));
         result.insert("dest".into(), Value::String(d.clone()));
         if changes.is_empty() {
             return Ok(Plan {
@@ -181,13 +219,14 @@ mod tests {
         RemoteCopy {
             src: "/srv/app.conf".into(),
             copy,
+            top: "/etc/app.conf".into(),
         }
     }
 
     /// A probe of /srv/app.conf and /etc/app.conf as recorded on Debian 12 (both 0644
     /// root:root), with these checksums.
     fn recorded(src: &str, dest: Option<&str>) -> String {
-        let mut s = String::new();
+        let mut s = String::from("facts\n");
         if dest.is_none() {
             s.push_str("absent\t1\n");
         }
@@ -236,14 +275,17 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_or_directory_source_is_an_error() {
-        let e = rc().plan("absent\t0\nabsent\t1\nstats\n").unwrap_err();
+    fn a_missing_source_or_a_file_in_the_trees_way_is_an_error() {
+        let e = rc()
+            .plan("facts\nabsent\t0\nabsent\t1\nstats\n")
+            .unwrap_err();
         assert!(e.contains("does not exist on the host"), "{e}");
-        let dir = "stats\nstat\tdirectory\t755\troot\troot\t0\t0\t\"/srv/app.conf\"\nstat\tregular file\t644\troot\troot\t0\t0\t\"/etc/app.conf\"\nsums\t 1\n".to_string()
+        let dir = "facts\nstats\nstat\tdirectory\t755\troot\troot\t0\t0\t\"/srv/app.conf\"\nstat\tregular file\t644\troot\troot\t0\t0\t\"/etc/app.conf\"\nsums\t 1\n".to_string()
             + &"a".repeat(64)
             + "  /etc/app.conf\n";
+        // A directory whose copy would go where a file is.
         let e = rc().plan(&dir).unwrap_err();
-        assert!(e.contains("is a directory"), "{e}");
+        assert_eq!(e, "/etc/app.conf exists and is not a directory");
         assert!(rc().plan("").is_err());
     }
 
@@ -258,6 +300,7 @@ mod tests {
         let r = RemoteCopy {
             src: format!("{d}/src"),
             copy,
+            top: format!("{d}/dest/src"),
         };
         let run = |s: &str| {
             let out = std::process::Command::new("/bin/sh")
@@ -281,5 +324,84 @@ mod tests {
         assert_eq!(m.permissions().mode() & 0o777, 0o600);
         let facts = run(&super::super::Module::probe(&r).unwrap());
         assert!(r.plan(&facts).unwrap().changes.is_empty());
+    }
+
+    /// A tree, copied here as the test's user: `src/` into `dest`, then converged, then one
+    /// file changed on the source side.
+    #[test]
+    fn a_tree_is_copied_and_converges() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        std::fs::create_dir_all(dir.path().join("rel/sub/deeper")).unwrap();
+        std::fs::write(dir.path().join("rel/a.txt"), "a\n").unwrap();
+        std::fs::write(dir.path().join("rel/sub/b.txt"), "b\n").unwrap();
+        std::fs::create_dir_all(dir.path().join("out")).unwrap();
+        std::fs::write(dir.path().join("out/extra"), "kept\n").unwrap();
+        let mut copy = Copy::writer(&format!("{d}/out"));
+        copy.directory_mode = Some(0o750);
+        let r = RemoteCopy {
+            src: format!("{d}/rel/"),
+            copy,
+            top: format!("{d}/out"),
+        };
+        let run = |s: &str| {
+            let out = std::process::Command::new("/bin/sh")
+                .arg("-c")
+                .arg(s)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{out:?}");
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let probe = super::super::Module::probe(&r).unwrap();
+        let p = r.plan(&run(&probe)).unwrap();
+        let mut sums: Vec<String> = p
+            .changes
+            .iter()
+            .map(|c| c.summary.replace(&d, "D"))
+            .collect();
+        sums.sort();
+        assert_eq!(
+            sums,
+            [
+                "D/out: mode 0755 → 0750",
+                "create D/out/a.txt (a copy of D/rel/a.txt)",
+                "create D/out/sub/b.txt (a copy of D/rel/sub/b.txt)",
+                "create directory D/out/sub",
+                "create directory D/out/sub/deeper",
+            ],
+            "{:?}",
+            p.changes
+        );
+        let Run::Script(s) = &p.run else { panic!() };
+        run(s);
+        let read = |p: &str| std::fs::read_to_string(dir.path().join(p)).unwrap();
+        assert_eq!(
+            read("out/a.txt") + &read("out/sub/b.txt") + &read("out/extra"),
+            "a\nb\nkept\n"
+        );
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &str| {
+            std::fs::metadata(dir.path().join(p))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o7777
+        };
+        assert_eq!(mode("out/sub/deeper"), 0o750);
+        let p = r.plan(&run(&probe)).unwrap();
+        assert!(p.changes.is_empty(), "{:?}", p.changes);
+        std::fs::write(dir.path().join("rel/sub/b.txt"), "b2\n").unwrap();
+        let p = r.plan(&run(&probe)).unwrap();
+        let sums: Vec<String> = p
+            .changes
+            .iter()
+            .map(|c| c.summary.replace(&d, "D"))
+            .collect();
+        assert_eq!(sums, ["update D/out/sub/b.txt from D/rel/sub/b.txt"]);
+        // A link in the source is refused, by the probe's own words.
+        std::os::unix::fs::symlink("/etc/passwd", dir.path().join("rel/link")).unwrap();
+        let e = r.plan(&run(&probe)).unwrap_err();
+        assert!(e.contains("not a file or a directory"), "{e}");
     }
 }

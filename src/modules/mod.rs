@@ -13,6 +13,7 @@ pub(crate) mod blockinfile;
 pub(crate) mod command;
 pub(crate) mod copy;
 pub(crate) mod copy_remote;
+pub(crate) mod copy_remote_tree;
 pub(crate) mod cron;
 pub(crate) mod deb822_repository;
 pub(crate) mod django_manage;
