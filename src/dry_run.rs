@@ -65,7 +65,9 @@ impl DryRun {
             }
             return o;
         }
-        if (plan.uncertain || stale)
+        // A change not made leaves out what only making it tells (a key `user` generates): a
+        // task that reads such a field is then `may-change`, not failed.
+        if (plan.uncertain || stale || !plan.changes.is_empty())
             && let Some(r) = &task.register
         {
             self.unknown.push(r.clone());
@@ -139,7 +141,7 @@ mod tests {
                 false,
                 false,
                 Changed,
-                false,
+                true,
                 true,
             ),
             (

@@ -69,8 +69,8 @@ pub(crate) fn apply(
                 }
             }
             Run::Http(req) => match t.http(req) {
-                Ok((status, body)) => {
-                    let (v, bad) = crate::modules::uri::check(req, status, &body);
+                Ok(resp) => {
+                    let (v, bad) = crate::modules::uri::check(req, &resp);
                     value = v;
                     if let Some(m) = bad {
                         failed = true;

@@ -16,6 +16,8 @@ pub(crate) struct Request {
     pub(crate) return_content: bool,
     pub(crate) timeout: u64,
     pub(crate) headers: Vec<(String, String)>,
+    /// Sent with a Content-Length (the task's `body`, serialised as `body_format` says).
+    pub(crate) body: Option<Vec<u8>>,
     /// `https://`: TLS spoken by plumb itself, over the same tunnel.
     pub(crate) tls: Option<Tls>,
 }
@@ -28,11 +30,17 @@ pub(crate) struct Tls {
     pub(crate) ca_pem: Option<std::sync::Arc<Vec<u8>>>,
 }
 
-/// One request over `stream` (TLS on top for https): the status and the body.
-pub(crate) fn exchange<S: Read + Write>(
-    stream: &mut S,
-    req: &Request,
-) -> Result<(u16, String), String> {
+/// What the server answered.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Response {
+    pub(crate) status: u16,
+    /// As sent, in order.
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: String,
+}
+
+/// One request over `stream` (TLS on top for https): the status, headers and body.
+pub(crate) fn exchange<S: Read + Write>(stream: &mut S, req: &Request) -> Result<Response, String> {
     let Some(tls) = &req.tls else {
         return plain(stream, req);
     };
@@ -60,7 +68,7 @@ fn explain(e: String) -> String {
     }
 }
 
-fn plain<S: Read + Write>(stream: &mut S, req: &Request) -> Result<(u16, String), String> {
+fn plain<S: Read + Write>(stream: &mut S, req: &Request) -> Result<Response, String> {
     let default_port = if req.tls.is_some() { 443 } else { 80 };
     let host = if req.port == default_port {
         req.host.clone()
@@ -74,9 +82,17 @@ fn plain<S: Read + Write>(stream: &mut S, req: &Request) -> Result<(u16, String)
     for (k, v) in &req.headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
+    let mut out = Vec::new();
+    if let Some(b) = &req.body {
+        head.push_str(&format!("Content-Length: {}\r\n", b.len()));
+    }
     head.push_str("\r\n");
+    out.extend_from_slice(head.as_bytes());
+    if let Some(b) = &req.body {
+        out.extend_from_slice(b);
+    }
     stream
-        .write_all(head.as_bytes())
+        .write_all(&out)
         .and_then(|_| stream.flush())
         .map_err(|e| format!("{}: {e}", req.url))?;
     let mut raw = Vec::new();
@@ -184,7 +200,7 @@ impl rustls::client::danger::ServerCertVerifier for AnyCert {
     }
 }
 
-fn parse_response(raw: &[u8]) -> Result<(u16, String), String> {
+fn parse_response(raw: &[u8]) -> Result<Response, String> {
     if raw.is_empty() {
         return Err("connection closed without a response".into());
     }
@@ -203,10 +219,17 @@ fn parse_response(raw: &[u8]) -> Result<(u16, String), String> {
         .next()
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| format!("bad status line: `{status_line}`"))?;
-    Ok((
+    let headers = head
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    Ok(Response {
         status,
-        String::from_utf8_lossy(&raw[split + 4..]).into_owned(),
-    ))
+        headers,
+        body: String::from_utf8_lossy(&raw[split + 4..]).into_owned(),
+    })
 }
 
 #[cfg(test)]
@@ -225,11 +248,11 @@ mod tests {
 
     #[test]
     fn parses_a_response() {
-        let (s, body) =
-            parse_response(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<h1>Hello</h1>")
-                .unwrap();
-        assert_eq!(s, 200);
-        assert_eq!(body, "<h1>Hello</h1>");
+        let r = parse_response(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<h1>Hello</h1>")
+            .unwrap();
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body, "<h1>Hello</h1>");
+        assert_eq!(r.headers, [("Content-Type".into(), "text/html".into())]);
         assert!(parse_response(b"").is_err());
         assert!(parse_response(b"SSH-2.0-OpenSSH\r\n\r\n").is_err());
     }

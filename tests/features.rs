@@ -394,3 +394,23 @@ fn extra_vars_win_over_task_block_and_role_vars() {
     assert_eq!(r.task_msg("here", "task level"), "task");
     assert_eq!(r.task_msg("here", "block level"), "block");
 }
+
+#[test]
+fn debug_with_verbosity_is_skipped_below_that_many_v() {
+    let dir = project(&[(
+        "site.yml",
+        "- hosts: all\n  tasks:\n    - name: always\n      debug: {msg: hi}\n    - name: chatty\n      debug: {msg: details, verbosity: 2}\n",
+    )]);
+    for (extra, status, msg) in [
+        (&[][..], "skipped", "Verbosity threshold not met."),
+        (&["-v"][..], "skipped", "Verbosity threshold not met."),
+        (&["-vv"][..], "ok", "details"),
+    ] {
+        let r = run(dir.path(), "apply", extra);
+        assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+        let s = r.statuses("here");
+        assert_eq!(s[0], ("always".into(), "ok".into()), "{extra:?}");
+        assert_eq!(s[1], ("chatty".into(), status.into()), "{extra:?}");
+        assert_eq!(r.task_msg("here", "chatty"), msg, "{extra:?}");
+    }
+}

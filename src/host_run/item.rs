@@ -50,7 +50,14 @@ impl<'a> HostRun<'a> {
                 o.value = iv.result();
                 return Ok(Some(o));
             }
-            Action::Debug(m) => return Ok(Some(Outcome::new(Status::Ok, m.clone()))),
+            Action::Debug(_, v) if *v > self.r.opts.verbose => {
+                // Ansible's own words for it.
+                return Ok(Some(Outcome::new(
+                    Status::Skipped,
+                    "Verbosity threshold not met.",
+                )));
+            }
+            Action::Debug(m, _) => return Ok(Some(Outcome::new(Status::Ok, m.clone()))),
             Action::Fail(m) => return Ok(Some(Outcome::new(Status::Failed, m.clone()))),
             Action::Assert(a) => {
                 use crate::modules::assert::Verdict;

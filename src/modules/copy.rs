@@ -383,20 +383,23 @@ impl Copy {
     /// arguments, else from the file being replaced (its probed numeric ids and mode), else
     /// 0644 and the remote user. The script must start with `safe_write::HEAD`.
     pub(crate) fn write(&self, e: &Entry, old: Option<&FileFact>) -> String {
-        let (dir, name) = safe_write::split(&e.dest);
-        let t = safe_write::temp_name("");
-        let n = quote(&format!("./{name}"));
-        let dest = quote(&e.dest);
-        let mut s = format!(
-            "( plumb_cd {}\nplumb_open {t} {dest}\nbase64 -d >&3 <<'PLUMB_EOF'\n",
-            quote(&dir)
-        );
+        let mut fill = String::from("base64 -d >&3 <<'PLUMB_EOF'\n");
         let b64 = base64::engine::general_purpose::STANDARD.encode(e.content.as_slice());
         for chunk in b64.as_bytes().chunks(76) {
-            s.push_str(std::str::from_utf8(chunk).expect("base64 is ascii"));
-            s.push('\n');
+            fill.push_str(std::str::from_utf8(chunk).expect("base64 is ascii"));
+            fill.push('\n');
         }
-        s.push_str("PLUMB_EOF\n");
+        fill.push_str("PLUMB_EOF\n");
+        self.write_with(&e.dest, &fill, old)
+    }
+
+    /// `write` of the file at `dest` whose content `fill` (sh) writes to fd 3.
+    pub(crate) fn write_with(&self, dest: &str, fill: &str, old: Option<&FileFact>) -> String {
+        let (dir, name) = safe_write::split(dest);
+        let t = safe_write::temp_name("");
+        let n = quote(&format!("./{name}"));
+        let dest = quote(dest);
+        let mut s = format!("( plumb_cd {}\nplumb_open {t} {dest}\n{fill}", quote(&dir));
         let (owner, group, mode) = self.attrs_of(old);
         // chown before chmod: chown clears setuid/setgid.
         s.push_str(&format!(

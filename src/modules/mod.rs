@@ -12,6 +12,8 @@ pub(crate) mod authorized_key;
 pub(crate) mod blockinfile;
 pub(crate) mod command;
 pub(crate) mod copy;
+pub(crate) mod copy_remote;
+pub(crate) mod copy_remote_tree;
 pub(crate) mod cron;
 pub(crate) mod deb822_repository;
 pub(crate) mod django_manage;
@@ -61,6 +63,7 @@ pub(crate) mod ufw;
 pub(crate) mod unarchive;
 pub(crate) mod uri;
 pub(crate) mod user;
+pub(crate) mod user_key;
 pub(crate) mod wait_for;
 
 use crate::error::{Error, Result};
@@ -245,7 +248,8 @@ pub(crate) enum Action {
     Module(Arc<dyn Module>),
     // Engine actions, not modules: they touch nothing on the host; the engine acts on them
     // itself (prints a message, runs the notified handlers, or does nothing).
-    Debug(String),
+    /// `debug`: its message, and the `-v` count it needs to be shown (`verbosity`).
+    Debug(String, u8),
     /// `fail`: the task fails with this message.
     Fail(String),
     /// `assert`: judged on the host's variables.
@@ -268,7 +272,8 @@ pub(crate) struct BuildCtx<'a> {
 }
 
 impl Action {
-    /// `debug`: its message, from `msg` or the variable named by `var`.
+    /// `debug`: its message, from `msg` or the variable named by `var`; with `verbosity: N`
+    /// it is skipped unless plumb runs with at least N `-v`, as in Ansible.
     fn debug(a: &Getter, ctx: &BuildCtx) -> Result<Action> {
         let msg = match (a.raw("msg"), a.raw("var")) {
             (Some(Value::String(s)), _) => s.clone(),
@@ -279,7 +284,10 @@ impl Action {
             }
             _ => "Hello world!".into(),
         };
-        Ok(Action::Debug(msg))
+        let verbosity = a.opt_u64("verbosity")?.unwrap_or(0);
+        let verbosity = u8::try_from(verbosity)
+            .map_err(|_| a.err("verbosity", "`verbosity` must be at most 255"))?;
+        Ok(Action::Debug(msg, verbosity))
     }
 
     /// `fail`: Ansible's default message unless `msg` says otherwise.

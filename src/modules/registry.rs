@@ -54,9 +54,13 @@ const MODULES: &[Spec] = &[
         name: "copy", listed: &[], aliases: &[],
         marks: &[],
         args: &["src", "content", "dest", "mode", "owner", "group", "backup", "validate",
-            "validate_in_place", "force", "directory_mode"],
+            "validate_in_place", "force", "directory_mode", "remote_src"],
         required: &[(&["src", "content"], "src` or `content"), (&["dest"], "dest")],
-        free_form: false, build: |a, ctx| module(copy::Copy::build(a, ctx, false)?),
+        free_form: false, build: |a, ctx| if a.bool("remote_src", false)? {
+            module(copy_remote::RemoteCopy::build(a)?)
+        } else {
+            module(copy::Copy::build(a, ctx, false)?)
+        },
     },
     Spec {
         name: "template", listed: &[], aliases: &[],
@@ -85,7 +89,9 @@ const MODULES: &[Spec] = &[
         name: "user", listed: &[], aliases: &[],
         marks: &[],
         args: &["name", "state", "uid", "group", "groups", "append", "shell", "home",
-            "create_home", "createhome", "system", "comment", "remove"],
+            "create_home", "createhome", "system", "comment", "remove", "force", "password",
+            "update_password", "generate_ssh_key", "ssh_key_bits", "ssh_key_type",
+            "ssh_key_file", "ssh_key_comment", "ssh_key_passphrase"],
         required: &[(&["name"], "name")],
         free_form: false, build: |a, _| module(user::User::build(a)?),
     },
@@ -128,14 +134,14 @@ const MODULES: &[Spec] = &[
         name: "uri", listed: &[], aliases: &[],
         marks: &[Mark::RunsInPlan],
         args: &["url", "method", "status_code", "return_content", "timeout", "headers",
-            "validate_certs", "ca_path"],
+            "validate_certs", "ca_path", "body", "body_format"],
         required: &[(&["url"], "url")],
         free_form: false, build: |a, ctx| module(uri::Uri::build(a, ctx.base_dir)?),
     },
     Spec {
         name: "debug", listed: &[], aliases: &[],
         marks: &[Mark::PrintsOnly],
-        args: &["msg", "var"],
+        args: &["msg", "var", "verbosity"],
         required: &[],
         free_form: false, build: Action::debug,
     },

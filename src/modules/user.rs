@@ -1,11 +1,16 @@
 //! `user`: a local account present (uid, primary and supplementary groups, shell, home,
-//! comment) or absent, read with `getent` and `id`, changed with shadow-utils.
+//! comment, password hash, an SSH key) or absent, read with `getent` and `id`, changed with
+//! shadow-utils. The password hash never appears in the probe's output (it prints a digest of
+//! the shadow entry's hash), in a change, or in the script as logged (a heredoc, which the
+//! logged sketch hides).
 
 use super::args::Getter;
 use super::group::check_name;
+use super::user_key::{KeyFact, SshKey};
 use super::{Change, Plan, Resource};
 use crate::error::Result;
 use crate::shell::quote;
+use serde_json::Value;
 
 #[derive(Debug, Clone)]
 pub(crate) struct User {
@@ -24,6 +29,13 @@ pub(crate) struct User {
     pub(crate) comment: Option<String>,
     /// `state: absent` with `remove: true` also removes the home directory.
     pub(crate) remove: bool,
+    /// `state: absent` with `force: true`: `userdel -f`.
+    pub(crate) force: bool,
+    /// An already-hashed crypt string, as Ansible takes it.
+    pub(crate) password: Option<String>,
+    /// `update_password: always` (the default); `on_create` sets it only on a new user.
+    pub(crate) update_password: bool,
+    pub(crate) ssh_key: Option<SshKey>,
 }
 
 /// An account as `getent passwd` and `id` print it.
@@ -55,6 +67,17 @@ impl User {
         if let Some(g) = a.opt_str("group")? {
             check_name(a, "group", &g)?;
         }
+        let password = a.opt_str("password")?;
+        if password
+            .as_deref()
+            .is_some_and(|p| p.contains([':', '\n', '\r']))
+        {
+            // Said without the value: it is a secret.
+            return Err(a.err(
+                "password",
+                "`password` must be a crypt hash (one line, no `:`)",
+            ));
+        }
         Ok(User {
             present: a.choice("state", &["present", "absent"], "present")? == "present",
             uid: a.opt_u64("uid")?,
@@ -72,15 +95,29 @@ impl User {
             system: a.bool("system", false)?,
             comment: a.opt_str("comment")?,
             remove: a.bool("remove", false)?,
+            force: a.bool("force", false)?,
+            password,
+            update_password: a.choice("update_password", &["always", "on_create"], "always")?
+                == "always",
+            ssh_key: SshKey::build(a)?,
             name,
         })
     }
 
     pub(crate) fn reads(&self) -> Vec<Resource> {
-        vec![
+        let mut r = vec![
             Resource::Path("/etc/passwd".into()),
             Resource::Path("/etc/group".into()),
-        ]
+        ];
+        if self.compares_password() {
+            r.push(Resource::Path("/etc/shadow".into()));
+        }
+        r
+    }
+
+    /// Whether the probe compares the password with the shadow entry.
+    fn compares_password(&self) -> bool {
+        self.present && self.update_password && self.password.is_some()
     }
 
     pub(crate) fn probe(&self) -> String {
@@ -92,10 +129,24 @@ impl User {
         } else {
             ""
         };
+        // Only a digest of the shadow entry's hash: probe output is logged with -v.
+        let shadow = if self.compares_password() {
+            format!(
+                "if s=$(getent shadow -- {n}); then printf 'shadow\\t%s\\n' \
+                 \"$(printf '%s\\n' \"$s\" | cut -d: -f2 | sha256sum | cut -d' ' -f1)\"; \
+                 else printf 'shadow\\t?\\n'; fi; "
+            )
+        } else {
+            String::new()
+        };
+        let key = match (&self.ssh_key, self.present) {
+            (Some(k), true) => k.probe(&n),
+            _ => String::new(),
+        };
         format!(
             "if p=$(getent passwd -- {n}); then printf 'passwd\\t%s\\n' \"$p\"; \
              printf 'primary\\t%s\\n' \"$(id -gn -- {n})\"; printf 'groups\\t%s\\n' \"$(id -Gn -- {n})\"; \
-             {default_home}fi\n"
+             {shadow}{key}{default_home}fi\n"
         )
     }
 
@@ -136,21 +187,37 @@ impl User {
     }
 
     pub(crate) fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
-        let (default_home, facts): (Vec<&str>, Vec<&str>) =
-            facts.lines().partition(|l| l.starts_with("defaulthome\t"));
-        let default_home = default_home
-            .first()
-            .map_or("/home", |l| l["defaulthome\t".len()..].trim());
-        let now = Self::parse(&facts.join("\n"))?;
+        let mut default_home = "/home";
+        let mut shadow = None;
+        let (mut key_lines, mut rest) = (Vec::new(), Vec::new());
+        for l in facts.lines() {
+            match l.split_once('\t').map_or(l, |(tag, _)| tag) {
+                "defaulthome" => default_home = l["defaulthome\t".len()..].trim(),
+                "shadow" => shadow = Some(l["shadow\t".len()..].trim()),
+                "key" | "pub" | "fingerprint" => key_lines.push(l),
+                _ => rest.push(l),
+            }
+        }
+        let now = Self::parse(&rest.join("\n"))?;
+        let key = SshKey::parse(&key_lines)?;
         let n = quote(&self.name);
         let mut changes = Vec::new();
         let mut script = String::from("set -e\n");
+        let mut result = self.result(now.as_ref());
+        // Whether the script runs useradd, usermod or userdel (which write the account files).
+        let mut account = now.is_some() != self.present;
         match (&now, self.present) {
-            (None, false) => return Ok(Plan::ok()),
+            (None, false) => {
+                return Ok(Plan {
+                    result,
+                    ..Plan::ok()
+                });
+            }
             (Some(_), false) => {
                 changes.push(Change::new(format!("remove user {}", self.name)));
                 let r = if self.remove { " -r" } else { "" };
-                script.push_str(&format!("userdel{r} -- {n}\n"));
+                let f = if self.force { " -f" } else { "" };
+                script.push_str(&format!("userdel{r}{f} -- {n}\n"));
             }
             (None, true) => {
                 let mut c = String::from("useradd");
@@ -178,6 +245,10 @@ impl User {
                 c.push_str(if self.create_home { " -m" } else { " -M" });
                 changes.push(Change::new(format!("create user {}", self.name)));
                 script.push_str(&format!("{c} -- {n}\n"));
+                if let Some(p) = &self.password {
+                    changes.push(Change::new(format!("user {}: password set", self.name)));
+                    script.push_str(&self.set_password(p));
+                }
             }
             (Some(f), true) => {
                 let mut flags = Vec::new();
@@ -245,13 +316,60 @@ impl User {
                         say(words.join("; "), format!("-G {}", quote(&want.join(","))));
                     }
                 }
-                if flags.is_empty() {
-                    return Ok(Plan::ok());
+                account = !flags.is_empty();
+                if account {
+                    script.push_str(&format!("usermod {} -- {n}\n", flags.join(" ")));
                 }
-                script.push_str(&format!("usermod {} -- {n}\n", flags.join(" ")));
+                if let Some(p) = self.password.as_ref().filter(|_| self.compares_password()) {
+                    match shadow {
+                        Some(d) if d == super::copy::sha256_hex(format!("{p}\n").as_bytes()) => {}
+                        Some("?") => {
+                            return Err(format!(
+                                "cannot read the shadow entry of {} (run as root: `become: true`)",
+                                self.name
+                            ));
+                        }
+                        Some(_) => {
+                            changes
+                                .push(Change::new(format!("user {}: password changed", self.name)));
+                            script.push_str(&self.set_password(p));
+                        }
+                        None => return Err("the probe printed no shadow line".into()),
+                    }
+                }
             }
         }
-        let mut writes = self.reads();
+        if let (Some(k), true) = (&self.ssh_key, self.present) {
+            match (&now, &key) {
+                (Some(f), Some(KeyFact { present: true, .. })) => {
+                    result.extend(k.result(&f.home, key.as_ref().expect("matched")));
+                }
+                (Some(_), None) => return Err("the probe printed no key line".into()),
+                _ => {
+                    changes.push(Change::new(format!(
+                        "user {}: generate SSH key {} ({})",
+                        self.name, k.file, k.kind
+                    )));
+                    script.push_str(&k.script(&n));
+                }
+            }
+        }
+        if changes.is_empty() {
+            return Ok(Plan {
+                result,
+                ..Plan::ok()
+            });
+        }
+        // What the script touches: the account files when it runs useradd, usermod or
+        // userdel; the shadow file for a password; the home for a new user or a key.
+        let mut writes = Vec::new();
+        if account {
+            writes.push(Resource::Path("/etc/passwd".into()));
+            writes.push(Resource::Path("/etc/group".into()));
+        }
+        if account || script.contains("\nchpasswd") {
+            writes.push(Resource::Path("/etc/shadow".into()));
+        }
         // A new user's home is written too (useradd -m copies /etc/skel there), so later
         // tasks under it are probed again instead of trusting a probe taken before.
         let new_home = (now.is_none() && self.present && self.create_home)
@@ -264,7 +382,37 @@ impl User {
         {
             writes.push(Resource::Path(h));
         }
-        Ok(Plan::script(changes, script, writes))
+        if let Some(k) = self.ssh_key.as_ref().filter(|k| k.file.starts_with('/')) {
+            writes.push(Resource::Path(k.file.clone()));
+        }
+        Ok(Plan {
+            result,
+            ..Plan::script(changes, script, writes)
+        })
+    }
+
+    /// Sh that sets the password hash `p`: in a heredoc, so the logged script hides it.
+    fn set_password(&self, p: &str) -> String {
+        format!("chpasswd -e <<'PLUMB_EOF'\n{}:{p}\nPLUMB_EOF\n", self.name)
+    }
+
+    /// What Ansible registers besides `changed`: the account's name and state, its values
+    /// when it exists, and never the password.
+    fn result(&self, now: Option<&UserFact>) -> serde_json::Map<String, Value> {
+        let mut m = serde_json::Map::new();
+        m.insert("name".into(), Value::String(self.name.clone()));
+        let state = if self.present { "present" } else { "absent" };
+        m.insert("state".into(), Value::String(state.into()));
+        if let (Some(f), true) = (now, self.present) {
+            m.insert("uid".into(), f.uid.into());
+            m.insert("home".into(), Value::String(f.home.clone()));
+            m.insert("shell".into(), Value::String(f.shell.clone()));
+            m.insert("comment".into(), Value::String(f.comment.clone()));
+        }
+        if self.password.is_some() {
+            m.insert("password".into(), "NOT_LOGGING_PASSWORD".into());
+        }
+        m
     }
 }
 
@@ -287,6 +435,10 @@ mod tests {
             system: true,
             comment: None,
             remove: false,
+            force: false,
+            password: None,
+            update_password: true,
+            ssh_key: None,
         }
     }
 
@@ -387,5 +539,87 @@ mod tests {
         assert!(u.plan("").unwrap().changes.is_empty());
         assert!(User::parse("passwd\tapp:x\n").is_err());
         assert!(User::parse("primary\tapp\n").is_err());
+    }
+
+    // A SHA-512 crypt hash of "secret" (`openssl passwd -6 -salt plumbsalt secret`).
+    const HASH: &str = "$6$plumbsalt$ipA6HiVUVZsG1JSetZkMIasshE/Hoh/2b.BVxzg/qFXtMAKsDqrv/yd5fqsDPJ2YRNYiBPmV3QDyxqIWs5YXc/";
+
+    #[test]
+    fn the_password_is_compared_by_digest_and_never_shown() {
+        let mut u = user();
+        u.password = Some(HASH.into());
+        let digest = crate::modules::copy::sha256_hex(format!("{HASH}\n").as_bytes());
+        // The probe reads the shadow entry only to print its digest.
+        assert!(u.probe().contains("getent shadow"), "{}", u.probe());
+        let same = format!("{THERE}shadow\t{digest}\n");
+        let p = u.plan(&same).unwrap();
+        assert!(p.changes.is_empty());
+        assert_eq!(p.result["password"], "NOT_LOGGING_PASSWORD");
+        assert_eq!(p.result["home"], "/srv/app");
+        let other = format!("{THERE}shadow\t{}\n", "0".repeat(64));
+        let p = u.plan(&other).unwrap();
+        assert_eq!(p.changes[0].summary, "user app: password changed");
+        let Run::Script(s) = &p.run else { panic!() };
+        assert!(s.contains(&format!(
+            "chpasswd -e <<'PLUMB_EOF'\napp:{HASH}\nPLUMB_EOF\n"
+        )));
+        // Not in what is logged with -v either.
+        assert!(!crate::execute::sketch(s).contains("plumbsalt"), "{s}");
+        // A probe that could not read the entry is an error, never "no change".
+        let e = u.plan(&format!("{THERE}shadow\t?\n")).unwrap_err();
+        assert!(e.contains("become"), "{e}");
+        assert!(u.plan(THERE).is_err());
+        // A new user gets it after useradd.
+        let p = u.plan("").unwrap();
+        let sums: Vec<&str> = p.changes.iter().map(|c| c.summary.as_str()).collect();
+        assert_eq!(sums, ["create user app", "user app: password set"]);
+        // on_create: an existing user's password is not read, nor changed.
+        u.update_password = false;
+        assert!(!u.probe().contains("shadow"));
+        assert!(u.plan(THERE).unwrap().changes.is_empty());
+        assert_eq!(u.plan("").unwrap().changes.len(), 2);
+    }
+
+    #[test]
+    fn an_ssh_key_is_made_once_and_registered() {
+        let mut u = user();
+        u.ssh_key = Some(SshKey {
+            file: ".ssh/id_rsa".into(),
+            kind: "rsa".into(),
+            bits: Some(2048),
+            comment: None,
+        });
+        assert!(u.probe().contains("ssh-keygen -lf"), "{}", u.probe());
+        let p = u.plan(&format!("{THERE}key\tabsent\n")).unwrap();
+        assert_eq!(
+            p.changes[0].summary,
+            "user app: generate SSH key .ssh/id_rsa (rsa)"
+        );
+        let Run::Script(s) = &p.run else { panic!() };
+        assert!(s.contains("ssh-keygen -q -t rsa -b 2048 -C \"ansible-generated on $(uname -n)\" -N '' -f \"$f\""), "{s}");
+        let there = format!(
+            "{THERE}key\tpresent\npub\tssh-rsa AAAAB3Nza app@h\nfingerprint\t2048 SHA256:x app@h (RSA)\n"
+        );
+        let p = u.plan(&there).unwrap();
+        assert!(p.changes.is_empty());
+        assert_eq!(p.result["ssh_key_file"], "/srv/app/.ssh/id_rsa");
+        assert_eq!(p.result["ssh_public_key"], "ssh-rsa AAAAB3Nza app@h");
+        // Missing key facts for an existing user: an error.
+        assert!(u.plan(THERE).is_err());
+        // A new user: made after useradd.
+        let p = u.plan("").unwrap();
+        assert_eq!(p.changes.len(), 2);
+    }
+
+    #[test]
+    fn force_and_remove_on_absent() {
+        let mut u = user();
+        u.present = false;
+        u.force = true;
+        u.remove = true;
+        let Run::Script(s) = u.plan(THERE).unwrap().run else {
+            panic!()
+        };
+        assert!(s.contains("userdel -r -f -- app"), "{s}");
     }
 }

@@ -89,7 +89,7 @@ impl Transport for Local {
         self.become_pass = super::BecomePass::new(password);
     }
 
-    fn http(&mut self, req: &Request) -> Result<(u16, String), HttpError> {
+    fn http(&mut self, req: &Request) -> Result<crate::http::Response, HttpError> {
         let addr = (req.host.as_str(), req.port)
             .to_socket_addrs()
             .map_err(|e| HttpError::Request(format!("{}: {e}", req.host)))?

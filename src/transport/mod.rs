@@ -55,7 +55,7 @@ pub(crate) trait Transport: Send {
     fn run(&mut self, script: &str, sudo_user: Option<&str>) -> Result<Output, TransportError>;
 
     /// An HTTP request made from the host's side of the connection.
-    fn http(&mut self, req: &Request) -> Result<(u16, String), HttpError>;
+    fn http(&mut self, req: &Request) -> Result<crate::http::Response, HttpError>;
 
     /// The sudo password to use for `become`, if any.
     fn set_become_password(&mut self, password: Option<String>);

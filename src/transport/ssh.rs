@@ -194,7 +194,7 @@ impl Transport for Ssh {
         self.become_pass = super::BecomePass::new(password);
     }
 
-    fn http(&mut self, req: &Request) -> Result<(u16, String), HttpError> {
+    fn http(&mut self, req: &Request) -> Result<crate::http::Response, HttpError> {
         // The task's own timeout, for each wait and for the whole request: an endpoint that
         // accepts and never answers fails after it, not after --command-timeout.
         let limit = Duration::from_secs(req.timeout.max(1));
