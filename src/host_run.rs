@@ -35,6 +35,11 @@ pub(crate) struct Shared<'a> {
     /// Set when a host fails in a play with `any_errors_fatal`: the others stop before their
     /// next task.
     pub(crate) abort: &'a std::sync::atomic::AtomicBool,
+    /// Where `meta: end_play` ended the play (a task's index, `usize::MAX` while it goes
+    /// on): every host stops there, none failed. Hosts run free, so one that is behind runs up
+    /// to that task, as Ansible's hosts all reach it; one already past it (its own `when` was
+    /// false) stops before its next task.
+    pub(crate) end_play: &'a std::sync::atomic::AtomicUsize,
 }
 
 pub(crate) struct HostRun<'a> {
@@ -64,6 +69,10 @@ pub(crate) struct HostRun<'a> {
     stop_msg: String,
     /// The current task has `no_log`.
     quiet: bool,
+    /// A `meta: end_host` or `end_play` ran: the host's play ends, not failed.
+    ended: bool,
+    /// The index of the task the host is at (in `play.tasks`).
+    pos: usize,
 }
 
 impl<'a> HostRun<'a> {
@@ -126,6 +135,8 @@ impl<'a> HostRun<'a> {
             dry: DryRun::default(),
             stop_msg: String::new(),
             quiet: false,
+            ended: false,
+            pos: 0,
         };
         let result = hr.run_play();
         hr.t.close();
@@ -136,7 +147,7 @@ impl<'a> HostRun<'a> {
                 } else {
                     HostStatus::Ok
                 },
-                String::new(),
+                hr.stop_msg,
             ),
             Ok((true, _)) => {
                 fatal();
@@ -198,9 +209,19 @@ impl<'a> HostRun<'a> {
         }
         let mut changed = false;
         let mut blocks = crate::block::Blocks::new(&self.play.blocks);
-        for task in &self.play.tasks {
-            // Not taken by --tags / --skip-tags: not run, not reported (flush_handlers always is).
-            if task.module != "meta" && !self.r.opts.tags.selects(&task.tags) {
+        for (pos, task) in self.play.tasks.iter().enumerate() {
+            self.pos = pos;
+            let flush = task.module == "meta"
+                && task
+                    .args
+                    .map
+                    .get("_raw")
+                    .and_then(Value::as_str)
+                    .map(str::trim)
+                    == Some("flush_handlers");
+            // Not taken by --tags / --skip-tags: not run, not reported (flush_handlers always
+            // is; other meta tasks follow tags, as in ansible-core 2.11 and later).
+            if !flush && !self.r.opts.tags.selects(&task.tags) {
                 continue;
             }
             // Leaving a block whose failure nothing rescued fails the host here; inside one,
@@ -215,15 +236,12 @@ impl<'a> HostRun<'a> {
                 self.stop_msg = "stopped: another host failed and any_errors_fatal is set".into();
                 return Ok((true, changed));
             }
-            if task.module == "meta"
-                && task
-                    .args
-                    .map
-                    .get("_raw")
-                    .and_then(Value::as_str)
-                    .map(str::trim)
-                    == Some("flush_handlers")
-            {
+            // Notified handlers do not run after it, as in Ansible.
+            if self.r.end_play.load(std::sync::atomic::Ordering::SeqCst) <= pos {
+                self.stop_msg = "the play ended (meta: end_play)".into();
+                return Ok((false, changed));
+            }
+            if flush {
                 let (f, c) = self.flush_handlers()?;
                 changed |= c;
                 if f {
@@ -233,6 +251,9 @@ impl<'a> HostRun<'a> {
             }
             let (status, value) = self.run_task(task, false, &[], true)?;
             changed |= matches!(status, Status::Changed | Status::MayChange);
+            if self.ended {
+                return Ok((false, changed));
+            }
             if status == Status::Failed && !self.ignores(task) {
                 // A failure no rescue can make up for stops every host under any_errors_fatal.
                 let rescued = task.blocks.iter().any(|b| {
@@ -258,6 +279,11 @@ impl<'a> HostRun<'a> {
         if !blocks.finish() {
             return Ok((true, changed));
         }
+        if self.r.end_play.load(std::sync::atomic::Ordering::SeqCst) != usize::MAX {
+            self.stop_msg = "the play ended (meta: end_play)".into();
+            return Ok((false, changed));
+        }
+        self.pos = self.play.tasks.len();
         let (f, c) = self.flush_handlers()?;
         Ok((f, changed || c))
     }
@@ -277,6 +303,9 @@ impl<'a> HostRun<'a> {
                 status = Status::Changed;
             }
             changed |= status == Status::Changed;
+            if self.ended {
+                return Ok((false, changed));
+            }
             if status == Status::Failed && !self.ignores(h) {
                 return Ok((true, changed));
             }

@@ -13,7 +13,7 @@ use crate::serial::{StopRule, batches};
 use std::collections::{BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -24,6 +24,8 @@ pub(crate) struct Runner<'a> {
     /// Set when a host fails in a play with `any_errors_fatal`: the others stop before their
     /// next task.
     pub(crate) abort: AtomicBool,
+    /// Set by `meta: end_play`: the play's hosts stop, and its later batches do not run.
+    pub(crate) end_play: AtomicUsize,
     /// The sudo password for `become`, if one was given.
     pub(crate) become_pass: Option<String>,
 }
@@ -35,6 +37,7 @@ impl<'a> Runner<'a> {
             inv,
             opts,
             abort: AtomicBool::new(false),
+            end_play: AtomicUsize::new(usize::MAX),
             become_pass: None,
         }
     }
@@ -94,6 +97,7 @@ impl<'a> Runner<'a> {
                 check: self.opts.check,
             });
             self.abort.store(false, Ordering::SeqCst);
+            self.end_play.store(usize::MAX, Ordering::SeqCst);
             let serial = self.opts.serial.as_ref().unwrap_or(&play.serial);
             let rule = StopRule {
                 any_errors_fatal: play.any_errors_fatal,
@@ -107,6 +111,18 @@ impl<'a> Runner<'a> {
                             host: h.name.clone(),
                             status: HostStatus::NotRun,
                             msg: why.clone(),
+                            duration: Duration::ZERO,
+                        });
+                    }
+                    continue;
+                }
+                if self.end_play.load(Ordering::SeqCst) != usize::MAX {
+                    // Not failed: the play ended before their batch, as Ansible ends it.
+                    for h in batch {
+                        report.event(Event::Host {
+                            host: h.name.clone(),
+                            status: HostStatus::Ok,
+                            msg: "not run: the play ended (meta: end_play)".into(),
                             duration: Duration::ZERO,
                         });
                     }
@@ -171,6 +187,7 @@ impl<'a> Runner<'a> {
             playbook_dir: &play.dir,
             become_pass: self.become_pass.as_deref(),
             abort: &self.abort,
+            end_play: &self.end_play,
         };
         let shared = &shared;
         std::thread::scope(|s| {

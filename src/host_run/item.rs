@@ -20,6 +20,13 @@ impl<'a> HostRun<'a> {
         batch: &mut ItemBatch,
     ) -> std::result::Result<Option<Outcome>, TransportError> {
         let task = inst.task;
+        // A plan cannot say whether an end it cannot judge ends the play: it says so.
+        if self.check()
+            && crate::dry_run::end_meta(task).is_some()
+            && let Some(root) = self.dry.unknown_read(&task.when)
+        {
+            return Ok(Some(self.dry.depends(task, &root)));
+        }
         match inst.when(vars) {
             Ok(true) => {}
             Ok(false) => return Ok(Some(Outcome::new(Status::Skipped, ""))),
@@ -66,6 +73,28 @@ impl<'a> HostRun<'a> {
                 }));
             }
             Action::Noop | Action::FlushHandlers => return Ok(Some(Outcome::new(Status::Ok, ""))),
+            Action::EndPlay | Action::EndHost => {
+                let play = matches!(action, Action::EndPlay);
+                if play {
+                    self.r
+                        .end_play
+                        .fetch_min(self.pos, std::sync::atomic::Ordering::SeqCst);
+                }
+                self.ended = true;
+                self.stop_msg = match play {
+                    true => "the play ended here (meta: end_play)".into(),
+                    false => "the play ended here for this host (meta: end_host)".into(),
+                };
+                let msg = match play {
+                    true => "the play ends here, for every host",
+                    false => "the play ends here for this host",
+                };
+                return Ok(Some(Outcome::new(Status::Ok, msg)));
+            }
+            Action::ClearFacts => {
+                self.clear_facts();
+                return Ok(Some(Outcome::new(Status::Ok, "facts cleared")));
+            }
             _ => {}
         }
         self.run_action(inst, vars, action, batch)

@@ -1,0 +1,133 @@
+//! Ansible's `meta` actions, templated `environment`, `ignore_errors` and `become` on blocks and
+//! includes, and `ignore_unreachable`, run for real on the control machine
+//! (`ansible_connection=local`) in a temporary directory.
+
+mod support;
+
+use std::path::Path;
+use support::{local_project as project, local_run as run};
+
+fn read(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(name)).unwrap_or_default()
+}
+
+/// Two hosts on the control machine.
+const TWO: &str = "a ansible_connection=local\nb ansible_connection=local\n";
+
+#[test]
+fn end_host_and_end_play_end_without_failing() {
+    let dir = project(&[
+        ("local.ini", TWO),
+        (
+            "site.yml",
+            r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: before
+      shell: echo {{ inventory_hostname }} >> @DIR@/before
+    - name: end b
+      meta: end_host
+      when: inventory_hostname == 'b'
+    - name: after
+      shell: echo {{ inventory_hostname }} >> @DIR@/after
+    - meta: noop
+    - meta: refresh_inventory
+    - meta: clear_host_errors
+    - name: end all
+      ansible.builtin.meta: end_play
+    - name: never
+      shell: echo {{ inventory_hostname }} >> @DIR@/never
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: second play
+      shell: echo {{ inventory_hostname }} >> @DIR@/second
+"#,
+        ),
+    ]);
+    let r = run(dir.path(), "apply", &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let sorted = |name: &str| {
+        let mut l: Vec<String> = read(dir.path(), name).lines().map(String::from).collect();
+        l.sort();
+        l.join(" ")
+    };
+    assert_eq!(sorted("before"), "a b");
+    assert_eq!(sorted("after"), "a");
+    assert_eq!(sorted("never"), "");
+    assert_eq!(sorted("second"), "a b");
+    assert_eq!(r.host_status("b"), "changed");
+    assert!(
+        r.task_msg("a", "end all")
+            .contains("the play ends here, for every host")
+    );
+
+    // The plan says where the play ends, and plans nothing after it.
+    let p = run(dir.path(), "plan", &[]);
+    assert_eq!(p.code, 0, "{}\n{}", p.stdout, p.stderr);
+    assert!(p.task_msg("b", "end b").contains("ends here for this host"));
+    assert!(
+        p.statuses("a").iter().all(|(n, _)| n != "never"),
+        "{}",
+        p.stdout
+    );
+    assert!(
+        p.statuses("b").iter().all(|(n, _)| n != "after"),
+        "{}",
+        p.stdout
+    );
+}
+
+#[test]
+fn end_play_stops_the_later_batches_and_a_plan_says_when_it_cannot_know() {
+    let dir = project(&[
+        ("local.ini", TWO),
+        (
+            "site.yml",
+            r#"- hosts: all
+  gather_facts: false
+  serial: 1
+  tasks:
+    - name: look
+      command: echo yes
+      register: out
+      changed_when: false
+    - name: end
+      meta: end_play
+      when: out.stdout == 'yes'
+    - name: never
+      shell: echo {{ inventory_hostname }} >> @DIR@/never
+"#,
+        ),
+    ]);
+    let r = run(dir.path(), "apply", &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(read(dir.path(), "never"), "");
+    assert_eq!(r.host_status("b"), "ok");
+    assert!(r.host_msg("b").contains("the play ended"), "{}", r.stdout);
+    // `out` is only known when applied: the plan says the play may end there.
+    let p = run(dir.path(), "plan", &[]);
+    assert_eq!(p.code, 0, "{}\n{}", p.stdout, p.stderr);
+    assert!(
+        p.task_msg("a", "end")
+            .contains("may end the play here (meta: end_play)"),
+        "{}",
+        p.stdout
+    );
+}
+
+#[test]
+fn clear_facts_forgets_the_gathered_facts() {
+    let dir = project(&[(
+        "site.yml",
+        r#"- hosts: all
+  tasks:
+    - shell: echo "{{ ansible_facts.system | default('gone') }}" >> @DIR@/out
+    - meta: clear_facts
+    - shell: echo "{{ ansible_facts.system | default('gone') }}" >> @DIR@/out
+"#,
+    )]);
+    let r = run(dir.path(), "apply", &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(read(dir.path(), "out"), "Linux\ngone\n");
+}
