@@ -80,9 +80,9 @@ impl Inherited {
         if t.role_dir.is_none() {
             t.role_dir = self.role_dir.clone();
         }
-        for (k, v) in &self.environment {
-            t.environment.entry(k.clone()).or_insert_with(|| v.clone());
-        }
+        // Outer layers first: the task's own win, name by name, when rendered.
+        let own = std::mem::take(&mut t.environment);
+        t.environment = self.environment.iter().cloned().chain(own).collect();
         self.module_defaults.apply(t);
     }
 }

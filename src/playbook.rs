@@ -284,9 +284,8 @@ impl Play {
             t.tags.extend(play.tags.iter().cloned());
         }
         for t in play.tasks.iter_mut().chain(play.handlers.iter_mut()) {
-            for (k, v) in &play.environment {
-                t.environment.entry(k.clone()).or_insert_with(|| v.clone());
-            }
+            let own = std::mem::take(&mut t.environment);
+            t.environment = play.environment.iter().cloned().chain(own).collect();
             module_defaults.apply(t);
             if let Err(e) = crate::modules::check_required(&t.module, &t.args) {
                 errors.push(e);

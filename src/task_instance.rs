@@ -236,18 +236,9 @@ impl<'a> TaskInstance<'a> {
     }
 }
 
-/// `export NAME='value'` lines for the task's `environment`, values rendered.
+/// `export NAME='value'` lines for the task's `environment`, rendered and merged.
 pub(crate) fn exports(task: &Task, vars: &Vars) -> Result<String> {
-    let mut s = String::new();
-    for (k, v) in &task.environment {
-        let v = vars.render_value(&v.value, &v.loc)?;
-        let text = match v {
-            Value::String(t) => t,
-            other => other.to_string(),
-        };
-        s.push_str(&format!("export {k}={}\n", crate::shell::quote(&text)));
-    }
-    Ok(s)
+    crate::task_env::exports(&task.environment, vars)
 }
 
 #[cfg(test)]

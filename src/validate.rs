@@ -184,7 +184,7 @@ fn check_task(
     if let Some(l) = &task.loop_items {
         vars.check_value(&l.value, &l.loc, &mut names)?;
     }
-    for v in task.environment.values() {
+    for v in crate::task_env::templates(&task.environment) {
         vars.check_value(&v.value, &v.loc, &mut names)?;
     }
     for (k, v) in &task.vars {
@@ -281,9 +281,7 @@ fn render_task(
 ) -> std::result::Result<(), (Stage, Error)> {
     let task = inst.task;
     let render = |e: Error| (Stage::Render, e);
-    for v in task.environment.values() {
-        vars.render_value(&v.value, &v.loc).map_err(render)?;
-    }
+    crate::task_env::render(&task.environment, &vars).map_err(render)?;
     for c in [&task.changed_when, &task.failed_when, &task.until]
         .into_iter()
         .flatten()

@@ -131,3 +131,48 @@ fn clear_facts_forgets_the_gathered_facts() {
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(read(dir.path(), "out"), "Linux\ngone\n");
 }
+
+#[test]
+fn environment_from_a_variable_merges_play_block_and_task_innermost_winning() {
+    let dir = project(&[(
+        "site.yml",
+        r#"- hosts: all
+  gather_facts: false
+  vars:
+    base_env: {A: play, B: play, C: play}
+    app_env:
+      B: "block {{ who }}"
+    who: "{{ inventory_hostname }}"
+  environment: "{{ base_env }}"
+  tasks:
+    - block:
+        - name: env
+          shell: echo "$A $B $C $D" > @DIR@/out
+          environment:
+            - C: task
+            - "{{ {'D': 'from a list'} }}"
+      environment: "{{ app_env }}"
+"#,
+    )]);
+    let r = run(dir.path(), "apply", &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        read(dir.path(), "out"),
+        "play block here task from a list\n"
+    );
+    // What renders to no mapping is an error at its place, before any host.
+    std::fs::write(
+        dir.path().join("site.yml"),
+        "- hosts: all\n  vars: {who: x}\n  tasks:\n    - shell: \"true\"\n      environment: \"{{ who }}\"\n",
+    )
+    .unwrap();
+    let r = run(dir.path(), "apply", &[]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr
+            .contains("`environment` must be a mapping, but this renders to a string"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("site.yml:5:21"), "{}", r.stderr);
+}
