@@ -428,7 +428,14 @@ impl Play {
     /// Whom a task runs as (`become`), if anyone: the user for sudo, or `su:USER` for
     /// `become_method: su` (a user name never holds `:`); see `transport::sh_command`.
     pub(crate) fn sudo_for(&self, task: &Task) -> Option<String> {
-        if task.become_.unwrap_or(self.become_) {
+        // A templated `become` is only known per host (`TaskInstance::sudo`).
+        let on = task.become_if.is_none() && task.become_.unwrap_or(self.become_);
+        self.sudo_if(task, on)
+    }
+
+    /// Whom a task runs as when its `become` is `on`.
+    pub(crate) fn sudo_if(&self, task: &Task, on: bool) -> Option<String> {
+        if on {
             let user = task
                 .become_user
                 .clone()

@@ -44,6 +44,8 @@ pub(crate) struct Task {
     pub(crate) failed_when: Option<Spanned<Value>>,
     pub(crate) delegate_to: Option<String>,
     pub(crate) become_: Option<bool>,
+    /// `become: "{{ expr }}"`: evaluated on the host before the task runs.
+    pub(crate) become_if: Option<Spanned<Value>>,
     pub(crate) become_user: Option<String>,
     pub(crate) become_method: Option<String>,
     pub(crate) no_log: bool,
@@ -251,6 +253,7 @@ impl Task {
             failed_when: None,
             delegate_to: None,
             become_: None,
+            become_if: None,
             become_user: None,
             become_method: None,
             no_log: false,
@@ -369,7 +372,12 @@ impl Task {
                         }
                         t.delegate_to = Some(d);
                     }
-                    "become" => t.become_ = Some(boolean(doc, value, k)?),
+                    "become" => match value {
+                        Node::Scalar(s) if crate::template::has_template(s.as_str()) => {
+                            t.become_if = Some(spanned(value))
+                        }
+                        _ => t.become_ = Some(boolean(doc, value, k)?),
+                    },
                     "become_user" => t.become_user = Some(scalar_string(doc, value, k)?),
                     "become_method" => t.become_method = Some(become_method(doc, value)?),
                     "no_log" => t.no_log = boolean(doc, value, k)?,
@@ -377,7 +385,7 @@ impl Task {
                     "any_errors_fatal" => t.any_errors_fatal = boolean(doc, value, k)?,
                     "throttle" => t.throttle = number(doc, value, k)? as usize,
                     "ignore_errors" => match value {
-                        Node::Scalar(s) if s.as_str().contains("{{") => {
+                        Node::Scalar(s) if crate::template::has_template(s.as_str()) => {
                             t.ignore_errors_if = Some(spanned(value))
                         }
                         _ => t.ignore_errors = boolean(doc, value, k)?,

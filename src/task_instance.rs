@@ -163,7 +163,12 @@ impl<'a> TaskInstance<'a> {
     /// The user the task runs as through sudo, if any: the play's rule (`Play::sudo_for`), with
     /// a templated `become_user` (`"{{ app_user }}"`, as roles write it) rendered with `vars`.
     pub(crate) fn sudo(&self, play: &crate::playbook::Play, vars: &Vars) -> Result<Option<String>> {
-        let Some(user) = play.sudo_for(self.task) else {
+        let user = match &self.task.become_if {
+            // `become: "{{ expr }}"`: judged with the host's variables.
+            Some(c) => play.sudo_if(self.task, vars.condition(&c.value, &c.loc)?),
+            None => play.sudo_for(self.task),
+        };
+        let Some(user) = user else {
             return Ok(None);
         };
         if !user.contains("{{") && !user.contains("{%") {

@@ -175,9 +175,15 @@ fn check_task(
     for w in &task.when {
         vars.check_condition(&w.value, &w.loc, &mut names)?;
     }
-    for c in [&task.changed_when, &task.failed_when, &task.until]
-        .into_iter()
-        .flatten()
+    for c in [
+        &task.changed_when,
+        &task.failed_when,
+        &task.until,
+        &task.become_if,
+        &task.ignore_errors_if,
+    ]
+    .into_iter()
+    .flatten()
     {
         vars.check_condition(&c.value, &c.loc, &mut names)?;
     }

@@ -176,3 +176,66 @@ fn environment_from_a_variable_merges_play_block_and_task_innermost_winning() {
     );
     assert!(r.stderr.contains("site.yml:5:21"), "{}", r.stderr);
 }
+
+#[test]
+fn templated_ignore_errors_and_become_on_blocks_and_includes() {
+    // The tests run as root: becoming `nobody` through su needs no password.
+    let dir = project(&[
+        (
+            "site.yml",
+            r#"- hosts: all
+  gather_facts: false
+  vars:
+    lenient: true
+    strict: false
+    as_other: false
+  tasks:
+    - block:
+        - name: fails, ignored by the block's template
+          command: /bin/false
+      ignore_errors: "{{ lenient }}"
+    - import_tasks: tasks.yml
+      ignore_errors: "{{ lenient and not strict }}"
+    - include_tasks: tasks.yml
+      ignore_errors: "{{ lenient }}"
+    - block:
+        - name: who
+          command: id -un
+          register: who
+          changed_when: false
+        - name: who else
+          command: id -un
+          register: other
+          changed_when: false
+          become: "{{ not as_other }}"
+      become: "{{ as_other }}"
+      become_method: su
+      become_user: nobody
+    - name: record
+      copy: {content: "{{ who.stdout }} {{ other.stdout }}", dest: "@DIR@/who"}
+    - block:
+        - name: not ignored
+          command: /bin/false
+      ignore_errors: "{{ strict }}"
+    - name: never
+      copy: {content: "x", dest: "@DIR@/never"}
+"#,
+        ),
+        (
+            "tasks.yml",
+            "- name: fails in a task file\n  command: /bin/false\n",
+        ),
+    ]);
+    let r = run(dir.path(), "apply", &[]);
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    let me = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
+    let me = String::from_utf8(me.stdout).unwrap();
+    assert_eq!(read(dir.path(), "who"), format!("{} nobody", me.trim()));
+    assert_eq!(read(dir.path(), "never"), "");
+    let failed = r.with_status("here", "failed");
+    assert_eq!(failed.len(), 4, "{failed:?}");
+    assert_eq!(r.host_status("here"), "failed");
+}
