@@ -112,6 +112,11 @@ impl<'a> HostRun<'a> {
         };
         let t = match crate::connection::connect(r.opts, r.become_pass, play, &base, &detail) {
             Ok(t) => t,
+            // Its tasks say so one by one, and those that ignore it go on.
+            Err(e) if ignores_down(play) => {
+                detail(format!("unreachable: {}", e.0));
+                Box::new(crate::transport::down::Down(e.0))
+            }
             Err(e) => {
                 fatal();
                 return done(HostStatus::Unreachable, e.0);
@@ -184,24 +189,26 @@ impl<'a> HostRun<'a> {
         // and must leave nothing behind, not even a lock file. A real run takes the lock and
         // probes in the same exec, so the probe sees the host as no other run can change it.
         let lock = (!self.check()).then_some(self.r.opts.lock_timeout);
-        if let Some(wait) = lock {
-            match self.prefetch(Some(wait))? {
-                crate::transport::Lock::Held => {}
-                crate::transport::Lock::TimedOut => {
+        match self.prefetch(lock) {
+            Ok(crate::transport::Lock::Held) => {}
+            Ok(crate::transport::Lock::TimedOut) => {
+                if let Some(wait) = lock {
                     self.stop_msg = format!(
                         "another plumb run held the host's plumb lock for {} s; giving up (see --lock-timeout)",
                         wait.as_secs()
                     );
-                    return Ok((true, false));
                 }
-                crate::transport::Lock::Refused(why) => {
-                    self.stop_msg = format!("cannot take the plumb lock: {why}");
-                    return Ok((true, false));
-                }
+                return Ok((true, false));
             }
-        }
-        if lock.is_none() {
-            self.prefetch(None)?;
+            Ok(crate::transport::Lock::Refused(why)) => {
+                self.stop_msg = format!("cannot take the plumb lock: {why}");
+                return Ok((true, false));
+            }
+            // Unreachable: the tasks that ignore it go on, each one saying so.
+            Err(e) if ignores_down(self.play) => {
+                self.t = Box::new(crate::transport::down::Down(e.0));
+            }
+            Err(e) => return Err(e),
         }
         if let Some(e) = self.facts_error.take() {
             self.stop_msg = format!("gathering facts: {e}");
@@ -249,7 +256,14 @@ impl<'a> HostRun<'a> {
                 }
                 continue;
             }
-            let (status, value) = self.run_task(task, false, &[], true)?;
+            let (status, value) = match self.run_task(task, false, &[], true) {
+                Ok(r) => r,
+                Err(e) if task.ignore_unreachable => {
+                    self.unreachable_ignored(task, e);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             changed |= matches!(status, Status::Changed | Status::MayChange);
             if self.ended {
                 return Ok((false, changed));
@@ -286,6 +300,16 @@ impl<'a> HostRun<'a> {
         self.pos = self.play.tasks.len();
         let (f, c) = self.flush_handlers()?;
         Ok((f, changed || c))
+    }
+
+    /// `ignore_unreachable`: the task's line says the host was unreachable, and the play goes
+    /// on. plumb does not connect again: the host's later tasks find it down too.
+    fn unreachable_ignored(&mut self, task: &Task, e: TransportError) {
+        let msg = format!("unreachable, ignored (ignore_unreachable): {}", e.0);
+        let mut o = Outcome::new(Status::Ok, msg);
+        o.value["unreachable"] = Value::Bool(true);
+        self.finish(task, false, &[], vec![o], false, Instant::now());
+        self.t = Box::new(crate::transport::down::Down(e.0));
     }
 
     fn flush_handlers(&mut self) -> std::result::Result<(bool, bool), TransportError> {
@@ -523,4 +547,11 @@ impl<'a> HostRun<'a> {
         let t = self.transport(delegated);
         crate::diff::diffs(plan, |script| t.run(script, sudo))
     }
+}
+
+/// Whether a host that cannot be reached still runs the play: some task ignores it, and the
+/// play gathers no facts (gathering them would fail it) unless the play itself ignores it.
+fn ignores_down(play: &Play) -> bool {
+    play.tasks.iter().any(|t| t.ignore_unreachable)
+        && (play.ignore_unreachable || !play.gather_facts)
 }

@@ -24,6 +24,7 @@ pub(crate) struct Inherited {
     /// `ignore_errors: "{{ expr }}"`, evaluated on the host when a task fails.
     pub(crate) ignore_errors_if: Option<Spanned<Value>>,
     pub(crate) no_log: bool,
+    pub(crate) ignore_unreachable: bool,
     pub(crate) run_once: bool,
     pub(crate) any_errors_fatal: bool,
     pub(crate) blocks: Vec<crate::block::BlockPos>,
@@ -34,7 +35,7 @@ pub(crate) struct Inherited {
 }
 
 /// The keywords `keyword` takes, for hints.
-pub(crate) const KEYS: &str = "`when`, `vars`, `tags`, `become`, `become_user`, `become_method`, `ignore_errors`, `no_log`, `run_once`, `any_errors_fatal`, `environment` and `module_defaults`";
+pub(crate) const KEYS: &str = "`when`, `vars`, `tags`, `become`, `become_user`, `become_method`, `ignore_errors`, `ignore_unreachable`, `no_log`, `run_once`, `any_errors_fatal`, `environment` and `module_defaults`";
 
 impl Inherited {
     /// Takes `key` if it is one of the inherited keywords (`vars` included: the caller decides
@@ -56,6 +57,7 @@ impl Inherited {
                 None => (self.ignore_errors, self.ignore_errors_if) = (boolean(doc, v, key)?, None),
             },
             "no_log" => self.no_log |= boolean(doc, v, key)?,
+            "ignore_unreachable" => self.ignore_unreachable = boolean(doc, v, key)?,
             "run_once" => self.run_once |= boolean(doc, v, key)?,
             "any_errors_fatal" => self.any_errors_fatal |= boolean(doc, v, key)?,
             "environment" => self.environment.extend(crate::task::environment(doc, v)?),
@@ -92,6 +94,7 @@ impl Inherited {
             }
         }
         t.no_log |= self.no_log;
+        t.ignore_unreachable |= self.ignore_unreachable;
         t.run_once |= self.run_once;
         t.any_errors_fatal |= self.any_errors_fatal;
         t.blocks = self.blocks.clone();

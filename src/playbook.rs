@@ -43,6 +43,8 @@ pub(crate) struct Play {
     pub(crate) serial: Vec<Serial>,
     pub(crate) max_fail_percentage: Option<f64>,
     pub(crate) any_errors_fatal: bool,
+    /// `ignore_unreachable` on the play: also for gathering facts.
+    pub(crate) ignore_unreachable: bool,
     /// `gather_facts` (true unless the play says otherwise, as in Ansible).
     pub(crate) gather_facts: bool,
     pub(crate) tags: Vec<String>,
@@ -70,6 +72,7 @@ pub(crate) const PLAY_KEYS: &[&str] = &[
     "serial",
     "max_fail_percentage",
     "any_errors_fatal",
+    "ignore_unreachable",
     "vars_files",
     "tags",
     "roles",
@@ -121,6 +124,7 @@ impl Play {
             serial: Vec::new(),
             max_fail_percentage: None,
             any_errors_fatal: false,
+            ignore_unreachable: false,
             gather_facts: true,
             tags: Vec::new(),
             blocks: Vec::new(),
@@ -245,6 +249,7 @@ impl Play {
                         }
                     },
                     "any_errors_fatal" => play.any_errors_fatal = boolean(doc, value, k)?,
+                    "ignore_unreachable" => play.ignore_unreachable = boolean(doc, value, k)?,
                     other if crate::task_values::NOT_YET.contains(&other) => {
                         errors.push(crate::task_values::not_yet(doc.key_loc(key), other, "play"));
                     }
@@ -286,6 +291,7 @@ impl Play {
         for t in play.tasks.iter_mut().chain(play.handlers.iter_mut()) {
             let own = std::mem::take(&mut t.environment);
             t.environment = play.environment.iter().cloned().chain(own).collect();
+            t.ignore_unreachable |= play.ignore_unreachable;
             module_defaults.apply(t);
             if let Err(e) = crate::modules::check_required(&t.module, &t.args) {
                 errors.push(e);

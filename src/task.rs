@@ -50,6 +50,8 @@ pub(crate) struct Task {
     pub(crate) become_method: Option<String>,
     pub(crate) no_log: bool,
     pub(crate) ignore_errors: bool,
+    /// `ignore_unreachable`: the host unreachable on this task is reported, not given up.
+    pub(crate) ignore_unreachable: bool,
     /// `run_once`: only the batch's first host runs it.
     pub(crate) run_once: bool,
     /// `any_errors_fatal` on the task or a block around it: a failure that fails the host
@@ -115,6 +117,7 @@ const KEYWORDS: &[&str] = &[
     "throttle",
     "no_log",
     "ignore_errors",
+    "ignore_unreachable",
     "diff",
     "args",
     "vars",
@@ -258,6 +261,7 @@ impl Task {
             become_method: None,
             no_log: false,
             ignore_errors: false,
+            ignore_unreachable: false,
             run_once: false,
             any_errors_fatal: false,
             throttle: 0,
@@ -391,6 +395,7 @@ impl Task {
                         _ => t.ignore_errors = boolean(doc, value, k)?,
                     },
                     "diff" => t.diff = boolean(doc, value, k)?,
+                    "ignore_unreachable" => t.ignore_unreachable = boolean(doc, value, k)?,
                     "tags" => t.tags = tag_list(doc, value)?,
                     "environment" => t.environment = environment(doc, value)?,
                     "module_defaults" => {

@@ -239,3 +239,85 @@ fn templated_ignore_errors_and_become_on_blocks_and_includes() {
     assert_eq!(failed.len(), 4, "{failed:?}");
     assert_eq!(r.host_status("here"), "failed");
 }
+
+/// A host on the control machine, and one nothing answers for (a closed port on loopback).
+const ONE_GONE: &str = "a ansible_connection=local\ngone ansible_host=127.0.0.1 ansible_port=1\n";
+
+#[test]
+fn ignore_unreachable_reports_the_host_and_goes_on() {
+    let dir = project(&[
+        ("local.ini", ONE_GONE),
+        (
+            "site.yml",
+            r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: reach
+      command: "true"
+      ignore_unreachable: true
+      register: r
+    - name: say
+      debug: {msg: "unreachable={{ r.unreachable | default(false) }}"}
+    - block:
+        - name: again
+          command: "true"
+      ignore_unreachable: true
+    - name: must reach
+      command: "true"
+    - name: after
+      command: "true"
+- hosts: all
+  ignore_unreachable: true
+  tasks:
+    - name: next play
+      command: "true"
+"#,
+        ),
+    ]);
+    let r = run(dir.path(), "apply", &[]);
+    assert_ne!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.task_msg("gone", "reach")
+            .starts_with("unreachable, ignored (ignore_unreachable): "),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(r.task_msg("gone", "say"), "unreachable=True");
+    assert!(
+        r.task_msg("gone", "again")
+            .starts_with("unreachable, ignored")
+    );
+    let names: Vec<String> = r.statuses("gone").into_iter().map(|(n, _)| n).collect();
+    assert!(!names.contains(&"after".to_string()), "{names:?}");
+    assert_eq!(r.host_status("gone"), "unreachable");
+    assert_eq!(r.host_status("a"), "changed");
+    // An unreachable host does not run the next play, as in Ansible.
+    assert!(!names.contains(&"next play".to_string()), "{names:?}");
+}
+
+#[test]
+fn a_play_that_ignores_unreachable_runs_on_without_facts() {
+    let dir = project(&[
+        ("local.ini", ONE_GONE),
+        (
+            "site.yml",
+            r#"- hosts: all
+  ignore_unreachable: true
+  tasks:
+    - name: reach
+      command: "true"
+    - name: facts
+      debug: {msg: "{{ ansible_facts.system | default('none') }}"}
+"#,
+        ),
+    ]);
+    let r = run(dir.path(), "apply", &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.host_status("gone"), "ok");
+    assert!(
+        r.task_msg("gone", "reach")
+            .starts_with("unreachable, ignored")
+    );
+    assert_eq!(r.task_msg("gone", "facts"), "none");
+    assert_eq!(r.task_msg("a", "facts"), "Linux");
+}

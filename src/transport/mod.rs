@@ -3,6 +3,7 @@
 
 pub(crate) mod auth;
 mod channel_io;
+pub(crate) mod down;
 mod host_key;
 pub(crate) mod jump;
 mod key_file;
