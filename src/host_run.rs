@@ -1,6 +1,7 @@
 //! One host through one play: connect, probe every task in one round trip, then plan and apply
 //! task by task (re-probing only what an earlier change may have touched), then handlers.
 
+mod delegate;
 mod item;
 mod prefetch;
 
@@ -49,6 +50,8 @@ pub(crate) struct HostRun<'a> {
     tx: &'a Sender<Event>,
     t: Box<dyn Transport>,
     local: Local,
+    /// Connections to the hosts tasks are delegated to (`delegate_to`), by name.
+    delegates: std::collections::HashMap<String, Box<dyn Transport>>,
     base: Map<String, Value>,
     /// Play variables that did not render at the start (they read a registered result, a
     /// task's vars or the loop item), as written: rendered for each task by
@@ -71,6 +74,8 @@ pub(crate) struct HostRun<'a> {
     quiet: bool,
     /// A `meta: end_host` or `end_play` ran: the host's play ends, not failed.
     ended: bool,
+    /// Why the host cannot be reached, once known (`ignore_unreachable` let it go on).
+    down: Option<String>,
     /// The index of the task the host is at (in `play.tasks`).
     pos: usize,
 }
@@ -110,11 +115,13 @@ impl<'a> HostRun<'a> {
                 text,
             });
         };
+        let mut down = None;
         let t = match crate::connection::connect(r.opts, r.become_pass, play, &base, &detail) {
             Ok(t) => t,
             // Its tasks say so one by one, and those that ignore it go on.
             Err(e) if ignores_down(play) => {
                 detail(format!("unreachable: {}", e.0));
+                down = Some(e.0.clone());
                 Box::new(crate::transport::down::Down(e.0))
             }
             Err(e) => {
@@ -129,6 +136,7 @@ impl<'a> HostRun<'a> {
             tx,
             t,
             local: Local::new(),
+            delegates: Default::default(),
             base,
             deferred,
             registered: Map::new(),
@@ -141,10 +149,14 @@ impl<'a> HostRun<'a> {
             stop_msg: String::new(),
             quiet: false,
             ended: false,
+            down,
             pos: 0,
         };
         let result = hr.run_play();
         hr.t.close();
+        for t in hr.delegates.values_mut() {
+            t.close();
+        }
         match result {
             Ok((false, changed)) => done(
                 if changed {
@@ -206,6 +218,7 @@ impl<'a> HostRun<'a> {
             }
             // Unreachable: the tasks that ignore it go on, each one saying so.
             Err(e) if ignores_down(self.play) => {
+                self.down = Some(e.0.clone());
                 self.t = Box::new(crate::transport::down::Down(e.0));
             }
             Err(e) => return Err(e),
@@ -256,7 +269,19 @@ impl<'a> HostRun<'a> {
                 }
                 continue;
             }
-            let (status, value) = match self.run_task(task, false, &[], true) {
+            // A host known to be down: a task that needs it is unreachable, also in a plan
+            // (which might not use the connection for it); engine actions and delegated
+            // tasks run.
+            let needs_host = task.delegate_to.is_none()
+                && !matches!(
+                    task.module.as_str(),
+                    "debug" | "fail" | "assert" | "meta" | "set_fact" | "include_vars"
+                );
+            let res = match self.down.clone().filter(|_| needs_host) {
+                Some(why) => Err(TransportError(why)),
+                None => self.run_task(task, false, &[], true),
+            };
+            let (status, value) = match res {
                 Ok(r) => r,
                 Err(e) if task.ignore_unreachable => {
                     self.unreachable_ignored(task, e);
@@ -309,6 +334,7 @@ impl<'a> HostRun<'a> {
         let mut o = Outcome::new(Status::Ok, msg);
         o.value["unreachable"] = Value::Bool(true);
         self.finish(task, false, &[], vec![o], false, Instant::now());
+        self.down = Some(e.0.clone());
         self.t = Box::new(crate::transport::down::Down(e.0));
     }
 
@@ -511,30 +537,21 @@ impl<'a> HostRun<'a> {
         (status, value)
     }
 
-    fn transport(&mut self, delegated: bool) -> &mut dyn Transport {
-        if delegated {
-            &mut self.local
-        } else {
-            &mut *self.t
-        }
-    }
-
     /// Facts for one probe: from the batch if nothing since may have changed them, else fresh.
     fn facts(
         &mut self,
         probe: &str,
         reads: &[Resource],
         sudo: Option<&str>,
-        delegated: bool,
+        via: Option<&str>,
     ) -> std::result::Result<std::result::Result<String, String>, TransportError> {
-        // A delegated task runs on the control machine: the batch probed the host.
-        let cached = if delegated {
-            None
-        } else {
-            self.facts.get(probe, sudo, reads)
+        // A delegated task runs elsewhere: the batch probed the host itself.
+        let cached = match via {
+            Some(_) => None,
+            None => self.facts.get(probe, sudo, reads),
         };
         let log = self.log();
-        crate::fact_cache::read(cached, self.transport(delegated), &log, probe, sudo)
+        crate::fact_cache::read(cached, self.transport(via)?, &log, probe, sudo)
     }
 
     /// Unified diffs of the files a plan rewrites, against what is on the host now.
@@ -542,9 +559,9 @@ impl<'a> HostRun<'a> {
         &mut self,
         plan: &Plan,
         sudo: Option<&str>,
-        delegated: bool,
+        via: Option<&str>,
     ) -> std::result::Result<Vec<String>, TransportError> {
-        let t = self.transport(delegated);
+        let t = self.transport(via)?;
         crate::diff::diffs(plan, |script| t.run(script, sudo))
     }
 }

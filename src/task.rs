@@ -42,7 +42,10 @@ pub(crate) struct Task {
     pub(crate) delay: f64,
     pub(crate) changed_when: Option<Spanned<Value>>,
     pub(crate) failed_when: Option<Spanned<Value>>,
-    pub(crate) delegate_to: Option<String>,
+    /// `delegate_to`: the host (a template, rendered per host) the task runs on instead.
+    pub(crate) delegate_to: Option<Spanned<String>>,
+    /// `delegate_facts`: facts the task sets go to the delegate's `hostvars`.
+    pub(crate) delegate_facts: bool,
     pub(crate) become_: Option<bool>,
     /// `become: "{{ expr }}"`: evaluated on the host before the task runs.
     pub(crate) become_if: Option<Spanned<Value>>,
@@ -109,6 +112,7 @@ const KEYWORDS: &[&str] = &[
     "changed_when",
     "failed_when",
     "delegate_to",
+    "delegate_facts",
     "become",
     "become_user",
     "become_method",
@@ -255,6 +259,7 @@ impl Task {
             changed_when: None,
             failed_when: None,
             delegate_to: None,
+            delegate_facts: false,
             become_: None,
             become_if: None,
             become_user: None,
@@ -366,15 +371,10 @@ impl Task {
                     "changed_when" => t.changed_when = Some(spanned(value)),
                     "failed_when" => t.failed_when = Some(spanned(value)),
                     "delegate_to" => {
-                        let d = scalar_string(doc, value, k)?;
-                        if !matches!(d.as_str(), "localhost" | "127.0.0.1") {
-                            return Err(Error::input(
-                                doc.loc(value),
-                                format!("`delegate_to: {d}` is not supported"),
-                            )
-                            .with_hint("only `delegate_to: localhost` (the control machine) is"));
-                        }
-                        t.delegate_to = Some(d);
+                        t.delegate_to = Some(Spanned {
+                            value: scalar_string(doc, value, k)?,
+                            loc: doc.loc(value),
+                        })
                     }
                     "become" => match value {
                         Node::Scalar(s) if crate::template::has_template(s.as_str()) => {
@@ -396,6 +396,7 @@ impl Task {
                     },
                     "diff" => t.diff = boolean(doc, value, k)?,
                     "ignore_unreachable" => t.ignore_unreachable = boolean(doc, value, k)?,
+                    "delegate_facts" => t.delegate_facts = boolean(doc, value, k)?,
                     "tags" => t.tags = tag_list(doc, value)?,
                     "environment" => t.environment = environment(doc, value)?,
                     "module_defaults" => {
@@ -480,7 +481,10 @@ impl Task {
                         .with_hint("`local_action` already runs the task on the control machine"),
                 );
             }
-            t.delegate_to = Some("localhost".into());
+            t.delegate_to = Some(Spanned {
+                value: "localhost".into(),
+                loc: t.loc.clone(),
+            });
         }
         if t.run_once
             && let Some(r) = &t.register

@@ -83,7 +83,6 @@ pub(crate) fn become_method(doc: &Doc, node: &Node) -> Result<String> {
 
 /// Ansible keywords plumb does not have (yet): an error that says so, never ignored.
 pub(crate) const NOT_YET: &[&str] = &[
-    "delegate_facts",
     "connection",
     "timeout",
     "debugger",

@@ -75,6 +75,24 @@ pub(crate) fn validate(r: &Runner) -> Result<()> {
                     "setup" | "service_facts" | "package_facts" | "hostname"
                 )
             });
+        // A `delegate_to` written as a name must name a host (or the control machine).
+        for t in play.tasks.iter().chain(&play.handlers) {
+            if let Some(d) = &t.delegate_to
+                && !crate::template::has_template(&d.value)
+                && !matches!(d.value.as_str(), "localhost" | "127.0.0.1")
+                && !r.inv.hosts.iter().any(|h| h.name == d.value)
+            {
+                let e = Error::input(
+                    d.loc.clone(),
+                    format!(
+                        "`delegate_to: {}`: no host of that name in the inventory",
+                        d.value
+                    ),
+                )
+                .with_hint("delegate to a host of the inventory, or to localhost");
+                push(e, &mut errors);
+            }
+        }
         let magic = crate::magic::play_magic(r.inv, r.opts, &hosts, &hosts);
         for host in hosts {
             let (mut base, unresolved) = host_vars_full(

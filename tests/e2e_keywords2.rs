@@ -32,7 +32,7 @@ fn meta_environment_and_templated_become_on_two_hosts() {
       become: "{{ inventory_hostname == 'h187' }}"
       become_user: nobody
     - name: record
-      copy: {content: "{{ who.stdout }}\n", dest: /tmp/kw-who}
+      copy: {content: "{{ who.stdout }}", dest: /tmp/kw-who}
     - name: end h187
       meta: end_host
       when: inventory_hostname == 'h187'
@@ -48,7 +48,8 @@ fn meta_environment_and_templated_become_on_two_hosts() {
     let pb = pb.display().to_string();
     let r = apply_json(dir.path(), &pb, &inv, &[]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    let files = "cat /tmp/kw-env /tmp/kw-who; ls /tmp/kw-after /tmp/kw-never 2>&1 | sed 's/:.*//'";
+    let files =
+        "cat /tmp/kw-env /tmp/kw-who; echo; ls /tmp/kw-after /tmp/kw-never 2>&1 | sed 's/:.*//'";
     assert_eq!(
         Hosts::sh(186, files),
         "hello h186 task\nroot\nls\n/tmp/kw-after"

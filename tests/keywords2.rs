@@ -321,3 +321,73 @@ fn a_play_that_ignores_unreachable_runs_on_without_facts() {
     assert_eq!(r.task_msg("gone", "facts"), "none");
     assert_eq!(r.task_msg("a", "facts"), "Linux");
 }
+
+#[test]
+fn delegate_to_runs_on_the_delegates_connection_with_the_hosts_variables() {
+    let dir = project(&[
+        (
+            "local.ini",
+            "gone ansible_host=127.0.0.1 ansible_port=1\nd ansible_connection=local\n",
+        ),
+        (
+            "site.yml",
+            r#"- hosts: gone
+  gather_facts: false
+  vars: {who: "gone's variable"}
+  tasks:
+    - name: reach
+      command: "true"
+      ignore_unreachable: true
+    - name: tell d
+      set_fact: {told: yes}
+      delegate_to: "{{ 'd' }}"
+      delegate_facts: true
+    - name: gather d
+      setup:
+      delegate_to: d
+      delegate_facts: true
+    - name: on d
+      shell: echo "{{ who }} for {{ inventory_hostname }}" > @DIR@/out
+      args: {creates: "@DIR@/out"}
+      delegate_to: d
+    - name: seen
+      debug:
+        msg: "{{ hostvars['d'].told }} {{ hostvars['d'].ansible_facts.system }} {{ told | default('not mine') }}"
+"#,
+        ),
+    ]);
+    let p = run(dir.path(), "plan", &[]);
+    assert_eq!(p.code, 0, "{}\n{}", p.stdout, p.stderr);
+    let status = |r: &support::Run, task: &str| {
+        let s = r.statuses("gone");
+        s.iter().find(|(n, _)| n == task).unwrap().1.clone()
+    };
+    assert_eq!(status(&p, "on d"), "may-change", "{}", p.stdout);
+    // The one task that needs `gone` itself says it is unreachable, in the plan too.
+    assert!(
+        p.task_msg("gone", "reach")
+            .starts_with("unreachable, ignored")
+    );
+    let r = run(dir.path(), "apply", &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(read(dir.path(), "out"), "gone's variable for gone\n");
+    assert_eq!(r.task_msg("gone", "seen"), "True Linux not mine");
+    // Probed on d: nothing left to do.
+    let p = run(dir.path(), "plan", &[]);
+    assert_eq!(status(&p, "on d"), "ok", "{}", p.stdout);
+    // A name that is no host is an error at its place, before the run.
+    std::fs::write(
+        dir.path().join("site.yml"),
+        "- hosts: gone\n  tasks:\n    - command: \"true\"\n      delegate_to: nothere\n",
+    )
+    .unwrap();
+    let r = run(dir.path(), "apply", &[]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr
+            .contains("`delegate_to: nothere`: no host of that name in the inventory"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("site.yml:4:20"), "{}", r.stderr);
+}

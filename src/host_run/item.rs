@@ -10,6 +10,7 @@ use crate::outcome::{Outcome, Status};
 use crate::task_instance::TaskInstance;
 use crate::template::Vars;
 use crate::transport::TransportError;
+use serde_json::Value;
 
 impl<'a> HostRun<'a> {
     /// One item: its outcome, or None when its plan waits in `batch` (a loop's items).
@@ -40,6 +41,14 @@ impl<'a> HostRun<'a> {
             Err(e) => return Ok(Some(self.dry.unknown_result(task, &e))),
         };
         match &action {
+            Action::SetFact(sf) if self.facts_to(task, vars).is_some() => {
+                // `delegate_facts`: they are the delegate's, seen through `hostvars`.
+                let to = self.facts_to(task, vars).unwrap_or_default();
+                crate::hostvars::update(&to, &sf.vars);
+                let mut o = Outcome::new(Status::Ok, format!("facts set on {to}"));
+                o.value = sf.result();
+                return Ok(Some(o));
+            }
             Action::SetFact(sf) => {
                 self.registered.extend(sf.vars.clone());
                 crate::hostvars::update(&self.host.name, &sf.vars);
@@ -97,7 +106,18 @@ impl<'a> HostRun<'a> {
             }
             _ => {}
         }
-        self.run_action(inst, vars, action, batch)
+        let mut o = self.run_action(inst, vars, action, batch)?;
+        // `delegate_facts`: what the module found (`setup` ...) is the delegate's.
+        if let Some(to) = self.facts_to(task, vars)
+            && let Some(o) = &mut o
+            && let Some(Value::Object(af)) = o
+                .value
+                .as_object_mut()
+                .and_then(|v| v.remove("ansible_facts"))
+        {
+            super::delegate::give_facts(&to, &af);
+        }
+        Ok(o)
     }
 
     fn run_action(
@@ -123,7 +143,11 @@ impl<'a> HostRun<'a> {
             Ok(s) => s,
             Err(e) => return Ok(Some(self.dry.unknown_result(task, &e))),
         };
-        let delegated = task.delegate_to.is_some();
+        let via = match self.delegate(task, vars) {
+            Ok(v) => v,
+            Err(e) => return Ok(Some(self.dry.unknown_result(task, &e))),
+        };
+        let delegated = via.is_some();
         let mut reads = action.reads();
         if task.runs_in_plan {
             // A command run in a plan may read anything.
@@ -152,7 +176,7 @@ impl<'a> HostRun<'a> {
         let facts = match (&probe, predicted) {
             (_, Some(f)) => Ok(f),
             (None, None) => Ok(String::new()),
-            (Some(p), None) => self.facts(p, &reads, sudo.as_deref(), delegated)?,
+            (Some(p), None) => self.facts(p, &reads, sudo.as_deref(), via.as_deref())?,
         };
         let plan = match facts
             .as_ref()
@@ -177,7 +201,7 @@ impl<'a> HostRun<'a> {
             if batch.failed() {
                 return Ok(None);
             }
-            o.diffs = self.diffs_of(&plan, sudo.as_deref(), delegated)?;
+            o.diffs = self.diffs_of(&plan, sudo.as_deref(), via.as_deref())?;
         }
         // `check_mode: false`: the playbook vouches that this one only reads. It still waits for
         // apply when an earlier planned change would alter what it reads: run now, it would
@@ -229,7 +253,7 @@ impl<'a> HostRun<'a> {
         let log = self.log();
         let diagnosis_sudo = self.play.sudo_for_diagnosis().map(String::from);
         let target = Target {
-            t: self.transport(delegated),
+            t: self.transport(via.as_deref())?,
             sudo: sudo.as_deref(),
             delegated,
             diagnosis_sudo: diagnosis_sudo.as_deref(),
