@@ -75,7 +75,10 @@ pub(crate) fn parse(doc: &Doc, node: &Node) -> Result<Vec<EnvLayer>> {
             doc.loc(other),
             format!(
                 "`environment` must be a mapping or a template of one, found {}",
-                crate::task_values::found(other)
+                match other {
+                    Node::Scalar(s) => format!("`{}`", s.as_str()),
+                    n => yaml::kind(n).to_string(),
+                }
             ),
         )
         .with_hint("`environment: {NAME: value}` or `environment: \"{{ app_env }}\"`")),

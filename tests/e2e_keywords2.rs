@@ -1,12 +1,13 @@
 //! Keywords on real hosts: `meta: end_host` / `end_play`, a templated `environment` merged over
-//! the play's, templated `become` on a block, and `ignore_unreachable`.
+//! the play's, templated `become` on a block, `delegate_to` another host with `delegate_facts`,
+//! and `ignore_unreachable`.
 
 mod support;
 
 use support::{Hosts, apply_json, inventory, playbook};
 
 #[test]
-fn meta_environment_and_templated_become_on_two_hosts() {
+fn meta_environment_become_and_delegation_on_two_hosts() {
     let ks = [186, 187];
     let _hosts = Hosts::up(&ks);
     let dir = tempfile::tempdir().unwrap();
@@ -14,7 +15,20 @@ fn meta_environment_and_templated_become_on_two_hosts() {
     let pb = dir.path().join("site.yml");
     std::fs::write(
         &pb,
-        r#"- hosts: all
+        r#"- hosts: h186
+  gather_facts: false
+  vars: {mine: from h186}
+  tasks:
+    - name: on h187
+      copy: {content: "{{ mine }} {{ inventory_hostname }}", dest: /tmp/kw-delegated}
+      delegate_to: h187
+    - name: facts of h187
+      setup:
+      delegate_to: h187
+      delegate_facts: true
+    - name: seen
+      debug: {msg: "{{ hostvars['h187'].ansible_facts.hostname }}"}
+- hosts: all
   gather_facts: false
   vars:
     app_env: {GREETING: "hello {{ inventory_hostname }}", WHO: play}
@@ -59,10 +73,15 @@ fn meta_environment_and_templated_become_on_two_hosts() {
         r.task_msg("h187", "end h187")
             .contains("ends here for this host")
     );
+    // delegate_to: written on h187 with h186's variables; h187's facts seen from h186.
+    assert_eq!(Hosts::sh(187, "cat /tmp/kw-delegated"), "from h186 h186");
+    assert_eq!(Hosts::ssh(186, "test -e /tmp/kw-delegated").0, 1);
+    assert_eq!(r.task_msg("h186", "seen"), Hosts::sh(187, "hostname"));
     // Converged, and the plan says where each host's play ends.
     let again = apply_json(dir.path(), &pb, &inv, &[]);
     assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
     assert_eq!(again.with_status("h186", "changed"), Vec::<String>::new());
+    assert_eq!(again.with_status("h187", "changed"), Vec::<String>::new());
     let kh = "--host-key-checking";
     let plan = playbook(
         dir.path(),
@@ -78,6 +97,11 @@ fn meta_environment_and_templated_become_on_two_hosts() {
     );
     let names: Vec<String> = plan.statuses("h186").into_iter().map(|(n, _)| n).collect();
     assert!(!names.contains(&"never".to_string()), "{names:?}");
+    // Probed on h187, where it is done already.
+    assert!(
+        plan.with_status("h186", "ok")
+            .contains(&"on h187".to_string())
+    );
 }
 
 #[test]
