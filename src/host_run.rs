@@ -269,19 +269,7 @@ impl<'a> HostRun<'a> {
                 }
                 continue;
             }
-            // A host known to be down: a task that needs it is unreachable, also in a plan
-            // (which might not use the connection for it); engine actions and delegated
-            // tasks run.
-            let needs_host = task.delegate_to.is_none()
-                && !matches!(
-                    task.module.as_str(),
-                    "debug" | "fail" | "assert" | "meta" | "set_fact" | "include_vars"
-                );
-            let res = match self.down.clone().filter(|_| needs_host) {
-                Some(why) => Err(TransportError(why)),
-                None => self.run_task(task, false, &[], true),
-            };
-            let (status, value) = match res {
+            let (status, value) = match self.run_task(task, false, &[], true) {
                 Ok(r) => r,
                 Err(e) if task.ignore_unreachable => {
                     self.unreachable_ignored(task, e);

@@ -258,6 +258,9 @@ fn ignore_unreachable_reports_the_host_and_goes_on() {
       register: r
     - name: say
       debug: {msg: "unreachable={{ r.unreachable | default(false) }}"}
+    - name: skipped, so not unreachable
+      command: "true"
+      when: r.unreachable is not defined
     - block:
         - name: again
           command: "true"
@@ -287,6 +290,8 @@ fn ignore_unreachable_reports_the_host_and_goes_on() {
         r.task_msg("gone", "again")
             .starts_with("unreachable, ignored")
     );
+    let skipped = r.with_status("gone", "skipped");
+    assert_eq!(skipped, ["skipped, so not unreachable"], "{}", r.stdout);
     let names: Vec<String> = r.statuses("gone").into_iter().map(|(n, _)| n).collect();
     assert!(!names.contains(&"after".to_string()), "{names:?}");
     assert_eq!(r.host_status("gone"), "unreachable");

@@ -147,6 +147,12 @@ impl<'a> HostRun<'a> {
             Ok(v) => v,
             Err(e) => return Ok(Some(self.dry.unknown_result(task, &e))),
         };
+        // A host known to be down: a module run on it is unreachable, also in a plan (which
+        // might not use the connection for it). Engine actions, skipped and delegated tasks
+        // need no connection.
+        if let (Some(why), None) = (&self.down, &via) {
+            return Err(TransportError(why.clone()));
+        }
         let delegated = via.is_some();
         let mut reads = action.reads();
         if task.runs_in_plan {
