@@ -41,6 +41,8 @@ pub(crate) struct Shared<'a> {
     /// to that task, as Ansible's hosts all reach it; one already past it (its own `when` was
     /// false) stops before its next task.
     pub(crate) end_play: &'a std::sync::atomic::AtomicUsize,
+    /// Set with it by `end_play` (not `end_batch`): the play's later batches do not run.
+    pub(crate) play_over: &'a std::sync::atomic::AtomicBool,
 }
 
 pub(crate) struct HostRun<'a> {
@@ -258,7 +260,7 @@ impl<'a> HostRun<'a> {
             }
             // Notified handlers do not run after it, as in Ansible.
             if self.r.end_play.load(std::sync::atomic::Ordering::SeqCst) <= pos {
-                self.stop_msg = "the play ended (meta: end_play)".into();
+                self.stop_msg = self.ended_by();
                 return Ok((false, changed));
             }
             if flush {
@@ -307,12 +309,20 @@ impl<'a> HostRun<'a> {
             return Ok((true, changed));
         }
         if self.r.end_play.load(std::sync::atomic::Ordering::SeqCst) != usize::MAX {
-            self.stop_msg = "the play ended (meta: end_play)".into();
+            self.stop_msg = self.ended_by();
             return Ok((false, changed));
         }
         self.pos = self.play.tasks.len();
         let (f, c) = self.flush_handlers()?;
         Ok((f, changed || c))
+    }
+
+    /// Why another host's `meta` ended this host's play.
+    fn ended_by(&self) -> String {
+        match self.r.play_over.load(std::sync::atomic::Ordering::SeqCst) {
+            true => "the play ended (meta: end_play)".into(),
+            false => "the batch ended (meta: end_batch)".into(),
+        }
     }
 
     /// `ignore_unreachable`: the task's line says the host was unreachable, and the play goes

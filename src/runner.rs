@@ -24,8 +24,10 @@ pub(crate) struct Runner<'a> {
     /// Set when a host fails in a play with `any_errors_fatal`: the others stop before their
     /// next task.
     pub(crate) abort: AtomicBool,
-    /// Set by `meta: end_play`: the play's hosts stop, and its later batches do not run.
+    /// Set by `meta: end_play` or `end_batch`: where the batch's hosts stop (see `Shared`).
     pub(crate) end_play: AtomicUsize,
+    /// Set by `meta: end_play`: the play's later batches do not run either.
+    pub(crate) play_over: AtomicBool,
     /// The sudo password for `become`, if one was given.
     pub(crate) become_pass: Option<String>,
 }
@@ -38,6 +40,7 @@ impl<'a> Runner<'a> {
             opts,
             abort: AtomicBool::new(false),
             end_play: AtomicUsize::new(usize::MAX),
+            play_over: AtomicBool::new(false),
             become_pass: None,
         }
     }
@@ -97,7 +100,7 @@ impl<'a> Runner<'a> {
                 check: self.opts.check,
             });
             self.abort.store(false, Ordering::SeqCst);
-            self.end_play.store(usize::MAX, Ordering::SeqCst);
+            self.play_over.store(false, Ordering::SeqCst);
             let serial = self.opts.serial.as_ref().unwrap_or(&play.serial);
             let rule = StopRule {
                 any_errors_fatal: play.any_errors_fatal,
@@ -116,7 +119,7 @@ impl<'a> Runner<'a> {
                     }
                     continue;
                 }
-                if self.end_play.load(Ordering::SeqCst) != usize::MAX {
+                if self.play_over.load(Ordering::SeqCst) {
                     // Not failed: the play ended before their batch, as Ansible ends it.
                     for h in batch {
                         report.event(Event::Host {
@@ -128,6 +131,7 @@ impl<'a> Runner<'a> {
                     }
                     continue;
                 }
+                self.end_play.store(usize::MAX, Ordering::SeqCst);
                 let statuses = self.run_batch(play, &hosts, batch, report);
                 let mut failed = 0usize;
                 for (name, s) in statuses {
@@ -188,6 +192,7 @@ impl<'a> Runner<'a> {
             become_pass: self.become_pass.as_deref(),
             abort: &self.abort,
             end_play: &self.end_play,
+            play_over: &self.play_over,
         };
         let shared = &shared;
         std::thread::scope(|s| {

@@ -396,3 +396,29 @@ fn delegate_to_runs_on_the_delegates_connection_with_the_hosts_variables() {
     );
     assert!(r.stderr.contains("site.yml:4:20"), "{}", r.stderr);
 }
+
+#[test]
+fn end_batch_ends_each_serial_batch_and_the_next_one_runs() {
+    let dir = project(&[
+        ("local.ini", TWO),
+        (
+            "site.yml",
+            r#"- hosts: all
+  gather_facts: false
+  serial: 1
+  tasks:
+    - name: before
+      shell: echo {{ inventory_hostname }} >> @DIR@/before
+    - name: end
+      meta: end_batch
+    - name: never
+      shell: echo {{ inventory_hostname }} >> @DIR@/never
+"#,
+        ),
+    ]);
+    let r = run(dir.path(), "apply", &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(read(dir.path(), "before"), "a\nb\n");
+    assert_eq!(read(dir.path(), "never"), "");
+    assert!(r.task_msg("b", "end").contains("the batch ends here"));
+}

@@ -82,22 +82,23 @@ impl<'a> HostRun<'a> {
                 }));
             }
             Action::Noop | Action::FlushHandlers => return Ok(Some(Outcome::new(Status::Ok, ""))),
-            Action::EndPlay | Action::EndHost => {
-                let play = matches!(action, Action::EndPlay);
-                if play {
-                    self.r
-                        .end_play
-                        .fetch_min(self.pos, std::sync::atomic::Ordering::SeqCst);
+            Action::EndPlay | Action::EndBatch | Action::EndHost => {
+                use std::sync::atomic::Ordering::SeqCst;
+                let (msg, stop) = match action {
+                    Action::EndPlay => {
+                        self.r.play_over.store(true, SeqCst);
+                        ("the play ends here, for every host", "meta: end_play")
+                    }
+                    Action::EndBatch => {
+                        ("the batch ends here, for all its hosts", "meta: end_batch")
+                    }
+                    _ => ("the play ends here for this host", "meta: end_host"),
+                };
+                if !matches!(action, Action::EndHost) {
+                    self.r.end_play.fetch_min(self.pos, SeqCst);
                 }
                 self.ended = true;
-                self.stop_msg = match play {
-                    true => "the play ended here (meta: end_play)".into(),
-                    false => "the play ended here for this host (meta: end_host)".into(),
-                };
-                let msg = match play {
-                    true => "the play ends here, for every host",
-                    false => "the play ends here for this host",
-                };
+                self.stop_msg = format!("the play ended here ({stop})");
                 return Ok(Some(Outcome::new(Status::Ok, msg)));
             }
             Action::ClearFacts => {

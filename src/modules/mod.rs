@@ -250,6 +250,8 @@ pub(crate) enum Action {
     Noop,
     /// `meta: end_play`: the play ends, without failing, for every host.
     EndPlay,
+    /// `meta: end_batch`: as `end_play`, for the hosts of this `serial` batch only.
+    EndBatch,
     /// `meta: end_host`: the play ends for this host, which has not failed.
     EndHost,
     /// `meta: clear_facts`: the host's gathered facts are forgotten.
@@ -327,6 +329,7 @@ impl Action {
             // error to clear (a failed host has stopped): nothing to do, as for `noop`.
             "noop" | "refresh_inventory" | "clear_host_errors" => Ok(Action::Noop),
             "end_play" => Ok(Action::EndPlay),
+            "end_batch" => Ok(Action::EndBatch),
             "end_host" => Ok(Action::EndHost),
             "clear_facts" => Ok(Action::ClearFacts),
             other => Err(Error::input(
@@ -334,7 +337,7 @@ impl Action {
                 format!("`meta: {other}` is not supported"),
             )
             .with_hint(
-                "supported: flush_handlers, noop, end_play, end_host, refresh_inventory, \
+                "supported: flush_handlers, noop, end_play, end_batch, end_host, refresh_inventory, \
                  clear_facts, clear_host_errors",
             )),
         }
@@ -398,7 +401,8 @@ mod tests {
                 "reset_connection",
                 Err("`meta: reset_connection` is not supported"),
             ),
-            ("end_batch", Err("`meta: end_batch` is not supported")),
+            ("end_batch", Ok("EndBatch")),
+            ("end_role", Err("`meta: end_role` is not supported")),
         ];
         for (raw, want) in table {
             let yaml = format!("meta: {raw}\n");
