@@ -30,18 +30,29 @@ impl DryRun {
         if let Some(root) = e.undefined_root()
             && self.unknown.iter().any(|u| u == root)
         {
-            // `debug` is the engine's own action (it prints, touches nothing): skipped.
-            let status = if crate::modules::registry::prints_only(&task.module) {
-                Status::Skipped
-            } else {
-                Status::MayChange
-            };
-            return Outcome::new(
-                status,
-                format!("depends on the result of `{root}`, known only when applied"),
-            );
+            return depends(task, root);
         }
         Outcome::new(Status::Failed, e.one_line())
+    }
+
+    /// A result only a real run produces that one of `conds` reads (its root name): a
+    /// `meta: end_*` behind it may or may not end the play, and the plan says so.
+    pub(crate) fn unknown_read(&self, conds: &[crate::location::Spanned<Value>]) -> Option<String> {
+        conds.iter().find_map(|c| {
+            let mut names = crate::template::names_in(&c.value);
+            if let Value::String(s) = &c.value {
+                // A bare condition is an expression, not a template.
+                names.extend(crate::template::names_in(&Value::String(format!(
+                    "{{{{ {s} }}}}"
+                ))));
+            }
+            names.into_iter().find(|n| self.unknown.contains(n))
+        })
+    }
+
+    /// The outcome of a task that reads `root`, a result known only when applied.
+    pub(crate) fn depends(&self, task: &Task, root: &str) -> Outcome {
+        depends(task, root)
     }
 
     /// What a task would do, from its plan, without doing it. `o` carries the plan's changes and
@@ -97,6 +108,32 @@ impl DryRun {
         }
         o
     }
+}
+
+/// May change (a `debug` is skipped): it reads `root`, known only when applied.
+fn depends(task: &Task, root: &str) -> Outcome {
+    // `debug` is the engine's own action (it prints, touches nothing): skipped.
+    let status = if crate::modules::registry::prints_only(&task.module) {
+        Status::Skipped
+    } else {
+        Status::MayChange
+    };
+    let mut msg = format!("depends on the result of `{root}`, known only when applied");
+    if let Some(end) = end_meta(task) {
+        // What the plan cannot say: whether the play goes on after this line.
+        msg = format!("may end the play here (meta: {end}): {msg}");
+    }
+    Outcome::new(status, msg)
+}
+
+/// `end_play` or `end_host` for a `meta: end_*` task.
+pub(crate) fn end_meta(task: &Task) -> Option<&str> {
+    task.args
+        .map
+        .get("_raw")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|m| crate::modules::registry::steers_play(&task.module) && m.starts_with("end_"))
 }
 
 #[cfg(test)]

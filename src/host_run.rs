@@ -1,6 +1,7 @@
 //! One host through one play: connect, probe every task in one round trip, then plan and apply
 //! task by task (re-probing only what an earlier change may have touched), then handlers.
 
+mod delegate;
 mod item;
 mod prefetch;
 
@@ -35,6 +36,13 @@ pub(crate) struct Shared<'a> {
     /// Set when a host fails in a play with `any_errors_fatal`: the others stop before their
     /// next task.
     pub(crate) abort: &'a std::sync::atomic::AtomicBool,
+    /// Where `meta: end_play` ended the play (a task's index, `usize::MAX` while it goes
+    /// on): every host stops there, none failed. Hosts run free, so one that is behind runs up
+    /// to that task, as Ansible's hosts all reach it; one already past it (its own `when` was
+    /// false) stops before its next task.
+    pub(crate) end_play: &'a std::sync::atomic::AtomicUsize,
+    /// Set with it by `end_play` (not `end_batch`): the play's later batches do not run.
+    pub(crate) play_over: &'a std::sync::atomic::AtomicBool,
 }
 
 pub(crate) struct HostRun<'a> {
@@ -44,6 +52,8 @@ pub(crate) struct HostRun<'a> {
     tx: &'a Sender<Event>,
     t: Box<dyn Transport>,
     local: Local,
+    /// Connections to the hosts tasks are delegated to (`delegate_to`), by name.
+    delegates: std::collections::HashMap<String, Box<dyn Transport>>,
     base: Map<String, Value>,
     /// Play variables that did not render at the start (they read a registered result, a
     /// task's vars or the loop item), as written: rendered for each task by
@@ -64,6 +74,12 @@ pub(crate) struct HostRun<'a> {
     stop_msg: String,
     /// The current task has `no_log`.
     quiet: bool,
+    /// A `meta: end_host` or `end_play` ran: the host's play ends, not failed.
+    ended: bool,
+    /// Why the host cannot be reached, once known (`ignore_unreachable` let it go on).
+    down: Option<String>,
+    /// The index of the task the host is at (in `play.tasks`).
+    pos: usize,
 }
 
 impl<'a> HostRun<'a> {
@@ -101,8 +117,15 @@ impl<'a> HostRun<'a> {
                 text,
             });
         };
+        let mut down = None;
         let t = match crate::connection::connect(r.opts, r.become_pass, play, &base, &detail) {
             Ok(t) => t,
+            // Its tasks say so one by one, and those that ignore it go on.
+            Err(e) if ignores_down(play) => {
+                detail(format!("unreachable: {}", e.0));
+                down = Some(e.0.clone());
+                Box::new(crate::transport::down::Down(e.0))
+            }
             Err(e) => {
                 fatal();
                 return done(HostStatus::Unreachable, e.0);
@@ -115,6 +138,7 @@ impl<'a> HostRun<'a> {
             tx,
             t,
             local: Local::new(),
+            delegates: Default::default(),
             base,
             deferred,
             registered: Map::new(),
@@ -126,9 +150,15 @@ impl<'a> HostRun<'a> {
             dry: DryRun::default(),
             stop_msg: String::new(),
             quiet: false,
+            ended: false,
+            down,
+            pos: 0,
         };
         let result = hr.run_play();
         hr.t.close();
+        for t in hr.delegates.values_mut() {
+            t.close();
+        }
         match result {
             Ok((false, changed)) => done(
                 if changed {
@@ -136,7 +166,7 @@ impl<'a> HostRun<'a> {
                 } else {
                     HostStatus::Ok
                 },
-                String::new(),
+                hr.stop_msg,
             ),
             Ok((true, _)) => {
                 fatal();
@@ -173,24 +203,27 @@ impl<'a> HostRun<'a> {
         // and must leave nothing behind, not even a lock file. A real run takes the lock and
         // probes in the same exec, so the probe sees the host as no other run can change it.
         let lock = (!self.check()).then_some(self.r.opts.lock_timeout);
-        if let Some(wait) = lock {
-            match self.prefetch(Some(wait))? {
-                crate::transport::Lock::Held => {}
-                crate::transport::Lock::TimedOut => {
+        match self.prefetch(lock) {
+            Ok(crate::transport::Lock::Held) => {}
+            Ok(crate::transport::Lock::TimedOut) => {
+                if let Some(wait) = lock {
                     self.stop_msg = format!(
                         "another plumb run held the host's plumb lock for {} s; giving up (see --lock-timeout)",
                         wait.as_secs()
                     );
-                    return Ok((true, false));
                 }
-                crate::transport::Lock::Refused(why) => {
-                    self.stop_msg = format!("cannot take the plumb lock: {why}");
-                    return Ok((true, false));
-                }
+                return Ok((true, false));
             }
-        }
-        if lock.is_none() {
-            self.prefetch(None)?;
+            Ok(crate::transport::Lock::Refused(why)) => {
+                self.stop_msg = format!("cannot take the plumb lock: {why}");
+                return Ok((true, false));
+            }
+            // Unreachable: the tasks that ignore it go on, each one saying so.
+            Err(e) if ignores_down(self.play) => {
+                self.down = Some(e.0.clone());
+                self.t = Box::new(crate::transport::down::Down(e.0));
+            }
+            Err(e) => return Err(e),
         }
         if let Some(e) = self.facts_error.take() {
             self.stop_msg = format!("gathering facts: {e}");
@@ -198,11 +231,19 @@ impl<'a> HostRun<'a> {
         }
         let mut changed = false;
         let mut blocks = crate::block::Blocks::new(&self.play.blocks);
-        for task in &self.play.tasks {
-            // Not taken by --tags / --skip-tags: not run, not reported (flush_handlers always is).
-            if !crate::modules::registry::steers_play(&task.module)
-                && !self.r.opts.tags.selects(&task.tags)
-            {
+        for (pos, task) in self.play.tasks.iter().enumerate() {
+            self.pos = pos;
+            let flush = crate::modules::registry::steers_play(&task.module)
+                && task
+                    .args
+                    .map
+                    .get("_raw")
+                    .and_then(Value::as_str)
+                    .map(str::trim)
+                    == Some("flush_handlers");
+            // Not taken by --tags / --skip-tags: not run, not reported (flush_handlers always
+            // is; other meta tasks follow tags, as in ansible-core 2.11 and later).
+            if !flush && !self.r.opts.tags.selects(&task.tags) {
                 continue;
             }
             // Leaving a block whose failure nothing rescued fails the host here; inside one,
@@ -217,15 +258,12 @@ impl<'a> HostRun<'a> {
                 self.stop_msg = "stopped: another host failed and any_errors_fatal is set".into();
                 return Ok((true, changed));
             }
-            if crate::modules::registry::steers_play(&task.module)
-                && task
-                    .args
-                    .map
-                    .get("_raw")
-                    .and_then(Value::as_str)
-                    .map(str::trim)
-                    == Some("flush_handlers")
-            {
+            // Notified handlers do not run after it, as in Ansible.
+            if self.r.end_play.load(std::sync::atomic::Ordering::SeqCst) <= pos {
+                self.stop_msg = self.ended_by();
+                return Ok((false, changed));
+            }
+            if flush {
                 let (f, c) = self.flush_handlers()?;
                 changed |= c;
                 if f {
@@ -233,8 +271,18 @@ impl<'a> HostRun<'a> {
                 }
                 continue;
             }
-            let (status, value) = self.run_task(task, false, &[], true)?;
+            let (status, value) = match self.run_task(task, false, &[], true) {
+                Ok(r) => r,
+                Err(e) if task.ignore_unreachable => {
+                    self.unreachable_ignored(task, e);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             changed |= matches!(status, Status::Changed | Status::MayChange);
+            if self.ended {
+                return Ok((false, changed));
+            }
             if status == Status::Failed && !self.ignores(task) {
                 // A failure no rescue can make up for stops every host under any_errors_fatal.
                 let rescued = task.blocks.iter().any(|b| {
@@ -260,8 +308,32 @@ impl<'a> HostRun<'a> {
         if !blocks.finish() {
             return Ok((true, changed));
         }
+        if self.r.end_play.load(std::sync::atomic::Ordering::SeqCst) != usize::MAX {
+            self.stop_msg = self.ended_by();
+            return Ok((false, changed));
+        }
+        self.pos = self.play.tasks.len();
         let (f, c) = self.flush_handlers()?;
         Ok((f, changed || c))
+    }
+
+    /// Why another host's `meta` ended this host's play.
+    fn ended_by(&self) -> String {
+        match self.r.play_over.load(std::sync::atomic::Ordering::SeqCst) {
+            true => "the play ended (meta: end_play)".into(),
+            false => "the batch ended (meta: end_batch)".into(),
+        }
+    }
+
+    /// `ignore_unreachable`: the task's line says the host was unreachable, and the play goes
+    /// on. plumb does not connect again: the host's later tasks find it down too.
+    fn unreachable_ignored(&mut self, task: &Task, e: TransportError) {
+        let msg = format!("unreachable, ignored (ignore_unreachable): {}", e.0);
+        let mut o = Outcome::new(Status::Ok, msg);
+        o.value["unreachable"] = Value::Bool(true);
+        self.finish(task, false, &[], vec![o], false, Instant::now());
+        self.down = Some(e.0.clone());
+        self.t = Box::new(crate::transport::down::Down(e.0));
     }
 
     fn flush_handlers(&mut self) -> std::result::Result<(bool, bool), TransportError> {
@@ -279,6 +351,9 @@ impl<'a> HostRun<'a> {
                 status = Status::Changed;
             }
             changed |= status == Status::Changed;
+            if self.ended {
+                return Ok((false, changed));
+            }
             if status == Status::Failed && !self.ignores(h) {
                 return Ok((true, changed));
             }
@@ -460,30 +535,21 @@ impl<'a> HostRun<'a> {
         (status, value)
     }
 
-    fn transport(&mut self, delegated: bool) -> &mut dyn Transport {
-        if delegated {
-            &mut self.local
-        } else {
-            &mut *self.t
-        }
-    }
-
     /// Facts for one probe: from the batch if nothing since may have changed them, else fresh.
     fn facts(
         &mut self,
         probe: &str,
         reads: &[Resource],
         sudo: Option<&str>,
-        delegated: bool,
+        via: Option<&str>,
     ) -> std::result::Result<std::result::Result<String, String>, TransportError> {
-        // A delegated task runs on the control machine: the batch probed the host.
-        let cached = if delegated {
-            None
-        } else {
-            self.facts.get(probe, sudo, reads)
+        // A delegated task runs elsewhere: the batch probed the host itself.
+        let cached = match via {
+            Some(_) => None,
+            None => self.facts.get(probe, sudo, reads),
         };
         let log = self.log();
-        crate::fact_cache::read(cached, self.transport(delegated), &log, probe, sudo)
+        crate::fact_cache::read(cached, self.transport(via)?, &log, probe, sudo)
     }
 
     /// Unified diffs of the files a plan rewrites, against what is on the host now.
@@ -491,9 +557,16 @@ impl<'a> HostRun<'a> {
         &mut self,
         plan: &Plan,
         sudo: Option<&str>,
-        delegated: bool,
+        via: Option<&str>,
     ) -> std::result::Result<Vec<String>, TransportError> {
-        let t = self.transport(delegated);
+        let t = self.transport(via)?;
         crate::diff::diffs(plan, |script| t.run(script, sudo))
     }
+}
+
+/// Whether a host that cannot be reached still runs the play: some task ignores it, and the
+/// play gathers no facts (gathering them would fail it) unless the play itself ignores it.
+fn ignores_down(play: &Play) -> bool {
+    play.tasks.iter().any(|t| t.ignore_unreachable)
+        && (play.ignore_unreachable || !play.gather_facts)
 }

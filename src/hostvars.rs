@@ -28,6 +28,17 @@ pub(crate) fn update(host: &str, vars: &Map<String, serde_json::Value>) {
     }
 }
 
+/// `names` leave `host`'s entry (`meta: clear_facts`).
+pub(crate) fn forget(host: &str, names: &[String]) {
+    if let Ok(mut t) = HOSTVARS.write()
+        && let Some(h) = t.get_mut(host)
+    {
+        for n in names {
+            h.remove(n);
+        }
+    }
+}
+
 /// A host's entry now, if the run knows the host.
 pub(crate) fn get(host: &str) -> Option<Map<String, serde_json::Value>> {
     HOSTVARS.read().ok()?.get(host).cloned()

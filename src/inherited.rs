@@ -16,10 +16,15 @@ pub(crate) struct Inherited {
     pub(crate) vars: Map<String, Value>,
     pub(crate) tags: Vec<String>,
     pub(crate) become_: Option<bool>,
+    /// `become: "{{ expr }}"`, evaluated on the host for each task.
+    pub(crate) become_if: Option<Spanned<Value>>,
     pub(crate) become_user: Option<String>,
     pub(crate) become_method: Option<String>,
     pub(crate) ignore_errors: bool,
+    /// `ignore_errors: "{{ expr }}"`, evaluated on the host when a task fails.
+    pub(crate) ignore_errors_if: Option<Spanned<Value>>,
     pub(crate) no_log: bool,
+    pub(crate) ignore_unreachable: bool,
     pub(crate) run_once: bool,
     pub(crate) any_errors_fatal: bool,
     pub(crate) blocks: Vec<crate::block::BlockPos>,
@@ -30,7 +35,7 @@ pub(crate) struct Inherited {
 }
 
 /// The keywords `keyword` takes, for hints.
-const KEYS: &str = "`when`, `vars`, `tags`, `become`, `become_user`, `become_method`, `ignore_errors`, `no_log`, `run_once`, `any_errors_fatal`, `environment` and `module_defaults`";
+pub(crate) const KEYS: &str = "`when`, `vars`, `tags`, `become`, `become_user`, `become_method`, `ignore_errors`, `ignore_unreachable`, `no_log`, `run_once`, `any_errors_fatal`, `environment` and `module_defaults`";
 
 impl Inherited {
     /// Takes `key` if it is one of the inherited keywords (`vars` included: the caller decides
@@ -40,11 +45,19 @@ impl Inherited {
             "when" => self.when.extend(crate::task::conditions(doc, v)),
             "vars" => self.vars.extend(crate::inventory::vars_map(doc, v)?),
             "tags" => self.tags.extend(crate::task::tag_list(doc, v)?),
-            "become" => self.become_ = Some(boolean(doc, v, key)?),
+            // A template is judged on the host; the innermost level's value wins either way.
+            "become" => match templated(doc, v) {
+                Some(c) => (self.become_, self.become_if) = (None, Some(c)),
+                None => (self.become_, self.become_if) = (Some(boolean(doc, v, key)?), None),
+            },
             "become_user" => self.become_user = Some(scalar_string(doc, v, key)?),
             "become_method" => self.become_method = Some(crate::task::become_method(doc, v)?),
-            "ignore_errors" => self.ignore_errors |= boolean(doc, v, key)?,
+            "ignore_errors" => match templated(doc, v) {
+                Some(c) => (self.ignore_errors, self.ignore_errors_if) = (false, Some(c)),
+                None => (self.ignore_errors, self.ignore_errors_if) = (boolean(doc, v, key)?, None),
+            },
             "no_log" => self.no_log |= boolean(doc, v, key)?,
+            "ignore_unreachable" => self.ignore_unreachable = boolean(doc, v, key)?,
             "run_once" => self.run_once |= boolean(doc, v, key)?,
             "any_errors_fatal" => self.any_errors_fatal |= boolean(doc, v, key)?,
             "environment" => self.environment.extend(crate::task::environment(doc, v)?),
@@ -63,8 +76,9 @@ impl Inherited {
         vars.extend(std::mem::take(&mut t.vars));
         t.vars = vars;
         t.tags.extend(self.tags.iter().cloned());
-        if t.become_.is_none() {
+        if t.become_.is_none() && t.become_if.is_none() {
             t.become_ = self.become_;
+            t.become_if = self.become_if.clone();
         }
         if t.become_user.is_none() {
             t.become_user = self.become_user.clone();
@@ -72,18 +86,36 @@ impl Inherited {
         if t.become_method.is_none() {
             t.become_method = self.become_method.clone();
         }
-        t.ignore_errors |= self.ignore_errors;
+        // A task's own template is its answer; else any level's `true` ignores.
+        if t.ignore_errors_if.is_none() {
+            t.ignore_errors |= self.ignore_errors;
+            if !t.ignore_errors {
+                t.ignore_errors_if = self.ignore_errors_if.clone();
+            }
+        }
         t.no_log |= self.no_log;
+        t.ignore_unreachable |= self.ignore_unreachable;
         t.run_once |= self.run_once;
         t.any_errors_fatal |= self.any_errors_fatal;
         t.blocks = self.blocks.clone();
         if t.role_dir.is_none() {
             t.role_dir = self.role_dir.clone();
         }
-        for (k, v) in &self.environment {
-            t.environment.entry(k.clone()).or_insert_with(|| v.clone());
-        }
+        // Outer layers first: the task's own win, name by name, when rendered.
+        let own = std::mem::take(&mut t.environment);
+        t.environment = self.environment.iter().cloned().chain(own).collect();
         self.module_defaults.apply(&t.module, &mut t.args);
+    }
+}
+
+/// A keyword's value written as a template (`"{{ expr }}"`), kept to be judged on the host.
+fn templated(doc: &Doc, v: &Node) -> Option<Spanned<Value>> {
+    match v {
+        Node::Scalar(s) if crate::template::has_template(s.as_str()) => Some(Spanned {
+            value: crate::yaml::to_value(v),
+            loc: doc.loc(v),
+        }),
+        _ => None,
     }
 }
 
@@ -94,4 +126,62 @@ pub(crate) fn unknown(doc: &Doc, key: &MarkedScalarNode, what: &str, also: &str)
         format!("`{}` is not supported on {what}", key.as_str()),
     )
     .with_hint(format!("{what} takes {also}{KEYS}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (a block's keywords, the task's) → the task's `become` and `ignore_errors`, a template
+    /// shown as written.
+    #[test]
+    fn templated_become_and_ignore_errors_are_inherited_innermost_winning() {
+        let show = |b: Option<bool>, c: &Option<Spanned<Value>>| match (b, c) {
+            (_, Some(c)) => c.value.as_str().unwrap_or_default().to_string(),
+            (Some(b), None) => b.to_string(),
+            (None, None) => "-".into(),
+        };
+        let table: &[(&str, &str, &str, &str)] = &[
+            ("become: true", "", "true", "false"),
+            ("become: \"{{ x }}\"", "", "{{ x }}", "false"),
+            ("become: \"{{ x }}\"", "become: false", "false", "false"),
+            ("become: true", "become: \"{{ y }}\"", "{{ y }}", "false"),
+            ("ignore_errors: \"{{ x }}\"", "", "-", "{{ x }}"),
+            (
+                "ignore_errors: \"{{ x }}\"",
+                "ignore_errors: true",
+                "-",
+                "true",
+            ),
+            (
+                "ignore_errors: true",
+                "ignore_errors: \"{{ y }}\"",
+                "-",
+                "{{ y }}",
+            ),
+            (
+                "ignore_errors: \"{{ x }}\"",
+                "ignore_errors: \"{{ y }}\"",
+                "-",
+                "{{ y }}",
+            ),
+        ];
+        for (outer, own, become_, ignore) in table {
+            let doc = Doc::parse("t.yml".into(), &format!("{outer}\n"), false).unwrap();
+            let Node::Mapping(m) = &doc.root else {
+                unreachable!()
+            };
+            let mut inh = Inherited::default();
+            for (k, v) in m.iter() {
+                assert!(inh.keyword(&doc, k.as_str(), v).unwrap(), "{outer}");
+            }
+            let text = format!("command: x\n{own}\n");
+            let tdoc = Doc::parse("t.yml".into(), &text, false).unwrap();
+            let mut t = Task::parse(&tdoc, &tdoc.root, false).unwrap();
+            inh.apply(&mut t);
+            assert_eq!(show(t.become_, &t.become_if), *become_, "{outer} / {own}");
+            let ie = (t.ignore_errors || t.ignore_errors_if.is_none()).then_some(t.ignore_errors);
+            assert_eq!(show(ie, &t.ignore_errors_if), *ignore, "{outer} / {own}");
+        }
+    }
 }

@@ -65,6 +65,7 @@ mod ssh_config;
 mod tags;
 mod task;
 mod task_args;
+mod task_env;
 mod task_instance;
 mod task_list;
 mod task_values;

@@ -35,6 +35,8 @@ pub(crate) struct Play {
     pub(crate) serial: Vec<Serial>,
     pub(crate) max_fail_percentage: Option<f64>,
     pub(crate) any_errors_fatal: bool,
+    /// `ignore_unreachable` on the play: also for gathering facts.
+    pub(crate) ignore_unreachable: bool,
     /// `gather_facts` (true unless the play says otherwise, as in Ansible).
     pub(crate) gather_facts: bool,
     pub(crate) tags: Vec<String>,
@@ -62,6 +64,7 @@ pub(crate) const PLAY_KEYS: &[&str] = &[
     "serial",
     "max_fail_percentage",
     "any_errors_fatal",
+    "ignore_unreachable",
     "vars_files",
     "tags",
     "roles",
@@ -101,6 +104,7 @@ impl Play {
             serial: Vec::new(),
             max_fail_percentage: None,
             any_errors_fatal: false,
+            ignore_unreachable: false,
             gather_facts: true,
             tags: Vec::new(),
             blocks: Vec::new(),
@@ -226,6 +230,7 @@ impl Play {
                         }
                     },
                     "any_errors_fatal" => play.any_errors_fatal = boolean(doc, value, k)?,
+                    "ignore_unreachable" => play.ignore_unreachable = boolean(doc, value, k)?,
                     other if crate::task_values::NOT_YET.contains(&other) => {
                         errors.push(crate::task_values::not_yet(doc.key_loc(key), other, "play"));
                     }
@@ -265,9 +270,9 @@ impl Play {
             t.tags.extend(play.tags.iter().cloned());
         }
         for t in play.tasks.iter_mut().chain(play.handlers.iter_mut()) {
-            for (k, v) in &play.environment {
-                t.environment.entry(k.clone()).or_insert_with(|| v.clone());
-            }
+            let own = std::mem::take(&mut t.environment);
+            t.environment = play.environment.iter().cloned().chain(own).collect();
+            t.ignore_unreachable |= play.ignore_unreachable;
             module_defaults.apply(&t.module, &mut t.args);
             if let Err(e) = crate::modules::registry::check_required(&t.module, &t.args) {
                 errors.push(e);
@@ -426,7 +431,14 @@ impl Play {
     /// Whom a task runs as (`become`), if anyone: the user for sudo, or `su:USER` for
     /// `become_method: su` (a user name never holds `:`); see `transport::sh_command`.
     pub(crate) fn sudo_for(&self, task: &Task) -> Option<String> {
-        if task.become_.unwrap_or(self.become_) {
+        // A templated `become` is only known per host (`TaskInstance::sudo`).
+        let on = task.become_if.is_none() && task.become_.unwrap_or(self.become_);
+        self.sudo_if(task, on)
+    }
+
+    /// Whom a task runs as when its `become` is `on`.
+    pub(crate) fn sudo_if(&self, task: &Task, on: bool) -> Option<String> {
+        if on {
             let user = task
                 .become_user
                 .clone()

@@ -208,6 +208,7 @@ impl TaskList {
                 role_dir: Some(role_dir.clone()),
                 vars: inh.vars.clone(),
                 become_: inh.become_,
+                become_if: inh.become_if.clone(),
                 become_user: inh.become_user.clone(),
                 ..Inherited::default()
             };

@@ -14,7 +14,7 @@ use crate::serial::{StopRule, batches};
 use std::collections::{BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -25,6 +25,10 @@ pub(crate) struct Runner<'a> {
     /// Set when a host fails in a play with `any_errors_fatal`: the others stop before their
     /// next task.
     pub(crate) abort: AtomicBool,
+    /// Set by `meta: end_play` or `end_batch`: where the batch's hosts stop (see `Shared`).
+    pub(crate) end_play: AtomicUsize,
+    /// Set by `meta: end_play`: the play's later batches do not run either.
+    pub(crate) play_over: AtomicBool,
     /// The sudo password for `become`, if one was given.
     pub(crate) become_pass: Option<String>,
 }
@@ -36,6 +40,8 @@ impl<'a> Runner<'a> {
             inv,
             opts,
             abort: AtomicBool::new(false),
+            end_play: AtomicUsize::new(usize::MAX),
+            play_over: AtomicBool::new(false),
             become_pass: None,
         }
     }
@@ -95,6 +101,7 @@ impl<'a> Runner<'a> {
                 check: self.opts.check,
             });
             self.abort.store(false, Ordering::SeqCst);
+            self.play_over.store(false, Ordering::SeqCst);
             let serial = self.opts.serial.as_ref().unwrap_or(&play.serial);
             let rule = StopRule {
                 any_errors_fatal: play.any_errors_fatal,
@@ -113,6 +120,19 @@ impl<'a> Runner<'a> {
                     }
                     continue;
                 }
+                if self.play_over.load(Ordering::SeqCst) {
+                    // Not failed: the play ended before their batch, as Ansible ends it.
+                    for h in batch {
+                        report.event(Event::Host {
+                            host: h.name.clone(),
+                            status: HostStatus::Ok,
+                            msg: "not run: the play ended (meta: end_play)".into(),
+                            duration: Duration::ZERO,
+                        });
+                    }
+                    continue;
+                }
+                self.end_play.store(usize::MAX, Ordering::SeqCst);
                 let statuses = self.run_batch(play, &hosts, batch, report);
                 let mut failed = 0usize;
                 for (name, s) in statuses {
@@ -172,6 +192,8 @@ impl<'a> Runner<'a> {
             playbook_dir: &play.dir,
             become_pass: self.become_pass.as_deref(),
             abort: &self.abort,
+            end_play: &self.end_play,
+            play_over: &self.play_over,
         };
         let shared = &shared;
         std::thread::scope(|s| {

@@ -42,12 +42,19 @@ pub(crate) struct Task {
     pub(crate) delay: f64,
     pub(crate) changed_when: Option<Spanned<Value>>,
     pub(crate) failed_when: Option<Spanned<Value>>,
-    pub(crate) delegate_to: Option<String>,
+    /// `delegate_to`: the host (a template, rendered per host) the task runs on instead.
+    pub(crate) delegate_to: Option<Spanned<String>>,
+    /// `delegate_facts`: facts the task sets go to the delegate's `hostvars`.
+    pub(crate) delegate_facts: bool,
     pub(crate) become_: Option<bool>,
+    /// `become: "{{ expr }}"`: evaluated on the host before the task runs.
+    pub(crate) become_if: Option<Spanned<Value>>,
     pub(crate) become_user: Option<String>,
     pub(crate) become_method: Option<String>,
     pub(crate) no_log: bool,
     pub(crate) ignore_errors: bool,
+    /// `ignore_unreachable`: the host unreachable on this task is reported, not given up.
+    pub(crate) ignore_unreachable: bool,
     /// `run_once`: only the batch's first host runs it.
     pub(crate) run_once: bool,
     /// `any_errors_fatal` on the task or a block around it: a failure that fails the host
@@ -105,6 +112,7 @@ const KEYWORDS: &[&str] = &[
     "changed_when",
     "failed_when",
     "delegate_to",
+    "delegate_facts",
     "become",
     "become_user",
     "become_method",
@@ -113,6 +121,7 @@ const KEYWORDS: &[&str] = &[
     "throttle",
     "no_log",
     "ignore_errors",
+    "ignore_unreachable",
     "diff",
     "args",
     "vars",
@@ -250,11 +259,14 @@ impl Task {
             changed_when: None,
             failed_when: None,
             delegate_to: None,
+            delegate_facts: false,
             become_: None,
+            become_if: None,
             become_user: None,
             become_method: None,
             no_log: false,
             ignore_errors: false,
+            ignore_unreachable: false,
             run_once: false,
             any_errors_fatal: false,
             throttle: 0,
@@ -359,17 +371,17 @@ impl Task {
                     "changed_when" => t.changed_when = Some(spanned(value)),
                     "failed_when" => t.failed_when = Some(spanned(value)),
                     "delegate_to" => {
-                        let d = scalar_string(doc, value, k)?;
-                        if !matches!(d.as_str(), "localhost" | "127.0.0.1") {
-                            return Err(Error::input(
-                                doc.loc(value),
-                                format!("`delegate_to: {d}` is not supported"),
-                            )
-                            .with_hint("only `delegate_to: localhost` (the control machine) is"));
-                        }
-                        t.delegate_to = Some(d);
+                        t.delegate_to = Some(Spanned {
+                            value: scalar_string(doc, value, k)?,
+                            loc: doc.loc(value),
+                        })
                     }
-                    "become" => t.become_ = Some(boolean(doc, value, k)?),
+                    "become" => match value {
+                        Node::Scalar(s) if crate::template::has_template(s.as_str()) => {
+                            t.become_if = Some(spanned(value))
+                        }
+                        _ => t.become_ = Some(boolean(doc, value, k)?),
+                    },
                     "become_user" => t.become_user = Some(scalar_string(doc, value, k)?),
                     "become_method" => t.become_method = Some(become_method(doc, value)?),
                     "no_log" => t.no_log = boolean(doc, value, k)?,
@@ -377,12 +389,14 @@ impl Task {
                     "any_errors_fatal" => t.any_errors_fatal = boolean(doc, value, k)?,
                     "throttle" => t.throttle = number(doc, value, k)? as usize,
                     "ignore_errors" => match value {
-                        Node::Scalar(s) if s.as_str().contains("{{") => {
+                        Node::Scalar(s) if crate::template::has_template(s.as_str()) => {
                             t.ignore_errors_if = Some(spanned(value))
                         }
                         _ => t.ignore_errors = boolean(doc, value, k)?,
                     },
                     "diff" => t.diff = boolean(doc, value, k)?,
+                    "ignore_unreachable" => t.ignore_unreachable = boolean(doc, value, k)?,
+                    "delegate_facts" => t.delegate_facts = boolean(doc, value, k)?,
                     "tags" => t.tags = tag_list(doc, value)?,
                     "environment" => t.environment = environment(doc, value)?,
                     "module_defaults" => {
@@ -468,7 +482,10 @@ impl Task {
                         .with_hint("`local_action` already runs the task on the control machine"),
                 );
             }
-            t.delegate_to = Some("localhost".into());
+            t.delegate_to = Some(Spanned {
+                value: "localhost".into(),
+                loc: t.loc.clone(),
+            });
         }
         if t.run_once
             && let Some(r) = &t.register

@@ -163,7 +163,12 @@ impl<'a> TaskInstance<'a> {
     /// The user the task runs as through sudo, if any: the play's rule (`Play::sudo_for`), with
     /// a templated `become_user` (`"{{ app_user }}"`, as roles write it) rendered with `vars`.
     pub(crate) fn sudo(&self, play: &crate::play::Play, vars: &Vars) -> Result<Option<String>> {
-        let Some(user) = play.sudo_for(self.task) else {
+        let user = match &self.task.become_if {
+            // `become: "{{ expr }}"`: judged with the host's variables.
+            Some(c) => play.sudo_if(self.task, vars.condition(&c.value, &c.loc)?),
+            None => play.sudo_for(self.task),
+        };
+        let Some(user) = user else {
             return Ok(None);
         };
         if !user.contains("{{") && !user.contains("{%") {
@@ -236,18 +241,9 @@ impl<'a> TaskInstance<'a> {
     }
 }
 
-/// `export NAME='value'` lines for the task's `environment`, values rendered.
+/// `export NAME='value'` lines for the task's `environment`, rendered and merged.
 pub(crate) fn exports(task: &Task, vars: &Vars) -> Result<String> {
-    let mut s = String::new();
-    for (k, v) in &task.environment {
-        let v = vars.render_value(&v.value, &v.loc)?;
-        let text = match v {
-            Value::String(t) => t,
-            other => other.to_string(),
-        };
-        s.push_str(&format!("export {k}={}\n", crate::shell::quote(&text)));
-    }
-    Ok(s)
+    crate::task_env::exports(&task.environment, vars)
 }
 
 #[cfg(test)]

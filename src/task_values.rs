@@ -7,43 +7,12 @@ use crate::yaml::{self, Doc};
 use marked_yaml::Node;
 use serde_json::Value;
 
-/// `environment`: names a shell can export, each with its value (a template) and its place.
-pub(crate) type Env = std::collections::BTreeMap<String, Spanned<Value>>;
+/// `environment`, as layers from the outermost in (see `task_env.rs`).
+pub(crate) type Env = Vec<crate::task_env::EnvLayer>;
 
-/// `environment: {NAME: value}`: names a shell can export.
+/// `environment`: a mapping, a template of one, or a list of those.
 pub(crate) fn environment(doc: &Doc, node: &Node) -> Result<Env> {
-    let Node::Mapping(m) = node else {
-        return Err(Error::input(
-            doc.loc(node),
-            format!(
-                "`environment` must be a mapping, found {}",
-                yaml::kind(node)
-            ),
-        ));
-    };
-    let mut env = Env::new();
-    for (k, v) in m.iter() {
-        let name = k.as_str();
-        let ok = name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !ok {
-            return Err(Error::input(
-                doc.key_loc(k),
-                format!("`{name}` is not an environment variable name"),
-            ));
-        }
-        env.insert(
-            name.to_string(),
-            Spanned {
-                value: yaml::to_value(v),
-                loc: doc.loc(v),
-            },
-        );
-    }
-    Ok(env)
+    crate::task_env::parse(doc, node)
 }
 
 /// `tags: web`, `tags: web,db` or `tags: [web, db]`.
@@ -114,8 +83,6 @@ pub(crate) fn become_method(doc: &Doc, node: &Node) -> Result<String> {
 
 /// Ansible keywords plumb does not have (yet): an error that says so, never ignored.
 pub(crate) const NOT_YET: &[&str] = &[
-    "ignore_unreachable",
-    "delegate_facts",
     "connection",
     "timeout",
     "debugger",

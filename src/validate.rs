@@ -70,6 +70,24 @@ pub(crate) fn validate(r: &Runner) -> Result<()> {
                 .tasks
                 .iter()
                 .any(|t| crate::modules::registry::returns_facts(&t.module));
+        // A `delegate_to` written as a name must name a host (or the control machine).
+        for t in play.tasks.iter().chain(&play.handlers) {
+            if let Some(d) = &t.delegate_to
+                && !crate::template::has_template(&d.value)
+                && !matches!(d.value.as_str(), "localhost" | "127.0.0.1")
+                && !r.inv.hosts.iter().any(|h| h.name == d.value)
+            {
+                let e = Error::input(
+                    d.loc.clone(),
+                    format!(
+                        "`delegate_to: {}`: no host of that name in the inventory",
+                        d.value
+                    ),
+                )
+                .with_hint("delegate to a host of the inventory, or to localhost");
+                push(e, &mut errors);
+            }
+        }
         let magic = crate::magic::play_magic(r.inv, r.opts, &hosts, &hosts);
         for host in hosts {
             let (mut base, unresolved) = host_vars_full(
@@ -170,16 +188,22 @@ fn check_task(
     for w in &task.when {
         vars.check_condition(&w.value, &w.loc, &mut names)?;
     }
-    for c in [&task.changed_when, &task.failed_when, &task.until]
-        .into_iter()
-        .flatten()
+    for c in [
+        &task.changed_when,
+        &task.failed_when,
+        &task.until,
+        &task.become_if,
+        &task.ignore_errors_if,
+    ]
+    .into_iter()
+    .flatten()
     {
         vars.check_condition(&c.value, &c.loc, &mut names)?;
     }
     if let Some(l) = &task.loop_items {
         vars.check_value(&l.value, &l.loc, &mut names)?;
     }
-    for v in task.environment.values() {
+    for v in crate::task_env::templates(&task.environment) {
         vars.check_value(&v.value, &v.loc, &mut names)?;
     }
     for (k, v) in &task.vars {
@@ -276,9 +300,7 @@ fn render_task(
 ) -> std::result::Result<(), (Stage, Error)> {
     let task = inst.task;
     let render = |e: Error| (Stage::Render, e);
-    for v in task.environment.values() {
-        vars.render_value(&v.value, &v.loc).map_err(render)?;
-    }
+    crate::task_env::render(&task.environment, &vars).map_err(render)?;
     for c in [&task.changed_when, &task.failed_when, &task.until]
         .into_iter()
         .flatten()

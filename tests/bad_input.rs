@@ -213,6 +213,8 @@ cases! {
     role_template_missing: Test::new(),
     environment_bad_name: Test::new(),
     environment_undefined_var: Test::new(),
+    environment_not_a_mapping: Test::new(),
+    delegate_to_unknown_host: Test::new(),
 
     // Local files.
     copy_src_missing: Test::new(),

@@ -10,6 +10,7 @@ use crate::outcome::{Outcome, Status};
 use crate::task_instance::TaskInstance;
 use crate::template::Vars;
 use crate::transport::TransportError;
+use serde_json::Value;
 
 impl<'a> HostRun<'a> {
     /// One item: its outcome, or None when its plan waits in `batch` (a loop's items).
@@ -20,6 +21,13 @@ impl<'a> HostRun<'a> {
         batch: &mut ItemBatch,
     ) -> std::result::Result<Option<Outcome>, TransportError> {
         let task = inst.task;
+        // A plan cannot say whether an end it cannot judge ends the play: it says so.
+        if self.check()
+            && crate::dry_run::end_meta(task).is_some()
+            && let Some(root) = self.dry.unknown_read(&task.when)
+        {
+            return Ok(Some(self.dry.depends(task, &root)));
+        }
         match inst.when(vars) {
             Ok(true) => {}
             Ok(false) => return Ok(Some(Outcome::new(Status::Skipped, ""))),
@@ -33,6 +41,14 @@ impl<'a> HostRun<'a> {
             Err(e) => return Ok(Some(self.dry.unknown_result(task, &e))),
         };
         match &action {
+            Action::SetFact(sf) if self.facts_to(task, vars).is_some() => {
+                // `delegate_facts`: they are the delegate's, seen through `hostvars`.
+                let to = self.facts_to(task, vars).unwrap_or_default();
+                crate::hostvars::update(&to, &sf.vars);
+                let mut o = Outcome::new(Status::Ok, format!("facts set on {to}"));
+                o.value = sf.result();
+                return Ok(Some(o));
+            }
             Action::SetFact(sf) => {
                 self.registered.extend(sf.vars.clone());
                 crate::hostvars::update(&self.host.name, &sf.vars);
@@ -73,9 +89,43 @@ impl<'a> HostRun<'a> {
                 }));
             }
             Action::Noop | Action::FlushHandlers => return Ok(Some(Outcome::new(Status::Ok, ""))),
+            Action::EndPlay | Action::EndBatch | Action::EndHost => {
+                use std::sync::atomic::Ordering::SeqCst;
+                let (msg, stop) = match action {
+                    Action::EndPlay => {
+                        self.r.play_over.store(true, SeqCst);
+                        ("the play ends here, for every host", "meta: end_play")
+                    }
+                    Action::EndBatch => {
+                        ("the batch ends here, for all its hosts", "meta: end_batch")
+                    }
+                    _ => ("the play ends here for this host", "meta: end_host"),
+                };
+                if !matches!(action, Action::EndHost) {
+                    self.r.end_play.fetch_min(self.pos, SeqCst);
+                }
+                self.ended = true;
+                self.stop_msg = format!("the play ended here ({stop})");
+                return Ok(Some(Outcome::new(Status::Ok, msg)));
+            }
+            Action::ClearFacts => {
+                self.clear_facts();
+                return Ok(Some(Outcome::new(Status::Ok, "facts cleared")));
+            }
             _ => {}
         }
-        self.run_action(inst, vars, action, batch)
+        let mut o = self.run_action(inst, vars, action, batch)?;
+        // `delegate_facts`: what the module found (`setup` ...) is the delegate's.
+        if let Some(to) = self.facts_to(task, vars)
+            && let Some(o) = &mut o
+            && let Some(Value::Object(af)) = o
+                .value
+                .as_object_mut()
+                .and_then(|v| v.remove("ansible_facts"))
+        {
+            super::delegate::give_facts(&to, &af);
+        }
+        Ok(o)
     }
 
     fn run_action(
@@ -101,7 +151,17 @@ impl<'a> HostRun<'a> {
             Ok(s) => s,
             Err(e) => return Ok(Some(self.dry.unknown_result(task, &e))),
         };
-        let delegated = task.delegate_to.is_some();
+        let via = match self.delegate(task, vars) {
+            Ok(v) => v,
+            Err(e) => return Ok(Some(self.dry.unknown_result(task, &e))),
+        };
+        // A host known to be down: a module run on it is unreachable, also in a plan (which
+        // might not use the connection for it). Engine actions, skipped and delegated tasks
+        // need no connection.
+        if let (Some(why), None) = (&self.down, &via) {
+            return Err(TransportError(why.clone()));
+        }
+        let delegated = via.is_some();
         let mut reads = action.reads();
         if task.runs_in_plan {
             // A command run in a plan may read anything.
@@ -130,7 +190,7 @@ impl<'a> HostRun<'a> {
         let facts = match (&probe, predicted) {
             (_, Some(f)) => Ok(f),
             (None, None) => Ok(String::new()),
-            (Some(p), None) => self.facts(p, &reads, sudo.as_deref(), delegated)?,
+            (Some(p), None) => self.facts(p, &reads, sudo.as_deref(), via.as_deref())?,
         };
         let plan = match facts
             .as_ref()
@@ -155,7 +215,7 @@ impl<'a> HostRun<'a> {
             if batch.failed() {
                 return Ok(None);
             }
-            o.diffs = self.diffs_of(&plan, sudo.as_deref(), delegated)?;
+            o.diffs = self.diffs_of(&plan, sudo.as_deref(), via.as_deref())?;
         }
         // `check_mode: false`: the playbook vouches that this one only reads. It still waits for
         // apply when an earlier planned change would alter what it reads: run now, it would
@@ -207,7 +267,7 @@ impl<'a> HostRun<'a> {
         let log = self.log();
         let diagnosis_sudo = self.play.sudo_for_diagnosis().map(String::from);
         let target = Target {
-            t: self.transport(delegated),
+            t: self.transport(via.as_deref())?,
             sudo: sudo.as_deref(),
             delegated,
             diagnosis_sudo: diagnosis_sudo.as_deref(),

@@ -83,6 +83,16 @@ impl<'a> HostRun<'a> {
         self.gathered = Some(facts);
     }
 
+    /// `meta: clear_facts`: the host's facts are gone, for its tasks and for `hostvars`.
+    pub(super) fn clear_facts(&mut self) {
+        let mut old = self.gathered.take().unwrap_or_default();
+        let mut names: Vec<String> = crate::facts::injected(&old).keys().cloned().collect();
+        names.push("ansible_facts".into());
+        crate::hostvars::forget(&self.host.name, &names);
+        old.clear();
+        self.set_facts(old);
+    }
+
     /// Facts a module returned, merged into the host's (names without `ansible_`, as Ansible
     /// keeps them in `ansible_facts`).
     pub(super) fn merge_facts(&mut self, af: &Map<String, Value>) {

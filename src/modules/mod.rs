@@ -256,6 +256,14 @@ pub(crate) enum Action {
     Assert(assert::Assert),
     FlushHandlers,
     Noop,
+    /// `meta: end_play`: the play ends, without failing, for every host.
+    EndPlay,
+    /// `meta: end_batch`: as `end_play`, for the hosts of this `serial` batch only.
+    EndBatch,
+    /// `meta: end_host`: the play ends for this host, which has not failed.
+    EndHost,
+    /// `meta: clear_facts`: the host's gathered facts are forgotten.
+    ClearFacts,
     /// Variables for the host's later tasks.
     SetFact(set_fact::SetFact),
     IncludeVars(include_vars::IncludeVars),
@@ -317,12 +325,21 @@ impl Action {
     fn meta(a: &Getter, ctx: &BuildCtx) -> Result<Action> {
         match a.str("_raw")?.trim() {
             "flush_handlers" => Ok(Action::FlushHandlers),
-            "noop" => Ok(Action::Noop),
+            // plumb reads the inventory once; a host that reaches `clear_host_errors` has no
+            // error to clear (a failed host has stopped): nothing to do, as for `noop`.
+            "noop" | "refresh_inventory" | "clear_host_errors" => Ok(Action::Noop),
+            "end_play" => Ok(Action::EndPlay),
+            "end_batch" => Ok(Action::EndBatch),
+            "end_host" => Ok(Action::EndHost),
+            "clear_facts" => Ok(Action::ClearFacts),
             other => Err(Error::input(
                 ctx.args.loc_of("_raw").clone(),
                 format!("`meta: {other}` is not supported"),
             )
-            .with_hint("supported: flush_handlers, noop")),
+            .with_hint(
+                "supported: flush_handlers, noop, end_play, end_batch, end_host, refresh_inventory, \
+                 clear_facts, clear_host_errors",
+            )),
         }
     }
 
@@ -367,5 +384,41 @@ mod tests {
         assert!(Resource::All.overlaps(&p("/x")));
         assert!(Resource::Unit("*".into()).overlaps(&Resource::Unit("nginx.service".into())));
         assert!(!Resource::Unit("a.service".into()).overlaps(&p("/etc")));
+    }
+
+    /// `meta: X` → the engine action, or the error's text.
+    #[test]
+    fn meta_actions() {
+        let table: &[(&str, std::result::Result<&str, &str>)] = &[
+            ("flush_handlers", Ok("FlushHandlers")),
+            ("noop", Ok("Noop")),
+            ("refresh_inventory", Ok("Noop")),
+            ("clear_host_errors", Ok("Noop")),
+            ("end_play", Ok("EndPlay")),
+            ("end_host", Ok("EndHost")),
+            ("clear_facts", Ok("ClearFacts")),
+            (
+                "reset_connection",
+                Err("`meta: reset_connection` is not supported"),
+            ),
+            ("end_batch", Ok("EndBatch")),
+            ("end_role", Err("`meta: end_role` is not supported")),
+        ];
+        for (raw, want) in table {
+            let yaml = format!("meta: {raw}\n");
+            let doc = crate::yaml::Doc::parse("t.yml".into(), &yaml, false).unwrap();
+            let t = crate::task::Task::parse(&doc, &doc.root, false).unwrap();
+            let (base, deferred) = (Map::new(), Map::new());
+            let inst = crate::task_instance::TaskInstance::new(&t, &base, &deferred);
+            let got = inst
+                .action(&inst.vars(), Path::new("/"))
+                .map(|a| format!("{a:?}"))
+                .map_err(|e| e.to_string());
+            match (got, want) {
+                (Ok(a), Ok(w)) => assert_eq!(&a, w, "{raw}"),
+                (Err(e), Err(w)) => assert!(e.contains(w), "{raw}: {e}"),
+                (got, _) => panic!("{raw}: {got:?}"),
+            }
+        }
     }
 }

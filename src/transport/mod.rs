@@ -4,6 +4,7 @@
 pub(crate) mod auth;
 mod channel_io;
 pub(crate) mod extra;
+pub(crate) mod down;
 mod host_key;
 pub(crate) mod host_key_checking;
 pub(crate) mod jump;
