@@ -80,16 +80,16 @@ fn groups(inv: &Inventory) -> Value {
     Value::Object(g)
 }
 
-/// Each host's first entry in `hostvars`: its inventory variables and its own magic ones.
+/// Each host's first entry in `hostvars`: its inventory variables, and over them its own
+/// magic ones and `-e`.
 pub(crate) fn install_hostvars(inv: &Inventory, extra: &Map<String, Value>) {
     let table = inv
         .hosts
         .iter()
         .map(|h| {
-            let mut m = h.vars.clone();
-            m.extend(host_magic(h));
-            m.extend(extra.clone());
-            (h.name.clone(), m)
+            let mut top = host_magic(h);
+            top.extend(extra.clone());
+            (h.name.clone(), (h.vars.clone(), top))
         })
         .collect();
     crate::hostvars::install(table);

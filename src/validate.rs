@@ -27,6 +27,11 @@ pub(crate) fn validate(r: &Runner) -> Result<()> {
         }
     };
     let mut any_host = false;
+    // What earlier plays register, `set_fact` or `include_vars` on their hosts stays theirs for
+    // the rest of the run; facts gathered once stay too.
+    let mut earlier_registers: BTreeSet<String> = BTreeSet::new();
+    let mut earlier_sets: BTreeSet<String> = BTreeSet::new();
+    let mut earlier_facts = false;
     for play in &r.pb.plays {
         let hosts = match r.selected(play) {
             Ok(h) => h,
@@ -43,12 +48,14 @@ pub(crate) fn validate(r: &Runner) -> Result<()> {
             .chain(&play.handlers)
             .filter_map(|t| t.register.clone())
             .collect();
+        runtime.extend(earlier_registers.iter().cloned());
         let registers: Vec<String> = runtime.iter().cloned().collect();
+        earlier_registers = runtime.clone();
         // What `set_fact` and `include_vars` define, as far as known before the run.
         for t in play.tasks.iter().chain(&play.handlers) {
             match t.module.as_str() {
-                "set_fact" => runtime.extend(crate::modules::set_fact::names(&t.args.map)),
-                "include_vars" => runtime.extend(crate::modules::include_vars::static_names(
+                "set_fact" => earlier_sets.extend(crate::modules::set_fact::names(&t.args.map)),
+                "include_vars" => earlier_sets.extend(crate::modules::include_vars::static_names(
                     &t.args,
                     &r.pb.dir,
                     t.role_dir.as_deref(),
@@ -56,6 +63,7 @@ pub(crate) fn validate(r: &Runner) -> Result<()> {
                 _ => {}
             }
         }
+        runtime.extend(earlier_sets.iter().cloned());
         runtime.extend(["ansible_failed_task".into(), "ansible_failed_result".into()]);
         // Other hosts' entries grow as they run (facts, set_fact, registered results).
         runtime.insert("hostvars".into());
@@ -68,13 +76,15 @@ pub(crate) fn validate(r: &Runner) -> Result<()> {
             waits_for.extend(t.index_var.clone());
         }
         // Whether the host's facts will be known: gathered, or returned by a task.
-        let facts = play.gather_facts
+        let facts = earlier_facts
+            || play.gather_facts
             || play.tasks.iter().any(|t| {
                 matches!(
                     t.module.as_str(),
                     "setup" | "service_facts" | "package_facts" | "hostname"
                 )
             });
+        earlier_facts = facts;
         let magic = crate::magic::play_magic(r.inv, r.opts, &hosts, &hosts);
         for host in hosts {
             let (mut base, unresolved) = host_vars_full(

@@ -35,7 +35,7 @@ impl<'a> HostRun<'a> {
         match &action {
             Action::SetFact(sf) => {
                 self.registered.extend(sf.vars.clone());
-                crate::hostvars::update(&self.host.name, &sf.vars);
+                crate::hostvars::register(&self.host.name, &sf.vars);
                 if sf.cacheable {
                     self.merge_facts(&sf.vars);
                 }
@@ -45,7 +45,7 @@ impl<'a> HostRun<'a> {
             }
             Action::IncludeVars(iv) => {
                 self.included.extend(iv.vars.clone());
-                crate::hostvars::update(&self.host.name, &iv.vars);
+                crate::hostvars::include(&self.host.name, &iv.vars);
                 let mut o = Outcome::new(Status::Ok, "");
                 o.value = iv.result();
                 return Ok(Some(o));

@@ -5,7 +5,7 @@ use crate::py_value::from_json;
 use minijinja::value::{Enumerator, Object, ObjectRepr, Value};
 use serde_json::Map;
 use std::cell::Cell;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 thread_local! {
@@ -19,6 +19,9 @@ pub(crate) struct Vars {
     raw: Map<String, serde_json::Value>,
     cache: Mutex<HashMap<String, Value>>,
     pub(crate) ctx: RenderCtx,
+    /// With `ctx.resolved` off, only these names are rendered when read (another host's
+    /// inventory variables, not its registered results); None: every one.
+    only: Option<BTreeSet<String>>,
 }
 
 impl Vars {
@@ -27,6 +30,25 @@ impl Vars {
             raw: raw.clone(),
             cache: Mutex::new(HashMap::new()),
             ctx: ctx.clone(),
+            only: None,
+        })
+    }
+
+    /// Variables whose `templated` names are rendered when read, in their own context (a
+    /// host's entry in `hostvars`).
+    pub(super) fn rendering(
+        raw: Map<String, serde_json::Value>,
+        templated: BTreeSet<String>,
+        ctx: &RenderCtx,
+    ) -> Arc<Vars> {
+        Arc::new(Vars {
+            raw,
+            cache: Mutex::new(HashMap::new()),
+            ctx: RenderCtx {
+                resolved: false,
+                ..ctx.clone()
+            },
+            only: Some(templated),
         })
     }
 
@@ -37,12 +59,13 @@ impl Vars {
         }
         let v = match self.raw.get(name) {
             Some(raw) if self.ctx.resolved => from_json(raw),
+            Some(raw) if self.only.as_ref().is_some_and(|o| !o.contains(name)) => from_json(raw),
             Some(raw) => self.lazy(raw),
             None => match name {
                 "ansible_managed" => Value::from("Ansible managed"),
                 "omit" => Value::from(OMIT),
                 "vars" => Value::from_dyn_object(self.clone()),
-                "hostvars" => crate::hostvars::value(),
+                "hostvars" => super::hostvars::value(&self.ctx),
                 _ => return None,
             },
         };
