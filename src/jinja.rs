@@ -21,6 +21,7 @@ pub use jinja_error::JinjaError;
 use jinja_error::{convert_error, line_col};
 use minijinja::value::Value;
 use minijinja::{Environment, ErrorKind, UndefinedBehavior};
+pub(crate) use names::fact_reads;
 use names::{KEYWORDS, all_uses_guarded, find_ident, first_undefined_name};
 use serde_json::Map;
 use std::cell::RefCell;

@@ -66,3 +66,26 @@ fn hostvars_renders_another_hosts_inventory_variables_in_its_context() {
     );
     assert_eq!(r.task_msg("a", "every host"), "/srv/a/app,/opt/b/app");
 }
+
+#[test]
+fn validation_lets_every_name_the_host_defines_wait_for_it() {
+    // Facts plumb gathers, a cacheable set_fact's (by both names, in a later play), an
+    // interface's, a connection variable, and facts of a play without gathering after one
+    // that gathered.
+    let dir = project(&[(
+        "site.yml",
+        "- hosts: all\n  tasks:\n    - set_fact: {tier: gold, cacheable: true}\n    - name: lo\n      debug: {msg: \"{{ ansible_lo.device }} {{ ansible_facts['lo']['device'] }}\"}\n\
+- hosts: all\n  gather_facts: false\n  tasks:\n    - name: later\n      debug: {msg: \"{{ ansible_facts.tier }} {{ ansible_tier }} {{ ansible_os_family == ansible_facts.os_family }} {{ ansible_connection }}\"}\n",
+    )]);
+    for cmd in ["validate", "plan", "apply"] {
+        let r = match cmd {
+            "validate" => support::plumb(dir.path(), &["validate", "site.yml", "-i", "local.ini"]),
+            _ => run(dir.path(), cmd, &[]),
+        };
+        ok(&r);
+        if cmd != "validate" {
+            assert_eq!(r.task_msg("here", "lo"), "lo lo", "{cmd}");
+            assert_eq!(r.task_msg("here", "later"), "gold gold True local", "{cmd}");
+        }
+    }
+}
