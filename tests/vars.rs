@@ -89,3 +89,167 @@ fn validation_lets_every_name_the_host_defines_wait_for_it() {
         }
     }
 }
+
+/// Ansible's precedence, lowest first: each level defines `v<its number>` and every later
+/// level's variable, so `v<n>` must come out as level n's value, whatever the levels above.
+const LEVELS: &[&str] = &[
+    "role defaults",
+    "inventory file group vars",
+    "inventory group_vars/all",
+    "playbook group_vars/all",
+    "inventory group_vars/GROUP",
+    "playbook group_vars/GROUP",
+    "inventory file host vars",
+    "inventory host_vars/HOST",
+    "playbook host_vars/HOST",
+    "play vars",
+    "play vars_files",
+    "role entry vars",
+    "role vars",
+    "block vars",
+    "task vars",
+    "include_vars",
+    "set_fact",
+    "role params",
+    "include params",
+    "extra vars",
+];
+
+#[test]
+fn precedence_level_by_level() {
+    let n = LEVELS.len();
+    // YAML mapping lines of level `i` (1-based): v_i .. v_n = "L<i>".
+    let yaml = |i: usize, indent: &str| -> String {
+        (i..=n).map(|j| format!("{indent}v{j}: L{i}\n")).collect()
+    };
+    let ini = |i: usize| -> String { (i..=n).map(|j| format!(" v{j}=L{i}")).collect() };
+    let level = |name: &str| LEVELS.iter().position(|l| *l == name).unwrap() + 1;
+    let shown: String = (1..=n).map(|j| format!("{{{{ v{j} }}}} ")).collect();
+    let inventory = format!(
+        "[web]\nhere ansible_connection=local{}\n[all:vars]\n{}",
+        ini(level("inventory file host vars")),
+        ini(level("inventory file group vars"))
+            .trim()
+            .replace(' ', "\n")
+    );
+    let include_params = level("include params");
+    let files: Vec<(String, String)> = vec![
+        ("local.ini".into(), inventory),
+        ("inv_dir_marker".into(), String::new()),
+        (
+            "group_vars/all.yml".into(),
+            yaml(level("playbook group_vars/all"), ""),
+        ),
+        (
+            "group_vars/web.yml".into(),
+            yaml(level("playbook group_vars/GROUP"), ""),
+        ),
+        (
+            "host_vars/here.yml".into(),
+            yaml(level("playbook host_vars/HOST"), ""),
+        ),
+        (
+            "inv/group_vars/all.yml".into(),
+            yaml(level("inventory group_vars/all"), ""),
+        ),
+        (
+            "inv/group_vars/web.yml".into(),
+            yaml(level("inventory group_vars/GROUP"), ""),
+        ),
+        (
+            "inv/host_vars/here.yml".into(),
+            yaml(level("inventory host_vars/HOST"), ""),
+        ),
+        ("vars/file.yml".into(), yaml(level("play vars_files"), "")),
+        (
+            "roles/r/defaults/main.yml".into(),
+            yaml(level("role defaults"), ""),
+        ),
+        ("roles/r/vars/main.yml".into(), yaml(level("role vars"), "")),
+        (
+            "roles/r/vars/included.yml".into(),
+            yaml(level("include_vars"), ""),
+        ),
+        (
+            "roles/r/tasks/main.yml".into(),
+            format!(
+                "- block:\n    - include_tasks:\n        file: inner.yml\n      vars:\n{}  vars:\n{}",
+                yaml(include_params, "        "),
+                yaml(level("block vars"), "    ")
+            ),
+        ),
+        (
+            "roles/r/tasks/inner.yml".into(),
+            format!(
+                "- include_vars: included.yml\n- set_fact:\n{}- name: show\n  debug: {{msg: \"{shown}\"}}\n  vars:\n{}",
+                yaml(level("set_fact"), "    "),
+                yaml(level("task vars"), "    ")
+            ),
+        ),
+        (
+            "site.yml".into(),
+            format!(
+                "- hosts: all\n  gather_facts: false\n  vars:\n{}  vars_files: [vars/file.yml]\n  roles:\n    - role: r\n      vars:\n{}{}",
+                yaml(level("play vars"), "    "),
+                yaml(level("role entry vars"), "        "),
+                yaml(level("role params"), "      ")
+            ),
+        ),
+    ];
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let dir = project(&files);
+    // The inventory in its own folder, with its group_vars and host_vars beside it.
+    std::fs::rename(
+        dir.path().join("local.ini"),
+        dir.path().join("inv/local.ini"),
+    )
+    .unwrap();
+    let extra = format!("v{n}=L{n}");
+    let r = support::plumb(
+        dir.path(),
+        &[
+            "apply",
+            "site.yml",
+            "-i",
+            "inv/local.ini",
+            "--output",
+            "json",
+            "-e",
+            &extra,
+        ],
+    );
+    ok(&r);
+    let got = r.task_msg("here", "show");
+    let want: String = (1..=n).map(|j| format!("L{j} ")).collect();
+    let got_levels: Vec<&str> = got.split_whitespace().collect();
+    let want_levels: Vec<&str> = want.split_whitespace().collect();
+    for (j, (g, w)) in got_levels.iter().zip(&want_levels).enumerate() {
+        let lost_to = g
+            .trim_start_matches('L')
+            .parse::<usize>()
+            .ok()
+            .map(|k| LEVELS[k - 1]);
+        assert_eq!(g, w, "{}: lost to {lost_to:?}\n{got}", LEVELS[j]);
+    }
+    assert_eq!(got_levels.len(), n, "{got}");
+}
+
+#[test]
+fn facts_sit_between_the_inventory_and_play_vars() {
+    let dir = project(&[
+        (
+            "host_vars/here.yml",
+            "ansible_kernel: from-inventory\nansible_system: from-inventory\n",
+        ),
+        (
+            "site.yml",
+            "- hosts: all\n  vars:\n    ansible_system: from-play\n  tasks:\n    - name: show\n      debug: {msg: \"{{ ansible_kernel != 'from-inventory' }} {{ ansible_system }} {{ hostvars['here'].ansible_kernel != 'from-inventory' }}\"}\n",
+        ),
+    ]);
+    let r = run(dir.path(), "apply", &[]);
+    ok(&r);
+    assert_eq!(r.task_msg("here", "show"), "True from-play True");
+}
