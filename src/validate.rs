@@ -243,7 +243,55 @@ fn check_task(
             _ => Ok(()),
         };
     }
-    render_items(dir, task, m, deferred, &names)
+    // A template file's names are not among `names`: one it reads that only the host
+    // defines (a fact, a `set_fact`) is known there, not here.
+    let waits = |n: &str| later.contains(n) || facts.is_some_and(|c| host_defines(n, c));
+    match render_items(dir, task, m.clone(), deferred, &names) {
+        Err(e) if e.undefined_within().is_some_and(waits) => {
+            with_stand_ins(dir, task, m, deferred, &names, &later, facts)
+        }
+        r => r,
+    }
+}
+
+/// The task rendered again with stand-ins (`""`) for what only the host defines, so that a
+/// template file is read to its end: only a name that nothing defines is an error then
+/// (other errors may come from the stand-ins' values).
+fn with_stand_ins(
+    dir: &Path,
+    task: &crate::task::Task,
+    mut m: Map<String, Value>,
+    deferred: &Map<String, Value>,
+    names: &BTreeSet<String>,
+    later: &BTreeSet<String>,
+    facts: Option<&BTreeSet<String>>,
+) -> Result<()> {
+    let waits = |n: &str| later.contains(n) || facts.is_some_and(|c| host_defines(n, c));
+    let base = m.clone();
+    let mut stand_ins: Vec<String> = later.iter().cloned().collect();
+    if let Some(cached) = facts {
+        stand_ins.extend(crate::facts::all_injected());
+        stand_ins.extend(cached.iter().map(|c| format!("ansible_{c}")));
+        stand_ins.push("ansible_facts".into());
+    }
+    for n in stand_ins {
+        m.entry(n).or_insert(json!(""));
+    }
+    // A few more rounds for names no list holds (an interface's facts).
+    for _ in 0..4 {
+        let Err(e) = render_items(dir, task, m.clone(), deferred, names) else {
+            return Ok(());
+        };
+        match e.undefined_within() {
+            Some(n) if m.contains_key(n) => return Ok(()),
+            Some(n) if waits(n) => {
+                m.insert(n.to_string(), json!(""));
+            }
+            Some(n) if n != task.loop_var && m_has_not(&base, task, n) => return Err(e),
+            _ => return Ok(()),
+        }
+    }
+    Ok(())
 }
 
 /// Renders the task for every loop item, as the host would (see `check_task`).

@@ -247,6 +247,7 @@ cases! {
     fact_typo: Test::new(),
     fact_typo_in_ansible_facts: Test::new(),
     fact_not_gathered: Test::new(),
+    fact_typo_in_template: Test::new(),
 
     // Rollout and host selection.
     serial_bad: Test::new(),

@@ -253,3 +253,21 @@ fn facts_sit_between_the_inventory_and_play_vars() {
     ok(&r);
     assert_eq!(r.task_msg("here", "show"), "True from-play True");
 }
+
+#[test]
+fn a_template_file_may_read_facts_and_set_fact_variables() {
+    let dir = project(&[
+        (
+            "templates/t.j2",
+            "{{ mine }} {{ ansible_facts.os_family == ansible_os_family }} {{ earlier }}\n",
+        ),
+        (
+            "site.yml",
+            "- hosts: all\n  tasks:\n    - set_fact: {earlier: before}\n- hosts: all\n  tasks:\n    - set_fact: {mine: hello}\n    - template: {src: t.j2, dest: \"@DIR@/out\"}\n",
+        ),
+    ]);
+    let r = run(dir.path(), "apply", &[]);
+    ok(&r);
+    let out = std::fs::read_to_string(dir.path().join("out")).unwrap();
+    assert_eq!(out, "hello True before\n");
+}
