@@ -33,20 +33,29 @@ static HOSTVARS: RwLock<BTreeMap<String, Entry>> = RwLock::new(BTreeMap::new());
 /// The run's hosts, each with its inventory variables and (over everything) its magic
 /// variables and `-e`; replaces what a previous run left.
 pub(crate) fn install(hosts: BTreeMap<String, (Vars, Vars)>) {
-    let table = hosts
-        .into_iter()
-        .map(|(name, (inventory, top))| {
+    if let Ok(mut t) = HOSTVARS.write() {
+        t.clear();
+    }
+    add(hosts);
+}
+
+/// Hosts join the run's (tests share the one table: they add their own hosts).
+fn add(hosts: BTreeMap<String, (Vars, Vars)>) {
+    if let Ok(mut t) = HOSTVARS.write() {
+        for (name, (inventory, top)) in hosts {
             let e = Entry {
                 inventory,
                 top,
                 ..Entry::default()
             };
-            (name, e)
-        })
-        .collect();
-    if let Ok(mut t) = HOSTVARS.write() {
-        *t = table;
+            t.insert(name, e);
+        }
     }
+}
+
+#[cfg(test)]
+pub(crate) fn add_for_test(hosts: BTreeMap<String, (Vars, Vars)>) {
+    add(hosts);
 }
 
 fn with(host: &str, f: impl FnOnce(&mut Entry)) {
@@ -155,7 +164,7 @@ mod tests {
                 obj(json!({"inventory_hostname": "hv-a", "pinned": "{{ e }}"})),
             ),
         );
-        install(t);
+        add(t);
         set_facts("hv-a", &obj(json!({"ansible_facts": {"hostname": "a"}})));
         include("hv-a", &obj(json!({"inc": 1, "colour": "green"})));
         register(

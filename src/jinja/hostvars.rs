@@ -51,7 +51,7 @@ mod tests {
                 obj(json!({"inventory_hostname": "jhv-db", "group_names": ["db"]})),
             ),
         );
-        crate::hostvars::install(t);
+        crate::hostvars::add_for_test(t);
         crate::hostvars::register("jhv-db", &obj(json!({"out": {"stdout": "{{ base }}"}})));
         let here = obj(json!({"base": "/here"}));
         let r = |s: &str| {
