@@ -271,3 +271,32 @@ fn a_template_file_may_read_facts_and_set_fact_variables() {
     let out = std::fs::read_to_string(dir.path().join("out")).unwrap();
     assert_eq!(out, "hello True before\n");
 }
+
+#[test]
+fn include_role_vars_are_parameters_import_role_vars_are_task_vars() {
+    let dir = project(&[
+        ("roles/r/vars/main.yml", "x: role-vars\ny: role-vars\n"),
+        (
+            "roles/r/tasks/main.yml",
+            "- name: show\n  debug: {msg: \"{{ x }} {{ y }}\"}\n",
+        ),
+        (
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - set_fact: {y: set-fact}\n    - include_role: {name: r}\n      vars: {x: included, y: included}\n\
+- hosts: all\n  gather_facts: false\n  tasks:\n    - import_role: {name: r}\n      vars: {x: imported, y: imported}\n",
+        ),
+    ]);
+    let r = run(dir.path(), "apply", &[]);
+    ok(&r);
+    let tasks = r.host("here")["tasks"].clone();
+    let msgs: Vec<&str> = tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["name"] == "show")
+        .map(|t| t["msg"].as_str().unwrap())
+        .collect();
+    // Include parameters win over set_fact; an import's vars are its tasks' (over the
+    // role's vars/main.yml, under set_fact, which the first play left).
+    assert_eq!(msgs, ["included included", "imported set-fact"]);
+}
