@@ -75,7 +75,8 @@ fn validation_lets_every_name_the_host_defines_wait_for_it() {
     let dir = project(&[(
         "site.yml",
         "- hosts: all\n  tasks:\n    - set_fact: {tier: gold, cacheable: true}\n    - name: lo\n      debug: {msg: \"{{ ansible_lo.device }} {{ ansible_facts['lo']['device'] }}\"}\n\
-- hosts: all\n  gather_facts: false\n  tasks:\n    - name: later\n      debug: {msg: \"{{ ansible_facts.tier }} {{ ansible_tier }} {{ ansible_os_family == ansible_facts.os_family }} {{ ansible_connection }}\"}\n",
+- hosts: all\n  gather_facts: false\n  tasks:\n    - name: later\n      debug: {msg: \"{{ ansible_facts.tier }} {{ ansible_tier }} {{ ansible_os_family == ansible_facts.os_family }} {{ ansible_connection }}\"}\n\
+- hosts: all\n  tasks:\n    - name: gathered again\n      debug: {msg: \"{{ ansible_facts.tier }} {{ ansible_facts.lo.device }}\"}\n",
     )]);
     for cmd in ["validate", "plan", "apply"] {
         let r = match cmd {
@@ -86,6 +87,8 @@ fn validation_lets_every_name_the_host_defines_wait_for_it() {
         if cmd != "validate" {
             assert_eq!(r.task_msg("here", "lo"), "lo lo", "{cmd}");
             assert_eq!(r.task_msg("here", "later"), "gold gold True local", "{cmd}");
+            // Facts gathered again merge over the cached ones, as Ansible's fact cache does.
+            assert_eq!(r.task_msg("here", "gathered again"), "gold lo", "{cmd}");
         }
     }
 }
