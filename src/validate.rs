@@ -231,11 +231,14 @@ fn check_task(
         );
         fact_reads(task, cached)?;
     }
+    // A template file's names are not among `names`: one it reads that only the host
+    // defines (a fact, a `set_fact`) is known there, not here.
+    let waits = |n: &str| later.contains(n) || facts.is_some_and(|c| host_defines(n, c));
     if names.iter().any(|n| later.contains(n)) {
         return match render_items(dir, task, m, deferred, &names) {
             Err(e)
                 if e.undefined_within().is_some_and(|n| {
-                    !later.contains(n) && n != task.loop_var && m_has_not(base, task, n)
+                    !waits(n) && n != task.loop_var && m_has_not(base, task, n)
                 }) =>
             {
                 Err(e)
@@ -243,9 +246,6 @@ fn check_task(
             _ => Ok(()),
         };
     }
-    // A template file's names are not among `names`: one it reads that only the host
-    // defines (a fact, a `set_fact`) is known there, not here.
-    let waits = |n: &str| later.contains(n) || facts.is_some_and(|c| host_defines(n, c));
     match render_items(dir, task, m.clone(), deferred, &names) {
         Err(e) if e.undefined_within().is_some_and(waits) => {
             with_stand_ins(dir, task, m, deferred, &names, &later, facts)
