@@ -7,6 +7,24 @@ use crate::inventory::{Host, Inventory};
 use crate::options::Options;
 use serde_json::{Map, Value, json};
 
+/// Ansible's magic variables plumb does not set (README: "Variables, facts and magic
+/// variables"): read unguarded, they are undefined, and validation says why.
+pub(crate) const NOT_SET: &[&str] = &[
+    "ansible_collection_name",
+    "ansible_config_file",
+    "ansible_dependent_role_names",
+    "ansible_inventory_sources",
+    "ansible_parent_role_names",
+    "ansible_parent_role_paths",
+    "ansible_play_name",
+    "ansible_play_role_names",
+    "ansible_playbook_python",
+    "ansible_role_name",
+    "ansible_role_names",
+    "ansible_search_path",
+    "ansible_verbosity",
+];
+
 /// The ansible-core version plumb follows: its templates, filters, facts and variables.
 pub(crate) const ANSIBLE_VERSION: (u64, u64, u64) = (2, 19, 0);
 

@@ -445,6 +445,9 @@ fn fact_hint(e: Error, base: &Map<String, Value>, cached: &BTreeSet<String>) -> 
     let Some(bare) = root.strip_prefix("ansible_").filter(|b| *b != "facts") else {
         return e;
     };
+    if crate::magic::NOT_SET.contains(&root.as_str()) {
+        return e.with_hint(format!("plumb does not set the magic variable `{root}`"));
+    }
     if crate::facts::not_gathered(bare) {
         return e.with_hint(format!(
             "plumb does not gather the fact `{bare}` (it needs Python or a command on the host)"

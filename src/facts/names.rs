@@ -135,6 +135,7 @@ const CONNECTION: &[&str] = &[
     "ansible_become_user",
     "ansible_connection",
     "ansible_host",
+    "ansible_network_os",
     "ansible_password",
     "ansible_pipelining",
     "ansible_port",
