@@ -62,7 +62,14 @@ pub(crate) fn play_magic(
     if let Some(limit) = &opts.limit {
         m.insert("ansible_limit".into(), json!(limit));
     }
-    // The inventory's file, absolute, as Ansible gives it (an inline list of hosts has none).
+    m.extend(inventory_paths(inv));
+    m
+}
+
+/// `inventory_file` and `inventory_dir`: the inventory's file, absolute, as Ansible gives it
+/// (an inline list of hosts has none).
+fn inventory_paths(inv: &Inventory) -> Map<String, Value> {
+    let mut m = Map::new();
     let source = std::path::Path::new(&inv.source);
     if source.exists() {
         let abs = std::fs::canonicalize(source).unwrap_or_else(|_| source.to_path_buf());
@@ -98,14 +105,18 @@ fn groups(inv: &Inventory) -> Value {
     Value::Object(g)
 }
 
-/// Each host's first entry in `hostvars`: its inventory variables, and over them its own
-/// magic ones and `-e`.
+/// Each host's first entry in `hostvars`: its inventory variables, and over them its magic
+/// variables (its own, `ansible_version`, the inventory's paths; not `groups`, which would
+/// be a copy of the inventory per host) and `-e`.
 pub(crate) fn install_hostvars(inv: &Inventory, extra: &Map<String, Value>) {
+    let mut run = inventory_paths(inv);
+    run.insert("ansible_version".into(), ansible_version());
     let table = inv
         .hosts
         .iter()
         .map(|h| {
-            let mut top = host_magic(h);
+            let mut top = run.clone();
+            top.extend(host_magic(h));
             top.extend(extra.clone());
             (h.name.clone(), (h.vars.clone(), top))
         })

@@ -50,14 +50,14 @@ fn hostvars_renders_another_hosts_inventory_variables_in_its_context() {
         ("host_vars/b.yml", "last: 2\nbase: /opt/b\n"),
         (
             "site.yml",
-            "- hosts: a\n  gather_facts: false\n  vars:\n    base: /play/not/seen/by/hostvars\n  tasks:\n    - name: b seen from a\n      debug: {msg: \"{{ hostvars['b'].app }} {{ hostvars['b'].ansible_host }} {{ hostvars['b'].group_names }} {{ hostvars['b'].inventory_hostname }} {{ hostvars.b.base }}\"}\n    - name: a seen from a\n      debug: {msg: \"{{ hostvars[inventory_hostname].app }} {{ app }}\"}\n    - name: every host\n      debug: {msg: \"{{ groups['all'] | map('extract', hostvars, 'app') | join(',') }}\"}\n",
+            "- hosts: a\n  gather_facts: false\n  vars:\n    base: /play/not/seen/by/hostvars\n  tasks:\n    - name: b seen from a\n      debug: {msg: \"{{ hostvars['b'].app }} {{ hostvars['b'].ansible_host }} {{ hostvars['b'].group_names }} {{ hostvars['b'].inventory_hostname }} {{ hostvars.b.base }} {{ hostvars.b.inventory_dir == inventory_dir }} {{ hostvars.b.ansible_version.major }}\"}\n    - name: a seen from a\n      debug: {msg: \"{{ hostvars[inventory_hostname].app }} {{ app }}\"}\n    - name: every host\n      debug: {msg: \"{{ groups['all'] | map('extract', hostvars, 'app') | join(',') }}\"}\n",
         ),
     ]);
     let r = run(dir.path(), "apply", &[]);
     ok(&r);
     assert_eq!(
         r.task_msg("a", "b seen from a"),
-        "/opt/b/app 10.0.0.2 ['back'] b /opt/b"
+        "/opt/b/app 10.0.0.2 ['back'] b /opt/b True 2"
     );
     // hostvars has no play vars (Ansible's HostVars has no play): the inventory's `base`.
     assert_eq!(
