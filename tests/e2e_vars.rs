@@ -1,6 +1,7 @@
 //! Variables across plays and hosts on real Debian 12 hosts: `set_fact` and registered
 //! results of the first play read in the second, on the host itself and from the other host
-//! through `hostvars`, with the other host's inventory templates rendered in its context.
+//! through `hostvars`, with the other host's inventory templates rendered in its context (its
+//! `ansible_host`, its `port`, its facts).
 
 mod support;
 
@@ -28,7 +29,7 @@ const PLAYBOOK: &str = r#"
     - name: write
       copy:
         dest: "/srv/vars/{{ inventory_hostname }}.txt"
-        content: "{{ my_ip }} {{ hn.stdout }} | {{ hostvars[peer].my_ip }} {{ hostvars[peer].hn.stdout }} {{ hostvars[peer].app_url }} {{ hostvars[peer].inventory_hostname }} {{ hostvars[peer].group_names | join(',') }}\n"
+        content: "{{ my_ip }} {{ hn.stdout }} | {{ hostvars[peer].my_ip }} {{ hostvars[peer].hn.stdout }} {{ hostvars[peer].app_url }} {{ hostvars[peer].inventory_hostname }} {{ hostvars[peer].group_names | join(',') }} {{ hostvars[peer].my_addr }}\n"
 "#;
 
 #[test]
@@ -40,7 +41,7 @@ fn set_fact_and_register_cross_plays_and_hosts() {
     std::fs::create_dir_all(dir.path().join("host_vars")).unwrap();
     std::fs::write(
         dir.path().join("group_vars/all.yml"),
-        "app_url: \"http://{{ ansible_host }}:{{ port }}/app\"\n",
+        "app_url: \"http://{{ ansible_host }}:{{ port }}/app\"\nmy_addr: \"{{ ansible_default_ipv4.address }}\"\n",
     )
     .unwrap();
     for (me, peer, port) in [(A, B, 8001), (B, A, 8002)] {
@@ -59,7 +60,7 @@ fn set_fact_and_register_cross_plays_and_hosts() {
         let written = Hosts::sh(me, &format!("cat /srv/vars/h{me}.txt"));
         let (ip, pip) = (Hosts::ip(me), Hosts::ip(peer));
         let want = format!(
-            "{ip} {} | {pip} {} http://{pip}:{port}/app h{peer} web",
+            "{ip} {} | {pip} {} http://{pip}:{port}/app h{peer} web {pip}",
             name(me),
             name(peer)
         );

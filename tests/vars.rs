@@ -303,3 +303,23 @@ fn include_role_vars_are_parameters_import_role_vars_are_task_vars() {
     // role's vars/main.yml, under set_fact, which the first play left).
     assert_eq!(msgs, ["included included", "imported set-fact"]);
 }
+
+#[test]
+fn another_hosts_inventory_template_reads_its_own_facts() {
+    let dir = project(&[
+        ("local.ini", TWO),
+        (
+            "group_vars/all.yml",
+            "where: \"{{ inventory_hostname }}@{{ ansible_facts.hostname }}\"\n",
+        ),
+        (
+            "site.yml",
+            "- hosts: all\n  tasks: []\n- hosts: a\n  gather_facts: false\n  tasks:\n    - name: peer\n      debug: {msg: \"{{ hostvars['b'].where }} {{ where }}\"}\n",
+        ),
+    ]);
+    let r = run(dir.path(), "apply", &[]);
+    ok(&r);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let short = host.trim().split('.').next().unwrap().to_string();
+    assert_eq!(r.task_msg("a", "peer"), format!("b@{short} a@{short}"));
+}
