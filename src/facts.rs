@@ -31,6 +31,7 @@
 
 mod clock;
 mod hw;
+mod names;
 mod net;
 #[cfg(test)]
 mod parse_tests;
@@ -41,6 +42,7 @@ mod sys;
 
 pub(crate) use clock::date_time;
 use hw::{hardware, virtual_facts};
+pub(crate) use names::{all_injected, is_connection, is_fact, known, not_gathered};
 use raw::s;
 pub(crate) use raw::split;
 use serde_json::{Map, Value, json};

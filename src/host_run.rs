@@ -59,9 +59,10 @@ pub(crate) struct HostRun<'a> {
     /// task's vars or the loop item), as written: rendered for each task by
     /// `host_vars::task_item_vars` (validation rejected every other one).
     deferred: Map<String, Value>,
-    /// Registered results and `set_fact` variables (one level in Ansible).
+    /// Registered results and `set_fact` variables (one level in Ansible), this play's and
+    /// earlier plays'.
     registered: Map<String, Value>,
-    /// `include_vars` variables: below `set_fact`, above task vars.
+    /// `include_vars` variables: below `set_fact`, above task vars; also earlier plays'.
     included: Map<String, Value>,
     facts: FactCache,
     /// The host's facts (`ansible_facts`), once gathered.
@@ -131,6 +132,9 @@ impl<'a> HostRun<'a> {
                 return done(HostStatus::Unreachable, e.0);
             }
         };
+        // What earlier plays set on the host (`include_vars`, `set_fact`, registered results)
+        // stays its own for the rest of the run, as in Ansible.
+        let (included, registered) = crate::hostvars::carried(&host.name);
         let mut hr = HostRun {
             r,
             play,
@@ -141,8 +145,8 @@ impl<'a> HostRun<'a> {
             delegates: Default::default(),
             base,
             deferred,
-            registered: Map::new(),
-            included: Map::new(),
+            registered,
+            included,
             facts: FactCache::default(),
             gathered: None,
             facts_error: None,
@@ -512,7 +516,7 @@ impl<'a> HostRun<'a> {
             self.registered.insert(r.clone(), value.clone());
             let mut seen = Map::new();
             seen.insert(r.clone(), value.clone());
-            crate::hostvars::update(&self.host.name, &seen);
+            crate::hostvars::register(&self.host.name, &seen);
         }
         let notified = crate::notify::handlers_of(&self.play.handlers, task);
         self.notes.notify(&task.display_name(), status, notified);

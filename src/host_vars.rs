@@ -223,13 +223,19 @@ pub(crate) fn task_item_vars(
     mi.extend(deferred.clone());
     mi.extend(task.vars.clone());
     let over = over.filter(|o| !o.is_empty());
+    // Above the task's vars, below its role and include parameters.
+    let over_here =
+        |k: &String| over.is_some_and(|o| o.contains_key(k)) && !task.params.contains(k);
     if let Some(o) = over {
-        mi.extend(o.clone());
+        mi.extend(
+            o.iter()
+                .filter(|(k, _)| over_here(k))
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
     }
     let extra = EXTRA.get();
     if let Some(extra) = extra {
-        let mine =
-            |k: &String| task.vars.contains_key(k) || over.is_some_and(|o| o.contains_key(k));
+        let mine = |k: &String| task.vars.contains_key(k) || over_here(k);
         for (k, v) in extra.iter().filter(|(k, _)| mine(k)) {
             mi.insert(k.clone(), v.clone());
         }
@@ -238,17 +244,19 @@ pub(crate) fn task_item_vars(
         mi.insert(task.loop_var.clone(), i.value.clone());
         mi.extend(i.extra.clone());
     }
-    let keys: BTreeSet<&String> =
-        task.vars
-            .iter()
-            .filter(|(k, _)| extra.is_none_or(|e| !e.contains_key(*k)))
-            .filter(|(k, _)| over.is_none_or(|o| !o.contains_key(*k)))
-            .filter(|(k, v)| mentions_template(v) && (item.is_none() || **k != task.loop_var))
-            .map(|(k, _)| k)
-            .chain(deferred.keys().filter(|k| {
-                !task.vars.contains_key(*k) && over.is_none_or(|o| !o.contains_key(*k))
-            }))
-            .collect();
+    let keys: BTreeSet<&String> = task
+        .vars
+        .iter()
+        .filter(|(k, _)| extra.is_none_or(|e| !e.contains_key(*k)))
+        .filter(|(k, _)| !over_here(k))
+        .filter(|(k, v)| mentions_template(v) && (item.is_none() || **k != task.loop_var))
+        .map(|(k, _)| k)
+        .chain(
+            deferred
+                .keys()
+                .filter(|k| !task.vars.contains_key(*k) && !over_here(k)),
+        )
+        .collect();
     if keys.is_empty() {
         return (mi, Vec::new());
     }

@@ -1,74 +1,161 @@
-//! `hostvars`: every host's variables as far as they are known, shared by the hosts' threads.
-//! A host's entry starts as its inventory variables and grows with its facts, `set_fact` and
-//! registered results as its run goes; a template reads it when it looks (`hostvars['web2']`),
-//! so another host's facts are there once that host has gathered them.
+//! Every host's variables for the whole run, shared by the hosts' threads: what `hostvars`
+//! shows, and what a host carries from one play to the next. A host's entry starts as its
+//! inventory variables, its magic variables and `-e`, and grows with its facts, `include_vars`,
+//! `set_fact` and registered results as its run goes. These outlive the play that set them,
+//! as in Ansible (host variables for the rest of the run); a template reads the entry when it
+//! looks (`hostvars['web2']`, see `jinja/hostvars.rs`), so another host's facts are there once
+//! that host has gathered them.
 
-use minijinja::value::{Enumerator, Object, ObjectRepr, Value};
-use serde_json::Map;
-use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::RwLock;
 
-type Table = BTreeMap<String, Map<String, serde_json::Value>>;
+type Vars = Map<String, Value>;
 
-static HOSTVARS: RwLock<Table> = RwLock::new(BTreeMap::new());
-
-/// The run's hosts with their inventory variables (replaces what a previous run left).
-pub(crate) fn install(hosts: Table) {
-    if let Ok(mut t) = HOSTVARS.write() {
-        *t = hosts;
-    }
+/// One host's variables, by level (weakest first).
+#[derive(Debug, Default, Clone)]
+struct Entry {
+    /// Inventory variables (group_vars, host_vars) as written: their templates are rendered
+    /// when read, in the host's own context.
+    inventory: Vars,
+    /// `ansible_facts` and the injected `ansible_*` names.
+    facts: Vars,
+    /// `include_vars`.
+    included: Vars,
+    /// `set_fact` and registered results.
+    registered: Vars,
+    /// The host's magic variables and `-e`: over everything.
+    top: Vars,
 }
 
-/// `vars` join `host`'s entry (facts, `set_fact`, a registered result).
-pub(crate) fn update(host: &str, vars: &Map<String, serde_json::Value>) {
+static HOSTVARS: RwLock<BTreeMap<String, Entry>> = RwLock::new(BTreeMap::new());
+
+/// The run's hosts, each with its inventory variables and (over everything) its magic
+/// variables and `-e`; replaces what a previous run left.
+pub(crate) fn install(hosts: BTreeMap<String, (Vars, Vars)>) {
     if let Ok(mut t) = HOSTVARS.write() {
-        t.entry(host.to_string())
-            .or_default()
-            .extend(vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+        t.clear();
     }
+    add(hosts);
 }
 
-/// `names` leave `host`'s entry (`meta: clear_facts`).
-pub(crate) fn forget(host: &str, names: &[String]) {
-    if let Ok(mut t) = HOSTVARS.write()
-        && let Some(h) = t.get_mut(host)
-    {
-        for n in names {
-            h.remove(n);
+/// Hosts join the run's (tests share the one table: they add their own hosts).
+fn add(hosts: BTreeMap<String, (Vars, Vars)>) {
+    if let Ok(mut t) = HOSTVARS.write() {
+        for (name, (inventory, top)) in hosts {
+            let e = Entry {
+                inventory,
+                top,
+                ..Entry::default()
+            };
+            t.insert(name, e);
         }
     }
 }
 
-/// A host's entry now, if the run knows the host.
-pub(crate) fn get(host: &str) -> Option<Map<String, serde_json::Value>> {
-    HOSTVARS.read().ok()?.get(host).cloned()
+#[cfg(test)]
+pub(crate) fn add_for_test(hosts: BTreeMap<String, (Vars, Vars)>) {
+    add(hosts);
 }
 
-/// `hostvars` as templates see it: looked up when read.
-pub(crate) fn value() -> Value {
-    Value::from_object(HostVars)
+fn with(host: &str, f: impl FnOnce(&mut Entry)) {
+    if let Ok(mut t) = HOSTVARS.write() {
+        f(t.entry(host.to_string()).or_default());
+    }
 }
 
-#[derive(Debug)]
-struct HostVars;
+/// The host's facts are now `facts` (`ansible_facts` and the injected names).
+pub(crate) fn set_facts(host: &str, facts: &Vars) {
+    with(host, |e| e.facts = facts.clone());
+}
 
-impl Object for HostVars {
-    fn repr(self: &Arc<Self>) -> ObjectRepr {
-        ObjectRepr::Map
+/// `names` leave `host`'s facts (`meta: clear_facts`).
+pub(crate) fn forget(host: &str, names: &[String]) {
+    with(host, |e| {
+        for n in names {
+            e.facts.remove(n);
+        }
+    });
+}
+
+/// Facts join `host`'s (another host's task with `delegate_facts`).
+pub(crate) fn add_facts(host: &str, facts: &Vars) {
+    with(host, |e| e.facts.extend(facts.clone()));
+}
+
+/// `include_vars` variables join `host`'s.
+pub(crate) fn include(host: &str, vars: &Vars) {
+    with(host, |e| e.included.extend(vars.clone()));
+}
+
+/// `set_fact` variables or a registered result join `host`'s.
+pub(crate) fn register(host: &str, vars: &Vars) {
+    with(host, |e| e.registered.extend(vars.clone()));
+}
+
+/// What `host` carries into its next play: its `include_vars` and its `set_fact` variables
+/// and registered results.
+pub(crate) fn carried(host: &str) -> (Vars, Vars) {
+    HOSTVARS
+        .read()
+        .ok()
+        .and_then(|t| {
+            t.get(host)
+                .map(|e| (e.included.clone(), e.registered.clone()))
+        })
+        .unwrap_or_default()
+}
+
+/// The host's `ansible_facts`, if it has any yet.
+pub(crate) fn facts(host: &str) -> Option<Vars> {
+    match HOSTVARS.read().ok()?.get(host)?.facts.get("ansible_facts") {
+        Some(Value::Object(f)) => Some(f.clone()),
+        _ => None,
     }
-    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        let host = get(key.as_str()?)?;
-        Some(crate::py_value::map_from(
-            host.iter()
-                .map(|(k, v)| (k.clone(), crate::py_value::from_json(v))),
-        ))
+}
+
+/// A host's entry now, if the run knows the host: every level merged, and the names whose
+/// value is still a template as written (an inventory variable or `-e`), to be rendered in
+/// the host's context when read.
+pub(crate) fn get(host: &str) -> Option<(Vars, BTreeSet<String>)> {
+    let t = HOSTVARS.read().ok()?;
+    let e = t.get(host)?;
+    let mut m = Vars::new();
+    let mut templated = BTreeSet::new();
+    let levels = [
+        (&e.inventory, true),
+        (&e.facts, false),
+        (&e.included, false),
+        (&e.registered, false),
+        (&e.top, true),
+    ];
+    for (level, as_written) in levels {
+        for (k, v) in level {
+            if as_written && mentions_template(v) {
+                templated.insert(k.clone());
+            } else {
+                templated.remove(k);
+            }
+            m.insert(k.clone(), v.clone());
+        }
     }
-    fn enumerate(self: &Arc<Self>) -> Enumerator {
-        let names: Vec<Value> = HOSTVARS
-            .read()
-            .map(|t| t.keys().map(|k| Value::from(k.as_str())).collect())
-            .unwrap_or_default();
-        Enumerator::Values(names)
+    Some((m, templated))
+}
+
+/// The run's hosts, in name order.
+pub(crate) fn names() -> Vec<String> {
+    HOSTVARS
+        .read()
+        .map(|t| t.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn mentions_template(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains("{{") || s.contains("{%") || s.contains("{#"),
+        Value::Array(a) => a.iter().any(mentions_template),
+        Value::Object(o) => o.values().any(mentions_template),
+        _ => false,
     }
 }
 
@@ -77,26 +164,41 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn obj(v: Value) -> Vars {
+        v.as_object().unwrap().clone()
+    }
+
     #[test]
-    fn entries_grow_and_are_read_when_looked_at() {
-        let mut t = Table::new();
+    fn levels_merge_weakest_first_and_only_written_values_are_templates() {
+        let mut t = BTreeMap::new();
         t.insert(
-            "hv-a".into(),
-            json!({"colour": "red"}).as_object().unwrap().clone(),
+            "hv-a".to_string(),
+            (
+                obj(json!({"colour": "red", "app": "{{ base }}/app", "over": "{{ x }}"})),
+                obj(json!({"inventory_hostname": "hv-a", "pinned": "{{ e }}"})),
+            ),
         );
-        install(t);
-        update(
+        add(t);
+        set_facts("hv-a", &obj(json!({"ansible_facts": {"hostname": "a"}})));
+        include("hv-a", &obj(json!({"inc": 1, "colour": "green"})));
+        register(
             "hv-a",
-            json!({"ansible_facts": {"hostname": "a"}})
-                .as_object()
-                .unwrap(),
+            &obj(json!({"r": {"stdout": "{{ not a template }}"}, "over": 2})),
         );
-        let a = get("hv-a").unwrap();
-        assert_eq!(a["colour"], "red");
+        register("hv-a", &obj(json!({"pinned": "lost to -e"})));
+        let (a, templated) = get("hv-a").unwrap();
+        assert_eq!(a["colour"], "green");
         assert_eq!(a["ansible_facts"]["hostname"], "a");
-        let v = value();
-        let host = v.get_item(&Value::from("hv-a")).unwrap();
-        assert_eq!(host.get_attr("colour").unwrap().as_str(), Some("red"));
-        assert!(v.get_item(&Value::from("nobody")).unwrap().is_undefined());
+        assert_eq!(a["over"], 2);
+        assert_eq!(a["pinned"], "{{ e }}");
+        let want: BTreeSet<String> = ["app", "pinned"].map(String::from).into();
+        assert_eq!(templated, want);
+        assert_eq!(facts("hv-a").unwrap()["hostname"], "a");
+        let (inc, reg) = carried("hv-a");
+        assert_eq!(
+            (inc["inc"].clone(), reg["over"].clone()),
+            (json!(1), json!(2))
+        );
+        assert!(get("nobody").is_none());
     }
 }

@@ -26,10 +26,14 @@ impl TaskList {
         depth: usize,
     ) -> Result<()> {
         let mut inh = inherited.clone();
+        let dynamic = key.ends_with("include_tasks");
         for (k, v) in item.as_mapping().expect("an import is a mapping").iter() {
             match k.as_str() {
                 "name" => {}
                 other if other == key => {}
+                // Ansible's include parameters: over `set_fact` too (an import's `vars` are
+                // its tasks' vars).
+                "vars" if dynamic => inh.params.extend(crate::inventory::vars_map(doc, v)?),
                 other => {
                     if !inh.keyword(doc, other, v)? {
                         return Err(crate::inherited::unknown(
@@ -50,7 +54,6 @@ impl TaskList {
             )
             .with_hint("does a task file import itself?"));
         }
-        let dynamic = key.ends_with("include_tasks");
         let dir = doc.file.parent().unwrap_or(Path::new("")).to_path_buf();
         if !rel.contains("{{") {
             let path = crate::paths::under(&dir, &rel);

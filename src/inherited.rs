@@ -14,6 +14,9 @@ use std::path::PathBuf;
 pub(crate) struct Inherited {
     pub(crate) when: Vec<Spanned<Value>>,
     pub(crate) vars: Map<String, Value>,
+    /// Role parameters and `include_tasks`/`include_role` `vars` (Ansible's "role params"
+    /// and "include params"): over the tasks' own vars and over `set_fact`.
+    pub(crate) params: Map<String, Value>,
     pub(crate) tags: Vec<String>,
     pub(crate) become_: Option<bool>,
     /// `become: "{{ expr }}"`, evaluated on the host for each task.
@@ -74,7 +77,9 @@ impl Inherited {
         t.when = self.when.iter().cloned().chain(t.when.drain(..)).collect();
         let mut vars = self.vars.clone();
         vars.extend(std::mem::take(&mut t.vars));
+        vars.extend(self.params.clone());
         t.vars = vars;
+        t.params.extend(self.params.keys().cloned());
         t.tags.extend(self.tags.iter().cloned());
         if t.become_.is_none() && t.become_if.is_none() {
             t.become_ = self.become_;

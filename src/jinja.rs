@@ -12,6 +12,7 @@ use crate::jinja_rewrite::{
 };
 use crate::py_value::{py_output, to_json};
 
+mod hostvars;
 mod jinja_error;
 mod names;
 mod vars;
@@ -22,6 +23,7 @@ pub use jinja_error::JinjaError;
 use jinja_error::{convert_error, line_col};
 use minijinja::value::Value;
 use minijinja::{Environment, ErrorKind, UndefinedBehavior};
+pub(crate) use names::fact_reads;
 pub use names::undeclared_variables;
 use names::{KEYWORDS, all_uses_guarded, find_ident, first_undefined_name};
 use serde_json::Map;

@@ -7,6 +7,24 @@ use crate::inventory::{Host, Inventory};
 use crate::options::Options;
 use serde_json::{Map, Value, json};
 
+/// Ansible's magic variables plumb does not set (README: "Variables, facts and magic
+/// variables"): read unguarded, they are undefined, and validation says why.
+pub(crate) const NOT_SET: &[&str] = &[
+    "ansible_collection_name",
+    "ansible_config_file",
+    "ansible_dependent_role_names",
+    "ansible_inventory_sources",
+    "ansible_parent_role_names",
+    "ansible_parent_role_paths",
+    "ansible_play_name",
+    "ansible_play_role_names",
+    "ansible_playbook_python",
+    "ansible_role_name",
+    "ansible_role_names",
+    "ansible_search_path",
+    "ansible_verbosity",
+];
+
 /// The ansible-core version plumb follows: its templates, filters, facts and variables.
 const ANSIBLE_VERSION: (u64, u64, u64) = (2, 19, 0);
 
@@ -44,7 +62,14 @@ pub(crate) fn play_magic(
     if let Some(limit) = &opts.limit {
         m.insert("ansible_limit".into(), json!(limit));
     }
-    // The inventory's file, absolute, as Ansible gives it (an inline list of hosts has none).
+    m.extend(inventory_paths(inv));
+    m
+}
+
+/// `inventory_file` and `inventory_dir`: the inventory's file, absolute, as Ansible gives it
+/// (an inline list of hosts has none).
+fn inventory_paths(inv: &Inventory) -> Map<String, Value> {
+    let mut m = Map::new();
     let source = std::path::Path::new(&inv.source);
     if source.exists() {
         let abs = std::fs::canonicalize(source).unwrap_or_else(|_| source.to_path_buf());
@@ -80,16 +105,20 @@ fn groups(inv: &Inventory) -> Value {
     Value::Object(g)
 }
 
-/// Each host's first entry in `hostvars`: its inventory variables and its own magic ones.
+/// Each host's first entry in `hostvars`: its inventory variables, and over them its magic
+/// variables (its own, `ansible_version`, the inventory's paths; not `groups`, which would
+/// be a copy of the inventory per host) and `-e`.
 pub(crate) fn install_hostvars(inv: &Inventory, extra: &Map<String, Value>) {
+    let mut run = inventory_paths(inv);
+    run.insert("ansible_version".into(), ansible_version());
     let table = inv
         .hosts
         .iter()
         .map(|h| {
-            let mut m = h.vars.clone();
-            m.extend(host_magic(h));
-            m.extend(extra.clone());
-            (h.name.clone(), m)
+            let mut top = run.clone();
+            top.extend(host_magic(h));
+            top.extend(extra.clone());
+            (h.name.clone(), (h.vars.clone(), top))
         })
         .collect();
     crate::hostvars::install(table);

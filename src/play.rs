@@ -47,6 +47,8 @@ pub(crate) struct Play {
     /// Where each of `defaults` was written.
     pub(crate) default_locs: std::collections::HashMap<String, Location>,
     pub(crate) environment: crate::task::Env,
+    /// The names `vars_files` define: they win over `vars_prompt` answers.
+    pub(crate) file_var_names: std::collections::BTreeSet<String>,
 }
 
 pub(crate) const PLAY_KEYS: &[&str] = &[
@@ -110,6 +112,7 @@ impl Play {
             blocks: Vec::new(),
             defaults: Map::new(),
             default_locs: Default::default(),
+            file_var_names: Default::default(),
             environment: crate::task::Env::new(),
         };
         // Roles run before the play's own tasks, wherever `roles` is written.
@@ -251,6 +254,7 @@ impl Play {
                 errors.push(e);
             }
         }
+        play.file_var_names = file_vars.keys().cloned().collect();
         play.vars.extend(file_vars);
         play.var_locs.extend(file_locs);
         // Ansible's order: pre_tasks, their handlers, roles, tasks, handlers, post_tasks.
@@ -428,6 +432,16 @@ impl Play {
         broken.extend(found.broken_handlers);
     }
 
+    /// `vars_prompt` answers join the play's variables: over its `vars`, under its
+    /// `vars_files`, as in Ansible.
+    pub(crate) fn add_prompted(&mut self, answers: Map<String, Value>) {
+        for (k, v) in answers {
+            if !self.file_var_names.contains(&k) {
+                self.vars.insert(k, v);
+            }
+        }
+    }
+
     /// Whom a task runs as (`become`), if anyone: the user for sudo, or `su:USER` for
     /// `become_method: su` (a user name never holds `:`); see `transport::sh_command`.
     pub(crate) fn sudo_for(&self, task: &Task) -> Option<String> {
@@ -509,6 +523,24 @@ mod tests {
             } => (l.line, l.col, msg, hint),
             e => panic!("{e:?}"),
         }
+    }
+
+    #[test]
+    fn prompted_variables_sit_between_vars_and_vars_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("f.yml"), "from_file: file\n").unwrap();
+        let site = dir.path().join("site.yml");
+        std::fs::write(
+            &site,
+            "- hosts: all\n  vars: {from_vars: vars, from_file: vars}\n  vars_files: [f.yml]\n  tasks: []\n",
+        )
+        .unwrap();
+        let mut pb = Playbook::load(&site).unwrap();
+        let play = &mut pb.plays[0];
+        let answers = serde_json::json!({"from_vars": "prompt", "from_file": "prompt"});
+        play.add_prompted(answers.as_object().unwrap().clone());
+        assert_eq!(play.vars["from_vars"], "prompt");
+        assert_eq!(play.vars["from_file"], "file");
     }
 
     #[test]

@@ -22,7 +22,9 @@ impl TaskList {
         depth: usize,
     ) -> Result<()> {
         let mut inh = inherited.clone();
+        // Role parameters (`- role: nginx, port: 80`) and the entry's `vars`.
         let mut params = Map::new();
+        let mut entry_vars = Map::new();
         // `tasks_from: install` and the like: which file of each folder, `main` by default.
         let mut from: Vec<(String, String)> = Vec::new();
         let (name, name_node) = match (item, key) {
@@ -60,7 +62,7 @@ impl TaskList {
                             other => found = Some((scalar_string(doc, other, k2)?, other)),
                         },
                         "name" => {}
-                        "vars" => params.extend(crate::inventory::vars_map(doc, v)?),
+                        "vars" => entry_vars.extend(crate::inventory::vars_map(doc, v)?),
                         other if inh.keyword(doc, other, v)? => {}
                         other
                             if key.is_none()
@@ -145,7 +147,7 @@ impl TaskList {
             role_dir.clone(),
             format!(
                 "{}{from:?}",
-                serde_json::to_string(&params).unwrap_or_default()
+                serde_json::to_string(&(&params, &entry_vars)).unwrap_or_default()
             ),
         );
         for (sub, f) in &from {
@@ -173,6 +175,7 @@ impl TaskList {
             };
             let dep_inh = Inherited {
                 vars: inherited.vars.clone(),
+                params: inherited.params.clone(),
                 role_dir: None,
                 ..inh.clone()
             };
@@ -193,12 +196,24 @@ impl TaskList {
                 self.defaults.entry(k).or_insert(v);
             }
         }
+        // The entry's `vars`, as Ansible places them: in a play's `roles`, the role's own
+        // (under its `vars/main.yml`); on `import_role`, the task's (over them); on
+        // `include_role`, include parameters (over `set_fact` too).
+        let include = key.is_some_and(|k| k.ends_with("include_role"));
+        if key.is_none() {
+            inh.vars.extend(std::mem::take(&mut entry_vars));
+        }
         if let Some(p) = file("vars")
             && let Some(d) = read(&p, false)?
         {
             inh.vars.extend(crate::inventory::vars_map(&d, &d.root)?);
         }
-        inh.vars.extend(params);
+        if include {
+            inh.params.extend(entry_vars);
+        } else {
+            inh.vars.extend(entry_vars);
+        }
+        inh.params.extend(params);
         inh.role_dir = Some(role_dir.clone());
         if let Some(p) = file("handlers")
             && let Some(d) = read(&p, true)?
@@ -207,6 +222,7 @@ impl TaskList {
             let handler_inh = Inherited {
                 role_dir: Some(role_dir.clone()),
                 vars: inh.vars.clone(),
+                params: inh.params.clone(),
                 become_: inh.become_,
                 become_if: inh.become_if.clone(),
                 become_user: inh.become_user.clone(),

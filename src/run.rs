@@ -79,7 +79,7 @@ fn run_playbook(a: RunArgs, plan: bool, validate_only: bool) -> Result<i32> {
     for play in &mut playbook.plays {
         let answers =
             crate::vars_prompt::answers(&play.vars_prompt, &opts.extra_vars, !validate_only)?;
-        play.vars.extend(answers);
+        play.add_prompted(answers);
     }
     crate::host_vars::install_extra(&opts.extra_vars);
     // How hosts are reached (~/.ssh/config): read now, so its errors come before any host.

@@ -80,6 +80,10 @@ pub(crate) struct Task {
     pub(crate) vars: Map<String, Value>,
     /// Where the task's own `vars` were written (not those it inherits).
     pub(crate) var_locs: std::collections::HashMap<String, Location>,
+    /// Which of `vars` are role parameters (`- role: r, port: 80`) or the `vars` of an
+    /// `include_tasks`/`include_role`: in Ansible these win over `include_vars`, `set_fact`
+    /// and registered results too, not only over task vars.
+    pub(crate) params: std::collections::BTreeSet<String>,
     /// A task file an `include_tasks` behind a `when` names that could not be used: the
     /// task fails with this where it runs (see `include.rs`).
     pub(crate) unread: Option<String>,
@@ -279,6 +283,7 @@ impl Task {
             environment: Env::new(),
             vars: Map::new(),
             var_locs: Default::default(),
+            params: Default::default(),
             unread: None,
         };
         let mut check_mode: Option<(bool, Location)> = None;

@@ -2,7 +2,7 @@
 //! template's syntax, filters and tests, conditions, loops, module arguments and local files,
 //! each task rendered and built for every host and loop item as the host would.
 
-use crate::error::{Cause, Error, Result};
+use crate::error::{Cause, Error, Result, suggest};
 use crate::host_vars::{host_vars_full, placeholder_result, split_unresolved, var_error, var_loc};
 use crate::runner::Runner;
 use crate::task_instance::{LoopError, TaskInstance};
@@ -27,6 +27,19 @@ pub(crate) fn validate(r: &Runner) -> Result<()> {
         }
     };
     let mut any_host = false;
+    // What earlier plays register, `set_fact` or `include_vars` on their hosts stays theirs for
+    // the rest of the run; facts gathered once stay too.
+    let mut earlier_registers: BTreeSet<String> = BTreeSet::new();
+    let mut earlier_sets: BTreeSet<String> = BTreeSet::new();
+    let mut earlier_facts = false;
+    // Facts a cacheable `set_fact` adds (`ansible_facts.NAME`, `ansible_NAME`), in any play.
+    let cached: BTreeSet<String> =
+        r.pb.plays
+            .iter()
+            .flat_map(|p| p.tasks.iter().chain(&p.handlers))
+            .filter(|t| t.module == "set_fact" && cacheable(&t.args.map))
+            .flat_map(|t| crate::modules::set_fact::names(&t.args.map))
+            .collect();
     for play in &r.pb.plays {
         let hosts = match r.selected(play) {
             Ok(h) => h,
@@ -43,16 +56,19 @@ pub(crate) fn validate(r: &Runner) -> Result<()> {
             .chain(&play.handlers)
             .filter_map(|t| t.register.clone())
             .collect();
+        runtime.extend(earlier_registers.iter().cloned());
         let registers: Vec<String> = runtime.iter().cloned().collect();
+        earlier_registers = runtime.clone();
         // What `set_fact` and `include_vars` define, as far as known before the run.
         for t in play.tasks.iter().chain(&play.handlers) {
-            runtime.extend(crate::modules::registry::defined_vars(
+            earlier_sets.extend(crate::modules::registry::defined_vars(
                 &t.module,
                 &t.args,
                 &r.pb.dir,
                 t.role_dir.as_deref(),
             ));
         }
+        runtime.extend(earlier_sets.iter().cloned());
         runtime.extend(["ansible_failed_task".into(), "ansible_failed_result".into()]);
         // Other hosts' entries grow as they run (facts, set_fact, registered results).
         runtime.insert("hostvars".into());
@@ -65,11 +81,13 @@ pub(crate) fn validate(r: &Runner) -> Result<()> {
             waits_for.extend(t.index_var.clone());
         }
         // Whether the host's facts will be known: gathered, or returned by a task.
-        let facts = play.gather_facts
+        let facts = earlier_facts
+            || play.gather_facts
             || play
                 .tasks
                 .iter()
                 .any(|t| crate::modules::registry::returns_facts(&t.module));
+        earlier_facts = facts;
         // A `delegate_to` written as a name must name a host (or the control machine).
         for t in play.tasks.iter().chain(&play.handlers) {
             if let Some(d) = &t.delegate_to
@@ -105,7 +123,7 @@ pub(crate) fn validate(r: &Runner) -> Result<()> {
                     unresolved
                         .iter()
                         .flat_map(|u| crate::template::names_in(&u.value))
-                        .filter(|n| is_fact_name(n) && !base.contains_key(n)),
+                        .filter(|n| host_defines(n, &cached) && !base.contains_key(n)),
                 );
             }
             if let Err(e) = crate::connection::connection_check(host, &base) {
@@ -130,7 +148,7 @@ pub(crate) fn validate(r: &Runner) -> Result<()> {
                 }
             }
             for e in broken {
-                push(e, &mut errors);
+                push(fact_hint(e, &base, &cached), &mut errors);
             }
             for r in &registers {
                 base.insert(r.to_string(), placeholder_result());
@@ -146,8 +164,9 @@ pub(crate) fn validate(r: &Runner) -> Result<()> {
             let mut later = runtime.clone();
             later.extend(unresolved.iter().map(|u| u.name.clone()));
             for task in play.tasks.iter().chain(&play.handlers) {
+                let facts = facts.then_some(&cached);
                 if let Err(e) = check_task(&r.pb.dir, task, &base, &deferred, &later, facts) {
-                    push(e, &mut errors);
+                    push(fact_hint(e, &base, &cached), &mut errors);
                 }
             }
         }
@@ -176,7 +195,7 @@ fn check_task(
     base: &Map<String, Value>,
     deferred: &Map<String, Value>,
     later: &BTreeSet<String>,
-    facts: bool,
+    facts: Option<&BTreeSet<String>>,
 ) -> Result<()> {
     let mut m = base.clone();
     m.extend(task.vars.clone());
@@ -222,19 +241,23 @@ fn check_task(
     // With facts gathered, the `ansible_*` names it reads that nothing else defines are
     // the host's facts.
     let mut later = later.clone();
-    if facts {
+    if let Some(cached) = facts {
         later.extend(
             names
                 .iter()
-                .filter(|n| is_fact_name(n) && !base.contains_key(*n))
+                .filter(|n| host_defines(n, cached) && !base.contains_key(*n))
                 .cloned(),
         );
+        fact_reads(task, cached)?;
     }
+    // A template file's names are not among `names`: one it reads that only the host
+    // defines (a fact, a `set_fact`) is known there, not here.
+    let waits = |n: &str| later.contains(n) || facts.is_some_and(|c| host_defines(n, c));
     if names.iter().any(|n| later.contains(n)) {
         return match render_items(dir, task, m, deferred, &names) {
             Err(e)
                 if e.undefined_within().is_some_and(|n| {
-                    !later.contains(n) && n != task.loop_var && m_has_not(base, task, n)
+                    !waits(n) && n != task.loop_var && m_has_not(base, task, n)
                 }) =>
             {
                 Err(e)
@@ -242,7 +265,52 @@ fn check_task(
             _ => Ok(()),
         };
     }
-    render_items(dir, task, m, deferred, &names)
+    match render_items(dir, task, m.clone(), deferred, &names) {
+        Err(e) if e.undefined_within().is_some_and(waits) => {
+            with_stand_ins(dir, task, m, deferred, &names, &later, facts)
+        }
+        r => r,
+    }
+}
+
+/// The task rendered again with stand-ins (`""`) for what only the host defines, so that a
+/// template file is read to its end: only a name that nothing defines is an error then
+/// (other errors may come from the stand-ins' values).
+fn with_stand_ins(
+    dir: &Path,
+    task: &crate::task::Task,
+    mut m: Map<String, Value>,
+    deferred: &Map<String, Value>,
+    names: &BTreeSet<String>,
+    later: &BTreeSet<String>,
+    facts: Option<&BTreeSet<String>>,
+) -> Result<()> {
+    let waits = |n: &str| later.contains(n) || facts.is_some_and(|c| host_defines(n, c));
+    let base = m.clone();
+    let mut stand_ins: Vec<String> = later.iter().cloned().collect();
+    if let Some(cached) = facts {
+        stand_ins.extend(crate::facts::all_injected());
+        stand_ins.extend(cached.iter().map(|c| format!("ansible_{c}")));
+        stand_ins.push("ansible_facts".into());
+    }
+    for n in stand_ins {
+        m.entry(n).or_insert(json!(""));
+    }
+    // A few more rounds for names no list holds (an interface's facts).
+    for _ in 0..4 {
+        let Err(e) = render_items(dir, task, m.clone(), deferred, names) else {
+            return Ok(());
+        };
+        match e.undefined_within() {
+            Some(n) if m.contains_key(n) => return Ok(()),
+            Some(n) if waits(n) => {
+                m.insert(n.to_string(), json!(""));
+            }
+            Some(n) if n != task.loop_var && m_has_not(&base, task, n) => return Err(e),
+            _ => return Ok(()),
+        }
+    }
+    Ok(())
 }
 
 /// Renders the task for every loop item, as the host would (see `check_task`).
@@ -361,9 +429,124 @@ fn unguarded((stage, e): (Stage, Error)) -> Result<()> {
     }
 }
 
-/// A name a host's gathered facts may define: `ansible_facts` or an injected `ansible_*`.
-fn is_fact_name(name: &str) -> bool {
-    name == "ansible_facts" || name.starts_with("ansible_")
+/// A name the host defines when its facts are known: `ansible_facts`, an injected `ansible_*`
+/// fact that plumb gathers or a module returns (or a cacheable `set_fact` in `cached` adds),
+/// or a connection variable. Any other `ansible_*` name is undefined, as on the host.
+fn host_defines(name: &str, cached: &BTreeSet<String>) -> bool {
+    name == "ansible_facts"
+        || name.strip_prefix("ansible_").is_some_and(|bare| {
+            crate::facts::is_fact(bare)
+                || cached.contains(bare)
+                || crate::facts::is_connection(name)
+        })
+}
+
+/// Whether a `set_fact`'s `cacheable` is on (as written: a template counts as on).
+fn cacheable(args: &Map<String, Value>) -> bool {
+    match args.get("cacheable") {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => {
+            crate::template::has_template(s)
+                || matches!(s.to_lowercase().as_str(), "yes" | "true" | "on" | "1")
+        }
+        _ => false,
+    }
+}
+
+/// A hint for an undefined `ansible_*` name: the fact or connection variable it may be a
+/// typo of, or that plumb does not gather it.
+fn fact_hint(e: Error, base: &Map<String, Value>, cached: &BTreeSet<String>) -> Error {
+    let Some(root) = e.undefined_within().map(str::to_string) else {
+        return e;
+    };
+    let Some(bare) = root.strip_prefix("ansible_").filter(|b| *b != "facts") else {
+        return e;
+    };
+    if crate::magic::NOT_SET.contains(&root.as_str()) {
+        return e.with_hint(format!("plumb does not set the magic variable `{root}`"));
+    }
+    if crate::facts::not_gathered(bare) {
+        return e.with_hint(format!(
+            "plumb does not gather the fact `{bare}` (it needs Python or a command on the host)"
+        ));
+    }
+    let known: Vec<String> = crate::facts::all_injected()
+        .chain(cached.iter().map(|c| format!("ansible_{c}")))
+        .chain(base.keys().filter(|k| k.starts_with("ansible_")).cloned())
+        .collect();
+    match suggest(&root, known.iter().map(String::as_str)) {
+        Some(s) => e.with_hint(format!("did you mean `{s}`?")),
+        None => e,
+    }
+}
+
+/// Every read of a fact by name (`ansible_facts.os_family`, `ansible_facts['os_family']`) in
+/// the task's templates and conditions must name a fact a host may have (or that a cacheable
+/// `set_fact` in `cached` adds), unless guarded (`is defined`, `| default`).
+fn fact_reads(task: &crate::task::Task, cached: &BTreeSet<String>) -> Result<()> {
+    let check = |text: &str, loc: &crate::location::Location, bare: bool| -> Result<()> {
+        for (off, name, guarded) in crate::jinja::fact_reads(text, bare) {
+            if guarded || crate::facts::is_fact(&name) || cached.contains(&name) {
+                continue;
+            }
+            let full = format!("ansible_facts.{name}");
+            let err = Error::undefined_variable(loc.offset_in(text, off), &full);
+            let mut known: Vec<&str> = crate::facts::known().collect();
+            known.extend(cached.iter().map(String::as_str));
+            return Err(if crate::facts::not_gathered(&name) {
+                err.with_hint(format!(
+                    "plumb does not gather the fact `{name}` (it needs Python or a command on the host)"
+                ))
+            } else {
+                match suggest(&name, known) {
+                    Some(s) => err.with_hint(format!("did you mean `ansible_facts.{s}`?")),
+                    None => err,
+                }
+            });
+        }
+        Ok(())
+    };
+    fn strings<'v>(v: &'v Value, out: &mut Vec<&'v str>) {
+        match v {
+            Value::String(s) => out.push(s),
+            Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+            Value::Object(o) => o.values().for_each(|x| strings(x, out)),
+            _ => {}
+        }
+    }
+    let mut templates: Vec<(&Value, &crate::location::Location)> = Vec::new();
+    for (k, v) in &task.args.map {
+        templates.push((v, task.args.loc_of(k)));
+    }
+    if let Some(l) = &task.loop_items {
+        templates.push((&l.value, &l.loc));
+    }
+    for v in crate::task_env::templates(&task.environment) {
+        templates.push((&v.value, &v.loc));
+    }
+    for (k, v) in &task.vars {
+        templates.push((v, task.var_locs.get(k).unwrap_or(&task.loc)));
+    }
+    for (v, loc) in templates {
+        let mut texts = Vec::new();
+        strings(v, &mut texts);
+        for t in texts {
+            check(t, loc, false)?;
+        }
+    }
+    let conditions = task.when.iter().chain(
+        [&task.changed_when, &task.failed_when, &task.until]
+            .into_iter()
+            .flatten(),
+    );
+    for c in conditions {
+        let mut texts = Vec::new();
+        strings(&c.value, &mut texts);
+        for t in texts {
+            check(t, &c.loc, true)?;
+        }
+    }
+    Ok(())
 }
 
 /// Whether `name` is defined neither for the play nor by the task's own `vars`.

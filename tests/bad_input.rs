@@ -245,6 +245,11 @@ cases! {
     var_template_broken: Test::new(),
     task_var_undefined: Test::new(),
     role_default_unknown_filter: Test::new(),
+    // An `ansible_*` name no fact, connection or magic variable defines is undefined.
+    fact_typo: Test::new(),
+    fact_typo_in_ansible_facts: Test::new(),
+    fact_not_gathered: Test::new(),
+    fact_typo_in_template: Test::new(),
 
     // Rollout and host selection.
     serial_bad: Test::new(),

@@ -53,7 +53,7 @@ impl<'a> HostRun<'a> {
         let Some(name) = via else {
             return Ok(&mut *self.t);
         };
-        let Some(vars) = crate::hostvars::get(name) else {
+        let Some((vars, _)) = crate::hostvars::get(name) else {
             return Ok(&mut self.local);
         };
         if !self.delegates.contains_key(name) {
@@ -77,7 +77,7 @@ impl<'a> HostRun<'a> {
 /// and the `ansible_*` variables, as its own gathering would set them.
 pub(super) fn give_facts(name: &str, facts: &serde_json::Map<String, Value>) {
     let mut all = crate::hostvars::get(name)
-        .and_then(|mut h| h.remove("ansible_facts"))
+        .and_then(|(mut h, _)| h.remove("ansible_facts"))
         .and_then(|f| match f {
             Value::Object(m) => Some(m),
             _ => None,
@@ -93,5 +93,5 @@ pub(super) fn give_facts(name: &str, facts: &serde_json::Map<String, Value>) {
     all.extend(bare.clone());
     let mut seen = crate::facts::injected(&bare);
     seen.insert("ansible_facts".into(), Value::Object(all));
-    crate::hostvars::update(name, &seen);
+    crate::hostvars::add_facts(name, &seen);
 }

@@ -44,14 +44,14 @@ impl<'a> HostRun<'a> {
             Action::SetFact(sf) if self.facts_to(task, vars).is_some() => {
                 // `delegate_facts`: they are the delegate's, seen through `hostvars`.
                 let to = self.facts_to(task, vars).unwrap_or_default();
-                crate::hostvars::update(&to, &sf.vars);
+                crate::hostvars::register(&to, &sf.vars);
                 let mut o = Outcome::new(Status::Ok, format!("facts set on {to}"));
                 o.value = sf.result();
                 return Ok(Some(o));
             }
             Action::SetFact(sf) => {
                 self.registered.extend(sf.vars.clone());
-                crate::hostvars::update(&self.host.name, &sf.vars);
+                crate::hostvars::register(&self.host.name, &sf.vars);
                 if sf.cacheable {
                     self.merge_facts(&sf.vars);
                 }
@@ -61,7 +61,7 @@ impl<'a> HostRun<'a> {
             }
             Action::IncludeVars(iv) => {
                 self.included.extend(iv.vars.clone());
-                crate::hostvars::update(&self.host.name, &iv.vars);
+                crate::hostvars::include(&self.host.name, &iv.vars);
                 let mut o = Outcome::new(Status::Ok, "");
                 o.value = iv.result();
                 return Ok(Some(o));

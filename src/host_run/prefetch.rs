@@ -18,8 +18,7 @@ impl<'a> HostRun<'a> {
         // Facts gathered in an earlier play stay the host's, as in Ansible.
         if !self.play.gather_facts
             && self.gathered.is_none()
-            && let Some(Value::Object(f)) =
-                crate::hostvars::get(&self.host.name).and_then(|mut h| h.remove("ansible_facts"))
+            && let Some(f) = crate::hostvars::facts(&self.host.name)
         {
             self.set_facts(f);
         }
@@ -44,8 +43,12 @@ impl<'a> HostRun<'a> {
         match crate::fact_cache::facts(answer.0, answer.1)
             .and_then(|out| crate::facts::parse(&out, &crate::facts::Subset::all()))
         {
-            Ok(facts) => {
-                self.detail(1, format!("facts: {} gathered", facts.len()));
+            Ok(gathered) => {
+                self.detail(1, format!("facts: {} gathered", gathered.len()));
+                // Over what an earlier play left (a module's facts, a cacheable `set_fact`),
+                // as Ansible's fact cache merges a new gathering.
+                let mut facts = crate::hostvars::facts(&self.host.name).unwrap_or_default();
+                facts.extend(gathered);
                 let before = self.base.clone();
                 self.set_facts(facts);
                 // Only tasks that read a fact (or a play variable that does) may have been
@@ -79,7 +82,7 @@ impl<'a> HostRun<'a> {
         // Other hosts see them through `hostvars`.
         let mut seen = crate::facts::injected(&facts);
         seen.insert("ansible_facts".into(), Value::Object(facts.clone()));
-        crate::hostvars::update(&self.host.name, &seen);
+        crate::hostvars::set_facts(&self.host.name, &seen);
         self.gathered = Some(facts);
     }
 

@@ -59,43 +59,120 @@ fn ident_offsets(text: &str, name: &str) -> Vec<usize> {
 
 /// True if every use of `name` in `expr` is tested for definedness or given a default.
 pub(super) fn all_uses_guarded(expr: &str, name: &str) -> bool {
+    ident_offsets(expr, name)
+        .into_iter()
+        .all(|start| guarded_from(expr, start + name.len()))
+}
+
+/// Whether the use of a name that ends at byte `end` of `expr` (with the attributes and items
+/// after it) is tested for definedness or given a default.
+fn guarded_from(expr: &str, end: usize) -> bool {
     let b = expr.as_bytes();
-    ident_offsets(expr, name).into_iter().all(|start| {
-        let mut i = start + name.len();
-        // skip an attribute/item chain
-        loop {
-            let j = skip_ws(b, i);
-            if j < b.len() && b[j] == b'.' {
-                i = j + 1;
-                while i < b.len() && is_ident(b[i]) {
-                    i += 1;
-                }
-            } else if j < b.len() && b[j] == b'[' {
-                i = skip_bracket(b, j);
-            } else {
-                i = j;
-                break;
+    let mut i = end;
+    // skip an attribute/item chain
+    loop {
+        let j = skip_ws(b, i);
+        if j < b.len() && b[j] == b'.' {
+            i = j + 1;
+            while i < b.len() && is_ident(b[i]) {
+                i += 1;
             }
+        } else if j < b.len() && b[j] == b'[' {
+            i = skip_bracket(b, j);
+        } else {
+            i = j;
+            break;
         }
-        let rest: String = expr[i..].split_whitespace().collect::<Vec<_>>().join(" ");
-        [
-            "is defined",
-            "is not defined",
-            "is undefined",
-            "is not undefined",
-            "is ansible.builtin.defined",
-            "|default",
-            "| default",
-            "|d(",
-            "| d(",
-            "|d ",
-            "| d ",
-            "| mandatory",
-            "|mandatory",
-        ]
-        .iter()
-        .any(|g| rest.starts_with(g))
-    })
+    }
+    let rest: String = expr[i..].split_whitespace().collect::<Vec<_>>().join(" ");
+    [
+        "is defined",
+        "is not defined",
+        "is undefined",
+        "is not undefined",
+        "is ansible.builtin.defined",
+        "|default",
+        "| default",
+        "|d(",
+        "| d(",
+        "|d ",
+        "| d ",
+        "| mandatory",
+        "|mandatory",
+    ]
+    .iter()
+    .any(|g| rest.starts_with(g))
+}
+
+/// The facts `text` (a template, or a bare expression) reads by name from `ansible_facts`
+/// (`ansible_facts.os_family`, `ansible_facts['os_family']`): each name's byte offset in
+/// `text`, the name, and whether the read is guarded (`is defined`, `| default`).
+pub(crate) fn fact_reads(text: &str, bare: bool) -> Vec<(usize, String, bool)> {
+    let mut out = Vec::new();
+    for (start, expr) in expressions(text, bare) {
+        let b = expr.as_bytes();
+        for at in ident_offsets(expr, "ansible_facts") {
+            let i = skip_ws(b, at + "ansible_facts".len());
+            let (off, name) = if b.get(i) == Some(&b'.') {
+                let s = skip_ws(b, i + 1);
+                let mut e = s;
+                while e < b.len() && is_ident(b[e]) {
+                    e += 1;
+                }
+                // A method (`ansible_facts.get('x')`), not a fact.
+                if b.get(skip_ws(b, e)) == Some(&b'(') {
+                    continue;
+                }
+                (s, &expr[s..e])
+            } else if b.get(i) == Some(&b'[') {
+                let s = skip_ws(b, i + 1);
+                let q = b.get(s).copied();
+                if !matches!(q, Some(b'\'' | b'"')) {
+                    continue;
+                }
+                let e = skip_string(b, s);
+                if e < s + 2 || b.get(e - 1).copied() != q {
+                    continue;
+                }
+                (s + 1, &expr[s + 1..e - 1])
+            } else {
+                continue;
+            };
+            if name.is_empty() {
+                continue;
+            }
+            let guarded = guarded_from(expr, at + "ansible_facts".len());
+            out.push((start + off, name.to_string(), guarded));
+        }
+    }
+    out
+}
+
+/// The expressions of a template (inside `{{ }}` and `{% %}`) with their byte offsets; a bare
+/// expression is one.
+fn expressions(text: &str, bare: bool) -> Vec<(usize, &str)> {
+    if bare {
+        return vec![(0, text)];
+    }
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(open) = text[i..].find(['{']).map(|o| o + i) {
+        let close = match text.get(open + 1..open + 2) {
+            Some("{") => "}}",
+            Some("%") => "%}",
+            _ => {
+                i = open + 1;
+                continue;
+            }
+        };
+        let from = open + 2;
+        let Some(end) = text[from..].find(close).map(|e| e + from) else {
+            break;
+        };
+        out.push((from, &text[from..end]));
+        i = end + 2;
+    }
+    out
 }
 
 pub(super) const KEYWORDS: &[&str] = &[
@@ -171,4 +248,34 @@ pub(super) fn first_undefined_name(text: &str, vars: &Arc<Vars>) -> Option<Strin
         i += 1;
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fact_reads;
+
+    #[test]
+    fn facts_read_by_name_with_their_offsets_and_guards() {
+        let t = "a {{ ansible_facts.os_family }} {{ ansible_facts['x'] | default(1) }} {{ ansible_facts.get('y') }} ansible_facts.z";
+        let got = fact_reads(t, false);
+        let want = vec![
+            (19, "os_family".to_string(), false),
+            (50, "x".to_string(), true),
+        ];
+        assert_eq!(got, want);
+        assert_eq!(&t[19..28], "os_family");
+        // A condition is one expression; a string inside it is not a read.
+        let c = "ansible_facts.lsb.id is defined and 'ansible_facts.no' != ansible_facts [\"distribution\"]";
+        let got: Vec<(String, bool)> = fact_reads(c, true)
+            .into_iter()
+            .map(|(_, n, g)| (n, g))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("lsb".to_string(), true),
+                ("distribution".to_string(), false)
+            ]
+        );
+    }
 }

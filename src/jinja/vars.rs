@@ -6,11 +6,11 @@ use crate::render_ctx::RenderCtx;
 use minijinja::value::{Enumerator, Object, ObjectRepr, Value};
 use serde_json::Map;
 use std::cell::Cell;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 /// Renders a playbook string with these variables: the template engine's, which sits above.
-type Render = fn(&str, &Arc<Vars>) -> Result<Value, minijinja::Error>;
+pub(super) type Render = fn(&str, &Arc<Vars>) -> Result<Value, minijinja::Error>;
 
 /// The value of `omit`: a parameter whose value is this marker is left out, as in Ansible.
 pub const OMIT: &str = "__omit_place_holder__plumb";
@@ -28,6 +28,9 @@ pub(crate) struct Vars {
     pub(crate) ctx: RenderCtx,
     /// How a value holding `{{ }}` is rendered when read.
     render: Render,
+    /// With `ctx.resolved` off, only these names are rendered when read (another host's
+    /// inventory variables, not its registered results); None: every one.
+    only: Option<BTreeSet<String>>,
 }
 
 impl Vars {
@@ -41,6 +44,27 @@ impl Vars {
             cache: Mutex::new(HashMap::new()),
             ctx: ctx.clone(),
             render,
+            only: None,
+        })
+    }
+
+    /// Variables whose `templated` names are rendered when read, in their own context (a
+    /// host's entry in `hostvars`).
+    pub(super) fn rendering(
+        raw: Map<String, serde_json::Value>,
+        templated: BTreeSet<String>,
+        ctx: &RenderCtx,
+        render: Render,
+    ) -> Arc<Vars> {
+        Arc::new(Vars {
+            raw,
+            cache: Mutex::new(HashMap::new()),
+            ctx: RenderCtx {
+                resolved: false,
+                ..ctx.clone()
+            },
+            render,
+            only: Some(templated),
         })
     }
 
@@ -51,12 +75,13 @@ impl Vars {
         }
         let v = match self.raw.get(name) {
             Some(raw) if self.ctx.resolved => from_json(raw),
+            Some(raw) if self.only.as_ref().is_some_and(|o| !o.contains(name)) => from_json(raw),
             Some(raw) => self.lazy(raw),
             None => match name {
                 "ansible_managed" => Value::from("Ansible managed"),
                 "omit" => Value::from(OMIT),
                 "vars" => Value::from_dyn_object(self.clone()),
-                "hostvars" => crate::hostvars::value(),
+                "hostvars" => super::hostvars::value(&self.ctx, self.render),
                 _ => return None,
             },
         };

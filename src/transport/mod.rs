@@ -3,8 +3,8 @@
 
 pub(crate) mod auth;
 mod channel_io;
-pub(crate) mod extra;
 pub(crate) mod down;
+pub(crate) mod extra;
 mod host_key;
 pub(crate) mod host_key_checking;
 pub(crate) mod jump;
