@@ -54,7 +54,7 @@ pub(crate) fn apply(
                 if out.code != 0 {
                     failed = true;
                     msg = exit_msg("failed (exit {})", out.code, &out.all());
-                } else if script_said(&out.out, &mut value) {
+                } else if crate::modules::script_said::script_said(&out.out, &mut value) {
                     changed = false;
                 }
             }
@@ -144,30 +144,11 @@ pub(crate) fn judge_script(
         _ => (true, exit_msg("failed (exit {})", code, output)),
     };
     // The script may say its planned change was not needed after all.
-    let said_unchanged = code == 0 && script_said(output, &mut value);
+    let said_unchanged = code == 0 && crate::modules::script_said::script_said(output, &mut value);
     let changed = !plan.changes.is_empty() && !said_unchanged;
     let v = verdict(inst, vars, &mut value, changed, failed, msg, 1, 1);
     let msg = v.msg.clone();
     settle(o, &v, msg, value, 1)
-}
-
-/// What a module's script reports on stdout, for the cases only the host can decide: a line
-/// `plumb-result\t{JSON object}` adds to the registered result; a line `plumb-unchanged` says
-/// the planned change turned out not to be needed (a download identical to the file in place).
-/// Returns whether the script said unchanged.
-fn script_said(stdout: &str, value: &mut Value) -> bool {
-    let mut unchanged = false;
-    for line in stdout.lines() {
-        if line == "plumb-unchanged" {
-            unchanged = true;
-        } else if let Some(j) = line.strip_prefix("plumb-result\t")
-            && let Ok(Value::Object(m)) = serde_json::from_str::<Value>(j)
-            && let Value::Object(v) = value
-        {
-            v.extend(m);
-        }
-    }
-    unchanged
 }
 
 /// How many times a task runs at most: once, or `retries` + 1 with `until`.
@@ -481,14 +462,14 @@ mod tests {
     #[test]
     fn a_script_reports_results_and_no_change() {
         let mut v = json!({"changed": true});
-        let said = script_said(
+        let said = crate::modules::script_said::script_said(
             "downloading\nplumb-result\t{\"status_code\": 200}\nplumb-unchanged\n",
             &mut v,
         );
         assert!(said);
         assert_eq!(v["status_code"], 200);
         let mut v = json!({});
-        assert!(!script_said(
+        assert!(!crate::modules::script_said::script_said(
             "plumb-result\tnot json\nplumb-unchanged later\n",
             &mut v
         ));

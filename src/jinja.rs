@@ -12,7 +12,6 @@ use crate::jinja_rewrite::{
 };
 use crate::py_value::{py_output, to_json};
 
-mod hostvars;
 mod jinja_error;
 mod names;
 mod vars;

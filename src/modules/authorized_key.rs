@@ -82,7 +82,7 @@ super::plain_module!(AuthorizedKey);
 impl AuthorizedKey {
     pub(crate) fn build(a: &Getter) -> Result<AuthorizedKey> {
         let user = a.str("user")?;
-        super::group::check_name(a, "user", &user)?;
+        super::account_name::check_name(a, "user", &user)?;
         let keys: Vec<String> = a
             .str("key")?
             .lines()

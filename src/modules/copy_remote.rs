@@ -125,7 +125,9 @@ impl RemoteCopy {
                 if !matches!(top_fact.kind, Kind::Absent | Kind::Dir) {
                     return Err(format!("{} exists and is not a directory", self.top));
                 }
-                let (changes, script) = self.tree(&trees, &self.top, top_fact, src.mode)?;
+                let (changes, script) = copy_remote_tree::tree(
+                    &self.copy, &self.src, &trees, &self.top, top_fact, src.mode,
+                )?;
                 result.insert("dest".into(), Value::String(self.top.clone()));
                 if changes.is_empty() {
                     return Ok(Plan {

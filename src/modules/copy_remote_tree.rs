@@ -4,6 +4,7 @@
 //! a backslash, and anything but files and directories in the source, are refused: the
 //! listing is line-framed and must not be forgeable by a name.
 
+use super::copy::Copy;
 use super::file_fact::{FileFact, Kind, attr_changes};
 use super::{Change, safe_write};
 use crate::shell::quote;
@@ -108,77 +109,41 @@ pub(crate) fn split(facts: &str) -> Result<(Trees, &str), String> {
     Ok((t, rest))
 }
 
-impl super::copy_remote::RemoteCopy {
-    /// The changes and script that make `top` a copy of the source tree: `top_fact` is what is
-    /// at `top` now, `src_mode` the source directory's mode.
-    pub(crate) fn tree(
-        &self,
-        t: &Trees,
-        top: &str,
-        top_fact: &FileFact,
-        src_mode: u32,
-    ) -> Result<(Vec<Change>, String), String> {
-        let c = &self.copy;
-        let src = self.src.trim_end_matches('/');
-        let (mut changes, mut script) = (Vec::new(), String::new());
-        let absent = FileFact::absent();
-        let entries = std::iter::once((String::new(), true, src_mode)).chain(t.src.iter().cloned());
-        for (rel, is_dir, mode) in entries {
-            let (path, now) = if rel.is_empty() {
-                (top.to_string(), top_fact)
-            } else {
-                (format!("{top}/{rel}"), t.dest.get(&rel).unwrap_or(&absent))
-            };
-            let (owner, group) = (c.owner.as_deref(), c.group.as_deref());
-            if is_dir {
-                match now.kind {
-                    Kind::Absent => {
-                        changes.push(Change::new(format!("create directory {path}")));
-                        script.push_str(&safe_write::make_dir(
-                            &path,
-                            owner,
-                            group,
-                            Some(c.directory_mode.unwrap_or(mode)),
-                        ));
-                        script.push('\n');
-                    }
-                    Kind::Dir => {
-                        let (words, cmds) =
-                            attr_changes(now, &path, c.directory_mode, owner, group);
-                        changes.extend(
-                            words
-                                .into_iter()
-                                .map(|w| Change::new(format!("{path}: {w}"))),
-                        );
-                        for cmd in cmds {
-                            script.push_str(&cmd);
-                            script.push('\n');
-                        }
-                    }
-                    _ => return Err(format!("{path} exists and is not a directory")),
-                }
-                continue;
-            }
-            let sum = t
-                .src_sums
-                .get(&rel)
-                .ok_or_else(|| format!("no checksum of {src}/{rel}"))?;
-            let mut file = c.clone();
-            file.mode = Some(c.mode.unwrap_or(mode));
-            let fill = format!("cat -- {} >&3\n", quote(&format!("{src}/{rel}")));
+/// The changes and script that make `top` a copy of the source tree `src` as copy `c` writes:
+/// `top_fact` is what is at `top` now, `src_mode` the source directory's mode.
+pub(crate) fn tree(
+    c: &Copy,
+    src: &str,
+    t: &Trees,
+    top: &str,
+    top_fact: &FileFact,
+    src_mode: u32,
+) -> Result<(Vec<Change>, String), String> {
+    let src = src.trim_end_matches('/');
+    let (mut changes, mut script) = (Vec::new(), String::new());
+    let absent = FileFact::absent();
+    let entries = std::iter::once((String::new(), true, src_mode)).chain(t.src.iter().cloned());
+    for (rel, is_dir, mode) in entries {
+        let (path, now) = if rel.is_empty() {
+            (top.to_string(), top_fact)
+        } else {
+            (format!("{top}/{rel}"), t.dest.get(&rel).unwrap_or(&absent))
+        };
+        let (owner, group) = (c.owner.as_deref(), c.group.as_deref());
+        if is_dir {
             match now.kind {
                 Kind::Absent => {
-                    changes.push(Change::new(format!(
-                        "create {path} (a copy of {src}/{rel})"
-                    )));
-                    script.push_str(&file.write_with(&path, &fill, None));
+                    changes.push(Change::new(format!("create directory {path}")));
+                    script.push_str(&safe_write::make_dir(
+                        &path,
+                        owner,
+                        group,
+                        Some(c.directory_mode.unwrap_or(mode)),
+                    ));
+                    script.push('\n');
                 }
-                Kind::File if now.sha256.as_deref() != Some(sum.as_str()) && c.force => {
-                    changes.push(Change::new(format!("update {path} from {src}/{rel}")));
-                    script.push_str(&file.write_with(&path, &fill, Some(now)));
-                }
-                Kind::File => {
-                    let (words, cmds) = attr_changes(now, &path, c.mode, owner, group);
+                Kind::Dir => {
+                    let (words, cmds) = attr_changes(now, &path, c.directory_mode, owner, group);
                     changes.extend(
                         words
                             .into_iter()
@@ -189,9 +154,42 @@ impl super::copy_remote::RemoteCopy {
                         script.push('\n');
                     }
                 }
-                _ => return Err(format!("{path} exists and is not a regular file")),
+                _ => return Err(format!("{path} exists and is not a directory")),
             }
+            continue;
         }
-        Ok((changes, script))
+        let sum = t
+            .src_sums
+            .get(&rel)
+            .ok_or_else(|| format!("no checksum of {src}/{rel}"))?;
+        let mut file = c.clone();
+        file.mode = Some(c.mode.unwrap_or(mode));
+        let fill = format!("cat -- {} >&3\n", quote(&format!("{src}/{rel}")));
+        match now.kind {
+            Kind::Absent => {
+                changes.push(Change::new(format!(
+                    "create {path} (a copy of {src}/{rel})"
+                )));
+                script.push_str(&file.write_with(&path, &fill, None));
+            }
+            Kind::File if now.sha256.as_deref() != Some(sum.as_str()) && c.force => {
+                changes.push(Change::new(format!("update {path} from {src}/{rel}")));
+                script.push_str(&file.write_with(&path, &fill, Some(now)));
+            }
+            Kind::File => {
+                let (words, cmds) = attr_changes(now, &path, c.mode, owner, group);
+                changes.extend(
+                    words
+                        .into_iter()
+                        .map(|w| Change::new(format!("{path}: {w}"))),
+                );
+                for cmd in cmds {
+                    script.push_str(&cmd);
+                    script.push('\n');
+                }
+            }
+            _ => return Err(format!("{path} exists and is not a regular file")),
+        }
     }
+    Ok((changes, script))
 }

@@ -43,7 +43,7 @@ impl Cron {
         let env = a.bool("env", false)?;
         let user = match a.opt_str("user")? {
             Some(u) => {
-                super::group::check_name(a, "user", &u)?;
+                super::account_name::check_name(a, "user", &u)?;
                 Some(u)
             }
             None => None,

@@ -1,5 +1,6 @@
 //! `group`: a local group present (with its gid) or absent, read with `getent`.
 
+use super::account_name::check_name;
 use super::args::Getter;
 use super::{Change, Plan, Resource};
 use crate::error::Result;
@@ -90,20 +91,6 @@ impl Group {
             format!("set -e\n{cmd}\n"),
             self.reads(),
         ))
-    }
-}
-
-/// User and group names as shadow-utils takes them.
-pub(crate) fn check_name(a: &Getter, key: &str, name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && !name.starts_with('-')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-$".contains(c));
-    if ok {
-        Ok(())
-    } else {
-        Err(a.err(key, format!("`{name}` is not a valid user or group name")))
     }
 }
 

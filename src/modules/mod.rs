@@ -3,6 +3,7 @@
 //! probe's output into the changes to make and the script that makes them. `plumb plan` and
 //! `plumb apply` both go through `plan`, so they cannot disagree.
 
+mod account_name;
 pub(crate) mod apt;
 pub(crate) mod apt_key;
 pub(crate) mod apt_repository;
@@ -49,6 +50,7 @@ pub(crate) mod replace;
 pub(crate) mod safe_batch;
 pub(crate) mod safe_write;
 pub(crate) mod script;
+pub(crate) mod script_said;
 pub(crate) mod service;
 pub(crate) mod service_facts;
 pub(crate) mod set_fact;

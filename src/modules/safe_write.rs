@@ -109,7 +109,7 @@ pub(crate) fn split(path: &str) -> (String, String) {
 pub(crate) fn check_owner(a: &Getter, key: &str) -> Result<Option<String>> {
     let v = a.opt_str(key)?;
     if let Some(v) = &v {
-        super::group::check_name(a, key, v)?;
+        super::account_name::check_name(a, key, v)?;
     }
     Ok(v)
 }

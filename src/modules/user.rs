@@ -4,8 +4,8 @@
 //! the shadow entry's hash), in a change, or in the script as logged (a heredoc, which the
 //! logged sketch hides).
 
+use super::account_name::check_name;
 use super::args::Getter;
-use super::group::check_name;
 use super::user_key::{KeyFact, SshKey};
 use super::{Change, Plan, Resource};
 use crate::error::Result;

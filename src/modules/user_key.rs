@@ -217,7 +217,7 @@ mod tests {
         assert!(!SshKey::parse(&lines).unwrap().unwrap().present);
         let out = sh(&format!("set -e\n{}", k.script(&n)));
         let mut v = serde_json::json!({});
-        crate::execute::script_said(&out, &mut v);
+        crate::modules::script_said::script_said(&out, &mut v);
         assert_eq!(v["ssh_key_file"], k.file.as_str(), "{out}");
         assert!(
             v["ssh_public_key"]
