@@ -37,8 +37,15 @@ pub(crate) fn validate(r: &Runner) -> Result<()> {
         r.pb.plays
             .iter()
             .flat_map(|p| p.tasks.iter().chain(&p.handlers))
-            .filter(|t| t.module == "set_fact" && cacheable(&t.args.map))
-            .flat_map(|t| crate::modules::set_fact::names(&t.args.map))
+            .filter(|t| cacheable(&t.args.map))
+            .flat_map(|t| {
+                crate::modules::registry::defined_vars(
+                    &t.module,
+                    &t.args,
+                    &r.pb.dir,
+                    t.role_dir.as_deref(),
+                )
+            })
             .collect();
     for play in &r.pb.plays {
         let hosts = match r.selected(play) {
