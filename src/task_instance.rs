@@ -202,7 +202,11 @@ impl<'a> TaskInstance<'a> {
         let task = self.task;
         let mut rendered = Map::new();
         for (k, v) in &task.args.map {
-            rendered.insert(k.clone(), vars.render_value(v, task.args.loc_of(k))?);
+            let r = vars.render_value(v, task.args.loc_of(k))?;
+            // `default(omit)` / `omit`: the argument is left out, as Ansible does.
+            if !crate::jinja::is_omit(&r) {
+                rendered.insert(k.clone(), r);
+            }
         }
         Ok(rendered)
     }

@@ -86,7 +86,7 @@ fn imports() -> BTreeMap<PathBuf, BTreeSet<PathBuf>> {
     let resolve = |segs: &[String]| {
         (1..=segs.len())
             .rev()
-            .find_map(|n| files.get(&segs[..n].to_vec()).cloned())
+            .find_map(|n| files.get(&segs[..n]).cloned())
     };
     let uses = Regex::new(r"\buse\s+([^;]+);").unwrap();
     let inline = Regex::new(r"\b((?:crate|super|self)(?:::\w+)+)").unwrap();

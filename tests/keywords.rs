@@ -653,3 +653,37 @@ fn assert_and_fail_stop_a_host_as_in_ansible() {
     );
     assert!(!dir.path().join("never").exists());
 }
+
+#[test]
+fn an_omitted_argument_is_left_out_also_in_a_loop() {
+    let dir = applied(&[(
+        "site.yml",
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - file:
+        path: "@DIR@/d{{ item }}"
+        state: directory
+        mode: "{{ '0700' if item == 1 else omit }}"
+      loop: [1, 2]
+    - copy:
+        content: "x"
+        dest: "@DIR@/f"
+        mode: "{{ nothing | default(omit) }}"
+"#,
+    )]);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |n: &str| {
+        std::fs::metadata(dir.path().join(n))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode("d1"), 0o700);
+    assert_ne!(mode("d2"), 0o700, "the omitted mode is the default one");
+    assert_eq!(read(dir.path(), "f"), "x");
+    let again = run(dir.path(), "apply", &[]);
+    assert_eq!(again.code, 0, "{}", again.stdout);
+    assert_eq!(again.with_status("here", "changed"), Vec::<String>::new());
+}
