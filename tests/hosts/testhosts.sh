@@ -560,8 +560,14 @@ up_one() {
       return 1
     fi
     # Ready once users other than root may log in too: until systemd-user-sessions has run,
-    # /run/nologin makes PAM refuse them after their key is accepted (root is let in).
-    if ssh "${SSH_OPTS[@]}" "root@$ip" 'test ! -e /run/nologin' </dev/null >/dev/null 2>&1; then
+    # /run/nologin makes PAM refuse them after their key is accepted (root is let in). Seen
+    # once under load: that unit failed at boot and the file stayed; it is started again, and
+    # if that fails too the file goes as the unit would have removed it.
+    if ssh "${SSH_OPTS[@]}" "root@$ip" 'test ! -e /run/nologin && exit 0
+        if systemctl is-failed -q systemd-user-sessions.service; then
+          systemctl restart systemd-user-sessions.service || rm -f /run/nologin
+        fi
+        test ! -e /run/nologin' </dev/null >/dev/null 2>&1; then
       # Without the forward apt fails much later and far less clearly.
       if ! pid_is "$spid" socat; then
         log "h$k: the mirror forward (socat) died: $(tail -n 3 "$dir/socat.log" 2>/dev/null)"
