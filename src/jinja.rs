@@ -219,9 +219,10 @@ fn render_str_in(text: &str, vars: &Arc<Vars>) -> Result<Value, minijinja::Error
     let env = env_for(ws, &body);
     let escaped = escape_backslashes_in_vars(&body);
     let text = escaped.as_str();
-    // As ansible-core 2.19 (checked): `"{{ n }}\n"` is still the one typed expression, but
-    // any other string keeps its trailing newlines (`content: "x={{ v }}\n"` writes the
-    // newline).
+    // As ansible-core 2.19 (checked): `"{{ n }}\n"` is still the one typed expression (the
+    // int 5), but a string result keeps the source's trailing newlines, as any other string
+    // does: `"{{ x }}\n"` is "hello\n", `"{{ xn }}\n"` with xn "hello\n" stays "hello\n".
+    let want = count_trailing_newlines(text);
     let one = text.strip_suffix('\n').unwrap_or(text);
     if let Some(inner) = single_expression(one) {
         let src = rewrite_expr(&add_missing_else(inner));
@@ -233,12 +234,18 @@ fn render_str_in(text: &str, vars: &Arc<Vars>) -> Result<Value, minijinja::Error
                     "undefined value",
                 ));
             }
+            if let Some(s) = v.as_str() {
+                let have = count_trailing_newlines(s);
+                if want > have {
+                    return Ok(Value::from(format!("{s}{}", "\n".repeat(want - have))));
+                }
+            }
             return Ok(v);
         }
     }
     let src = rewrite_source(text);
     let mut out = env.render_str(&src, Value::from_dyn_object(vars.clone()))?;
-    let (want, have) = (count_trailing_newlines(text), count_trailing_newlines(&out));
+    let have = count_trailing_newlines(&out);
     if want > have {
         out.push_str(&"\n".repeat(want - have));
     }

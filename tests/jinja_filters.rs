@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 fn vars() -> Map<String, Value> {
     match json!({
-        "n": 3, "s": "x", "l": [1, 2], "d": {"k": 1},
+        "n": 3, "s": "x", "sn": "x\n", "l": [1, 2], "d": {"k": 1},
         "t": "{{ n + 1 }}", "nested": ["{{ s }}-1", {"k": "{{ n * 2 }}"}],
     }) {
         Value::Object(m) => m,
@@ -627,7 +627,15 @@ fn playbook_strings_are_typed() {
     assert_eq!(r("{{ '[1, 2]' }}"), json!("[1, 2]"));
     assert_eq!(r("no template"), json!("no template"));
     // As ansible-core 2.19: still one typed expression, while text keeps its newlines
+    // Measured with ansible-core 2.19.14 (`set_fact` then `to_json`): a string result keeps
+    // the source's trailing newlines, counted as for any text; other types stay typed.
     assert_eq!(r("{{ n }}\n"), json!(3));
+    assert_eq!(r("{{ l }}\n"), json!([1, 2]));
+    assert_eq!(r("{{ s }}\n"), json!("x\n"));
+    assert_eq!(r("{{ s | upper }}\n"), json!("X\n"));
+    assert_eq!(r("{{ sn }}\n"), json!("x\n"));
+    assert_eq!(r("{{ s }}\n\n"), json!("x\n\n"));
+    assert_eq!(r("{{ n }}\n\n"), json!("3\n\n"));
     assert_eq!(r("n={{ n }}\n"), json!("n=3\n"));
     assert_eq!(r("{% for i in l %}{{ i }}\n{% endfor %}"), json!("1\n2\n"));
     assert_eq!(
