@@ -30,7 +30,7 @@ What it measures (wall time of the whole client process, measured from here):
        - peak RSS (ru_maxrss from wait4) of the plumb process on 10 hosts: target <= 30 MB
      Every plumb run uses `--output json`; a "no-op" run that changed anything is flagged.
   4. optional (on by default, --no-compare to skip): the same no-op job on hosts 101,102 with
-     ansible-core (pipelining on, gather_facts off, the playbook and templates unchanged except
+     ansible-core (pipelining on, facts gathered as the playbook says, like plumb; the playbook and templates unchanged except
      plumb-only arguments such as `validate_in_place`
      dropped from its copy of the playbook) and with pyinfra (bench/pyinfra_deploy.py). They run
      from a venv (--venv, default /var/tmp/plumb-bench-venv), created with
@@ -515,7 +515,7 @@ def phase_compare(env, s, fleet, args, info):
     cfg = env.path("ansible.cfg")
     with open(cfg, "w") as f:
         f.write(f"""[defaults]
-gathering = explicit
+gathering = implicit
 forks = 50
 interpreter_python = /usr/bin/python3
 retry_files_enabled = False
