@@ -39,6 +39,8 @@ pub(crate) struct Play {
     pub(crate) ignore_unreachable: bool,
     /// `gather_facts` (true unless the play says otherwise, as in Ansible).
     pub(crate) gather_facts: bool,
+    /// `gather_subset`: what the play's fact gathering collects (everything unless it says).
+    pub(crate) facts_subset: crate::facts::Subset,
     pub(crate) tags: Vec<String>,
     /// What the tasks' `blocks` refer to.
     pub(crate) blocks: Vec<crate::block::BlockInfo>,
@@ -63,6 +65,8 @@ pub(crate) const PLAY_KEYS: &[&str] = &[
     "tasks",
     "handlers",
     "gather_facts",
+    "gather_subset",
+    "gather_timeout",
     "serial",
     "max_fail_percentage",
     "any_errors_fatal",
@@ -108,6 +112,7 @@ impl Play {
             any_errors_fatal: false,
             ignore_unreachable: false,
             gather_facts: true,
+            facts_subset: crate::facts::Subset::all(),
             tags: Vec::new(),
             blocks: Vec::new(),
             defaults: Map::new(),
@@ -173,6 +178,34 @@ impl Play {
                     }
                     "remote_user" => play.remote_user = Some(scalar_string(doc, value, k)?),
                     "gather_facts" => play.gather_facts = boolean(doc, value, k)?,
+                    "gather_subset" => {
+                        // `min,network` or a list, as `setup` takes it.
+                        let names = crate::task_values::name_list(doc, value, k)?;
+                        let none: &[&str] = &[];
+                        // The error points at the item that is wrong, when it is one of a list.
+                        let at = |e: String| match value {
+                            Node::Sequence(seq) => seq
+                                .iter()
+                                .find(|n| {
+                                    let one = crate::task_values::name_list(doc, n, k);
+                                    one.is_ok_and(|one| {
+                                        crate::facts::Subset::new(&one, none).is_err()
+                                    })
+                                })
+                                .map_or_else(
+                                    || Error::input(doc.loc(value), e.clone()),
+                                    |n| Error::input(doc.loc(n), e.clone()),
+                                ),
+                            _ => Error::input(doc.loc(value), e),
+                        };
+                        play.facts_subset = crate::facts::Subset::new(&names, none).map_err(at)?;
+                    }
+                    // Ansible's limit per fact collector; plumb's facts are read from files
+                    // in the probe's exec (no collector that can hang on a mount), which
+                    // `--command-timeout` bounds. Checked, then nothing more to do.
+                    "gather_timeout" => {
+                        crate::task_values::number(doc, value, k)?;
+                    }
                     "tasks" | "handlers" | "pre_tasks" | "post_tasks" => {
                         let is_handler = k == "handlers";
                         let items = match value {

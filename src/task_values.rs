@@ -17,13 +17,18 @@ pub(crate) fn environment(doc: &Doc, node: &Node) -> Result<Env> {
 
 /// `tags: web`, `tags: web,db` or `tags: [web, db]`.
 pub(crate) fn tag_list(doc: &Doc, node: &Node) -> Result<Vec<String>> {
+    name_list(doc, node, "tags")
+}
+
+/// `key: a`, `key: a,b` or `key: [a, b]` (Ansible's comma-separated lists).
+pub(crate) fn name_list(doc: &Doc, node: &Node, key: &str) -> Result<Vec<String>> {
     let items: Vec<&Node> = match node {
         Node::Sequence(seq) => seq.iter().collect(),
         other => vec![other],
     };
     let mut tags = Vec::new();
     for n in items {
-        let s = scalar_string(doc, n, "tags")?;
+        let s = scalar_string(doc, n, key)?;
         tags.extend(
             s.split(',')
                 .map(|t| t.trim().to_string())
@@ -94,8 +99,6 @@ pub(crate) const NOT_YET: &[&str] = &[
     "force_handlers",
     "port",
     "fact_path",
-    "gather_subset",
-    "gather_timeout",
     "max_fail_percentage",
     "check_mode",
     "diff",

@@ -55,6 +55,37 @@ fn gather_facts_false_gathers_nothing() {
 }
 
 #[test]
+fn a_plays_gather_subset_gathers_only_that() {
+    let dir = project(&[(
+        "site.yml",
+        "- hosts: all\n  gather_subset: [\"!all\", \"!min\", network]\n  gather_timeout: 10\n  tasks:\n    - name: show\n      debug: {msg: \"{{ ansible_default_ipv4 is defined }} {{ ansible_distribution is defined }} {{ ansible_facts.gather_subset }}\"}\n- hosts: all\n  gather_facts: true\n  gather_subset: min\n  tasks:\n    - name: min\n      debug: {msg: \"{{ ansible_distribution is defined }} {{ ansible_processor_vcpus is defined }}\"}\n",
+    )]);
+    for cmd in ["plan", "apply"] {
+        let r = run(dir.path(), cmd, &[]);
+        ok(&r);
+        assert_eq!(
+            r.task_msg("here", "show"),
+            "True False ['!all', '!min', 'network']",
+            "{cmd}"
+        );
+        // Every play gathers its own subset, over what the first one left (`min` has the
+        // distribution; the processor counts are `hardware`, gathered by neither).
+        assert_eq!(r.task_msg("here", "min"), "True False", "{cmd}");
+    }
+    let dir = project(&[(
+        "site.yml",
+        "- hosts: all\n  gather_subset: [min, nonsense]\n  tasks: []\n",
+    )]);
+    let r = run(dir.path(), "validate", &[]);
+    assert_eq!(r.code, 4, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("site.yml:2:24") && r.stderr.contains("unknown subset `nonsense`"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
 fn setup_gathers_again_with_subset_and_filter() {
     let dir = project(&[(
         "site.yml",

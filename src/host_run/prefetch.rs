@@ -23,7 +23,7 @@ impl<'a> HostRun<'a> {
             self.set_facts(f);
         }
         let gather = self.play.gather_facts && self.gathered.is_none();
-        let facts_probe = gather.then(|| crate::facts::snippet(&crate::facts::Subset::all()));
+        let facts_probe = gather.then(|| crate::facts::snippet(&self.play.facts_subset));
         let held = self.prefetch_round(lock, facts_probe.as_deref())?;
         if !matches!(held, crate::transport::Lock::Held) {
             return Ok(held);
@@ -41,7 +41,7 @@ impl<'a> HostRun<'a> {
             }
         };
         match crate::fact_cache::facts(answer.0, answer.1)
-            .and_then(|out| crate::facts::parse(&out, &crate::facts::Subset::all()))
+            .and_then(|out| crate::facts::parse(&out, &self.play.facts_subset))
         {
             Ok(gathered) => {
                 self.detail(1, format!("facts: {} gathered", gathered.len()));
