@@ -187,9 +187,11 @@ pub(crate) fn verdict(
     value["changed"] = json!(changed);
     value["failed"] = json!(failed);
     value["msg"] = json!(msg);
-    // changed_when / failed_when / until see the result under its register name.
-    let rv = inst.with_result(vars, value);
-    if let Some(c) = &task.changed_when {
+    // changed_when / failed_when / until see the result under its register name (built only
+    // for a task that has one: it copies the task's variables).
+    let rv = (task.changed_when.is_some() || task.failed_when.is_some())
+        .then(|| inst.with_result(vars, value));
+    if let (Some(c), Some(rv)) = (&task.changed_when, &rv) {
         match rv.condition(&c.value, &c.loc) {
             Ok(b) => changed = b,
             Err(e) => {
@@ -198,7 +200,7 @@ pub(crate) fn verdict(
             }
         }
     }
-    if let Some(c) = &task.failed_when {
+    if let (Some(c), Some(rv)) = (&task.failed_when, &rv) {
         match rv.condition(&c.value, &c.loc) {
             Ok(b) => {
                 failed = b;

@@ -22,6 +22,10 @@ use crate::task_instance::TaskInstance;
 use crate::transport::local::Local;
 use crate::transport::{Transport, TransportError};
 use serde_json::{Map, Value, json};
+use std::sync::Arc;
+
+/// A host's variables before a task's own, and the part of them above the task's `vars`.
+type Known = (Arc<Map<String, Value>>, Arc<Map<String, Value>>);
 use std::sync::mpsc::Sender;
 use std::time::Instant;
 
@@ -65,6 +69,9 @@ pub(crate) struct HostRun<'a> {
     registered: Map<String, Value>,
     /// `include_vars` variables: below `set_fact`, above task vars; also earlier plays'.
     included: Map<String, Value>,
+    /// `known_vars()` and `over()`, built once until `base`, `registered` or `included`
+    /// change (`vars_changed`): each build copies every variable of the host, facts included.
+    known: std::cell::OnceCell<Known>,
     facts: FactCache,
     /// The host's facts (`ansible_facts`), once gathered.
     gathered: Option<Map<String, Value>>,
@@ -148,6 +155,7 @@ impl<'a> HostRun<'a> {
             deferred,
             registered,
             included,
+            known: std::cell::OnceCell::new(),
             facts: FactCache::default(),
             gathered: None,
             facts_error: None,
@@ -308,6 +316,7 @@ impl<'a> HostRun<'a> {
                 );
                 self.registered
                     .insert("ansible_failed_result".into(), value);
+                self.vars_changed();
             }
         }
         if !blocks.finish() {
@@ -324,25 +333,35 @@ impl<'a> HostRun<'a> {
 
     /// Variables a task sees before its own `vars` and loop item (`host_vars::task_item_vars`
     /// adds those).
-    fn known_vars(&self) -> Map<String, Value> {
-        let mut m = self.base.clone();
-        let over = self.over();
-        m.extend(over.clone());
-        // `-e` still wins.
-        for (k, v) in self.r.opts.extra_vars.iter() {
-            if over.contains_key(k) {
-                m.insert(k.clone(), v.clone());
-            }
-        }
-        m
+    fn known_vars(&self) -> Arc<Map<String, Value>> {
+        self.known_and_over().0.clone()
     }
 
     /// What sits above a task's own `vars`: `include_vars`, then `set_fact` and registered
     /// results.
-    fn over(&self) -> Map<String, Value> {
-        let mut o = self.included.clone();
-        o.extend(self.registered.clone());
-        o
+    fn over(&self) -> Arc<Map<String, Value>> {
+        self.known_and_over().1.clone()
+    }
+
+    fn known_and_over(&self) -> &Known {
+        self.known.get_or_init(|| {
+            let mut over = self.included.clone();
+            over.extend(self.registered.clone());
+            let mut m = self.base.clone();
+            m.extend(over.clone());
+            // `-e` still wins.
+            for (k, v) in self.r.opts.extra_vars.iter() {
+                if over.contains_key(k) {
+                    m.insert(k.clone(), v.clone());
+                }
+            }
+            (Arc::new(m), Arc::new(over))
+        })
+    }
+
+    /// `base`, `registered` or `included` changed: `known_vars()` is built again.
+    fn vars_changed(&mut self) {
+        self.known = std::cell::OnceCell::new();
     }
 
     /// A task, or a handler (`handler`) notified `by` these tasks, `certain`ly or not.
@@ -406,7 +425,7 @@ impl<'a> HostRun<'a> {
             }
             let (m, over) = match sets_vars {
                 true => (self.known_vars(), self.over()),
-                false => (Map::new(), Map::new()),
+                false => (Arc::default(), Arc::default()),
             };
             let fresh = TaskInstance::new(task, &m, &deferred).with_over(&over);
             let inst = if sets_vars { &fresh } else { &inst };

@@ -37,6 +37,10 @@ use ws::{Ws, split_header};
 
 pub use crate::render_ctx::RenderCtx;
 
+/// The variables of a render, shared rather than copied: every render of a task reads the
+/// same host variables, facts included (about 16 kB of values per host).
+pub type VarMap = Arc<Map<String, serde_json::Value>>;
+
 /// True if a rendered value is (or is the string) `omit`.
 pub fn is_omit(v: &serde_json::Value) -> bool {
     v.as_str() == Some(OMIT)
@@ -134,11 +138,7 @@ fn lookup_scope() -> Option<(Value, RenderCtx)> {
 }
 
 /// `lookup('template')`: a template file rendered with the current variables.
-fn lookup_template(
-    source: &str,
-    vars: &Map<String, serde_json::Value>,
-    ctx: &RenderCtx,
-) -> Result<String, String> {
+fn lookup_template(source: &str, vars: &VarMap, ctx: &RenderCtx) -> Result<String, String> {
     render_template(source, vars, ctx).map_err(|e| e.to_string())
 }
 
@@ -147,11 +147,7 @@ fn count_trailing_newlines(s: &str) -> usize {
 }
 
 /// Render a template file as Ansible's `template` module does.
-pub fn render_template(
-    source: &str,
-    vars: &Map<String, serde_json::Value>,
-    ctx: &RenderCtx,
-) -> Result<String, JinjaError> {
+pub fn render_template(source: &str, vars: &VarMap, ctx: &RenderCtx) -> Result<String, JinjaError> {
     let mut ws = Ws {
         trim_blocks: true,
         lstrip_blocks: false,
@@ -183,7 +179,7 @@ pub fn render_template(
 /// other text gives a string. Text without Jinja syntax comes back unchanged.
 pub fn render_str(
     text: &str,
-    vars: &Map<String, serde_json::Value>,
+    vars: &VarMap,
     ctx: &RenderCtx,
 ) -> Result<serde_json::Value, JinjaError> {
     if !has_template(text) {
@@ -253,11 +249,7 @@ fn render_str_in(text: &str, vars: &Arc<Vars>) -> Result<Value, minijinja::Error
 }
 
 /// Evaluate a `when:` expression (no braces) with Ansible's truthiness.
-pub fn eval_condition(
-    expr: &str,
-    vars: &Map<String, serde_json::Value>,
-    ctx: &RenderCtx,
-) -> Result<bool, JinjaError> {
+pub fn eval_condition(expr: &str, vars: &VarMap, ctx: &RenderCtx) -> Result<bool, JinjaError> {
     let trimmed = expr.trim();
     let inner = single_expression(trimmed).unwrap_or(trimmed);
     let vars_arc = Vars::new(vars, ctx, render_str_in);
@@ -323,11 +315,7 @@ pub fn eval_condition(
 }
 
 /// Render a playbook string as text: what its `{{ }}` print, Python's way.
-pub fn render_text(
-    text: &str,
-    vars: &Map<String, serde_json::Value>,
-    ctx: &RenderCtx,
-) -> Result<String, JinjaError> {
+pub fn render_text(text: &str, vars: &VarMap, ctx: &RenderCtx) -> Result<String, JinjaError> {
     if !has_template(text) {
         return Ok(text.to_string());
     }
@@ -346,7 +334,7 @@ pub fn check_syntax(text: &str, expr: bool) -> Result<(), JinjaError> {
         keep_trailing_newline: false,
     };
     let env = Environment::new();
-    let empty = Vars::new(&Map::new(), &RenderCtx::default(), render_str_in);
+    let empty = Vars::new(&VarMap::default(), &RenderCtx::default(), render_str_in);
     if expr {
         let trimmed = text.trim();
         let inner = single_expression(trimmed).unwrap_or(trimmed);

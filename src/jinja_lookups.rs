@@ -10,6 +10,7 @@ use minijinja::value::{Kwargs, Rest, Value, ValueKind};
 use minijinja::{Environment, Error};
 use serde_json::Map;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Where a relative file path is looked for: role/extra dirs, then the playbook's `files/`
 /// and folder, then the template's folder.
@@ -219,10 +220,10 @@ fn run(
                 let src = std::fs::read_to_string(&p).map_err(|e| err(e.to_string()))?;
                 let mut ctx = ctx.clone();
                 ctx.template_dir = p.parent().map(Path::to_path_buf);
-                let json_vars = match crate::py_value::to_json(vars) {
+                let json_vars = Arc::new(match crate::py_value::to_json(vars) {
                     serde_json::Value::Object(m) => m,
                     _ => Default::default(),
-                };
+                });
                 let r = render(&src, &json_vars, &ctx).map_err(err)?;
                 out.push(Value::from(r));
             }
@@ -520,7 +521,7 @@ fn parse_num(s: &str) -> i64 {
 type Scope = fn() -> Option<(Value, RenderCtx)>;
 
 /// `lookup('template')`: renders a template file, as the template engine does.
-type Render = fn(&str, &Map<String, serde_json::Value>, &RenderCtx) -> Result<String, String>;
+type Render = fn(&str, &Arc<Map<String, serde_json::Value>>, &RenderCtx) -> Result<String, String>;
 
 fn current(scope: Scope) -> Result<(Value, RenderCtx), Error> {
     scope().ok_or_else(|| err("a lookup outside of a render"))

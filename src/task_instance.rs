@@ -23,6 +23,9 @@ pub(crate) struct TaskInstance<'a> {
     deferred: &'a Map<String, Value>,
     /// `include_vars`, `set_fact` and registered results: above the task's own `vars`.
     over: Option<&'a Map<String, Value>>,
+    /// `vars()`, built once: a task asks for it several times (items, `when`, become, the
+    /// batched apply), and each build copies every variable of the host.
+    memo: std::cell::OnceCell<Vars>,
 }
 
 /// Why a task's `loop` gave no list of items.
@@ -55,6 +58,7 @@ impl<'a> TaskInstance<'a> {
             base,
             deferred,
             over: None,
+            memo: std::cell::OnceCell::new(),
         }
     }
 
@@ -62,12 +66,13 @@ impl<'a> TaskInstance<'a> {
     /// `set_fact` and registered results levels).
     pub(crate) fn with_over(mut self, over: &'a Map<String, Value>) -> TaskInstance<'a> {
         self.over = Some(over);
+        self.memo = std::cell::OnceCell::new();
         self
     }
 
     /// The task's variables with no loop item.
     pub(crate) fn vars(&self) -> Vars {
-        self.item_vars(None).0
+        self.memo.get_or_init(|| self.item_vars(None).0).clone()
     }
 
     /// The variables for one loop item, and the task's own `vars` that did not render.

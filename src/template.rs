@@ -34,9 +34,10 @@ pub(crate) fn has_template(s: &str) -> bool {
     jinja::has_template(s)
 }
 
-/// Variables visible to one task on one host, ready for rendering.
+/// Variables visible to one task on one host, ready for rendering. Cloning shares the map.
+#[derive(Clone)]
 pub(crate) struct Vars {
-    map: Map<String, Value>,
+    map: jinja::VarMap,
     ctx: RenderCtx,
 }
 
@@ -53,7 +54,10 @@ impl Vars {
                 .unwrap_or_default(),
             resolved: true,
         };
-        Vars { map, ctx }
+        Vars {
+            map: std::sync::Arc::new(map),
+            ctx,
+        }
     }
 
     pub(crate) fn map(&self) -> &Map<String, Value> {

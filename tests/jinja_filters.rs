@@ -7,14 +7,16 @@ use plumb::jinja::{
 };
 use serde_json::{Map, Value, json};
 
-fn vars() -> Map<String, Value> {
-    match json!({
-        "n": 3, "s": "x", "sn": "x\n", "l": [1, 2], "d": {"k": 1},
-        "t": "{{ n + 1 }}", "nested": ["{{ s }}-1", {"k": "{{ n * 2 }}"}],
-    }) {
-        Value::Object(m) => m,
-        _ => unreachable!(),
-    }
+fn vars() -> std::sync::Arc<Map<String, Value>> {
+    std::sync::Arc::new(
+        match json!({
+            "n": 3, "s": "x", "sn": "x\n", "l": [1, 2], "d": {"k": 1},
+            "t": "{{ n + 1 }}", "nested": ["{{ s }}-1", {"k": "{{ n * 2 }}"}],
+        }) {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        },
+    )
 }
 
 /// A template file rendered as the `template` module renders it.

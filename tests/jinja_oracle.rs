@@ -37,10 +37,10 @@ fn oracle_cases_render_byte_for_byte() {
         let name = dir.file_name().unwrap().to_string_lossy().to_string();
         let source = std::fs::read_to_string(dir.join("template.j2")).unwrap();
         let vars_text = std::fs::read_to_string(dir.join("vars.yml")).unwrap_or_default();
-        let vars = match plumb::jinja_yaml::load(&vars_text).unwrap() {
+        let vars = std::sync::Arc::new(match plumb::jinja_yaml::load(&vars_text).unwrap() {
             serde_json::Value::Object(m) => m,
             _ => Default::default(),
-        };
+        });
         let expected = std::fs::read(dir.join("expected")).unwrap();
         let ctx = RenderCtx {
             playbook_dir: Some(dir.clone()),

@@ -51,6 +51,7 @@ impl<'a> HostRun<'a> {
             }
             Action::SetFact(sf) => {
                 self.registered.extend(sf.vars.clone());
+                self.vars_changed();
                 crate::hostvars::register(&self.host.name, &sf.vars);
                 if sf.cacheable {
                     self.merge_facts(&sf.vars);
@@ -61,6 +62,7 @@ impl<'a> HostRun<'a> {
             }
             Action::IncludeVars(iv) => {
                 self.included.extend(iv.vars.clone());
+                self.vars_changed();
                 crate::hostvars::include(&self.host.name, &iv.vars);
                 let mut o = Outcome::new(Status::Ok, "");
                 o.value = iv.result();
@@ -251,7 +253,7 @@ impl<'a> HostRun<'a> {
                 index: batch.slots.len(),
                 outcome: o,
                 plan,
-                vars: Vars::new(vars.map().clone()),
+                vars: vars.clone(),
                 exports,
             };
             batch.push(w, after);

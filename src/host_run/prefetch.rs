@@ -78,6 +78,7 @@ impl<'a> HostRun<'a> {
             self.r.magic,
         );
         self.base = base;
+        self.vars_changed();
         self.deferred = unresolved.into_iter().map(|u| (u.name, u.value)).collect();
         // Other hosts see them through `hostvars`.
         let mut seen = crate::facts::injected(&facts);

@@ -23,7 +23,8 @@ thread_local! {
 /// and Ansible's defaults (`ansible_managed`, `omit`) underneath.
 #[derive(Debug)]
 pub(crate) struct Vars {
-    raw: Map<String, serde_json::Value>,
+    /// Shared, not copied: a host's variables (its facts with them) are read by every render.
+    raw: Arc<Map<String, serde_json::Value>>,
     cache: Mutex<HashMap<String, Value>>,
     pub(crate) ctx: RenderCtx,
     /// How a value holding `{{ }}` is rendered when read.
@@ -35,7 +36,7 @@ pub(crate) struct Vars {
 
 impl Vars {
     pub(crate) fn new(
-        raw: &Map<String, serde_json::Value>,
+        raw: &Arc<Map<String, serde_json::Value>>,
         ctx: &RenderCtx,
         render: Render,
     ) -> Arc<Vars> {
@@ -57,7 +58,7 @@ impl Vars {
         render: Render,
     ) -> Arc<Vars> {
         Arc::new(Vars {
-            raw,
+            raw: Arc::new(raw),
             cache: Mutex::new(HashMap::new()),
             ctx: RenderCtx {
                 resolved: false,
@@ -226,7 +227,7 @@ mod tests {
         );
         crate::hostvars::add_for_test(t);
         crate::hostvars::register("jhv-db", &obj(json!({"out": {"stdout": "{{ base }}"}})));
-        let here = obj(json!({"base": "/here"}));
+        let here = std::sync::Arc::new(obj(json!({"base": "/here"})));
         let r = |s: &str| {
             crate::jinja::render_str(s, &here, &super::RenderCtx::default())
                 .map_err(|e| e.to_string())
