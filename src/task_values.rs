@@ -81,17 +81,26 @@ pub(crate) fn become_method(doc: &Doc, node: &Node) -> Result<String> {
     }
 }
 
+/// `strategy`: `linear` (Ansible's default), `free` and `host_pinned`. plumb's hosts always
+/// run free (see the README); the results are the same.
+pub(crate) fn strategy(doc: &Doc, node: &Node) -> Result<()> {
+    let s = scalar_string(doc, node, "strategy")?;
+    match s.strip_prefix("ansible.builtin.").unwrap_or(&s) {
+        "linear" | "free" | "host_pinned" => Ok(()),
+        other => Err(Error::input(
+            doc.loc(node),
+            format!("`strategy: {other}` is not supported"),
+        )
+        .with_hint("plumb runs `linear`, `free` and `host_pinned` plays (its hosts run free)")),
+    }
+}
+
 /// Ansible keywords plumb does not have (yet): an error that says so, never ignored.
 pub(crate) const NOT_YET: &[&str] = &[
-    "connection",
     "timeout",
     "debugger",
-    "collections",
     "become_flags",
     "become_exe",
-    "strategy",
-    "order",
-    "force_handlers",
     "port",
     "fact_path",
     "gather_subset",
