@@ -40,7 +40,7 @@ pub(crate) struct Inherited {
 }
 
 /// The keywords `keyword` takes, for hints.
-pub(crate) const KEYS: &str = "`when`, `vars`, `tags`, `become`, `become_user`, `become_method`, `ignore_errors`, `ignore_unreachable`, `no_log`, `run_once`, `any_errors_fatal`, `environment`, `module_defaults`, `connection` and `collections`";
+pub(crate) const KEYS: &str = "`when`, `vars`, `tags`, `become`, `become_user`, `become_method`, `ignore_errors`, `ignore_unreachable`, `no_log`, `run_once`, `any_errors_fatal`, `environment`, `module_defaults`, `connection`, `collections` and `become_flags`";
 
 impl Inherited {
     /// Takes `key` if it is one of the inherited keywords (`vars` included: the caller decides
@@ -69,6 +69,7 @@ impl Inherited {
             "module_defaults" => self
                 .module_defaults
                 .extend(&crate::module_defaults::ModuleDefaults::parse(doc, v)?),
+            "become_flags" => crate::task_values::become_flags(doc, v)?,
             "connection" => self.connection = Some(crate::conn_type::ConnType::parse(doc, v)?),
             // Checked; plumb's modules resolve by short name either way (see collections.rs).
             "collections" => {

@@ -85,6 +85,7 @@ pub(crate) const PLAY_KEYS: &[&str] = &[
     "strategy",
     "order",
     "force_handlers",
+    "become_flags",
 ];
 
 impl Play {
@@ -255,6 +256,7 @@ impl Play {
                         crate::collections::Collections::parse(doc, value)?;
                     }
                     "strategy" => crate::task_values::strategy(doc, value)?,
+                    "become_flags" => crate::task_values::become_flags(doc, value)?,
                     "order" => play.order = crate::host_order::HostOrder::parse(doc, value)?,
                     "force_handlers" => play.force_handlers = boolean(doc, value, k)?,
                     other if crate::task_values::NOT_YET.contains(&other) => {

@@ -143,6 +143,7 @@ const KEYWORDS: &[&str] = &[
     "timeout",
     "async",
     "poll",
+    "become_flags",
     // Handled by the play, which splices the file in; listed for "did you mean".
     "import_tasks",
     "include_tasks",
@@ -411,6 +412,7 @@ impl Task {
                         t.connection = Some(crate::conn_type::ConnType::parse(doc, value)?)
                     }
                     "collections" => {}
+                    "become_flags" => crate::task_values::become_flags(doc, value)?,
                     "timeout" | "async" | "poll" => {
                         let i = ["timeout", "async", "poll"].iter().position(|w| *w == k);
                         limits[i.unwrap_or(0)] = Some((number(doc, value, k)? as u64, kloc));

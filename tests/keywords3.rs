@@ -215,6 +215,7 @@ fn timeout_and_async_stop_a_task_that_runs_too_long() {
       command: echo done
       timeout: 30
       register: quick
+      become_flags: -H -S -n
     - name: slow
       shell: sleep 60; echo late >> @DIR@/out
       timeout: 1
