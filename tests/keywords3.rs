@@ -31,13 +31,34 @@ fn connection_local_on_a_play_runs_its_hosts_on_the_control_machine() {
   collections: [community.general]
   tasks:
     - shell: echo "{{ inventory_hostname }} {{ ansible_facts.system }}" >> @DIR@/out
+- hosts: all
+  gather_facts: false
+  ignore_unreachable: true
+  tasks:
+    - name: copied here
+      copy: {content: "{{ inventory_hostname }}\n", dest: "@DIR@/copied"}
+      connection: local
 "#,
         ),
     ]);
     let r = run(dir.path(), "apply", &[]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(read(dir.path(), "out"), "localhost\nweb Linux\n");
+    assert_eq!(read(dir.path(), "copied"), "web");
     assert_eq!(r.host_status("web"), "changed");
+    // The plan probes the local task on the control machine too: nothing left to change.
+    let p = run(dir.path(), "plan", &[]);
+    assert_eq!(p.code, 0, "{}\n{}", p.stdout, p.stderr);
+    let copied = p
+        .statuses("web")
+        .into_iter()
+        .find(|(n, _)| n == "copied here");
+    assert_eq!(
+        copied,
+        Some(("copied here".into(), "ok".into())),
+        "{}",
+        p.stdout
+    );
 }
 
 #[test]
