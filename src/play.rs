@@ -86,6 +86,7 @@ pub(crate) const PLAY_KEYS: &[&str] = &[
     "order",
     "force_handlers",
     "become_flags",
+    "timeout",
 ];
 
 impl Play {
@@ -135,6 +136,8 @@ impl Play {
         let mut pre_tasks: Option<Vec<Task>> = None;
         let mut module_defaults = crate::module_defaults::ModuleDefaults::default();
         let mut post_tasks: Option<Vec<Task>> = None;
+        // `timeout`: for each task that sets none.
+        let mut timeout = None;
         let mut has_hosts = false;
         // Ansible's precedence: what vars_files define wins over the play's `vars`.
         let mut file_vars = Map::new();
@@ -257,6 +260,7 @@ impl Play {
                     }
                     "strategy" => crate::task_values::strategy(doc, value)?,
                     "become_flags" => crate::task_values::become_flags(doc, value)?,
+                    "timeout" => timeout = crate::time_limit::TimeLimit::timeout(doc, value)?,
                     "order" => play.order = crate::host_order::HostOrder::parse(doc, value)?,
                     "force_handlers" => play.force_handlers = boolean(doc, value, k)?,
                     other if crate::task_values::NOT_YET.contains(&other) => {
@@ -302,6 +306,9 @@ impl Play {
             let own = std::mem::take(&mut t.environment);
             t.environment = play.environment.iter().cloned().chain(own).collect();
             t.ignore_unreachable |= play.ignore_unreachable;
+            if t.time_limit.is_none() {
+                t.time_limit = timeout.clone();
+            }
             module_defaults.apply(&t.module, &mut t.args);
             if let Err(e) = crate::modules::registry::check_required(&t.module, &t.args) {
                 errors.push(e);

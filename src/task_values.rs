@@ -119,7 +119,6 @@ pub(crate) fn become_flags(doc: &Doc, node: &Node) -> Result<()> {
 
 /// Ansible keywords plumb does not have (yet): an error that says so, never ignored.
 pub(crate) const NOT_YET: &[&str] = &[
-    "timeout",
     "debugger",
     "become_exe",
     "port",

@@ -51,6 +51,15 @@ impl TimeLimit {
         })
     }
 
+    /// `timeout: N` on a play, block or role, for each task in it.
+    pub(crate) fn timeout(
+        doc: &crate::yaml::Doc,
+        node: &marked_yaml::Node,
+    ) -> Result<Option<TimeLimit>> {
+        let secs = crate::task_values::number(doc, node, "timeout")? as u64;
+        TimeLimit::of(Some((secs, doc.loc(node))), None, None)
+    }
+
     /// `script` run under the limit: sh reads the whole here-document before it starts
     /// `timeout`, which puts the script's shell in a process group of its own so that TERM
     /// (and KILL after the grace) reaches every process it started.

@@ -136,6 +136,24 @@ fn ansible_connection_wins_over_the_keyword() {
 }
 
 #[test]
+fn ansible_connection_as_a_play_variable_still_runs_locally() {
+    let dir = project(&[
+        ("local.ini", REFUSED),
+        (
+            "site.yml",
+            r#"- hosts: all
+  vars: {ansible_connection: local}
+  tasks:
+    - shell: echo "{{ inventory_hostname }} {{ ansible_facts.system }}" >> @DIR@/out
+"#,
+        ),
+    ]);
+    let r = run(dir.path(), "apply", &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(read(dir.path(), "out"), "web Linux\n");
+}
+
+#[test]
 fn order_sets_the_order_hosts_start_in_and_the_play_lists() {
     let inv =
         "b ansible_connection=local\nc ansible_connection=local\na ansible_connection=local\n";
@@ -231,6 +249,7 @@ fn timeout_and_async_stop_a_task_that_runs_too_long() {
         "site.yml",
         r#"- hosts: all
   gather_facts: false
+  timeout: 30
   tasks:
     - name: quick
       command: echo done
@@ -246,6 +265,11 @@ fn timeout_and_async_stop_a_task_that_runs_too_long() {
       async: 1
       poll: 5
       ignore_errors: true
+    - block:
+        - name: slow in a block
+          command: sleep 60
+          ignore_errors: true
+      timeout: 1
     - name: async in time
       shell: echo "{{ quick.stdout }}" >> @DIR@/out
       async: 30
@@ -262,6 +286,10 @@ fn timeout_and_async_stop_a_task_that_runs_too_long() {
         r.task_msg("here", "async"),
         "timed out after 1 s (`async: 1`): its processes on the host were stopped\n(ignored: ignore_errors is set)"
     );
+    assert_eq!(
+        r.task_msg("here", "slow in a block"),
+        "timed out after 1 s (`timeout: 1`): its processes on the host were stopped\n(ignored: ignore_errors is set)"
+    );
     assert_eq!(read(dir.path(), "out"), "done\n");
     assert_eq!(
         r.statuses("here"),
@@ -269,6 +297,7 @@ fn timeout_and_async_stop_a_task_that_runs_too_long() {
             ("quick".to_string(), "changed".to_string()),
             ("slow".into(), "failed".into()),
             ("async".into(), "failed".into()),
+            ("slow in a block".into(), "failed".into()),
             ("async in time".into(), "changed".into()),
         ]
     );
