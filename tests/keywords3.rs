@@ -302,3 +302,46 @@ fn timeout_and_async_stop_a_task_that_runs_too_long() {
         ]
     );
 }
+
+#[test]
+fn collections_on_plays_roles_blocks_and_tasks_are_checked() {
+    let dir = project(&[
+        (
+            "roles/fw/meta/main.yml",
+            "collections: [community.general]\ndependencies: []\n",
+        ),
+        (
+            "roles/fw/tasks/main.yml",
+            "- name: firewall\n  ufw: {state: enabled}\n",
+        ),
+        (
+            "site.yml",
+            r#"- hosts: all
+  collections: [ansible.posix]
+  roles: [fw]
+  tasks:
+    - block:
+        - name: short name, through the task's list
+          collections: [community.general]
+          ufw: {rule: allow, port: "22", proto: tcp}
+      collections:
+        - community.general
+"#,
+        ),
+    ]);
+    let r = run(dir.path(), "validate", &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    std::fs::write(
+        dir.path().join("roles/fw/meta/main.yml"),
+        "collections: [general]\n",
+    )
+    .unwrap();
+    let r = run(dir.path(), "validate", &[]);
+    assert_eq!(r.code, 4, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .starts_with("error: `general` is not a collection name\n"),
+        "{}",
+        r.stderr
+    );
+}
