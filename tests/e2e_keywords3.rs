@@ -46,6 +46,13 @@ fn connection_order_force_handlers_and_timeout_on_two_hosts() {
       command: sleep 120
       timeout: 2
       when: inventory_hostname == 'h199'
+    - name: slow through sudo
+      shell: sleep 90 & sleep 91
+      become: true
+      become_user: nobody
+      timeout: 2
+      ignore_errors: true
+      when: inventory_hostname == 'h198'
     - name: after
       copy: {content: "after\n", dest: /tmp/kw3-after}
   handlers:
@@ -91,6 +98,15 @@ fn connection_order_force_handlers_and_timeout_on_two_hosts() {
     assert_eq!(Hosts::ssh(199, "pgrep -x sleep").0, 1, "sleep still runs");
     assert_eq!(Hosts::ssh(199, "test -e /tmp/kw3-after").0, 1);
     assert_eq!(Hosts::sh(198, "cat /tmp/kw3-after"), "after");
+    // Through sudo too, the command and what it started in the background are gone.
+    assert!(
+        r.task_msg("h198", "slow through sudo").starts_with(
+            "timed out after 2 s (`timeout: 2`): its processes on the host were stopped"
+        ),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(Hosts::ssh(198, "pgrep -x sleep").0, 1, "sleep still runs");
     // The local play, on h198 only (h199 failed): its ssh task went to the host.
     assert_eq!(read("local-play"), "h198\n");
     assert_eq!(Hosts::sh(198, "cat /tmp/kw3-ssh"), "ssh from a local play");
