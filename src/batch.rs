@@ -129,7 +129,8 @@ pub(crate) fn wanted(
     for task in &play.tasks {
         let base_now = sets.as_ref().unwrap_or(base);
         let mut pending: Map<String, Value> = Map::new();
-        if task.delegate_to.is_some() || !tags.selects(&task.tags) {
+        // Run elsewhere (`delegate_to`, `connection`): probed where it runs.
+        if task.delegate_to.is_some() || task.connection.is_some() || !tags.selects(&task.tags) {
             continue;
         }
         let inst = TaskInstance::new(task, base_now, deferred);

@@ -87,6 +87,10 @@ pub(crate) struct RunArgs {
     /// Show unified diffs of file contents as they change.
     #[arg(short = 'D', long)]
     pub(crate) diff: bool,
+    /// Run notified handlers on a host even after a task failed on it (the play keyword
+    /// `force_handlers`, for every play).
+    #[arg(long)]
+    pub(crate) force_handlers: bool,
     /// How many hosts run at once [default: 50]. [config]
     #[arg(short = 'f', long)]
     pub(crate) forks: Option<usize>,

@@ -1,5 +1,6 @@
 //! A host's connection: its settings checked before any host is contacted, then the transport.
 
+use crate::conn_type::ConnType;
 use crate::error::{Error, Result};
 use crate::inventory::Host;
 use crate::options::Options;
@@ -19,7 +20,8 @@ pub(crate) fn connection_check(host: &Host, vars: &Map<String, Value>) -> Result
             .cloned()
     };
     match vars.get("ansible_connection").and_then(Value::as_str) {
-        None | Some("ssh") | Some("local") => {}
+        None => {}
+        Some(name) if crate::conn_type::ConnType::named(name).is_some() => {}
         Some(other) => {
             return Err(Error::input(
                 at("ansible_connection"),
@@ -75,15 +77,17 @@ fn str_var(vars: &Map<String, Value>, key: &str) -> Option<String> {
     })
 }
 
-/// Opens the host's transport: local, or one SSH session reused for every task.
+/// Opens the host's transport (`kind`, see `ConnType::effective`): local, or one SSH session
+/// reused for every task.
 pub(crate) fn connect(
     opts: &Options,
     become_pass: Option<&str>,
     play: &Play,
     vars: &Map<String, Value>,
+    kind: ConnType,
     detail: &dyn Fn(String),
 ) -> std::result::Result<Box<dyn Transport>, TransportError> {
-    if vars.get("ansible_connection").and_then(Value::as_str) == Some("local") {
+    if kind == ConnType::Local {
         let mut t = Local::new();
         t.set_become_password(become_pass.map(str::to_string));
         return Ok(Box::new(t));

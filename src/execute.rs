@@ -39,7 +39,15 @@ pub(crate) fn apply(
     } = target;
     let task = inst.task;
     let attempts = attempts(task);
-    let with_env = |s: &str| format!("{exports}{s}");
+    // `timeout`/`async`: the host stops what the task runs after it (see time_limit.rs).
+    let limit = task.time_limit.as_ref();
+    let with_env = |s: &str| match limit {
+        Some(l) => l.wrap(&format!("{exports}{s}")),
+        None => format!("{exports}{s}"),
+    };
+    let expired = |out: &crate::transport::Output| {
+        limit.filter(|_| crate::time_limit::TimeLimit::expired(out))
+    };
     for attempt in 1..=attempts {
         let mut value = first_value(plan);
         let mut changed = !plan.changes.is_empty();
@@ -51,7 +59,10 @@ pub(crate) fn apply(
                 log.detail(1, format!("run:\n{}", sketch(s)));
                 let out = t.run(&with_env(s), sudo)?;
                 log.detail(2, format!("output (exit {}):\n{}", out.code, out.all()));
-                if out.code != 0 {
+                if let Some(l) = expired(&out) {
+                    failed = true;
+                    msg = l.message();
+                } else if out.code != 0 {
                     failed = true;
                     msg = exit_msg("failed (exit {})", out.code, &out.all());
                 } else if crate::modules::script_said::script_said(&out.out, &mut value) {
@@ -63,7 +74,10 @@ pub(crate) fn apply(
                 let out = t.run(&with_env(s), sudo)?;
                 log.detail(2, format!("output (exit {}):\n{}", out.code, out.all()));
                 crate::modules::command::result(&out, &mut value);
-                if out.code != 0 {
+                if let Some(l) = expired(&out) {
+                    failed = true;
+                    msg = l.message();
+                } else if out.code != 0 {
                     failed = true;
                     msg = exit_msg("non-zero exit {}", out.code, &out.all());
                 }

@@ -12,7 +12,6 @@ use crate::fact_cache::FactCache;
 use crate::host_vars::host_vars_full;
 use crate::inventory::Host;
 use crate::item_batch::ItemBatch;
-use crate::modules::{Plan, Resource};
 use crate::notify::Notifications;
 use crate::options::Options;
 use crate::outcome::{HostStatus, Outcome, Status};
@@ -56,6 +55,8 @@ pub(crate) struct HostRun<'a> {
     host: &'a Host,
     tx: &'a Sender<Event>,
     t: Box<dyn Transport>,
+    /// How `t` reaches the host: a task whose connection differs runs elsewhere (`Via`).
+    own: crate::conn_type::ConnType,
     local: Local,
     /// Connections to the hosts tasks are delegated to (`delegate_to`), by name.
     delegates: std::collections::HashMap<String, Box<dyn Transport>>,
@@ -127,7 +128,9 @@ impl<'a> HostRun<'a> {
             });
         };
         let mut down = None;
-        let t = match crate::connection::connect(r.opts, r.become_pass, play, &base, &detail) {
+        let own =
+            crate::conn_type::ConnType::effective(base.get("ansible_connection"), play.connection);
+        let t = match crate::connection::connect(r.opts, r.become_pass, play, &base, own, &detail) {
             Ok(t) => t,
             // Its tasks say so one by one, and those that ignore it go on.
             Err(e) if ignores_down(play) => {
@@ -143,13 +146,16 @@ impl<'a> HostRun<'a> {
         // What earlier plays set on the host (`include_vars`, `set_fact`, registered results)
         // stays its own for the rest of the run, as in Ansible.
         let (included, registered) = crate::hostvars::carried(&host.name);
+        let mut local = Local::new();
+        local.set_become_password(r.become_pass.map(str::to_string));
         let mut hr = HostRun {
             r,
             play,
             host,
             tx,
             t,
-            local: Local::new(),
+            own,
+            local,
             delegates: Default::default(),
             base,
             deferred,
@@ -212,6 +218,23 @@ impl<'a> HostRun<'a> {
 
     /// Returns (failed, changed).
     fn run_play(&mut self) -> std::result::Result<(bool, bool), TransportError> {
+        let (failed, changed) = self.run_tasks()?;
+        // `force_handlers`: what was notified before the host failed still runs, as in Ansible
+        // (a handler that fails then does not stop the others).
+        if failed && self.forces_handlers() && !self.ended {
+            let (_, c) = self.flush_handlers()?;
+            return Ok((true, changed || c));
+        }
+        Ok((failed, changed))
+    }
+
+    /// `force_handlers` on the play, or `--force-handlers`.
+    fn forces_handlers(&self) -> bool {
+        self.play.force_handlers || self.r.opts.force_handlers
+    }
+
+    /// The play's tasks, then its handlers. Returns (failed, changed).
+    fn run_tasks(&mut self) -> std::result::Result<(bool, bool), TransportError> {
         // Two runs on one host must not interleave. A dry run takes no lock: it changes nothing
         // and must leave nothing behind, not even a lock file. A real run takes the lock and
         // probes in the same exec, so the probe sees the host as no other run can change it.
@@ -452,34 +475,6 @@ impl<'a> HostRun<'a> {
             }
         }
         Ok(self.finish(task, handler, by, outcomes, looped, start))
-    }
-
-    /// Facts for one probe: from the batch if nothing since may have changed them, else fresh.
-    fn facts(
-        &mut self,
-        probe: &str,
-        reads: &[Resource],
-        sudo: Option<&str>,
-        via: Option<&str>,
-    ) -> std::result::Result<std::result::Result<String, String>, TransportError> {
-        // A delegated task runs elsewhere: the batch probed the host itself.
-        let cached = match via {
-            Some(_) => None,
-            None => self.facts.get(probe, sudo, reads),
-        };
-        let log = self.log();
-        crate::fact_cache::read(cached, self.transport(via)?, &log, probe, sudo)
-    }
-
-    /// Unified diffs of the files a plan rewrites, against what is on the host now.
-    fn diffs_of(
-        &mut self,
-        plan: &Plan,
-        sudo: Option<&str>,
-        via: Option<&str>,
-    ) -> std::result::Result<Vec<String>, TransportError> {
-        let t = self.transport(via)?;
-        crate::diff::diffs(plan, |script| t.run(script, sudo))
     }
 }
 

@@ -35,10 +35,14 @@ pub(crate) struct Inherited {
     pub(crate) role_dir: Option<PathBuf>,
     pub(crate) environment: crate::task::Env,
     pub(crate) module_defaults: crate::module_defaults::ModuleDefaults,
+    /// `connection`: the innermost level's wins, the task's own over all.
+    pub(crate) connection: Option<crate::conn_type::ConnType>,
+    /// `timeout`: the same way.
+    pub(crate) time_limit: Option<crate::time_limit::TimeLimit>,
 }
 
 /// The keywords `keyword` takes, for hints.
-pub(crate) const KEYS: &str = "`when`, `vars`, `tags`, `become`, `become_user`, `become_method`, `ignore_errors`, `ignore_unreachable`, `no_log`, `run_once`, `any_errors_fatal`, `environment` and `module_defaults`";
+pub(crate) const KEYS: &str = "`when`, `vars`, `tags`, `become`, `become_user`, `become_method`, `ignore_errors`, `ignore_unreachable`, `no_log`, `run_once`, `any_errors_fatal`, `environment`, `module_defaults`, `connection`, `collections`, `become_flags` and `timeout`";
 
 impl Inherited {
     /// Takes `key` if it is one of the inherited keywords (`vars` included: the caller decides
@@ -67,6 +71,13 @@ impl Inherited {
             "module_defaults" => self
                 .module_defaults
                 .extend(&crate::module_defaults::ModuleDefaults::parse(doc, v)?),
+            "become_flags" => crate::task_values::become_flags(doc, v)?,
+            "timeout" => self.time_limit = crate::time_limit::TimeLimit::timeout(doc, v)?,
+            "connection" => self.connection = Some(crate::conn_type::ConnType::parse(doc, v)?),
+            // Checked; plumb's modules resolve by short name either way (see collections.rs).
+            "collections" => {
+                crate::collections::Collections::parse(doc, v)?;
+            }
             _ => return Ok(false),
         }
         Ok(true)
@@ -102,6 +113,12 @@ impl Inherited {
         t.ignore_unreachable |= self.ignore_unreachable;
         t.run_once |= self.run_once;
         t.any_errors_fatal |= self.any_errors_fatal;
+        if t.connection.is_none() {
+            t.connection = self.connection;
+        }
+        if t.time_limit.is_none() {
+            t.time_limit = self.time_limit.clone();
+        }
         t.blocks = self.blocks.clone();
         if t.role_dir.is_none() {
             t.role_dir = self.role_dir.clone();

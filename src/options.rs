@@ -15,6 +15,8 @@ pub(crate) struct Options {
     /// Dry run: read state, report, change nothing.
     pub(crate) check: bool,
     pub(crate) diff: bool,
+    /// `--force-handlers`: as the play keyword, for every play.
+    pub(crate) force_handlers: bool,
     pub(crate) forks: usize,
     pub(crate) checking: HostKeyChecking,
     pub(crate) known_hosts: PathBuf,
@@ -55,6 +57,7 @@ impl Options {
         Ok(Options {
             check,
             diff: a.diff || plan,
+            force_handlers: a.force_handlers,
             forks: a.forks.or(d.forks).unwrap_or(50),
             checking: a
                 .host_key_checking

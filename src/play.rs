@@ -51,6 +51,12 @@ pub(crate) struct Play {
     pub(crate) environment: crate::task::Env,
     /// The names `vars_files` define: they win over `vars_prompt` answers.
     pub(crate) file_var_names: std::collections::BTreeSet<String>,
+    /// `connection`: how the play's hosts are reached unless `ansible_connection` says.
+    pub(crate) connection: Option<crate::conn_type::ConnType>,
+    /// `order`: the order the hosts are listed, batched and started in.
+    pub(crate) order: crate::host_order::HostOrder,
+    /// `force_handlers`: notified handlers run on a host even after it failed.
+    pub(crate) force_handlers: bool,
 }
 
 pub(crate) const PLAY_KEYS: &[&str] = &[
@@ -78,6 +84,13 @@ pub(crate) const PLAY_KEYS: &[&str] = &[
     "pre_tasks",
     "post_tasks",
     "module_defaults",
+    "connection",
+    "collections",
+    "strategy",
+    "order",
+    "force_handlers",
+    "become_flags",
+    "timeout",
 ];
 
 impl Play {
@@ -119,12 +132,17 @@ impl Play {
             default_locs: Default::default(),
             file_var_names: Default::default(),
             environment: crate::task::Env::new(),
+            connection: None,
+            order: Default::default(),
+            force_handlers: false,
         };
         // Roles run before the play's own tasks, wherever `roles` is written.
         let mut role_tasks: Vec<Task> = Vec::new();
         let mut pre_tasks: Option<Vec<Task>> = None;
         let mut module_defaults = crate::module_defaults::ModuleDefaults::default();
         let mut post_tasks: Option<Vec<Task>> = None;
+        // `timeout`: for each task that sets none.
+        let mut timeout = None;
         let mut has_hosts = false;
         // Ansible's precedence: what vars_files define wins over the play's `vars`.
         let mut file_vars = Map::new();
@@ -251,7 +269,7 @@ impl Play {
                         role_tasks.extend(std::mem::take(&mut found.tasks));
                         play.take_back(found, &mut errors, &mut broken_handlers);
                     }
-                    "serial" => play.serial = parse_serial(doc, value)?,
+                    "serial" => play.serial = crate::serial::parse_list(doc, value)?,
                     "max_fail_percentage" => match yaml::to_value(value) {
                         Value::Number(n)
                             if n.as_f64().is_some_and(|f| (0.0..=100.0).contains(&f)) =>
@@ -267,6 +285,17 @@ impl Play {
                     },
                     "any_errors_fatal" => play.any_errors_fatal = boolean(doc, value, k)?,
                     "ignore_unreachable" => play.ignore_unreachable = boolean(doc, value, k)?,
+                    "connection" => {
+                        play.connection = Some(crate::conn_type::ConnType::parse(doc, value)?)
+                    }
+                    "collections" => {
+                        crate::collections::Collections::parse(doc, value)?;
+                    }
+                    "strategy" => crate::task_values::strategy(doc, value)?,
+                    "become_flags" => crate::task_values::become_flags(doc, value)?,
+                    "timeout" => timeout = crate::time_limit::TimeLimit::timeout(doc, value)?,
+                    "order" => play.order = crate::host_order::HostOrder::parse(doc, value)?,
+                    "force_handlers" => play.force_handlers = boolean(doc, value, k)?,
                     other if crate::task_values::NOT_YET.contains(&other) => {
                         errors.push(crate::task_values::not_yet(doc.key_loc(key), other, "play"));
                     }
@@ -310,6 +339,9 @@ impl Play {
             let own = std::mem::take(&mut t.environment);
             t.environment = play.environment.iter().cloned().chain(own).collect();
             t.ignore_unreachable |= play.ignore_unreachable;
+            if t.time_limit.is_none() {
+                t.time_limit = timeout.clone();
+            }
             module_defaults.apply(&t.module, &mut t.args);
             if let Err(e) = crate::modules::registry::check_required(&t.module, &t.args) {
                 errors.push(e);
@@ -411,41 +443,6 @@ fn check_handlers(play: &Play, broken: &[String]) -> Vec<Error> {
         }
     }
     errors
-}
-
-fn parse_serial(doc: &Doc, node: &Node) -> Result<Vec<Serial>> {
-    let one = |n: &Node| -> Result<Serial> {
-        let bad = || {
-            let found = match n {
-                Node::Scalar(s) => format!("`{}`", s.as_str()),
-                other => yaml::kind(other).to_string(),
-            };
-            Error::input(
-                doc.loc(n),
-                format!(
-                    "`serial` must be a positive number of hosts or a percentage, found {found}"
-                ),
-            )
-            .with_hint(
-                "for example `serial: 2`, `serial: \"30%\"` or `serial: [1, \"30%\", \"100%\"]`",
-            )
-        };
-        match yaml::to_value(n) {
-            Value::Number(x) => match x.as_u64() {
-                Some(c) if c > 0 => Ok(Serial::Count(c as usize)),
-                _ => Err(bad()),
-            },
-            Value::String(s) => {
-                let p = s.trim().strip_suffix('%').ok_or_else(bad)?;
-                Serial::percent(p.trim()).ok_or_else(bad)
-            }
-            _ => Err(bad()),
-        }
-    };
-    match node {
-        Node::Sequence(seq) if !seq.is_empty() => seq.iter().map(one).collect(),
-        n => Ok(vec![one(n)?]),
-    }
 }
 
 impl Play {

@@ -162,9 +162,18 @@ impl TaskList {
             return Ok(());
         }
         self.roles_seen.push(seen);
+        let meta = match file("meta") {
+            Some(p) => read(&p, false)?,
+            None => None,
+        };
+        // Its `collections` are checked; plumb's modules resolve the same with or without them.
+        if let Some(m) = &meta
+            && let Some(c) = m.root.as_mapping().and_then(|r| r.get_node("collections"))
+        {
+            crate::collections::Collections::parse(m, c)?;
+        }
         // Dependencies first (meta/main.yml), with the entry's conditions but not its variables.
-        if let Some(meta) = file("meta")
-            && let Some(m) = read(&meta, false)?
+        if let Some(m) = meta
             && let Some(deps) = m.root.as_mapping().and_then(|r| r.get_node("dependencies"))
         {
             let Node::Sequence(deps) = deps else {

@@ -90,11 +90,14 @@ impl<'a> Runner<'a> {
         crate::magic::install_hostvars(self.inv, &self.opts.extra_vars);
         let mut dead: BTreeSet<String> = BTreeSet::new();
         for play in &self.pb.plays {
-            let hosts: Vec<&Host> = self
+            let mut hosts: Vec<&Host> = self
                 .selected(play)?
                 .into_iter()
                 .filter(|h| !dead.contains(&h.name))
                 .collect();
+            // `order`: batches, start and the play's magic host lists follow it, as in Ansible.
+            let seed = crate::host_order::HostOrder::seed();
+            play.order.arrange(&mut hosts, |h| h.name.as_str(), seed);
             report.event(Event::Play {
                 name: play.name.clone().unwrap_or_else(|| play.hosts.clone()),
                 hosts: hosts.len(),

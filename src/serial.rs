@@ -1,6 +1,9 @@
 //! Rolling batches (`serial`) and when a rollout stops.
 
 use crate::error::{Error, Result};
+use crate::yaml::{self, Doc};
+use marked_yaml::Node;
+use serde_json::Value;
 
 /// One step of a rolling rollout: a host count or a percentage of the play's hosts.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,6 +77,42 @@ pub(crate) fn batches<'h, T>(hosts: &'h [T], serial: &[Serial]) -> Vec<&'h [T]> 
         i += 1;
     }
     out
+}
+
+/// A play's `serial`: one step or a list of them, checked where written.
+pub(crate) fn parse_list(doc: &Doc, node: &Node) -> Result<Vec<Serial>> {
+    let one = |n: &Node| -> Result<Serial> {
+        let bad = || {
+            let found = match n {
+                Node::Scalar(s) => format!("`{}`", s.as_str()),
+                other => yaml::kind(other).to_string(),
+            };
+            Error::input(
+                doc.loc(n),
+                format!(
+                    "`serial` must be a positive number of hosts or a percentage, found {found}"
+                ),
+            )
+            .with_hint(
+                "for example `serial: 2`, `serial: \"30%\"` or `serial: [1, \"30%\", \"100%\"]`",
+            )
+        };
+        match yaml::to_value(n) {
+            Value::Number(x) => match x.as_u64() {
+                Some(c) if c > 0 => Ok(Serial::Count(c as usize)),
+                _ => Err(bad()),
+            },
+            Value::String(s) => {
+                let p = s.trim().strip_suffix('%').ok_or_else(bad)?;
+                Serial::percent(p.trim()).ok_or_else(bad)
+            }
+            _ => Err(bad()),
+        }
+    };
+    match node {
+        Node::Sequence(seq) if !seq.is_empty() => seq.iter().map(one).collect(),
+        n => Ok(vec![one(n)?]),
+    }
 }
 
 /// `--serial`: comma-separated host counts and percentages.

@@ -62,6 +62,11 @@ pub(crate) struct Task {
     pub(crate) any_errors_fatal: bool,
     /// `throttle`: at most this many hosts run the task at once (0: no limit).
     pub(crate) throttle: usize,
+    /// `connection` on the task or a block or role around it (the play's is the play's).
+    pub(crate) connection: Option<crate::conn_type::ConnType>,
+    /// `timeout`, or `async` with `poll` above 0: what the task runs on the host is stopped
+    /// after it.
+    pub(crate) time_limit: Option<crate::time_limit::TimeLimit>,
     /// `ignore_errors: "{{ expr }}"`: evaluated on the host when the task fails.
     pub(crate) ignore_errors_if: Option<Spanned<Value>>,
     pub(crate) diff: bool,
@@ -133,6 +138,12 @@ const KEYWORDS: &[&str] = &[
     "tags",
     "environment",
     "module_defaults",
+    "connection",
+    "collections",
+    "timeout",
+    "async",
+    "poll",
+    "become_flags",
     // Handled by the play, which splices the file in; listed for "did you mean".
     "import_tasks",
     "include_tasks",
@@ -148,14 +159,6 @@ pub(crate) fn is_keyword(key: &str) -> bool {
 
 /// Ansible keywords plumb does not support yet, with what to do instead.
 const UNSUPPORTED: &[(&str, &str)] = &[
-    (
-        "async",
-        "plumb runs every task to its end; `async` is not supported",
-    ),
-    (
-        "poll",
-        "plumb runs every task to its end; `poll` is not supported",
-    ),
     (
         "include",
         "bare `include` was removed in ansible-core 2.16: use `include_tasks` or `import_tasks`",
@@ -274,6 +277,8 @@ impl Task {
             run_once: false,
             any_errors_fatal: false,
             throttle: 0,
+            connection: None,
+            time_limit: None,
             ignore_errors_if: None,
             diff: true,
             runs_in_plan: false,
@@ -290,6 +295,16 @@ impl Task {
         let mut extra_args: Option<&Node> = None;
         let mut retries_set = false;
         let mut errors = Vec::new();
+        // Read first: a short module name before it in the task resolves through it too.
+        let collections = match map.get_node("collections") {
+            Some(n) => crate::collections::Collections::parse(doc, n).unwrap_or_else(|e| {
+                errors.push(e);
+                Default::default()
+            }),
+            None => Default::default(),
+        };
+        // `timeout`, `async` and `poll`, with where each was written.
+        let mut limits: [Option<(u64, Location)>; 3] = Default::default();
         for (key, value) in map.iter() {
             let k = key.as_str();
             let kloc = doc.key_loc(key);
@@ -393,6 +408,15 @@ impl Task {
                     "run_once" => t.run_once = boolean(doc, value, k)?,
                     "any_errors_fatal" => t.any_errors_fatal = boolean(doc, value, k)?,
                     "throttle" => t.throttle = number(doc, value, k)? as usize,
+                    "connection" => {
+                        t.connection = Some(crate::conn_type::ConnType::parse(doc, value)?)
+                    }
+                    "collections" => {}
+                    "become_flags" => crate::task_values::become_flags(doc, value)?,
+                    "timeout" | "async" | "poll" => {
+                        let i = ["timeout", "async", "poll"].iter().position(|w| *w == k);
+                        limits[i.unwrap_or(0)] = Some((number(doc, value, k)? as u64, kloc));
+                    }
                     "ignore_errors" => match value {
                         Node::Scalar(s) if crate::template::has_template(s.as_str()) => {
                             t.ignore_errors_if = Some(spanned(value))
@@ -421,7 +445,7 @@ impl Task {
                         if crate::task_values::NOT_YET.contains(&k) {
                             return Err(crate::task_values::not_yet(kloc, k, "task"));
                         }
-                        let canonical = modules::registry::canonical(k);
+                        let canonical = collections.resolve(k);
                         match canonical {
                             Some(m) => {
                                 if let Some((prev, _, ploc)) = &module {
@@ -502,6 +526,11 @@ impl Task {
                 )
                 .with_hint("plumb would register the result on the one host that runs it only"),
             );
+        }
+        let [timeout, async_, poll] = limits;
+        match crate::time_limit::TimeLimit::of(timeout, async_, poll) {
+            Ok(l) => t.time_limit = l,
+            Err(e) => errors.push(e),
         }
         if t.until.is_some() && !retries_set {
             t.retries = 3;

@@ -86,17 +86,46 @@ pub(crate) fn become_method(doc: &Doc, node: &Node) -> Result<String> {
     }
 }
 
+/// `strategy`: `linear` (Ansible's default), `free` and `host_pinned`. plumb's hosts always
+/// run free (see the README); the results are the same.
+pub(crate) fn strategy(doc: &Doc, node: &Node) -> Result<()> {
+    let s = scalar_string(doc, node, "strategy")?;
+    match s.strip_prefix("ansible.builtin.").unwrap_or(&s) {
+        "linear" | "free" | "host_pinned" => Ok(()),
+        other => Err(Error::input(
+            doc.loc(node),
+            format!("`strategy: {other}` is not supported"),
+        )
+        .with_hint("plumb runs `linear`, `free` and `host_pinned` plays (its hosts run free)")),
+    }
+}
+
+/// `become_flags`: accepted when every flag is one plumb's sudo already runs with (`-H`, and
+/// `-n`, or `-S` when a password is given); any other would change how the task runs.
+pub(crate) fn become_flags(doc: &Doc, node: &Node) -> Result<()> {
+    let s = scalar_string(doc, node, "become_flags")?;
+    const SAME: &[&str] = &[
+        "-H",
+        "--set-home",
+        "-n",
+        "--non-interactive",
+        "-S",
+        "--stdin",
+    ];
+    match s.split_whitespace().find(|w| !SAME.contains(w)) {
+        None => Ok(()),
+        Some(other) => Err(Error::input(
+            doc.loc(node),
+            format!("`become_flags: {s}`: `{other}` is not supported"),
+        )
+        .with_hint("plumb runs `sudo -H -n` (`-S` with a password): `-H`, `-n` and `-S` are accepted, other flags are not")),
+    }
+}
+
 /// Ansible keywords plumb does not have (yet): an error that says so, never ignored.
 pub(crate) const NOT_YET: &[&str] = &[
-    "connection",
-    "timeout",
     "debugger",
-    "collections",
-    "become_flags",
     "become_exe",
-    "strategy",
-    "order",
-    "force_handlers",
     "port",
     "fact_path",
     "max_fail_percentage",
@@ -152,5 +181,37 @@ pub(crate) fn conditions(doc: &Doc, node: &Node) -> Vec<Spanned<Value>> {
             value: yaml::to_value(other),
             loc: doc.loc(other),
         }],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn become_flags_only_those_plumbs_sudo_runs_with() {
+        let table: &[(&str, Option<&str>)] = &[
+            ("-H -S -n", None),
+            ("--set-home", None),
+            ("''", None),
+            ("-E", Some("`become_flags: -E`: `-E` is not supported")),
+            (
+                "-H -i",
+                Some("`become_flags: -H -i`: `-i` is not supported"),
+            ),
+            (
+                "-s /bin/bash",
+                Some("`become_flags: -s /bin/bash`: `-s` is not supported"),
+            ),
+        ];
+        for (flags, want) in table {
+            let doc =
+                Doc::parse("t.yml".into(), &format!("become_flags: {flags}\n"), false).unwrap();
+            let Node::Mapping(m) = &doc.root else {
+                unreachable!()
+            };
+            let got = become_flags(&doc, m.get_node("become_flags").unwrap()).err();
+            assert_eq!(got.map(|e| e.to_string()).as_deref(), *want, "{flags}");
+        }
     }
 }

@@ -191,6 +191,7 @@ cases! {
     unknown_module_argument: Test::new(),
     include_bare: Test::new(),
     keyword_not_yet: Test::new(),
+    keywords_refused: Test::new(),
     module_defaults_unknown_argument: Test::new(),
     import_playbook_missing: Test::new(),
     with_unknown_lookup: Test::new(),

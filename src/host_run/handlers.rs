@@ -33,6 +33,7 @@ impl<'a> HostRun<'a> {
 
     pub(super) fn flush_handlers(&mut self) -> std::result::Result<(bool, bool), TransportError> {
         let mut changed = false;
+        let mut failed = false;
         // Handlers run in the order they are defined, each at most once per flush; a handler
         // may notify a later one.
         for (i, h) in self.play.handlers.iter().enumerate() {
@@ -50,10 +51,14 @@ impl<'a> HostRun<'a> {
                 return Ok((false, changed));
             }
             if status == Status::Failed && !self.ignores(h) {
-                return Ok((true, changed));
+                // Under `force_handlers` the host has failed, and its other handlers run.
+                if !self.forces_handlers() {
+                    return Ok((true, changed));
+                }
+                failed = true;
             }
         }
-        Ok((false, changed))
+        Ok((failed, changed))
     }
 
     /// Whether a failure of the task is ignored: `ignore_errors`, templated ones evaluated

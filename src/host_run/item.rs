@@ -153,7 +153,7 @@ impl<'a> HostRun<'a> {
             Ok(s) => s,
             Err(e) => return Ok(Some(self.dry.unknown_result(task, &e))),
         };
-        let via = match self.delegate(task, vars) {
+        let via = match self.via(task, vars) {
             Ok(v) => v,
             Err(e) => return Ok(Some(self.dry.unknown_result(task, &e))),
         };
@@ -192,7 +192,7 @@ impl<'a> HostRun<'a> {
         let facts = match (&probe, predicted) {
             (_, Some(f)) => Ok(f),
             (None, None) => Ok(String::new()),
-            (Some(p), None) => self.facts(p, &reads, sudo.as_deref(), via.as_deref())?,
+            (Some(p), None) => self.facts(p, &reads, sudo.as_deref(), via.as_ref())?,
         };
         let plan = match facts
             .as_ref()
@@ -217,7 +217,7 @@ impl<'a> HostRun<'a> {
             if batch.failed() {
                 return Ok(None);
             }
-            o.diffs = self.diffs_of(&plan, sudo.as_deref(), via.as_deref())?;
+            o.diffs = self.diffs_of(&plan, sudo.as_deref(), via.as_ref())?;
         }
         // `check_mode: false`: the playbook vouches that this one only reads. It still waits for
         // apply when an earlier planned change would alter what it reads: run now, it would
@@ -241,6 +241,7 @@ impl<'a> HostRun<'a> {
             && matches!(plan.run, Run::Script(_))
             && task.until.is_none()
             && !delegated
+            && task.time_limit.is_none()
             && started.is_none()
             && !want_diff
         {
@@ -269,7 +270,7 @@ impl<'a> HostRun<'a> {
         let log = self.log();
         let diagnosis_sudo = self.play.sudo_for_diagnosis().map(String::from);
         let target = Target {
-            t: self.transport(via.as_deref())?,
+            t: self.transport(via.as_ref())?,
             sudo: sudo.as_deref(),
             delegated,
             diagnosis_sudo: diagnosis_sudo.as_deref(),
