@@ -152,6 +152,23 @@ fn reboot_then_the_play_goes_on_and_reset_connection() {
         }
     }
 
+    // A reboot command that does not reboot: the boot id never changes, and the task fails
+    // once reboot_timeout is up, saying why.
+    let never = dir.path().join("never.yml");
+    std::fs::write(
+        &never,
+        "- hosts: h193\n  gather_facts: false\n  tasks:\n    - name: no reboot\n      reboot: {reboot_command: 'true', reboot_timeout: 3}\n",
+    )
+    .unwrap();
+    let r = apply_json(dir.path(), never.to_str().unwrap(), &inv_path, &[]);
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.host_status("h193"), "failed");
+    assert_eq!(
+        r.task_msg("h193", "no reboot"),
+        "timed out waiting for a new boot id (reboot_timeout 3 s); last: the boot id has not \
+         changed yet"
+    );
+
     // The harness booted them again in place; `down` still stops everything.
     drop(hosts);
     for k in ks {

@@ -76,10 +76,17 @@ impl<'a> HostRun<'a> {
             };
             std::thread::sleep(pause);
             let saw = self.look(&mut conn, back, step, sudo);
-            if let Saw::Down(why) | Saw::Failed(why) = &saw {
-                self.detail(1, format!("reboot: waiting for the host: {}", why.trim()));
-            }
+            let why = match &saw {
+                Saw::Down(why) | Saw::Failed(why) => why.trim().to_string(),
+                Saw::Said(_) => "the boot id has not changed yet".to_string(),
+            };
             next = wait.next(start.elapsed(), saw);
+            if let Next::Try(again, pause) = &next
+                && *again == step
+            {
+                let secs = pause.as_secs_f64();
+                self.detail(1, format!("reboot: {why}; looking again in {secs:.0} s"));
+            }
         }
     }
 
