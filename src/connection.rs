@@ -87,6 +87,20 @@ pub(crate) fn connect(
     kind: ConnType,
     detail: &dyn Fn(String),
 ) -> std::result::Result<Box<dyn Transport>, TransportError> {
+    connect_within(opts, become_pass, play, vars, kind, detail, None)
+}
+
+/// `connect`, each attempt at the host bounded by `timeout` when given instead of the run's
+/// (a rebooting host's `connect_timeout`).
+pub(crate) fn connect_within(
+    opts: &Options,
+    become_pass: Option<&str>,
+    play: &Play,
+    vars: &Map<String, Value>,
+    kind: ConnType,
+    detail: &dyn Fn(String),
+    timeout: Option<std::time::Duration>,
+) -> std::result::Result<Box<dyn Transport>, TransportError> {
     if kind == ConnType::Local {
         let mut t = Local::new();
         t.set_become_password(become_pass.map(str::to_string));
@@ -121,7 +135,10 @@ pub(crate) fn connect(
         keepalive: opts.keepalive,
         extra: Default::default(),
     };
-    let target = crate::reach::resolve(&given, &base).map_err(TransportError)?;
+    let mut target = crate::reach::resolve(&given, &base).map_err(TransportError)?;
+    if let Some(t) = timeout {
+        target.ssh.connect_timeout = t;
+    }
     if opts.verbose >= 1 {
         for line in &target.applied {
             detail(format!("ssh config: {line}"));

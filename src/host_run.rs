@@ -5,6 +5,7 @@ mod delegate;
 mod handlers;
 mod item;
 mod prefetch;
+mod reconnect;
 
 use crate::dry_run::DryRun;
 use crate::event::{Event, Log};

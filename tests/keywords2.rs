@@ -133,6 +133,46 @@ fn clear_facts_forgets_the_gathered_facts() {
 }
 
 #[test]
+fn reset_connection_connects_again_and_a_local_reboot_is_refused() {
+    let dir = project(&[
+        (
+            "site.yml",
+            r#"- hosts: all
+  tasks:
+    - shell: echo one >> @DIR@/out
+    - name: reset
+      meta: reset_connection
+    - shell: echo "two {{ ansible_facts.system }}" >> @DIR@/out
+"#,
+        ),
+        (
+            "reboot.yml",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: reboot\n      reboot: {msg: never}\n",
+        ),
+    ]);
+    let r = run(dir.path(), "apply", &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    // The facts gathered before the reset stay.
+    assert_eq!(read(dir.path(), "out"), "one\ntwo Linux\n");
+    assert_eq!(r.task_msg("here", "reset"), "connection reset");
+    let p = run(dir.path(), "plan", &[]);
+    assert_eq!(
+        p.task_msg("here", "reset"),
+        "the connection is reset here when applied"
+    );
+    // Only ever planned here: the refusal comes before anything could run, also in a plan.
+    let p = support::plumb(
+        dir.path(),
+        &["plan", "reboot.yml", "-i", "local.ini", "--output", "json"],
+    );
+    assert_eq!(p.code, 2, "{}\n{}", p.stdout, p.stderr);
+    assert_eq!(
+        p.task_msg("here", "reboot"),
+        "refusing to reboot over a local connection: it would restart the control machine"
+    );
+}
+
+#[test]
 fn environment_from_a_variable_merges_play_block_and_task_innermost_winning() {
     let dir = project(&[(
         "site.yml",

@@ -114,6 +114,7 @@ impl<'a> HostRun<'a> {
                 self.clear_facts();
                 return Ok(Some(Outcome::new(Status::Ok, "facts cleared")));
             }
+            Action::ResetConnection => return self.reset_connection().map(Some),
             _ => {}
         }
         let mut o = self.run_action(inst, vars, action, batch)?;
@@ -208,6 +209,25 @@ impl<'a> HostRun<'a> {
             }
             Err(msg) => return Ok(Some(Outcome::new(Status::Failed, msg))),
         };
+        // A task that restarts the host (`reboot`): plumb waits for the host it runs for only,
+        // and never restarts the control machine (Ansible refuses it too).
+        let back = facts.as_ref().ok().and_then(|f| action.comes_back(f));
+        if back.is_some() {
+            let local =
+                vars.map().get("ansible_connection").and_then(Value::as_str) == Some("local");
+            let refused = match (delegated, local) {
+                (true, _) => {
+                    Some("a reboot cannot be delegated: plumb waits for the host the task runs for")
+                }
+                (_, true) => Some(
+                    "refusing to reboot over a local connection: it would restart the control machine",
+                ),
+                _ => None,
+            };
+            if let Some(why) = refused {
+                return Ok(Some(Outcome::new(Status::Failed, why)));
+            }
+        }
         let mut o = Outcome::new(Status::Ok, "");
         o.changes = plan.changes.iter().map(|c| c.summary.clone()).collect();
         let want_diff = (self.check() || self.r.opts.diff) && task.diff && !task.no_log;
@@ -244,6 +264,7 @@ impl<'a> HostRun<'a> {
             && task.time_limit.is_none()
             && started.is_none()
             && !want_diff
+            && back.is_none()
         {
             let after = match (&probe, &facts) {
                 (Some(p), Ok(f)) => item_batch::after(&action, f, &plan)
@@ -275,9 +296,12 @@ impl<'a> HostRun<'a> {
             delegated,
             diagnosis_sudo: diagnosis_sudo.as_deref(),
         };
-        let o = crate::execute::apply(target, &log, inst, vars, o, &plan, &exports)?;
+        let mut o = crate::execute::apply(target, &log, inst, vars, o, &plan, &exports)?;
         if !plan.changes.is_empty() || matches!(plan.run, Run::Command(_)) {
             self.facts.touched(&plan.writes);
+        }
+        if let Some(back) = &back {
+            o = self.rebooted(o, back, sudo.as_deref())?;
         }
         if let Some(unit) = started
             && o.status == Status::Changed

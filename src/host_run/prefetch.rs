@@ -110,7 +110,7 @@ impl<'a> HostRun<'a> {
 
     /// One round of `prefetch`: the probes not yet cached (and `facts_probe`, as the play's
     /// facts user), batched.
-    fn prefetch_round(
+    pub(super) fn prefetch_round(
         &mut self,
         mut lock: Option<std::time::Duration>,
         facts_probe: Option<&str>,

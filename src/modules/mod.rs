@@ -30,6 +30,7 @@ pub(crate) mod hostname;
 pub(crate) mod include_vars;
 pub(crate) mod lineinfile;
 pub(crate) mod locale_gen;
+mod mark;
 pub(crate) mod mount;
 pub(crate) mod mysql_db;
 pub(crate) mod mysql_login;
@@ -41,10 +42,8 @@ pub(crate) mod postgresql_db;
 pub(crate) mod postgresql_privs;
 pub(crate) mod postgresql_user;
 pub(crate) mod psql;
-// Not registered yet: the engine must reconnect after the reboot (see `reboot::ENGINE`).
-mod mark;
-#[allow(dead_code)]
 pub(crate) mod reboot;
+pub(crate) mod reboot_wait;
 pub(crate) mod registry;
 pub(crate) mod replace;
 pub(crate) mod safe_batch;
@@ -211,6 +210,12 @@ pub(crate) trait Module: std::fmt::Debug + Send + Sync {
     fn after(&self, _facts: &str, _plan: &Plan) -> Option<String> {
         None
     }
+
+    /// After its script the host restarts (`reboot`): how the engine waits for it to come
+    /// back, from the probe's `facts` (see reboot_wait.rs).
+    fn comes_back(&self, _facts: &str) -> Option<reboot_wait::Back> {
+        None
+    }
 }
 
 /// What one task's probe needs, in the form the batched probe merges.
@@ -266,6 +271,8 @@ pub(crate) enum Action {
     EndHost,
     /// `meta: clear_facts`: the host's gathered facts are forgotten.
     ClearFacts,
+    /// `meta: reset_connection`: the host's connection is closed; the next task opens it again.
+    ResetConnection,
     /// Variables for the host's later tasks.
     SetFact(set_fact::SetFact),
     IncludeVars(include_vars::IncludeVars),
@@ -334,13 +341,14 @@ impl Action {
             "end_batch" => Ok(Action::EndBatch),
             "end_host" => Ok(Action::EndHost),
             "clear_facts" => Ok(Action::ClearFacts),
+            "reset_connection" => Ok(Action::ResetConnection),
             other => Err(Error::input(
                 ctx.args.loc_of("_raw").clone(),
                 format!("`meta: {other}` is not supported"),
             )
             .with_hint(
                 "supported: flush_handlers, noop, end_play, end_batch, end_host, refresh_inventory, \
-                 clear_facts, clear_host_errors",
+                 clear_facts, clear_host_errors, reset_connection",
             )),
         }
     }
@@ -371,6 +379,11 @@ impl Action {
             None => Ok(Plan::ok()),
         }
     }
+
+    /// How the engine waits for the host after this action's script, if it restarts the host.
+    pub(crate) fn comes_back(&self, facts: &str) -> Option<reboot_wait::Back> {
+        self.module().and_then(|m| m.comes_back(facts))
+    }
 }
 
 #[cfg(test)]
@@ -399,10 +412,7 @@ mod tests {
             ("end_play", Ok("EndPlay")),
             ("end_host", Ok("EndHost")),
             ("clear_facts", Ok("ClearFacts")),
-            (
-                "reset_connection",
-                Err("`meta: reset_connection` is not supported"),
-            ),
+            ("reset_connection", Ok("ResetConnection")),
             ("end_batch", Ok("EndBatch")),
             ("end_role", Err("`meta: end_role` is not supported")),
         ];

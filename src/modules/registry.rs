@@ -271,6 +271,14 @@ const MODULES: &[Spec] = &[
         free_form: false, build: |a, _| module(pause::Pause::build(a)?),
     },
     Spec {
+        name: "reboot", listed: &[], aliases: &[],
+        marks: &[],
+        args: &["reboot_timeout", "connect_timeout", "test_command", "pre_reboot_delay",
+            "post_reboot_delay", "msg", "search_paths", "boot_time_command", "reboot_command"],
+        required: &[],
+        free_form: false, build: |a, _| module(reboot::Reboot::build(a)?),
+    },
+    Spec {
         name: "locale_gen", listed: &[], aliases: &["community.general.locale_gen"],
         marks: &[],
         args: &["name", "state"],

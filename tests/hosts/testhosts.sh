@@ -18,7 +18,13 @@
 #   testhosts.sh ssh K [CMD...]     run CMD (or a shell) as root on hK — a convenience for debugging
 #   testhosts.sh status             list hosts under the state dir and whether their nspawn runs
 #
-# The last console log of each torn-down host is kept in $STATE/logs/hK.console.log.
+# The last console log of each torn-down host is kept in $STATE/logs/hK.console.log (and its
+# supervisor's log in hK.supervise.log).
+#
+# A host that reboots itself (`systemctl reboot`, `shutdown -r`) boots again in place, as a real
+# server would: systemd-nspawn then exits with status 133, and the small supervisor that owns it
+# (`testhosts.sh _supervise K`, started by `up`) boots the same root again and attaches its
+# network; the container sees a new boot id. `down` stops the supervisor first, then the rest.
 #
 # Environment (all optional):
 #   PLUMB_TESTHOSTS_DIR   state dir (default /var/tmp/plumb-testhosts; kept outside the repo so CI
@@ -43,6 +49,10 @@ readonly KEY=$STATE/id_ed25519
 readonly HOSTS=$STATE/hosts
 readonly BOOT_TIMEOUT=${PLUMB_BOOT_TIMEOUT:-60}
 readonly STOP_TIMEOUT=${PLUMB_STOP_TIMEOUT:-90}
+
+# This script, for the supervisor `up` starts (see `supervise`).
+SELF=$(readlink -f "${BASH_SOURCE[0]}")
+readonly SELF
 
 readonly SSH_OPTS=(-i "$KEY" -o BatchMode=yes -o StrictHostKeyChecking=no
   -o UserKnownHostsFile=/dev/null -o ConnectTimeout=1 -o LogLevel=ERROR)
@@ -435,6 +445,24 @@ down_one() {
     rm -f "$dir/socat.pid"
   fi
 
+  # The supervisor next, so it boots nothing again: on TERM it stops the container cleanly and
+  # exits. If it does not in time, it is killed and what it left is stopped below.
+  if [ -f "$dir/supervise.pid" ]; then
+    spid=$(cat "$dir/supervise.pid" 2>/dev/null || true)
+    if pid_is "$spid" bash "_supervise $k "; then
+      local t0=$SECONDS
+      kill -TERM "$spid" 2>/dev/null || true
+      if wait_gone "$spid" "$STOP_TIMEOUT"; then
+        (( SECONDS - t0 < 20 )) || log "h$k: clean shutdown took $((SECONDS - t0))s"
+      else
+        log "h$k: supervisor $spid still running after ${STOP_TIMEOUT}s, killing it"
+        kill -KILL "$spid" 2>/dev/null || true
+        wait_gone "$spid" 10 || log "h$k: supervisor $spid survived KILL"
+      fi
+    fi
+    rm -f "$dir/supervise.pid"
+  fi
+
   if [ -f "$dir/nspawn.pid" ]; then
     pid=$(cat "$dir/nspawn.pid" 2>/dev/null || true)
     if pid_is "$pid" systemd-nspawn "-M h$k"; then
@@ -472,6 +500,10 @@ down_one() {
     mkdir -p "$STATE/logs"
     cp -f "$dir/console.log" "$STATE/logs/h$k.console.log" 2>/dev/null || true
   fi
+  if [ -f "$dir/supervise.log" ]; then
+    mkdir -p "$STATE/logs"
+    cp -f "$dir/supervise.log" "$STATE/logs/h$k.supervise.log" 2>/dev/null || true
+  fi
 
   # --one-file-system: never descend into a mount that somehow survived (e.g. into the base).
   [ -e "$dir" ] && rm -rf --one-file-system "$dir"
@@ -495,8 +527,75 @@ container_init_pid() {
   return 1
 }
 
+# attach_network K NSPAWN_PID: once nspawn's container has its init and veth, address both ends
+# and record the init's pid (init.pid, written last: `up` waits for it). Fails if that does not
+# happen within 10 s or a step fails (errexit is off in a function called from a condition).
+attach_network() {
+  local k=$1 pid=$2 ipid= i ip dir
+  ip=$(host_ip "$k")
+  dir=$(host_dir "$k")
+  for ((i = 0; i < 100; i++)); do
+    [ -d "/proc/$pid" ] || break
+    # host0 is moved into the container's namespace only after its init exists.
+    if ip link show "ve-h$k" >/dev/null 2>&1 && ipid=$(container_init_pid "$pid") &&
+       nsenter -t "$ipid" -n ip link show host0 >/dev/null 2>&1; then
+      break
+    fi
+    ipid=
+    sleep 0.1
+  done
+  pid_is "$pid" systemd-nspawn && [ -n "$ipid" ] || return 1
+  ip addr add "10.231.$k.1/24" dev "ve-h$k" &&
+    ip link set "ve-h$k" up &&
+    nsenter -t "$ipid" -n ip addr add "$ip/24" dev host0 &&
+    nsenter -t "$ipid" -n ip link set host0 up &&
+    nsenter -t "$ipid" -n ip link set lo up &&
+    nsenter -t "$ipid" -n ip route add default via "10.231.$k.1" &&
+    echo "$ipid" >"$dir/init.pid"
+}
+
+# supervise K (as `testhosts.sh _supervise K`, from `up`): runs hK's systemd-nspawn, records its
+# pid (nspawn.pid) and attaches its network; when the container's systemd reboots, nspawn exits
+# with 133 (what systemd-nspawn@.service restarts on) and the same root is booted again. On TERM
+# (from `down`) it stops the container and exits once nspawn has. Its log: supervise.log.
+supervise() {
+  local k=$1 dir root pid= rc stop=0 boots=0
+  dir=$(host_dir "$k")
+  root=$dir/root
+  trap 'stop=1; [ -z "$pid" ] || kill -TERM "$pid" 2>/dev/null || true' TERM
+  while :; do
+    systemd-nspawn -D "$root" -b --register=no --keep-unit --private-network \
+      --network-veth -M "h$k" </dev/null >>"$dir/console.log" 2>&1 &
+    pid=$!
+    echo "$pid" >"$dir/nspawn.pid"
+    boots=$((boots + 1))
+    if [ "$stop" = 1 ]; then
+      kill -TERM "$pid" 2>/dev/null || true
+    elif ! attach_network "$k" "$pid"; then
+      log "h$k: no container with a network (boot $boots); stopping it"
+      stop=1
+      kill -TERM "$pid" 2>/dev/null || true
+    fi
+    rc=0
+    while :; do
+      wait "$pid" && rc=0 || rc=$?
+      # A trapped TERM interrupts `wait` while nspawn still runs (unreaped, it still exists).
+      kill -0 "$pid" 2>/dev/null || break
+    done
+    if [ "$stop" = 1 ] || [ "$rc" != 133 ]; then
+      log "h$k: systemd-nspawn exited with $rc"
+      break
+    fi
+    log "h$k: the container rebooted; booting it again (boot $((boots + 1)))"
+    rm -f "$dir/init.pid"
+    # Its veth goes with the container; never let a late one block the next boot's.
+    ip link delete "ve-h$k" 2>/dev/null || true
+  done
+  [ "$stop" = 1 ] || [ "$rc" = 0 ]
+}
+
 up_one() {
-  local k=$1 mirror=$2 mhost mport dir root pid ipid i ip
+  local k=$1 mirror=$2 mhost mport dir root pid i ip
   mhost=$(mirror_host "$mirror")
   mport=$(mirror_port "$mirror")
   dir=$(host_dir "$k")
@@ -512,38 +611,26 @@ up_one() {
   printf '127.0.0.1 localhost h%s\n::1 localhost ip6-localhost ip6-loopback\n10.231.%s.1 %s\n' \
     "$k" "$k" "$mhost" >"$root/etc/hosts"
 
+  # The supervisor boots the container (and again after each reboot) and attaches its network.
   # Own session (setsid) so the shell that ran us, and its signals, do not reach the container.
   # A background job of a non-interactive shell is not a process-group leader, so setsid execs
-  # in place and $! is nspawn itself (checked below).
-  setsid systemd-nspawn -D "$root" -b --register=no --keep-unit --private-network \
-    --network-veth -M "h$k" </dev/null >"$dir/console.log" 2>&1 &
+  # in place and $! is the supervisor itself (checked by `down` before it signals it).
+  : >"$dir/console.log"
+  setsid bash "$SELF" _supervise "$k" </dev/null >"$dir/supervise.log" 2>&1 &
   pid=$!
-  echo "$pid" >"$dir/nspawn.pid"
+  echo "$pid" >"$dir/supervise.pid"
 
-  # Wait for the veth and the container's init (their network namespace) to exist.
-  for ((i = 0; i < 100; i++)); do
-    [ -d "/proc/$pid" ] || break
-    # host0 is moved into the container's namespace only after its init exists.
-    if ip link show "ve-h$k" >/dev/null 2>&1 && ipid=$(container_init_pid "$pid") &&
-       nsenter -t "$ipid" -n ip link show host0 >/dev/null 2>&1; then
-      break
-    fi
-    ipid=
+  # The network is attached once init.pid is written.
+  for ((i = 0; i < 150; i++)); do
+    [ -d "/proc/$pid" ] && [ ! -s "$dir/init.pid" ] || break
     sleep 0.1
   done
-  if ! pid_is "$pid" systemd-nspawn || [ -z "${ipid:-}" ]; then
-    log "h$k: systemd-nspawn did not start a container with a network; console log tail:"
+  if ! [ -s "$dir/init.pid" ] || ! [ -d "/proc/$pid" ]; then
+    log "h$k: systemd-nspawn did not start a container with a network; logs' tails:"
+    tail -n 5 "$dir/supervise.log" >&2 || true
     tail -n 20 "$dir/console.log" >&2 || true
     return 1
   fi
-  echo "$ipid" >"$dir/init.pid"
-
-  ip addr add "10.231.$k.1/24" dev "ve-h$k"
-  ip link set "ve-h$k" up
-  nsenter -t "$ipid" -n ip addr add "$ip/24" dev host0
-  nsenter -t "$ipid" -n ip link set host0 up
-  nsenter -t "$ipid" -n ip link set lo up
-  nsenter -t "$ipid" -n ip route add default via "10.231.$k.1"
 
   # The mirror forward: only the mirror's host and port, only on this host's link.
   setsid socat "TCP-LISTEN:$mport,bind=10.231.$k.1,fork,reuseaddr" "TCP:$mhost:$mport" \
@@ -555,7 +642,8 @@ up_one() {
   local deadline=$((SECONDS + BOOT_TIMEOUT))
   while ((SECONDS < deadline)); do
     if ! [ -d "/proc/$pid" ]; then
-      log "h$k: systemd-nspawn exited during boot; console log tail:"
+      log "h$k: systemd-nspawn exited during boot; logs' tails:"
+      tail -n 5 "$dir/supervise.log" >&2 || true
       tail -n 20 "$dir/console.log" >&2 || true
       return 1
     fi
@@ -685,6 +773,7 @@ main() {
     ssh) [ $# -ge 1 ] || usage; check_index "$1"; local k=$1; shift
       exec ssh "${SSH_OPTS[@]/ConnectTimeout=1/ConnectTimeout=5}" "root@$(host_ip "$k")" "$@" ;;
     status) cmd_status ;;
+    _supervise) [ $# -eq 1 ] || usage; check_index "$1"; need_root; supervise "$1" ;;
     -h|--help|help) usage ;;
     *) usage ;;
   esac
