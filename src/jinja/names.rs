@@ -148,6 +148,94 @@ pub(crate) fn fact_reads(text: &str, bare: bool) -> Vec<(usize, String, bool)> {
     out
 }
 
+/// What an expression does with a variable at one place it names it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Use {
+    /// Reads one of its fields (`r.stdout`, `r['rc']`, also `r.stdout.split()`): the field's
+    /// byte offset in the text, its name, and whether the read is guarded (`is defined`,
+    /// `| default`).
+    Field(usize, String, bool),
+    /// Puts it whole to a test (`r is changed`, `r is not ansible.builtin.failed`): the test.
+    Test(String),
+    /// Anything else: it is read whole (printed, filtered, a method called on it ...).
+    Whole,
+}
+
+/// What a template (or a bare expression) does with the variable `root`, at each place it
+/// names it (a name after a `.`, or inside a string, is not it).
+pub(crate) fn uses_of(text: &str, bare: bool, root: &str) -> Vec<Use> {
+    let mut out = Vec::new();
+    for (start, expr) in expressions(text, bare) {
+        let b = expr.as_bytes();
+        for at in ident_offsets(expr, root) {
+            let i = skip_ws(b, at + root.len());
+            let guarded = guarded_from(expr, at + root.len());
+            let field = match b.get(i) {
+                Some(b'.') => {
+                    let s = skip_ws(b, i + 1);
+                    let e = ident_end(b, s);
+                    // A method of the mapping (`r.get('rc')`) reads it whole.
+                    (e > s && b.get(skip_ws(b, e)) != Some(&b'(')).then_some((s, &expr[s..e]))
+                }
+                Some(b'[') => {
+                    let s = skip_ws(b, i + 1);
+                    let q = b.get(s).copied();
+                    let e = match q {
+                        Some(b'\'' | b'"') => skip_string(b, s),
+                        _ => s,
+                    };
+                    let closed = e >= s + 2
+                        && b.get(e - 1).copied() == q
+                        && b.get(skip_ws(b, e)) == Some(&b']');
+                    closed.then(|| (s + 1, &expr[s + 1..e - 1]))
+                }
+                _ => None,
+            };
+            out.push(match field {
+                Some((off, name)) => Use::Field(start + off, name.to_string(), guarded),
+                None => match test_at(expr, i) {
+                    Some(t) => Use::Test(t),
+                    None => Use::Whole,
+                },
+            });
+        }
+    }
+    out
+}
+
+/// The end of the identifier that starts at byte `s` of `b` (`s` itself if none does).
+fn ident_end(b: &[u8], s: usize) -> usize {
+    let mut e = s;
+    while e < b.len() && is_ident(b[e]) {
+        e += 1;
+    }
+    e
+}
+
+/// The test of an `is [not] TEST` at byte `i` of `expr` (its last name: `changed` of
+/// `ansible.builtin.changed`), if there is one.
+fn test_at(expr: &str, i: usize) -> Option<String> {
+    let b = expr.as_bytes();
+    let word = |s: usize| {
+        let s = skip_ws(b, s);
+        (s, ident_end(b, s))
+    };
+    let (s, e) = word(i);
+    if &expr[s..e] != "is" || e == b.len() || !b[e].is_ascii_whitespace() {
+        return None;
+    }
+    let (mut s, mut e) = word(e);
+    if &expr[s..e] == "not" {
+        (s, e) = word(e);
+    }
+    let mut name = &expr[s..e];
+    while b.get(e) == Some(&b'.') {
+        (s, e) = (e + 1, ident_end(b, e + 1));
+        name = &expr[s..e];
+    }
+    (!name.is_empty()).then(|| name.to_string())
+}
+
 /// The expressions of a template (inside `{{ }}` and `{% %}`) with their byte offsets; a bare
 /// expression is one.
 fn expressions(text: &str, bare: bool) -> Vec<(usize, &str)> {
@@ -252,7 +340,49 @@ pub(super) fn first_undefined_name(text: &str, vars: &Arc<Vars>) -> Option<Strin
 
 #[cfg(test)]
 mod tests {
-    use super::fact_reads;
+    use super::{Use, fact_reads, uses_of};
+
+    #[test]
+    fn uses_of_a_variable_field_by_field() {
+        let f = |o: usize, n: &str, g: bool| Use::Field(o, n.to_string(), g);
+        let t = |n: &str| Use::Test(n.to_string());
+        // (text, bare) → its uses of `r`
+        let table: Vec<(&str, bool, Vec<Use>)> = vec![
+            ("r.stdout == 'x'", true, vec![f(2, "stdout", false)]),
+            (
+                "r['rc'] != 0 and r.x.y",
+                true,
+                vec![f(3, "rc", false), f(19, "x", false)],
+            ),
+            ("r is changed", true, vec![t("changed")]),
+            ("r is not ansible.builtin.failed", true, vec![t("failed")]),
+            (
+                "r.stdout.split() | length",
+                true,
+                vec![f(2, "stdout", false)],
+            ),
+            ("r.stdot is defined", true, vec![f(2, "stdot", true)]),
+            (
+                "r.get('rc') or r[0] or r | default({}) or r",
+                true,
+                vec![Use::Whole; 4],
+            ),
+            ("'r.stdout' in x.r and rr", true, vec![]),
+            (
+                "a {{ r.stdout_lines }} r.rc",
+                false,
+                vec![f(7, "stdout_lines", false)],
+            ),
+            (
+                "{% for l in r.stdout_lines %}{{ l }}{% endfor %}",
+                false,
+                vec![f(14, "stdout_lines", false)],
+            ),
+        ];
+        for (text, bare, want) in table {
+            assert_eq!(uses_of(text, bare, "r"), want, "{text}");
+        }
+    }
 
     #[test]
     fn facts_read_by_name_with_their_offsets_and_guards() {

@@ -47,6 +47,7 @@ mod mark;
 pub(crate) mod reboot;
 pub(crate) mod registry;
 pub(crate) mod replace;
+pub(crate) mod returns;
 pub(crate) mod safe_batch;
 pub(crate) mod safe_write;
 pub(crate) mod script;
