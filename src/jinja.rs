@@ -24,7 +24,7 @@ use minijinja::value::Value;
 use minijinja::{Environment, ErrorKind, UndefinedBehavior};
 pub use names::undeclared_variables;
 use names::{KEYWORDS, all_uses_guarded, find_ident, first_undefined_name};
-pub(crate) use names::{Use, fact_reads, uses_of};
+pub(crate) use names::{Use, entry_reads, fact_reads, uses_of};
 use serde_json::Map;
 use std::cell::RefCell;
 use std::collections::HashMap;

@@ -2,7 +2,7 @@
 //! (`ansible_connection=local`): judged exactly where the plan knows the value (a `stat`, a
 //! `check_mode: false` command, whether a task runs), `may-change` where only applying tells
 //! (never skipped or ok on a stand-in), an error for a field the module's result never holds,
-//! also across plays.
+//! also across plays; and `hostvars[h].groups`.
 
 mod support;
 
@@ -155,6 +155,25 @@ fn a_field_the_modules_result_never_holds_fails_the_plan() {
     let a = run(dir.path(), "apply", &[]);
     assert_eq!(a.code, 2, "{}", a.stdout);
     assert_eq!(status(&a, "typo"), "failed");
+}
+
+#[test]
+fn another_hosts_entry_in_hostvars_has_groups() {
+    let dir = project(&[
+        (
+            "local.ini",
+            "[front]\na ansible_connection=local\n[back]\nb ansible_connection=local\n",
+        ),
+        (
+            "site.yml",
+            "- hosts: a\n  gather_facts: false\n  tasks:\n    - name: groups\n      debug: {msg: \"{{ hostvars['b'].groups['back'] }} {{ hostvars['b'].groups.all | length }} {{ hostvars['b'].group_names }}\"}\n",
+        ),
+    ]);
+    for cmd in ["plan", "apply"] {
+        let r = run(dir.path(), cmd, &[]);
+        ok(&r);
+        assert_eq!(r.task_msg("a", "groups"), "['b'] 2 ['back']", "{cmd}");
+    }
 }
 
 #[test]
