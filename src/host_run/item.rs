@@ -37,8 +37,9 @@ impl<'a> HostRun<'a> {
             Err(e) => return Ok(Some(self.dry.unknown_result(task, &e))),
         }
         // So are its arguments (`content: "{{ r.stdout | default('') }}"`).
+        let is_expression = |k: &str| crate::modules::registry::is_expression(&task.module, k);
         let args: Vec<_> = (task.args.map.iter())
-            .map(|(k, v)| (v, task.args.loc_of(k), false))
+            .map(|(k, v)| (v, task.args.loc_of(k), is_expression(k)))
             .collect();
         if self.check()
             && let Some(o) = self.dry.unknown_in(task, &args, &expand)
@@ -90,12 +91,6 @@ impl<'a> HostRun<'a> {
             Action::Fail(m) => return Ok(Some(Outcome::new(Status::Failed, m.clone()))),
             Action::Assert(a) => {
                 use crate::modules::assert::Verdict;
-                let that: Vec<_> = a.that.iter().map(|c| (c, &a.loc, true)).collect();
-                if self.check()
-                    && let Some(o) = self.dry.unknown_in(task, &that, &expand)
-                {
-                    return Ok(Some(o));
-                }
                 return Ok(Some(match a.judge(vars) {
                     Ok(Verdict::Passed(m)) => Outcome::new(Status::Ok, m),
                     Ok(Verdict::Failed(m, that)) => {

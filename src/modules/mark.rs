@@ -24,4 +24,7 @@ pub(crate) enum Mark {
     /// The fields its registered result may hold (see `returns.rs`): a plan calls a read of
     /// any other a typo.
     Returns(&'static [&'static str]),
+    /// These arguments are expressions, not templates (`assert`'s `that`, `debug`'s `var`):
+    /// a plan reads them as conditions.
+    Expressions(&'static [&'static str]),
 }

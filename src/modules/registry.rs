@@ -140,7 +140,7 @@ const MODULES: &[Spec] = &[
     },
     Spec {
         name: "debug", listed: &[], aliases: &[],
-        marks: &[Mark::PrintsOnly],
+        marks: &[Mark::PrintsOnly, Mark::Expressions(&["var"])],
         args: &["msg", "var", "verbosity"],
         required: &[],
         free_form: false, build: Action::debug,
@@ -154,7 +154,7 @@ const MODULES: &[Spec] = &[
     },
     Spec {
         name: "assert", listed: &[], aliases: &[],
-        marks: &[],
+        marks: &[Mark::Expressions(&["that"])],
         args: &["that", "msg", "fail_msg", "success_msg", "quiet"],
         required: &[(&["that"], "that")],
         free_form: false, build: Action::assert,
@@ -526,6 +526,13 @@ pub(crate) fn returns(module: &str) -> Option<&'static [&'static str]> {
     })
 }
 
+/// Whether the module's argument `arg` is an expression (`assert`'s `that`), not a template.
+pub(crate) fn is_expression(module: &str, arg: &str) -> bool {
+    marks(module)
+        .iter()
+        .any(|m| matches!(m, Mark::Expressions(args) if args.contains(&arg)))
+}
+
 /// Whether the module only prints.
 pub(crate) fn prints_only(module: &str) -> bool {
     marks(module).iter().any(|m| matches!(m, Mark::PrintsOnly))
@@ -635,6 +642,7 @@ mod tests {
         assert!(steers_play("meta") && !steers_play("debug"));
         assert!(sets_vars("include_vars") && !sets_vars("stat"));
         assert!(returns("shell").is_some_and(|f| f.contains(&"delta")) && returns("uri").is_none());
+        assert!(is_expression("assert", "that") && !is_expression("assert", "msg"));
         let file = std::sync::Arc::new(std::path::PathBuf::from("site.yml"));
         let args = Args {
             map: serde_json::json!({"x": 1, "cacheable": true})
