@@ -69,6 +69,9 @@ const READS: &str = r#"- hosts: all
       debug: {var: r.rc}
     - name: asserted
       assert: {that: [r.rc == 0]}
+    - name: exported
+      command: echo "$SAID"
+      environment: {SAID: "{{ r.stdout | default('') }}"}
 "#;
 
 #[test]
@@ -103,6 +106,7 @@ fn a_plan_judges_what_it_knows_and_says_may_change_for_what_only_apply_tells() {
         ("show", "skipped", depends("r.stdout")),
         ("show rc", "skipped", depends("r.rc")),
         ("asserted", "may-change", depends("r.rc")),
+        ("exported", "may-change", depends("r.stdout")),
     ];
     for (task, st, msg) in &want {
         assert_eq!(status(&p, task), *st, "{task}: {}", p.stdout);
@@ -127,7 +131,7 @@ fn a_plan_judges_what_it_knows_and_says_may_change_for_what_only_apply_tells() {
         applied,
         [
             "ok", "ok", "changed", "changed", "skipped", "changed", "skipped", "changed",
-            "changed", "skipped", "changed", "ok", "changed", "ok", "ok", "ok"
+            "changed", "skipped", "changed", "ok", "changed", "ok", "ok", "ok", "changed"
         ]
     );
     assert!(dir.path().join("line-x").exists());

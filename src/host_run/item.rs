@@ -36,11 +36,14 @@ impl<'a> HostRun<'a> {
             Ok(false) => return Ok(Some(Outcome::new(Status::Skipped, ""))),
             Err(e) => return Ok(Some(self.dry.unknown_result(task, &e))),
         }
-        // So are its arguments (`content: "{{ r.stdout | default('') }}"`).
+        // So are its arguments (`content: "{{ r.stdout | default('') }}"`) and its environment.
         let is_expression = |k: &str| crate::modules::registry::is_expression(&task.module, k);
-        let args: Vec<_> = (task.args.map.iter())
+        let mut args: Vec<_> = (task.args.map.iter())
             .map(|(k, v)| (v, task.args.loc_of(k), is_expression(k)))
             .collect();
+        for e in crate::task_env::templates(&task.environment) {
+            args.push((&e.value, &e.loc, false));
+        }
         if self.check()
             && let Some(o) = self.dry.unknown_in(task, &args, &expand)
         {
