@@ -225,3 +225,42 @@ fn what_a_play_left_unknown_or_unmade_stays_so_in_the_next() {
         ["changed", "ok", "changed"]
     );
 }
+
+#[test]
+fn what_a_task_that_may_change_may_write_is_not_read_as_it_is_now() {
+    let dir = project(&[(
+        "site.yml",
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: version
+      command: echo 7
+      register: v
+      changed_when: false
+    - name: write
+      copy: {content: "{{ v.stdout }}", dest: "@DIR@/said"}
+    - name: look at it
+      stat: {path: "@DIR@/said"}
+    - name: look elsewhere
+      stat: {path: "@DIR@/site.yml"}
+"#,
+    )]);
+    let p = run(dir.path(), "plan", &[]);
+    ok(&p);
+    assert_eq!(
+        ["version", "write", "look at it", "look elsewhere"].map(|t| status(&p, t)),
+        ["skipped", "may-change", "may-change", "ok"],
+        "{}",
+        p.stdout
+    );
+    assert_eq!(
+        p.task_msg("here", "write"),
+        "depends on `v.stdout`, known only when applied"
+    );
+    let a = run(dir.path(), "apply", &[]);
+    ok(&a);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("said")).unwrap(),
+        "7"
+    );
+}

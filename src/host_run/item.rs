@@ -154,7 +154,23 @@ impl<'a> HostRun<'a> {
         if o.status != Status::MayChange || prints_only(m) || sets_vars(m) || steers_play(m) {
             return;
         }
-        let writes = match inst.action(vars, self.r.playbook_dir) {
+        let task = inst.task;
+        let dir = self.r.playbook_dir;
+        // An argument only applying tells stands as empty text, to learn where it writes
+        // (`dest: "/etc/{{ r.stdout }}"` under /etc/); one it cannot do without, anywhere.
+        let action = inst.action(vars, dir).or_else(|_| {
+            let stand_in = (task.args.map.iter())
+                .map(|(k, v)| {
+                    let r = vars.render_value(v, task.args.loc_of(k));
+                    (
+                        k.clone(),
+                        r.unwrap_or_else(|_| Value::String(String::new())),
+                    )
+                })
+                .collect();
+            inst.build(stand_in, vars, dir)
+        });
+        let writes = match action {
             Ok(a) if a.module().is_none() => return,
             Ok(a) if !a.reads().is_empty() => a.reads(),
             _ => vec![crate::modules::Resource::All],
