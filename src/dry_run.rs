@@ -104,11 +104,13 @@ impl DryRun {
         let Some(Unknown::Value(what)) = first else {
             return None;
         };
-        if known
-            .iter()
-            .any(|c| vars.condition(&c.value, &c.loc).ok() == Some(false))
-        {
-            return Some(Outcome::new(Status::Skipped, ""));
+        for c in known {
+            match vars.condition(&c.value, &c.loc) {
+                Ok(true) => {}
+                Ok(false) => return Some(Outcome::new(Status::Skipped, "")),
+                // Wrong whatever the unknown value: said as it would be without it.
+                Err(e) => return Some(self.unknown_result(task, &e)),
+            }
         }
         Some(self.depends(task, &what))
     }
@@ -549,6 +551,13 @@ mod tests {
             (
                 "file: {path: /y}\nwhen: [x == 1, r.rc != 0]\n",
                 Some((MayChange, depends_rc)),
+            ),
+            (
+                "file: {path: /y}\nwhen: [r.rc != 0, nope == 1]\n",
+                Some((
+                    Failed,
+                    "t.yml:2:19: cannot evaluate condition `nope == 1`: undefined variable `nope` (define it, or write `nope is defined and …`)",
+                )),
             ),
             (
                 "debug: {msg: hi}\nwhen: r.rc == 0\n",
