@@ -99,17 +99,6 @@ impl Error {
         }
     }
 
-    /// The root name of the undefined variable this error is about (`r` of `r.stat.exists`).
-    pub(crate) fn undefined_root(&self) -> Option<&str> {
-        match self {
-            Error::Input {
-                cause: Some(Cause::Undefined(name)),
-                ..
-            } => root(name),
-            _ => None,
-        }
-    }
-
     /// The root name of the undefined variable this error is about, alone or wrapped in a
     /// message that says more.
     pub(crate) fn undefined_within(&self) -> Option<&str> {

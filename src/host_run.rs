@@ -13,6 +13,7 @@ use crate::fact_cache::FactCache;
 use crate::host_vars::host_vars_full;
 use crate::inventory::Host;
 use crate::item_batch::ItemBatch;
+use crate::modules::Resource;
 use crate::notify::Notifications;
 use crate::options::Options;
 use crate::outcome::{HostStatus, Outcome, Status};
@@ -167,7 +168,7 @@ impl<'a> HostRun<'a> {
             gathered: None,
             facts_error: None,
             notes: Notifications::default(),
-            dry: DryRun::default(),
+            dry: crate::dry_run::carried(&host.name),
             stop_msg: String::new(),
             quiet: false,
             ended: false,
@@ -175,6 +176,7 @@ impl<'a> HostRun<'a> {
             pos: 0,
         };
         let result = hr.run_play();
+        crate::dry_run::keep(&host.name, std::mem::take(&mut hr.dry));
         hr.t.close();
         for t in hr.delegates.values_mut() {
             t.close();
@@ -409,6 +411,7 @@ impl<'a> HostRun<'a> {
         }
         let start = Instant::now();
         self.notes.next_task();
+        self.dry.next_task();
         self.quiet = task.no_log;
         let _ = self.tx.send(Event::TaskStart {
             host: self.host.name.clone(),
@@ -428,6 +431,19 @@ impl<'a> HostRun<'a> {
         }
         let deferred = self.deferred.clone();
         let inst = TaskInstance::new(task, &m, &deferred).with_over(&over);
+        // A plan does not loop over a result known only when applied (`r.stdout_lines`) as
+        // over no items: the task may change.
+        if self.check()
+            && let Some(l) = &task.loop_items
+            && let Some(o) =
+                self.dry
+                    .unknown_in(task, &[(&l.value, &l.loc, false)], &[&deferred, &task.vars])
+        {
+            if o.status == Status::MayChange {
+                self.dry.simulate(vec![Resource::All]);
+            }
+            return Ok(self.finish(task, handler, by, vec![o], false, start));
+        }
         let items = match inst.items(&inst.vars()) {
             Ok(items) => items,
             Err(e) => {

@@ -30,13 +30,25 @@ struct Entry {
 
 static HOSTVARS: RwLock<BTreeMap<String, Entry>> = RwLock::new(BTreeMap::new());
 
+/// `groups`, which every host's entry shows (Ansible's `hostvars[h].groups`): kept once, not
+/// copied into each entry.
+static GROUPS: RwLock<Option<Value>> = RwLock::new(None);
+
 /// The run's hosts, each with its inventory variables and (over everything) its magic
-/// variables and `-e`; replaces what a previous run left.
-pub(crate) fn install(hosts: BTreeMap<String, (Vars, Vars)>) {
+/// variables and `-e`, and the run's `groups`; replaces what a previous run left.
+pub(crate) fn install(hosts: BTreeMap<String, (Vars, Vars)>, groups: Value) {
     if let Ok(mut t) = HOSTVARS.write() {
         t.clear();
     }
+    if let Ok(mut g) = GROUPS.write() {
+        *g = Some(groups);
+    }
     add(hosts);
+}
+
+/// The run's `groups`, as every host's entry shows it.
+pub(crate) fn groups() -> Option<Value> {
+    GROUPS.read().ok()?.clone()
 }
 
 /// Hosts join the run's (tests share the one table: they add their own hosts).
@@ -140,6 +152,19 @@ pub(crate) fn get(host: &str) -> Option<(Vars, BTreeSet<String>)> {
         }
     }
     Some((m, templated))
+}
+
+/// Every name some host's entry holds now.
+pub(crate) fn keys() -> BTreeSet<String> {
+    HOSTVARS
+        .read()
+        .map(|t| {
+            t.values()
+                .flat_map(|e| [&e.inventory, &e.facts, &e.included, &e.registered, &e.top])
+                .flat_map(|level| level.keys().cloned())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The run's hosts, in name order.

@@ -43,6 +43,7 @@ mod modules;
 mod notify;
 mod options;
 mod outcome;
+mod partial_result;
 mod paths;
 mod play;
 mod playbook;

@@ -106,8 +106,8 @@ fn groups(inv: &Inventory) -> Value {
 }
 
 /// Each host's first entry in `hostvars`: its inventory variables, and over them its magic
-/// variables (its own, `ansible_version`, the inventory's paths; not `groups`, which would
-/// be a copy of the inventory per host) and `-e`.
+/// variables (its own, `ansible_version`, the inventory's paths; `groups`, kept once for all
+/// of them) and `-e`.
 pub(crate) fn install_hostvars(inv: &Inventory, extra: &Map<String, Value>) {
     let mut run = inventory_paths(inv);
     run.insert("ansible_version".into(), ansible_version());
@@ -121,7 +121,7 @@ pub(crate) fn install_hostvars(inv: &Inventory, extra: &Map<String, Value>) {
             (h.name.clone(), (h.vars.clone(), top))
         })
         .collect();
-    crate::hostvars::install(table);
+    crate::hostvars::install(table, groups(inv));
 }
 
 /// The magic variables of one host.

@@ -2,7 +2,7 @@
 //! template's syntax, filters and tests, conditions, loops, module arguments and local files,
 //! each task rendered and built for every host and loop item as the host would.
 
-use crate::error::{Cause, Error, Result, suggest};
+use crate::error::{Cause, Error, Result};
 use crate::host_vars::{host_vars_full, placeholder_result, split_unresolved, var_error, var_loc};
 use crate::runner::Runner;
 use crate::task_instance::{LoopError, TaskInstance};
@@ -10,6 +10,10 @@ use crate::template::Vars;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 use std::path::Path;
+
+mod fact_names;
+
+use fact_names::{cacheable, entry_reads, fact_hint, fact_reads, host_defines};
 
 /// Everything that can be wrong without a host: host patterns, connection settings,
 /// templates, `when` expressions, loops, module arguments, local files.
@@ -47,6 +51,22 @@ pub(crate) fn validate(r: &Runner) -> Result<()> {
                 )
             })
             .collect();
+    // Names some host's entry in `hostvars` holds: its variables now, and what the playbook
+    // registers or sets (`set_fact`, `include_vars`).
+    let mut in_entries = crate::hostvars::keys();
+    for t in
+        r.pb.plays
+            .iter()
+            .flat_map(|p| p.tasks.iter().chain(&p.handlers))
+    {
+        in_entries.extend(t.register.clone());
+        in_entries.extend(crate::modules::registry::defined_vars(
+            &t.module,
+            &t.args,
+            &r.pb.dir,
+            t.role_dir.as_deref(),
+        ));
+    }
     for play in &r.pb.plays {
         let hosts = match r.selected(play) {
             Ok(h) => h,
@@ -114,6 +134,14 @@ pub(crate) fn validate(r: &Runner) -> Result<()> {
             }
         }
         let magic = crate::magic::play_magic(r.inv, r.opts, &hosts, &hosts);
+        // What another host's entry in `hostvars` may hold.
+        let mut defined = in_entries.clone();
+        defined.extend(magic.keys().cloned());
+        for t in play.tasks.iter().chain(&play.handlers) {
+            if let Err(e) = entry_reads(t, &cached, &defined) {
+                push(e, &mut errors);
+            }
+        }
         for host in hosts {
             let (mut base, unresolved) = host_vars_full(
                 host,
@@ -434,126 +462,6 @@ fn unguarded((stage, e): (Stage, Error)) -> Result<()> {
         Stage::Build if e.undefined_within().is_none() && !e.is_missing_file() => Err(e),
         _ => Ok(()),
     }
-}
-
-/// A name the host defines when its facts are known: `ansible_facts`, an injected `ansible_*`
-/// fact that plumb gathers or a module returns (or a cacheable `set_fact` in `cached` adds),
-/// or a connection variable. Any other `ansible_*` name is undefined, as on the host.
-fn host_defines(name: &str, cached: &BTreeSet<String>) -> bool {
-    name == "ansible_facts"
-        || name.strip_prefix("ansible_").is_some_and(|bare| {
-            crate::facts::is_fact(bare)
-                || cached.contains(bare)
-                || crate::facts::is_connection(name)
-        })
-}
-
-/// Whether a `set_fact`'s `cacheable` is on (as written: a template counts as on).
-fn cacheable(args: &Map<String, Value>) -> bool {
-    match args.get("cacheable") {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) => {
-            crate::template::has_template(s)
-                || matches!(s.to_lowercase().as_str(), "yes" | "true" | "on" | "1")
-        }
-        _ => false,
-    }
-}
-
-/// A hint for an undefined `ansible_*` name: the fact or connection variable it may be a
-/// typo of, or that plumb does not gather it.
-fn fact_hint(e: Error, base: &Map<String, Value>, cached: &BTreeSet<String>) -> Error {
-    let Some(root) = e.undefined_within().map(str::to_string) else {
-        return e;
-    };
-    let Some(bare) = root.strip_prefix("ansible_").filter(|b| *b != "facts") else {
-        return e;
-    };
-    if crate::magic::NOT_SET.contains(&root.as_str()) {
-        return e.with_hint(format!("plumb does not set the magic variable `{root}`"));
-    }
-    if crate::facts::not_gathered(bare) {
-        return e.with_hint(format!(
-            "plumb does not gather the fact `{bare}` (it needs Python or a command on the host)"
-        ));
-    }
-    let known: Vec<String> = crate::facts::all_injected()
-        .chain(cached.iter().map(|c| format!("ansible_{c}")))
-        .chain(base.keys().filter(|k| k.starts_with("ansible_")).cloned())
-        .collect();
-    match suggest(&root, known.iter().map(String::as_str)) {
-        Some(s) => e.with_hint(format!("did you mean `{s}`?")),
-        None => e,
-    }
-}
-
-/// Every read of a fact by name (`ansible_facts.os_family`, `ansible_facts['os_family']`) in
-/// the task's templates and conditions must name a fact a host may have (or that a cacheable
-/// `set_fact` in `cached` adds), unless guarded (`is defined`, `| default`).
-fn fact_reads(task: &crate::task::Task, cached: &BTreeSet<String>) -> Result<()> {
-    let check = |text: &str, loc: &crate::location::Location, bare: bool| -> Result<()> {
-        for (off, name, guarded) in crate::jinja::fact_reads(text, bare) {
-            if guarded || crate::facts::is_fact(&name) || cached.contains(&name) {
-                continue;
-            }
-            let full = format!("ansible_facts.{name}");
-            let err = Error::undefined_variable(loc.offset_in(text, off), &full);
-            let mut known: Vec<&str> = crate::facts::known().collect();
-            known.extend(cached.iter().map(String::as_str));
-            return Err(if crate::facts::not_gathered(&name) {
-                err.with_hint(format!(
-                    "plumb does not gather the fact `{name}` (it needs Python or a command on the host)"
-                ))
-            } else {
-                match suggest(&name, known) {
-                    Some(s) => err.with_hint(format!("did you mean `ansible_facts.{s}`?")),
-                    None => err,
-                }
-            });
-        }
-        Ok(())
-    };
-    fn strings<'v>(v: &'v Value, out: &mut Vec<&'v str>) {
-        match v {
-            Value::String(s) => out.push(s),
-            Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
-            Value::Object(o) => o.values().for_each(|x| strings(x, out)),
-            _ => {}
-        }
-    }
-    let mut templates: Vec<(&Value, &crate::location::Location)> = Vec::new();
-    for (k, v) in &task.args.map {
-        templates.push((v, task.args.loc_of(k)));
-    }
-    if let Some(l) = &task.loop_items {
-        templates.push((&l.value, &l.loc));
-    }
-    for v in crate::task_env::templates(&task.environment) {
-        templates.push((&v.value, &v.loc));
-    }
-    for (k, v) in &task.vars {
-        templates.push((v, task.var_locs.get(k).unwrap_or(&task.loc)));
-    }
-    for (v, loc) in templates {
-        let mut texts = Vec::new();
-        strings(v, &mut texts);
-        for t in texts {
-            check(t, loc, false)?;
-        }
-    }
-    let conditions = task.when.iter().chain(
-        [&task.changed_when, &task.failed_when, &task.until]
-            .into_iter()
-            .flatten(),
-    );
-    for c in conditions {
-        let mut texts = Vec::new();
-        strings(&c.value, &mut texts);
-        for t in texts {
-            check(t, &c.loc, true)?;
-        }
-    }
-    Ok(())
 }
 
 /// Whether `name` is defined neither for the play nor by the task's own `vars`.

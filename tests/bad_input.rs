@@ -251,6 +251,8 @@ cases! {
     fact_typo_in_ansible_facts: Test::new(),
     fact_not_gathered: Test::new(),
     fact_typo_in_template: Test::new(),
+    // Also read from a host's entry in `hostvars`, before that host has run.
+    fact_typo_through_hostvars: Test::new(),
 
     // Rollout and host selection.
     serial_bad: Test::new(),

@@ -102,6 +102,16 @@ impl<'a> HostRun<'a> {
             seen.insert(r.clone(), value.clone());
             crate::hostvars::register(&self.host.name, &seen);
         }
+        if self.check() {
+            // What the plan knows of what it registered and set, for the tasks after it.
+            let sets = crate::modules::registry::defined_vars(
+                &task.module,
+                &task.args,
+                self.r.playbook_dir,
+                task.role_dir.as_deref(),
+            );
+            self.dry.finish(task, sets, status, looped);
+        }
         let notified = crate::notify::handlers_of(&self.play.handlers, task);
         self.notes.notify(&task.display_name(), status, notified);
         // A failure that a block's rescue handles is said so on the task's line.

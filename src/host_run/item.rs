@@ -21,17 +21,34 @@ impl<'a> HostRun<'a> {
         batch: &mut ItemBatch,
     ) -> std::result::Result<Option<Outcome>, TransportError> {
         let task = inst.task;
-        // A plan cannot say whether an end it cannot judge ends the play: it says so.
+        // A plan judges a `when` on what it knows; one that reads a result known only when
+        // applied (`r.stdout` of a command that runs then) is not judged on a stand-in: the
+        // task may change (a `meta: end_*` may end the play).
+        let expand = [&self.deferred, &task.vars];
         if self.check()
-            && crate::dry_run::end_meta(task).is_some()
-            && let Some(root) = self.dry.unknown_read(&task.when)
+            && let Some(o) = self.dry.unknown_when(task, vars, &expand)
         {
-            return Ok(Some(self.dry.depends(task, &root)));
+            self.may_write(inst, vars, &o);
+            return Ok(Some(o));
         }
         match inst.when(vars) {
             Ok(true) => {}
             Ok(false) => return Ok(Some(Outcome::new(Status::Skipped, ""))),
             Err(e) => return Ok(Some(self.dry.unknown_result(task, &e))),
+        }
+        // So are its arguments (`content: "{{ r.stdout | default('') }}"`) and its environment.
+        let is_expression = |k: &str| crate::modules::registry::is_expression(&task.module, k);
+        let mut args: Vec<_> = (task.args.map.iter())
+            .map(|(k, v)| (v, task.args.loc_of(k), is_expression(k)))
+            .collect();
+        for e in crate::task_env::templates(&task.environment) {
+            args.push((&e.value, &e.loc, false));
+        }
+        if self.check()
+            && let Some(o) = self.dry.unknown_in(task, &args, &expand)
+        {
+            self.may_write(inst, vars, &o);
+            return Ok(Some(o));
         }
         if let Some(why) = &task.unread {
             return Ok(Some(Outcome::new(Status::Failed, why.clone())));
@@ -129,6 +146,39 @@ impl<'a> HostRun<'a> {
             super::delegate::give_facts(&to, &af);
         }
         Ok(o)
+    }
+
+    /// In a plan, a task that may change because it reads what only applying tells: what it
+    /// may write (what its module looks at, else anything) counts as changed for the tasks
+    /// after it. The engine's own actions write nothing.
+    fn may_write(&mut self, inst: &TaskInstance, vars: &Vars, o: &Outcome) {
+        use crate::modules::registry::{prints_only, sets_vars, steers_play};
+        let m = &inst.task.module;
+        if o.status != Status::MayChange || prints_only(m) || sets_vars(m) || steers_play(m) {
+            return;
+        }
+        let task = inst.task;
+        let dir = self.r.playbook_dir;
+        // An argument only applying tells stands as empty text, to learn where it writes
+        // (`dest: "/etc/{{ r.stdout }}"` under /etc/); one it cannot do without, anywhere.
+        let action = inst.action(vars, dir).or_else(|_| {
+            let stand_in = (task.args.map.iter())
+                .map(|(k, v)| {
+                    let r = vars.render_value(v, task.args.loc_of(k));
+                    (
+                        k.clone(),
+                        r.unwrap_or_else(|_| Value::String(String::new())),
+                    )
+                })
+                .collect();
+            inst.build(stand_in, vars, dir)
+        });
+        let writes = match action {
+            Ok(a) if a.module().is_none() => return,
+            Ok(a) if !a.reads().is_empty() => a.reads(),
+            _ => vec![crate::modules::Resource::All],
+        };
+        self.dry.simulate(writes);
     }
 
     fn run_action(

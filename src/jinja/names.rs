@@ -148,6 +148,168 @@ pub(crate) fn fact_reads(text: &str, bare: bool) -> Vec<(usize, String, bool)> {
     out
 }
 
+/// What an expression does with a variable at one place it names it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Use {
+    /// Reads one of its fields (`r.stdout`, `r['rc']`, also `r.stdout.split()`): the field's
+    /// byte offset in the text, its name, and whether the read is guarded (`is defined`,
+    /// `| default`).
+    Field(usize, String, bool),
+    /// Puts it whole to a test (`r is changed`, `r is not ansible.builtin.failed`): the test.
+    Test(String),
+    /// Anything else: it is read whole (printed, filtered, a method called on it ...).
+    Whole,
+}
+
+/// What a template (or a bare expression) does with the variable `root`, at each place it
+/// names it (a name after a `.`, or inside a string, is not it).
+pub(crate) fn uses_of(text: &str, bare: bool, root: &str) -> Vec<Use> {
+    let mut out = Vec::new();
+    for (start, expr) in expressions(text, bare) {
+        let b = expr.as_bytes();
+        for at in ident_offsets(expr, root) {
+            let i = skip_ws(b, at + root.len());
+            let guarded = guarded_from(expr, at + root.len());
+            let field = match b.get(i) {
+                Some(b'.') => {
+                    let s = skip_ws(b, i + 1);
+                    let e = ident_end(b, s);
+                    // A method of the mapping (`r.get('rc')`) reads it whole.
+                    (e > s && b.get(skip_ws(b, e)) != Some(&b'(')).then_some((s, &expr[s..e]))
+                }
+                Some(b'[') => {
+                    let s = skip_ws(b, i + 1);
+                    let q = b.get(s).copied();
+                    let e = match q {
+                        Some(b'\'' | b'"') => skip_string(b, s),
+                        _ => s,
+                    };
+                    let closed = e >= s + 2
+                        && b.get(e - 1).copied() == q
+                        && b.get(skip_ws(b, e)) == Some(&b']');
+                    closed.then(|| (s + 1, &expr[s + 1..e - 1]))
+                }
+                _ => None,
+            };
+            out.push(match field {
+                Some((off, name)) => Use::Field(start + off, name.to_string(), guarded),
+                None => match test_at(expr, i) {
+                    Some(t) => Use::Test(t),
+                    None => Use::Whole,
+                },
+            });
+        }
+    }
+    out
+}
+
+/// A read of a name from a host's entry in `hostvars` (`hostvars[h].ansible_os_family`,
+/// `hostvars['db'].ansible_facts['os_family']`, `hostvars.db.x`).
+#[derive(Debug, PartialEq)]
+pub(crate) struct EntryRead {
+    /// The byte offset in the text of the name read (of the fact's, through `ansible_facts`).
+    pub(crate) off: usize,
+    /// The read as written, from `hostvars` to the name.
+    pub(crate) written: String,
+    /// The name read from the entry.
+    pub(crate) name: String,
+    /// The fact read by name through the entry's `ansible_facts`.
+    pub(crate) fact: Option<String>,
+    /// Whether the read is guarded (`is defined`, `| default`).
+    pub(crate) guarded: bool,
+}
+
+/// The names a template (or a bare expression) reads from hosts' entries in `hostvars`.
+pub(crate) fn entry_reads(text: &str, bare: bool) -> Vec<EntryRead> {
+    let mut out = Vec::new();
+    for (start, expr) in expressions(text, bare) {
+        let b = expr.as_bytes();
+        for at in ident_offsets(expr, "hostvars") {
+            let i = skip_ws(b, at + "hostvars".len());
+            // The host: `[expr]` or `.name`.
+            let host_end = match b.get(i) {
+                Some(b'[') => skip_bracket(b, i),
+                Some(b'.') => ident_end(b, skip_ws(b, i + 1)),
+                _ => continue,
+            };
+            let Some((off, end, name)) = attr_at(expr, host_end) else {
+                continue;
+            };
+            let (off, end, fact) = match (name == "ansible_facts", attr_at(expr, end)) {
+                (true, Some((o, e, f))) => (o, e, Some(f.to_string())),
+                _ => (off, end, None),
+            };
+            out.push(EntryRead {
+                off: start + off,
+                written: expr[at..end].to_string(),
+                name: name.to_string(),
+                fact,
+                guarded: guarded_from(expr, at + "hostvars".len()),
+            });
+        }
+    }
+    out
+}
+
+/// The attribute or constant item read at byte `i` of `expr` (`.name`, not a method call, or
+/// `['name']`): where its name starts, where the read ends, and the name.
+fn attr_at(expr: &str, i: usize) -> Option<(usize, usize, &str)> {
+    let b = expr.as_bytes();
+    let i = skip_ws(b, i);
+    match b.get(i) {
+        Some(b'.') => {
+            let s = skip_ws(b, i + 1);
+            let e = ident_end(b, s);
+            (e > s && b.get(skip_ws(b, e)) != Some(&b'(')).then_some((s, e, &expr[s..e]))
+        }
+        Some(b'[') => {
+            let s = skip_ws(b, i + 1);
+            let q = b.get(s).copied();
+            if !matches!(q, Some(b'\'' | b'"')) {
+                return None;
+            }
+            let e = skip_string(b, s);
+            let close = skip_ws(b, e);
+            (e >= s + 2 && b.get(e - 1).copied() == q && b.get(close) == Some(&b']'))
+                .then(|| (s + 1, close + 1, &expr[s + 1..e - 1]))
+        }
+        _ => None,
+    }
+}
+
+/// The end of the identifier that starts at byte `s` of `b` (`s` itself if none does).
+fn ident_end(b: &[u8], s: usize) -> usize {
+    let mut e = s;
+    while e < b.len() && is_ident(b[e]) {
+        e += 1;
+    }
+    e
+}
+
+/// The test of an `is [not] TEST` at byte `i` of `expr` (its last name: `changed` of
+/// `ansible.builtin.changed`), if there is one.
+fn test_at(expr: &str, i: usize) -> Option<String> {
+    let b = expr.as_bytes();
+    let word = |s: usize| {
+        let s = skip_ws(b, s);
+        (s, ident_end(b, s))
+    };
+    let (s, e) = word(i);
+    if &expr[s..e] != "is" || e == b.len() || !b[e].is_ascii_whitespace() {
+        return None;
+    }
+    let (mut s, mut e) = word(e);
+    if &expr[s..e] == "not" {
+        (s, e) = word(e);
+    }
+    let mut name = &expr[s..e];
+    while b.get(e) == Some(&b'.') {
+        (s, e) = (e + 1, ident_end(b, e + 1));
+        name = &expr[s..e];
+    }
+    (!name.is_empty()).then(|| name.to_string())
+}
+
 /// The expressions of a template (inside `{{ }}` and `{% %}`) with their byte offsets; a bare
 /// expression is one.
 fn expressions(text: &str, bare: bool) -> Vec<(usize, &str)> {
@@ -252,7 +414,81 @@ pub(super) fn first_undefined_name(text: &str, vars: &Arc<Vars>) -> Option<Strin
 
 #[cfg(test)]
 mod tests {
-    use super::fact_reads;
+    use super::{Use, entry_reads, fact_reads, uses_of};
+
+    #[test]
+    fn names_read_from_hosts_entries_in_hostvars() {
+        let t = "{{ hostvars['db'].ansible_distrbution }} {{ hostvars[h].ansible_facts['os'] | default(1) }} {{ hostvars.db.app }} {{ hostvars[h].get('x') }} {{ hostvars }}";
+        let reads = entry_reads(t, false);
+        let got: Vec<(usize, &str, &str, Option<&str>, bool)> = reads
+            .iter()
+            .map(|r| {
+                (
+                    r.off,
+                    &t[r.off..r.off + 2],
+                    r.name.as_str(),
+                    r.fact.as_deref(),
+                    r.guarded,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (18, "an", "ansible_distrbution", None, false),
+                (71, "os", "ansible_facts", Some("os"), true),
+                (107, "ap", "app", None, false),
+            ]
+        );
+        let r = &entry_reads(t, false)[1];
+        assert_eq!(r.written, "hostvars[h].ansible_facts['os']");
+        assert_eq!(
+            entry_reads("hostvars[inventory_hostname]['ansible_host']", true)[0].name,
+            "ansible_host"
+        );
+    }
+
+    #[test]
+    fn uses_of_a_variable_field_by_field() {
+        let f = |o: usize, n: &str, g: bool| Use::Field(o, n.to_string(), g);
+        let t = |n: &str| Use::Test(n.to_string());
+        // (text, bare) → its uses of `r`
+        let table: Vec<(&str, bool, Vec<Use>)> = vec![
+            ("r.stdout == 'x'", true, vec![f(2, "stdout", false)]),
+            (
+                "r['rc'] != 0 and r.x.y",
+                true,
+                vec![f(3, "rc", false), f(19, "x", false)],
+            ),
+            ("r is changed", true, vec![t("changed")]),
+            ("r is not ansible.builtin.failed", true, vec![t("failed")]),
+            (
+                "r.stdout.split() | length",
+                true,
+                vec![f(2, "stdout", false)],
+            ),
+            ("r.stdot is defined", true, vec![f(2, "stdot", true)]),
+            (
+                "r.get('rc') or r[0] or r | default({}) or r",
+                true,
+                vec![Use::Whole; 4],
+            ),
+            ("'r.stdout' in x.r and rr", true, vec![]),
+            (
+                "a {{ r.stdout_lines }} r.rc",
+                false,
+                vec![f(7, "stdout_lines", false)],
+            ),
+            (
+                "{% for l in r.stdout_lines %}{{ l }}{% endfor %}",
+                false,
+                vec![f(14, "stdout_lines", false)],
+            ),
+        ];
+        for (text, bare, want) in table {
+            assert_eq!(uses_of(text, bare, "r"), want, "{text}");
+        }
+    }
 
     #[test]
     fn facts_read_by_name_with_their_offsets_and_guards() {

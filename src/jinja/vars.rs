@@ -83,6 +83,8 @@ impl Vars {
                 "omit" => Value::from(OMIT),
                 "vars" => Value::from_dyn_object(self.clone()),
                 "hostvars" => hostvars(&self.ctx, self.render),
+                // A host's entry (`hostvars[h].groups`): the run's, as in Ansible.
+                "groups" if self.only.is_some() => from_json(&crate::hostvars::groups()?),
                 _ => return None,
             },
         };

@@ -21,4 +21,10 @@ pub(crate) enum Mark {
     /// they are known before the run (its arguments as written, the playbook's folder, the
     /// role's).
     SetsVars(fn(&Args, &Path, Option<&Path>) -> Vec<String>),
+    /// The fields its registered result may hold (see `returns.rs`): a plan calls a read of
+    /// any other a typo.
+    Returns(&'static [&'static str]),
+    /// These arguments are expressions, not templates (`assert`'s `that`, `debug`'s `var`):
+    /// a plan reads them as conditions.
+    Expressions(&'static [&'static str]),
 }

@@ -46,6 +46,7 @@ pub(crate) mod reboot;
 pub(crate) mod reboot_wait;
 pub(crate) mod registry;
 pub(crate) mod replace;
+pub(crate) mod returns;
 pub(crate) mod safe_batch;
 pub(crate) mod safe_write;
 pub(crate) mod script;

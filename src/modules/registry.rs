@@ -36,7 +36,7 @@ fn module(m: impl Module + 'static) -> Result<Action> {
 const MODULES: &[Spec] = &[
     Spec {
         name: "apt", listed: &[], aliases: &[],
-        marks: &[],
+        marks: &[Mark::Returns(returns::APT)],
         args: &["name", "pkg", "package", "state", "update_cache", "cache_valid_time",
             "install_recommends", "purge", "lock_timeout"],
         required: &[(&["name", "pkg", "package", "update_cache"], "name")],
@@ -44,7 +44,7 @@ const MODULES: &[Spec] = &[
     },
     Spec {
         name: "file", listed: &[], aliases: &[],
-        marks: &[],
+        marks: &[Mark::Returns(returns::FILE)],
         args: &["path", "dest", "name", "state", "mode", "owner", "group", "src", "force",
             "recurse"],
         required: &[(&["path", "dest", "name"], "path")],
@@ -52,7 +52,7 @@ const MODULES: &[Spec] = &[
     },
     Spec {
         name: "copy", listed: &[], aliases: &[],
-        marks: &[],
+        marks: &[Mark::Returns(returns::COPY)],
         args: &["src", "content", "dest", "mode", "owner", "group", "backup", "validate",
             "validate_in_place", "force", "directory_mode", "remote_src"],
         required: &[(&["src", "content"], "src` or `content"), (&["dest"], "dest")],
@@ -64,7 +64,7 @@ const MODULES: &[Spec] = &[
     },
     Spec {
         name: "template", listed: &[], aliases: &[],
-        marks: &[],
+        marks: &[Mark::Returns(returns::COPY)],
         args: &["src", "dest", "mode", "owner", "group", "backup", "validate",
             "validate_in_place", "force"],
         required: &[(&["dest"], "dest"), (&["src"], "src")],
@@ -72,7 +72,7 @@ const MODULES: &[Spec] = &[
     },
     Spec {
         name: "lineinfile", listed: &[], aliases: &[],
-        marks: &[],
+        marks: &[Mark::Returns(returns::LINEINFILE)],
         args: &["path", "dest", "name", "line", "regexp", "state", "insertafter", "insertbefore",
             "create", "backup", "mode", "owner", "group", "validate"],
         required: &[(&["path", "dest", "name"], "path")],
@@ -80,14 +80,14 @@ const MODULES: &[Spec] = &[
     },
     Spec {
         name: "stat", listed: &[], aliases: &[],
-        marks: &[],
+        marks: &[Mark::Returns(returns::STAT)],
         args: &["path", "get_checksum", "checksum_algorithm"],
         required: &[(&["path"], "path")],
         free_form: false, build: |a, _| module(stat::Stat::build(a)?),
     },
     Spec {
         name: "user", listed: &[], aliases: &[],
-        marks: &[],
+        marks: &[Mark::Returns(returns::USER)],
         args: &["name", "state", "uid", "group", "groups", "append", "shell", "home",
             "create_home", "createhome", "system", "comment", "remove", "force", "password",
             "update_password", "generate_ssh_key", "ssh_key_bits", "ssh_key_type",
@@ -104,28 +104,28 @@ const MODULES: &[Spec] = &[
     },
     Spec {
         name: "group", listed: &[], aliases: &[],
-        marks: &[],
+        marks: &[Mark::Returns(returns::GROUP)],
         args: &["name", "state", "gid", "system"],
         required: &[(&["name"], "name")],
         free_form: false, build: |a, _| module(group::Group::build(a)?),
     },
     Spec {
         name: "systemd_service", listed: &["service"], aliases: &["systemd"],
-        marks: &[],
+        marks: &[Mark::Returns(returns::SERVICE)],
         args: &["name", "state", "enabled", "daemon_reload"],
         required: &[(&["name", "daemon_reload"], "name")],
         free_form: false, build: |a, _| module(service::Service::build(a)?),
     },
     Spec {
         name: "command", listed: &[], aliases: &[],
-        marks: &[Mark::RunsInPlan],
+        marks: &[Mark::RunsInPlan, Mark::Returns(returns::COMMAND)],
         args: &["_raw", "cmd", "argv", "chdir", "creates", "removes"],
         required: &[(&["_raw", "cmd", "argv"], "cmd")],
         free_form: true, build: |a, _| module(command::Command::build(a, false)?),
     },
     Spec {
         name: "shell", listed: &[], aliases: &[],
-        marks: &[Mark::RunsInPlan],
+        marks: &[Mark::RunsInPlan, Mark::Returns(returns::COMMAND)],
         args: &["_raw", "cmd", "chdir", "creates", "removes", "executable"],
         required: &[(&["_raw", "cmd"], "cmd")],
         free_form: true, build: |a, _| module(command::Command::build(a, true)?),
@@ -140,7 +140,7 @@ const MODULES: &[Spec] = &[
     },
     Spec {
         name: "debug", listed: &[], aliases: &[],
-        marks: &[Mark::PrintsOnly],
+        marks: &[Mark::PrintsOnly, Mark::Expressions(&["var"])],
         args: &["msg", "var", "verbosity"],
         required: &[],
         free_form: false, build: Action::debug,
@@ -154,7 +154,7 @@ const MODULES: &[Spec] = &[
     },
     Spec {
         name: "assert", listed: &[], aliases: &[],
-        marks: &[],
+        marks: &[Mark::Expressions(&["that"])],
         args: &["that", "msg", "fail_msg", "success_msg", "quiet"],
         required: &[(&["that"], "that")],
         free_form: false, build: Action::assert,
@@ -194,7 +194,7 @@ const MODULES: &[Spec] = &[
     },
     Spec {
         name: "git", listed: &[], aliases: &[],
-        marks: &[],
+        marks: &[Mark::Returns(returns::GIT)],
         args: &["repo", "name", "dest", "version", "force", "update", "clone", "depth",
             "single_branch", "recursive", "remote", "accept_hostkey", "accept_newhostkey",
             "key_file", "ssh_opts"],
@@ -357,7 +357,7 @@ const MODULES: &[Spec] = &[
     },
     Spec {
         name: "get_url", listed: &[], aliases: &[],
-        marks: &[],
+        marks: &[Mark::Returns(returns::GET_URL)],
         args: &["url", "dest", "checksum", "mode", "owner", "group", "force", "headers", "timeout",
             "validate_certs", "url_username", "url_password", "force_basic_auth", "use_proxy"],
         required: &[(&["url"], "url"), (&["dest"], "dest")],
@@ -526,6 +526,21 @@ pub(crate) fn returns_facts(module: &str) -> bool {
         .any(|m| matches!(m, Mark::ReturnsFacts))
 }
 
+/// The fields the module's registered result may hold, if its row lists them.
+pub(crate) fn returns(module: &str) -> Option<&'static [&'static str]> {
+    marks(module).iter().find_map(|m| match m {
+        Mark::Returns(f) => Some(*f),
+        _ => None,
+    })
+}
+
+/// Whether the module's argument `arg` is an expression (`assert`'s `that`), not a template.
+pub(crate) fn is_expression(module: &str, arg: &str) -> bool {
+    marks(module)
+        .iter()
+        .any(|m| matches!(m, Mark::Expressions(args) if args.contains(&arg)))
+}
+
 /// Whether the module only prints.
 pub(crate) fn prints_only(module: &str) -> bool {
     marks(module).iter().any(|m| matches!(m, Mark::PrintsOnly))
@@ -634,6 +649,8 @@ mod tests {
         assert!(prints_only("debug") && !prints_only("fail"));
         assert!(steers_play("meta") && !steers_play("debug"));
         assert!(sets_vars("include_vars") && !sets_vars("stat"));
+        assert!(returns("shell").is_some_and(|f| f.contains(&"delta")) && returns("uri").is_none());
+        assert!(is_expression("assert", "that") && !is_expression("assert", "msg"));
         let file = std::sync::Arc::new(std::path::PathBuf::from("site.yml"));
         let args = Args {
             map: serde_json::json!({"x": 1, "cacheable": true})
