@@ -4,6 +4,7 @@
 mod delegate;
 mod handlers;
 mod item;
+mod iteration;
 mod prefetch;
 
 use crate::dry_run::DryRun;
@@ -236,8 +237,44 @@ impl<'a> HostRun<'a> {
         }
         let mut changed = false;
         let mut blocks = crate::block::Blocks::new(&self.play.blocks);
-        for (pos, task) in self.play.tasks.iter().enumerate() {
+        let play = self.play;
+        let tasks = &play.tasks;
+        // The looped includes the host is inside, outermost first.
+        let mut frames: Vec<iteration::Frame> = Vec::new();
+        let mut next = 0;
+        loop {
+            // The end of a looped include's tasks: its next item, or what follows it.
+            if let Some(f) = frames.last_mut()
+                && next == f.end
+            {
+                f.at += 1;
+                if f.at < f.items.len() {
+                    next = f.header + 1;
+                    // The blocks opened among its tasks close before the next item.
+                    if !blocks.enter(&tasks[f.header].blocks) {
+                        return Ok((true, changed));
+                    }
+                } else {
+                    frames.pop();
+                }
+                continue;
+            }
+            let Some(written) = tasks.get(next) else {
+                break;
+            };
+            let pos = next;
+            next += 1;
             self.pos = pos;
+            let owned;
+            let task = match frames.is_empty() {
+                true => written,
+                false => {
+                    owned = iteration::in_iteration(written, &frames);
+                    &owned
+                }
+            };
+            // A looped include's tasks, after its header.
+            let body = task.include_loop.map(|n| &tasks[pos + 1..pos + 1 + n]);
             let flush = crate::modules::registry::steers_play(&task.module)
                 && task
                     .args
@@ -248,7 +285,16 @@ impl<'a> HostRun<'a> {
                     == Some("flush_handlers");
             // Not taken by --tags / --skip-tags: not run, not reported (flush_handlers always
             // is; other meta tasks follow tags, as in ansible-core 2.11 and later).
-            if !flush && !self.r.opts.tags.selects(&task.tags) {
+            // A looped include runs if one of its tasks is taken.
+            let selected = match body {
+                Some(b) => b.iter().any(|t| self.r.opts.tags.selects(&t.tags)),
+                None => flush || self.r.opts.tags.selects(&task.tags),
+            };
+            // Its tasks run only in its items.
+            if let Some(b) = body {
+                next += b.len();
+            }
+            if !selected {
                 continue;
             }
             // Leaving a block whose failure nothing rescued fails the host here; inside one,
@@ -276,15 +322,25 @@ impl<'a> HostRun<'a> {
                 }
                 continue;
             }
-            let (status, value) = match self.run_task(task, false, &[], true) {
-                Ok(r) => r,
-                Err(e) if task.ignore_unreachable => {
-                    self.unreachable_ignored(task, e);
-                    continue;
+            let (status, value) = if body.is_some() {
+                let (status, value, frame) = self.start_loop(task, pos);
+                if let Some(f) = frame {
+                    next = pos + 1;
+                    frames.push(f);
                 }
-                Err(e) => return Err(e),
+                (status, value)
+            } else {
+                match self.run_task(task, false, &[], true) {
+                    Ok(r) => r,
+                    Err(e) if task.ignore_unreachable => {
+                        self.unreachable_ignored(task, e);
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
             };
-            changed |= matches!(status, Status::Changed | Status::MayChange);
+            // An include's header changes nothing itself.
+            changed |= body.is_none() && matches!(status, Status::Changed | Status::MayChange);
             if self.ended {
                 return Ok((false, changed));
             }

@@ -47,6 +47,25 @@ impl TaskList {
             }
         }
         let (rel, at) = file_name(doc, key, file)?;
+        if let Node::Mapping(m) = file {
+            for (k, v) in m.iter() {
+                match k.as_str() {
+                    "file" => {}
+                    "apply" if dynamic => inh.apply_keywords(doc, v, key)?,
+                    other => {
+                        return Err(Error::input(
+                            doc.key_loc(k),
+                            format!("`{other}` is not supported under `{key}`"),
+                        )
+                        .with_hint(if dynamic {
+                            "it takes `file` and `apply`"
+                        } else {
+                            "it takes `file`"
+                        }));
+                    }
+                }
+            }
+        }
         if depth >= MAX_IMPORT_DEPTH {
             return Err(Error::input(
                 doc.loc(at),
