@@ -240,7 +240,7 @@ impl<'a> HostRun<'a> {
         let play = self.play;
         let tasks = &play.tasks;
         // The looped includes the host is inside, outermost first.
-        let mut frames: Vec<iteration::Frame> = Vec::new();
+        let mut frames: Vec<crate::include_loop::Frame> = Vec::new();
         let mut next = 0;
         loop {
             // The end of a looped include's tasks: its next item, or what follows it.
@@ -269,7 +269,7 @@ impl<'a> HostRun<'a> {
             let task = match frames.is_empty() {
                 true => written,
                 false => {
-                    owned = iteration::in_iteration(written, &frames);
+                    owned = crate::include_loop::in_iteration(written, &frames);
                     &owned
                 }
             };

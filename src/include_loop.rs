@@ -137,6 +137,23 @@ pub(crate) fn loop_names(header: &Task) -> Vec<String> {
     names
 }
 
+/// A looped include the host is inside: on one host: where its tasks are, and its items.
+pub(crate) struct Frame {
+    /// The header's index in the play's tasks; its tasks follow it, up to `end`.
+    pub(crate) header: usize,
+    pub(crate) end: usize,
+    /// The variables of each item whose `when` held (the loop variable, `index_var`,
+    /// `ansible_loop` ...).
+    pub(crate) items: Vec<Map<String, Value>>,
+    /// The item being run.
+    pub(crate) at: usize,
+}
+
+/// A task inside looped includes as the current items of `frames` see it.
+pub(crate) fn in_iteration(task: &Task, frames: &[Frame]) -> Task {
+    with_vars(task, frames.iter().map(|f| &f.items[f.at]))
+}
+
 /// A task inside looped includes as their current items (`layers`, outermost first) see it:
 /// their variables are its include parameters, the innermost loop's winning.
 pub(crate) fn with_vars<'m>(

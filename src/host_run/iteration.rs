@@ -4,24 +4,13 @@
 
 use super::HostRun;
 use crate::event::Event;
+use crate::include_loop::Frame;
 use crate::item_batch::ItemBatch;
 use crate::outcome::{Outcome, Status};
 use crate::task::Task;
 use crate::task_instance::TaskInstance;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::time::Instant;
-
-/// A looped include the host is inside: where its tasks are, and its items.
-pub(super) struct Frame {
-    /// The header's index in the play's tasks; its tasks follow it, up to `end`.
-    pub(super) header: usize,
-    pub(super) end: usize,
-    /// The variables of each item whose `when` held (the loop variable, `index_var`,
-    /// `ansible_loop` ...).
-    pub(super) items: Vec<Map<String, Value>>,
-    /// The item being run.
-    pub(super) at: usize,
-}
 
 impl<'a> HostRun<'a> {
     /// The header of a looped include at `pos`: its line (one entry per item, skipped where
@@ -80,10 +69,4 @@ impl<'a> HostRun<'a> {
         });
         (status, value, frame)
     }
-}
-
-/// A task inside looped includes as the current items see it: their variables are its
-/// include parameters (the innermost loop's win).
-pub(super) fn in_iteration(task: &Task, frames: &[Frame]) -> Task {
-    crate::include_loop::with_vars(task, frames.iter().map(|f| &f.items[f.at]))
 }
