@@ -327,6 +327,7 @@ impl<'a> HostRun<'a> {
                 if let Some(f) = frame {
                     next = pos + 1;
                     frames.push(f);
+                    self.prefetch_items(&frames, body.unwrap_or_default());
                 }
                 (status, value)
             } else {

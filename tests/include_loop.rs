@@ -231,3 +231,35 @@ fn validation_knows_the_loop_variables_and_finds_the_rest() {
         "{all}"
     );
 }
+
+#[test]
+fn every_items_probes_go_in_one_round_trip() {
+    let dir = project(&[
+        (
+            "site.yml",
+            r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - include_tasks: f.yml
+      loop: [a, b, c]
+      loop_control: {loop_var: x}
+"#,
+        ),
+        (
+            "f.yml",
+            r#"- copy: {dest: "@DIR@/{{ x }}.txt", content: "x={{ x }}\n"}
+- file: {path: "@DIR@/{{ x }}.d", state: directory}
+"#,
+        ),
+    ]);
+    for _ in 0..2 {
+        let r = support::plumb(dir.path(), &["apply", "site.yml", "-i", "local.ini", "-v"]);
+        assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+        let all = format!("{}{}", r.stdout, r.stderr);
+        let rounds: Vec<&str> = all.lines().filter(|l| l.contains("round trip")).collect();
+        assert_eq!(rounds.len(), 1, "{all}");
+        assert!(rounds[0].contains("probe: 6 tasks"), "{all}");
+        assert_eq!(all.matches("(from the batched probe)").count(), 6, "{all}");
+    }
+    assert_eq!(read(dir.path(), "c.txt"), "x=c\n");
+}

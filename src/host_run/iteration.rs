@@ -9,7 +9,7 @@ use crate::item_batch::ItemBatch;
 use crate::outcome::{Outcome, Status};
 use crate::task::Task;
 use crate::task_instance::TaskInstance;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::time::Instant;
 
 impl<'a> HostRun<'a> {
@@ -68,5 +68,26 @@ impl<'a> HostRun<'a> {
             at: 0,
         });
         (status, value, frame)
+    }
+
+    /// The probes of a looped include's tasks (`body`) for every item of the innermost of
+    /// `frames`, in one round trip before its first item runs. What an earlier item changes
+    /// is probed again when reached, as after any change (the fact cache forgets it).
+    pub(super) fn prefetch_items(&mut self, frames: &[Frame], body: &[Task]) {
+        let Some((inner, outer)) = frames.split_last() else {
+            return;
+        };
+        let mut tasks = Vec::new();
+        for item in &inner.items {
+            let layers: Vec<&Map<String, Value>> =
+                outer.iter().map(|f| &f.items[f.at]).chain([item]).collect();
+            tasks.extend(
+                body.iter()
+                    .map(|t| crate::include_loop::with_vars(t, layers.iter().copied())),
+            );
+        }
+        // Not answered (the host went away): each task probes alone when reached, and says
+        // what went wrong there.
+        let _ = self.prefetch_round(None, None, &tasks);
     }
 }
