@@ -263,3 +263,40 @@ fn every_items_probes_go_in_one_round_trip() {
     }
     assert_eq!(read(dir.path(), "c.txt"), "x=c\n");
 }
+
+#[test]
+fn a_block_in_a_looped_file_starts_afresh_for_each_item() {
+    // The first item fails in the block and is rescued; the second runs the block's tasks
+    // anew. `apply` on `include_tasks` gives the file's tasks its tags.
+    let dir = project(&[
+        (
+            "site.yml",
+            r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - include_tasks:
+        file: f.yml
+        apply: {tags: [mine]}
+      loop: [bad, good]
+      tags: [mine]
+    - name: not mine
+      shell: echo x >> @DIR@/log
+"#,
+        ),
+        (
+            "f.yml",
+            r#"- block:
+    - shell: "test {{ item }} = good && echo ran {{ item }} >> @DIR@/log"
+    - shell: echo after {{ item }} >> @DIR@/log
+  rescue:
+    - shell: echo rescued {{ item }} >> @DIR@/log
+"#,
+        ),
+    ]);
+    let r = run(dir.path(), "apply", &["--tags", "mine"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        read(dir.path(), "log"),
+        "rescued bad\nran good\nafter good\n"
+    );
+}
