@@ -95,17 +95,23 @@ impl TaskList {
         })?;
         let cands = candidates(&dir, &rel);
         let loc = doc.loc(at);
+        // A name may render to the file as written or to its full path (`with_first_found`
+        // gives full paths).
+        let forms = |c: &str| {
+            let full = std::path::absolute(dir.join(c)).unwrap_or_else(|_| dir.join(c));
+            [py_str(c), py_str(&full.display().to_string())]
+        };
         for c in &cands {
             let mut sub = inh.clone();
             sub.when.push(Spanned {
-                value: Value::String(format!("({expr}) == {}", py_str(c))),
+                value: Value::String(format!("({expr}) in [{}]", forms(c).join(", "))),
                 loc: loc.clone(),
             });
             self.include_one(doc, at, &crate::paths::under(&dir, c), &sub, depth, true);
         }
         // On a host where the name renders to none of them, Ansible fails: so does plumb.
         let mut none = inh.clone();
-        let list: Vec<String> = cands.iter().map(|c| py_str(c)).collect();
+        let list: Vec<String> = cands.iter().flat_map(|c| forms(c)).collect();
         none.when.push(Spanned {
             value: Value::String(format!("({expr}) not in [{}]", list.join(", "))),
             loc: loc.clone(),

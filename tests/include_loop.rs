@@ -300,3 +300,38 @@ fn a_block_in_a_looped_file_starts_afresh_for_each_item() {
         "rescued bad\nran good\nafter good\n"
     );
 }
+
+#[test]
+fn include_tasks_with_first_found_in_a_role() {
+    // The public roles' idiom: the first of a list of task files that exists, found by full
+    // path in the role's `tasks/`.
+    let dir = project(&[
+        (
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n  roles: [r]\n",
+        ),
+        (
+            "roles/r/tasks/main.yml",
+            r#"- include_tasks: "{{ item }}"
+  with_first_found:
+    - files:
+        - "setup-{{ distro | default('Plan9') }}.yml"
+        - setup-default.yml
+      paths: ["{{ role_path }}/tasks"]
+"#,
+        ),
+        (
+            "roles/r/tasks/setup-default.yml",
+            "- shell: echo default >> @DIR@/log\n",
+        ),
+        (
+            "roles/r/tasks/setup-Debian.yml",
+            "- shell: echo debian >> @DIR@/log\n",
+        ),
+    ]);
+    let r = run(dir.path(), "apply", &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let r = run(dir.path(), "apply", &["-e", "distro=Debian"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(read(dir.path(), "log"), "default\ndebian\n");
+}
