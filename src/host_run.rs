@@ -411,7 +411,7 @@ impl<'a> HostRun<'a> {
         certain: bool,
     ) -> std::result::Result<(Status, Value), TransportError> {
         let _permit = (task.throttle > 0)
-            .then(|| crate::throttle::acquire(task as *const Task as usize, task.throttle));
+            .then(|| crate::throttle::acquire(throttle_key(task), task.throttle));
         if task.ignore_errors_if.is_some() {
             // Its line says whether the failure is ignored: evaluated before it runs.
             let mut t = task.clone();
@@ -526,4 +526,36 @@ impl<'a> HostRun<'a> {
 fn ignores_down(play: &Play) -> bool {
     play.tasks.iter().any(|t| t.ignore_unreachable)
         && (play.ignore_unreachable || !play.gather_facts)
+}
+
+/// Which task a `throttle` counts hosts for: the task as written (its file as read, line and
+/// column), the same for the copies a looped include's items run.
+fn throttle_key(task: &Task) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let file = std::sync::Arc::as_ptr(&task.loc.file) as usize;
+    (file, task.loc.line, task.loc.col).hash(&mut h);
+    h.finish() as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A looped include's items run copies of its tasks: they count as the task written.
+    #[test]
+    fn a_copy_of_a_task_throttles_as_the_task() {
+        let doc = crate::yaml::Doc::parse(
+            "f.yml".into(),
+            "- command: a\n  throttle: 1\n- command: b\n  throttle: 1\n",
+            true,
+        )
+        .unwrap();
+        let items = doc.items();
+        let a = Task::parse(&doc, items[0], false).unwrap();
+        let b = Task::parse(&doc, items[1], false).unwrap();
+        let copy = crate::include_loop::with_vars(&a, [&Map::new()]);
+        assert_eq!(throttle_key(&a), throttle_key(&copy));
+        assert_ne!(throttle_key(&a), throttle_key(&b));
+    }
 }
