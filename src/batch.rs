@@ -109,10 +109,11 @@ fn split_units(output: &str, count: usize) -> Option<Vec<String>> {
 /// A task's own probe text, what it needs, its sudo user.
 type Wanted = (String, Need, Option<String>);
 
-/// The probes of the tasks of `play` that render before any task runs (`base`: the host's
+/// The probes of `tasks` (of `play`) that render before any of them runs (`base`: the host's
 /// variables), each with what it needs and its sudo user; and the probes of `no_log` tasks.
 pub(crate) fn wanted(
     play: &Play,
+    tasks: &[crate::task::Task],
     tags: &TagFilter,
     base: &Map<String, Value>,
     deferred: &Map<String, Value>,
@@ -126,7 +127,7 @@ pub(crate) fn wanted(
     // machine): later tasks that read it are probed with the others.
     let mut sets: Option<Map<String, Value>> = None;
     let mut seen: std::collections::HashMap<(String, Option<String>), usize> = Default::default();
-    for task in &play.tasks {
+    for task in tasks {
         let base_now = sets.as_ref().unwrap_or(base);
         let mut pending: Map<String, Value> = Map::new();
         // Run elsewhere (`delegate_to`, `connection`): probed where it runs.

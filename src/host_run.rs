@@ -4,6 +4,7 @@
 mod delegate;
 mod handlers;
 mod item;
+mod iteration;
 mod prefetch;
 mod reconnect;
 
@@ -270,8 +271,44 @@ impl<'a> HostRun<'a> {
         }
         let mut changed = false;
         let mut blocks = crate::block::Blocks::new(&self.play.blocks);
-        for (pos, task) in self.play.tasks.iter().enumerate() {
+        let play = self.play;
+        let tasks = &play.tasks;
+        // The looped includes the host is inside, outermost first.
+        let mut frames: Vec<crate::include_loop::Frame> = Vec::new();
+        let mut next = 0;
+        loop {
+            // The end of a looped include's tasks: its next item, or what follows it.
+            if let Some(f) = frames.last_mut()
+                && next == f.end
+            {
+                f.at += 1;
+                if f.at < f.items.len() {
+                    next = f.header + 1;
+                    // The blocks opened among its tasks close before the next item.
+                    if !blocks.enter(&tasks[f.header].blocks) {
+                        return Ok((true, changed));
+                    }
+                } else {
+                    frames.pop();
+                }
+                continue;
+            }
+            let Some(written) = tasks.get(next) else {
+                break;
+            };
+            let pos = next;
+            next += 1;
             self.pos = pos;
+            let owned;
+            let task = match frames.is_empty() {
+                true => written,
+                false => {
+                    owned = crate::include_loop::in_iteration(written, &frames);
+                    &owned
+                }
+            };
+            // A looped include's tasks, after its header.
+            let body = task.include_loop.map(|n| &tasks[pos + 1..pos + 1 + n]);
             let flush = crate::modules::registry::steers_play(&task.module)
                 && task
                     .args
@@ -282,7 +319,16 @@ impl<'a> HostRun<'a> {
                     == Some("flush_handlers");
             // Not taken by --tags / --skip-tags: not run, not reported (flush_handlers always
             // is; other meta tasks follow tags, as in ansible-core 2.11 and later).
-            if !flush && !self.r.opts.tags.selects(&task.tags) {
+            // A looped include runs if one of its tasks is taken.
+            let selected = match body {
+                Some(b) => b.iter().any(|t| self.r.opts.tags.selects(&t.tags)),
+                None => flush || self.r.opts.tags.selects(&task.tags),
+            };
+            // Its tasks run only in its items.
+            if let Some(b) = body {
+                next += b.len();
+            }
+            if !selected {
                 continue;
             }
             // Leaving a block whose failure nothing rescued fails the host here; inside one,
@@ -310,15 +356,26 @@ impl<'a> HostRun<'a> {
                 }
                 continue;
             }
-            let (status, value) = match self.run_task(task, false, &[], true) {
-                Ok(r) => r,
-                Err(e) if task.ignore_unreachable => {
-                    self.unreachable_ignored(task, e);
-                    continue;
+            let (status, value) = if body.is_some() {
+                let (status, value, frame) = self.start_loop(task, pos);
+                if let Some(f) = frame {
+                    next = pos + 1;
+                    frames.push(f);
+                    self.prefetch_items(&frames, body.unwrap_or_default());
                 }
-                Err(e) => return Err(e),
+                (status, value)
+            } else {
+                match self.run_task(task, false, &[], true) {
+                    Ok(r) => r,
+                    Err(e) if task.ignore_unreachable => {
+                        self.unreachable_ignored(task, e);
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
             };
-            changed |= matches!(status, Status::Changed | Status::MayChange);
+            // An include's header changes nothing itself.
+            changed |= body.is_none() && matches!(status, Status::Changed | Status::MayChange);
             if self.ended {
                 return Ok((false, changed));
             }
@@ -399,7 +456,7 @@ impl<'a> HostRun<'a> {
         certain: bool,
     ) -> std::result::Result<(Status, Value), TransportError> {
         let _permit = (task.throttle > 0)
-            .then(|| crate::throttle::acquire(task as *const Task as usize, task.throttle));
+            .then(|| crate::throttle::acquire(throttle_key(task), task.throttle));
         if task.ignore_errors_if.is_some() {
             // Its line says whether the failure is ignored: evaluated before it runs.
             let mut t = task.clone();
@@ -500,4 +557,36 @@ impl<'a> HostRun<'a> {
 fn ignores_down(play: &Play) -> bool {
     play.tasks.iter().any(|t| t.ignore_unreachable)
         && (play.ignore_unreachable || !play.gather_facts)
+}
+
+/// Which task a `throttle` counts hosts for: the task as written (its file as read, line and
+/// column), the same for the copies a looped include's items run.
+fn throttle_key(task: &Task) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let file = std::sync::Arc::as_ptr(&task.loc.file) as usize;
+    (file, task.loc.line, task.loc.col).hash(&mut h);
+    h.finish() as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A looped include's items run copies of its tasks: they count as the task written.
+    #[test]
+    fn a_copy_of_a_task_throttles_as_the_task() {
+        let doc = crate::yaml::Doc::parse(
+            "f.yml".into(),
+            "- command: a\n  throttle: 1\n- command: b\n  throttle: 1\n",
+            true,
+        )
+        .unwrap();
+        let items = doc.items();
+        let a = Task::parse(&doc, items[0], false).unwrap();
+        let b = Task::parse(&doc, items[1], false).unwrap();
+        let copy = crate::include_loop::with_vars(&a, [&Map::new()]);
+        assert_eq!(throttle_key(&a), throttle_key(&copy));
+        assert_ne!(throttle_key(&a), throttle_key(&b));
+    }
 }

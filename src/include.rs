@@ -47,6 +47,25 @@ impl TaskList {
             }
         }
         let (rel, at) = file_name(doc, key, file)?;
+        if let Node::Mapping(m) = file {
+            for (k, v) in m.iter() {
+                match k.as_str() {
+                    "file" => {}
+                    "apply" if dynamic => inh.apply_keywords(doc, v, key)?,
+                    other => {
+                        return Err(Error::input(
+                            doc.key_loc(k),
+                            format!("`{other}` is not supported under `{key}`"),
+                        )
+                        .with_hint(if dynamic {
+                            "it takes `file` and `apply`"
+                        } else {
+                            "it takes `file`"
+                        }));
+                    }
+                }
+            }
+        }
         if depth >= MAX_IMPORT_DEPTH {
             return Err(Error::input(
                 doc.loc(at),
@@ -76,17 +95,23 @@ impl TaskList {
         })?;
         let cands = candidates(&dir, &rel);
         let loc = doc.loc(at);
+        // A name may render to the file as written or to its full path (`with_first_found`
+        // gives full paths).
+        let forms = |c: &str| {
+            let full = std::path::absolute(dir.join(c)).unwrap_or_else(|_| dir.join(c));
+            [py_str(c), py_str(&full.display().to_string())]
+        };
         for c in &cands {
             let mut sub = inh.clone();
             sub.when.push(Spanned {
-                value: Value::String(format!("({expr}) == {}", py_str(c))),
+                value: Value::String(format!("({expr}) in [{}]", forms(c).join(", "))),
                 loc: loc.clone(),
             });
             self.include_one(doc, at, &crate::paths::under(&dir, c), &sub, depth, true);
         }
         // On a host where the name renders to none of them, Ansible fails: so does plumb.
         let mut none = inh.clone();
-        let list: Vec<String> = cands.iter().map(|c| py_str(c)).collect();
+        let list: Vec<String> = cands.iter().flat_map(|c| forms(c)).collect();
         none.when.push(Spanned {
             value: Value::String(format!("({expr}) not in [{}]", list.join(", "))),
             loc: loc.clone(),

@@ -83,6 +83,26 @@ impl Inherited {
         Ok(true)
     }
 
+    /// `apply` on an `include_role` or `include_tasks` (`what`): task keywords for every task
+    /// it brings in; one that is not such a keyword is an error at its line.
+    pub(crate) fn apply_keywords(&mut self, doc: &Doc, node: &Node, what: &str) -> Result<()> {
+        let Node::Mapping(m) = node else {
+            return Err(Error::input(
+                doc.loc(node),
+                format!(
+                    "`apply` must be a mapping of task keywords, found {}",
+                    crate::yaml::kind(node)
+                ),
+            ));
+        };
+        for (k, v) in m.iter() {
+            if !self.keyword(doc, k.as_str(), v)? {
+                return Err(unknown(doc, k, &format!("the `apply` of `{what}`"), ""));
+            }
+        }
+        Ok(())
+    }
+
     /// Gives a task what it inherits; its own keywords win.
     pub(crate) fn apply(&self, t: &mut Task) {
         t.when = self.when.iter().cloned().chain(t.when.drain(..)).collect();

@@ -23,6 +23,7 @@ mod host_vars;
 mod hostvars;
 mod http;
 mod include;
+mod include_loop;
 mod inherited;
 mod inventory;
 mod item_batch;

@@ -27,6 +27,8 @@ impl TaskList {
         let mut entry_vars = Map::new();
         // `tasks_from: install` and the like: which file of each folder, `main` by default.
         let mut from: Vec<(String, String)> = Vec::new();
+        // `apply` on `include_role`: keywords for the role's tasks, over the entry's.
+        let mut apply: Option<&Node> = None;
         let (name, name_node) = match (item, key) {
             (Node::Scalar(s), None) => (s.as_str().to_string(), item),
             (Node::Mapping(m), _) => {
@@ -49,6 +51,7 @@ impl TaskList {
                                             let sub = f.trim_end_matches("_from").to_string();
                                             from.push((sub, scalar_string(doc, av, f)?));
                                         }
+                                        "apply" if k2.ends_with("include_role") => apply = Some(av),
                                         other => {
                                             return Err(Error::input(
                                                 doc.key_loc(ak),
@@ -95,6 +98,9 @@ impl TaskList {
                 ));
             }
         };
+        if let Some(a) = apply {
+            inh.apply_keywords(doc, a, key.unwrap_or("include_role"))?;
+        }
         if depth >= MAX_IMPORT_DEPTH {
             return Err(Error::input(
                 doc.loc(name_node),

@@ -5,7 +5,7 @@ use crate::error::{Error, Result, suggest};
 use crate::location::{Location, Spanned};
 use crate::modules;
 use crate::modules::args::Args;
-use crate::task_args::{ArgSource, parse_args};
+use crate::task_args::{ArgSource, action, parse_args};
 pub(crate) use crate::task_values::{
     Env, become_method, boolean, conditions, environment, identifier, number, scalar_string,
     tag_list,
@@ -92,6 +92,12 @@ pub(crate) struct Task {
     /// A task file an `include_tasks` behind a `when` names that could not be used: the
     /// task fails with this where it runs (see `include.rs`).
     pub(crate) unread: Option<String>,
+    /// A looped `include_tasks` or `include_role` (see `include_loop.rs`): the number of tasks
+    /// after it that it runs once per item.
+    pub(crate) include_loop: Option<usize>,
+    /// The loop variables of the looped includes around the task (`loop_var`, `index_var` ...):
+    /// defined for it.
+    pub(crate) outer_loop_vars: Vec<String>,
 }
 
 const KEYWORDS: &[&str] = &[
@@ -205,6 +211,50 @@ impl Task {
         t
     }
 
+    /// `loop`, `with_NAME` or `loop_control` (false: `key` is none of them); a looped
+    /// `include_tasks` or `include_role` reads them too.
+    pub(crate) fn loop_keyword(
+        &mut self,
+        doc: &Doc,
+        key: &marked_yaml::types::MarkedScalarNode,
+        value: &Node,
+    ) -> Result<bool> {
+        let spanned = Spanned {
+            value: yaml::to_value(value),
+            loc: doc.loc(value),
+        };
+        match key.as_str() {
+            "loop" => self.loop_items = Some(spanned),
+            "loop_control" => loop_control(doc, value, self)?,
+            with if with.starts_with("with_") => {
+                let name = &with["with_".len()..];
+                if !LOOP_LOOKUPS.contains(&name) {
+                    return Err(Error::input(
+                        doc.key_loc(key),
+                        format!("`{with}`: plumb has no lookup `{name}`"),
+                    )
+                    .with_hint(
+                        match suggest(name, LOOP_LOOKUPS.iter().copied()) {
+                            Some(s) => format!("did you mean `with_{s}`?"),
+                            None => format!(
+                                "the `with_` loops plumb has: {}",
+                                LOOP_LOOKUPS
+                                    .iter()
+                                    .map(|l| format!("with_{l}"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        },
+                    ));
+                }
+                self.loop_items = Some(spanned);
+                self.loop_lookup = Some(name.to_string());
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
     pub(crate) fn display_name(&self) -> String {
         match &self.name {
             Some(n) => n.clone(),
@@ -290,6 +340,8 @@ impl Task {
             var_locs: Default::default(),
             params: Default::default(),
             unread: None,
+            include_loop: None,
+            outer_loop_vars: Vec::new(),
         };
         let mut check_mode: Option<(bool, Location)> = None;
         let mut extra_args: Option<&Node> = None;
@@ -338,31 +390,8 @@ impl Task {
                         }
                     }
                     "when" => t.when.extend(conditions(doc, value)),
-                    "loop" => t.loop_items = Some(spanned(value)),
-                    "loop_control" => loop_control(doc, value, &mut t)?,
-                    with if with.starts_with("with_") => {
-                        let name = &with["with_".len()..];
-                        if !LOOP_LOOKUPS.contains(&name) {
-                            return Err(Error::input(
-                                kloc,
-                                format!("`{with}`: plumb has no lookup `{name}`"),
-                            )
-                            .with_hint(
-                                match suggest(name, LOOP_LOOKUPS.iter().copied()) {
-                                    Some(s) => format!("did you mean `with_{s}`?"),
-                                    None => format!(
-                                        "the `with_` loops plumb has: {}",
-                                        LOOP_LOOKUPS
-                                            .iter()
-                                            .map(|l| format!("with_{l}"))
-                                            .collect::<Vec<_>>()
-                                            .join(", ")
-                                    ),
-                                },
-                            ));
-                        }
-                        t.loop_items = Some(spanned(value));
-                        t.loop_lookup = Some(name.to_string());
+                    l if l == "loop" || l == "loop_control" || l.starts_with("with_") => {
+                        t.loop_keyword(doc, key, value)?;
                     }
                     "action" | "local_action" => {
                         let (m, src) = action(doc, value, k)?;
@@ -586,55 +615,6 @@ fn compact(v: &Value) -> String {
         format!("{}…", first.chars().take(60).collect::<String>())
     } else {
         first
-    }
-}
-
-/// `action: copy src=a dest=b` or `action: {module: copy, src: a}` (also `local_action`): the
-/// module's canonical name and where its arguments are.
-fn action<'a>(doc: &Doc, node: &'a Node, key: &str) -> Result<(String, ArgSource<'a>)> {
-    let (name, at, src) = match node {
-        Node::Scalar(s) => {
-            let text = s.as_str().trim_start();
-            let (name, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
-            (
-                name.to_string(),
-                doc.loc(node),
-                ArgSource::Text(rest.trim_start().to_string(), doc.loc(node)),
-            )
-        }
-        Node::Mapping(m) => match m.get_node("module") {
-            Some(n @ Node::Scalar(s)) => (
-                s.as_str().to_string(),
-                doc.loc(n),
-                ArgSource::ActionMap(node),
-            ),
-            _ => {
-                return Err(Error::input(
-                    doc.loc(node),
-                    format!("`{key}` as a mapping needs `module: NAME`"),
-                )
-                .with_hint(format!("`{key}: {{module: copy, src: a, dest: b}}`")));
-            }
-        },
-        other => {
-            return Err(Error::input(
-                doc.loc(other),
-                format!(
-                    "`{key}` must be `MODULE ARGS` or a mapping, found {}",
-                    yaml::kind(other)
-                ),
-            ));
-        }
-    };
-    match modules::registry::canonical(&name) {
-        Some(m) => Ok((m.to_string(), src)),
-        None => {
-            let mut e = Error::input(at, format!("unknown module `{name}` in `{key}`"));
-            if let Some(s) = suggest(&name, modules::registry::names()) {
-                e = e.with_hint(format!("did you mean `{s}`?"));
-            }
-            Err(e)
-        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! A task's module arguments as written: a mapping, the `key=value` string form, or the
 //! free-form text of `command`/`shell`, split as Ansible's `split_args` and `parse_kv` do.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, suggest};
 use crate::location::Location;
 use crate::modules;
 use crate::modules::args::Args;
@@ -222,6 +222,55 @@ pub(crate) fn free_form(text: &str) -> (String, Vec<(String, Value)>) {
         return (text.to_string(), opts);
     }
     (raw.trim().to_string(), opts)
+}
+
+/// `action: copy src=a dest=b` or `action: {module: copy, src: a}` (also `local_action`): the
+/// module's canonical name and where its arguments are.
+pub(crate) fn action<'a>(doc: &Doc, node: &'a Node, key: &str) -> Result<(String, ArgSource<'a>)> {
+    let (name, at, src) = match node {
+        Node::Scalar(s) => {
+            let text = s.as_str().trim_start();
+            let (name, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
+            (
+                name.to_string(),
+                doc.loc(node),
+                ArgSource::Text(rest.trim_start().to_string(), doc.loc(node)),
+            )
+        }
+        Node::Mapping(m) => match m.get_node("module") {
+            Some(n @ Node::Scalar(s)) => (
+                s.as_str().to_string(),
+                doc.loc(n),
+                ArgSource::ActionMap(node),
+            ),
+            _ => {
+                return Err(Error::input(
+                    doc.loc(node),
+                    format!("`{key}` as a mapping needs `module: NAME`"),
+                )
+                .with_hint(format!("`{key}: {{module: copy, src: a, dest: b}}`")));
+            }
+        },
+        other => {
+            return Err(Error::input(
+                doc.loc(other),
+                format!(
+                    "`{key}` must be `MODULE ARGS` or a mapping, found {}",
+                    yaml::kind(other)
+                ),
+            ));
+        }
+    };
+    match modules::registry::canonical(&name) {
+        Some(m) => Ok((m.to_string(), src)),
+        None => {
+            let mut e = Error::input(at, format!("unknown module `{name}` in `{key}`"));
+            if let Some(s) = suggest(&name, modules::registry::names()) {
+                e = e.with_hint(format!("did you mean `{s}`?"));
+            }
+            Err(e)
+        }
+    }
 }
 
 #[cfg(test)]

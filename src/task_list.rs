@@ -103,7 +103,7 @@ impl TaskList {
                         format!("`{key}` is not supported among handlers"),
                     ))
                 } else {
-                    self.role(doc, item, Some(&key), inherited, depth)
+                    self.include(doc, item, &key, true, inherited, depth)
                 };
                 if let Err(e) = res {
                     self.errors.push(e);
@@ -113,9 +113,9 @@ impl TaskList {
             let import = item.as_mapping().and_then(|m| {
                 m.iter()
                     .find(|(k, _)| IMPORT_KEYS.contains(&k.as_str()))
-                    .map(|(k, v)| (k.as_str().to_string(), v))
+                    .map(|(k, _)| k.as_str().to_string())
             });
-            if let Some((key, file)) = import {
+            if let Some(key) = import {
                 if self.is_handler {
                     self.errors.push(Error::input(
                         doc.loc(item),
@@ -123,7 +123,7 @@ impl TaskList {
                     ));
                     continue;
                 }
-                if let Err(e) = self.import(doc, item, &key, file, inherited, depth) {
+                if let Err(e) = self.include(doc, item, &key, false, inherited, depth) {
                     self.errors.push(e);
                 }
                 continue;

@@ -198,8 +198,31 @@ pub(crate) fn validate(r: &Runner) -> Result<()> {
             // Values of these are only known on the host.
             let mut later = runtime.clone();
             later.extend(unresolved.iter().map(|u| u.name.clone()));
-            for task in play.tasks.iter().chain(&play.handlers) {
-                let facts = facts.then_some(&cached);
+            let facts = facts.then_some(&cached);
+            // A looped include's tasks are checked for its items known now (its loop
+            // variables defined), else with those names left for the host.
+            let mut frames: Vec<(usize, crate::include_loop::KnownItems)> = Vec::new();
+            for (i, task) in play.tasks.iter().enumerate() {
+                frames.retain(|(end, _)| i < *end);
+                let known: Vec<_> = frames.iter().map(|(_, items)| items.clone()).collect();
+                let runs = match crate::include_loop::combinations(&known) {
+                    Some(c) if !frames.is_empty() && !c.is_empty() => c
+                        .iter()
+                        .map(|m| crate::include_loop::with_vars(task, [m]))
+                        .collect(),
+                    _ => vec![task.clone()],
+                };
+                for t in &runs {
+                    if let Err(e) = check_task(&r.pb.dir, t, &base, &deferred, &later, facts) {
+                        push(fact_hint(e, &base, &cached), &mut errors);
+                    }
+                }
+                if let (Some(n), Some(t)) = (task.include_loop, runs.first()) {
+                    let items = crate::include_loop::known_items(t, &base, &deferred);
+                    frames.push((i + 1 + n, items));
+                }
+            }
+            for task in &play.handlers {
                 if let Err(e) = check_task(&r.pb.dir, task, &base, &deferred, &later, facts) {
                     push(fact_hint(e, &base, &cached), &mut errors);
                 }
@@ -276,6 +299,13 @@ fn check_task(
     // With facts gathered, the `ansible_*` names it reads that nothing else defines are
     // the host's facts.
     let mut later = later.clone();
+    // The loop variables of the looped includes around it, when their items are not known.
+    later.extend(
+        task.outer_loop_vars
+            .iter()
+            .filter(|n| !task.vars.contains_key(*n))
+            .cloned(),
+    );
     if let Some(cached) = facts {
         later.extend(
             names

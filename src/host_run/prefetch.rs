@@ -24,7 +24,8 @@ impl<'a> HostRun<'a> {
         }
         let gather = self.play.gather_facts && self.gathered.is_none();
         let facts_probe = gather.then(|| crate::facts::snippet(&self.play.facts_subset));
-        let held = self.prefetch_round(lock, facts_probe.as_deref())?;
+        let tasks = &self.play.tasks;
+        let held = self.prefetch_round(lock, facts_probe.as_deref(), tasks)?;
         if !matches!(held, crate::transport::Lock::Held) {
             return Ok(held);
         }
@@ -59,7 +60,7 @@ impl<'a> HostRun<'a> {
                     .iter()
                     .any(|t| reads_new(t, &before, &self.deferred))
                 {
-                    self.prefetch_round(None, None)?;
+                    self.prefetch_round(None, None, tasks)?;
                 }
             }
             Err(e) => self.facts_error = Some(e),
@@ -108,17 +109,19 @@ impl<'a> HostRun<'a> {
         self.set_facts(facts);
     }
 
-    /// One round of `prefetch`: the probes not yet cached (and `facts_probe`, as the play's
-    /// facts user), batched.
+    /// One round of `prefetch`: the probes of `tasks` not yet cached (and `facts_probe`, as
+    /// the play's facts user), batched.
     pub(super) fn prefetch_round(
         &mut self,
         mut lock: Option<std::time::Duration>,
         facts_probe: Option<&str>,
+        tasks: &[crate::task::Task],
     ) -> std::result::Result<crate::transport::Lock, TransportError> {
         use crate::batch;
         let m = self.known_vars();
         let (mut wanted, hidden) = batch::wanted(
             self.play,
+            tasks,
             &self.r.opts.tags,
             &m,
             &self.deferred,

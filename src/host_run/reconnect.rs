@@ -187,7 +187,8 @@ impl<'a> HostRun<'a> {
     fn reopen(&mut self) -> std::result::Result<Option<String>, TransportError> {
         self.facts = crate::fact_cache::FactCache::default();
         let wait = self.r.opts.lock_timeout;
-        Ok(match self.prefetch_round(Some(wait), None)? {
+        let play = self.play;
+        Ok(match self.prefetch_round(Some(wait), None, &play.tasks)? {
             crate::transport::Lock::Held => None,
             crate::transport::Lock::TimedOut => Some(format!(
                 "another plumb run took the host's plumb lock while the connection was closed, and held it for {} s (see --lock-timeout)",
