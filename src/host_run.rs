@@ -487,7 +487,9 @@ impl<'a> HostRun<'a> {
             return Ok(self.finish(task, handler, by, vec![o], false, start));
         }
         let deferred = self.deferred.clone();
-        let inst = TaskInstance::new(task, &m, &deferred).with_over(&over);
+        let inst = TaskInstance::new(task, &m, &deferred)
+            .with_over(&over)
+            .with_known(m.clone());
         // A plan does not loop over a result known only when applied (`r.stdout_lines`) as
         // over no items: the task may change.
         if self.check()

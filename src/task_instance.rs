@@ -26,6 +26,8 @@ pub(crate) struct TaskInstance<'a> {
     /// `vars()`, built once: a task asks for it several times (items, `when`, become, the
     /// batched apply), and each build copies every variable of the host.
     memo: std::cell::OnceCell<Vars>,
+    /// `base`, shared, when it already holds `over` as the host keeps them (`with_known`).
+    known: Option<std::sync::Arc<Map<String, Value>>>,
 }
 
 /// Why a task's `loop` gave no list of items.
@@ -59,6 +61,7 @@ impl<'a> TaskInstance<'a> {
             deferred,
             over: None,
             memo: std::cell::OnceCell::new(),
+            known: None,
         }
     }
 
@@ -70,6 +73,14 @@ impl<'a> TaskInstance<'a> {
         self
     }
 
+    /// `base` is `known`, shared: the host's variables with `over` already merged in (a task
+    /// that adds no variables of its own then shares them instead of copying them).
+    pub(crate) fn with_known(mut self, known: std::sync::Arc<Map<String, Value>>) -> Self {
+        self.known = Some(known);
+        self.memo = std::cell::OnceCell::new();
+        self
+    }
+
     /// The task's variables with no loop item.
     pub(crate) fn vars(&self) -> Vars {
         self.memo.get_or_init(|| self.item_vars(None).0).clone()
@@ -77,6 +88,19 @@ impl<'a> TaskInstance<'a> {
 
     /// The variables for one loop item, and the task's own `vars` that did not render.
     pub(crate) fn item_vars(&self, item: Option<&Item>) -> (Vars, Vec<Unresolved>) {
+        // Without vars of its own nothing can fail to render: the variables are the same
+        // whoever asks.
+        let plain = item.is_none() && self.task.vars.is_empty() && self.deferred.is_empty();
+        if plain {
+            if let Some(v) = self.memo.get() {
+                return (v.clone(), Vec::new());
+            }
+            if self.task.role_dir.is_none()
+                && let Some(k) = &self.known
+            {
+                return (Vars::shared(k.clone()), Vec::new());
+            }
+        }
         let (m, failed) = task_item_vars(self.task, self.base, item, self.deferred, self.over);
         (Vars::new(m), failed)
     }

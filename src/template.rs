@@ -43,6 +43,11 @@ pub(crate) struct Vars {
 
 impl Vars {
     pub(crate) fn new(map: Map<String, Value>) -> Vars {
+        Vars::shared(std::sync::Arc::new(map))
+    }
+
+    /// The same, over a map shared with others (a host's variables).
+    pub(crate) fn shared(map: jinja::VarMap) -> Vars {
         // Lookups (`file`, `template`) and includes search the role's folders, then the
         // playbook's, as Ansible does.
         let dir = |k: &str| map.get(k).and_then(Value::as_str).map(PathBuf::from);
@@ -54,10 +59,7 @@ impl Vars {
                 .unwrap_or_default(),
             resolved: true,
         };
-        Vars {
-            map: std::sync::Arc::new(map),
-            ctx,
-        }
+        Vars { map, ctx }
     }
 
     pub(crate) fn map(&self) -> &Map<String, Value> {

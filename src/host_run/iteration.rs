@@ -28,7 +28,9 @@ impl<'a> HostRun<'a> {
             name: header.display_name(),
         });
         let (m, over, deferred) = (self.known_vars(), self.over(), self.deferred.clone());
-        let inst = TaskInstance::new(header, &m, &deferred).with_over(&over);
+        let inst = TaskInstance::new(header, &m, &deferred)
+            .with_over(&over)
+            .with_known(m.clone());
         let items = match inst.items(&inst.vars()) {
             Ok(items) => items,
             Err(e) => {
