@@ -69,9 +69,11 @@ fn cold_loops_converge_with_modes_and_owners() {
             .into_iter()
             .map(|(_, s)| s)
             .collect();
+        // `debug` of a loop's registered results, which only applying makes: not shown
+        // on a stand-in (see `register` in a plan).
         assert_eq!(
             st,
-            ["changed", "changed", "changed", "ok"],
+            ["changed", "changed", "changed", "skipped"],
             "{}",
             plan.stdout
         );

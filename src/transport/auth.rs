@@ -8,7 +8,7 @@
 //! 4. the password (`ansible_password`, `--ask-pass`), never shown.
 
 use super::TransportError;
-use super::key_file::{encrypted, public_blob};
+use super::key_file::{encrypted, openssh_public_line, public_blob};
 use super::setup::{Fail, Setup};
 use super::ssh_config::SshConfig;
 use ssh2::Session;
@@ -220,7 +220,12 @@ fn try_key_file(
         ));
         return Ok(false);
     }
-    match setup.drive(|| session.userauth_pubkey_file(user, None, key, pass.as_deref())) {
+    let public = openssh_public_line(&text);
+    let sign = || match &public {
+        Some(line) => session.userauth_pubkey_memory(user, Some(line), &text, pass.as_deref()),
+        None => session.userauth_pubkey_file(user, None, key, pass.as_deref()),
+    };
+    match setup.drive(sign) {
         Ok(()) if session.authenticated() => return Ok(true),
         Ok(()) => {}
         Err(Fail::Ssh(e)) => tried.push(format!("key {}: {}", key.display(), refusal(&e))),
