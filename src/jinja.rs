@@ -52,13 +52,20 @@ thread_local! {
         std::cell::RefCell::new(HashMap::new());
 }
 
+/// The loader name of a playbook string compiled as a template: this prefix, then its text.
+const INLINE: &str = "\u{1}inline:";
+
+/// Whether a template may load others (`include`, `import`, `extends`).
+fn loads_files(source: &str) -> bool {
+    ["include", "import", "extends"]
+        .iter()
+        .any(|w| source.contains(w))
+}
+
 /// An environment for `ws`. Templates that include or import others get a fresh one, since
 /// an environment keeps the templates its loader found and the search path differs per render.
 fn env_for(ws: Ws, source: &str) -> std::rc::Rc<Environment<'static>> {
-    let loads = ["include", "import", "extends"]
-        .iter()
-        .any(|w| source.contains(w));
-    if loads {
+    if loads_files(source) {
         return std::rc::Rc::new(new_env(ws));
     }
     let key = (ws.trim_blocks, ws.lstrip_blocks, ws.keep_trailing_newline);
@@ -112,6 +119,11 @@ fn new_env(ws: Ws) -> Environment<'static> {
             .map_err(|_| minijinja::Error::new(ErrorKind::WriteFailure, "write failed"))
     });
     env.set_loader(move |name| {
+        // A playbook string, named by its own text: compiled once, then kept by the
+        // environment (a loop's items render the same strings).
+        if let Some(src) = name.strip_prefix(INLINE) {
+            return Ok(Some(src.to_string()));
+        }
         let p = std::path::Path::new(name);
         if p.is_absolute() {
             return Ok(std::fs::read_to_string(p).ok().map(|s| rewrite_source(&s)));
@@ -240,7 +252,13 @@ fn render_str_in(text: &str, vars: &Arc<Vars>) -> Result<Value, minijinja::Error
         }
     }
     let src = rewrite_source(text);
-    let mut out = env.render_str(&src, Value::from_dyn_object(vars.clone()))?;
+    let ctx = Value::from_dyn_object(vars.clone());
+    // An environment that loads files is not kept (see `env_for`): nothing to cache there.
+    let mut out = if loads_files(&src) {
+        env.render_str(&src, ctx)?
+    } else {
+        env.get_template(&format!("{INLINE}{src}"))?.render(ctx)?
+    };
     let have = count_trailing_newlines(&out);
     if want > have {
         out.push_str(&"\n".repeat(want - have));

@@ -8,8 +8,31 @@ use minijinja::Environment;
 use std::collections::HashSet;
 use std::sync::Arc;
 
+thread_local! {
+    /// `undeclared_variables` by source: a loop's item renders the same strings again, and
+    /// each answer costs a parse.
+    static UNDECLARED: std::cell::RefCell<std::collections::HashMap<String, HashSet<String>>> =
+        Default::default();
+}
+
 /// The variables a template (or a playbook string) reads from outside itself.
 pub fn undeclared_variables(source: &str) -> HashSet<String> {
+    if let Some(hit) = UNDECLARED.with(|c| c.borrow().get(source).cloned()) {
+        return hit;
+    }
+    let names = parse_undeclared(source);
+    UNDECLARED.with(|c| {
+        let mut c = c.borrow_mut();
+        // Bounded: a run renders a playbook's strings, not an unbounded stream.
+        if c.len() >= 4096 {
+            c.clear();
+        }
+        c.insert(source.to_string(), names.clone());
+    });
+    names
+}
+
+fn parse_undeclared(source: &str) -> HashSet<String> {
     let env = Environment::new();
     let mut ws = Ws {
         trim_blocks: true,
