@@ -115,7 +115,7 @@ pub(crate) fn wanted(
     play: &Play,
     tasks: &[crate::task::Task],
     tags: &TagFilter,
-    base: &Map<String, Value>,
+    base: &std::sync::Arc<Map<String, Value>>,
     deferred: &Map<String, Value>,
     base_dir: &Path,
 ) -> (Vec<Wanted>, Vec<String>) {
@@ -128,13 +128,17 @@ pub(crate) fn wanted(
     let mut sets: Option<Map<String, Value>> = None;
     let mut seen: std::collections::HashMap<(String, Option<String>), usize> = Default::default();
     for task in tasks {
-        let base_now = sets.as_ref().unwrap_or(base);
+        let base_now: &Map<String, Value> = sets.as_ref().unwrap_or(base);
         let mut pending: Map<String, Value> = Map::new();
         // Run elsewhere (`delegate_to`, `connection`): probed where it runs.
         if task.delegate_to.is_some() || task.connection.is_some() || !tags.selects(&task.tags) {
             continue;
         }
-        let inst = TaskInstance::new(task, base_now, deferred);
+        let inst = match &sets {
+            Some(_) => TaskInstance::new(task, base_now, deferred),
+            // The host's variables as they are: shared by every item, not copied.
+            None => TaskInstance::new(task, base_now, deferred).with_known(base.clone()),
+        };
         let Ok(items) = inst.items(&inst.vars()) else {
             continue;
         };

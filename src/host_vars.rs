@@ -203,6 +203,18 @@ pub(crate) fn install_extra(extra: &Map<String, Value>) {
     let _ = EXTRA.set(extra.clone());
 }
 
+/// A role's tasks know their role: `role_path`, `role_name`.
+pub(crate) fn role_vars(task: &crate::task::Task) -> Map<String, Value> {
+    let mut m = Map::new();
+    if let Some(dir) = &task.role_dir {
+        let abs = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+        m.insert("role_path".into(), json!(abs.display().to_string()));
+        let name = dir.file_name().map(|n| n.to_string_lossy().to_string());
+        m.insert("role_name".into(), json!(name.unwrap_or_default()));
+    }
+    m
+}
+
 pub(crate) fn task_item_vars(
     task: &crate::task::Task,
     m: &Map<String, Value>,
@@ -211,13 +223,7 @@ pub(crate) fn task_item_vars(
     over: Option<&Map<String, Value>>,
 ) -> (Map<String, Value>, Vec<Unresolved>) {
     let mut mi = m.clone();
-    // A role's tasks know their role.
-    if let Some(dir) = &task.role_dir {
-        let abs = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
-        mi.insert("role_path".into(), json!(abs.display().to_string()));
-        let name = dir.file_name().map(|n| n.to_string_lossy().to_string());
-        mi.insert("role_name".into(), json!(name.unwrap_or_default()));
-    }
+    mi.extend(role_vars(task));
     // Play variables that wait for a registered result, a task's vars or the item, as
     // written: rendered here from that text, never from a registered value's.
     mi.extend(deferred.clone());

@@ -16,4 +16,7 @@ pub struct RenderCtx {
     /// registered result is what the host said): none is rendered again when read, so text a
     /// host returned is never taken for a template, as Ansible marks it unsafe.
     pub resolved: bool,
+    /// A loop item's variables (the loop variable, `ansible_loop` ...), read before the
+    /// render's own: each item shares its task's variables instead of copying them.
+    pub item: Option<std::sync::Arc<serde_json::Map<String, serde_json::Value>>>,
 }

@@ -90,7 +90,16 @@ impl<'a> TaskInstance<'a> {
     pub(crate) fn item_vars(&self, item: Option<&Item>) -> (Vars, Vec<Unresolved>) {
         // Without vars of its own nothing can fail to render: the variables are the same
         // whoever asks.
-        let plain = item.is_none() && self.task.vars.is_empty() && self.deferred.is_empty();
+        let own = self.task.vars.is_empty() && self.deferred.is_empty();
+        // An item of such a task: the host's variables shared, the item's (and the role's)
+        // over them.
+        if own && let (Some(i), Some(k)) = (item, &self.known) {
+            let mut top = crate::host_vars::role_vars(self.task);
+            top.insert(self.task.loop_var.clone(), i.value.clone());
+            top.extend(i.extra.clone());
+            return (Vars::with_item(k.clone(), top), Vec::new());
+        }
+        let plain = item.is_none() && own;
         if plain {
             if let Some(v) = self.memo.get() {
                 return (v.clone(), Vec::new());
@@ -353,5 +362,36 @@ mod tests {
         assert_eq!(vars.map()["result"]["rc"], 3);
         let rendered = inst.args(&vars).unwrap();
         assert!(inst.build(rendered, &vars, Path::new("/")).is_ok());
+    }
+
+    /// A task's item over the host's shared variables sees exactly what a copy of them with
+    /// the item in would hold: the loop variable, `ansible_loop`, the item over a variable of
+    /// the same name, and renders read the item first.
+    #[test]
+    fn an_item_over_shared_variables_is_the_same_as_a_copy() {
+        let t = task(
+            "debug: {msg: \"{{ it }} {{ ansible_loop.index }} {{ x }}\"}\nloop: [1, 2]\nloop_control: {loop_var: it, extended: true}\n",
+        );
+        let base = json!({"x": "a", "it": "shadowed"})
+            .as_object()
+            .unwrap()
+            .clone();
+        let deferred = Map::new();
+        let items = TaskInstance::new(&t, &base, &deferred)
+            .items(&TaskInstance::new(&t, &base, &deferred).vars())
+            .unwrap();
+        for item in &items {
+            let copied = TaskInstance::new(&t, &base, &deferred)
+                .item_vars(item.as_ref())
+                .0;
+            let shared = TaskInstance::new(&t, &base, &deferred)
+                .with_known(std::sync::Arc::new(base.clone()))
+                .item_vars(item.as_ref())
+                .0;
+            assert_eq!(copied.map(), shared.map());
+            let msg = |v: &Vars| TaskInstance::new(&t, &base, &deferred).args(v).unwrap();
+            assert_eq!(msg(&copied), msg(&shared));
+        }
+        assert_eq!(items.len(), 2);
     }
 }

@@ -39,6 +39,8 @@ pub(crate) fn has_template(s: &str) -> bool {
 pub(crate) struct Vars {
     map: jinja::VarMap,
     ctx: RenderCtx,
+    /// `map` with the loop item's variables (`ctx.item`) over it, made only if asked for.
+    merged: std::sync::OnceLock<jinja::VarMap>,
 }
 
 impl Vars {
@@ -58,12 +60,36 @@ impl Vars {
                 .map(|r| vec![r.join("templates"), r.join("files"), r])
                 .unwrap_or_default(),
             resolved: true,
+            item: None,
         };
-        Vars { map, ctx }
+        Vars {
+            map,
+            ctx,
+            merged: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// `map` with a loop item's variables over it, without copying `map`.
+    pub(crate) fn with_item(map: jinja::VarMap, item: Map<String, Value>) -> Vars {
+        let mut v = Vars::shared(map);
+        v.ctx.item = Some(std::sync::Arc::new(item));
+        v
     }
 
     pub(crate) fn map(&self) -> &Map<String, Value> {
-        &self.map
+        match &self.ctx.item {
+            None => &self.map,
+            Some(item) => self.merged.get_or_init(|| {
+                let mut m = (*self.map).clone();
+                m.extend(item.iter().map(|(k, v)| (k.clone(), v.clone())));
+                std::sync::Arc::new(m)
+            }),
+        }
+    }
+
+    /// Whether `name` is one of these variables.
+    fn defines(&self, name: &str) -> bool {
+        self.ctx.item.as_ref().is_some_and(|i| i.contains_key(name)) || self.map.contains_key(name)
     }
 
     /// Renders `text` (a playbook string) to text. `loc` is where `text` starts in its file.
@@ -209,7 +235,7 @@ impl Vars {
 
     /// `source` made as strict as Ansible about undefined variables (`template_strict.rs`).
     fn strict(&self, source: &str, bare: bool) -> String {
-        crate::template_strict::strict(&self.map, source, bare)
+        crate::template_strict::strict(&|n| self.defines(n), source, bare)
     }
 
     /// Every filter and test `source` names must exist, on every branch (Jinja looks them up
@@ -251,7 +277,8 @@ impl Vars {
                     .map(|o| snap(loc.offset_in(text, o), &root))
                     .unwrap_or_else(|| loc.offset_in(text, off));
                 let err = Error::undefined_variable(at, &name);
-                match suggest(&root, self.map.keys().map(String::as_str)) {
+                let item = self.ctx.item.iter().flat_map(|i| i.keys());
+                match suggest(&root, self.map.keys().chain(item).map(String::as_str)) {
                     Some(s) => err.with_hint(format!("did you mean `{s}`?")),
                     None => {
                         err.with_hint("define it in the play's `vars`, the inventory, or with `-e`")

@@ -6,7 +6,6 @@
 
 use crate::jinja;
 use crate::jinja_rewrite::{is_ident, skip_bracket, skip_string, skip_ws};
-use serde_json::{Map, Value};
 
 /// The root names (`r` of `r.stdout`) of a set of variable names.
 pub(crate) fn roots(names: impl IntoIterator<Item = String>) -> impl Iterator<Item = String> {
@@ -19,13 +18,13 @@ pub(crate) fn roots(names: impl IntoIterator<Item = String>) -> impl Iterator<It
 /// that `{{ nope | upper }}` fails as in Ansible instead of printing `NONE`. Only when the
 /// source reads a variable that is not defined (else nothing changes), and never before the
 /// filters meant for undefined values (`default`, `d`, `mandatory`).
-pub(crate) fn strict(map: &Map<String, Value>, source: &str, bare: bool) -> String {
+pub(crate) fn strict(defined: &dyn Fn(&str) -> bool, source: &str, bare: bool) -> String {
     let reads_undefined = roots(jinja::undeclared_variables(&if bare {
         format!("{{{{ {source} }}}}")
     } else {
         source.to_string()
     }))
-    .any(|n| !map.contains_key(&n) && !matches!(n.as_str(), "omit" | "ansible_managed" | "vars"));
+    .any(|n| !defined(&n) && !matches!(n.as_str(), "omit" | "ansible_managed" | "vars"));
     if !reads_undefined {
         return source.to_string();
     }
@@ -305,16 +304,28 @@ mod tests {
     fn conditions_and_concatenations_are_checked() {
         let m = json!({"x": "a"}).as_object().unwrap().clone();
         assert_eq!(
-            strict(&m, "{% if nope %}y{%- elif x -%}z{% endif %}", false),
+            strict(
+                &|n| m.contains_key(n),
+                "{% if nope %}y{%- elif x -%}z{% endif %}",
+                false
+            ),
             "{% if (nope) | __plumb_defined %}y{%- elif (x) | __plumb_defined -%}z{% endif %}"
         );
         assert_eq!(
-            strict(&m, "{{ nope.a['b'] ~ 'x' ~ x }} {{ 'y' ~ f(nope) }}", false),
+            strict(
+                &|n| m.contains_key(n),
+                "{{ nope.a['b'] ~ 'x' ~ x }} {{ 'y' ~ f(nope) }}",
+                false
+            ),
             "{{ (nope.a['b'] | __plumb_defined) ~ 'x' ~ (x | __plumb_defined) }} {{ 'y' ~ f(nope) }}"
         );
         // Nothing undefined read: unchanged.
         assert_eq!(
-            strict(&m, "{% if x %}{{ x ~ 'y' }}{% endif %}", false),
+            strict(
+                &|n| m.contains_key(n),
+                "{% if x %}{{ x ~ 'y' }}{% endif %}",
+                false
+            ),
             "{% if x %}{{ x ~ 'y' }}{% endif %}"
         );
     }

@@ -386,7 +386,8 @@ fn render_items(
     deferred: &Map<String, Value>,
     reads: &BTreeSet<String>,
 ) -> Result<()> {
-    let inst = TaskInstance::new(task, &m, deferred);
+    let shared = std::sync::Arc::new(m.clone());
+    let inst = TaskInstance::new(task, &m, deferred).with_known(shared);
     let vars = inst.vars();
     let items = match inst.items(&vars) {
         Ok(items) => items,

@@ -585,6 +585,7 @@ fn lookups_on_disk() {
         template_dir: None,
         search_dirs: vec![],
         resolved: false,
+        ..Default::default()
     };
     let r = |t: &str| render_template(t, &vars(), &ctx).unwrap();
     assert_eq!(r("{{ lookup('file', 'motd.txt') }}|"), "hello|");

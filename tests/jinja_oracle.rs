@@ -49,6 +49,7 @@ fn oracle_cases_render_byte_for_byte() {
             // The case's vars.yml is read as is: variables that refer to variables are
             // rendered when read (plumb's runner renders them in order before a task).
             resolved: false,
+            ..Default::default()
         };
         match render_template(&source, &vars, &ctx) {
             Ok(out) if out.as_bytes() == expected.as_slice() => {

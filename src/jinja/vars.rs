@@ -62,6 +62,8 @@ impl Vars {
             cache: Mutex::new(HashMap::new()),
             ctx: RenderCtx {
                 resolved: false,
+                // Another host's variables: the reader's loop item is not among them.
+                item: None,
                 ..ctx.clone()
             },
             render,
@@ -74,7 +76,8 @@ impl Vars {
         if let Some(v) = self.cache.lock().ok()?.get(name) {
             return Some(v.clone());
         }
-        let v = match self.raw.get(name) {
+        let item = self.ctx.item.as_ref().and_then(|i| i.get(name));
+        let v = match item.or_else(|| self.raw.get(name)) {
             Some(raw) if self.ctx.resolved => from_json(raw),
             Some(raw) if self.only.as_ref().is_some_and(|o| !o.contains(name)) => from_json(raw),
             Some(raw) => self.lazy(raw),
@@ -136,6 +139,10 @@ impl Object for Vars {
     }
     fn enumerate(self: &Arc<Self>) -> Enumerator {
         let mut keys: Vec<Value> = self.raw.keys().map(|k| Value::from(k.as_str())).collect();
+        if let Some(item) = &self.ctx.item {
+            let more = item.keys().filter(|k| !self.raw.contains_key(*k));
+            keys.extend(more.map(|k| Value::from(k.as_str())));
+        }
         if !self.raw.contains_key("ansible_managed") {
             keys.push(Value::from("ansible_managed"));
         }
