@@ -522,6 +522,7 @@ sums\t 0 5 6
             victim.clone(),
             format!("{d}/loop"),
             format!("{d}/a b/under-a-file"),
+            format!("{d}/no-dir/x"),
         ]);
         let p: Vec<&str> = paths.iter().map(String::as_str).collect();
         let mut sums: Vec<&str> = p[..names.len()].to_vec();
@@ -544,6 +545,7 @@ sums\t 0 5 6
         assert_eq!(facts[n + 2].kind, Kind::Absent, "the forged record won");
         assert_eq!(facts[n + 3].kind, Kind::Link);
         assert_eq!(facts[n + 4].kind, Kind::Absent);
+        assert_eq!(facts[n + 5].kind, Kind::Absent, "under a missing directory");
         assert!(!dir.path().join("pwned").exists());
         // Under a link loop: an error, not absent.
         let looped = format!("{d}/loop/data");

@@ -99,13 +99,23 @@ const USER_LOCK_FILE: &str = "/run/lock/plumb.lock";
 /// its exit code are printed, and the shell waits for the end of its stdin, which is what
 /// releases the lock (when plumb goes away, however it goes). flock is util-linux.
 fn lock_run_script(wait_secs: u64, script: &str, end: &str) -> String {
+    // Every process forked here is paid on every host of every run, so the checks use the
+    // shell's builtins where they can: the effective uid from /proc/self/status (`id -u` where
+    // there is no /proc), no `mkdir` once the directory is there, and one `stat` that answers
+    // for both the directory and the file (its lines say type, owner and mode; without -L a
+    // symlink says so).
     format!(
-        "if [ \"$(id -u)\" = 0 ]; then
-d=/run/plumb f={LOCK_FILE}
-mkdir -m 700 $d 2>/dev/null
-if ! {{ [ -d $d ] && [ ! -L $d ] && [ \"$(stat -c %u:%a $d)\" = 0:700 ]; }}; then echo \"unsafe lock directory $d (it must be root's, mode 700)\"; exit 3; fi
-[ -e $f ] || : > $f
-if ! {{ [ -f $f ] && [ ! -L $f ] && [ \"$(stat -c %u $f)\" = 0 ]; }}; then echo \"unsafe lock file $f (it must be a plain file of root's)\"; exit 3; fi
+        "plumb_u=
+[ -r /proc/self/status ] && while read -r plumb_k plumb_r plumb_e plumb_x; do if [ \"$plumb_k\" = Uid: ]; then plumb_u=$plumb_e; break; fi; done </proc/self/status
+[ -n \"$plumb_u\" ] || plumb_u=$(id -u)
+if [ \"$plumb_u\" = 0 ]; then
+d=/run/plumb f={LOCK_FILE} plumb_nl='
+'
+[ -d $d ] || mkdir -m 700 $d 2>/dev/null
+if [ -e $f ] || [ -L $f ]; then plumb_s=$(LC_ALL=C stat -c %u:%a:%F $d $f 2>/dev/null); else plumb_s=$(LC_ALL=C stat -c %u:%a:%F $d 2>/dev/null); fi
+case $plumb_s in \"0:700:directory\"|\"0:700:directory$plumb_nl\"*) ;; *) echo \"unsafe lock directory $d (it must be root's, mode 700)\"; exit 3;; esac
+case $plumb_s in *\"$plumb_nl\"*) plumb_s=${{plumb_s#*\"$plumb_nl\"}};; *) : > $f; plumb_s=0:600:regular; [ -f $f ] && [ ! -L $f ] || plumb_s=;; esac
+case $plumb_s in 0:*:regular*) ;; *) echo \"unsafe lock file $f (it must be a plain file of root's)\"; exit 3;; esac
 else
 f={USER_LOCK_FILE}
 [ -e $f ] || {{ : > $f; chmod 666 $f; }} 2>/dev/null
@@ -487,6 +497,24 @@ mod tests {
         std::fs::remove_file(d.join("lock")).unwrap();
         let out = run(&input);
         assert!(out.starts_with("locked\nprobed\n"), "{out}");
+        // The file it created is root's; once there, one `stat` answers for both.
+        let out = run(&input);
+        assert!(out.starts_with("locked\nprobed\n"), "{out}");
+        // A lock file of another user's.
+        std::os::unix::fs::chown(d.join("lock"), Some(65534), None).unwrap();
+        let out = run(&input);
+        assert!(out.starts_with("unsafe lock file"), "{out}");
+        // A directory of root's but open to others.
+        std::fs::remove_file(d.join("lock")).unwrap();
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let out = run(&input);
+        assert!(out.starts_with("unsafe lock directory"), "{out}");
+        // A missing directory is made, root's and 700.
+        std::fs::remove_dir(&d).unwrap();
+        let out = run(&input);
+        assert!(out.starts_with("locked\nprobed\n"), "{out}");
+        let m = std::fs::metadata(&d).unwrap();
+        assert_eq!(m.permissions().mode() & 0o777, 0o700);
     }
 
     /// Runs `script` through `sh_command`'s framing with `sudo` replaced by `fake` (a sh snippet

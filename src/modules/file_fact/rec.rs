@@ -4,10 +4,14 @@
 use crate::shell::quote;
 
 /// Prints `absent\tI` when the path `$2` does not exist (ENOENT/ENOTDIR), else `error\tI\tWHY`.
-/// Only runs for paths whose `[ -e ]`/`[ -L ]` tests failed (rare on a converged host), so
-/// its extra processes stay off the no-op run. `WHY` is stat's strerror, after the last `: `
-/// (the quoted name before it may hold anything, but strerror holds no `: ` and no newline).
-pub(crate) const ABSENT_FN: &str = "plumb_absent() { if plumb_e=$(LC_ALL=C stat -c '' -- \"$2\" 2>&1); then printf 'error\\t%s\\tchanged while it was probed\\n' \"$1\"; \
+/// Only runs for paths whose `[ -e ]`/`[ -L ]` tests failed. When the parent is a directory
+/// this shell may search, the name can only be missing, and builtins say so: a path a
+/// converged host keeps absent (a disabled site, say) then costs no process on a no-op run.
+/// Otherwise `stat` tells: `WHY` is its strerror, after the last `: ` (the quoted name before
+/// it may hold anything, but strerror holds no `: ` and no newline).
+pub(crate) const ABSENT_FN: &str = "plumb_absent() { case $2 in */*) plumb_d=${2%/*};; *) plumb_d=.;; esac; \
+if [ -d \"${plumb_d:-/}\" ] && [ -x \"${plumb_d:-/}\" ] && [ ! -e \"$2\" ] && [ ! -L \"$2\" ]; then printf 'absent\\t%s\\n' \"$1\"; return 0; fi; \
+if plumb_e=$(LC_ALL=C stat -c '' -- \"$2\" 2>&1); then printf 'error\\t%s\\tchanged while it was probed\\n' \"$1\"; \
 else case $plumb_e in *': No such file or directory'|*': Not a directory') printf 'absent\\t%s\\n' \"$1\";; \
 *) printf 'error\\t%s\\t%s\\n' \"$1\" \"${plumb_e##*: }\";; esac; fi; }\n";
 
