@@ -87,6 +87,16 @@ impl Vars {
         }
     }
 
+    /// One variable, the loop item's over the rest, without merging them (`map` copies the
+    /// host's variables once per item).
+    pub(crate) fn get(&self, name: &str) -> Option<&Value> {
+        self.ctx
+            .item
+            .as_ref()
+            .and_then(|i| i.get(name))
+            .or_else(|| self.map.get(name))
+    }
+
     /// Whether `name` is one of these variables.
     fn defines(&self, name: &str) -> bool {
         self.ctx.item.as_ref().is_some_and(|i| i.contains_key(name)) || self.map.contains_key(name)

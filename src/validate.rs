@@ -10,6 +10,7 @@ use crate::template::Vars;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::sync::Arc;
 
 mod fact_names;
 
@@ -199,6 +200,8 @@ pub(crate) fn validate(r: &Runner) -> Result<()> {
             let mut later = runtime.clone();
             later.extend(unresolved.iter().map(|u| u.name.clone()));
             let facts = facts.then_some(&cached);
+            // Shared by every task's check (each adds its own vars over it, if any).
+            let base = Arc::new(base);
             // A looped include's tasks are checked for its items known now (its loop
             // variables defined), else with those names left for the host.
             let mut frames: Vec<(usize, crate::include_loop::KnownItems)> = Vec::new();
@@ -250,14 +253,19 @@ pub(crate) fn validate(r: &Runner) -> Result<()> {
 fn check_task(
     dir: &Path,
     task: &crate::task::Task,
-    base: &Map<String, Value>,
+    base: &Arc<Map<String, Value>>,
     deferred: &Map<String, Value>,
     later: &BTreeSet<String>,
     facts: Option<&BTreeSet<String>>,
 ) -> Result<()> {
-    let mut m = base.clone();
-    m.extend(task.vars.clone());
-    let vars = Vars::new(m.clone());
+    // The host's variables are shared, not copied, unless the task has vars of its own.
+    let vars = if task.vars.is_empty() {
+        Vars::shared(base.clone())
+    } else {
+        let mut m = (**base).clone();
+        m.extend(task.vars.clone());
+        Vars::new(m)
+    };
     let mut names = BTreeSet::new();
     for (k, v) in &task.args.map {
         vars.check_value(v, task.args.loc_of(k), &mut names)?;
@@ -295,7 +303,7 @@ fn check_task(
     // Which registered results it reads, by the templates' own variable names. Such a
     // task is rendered with stand-ins for them, and only an undefined variable that is
     // none of those is an error (the rest depends on values only the host has).
-    let m = base.clone();
+    let m = base;
     // With facts gathered, the `ansible_*` names it reads that nothing else defines are
     // the host's facts.
     let mut later = later.clone();
@@ -330,9 +338,9 @@ fn check_task(
             _ => Ok(()),
         };
     }
-    match render_items(dir, task, m.clone(), deferred, &names) {
+    match render_items(dir, task, m, deferred, &names) {
         Err(e) if e.undefined_within().is_some_and(waits) => {
-            with_stand_ins(dir, task, m, deferred, &names, &later, facts)
+            with_stand_ins(dir, task, (**m).clone(), deferred, &names, &later, facts)
         }
         r => r,
     }
@@ -363,7 +371,7 @@ fn with_stand_ins(
     }
     // A few more rounds for names no list holds (an interface's facts).
     for _ in 0..4 {
-        let Err(e) = render_items(dir, task, m.clone(), deferred, names) else {
+        let Err(e) = render_items(dir, task, &Arc::new(m.clone()), deferred, names) else {
             return Ok(());
         };
         match e.undefined_within() {
@@ -382,12 +390,11 @@ fn with_stand_ins(
 fn render_items(
     dir: &Path,
     task: &crate::task::Task,
-    m: Map<String, Value>,
+    m: &Arc<Map<String, Value>>,
     deferred: &Map<String, Value>,
     reads: &BTreeSet<String>,
 ) -> Result<()> {
-    let shared = std::sync::Arc::new(m.clone());
-    let inst = TaskInstance::new(task, &m, deferred).with_known(shared);
+    let inst = TaskInstance::new(task, m, deferred).with_known(m.clone());
     let vars = inst.vars();
     let items = match inst.items(&vars) {
         Ok(items) => items,
@@ -446,7 +453,6 @@ fn render_task(
     let rendered = inst.args(&vars).map_err(render)?;
     // The directory of the playbook the task's play is in (`playbook_dir`).
     let dir = vars
-        .map()
         .get("playbook_dir")
         .and_then(Value::as_str)
         .map(std::path::PathBuf::from)

@@ -263,8 +263,7 @@ impl<'a> HostRun<'a> {
         // and never restarts the control machine (Ansible refuses it too).
         let back = facts.as_ref().ok().and_then(|f| action.comes_back(f));
         if back.is_some() {
-            let local =
-                vars.map().get("ansible_connection").and_then(Value::as_str) == Some("local");
+            let local = vars.get("ansible_connection").and_then(Value::as_str) == Some("local");
             let refused = match (delegated, local) {
                 (true, _) => {
                     Some("a reboot cannot be delegated: plumb waits for the host the task runs for")

@@ -42,7 +42,7 @@ pub(crate) struct Copy {
 
 pub(crate) fn sha256_hex(data: &[u8]) -> String {
     let digest = Sha256::digest(data);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(digest)
 }
 
 /// Finds a local `src` the way Ansible does: in the task's role's `templates/` or `files/`
