@@ -266,6 +266,23 @@ pub(crate) fn attr_changes(
 
 /// A text file's content as a probe prints it (base64 on one line), back into text.
 pub(crate) fn decode_text(b64: &str, path: &str) -> Result<String, String> {
+    // The items of a loop over one file (`lineinfile`, a line per item) each plan on the same
+    // probed content: decoded once per thread, not once per item.
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(String, String, Result<String, String>)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    LAST.with_borrow_mut(|last| match last {
+        Some((b, p, r)) if b == b64 && p == path => r.clone(),
+        _ => {
+            let r = decode_text_once(b64, path);
+            *last = Some((b64.to_string(), path.to_string(), r.clone()));
+            r
+        }
+    })
+}
+
+fn decode_text_once(b64: &str, path: &str) -> Result<String, String> {
     use base64::Engine;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(b64.trim())

@@ -351,7 +351,12 @@ fn split_lines(text: &str) -> Vec<(&str, &str)> {
 }
 
 fn join_lines(lines: &[(&str, &str)]) -> String {
-    lines.iter().map(|(l, e)| format!("{l}{e}")).collect()
+    let mut s = String::with_capacity(lines.iter().map(|(l, e)| l.len() + e.len()).sum());
+    for (l, e) in lines {
+        s.push_str(l);
+        s.push_str(e);
+    }
+    s
 }
 
 #[cfg(test)]
