@@ -2,6 +2,7 @@
 
 mod batch;
 mod block;
+mod check_mode;
 mod cli;
 mod collections;
 mod config;

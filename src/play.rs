@@ -57,6 +57,10 @@ pub(crate) struct Play {
     pub(crate) order: crate::host_order::HostOrder,
     /// `force_handlers`: notified handlers run on a host even after it failed.
     pub(crate) force_handlers: bool,
+    /// `become_exe` on the play: also how its facts are gathered.
+    pub(crate) become_exe: Option<String>,
+    /// `port`: the SSH port of the hosts whose variables set no `ansible_port`.
+    pub(crate) port: Option<u16>,
 }
 
 pub(crate) const PLAY_KEYS: &[&str] = &[
@@ -91,6 +95,12 @@ pub(crate) const PLAY_KEYS: &[&str] = &[
     "force_handlers",
     "become_flags",
     "timeout",
+    "no_log",
+    "diff",
+    "check_mode",
+    "ignore_errors",
+    "become_exe",
+    "port",
 ];
 
 impl Play {
@@ -135,6 +145,8 @@ impl Play {
             connection: None,
             order: Default::default(),
             force_handlers: false,
+            port: None,
+            become_exe: None,
         };
         // Roles run before the play's own tasks, wherever `roles` is written.
         let mut role_tasks: Vec<Task> = Vec::new();
@@ -143,6 +155,9 @@ impl Play {
         let mut post_tasks: Option<Vec<Task>> = None;
         // `timeout`: for each task that sets none.
         let mut timeout = None;
+        // `no_log`, `diff`, `check_mode`, `ignore_errors`, `become_exe`: for each task (and
+        // handler) that, and whose blocks and roles, set none.
+        let mut scoped = Inherited::default();
         let mut has_hosts = false;
         // Ansible's precedence: what vars_files define wins over the play's `vars`.
         let mut file_vars = Map::new();
@@ -296,6 +311,10 @@ impl Play {
                     "timeout" => timeout = crate::time_limit::TimeLimit::timeout(doc, value)?,
                     "order" => play.order = crate::host_order::HostOrder::parse(doc, value)?,
                     "force_handlers" => play.force_handlers = boolean(doc, value, k)?,
+                    "no_log" | "diff" | "check_mode" | "ignore_errors" | "become_exe" => {
+                        scoped.keyword(doc, k, value)?;
+                    }
+                    "port" => play.port = Some(crate::task_values::port(doc, value)?),
                     other if crate::task_values::NOT_YET.contains(&other) => {
                         errors.push(crate::task_values::not_yet(doc.key_loc(key), other, "play"));
                     }
@@ -316,6 +335,7 @@ impl Play {
                 errors.push(e);
             }
         }
+        play.become_exe = scoped.become_exe.clone();
         play.file_var_names = file_vars.keys().cloned().collect();
         play.vars.extend(file_vars);
         play.var_locs.extend(file_locs);
@@ -339,6 +359,7 @@ impl Play {
             let own = std::mem::take(&mut t.environment);
             t.environment = play.environment.iter().cloned().chain(own).collect();
             t.ignore_unreachable |= play.ignore_unreachable;
+            scoped.apply_scoped(t);
             if t.time_limit.is_none() {
                 t.time_limit = timeout.clone();
             }
@@ -347,6 +368,7 @@ impl Play {
                 errors.push(e);
             }
         }
+        errors.extend(end_role_misplaced(&play));
         if !has_hosts {
             errors.push(
                 Error::input(play.loc.clone(), "this play has no `hosts`")
@@ -397,6 +419,23 @@ fn vars_file(
         crate::inventory::vars_map(&vars, &vars.root)?,
         crate::yaml::value_locs(&vars, &vars.root),
     ))
+}
+
+/// `meta: end_role` ends the role it is in: outside any role, or in a handler, it is an
+/// error, as in Ansible.
+fn end_role_misplaced(play: &Play) -> Vec<Error> {
+    let is_end_role = |t: &Task| crate::dry_run::end_meta(t) == Some("end_role");
+    let outside = (play.tasks.iter())
+        .filter(|t| is_end_role(t) && t.roles.is_empty())
+        .map(|t| {
+            Error::input(t.module_loc.clone(), "`meta: end_role` outside a role")
+                .with_hint("it ends the role it is in; `meta: end_host` ends the play for the host")
+        });
+    let handlers = (play.handlers.iter()).filter(|t| is_end_role(t)).map(|t| {
+        Error::input(t.module_loc.clone(), "`meta: end_role` in a handler")
+            .with_hint("a handler is not part of a role's run; Ansible refuses it too")
+    });
+    outside.chain(handlers).collect()
 }
 
 /// Notified handlers must exist; handler names must be unique. `broken` are the names of
@@ -489,10 +528,12 @@ impl Play {
                 .or_else(|| self.become_user.clone())
                 .unwrap_or_else(|| "root".into());
             let method = task.become_method.as_ref().or(self.become_method.as_ref());
-            Some(match method.map(String::as_str) {
+            let user = match method.map(String::as_str) {
                 Some("su") => format!("su:{user}"),
                 _ => user,
-            })
+            };
+            // `become_exe` (a task's, a block's or role's, or the play's).
+            Some(crate::transport::with_exe(user, task.become_exe.as_deref()))
         } else {
             None
         }
@@ -500,8 +541,13 @@ impl Play {
 
     /// Whom facts are gathered as: the play's own `become`, as Ansible runs `setup`.
     pub(crate) fn facts_user(&self) -> Option<String> {
-        self.become_
-            .then(|| self.become_user.clone().unwrap_or_else(|| "root".into()))
+        self.become_.then(|| {
+            let user = self.become_user.clone().unwrap_or_else(|| "root".into());
+            // Facts are gathered through sudo: su's `become_exe` is not sudo's.
+            let exe = self.become_exe.as_deref();
+            let exe = exe.filter(|_| self.become_method.as_deref() != Some("su"));
+            crate::transport::with_exe(user, exe)
+        })
     }
 
     /// Whom the host lock is taken as: root if any task of the play becomes root, else the
@@ -516,7 +562,7 @@ impl Play {
             .collect();
         users
             .iter()
-            .find(|u| *u == "root")
+            .find(|u| crate::transport::split_exe(u).1 == "root")
             .or(users.first())
             .cloned()
     }

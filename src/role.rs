@@ -9,6 +9,12 @@ use marked_yaml::Node;
 use serde_json::Map;
 use std::path::{Path, PathBuf};
 
+/// A new role instance's number: unique in the run (roles of every play, included ones too).
+fn next_role_id() -> usize {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 impl TaskList {
     /// A role: from a play's `roles` (`key` None: `- NAME` or `- role: NAME` with keywords)
     /// or an `import_role` / `include_role` task (`name:` under the key). Its defaults go to
@@ -230,6 +236,8 @@ impl TaskList {
         }
         inh.params.extend(params);
         inh.role_dir = Some(role_dir.clone());
+        // This instance of the role, for `meta: end_role`.
+        inh.roles.push(next_role_id());
         if let Some(p) = file("handlers")
             && let Some(d) = read(&p, true)?
         {
