@@ -68,7 +68,8 @@ mod tests {
     #[test]
     fn check_mode_decides_how_a_task_runs() {
         use Runs::*;
-        let table: &[(Option<bool>, bool, bool, Runs, Option<bool>)] = &[
+        type Row = (Option<bool>, bool, bool, Runs, Option<bool>);
+        let table: &[Row] = &[
             (None, false, false, AsTheRun, None),
             (None, true, false, AsTheRun, None),
             (None, false, true, AsTheRun, None),

@@ -234,12 +234,8 @@ mod tests {
     /// `ignore_errors` and `become_exe`: the innermost that sets one wins.
     #[test]
     fn scoped_keywords_innermost_wins() {
-        let table: &[(
-            &str,
-            &str,
-            &str,
-            (bool, Option<bool>, Option<bool>, bool, Option<&str>),
-        )] = &[
+        type Want<'a> = (bool, Option<bool>, Option<bool>, bool, Option<&'a str>);
+        let table: &[(&str, &str, &str, Want)] = &[
             ("", "", "", (false, None, None, false, None)),
             ("no_log: true", "", "", (true, None, None, false, None)),
             (
@@ -342,14 +338,14 @@ mod tests {
     /// A play's level comes after a block's was applied: it fills only what is still unset.
     #[test]
     fn a_play_level_fills_only_what_no_nearer_level_set() {
-        let doc = Doc::parse("t.yml".into(), "no_log: true\ndiff: false\n".into(), false).unwrap();
+        let doc = Doc::parse("t.yml".into(), "no_log: true\ndiff: false\n", false).unwrap();
         let mut play = Inherited::default();
         if let Node::Mapping(m) = &doc.root {
             for (k, v) in m.iter() {
                 play.keyword(&doc, k.as_str(), v).unwrap();
             }
         }
-        let bdoc = Doc::parse("t.yml".into(), "no_log: false\n".into(), false).unwrap();
+        let bdoc = Doc::parse("t.yml".into(), "no_log: false\n", false).unwrap();
         let mut block = Inherited::default();
         if let Node::Mapping(m) = &bdoc.root {
             for (k, v) in m.iter() {

@@ -23,6 +23,7 @@ mod host_run;
 mod host_vars;
 mod hostvars;
 mod http;
+mod http_redirect;
 mod include;
 mod include_loop;
 mod inherited;

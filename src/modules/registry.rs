@@ -134,7 +134,7 @@ const MODULES: &[Spec] = &[
         name: "uri", listed: &[], aliases: &[],
         marks: &[Mark::RunsInPlan],
         args: &["url", "method", "status_code", "return_content", "timeout", "headers",
-            "validate_certs", "ca_path", "body", "body_format"],
+            "validate_certs", "ca_path", "body", "body_format", "follow_redirects"],
         required: &[(&["url"], "url")],
         free_form: false, build: |a, ctx| module(uri::Uri::build(a, ctx.base_dir)?),
     },
