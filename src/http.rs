@@ -24,7 +24,7 @@ pub(crate) struct Request {
     /// redirect leads to.
     pub(crate) tls_options: Tls,
     /// `follow_redirects`.
-    pub(crate) follow: crate::http_redirect::Follow,
+    pub(crate) follow: Follow,
     /// This request follows a redirect.
     pub(crate) redirected: bool,
 }
@@ -62,6 +62,35 @@ pub(crate) fn parse_url(url: &str) -> Result<(String, u16, String), String> {
         return Err(format!("no host in `{url}`"));
     }
     Ok((host.to_string(), port, path.to_string()))
+}
+
+/// `follow_redirects`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum Follow {
+    /// `none`, `no`: the redirect is the answer.
+    None,
+    /// `safe` (the default): only a GET or HEAD request is redirected.
+    #[default]
+    Safe,
+    /// `all`, `yes`: every request.
+    All,
+    /// `urllib2`: as Python's urllib: GET and HEAD, and a POST on 301, 302 and 303.
+    Urllib2,
+}
+
+/// The values Ansible takes.
+pub(crate) const FOLLOW_NAMES: &[&str] = &["all", "no", "none", "safe", "urllib2", "yes"];
+
+impl Follow {
+    pub(crate) fn named(name: &str) -> Option<Follow> {
+        Some(match name {
+            "none" | "no" => Follow::None,
+            "safe" => Follow::Safe,
+            "all" | "yes" => Follow::All,
+            "urllib2" => Follow::Urllib2,
+            _ => return None,
+        })
+    }
 }
 
 /// What the server answered.

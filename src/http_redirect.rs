@@ -1,39 +1,10 @@
 //! `uri`'s `follow_redirects`: which redirects are followed, and the request that follows one,
 //! as Ansible's `module_utils.urls` redirect handler does.
 
-use crate::http::{Request, Response, Tls};
-
-/// `follow_redirects`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) enum Follow {
-    /// `none`, `no`: the redirect is the answer.
-    None,
-    /// `safe` (the default): only a GET or HEAD request is redirected.
-    #[default]
-    Safe,
-    /// `all`, `yes`: every request.
-    All,
-    /// `urllib2`: as Python's urllib: GET and HEAD, and a POST on 301, 302 and 303.
-    Urllib2,
-}
-
-/// The values Ansible takes.
-pub(crate) const NAMES: &[&str] = &["all", "no", "none", "safe", "urllib2", "yes"];
+use crate::http::{Follow, Request, Response, Tls};
 
 /// How many redirects are followed before giving up (urllib's limit).
 pub(crate) const MAX: usize = 10;
-
-impl Follow {
-    pub(crate) fn named(name: &str) -> Option<Follow> {
-        Some(match name {
-            "none" | "no" => Follow::None,
-            "safe" => Follow::Safe,
-            "all" | "yes" => Follow::All,
-            "urllib2" => Follow::Urllib2,
-            _ => return None,
-        })
-    }
-}
 
 /// The request to make after `resp`, if it is a redirect that `req.follow` follows; an error
 /// if it is one without a usable `Location`.
@@ -213,6 +184,10 @@ mod tests {
         }
         assert_eq!(Follow::named("yes"), Some(Follow::All));
         assert_eq!(Follow::named("no"), Some(Follow::None));
-        assert!(NAMES.iter().all(|n| Follow::named(n).is_some()));
+        assert!(
+            crate::http::FOLLOW_NAMES
+                .iter()
+                .all(|n| Follow::named(n).is_some())
+        );
     }
 }

@@ -49,15 +49,6 @@ pub(crate) struct Inherited {
     pub(crate) time_limit: Option<crate::time_limit::TimeLimit>,
 }
 
-/// Which of the keywords whose innermost level wins a task, or a level around it nearer than
-/// the one being applied, already set: an outer level's value is for the others only.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Set {
-    pub(crate) ignore_errors: bool,
-    pub(crate) no_log: bool,
-    pub(crate) diff: bool,
-}
-
 /// The keywords `keyword` takes, for hints.
 pub(crate) const KEYS: &str = "`when`, `vars`, `tags`, `become`, `become_user`, `become_method`, `become_exe`, `ignore_errors`, `ignore_unreachable`, `no_log`, `diff`, `check_mode`, `run_once`, `any_errors_fatal`, `environment`, `module_defaults`, `connection`, `collections`, `become_flags` and `timeout`";
 

@@ -49,6 +49,7 @@ mod outcome;
 mod partial_result;
 mod paths;
 mod play;
+mod play_become;
 mod playbook;
 mod playbook_import;
 mod probe;

@@ -76,7 +76,7 @@ pub(crate) struct Task {
     /// `check_mode` on the task or the innermost level around it that sets it.
     pub(crate) check_mode: Option<Spanned<bool>>,
     /// Which keywords the task, or a level around it, set (see `Inherited::apply`).
-    pub(crate) set: crate::inherited::Set,
+    pub(crate) set: crate::task_values::Set,
     /// The role instances the task comes from, outermost first (see `meta: end_role`).
     pub(crate) roles: Vec<usize>,
     /// `check_mode: false`: a read-only command that runs in `plumb plan` too, so that what

@@ -72,6 +72,15 @@ pub(crate) fn found(node: &Node) -> String {
     }
 }
 
+/// Which of the keywords whose innermost level wins a task, or a level around it nearer than
+/// the one being applied, already set: an outer level's value is for the others only.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Set {
+    pub(crate) ignore_errors: bool,
+    pub(crate) no_log: bool,
+    pub(crate) diff: bool,
+}
+
 /// `become_method`: `sudo` or `su`.
 pub(crate) fn become_method(doc: &Doc, node: &Node) -> Result<String> {
     let m = scalar_string(doc, node, "become_method")?;

@@ -551,8 +551,7 @@ pub(crate) fn steers_play(module: &str) -> bool {
     marks(module).iter().any(|m| matches!(m, Mark::SteersPlay))
 }
 
-/// Whether the module is the engine's own action (prints, steers the play, sets variables):
-/// nothing of it runs on the host.
+/// Whether the module is the engine's own action: nothing of it runs on the host.
 pub(crate) fn engine_only(module: &str) -> bool {
     prints_only(module) || steers_play(module) || sets_vars(module)
 }

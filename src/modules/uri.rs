@@ -56,9 +56,9 @@ impl Uri {
         let follow = match a.raw("follow_redirects") {
             Some(Value::Bool(true)) => "yes".to_string(),
             Some(Value::Bool(false)) => "no".to_string(),
-            _ => a.choice("follow_redirects", crate::http_redirect::NAMES, "safe")?,
+            _ => a.choice("follow_redirects", crate::http::FOLLOW_NAMES, "safe")?,
         };
-        let follow = crate::http_redirect::Follow::named(&follow).unwrap_or_default();
+        let follow = crate::http::Follow::named(&follow).unwrap_or_default();
         let bad = || {
             a.err(
                 "status_code",
