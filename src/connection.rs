@@ -112,7 +112,10 @@ pub(crate) fn connect_within(
         user: str_var(vars, "ansible_user")
             .or_else(|| play.remote_user.clone())
             .or_else(|| opts.default_user.clone()),
-        port: str_var(vars, "ansible_port").and_then(|p| p.parse().ok()),
+        // The play's `port` is below any `ansible_port`, as in Ansible.
+        port: str_var(vars, "ansible_port")
+            .and_then(|p| p.parse().ok())
+            .or(play.port),
         key: key_file(vars)
             .map(|(_, p)| p)
             .or_else(|| opts.default_key.clone()),

@@ -329,7 +329,8 @@ fn depends(task: &Task, what: &str) -> Outcome {
     };
     if let Some(end) = end_meta(task) {
         // What the plan cannot say: whether the play goes on after this line.
-        msg = format!("may end the play here (meta: {end}): {msg}");
+        let what = if end == "end_role" { "role" } else { "play" };
+        msg = format!("may end the {what} here (meta: {end}): {msg}");
     }
     Outcome::new(status, msg)
 }

@@ -82,9 +82,9 @@ pub(crate) fn apply(
                     msg = exit_msg("non-zero exit {}", out.code, &out.all());
                 }
             }
-            Run::Http(req) => match t.http(req) {
-                Ok(resp) => {
-                    let (v, bad) = crate::modules::uri::check(req, &resp);
+            Run::Http(req) => match follow(t, req, log) {
+                Ok((req, resp)) => {
+                    let (v, bad) = crate::modules::uri::check(&req, &resp);
                     value = v;
                     if let Some(m) = bad {
                         failed = true;
@@ -112,6 +112,35 @@ pub(crate) fn apply(
         std::thread::sleep(Duration::from_secs_f64(task.delay));
     }
     unreachable!("the last attempt returns")
+}
+
+/// `req` made, and the redirects its `follow_redirects` follows (see `http_redirect`): the
+/// last request and its answer.
+fn follow(
+    t: &mut dyn Transport,
+    req: &crate::http::Request,
+    log: &Log,
+) -> Result<(crate::http::Request, crate::http::Response), HttpError> {
+    let mut req = req.clone();
+    for _ in 0..=crate::http_redirect::MAX {
+        let resp = t.http(&req)?;
+        match crate::http_redirect::next(&req, &resp) {
+            None => return Ok((req, resp)),
+            Some(Err(e)) => return Err(HttpError::Request(e)),
+            Some(Ok(next)) => {
+                log.detail(
+                    1,
+                    format!("{} answered {}: to {}", req.url, resp.status, next.url),
+                );
+                req = next;
+            }
+        }
+    }
+    Err(HttpError::Request(format!(
+        "{}: more than {} redirects",
+        req.url,
+        crate::http_redirect::MAX
+    )))
 }
 
 /// A result before anything ran: what the plan already knows (`stat`'s `stat`).

@@ -89,6 +89,8 @@ pub(crate) struct HostRun<'a> {
     quiet: bool,
     /// A `meta: end_host` or `end_play` ran: the host's play ends, not failed.
     ended: bool,
+    /// The role instance a `meta: end_role` ended: the rest of its tasks are skipped.
+    ended_role: Option<usize>,
     /// Why the host cannot be reached, once known (`ignore_unreachable` let it go on).
     down: Option<String>,
     /// The index of the task the host is at (in `play.tasks`).
@@ -173,6 +175,7 @@ impl<'a> HostRun<'a> {
             stop_msg: String::new(),
             quiet: false,
             ended: false,
+            ended_role: None,
             down,
             pos: 0,
         };
@@ -282,6 +285,12 @@ impl<'a> HostRun<'a> {
                 && next == f.end
             {
                 f.at += 1;
+                // A looped `include_role` runs its role anew for the next item.
+                if let Some(r) = self.ended_role
+                    && !tasks[f.header].roles.contains(&r)
+                {
+                    self.ended_role = None;
+                }
                 if f.at < f.items.len() {
                     next = f.header + 1;
                     // The blocks opened among its tasks close before the next item.
@@ -330,6 +339,14 @@ impl<'a> HostRun<'a> {
             }
             if !selected {
                 continue;
+            }
+            // `meta: end_role`: the rest of that role (and of the roles it brings in) is not
+            // run for this host, nor reported, as in Ansible.
+            if let Some(r) = self.ended_role {
+                if task.roles.contains(&r) {
+                    continue;
+                }
+                self.ended_role = None;
             }
             // Leaving a block whose failure nothing rescued fails the host here; inside one,
             // tasks after a failure give way to its `rescue` and `always`.

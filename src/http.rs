@@ -20,6 +20,13 @@ pub(crate) struct Request {
     pub(crate) body: Option<Vec<u8>>,
     /// `https://`: TLS spoken by plumb itself, over the same tunnel.
     pub(crate) tls: Option<Tls>,
+    /// The TLS settings (`validate_certs`, `ca_path`) for an https URL, this one or one a
+    /// redirect leads to.
+    pub(crate) tls_options: Tls,
+    /// `follow_redirects`.
+    pub(crate) follow: Follow,
+    /// This request follows a redirect.
+    pub(crate) redirected: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -28,6 +35,62 @@ pub(crate) struct Tls {
     pub(crate) validate: bool,
     /// `ca_path`: PEM certificates trusted besides the control machine's own roots.
     pub(crate) ca_pem: Option<std::sync::Arc<Vec<u8>>>,
+}
+
+/// An http:// or https:// URL's host, port and path (with its query).
+pub(crate) fn parse_url(url: &str) -> Result<(String, u16, String), String> {
+    let (rest, default_port) = if let Some(r) = url.strip_prefix("http://") {
+        (r, 80)
+    } else if let Some(r) = url.strip_prefix("https://") {
+        (r, 443)
+    } else {
+        return Err(format!("`{url}` is not an http:// or https:// URL"));
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) => (
+            h,
+            p.parse::<u16>()
+                .map_err(|_| format!("bad port in `{url}`"))?,
+        ),
+        None => (authority, default_port),
+    };
+    if host.is_empty() {
+        return Err(format!("no host in `{url}`"));
+    }
+    Ok((host.to_string(), port, path.to_string()))
+}
+
+/// `follow_redirects`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum Follow {
+    /// `none`, `no`: the redirect is the answer.
+    None,
+    /// `safe` (the default): only a GET or HEAD request is redirected.
+    #[default]
+    Safe,
+    /// `all`, `yes`: every request.
+    All,
+    /// `urllib2`: as Python's urllib: GET and HEAD, and a POST on 301, 302 and 303.
+    Urllib2,
+}
+
+/// The values Ansible takes.
+pub(crate) const FOLLOW_NAMES: &[&str] = &["all", "no", "none", "safe", "urllib2", "yes"];
+
+impl Follow {
+    pub(crate) fn named(name: &str) -> Option<Follow> {
+        Some(match name {
+            "none" | "no" => Follow::None,
+            "safe" => Follow::Safe,
+            "all" | "yes" => Follow::All,
+            "urllib2" => Follow::Urllib2,
+            _ => return None,
+        })
+    }
 }
 
 /// What the server answered.

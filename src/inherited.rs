@@ -23,10 +23,18 @@ pub(crate) struct Inherited {
     pub(crate) become_if: Option<Spanned<Value>>,
     pub(crate) become_user: Option<String>,
     pub(crate) become_method: Option<String>,
-    pub(crate) ignore_errors: bool,
+    /// `ignore_errors`, `no_log`, `diff`, `check_mode`: the innermost level that sets one wins
+    /// (None: no level around the task set it).
+    pub(crate) ignore_errors: Option<bool>,
     /// `ignore_errors: "{{ expr }}"`, evaluated on the host when a task fails.
     pub(crate) ignore_errors_if: Option<Spanned<Value>>,
-    pub(crate) no_log: bool,
+    pub(crate) no_log: Option<bool>,
+    pub(crate) diff: Option<bool>,
+    pub(crate) check_mode: Option<Spanned<bool>>,
+    /// `become_exe`: the become program (sudo's or su's path), the innermost winning.
+    pub(crate) become_exe: Option<String>,
+    /// The role instances around the tasks, outermost first (see `meta: end_role`).
+    pub(crate) roles: Vec<usize>,
     pub(crate) ignore_unreachable: bool,
     pub(crate) run_once: bool,
     pub(crate) any_errors_fatal: bool,
@@ -42,7 +50,7 @@ pub(crate) struct Inherited {
 }
 
 /// The keywords `keyword` takes, for hints.
-pub(crate) const KEYS: &str = "`when`, `vars`, `tags`, `become`, `become_user`, `become_method`, `ignore_errors`, `ignore_unreachable`, `no_log`, `run_once`, `any_errors_fatal`, `environment`, `module_defaults`, `connection`, `collections`, `become_flags` and `timeout`";
+pub(crate) const KEYS: &str = "`when`, `vars`, `tags`, `become`, `become_user`, `become_method`, `become_exe`, `ignore_errors`, `ignore_unreachable`, `no_log`, `diff`, `check_mode`, `run_once`, `any_errors_fatal`, `environment`, `module_defaults`, `connection`, `collections`, `become_flags` and `timeout`";
 
 impl Inherited {
     /// Takes `key` if it is one of the inherited keywords (`vars` included: the caller decides
@@ -59,11 +67,22 @@ impl Inherited {
             },
             "become_user" => self.become_user = Some(scalar_string(doc, v, key)?),
             "become_method" => self.become_method = Some(crate::task::become_method(doc, v)?),
+            "become_exe" => self.become_exe = Some(crate::task_values::become_exe(doc, v)?),
             "ignore_errors" => match templated(doc, v) {
-                Some(c) => (self.ignore_errors, self.ignore_errors_if) = (false, Some(c)),
-                None => (self.ignore_errors, self.ignore_errors_if) = (boolean(doc, v, key)?, None),
+                Some(c) => (self.ignore_errors, self.ignore_errors_if) = (None, Some(c)),
+                None => {
+                    (self.ignore_errors, self.ignore_errors_if) =
+                        (Some(boolean(doc, v, key)?), None)
+                }
             },
-            "no_log" => self.no_log |= boolean(doc, v, key)?,
+            "no_log" => self.no_log = Some(boolean(doc, v, key)?),
+            "diff" => self.diff = Some(boolean(doc, v, key)?),
+            "check_mode" => {
+                self.check_mode = Some(Spanned {
+                    value: boolean(doc, v, key)?,
+                    loc: doc.loc(v),
+                })
+            }
             "ignore_unreachable" => self.ignore_unreachable = boolean(doc, v, key)?,
             "run_once" => self.run_once |= boolean(doc, v, key)?,
             "any_errors_fatal" => self.any_errors_fatal |= boolean(doc, v, key)?,
@@ -103,6 +122,35 @@ impl Inherited {
         Ok(())
     }
 
+    /// The keywords a play passes on as well (`ignore_errors`, `no_log`, `diff`, `check_mode`,
+    /// `become_exe`): given to a task that neither it nor a nearer level set.
+    pub(crate) fn apply_scoped(&self, t: &mut Task) {
+        if t.become_exe.is_none() {
+            t.become_exe = self.become_exe.clone();
+        }
+        // The innermost level that sets one of these wins, the task's own over all.
+        let set = &mut t.set;
+        if !set.ignore_errors && (self.ignore_errors.is_some() || self.ignore_errors_if.is_some()) {
+            t.ignore_errors = self.ignore_errors.unwrap_or(false);
+            t.ignore_errors_if = self.ignore_errors_if.clone();
+            set.ignore_errors = true;
+        }
+        if !set.no_log
+            && let Some(b) = self.no_log
+        {
+            (t.no_log, set.no_log) = (b, true);
+        }
+        if !set.diff
+            && let Some(b) = self.diff
+        {
+            (t.diff, set.diff) = (Some(b), true);
+        }
+        if t.check_mode.is_none() {
+            t.check_mode = self.check_mode.clone();
+        }
+        t.settle_check_mode();
+    }
+
     /// Gives a task what it inherits; its own keywords win.
     pub(crate) fn apply(&self, t: &mut Task) {
         t.when = self.when.iter().cloned().chain(t.when.drain(..)).collect();
@@ -122,14 +170,13 @@ impl Inherited {
         if t.become_method.is_none() {
             t.become_method = self.become_method.clone();
         }
-        // A task's own template is its answer; else any level's `true` ignores.
-        if t.ignore_errors_if.is_none() {
-            t.ignore_errors |= self.ignore_errors;
-            if !t.ignore_errors {
-                t.ignore_errors_if = self.ignore_errors_if.clone();
-            }
-        }
-        t.no_log |= self.no_log;
+        self.apply_scoped(t);
+        t.roles = self
+            .roles
+            .iter()
+            .copied()
+            .chain(t.roles.drain(..))
+            .collect();
         t.ignore_unreachable |= self.ignore_unreachable;
         t.run_once |= self.run_once;
         t.any_errors_fatal |= self.any_errors_fatal;
@@ -173,6 +220,143 @@ pub(crate) fn unknown(doc: &Doc, key: &MarkedScalarNode, what: &str, also: &str)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// (outer level, inner level, the task's own) → the task's `no_log`, `diff`, `check_mode`,
+    /// `ignore_errors` and `become_exe`: the innermost that sets one wins.
+    #[test]
+    fn scoped_keywords_innermost_wins() {
+        type Want<'a> = (bool, Option<bool>, Option<bool>, bool, Option<&'a str>);
+        let table: &[(&str, &str, &str, Want)] = &[
+            ("", "", "", (false, None, None, false, None)),
+            ("no_log: true", "", "", (true, None, None, false, None)),
+            (
+                "no_log: true",
+                "no_log: false",
+                "",
+                (false, None, None, false, None),
+            ),
+            (
+                "no_log: true",
+                "",
+                "no_log: false",
+                (false, None, None, false, None),
+            ),
+            (
+                "diff: false",
+                "",
+                "",
+                (false, Some(false), None, false, None),
+            ),
+            (
+                "diff: false",
+                "",
+                "diff: true",
+                (false, Some(true), None, false, None),
+            ),
+            (
+                "check_mode: true",
+                "",
+                "",
+                (false, None, Some(true), false, None),
+            ),
+            (
+                "check_mode: true",
+                "check_mode: false",
+                "",
+                (false, None, Some(false), false, None),
+            ),
+            (
+                "check_mode: false",
+                "",
+                "check_mode: true",
+                (false, None, Some(true), false, None),
+            ),
+            (
+                "ignore_errors: true",
+                "",
+                "ignore_errors: false",
+                (false, None, None, false, None),
+            ),
+            (
+                "ignore_errors: false",
+                "ignore_errors: true",
+                "",
+                (false, None, None, true, None),
+            ),
+            (
+                "become_exe: /a/sudo",
+                "become_exe: /b/sudo",
+                "",
+                (false, None, None, false, Some("/b/sudo")),
+            ),
+            (
+                "become_exe: /a/sudo",
+                "",
+                "become_exe: /c/sudo",
+                (false, None, None, false, Some("/c/sudo")),
+            ),
+        ];
+        let level = |text: &str, inh: &mut Inherited| {
+            if text.is_empty() {
+                return;
+            }
+            let doc = Doc::parse("t.yml".into(), &format!("{text}\n"), false).unwrap();
+            if let Node::Mapping(m) = &doc.root {
+                for (k, v) in m.iter() {
+                    assert!(inh.keyword(&doc, k.as_str(), v).unwrap(), "{text}");
+                }
+            }
+        };
+        for (outer, inner, own, want) in table {
+            let mut inh = Inherited::default();
+            level(outer, &mut inh);
+            level(inner, &mut inh);
+            let text = format!("command: x\n{own}\n");
+            let tdoc = Doc::parse("t.yml".into(), &text, false).unwrap();
+            let mut t = Task::parse(&tdoc, &tdoc.root, false).unwrap();
+            inh.apply(&mut t);
+            let got = (
+                t.no_log,
+                t.diff,
+                t.check_mode.as_ref().map(|c| c.value),
+                t.ignore_errors,
+                t.become_exe.as_deref(),
+            );
+            assert_eq!(got, *want, "{outer} / {inner} / {own}");
+        }
+    }
+
+    /// A play's level comes after a block's was applied: it fills only what is still unset.
+    #[test]
+    fn a_play_level_fills_only_what_no_nearer_level_set() {
+        let doc = Doc::parse("t.yml".into(), "no_log: true\ndiff: false\n", false).unwrap();
+        let mut play = Inherited::default();
+        if let Node::Mapping(m) = &doc.root {
+            for (k, v) in m.iter() {
+                play.keyword(&doc, k.as_str(), v).unwrap();
+            }
+        }
+        let bdoc = Doc::parse("t.yml".into(), "no_log: false\n", false).unwrap();
+        let mut block = Inherited::default();
+        if let Node::Mapping(m) = &bdoc.root {
+            for (k, v) in m.iter() {
+                block.keyword(&bdoc, k.as_str(), v).unwrap();
+            }
+        }
+        let tdoc = Doc::parse("t.yml".into(), "command: x\n", false).unwrap();
+        let mut t = Task::parse(&tdoc, &tdoc.root, false).unwrap();
+        block.apply(&mut t);
+        play.apply_scoped(&mut t);
+        assert!(
+            !t.no_log,
+            "the block's `no_log: false` wins over the play's"
+        );
+        assert_eq!(
+            t.diff,
+            Some(false),
+            "the play's `diff` where nothing nearer set one"
+        );
+    }
 
     /// (a block's keywords, the task's) → the task's `become` and `ignore_errors`, a template
     /// shown as written.

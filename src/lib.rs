@@ -2,6 +2,7 @@
 
 mod batch;
 mod block;
+mod check_mode;
 mod cli;
 mod collections;
 mod config;
@@ -22,6 +23,7 @@ mod host_run;
 mod host_vars;
 mod hostvars;
 mod http;
+mod http_redirect;
 mod include;
 mod include_loop;
 mod inherited;
@@ -47,6 +49,7 @@ mod outcome;
 mod partial_result;
 mod paths;
 mod play;
+mod play_become;
 mod playbook;
 mod playbook_import;
 mod probe;

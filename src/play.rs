@@ -57,6 +57,10 @@ pub(crate) struct Play {
     pub(crate) order: crate::host_order::HostOrder,
     /// `force_handlers`: notified handlers run on a host even after it failed.
     pub(crate) force_handlers: bool,
+    /// `become_exe` on the play: also how its facts are gathered.
+    pub(crate) become_exe: Option<String>,
+    /// `port`: the SSH port of the hosts whose variables set no `ansible_port`.
+    pub(crate) port: Option<u16>,
 }
 
 pub(crate) const PLAY_KEYS: &[&str] = &[
@@ -91,6 +95,12 @@ pub(crate) const PLAY_KEYS: &[&str] = &[
     "force_handlers",
     "become_flags",
     "timeout",
+    "no_log",
+    "diff",
+    "check_mode",
+    "ignore_errors",
+    "become_exe",
+    "port",
 ];
 
 impl Play {
@@ -135,6 +145,8 @@ impl Play {
             connection: None,
             order: Default::default(),
             force_handlers: false,
+            port: None,
+            become_exe: None,
         };
         // Roles run before the play's own tasks, wherever `roles` is written.
         let mut role_tasks: Vec<Task> = Vec::new();
@@ -143,6 +155,9 @@ impl Play {
         let mut post_tasks: Option<Vec<Task>> = None;
         // `timeout`: for each task that sets none.
         let mut timeout = None;
+        // `no_log`, `diff`, `check_mode`, `ignore_errors`, `become_exe`: for each task (and
+        // handler) that, and whose blocks and roles, set none.
+        let mut scoped = Inherited::default();
         let mut has_hosts = false;
         // Ansible's precedence: what vars_files define wins over the play's `vars`.
         let mut file_vars = Map::new();
@@ -296,6 +311,10 @@ impl Play {
                     "timeout" => timeout = crate::time_limit::TimeLimit::timeout(doc, value)?,
                     "order" => play.order = crate::host_order::HostOrder::parse(doc, value)?,
                     "force_handlers" => play.force_handlers = boolean(doc, value, k)?,
+                    "no_log" | "diff" | "check_mode" | "ignore_errors" | "become_exe" => {
+                        scoped.keyword(doc, k, value)?;
+                    }
+                    "port" => play.port = Some(crate::task_values::port(doc, value)?),
                     other if crate::task_values::NOT_YET.contains(&other) => {
                         errors.push(crate::task_values::not_yet(doc.key_loc(key), other, "play"));
                     }
@@ -316,6 +335,7 @@ impl Play {
                 errors.push(e);
             }
         }
+        play.become_exe = scoped.become_exe.clone();
         play.file_var_names = file_vars.keys().cloned().collect();
         play.vars.extend(file_vars);
         play.var_locs.extend(file_locs);
@@ -339,6 +359,7 @@ impl Play {
             let own = std::mem::take(&mut t.environment);
             t.environment = play.environment.iter().cloned().chain(own).collect();
             t.ignore_unreachable |= play.ignore_unreachable;
+            scoped.apply_scoped(t);
             if t.time_limit.is_none() {
                 t.time_limit = timeout.clone();
             }
@@ -347,6 +368,7 @@ impl Play {
                 errors.push(e);
             }
         }
+        errors.extend(end_role_misplaced(&play));
         if !has_hosts {
             errors.push(
                 Error::input(play.loc.clone(), "this play has no `hosts`")
@@ -397,6 +419,23 @@ fn vars_file(
         crate::inventory::vars_map(&vars, &vars.root)?,
         crate::yaml::value_locs(&vars, &vars.root),
     ))
+}
+
+/// `meta: end_role` ends the role it is in: outside any role, or in a handler, it is an
+/// error, as in Ansible.
+fn end_role_misplaced(play: &Play) -> Vec<Error> {
+    let is_end_role = |t: &Task| crate::dry_run::end_meta(t) == Some("end_role");
+    let outside = (play.tasks.iter())
+        .filter(|t| is_end_role(t) && t.roles.is_empty())
+        .map(|t| {
+            Error::input(t.module_loc.clone(), "`meta: end_role` outside a role")
+                .with_hint("it ends the role it is in; `meta: end_host` ends the play for the host")
+        });
+    let handlers = (play.handlers.iter()).filter(|t| is_end_role(t)).map(|t| {
+        Error::input(t.module_loc.clone(), "`meta: end_role` in a handler")
+            .with_hint("a handler is not part of a role's run; Ansible refuses it too")
+    });
+    outside.chain(handlers).collect()
 }
 
 /// Notified handlers must exist; handler names must be unique. `broken` are the names of
@@ -469,64 +508,6 @@ impl Play {
             if !self.file_var_names.contains(&k) {
                 self.vars.insert(k, v);
             }
-        }
-    }
-
-    /// Whom a task runs as (`become`), if anyone: the user for sudo, or `su:USER` for
-    /// `become_method: su` (a user name never holds `:`); see `transport::sh_command`.
-    pub(crate) fn sudo_for(&self, task: &Task) -> Option<String> {
-        // A templated `become` is only known per host (`TaskInstance::sudo`).
-        let on = task.become_if.is_none() && task.become_.unwrap_or(self.become_);
-        self.sudo_if(task, on)
-    }
-
-    /// Whom a task runs as when its `become` is `on`.
-    pub(crate) fn sudo_if(&self, task: &Task, on: bool) -> Option<String> {
-        if on {
-            let user = task
-                .become_user
-                .clone()
-                .or_else(|| self.become_user.clone())
-                .unwrap_or_else(|| "root".into());
-            let method = task.become_method.as_ref().or(self.become_method.as_ref());
-            Some(match method.map(String::as_str) {
-                Some("su") => format!("su:{user}"),
-                _ => user,
-            })
-        } else {
-            None
-        }
-    }
-
-    /// Whom facts are gathered as: the play's own `become`, as Ansible runs `setup`.
-    pub(crate) fn facts_user(&self) -> Option<String> {
-        self.become_
-            .then(|| self.become_user.clone().unwrap_or_else(|| "root".into()))
-    }
-
-    /// Whom the host lock is taken as: root if any task of the play becomes root, else the
-    /// first become user, else the login user (None).
-    pub(crate) fn lock_user(&self) -> Option<String> {
-        // A templated `become_user` is only known per host, at run time: not a lock user.
-        let users: Vec<String> = self
-            .tasks
-            .iter()
-            .filter_map(|t| self.sudo_for(t))
-            .filter(|u| !u.contains("{{") && !u.contains("{%"))
-            .collect();
-        users
-            .iter()
-            .find(|u| *u == "root")
-            .or(users.first())
-            .cloned()
-    }
-
-    /// nginx's log is readable by root (and adm): read it as the play's become user.
-    pub(crate) fn sudo_for_diagnosis(&self) -> Option<&str> {
-        if self.become_ {
-            Some(self.become_user.as_deref().unwrap_or("root"))
-        } else {
-            None
         }
     }
 }

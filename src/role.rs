@@ -9,6 +9,26 @@ use marked_yaml::Node;
 use serde_json::Map;
 use std::path::{Path, PathBuf};
 
+/// A new role instance's number: unique in the run (roles of every play, included ones too).
+fn next_role_id() -> usize {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// `include_role` with `public: true`: plumb brings an included role's tasks in before the run,
+/// so it cannot export the role's variables from where the include runs (behind its `when`,
+/// per loop item) to the play's later tasks.
+fn public_refused(doc: &Doc, key: &marked_yaml::types::MarkedScalarNode) -> Error {
+    Error::input(
+        doc.key_loc(key),
+        "`public: true` on `include_role` is not supported",
+    )
+    .with_hint(
+        "in plumb a role's `defaults/` are seen by the whole play already; for its `vars/`, load \
+         the file with `include_vars` where the later tasks need it, or put them in the play's `vars`",
+    )
+}
+
 impl TaskList {
     /// A role: from a play's `roles` (`key` None: `- NAME` or `- role: NAME` with keywords)
     /// or an `import_role` / `include_role` task (`name:` under the key). Its defaults go to
@@ -52,6 +72,12 @@ impl TaskList {
                                             from.push((sub, scalar_string(doc, av, f)?));
                                         }
                                         "apply" if k2.ends_with("include_role") => apply = Some(av),
+                                        // `public: false` is include_role's default.
+                                        "public" if k2.ends_with("include_role") => {
+                                            if crate::task::boolean(doc, av, "public")? {
+                                                return Err(public_refused(doc, ak));
+                                            }
+                                        }
                                         other => {
                                             return Err(Error::input(
                                                 doc.key_loc(ak),
@@ -230,6 +256,8 @@ impl TaskList {
         }
         inh.params.extend(params);
         inh.role_dir = Some(role_dir.clone());
+        // This instance of the role, for `meta: end_role`.
+        inh.roles.push(next_role_id());
         if let Some(p) = file("handlers")
             && let Some(d) = read(&p, true)?
         {

@@ -51,6 +51,8 @@ pub(crate) struct Task {
     pub(crate) become_if: Option<Spanned<Value>>,
     pub(crate) become_user: Option<String>,
     pub(crate) become_method: Option<String>,
+    /// `become_exe`: the program of `become_method` (sudo's, su's path).
+    pub(crate) become_exe: Option<String>,
     pub(crate) no_log: bool,
     pub(crate) ignore_errors: bool,
     /// `ignore_unreachable`: the host unreachable on this task is reported, not given up.
@@ -69,7 +71,14 @@ pub(crate) struct Task {
     pub(crate) time_limit: Option<crate::time_limit::TimeLimit>,
     /// `ignore_errors: "{{ expr }}"`: evaluated on the host when the task fails.
     pub(crate) ignore_errors_if: Option<Spanned<Value>>,
-    pub(crate) diff: bool,
+    /// `diff`: None follows the run (a plan shows diffs, `apply` with `--diff`).
+    pub(crate) diff: Option<bool>,
+    /// `check_mode` on the task or the innermost level around it that sets it.
+    pub(crate) check_mode: Option<Spanned<bool>>,
+    /// Which keywords the task, or a level around it, set (see `Inherited::apply`).
+    pub(crate) set: crate::task_values::Set,
+    /// The role instances the task comes from, outermost first (see `meta: end_role`).
+    pub(crate) roles: Vec<usize>,
     /// `check_mode: false`: a read-only command that runs in `plumb plan` too, so that what
     /// depends on its result can be planned.
     pub(crate) runs_in_plan: bool,
@@ -321,6 +330,7 @@ impl Task {
             become_if: None,
             become_user: None,
             become_method: None,
+            become_exe: None,
             no_log: false,
             ignore_errors: false,
             ignore_unreachable: false,
@@ -330,7 +340,10 @@ impl Task {
             connection: None,
             time_limit: None,
             ignore_errors_if: None,
-            diff: true,
+            diff: None,
+            check_mode: None,
+            set: Default::default(),
+            roles: Vec::new(),
             runs_in_plan: false,
             tags: Vec::new(),
             blocks: Vec::new(),
@@ -343,7 +356,6 @@ impl Task {
             include_loop: None,
             outer_loop_vars: Vec::new(),
         };
-        let mut check_mode: Option<(bool, Location)> = None;
         let mut extra_args: Option<&Node> = None;
         let mut retries_set = false;
         let mut errors = Vec::new();
@@ -433,7 +445,10 @@ impl Task {
                     },
                     "become_user" => t.become_user = Some(scalar_string(doc, value, k)?),
                     "become_method" => t.become_method = Some(become_method(doc, value)?),
-                    "no_log" => t.no_log = boolean(doc, value, k)?,
+                    "no_log" => (t.no_log, t.set.no_log) = (boolean(doc, value, k)?, true),
+                    "become_exe" => {
+                        t.become_exe = Some(crate::task_values::become_exe(doc, value)?)
+                    }
                     "run_once" => t.run_once = boolean(doc, value, k)?,
                     "any_errors_fatal" => t.any_errors_fatal = boolean(doc, value, k)?,
                     "throttle" => t.throttle = number(doc, value, k)? as usize,
@@ -446,13 +461,16 @@ impl Task {
                         let i = ["timeout", "async", "poll"].iter().position(|w| *w == k);
                         limits[i.unwrap_or(0)] = Some((number(doc, value, k)? as u64, kloc));
                     }
-                    "ignore_errors" => match value {
-                        Node::Scalar(s) if crate::template::has_template(s.as_str()) => {
-                            t.ignore_errors_if = Some(spanned(value))
+                    "ignore_errors" => {
+                        t.set.ignore_errors = true;
+                        match value {
+                            Node::Scalar(s) if crate::template::has_template(s.as_str()) => {
+                                t.ignore_errors_if = Some(spanned(value))
+                            }
+                            _ => t.ignore_errors = boolean(doc, value, k)?,
                         }
-                        _ => t.ignore_errors = boolean(doc, value, k)?,
-                    },
-                    "diff" => t.diff = boolean(doc, value, k)?,
+                    }
+                    "diff" => (t.diff, t.set.diff) = (Some(boolean(doc, value, k)?), true),
                     "ignore_unreachable" => t.ignore_unreachable = boolean(doc, value, k)?,
                     "delegate_facts" => t.delegate_facts = boolean(doc, value, k)?,
                     "tags" => t.tags = tag_list(doc, value)?,
@@ -460,7 +478,12 @@ impl Task {
                     "module_defaults" => {
                         defaults = Some(crate::module_defaults::ModuleDefaults::parse(doc, value)?)
                     }
-                    "check_mode" => check_mode = Some((boolean(doc, value, k)?, doc.loc(value))),
+                    "check_mode" => {
+                        t.check_mode = Some(Spanned {
+                            value: boolean(doc, value, k)?,
+                            loc: doc.loc(value),
+                        })
+                    }
                     "args" => extra_args = Some(value),
                     "vars" => {
                         t.vars = crate::inventory::vars_map(doc, value)?;
@@ -566,24 +589,24 @@ impl Task {
         }
         t.module = module;
         t.module_loc = module_loc;
-        match check_mode {
-            Some((false, _)) if modules::registry::runs_in_plan(&t.module) => t.runs_in_plan = true,
-            Some((false, loc)) => errors.push(
+        // The task's own `check_mode: false` must be on a module that only reads (one from a
+        // block or play around it is the rule of `CheckMode::of`).
+        if let Some(c) = &t.check_mode
+            && !c.value
+            && !modules::registry::runs_in_plan(&t.module)
+        {
+            errors.push(
                 Error::input(
-                    loc,
+                    c.loc.clone(),
                     format!("`check_mode: false` is not allowed on `{}`", t.module),
                 )
                 .with_hint(format!(
                     "it runs a read-only {} in `plumb plan` too; a plan never changes a host",
                     modules::registry::runs_in_plan_names()
                 )),
-            ),
-            Some((true, loc)) => errors.push(
-                Error::input(loc, "`check_mode: true` is not supported")
-                    .with_hint("`plumb plan` dry-runs the whole play"),
-            ),
-            None => {}
+            );
         }
+        t.settle_check_mode();
         match parse_args(doc, &t.module, args_node, extra_args) {
             Ok(args) => {
                 // What it needs is checked once `module_defaults` around it are known.

@@ -72,6 +72,15 @@ pub(crate) fn found(node: &Node) -> String {
     }
 }
 
+/// Which of the keywords whose innermost level wins a task, or a level around it nearer than
+/// the one being applied, already set: an outer level's value is for the others only.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Set {
+    pub(crate) ignore_errors: bool,
+    pub(crate) no_log: bool,
+    pub(crate) diff: bool,
+}
+
 /// `become_method`: `sudo` or `su`.
 pub(crate) fn become_method(doc: &Doc, node: &Node) -> Result<String> {
     let m = scalar_string(doc, node, "become_method")?;
@@ -83,6 +92,40 @@ pub(crate) fn become_method(doc: &Doc, node: &Node) -> Result<String> {
             format!("`become_method: {other}` is not supported"),
         )
         .with_hint("plumb becomes another user with `sudo` or `su`")),
+    }
+}
+
+/// `become_exe`: the program `become_method` runs (`/usr/local/bin/sudo`, `su`'s path): one
+/// word, a name or a path. Ansible lets it carry flags too; plumb passes its own (see
+/// `become_flags`), so a second word is an error rather than a silently changed command.
+pub(crate) fn become_exe(doc: &Doc, node: &Node) -> Result<String> {
+    let s = scalar_string(doc, node, "become_exe")?;
+    let bad = s.is_empty()
+        || crate::template::has_template(&s)
+        || s.chars()
+            .any(|c| c.is_whitespace() || "'\"`$;&|<>(){}*?!\\".contains(c));
+    if bad {
+        return Err(Error::input(
+            doc.loc(node),
+            format!("`become_exe: {s}` is not supported"),
+        )
+        .with_hint("name the program alone, as a name or a path (`/usr/local/bin/sudo`), without a template or flags"));
+    }
+    Ok(s)
+}
+
+/// `port`: the SSH port of a play's hosts that set no `ansible_port`.
+pub(crate) fn port(doc: &Doc, node: &Node) -> Result<u16> {
+    match yaml::to_value(node) {
+        Value::Number(n) if n.as_u64().is_some_and(|p| (1..65536).contains(&p)) => {
+            Ok(n.as_u64().unwrap_or_default() as u16)
+        }
+        Value::String(s) if s.parse::<u16>().is_ok_and(|p| p > 0) => Ok(s.parse().unwrap_or(22)),
+        _ => Err(Error::input(
+            doc.loc(node),
+            format!("`port` must be a port number, found {}", found(node)),
+        )
+        .with_hint("a port is a number from 1 to 65535")),
     }
 }
 
@@ -123,16 +166,7 @@ pub(crate) fn become_flags(doc: &Doc, node: &Node) -> Result<()> {
 }
 
 /// Ansible keywords plumb does not have (yet): an error that says so, never ignored.
-pub(crate) const NOT_YET: &[&str] = &[
-    "debugger",
-    "become_exe",
-    "port",
-    "fact_path",
-    "max_fail_percentage",
-    "check_mode",
-    "diff",
-    "no_log",
-];
+pub(crate) const NOT_YET: &[&str] = &["debugger", "port", "fact_path", "max_fail_percentage"];
 
 /// The error for a keyword of `NOT_YET` written where plumb lacks it.
 pub(crate) fn not_yet(at: crate::location::Location, key: &str, on: &str) -> Error {

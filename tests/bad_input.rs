@@ -199,7 +199,12 @@ cases! {
 
     // A plan never changes a host: `check_mode: false` only for what merely reads.
     check_mode_false_on_copy: Test::new(),
-    check_mode_true: Test::new(),
+
+    // `meta: end_role` only in a role; `become_exe` names a program, no flags.
+    end_role_outside_role: Test::new(),
+    become_exe_with_flags: Test::new(),
+    // `public: true` cannot be honoured by a role brought in before the run.
+    include_role_public: Test::new(),
 
     // vars_files: a missing file at its entry, a broken one at its own line.
     vars_files_missing: Test::new(),

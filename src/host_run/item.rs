@@ -127,6 +127,14 @@ impl<'a> HostRun<'a> {
                 self.stop_msg = format!("the play ended here ({stop})");
                 return Ok(Some(Outcome::new(Status::Ok, msg)));
             }
+            Action::EndRole => {
+                // Only in a role's tasks (checked before the run, see `Play::parse`).
+                self.ended_role = task.roles.last().copied();
+                return Ok(Some(Outcome::new(
+                    Status::Ok,
+                    "the role ends here for this host",
+                )));
+            }
             Action::ClearFacts => {
                 self.clear_facts();
                 return Ok(Some(Outcome::new(Status::Ok, "facts cleared")));
@@ -189,9 +197,11 @@ impl<'a> HostRun<'a> {
         batch: &mut ItemBatch,
     ) -> std::result::Result<Option<Outcome>, TransportError> {
         let task = inst.task;
+        // `check_mode: true`: planned only, also under `apply`.
+        let checking = self.check() || task.planned_only();
         // A restart (or reload) handler for a unit that plumb itself started after the change
         // that notified it has nothing left to do: the unit already runs the new config.
-        if !self.check()
+        if !checking
             && let Some(unit) = action.module().and_then(|m| m.restarts())
             && self.notes.restart_done(unit)
         {
@@ -251,7 +261,7 @@ impl<'a> HostRun<'a> {
             .and_then(|f| action.plan(f))
         {
             Ok(p) => p,
-            Err(msg) if self.check() && stale => {
+            Err(msg) if checking && stale => {
                 return Ok(Some(Outcome::new(
                     Status::MayChange,
                     format!("depends on an earlier change (now: {msg})"),
@@ -279,7 +289,8 @@ impl<'a> HostRun<'a> {
         }
         let mut o = Outcome::new(Status::Ok, "");
         o.changes = plan.changes.iter().map(|c| c.summary.clone()).collect();
-        let want_diff = (self.check() || self.r.opts.diff) && task.diff && !task.no_log;
+        // `diff` on the task (or around it) wins over the run's (a plan shows diffs).
+        let want_diff = task.diff.unwrap_or(checking || self.r.opts.diff) && !task.no_log;
         if want_diff {
             // Against the host as the items before left it.
             self.apply_waiting(inst, batch)?;
@@ -291,10 +302,12 @@ impl<'a> HostRun<'a> {
         // `check_mode: false`: the playbook vouches that this one only reads. It still waits for
         // apply when an earlier planned change would alter what it reads: run now, it would
         // read the host as it is, not as it will be.
-        if self.check() && (!task.runs_in_plan || stale) {
+        if checking && (!task.runs_in_plan || stale) {
             let mut o = self.dry.judge(task, o, plan, stale);
             if task.runs_in_plan {
                 o.msg = "not run in this plan: an earlier change alters what it reads".into();
+            } else if !self.check() && o.msg.is_empty() {
+                o.msg = "check_mode: planned only, nothing applied".into();
             }
             return Ok(Some(o));
         }

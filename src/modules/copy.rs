@@ -45,6 +45,23 @@ pub(crate) fn sha256_hex(data: &[u8]) -> String {
     hex::encode(digest)
 }
 
+/// `mode`: an octal mode, or `preserve` (true: the source file's, as Ansible's `copy` and
+/// `template` take it).
+pub(crate) fn mode_arg(a: &Getter) -> Result<(Option<u32>, bool)> {
+    match a.opt_str("mode")?.as_deref().map(str::trim) {
+        Some("preserve") => Ok((None, true)),
+        _ => Ok((a.opt_mode("mode")?, false)),
+    }
+}
+
+/// A local file's permission bits (setuid, setgid and sticky included, as Ansible's
+/// `stat.S_IMODE`).
+fn source_mode(path: &Path) -> Result<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    let m = std::fs::metadata(path).map_err(Error::with_path(path))?;
+    Ok(m.permissions().mode() & 0o7777)
+}
+
 /// Finds a local `src` the way Ansible does: in the task's role's `templates/` or `files/`
 /// folder and the role itself, then relative to the playbook's directory, then in its
 /// `templates/` or `files/` folder.
@@ -121,11 +138,12 @@ impl Copy {
     pub(crate) fn build(a: &Getter, ctx: &BuildCtx, template: bool) -> Result<Copy> {
         let dest_raw = a.str("dest")?;
         let dest = a.opt_path("dest")?.expect("dest is present");
+        let (mode, preserve) = mode_arg(a)?;
         let mut c = Copy {
             dest: dest.clone(),
             dirs: Vec::new(),
             entries: Vec::new(),
-            mode: a.opt_mode("mode")?,
+            mode,
             directory_mode: if template {
                 None
             } else {
@@ -165,6 +183,11 @@ impl Copy {
                     "with `content`, `dest` must be a file path, not a directory",
                 ));
             }
+            if preserve {
+                return Err(a
+                    .err("mode", "`mode: preserve` with `content`: there is no source file to take the mode of")
+                    .with_hint("give the mode itself, like \"0644\""));
+            }
             add(&mut c, dest, content.into_bytes());
             return Ok(c);
         }
@@ -186,6 +209,20 @@ impl Copy {
                 .with_cause(crate::error::Cause::MissingFile)
                 .with_hint(hint));
         };
+        if preserve {
+            // The source's mode on the control machine, as Ansible's action plugin takes it.
+            if path.is_dir() {
+                return Err(a
+                    .err(
+                        "mode",
+                        "`mode: preserve` with a directory `src` is not supported yet",
+                    )
+                    .with_hint(
+                        "give the mode itself, like \"0644\", or copy the files one by one",
+                    ));
+            }
+            c.mode = Some(source_mode(&path)?);
+        }
         if template {
             let text = crate::vault::read_text(&path)?;
             let at = Location::new(&Arc::new(path.clone()), 1, 1);
@@ -475,6 +512,54 @@ mod tests {
         format!(
             "stats\nstat\tregular file\t644\troot\troot\t0\t0\t\"/etc/app.conf\"\nsums\t 0\n{sum}  /etc/app.conf\n"
         )
+    }
+
+    /// `mode: preserve` on `copy` and `template`: (task, the mode the file gets or the error).
+    #[test]
+    fn mode_preserve_takes_the_local_sources_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let put = |name: &str, mode: u32| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, "x\n").unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        };
+        put("run.sh", 0o750);
+        put("app.conf.j2", 0o640);
+        std::fs::create_dir(dir.path().join("tree")).unwrap();
+        let table: &[(&str, std::result::Result<u32, &str>)] = &[
+            (
+                "copy: {src: run.sh, dest: /usr/local/bin/run, mode: preserve}",
+                Ok(0o750),
+            ),
+            (
+                "template: {src: app.conf.j2, dest: /etc/app.conf, mode: preserve}",
+                Ok(0o640),
+            ),
+            ("copy: {src: run.sh, dest: /x, mode: '0600'}", Ok(0o600)),
+            (
+                "copy: {content: x, dest: /x, mode: preserve}",
+                Err("no source file"),
+            ),
+            (
+                "copy: {src: tree, dest: /x, mode: preserve}",
+                Err("directory `src`"),
+            ),
+        ];
+        for (yaml, want) in table {
+            let doc = crate::yaml::Doc::parse("t.yml".into(), &format!("{yaml}\n"), false).unwrap();
+            let t = crate::task::Task::parse(&doc, &doc.root, false).unwrap();
+            let (base, deferred) = (serde_json::Map::new(), serde_json::Map::new());
+            let inst = crate::task_instance::TaskInstance::new(&t, &base, &deferred);
+            let got = inst
+                .action(&inst.vars(), dir.path())
+                .map(|a| format!("{a:?}"));
+            match (got, want) {
+                (Ok(a), Ok(m)) => assert!(a.contains(&format!("mode: Some({m})")), "{yaml}: {a}"),
+                (Err(e), Err(w)) => assert!(e.to_string().contains(w), "{yaml}: {e}"),
+                (got, _) => panic!("{yaml}: {got:?}"),
+            }
+        }
     }
 
     fn one(content: &str, mode: Option<u32>) -> Copy {

@@ -21,6 +21,8 @@ pub(crate) struct RemoteCopy {
     pub(crate) copy: Copy,
     /// Where a directory `src` goes: `dest/NAME`, or `dest` itself for `src: dir/`.
     pub(crate) top: String,
+    /// `mode: preserve`: each file gets the mode of its source on the host.
+    pub(crate) preserve: bool,
 }
 
 impl super::Module for RemoteCopy {
@@ -74,7 +76,8 @@ impl RemoteCopy {
         };
         let mut copy = Copy::writer(&dest);
         copy.directory_mode = a.opt_mode("directory_mode")?;
-        copy.mode = a.opt_mode("mode")?;
+        let (mode, preserve) = super::copy::mode_arg(a)?;
+        copy.mode = mode;
         copy.owner = safe_write::check_owner(a, "owner")?;
         copy.group = safe_write::check_owner(a, "group")?;
         copy.backup = a.bool("backup", false)?;
@@ -94,7 +97,12 @@ impl RemoteCopy {
                 "`validate_in_place` is not supported with `remote_src`",
             ));
         }
-        Ok(RemoteCopy { src, copy, top })
+        Ok(RemoteCopy {
+            src,
+            copy,
+            top,
+            preserve,
+        })
     }
 
     /// The source, the file destination and the tree's top (when it is another path).
@@ -126,7 +134,13 @@ impl RemoteCopy {
                     return Err(format!("{} exists and is not a directory", self.top));
                 }
                 let (changes, script) = copy_remote_tree::tree(
-                    &self.copy, &self.src, &trees, &self.top, top_fact, src.mode,
+                    &self.copy,
+                    &self.src,
+                    &trees,
+                    &self.top,
+                    top_fact,
+                    src.mode,
+                    self.preserve,
                 )?;
                 result.insert("dest".into(), Value::String(self.top.clone()));
                 if changes.is_empty() {
@@ -156,30 +170,41 @@ impl RemoteCopy {
             .as_deref()
             .ok_or("the probe printed no checksum")?;
         let fill = format!("cat -- {} >&3\n", quote(&self.src));
+        // `mode: preserve`: the source's mode, as probed.
+        let preserved;
+        let copy = match self.preserve {
+            true => {
+                let mut c = self.copy.clone();
+                c.mode = Some(src.mode);
+                preserved = c;
+                &preserved
+            }
+            false => &self.copy,
+        };
         let mut changes = Vec::new();
         let mut script = String::from(safe_write::HEAD);
         let attrs = |fact| {
             attr_changes(
                 fact,
                 d,
-                self.copy.mode,
-                self.copy.owner.as_deref(),
-                self.copy.group.as_deref(),
+                copy.mode,
+                copy.owner.as_deref(),
+                copy.group.as_deref(),
             )
         };
         match dest.kind {
             Kind::Absent => {
                 changes.push(Change::new(format!("create {d} (a copy of {})", self.src)));
-                script.push_str(&self.copy.write_with(d, &fill, None));
+                script.push_str(&copy.write_with(d, &fill, None));
             }
-            Kind::File if dest.sha256.as_deref() != Some(src_sum) && self.copy.force => {
+            Kind::File if dest.sha256.as_deref() != Some(src_sum) && copy.force => {
                 let (words, _) = attrs(dest);
                 let mut summary = format!("update {d} from {}", self.src);
                 if !words.is_empty() {
                     summary = format!("{summary}; {}", words.join(", "));
                 }
                 changes.push(Change::new(summary));
-                script.push_str(&self.copy.write_with(d, &fill, Some(dest)));
+                script.push_str(&copy.write_with(d, &fill, Some(dest)));
             }
             Kind::File => {
                 let (words, cmds) = attrs(dest);
@@ -222,6 +247,7 @@ mod tests {
             src: "/srv/app.conf".into(),
             copy,
             top: "/etc/app.conf".into(),
+            preserve: false,
         }
     }
 
@@ -243,6 +269,29 @@ mod tests {
             None => s.push_str(&format!("sums\t 0\n{src}  /srv/app.conf\n")),
         }
         s
+    }
+
+    /// `mode: preserve` (dest's mode, src's 0644) → what the plan does with the mode.
+    #[test]
+    fn mode_preserve_takes_the_source_files_mode() {
+        let a = "a".repeat(64);
+        let mut r = rc();
+        r.copy.mode = None;
+        r.preserve = true;
+        // Same content, dest 0644 like its source: nothing to do.
+        let p = r.plan(&recorded(&a, Some(&a))).unwrap();
+        assert!(p.changes.is_empty(), "{:?}", p.changes);
+        // A new file gets the source's 0644.
+        let p = r.plan(&recorded(&a, None)).unwrap();
+        let Run::Script(s) = &p.run else { panic!() };
+        assert!(s.contains("plumb_own '' '' 0644 /dev/fd/3"), "{s}");
+        // Same content, dest 0600: back to the source's 0644.
+        let facts = recorded(&a, Some(&a)).replace(
+            "stat\tregular file\t644\troot\troot\t0\t0\t\"/etc/app.conf\"",
+            "stat\tregular file\t600\troot\troot\t0\t0\t\"/etc/app.conf\"",
+        );
+        let p = r.plan(&facts).unwrap();
+        assert_eq!(p.changes[0].summary, "/etc/app.conf: mode 0600 → 0644");
     }
 
     #[test]
@@ -303,6 +352,7 @@ mod tests {
             src: format!("{d}/src"),
             copy,
             top: format!("{d}/dest/src"),
+            preserve: false,
         };
         let run = |s: &str| {
             let out = std::process::Command::new("/bin/sh")
@@ -345,6 +395,7 @@ mod tests {
             src: format!("{d}/rel/"),
             copy,
             top: format!("{d}/out"),
+            preserve: false,
         };
         let run = |s: &str| {
             let out = std::process::Command::new("/bin/sh")

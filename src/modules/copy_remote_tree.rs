@@ -110,7 +110,8 @@ pub(crate) fn split(facts: &str) -> Result<(Trees, &str), String> {
 }
 
 /// The changes and script that make `top` a copy of the source tree `src` as copy `c` writes:
-/// `top_fact` is what is at `top` now, `src_mode` the source directory's mode.
+/// `top_fact` is what is at `top` now, `src_mode` the source directory's mode; `preserve`
+/// (`mode: preserve`): each file gets its source's mode, also one already there.
 pub(crate) fn tree(
     c: &Copy,
     src: &str,
@@ -118,6 +119,7 @@ pub(crate) fn tree(
     top: &str,
     top_fact: &FileFact,
     src_mode: u32,
+    preserve: bool,
 ) -> Result<(Vec<Change>, String), String> {
     let src = src.trim_end_matches('/');
     let (mut changes, mut script) = (Vec::new(), String::new());
@@ -162,8 +164,9 @@ pub(crate) fn tree(
             .src_sums
             .get(&rel)
             .ok_or_else(|| format!("no checksum of {src}/{rel}"))?;
+        let want = if preserve { Some(mode) } else { c.mode };
         let mut file = c.clone();
-        file.mode = Some(c.mode.unwrap_or(mode));
+        file.mode = Some(want.unwrap_or(mode));
         let fill = format!("cat -- {} >&3\n", quote(&format!("{src}/{rel}")));
         match now.kind {
             Kind::Absent => {
@@ -177,7 +180,7 @@ pub(crate) fn tree(
                 script.push_str(&file.write_with(&path, &fill, Some(now)));
             }
             Kind::File => {
-                let (words, cmds) = attr_changes(now, &path, c.mode, owner, group);
+                let (words, cmds) = attr_changes(now, &path, want, owner, group);
                 changes.extend(
                     words
                         .into_iter()

@@ -270,6 +270,8 @@ pub(crate) enum Action {
     EndBatch,
     /// `meta: end_host`: the play ends for this host, which has not failed.
     EndHost,
+    /// `meta: end_role`: the rest of the current role is skipped for this host.
+    EndRole,
     /// `meta: clear_facts`: the host's gathered facts are forgotten.
     ClearFacts,
     /// `meta: reset_connection`: the host's connection is closed; the next task opens it again.
@@ -341,6 +343,7 @@ impl Action {
             "end_play" => Ok(Action::EndPlay),
             "end_batch" => Ok(Action::EndBatch),
             "end_host" => Ok(Action::EndHost),
+            "end_role" => Ok(Action::EndRole),
             "clear_facts" => Ok(Action::ClearFacts),
             "reset_connection" => Ok(Action::ResetConnection),
             other => Err(Error::input(
@@ -348,7 +351,7 @@ impl Action {
                 format!("`meta: {other}` is not supported"),
             )
             .with_hint(
-                "supported: flush_handlers, noop, end_play, end_batch, end_host, refresh_inventory, \
+                "supported: flush_handlers, noop, end_play, end_batch, end_host, end_role, refresh_inventory, \
                  clear_facts, clear_host_errors, reset_connection",
             )),
         }
@@ -415,7 +418,11 @@ mod tests {
             ("clear_facts", Ok("ClearFacts")),
             ("reset_connection", Ok("ResetConnection")),
             ("end_batch", Ok("EndBatch")),
-            ("end_role", Err("`meta: end_role` is not supported")),
+            ("end_role", Ok("EndRole")),
+            (
+                "end_everything",
+                Err("`meta: end_everything` is not supported"),
+            ),
         ];
         for (raw, want) in table {
             let yaml = format!("meta: {raw}\n");

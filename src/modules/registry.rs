@@ -134,7 +134,7 @@ const MODULES: &[Spec] = &[
         name: "uri", listed: &[], aliases: &[],
         marks: &[Mark::RunsInPlan],
         args: &["url", "method", "status_code", "return_content", "timeout", "headers",
-            "validate_certs", "ca_path", "body", "body_format"],
+            "validate_certs", "ca_path", "body", "body_format", "follow_redirects"],
         required: &[(&["url"], "url")],
         free_form: false, build: |a, ctx| module(uri::Uri::build(a, ctx.base_dir)?),
     },
@@ -549,6 +549,11 @@ pub(crate) fn prints_only(module: &str) -> bool {
 /// Whether the module steers the play (`meta`).
 pub(crate) fn steers_play(module: &str) -> bool {
     marks(module).iter().any(|m| matches!(m, Mark::SteersPlay))
+}
+
+/// Whether the module is the engine's own action: nothing of it runs on the host.
+pub(crate) fn engine_only(module: &str) -> bool {
+    prints_only(module) || steers_play(module) || sets_vars(module)
 }
 
 /// Whether the module sets variables for the host's later tasks.

@@ -4,6 +4,7 @@
 
 use super::args::Getter;
 use crate::error::Result;
+use crate::http::parse_url;
 pub(crate) use crate::http::{Request, Response, Tls};
 use serde_json::{Map, Value};
 
@@ -33,7 +34,7 @@ impl Uri {
     pub(crate) fn build(a: &Getter, base: &std::path::Path) -> Result<Uri> {
         let url = a.str("url")?;
         let (host, port, path) = parse_url(&url).map_err(|e| a.err("url", e))?;
-        let tls = if url.starts_with("https://") {
+        let tls_options = {
             let ca_pem = match a.opt_str("ca_path")? {
                 None => None,
                 Some(p) => {
@@ -45,13 +46,19 @@ impl Uri {
                     Some(std::sync::Arc::new(pem))
                 }
             };
-            Some(Tls {
+            Tls {
                 validate: a.bool("validate_certs", true)?,
                 ca_pem,
-            })
-        } else {
-            None
+            }
         };
+        let tls = url.starts_with("https://").then(|| tls_options.clone());
+        // YAML's `yes`/`no` arrive as booleans: Ansible reads them as its `yes` and `no`.
+        let follow = match a.raw("follow_redirects") {
+            Some(Value::Bool(true)) => "yes".to_string(),
+            Some(Value::Bool(false)) => "no".to_string(),
+            _ => a.choice("follow_redirects", crate::http::FOLLOW_NAMES, "safe")?,
+        };
+        let follow = crate::http::Follow::named(&follow).unwrap_or_default();
         let bad = || {
             a.err(
                 "status_code",
@@ -132,35 +139,12 @@ impl Uri {
                 headers,
                 body,
                 tls,
+                tls_options,
+                follow,
+                redirected: false,
             },
         })
     }
-}
-
-fn parse_url(url: &str) -> std::result::Result<(String, u16, String), String> {
-    let (rest, default_port) = if let Some(r) = url.strip_prefix("http://") {
-        (r, 80)
-    } else if let Some(r) = url.strip_prefix("https://") {
-        (r, 443)
-    } else {
-        return Err(format!("`{url}` is not an http:// or https:// URL"));
-    };
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) => (
-            h,
-            p.parse::<u16>()
-                .map_err(|_| format!("bad port in `{url}`"))?,
-        ),
-        None => (authority, default_port),
-    };
-    if host.is_empty() {
-        return Err(format!("no host in `{url}`"));
-    }
-    Ok((host.to_string(), port, path.to_string()))
 }
 
 /// A task's `body` as sent: JSON or form-urlencoded from a mapping or list, text as it is.
@@ -231,8 +215,8 @@ fn quote_plus(s: &str) -> String {
 }
 
 /// The registered result of a request, as Ansible's uri module shapes it: the response's
-/// headers (lower case, `-` as `_`), `status`, `url`, `redirected` (plumb follows no
-/// redirect), `content` with `return_content`, and `json` when the answer says it is JSON.
+/// headers (lower case, `-` as `_`), `status`, `url` (the last one, after redirects),
+/// `redirected`, `content` with `return_content`, and `json` when the answer says it is JSON.
 pub(crate) fn result(req: &Request, resp: &Response) -> Value {
     let mut m = Map::new();
     for (k, v) in &resp.headers {
@@ -243,7 +227,7 @@ pub(crate) fn result(req: &Request, resp: &Response) -> Value {
     }
     m.insert("url".into(), Value::String(req.url.clone()));
     m.insert("status".into(), resp.status.into());
-    m.insert("redirected".into(), false.into());
+    m.insert("redirected".into(), req.redirected.into());
     if req.return_content {
         m.insert("content".into(), Value::String(resp.body.clone()));
     }

@@ -259,6 +259,10 @@ pub(crate) fn sh_command(
     sudo_user: Option<&str>,
     password: Option<&str>,
 ) -> (String, Option<String>) {
+    let (exe, sudo_user) = match sudo_user.map(split_exe) {
+        Some((exe, u)) => (exe, Some(u)),
+        None => (None, None),
+    };
     // `become_method: su` (see `Play::sudo_for`): su asks no password of root, and reads one
     // only from a terminal, so it is for a root login becoming another user.
     if let Some(u) = sudo_user.and_then(|u| u.strip_prefix("su:")) {
@@ -272,7 +276,8 @@ pub(crate) fn sh_command(
         );
         return (
             format!(
-                "su -s /bin/sh {} -c {}",
+                "{} -s /bin/sh {} -c {}",
+                crate::shell::quote(exe.unwrap_or("su")),
                 crate::shell::quote(u),
                 crate::shell::quote(&skip)
             ),
@@ -292,7 +297,8 @@ pub(crate) fn sh_command(
             };
             (
                 format!(
-                    "sudo {opts} -H -u {} -- sh -c {}",
+                    "{} {opts} -H -u {} -- sh -c {}",
+                    crate::shell::quote(exe.unwrap_or("sudo")),
                     crate::shell::quote(u),
                     crate::shell::quote(&skip)
                 ),
@@ -300,6 +306,26 @@ pub(crate) fn sh_command(
             )
         }
         _ => ("sh -s".to_string(), None),
+    }
+}
+
+/// Separates `become_exe` from the rest of a become user (see `with_exe`).
+const EXE_SEP: char = '\u{1f}';
+
+/// A become user (`USER`, or `su:USER`) whose program is `become_exe`: what `sh_command` takes.
+/// A control character no user or path holds keeps the two apart.
+pub(crate) fn with_exe(user: String, exe: Option<&str>) -> String {
+    match exe {
+        Some(e) => format!("{e}{EXE_SEP}{user}"),
+        None => user,
+    }
+}
+
+/// The `become_exe` of a become user, if any, and the rest.
+pub(crate) fn split_exe(s: &str) -> (Option<&str>, &str) {
+    match s.split_once(EXE_SEP) {
+        Some((exe, rest)) => (Some(exe), rest),
+        None => (None, s),
     }
 }
 
@@ -589,5 +615,34 @@ mod tests {
         assert!(pre.unwrap().starts_with("PLUMB_MARK_"));
         assert_ne!(random_nonce(), random_nonce());
         assert_eq!(random_nonce().len(), 32);
+    }
+
+    /// `become_exe`: (login, become user, exe) → how the command line starts.
+    #[test]
+    fn become_exe_names_the_program() {
+        let table: &[(&str, &str, Option<&str>, &str)] = &[
+            ("me", "root", None, "sudo -n -H -u root -- "),
+            (
+                "me",
+                "root",
+                Some("/usr/local/bin/sudo"),
+                "/usr/local/bin/sudo -n -H -u root -- ",
+            ),
+            (
+                "root",
+                "su:www-data",
+                Some("/bin/su"),
+                "/bin/su -s /bin/sh www-data -c ",
+            ),
+            ("root", "su:www-data", None, "su -s /bin/sh www-data -c "),
+            // Becoming the login user runs no program at all.
+            ("me", "me", Some("/opt/sudo"), "sh -s"),
+        ];
+        for (login, user, exe, want) in table {
+            let spec = with_exe(user.to_string(), *exe);
+            assert_eq!(split_exe(&spec), (*exe, *user));
+            let (cmd, _) = sh_command(login, Some(&spec), None);
+            assert!(cmd.starts_with(want), "{login} {user} {exe:?}: {cmd}");
+        }
     }
 }

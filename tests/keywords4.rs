@@ -1,0 +1,349 @@
+//! Play keywords `no_log`, `diff`, `check_mode`, `ignore_errors`, `become_exe` and `port`,
+//! their inheritance; `check_mode: true` under `apply`; `meta: end_role`; `include_role`'s
+//! `public`; `mode: preserve`; `uri`'s `follow_redirects`: run for real on the control machine
+//! in a temporary directory.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use support::{local_project as project, local_run as run};
+
+fn read(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(name)).unwrap_or_default()
+}
+
+fn task(r: &support::Run, host: &str, name: &str) -> serde_json::Value {
+    let h = r.host(host);
+    h["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("no task {name}: {h}"))
+}
+
+#[test]
+fn play_keywords_reach_every_task_and_the_innermost_level_wins() {
+    let dir = project(&[(
+        "site.yml",
+        r#"- hosts: all
+  gather_facts: false
+  no_log: true
+  diff: false
+  ignore_errors: true
+  tasks:
+    - name: fails, ignored by the play
+      command: "false"
+    - name: hidden
+      debug: {msg: "secret one"}
+    - name: shown
+      debug: {msg: "plain two"}
+      no_log: false
+    - block:
+        - name: shown by its block
+          debug: {msg: "plain three"}
+      no_log: false
+    - name: no diff
+      copy: {content: "a\n", dest: "@DIR@/a"}
+      no_log: false
+    - name: with diff
+      copy: {content: "b\n", dest: "@DIR@/b"}
+      diff: true
+      no_log: false
+    - name: still there
+      copy: {content: "c\n", dest: "@DIR@/c"}
+"#,
+    )]);
+    let p = run(dir.path(), "plan", &[]);
+    assert_eq!(p.code, 0, "{}\n{}", p.stdout, p.stderr);
+    assert!(
+        task(&p, "here", "no diff").get("diff").is_none(),
+        "{}",
+        p.stdout
+    );
+    assert!(
+        task(&p, "here", "with diff")["diff"].is_string(),
+        "{}",
+        p.stdout
+    );
+    let r = run(dir.path(), "apply", &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(!r.stdout.contains("secret one"), "{}", r.stdout);
+    assert!(r.task_msg("here", "shown").contains("plain two"));
+    assert!(
+        r.task_msg("here", "shown by its block")
+            .contains("plain three")
+    );
+    // The failure was ignored: the play went on.
+    assert_eq!(read(dir.path(), "c"), "c\n");
+    assert_eq!(r.host_status("here"), "changed");
+}
+
+#[test]
+fn check_mode_true_plans_a_task_under_apply_and_false_runs_one_in_a_plan() {
+    let dir = project(&[(
+        "site.yml",
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: planned only
+      copy: {content: "new\n", dest: "@DIR@/planned"}
+      check_mode: true
+      register: r
+    - name: not run
+      command: touch @DIR@/touched
+      check_mode: true
+    - block:
+        - set_fact: {inside: "{{ ansible_check_mode }}"}
+      check_mode: true
+    - name: report
+      copy:
+        content: "{{ r.changed }} {{ inside }} {{ ansible_check_mode }}\n"
+        dest: "@DIR@/report"
+- hosts: all
+  gather_facts: false
+  check_mode: true
+  tasks:
+    - name: planned by the play
+      copy: {content: "x\n", dest: "@DIR@/play_planned"}
+    - name: runs anyway
+      shell: echo "{{ ansible_check_mode }}" > @DIR@/ran
+      check_mode: false
+"#,
+    )]);
+    let r = run(dir.path(), "apply", &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(!dir.path().join("planned").exists());
+    assert!(!dir.path().join("touched").exists());
+    assert!(!dir.path().join("play_planned").exists());
+    assert_eq!(read(dir.path(), "report"), "True True False\n");
+    assert_eq!(read(dir.path(), "ran"), "False\n");
+    assert_eq!(
+        task(&r, "here", "planned only")["status"],
+        "changed",
+        "{}",
+        r.stdout
+    );
+    assert!(r.task_msg("here", "planned only").contains("planned only"));
+    // The file a check-mode task would change: once it exists, it is ok.
+    std::fs::write(dir.path().join("planned"), "new\n").unwrap();
+    let r = run(dir.path(), "apply", &[]);
+    assert_eq!(task(&r, "here", "planned only")["status"], "ok");
+    // In a plan, a `check_mode: false` command (from its block) runs, and knows it is not in
+    // check mode; the `debug` beside it too.
+    let dir = project(&[(
+        "site.yml",
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - block:
+        - shell: echo "{{ ansible_check_mode }}" > @DIR@/ran
+        - debug: {msg: "in check mode: {{ ansible_check_mode }}"}
+          name: says
+      check_mode: false
+    - copy: {content: "{{ ansible_check_mode }}\n", dest: "@DIR@/planned"}
+"#,
+    )]);
+    let p = run(dir.path(), "plan", &[]);
+    assert_eq!(p.code, 0, "{}\n{}", p.stdout, p.stderr);
+    assert_eq!(read(dir.path(), "ran"), "False\n");
+    assert_eq!(p.task_msg("here", "says"), "in check mode: False");
+    assert!(!dir.path().join("planned").exists());
+}
+
+#[test]
+fn end_role_skips_the_rest_of_that_role_only() {
+    let dir = project(&[
+        (
+            "roles/early/tasks/main.yml",
+            r#"- shell: echo "{{ tag }} a" >> @DIR@/out
+- meta: end_role
+  when: stop
+- shell: echo "{{ tag }} b" >> @DIR@/out
+- import_role: {name: inner}
+"#,
+        ),
+        (
+            "roles/inner/tasks/main.yml",
+            "- shell: echo \"{{ tag }} inner\" >> @DIR@/out\n",
+        ),
+        (
+            "site.yml",
+            r#"- hosts: all
+  gather_facts: false
+  roles:
+    - {role: early, tag: one, stop: true}
+  tasks:
+    - include_role: {name: early, public: false}
+      vars: {tag: two, stop: false}
+    - shell: echo "play c" >> @DIR@/out
+"#,
+        ),
+    ]);
+    let r = run(dir.path(), "apply", &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        read(dir.path(), "out"),
+        "one a\ntwo a\ntwo b\ntwo inner\nplay c\n"
+    );
+}
+
+#[test]
+fn become_exe_and_port_reach_how_a_task_runs() {
+    // A stand-in for sudo that logs its arguments and runs the command as it is.
+    let dir = project(&[
+        (
+            "fake-sudo",
+            "#!/bin/sh\nprintf '%s %s %s %s\\n' \"$1\" \"$2\" \"$3\" \"$4\" >> @DIR@/sudo.log\nwhile [ \"$1\" != -- ]; do shift; done; shift\nexec \"$@\"\n",
+        ),
+        (
+            "site.yml",
+            r#"- hosts: here
+  gather_facts: false
+  become: true
+  become_user: nobody
+  become_exe: "@DIR@/fake-sudo"
+  tasks:
+    - shell: echo ran >> @DIR@/out
+- hosts: remote
+  gather_facts: false
+  port: 1
+  tasks:
+    - name: over ssh
+      command: "true"
+"#,
+        ),
+        (
+            "local.ini",
+            "here ansible_connection=local\n[remote]\nnoport ansible_host=127.0.0.1\nport2 ansible_host=127.0.0.1 ansible_port=2\n",
+        ),
+    ]);
+    let exe = dir.path().join("fake-sudo");
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let r = run(dir.path(), "apply", &["--limit", "here"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(read(dir.path(), "out"), "ran\n");
+    // Every script (the probe, the task) went through it.
+    let log = read(dir.path(), "sudo.log");
+    assert!(
+        !log.is_empty() && log.lines().all(|l| l == "-n -H -u nobody"),
+        "{log}"
+    );
+    // The play's port where the inventory sets none; the inventory's ansible_port wins.
+    let r = run(dir.path(), "apply", &[]);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert!(all.contains("127.0.0.1:1"), "{all}");
+    assert!(all.contains("127.0.0.1:2"), "{all}");
+}
+
+#[test]
+fn mode_preserve_takes_the_source_files_mode() {
+    let dir = project(&[
+        ("files/run.sh", "#!/bin/sh\n"),
+        ("templates/app.conf.j2", "port={{ 80 }}\n"),
+        ("src/remote.txt", "remote\n"),
+        (
+            "site.yml",
+            r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - copy: {src: run.sh, dest: "@DIR@/out/run", mode: preserve}
+    - template: {src: app.conf.j2, dest: "@DIR@/out/app.conf", mode: preserve}
+    - copy: {src: "@DIR@/src/remote.txt", dest: "@DIR@/out/remote", remote_src: true, mode: preserve}
+"#,
+        ),
+    ]);
+    let set = |p: &str, m: u32| {
+        std::fs::set_permissions(dir.path().join(p), std::fs::Permissions::from_mode(m)).unwrap()
+    };
+    set("files/run.sh", 0o750);
+    set("templates/app.conf.j2", 0o640);
+    set("src/remote.txt", 0o604);
+    std::fs::create_dir(dir.path().join("out")).unwrap();
+    let r = run(dir.path(), "apply", &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let mode = |p: &str| {
+        std::fs::metadata(dir.path().join(p))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    assert_eq!(
+        (mode("out/run"), mode("out/app.conf"), mode("out/remote")),
+        (0o750, 0o640, 0o604)
+    );
+    // A mode changed by hand goes back to the source's.
+    set("out/run", 0o600);
+    let r = run(dir.path(), "apply", &[]);
+    assert_eq!(r.with_status("here", "changed").len(), 1, "{}", r.stdout);
+    assert_eq!(mode("out/run"), 0o750);
+    let r = run(dir.path(), "apply", &[]);
+    assert!(r.with_status("here", "changed").is_empty(), "{}", r.stdout);
+}
+
+/// An HTTP server on a local port: `/old` moves to `/new` (301), `/temp` to `/new` (307),
+/// `/new` answers 200 with the method it got.
+fn redirecting_server() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            let mut buf = [0u8; 4096];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let text = String::from_utf8_lossy(&buf[..n]).to_string();
+            let mut first = text.split_whitespace();
+            let (method, path) = (first.next().unwrap_or(""), first.next().unwrap_or(""));
+            let answer = match path {
+                "/old" => "HTTP/1.0 301 Moved\r\nLocation: /new\r\n\r\n".to_string(),
+                "/temp" => format!(
+                    "HTTP/1.0 307 Temporary\r\nLocation: http://127.0.0.1:{port}/new\r\n\r\n"
+                ),
+                _ => format!("HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n{method}"),
+            };
+            let _ = s.write_all(answer.as_bytes());
+        }
+    });
+    port
+}
+
+#[test]
+fn uri_follows_redirects_as_ansible_does() {
+    let port = redirecting_server();
+    let site = r#"- hosts: all
+  gather_facts: false
+  vars: {base: "http://127.0.0.1:@PORT@"}
+  tasks:
+    - uri: {url: "{{ base }}/old", return_content: true}
+      register: safe
+    - uri: {url: "{{ base }}/old", follow_redirects: none, status_code: 301}
+      register: nofollow
+    - uri: {url: "{{ base }}/old", method: POST, body: x, status_code: 301}
+      register: post_safe
+    - uri: {url: "{{ base }}/old", method: POST, body: x, follow_redirects: all, return_content: true}
+      register: post_all
+    - uri: {url: "{{ base }}/temp", method: POST, body: x, follow_redirects: yes, return_content: true}
+      register: post_307
+    - copy:
+        dest: "@DIR@/out"
+        content: |
+          {{ safe.status }} {{ safe.redirected }} {{ safe.url }} {{ safe.content }}
+          {{ nofollow.status }} {{ nofollow.redirected }} {{ nofollow.url }}
+          {{ post_safe.status }} {{ post_safe.redirected }}
+          {{ post_all.status }} {{ post_all.content }}
+          {{ post_307.status }} {{ post_307.content }}
+"#
+    .replace("@PORT@", &port.to_string());
+    let dir = project(&[("site.yml", &site)]);
+    let r = run(dir.path(), "apply", &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let b = format!("http://127.0.0.1:{port}");
+    assert_eq!(
+        read(dir.path(), "out"),
+        format!("200 True {b}/new GET\n301 False {b}/old\n301 False\n200 GET\n200 POST\n")
+    );
+}
