@@ -268,9 +268,10 @@ pub(crate) fn attr_changes(
 pub(crate) fn decode_text(b64: &str, path: &str) -> Result<String, String> {
     // The items of a loop over one file (`lineinfile`, a line per item) each plan on the same
     // probed content: decoded once per thread, not once per item.
+    // (base64, path, what it decoded to)
+    type Last = Option<(String, String, Result<String, String>)>;
     thread_local! {
-        static LAST: std::cell::RefCell<Option<(String, String, Result<String, String>)>> =
-            const { std::cell::RefCell::new(None) };
+        static LAST: std::cell::RefCell<Last> = const { std::cell::RefCell::new(None) };
     }
     LAST.with_borrow_mut(|last| match last {
         Some((b, p, r)) if b == b64 && p == path => r.clone(),
