@@ -14,17 +14,6 @@ fn read(dir: &Path, name: &str) -> String {
     std::fs::read_to_string(dir.join(name)).unwrap_or_default()
 }
 
-fn task(r: &support::Run, host: &str, name: &str) -> serde_json::Value {
-    let h = r.host(host);
-    h["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == name)
-        .cloned()
-        .unwrap_or_else(|| panic!("no task {name}: {h}"))
-}
-
 #[test]
 fn play_keywords_reach_every_task_and_the_innermost_level_wins() {
     let dir = project(&[(
@@ -60,12 +49,12 @@ fn play_keywords_reach_every_task_and_the_innermost_level_wins() {
     let p = run(dir.path(), "plan", &[]);
     assert_eq!(p.code, 0, "{}\n{}", p.stdout, p.stderr);
     assert!(
-        task(&p, "here", "no diff").get("diff").is_none(),
+        p.task("here", "no diff").get("diff").is_none(),
         "{}",
         p.stdout
     );
     assert!(
-        task(&p, "here", "with diff")["diff"].is_string(),
+        p.task("here", "with diff")["diff"].is_string(),
         "{}",
         p.stdout
     );
@@ -122,7 +111,7 @@ fn check_mode_true_plans_a_task_under_apply_and_false_runs_one_in_a_plan() {
     assert_eq!(read(dir.path(), "report"), "True True False\n");
     assert_eq!(read(dir.path(), "ran"), "False\n");
     assert_eq!(
-        task(&r, "here", "planned only")["status"],
+        r.task("here", "planned only")["status"],
         "changed",
         "{}",
         r.stdout
@@ -131,7 +120,7 @@ fn check_mode_true_plans_a_task_under_apply_and_false_runs_one_in_a_plan() {
     // The file a check-mode task would change: once it exists, it is ok.
     std::fs::write(dir.path().join("planned"), "new\n").unwrap();
     let r = run(dir.path(), "apply", &[]);
-    assert_eq!(task(&r, "here", "planned only")["status"], "ok");
+    assert_eq!(r.task("here", "planned only")["status"], "ok");
     // In a plan, a `check_mode: false` command (from its block) runs, and knows it is not in
     // check mode; the `debug` beside it too.
     let dir = project(&[(

@@ -184,16 +184,24 @@ impl Run {
             .to_string()
     }
 
-    /// One task's message on one host.
-    pub(crate) fn task_msg(&self, host: &str, task: &str) -> String {
+    /// One task's JSON result on one host.
+    pub(crate) fn task(&self, host: &str, task: &str) -> serde_json::Value {
         let h = self.host(host);
         h["tasks"]
             .as_array()
             .unwrap()
             .iter()
             .find(|t| t["name"] == task)
-            .map(|t| t["msg"].as_str().unwrap_or_default().to_string())
+            .cloned()
             .unwrap_or_else(|| panic!("no task {task} for {host}: {h}"))
+    }
+
+    /// One task's message on one host.
+    pub(crate) fn task_msg(&self, host: &str, task: &str) -> String {
+        self.task(host, task)["msg"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     /// Names of the tasks with this status on this host.
