@@ -336,3 +336,29 @@ fn uri_follows_redirects_as_ansible_does() {
         format!("200 True {b}/new GET\n301 False {b}/old\n301 False\n200 GET\n200 POST\n")
     );
 }
+
+/// A module's string argument given a boolean or a number is Python's `str` of it, as Ansible
+/// converts it (checked against ansible-core 2.19: `content: "{{ flag }}\n"` writes `True`, the
+/// one expression keeping its type and so dropping the newline; `x{{ flag }}\n` writes
+/// `xTrue\n`).
+#[test]
+fn a_string_argument_given_a_boolean_is_written_as_python_prints_it() {
+    let dir = project(&[(
+        "site.yml",
+        r#"- hosts: all
+  gather_facts: false
+  vars: {flag: true, off: false, n: 5}
+  tasks:
+    - copy: {content: "{{ flag }}\n", dest: "@DIR@/o1"}
+    - copy: {content: "x{{ flag }}\n", dest: "@DIR@/o2"}
+    - copy: {content: "{{ n }}\n", dest: "@DIR@/o3"}
+    - lineinfile: {path: "@DIR@/o4", line: "{{ off }}", create: true}
+"#,
+    )]);
+    let r = run(dir.path(), "apply", &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(read(dir.path(), "o1"), "True");
+    assert_eq!(read(dir.path(), "o2"), "xTrue\n");
+    assert_eq!(read(dir.path(), "o3"), "5");
+    assert_eq!(read(dir.path(), "o4"), "False\n");
+}

@@ -63,7 +63,8 @@ impl<'a> Getter<'a> {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(Value::Number(n)) => Ok(Some(n.to_string())),
-            Some(Value::Bool(b)) => Ok(Some(b.to_string())),
+            // Ansible converts a module's string argument with Python's `str`.
+            Some(Value::Bool(b)) => Ok(Some(if *b { "True" } else { "False" }.into())),
             Some(other) => Err(self.err(
                 key,
                 format!("`{key}` must be a string, found {}", type_name(other)),
