@@ -162,8 +162,8 @@ impl LineInFile {
                 format!("create {} with the line", self.path),
             ));
         };
-        let (new, what) = self.edit(&old);
-        if new == old {
+        let edited = self.edit(&old).filter(|(new, _)| *new != old);
+        let Some((new, what)) = edited else {
             // Only attributes may differ.
             let (words, cmds) = file_fact::attr_changes(
                 &fact,
@@ -183,7 +183,7 @@ impl LineInFile {
                 format!("{}{}\n", super::safe_write::HEAD, cmds.join("\n")),
                 self.reads(),
             ));
-        }
+        };
         Ok(self.write(Some(&fact), new, what))
     }
 
@@ -250,7 +250,17 @@ impl LineInFile {
     /// The file's new text, and what changed, in words. Each line keeps its own terminator
     /// (a CRLF file stays CRLF, a missing final newline stays missing unless a line is added
     /// after it), so the new text equals the old byte for byte when nothing matched.
-    fn edit(&self, old: &str) -> (String, String) {
+    /// The file's new text and what changed; None if the line is as wanted already.
+    fn edit(&self, old: &str) -> Option<(String, String)> {
+        // The usual no-op (the line is there), told without splitting the file: a loop asks
+        // once per item.
+        if self.present
+            && self.regexp.is_none()
+            && let Some(line) = &self.line
+            && lines_of(old).any(|(l, _)| l == line)
+        {
+            return None;
+        }
         let mut lines = split_lines(old);
         let p = &self.path;
         if !self.present {
@@ -262,12 +272,12 @@ impl LineInFile {
             });
             let n = before - lines.len();
             if n == 0 {
-                return (old.to_string(), String::new());
+                return None;
             }
-            return (
+            return Some((
                 join_lines(&lines),
                 format!("remove {n} line{} from {p}", if n == 1 { "" } else { "s" }),
-            );
+            ));
         }
         let line = self.line.as_deref().unwrap_or_default();
         // The last line the regexp matches is replaced, as in Ansible.
@@ -275,13 +285,13 @@ impl LineInFile {
             && let Some(i) = lines.iter().rposition(|(l, _)| r.is_match(l))
         {
             if lines[i].0 == line {
-                return (old.to_string(), String::new());
+                return None;
             }
             lines[i].0 = line;
-            return (join_lines(&lines), format!("replace line {} of {p}", i + 1));
+            return Some((join_lines(&lines), format!("replace line {} of {p}", i + 1)));
         }
         if lines.iter().any(|(l, _)| *l == line) {
-            return (old.to_string(), String::new());
+            return None;
         }
         let last = |r: &Regex| lines.iter().rposition(|(l, _)| r.is_match(l));
         let at = match (&self.after, &self.before) {
@@ -299,10 +309,10 @@ impl LineInFile {
             lines[at - 1].1 = eol;
         }
         lines.insert(at, (line, eol));
-        (
+        Some((
             join_lines(&lines),
             format!("add a line at line {} of {p}", at + 1),
-        )
+        ))
     }
 
     fn write(&self, old: Option<&file_fact::FileFact>, new: String, what: String) -> Plan {
@@ -337,17 +347,20 @@ impl LineInFile {
 /// A file's lines with their terminators (`\n`, `\r\n`, or none for a last line without one).
 /// The text matched against is the line without its terminator.
 fn split_lines(text: &str) -> Vec<(&str, &str)> {
-    text.split_inclusive('\n')
-        .map(|l| {
-            let body = l.strip_suffix('\n').unwrap_or(l);
-            let body = if body.len() < l.len() {
-                body.strip_suffix('\r').unwrap_or(body)
-            } else {
-                body
-            };
-            (body, &l[body.len()..])
-        })
-        .collect()
+    lines_of(text).collect()
+}
+
+/// Each line of `text` and its ending (`\n`, `\r\n`, or none for a last line without one).
+fn lines_of(text: &str) -> impl Iterator<Item = (&str, &str)> {
+    text.split_inclusive('\n').map(|l| {
+        let body = l.strip_suffix('\n').unwrap_or(l);
+        let body = if body.len() < l.len() {
+            body.strip_suffix('\r').unwrap_or(body)
+        } else {
+            body
+        };
+        (body, &l[body.len()..])
+    })
 }
 
 fn join_lines(lines: &[(&str, &str)]) -> String {
