@@ -46,6 +46,7 @@ mod modules;
 mod notify;
 mod options;
 mod outcome;
+mod par_map;
 mod partial_result;
 mod paths;
 mod play;

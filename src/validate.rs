@@ -143,7 +143,10 @@ pub(crate) fn validate(r: &Runner) -> Result<()> {
                 push(e, &mut errors);
             }
         }
-        for host in hosts {
+        // Each host's check is its own (the host's variables, the tasks rendered for it):
+        // they run side by side, and their errors are kept in the hosts' order.
+        let per_host = crate::par_map::par_map(&hosts, |&host| {
+            let mut errs: Vec<Error> = Vec::new();
             let (mut base, unresolved) = host_vars_full(
                 host,
                 play,
@@ -163,7 +166,7 @@ pub(crate) fn validate(r: &Runner) -> Result<()> {
                 );
             }
             if let Err(e) = crate::connection::connection_check(host, &base) {
-                push(e, &mut errors);
+                errs.push(e);
             }
             // Variables that read a registered result, a task's vars or a loop item wait
             // for them (rendered per task); every other one that does not render is an
@@ -180,11 +183,11 @@ pub(crate) fn validate(r: &Runner) -> Result<()> {
                 let at = var_loc(host, play, &r.opts.extra_vars, name);
                 let here = at.clone().unwrap_or_else(|| play.vars_loc.clone());
                 if let Err(e) = checker.check_value(value, &here, &mut BTreeSet::new()) {
-                    push(var_error(name, &e, at.is_some()), &mut errors);
+                    errs.push(var_error(name, &e, at.is_some()));
                 }
             }
             for e in broken {
-                push(fact_hint(e, &base, &cached), &mut errors);
+                errs.push(fact_hint(e, &base, &cached));
             }
             for r in &registers {
                 base.insert(r.to_string(), placeholder_result());
@@ -217,7 +220,7 @@ pub(crate) fn validate(r: &Runner) -> Result<()> {
                 };
                 for t in &runs {
                     if let Err(e) = check_task(&r.pb.dir, t, &base, &deferred, &later, facts) {
-                        push(fact_hint(e, &base, &cached), &mut errors);
+                        errs.push(fact_hint(e, &base, &cached));
                     }
                 }
                 if let (Some(n), Some(t)) = (task.include_loop, runs.first()) {
@@ -227,9 +230,13 @@ pub(crate) fn validate(r: &Runner) -> Result<()> {
             }
             for task in &play.handlers {
                 if let Err(e) = check_task(&r.pb.dir, task, &base, &deferred, &later, facts) {
-                    push(fact_hint(e, &base, &cached), &mut errors);
+                    errs.push(fact_hint(e, &base, &cached));
                 }
             }
+            errs
+        });
+        for e in per_host.into_iter().flatten() {
+            push(e, &mut errors);
         }
     }
     if !any_host && errors.is_empty() {
