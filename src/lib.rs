@@ -79,6 +79,7 @@ mod task_instance;
 mod task_list;
 mod task_values;
 mod template;
+mod template_fast;
 mod template_strict;
 mod throttle;
 mod time_limit;

@@ -136,6 +136,10 @@ impl Vars {
     pub(crate) fn render_value(&self, v: &Value, loc: &Location) -> Result<Value, Error> {
         Ok(match v {
             Value::String(s) if has_template(s) => {
+                // Only variables printed: no engine needed (see `template_fast`).
+                if let Some(v) = crate::template_fast::render(s, &|n| self.get(n)) {
+                    return Ok(v);
+                }
                 self.check_names(s, 0, s, loc, false)?;
                 let src = self.strict(s, false);
                 jinja::render_str(&src, &self.map, &self.ctx)
