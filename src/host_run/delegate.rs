@@ -65,7 +65,7 @@ impl<'a> HostRun<'a> {
                 ConnType::Ssh => Via::Delegate(name),
             }));
         }
-        let want = ConnType::effective(vars.map().get("ansible_connection"), keyword);
+        let want = ConnType::effective(vars.get("ansible_connection"), keyword);
         Ok(match want {
             w if w == self.own => None,
             ConnType::Local => Some(Via::Local),

@@ -299,7 +299,7 @@ impl Action {
             (Some(Value::String(s)), _) => s.clone(),
             (Some(v), _) => v.to_string(),
             (None, Some(Value::String(name))) => {
-                let v = ctx.vars.map().get(name).cloned().unwrap_or(Value::Null);
+                let v = ctx.vars.get(name).cloned().unwrap_or(Value::Null);
                 format!("{name} = {v}")
             }
             _ => "Hello world!".into(),
