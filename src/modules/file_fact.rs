@@ -574,6 +574,43 @@ sums\t 0 5 6
         assert!(e.contains("Too many levels of symbolic links"), "{e}");
     }
 
+    /// Names the shell must not read as code get their sums too (the sums' file list goes
+    /// through `eval`): quotes, blanks, `$(...)`, backquotes, a glob.
+    #[test]
+    fn checksums_of_names_sh_would_read_as_code() {
+        use crate::transport::Transport;
+        let dir = tempfile::tempdir().unwrap();
+        let names = [
+            "it's a file",
+            "$(touch pwned)",
+            "`touch pwned`",
+            "a*b",
+            "x;y",
+            "\"q\"",
+        ];
+        let paths: Vec<String> = names
+            .iter()
+            .map(|n| {
+                let p = dir.path().join(n);
+                std::fs::write(&p, n).unwrap();
+                p.display().to_string()
+            })
+            .collect();
+        let p: Vec<&str> = paths.iter().map(String::as_str).collect();
+        let out = crate::transport::local::Local::new()
+            .run(&probe(&p, &p), None)
+            .unwrap();
+        for (f, n) in parse(&out.out, &p).unwrap().iter().zip(names) {
+            assert_eq!(
+                f.sha256.as_deref(),
+                Some(crate::modules::copy::sha256_hex(n.as_bytes()).as_str()),
+                "{n}"
+            );
+        }
+        assert!(!dir.path().join("pwned").exists());
+        assert!(!std::path::Path::new("pwned").exists());
+    }
+
     /// More files than one checksum group holds: every file gets its own sum.
     #[test]
     fn checksums_in_groups() {
