@@ -129,17 +129,14 @@ impl LineInFile {
     }
 
     pub(crate) fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
-        let (content_lines, rest): (Vec<&str>, Vec<&str>) =
-            facts.lines().partition(|l| l.starts_with("content\t"));
-        let fact = file_fact::parse(&rest.join("\n"), &[&self.path])?
+        let (rest, content) = split_content(facts);
+        let fact = file_fact::parse(&rest, &[&self.path])?
             .pop()
             .ok_or("no facts")?;
         let old: Option<String> = match fact.kind {
             Kind::Absent => None,
             Kind::File => {
-                let b64 = content_lines
-                    .first()
-                    .map(|l| &l["content\t".len()..])
+                let b64 = content
                     .ok_or_else(|| format!("{} is larger than {MAX_BYTES} bytes", self.path))?;
                 Some(file_fact::decode_text(b64, &self.path)?)
             }
@@ -346,6 +343,29 @@ impl LineInFile {
 
 /// A file's lines with their terminators (`\n`, `\r\n`, or none for a last line without one).
 /// The text matched against is the line without its terminator.
+/// The probe's output without its `content` line, and that line's base64 (found without
+/// walking the other lines: a loop plans every item on the same output).
+fn split_content(facts: &str) -> (std::borrow::Cow<'_, str>, Option<&str>) {
+    const TAG: &str = "content\t";
+    let at = if facts.starts_with(TAG) {
+        Some(0)
+    } else {
+        facts.find("\ncontent\t").map(|i| i + 1)
+    };
+    let Some(at) = at else {
+        return (facts.into(), None);
+    };
+    let end = facts[at..].find('\n').map_or(facts.len(), |e| at + e);
+    let b64 = facts[at + TAG.len()..end].trim_end_matches('\r');
+    let after = facts.get(end + 1..).unwrap_or("");
+    let rest = if after.trim().is_empty() {
+        facts[..at].into()
+    } else {
+        format!("{}{after}", &facts[..at]).into()
+    };
+    (rest, Some(b64))
+}
+
 fn split_lines(text: &str) -> Vec<(&str, &str)> {
     lines_of(text).collect()
 }
@@ -548,6 +568,39 @@ mod tests {
                 None => assert!(p.changes.is_empty(), "{args} on {old:?}: {:?}", p.changes),
                 Some(w) => assert_eq!(new_text(&p), *w, "{args} on {old:?}"),
             }
+        }
+    }
+
+    /// The `content` line is taken out wherever it sits, as splitting by lines would.
+    #[test]
+    fn content_line_split_off() {
+        let table: &[(&str, &str, Option<&str>)] = &[
+            ("stats\nstat\tx\n", "stats\nstat\tx\n", None),
+            (
+                "stats\nstat\tx\ncontent\tYWI=\n",
+                "stats\nstat\tx\n",
+                Some("YWI="),
+            ),
+            (
+                "stats\nstat\tx\ncontent\tYWI=",
+                "stats\nstat\tx\n",
+                Some("YWI="),
+            ),
+            ("content\t\nstats\n", "stats\n", Some("")),
+            (
+                "stats\ncontent\tYQ==\nsums\t 0\n",
+                "stats\nsums\t 0\n",
+                Some("YQ=="),
+            ),
+            (
+                "stats\nstat\tx\tcontent\tno\n",
+                "stats\nstat\tx\tcontent\tno\n",
+                None,
+            ),
+        ];
+        for (facts, rest, b64) in table {
+            let (r, b) = split_content(facts);
+            assert_eq!((r.as_ref(), b), (*rest, *b64), "{facts:?}");
         }
     }
 }
