@@ -126,7 +126,12 @@ pub(crate) fn wanted(
     // What `set_fact` and `include_vars` set is known before the run (they run on the control
     // machine): later tasks that read it are probed with the others.
     let mut sets: Option<Map<String, Value>> = None;
-    let mut seen: std::collections::HashMap<(String, Option<String>), usize> = Default::default();
+    // Keyed by long probe texts, plumb's own: a fast hash (see `fact_cache`).
+    let mut seen: std::collections::HashMap<
+        (String, Option<String>),
+        usize,
+        foldhash::fast::RandomState,
+    > = Default::default();
     for task in tasks {
         let base_now: &Map<String, Value> = sets.as_ref().unwrap_or(base);
         let mut pending: Map<String, Value> = Map::new();

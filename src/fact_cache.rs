@@ -6,24 +6,34 @@ use crate::modules::Resource;
 use crate::transport::{Transport, TransportError};
 use std::collections::HashMap;
 
+/// Probe texts are plumb's own (never a host's output) and long, and a loop looks one up per
+/// item several times: a fast hash, not the default one made to resist chosen keys.
+type Fast = foldhash::fast::RandomState;
+
+/// A probe's result for each sudo user it ran as: (user, (exit code, output)).
+type ByUser = Vec<(Option<String>, (i32, String))>;
+
 #[derive(Debug, Default)]
 pub(crate) struct FactCache {
-    /// (probe, sudo user) → (exit code, output).
-    cache: HashMap<(String, Option<String>), (i32, String)>,
+    /// probe → (sudo user, (exit code, output)) for each user it ran as; found by the probe
+    /// text without copying it.
+    cache: HashMap<String, ByUser, Fast>,
     /// What real changes touched since the cached probes were taken.
     dirty: Vec<Resource>,
 }
 
 impl FactCache {
     pub(crate) fn insert(&mut self, probe: &str, user: Option<&str>, result: (i32, String)) {
-        self.cache
-            .insert((probe.to_string(), user.map(String::from)), result);
+        let users = self.cache.entry(probe.to_string()).or_default();
+        match users.iter_mut().find(|(u, _)| u.as_deref() == user) {
+            Some((_, r)) => *r = result,
+            None => users.push((user.map(String::from), result)),
+        }
     }
 
     /// Whether `probe` (as `user`) has a result, stale or not.
     pub(crate) fn contains(&self, probe: &str, user: Option<&str>) -> bool {
-        self.cache
-            .contains_key(&(probe.to_string(), user.map(String::from)))
+        self.lookup(probe, user).is_some()
     }
 
     /// The cached result of `probe`, unless a real change since touched what it `reads`.
@@ -39,9 +49,15 @@ impl FactCache {
         if stale {
             return None;
         }
+        self.lookup(probe, user).cloned()
+    }
+
+    fn lookup(&self, probe: &str, user: Option<&str>) -> Option<&(i32, String)> {
         self.cache
-            .get(&(probe.to_string(), user.map(String::from)))
-            .cloned()
+            .get(probe)?
+            .iter()
+            .find(|(u, _)| u.as_deref() == user)
+            .map(|(_, r)| r)
     }
 
     /// A real change may have written `writes`.
