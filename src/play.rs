@@ -65,6 +65,8 @@ pub(crate) struct Play {
 
 pub(crate) const PLAY_KEYS: &[&str] = &[
     "name",
+    "run_once",
+    "throttle",
     "hosts",
     "vars",
     "become",
@@ -155,6 +157,9 @@ impl Play {
         let mut post_tasks: Option<Vec<Task>> = None;
         // `timeout`: for each task that sets none.
         let mut timeout = None;
+        // `run_once` and `throttle` on the play: for every task (a task's own throttle wins).
+        let mut run_once = false;
+        let mut throttle = 0;
         // `no_log`, `diff`, `check_mode`, `ignore_errors`, `become_exe`: for each task (and
         // handler) that, and whose blocks and roles, set none.
         let mut scoped = Inherited::default();
@@ -311,6 +316,8 @@ impl Play {
                     "timeout" => timeout = crate::time_limit::TimeLimit::timeout(doc, value)?,
                     "order" => play.order = crate::host_order::HostOrder::parse(doc, value)?,
                     "force_handlers" => play.force_handlers = boolean(doc, value, k)?,
+                    "run_once" => run_once = boolean(doc, value, k)?,
+                    "throttle" => throttle = crate::task_values::number(doc, value, k)? as usize,
                     "no_log" | "diff" | "check_mode" | "ignore_errors" | "become_exe" => {
                         scoped.keyword(doc, k, value)?;
                     }
@@ -359,6 +366,25 @@ impl Play {
             let own = std::mem::take(&mut t.environment);
             t.environment = play.environment.iter().cloned().chain(own).collect();
             t.ignore_unreachable |= play.ignore_unreachable;
+            // As on a task: the result would reach the one host that runs it only.
+            if run_once
+                && !t.run_once
+                && let Some(r) = &t.register
+            {
+                errors.push(
+                    Error::input(
+                        t.loc.clone(),
+                        format!(
+                            "`run_once` (on the play) with `register: {r}` is not supported yet"
+                        ),
+                    )
+                    .with_hint("plumb would register the result on the one host that runs it only"),
+                );
+            }
+            t.run_once |= run_once;
+            if t.throttle == 0 {
+                t.throttle = throttle;
+            }
             scoped.apply_scoped(t);
             if t.time_limit.is_none() {
                 t.time_limit = timeout.clone();

@@ -362,3 +362,62 @@ fn a_string_argument_given_a_boolean_is_written_as_python_prints_it() {
     assert_eq!(read(dir.path(), "o3"), "5");
     assert_eq!(read(dir.path(), "o4"), "False\n");
 }
+
+/// `run_once` and `throttle` on the play reach every task (a task's own `throttle` wins), as
+/// Ansible's play keywords do; `run_once` on the play with a `register` is refused at the task.
+#[test]
+fn play_run_once_and_throttle_reach_every_task() {
+    let dir = project(&[
+        (
+            "site.yml",
+            r#"- hosts: all
+  gather_facts: false
+  run_once: true
+  throttle: 1
+  tasks:
+    - name: first
+      shell: echo "one {{ inventory_hostname }}" >> @DIR@/log
+    - name: second
+      shell: echo "two {{ inventory_hostname }}" >> @DIR@/log
+      throttle: 2
+"#,
+        ),
+        (
+            "bad.yml",
+            r#"- hosts: all
+  gather_facts: false
+  run_once: true
+  tasks:
+    - name: registers
+      command: "true"
+      register: out
+"#,
+        ),
+        (
+            "two.ini",
+            "a ansible_connection=local\nb ansible_connection=local\n",
+        ),
+    ]);
+    let r = support::plumb(
+        dir.path(),
+        &["apply", "site.yml", "-i", "two.ini", "--output", "json"],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(read(dir.path(), "log"), "one a\ntwo a\n");
+    assert_eq!(
+        r.task("b", "first")["msg"],
+        "run_once: runs on a",
+        "{}",
+        r.stdout
+    );
+    let bad = support::plumb(dir.path(), &["validate", "bad.yml", "-i", "two.ini"]);
+    assert_eq!(bad.code, 4, "{}\n{}", bad.stdout, bad.stderr);
+    assert!(
+        bad.stderr.contains("bad.yml:5:7")
+            && bad
+                .stderr
+                .contains("`run_once` (on the play) with `register: out`"),
+        "{}",
+        bad.stderr
+    );
+}
