@@ -130,6 +130,20 @@ impl TaskList {
             }
             match Task::parse(doc, item, self.is_handler) {
                 Ok(mut t) => {
+                    // As on the task itself (see `Task::parse`): a block's, role's or import's
+                    // `run_once` would register the result on one host only.
+                    if inherited.run_once
+                        && !t.run_once
+                        && let Some(r) = &t.register
+                    {
+                        self.errors.push(
+                            Error::input(
+                                t.loc.clone(),
+                                format!("`run_once` (around the task) with `register: {r}` is not supported yet"),
+                            )
+                            .with_hint("plumb would register the result on the one host that runs it only"),
+                        );
+                    }
                     inherited.apply(&mut t);
                     self.tasks.push(t);
                 }

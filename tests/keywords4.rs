@@ -364,7 +364,8 @@ fn a_string_argument_given_a_boolean_is_written_as_python_prints_it() {
 }
 
 /// `run_once` and `throttle` on the play reach every task (a task's own `throttle` wins), as
-/// Ansible's play keywords do; `run_once` on the play with a `register` is refused at the task.
+/// Ansible's play keywords do; `run_once` on the play or a block with a `register` is refused at
+/// the task.
 #[test]
 fn play_run_once_and_throttle_reach_every_task() {
     let dir = project(&[
@@ -394,6 +395,18 @@ fn play_run_once_and_throttle_reach_every_task() {
 "#,
         ),
         (
+            "block.yml",
+            r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - block:
+        - name: registers
+          command: "true"
+          register: out
+      run_once: true
+"#,
+        ),
+        (
             "two.ini",
             "a ansible_connection=local\nb ansible_connection=local\n",
         ),
@@ -419,5 +432,15 @@ fn play_run_once_and_throttle_reach_every_task() {
                 .contains("`run_once` (on the play) with `register: out`"),
         "{}",
         bad.stderr
+    );
+    let block = support::plumb(dir.path(), &["validate", "block.yml", "-i", "two.ini"]);
+    assert_eq!(block.code, 4, "{}\n{}", block.stdout, block.stderr);
+    assert!(
+        block.stderr.contains("block.yml:5:11")
+            && block
+                .stderr
+                .contains("`run_once` (around the task) with `register: out`"),
+        "{}",
+        block.stderr
     );
 }
