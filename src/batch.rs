@@ -118,6 +118,7 @@ pub(crate) fn wanted(
     base: &std::sync::Arc<Map<String, Value>>,
     deferred: &Map<String, Value>,
     base_dir: &Path,
+    mut keep: Option<&mut crate::prepared::Prepared>,
 ) -> (Vec<Wanted>, Vec<String>) {
     let mut wanted: Vec<Wanted> = Vec::new();
     // Probes of `no_log` tasks: each runs as its own snippet (never merged), so its section
@@ -147,7 +148,7 @@ pub(crate) fn wanted(
         let Ok(items) = inst.items(&inst.vars()) else {
             continue;
         };
-        for item in items {
+        for (n, item) in items.into_iter().enumerate() {
             let vars = inst.item_vars(item.as_ref()).0;
             if !matches!(inst.when(&vars), Ok(true)) {
                 continue;
@@ -155,7 +156,11 @@ pub(crate) fn wanted(
             let Ok(sudo) = inst.sudo(play, &vars) else {
                 continue;
             };
-            let action = inst.action(&vars, base_dir);
+            // Built once for the probe and the run, where the run cannot build another.
+            let (action, pure) = match (&sets, &keep) {
+                (None, Some(_)) => inst.action_plain(item.as_ref(), &vars, base_dir),
+                _ => (inst.action(&vars, base_dir), false),
+            };
             if let Ok(Action::SetFact(crate::modules::set_fact::SetFact { vars: v, .. }))
             | Ok(Action::IncludeVars(crate::modules::include_vars::IncludeVars {
                 vars: v,
@@ -164,9 +169,14 @@ pub(crate) fn wanted(
             {
                 pending.extend(v.clone());
             }
-            if let Ok(action) = action
-                && let (Ok(Some(p)), Some(need)) = (inst.probe(&action, &vars), need(&action))
-            {
+            let Ok(action) = action else {
+                continue;
+            };
+            let probe = inst.probe(&action, &vars);
+            if pure && let (Some(k), Ok(p)) = (keep.as_deref_mut(), &probe) {
+                k.keep(task, n, item.as_ref(), (action.clone(), p.clone()));
+            }
+            if let (Ok(Some(p)), Some(need)) = (probe, need(&action)) {
                 if task.no_log && !hidden.contains(&p) {
                     hidden.push(p.clone());
                 }

@@ -77,6 +77,8 @@ pub(crate) struct HostRun<'a> {
     /// change (`vars_changed`): each build copies every variable of the host, facts included.
     known: std::cell::OnceCell<Known>,
     facts: FactCache,
+    /// Loop items the batched probe built that the run would build alike (see prepared.rs).
+    prepared: crate::prepared::Prepared,
     /// The host's facts (`ansible_facts`), once gathered.
     gathered: Option<Map<String, Value>>,
     /// Why gathering facts failed: the host stops before its first task.
@@ -168,6 +170,7 @@ impl<'a> HostRun<'a> {
             included,
             known: std::cell::OnceCell::new(),
             facts: FactCache::default(),
+            prepared: Default::default(),
             gathered: None,
             facts_error: None,
             notes: Notifications::default(),
@@ -539,14 +542,19 @@ impl<'a> HostRun<'a> {
                 self.apply_waiting(&inst, &mut run)?;
                 std::thread::sleep(std::time::Duration::from_secs_f64(task.loop_pause));
             }
-            let (m, over) = match sets_vars {
+            let (now, over) = match sets_vars {
                 true => (self.known_vars(), self.over()),
                 false => (Arc::default(), Arc::default()),
             };
-            let fresh = TaskInstance::new(task, &m, &deferred).with_over(&over);
+            let fresh = TaskInstance::new(task, &now, &deferred).with_over(&over);
             let inst = if sets_vars { &fresh } else { &inst };
             let vars = inst.item_vars(item.as_ref()).0;
-            let o = self.run_item(inst, &vars, &mut run)?;
+            // With the variables the task started with: nothing in the loop changes them.
+            let ready = match sets_vars {
+                true => None,
+                false => self.prepared.take(task, n, item.as_ref(), &m),
+            };
+            let o = self.run_item(inst, &vars, ready, &mut run)?;
             let failed = o.as_ref().is_some_and(|o| o.status == Status::Failed);
             run.slots.push(o);
             seen.push(item);

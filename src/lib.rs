@@ -53,6 +53,7 @@ mod play;
 mod play_become;
 mod playbook;
 mod playbook_import;
+mod prepared;
 mod probe;
 mod prompt;
 mod py_format;

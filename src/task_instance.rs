@@ -257,13 +257,41 @@ impl<'a> TaskInstance<'a> {
         base_dir: &Path,
     ) -> Result<Action> {
         let task = self.task;
-        let ctx = BuildCtx {
-            base_dir,
-            role_dir: task.role_dir.as_deref(),
-            vars,
-            args: &task.args,
-        };
+        let ctx = BuildCtx::new(base_dir, task.role_dir.as_deref(), vars, &task.args);
         crate::modules::registry::build(&task.module, rendered, &ctx)
+    }
+
+    /// `action`, and whether it is a pure function of the host's shared variables and the
+    /// item: the variables are `known` with the item over them (no task `vars`, nothing
+    /// deferred), every argument rendered without the template engine (no lookup, filter or
+    /// clock), the module built from its arguments alone, and its probe taken as it is (no
+    /// `environment`). Such an action, built for the batched probe, is the one the run would
+    /// build: it is kept for it (see `prepared.rs`).
+    pub(crate) fn action_plain(
+        &self,
+        item: Option<&Item>,
+        vars: &Vars,
+        base_dir: &Path,
+    ) -> (Result<Action>, bool) {
+        let task = self.task;
+        let shared = self.task.vars.is_empty()
+            && self.deferred.is_empty()
+            && self.known.is_some()
+            && (item.is_some() || task.role_dir.is_none());
+        let plain = (shared && task.environment.is_empty())
+            .then(|| {
+                (task.args.map.iter())
+                    .map(|(k, v)| Some((k.clone(), vars.render_value_plain(v)?)))
+                    .collect::<Option<Map<String, Value>>>()
+            })
+            .flatten();
+        let Some(rendered) = plain else {
+            return (self.action(vars, base_dir), false);
+        };
+        let ctx = BuildCtx::new(base_dir, task.role_dir.as_deref(), vars, &task.args);
+        let action = crate::modules::registry::build(&task.module, rendered, &ctx);
+        let pure = !ctx.read_more() && matches!(action, Ok(Action::Module(_)));
+        (action, pure)
     }
 
     /// Arguments rendered, then the module built.

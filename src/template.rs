@@ -164,6 +164,28 @@ impl Vars {
         })
     }
 
+    /// `v` rendered as `render_value` does, if no part of it needs the template engine (only
+    /// literals and strings that print variables, see `template_fast`): a pure function of
+    /// these variables, which a lookup, a filter or `now()` is not. None otherwise.
+    pub(crate) fn render_value_plain(&self, v: &Value) -> Option<Value> {
+        Some(match v {
+            Value::String(s) if has_template(s) => {
+                crate::template_fast::render(s, &|n| self.get(n))?
+            }
+            Value::Array(a) => Value::Array(
+                a.iter()
+                    .map(|x| self.render_value_plain(x))
+                    .collect::<Option<_>>()?,
+            ),
+            Value::Object(o) => Value::Object(
+                o.iter()
+                    .map(|(k, x)| Some((k.clone(), self.render_value_plain(x)?)))
+                    .collect::<Option<_>>()?,
+            ),
+            other => other.clone(),
+        })
+    }
+
     /// Evaluates an Ansible `when`-style condition (a bare expression, braces tolerated).
     pub(crate) fn condition(&self, expr: &Value, loc: &Location) -> Result<bool, Error> {
         match expr {
@@ -392,6 +414,32 @@ mod tests {
 
     fn loc() -> Location {
         Location::new(&Arc::new(PathBuf::from("site.yml")), 7, 12)
+    }
+
+    /// Plain renders equal the engine's; anything the engine must render (a filter, a lookup,
+    /// `omit`, a variable holding a template) is declined, in a list or a mapping too.
+    #[test]
+    fn plain_render_is_the_engines_or_none() {
+        let v = vars(json!({"root": "/srv", "n": 3, "flag": true, "t": "{{ root }}"}));
+        let table: &[(Value, bool)] = &[
+            (json!("/srv/x"), true),
+            (json!(7), true),
+            (json!("{{ root }}/d{{ n }}"), true),
+            (json!("{{ n }}"), true),
+            (json!(["{{ root }}", {"k": "{{ flag }}"}]), true),
+            (json!("{{ root | upper }}"), false),
+            (json!("{{ lookup('env', 'HOME') }}"), false),
+            (json!("{{ t }}"), false),
+            (json!({"a": "x", "b": "{{ omit }}"}), false),
+            (json!(["x", "{{ now() }}"]), false),
+        ];
+        for (src, plain) in table {
+            let got = v.render_value_plain(src);
+            assert_eq!(got.is_some(), *plain, "{src}");
+            if let Some(got) = got {
+                assert_eq!(got, v.render_value(src, &loc()).unwrap(), "{src}");
+            }
+        }
     }
 
     #[test]

@@ -18,6 +18,7 @@ impl<'a> HostRun<'a> {
         &mut self,
         inst: &TaskInstance,
         vars: &Vars,
+        ready: Option<crate::prepared::Ready>,
         batch: &mut ItemBatch,
     ) -> std::result::Result<Option<Outcome>, TransportError> {
         let task = inst.task;
@@ -53,9 +54,13 @@ impl<'a> HostRun<'a> {
         if let Some(why) = &task.unread {
             return Ok(Some(Outcome::new(Status::Failed, why.clone())));
         }
-        let action = match inst.action(vars, self.r.playbook_dir) {
-            Ok(a) => a,
-            Err(e) => return Ok(Some(self.dry.unknown_result(task, &e))),
+        // Built for the batched probe already, as it would be now (see prepared.rs).
+        let (action, probe) = match ready {
+            Some((a, p)) => (a, Some(p)),
+            None => match inst.action(vars, self.r.playbook_dir) {
+                Ok(a) => (a, None),
+                Err(e) => return Ok(Some(self.dry.unknown_result(task, &e))),
+            },
         };
         match &action {
             Action::SetFact(sf) if self.facts_to(task, vars).is_some() => {
@@ -142,7 +147,7 @@ impl<'a> HostRun<'a> {
             Action::ResetConnection => return self.reset_connection().map(Some),
             _ => {}
         }
-        let mut o = self.run_action(inst, vars, action, batch)?;
+        let mut o = self.run_action(inst, vars, action, probe, batch)?;
         // `delegate_facts`: what the module found (`setup` ...) is the delegate's.
         if let Some(to) = self.facts_to(task, vars)
             && let Some(o) = &mut o
@@ -194,6 +199,7 @@ impl<'a> HostRun<'a> {
         inst: &TaskInstance,
         vars: &Vars,
         action: Action,
+        probe: Option<Option<String>>,
         batch: &mut ItemBatch,
     ) -> std::result::Result<Option<Outcome>, TransportError> {
         let task = inst.task;
@@ -232,7 +238,7 @@ impl<'a> HostRun<'a> {
         }
         // Dry run: facts an earlier (unmade) change would have altered are not to be trusted.
         let stale = self.dry.stale(&reads);
-        let probe = match inst.probe(&action, vars) {
+        let probe = match probe.map_or_else(|| inst.probe(&action, vars), Ok) {
             Ok(p) => p,
             Err(e) => return Ok(Some(Outcome::new(Status::Failed, e.one_line()))),
         };

@@ -3,6 +3,7 @@
 
 use super::HostRun;
 use crate::event::Event;
+use crate::prepared::Prepared;
 use crate::transport::TransportError;
 use serde_json::{Map, Value};
 
@@ -119,6 +120,9 @@ impl<'a> HostRun<'a> {
     ) -> std::result::Result<crate::transport::Lock, TransportError> {
         use crate::batch;
         let m = self.known_vars();
+        // The play's own tasks (not a looped include's copies, which live only as long as
+        // this round): the items built purely are kept for the run.
+        let mut kept = std::ptr::eq(tasks, &self.play.tasks[..]).then(|| Prepared::new(m.clone()));
         let (mut wanted, hidden) = batch::wanted(
             self.play,
             tasks,
@@ -126,7 +130,11 @@ impl<'a> HostRun<'a> {
             &m,
             &self.deferred,
             self.r.playbook_dir,
+            kept.as_mut(),
         );
+        if let Some(k) = kept {
+            self.prepared = k;
+        }
         wanted.retain(|(p, _, u)| !self.facts.contains(p, u.as_deref()));
         if let Some(p) = facts_probe {
             wanted.insert(0, (p.to_string(), batch::Need::Own, self.play.facts_user()));

@@ -192,12 +192,12 @@ impl Copy {
             return Ok(c);
         }
         let src = a.str("src")?;
-        let Some(path) = resolve_src(ctx.base_dir, ctx.role_dir, &src, template) else {
+        let Some(path) = resolve_src(ctx.base_dir(), ctx.role_dir(), &src, template) else {
             let what = if template { "template" } else { "file" };
             let hint = if Path::new(&src).is_absolute() {
                 format!("no such file: {src}")
             } else {
-                let c: Vec<String> = src_candidates(ctx.base_dir, ctx.role_dir, &src, template)
+                let c: Vec<String> = src_candidates(ctx.base_dir(), ctx.role_dir(), &src, template)
                     .iter()
                     .map(|p| p.display().to_string())
                     .collect();
@@ -227,7 +227,7 @@ impl Copy {
             let text = crate::vault::read_text(&path)?;
             let at = Location::new(&Arc::new(path.clone()), 1, 1);
             let dir = path.parent().unwrap_or(Path::new("."));
-            let rendered = ctx.vars.render_file(&text, &at, dir)?;
+            let rendered = ctx.vars().render_file(&text, &at, dir)?;
             let dest = if into_dir {
                 format!("{dest}/{}", file_name(&path).trim_end_matches(".j2"))
             } else {

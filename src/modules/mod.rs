@@ -11,6 +11,7 @@ pub(crate) mod args;
 pub(crate) mod assert;
 pub(crate) mod authorized_key;
 pub(crate) mod blockinfile;
+mod build_ctx;
 pub(crate) mod command;
 pub(crate) mod copy;
 pub(crate) mod copy_remote;
@@ -69,9 +70,8 @@ pub(crate) mod user_key;
 pub(crate) mod wait_for;
 
 use crate::error::{Error, Result};
-use crate::modules::args::Args;
-use crate::template::Vars;
 use args::Getter;
+pub(crate) use build_ctx::BuildCtx;
 use serde_json::{Map, Value};
 use std::path::Path;
 use std::sync::Arc;
@@ -281,16 +281,6 @@ pub(crate) enum Action {
     IncludeVars(include_vars::IncludeVars),
 }
 
-/// What building an action may read besides its arguments.
-pub(crate) struct BuildCtx<'a> {
-    /// Directory relative `src` paths resolve against (the playbook's).
-    pub(crate) base_dir: &'a Path,
-    /// The task's role, if any: searched first.
-    pub(crate) role_dir: Option<&'a Path>,
-    pub(crate) vars: &'a Vars,
-    pub(crate) args: &'a Args,
-}
-
 impl Action {
     /// `debug`: its message, from `msg` or the variable named by `var`; with `verbosity: N`
     /// it is skipped unless plumb runs with at least N `-v`, as in Ansible.
@@ -299,7 +289,7 @@ impl Action {
             (Some(Value::String(s)), _) => s.clone(),
             (Some(v), _) => v.to_string(),
             (None, Some(Value::String(name))) => {
-                let v = ctx.vars.get(name).cloned().unwrap_or(Value::Null);
+                let v = ctx.vars().get(name).cloned().unwrap_or(Value::Null);
                 format!("{name} = {v}")
             }
             _ => "Hello world!".into(),

@@ -136,7 +136,7 @@ const MODULES: &[Spec] = &[
         args: &["url", "method", "status_code", "return_content", "timeout", "headers",
             "validate_certs", "ca_path", "body", "body_format", "follow_redirects"],
         required: &[(&["url"], "url")],
-        free_form: false, build: |a, ctx| module(uri::Uri::build(a, ctx.base_dir)?),
+        free_form: false, build: |a, ctx| module(uri::Uri::build(a, ctx.base_dir())?),
     },
     Spec {
         name: "debug", listed: &[], aliases: &[],
@@ -452,7 +452,7 @@ const MODULES: &[Spec] = &[
         required: &[],
         free_form: true,
         build: |a, ctx| {
-            let iv = include_vars::IncludeVars::build(a, ctx.base_dir, ctx.role_dir)?;
+            let iv = include_vars::IncludeVars::build(a, ctx.base_dir(), ctx.role_dir())?;
             Ok(Action::IncludeVars(iv))
         },
     },

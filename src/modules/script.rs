@@ -39,7 +39,7 @@ impl Script {
         let Some((first, args)) = words.split_first() else {
             return Err(a.err(key, "`script` needs the script's path"));
         };
-        let path = super::copy::resolve_src(ctx.base_dir, ctx.role_dir, first, false)
+        let path = super::copy::resolve_src(ctx.base_dir(), ctx.role_dir(), first, false)
             .ok_or_else(|| a.err(key, format!("script `{first}` not found")))?;
         let data = crate::vault::read(&path)?;
         let b64 = base64::engine::general_purpose::STANDARD.encode(&data);
@@ -108,12 +108,7 @@ mod tests {
             loc: crate::location::Location::new(&Arc::new("t.yml".into()), 1, 1),
         };
         let vars = crate::template::Vars::new(Map::new());
-        let ctx = BuildCtx {
-            base_dir: dir,
-            role_dir: None,
-            vars: &vars,
-            args: &args,
-        };
+        let ctx = BuildCtx::new(dir, None, &vars, &args);
         Script::build(&Getter::new(&map, &args), &ctx).unwrap()
     }
 

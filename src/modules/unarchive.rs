@@ -58,7 +58,7 @@ impl Unarchive {
             }
             Source::Remote(src_name.clone())
         } else {
-            let path = super::copy::resolve_src(ctx.base_dir, ctx.role_dir, &src_name, false)
+            let path = super::copy::resolve_src(ctx.base_dir(), ctx.role_dir(), &src_name, false)
                 .ok_or_else(|| a.err("src", format!("archive `{src_name}` not found")))?;
             Source::Local(Arc::new(crate::vault::read(&path)?))
         };

@@ -1,0 +1,162 @@
+//! Loop items built for the batched probe, kept for the run. A loop renders each item's
+//! arguments and builds its module in the probe and again when it runs; where that second
+//! build cannot differ from the first, the run takes the first (with its probe text, the key
+//! of its facts) instead of repeating it.
+//!
+//! It cannot differ when the action is a pure function of the host's variables and the item
+//! (`TaskInstance::action_plain` says so) and neither changed in between: the run sees the
+//! very same shared variables (`Arc::ptr_eq`: a `register`, `set_fact`, `include_vars` or
+//! the facts build new ones) and an equal item (the loop is rendered again when it runs).
+
+use crate::host_vars::Item;
+use crate::modules::Action;
+use crate::task::Task;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// An item's action and its probe, as built for the batched probe.
+pub(crate) type Ready = (Action, Option<String>);
+
+struct Entry {
+    item: Option<(Value, Map<String, Value>)>,
+    ready: Ready,
+}
+
+/// The actions of one batched probe, keyed by task (its place in the play's task list, which
+/// outlives the run) and item index, all built with the variables `vars`.
+#[derive(Default)]
+pub(crate) struct Prepared {
+    /// Held, so that no other variables can take its address while it is compared.
+    vars: Option<Arc<Map<String, Value>>>,
+    entries: HashMap<(usize, usize), Entry>,
+}
+
+impl Prepared {
+    /// Built with `vars`; what an earlier probe kept is forgotten.
+    pub(crate) fn new(vars: Arc<Map<String, Value>>) -> Prepared {
+        Prepared {
+            vars: Some(vars),
+            entries: HashMap::new(),
+        }
+    }
+
+    /// Keeps `ready`, built for item `n` (`item`) of `task`.
+    pub(crate) fn keep(&mut self, task: &Task, n: usize, item: Option<&Item>, ready: Ready) {
+        let item = item.map(|i| (i.value.clone(), i.extra.clone()));
+        self.entries.insert(key(task, n), Entry { item, ready });
+    }
+
+    /// What was built for item `n` of `task`, if it was built with `vars` and the same item;
+    /// given once.
+    pub(crate) fn take(
+        &mut self,
+        task: &Task,
+        n: usize,
+        item: Option<&Item>,
+        vars: &Arc<Map<String, Value>>,
+    ) -> Option<Ready> {
+        if !self.vars.as_ref().is_some_and(|v| Arc::ptr_eq(v, vars)) {
+            return None;
+        }
+        let e = self.entries.remove(&key(task, n))?;
+        let same = match (&e.item, item) {
+            (None, None) => true,
+            (Some((v, x)), Some(i)) => *v == i.value && *x == i.extra,
+            _ => false,
+        };
+        same.then_some(e.ready)
+    }
+}
+
+fn key(task: &Task, n: usize) -> (usize, usize) {
+    (task as *const Task as usize, n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn task(yaml: &str) -> Task {
+        let doc = crate::yaml::Doc::parse("t.yml".into(), yaml, false).unwrap();
+        Task::parse(&doc, &doc.root, false).unwrap()
+    }
+
+    fn item(v: Value) -> Item {
+        Item {
+            value: v,
+            extra: Map::new(),
+        }
+    }
+
+    fn ready(what: &str) -> Ready {
+        (Action::Fail(what.into()), Some(format!("probe {what}")))
+    }
+
+    fn what(r: Option<Ready>) -> Option<String> {
+        r.map(|(a, _)| match a {
+            Action::Fail(m) => m,
+            _ => unreachable!(),
+        })
+    }
+
+    /// Taken only with the same variables (not equal ones), the same task and item, once.
+    #[test]
+    fn taken_only_where_nothing_could_differ() {
+        let (t1, t2) = (task("debug: {msg: a}\n"), task("debug: {msg: b}\n"));
+        let vars = Arc::new(json!({"x": 1}).as_object().unwrap().clone());
+        let equal = Arc::new((*vars).clone());
+        let fresh = || {
+            let mut p = Prepared::new(vars.clone());
+            p.keep(&t1, 0, Some(&item(json!(0))), ready("t1 0"));
+            p.keep(&t1, 1, Some(&item(json!(1))), ready("t1 1"));
+            p.keep(&t2, 0, None, ready("t2"));
+            p
+        };
+        type Row<'a> = (&'a Task, usize, Option<Value>, bool, Option<&'a str>);
+        let table: &[Row] = &[
+            (&t1, 0, Some(json!(0)), true, Some("t1 0")),
+            (&t1, 1, Some(json!(1)), true, Some("t1 1")),
+            (&t2, 0, None, true, Some("t2")),
+            // Equal variables, built anew: something may have changed and back.
+            (&t1, 0, Some(json!(0)), false, None),
+            // The loop rendered other items this time.
+            (&t1, 0, Some(json!(5)), true, None),
+            (&t2, 0, Some(json!(0)), true, None),
+            (&t1, 2, Some(json!(2)), true, None),
+            (&t2, 1, None, true, None),
+        ];
+        for (t, n, it, same_vars, want) in table {
+            let mut p = fresh();
+            let it = it.clone().map(item);
+            let v = if *same_vars { &vars } else { &equal };
+            assert_eq!(what(p.take(t, *n, it.as_ref(), v)).as_deref(), *want);
+            // Given once.
+            assert_eq!(what(p.take(t, *n, it.as_ref(), v)), None);
+        }
+        // Nothing kept, nothing given.
+        assert!(Prepared::default().take(&t1, 0, None, &vars).is_none());
+        // A copy of a task (an include's item) is another task.
+        let copy = t2.clone();
+        assert!(fresh().take(&copy, 0, None, &vars).is_none());
+    }
+
+    /// Extra loop variables (`index_var`, `ansible_loop`) are part of the item.
+    #[test]
+    fn an_item_with_other_loop_variables_is_another_item() {
+        let t = task("debug: {msg: a}\n");
+        let vars = Arc::new(Map::new());
+        let mut with = item(json!("a"));
+        with.extra.insert("i".into(), json!(0));
+        let mut p = Prepared::new(vars.clone());
+        p.keep(&t, 0, Some(&with), ready("x"));
+        assert!(p.take(&t, 0, Some(&item(json!("a"))), &vars).is_none());
+        let mut p = Prepared::new(vars.clone());
+        p.keep(&t, 0, Some(&with), ready("x"));
+        assert_eq!(
+            what(p.take(&t, 0, Some(&with), &vars)).as_deref(),
+            Some("x")
+        );
+    }
+}
