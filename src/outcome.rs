@@ -65,9 +65,14 @@ pub(crate) fn aggregate(outcomes: &[Outcome], looped: bool) -> (Status, Value) {
     };
     let value = if looped {
         let results: Vec<Value> = outcomes.iter().map(|o| o.value.clone()).collect();
-        json!({"results": results, "changed": matches!(status, Status::Changed),
-               "failed": status == Status::Failed, "skipped": status == Status::Skipped,
-               "msg": ""})
+        // Built in place: `json!` would serialize every item's result again.
+        let mut m = serde_json::Map::new();
+        m.insert("results".into(), Value::Array(results));
+        m.insert("changed".into(), Value::Bool(status == Status::Changed));
+        m.insert("failed".into(), Value::Bool(status == Status::Failed));
+        m.insert("skipped".into(), Value::Bool(status == Status::Skipped));
+        m.insert("msg".into(), Value::from(""));
+        Value::Object(m)
     } else {
         outcomes
             .first()

@@ -254,7 +254,7 @@ impl LineInFile {
         if self.present
             && self.regexp.is_none()
             && let Some(line) = &self.line
-            && lines_of(old).any(|(l, _)| l == line)
+            && has_line(old, line)
         {
             return None;
         }
@@ -383,6 +383,24 @@ fn lines_of(text: &str) -> impl Iterator<Item = (&str, &str)> {
     })
 }
 
+/// Whether a line of `text` (as `lines_of` splits it) is `line`: found with a substring
+/// search, not line by line (a loop asks once per item, of the same file).
+fn has_line(text: &str, line: &str) -> bool {
+    if line.is_empty() {
+        return lines_of(text).any(|(l, _)| l.is_empty());
+    }
+    text.match_indices(line).any(|(i, _)| {
+        let starts = i == 0 || text.as_bytes()[i - 1] == b'\n';
+        let after = &text[i + line.len()..];
+        // `lines_of` strips one `\r` before a `\n`: a line ending in `\r` is only itself
+        // at the end of the text or before `\r\n`.
+        let ends = after.is_empty()
+            || after.starts_with("\r\n")
+            || (after.starts_with('\n') && !line.ends_with('\r'));
+        starts && ends
+    })
+}
+
 fn join_lines(lines: &[(&str, &str)]) -> String {
     let mut s = String::with_capacity(lines.iter().map(|(l, e)| l.len() + e.len()).sum());
     for (l, e) in lines {
@@ -395,6 +413,35 @@ fn join_lines(lines: &[(&str, &str)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `has_line` says what splitting the text into lines says, endings and `\r` included.
+    #[test]
+    fn has_line_is_a_line_of_the_text() {
+        let texts = [
+            "",
+            "a",
+            "a\n",
+            "a\r\n",
+            "ab\nb\n",
+            "b\nab",
+            "x\r\nab\r\n",
+            "a\r",
+            "a\r\r\n",
+            "a\rb\n",
+            "\n\n",
+            "ba\nab\na\n",
+            "a\r\n\r\n",
+            "ababa\naba",
+            "aaa\naa",
+        ];
+        let lines = ["a", "b", "ab", "a\r", "", "\r", "a\rb", "x", "aba", "aa"];
+        for t in texts {
+            for l in lines {
+                let want = lines_of(t).any(|(x, _)| x == l);
+                assert_eq!(has_line(t, l), want, "{t:?} {l:?}");
+            }
+        }
+    }
     use crate::modules::args::Args;
     use base64::Engine;
     use serde_json::{Map, Value, json};
