@@ -550,7 +550,7 @@ impl<'a> HostRun<'a> {
             let inst = if sets_vars { &fresh } else { &inst };
             let vars = inst.item_vars(item.as_ref()).0;
             // With the variables the task started with: nothing in the loop changes them.
-            let ready = match sets_vars {
+            let ready = match sets_vars || !deferred.is_empty() {
                 true => None,
                 false => self.prepared.take(task, n, item.as_ref(), &m),
             };

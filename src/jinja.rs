@@ -52,6 +52,23 @@ thread_local! {
         std::cell::RefCell::new(HashMap::new());
 }
 
+/// Whether `name` is one of the engine's own globals (`range`, `dict`, `lookup` ...): a name a
+/// template reads that no variable needs to define.
+pub(crate) fn is_global(name: &str) -> bool {
+    static GLOBALS: std::sync::OnceLock<std::collections::HashSet<String>> =
+        std::sync::OnceLock::new();
+    GLOBALS
+        .get_or_init(|| {
+            let env = new_env(Ws {
+                trim_blocks: true,
+                lstrip_blocks: false,
+                keep_trailing_newline: false,
+            });
+            env.globals().map(|(n, _)| n.to_string()).collect()
+        })
+        .contains(name)
+}
+
 /// The loader name of a playbook string compiled as a template: this prefix, then its text.
 const INLINE: &str = "\u{1}inline:";
 

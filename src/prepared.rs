@@ -4,15 +4,17 @@
 //! of its facts) instead of repeating it.
 //!
 //! It cannot differ when the action is a pure function of the host's variables and the item
-//! (`TaskInstance::action_plain` says so) and neither changed in between: the run sees the
-//! very same shared variables (`Arc::ptr_eq`: a `register`, `set_fact`, `include_vars` or
-//! the facts build new ones) and an equal item (the loop is rendered again when it runs).
+//! (`TaskInstance::action_plain` says so) and neither changed in between where the task reads
+//! them: the run sees the very same shared variables (`Arc::ptr_eq`), or new ones (the facts,
+//! a `register`, `set_fact` or `include_vars` build new ones) in which every variable the
+//! task's arguments read is equal; and an equal item (the loop is rendered again when it runs).
 
 use crate::host_vars::Item;
 use crate::modules::Action;
 use crate::task::Task;
+use crate::template::names_in;
 use serde_json::{Map, Value};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 /// An item's action and its probe, as built for the batched probe.
@@ -23,6 +25,10 @@ struct Entry {
     ready: Ready,
 }
 
+/// The variables a task's arguments read, and the last verdict: other variables, and whether
+/// those read the same in them.
+type Reads = (BTreeSet<String>, Option<(Arc<Map<String, Value>>, bool)>);
+
 /// The actions of one batched probe, keyed by task (its place in the play's task list, which
 /// outlives the run) and item index, all built with the variables `vars`.
 #[derive(Default)]
@@ -30,6 +36,9 @@ pub(crate) struct Prepared {
     /// Held, so that no other variables can take its address while it is compared.
     vars: Option<Arc<Map<String, Value>>>,
     entries: HashMap<(usize, usize), Entry>,
+    /// By task: the variables its arguments read, and whether they are the same in the last
+    /// other variables it was asked with (held, as `vars`).
+    reads: HashMap<usize, Reads>,
 }
 
 impl Prepared {
@@ -37,7 +46,7 @@ impl Prepared {
     pub(crate) fn new(vars: Arc<Map<String, Value>>) -> Prepared {
         Prepared {
             vars: Some(vars),
-            entries: HashMap::new(),
+            ..Prepared::default()
         }
     }
 
@@ -45,6 +54,8 @@ impl Prepared {
     pub(crate) fn keep(&mut self, task: &Task, n: usize, item: Option<&Item>, ready: Ready) {
         let item = item.map(|i| (i.value.clone(), i.extra.clone()));
         self.entries.insert(key(task, n), Entry { item, ready });
+        (self.reads.entry(task_key(task)))
+            .or_insert_with(|| (names_in(&Value::Object(task.args.map.clone())), None));
     }
 
     /// What was built for item `n` of `task`, if it was built with `vars` and the same item;
@@ -56,7 +67,8 @@ impl Prepared {
         item: Option<&Item>,
         vars: &Arc<Map<String, Value>>,
     ) -> Option<Ready> {
-        if !self.vars.as_ref().is_some_and(|v| Arc::ptr_eq(v, vars)) {
+        let built = self.vars.as_ref()?;
+        if !Arc::ptr_eq(built, vars) && !self.same_reads(task, vars) {
             return None;
         }
         let e = self.entries.remove(&key(task, n))?;
@@ -69,8 +81,33 @@ impl Prepared {
     }
 }
 
+impl Prepared {
+    /// Whether every variable `task`'s arguments read is the same in `vars` as in the
+    /// variables the items were built with (once per task and variables: a loop asks per item).
+    fn same_reads(&mut self, task: &Task, vars: &Arc<Map<String, Value>>) -> bool {
+        let Some(built) = &self.vars else {
+            return false;
+        };
+        let Some((names, last)) = self.reads.get_mut(&task_key(task)) else {
+            return false;
+        };
+        if let Some((v, same)) = last
+            && Arc::ptr_eq(v, vars)
+        {
+            return *same;
+        }
+        let same = names.iter().all(|n| built.get(n) == vars.get(n));
+        *last = Some((vars.clone(), same));
+        same
+    }
+}
+
+fn task_key(task: &Task) -> usize {
+    task as *const Task as usize
+}
+
 fn key(task: &Task, n: usize) -> (usize, usize) {
-    (task as *const Task as usize, n)
+    (task_key(task), n)
 }
 
 #[cfg(test)]
@@ -119,8 +156,8 @@ mod tests {
             (&t1, 0, Some(json!(0)), true, Some("t1 0")),
             (&t1, 1, Some(json!(1)), true, Some("t1 1")),
             (&t2, 0, None, true, Some("t2")),
-            // Equal variables, built anew: something may have changed and back.
-            (&t1, 0, Some(json!(0)), false, None),
+            // Other variables, equal where the task reads them.
+            (&t1, 0, Some(json!(0)), false, Some("t1 0")),
             // The loop rendered other items this time.
             (&t1, 0, Some(json!(5)), true, None),
             (&t2, 0, Some(json!(0)), true, None),
@@ -140,6 +177,35 @@ mod tests {
         // A copy of a task (an include's item) is another task.
         let copy = t2.clone();
         assert!(fresh().take(&copy, 0, None, &vars).is_none());
+    }
+
+    /// New variables: kept where the task's arguments read the same values, else built again.
+    #[test]
+    fn new_variables_keep_what_reads_the_same() {
+        let t = task("file: {path: \"{{ root }}/d{{ item }}\", state: directory}\n");
+        let at = |v: Value| Arc::new(v.as_object().unwrap().clone());
+        let built = at(json!({"root": "/srv", "other": 1}));
+        let table: &[(Value, bool)] = &[
+            (json!({"root": "/srv", "other": 1}), true),
+            // A fact or a registered result it does not read.
+            (
+                json!({"root": "/srv", "other": 2, "ansible_facts": {}}),
+                true,
+            ),
+            (json!({"root": "/opt", "other": 1}), false),
+            (json!({"other": 1}), false),
+        ];
+        for (now, want) in table {
+            let now = at(now.clone());
+            let mut p = Prepared::new(built.clone());
+            p.keep(&t, 0, Some(&item(json!(1))), ready("x"));
+            p.keep(&t, 1, Some(&item(json!(2))), ready("y"));
+            let got = p.take(&t, 0, Some(&item(json!(1))), &now);
+            assert_eq!(got.is_some(), *want, "{now:?}");
+            // The verdict holds for the loop's next item.
+            let got = p.take(&t, 1, Some(&item(json!(2))), &now);
+            assert_eq!(got.is_some(), *want, "{now:?}");
+        }
     }
 
     /// Extra loop variables (`index_var`, `ansible_loop`) are part of the item.

@@ -130,3 +130,50 @@ fn the_first_failing_item_ends_the_loop() {
         r.stderr
     );
 }
+
+/// A loop's items are built once for the batched probe and kept for the run only where the run
+/// would build the same: a variable the items read that changed in between (a `set_fact` of a
+/// result only the run knows) has them built again; the facts gathered and a registered result
+/// they do not read change nothing they write.
+#[test]
+fn items_built_for_the_probe_are_built_again_where_what_they_read_changed() {
+    let dir = project(
+        "- hosts: all
+  vars: {sub: a}
+  tasks:
+    - name: where
+      command: echo b
+      register: r
+      changed_when: false
+    - name: moved
+      set_fact: {sub: \"{{ r.stdout }}\"}
+    - name: dirs
+      file: {path: \"@DIR@/out/{{ sub }}/d{{ item }}\", state: directory}
+      loop: [1, 2]
+    - name: others
+      file: {path: \"@DIR@/out/c{{ item }}\", state: directory}
+      loop: [1, 2]
+",
+    );
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let r = run(dir.path(), &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    for d in ["b/d1", "b/d2", "c1", "c2"] {
+        assert!(out.join(d).is_dir(), "{d}\n{}", r.stdout);
+    }
+    assert!(!out.join("a").exists(), "{}", r.stdout);
+    // The plan says what the run does, and the run then changes nothing.
+    let plan = plumb(dir.path(), &["plan", "site.yml", "-i", "local.ini"]);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(!out.join("a").exists());
+    let again = run(dir.path(), &[]);
+    assert_eq!(again.code, 0);
+    let changed = (again.stdout.lines()).filter(|l| l.starts_with("here  changed"));
+    assert_eq!(changed.count(), 0, "{}", again.stdout);
+    assert!(
+        again.stdout.contains("here  ok          dirs"),
+        "{}",
+        again.stdout
+    );
+}

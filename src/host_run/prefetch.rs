@@ -266,8 +266,46 @@ fn reads_new(
                 "omit" | "ansible_managed" | "vars" | "hostvars" | "item"
             )
     };
-    names
-        .iter()
-        .filter(|n| !local(n))
-        .any(|n| !before.contains_key(n) || deferred.contains_key(n))
+    // The engine's own globals (`range`, `lookup` ...) are no variables the facts could add.
+    names.iter().filter(|n| !local(n)).any(|n| {
+        (!before.contains_key(n) && !crate::jinja::is_global(n)) || deferred.contains_key(n)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A task reads something the facts added when it names a variable that was not there
+    /// (or one still waiting to render); the engine's own globals are not variables.
+    #[test]
+    fn what_reads_the_new_facts() {
+        let before = json!({"n": 3, "root": "/srv"}).as_object().unwrap().clone();
+        let deferred = json!({"late": "{{ r.stdout }}"})
+            .as_object()
+            .unwrap()
+            .clone();
+        let table: &[(&str, bool)] = &[
+            (
+                "file: {path: \"{{ root }}/d{{ item }}\"}\nloop: \"{{ range(n | int) | list }}\"\n",
+                false,
+            ),
+            (
+                "debug: {msg: \"{{ dict(a=1) }} {{ lookup('env', 'HOME') }}\"}\n",
+                false,
+            ),
+            ("debug: {msg: \"{{ ansible_hostname }}\"}\n", true),
+            (
+                "debug: {msg: hi}\nwhen: ansible_os_family == 'Debian'\n",
+                true,
+            ),
+            ("debug: {msg: \"{{ late }}\"}\n", true),
+        ];
+        for (yaml, want) in table {
+            let doc = crate::yaml::Doc::parse("t.yml".into(), yaml, false).unwrap();
+            let task = crate::task::Task::parse(&doc, &doc.root, false).unwrap();
+            assert_eq!(reads_new(&task, &before, &deferred), *want, "{yaml}");
+        }
+    }
 }
