@@ -79,9 +79,7 @@ impl Prepared {
         };
         same.then_some(e.ready)
     }
-}
 
-impl Prepared {
     /// Whether every variable `task`'s arguments read is the same in `vars` as in the
     /// variables the items were built with (once per task and variables: a loop asks per item).
     fn same_reads(&mut self, task: &Task, vars: &Arc<Map<String, Value>>) -> bool {

@@ -256,9 +256,20 @@ impl<'a> TaskInstance<'a> {
         vars: &Vars,
         base_dir: &Path,
     ) -> Result<Action> {
+        self.build_counted(rendered, vars, base_dir).0
+    }
+
+    /// `build`, and whether the build read more than its arguments (see `BuildCtx`).
+    fn build_counted(
+        &self,
+        rendered: Map<String, Value>,
+        vars: &Vars,
+        base_dir: &Path,
+    ) -> (Result<Action>, bool) {
         let task = self.task;
         let ctx = BuildCtx::new(base_dir, task.role_dir.as_deref(), vars, &task.args);
-        crate::modules::registry::build(&task.module, rendered, &ctx)
+        let action = crate::modules::registry::build(&task.module, rendered, &ctx);
+        (action, ctx.read_more())
     }
 
     /// `action`, and whether it is a pure function of the host's shared variables and the
@@ -274,7 +285,7 @@ impl<'a> TaskInstance<'a> {
         base_dir: &Path,
     ) -> (Result<Action>, bool) {
         let task = self.task;
-        let shared = self.task.vars.is_empty()
+        let shared = task.vars.is_empty()
             && self.deferred.is_empty()
             && self.known.is_some()
             && (item.is_some() || task.role_dir.is_none());
@@ -288,9 +299,8 @@ impl<'a> TaskInstance<'a> {
         let Some(rendered) = plain else {
             return (self.action(vars, base_dir), false);
         };
-        let ctx = BuildCtx::new(base_dir, task.role_dir.as_deref(), vars, &task.args);
-        let action = crate::modules::registry::build(&task.module, rendered, &ctx);
-        let pure = !ctx.read_more() && matches!(action, Ok(Action::Module(_)));
+        let (action, read_more) = self.build_counted(rendered, vars, base_dir);
+        let pure = !read_more && matches!(action, Ok(Action::Module(_)));
         (action, pure)
     }
 

@@ -413,6 +413,9 @@ fn join_lines(lines: &[(&str, &str)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::args::Args;
+    use base64::Engine;
+    use serde_json::{Map, Value, json};
 
     /// `has_line` says what splitting the text into lines says, endings and `\r` included.
     #[test]
@@ -442,9 +445,6 @@ mod tests {
             }
         }
     }
-    use crate::modules::args::Args;
-    use base64::Engine;
-    use serde_json::{Map, Value, json};
     use std::collections::HashMap;
 
     fn lif(args: Value) -> LineInFile {
