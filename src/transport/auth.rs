@@ -8,6 +8,7 @@
 //! 4. the password (`ansible_password`, `--ask-pass`), never shown.
 
 use super::TransportError;
+use super::ed25519_key::Ed25519Key;
 use super::key_file::{encrypted, openssh_public_line, public_blob};
 use super::setup::{Fail, Setup};
 use super::ssh_config::SshConfig;
@@ -221,9 +222,13 @@ fn try_key_file(
         return Ok(false);
     }
     let public = openssh_public_line(&text);
-    let sign = || match &public {
-        Some(line) => session.userauth_pubkey_memory(user, Some(line), &text, pass.as_deref()),
-        None => session.userauth_pubkey_file(user, None, key, pass.as_deref()),
+    let own = Ed25519Key::load(key, &text);
+    let sign = || match (&own, &public) {
+        (Some(k), _) => k.userauth(session, user),
+        (None, Some(line)) => {
+            session.userauth_pubkey_memory(user, Some(line), &text, pass.as_deref())
+        }
+        (None, None) => session.userauth_pubkey_file(user, None, key, pass.as_deref()),
     };
     match setup.drive(sign) {
         Ok(()) if session.authenticated() => return Ok(true),

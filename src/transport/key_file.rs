@@ -20,6 +20,13 @@ pub(super) fn public_blob(key: &std::path::Path) -> Option<Vec<u8>> {
 /// is `openssh-key-v1\0`, then strings (u32 length + bytes) cipher, kdf, kdf options, a u32
 /// key count and the public keys, all unencrypted.
 fn openssh_key(text: &str) -> Option<(Vec<u8>, bool)> {
+    let raw = openssh_raw(text)?;
+    let (public, cipher, _) = openssh_fields(&raw)?;
+    Some((public.to_vec(), cipher != b"none"))
+}
+
+/// The decoded body of an OpenSSH-format key, after its `openssh-key-v1\0` magic.
+fn openssh_raw(text: &str) -> Option<Vec<u8>> {
     use base64::Engine;
     let body: String = text
         .lines()
@@ -30,7 +37,11 @@ fn openssh_key(text: &str) -> Option<(Vec<u8>, bool)> {
     let raw = base64::engine::general_purpose::STANDARD
         .decode(body.trim())
         .ok()?;
-    let raw = raw.strip_prefix(b"openssh-key-v1\0".as_slice())?;
+    Some(raw.strip_prefix(b"openssh-key-v1\0".as_slice())?.to_vec())
+}
+
+/// (first public key blob, cipher, offset of the private section) of a decoded key body.
+fn openssh_fields(raw: &[u8]) -> Option<(&[u8], &[u8], usize)> {
     let mut at = 0;
     let cipher = field(raw, &mut at)?;
     field(raw, &mut at)?;
@@ -40,7 +51,40 @@ fn openssh_key(text: &str) -> Option<(Vec<u8>, bool)> {
         return None;
     }
     let public = field(raw, &mut at)?;
-    Some((public.to_vec(), cipher != b"none"))
+    for _ in 1..count {
+        field(raw, &mut at)?;
+    }
+    Some((public, cipher, at))
+}
+
+/// (public key blob, 32-byte seed) of an unencrypted OpenSSH-format Ed25519 key holding one
+/// key. Its private section is a string of: two equal check words, the key type, the public
+/// key, the seed followed by the public key again, a comment and padding. None for any other
+/// key, or one whose parts disagree.
+pub(super) fn openssh_ed25519(text: &str) -> Option<(Vec<u8>, [u8; 32])> {
+    let raw = openssh_raw(text)?;
+    let (public, cipher, mut at) = openssh_fields(&raw)?;
+    if cipher != b"none" {
+        return None;
+    }
+    let private = field(&raw, &mut at)?;
+    let mut at = 0;
+    if be32(private, &mut at)? != be32(private, &mut at)? {
+        return None;
+    }
+    if field(private, &mut at)? != b"ssh-ed25519" {
+        return None;
+    }
+    let pk = field(private, &mut at)?;
+    let both = field(private, &mut at)?;
+    let mut pat = 0;
+    let blob_pk = (field(public, &mut pat)? == b"ssh-ed25519")
+        .then(|| field(public, &mut pat))
+        .flatten()?;
+    if pk.len() != 32 || both.len() != 64 || &both[32..] != pk || blob_pk != pk {
+        return None;
+    }
+    Some((public.to_vec(), both[..32].try_into().ok()?))
 }
 
 fn be32(raw: &[u8], at: &mut usize) -> Option<usize> {

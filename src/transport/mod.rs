@@ -4,6 +4,7 @@
 pub(crate) mod auth;
 mod channel_io;
 pub(crate) mod down;
+mod ed25519_key;
 pub(crate) mod extra;
 mod host_key;
 pub(crate) mod host_key_checking;
