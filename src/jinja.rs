@@ -73,10 +73,15 @@ pub(crate) fn is_global(name: &str) -> bool {
 const INLINE: &str = "\u{1}inline:";
 
 /// Whether a template may load others (`include`, `import`, `extends`).
+/// Only a statement counts: the word alone is common in what templates write (nginx's
+/// `include uwsgi_params;`), and a fresh environment costs more than the render.
 fn loads_files(source: &str) -> bool {
-    ["include", "import", "extends"]
-        .iter()
-        .any(|w| source.contains(w))
+    source.match_indices("{%").any(|(i, _)| {
+        let rest = source[i + 2..].trim_start_matches(['-', '+']).trim_start();
+        ["include", "import", "extends", "from"]
+            .iter()
+            .any(|w| rest.starts_with(w))
+    })
 }
 
 /// An environment for `ws`. Templates that include or import others get a fresh one, since
@@ -422,4 +427,28 @@ pub fn knows(name: &str, test: bool) -> bool {
     };
     KNOWN.with(|k| k.borrow_mut().insert(key, known));
     known
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loads_files;
+
+    /// Which templates need an environment of their own (their loader finds other files).
+    #[test]
+    fn loads_files_only_for_statements_that_load() {
+        for (source, want) in [
+            ("{% include 'a.j2' %}", true),
+            ("{%- include 'a.j2' -%}", true),
+            ("{%+   import 'm.j2' as m %}", true),
+            ("{% extends 'base.j2' %}", true),
+            ("{% from 'm.j2' import x %}", true),
+            ("x\n{%\ninclude 'a.j2' %}", true),
+            ("include uwsgi_params;\nuwsgi_pass {{ sock }};", false),
+            ("{% for f in files %}import {{ f }}\n{% endfor %}", false),
+            ("{{ 'include' }} {# extends #}", false),
+            ("", false),
+        ] {
+            assert_eq!(loads_files(source), want, "{source:?}");
+        }
+    }
 }
