@@ -94,10 +94,31 @@ impl Prepared {
         {
             return *same;
         }
-        let same = names.iter().all(|n| built.get(n) == vars.get(n));
+        let same = same_values(names, built, vars);
         *last = Some((vars.clone(), same));
         same
     }
+}
+
+/// Whether `names` read the same in `a` as in `b`, and so, transitively, does every variable
+/// their values read: a value that holds `{{ }}` is rendered when read (`root: "{{ base }}/x"`
+/// reads `base`), so an equal `root` is not enough.
+fn same_values(names: &BTreeSet<String>, a: &Map<String, Value>, b: &Map<String, Value>) -> bool {
+    let mut todo: Vec<String> = names.iter().cloned().collect();
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    while let Some(n) = todo.pop() {
+        if !seen.insert(n.clone()) {
+            continue;
+        }
+        let x = a.get(&n);
+        if x != b.get(&n) {
+            return false;
+        }
+        if let Some(v) = x {
+            todo.extend(names_in(v).into_iter().filter(|m| !seen.contains(m)));
+        }
+    }
+    true
 }
 
 fn task_key(task: &Task) -> usize {
@@ -180,9 +201,7 @@ mod tests {
     /// New variables: kept where the task's arguments read the same values, else built again.
     #[test]
     fn new_variables_keep_what_reads_the_same() {
-        let t = task("file: {path: \"{{ root }}/d{{ item }}\", state: directory}\n");
         let at = |v: Value| Arc::new(v.as_object().unwrap().clone());
-        let built = at(json!({"root": "/srv", "other": 1}));
         let table: &[(Value, bool)] = &[
             (json!({"root": "/srv", "other": 1}), true),
             // A fact or a registered result it does not read.
@@ -193,6 +212,35 @@ mod tests {
             (json!({"root": "/opt", "other": 1}), false),
             (json!({"other": 1}), false),
         ];
+        let t = task("file: {path: \"{{ root }}/d{{ item }}\", state: directory}\n");
+        let built = at(json!({"root": "{{ base }}/x", "base": "{{ top }}", "top": "/a"}));
+        // Lazy values: `root` reads `base`, which reads `top`.
+        let lazy: &[(Value, bool)] = &[
+            (
+                json!({"root": "{{ base }}/x", "base": "{{ top }}", "top": "/a"}),
+                true,
+            ),
+            (
+                json!({"root": "{{ base }}/x", "base": "{{ top }}", "top": "/b"}),
+                false,
+            ),
+            (json!({"root": "{{ base }}/x", "base": "/a"}), false),
+            (
+                json!({"root": "{{ base }}/x", "base": "{{ top }}", "top": "/a", "n": 1}),
+                true,
+            ),
+        ];
+        for (now, want) in lazy {
+            let now = at(now.clone());
+            let mut p = Prepared::new(built.clone());
+            p.keep(&t, 0, Some(&item(json!(1))), ready("x"));
+            assert_eq!(
+                p.take(&t, 0, Some(&item(json!(1))), &now).is_some(),
+                *want,
+                "{now:?}"
+            );
+        }
+        let built = at(json!({"root": "/srv", "other": 1}));
         for (now, want) in table {
             let now = at(now.clone());
             let mut p = Prepared::new(built.clone());
