@@ -312,12 +312,12 @@ impl<'a> TaskInstance<'a> {
     /// The variables `changed_when`, `failed_when` and `until` see: the result under its
     /// register name and as `result`.
     pub(crate) fn with_result(&self, vars: &Vars, value: &Value) -> Vars {
-        let mut with = vars.map().clone();
+        let mut with = Map::new();
         if let Some(r) = &self.task.register {
             with.insert(r.clone(), value.clone());
         }
         with.insert("result".into(), value.clone());
-        Vars::new(with)
+        vars.over(with)
     }
 }
 
@@ -400,6 +400,17 @@ mod tests {
         assert_eq!(vars.map()["result"]["rc"], 3);
         let rendered = inst.args(&vars).unwrap();
         assert!(inst.build(rendered, &vars, Path::new("/")).is_ok());
+        // Over a loop item's variables: the item stays, the result is over both.
+        let host = std::sync::Arc::new(json!({"x": 1, "out": 0}).as_object().unwrap().clone());
+        let item = json!({"item": "a", "result": "shadowed"});
+        let with_item = Vars::with_item(host, item.as_object().unwrap().clone());
+        let vars = inst.with_result(&with_item, &json!({"rc": 4}));
+        for (name, want) in [("x", json!(1)), ("item", json!("a")), ("out", json!({"rc": 4}))] {
+            assert_eq!(vars.get(name), Some(&want), "{name}");
+            assert_eq!(vars.map()[name], want, "{name}");
+        }
+        assert_eq!(vars.get("result"), Some(&json!({"rc": 4})));
+        assert_eq!(with_item.get("out"), Some(&json!(0)));
     }
 
     /// A task's item over the host's shared variables sees exactly what a copy of them with

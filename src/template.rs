@@ -76,6 +76,20 @@ impl Vars {
         v
     }
 
+    /// These variables with `top` over them (a task's result under its register name), without
+    /// copying the host's.
+    pub(crate) fn over(&self, top: Map<String, Value>) -> Vars {
+        let mut item = self.ctx.item.as_deref().cloned().unwrap_or_default();
+        item.extend(top);
+        let mut ctx = self.ctx.clone();
+        ctx.item = Some(std::sync::Arc::new(item));
+        Vars {
+            map: self.map.clone(),
+            ctx,
+            merged: std::sync::OnceLock::new(),
+        }
+    }
+
     pub(crate) fn map(&self) -> &Map<String, Value> {
         match &self.ctx.item {
             None => &self.map,
