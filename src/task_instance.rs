@@ -405,7 +405,11 @@ mod tests {
         let item = json!({"item": "a", "result": "shadowed"});
         let with_item = Vars::with_item(host, item.as_object().unwrap().clone());
         let vars = inst.with_result(&with_item, &json!({"rc": 4}));
-        for (name, want) in [("x", json!(1)), ("item", json!("a")), ("out", json!({"rc": 4}))] {
+        for (name, want) in [
+            ("x", json!(1)),
+            ("item", json!("a")),
+            ("out", json!({"rc": 4})),
+        ] {
             assert_eq!(vars.get(name), Some(&want), "{name}");
             assert_eq!(vars.map()[name], want, "{name}");
         }

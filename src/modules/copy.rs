@@ -251,18 +251,27 @@ impl Copy {
                 if f.is_dir() {
                     c.dirs.push(format!("{top}/{rel}"));
                 } else {
-                    let data = crate::vault::read(&f)?;
-                    add(&mut c, format!("{top}/{rel}"), data);
+                    let (content, sha256) = super::source_files::read(&f)?;
+                    let dest = format!("{top}/{rel}");
+                    c.entries.push(Entry {
+                        dest,
+                        content,
+                        sha256,
+                    });
                 }
             }
         } else {
-            let data = crate::vault::read(&path)?;
+            let (content, sha256) = super::source_files::read(&path)?;
             let dest = if into_dir {
                 format!("{dest}/{}", file_name(&path))
             } else {
                 dest
             };
-            add(&mut c, dest, data);
+            c.entries.push(Entry {
+                dest,
+                content,
+                sha256,
+            });
         }
         Ok(c)
     }

@@ -56,6 +56,7 @@ pub(crate) mod service;
 pub(crate) mod service_facts;
 pub(crate) mod set_fact;
 pub(crate) mod setup;
+mod source_files;
 pub(crate) mod sql;
 pub(crate) mod stat;
 pub(crate) mod supervisorctl;
