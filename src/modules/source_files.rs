@@ -5,7 +5,6 @@
 //! not kept: another write in the same clock tick would leave its times as they were (git's
 //! "racily clean" rule).
 
-use super::copy::sha256_hex;
 use crate::error::{Error, Result};
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
@@ -71,7 +70,8 @@ fn read_settled(path: &Path, settle: Duration) -> Result<(Arc<Vec<u8>>, String)>
         return Ok(hit);
     }
     let data = Arc::new(crate::vault::read(path)?);
-    let sha = sha256_hex(&data);
+    // As `copy::sha256_hex`, which imports this file.
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(data.as_slice()));
     // Looked at again: nothing may have changed while it was read.
     let unchanged = std::fs::metadata(path).is_ok_and(|m| Stamp::of(&m) == stamp);
     if unchanged && stamp.len <= KEEP_UP_TO && stamp.settled(settle) {
@@ -84,6 +84,7 @@ fn read_settled(path: &Path, settle: Duration) -> Result<(Arc<Vec<u8>>, String)>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::copy::sha256_hex;
 
     fn is_kept(path: &Path) -> bool {
         KEPT.lock().unwrap().contains_key(path)
