@@ -120,6 +120,9 @@ fn search_dirs() -> Vec<PathBuf> {
 fn new_env(ws: Ws) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Chainable);
+    // MiniJinja keeps a template's source for its errors only in debug builds unless asked:
+    // without it an error cannot point at its column.
+    env.set_debug(true);
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     env.set_syntax(
         minijinja::syntax::SyntaxConfig::builder()
