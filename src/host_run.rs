@@ -68,6 +68,11 @@ pub(crate) struct HostRun<'a> {
     /// task's vars or the loop item), as written: rendered for each task by
     /// `host_vars::task_item_vars` (validation rejected every other one).
     deferred: Map<String, Value>,
+    /// The host's variables as written, to find those that read what a task set.
+    lazy: std::cell::OnceCell<crate::lazy_vars::LazyVars>,
+    /// Variables rendered at the start that read what a task set since: in `deferred` too,
+    /// and kept there when the facts change it.
+    rerendered: Map<String, Value>,
     /// Registered results and `set_fact` variables (one level in Ansible), this play's and
     /// earlier plays'.
     registered: Map<String, Value>,
@@ -166,6 +171,8 @@ impl<'a> HostRun<'a> {
             delegates: Default::default(),
             base,
             deferred,
+            lazy: std::cell::OnceCell::new(),
+            rerendered: Map::new(),
             registered,
             included,
             known: std::cell::OnceCell::new(),
@@ -182,6 +189,14 @@ impl<'a> HostRun<'a> {
             down,
             pos: 0,
         };
+        // What earlier plays set counts as set now for this play's variables that read it.
+        let carried: Vec<String> = (hr.registered.keys())
+            .chain(hr.included.keys())
+            .cloned()
+            .collect();
+        if !carried.is_empty() {
+            hr.set_vars(&carried);
+        }
         let result = hr.run_play();
         crate::dry_run::keep(&host.name, std::mem::take(&mut hr.dry));
         hr.t.close();
@@ -419,7 +434,7 @@ impl<'a> HostRun<'a> {
                 );
                 self.registered
                     .insert("ansible_failed_result".into(), value);
-                self.vars_changed();
+                self.set_vars(&["ansible_failed_task".into(), "ansible_failed_result".into()]);
             }
         }
         if !blocks.finish() {
@@ -465,6 +480,21 @@ impl<'a> HostRun<'a> {
     /// `base`, `registered` or `included` changed: `known_vars()` is built again.
     fn vars_changed(&mut self) {
         self.known = std::cell::OnceCell::new();
+    }
+
+    /// A task set the variables `names` (`set_fact`, `include_vars`, `register`): those read
+    /// by others (as written) render again, for each task, as Ansible renders them when read.
+    fn set_vars<'n>(&mut self, names: impl IntoIterator<Item = &'n String>) {
+        let changed: std::collections::BTreeSet<String> = names.into_iter().cloned().collect();
+        let (host, play, extra) = (self.host, self.play, &self.r.opts.extra_vars);
+        let lazy = (self.lazy).get_or_init(|| crate::lazy_vars::LazyVars::new(host, play, extra));
+        let readers = lazy.readers(&changed);
+        self.vars_changed();
+        if readers.is_empty() {
+            return;
+        }
+        self.rerendered.extend(readers.clone());
+        self.deferred.extend(readers);
     }
 
     /// A task, or a handler (`handler`) notified `by` these tasks, `certain`ly or not.

@@ -39,6 +39,7 @@ mod jinja_rewrite;
 mod jinja_tests;
 mod jinja_text;
 mod known_hosts;
+mod lazy_vars;
 mod location;
 mod magic;
 mod module_defaults;

@@ -172,7 +172,7 @@ pub(crate) fn validate(r: &Runner) -> Result<()> {
             // for them (rendered per task); every other one that does not render is an
             // error where it is written.
             let (deferred, broken) = split_unresolved(&unresolved, &waits_for);
-            let deferred: Map<String, Value> = unresolved
+            let mut deferred: Map<String, Value> = unresolved
                 .iter()
                 .filter(|u| deferred.contains(&u.name))
                 .map(|u| (u.name.clone(), u.value.clone()))
@@ -202,6 +202,15 @@ pub(crate) fn validate(r: &Runner) -> Result<()> {
             // Values of these are only known on the host.
             let mut later = runtime.clone();
             later.extend(unresolved.iter().map(|u| u.name.clone()));
+            // So are those of variables written to read what a task sets: they render again
+            // once it is set (see lazy_vars.rs).
+            let readers =
+                crate::lazy_vars::LazyVars::new(host, play, &r.opts.extra_vars).readers(&runtime);
+            for (name, value) in readers {
+                base.remove(&name);
+                later.insert(name.clone());
+                deferred.insert(name, value);
+            }
             let facts = facts.then_some(&cached);
             // Shared by every task's check (each adds its own vars over it, if any).
             let base = Arc::new(base);

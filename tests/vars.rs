@@ -323,3 +323,46 @@ fn another_hosts_inventory_template_reads_its_own_facts() {
     let short = host.trim().split('.').next().unwrap().to_string();
     assert_eq!(r.task_msg("a", "peer"), format!("b@{short} a@{short}"));
 }
+
+/// Ansible renders a variable when it is read: once a `set_fact`, `include_vars` or
+/// `register` gives a variable a new value, the variables written to read it follow (also
+/// through another one, in a loop, in a later play); `-e` and a variable set itself still win.
+#[test]
+fn variables_that_read_a_set_variable_follow_its_new_value() {
+    let dir = project(&[
+        ("local.ini", "here ansible_connection=local\n"),
+        (
+            "group_vars/all.yml",
+            "app: shop\napp_dir: \"/srv/{{ app }}\"\n",
+        ),
+        ("vars/v.yml", "app: from-file\n"),
+        (
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n  vars:\n    static: \"{{ app_dir }}/static\"\n    mode: \"{{ m }}\"\n    m: a\n    fixed: \"{{ app }}\"\n  tasks:\n    - name: before\n      debug: {msg: \"{{ static }}\"}\n    - set_fact: {app: blog}\n    - name: after set_fact\n      debug: {msg: \"{{ static }} {{ app_dir }} {{ mode }}\"}\n    - name: looped\n      debug: {msg: \"{{ item }}:{{ static }}\"}\n      loop: [1]\n    - include_vars: vars/v.yml\n    - name: still set_fact\n      debug: {msg: \"{{ app_dir }}\"}\n    - command: echo b\n      register: m\n      changed_when: false\n      check_mode: false\n    - name: after register\n      debug: {msg: \"{{ mode.stdout }}\"}\n    - set_fact: {app_dir: /own}\n    - name: set itself\n      debug: {msg: \"{{ app_dir }} {{ static }} {{ fixed }}\"}\n\
+- hosts: all\n  gather_facts: false\n  tasks:\n    - name: next play\n      debug: {msg: \"{{ app_dir }}\"}\n",
+        ),
+    ]);
+    for cmd in ["plan", "apply"] {
+        let r = run(dir.path(), cmd, &[]);
+        ok(&r);
+        let msg = |t: &str| r.task_msg("here", t);
+        assert_eq!(msg("before"), "/srv/shop/static", "{cmd}");
+        assert_eq!(
+            msg("after set_fact"),
+            "/srv/blog/static /srv/blog a",
+            "{cmd}"
+        );
+        assert_eq!(msg("looped"), "1:/srv/blog/static", "{cmd}");
+        // include_vars sits below set_fact.
+        assert_eq!(msg("still set_fact"), "/srv/blog", "{cmd}");
+        assert_eq!(msg("after register"), "b", "{cmd}");
+        assert_eq!(msg("set itself"), "/own /own/static blog", "{cmd}");
+        assert_eq!(msg("next play"), "/own", "{cmd}");
+    }
+    let r = run(dir.path(), "apply", &["-e", "app=cli"]);
+    ok(&r);
+    assert_eq!(
+        r.task_msg("here", "after set_fact"),
+        "/srv/cli/static /srv/cli a"
+    );
+}

@@ -97,7 +97,7 @@ impl<'a> HostRun<'a> {
         }
         if let Some(r) = &task.register {
             self.registered.insert(r.clone(), value.clone());
-            self.vars_changed();
+            self.set_vars([r]);
             let mut seen = Map::new();
             seen.insert(r.clone(), value.clone());
             crate::hostvars::register(&self.host.name, &seen);

@@ -73,18 +73,18 @@ impl<'a> HostRun<'a> {
             }
             Action::SetFact(sf) => {
                 self.registered.extend(sf.vars.clone());
-                self.vars_changed();
                 crate::hostvars::register(&self.host.name, &sf.vars);
                 if sf.cacheable {
                     self.merge_facts(&sf.vars);
                 }
+                self.set_vars(sf.vars.keys());
                 let mut o = Outcome::new(Status::Ok, "");
                 o.value = sf.result();
                 return Ok(Some(o));
             }
             Action::IncludeVars(iv) => {
                 self.included.extend(iv.vars.clone());
-                self.vars_changed();
+                self.set_vars(iv.vars.keys());
                 crate::hostvars::include(&self.host.name, &iv.vars);
                 let mut o = Outcome::new(Status::Ok, "");
                 o.value = iv.result();

@@ -82,6 +82,7 @@ impl<'a> HostRun<'a> {
         self.base = base;
         self.vars_changed();
         self.deferred = unresolved.into_iter().map(|u| (u.name, u.value)).collect();
+        self.deferred.extend(self.rerendered.clone());
         // Other hosts see them through `hostvars`.
         let mut seen = crate::facts::injected(&facts);
         seen.insert("ansible_facts".into(), Value::Object(facts.clone()));
