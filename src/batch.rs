@@ -118,8 +118,16 @@ pub(crate) fn wanted(
     base: &std::sync::Arc<Map<String, Value>>,
     deferred: &Map<String, Value>,
     base_dir: &Path,
-    mut keep: Option<&mut crate::prepared::Prepared>,
+    keep: Option<(
+        &mut crate::prepared::Prepared,
+        Option<&mut crate::prepared::Prepared>,
+    )>,
 ) -> (Vec<Wanted>, Vec<String>) {
+    // Where the items built now are kept for the run, and what validation built before.
+    let (mut keep, mut prior) = match keep {
+        Some((k, p)) => (Some(k), p),
+        None => (None, None),
+    };
     let mut wanted: Vec<Wanted> = Vec::new();
     // Probes of `no_log` tasks: each runs as its own snippet (never merged), so its section
     // can be left out of what -vv prints.
@@ -156,10 +164,19 @@ pub(crate) fn wanted(
             let Ok(sudo) = inst.sudo(play, &vars) else {
                 continue;
             };
-            // Built once for the probe and the run, where the run cannot build another.
-            let (action, pure) = match (&sets, &keep) {
-                (None, Some(_)) => inst.action_plain(item.as_ref(), &vars, base_dir),
-                _ => (inst.action(&vars, base_dir), false),
+            // Built once for the probe and the run, where the run cannot build another;
+            // by validation already, where that holds since.
+            let taken = match (&sets, &keep, prior.as_deref_mut()) {
+                (None, Some(_), Some(p)) => p.take(task, n, item.as_ref(), base),
+                _ => None,
+            };
+            let (action, pure, probe) = match (taken, &sets, &keep) {
+                (Some((a, p)), _, _) => (Ok(a), true, Some(Ok(p))),
+                (None, None, Some(_)) => {
+                    let (a, pure) = inst.action_plain(item.as_ref(), &vars, base_dir);
+                    (a, pure, None)
+                }
+                _ => (inst.action(&vars, base_dir), false, None),
             };
             if let Ok(Action::SetFact(crate::modules::set_fact::SetFact { vars: v, .. }))
             | Ok(Action::IncludeVars(crate::modules::include_vars::IncludeVars {
@@ -172,7 +189,7 @@ pub(crate) fn wanted(
             let Ok(action) = action else {
                 continue;
             };
-            let probe = inst.probe(&action, &vars);
+            let probe = probe.unwrap_or_else(|| inst.probe(&action, &vars));
             if pure && let (Some(k), Ok(p)) = (keep.as_deref_mut(), &probe) {
                 k.keep(task, n, item.as_ref(), (action.clone(), p.clone()));
             }

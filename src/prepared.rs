@@ -121,6 +121,45 @@ fn same_values(names: &BTreeSet<String>, a: &Map<String, Value>, b: &Map<String,
     true
 }
 
+/// What validation built, by play and host, until the host's run takes it (`handed_over`):
+/// validation renders and builds every task for every host before any host is touched, and
+/// the batched probe would build the same actions again.
+type Handed = (usize, HashMap<(usize, String), Prepared>);
+
+static HANDED: std::sync::LazyLock<std::sync::Mutex<Handed>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// Kept for all hosts at most: beyond it validation's builds are dropped (and built again by
+/// the probe) rather than held in memory until each host's turn.
+const HAND_OVER_UP_TO: usize = 100_000;
+
+impl Prepared {
+    /// Keeps what validation built for `host` in `play` until its run asks (`handed_over`).
+    pub(crate) fn hand_over(self, play: &crate::play::Play, host: &str) {
+        if self.entries.is_empty() {
+            return;
+        }
+        let mut h = HANDED.lock().unwrap_or_else(|e| e.into_inner());
+        if h.0 + self.entries.len() > HAND_OVER_UP_TO {
+            return;
+        }
+        h.0 += self.entries.len();
+        h.1.insert((play_key(play), host.to_string()), self);
+    }
+
+    /// What validation built for `host` in `play`, once.
+    pub(crate) fn handed_over(play: &crate::play::Play, host: &str) -> Option<Prepared> {
+        let mut h = HANDED.lock().unwrap_or_else(|e| e.into_inner());
+        let p = h.1.remove(&(play_key(play), host.to_string()))?;
+        h.0 -= p.entries.len();
+        Some(p)
+    }
+}
+
+fn play_key(play: &crate::play::Play) -> usize {
+    play as *const crate::play::Play as usize
+}
+
 fn task_key(task: &Task) -> usize {
     task as *const Task as usize
 }
@@ -252,6 +291,29 @@ mod tests {
             let got = p.take(&t, 1, Some(&item(json!(2))), &now);
             assert_eq!(got.is_some(), *want, "{now:?}");
         }
+    }
+
+    /// What validation built goes to its own host and play, once.
+    #[test]
+    fn handed_over_to_its_host_and_play_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = dir.path().join("site.yml");
+        let two = "- hosts: all\n  tasks:\n    - debug: {msg: a}\n";
+        std::fs::write(&site, format!("{two}{two}")).unwrap();
+        let pb = crate::playbook::Playbook::load(&site).unwrap();
+        let (p1, p2) = (&pb.plays[0], &pb.plays[1]);
+        let vars = Arc::new(json!({"x": 1}).as_object().unwrap().clone());
+        let mut built = Prepared::new(vars.clone());
+        built.keep(&p1.tasks[0], 0, None, ready("built"));
+        built.hand_over(p1, "web1");
+        // Nothing kept: nothing handed over.
+        Prepared::new(vars.clone()).hand_over(p1, "web2");
+        assert!(Prepared::handed_over(p1, "web2").is_none());
+        assert!(Prepared::handed_over(p2, "web1").is_none());
+        let mut got = Prepared::handed_over(p1, "web1").expect("web1's");
+        assert!(Prepared::handed_over(p1, "web1").is_none());
+        let took = got.take(&p1.tasks[0], 0, None, &vars);
+        assert_eq!(what(took).as_deref(), Some("built"));
     }
 
     /// Extra loop variables (`index_var`, `ansible_loop`) are part of the item.

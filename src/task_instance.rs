@@ -284,21 +284,41 @@ impl<'a> TaskInstance<'a> {
         vars: &Vars,
         base_dir: &Path,
     ) -> (Result<Action>, bool) {
+        let Some(rendered) = self.plain_args(item, vars) else {
+            return (self.action(vars, base_dir), false);
+        };
+        self.build_pure(rendered, vars, base_dir)
+    }
+
+    /// The arguments rendered without the template engine, where an action built from them
+    /// may be kept (see `action_plain`); None where it may not.
+    pub(crate) fn plain_args(
+        &self,
+        item: Option<&Item>,
+        vars: &Vars,
+    ) -> Option<Map<String, Value>> {
         let task = self.task;
         let shared = task.vars.is_empty()
             && self.deferred.is_empty()
             && self.known.is_some()
             && (item.is_some() || task.role_dir.is_none());
-        let plain = (shared && task.environment.is_empty())
+        (shared && task.environment.is_empty())
             .then(|| {
                 (task.args.map.iter())
                     .map(|(k, v)| Some((k.clone(), vars.render_value_plain(v)?)))
                     .collect::<Option<Map<String, Value>>>()
             })
-            .flatten();
-        let Some(rendered) = plain else {
-            return (self.action(vars, base_dir), false);
-        };
+            .flatten()
+    }
+
+    /// `build` from arguments `plain_args` gave, and whether the action may be kept: the
+    /// module read nothing but them.
+    pub(crate) fn build_pure(
+        &self,
+        rendered: Map<String, Value>,
+        vars: &Vars,
+        base_dir: &Path,
+    ) -> (Result<Action>, bool) {
         let (action, read_more) = self.build_counted(rendered, vars, base_dir);
         let pure = !read_more && matches!(action, Ok(Action::Module(_)));
         (action, pure)

@@ -4,6 +4,7 @@
 
 use crate::error::{Cause, Error, Result};
 use crate::host_vars::{host_vars_full, placeholder_result, split_unresolved, var_error, var_loc};
+use crate::prepared::Prepared;
 use crate::runner::Runner;
 use crate::task_instance::{LoopError, TaskInstance};
 use crate::template::Vars;
@@ -217,6 +218,7 @@ pub(crate) fn validate(r: &Runner) -> Result<()> {
             // A looped include's tasks are checked for its items known now (its loop
             // variables defined), else with those names left for the host.
             let mut frames: Vec<(usize, crate::include_loop::KnownItems)> = Vec::new();
+            let mut kept = Prepared::new(base.clone());
             for (i, task) in play.tasks.iter().enumerate() {
                 frames.retain(|(end, _)| i < *end);
                 let known: Vec<_> = frames.iter().map(|(_, items)| items.clone()).collect();
@@ -227,8 +229,11 @@ pub(crate) fn validate(r: &Runner) -> Result<()> {
                         .collect(),
                     _ => vec![task.clone()],
                 };
+                // A looped include's copies are other tasks than the play's.
+                let mut keep = frames.is_empty().then_some((task, &mut kept));
                 for t in &runs {
-                    if let Err(e) = check_task(&r.pb.dir, t, &base, &deferred, &later, facts) {
+                    let k = keep.take();
+                    if let Err(e) = check_task(&r.pb.dir, t, &base, &deferred, &later, facts, k) {
                         errs.push(fact_hint(e, &base, &cached));
                     }
                 }
@@ -238,9 +243,12 @@ pub(crate) fn validate(r: &Runner) -> Result<()> {
                 }
             }
             for task in &play.handlers {
-                if let Err(e) = check_task(&r.pb.dir, task, &base, &deferred, &later, facts) {
+                if let Err(e) = check_task(&r.pb.dir, task, &base, &deferred, &later, facts, None) {
                     errs.push(fact_hint(e, &base, &cached));
                 }
+            }
+            if errs.is_empty() {
+                kept.hand_over(play, &host.name);
             }
             errs
         });
@@ -273,6 +281,7 @@ fn check_task(
     deferred: &Map<String, Value>,
     later: &BTreeSet<String>,
     facts: Option<&BTreeSet<String>>,
+    keep: Option<(&crate::task::Task, &mut Prepared)>,
 ) -> Result<()> {
     // The host's variables are shared, not copied, unless the task has vars of its own.
     let vars = if task.vars.is_empty() {
@@ -343,7 +352,7 @@ fn check_task(
     // defines (a fact, a `set_fact`) is known there, not here.
     let waits = |n: &str| later.contains(n) || facts.is_some_and(|c| host_defines(n, c));
     if names.iter().any(|n| later.contains(n)) {
-        return match render_items(dir, task, m, deferred, &names) {
+        return match render_items(dir, task, m, deferred, &names, None) {
             Err(e)
                 if e.undefined_within().is_some_and(|n| {
                     !waits(n) && n != task.loop_var && m_has_not(base, task, n)
@@ -354,7 +363,8 @@ fn check_task(
             _ => Ok(()),
         };
     }
-    match render_items(dir, task, m, deferred, &names) {
+    // Rendered with the host's own values: what builds alike on the host is kept for it.
+    match render_items(dir, task, m, deferred, &names, keep) {
         Err(e) if e.undefined_within().is_some_and(waits) => {
             with_stand_ins(dir, task, (**m).clone(), deferred, &names, &later, facts)
         }
@@ -387,7 +397,7 @@ fn with_stand_ins(
     }
     // A few more rounds for names no list holds (an interface's facts).
     for _ in 0..4 {
-        let Err(e) = render_items(dir, task, &Arc::new(m.clone()), deferred, names) else {
+        let Err(e) = render_items(dir, task, &Arc::new(m.clone()), deferred, names, None) else {
             return Ok(());
         };
         match e.undefined_within() {
@@ -403,12 +413,15 @@ fn with_stand_ins(
 }
 
 /// Renders the task for every loop item, as the host would (see `check_task`).
+/// `keep`: the task as the play holds it (`task` may be a copy) and where to keep the items'
+/// actions that the host's batched probe may take instead of building them again.
 fn render_items(
     dir: &Path,
     task: &crate::task::Task,
     m: &Arc<Map<String, Value>>,
     deferred: &Map<String, Value>,
     reads: &BTreeSet<String>,
+    mut keep: Option<(&crate::task::Task, &mut Prepared)>,
 ) -> Result<()> {
     let inst = TaskInstance::new(task, m, deferred).with_known(m.clone());
     let vars = inst.vars();
@@ -422,12 +435,12 @@ fn render_items(
     };
     if items.is_empty() {
         // Nothing to run: the arguments are built if they render without an item.
-        return match render_task(dir, &inst, vars) {
+        return match render_task(dir, &inst, vars, None, false) {
             Err(err) => unguarded(err),
-            Ok(()) => Ok(()),
+            Ok(_) => Ok(()),
         };
     }
-    for item in items {
+    for (n, item) in items.into_iter().enumerate() {
         let (vars, failed) = inst.item_vars(item.as_ref());
         // A variable of its own it reads that does not render (one it does not read may
         // be meant for another task of its role or block).
@@ -437,12 +450,17 @@ fn render_items(
         let run = inst.when(&vars)?;
         let rendered = match failed.into_iter().next() {
             Some(u) => Err((Stage::Render, task_var_error(task, &u.name, u.err))),
-            None => render_task(dir, &inst, vars),
+            None => render_task(dir, &inst, vars, item.as_ref(), keep.is_some() && run),
         };
         match rendered {
             Err((_, e)) if run => return Err(e),
             Err(err) => unguarded(err)?,
-            Ok(()) => {}
+            Ok(Some(ready)) => {
+                if let Some((t, k)) = keep.as_mut() {
+                    k.keep(t, n, item.as_ref(), ready);
+                }
+            }
+            Ok(None) => {}
         }
     }
     Ok(())
@@ -450,11 +468,15 @@ fn render_items(
 
 /// Renders a task's environment, conditions on its result and arguments, and builds its
 /// module, as the host would. An error says whether the module's build found it.
+/// With `keep`, the action and its probe where the host's batched probe may take them (see
+/// `TaskInstance::action_plain`).
 fn render_task(
     dir: &Path,
     inst: &TaskInstance,
     vars: Vars,
-) -> std::result::Result<(), (Stage, Error)> {
+    item: Option<&crate::host_vars::Item>,
+    keep: bool,
+) -> std::result::Result<Option<crate::prepared::Ready>, (Stage, Error)> {
     let task = inst.task;
     let render = |e: Error| (Stage::Render, e);
     crate::task_env::render(&task.environment, &vars).map_err(render)?;
@@ -473,9 +495,17 @@ fn render_task(
         .and_then(Value::as_str)
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| dir.to_path_buf());
+    if keep && inst.plain_args(item, &vars).is_some() {
+        let (action, pure) = inst.build_pure(rendered, &vars, &dir);
+        let action = action.map_err(|e| (Stage::Build, e))?;
+        return Ok(match (pure, inst.probe(&action, &vars)) {
+            (true, Ok(probe)) => Some((action, probe)),
+            _ => None,
+        });
+    }
     inst.build(rendered, &vars, &dir)
         .map_err(|e| (Stage::Build, e))?;
-    Ok(())
+    Ok(None)
 }
 
 /// A task variable that did not render: where it is written, else at the task.

@@ -124,6 +124,11 @@ impl<'a> HostRun<'a> {
         // The play's own tasks (not a looped include's copies, which live only as long as
         // this round): the items built purely are kept for the run.
         let mut kept = std::ptr::eq(tasks, &self.play.tasks[..]).then(|| Prepared::new(m.clone()));
+        // What validation built for this host, taken where it would build alike now.
+        let mut prior = kept
+            .is_some()
+            .then(|| Prepared::handed_over(self.play, &self.host.name))
+            .flatten();
         let (mut wanted, hidden) = batch::wanted(
             self.play,
             tasks,
@@ -131,7 +136,7 @@ impl<'a> HostRun<'a> {
             &m,
             &self.deferred,
             self.r.playbook_dir,
-            kept.as_mut(),
+            kept.as_mut().map(|k| (k, prior.as_mut())),
         );
         if let Some(k) = kept {
             self.prepared = k;
