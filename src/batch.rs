@@ -13,9 +13,9 @@ use std::path::Path;
 
 pub(crate) use crate::modules::Need;
 
-/// What a task's probe needs, as its module says; None when it has no probe.
-pub(crate) fn need(action: &Action) -> Option<Need> {
-    action.probe()?;
+/// What the probe of a task that has one needs, as its module says (its probe text is not
+/// made again: a loop's items would each make it twice).
+fn need(action: &Action) -> Option<Need> {
     action.module().map(|m| m.need())
 }
 

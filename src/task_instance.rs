@@ -305,7 +305,11 @@ impl<'a> TaskInstance<'a> {
         (shared && task.environment.is_empty())
             .then(|| {
                 (task.args.map.iter())
-                    .map(|(k, v)| Some((k.clone(), vars.render_value_plain(v)?)))
+                    .map(|(k, v)| {
+                        // `omit` (through a variable): left out by `args`, so not plain.
+                        let r = vars.render_value_plain(v)?;
+                        (!crate::jinja::is_omit(&r)).then(|| (k.clone(), r))
+                    })
                     .collect::<Option<Map<String, Value>>>()
             })
             .flatten()

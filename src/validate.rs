@@ -488,14 +488,20 @@ fn render_task(
             .condition(&c.value, &c.loc)
             .map_err(render)?;
     }
-    let rendered = inst.args(&vars).map_err(render)?;
+    // Arguments that render without the engine render so alike; only then may it be kept.
+    let plain = keep.then(|| inst.plain_args(item, &vars)).flatten();
+    let is_plain = plain.is_some();
+    let rendered = match plain {
+        Some(p) => p,
+        None => inst.args(&vars).map_err(render)?,
+    };
     // The directory of the playbook the task's play is in (`playbook_dir`).
     let dir = vars
         .get("playbook_dir")
         .and_then(Value::as_str)
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| dir.to_path_buf());
-    if keep && inst.plain_args(item, &vars).is_some() {
+    if is_plain {
         let (action, pure) = inst.build_pure(rendered, &vars, &dir);
         let action = action.map_err(|e| (Stage::Build, e))?;
         return Ok(match (pure, inst.probe(&action, &vars)) {
