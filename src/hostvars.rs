@@ -77,8 +77,8 @@ fn with(host: &str, f: impl FnOnce(&mut Entry)) {
 }
 
 /// The host's facts are now `facts` (`ansible_facts` and the injected names).
-pub(crate) fn set_facts(host: &str, facts: &Vars) {
-    with(host, |e| e.facts = facts.clone());
+pub(crate) fn set_facts(host: &str, facts: Vars) {
+    with(host, |e| e.facts = facts);
 }
 
 /// `names` leave `host`'s facts (`meta: clear_facts`).

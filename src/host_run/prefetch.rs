@@ -86,7 +86,7 @@ impl<'a> HostRun<'a> {
         // Other hosts see them through `hostvars`.
         let mut seen = crate::facts::injected(&facts);
         seen.insert("ansible_facts".into(), Value::Object(facts.clone()));
-        crate::hostvars::set_facts(&self.host.name, &seen);
+        crate::hostvars::set_facts(&self.host.name, seen);
         self.gathered = Some(facts);
     }
 
