@@ -46,11 +46,10 @@ pub fn is_omit(v: &serde_json::Value) -> bool {
     v.as_str() == Some(OMIT)
 }
 
-thread_local! {
-    /// Built environments, one per whitespace setting: building one costs far more than a render.
-    static ENVS: std::cell::RefCell<HashMap<(bool, bool, bool), std::rc::Rc<Environment<'static>>>> =
-        std::cell::RefCell::new(HashMap::new());
-}
+/// Built environments, one per whitespace setting, shared by every host's thread: building
+/// one costs far more than a render, and each keeps the playbook strings it compiled.
+type Envs = HashMap<(bool, bool, bool), Arc<Environment<'static>>>;
+static ENVS: std::sync::LazyLock<std::sync::Mutex<Envs>> = std::sync::LazyLock::new(Default::default);
 
 /// Whether `name` is one of the engine's own globals (`range`, `dict`, `lookup` ...): a name a
 /// template reads that no variable needs to define.
@@ -86,17 +85,13 @@ fn loads_files(source: &str) -> bool {
 
 /// An environment for `ws`. Templates that include or import others get a fresh one, since
 /// an environment keeps the templates its loader found and the search path differs per render.
-fn env_for(ws: Ws, source: &str) -> std::rc::Rc<Environment<'static>> {
+fn env_for(ws: Ws, source: &str) -> Arc<Environment<'static>> {
     if loads_files(source) {
-        return std::rc::Rc::new(new_env(ws));
+        return Arc::new(new_env(ws));
     }
     let key = (ws.trim_blocks, ws.lstrip_blocks, ws.keep_trailing_newline);
-    if let Some(env) = ENVS.with(|e| e.borrow().get(&key).cloned()) {
-        return env;
-    }
-    let env = std::rc::Rc::new(new_env(ws));
-    ENVS.with(|e| e.borrow_mut().insert(key, env.clone()));
-    env
+    let mut envs = ENVS.lock().unwrap_or_else(|e| e.into_inner());
+    envs.entry(key).or_insert_with(|| Arc::new(new_env(ws))).clone()
 }
 
 fn search_dirs() -> Vec<PathBuf> {

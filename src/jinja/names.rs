@@ -8,27 +8,26 @@ use minijinja::Environment;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-thread_local! {
-    /// `undeclared_variables` by source: a loop's item renders the same strings again, and
-    /// each answer costs a parse.
-    static UNDECLARED: std::cell::RefCell<std::collections::HashMap<String, HashSet<String>>> =
-        Default::default();
-}
+/// `undeclared_variables` by source, for every host's thread: a loop's item and every host
+/// render the same strings again, and each answer costs a parse.
+static UNDECLARED: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<String, HashSet<String>>>,
+> = std::sync::LazyLock::new(Default::default);
 
 /// The variables a template (or a playbook string) reads from outside itself.
 pub fn undeclared_variables(source: &str) -> HashSet<String> {
-    if let Some(hit) = UNDECLARED.with(|c| c.borrow().get(source).cloned()) {
+    let cache = || UNDECLARED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(hit) = cache().get(source).cloned() {
         return hit;
     }
+    // Parsed outside the lock: other hosts' threads go on meanwhile.
     let names = parse_undeclared(source);
-    UNDECLARED.with(|c| {
-        let mut c = c.borrow_mut();
-        // Bounded: a run renders a playbook's strings, not an unbounded stream.
-        if c.len() >= 4096 {
-            c.clear();
-        }
-        c.insert(source.to_string(), names.clone());
-    });
+    let mut c = cache();
+    // Bounded: a run renders a playbook's strings, not an unbounded stream.
+    if c.len() >= 4096 {
+        c.clear();
+    }
+    c.insert(source.to_string(), names.clone());
     names
 }
 
