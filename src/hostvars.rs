@@ -204,7 +204,7 @@ mod tests {
             ),
         );
         add(t);
-        set_facts("hv-a", &obj(json!({"ansible_facts": {"hostname": "a"}})));
+        set_facts("hv-a", obj(json!({"ansible_facts": {"hostname": "a"}})));
         include("hv-a", &obj(json!({"inc": 1, "colour": "green"})));
         register(
             "hv-a",

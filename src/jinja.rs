@@ -49,7 +49,8 @@ pub fn is_omit(v: &serde_json::Value) -> bool {
 /// Built environments, one per whitespace setting, shared by every host's thread: building
 /// one costs far more than a render, and each keeps the playbook strings it compiled.
 type Envs = HashMap<(bool, bool, bool), Arc<Environment<'static>>>;
-static ENVS: std::sync::LazyLock<std::sync::Mutex<Envs>> = std::sync::LazyLock::new(Default::default);
+static ENVS: std::sync::LazyLock<std::sync::Mutex<Envs>> =
+    std::sync::LazyLock::new(Default::default);
 
 /// Whether `name` is one of the engine's own globals (`range`, `dict`, `lookup` ...): a name a
 /// template reads that no variable needs to define.
@@ -74,7 +75,7 @@ const INLINE: &str = "\u{1}inline:";
 /// Whether a template may load others (`include`, `import`, `extends`).
 /// Only a statement counts: the word alone is common in what templates write (nginx's
 /// `include uwsgi_params;`), and a fresh environment costs more than the render.
-fn loads_files(source: &str) -> bool {
+pub(crate) fn loads_files(source: &str) -> bool {
     source.match_indices("{%").any(|(i, _)| {
         let rest = source[i + 2..].trim_start_matches(['-', '+']).trim_start();
         ["include", "import", "extends", "from"]
@@ -91,7 +92,9 @@ fn env_for(ws: Ws, source: &str) -> Arc<Environment<'static>> {
     }
     let key = (ws.trim_blocks, ws.lstrip_blocks, ws.keep_trailing_newline);
     let mut envs = ENVS.lock().unwrap_or_else(|e| e.into_inner());
-    envs.entry(key).or_insert_with(|| Arc::new(new_env(ws))).clone()
+    envs.entry(key)
+        .or_insert_with(|| Arc::new(new_env(ws)))
+        .clone()
 }
 
 fn search_dirs() -> Vec<PathBuf> {

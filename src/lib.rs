@@ -65,6 +65,7 @@ mod py_strformat;
 mod py_value;
 mod reach;
 mod render_ctx;
+mod render_memo;
 mod report;
 mod role;
 mod run;

@@ -6,6 +6,7 @@
 use crate::error::{Cause, Error, suggest};
 use crate::jinja::{self, JinjaError, RenderCtx};
 use crate::location::Location;
+pub(crate) use crate::template_strict::names_in;
 use crate::template_strict::{named_calls, roots};
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
@@ -135,13 +136,23 @@ impl Vars {
         loc: &Location,
         dir: &Path,
     ) -> Result<String, Error> {
+        // The same template read the same values before (another host, another build).
+        let memo = crate::render_memo::RenderMemo::of(text, dir, &|n| self.get(n));
+        if let Some(out) = memo.as_ref().and_then(|m| m.kept()) {
+            return Ok(out);
+        }
         self.check_names(text, 0, text, loc, false)?;
         let ctx = RenderCtx {
             template_dir: Some(dir.to_path_buf()),
             ..self.ctx.clone()
         };
         let src = self.strict(text, false);
-        jinja::render_template(&src, &self.map, &ctx).map_err(|e| self.error(e, text, 0, loc))
+        let out = jinja::render_template(&src, &self.map, &ctx)
+            .map_err(|e| self.error(e, text, 0, loc))?;
+        if let Some(m) = memo {
+            m.keep(&out);
+        }
+        Ok(out)
     }
 
     /// Renders a value; a string that is one whole `{{ expr }}` keeps the expression's type, so
@@ -401,19 +412,6 @@ fn byte_offset(source: &str, line: usize, col: usize) -> usize {
             .char_indices()
             .nth(col.saturating_sub(1))
             .map_or(rest.len(), |(i, _)| i)
-}
-
-/// The root names of the variables a value's templates read (empty for text that does not
-/// parse: rendering it reports that).
-pub(crate) fn names_in(v: &Value) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    match v {
-        Value::String(s) if has_template(s) => out.extend(roots(jinja::undeclared_variables(s))),
-        Value::Array(a) => a.iter().for_each(|x| out.extend(names_in(x))),
-        Value::Object(o) => o.values().for_each(|x| out.extend(names_in(x))),
-        _ => {}
-    }
-    out
 }
 
 #[cfg(test)]

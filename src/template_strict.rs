@@ -6,12 +6,29 @@
 
 use crate::jinja;
 use crate::jinja_rewrite::{is_ident, skip_bracket, skip_string, skip_ws};
+use serde_json::Value;
+use std::collections::BTreeSet;
 
 /// The root names (`r` of `r.stdout`) of a set of variable names.
 pub(crate) fn roots(names: impl IntoIterator<Item = String>) -> impl Iterator<Item = String> {
     names
         .into_iter()
         .map(|n| n.split(['.', '[']).next().unwrap_or(&n).to_string())
+}
+
+/// The root names of the variables a value's templates read (empty for text that does not
+/// parse: rendering it reports that).
+pub(crate) fn names_in(v: &Value) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    match v {
+        Value::String(s) if jinja::has_template(s) => {
+            out.extend(roots(jinja::undeclared_variables(s)))
+        }
+        Value::Array(a) => a.iter().for_each(|x| out.extend(names_in(x))),
+        Value::Object(o) => o.values().for_each(|x| out.extend(names_in(x))),
+        _ => {}
+    }
+    out
 }
 
 /// `source` with a check before each filter that could receive an undefined variable, so
