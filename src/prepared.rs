@@ -12,7 +12,7 @@
 use crate::host_vars::Item;
 use crate::modules::Action;
 use crate::task::Task;
-use crate::template::names_in;
+use crate::template::{names_in, names_read};
 use serde_json::{Map, Value};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -104,21 +104,10 @@ impl Prepared {
 /// their values read: a value that holds `{{ }}` is rendered when read (`root: "{{ base }}/x"`
 /// reads `base`), so an equal `root` is not enough.
 fn same_values(names: &BTreeSet<String>, a: &Map<String, Value>, b: &Map<String, Value>) -> bool {
-    let mut todo: Vec<String> = names.iter().cloned().collect();
-    let mut seen: BTreeSet<String> = BTreeSet::new();
-    while let Some(n) = todo.pop() {
-        if !seen.insert(n.clone()) {
-            continue;
-        }
-        let x = a.get(&n);
-        if x != b.get(&n) {
-            return false;
-        }
-        if let Some(v) = x {
-            todo.extend(names_in(v).into_iter().filter(|m| !seen.contains(m)));
-        }
-    }
-    true
+    // The names `a` reads: where `b` differs from `a`, it differs at one of them first.
+    names_read(names.clone(), &|n| a.get(n))
+        .iter()
+        .all(|n| a.get(n) == b.get(n))
 }
 
 /// What validation built, by play and host, until the host's run takes it (`handed_over`):

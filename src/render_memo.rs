@@ -4,9 +4,9 @@
 //! a function of its text and those values alone, unless it loads other files, reads the
 //! clock, randomness or a lookup. Such a template is rendered every time.
 
-use crate::template_strict::names_in;
+use crate::template_strict::{names_in, names_read};
 use serde_json::Value;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{LazyLock, Mutex};
 
@@ -55,27 +55,20 @@ impl RenderMemo {
         if IMPURE_NAMES.iter().any(|n| names.contains(*n)) {
             return None;
         }
-        let mut todo: Vec<String> = names.into_iter().collect();
-        let mut seen: BTreeSet<String> = BTreeSet::new();
         let mut reads = Vec::new();
-        while let Some(n) = todo.pop() {
-            if !seen.insert(n.clone()) {
-                continue;
-            }
+        for n in names_read(names, get) {
             let v = get(&n).cloned();
-            if let Some(v) = &v {
-                let more = names_in(v);
-                // A value that renders when read is held to the same rules as the template.
-                let impure =
-                    more.iter().any(|m| IMPURE_NAMES.contains(&m.as_str())) || impure_value(v);
-                if impure {
-                    return None;
-                }
-                todo.extend(more.into_iter().filter(|m| !seen.contains(m)));
+            // A value that renders when read is held to the same rules as the template.
+            if let Some(v) = &v
+                && (names_in(v)
+                    .iter()
+                    .any(|m| IMPURE_NAMES.contains(&m.as_str()))
+                    || impure_value(v))
+            {
+                return None;
             }
             reads.push((n, v));
         }
-        reads.sort_by(|a, b| a.0.cmp(&b.0));
         Some(RenderMemo {
             key: (text.to_string(), dir.to_path_buf()),
             reads,

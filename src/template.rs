@@ -6,8 +6,8 @@
 use crate::error::{Cause, Error, suggest};
 use crate::jinja::{self, JinjaError, RenderCtx};
 use crate::location::Location;
-pub(crate) use crate::template_strict::names_in;
 use crate::template_strict::{named_calls, roots};
+pub(crate) use crate::template_strict::{names_in, names_read};
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -31,6 +31,23 @@ pub(crate) fn names_in(v: &Value) -> BTreeSet<String> {
     out
 }
 
+/// `names` and, transitively, every name their values read (`get`): a value that holds `{{ }}`
+/// renders when read, so `root: "{{ base }}/x"` reads `base` too. Sorted.
+pub(crate) fn names_read<'v>(
+    names: BTreeSet<String>,
+    get: &dyn Fn(&str) -> Option<&'v Value>,
+) -> BTreeSet<String> {
+    let mut todo: Vec<String> = names.into_iter().collect();
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    while let Some(n) = todo.pop() {
+        if let Some(v) = get(&n) {
+            todo.extend(names_in(v).into_iter().filter(|m| !seen.contains(m)));
+        }
+        seen.insert(n);
+    }
+    seen
+}
+
 /// `source` with a check before each filter that could receive an undefined variable, so
 /// that `{{ nope | upper }}` fails as in Ansible instead of printing `NONE`. Only when the
 /// source reads a variable that is not defined (else nothing changes), and never before the

@@ -10,7 +10,6 @@ use crate::error::{Error, Result};
 use crate::location::Location;
 use crate::shell::quote;
 use base64::Engine;
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -40,10 +39,8 @@ pub(crate) struct Copy {
     pub(crate) force: bool,
 }
 
-pub(crate) fn sha256_hex(data: &[u8]) -> String {
-    let digest = Sha256::digest(data);
-    hex::encode(digest)
-}
+// Beside the source files it hashes, which this file imports.
+pub(crate) use super::source_files::sha256_hex;
 
 /// `mode`: an octal mode, or `preserve` (true: the source file's, as Ansible's `copy` and
 /// `template` take it).

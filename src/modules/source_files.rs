@@ -49,6 +49,12 @@ impl Stamp {
     }
 }
 
+/// SHA-256 in hex, as `copy` compares contents.
+pub(crate) fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(data))
+}
+
 type Kept = (Stamp, Arc<Vec<u8>>, String);
 
 static KEPT: LazyLock<Mutex<HashMap<PathBuf, Kept>>> = LazyLock::new(Mutex::default);
@@ -70,8 +76,7 @@ fn read_settled(path: &Path, settle: Duration) -> Result<(Arc<Vec<u8>>, String)>
         return Ok(hit);
     }
     let data = Arc::new(crate::vault::read(path)?);
-    // As `copy::sha256_hex`, which imports this file.
-    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(data.as_slice()));
+    let sha = sha256_hex(&data);
     // Looked at again: nothing may have changed while it was read.
     let unchanged = std::fs::metadata(path).is_ok_and(|m| Stamp::of(&m) == stamp);
     if unchanged && stamp.len <= KEEP_UP_TO && stamp.settled(settle) {
@@ -84,7 +89,6 @@ fn read_settled(path: &Path, settle: Duration) -> Result<(Arc<Vec<u8>>, String)>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modules::copy::sha256_hex;
 
     fn is_kept(path: &Path) -> bool {
         KEPT.lock().unwrap().contains_key(path)
