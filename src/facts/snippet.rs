@@ -114,6 +114,15 @@ fn files(subset: &Subset) -> Vec<&'static str> {
     if subset.has("loadavg") {
         v.push("/proc/loadavg");
     }
+    if subset.has("user") || subset.has("hardware") {
+        // Uid/Gid (and the CPUs allowed) of grep, the same as the shell's: a builtin `read`
+        // loop over the file costs dash a system call per byte.
+        v.push("/proc/self/status");
+    }
+    if subset.has("user") {
+        // The login name's and the uid's lines are picked out by the parser.
+        v.push("/etc/passwd");
+    }
     if subset.has("ssh_pub_keys") {
         v.extend(SSH_KEYS.iter().map(|(p, _)| *p));
     }
@@ -164,7 +173,7 @@ fn filtered(subset: &Subset) -> (Vec<&'static str>, Vec<String>) {
 }
 
 /// The sh snippet gathering `subset`. POSIX sh, coreutils and grep only; it neither exits nor
-/// changes directory, leaves only `plumb_f*` variables behind (unset at its end), and tolerates
+/// changes directory, leaves no `plumb_f*` variable behind (they are unset at its end), and tolerates
 /// `set -e`. Its output goes to [`parse`] with the same `subset`.
 pub(crate) fn snippet(subset: &Subset) -> String {
     let mut s = String::new();
@@ -215,31 +224,13 @@ pub(crate) fn snippet(subset: &Subset) -> String {
              then printf '@@exists @not-chroot\\n'; else printf '@@exists @chroot\\n'; fi; fi\n",
         );
     }
-    if subset.has("user") || subset.has("hardware") {
-        // Uid/Gid (and the CPUs this process may run on) of the shell itself, with builtins.
-        s.push_str(
-            "plumb_fu=\nwhile IFS= read -r plumb_fl; do case $plumb_fl in Uid:*|Gid:*|Cpus_allowed_list:*) \
-             printf '/proc/self/status:%s\\n' \"$plumb_fl\"; case $plumb_fl in Uid:*) plumb_fu=${plumb_fl#Uid:}; \
-             plumb_fu=${plumb_fu#\"${plumb_fu%%[!\t ]*}\"}; plumb_fu=${plumb_fu%%[\t ]*};; esac;; esac; \
-             done 2>/dev/null </proc/self/status || :\n",
-        );
-    }
-    if subset.has("user") {
-        // The passwd line of that uid, and of the login name if it differs.
-        s.push_str(
-            "plumb_fn=${LOGNAME:-${USER:-}}\n[ -r /etc/passwd ] && while IFS= read -r plumb_fl; do \
-             plumb_fp=${plumb_fl#*:}; plumb_fp=${plumb_fp#*:}; \
-             if [ \"${plumb_fp%%:*}\" = \"$plumb_fu\" ] || [ \"${plumb_fl%%:*}\" = \"$plumb_fn\" ]; then \
-             printf '/etc/passwd:%s\\n' \"$plumb_fl\"; fi; done 2>/dev/null </etc/passwd || :\n",
-        );
-    }
     if subset.has("date_time") {
         s.push_str("date '+@@date %s %N %z %Z' 2>/dev/null || :\n");
     }
     if subset.has("env") {
         s.push_str("printf '@@env\\n'; export -p\n");
     }
-    s.push_str("printf '@@end\\n'; unset plumb_fp plumb_fl plumb_fu plumb_fn\n");
+    s.push_str("printf '@@end\\n'; unset plumb_fp plumb_fl\n");
     s
 }
 
@@ -359,7 +350,7 @@ mod tests {
         assert!((now - epoch).abs() < 60);
         // The snippet leaves nothing behind in the embedding script.
         let leak = sh(&format!(
-            "plumb_fu=keep\n{}echo \"[$plumb_fu][${{plumb_fl-unset}}]\"\n",
+            "plumb_fp=keep\n{}echo \"[$plumb_fp][${{plumb_fl-unset}}]\"\n",
             snippet(&all)
         ));
         assert!(leak.ends_with("[][unset]\n"), "{leak}");

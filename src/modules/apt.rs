@@ -96,8 +96,10 @@ impl Apt {
             s.push_str(&status_probe("/var/lib/dpkg", &pkgs));
         }
         // Few processes: each costs about a millisecond on a host, and this runs every time.
-        s.push_str("date +'now%t%s'\n");
-        s.push_str("stat --printf 'stamp\\t%Y\\n' -- /var/lib/apt/periodic/update-success-stamp /var/lib/apt/lists 2>/dev/null\n");
+        // The host's clock comes from the same `stat`: `/proc/self/` is the stat process's own
+        // directory, made as it looks it up; `date` only where /proc is not mounted.
+        s.push_str("[ -d /proc/self/ ] || date +'/proc/self/%t%s'\n");
+        s.push_str("stat --printf '%n\\t%Y\\n' -- /proc/self/ /var/lib/apt/periodic/update-success-stamp /var/lib/apt/lists 2>/dev/null\n");
         s.push_str("set -- /var/lib/apt/lists/*_Packages; if [ -e \"$1\" ]; then printf 'lists\\tyes\\n'; else printf 'lists\\tno\\n'; fi\n");
         if self.state == "latest" && !pkgs.is_empty() {
             s.push_str(&format!(
@@ -281,8 +283,8 @@ mod tests {
     }
 
     // Recorded on a Debian 12 host with nginx installed and uwsgi never installed.
-    const HALF: &str = "pkg\tnginx\tii \t1.22.1-9+deb12u2\nnow\t1764070000\nstamp\t1764069000\nstamp\t1764069000\nlists\tyes\n";
-    const FRESH: &str = "now\t1764070000\nlists\tno\n";
+    const HALF: &str = "pkg\tnginx\tii \t1.22.1-9+deb12u2\n/proc/self/\t1764070000\n/var/lib/apt/periodic/update-success-stamp\t1764069000\n/var/lib/apt/lists\t1764069000\nlists\tyes\n";
+    const FRESH: &str = "/proc/self/\t1764070000\nlists\tno\n";
 
     #[test]
     fn installs_what_is_missing() {
@@ -309,8 +311,7 @@ mod tests {
 
     #[test]
     fn converged_is_ok_even_with_stale_cache() {
-        let all =
-            "pkg\tnginx\tii \t1\npkg\tuwsgi\tii \t2\nnow\t1764070000\nstamp\t1000\nlists\tyes\n";
+        let all = "pkg\tnginx\tii \t1\npkg\tuwsgi\tii \t2\n/proc/self/\t1764070000\n/var/lib/apt/lists\t1000\nlists\tyes\n";
         assert!(
             apt("present", true, Some(3600))
                 .plan(all)
@@ -325,7 +326,9 @@ mod tests {
     #[test]
     fn absent_goes_by_what_is_on_disk_not_the_selection() {
         let facts = |a: &str, b: &str| {
-            format!("pkg\tnginx\t{a}\t1\npkg\tuwsgi\t{b}\t2\nnow\t100\nstamp\t90\nlists\tyes\n")
+            format!(
+                "pkg\tnginx\t{a}\t1\npkg\tuwsgi\t{b}\t2\n/proc/self/\t100\n/var/lib/apt/lists\t90\nlists\tyes\n"
+            )
         };
         // Selected for install but not installed, held but not installed: nothing to remove.
         assert!(
@@ -355,7 +358,7 @@ mod tests {
 
     #[test]
     fn latest_compares_candidates() {
-        let facts = "pkg\tnginx\tii \t1\npkg\tuwsgi\tii \t2\nnow\t100\nstamp\t90\nlists\tyes\npolicy\tnginx:\npolicy\t  Installed: 1\npolicy\t  Candidate: 1.1\npolicy\tuwsgi:\npolicy\t  Installed: 2\npolicy\t  Candidate: 2\n";
+        let facts = "pkg\tnginx\tii \t1\npkg\tuwsgi\tii \t2\n/proc/self/\t100\n/var/lib/apt/lists\t90\nlists\tyes\npolicy\tnginx:\npolicy\t  Installed: 1\npolicy\t  Candidate: 1.1\npolicy\tuwsgi:\npolicy\t  Installed: 2\npolicy\t  Candidate: 2\n";
         let p = apt("latest", true, Some(3600)).plan(facts).unwrap();
         assert_eq!(p.changes[0].summary, "upgrade nginx 1 → 1.1");
     }
@@ -508,7 +511,7 @@ Description: unpacked, not configured
             Some(dq) => assert_eq!(sorted(&awk), sorted(&dq)),
             None => eprintln!("note: no dpkg-query here; checked the awk output only"),
         }
-        let f = AptFacts::parse(&format!("{awk}now\t1\n")).unwrap();
+        let f = AptFacts::parse(&format!("{awk}/proc/self/\t1\n")).unwrap();
         assert_eq!(
             f.status["nginx"],
             [("ii".into(), "1.22.1-9+deb12u2".into(), "amd64".into())]
@@ -588,12 +591,28 @@ Description: unpacked, not configured
         assert!(p.contains("\ndpkg-query -W -f='pkg\\t${Package}\\t${db:Status-Abbrev}\\t${Version}\\t${Architecture}\\n' -- nginx uwsgi 2>/dev/null || true\nfi\n"), "{p}");
     }
 
+    /// The whole probe runs through sh here and parses; its clock is this machine's.
+    #[test]
+    fn probe_reads_the_clock_from_stat() {
+        let out = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(apt("present", false, None).probe())
+            .output()
+            .unwrap();
+        let f = AptFacts::parse(&String::from_utf8(out.stdout).unwrap()).unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        assert!(f.now.abs_diff(now) < 60, "{} against {now}", f.now);
+    }
+
     #[test]
     fn pinned_version_and_architecture_are_compared() {
         // Recorded through the awk above on the test STATUS, plus an i386-only package:
         // nginx 1.22.1-9+deb12u2 (amd64), libfoo1 2.0-1 (amd64, ii) and 2.0-2 (i386, only
         // unpacked), zlib1g (i386 only).
-        let facts = "pkg\tnginx\tii \t1.22.1-9+deb12u2\tamd64\npkg\tlibfoo1\tii \t2.0-1\tamd64\npkg\tlibfoo1\tiU \t2.0-2\ti386\npkg\tzlib1g\tii \t1:1.2.13.dfsg-1\ti386\nnow\t100\nstamp\t90\nlists\tyes\n";
+        let facts = "pkg\tnginx\tii \t1.22.1-9+deb12u2\tamd64\npkg\tlibfoo1\tii \t2.0-1\tamd64\npkg\tlibfoo1\tiU \t2.0-2\ti386\npkg\tzlib1g\tii \t1:1.2.13.dfsg-1\ti386\n/proc/self/\t100\n/var/lib/apt/lists\t90\nlists\tyes\n";
         let plan = |state: &str, name: &str| {
             let mut a = apt(state, false, None);
             a.names = vec![name.into()];

@@ -242,10 +242,10 @@ impl Copy {
             let mut files = Vec::new();
             walk(&path, &mut files).map_err(Error::with_path(&path))?;
             files.sort();
-            for f in files {
+            for (f, is_dir) in files {
                 let rel = f.strip_prefix(&path).expect("under src");
                 let rel = rel.to_string_lossy().to_string();
-                if f.is_dir() {
+                if is_dir {
                     c.dirs.push(format!("{top}/{rel}"));
                 } else {
                     let (content, sha256) = super::source_files::read(&f)?;
@@ -493,15 +493,21 @@ fn file_name(p: &Path) -> String {
         .unwrap_or_default()
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// The entries under `dir`, each with whether it is a directory (a symlink counts as what it
+/// points to, as `copy` follows it). The type comes with the listing: no `stat` per entry on
+/// file systems that report it, and every host's build walks the same tree.
+fn walk(dir: &Path, out: &mut Vec<(PathBuf, bool)>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
+        let entry = entry?;
+        let path = entry.path();
         // Bytecode caches are build artefacts, not content to deploy.
         if path.file_name().is_some_and(|n| n == "__pycache__") {
             continue;
         }
-        out.push(path.clone());
-        if path.is_dir() {
+        let t = entry.file_type()?;
+        let is_dir = t.is_dir() || (t.is_symlink() && path.is_dir());
+        out.push((path.clone(), is_dir));
+        if is_dir {
             walk(&path, out)?;
         }
     }

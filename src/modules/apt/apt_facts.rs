@@ -36,14 +36,15 @@ impl AptFacts {
                         p.get(3).unwrap_or(&"").to_string(),
                     ));
                 }
-                "now" => {
+                // `stat`'s own /proc directory: the host's clock.
+                "/proc/self/" => {
                     f.now = rest
                         .trim()
                         .parse()
                         .map_err(|_| format!("bad time: `{line}`"))?;
                     seen_now = true;
                 }
-                "stamp" => {
+                "/var/lib/apt/periodic/update-success-stamp" | "/var/lib/apt/lists" => {
                     let t: u64 = rest
                         .trim()
                         .parse()
