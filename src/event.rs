@@ -120,10 +120,12 @@ pub(crate) struct Line<'a> {
 }
 
 impl Line<'_> {
-    /// The task's line: its items' messages, changes and diffs, what is hidden by `no_log`.
+    /// The task's line, under `name`: its items' messages, changes and diffs, what is hidden
+    /// by `no_log`.
     pub(crate) fn report(
         &self,
         task: &Task,
+        name: String,
         status: Status,
         outcomes: &[Outcome],
         elapsed: Duration,
@@ -160,7 +162,7 @@ impl Line<'_> {
             }
         }
         TaskReport {
-            name: task.display_name(),
+            name,
             status,
             msg,
             changes,

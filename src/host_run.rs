@@ -7,6 +7,7 @@ mod item;
 mod iteration;
 mod prefetch;
 mod reconnect;
+mod task_line;
 
 use crate::dry_run::DryRun;
 use crate::event::{Event, Log};
@@ -94,6 +95,8 @@ pub(crate) struct HostRun<'a> {
     stop_msg: String,
     /// The current task has `no_log`.
     quiet: bool,
+    /// The current task's name as its line shows it (see `start_line`), by its location.
+    shown: Option<(crate::location::Location, String)>,
     /// A `meta: end_host` or `end_play` ran: the host's play ends, not failed.
     ended: bool,
     /// The role instance a `meta: end_role` ended: the rest of its tasks are skipped.
@@ -184,6 +187,7 @@ impl<'a> HostRun<'a> {
             dry: crate::dry_run::carried(&host.name),
             stop_msg: String::new(),
             quiet: false,
+            shown: None,
             ended: false,
             ended_role: None,
             down,
@@ -520,10 +524,7 @@ impl<'a> HostRun<'a> {
         self.notes.next_task();
         self.dry.next_task();
         self.quiet = task.no_log;
-        let _ = self.tx.send(Event::TaskStart {
-            host: self.host.name.clone(),
-            name: task.display_name(),
-        });
+        self.start_line(task);
         let m = self.known_vars();
         let over = self.over();
         if task.run_once
@@ -566,38 +567,74 @@ impl<'a> HostRun<'a> {
         let mut seen = Vec::new();
         // `set_fact` and `include_vars` in a loop: each item sees what the ones before set.
         let sets_vars = crate::modules::registry::sets_vars(&task.module);
-        for (n, item) in items.into_iter().enumerate() {
-            if n > 0 && task.loop_pause > 0.0 {
-                // A pause between items: what came before is applied first.
-                self.apply_waiting(&inst, &mut run)?;
-                std::thread::sleep(std::time::Duration::from_secs_f64(task.loop_pause));
+        // As in Ansible, an item that fails does not end the loop: the items after it run too.
+        // Those that waited with it were planned on its success, so they are planned again.
+        let mut n = 0;
+        loop {
+            while n < items.len() {
+                let item = items[n].clone();
+                if n > 0 && task.loop_pause > 0.0 {
+                    // A pause between items: what came before is applied first.
+                    self.apply_waiting(&inst, &mut run)?;
+                    if let Some(k) = run.replan_from() {
+                        seen.truncate(k);
+                        n = k;
+                        continue;
+                    }
+                    std::thread::sleep(std::time::Duration::from_secs_f64(task.loop_pause));
+                }
+                let (now, over) = match sets_vars {
+                    true => (self.known_vars(), self.over()),
+                    false => (Arc::default(), Arc::default()),
+                };
+                let fresh = TaskInstance::new(task, &now, &deferred).with_over(&over);
+                let inst = if sets_vars { &fresh } else { &inst };
+                let vars = inst.item_vars(item.as_ref()).0;
+                // With the variables the task started with: nothing in the loop changes them.
+                let ready = match sets_vars || !deferred.is_empty() {
+                    true => None,
+                    false => self.prepared.take(task, n, item.as_ref(), &m),
+                };
+                let o = self.run_item(inst, &vars, ready, &mut run)?;
+                let failed = o.as_ref().is_some_and(|o| o.status == Status::Failed);
+                run.slots.push(o);
+                seen.push(item);
+                n += 1;
+                if failed {
+                    // The items before it are applied first, as they come first.
+                    self.apply_waiting(inst, &mut run)?;
+                }
+                if let Some(k) = run.replan_from() {
+                    seen.truncate(k);
+                    n = k;
+                }
             }
-            let (now, over) = match sets_vars {
-                true => (self.known_vars(), self.over()),
-                false => (Arc::default(), Arc::default()),
-            };
-            let fresh = TaskInstance::new(task, &now, &deferred).with_over(&over);
-            let inst = if sets_vars { &fresh } else { &inst };
-            let vars = inst.item_vars(item.as_ref()).0;
-            // With the variables the task started with: nothing in the loop changes them.
-            let ready = match sets_vars || !deferred.is_empty() {
-                true => None,
-                false => self.prepared.take(task, n, item.as_ref(), &m),
-            };
-            let o = self.run_item(inst, &vars, ready, &mut run)?;
-            let failed = o.as_ref().is_some_and(|o| o.status == Status::Failed);
-            run.slots.push(o);
-            seen.push(item);
-            if failed {
-                // The items before it are applied first, as they come first.
-                self.apply_waiting(inst, &mut run)?;
-            }
-            if run.failed() {
-                break;
+            self.apply_waiting(&inst, &mut run)?;
+            match run.replan_from() {
+                Some(k) => {
+                    seen.truncate(k);
+                    n = k;
+                }
+                None => break,
             }
         }
-        self.apply_waiting(&inst, &mut run)?;
+        // A failed item says which it was (`loop_control.label`, else the item), as Ansible's
+        // `failed: [host] (item=…)` does.
+        let labels: Vec<(usize, String)> = (run.slots.iter().enumerate())
+            .filter(|(_, o)| looped && o.as_ref().is_some_and(|o| o.status == Status::Failed))
+            .filter_map(|(i, _)| {
+                let item = seen.get(i)?.as_ref()?;
+                let vars = inst.item_vars(Some(item)).0;
+                let render = |l: &Value| vars.render_value(l, &task.loc).ok();
+                Some((i, task.item_label(&item.value, render)))
+            })
+            .collect();
         let mut outcomes = run.outcomes(seen, &task.loop_var, task.index_var.as_deref());
+        for (i, l) in labels {
+            if let Some(o) = outcomes.get_mut(i) {
+                o.msg = format!("(item={l}) {}", o.msg);
+            }
+        }
         // A handler notified only by tasks that may change may not need to run; one notified by
         // a certain change will run, even if what it then does depends on earlier changes.
         if handler {

@@ -1,7 +1,8 @@
 //! A loop's items applied together: each item is planned as before (from the batched probe), but
 //! a plan that runs a script waits here, and the scripts of the waiting items go to the host in
 //! one exec, each in its own subshell with its own exit status, in the items' order, stopping at
-//! the first that fails (as the loop would). An item whose probe reads what a waiting item
+//! the first that fails: the ones after it were planned on its success, and are planned again
+//! (the loop goes on, as Ansible's does). An item whose probe reads what a waiting item
 //! writes first sends the waiting ones, then probes afresh — unless the module can tell what its
 //! probe would print after the waiting change (`lineinfile`: a line per item in one file), in
 //! which case it plans on that.
@@ -60,16 +61,25 @@ impl ItemBatch {
         }
     }
 
-    /// Whether an item failed: the loop goes no further.
-    pub(crate) fn failed(&self) -> bool {
-        self.slots
-            .iter()
-            .flatten()
-            .any(|o| o.status == Status::Failed)
+    /// Whether the last apply stopped at a failed item: the ones that waited after it did not
+    /// run, and are to be planned again (`replan_from`) before any item after them.
+    pub(crate) fn cut(&self) -> bool {
+        self.waiting.is_empty() && self.slots.iter().any(Option::is_none)
     }
 
-    /// The outcomes up to the first failure, each with its loop item (`seen`, in order) under
-    /// `loop_var` in its result.
+    /// Once nothing waits: the first item that was not run (it waited after one that failed),
+    /// if any. Its slot and the ones after it are dropped, for those items to be planned again.
+    pub(crate) fn replan_from(&mut self) -> Option<usize> {
+        if !self.waiting.is_empty() {
+            return None;
+        }
+        let k = self.slots.iter().position(Option::is_none)?;
+        self.slots.truncate(k);
+        Some(k)
+    }
+
+    /// Each item's outcome, with its loop item (`seen`, in order) under `loop_var` in its
+    /// result.
     pub(crate) fn outcomes(
         self,
         seen: Vec<Option<Item>>,
@@ -78,14 +88,9 @@ impl ItemBatch {
     ) -> Vec<Outcome> {
         let mut out = Vec::new();
         for (o, item) in self.slots.into_iter().zip(seen) {
-            // Not run: an earlier item failed.
             let Some(mut o) = o else { break };
-            let failed = o.status == Status::Failed;
             with_item(&mut o, loop_var, index_var, item);
             out.push(o);
-            if failed {
-                break;
-            }
         }
         out
     }
@@ -142,6 +147,7 @@ impl ItemBatch {
         // finish are sent again, each with its own script.
         let mut start = 0;
         let mut together = true;
+        let mut failed = false;
         while start < waiting.len() {
             let part = &waiting[start..];
             let n = part.len();
@@ -202,9 +208,10 @@ impl ItemBatch {
                 if !w.plan.changes.is_empty() {
                     facts.touched(&w.plan.writes);
                 }
+                failed |= o.status == Status::Failed;
                 self.slots[w.index] = Some(o);
             }
-            if count == n || self.failed() {
+            if count == n || failed {
                 break;
             }
             start += count;

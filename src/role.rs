@@ -173,8 +173,8 @@ impl TaskList {
             }
             Ok(Some(Doc::parse(path.to_path_buf(), &text, list)?))
         };
-        // A role runs once per play for the same parameters, as in Ansible: a dependency
-        // shared by two roles is not run twice.
+        // A role of `roles:` or a dependency runs once per play for the same parameters, as
+        // in Ansible: a dependency shared by two roles is not run twice.
         let seen = (
             role_dir.clone(),
             format!(
@@ -190,14 +190,26 @@ impl TaskList {
                 ));
             }
         }
-        if self.roles_seen.contains(&seen) {
-            return Ok(());
-        }
-        self.roles_seen.push(seen);
         let meta = match file("meta") {
             Some(p) => read(&p, false)?,
             None => None,
         };
+        // `import_role` and `include_role` run the role every time, as in Ansible; so does a
+        // role whose meta says `allow_duplicates: true`.
+        let in_meta = meta.as_ref().and_then(|m| {
+            let n = m.root.as_mapping()?.get_node("allow_duplicates")?;
+            Some((m, n))
+        });
+        let allow_duplicates = match in_meta {
+            Some((m, n)) => crate::task_values::boolean(m, n, "allow_duplicates")?,
+            None => false,
+        } || key.is_some();
+        if !allow_duplicates {
+            if self.roles_seen.contains(&seen) {
+                return Ok(());
+            }
+            self.roles_seen.push(seen);
+        }
         // Its `collections` are checked; plumb's modules resolve the same with or without them.
         if let Some(m) = &meta
             && let Some(c) = m.root.as_mapping().and_then(|r| r.get_node("collections"))

@@ -35,7 +35,7 @@ pub(crate) struct Task {
     pub(crate) index_var: Option<String>,
     pub(crate) loop_pause: f64,
     pub(crate) loop_extended: bool,
-    loop_label: Option<Value>,
+    pub(crate) loop_label: Option<Value>,
     pub(crate) register: Option<String>,
     pub(crate) until: Option<Spanned<Value>>,
     pub(crate) retries: u32,
@@ -262,6 +262,19 @@ impl Task {
             _ => return Ok(false),
         }
         Ok(true)
+    }
+
+    /// How an item is named on the task's line: `loop_control.label` rendered by `render`
+    /// (with the item's variables), else the item itself, shortened.
+    pub(crate) fn item_label(
+        &self,
+        item: &Value,
+        render: impl FnOnce(&Value) -> Option<Value>,
+    ) -> String {
+        match self.loop_label.as_ref().and_then(render) {
+            Some(l) => compact(&l),
+            None => compact(item),
+        }
     }
 
     pub(crate) fn display_name(&self) -> String {

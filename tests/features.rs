@@ -205,6 +205,50 @@ fn roles_bring_tasks_handlers_defaults_vars_and_files() {
     assert_eq!(read("handled.txt"), "handled\n");
 }
 
+/// A role of `roles:` or a dependency runs once per play for the same parameters; one whose
+/// meta allows duplicates runs each time; `import_role` and `include_role` always run it.
+#[test]
+fn roles_run_once_unless_imported_included_or_duplicates_are_allowed() {
+    let dir = project(&[
+        (
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n  roles:\n    - a\n    - b\n    - common\n    - {role: common, who: other}\n  tasks:\n    - import_role: {name: common}\n    - include_role: {name: common}\n    - include_role: {name: common}\n",
+        ),
+        ("roles/a/meta/main.yml", "dependencies: [common, again]\n"),
+        ("roles/b/meta/main.yml", "dependencies: [common, again]\n"),
+        ("roles/a/tasks/main.yml", "- name: a\n  debug: {msg: a}\n"),
+        ("roles/b/tasks/main.yml", "- name: b\n  debug: {msg: b}\n"),
+        ("roles/again/meta/main.yml", "allow_duplicates: yes\n"),
+        (
+            "roles/again/tasks/main.yml",
+            "- name: again\n  debug: {msg: again}\n",
+        ),
+        (
+            "roles/common/tasks/main.yml",
+            "- name: common\n  debug: {msg: \"{{ who | default('me') }}\"}\n",
+        ),
+    ]);
+    let r = run(dir.path(), "apply", &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let names: Vec<String> = r.statuses("here").into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        names,
+        [
+            "common", "again", "a", "again", "b", "common", "common", "common", "common"
+        ],
+        "{}",
+        r.stdout
+    );
+    let msgs: Vec<String> = r.host("here")["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["name"] == "common")
+        .map(|t| t["msg"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(msgs, ["me", "other", "me", "me", "me"], "{}", r.stdout);
+}
+
 #[test]
 fn environment_from_play_block_and_task() {
     let dir = project(&[(

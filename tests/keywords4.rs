@@ -444,3 +444,64 @@ fn play_run_once_and_throttle_reach_every_task() {
         block.stderr
     );
 }
+
+/// A task's name is rendered with the host's variables as the task starts (play, host and
+/// task `vars`, registered results), as Ansible's banner is; a name that cannot render then,
+/// such as one reading `item`, is shown as written. A handler says the rendered name.
+#[test]
+fn task_names_are_rendered_as_the_task_starts() {
+    let dir = project(&[
+        (
+            "site.yml",
+            r#"- hosts: all
+  gather_facts: false
+  vars:
+    app: shop
+  tasks:
+    - name: "deploy {{ app }}"
+      copy: {content: "x\n", dest: "@DIR@/x"}
+      notify: reload
+    - name: "listen on {{ port }}"
+      vars: {port: 8080}
+      command: "echo {{ port }}"
+      register: out
+    - name: "after {{ out.stdout }} and {{ out.stdout }}"
+      debug: {msg: ok}
+    - name: "each {{ item }}"
+      debug: {msg: "{{ item }}"}
+      loop: [a]
+    - name: "{{ nowhere }} stays"
+      debug: {msg: fine}
+  handlers:
+    - name: reload
+      debug: {msg: reloaded}
+"#,
+        ),
+        ("local.ini", "here ansible_connection=local\n"),
+    ]);
+    let r = run(dir.path(), "apply", &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let names: Vec<String> = r.statuses("here").into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        names,
+        [
+            "deploy shop",
+            "listen on 8080",
+            "after 8080 and 8080",
+            "each {{ item }}",
+            "{{ nowhere }} stays",
+            "handler: reload"
+        ],
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.task_msg("here", "reload")
+            .contains("notified by: deploy shop"),
+        "{}",
+        r.stdout
+    );
+    // The human output says the same.
+    let h = support::plumb(dir.path(), &["plan", "site.yml", "-i", "local.ini"]);
+    assert!(h.stdout.contains("deploy shop"), "{}", h.stdout);
+}

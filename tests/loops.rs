@@ -1,6 +1,6 @@
 //! A loop's items applied together (issue 18), run for real on the control machine
 //! (`ansible_connection=local`): the items' scripts go in as few execs as their order allows,
-//! and each item keeps its own result, in order, up to the first that fails.
+//! and each item keeps its own result, in order (an item that fails does not end the loop).
 
 mod support;
 
@@ -100,17 +100,23 @@ fn a_loops_items_go_in_one_exec_each_with_its_result() {
     );
 }
 
-/// An item that fails stops the loop there, as one at a time would: the items before it are
-/// applied, the ones after it are not, and the registered results end with it.
+/// An item that fails does not end the loop, as in Ansible: the items after it run too (those
+/// that were to go with it in one exec are planned again), the registered results hold every
+/// item's, and the task's line names each failed item.
 #[test]
-fn the_first_failing_item_ends_the_loop() {
+fn a_failing_item_does_not_end_the_loop() {
     let dir = project(
         "- hosts: all
   tasks:
     - name: files
       copy: {content: \"x\\n\", dest: \"@DIR@/{{ item }}\"}
-      loop: [a, b, missing/c, d]
+      loop: [a, b, missing/c, d, missing/e, f]
+      loop_control: {label: \"file {{ item }}\"}
       register: made
+      ignore_errors: true
+    - name: plain
+      command: \"test {{ item }} = 1\"
+      loop: [1, 2]
       ignore_errors: true
     - name: results
       debug: {msg: \"{{ made.results | length }} {{ made.results | map(attribute='failed') | list }}\"}
@@ -120,15 +126,33 @@ fn the_first_failing_item_ends_the_loop() {
         dir.path(),
         &["apply", "site.yml", "-i", "local.ini", "--output", "json"],
     );
-    assert!(dir.path().join("a").exists() && dir.path().join("b").exists());
-    assert!(!dir.path().join("d").exists(), "{}", r.stdout);
+    for f in ["a", "b", "d", "f"] {
+        assert!(dir.path().join(f).exists(), "{f}\n{}", r.stdout);
+    }
     assert_eq!(
         r.task_msg("here", "results"),
-        "3 [False, False, True]",
+        "6 [False, False, True, False, True, False]",
         "{}\n{}",
         r.stdout,
         r.stderr
     );
+    assert_eq!(r.task("here", "files")["status"], "failed", "{}", r.stdout);
+    // Each failed item is named: by its `loop_control.label`, else by itself.
+    let msg = r.task_msg("here", "files");
+    assert!(
+        msg.contains("(item=file missing/c) ") && msg.contains("(item=file missing/e) "),
+        "{msg}"
+    );
+    assert!(!msg.contains("(item=file d)"), "{msg}");
+    let plain = r.task_msg("here", "plain");
+    assert!(plain.starts_with("(item=2) non-zero exit 1"), "{plain}");
+    // Once the directory is there, the same loop succeeds, and a second run changes nothing.
+    std::fs::create_dir(dir.path().join("missing")).unwrap();
+    let r = plumb(dir.path(), &["apply", "site.yml", "-i", "local.ini"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(dir.path().join("missing/e").exists(), "{}", r.stdout);
+    let again = plumb(dir.path(), &["apply", "site.yml", "-i", "local.ini"]);
+    assert!(!again.stdout.contains("here  changed"), "{}", again.stdout);
 }
 
 /// A loop's items are built once for the batched probe and kept for the run only where the run

@@ -113,7 +113,8 @@ impl<'a> HostRun<'a> {
             self.dry.finish(task, sets, status, looped);
         }
         let notified = crate::notify::handlers_of(&self.play.handlers, task);
-        self.notes.notify(&task.display_name(), status, notified);
+        let name = self.line_name(task);
+        self.notes.notify(&name, status, notified);
         // A failure that a block's rescue handles is said so on the task's line.
         let rescued =
             task.blocks.iter().rev().any(|b| {
@@ -125,7 +126,7 @@ impl<'a> HostRun<'a> {
             rescued,
             check: self.check(),
         };
-        let report = line.report(task, status, &outcomes, start.elapsed());
+        let report = line.report(task, name, status, &outcomes, start.elapsed());
         let _ = self.tx.send(Event::Task {
             host: self.host.name.clone(),
             task: report,

@@ -248,7 +248,7 @@ impl<'a> HostRun<'a> {
                 let known = batch.predicted(p, sudo.as_deref());
                 if known.is_none() {
                     self.apply_waiting(inst, batch)?;
-                    if batch.failed() {
+                    if batch.cut() {
                         return Ok(None);
                     }
                 }
@@ -300,7 +300,7 @@ impl<'a> HostRun<'a> {
         if want_diff {
             // Against the host as the items before left it.
             self.apply_waiting(inst, batch)?;
-            if batch.failed() {
+            if batch.cut() {
                 return Ok(None);
             }
             o.diffs = self.diffs_of(&plan, sudo.as_deref(), via.as_ref())?;
@@ -352,7 +352,7 @@ impl<'a> HostRun<'a> {
         // What runs now comes after the items waiting before it.
         if !matches!(plan.run, Run::Nothing) {
             self.apply_waiting(inst, batch)?;
-            if batch.failed() {
+            if batch.cut() {
                 return Ok(None);
             }
         }

@@ -3,7 +3,6 @@
 //! item's variables as include parameters (over `set_fact`, as Ansible's include vars).
 
 use super::HostRun;
-use crate::event::Event;
 use crate::include_loop::Frame;
 use crate::item_batch::ItemBatch;
 use crate::outcome::{Outcome, Status};
@@ -23,10 +22,7 @@ impl<'a> HostRun<'a> {
         let start = Instant::now();
         self.notes.next_task();
         self.quiet = header.no_log;
-        let _ = self.tx.send(Event::TaskStart {
-            host: self.host.name.clone(),
-            name: header.display_name(),
-        });
+        self.start_line(header);
         let (m, over, deferred) = (self.known_vars(), self.over(), self.deferred.clone());
         let inst = TaskInstance::new(header, &m, &deferred)
             .with_over(&over)
