@@ -481,6 +481,40 @@ mod tests {
         }
     }
 
+    /// (slots, whether one waits) → where the loop goes on from: a slot left empty by an
+    /// apply that stopped at a failure, once nothing waits; the slots from there are dropped.
+    #[test]
+    fn the_loop_goes_on_after_the_items_a_failure_cut() {
+        use crate::outcome::Status::{Failed, Ok as Done};
+        let o = |s| Some(Outcome::new(s, ""));
+        type Row = (Vec<Option<Outcome>>, bool, Option<usize>, usize);
+        let table: Vec<Row> = vec![
+            (vec![o(Done), o(Done)], false, None, 2),
+            // A failed item ends nothing by itself.
+            (vec![o(Done), o(Failed), o(Done)], false, None, 3),
+            // Items 2 and 3 waited after item 1, which failed: planned again from 2.
+            (vec![o(Done), o(Failed), None, None], false, Some(2), 2),
+            // While items wait, their empty slots are theirs.
+            (vec![o(Done), None, None], true, None, 3),
+        ];
+        for (slots, waits, want, left) in table {
+            let mut b = ItemBatch::new(true);
+            b.slots = slots;
+            if waits {
+                b.waiting.push(Waiting {
+                    index: 2,
+                    outcome: Outcome::new(Done, ""),
+                    plan: Plan::ok(),
+                    vars: Vars::new(Default::default()),
+                    exports: String::new(),
+                });
+            }
+            assert_eq!(b.cut(), want.is_some(), "{want:?}");
+            assert_eq!(b.replan_from(), want);
+            assert_eq!(b.slots.len(), left);
+        }
+    }
+
     #[test]
     fn a_write_drops_the_predictions_it_may_falsify() {
         let p = |s: &str| Resource::Path(s.into());
