@@ -145,7 +145,7 @@ pub(crate) fn wanted(
         let base_now: &Map<String, Value> = sets.as_ref().unwrap_or(base);
         let mut pending: Map<String, Value> = Map::new();
         // Run elsewhere (`delegate_to`, `connection`): probed where it runs.
-        if task.delegate_to.is_some() || task.connection.is_some() || !tags.selects(&task.tags) {
+        if task.delegate_to.is_some() || task.connection.is_some() || !task.selected(tags) {
             continue;
         }
         let inst = match &sets {

@@ -352,8 +352,8 @@ impl<'a> HostRun<'a> {
             // is; other meta tasks follow tags, as in ansible-core 2.11 and later).
             // A looped include runs if one of its tasks is taken.
             let selected = match body {
-                Some(b) => b.iter().any(|t| self.r.opts.tags.selects(&t.tags)),
-                None => flush || self.r.opts.tags.selects(&task.tags),
+                Some(b) => b.iter().any(|t| t.selected(&self.r.opts.tags)),
+                None => flush || task.selected(&self.r.opts.tags),
             };
             // Its tasks run only in its items.
             if let Some(b) = body {

@@ -27,6 +27,7 @@ impl TaskList {
     ) -> Result<()> {
         let mut inh = inherited.clone();
         let dynamic = key.ends_with("include_tasks");
+        let mut own_tags = Vec::new();
         for (k, v) in item.as_mapping().expect("an import is a mapping").iter() {
             match k.as_str() {
                 "name" => {}
@@ -35,7 +36,11 @@ impl TaskList {
                 // its tasks' vars).
                 "vars" if dynamic => inh.params.extend(crate::inventory::vars_map(doc, v)?),
                 other => {
-                    if !inh.keyword(doc, other, v)? {
+                    let known = match dynamic {
+                        true => inh.dynamic_keyword(doc, other, v, &mut own_tags)?,
+                        false => inh.keyword(doc, other, v)?,
+                    };
+                    if !known {
                         return Err(crate::inherited::unknown(
                             doc,
                             k,
@@ -45,6 +50,9 @@ impl TaskList {
                     }
                 }
             }
+        }
+        if dynamic {
+            inh.gate(own_tags);
         }
         let (rel, at) = file_name(doc, key, file)?;
         if let Node::Mapping(m) = file {

@@ -60,6 +60,11 @@ impl TaskList {
             match k.as_str() {
                 // Judged per item, before the item's tasks, and not again by each of them.
                 "when" => header.when.extend(conditions(doc, v)),
+                // They select the header as they select the include (kept for its tasks' gate).
+                "tags" => {
+                    header.tags.extend(crate::task::tag_list(doc, v)?);
+                    continue;
+                }
                 "name" => header.name = Some(scalar_string(doc, v, "name")?),
                 // The include's parameters: the loop may read them too.
                 "vars" => {

@@ -18,6 +18,8 @@ pub(crate) struct Inherited {
     /// and "include params"): over the tasks' own vars and over `set_fact`.
     pub(crate) params: Map<String, Value>,
     pub(crate) tags: Vec<String>,
+    /// The tags of the dynamic includes around the tasks (see `Task::tag_gates`).
+    pub(crate) tag_gates: Vec<Vec<String>>,
     pub(crate) become_: Option<bool>,
     /// `become: "{{ expr }}"`, evaluated on the host for each task.
     pub(crate) become_if: Option<Spanned<Value>>,
@@ -102,6 +104,36 @@ impl Inherited {
         Ok(true)
     }
 
+    /// `key` written on a dynamic include (`include_tasks`, `include_role`): as in Ansible, it
+    /// applies to the include itself, not to the tasks it brings in (`apply` is for those).
+    /// Its `when` decides whether they run at all; its `tags` go to `own_tags`, for `gate`;
+    /// the other keywords are checked and, as the include does nothing on a host, have no
+    /// effect. False if `key` is no such keyword.
+    pub(crate) fn dynamic_keyword(
+        &mut self,
+        doc: &Doc,
+        key: &str,
+        v: &Node,
+        own_tags: &mut Vec<String>,
+    ) -> Result<bool> {
+        match key {
+            "when" => self.keyword(doc, key, v),
+            "tags" => {
+                own_tags.extend(crate::task::tag_list(doc, v)?);
+                Ok(true)
+            }
+            _ => self.clone().keyword(doc, key, v),
+        }
+    }
+
+    /// The tasks come in through a dynamic include whose own tags are `own`: it is taken by
+    /// those and the ones it inherits, whether or not its tasks are (see `Task::tag_gates`).
+    pub(crate) fn gate(&mut self, own: Vec<String>) {
+        let mut gate = self.tags.clone();
+        gate.extend(own);
+        self.tag_gates.push(gate);
+    }
+
     /// `apply` on an `include_role` or `include_tasks` (`what`): task keywords for every task
     /// it brings in; one that is not such a keyword is an error at its line.
     pub(crate) fn apply_keywords(&mut self, doc: &Doc, node: &Node, what: &str) -> Result<()> {
@@ -160,6 +192,7 @@ impl Inherited {
         t.vars = vars;
         t.params.extend(self.params.keys().cloned());
         t.tags.extend(self.tags.iter().cloned());
+        t.tag_gates = self.tag_gates.clone();
         if t.become_.is_none() && t.become_if.is_none() {
             t.become_ = self.become_;
             t.become_if = self.become_if.clone();

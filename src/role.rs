@@ -42,6 +42,8 @@ impl TaskList {
         depth: usize,
     ) -> Result<()> {
         let mut inh = inherited.clone();
+        // An `include_role`'s own tags (see `Inherited::gate`).
+        let mut own_tags = Vec::new();
         // Role parameters (`- role: nginx, port: 80`) and the entry's `vars`.
         let mut params = Map::new();
         let mut entry_vars = Map::new();
@@ -92,7 +94,13 @@ impl TaskList {
                         },
                         "name" => {}
                         "vars" => entry_vars.extend(crate::inventory::vars_map(doc, v)?),
-                        other if inh.keyword(doc, other, v)? => {}
+                        other
+                            if match key {
+                                Some(k) if k.ends_with("include_role") => {
+                                    inh.dynamic_keyword(doc, other, v, &mut own_tags)?
+                                }
+                                _ => inh.keyword(doc, other, v)?,
+                            } => {}
                         other
                             if key.is_none()
                                 && !crate::play::PLAY_KEYS.contains(&other)
@@ -124,6 +132,9 @@ impl TaskList {
                 ));
             }
         };
+        if key.is_some_and(|k| k.ends_with("include_role")) {
+            inh.gate(std::mem::take(&mut own_tags));
+        }
         if let Some(a) = apply {
             inh.apply_keywords(doc, a, key.unwrap_or("include_role"))?;
         }

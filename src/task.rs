@@ -84,6 +84,10 @@ pub(crate) struct Task {
     pub(crate) runs_in_plan: bool,
     /// The task's own tags, then those of its imports and its play.
     pub(crate) tags: Vec<String>,
+    /// The tags of each dynamic include around the task (`include_tasks`, `include_role`),
+    /// outermost first, each with those the include inherits: as in Ansible, an include's
+    /// tags select the include, not the tasks it brings in (`apply` gives them those).
+    pub(crate) tag_gates: Vec<Vec<String>>,
     /// The blocks around the task, outermost first.
     pub(crate) blocks: Vec<crate::block::BlockPos>,
     /// `environment`: variables exported for what the task runs (templated at run time);
@@ -277,6 +281,12 @@ impl Task {
         }
     }
 
+    /// Whether `--tags`/`--skip-tags` take the task: by its tags, and every dynamic include
+    /// around it by the include's.
+    pub(crate) fn selected(&self, filter: &crate::tags::TagFilter) -> bool {
+        filter.selects(&self.tags) && self.tag_gates.iter().all(|g| filter.selects(g))
+    }
+
     pub(crate) fn display_name(&self) -> String {
         match &self.name {
             Some(n) => n.clone(),
@@ -359,6 +369,7 @@ impl Task {
             roles: Vec::new(),
             runs_in_plan: false,
             tags: Vec::new(),
+            tag_gates: Vec::new(),
             blocks: Vec::new(),
             role_dir: None,
             environment: Env::new(),

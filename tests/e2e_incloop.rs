@@ -23,13 +23,14 @@ const PLAYBOOK: &str = r#"
       - {name: b.example, port: 8080}
   tasks:
     - name: Create users
-      ansible.builtin.include_tasks: user.yml
+      ansible.builtin.include_tasks:
+        file: user.yml
+        apply: {become: true}
       loop: "{{ app_users }}"
       loop_control:
         loop_var: app_user
         index_var: n
       when: not (app_user.absent | default(false))
-      become: true
 
     - name: Sites
       include_role:
@@ -39,6 +40,8 @@ const PLAYBOOK: &str = r#"
           tags: [web]
       loop: "{{ sites }}"
       loop_control: {loop_var: site}
+      # The include itself is taken by `--tags web` (its `apply` tags only its tasks).
+      tags: [web]
 "#;
 
 const USER_YML: &str = r#"- name: user

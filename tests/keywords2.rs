@@ -219,6 +219,7 @@ fn environment_from_a_variable_merges_play_block_and_task_innermost_winning() {
 
 #[test]
 fn templated_ignore_errors_and_become_on_blocks_and_includes() {
+    // (On `include_tasks` through `apply`: written on the include, it is the include's own.)
     // The tests run as root: becoming `nobody` through su needs no password.
     let dir = project(&[
         (
@@ -236,8 +237,9 @@ fn templated_ignore_errors_and_become_on_blocks_and_includes() {
       ignore_errors: "{{ lenient }}"
     - import_tasks: tasks.yml
       ignore_errors: "{{ lenient and not strict }}"
-    - include_tasks: tasks.yml
-      ignore_errors: "{{ lenient }}"
+    - include_tasks:
+        file: tasks.yml
+        apply: {ignore_errors: "{{ lenient }}"}
     - block:
         - name: who
           command: id -un
@@ -278,6 +280,86 @@ fn templated_ignore_errors_and_become_on_blocks_and_includes() {
     let failed = r.with_status("here", "failed");
     assert_eq!(failed.len(), 4, "{failed:?}");
     assert_eq!(r.host_status("here"), "failed");
+}
+
+/// On a dynamic include (`include_tasks`, `include_role`) task keywords are the include's own,
+/// as in Ansible: its `tags` select the include (the tasks it brings in are selected by theirs),
+/// and `ignore_errors`, `become` and the like do not reach those tasks; `apply` gives them.
+/// An import's keywords go to every task it brings in.
+#[test]
+fn a_dynamic_includes_keywords_are_its_own() {
+    let dir = project(&[
+        (
+            "site.yml",
+            r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - include_tasks: inner.yml
+      tags: [web]
+    - import_tasks: imported.yml
+      tags: [db]
+    - include_role: {name: r}
+      tags: [web]
+      no_log: true
+    - include_tasks:
+        file: applied.yml
+        apply: {tags: [web]}
+      tags: [web]
+    - include_tasks: hidden.yml
+    - include_tasks: always.yml
+      tags: [always]
+    - include_tasks: failing.yml
+      ignore_errors: true
+    - name: after
+      debug: {msg: after}
+"#,
+        ),
+        (
+            "inner.yml",
+            "- name: inner untagged\n  debug: {msg: a}\n- name: inner web\n  debug: {msg: b}\n  tags: [web]\n",
+        ),
+        ("imported.yml", "- name: imported\n  debug: {msg: c}\n"),
+        ("applied.yml", "- name: applied\n  debug: {msg: d}\n"),
+        (
+            "roles/r/tasks/main.yml",
+            "- name: in role\n  debug: {msg: shown}\n",
+        ),
+        ("failing.yml", "- name: fails\n  command: /bin/false\n"),
+        // Tagged inside an untagged include: `--tags web` does not take the include.
+        (
+            "hidden.yml",
+            "- name: hidden\n  debug: {msg: e}\n  tags: [web]\n",
+        ),
+        (
+            "always.yml",
+            "- name: under always\n  debug: {msg: f}\n  tags: [web]\n- name: untagged under always\n  debug: {msg: g}\n",
+        ),
+    ]);
+    let names = |r: &support::Run| -> Vec<String> {
+        r.statuses("here").into_iter().map(|(n, _)| n).collect()
+    };
+    let web = run(dir.path(), "apply", &["--tags", "web"]);
+    assert_eq!(
+        names(&web),
+        ["inner web", "applied", "under always"],
+        "{}",
+        web.stdout
+    );
+    let db = run(dir.path(), "apply", &["--tags", "db"]);
+    assert_eq!(names(&db), ["imported"], "{}", db.stdout);
+    let skip = run(dir.path(), "apply", &["--skip-tags", "web"]);
+    assert_eq!(names(&skip)[..1], ["imported"], "{}", skip.stdout);
+    // Untagged: everything runs; `no_log` stayed on the include, and the failure in the
+    // included file is not ignored.
+    let all = run(dir.path(), "apply", &[]);
+    assert_eq!(all.code, 2, "{}\n{}", all.stdout, all.stderr);
+    assert_eq!(all.task_msg("here", "in role"), "shown");
+    assert_eq!(all.task("here", "fails")["status"], "failed");
+    assert!(
+        !names(&all).contains(&"after".to_string()),
+        "{}",
+        all.stdout
+    );
 }
 
 /// A host on the control machine, and one nothing answers for (a closed port on loopback).
