@@ -176,6 +176,34 @@ fn resolve_only(
     (m, failed)
 }
 
+/// `include_vars`' variables (`loaded`), rendered as they come in over the task's variables
+/// `vars`, where one may read another of the same file: Ansible keeps them as written and
+/// renders them when read, which gives the same as long as what they read does not change
+/// later in the run. Those that cannot render yet come back apart, as written, to be
+/// rendered when read (`HostRun::deferred`); a value is never kept as literal `{{ … }}` text.
+pub(crate) fn render_included(
+    vars: &Map<String, Value>,
+    loaded: &Map<String, Value>,
+    loc: &crate::location::Location,
+) -> (Map<String, Value>, Map<String, Value>) {
+    let keys: BTreeSet<&String> = (loaded.iter())
+        .filter(|(_, v)| mentions_template(v))
+        .map(|(k, _)| k)
+        .collect();
+    if keys.is_empty() {
+        return (loaded.clone(), Map::new());
+    }
+    let mut m = vars.clone();
+    m.extend(loaded.clone());
+    let (mut rendered, failed) = resolve_only(m, &keys, &|_| loc.clone());
+    let later: Map<String, Value> = (failed.into_iter()).map(|u| (u.name, u.value)).collect();
+    let now = (loaded.keys())
+        .filter(|k| !later.contains_key(*k))
+        .filter_map(|k| Some((k.clone(), rendered.remove(k)?)))
+        .collect();
+    (now, later)
+}
+
 fn mentions_template(v: &Value) -> bool {
     match v {
         Value::String(s) => has_template(s),

@@ -202,6 +202,46 @@ fn set_fact_and_include_vars_across_tasks_in_plan_and_apply() {
     }
 }
 
+/// `include_vars`' values are templates, as in Ansible: rendered over the host's variables
+/// (one may read another of the same file, or a fact set later), in a template file, a loop
+/// and under `name`; never written out as literal `{{ … }}` text.
+#[test]
+fn include_vars_values_are_rendered() {
+    let dir = project(&[
+        (
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n  vars: {port: 80}\n  tasks:\n    - include_vars: listen.yml\n    - include_vars: {file: listen.yml, name: named}\n    - name: conf\n      template: {src: ports.conf.j2, dest: \"@DIR@/ports.conf\"}\n    - name: each\n      debug: {msg: \"{{ item }}\"}\n      loop: \"{{ listens }}\"\n    - set_fact: {later_fact: set}\n    - name: show\n      debug: {msg: \"{{ named.line }} {{ chained }} {{ waits }}\"}\n",
+        ),
+        (
+            "vars/listen.yml",
+            "line: \"Listen {{ port }}\"\nlistens: [\"{{ line }}\", \"Listen 443\"]\nchained: \"{{ line | lower }}!\"\nwaits: \"{{ later_fact }}\"\n",
+        ),
+        (
+            "ports.conf.j2",
+            "{{ line }}\n{% for l in listens %}{{ l }};{% endfor %}\n",
+        ),
+    ]);
+    for cmd in ["plan", "apply"] {
+        let r = run(dir.path(), cmd, &[]);
+        ok(&r);
+        assert_eq!(
+            r.task_msg("here", "each"),
+            "Listen 80\nListen 443",
+            "{cmd}: {}",
+            r.stdout
+        );
+        assert_eq!(
+            r.task_msg("here", "show"),
+            "Listen 80 listen 80! set",
+            "{cmd}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("ports.conf")).unwrap(),
+        "Listen 80\nListen 80;Listen 443;\n"
+    );
+}
+
 #[test]
 fn include_vars_in_a_role_reads_its_vars_dir() {
     let dir = project(&[

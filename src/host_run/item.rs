@@ -83,9 +83,17 @@ impl<'a> HostRun<'a> {
                 return Ok(Some(o));
             }
             Action::IncludeVars(iv) => {
-                self.included.extend(iv.vars.clone());
+                let (now, later) =
+                    crate::host_vars::render_included(vars.map(), &iv.vars, &task.loc);
+                for k in later.keys() {
+                    self.included.remove(k);
+                }
+                self.included.extend(now.clone());
+                // Rendered when read, as the play's variables that wait for a value.
+                self.rerendered.extend(later.clone());
+                self.deferred.extend(later);
                 self.set_vars(iv.vars.keys());
-                crate::hostvars::include(&self.host.name, &iv.vars);
+                crate::hostvars::include(&self.host.name, &now);
                 let mut o = Outcome::new(Status::Ok, "");
                 o.value = iv.result();
                 return Ok(Some(o));
