@@ -57,7 +57,7 @@ pub(crate) fn injected(facts: &Map<String, Value>) -> Map<String, Value> {
     facts
         .iter()
         .filter(|(k, _)| *k != "gather_subset" && *k != "module_setup")
-        .map(|(k, v)| (format!("ansible_{k}"), v.clone()))
+        .map(|(k, v)| (names::injected_name(k), v.clone()))
         .collect()
 }
 

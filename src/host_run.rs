@@ -511,13 +511,7 @@ impl<'a> HostRun<'a> {
     ) -> std::result::Result<(Status, Value), TransportError> {
         let _permit = (task.throttle > 0)
             .then(|| crate::throttle::acquire(throttle_key(task), task.throttle));
-        if task.ignore_errors_if.is_some() {
-            // Its line says whether the failure is ignored: evaluated before it runs.
-            let mut t = task.clone();
-            t.ignore_errors = self.ignores(task);
-            t.ignore_errors_if = None;
-            // The permit is held above, keyed by the task as written.
-            t.throttle = 0;
+        if let Some(t) = self.judged(task) {
             return self.run_task(&t, handler, by, certain);
         }
         let start = Instant::now();

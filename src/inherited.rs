@@ -31,6 +31,8 @@ pub(crate) struct Inherited {
     /// `ignore_errors: "{{ expr }}"`, evaluated on the host when a task fails.
     pub(crate) ignore_errors_if: Option<Spanned<Value>>,
     pub(crate) no_log: Option<bool>,
+    /// `no_log: "{{ expr }}"` (see `Task::no_log_if`).
+    pub(crate) no_log_if: Option<Spanned<Value>>,
     pub(crate) diff: Option<bool>,
     pub(crate) check_mode: Option<Spanned<bool>>,
     /// `become_exe`: the become program (sudo's or su's path), the innermost winning.
@@ -77,7 +79,10 @@ impl Inherited {
                         (Some(boolean(doc, v, key)?), None)
                 }
             },
-            "no_log" => self.no_log = Some(boolean(doc, v, key)?),
+            "no_log" => match templated(doc, v) {
+                Some(c) => (self.no_log, self.no_log_if) = (Some(true), Some(c)),
+                None => (self.no_log, self.no_log_if) = (Some(boolean(doc, v, key)?), None),
+            },
             "diff" => self.diff = Some(boolean(doc, v, key)?),
             "check_mode" => {
                 self.check_mode = Some(Spanned {
@@ -171,6 +176,7 @@ impl Inherited {
             && let Some(b) = self.no_log
         {
             (t.no_log, set.no_log) = (b, true);
+            t.no_log_if = self.no_log_if.clone();
         }
         if !set.diff
             && let Some(b) = self.diff

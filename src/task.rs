@@ -54,6 +54,9 @@ pub(crate) struct Task {
     /// `become_exe`: the program of `become_method` (sudo's, su's path).
     pub(crate) become_exe: Option<String>,
     pub(crate) no_log: bool,
+    /// `no_log: "{{ expr }}"`, judged on the host as the task starts; until then (the batched
+    /// probe) the task counts as `no_log`.
+    pub(crate) no_log_if: Option<Spanned<Value>>,
     pub(crate) ignore_errors: bool,
     /// `ignore_unreachable`: the host unreachable on this task is reported, not given up.
     pub(crate) ignore_unreachable: bool,
@@ -355,6 +358,7 @@ impl Task {
             become_method: None,
             become_exe: None,
             no_log: false,
+            no_log_if: None,
             ignore_errors: false,
             ignore_unreachable: false,
             run_once: false,
@@ -469,7 +473,15 @@ impl Task {
                     },
                     "become_user" => t.become_user = Some(scalar_string(doc, value, k)?),
                     "become_method" => t.become_method = Some(become_method(doc, value)?),
-                    "no_log" => (t.no_log, t.set.no_log) = (boolean(doc, value, k)?, true),
+                    "no_log" => {
+                        t.set.no_log = true;
+                        match value {
+                            Node::Scalar(s) if crate::template::has_template(s.as_str()) => {
+                                (t.no_log, t.no_log_if) = (true, Some(spanned(value)))
+                            }
+                            _ => t.no_log = boolean(doc, value, k)?,
+                        }
+                    }
                     "become_exe" => {
                         t.become_exe = Some(crate::task_values::become_exe(doc, value)?)
                     }

@@ -119,6 +119,7 @@ const PLAYBOOK: &str = r##"---
         content: |
           ssh {{ svc.ansible_facts.services["ssh.service"].state }} {{ svc.ansible_facts.services["ssh.service"].status }}
           ufw {{ pkgs.ansible_facts.packages["ufw"][0].version }}
+          {{ services["ssh.service"].state }} {{ ansible_facts.services["ssh.service"].status }} {{ 'ufw' in packages }} {{ ansible_services is defined }}
 
     - name: Django project directories
       file:
@@ -355,7 +356,11 @@ fn host_modules_converge_and_plan_predicts() {
     assert!(sv.contains("RUNNING"), "{sv}");
     let motd = Hosts::sh(k, "cat /etc/motd.d-facts");
     let ufw_version = Hosts::sh(k, "dpkg-query -W -f='${Version}' ufw");
-    assert_eq!(motd, format!("ssh running enabled\nufw {ufw_version}"));
+    // The module facts are variables as Ansible injects them: `services`, `packages`.
+    assert_eq!(
+        motd,
+        format!("ssh running enabled\nufw {ufw_version}\nrunning enabled True False")
+    );
     for t in [
         "Let the firewall settle",
         "Gather service facts",

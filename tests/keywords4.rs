@@ -505,3 +505,35 @@ fn task_names_are_rendered_as_the_task_starts() {
     let h = support::plumb(dir.path(), &["plan", "site.yml", "-i", "local.ini"]);
     assert!(h.stdout.contains("deploy shop"), "{}", h.stdout);
 }
+
+/// `no_log` may be a template (on a task, block or play), judged on each host as the task
+/// starts, as Ansible does.
+#[test]
+fn a_templated_no_log_is_judged_per_host() {
+    let dir = project(&[(
+        "site.yml",
+        r#"- hosts: all
+  gather_facts: false
+  vars: {quiet: true, loud: false}
+  tasks:
+    - name: hidden
+      debug: {msg: secret one}
+      no_log: "{{ quiet }}"
+    - name: shown
+      debug: {msg: plain one}
+      no_log: "{{ loud }}"
+    - block:
+        - name: hidden by its block
+          command: echo secret two
+      no_log: "{{ quiet and not loud }}"
+"#,
+    )]);
+    for cmd in ["plan", "apply"] {
+        let r = run(dir.path(), cmd, &[]);
+        assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+        assert!(!r.stdout.contains("secret"), "{cmd}: {}", r.stdout);
+        assert_eq!(r.task_msg("here", "shown"), "plain one", "{cmd}");
+    }
+    let r = run(dir.path(), "apply", &["-e", "quiet=false"]);
+    assert!(r.stdout.contains("secret one"), "{}", r.stdout);
+}

@@ -106,8 +106,10 @@ const GATHERED: &[&str] = &[
     "virtualization_type",
 ];
 
-/// Facts that modules return (`service_facts`, `package_facts`).
-const FROM_MODULES: &[&str] = &["services", "packages"];
+/// Facts that modules return (`service_facts`, `package_facts`). Ansible injects them as
+/// variables under the names the module gave, without `ansible_` (`services`, not
+/// `ansible_services`), as roles read them.
+pub(crate) const FROM_MODULES: &[&str] = &["services", "packages"];
 
 /// Facts Ansible's `setup` gathers that plumb does not (they need Python or a command).
 const NOT_GATHERED: &[&str] = &[
@@ -182,11 +184,19 @@ pub(crate) fn known() -> impl Iterator<Item = &'static str> {
     GATHERED.iter().chain(FROM_MODULES).copied()
 }
 
+/// The variable a fact named `bare` in `ansible_facts` is injected as.
+pub(crate) fn injected_name(bare: &str) -> String {
+    match FROM_MODULES.contains(&bare) {
+        true => bare.to_string(),
+        false => format!("ansible_{bare}"),
+    }
+}
+
 /// Every `ansible_*` name facts or the connection may define, for "did you mean" hints.
 pub(crate) fn all_injected() -> impl Iterator<Item = String> {
     known()
         .filter(|n| !matches!(*n, "gather_subset" | "module_setup"))
-        .map(|n| format!("ansible_{n}"))
+        .map(|n| injected_name(n))
         .chain(CONNECTION.iter().map(|n| n.to_string()))
 }
 

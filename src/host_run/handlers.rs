@@ -63,6 +63,29 @@ impl<'a> HostRun<'a> {
 
     /// Whether a failure of the task is ignored: `ignore_errors`, templated ones evaluated
     /// with what the host knows now (an expression that does not evaluate ignores nothing).
+    /// The task with its templated `no_log` and `ignore_errors` judged for this host, before
+    /// it starts (its line says whether its output is hidden, whether a failure is ignored);
+    /// None when it has neither. A `no_log` that cannot be judged keeps the output hidden.
+    pub(super) fn judged(&self, task: &Task) -> Option<Task> {
+        if task.no_log_if.is_none() && task.ignore_errors_if.is_none() {
+            return None;
+        }
+        let mut t = task.clone();
+        if let Some(c) = &task.no_log_if {
+            let (m, deferred) = (self.known_vars(), self.deferred.clone());
+            let vars = TaskInstance::new(task, &m, &deferred).vars();
+            t.no_log = vars.condition(&c.value, &c.loc).unwrap_or(true);
+            t.no_log_if = None;
+        }
+        if task.ignore_errors_if.is_some() {
+            t.ignore_errors = self.ignores(task);
+            t.ignore_errors_if = None;
+        }
+        // A throttle's permit is held by the caller, keyed by the task as written.
+        t.throttle = 0;
+        Some(t)
+    }
+
     pub(super) fn ignores(&self, task: &Task) -> bool {
         task.ignore_errors
             || task.ignore_errors_if.as_ref().is_some_and(|c| {
