@@ -196,7 +196,7 @@ pub(crate) fn injected_name(bare: &str) -> String {
 pub(crate) fn all_injected() -> impl Iterator<Item = String> {
     known()
         .filter(|n| !matches!(*n, "gather_subset" | "module_setup"))
-        .map(|n| injected_name(n))
+        .map(injected_name)
         .chain(CONNECTION.iter().map(|n| n.to_string()))
 }
 
