@@ -288,10 +288,14 @@ fn run(
                 paths.extend(seq(&p).iter().map(py_str));
             }
             let skip = kw_get(&kw, "skip").map(|v| v.is_true()).unwrap_or(false);
+            // Where a role's relative names are looked for: `files/`, or for a task's
+            // `with_first_found` the folder of its module's kind (see `TaskInstance::items`).
+            let sub = kw_get(&kw, "_subdir").map(|v| py_str(&v));
+            let sub = sub.as_deref().unwrap_or("files");
             let mut found = None;
             'outer: for f in &files {
                 if paths.is_empty() {
-                    if let Some(p) = find_file(ctx, f, "files") {
+                    if let Some(p) = find_file(ctx, f, sub) {
                         found = Some(p);
                         break;
                     }
@@ -301,7 +305,7 @@ fn run(
                         let c = if c.is_absolute() {
                             Some(c)
                         } else {
-                            find_file(ctx, &c.to_string_lossy(), "files")
+                            find_file(ctx, &c.to_string_lossy(), sub)
                         };
                         if let Some(c) = c.filter(|c| c.exists()) {
                             found = Some(c);

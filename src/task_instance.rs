@@ -136,7 +136,17 @@ impl<'a> TaskInstance<'a> {
                 };
                 let mut m = vars.map().clone();
                 m.insert(TERMS.into(), Value::Array(terms));
-                let expr = Value::String(format!("{{{{ query('{name}', *{TERMS}) }}}}"));
+                // As Ansible gives a loop's lookup its task's kind: `with_first_found` on
+                // `include_vars` looks in a role's `vars/`, on `template` in `templates/`.
+                let kind = ["template", "var"]
+                    .into_iter()
+                    .find(|k| self.task.module.contains(k))
+                    .unwrap_or("file");
+                let sub = match name.as_str() {
+                    "first_found" => format!(", _subdir='{kind}s'"),
+                    _ => String::new(),
+                };
+                let expr = Value::String(format!("{{{{ query('{name}', *{TERMS}{sub}) }}}}"));
                 match Vars::new(m).render_value(&expr, &l.loc) {
                     Ok(Value::Array(a)) => a,
                     Ok(other) => {

@@ -255,10 +255,30 @@ fn include_vars_in_a_role_reads_its_vars_dir() {
         ),
         ("roles/r/vars/debian.yml", "pkg: from-role\n"),
         ("vars/debian.yml", "pkg: from-playbook\n"),
+        // `with_first_found` on `include_vars` looks in the role's `vars/` (Ansible gives a
+        // loop's lookup its module's kind), on `template` in `templates/`.
+        (
+            "roles/ff/tasks/main.yml",
+            "- include_vars: \"{{ item }}\"\n  with_first_found: [\"{{ ansible_os_family | default('Nothing') }}.yml\", default.yml]\n- template: {src: \"{{ item }}\", dest: \"@DIR@/ff.out\"}\n  with_first_found: [nothing.j2, ff.j2]\n- name: ff\n  debug: {msg: \"{{ ff_x }}\"}\n",
+        ),
+        ("roles/ff/vars/default.yml", "ff_x: from-ff-vars\n"),
+        ("roles/ff/templates/ff.j2", "{{ ff_x }}\n"),
     ]);
     let r = run(dir.path(), "apply", &[]);
     ok(&r);
     assert_eq!(r.task_msg("here", "show"), "from-role");
+    std::fs::write(
+        dir.path().join("site.yml"),
+        "- hosts: all\n  gather_facts: false\n  roles: [ff]\n",
+    )
+    .unwrap();
+    let r = run(dir.path(), "apply", &[]);
+    ok(&r);
+    assert_eq!(r.task_msg("here", "ff"), "from-ff-vars");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("ff.out")).unwrap(),
+        "from-ff-vars\n"
+    );
     // A missing file is an error at its line before any host is contacted.
     let dir = project(&[(
         "site.yml",
