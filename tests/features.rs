@@ -249,6 +249,29 @@ fn roles_run_once_unless_imported_included_or_duplicates_are_allowed() {
     assert_eq!(msgs, ["me", "other", "me", "me", "me"], "{}", r.stdout);
 }
 
+/// `package` takes yum's and dnf's arguments where a role writes them for RedHat: accepted
+/// when the task is skipped or the value is `omit`, refused on a host they would reach.
+#[test]
+fn package_takes_other_managers_arguments_where_they_do_not_reach_apt() {
+    let dir = project(&[(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: redhat only\n      package: {name: git, enablerepo: epel}\n      when: false\n    - name: omitted\n      debug: {msg: ok}\n    - name: through omit\n      package: {name: git, enablerepo: \"{{ repo | default(omit) }}\", state: present}\n      when: false\n",
+    )]);
+    let r = run(dir.path(), "plan", &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let dir = project(&[(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: reaches apt\n      package: {name: git, enablerepo: epel}\n",
+    )]);
+    let r = run(dir.path(), "plan", &[]);
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    let msg = r.task_msg("here", "reaches apt");
+    assert!(
+        msg.contains("site.yml:5:40: `enablerepo` is an argument of yum and dnf"),
+        "{msg}"
+    );
+}
+
 #[test]
 fn environment_from_play_block_and_task() {
     let dir = project(&[(
