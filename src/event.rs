@@ -148,7 +148,11 @@ impl Line<'_> {
                 _ if self.check => "will run",
                 _ => "ran",
             };
-            msg = format!("{verb}, notified by: {}", self.by.join(", "));
+            // What the handler said stays (a restart with nothing left to do says why).
+            msg = match msg.is_empty() {
+                true => format!("{verb}, notified by: {}", self.by.join(", ")),
+                false => format!("{msg}; notified by: {}", self.by.join(", ")),
+            };
         }
         let mut changes: Vec<String> = outcomes.iter().flat_map(|o| o.changes.clone()).collect();
         let mut diffs: Vec<String> = outcomes.iter().flat_map(|o| o.diffs.clone()).collect();

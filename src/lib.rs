@@ -79,6 +79,7 @@ mod task;
 mod task_args;
 mod task_env;
 mod task_instance;
+mod task_line_name;
 mod task_list;
 mod task_values;
 mod template;

@@ -215,13 +215,16 @@ impl<'a> HostRun<'a> {
         let checking = self.check() || task.planned_only();
         // A restart (or reload) handler for a unit that plumb itself started after the change
         // that notified it has nothing left to do: the unit already runs the new config.
-        if !checking
+        // A plan says the same of a start it plans (a task planned only under `apply` starts
+        // nothing).
+        if (!checking || self.check())
             && let Some(unit) = action.module().and_then(|m| m.restarts())
             && self.notes.restart_done(unit)
         {
+            let was = if self.check() { "will be" } else { "was" };
             return Ok(Some(Outcome::new(
                 Status::Ok,
-                format!("{unit} was started after the change; no restart needed"),
+                format!("{unit} {was} started after the change; no restart needed"),
             )));
         }
         let sudo = match inst.sudo(self.play, vars) {
@@ -317,7 +320,14 @@ impl<'a> HostRun<'a> {
         // apply when an earlier planned change would alter what it reads: run now, it would
         // read the host as it is, not as it will be.
         if checking && (!task.runs_in_plan || stale) {
+            let starts = plan.starts.clone();
             let mut o = self.dry.judge(task, o, plan, stale);
+            if let Some(unit) = starts
+                && self.check()
+                && o.status == Status::Changed
+            {
+                self.notes.started(&unit);
+            }
             if task.runs_in_plan {
                 o.msg = "not run in this plan: an earlier change alters what it reads".into();
             } else if !self.check() && o.msg.is_empty() {

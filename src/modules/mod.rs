@@ -36,6 +36,7 @@ pub(crate) mod mount;
 pub(crate) mod mysql_db;
 pub(crate) mod mysql_login;
 pub(crate) mod mysql_user;
+pub(crate) mod package;
 pub(crate) mod package_facts;
 pub(crate) mod pause;
 pub(crate) mod pip;

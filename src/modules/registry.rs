@@ -416,34 +416,11 @@ const MODULES: &[Spec] = &[
         free_form: false, build: |a, _| module(apt_key::AptKey::build(a)?),
     },
     Spec {
-        // `package` is apt on the hosts plumb manages. As Ansible's, it passes the other
-        // arguments to the package manager's module: apt's are taken; those of yum and dnf
-        // are accepted where written (a role's task for RedHat, skipped here, or `omit`) and
-        // fail the task on a host they reach, as apt would refuse them.
         name: "package", listed: &[], aliases: &[],
         marks: &[],
-        args: &["name", "state", "use", "update_cache", "cache_valid_time",
-            "install_recommends", "purge", "lock_timeout", "enablerepo", "disablerepo",
-            "disable_gpg_check", "exclude", "conf_file", "installroot", "releasever",
-            "security", "bugfix", "skip_broken", "allow_downgrade", "autoremove",
-            "install_weak_deps", "update_only", "download_only", "enable_plugin",
-            "disable_plugin", "disable_excludes", "validate_certs", "sslverify"],
+        args: package::ARGS,
         required: &[(&["name"], "name")],
-        free_form: false,
-        build: |a, _| {
-            a.choice("use", &["auto", "apt"], "auto")?;
-            const APT: &[&str] = &["name", "state", "use", "update_cache", "cache_valid_time",
-                "install_recommends", "purge", "lock_timeout"];
-            // Failed where it runs, not when built: a task skipped on this host (its `when`)
-            // is never checked, as in Ansible.
-            if let Some(k) = (a.map().keys()).find(|k| !APT.contains(&k.as_str()) && a.has(k)) {
-                return Ok(Action::Fail(format!(
-                    "{}: `{k}` is an argument of yum and dnf: `package` runs apt on this host, which does not take it",
-                    a.loc(k)
-                )));
-            }
-            module(apt::Apt::build(a)?)
-        },
+        free_form: false, build: |a, _| package::build(a),
     },
     Spec {
         name: "setup", listed: &[], aliases: &[],
