@@ -241,13 +241,13 @@ impl DryRun {
             self.pend(task, known);
             return o;
         }
-        o.status = if plan.changes.is_empty() {
-            if stale {
-                o.msg = "depends on an earlier change".into();
-                Status::MayChange
-            } else {
-                Status::Ok
-            }
+        // Planned on facts an earlier unmade change may alter (a package install may create
+        // the very directory a later task would create): neither `ok` nor a certain change.
+        o.status = if stale {
+            o.msg = "depends on an earlier change".into();
+            Status::MayChange
+        } else if plan.changes.is_empty() {
+            Status::Ok
         } else if plan.uncertain {
             Status::MayChange
         } else {
@@ -443,6 +443,18 @@ mod tests {
                 false,
                 MayChange,
                 false,
+                true,
+            ),
+            // A change planned on what an earlier change may alter is not certain.
+            (
+                "file: {path: /x}\nregister: r\n",
+                true,
+                false,
+                false,
+                true,
+                false,
+                MayChange,
+                true,
                 true,
             ),
         ];

@@ -41,17 +41,30 @@ fn unescape(s: &str) -> String {
 
 super::plain_module!(Mount);
 
+/// The mount point of a line with none (swap): such lines are told apart by their `src`.
+const NONE: &str = "none";
+
 impl Mount {
     pub(crate) fn build(a: &Getter) -> Result<Mount> {
         let key = if a.has("path") { "path" } else { "name" };
-        let path = a
-            .opt_path(key)?
-            .ok_or_else(|| a.err(key, "`path` is required"))?;
         let state = a.choice(
             "state",
             &["mounted", "present", "unmounted", "absent", "remounted"],
             "mounted",
         )?;
+        // `none`: a swap line's mount point, only written to (or taken out of) fstab.
+        let path = match a.opt_str(key)?.as_deref() {
+            Some(NONE) if matches!(state.as_str(), "present" | "absent") => NONE.to_string(),
+            Some(NONE) => {
+                return Err(a.err(
+                    key,
+                    format!("`{key}: none` (a swap line) is for `state: present` or `absent`"),
+                ));
+            }
+            _ => a
+                .opt_path(key)?
+                .ok_or_else(|| a.err(key, "`path` is required"))?,
+        };
         let src = a.opt_str("src")?;
         let fstype = a.opt_str("fstype")?;
         if matches!(state.as_str(), "mounted" | "present") && (src.is_none() || fstype.is_none()) {
@@ -95,10 +108,19 @@ impl Mount {
     }
 
     pub(crate) fn reads(&self) -> Vec<Resource> {
-        vec![
-            Resource::Path(self.fstab.clone()),
-            Resource::Path(self.path.clone()),
-        ]
+        let mut r = vec![Resource::Path(self.fstab.clone())];
+        if self.path != NONE {
+            r.push(Resource::Path(self.path.clone()));
+        }
+        r
+    }
+
+    /// The paths the probe looks at: fstab, and the mount point where there is one.
+    fn looked_at(&self) -> Vec<&str> {
+        match self.path == NONE {
+            true => vec![&self.fstab],
+            false => vec![&self.fstab, &self.path],
+        }
     }
 
     pub(crate) fn probe(&self) -> String {
@@ -106,7 +128,7 @@ impl Mount {
         format!(
             "{}if [ -f {f} ]; then printf 'content\\t'; head -c 1048576 {f} | base64 -w0; printf '\\n'; fi\n\
              printf 'mounts\\t'; cut -d' ' -f2 /proc/mounts | base64 -w0; printf '\\n'\n",
-            file_fact::probe(&[&self.fstab, &self.path], &[]),
+            file_fact::probe(&self.looked_at(), &[]),
         )
     }
 
@@ -140,8 +162,11 @@ impl Mount {
             }
         }
         let mounts = mounts.ok_or_else(bad)?;
-        let mut ff = file_fact::parse(&rest.join("\n"), &[&self.fstab, &self.path])?;
-        let dir = ff.pop().ok_or_else(bad)?;
+        let mut ff = file_fact::parse(&rest.join("\n"), &self.looked_at())?;
+        let dir = match self.path == NONE {
+            true => file_fact::FileFact::absent(),
+            false => ff.pop().ok_or_else(bad)?,
+        };
         let fact = ff.pop().ok_or_else(bad)?;
         let old = match fact.kind {
             Kind::Absent => None,
@@ -152,8 +177,10 @@ impl Mount {
         let text = old.clone().unwrap_or_default();
         let is_ours = |l: &str| {
             let t = l.trim_start();
+            let f: Vec<String> = t.split_whitespace().map(unescape).collect();
             !t.starts_with('#')
-                && t.split_whitespace().nth(1).map(unescape).as_deref() == Some(self.path.as_str())
+                && f.get(1) == Some(&self.path)
+                && (self.path != NONE || f.first() == self.src.as_ref())
         };
         let want = self.line();
         let q = quote(&self.path);
@@ -264,6 +291,7 @@ impl Mount {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::Run;
     use crate::modules::args::Args;
     use serde_json::{Map, Value, json};
     use std::collections::HashMap;
@@ -411,6 +439,45 @@ mod tests {
         assert_eq!(
             summaries(&p),
             ["create directory /srv/my data", "mount /srv/my data"]
+        );
+    }
+
+    /// `path: none`: a swap line, told apart from other swap lines by its `src`; only fstab is
+    /// looked at, and it is only for `present` and `absent`.
+    #[test]
+    fn swap_lines_with_none() {
+        let m = |src: &str, state: &str| {
+            mount(
+                json!({"name": "none", "src": src, "fstype": "swap", "opts": "sw", "state": state}),
+            )
+        };
+        let a = m("/swapfile", "present").unwrap();
+        assert_eq!(a.looked_at(), ["/etc/fstab"]);
+        assert_eq!(a.reads().len(), 1);
+        let f = "stats\nstat\tregular file\t644\troot\troot\t0\t0\t\"/etc/fstab\"\n";
+        let plan = |m: &Mount, text: &str| {
+            let facts = format!("{f}content\t{}\nmounts\t{}\n", b64(text), b64("/\n"));
+            m.plan(&facts).unwrap()
+        };
+        let other = "/dev/sdb2 none swap sw 0 0\n";
+        // Another swap line stays; ours is added after it, once.
+        assert_eq!(
+            summaries(&plan(&a, other)),
+            ["add none to /etc/fstab: /swapfile none swap sw 0 0"]
+        );
+        let both = format!("{other}/swapfile none swap sw 0 0\n");
+        assert!(summaries(&plan(&a, &both)).is_empty());
+        let gone = m("/swapfile", "absent").unwrap();
+        let p = plan(&gone, &both);
+        assert_eq!(summaries(&p), ["remove none from /etc/fstab"]);
+        let Run::Script(script) = &p.run else {
+            panic!("{p:?}")
+        };
+        assert!(!script.contains("rmdir"), "{script}");
+        assert!(
+            m("/swapfile", "mounted")
+                .unwrap_err()
+                .contains("state: present")
         );
     }
 
