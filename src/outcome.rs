@@ -49,7 +49,8 @@ impl Outcome {
 }
 
 /// A task's status and registered result from its items' (one item when it has no loop):
-/// failed over changed over may-change; skipped only when every item was.
+/// failed over changed over may-change; skipped only when every item was (a loop over no
+/// items is skipped).
 pub(crate) fn aggregate(outcomes: &[Outcome], looped: bool) -> (Status, Value) {
     let any = |s: Status| outcomes.iter().any(|o| o.status == s);
     let status = if any(Status::Failed) {
@@ -58,7 +59,10 @@ pub(crate) fn aggregate(outcomes: &[Outcome], looped: bool) -> (Status, Value) {
         Status::Changed
     } else if any(Status::MayChange) {
         Status::MayChange
-    } else if !outcomes.is_empty() && outcomes.iter().all(|o| o.status == Status::Skipped) {
+    } else if (looped || !outcomes.is_empty())
+        && outcomes.iter().all(|o| o.status == Status::Skipped)
+    {
+        // A loop over no items is skipped, as in Ansible ("No items in the list").
         Status::Skipped
     } else {
         Status::Ok
@@ -72,6 +76,9 @@ pub(crate) fn aggregate(outcomes: &[Outcome], looped: bool) -> (Status, Value) {
         m.insert("failed".into(), Value::Bool(status == Status::Failed));
         m.insert("skipped".into(), Value::Bool(status == Status::Skipped));
         m.insert("msg".into(), Value::from(""));
+        if outcomes.is_empty() {
+            m.insert("skipped_reason".into(), Value::from("No items in the list"));
+        }
         Value::Object(m)
     } else {
         outcomes
@@ -92,7 +99,7 @@ mod tests {
         // (item statuses, looped, task status)
         let table: &[(&[Status], bool, Status)] = &[
             (&[], false, Ok),
-            (&[], true, Ok),
+            (&[], true, Skipped),
             (&[Skipped], false, Skipped),
             (&[Skipped, Skipped], true, Skipped),
             (&[Skipped, Ok], true, Ok),

@@ -201,3 +201,33 @@ fn items_built_for_the_probe_are_built_again_where_what_they_read_changed() {
         again.stdout
     );
 }
+
+/// A loop over no items is skipped, as in Ansible: `register` says so, with its reason.
+#[test]
+fn a_loop_over_no_items_is_skipped() {
+    let dir = project(
+        "- hosts: all
+  vars: {empty: []}
+  tasks:
+    - name: nothing
+      file: {path: \"@DIR@/{{ item }}\", state: directory}
+      loop: \"{{ empty }}\"
+      register: r
+    - name: said
+      debug: {msg: \"{{ r is skipped }} {{ r.results | length }} {{ r.skipped_reason }}\"}
+",
+    );
+    for cmd in ["plan", "apply"] {
+        let r = plumb(
+            dir.path(),
+            &[cmd, "site.yml", "-i", "local.ini", "--output", "json"],
+        );
+        assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+        assert_eq!(r.task("here", "nothing")["status"], "skipped", "{cmd}");
+        assert_eq!(
+            r.task_msg("here", "said"),
+            "True 0 No items in the list",
+            "{cmd}"
+        );
+    }
+}
