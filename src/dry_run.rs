@@ -241,13 +241,16 @@ impl DryRun {
             self.pend(task, known);
             return o;
         }
-        // Planned on facts an earlier unmade change may alter (a package install may create
-        // the very directory a later task would create): neither `ok` nor a certain change.
-        o.status = if stale {
-            o.msg = "depends on an earlier change".into();
-            Status::MayChange
-        } else if plan.changes.is_empty() {
-            Status::Ok
+        // Planned on facts an earlier unmade change may alter: not `ok`. A change it plans
+        // stays planned, as Ansible's check mode says it (the earlier change may also make it:
+        // then the run finds nothing to do).
+        o.status = if plan.changes.is_empty() {
+            if stale {
+                o.msg = "depends on an earlier change".into();
+                Status::MayChange
+            } else {
+                Status::Ok
+            }
         } else if plan.uncertain {
             Status::MayChange
         } else {
@@ -445,7 +448,7 @@ mod tests {
                 false,
                 true,
             ),
-            // A change planned on what an earlier change may alter is not certain.
+            // A change planned on what an earlier change may alter stays planned.
             (
                 "file: {path: /x}\nregister: r\n",
                 true,
@@ -453,7 +456,7 @@ mod tests {
                 false,
                 true,
                 false,
-                MayChange,
+                Changed,
                 true,
                 true,
             ),
