@@ -44,6 +44,14 @@ super::plain_module!(PostgresqlPrivs);
 impl PostgresqlPrivs {
     pub(crate) fn build(a: &Getter) -> Result<PostgresqlPrivs> {
         let kind = a.choice("type", &["table", "database", "schema"], "table")?;
+        // A missing role fails the task (`fail_on_role: true`, the default); only warning
+        // instead is not carried out yet.
+        if !a.bool("fail_on_role", true)? {
+            return Err(a.err(
+                "fail_on_role",
+                "`fail_on_role: false` is not supported by plumb yet",
+            ));
+        }
         let mut privs = Vec::new();
         // `priv` and `role` are the module's aliases of `privs` and `roles`.
         let privs_key = if a.has("priv") { "priv" } else { "privs" };

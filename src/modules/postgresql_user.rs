@@ -77,6 +77,14 @@ impl PostgresqlUser {
         let name = a.str(key)?;
         check_text(a, key, &name)?;
         let password = a.opt_str("password")?;
+        // PostgreSQL 10 and later keep passwords hashed only: `encrypted: true` is what
+        // happens anyway; `false` cannot be honoured.
+        if a.opt_bool("encrypted")? == Some(false) {
+            return Err(a.err(
+                "encrypted",
+                "`encrypted: false`: PostgreSQL stores passwords hashed only (10 and later)",
+            ));
+        }
         if password
             .as_deref()
             .is_some_and(|p| p.contains(['\n', '\r', '\0']))
@@ -257,6 +265,48 @@ mod tests {
             loc: crate::location::Location::new(&Arc::new("t.yml".into()), 1, 1),
         };
         PostgresqlUser::build(&Getter::new(&map, &args)).map_err(|e| e.to_string())
+    }
+
+    /// The connection as community.postgresql makes it: `login_unix_socket` is the host where
+    /// none or `localhost` is given; `encrypted: true` is accepted, `false` refused, and so is
+    /// an argument plumb does not carry out yet when given a value.
+    #[test]
+    fn connection_arguments() {
+        let host = |extra: Value| {
+            let mut a = json!({"name": "app"});
+            a.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            user(a).map(|u| u.psql.host)
+        };
+        let sock = "/var/run/postgresql";
+        let table: &[(Value, Option<&str>)] = &[
+            (json!({}), None),
+            (json!({"login_unix_socket": sock}), Some(sock)),
+            (
+                json!({"login_unix_socket": sock, "login_host": "localhost"}),
+                Some(sock),
+            ),
+            (
+                json!({"login_unix_socket": sock, "login_host": "db.internal"}),
+                Some("db.internal"),
+            ),
+            (json!({"login_host": "localhost"}), Some("localhost")),
+            (json!({"encrypted": true}), None),
+        ];
+        for (extra, want) in table {
+            assert_eq!(host(extra.clone()).unwrap().as_deref(), *want, "{extra}");
+        }
+        assert!(
+            host(json!({"encrypted": false}))
+                .unwrap_err()
+                .contains("hashed")
+        );
+        assert!(
+            host(json!({"session_role": "admin"}))
+                .unwrap_err()
+                .contains("not supported")
+        );
     }
 
     // Recorded on PostgreSQL 15 (Debian 12): role app, LOGIN, password "s3cret".

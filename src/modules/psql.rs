@@ -38,11 +38,28 @@ impl Psql {
             Some(p) => Some(p),
             None => a.opt_u64("port")?,
         };
+        // As community.postgresql: the socket's directory is the host where none, or
+        // `localhost`, is given (peer authentication, as the login user).
+        let mut host = a.opt_str("login_host")?;
+        if let Some(dir) = a.opt_str("login_unix_socket")?.filter(|d| !d.is_empty())
+            && host
+                .as_deref()
+                .is_none_or(|h| h.is_empty() || h == "localhost")
+        {
+            host = Some(dir);
+        }
+        // Arguments the modules take but plumb does not carry out yet: refused when given a
+        // value (a role's `default(omit)` leaves them out).
+        for k in ["session_role", "grant_option", "target_roles"] {
+            if a.has(k) {
+                return Err(a.err(k, format!("`{k}` is not supported by plumb yet")));
+            }
+        }
         Ok(Psql {
             user,
             db,
             port,
-            host: a.opt_str("login_host")?,
+            host,
             password: a.opt_str("login_password")?,
         })
     }
