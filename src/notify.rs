@@ -7,16 +7,36 @@ use std::collections::HashMap;
 
 /// The indexes of the handlers a task's `notify` names, by name or by `listen` topic, in the
 /// order it names them.
-pub(crate) fn handlers_of(handlers: &[Task], task: &Task) -> Vec<usize> {
-    task.notify
-        .iter()
-        .flat_map(|n| {
-            handlers.iter().enumerate().filter(|(_, h)| {
-                h.name.as_deref() == Some(n.value.as_str()) || h.listen.contains(&n.value)
-            })
-        })
-        .map(|(i, _)| i)
-        .collect()
+pub(crate) fn handlers_of(
+    handlers: &[Task],
+    task: &Task,
+    render: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<usize>, String> {
+    // A name written as a template is rendered, on both sides, as Ansible does.
+    let named = |s: &str| match crate::template::has_template(s) {
+        true => render(s).unwrap_or_else(|| s.to_string()),
+        false => s.to_string(),
+    };
+    let mut found = Vec::new();
+    for n in &task.notify {
+        let want = named(&n.value);
+        let before = found.len();
+        found.extend(
+            (handlers.iter().enumerate())
+                .filter(|(_, h)| {
+                    h.name.as_deref().map(named).as_deref() == Some(want.as_str())
+                        || h.listen.contains(&want)
+                })
+                .map(|(i, _)| i),
+        );
+        if found.len() == before {
+            return Err(format!(
+                "no handler named `{want}` (notified as `{}`)",
+                n.value
+            ));
+        }
+    }
+    Ok(found)
 }
 
 /// One handler's pending notification.
@@ -132,17 +152,31 @@ mod tests {
             task("name: restart web\ncommand: x\n", true),
             task("name: reload\ncommand: x\nlisten: web changed\n", true),
             task("name: other\ncommand: x\n", true),
+            task("name: \"restart {{ svc }}-other\"\ncommand: x\n", true),
         ];
         // (notify, handler indexes)
         let table: &[(&str, &[usize])] = &[
             ("[restart web]", &[0]),
             ("[web changed, restart web]", &[1, 0]),
-            ("[nobody]", &[]),
+            ("[web changed, restart web]", &[1, 0]),
+            ("[\"restart {{ svc }}\"]", &[0]),
+            ("[\"{{ svc }} changed\"]", &[1]),
+            ("[\"restart {{ svc }}-other\"]", &[3]),
         ];
+        let render = |s: &str| Some(s.replace("{{ svc }}", "web"));
         for (notify, want) in table {
             let t = task(&format!("command: x\nnotify: {notify}\n"), false);
-            assert_eq!(handlers_of(&handlers, &t), *want, "{notify}");
+            assert_eq!(
+                handlers_of(&handlers, &t, &render),
+                std::result::Result::Ok(want.to_vec()),
+                "{notify}"
+            );
         }
+        let t = task("command: x\nnotify: \"restart {{ svc }}s\"\n", false);
+        assert_eq!(
+            handlers_of(&handlers, &t, &render),
+            Err("no handler named `restart webs` (notified as `restart {{ svc }}s`)".into())
+        );
     }
 
     #[test]

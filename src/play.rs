@@ -494,9 +494,15 @@ fn check_handlers(play: &Play, broken: &[String]) -> Vec<Error> {
                 .chain(h.listen.iter().map(String::as_str))
         })
         .collect();
+    // A templated name (a notify's, or a handler's) is matched on each host, once rendered.
+    let templated = names.iter().any(|n| crate::template::has_template(n));
     for t in play.tasks.iter().chain(play.handlers.iter()) {
         for n in &t.notify {
-            if !names.contains(&n.value.as_str()) && !broken.contains(&n.value) {
+            if !names.contains(&n.value.as_str())
+                && !broken.contains(&n.value)
+                && !templated
+                && !crate::template::has_template(&n.value)
+            {
                 let mut e = Error::input(n.loc.clone(), format!("no handler named `{}`", n.value));
                 e = match suggest(&n.value, names.iter().copied()) {
                     Some(s) => e.with_hint(format!("did you mean `{s}`?")),

@@ -537,3 +537,38 @@ fn a_templated_no_log_is_judged_per_host() {
     let r = run(dir.path(), "apply", &["-e", "quiet=false"]);
     assert!(r.stdout.contains("secret one"), "{}", r.stdout);
 }
+
+/// A `notify` and a handler's name may be templates, rendered with the host's variables, as
+/// in Ansible; a notify that then names no handler fails its task.
+#[test]
+fn templated_notify_and_handler_names() {
+    let dir = project(&[(
+        "site.yml",
+        r#"- hosts: all
+  gather_facts: false
+  vars: {svc: web, other: db}
+  tasks:
+    - name: conf
+      copy: {content: "x\n", dest: "@DIR@/conf"}
+      notify: ["restart {{ svc }}", "reload {{ other }}"]
+    - name: unknown
+      copy: {content: "y\n", dest: "@DIR@/other"}
+      notify: "restart {{ svc }}2"
+      ignore_errors: true
+  handlers:
+    - name: restart web
+      debug: {msg: web restarted}
+    - name: "reload {{ other }}"
+      debug: {msg: db reloaded}
+"#,
+    )]);
+    let r = run(dir.path(), "apply", &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.task_msg("here", "restart web")
+            .starts_with("web restarted")
+    );
+    assert!(r.task_msg("here", "reload db").starts_with("db reloaded"));
+    let msg = r.task_msg("here", "unknown");
+    assert!(msg.contains("no handler named `restart web2`"), "{msg}");
+}

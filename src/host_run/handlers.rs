@@ -135,7 +135,30 @@ impl<'a> HostRun<'a> {
             );
             self.dry.finish(task, sets, status, looped);
         }
-        let notified = crate::notify::handlers_of(&self.play.handlers, task);
+        // The task's variables, built only for a templated name.
+        let vars = std::cell::OnceCell::new();
+        let render = |s: &str| {
+            let vars = vars.get_or_init(|| {
+                let (m, deferred) = (self.known_vars(), self.deferred.clone());
+                TaskInstance::new(task, &m, &deferred).vars()
+            });
+            (vars
+                .render_value(&Value::String(s.to_string()), &task.loc)
+                .ok())
+            .and_then(|v| v.as_str().map(String::from))
+        };
+        let mut outcomes = outcomes;
+        let mut status = status;
+        let notified = match crate::notify::handlers_of(&self.play.handlers, task, &render) {
+            Ok(n) => n,
+            // A notification that names no handler fails the task, as in Ansible.
+            Err(e) if matches!(status, Status::Changed | Status::MayChange) => {
+                outcomes.push(Outcome::new(Status::Failed, e));
+                status = Status::Failed;
+                Vec::new()
+            }
+            Err(_) => Vec::new(),
+        };
         let name = self.line_name(task);
         self.notes.notify(&name, status, notified);
         // A failure that a block's rescue handles is said so on the task's line.
