@@ -42,7 +42,7 @@ mod sys;
 
 pub(crate) use clock::date_time;
 use hw::{hardware, virtual_facts};
-pub(crate) use names::{all_injected, is_connection, is_fact, known, not_gathered};
+pub(crate) use names::{all_injected, from_module, is_connection, is_fact, known, not_gathered};
 use raw::s;
 pub(crate) use raw::split;
 use serde_json::{Map, Value, json};

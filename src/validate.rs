@@ -96,6 +96,8 @@ pub(crate) fn validate(r: &Runner) -> Result<()> {
                 &r.pb.dir,
                 t.role_dir.as_deref(),
             ));
+            let facts = crate::facts::from_module(&t.module);
+            earlier_sets.extend(facts.iter().map(|n| n.to_string()));
         }
         runtime.extend(earlier_sets.iter().cloned());
         runtime.extend(["ansible_failed_task".into(), "ansible_failed_result".into()]);

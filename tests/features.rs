@@ -272,6 +272,18 @@ fn package_takes_other_managers_arguments_where_they_do_not_reach_apt() {
     );
 }
 
+/// The facts a module returns are variables for the tasks after it, as Ansible injects them
+/// (`services` after `service_facts`): validation takes them as defined.
+#[test]
+fn module_facts_are_variables_for_validation() {
+    let dir = project(&[(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - service_facts:\n    - debug: {msg: yes}\n      when: '\"ssh.service\" in services'\n    - debug: {msg: \"{{ packages | default({}) | length }}\"}\n      when: packages is defined\n    - package_facts:\n",
+    )]);
+    let r = plumb(dir.path(), &["validate", "site.yml", "-i", "local.ini"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+}
+
 #[test]
 fn environment_from_play_block_and_task() {
     let dir = project(&[(

@@ -184,6 +184,16 @@ pub(crate) fn known() -> impl Iterator<Item = &'static str> {
     GATHERED.iter().chain(FROM_MODULES).copied()
 }
 
+/// The variables the facts a module returns become (`services` after `service_facts`),
+/// defined for the tasks after it. `module` is the canonical name.
+pub(crate) fn from_module(module: &str) -> &'static [&'static str] {
+    match module {
+        "service_facts" => &FROM_MODULES[..1],
+        "package_facts" => &FROM_MODULES[1..],
+        _ => &[],
+    }
+}
+
 /// The variable a fact named `bare` in `ansible_facts` is injected as.
 pub(crate) fn injected_name(bare: &str) -> String {
     match FROM_MODULES.contains(&bare) {

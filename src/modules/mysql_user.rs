@@ -212,7 +212,12 @@ impl MysqlUser {
     }
 
     pub(crate) fn reads(&self) -> Vec<Resource> {
-        vec![Resource::Path("/var/lib/mysql".into())]
+        // The server answers the probe: a unit started or restarted since may answer
+        // otherwise (it was down when the batched probe asked).
+        vec![
+            Resource::Path("/var/lib/mysql".into()),
+            Resource::Unit("*".into()),
+        ]
     }
 
     fn account(&self) -> String {

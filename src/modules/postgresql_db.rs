@@ -48,7 +48,12 @@ impl PostgresqlDb {
     }
 
     pub(crate) fn reads(&self) -> Vec<Resource> {
-        vec![Resource::Path("/var/lib/postgresql".into())]
+        // The server answers the probe: a unit started or restarted since may answer
+        // otherwise (it was down when the batched probe asked).
+        vec![
+            Resource::Path("/var/lib/postgresql".into()),
+            Resource::Unit("*".into()),
+        ]
     }
 
     pub(crate) fn probe(&self) -> String {

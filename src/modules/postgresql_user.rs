@@ -128,7 +128,12 @@ impl PostgresqlUser {
     }
 
     pub(crate) fn reads(&self) -> Vec<Resource> {
-        vec![Resource::Path("/var/lib/postgresql".into())]
+        // The server answers the probe: a unit started or restarted since may answer
+        // otherwise (it was down when the batched probe asked).
+        vec![
+            Resource::Path("/var/lib/postgresql".into()),
+            Resource::Unit("*".into()),
+        ]
     }
 
     pub(crate) fn probe(&self) -> String {
@@ -302,6 +307,10 @@ mod tests {
                 .unwrap_err()
                 .contains("hashed")
         );
+        // A unit started after the batched probe (the server itself) makes it read again.
+        let u = user(json!({"name": "app"})).unwrap();
+        let started = Resource::Unit("postgresql@15-main.service".into());
+        assert!(u.reads().iter().any(|r| r.overlaps(&started)));
         assert!(
             host(json!({"session_role": "admin"}))
                 .unwrap_err()

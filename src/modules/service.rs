@@ -14,8 +14,6 @@ pub(crate) struct Service {
     pub(crate) state: Option<String>,
     pub(crate) enabled: Option<bool>,
     pub(crate) daemon_reload: bool,
-    /// `sleep`: seconds between the stop and the start of a restart (`service`'s argument).
-    pub(crate) sleep: Option<u64>,
 }
 
 const UNIT_SUFFIXES: &[&str] = &[
@@ -77,13 +75,14 @@ impl Service {
                 "nothing to do: give `state`, `enabled` or `daemon_reload`",
             ));
         }
-        let sleep = a.opt_u64("sleep")?;
+        // `service`'s `sleep` (between a restart's stop and start): checked, and unused under
+        // systemd, as Ansible's `service` ignores it there ("not used in systemd").
+        a.opt_u64("sleep")?;
         Ok(Service {
             unit,
             state,
             enabled,
             daemon_reload,
-            sleep,
         })
     }
 
@@ -210,13 +209,7 @@ impl Service {
             Some("restarted") => {
                 let verb = if running { "restart" } else { "start" };
                 changes.push(Change::new(format!("{verb} {unit}")));
-                match self.sleep.filter(|_| running) {
-                    // As Ansible's `service`: stopped, a pause, started.
-                    Some(s) => script.push_str(&format!(
-                        "systemctl stop -- {q} {why}\nsleep {s}\nsystemctl start -- {q} {why}\n"
-                    )),
-                    None => script.push_str(&format!("systemctl restart -- {q} {why}\n")),
-                }
+                script.push_str(&format!("systemctl restart -- {q} {why}\n"));
                 starts = Some(unit.clone());
             }
             Some("reloaded") => {
@@ -263,28 +256,7 @@ mod tests {
             state: state.map(String::from),
             enabled,
             daemon_reload: reload,
-            sleep: None,
         }
-    }
-
-    /// `sleep` on a restart: stopped, a pause, started; a stopped unit is just started.
-    #[test]
-    fn a_restart_with_sleep_stops_waits_and_starts() {
-        let mut s = svc(Some("restarted"), None, false);
-        s.sleep = Some(5);
-        let script = |facts: &str| match s.plan(facts).unwrap().run {
-            crate::modules::Run::Script(sc) => sc,
-            other => panic!("{other:?}"),
-        };
-        let running = script(RUNNING);
-        let (stop, pause, start) = (
-            running.find("systemctl stop").unwrap(),
-            running.find("sleep 5").unwrap(),
-            running.find("systemctl start").unwrap(),
-        );
-        assert!(stop < pause && pause < start, "{running}");
-        assert!(!running.contains("systemctl restart"), "{running}");
-        assert!(!script(STOPPED).contains("sleep"));
     }
 
     // Recorded from `systemctl show` on a Debian 12 host.
