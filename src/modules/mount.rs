@@ -232,12 +232,17 @@ impl Mount {
         }
         if fstab_changed {
             let n = new_text.clone().unwrap_or_default();
+            // A swap line is named by what it swaps on.
+            let what = match (self.path == NONE, &self.src) {
+                (true, Some(src)) => format!("swap {src}"),
+                _ => self.path.clone(),
+            };
             let summary = match self.state.as_str() {
-                "absent" => format!("remove {} from {}", self.path, self.fstab),
+                "absent" => format!("remove {what} from {}", self.fstab),
                 _ if text.lines().any(is_ours) => {
-                    format!("update {} in {}: {want}", self.path, self.fstab)
+                    format!("update {what} in {}: {want}", self.fstab)
                 }
-                _ => format!("add {} to {}: {want}", self.path, self.fstab),
+                _ => format!("add {what} to {}: {want}", self.fstab),
             };
             let writer = Copy::writer(&self.fstab);
             let (change, write) =
@@ -463,13 +468,13 @@ mod tests {
         // Another swap line stays; ours is added after it, once.
         assert_eq!(
             summaries(&plan(&a, other)),
-            ["add none to /etc/fstab: /swapfile none swap sw 0 0"]
+            ["add swap /swapfile to /etc/fstab: /swapfile none swap sw 0 0"]
         );
         let both = format!("{other}/swapfile none swap sw 0 0\n");
         assert!(summaries(&plan(&a, &both)).is_empty());
         let gone = m("/swapfile", "absent").unwrap();
         let p = plan(&gone, &both);
-        assert_eq!(summaries(&p), ["remove none from /etc/fstab"]);
+        assert_eq!(summaries(&p), ["remove swap /swapfile from /etc/fstab"]);
         let Run::Script(script) = &p.run else {
             panic!("{p:?}")
         };
