@@ -42,6 +42,7 @@ impl TaskList {
         depth: usize,
     ) -> Result<()> {
         let mut inh = inherited.clone();
+        let include = key.is_some_and(|k| k.ends_with("include_role"));
         // An `include_role`'s own tags (see `Inherited::gate`).
         let mut own_tags = Vec::new();
         // Role parameters (`- role: nginx, port: 80`) and the entry's `vars`.
@@ -95,11 +96,9 @@ impl TaskList {
                         "name" => {}
                         "vars" => entry_vars.extend(crate::inventory::vars_map(doc, v)?),
                         other
-                            if match key {
-                                Some(k) if k.ends_with("include_role") => {
-                                    inh.dynamic_keyword(doc, other, v, &mut own_tags)?
-                                }
-                                _ => inh.keyword(doc, other, v)?,
+                            if match include {
+                                true => inh.dynamic_keyword(doc, other, v, &mut own_tags)?,
+                                false => inh.keyword(doc, other, v)?,
                             } => {}
                         other
                             if key.is_none()
@@ -132,7 +131,7 @@ impl TaskList {
                 ));
             }
         };
-        if key.is_some_and(|k| k.ends_with("include_role")) {
+        if include {
             inh.gate(std::mem::take(&mut own_tags));
         }
         if let Some(a) = apply {
@@ -263,7 +262,6 @@ impl TaskList {
         // The entry's `vars`, as Ansible places them: in a play's `roles`, the role's own
         // (under its `vars/main.yml`); on `import_role`, the task's (over them); on
         // `include_role`, include parameters (over `set_fact` too).
-        let include = key.is_some_and(|k| k.ends_with("include_role"));
         if key.is_none() {
             inh.vars.extend(std::mem::take(&mut entry_vars));
         }

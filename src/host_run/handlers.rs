@@ -63,6 +63,12 @@ impl<'a> HostRun<'a> {
 
     /// Whether a failure of the task is ignored: `ignore_errors`, templated ones evaluated
     /// with what the host knows now (an expression that does not evaluate ignores nothing).
+    /// The variables `task`'s keywords are judged with (its own `vars` over the host's).
+    fn task_vars(&self, task: &Task) -> crate::template::Vars {
+        let (m, deferred) = (self.known_vars(), self.deferred.clone());
+        TaskInstance::new(task, &m, &deferred).vars()
+    }
+
     /// The task with its templated `no_log` and `ignore_errors` judged for this host, before
     /// it starts (its line says whether its output is hidden, whether a failure is ignored);
     /// None when it has neither. A `no_log` that cannot be judged keeps the output hidden.
@@ -72,8 +78,7 @@ impl<'a> HostRun<'a> {
         }
         let mut t = task.clone();
         if let Some(c) = &task.no_log_if {
-            let (m, deferred) = (self.known_vars(), self.deferred.clone());
-            let vars = TaskInstance::new(task, &m, &deferred).vars();
+            let vars = self.task_vars(task);
             t.no_log = vars.condition(&c.value, &c.loc).unwrap_or(true);
             t.no_log_if = None;
         }
@@ -89,10 +94,7 @@ impl<'a> HostRun<'a> {
     pub(super) fn ignores(&self, task: &Task) -> bool {
         task.ignore_errors
             || task.ignore_errors_if.as_ref().is_some_and(|c| {
-                let m = self.known_vars();
-                let deferred = self.deferred.clone();
-                TaskInstance::new(task, &m, &deferred)
-                    .vars()
+                (self.task_vars(task))
                     .condition(&c.value, &c.loc)
                     .unwrap_or(false)
             })
@@ -138,10 +140,7 @@ impl<'a> HostRun<'a> {
         // The task's variables, built only for a templated name.
         let vars = std::cell::OnceCell::new();
         let render = |s: &str| {
-            let vars = vars.get_or_init(|| {
-                let (m, deferred) = (self.known_vars(), self.deferred.clone());
-                TaskInstance::new(task, &m, &deferred).vars()
-            });
+            let vars = vars.get_or_init(|| self.task_vars(task));
             (vars
                 .render_value(&Value::String(s.to_string()), &task.loc)
                 .ok())

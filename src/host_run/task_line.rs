@@ -12,7 +12,7 @@ impl<'a> HostRun<'a> {
     /// as written); its line shows the same name when it ends (`line_name`).
     pub(super) fn start_line(&mut self, task: &Task) {
         let name = match task.name.as_deref() {
-            Some(n) if n.contains("{{") || n.contains("{%") => {
+            Some(n) if crate::template::has_template(n) => {
                 let (m, over, deferred) = (self.known_vars(), self.over(), self.deferred.clone());
                 let inst = TaskInstance::new(task, &m, &deferred)
                     .with_over(&over)
