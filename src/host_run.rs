@@ -89,6 +89,9 @@ pub(crate) struct HostRun<'a> {
     gathered: Option<Map<String, Value>>,
     /// Why gathering facts failed: the host stops before its first task.
     facts_error: Option<String>,
+    /// The play gathers facts, but nothing loaded so far reads them: not gathered yet
+    /// (`fact_need.rs`).
+    facts_skipped: bool,
     notes: Notifications,
     dry: DryRun,
     /// Why the host stopped early, when it was not its own task that failed.
@@ -183,6 +186,7 @@ impl<'a> HostRun<'a> {
             prepared: Default::default(),
             gathered: None,
             facts_error: None,
+            facts_skipped: false,
             notes: Notifications::default(),
             dry: crate::dry_run::carried(&host.name),
             stop_msg: String::new(),
@@ -519,6 +523,10 @@ impl<'a> HostRun<'a> {
         self.dry.next_task();
         self.quiet = task.no_log;
         self.start_line(task);
+        if let Some(e) = self.late_facts()? {
+            let o = Outcome::new(Status::Failed, format!("gathering facts: {e}"));
+            return Ok(self.finish(task, handler, by, vec![o], false, start));
+        }
         let m = self.known_vars();
         let over = self.over();
         if task.run_once

@@ -149,10 +149,13 @@ fn new_env(ws: Ws) -> Environment<'static> {
         }
         let p = std::path::Path::new(name);
         if p.is_absolute() {
-            return Ok(std::fs::read_to_string(p).ok().map(|s| rewrite_source(&s)));
+            let s = std::fs::read_to_string(p).ok();
+            s.iter().for_each(|s| crate::fact_need::note_text(s));
+            return Ok(s.map(|s| rewrite_source(&s)));
         }
         for d in &search_dirs() {
             if let Ok(s) = std::fs::read_to_string(d.join(name)) {
+                crate::fact_need::note_text(&s);
                 return Ok(Some(rewrite_source(&s)));
             }
         }

@@ -16,6 +16,7 @@ mod error;
 mod event;
 mod execute;
 mod fact_cache;
+mod fact_need;
 mod facts;
 mod filter_err;
 mod host_order;

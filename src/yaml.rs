@@ -49,6 +49,7 @@ impl Doc {
             ));
         }
         let root = crate::yaml_load::load(&file, text, top_sequence)?;
+        crate::fact_need::note_doc(&root);
         Ok(Doc {
             file,
             root,

@@ -207,8 +207,7 @@ fn verbose_shows_probes_and_commands() {
     );
     assert_eq!(v.code, 0, "{}", v.stderr);
     assert!(
-        v.stdout
-            .contains("| probe: 1 tasks and the facts in one round trip"),
+        v.stdout.contains("| probe: 1 tasks in one round trip"),
         "{}",
         v.stdout
     );

@@ -23,7 +23,15 @@ impl<'a> HostRun<'a> {
         {
             self.set_facts(f);
         }
-        let gather = self.play.gather_facts && self.gathered.is_none();
+        let wanted = self.play.gather_facts && self.gathered.is_none();
+        let gather = wanted && crate::fact_need::may_read();
+        self.facts_skipped = wanted && !gather;
+        if self.facts_skipped {
+            self.detail(
+                1,
+                "facts: not gathered (nothing in the run reads them)".into(),
+            );
+        }
         let facts_probe = gather.then(|| crate::facts::snippet(&self.play.facts_subset));
         let tasks = &self.play.tasks;
         let held = self.prefetch_round(lock, facts_probe.as_deref(), tasks)?;
@@ -42,6 +50,26 @@ impl<'a> HostRun<'a> {
                 (out.code, out.out)
             }
         };
+        self.take_facts(answer)?;
+        Ok(held)
+    }
+
+    /// A play that skipped gathering (nothing read the facts when it started) gathers now if a
+    /// text loaded since may read them (an `include_vars` file). The reason it failed, if so.
+    pub(super) fn late_facts(&mut self) -> std::result::Result<Option<String>, TransportError> {
+        if !self.facts_skipped || !crate::fact_need::may_read() {
+            return Ok(None);
+        }
+        self.facts_skipped = false;
+        let probe = crate::facts::snippet(&self.play.facts_subset);
+        let out = self.t.run(&probe, self.play.facts_user().as_deref())?;
+        self.take_facts((out.code, out.out))?;
+        Ok(self.facts_error.take())
+    }
+
+    /// The facts snippet's answer: the host's facts, and the tasks that read them probed.
+    fn take_facts(&mut self, answer: (i32, String)) -> std::result::Result<(), TransportError> {
+        let tasks = &self.play.tasks;
         match crate::fact_cache::facts(answer.0, answer.1)
             .and_then(|out| crate::facts::parse(&out, &self.play.facts_subset))
         {
@@ -66,7 +94,7 @@ impl<'a> HostRun<'a> {
             }
             Err(e) => self.facts_error = Some(e),
         }
-        Ok(held)
+        Ok(())
     }
 
     /// The host's facts are now `facts`: the variables that read them render.

@@ -273,6 +273,8 @@ fn yaml_group(doc: &Doc, b: &mut Builder, name: &str, node: &Node) -> Result<()>
 
 pub(super) fn parse_ini(path: PathBuf, text: &str) -> Result<Builder> {
     let file = Arc::new(path);
+    // Its values are templates where they hold `{{ }}`: the raw text says as much.
+    crate::fact_need::note_text(text);
     let mut b = Builder::default();
     enum Section {
         Hosts(String),

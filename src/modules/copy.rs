@@ -222,6 +222,7 @@ impl Copy {
         }
         if template {
             let text = crate::vault::read_text(&path)?;
+            crate::fact_need::note_text(&text);
             let at = Location::new(&Arc::new(path.clone()), 1, 1);
             let dir = path.parent().unwrap_or(Path::new("."));
             let rendered = ctx.vars().render_file(&text, &at, dir)?;
