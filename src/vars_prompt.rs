@@ -90,6 +90,8 @@ pub(crate) fn answers(
         };
         out.insert(p.name.clone(), value);
     }
+    // An answer is a template too (unless `unsafe`): it may read a fact.
+    crate::fact_need::note_value(&Value::Object(out.clone()));
     Ok(out)
 }
 
