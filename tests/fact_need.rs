@@ -156,3 +156,19 @@ fn a_fact_read_in_a_file_loaded_during_the_run_is_gathered_then() {
         assert_eq!(r.task_msg("here", "show"), "on Linux", "{cmd}");
     }
 }
+
+#[test]
+fn a_template_named_by_a_result_that_reads_a_fact_is_rendered_with_it() {
+    // The template is read only when the task runs, after the probe that skipped the facts.
+    let dir = project(&[
+        (
+            "site.yml",
+            "- hosts: all\n  tasks:\n    - name: pick\n      command: echo t.j2\n      register: r\n      changed_when: false\n    - name: render\n      template: {src: \"{{ r.stdout }}\", dest: \"@DIR@/out.txt\"}\n",
+        ),
+        ("t.j2", "on {{ ansible_system }}\n"),
+    ]);
+    let r = run(dir.path(), "apply", &[]);
+    ok(&r);
+    let out = std::fs::read_to_string(dir.path().join("out.txt")).unwrap();
+    assert_eq!(out, "on Linux\n");
+}

@@ -55,11 +55,29 @@ impl<'a> HostRun<'a> {
             return Ok(Some(Outcome::new(Status::Failed, why.clone())));
         }
         // Built for the batched probe already, as it would be now (see prepared.rs).
+        let with_facts;
+        let mut vars = vars;
         let (action, probe) = match ready {
             Some((a, p)) => (a, Some(p)),
             None => match inst.action(vars, self.r.playbook_dir) {
                 Ok(a) => (a, None),
-                Err(e) => return Ok(Some(self.dry.unknown_result(task, &e))),
+                // A file this build read first (a template named by a result) names a fact
+                // nothing before did: the facts are gathered now, and it is built again.
+                Err(e) => match self.gather_for(vars)? {
+                    Some(Ok(v)) => {
+                        with_facts = v;
+                        vars = &with_facts;
+                        match inst.action(vars, self.r.playbook_dir) {
+                            Ok(a) => (a, None),
+                            Err(e) => return Ok(Some(self.dry.unknown_result(task, &e))),
+                        }
+                    }
+                    Some(Err(why)) => {
+                        let msg = format!("gathering facts: {why}");
+                        return Ok(Some(Outcome::new(Status::Failed, msg)));
+                    }
+                    None => return Ok(Some(self.dry.unknown_result(task, &e))),
+                },
             },
         };
         match &action {

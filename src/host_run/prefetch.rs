@@ -67,6 +67,29 @@ impl<'a> HostRun<'a> {
         Ok(self.facts_error.take())
     }
 
+    /// After a build failed: if the facts were skipped and what it read names one, they are
+    /// gathered, and `vars` with them under the names it does not define yet (None: nothing
+    /// to retry; an error: why gathering failed).
+    pub(super) fn gather_for(
+        &mut self,
+        vars: &crate::template::Vars,
+    ) -> std::result::Result<
+        Option<std::result::Result<crate::template::Vars, String>>,
+        TransportError,
+    > {
+        if !self.facts_skipped || !crate::fact_need::may_read() {
+            return Ok(None);
+        }
+        if let Some(why) = self.late_facts()? {
+            return Ok(Some(Err(why)));
+        }
+        let facts = self.gathered.clone().unwrap_or_default();
+        let mut top = crate::facts::injected(&facts);
+        top.insert("ansible_facts".into(), Value::Object(facts));
+        top.retain(|k, _| vars.get(k).is_none());
+        Ok(Some(Ok(vars.over(top))))
+    }
+
     /// The facts snippet's answer: the host's facts, and the tasks that read them probed.
     fn take_facts(&mut self, answer: (i32, String)) -> std::result::Result<(), TransportError> {
         let tasks = &self.play.tasks;
