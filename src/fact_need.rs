@@ -7,8 +7,9 @@
 //! but the connection and magic variables, `ansible_facts`), or that reads variables by a name
 //! only known when evaluated (`hostvars`, `vars`, a lookup other than a few that read no
 //! variables), anywhere in a template or a condition, is taken for one. A text loaded during
-//! the run (`include_vars`) may turn the answer to yes: then a host that skipped gathering
-//! gathers before its next task (`HostRun::late_facts`).
+//! the run may turn the answer to yes: then a host that skipped gathering gathers before its
+//! next task (an `include_vars` file, `HostRun::late_facts`), or before the task that read
+//! the text is built again (a template named by a result, `HostRun::gather_for`).
 
 use marked_yaml::Node;
 use serde_json::Value;
@@ -28,7 +29,7 @@ fn note(found: bool) {
     }
 }
 
-/// A YAML document: its templated scalars, and whole the values of the keys Ansible
+/// A YAML document: its templated scalars, and the whole values of the keys Ansible
 /// evaluates as bare expressions (`when`, `that`, `debug: var=`).
 pub(crate) fn note_doc(root: &Node) {
     if !may_read() {
@@ -87,7 +88,7 @@ pub(crate) fn reads(text: &str, bare: bool) -> bool {
         return expr_reads(text);
     }
     let mut rest = text;
-    while let Some(at) = rest.find(['{']) {
+    while let Some(at) = rest.find('{') {
         let after = &rest[at + 1..];
         let close = match after.as_bytes().first() {
             Some(b'{') => "}}",
