@@ -37,10 +37,10 @@ pub(crate) fn note_doc(root: &Node) {
     }
 }
 
-/// Plain data (`-e`, an inventory's values): its templated strings.
-pub(crate) fn note_value(v: &Value) {
+/// Variables given as plain data (`-e`, `vars_prompt`'s answers): their templated strings.
+pub(crate) fn note_vars(vars: &serde_json::Map<String, Value>) {
     if !may_read() {
-        note(value_reads(v));
+        note(vars.values().any(value_reads));
     }
 }
 

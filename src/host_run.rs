@@ -523,8 +523,8 @@ impl<'a> HostRun<'a> {
         self.dry.next_task();
         self.quiet = task.no_log;
         self.start_line(task);
-        if let Some(e) = self.late_facts()? {
-            let o = Outcome::new(Status::Failed, format!("gathering facts: {e}"));
+        if let Some(why) = self.late_facts()? {
+            let o = Outcome::new(Status::Failed, why);
             return Ok(self.finish(task, handler, by, vec![o], false, start));
         }
         let m = self.known_vars();

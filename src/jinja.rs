@@ -149,9 +149,11 @@ fn new_env(ws: Ws) -> Environment<'static> {
         }
         let p = std::path::Path::new(name);
         if p.is_absolute() {
-            let s = std::fs::read_to_string(p).ok();
-            s.iter().for_each(|s| crate::fact_need::note_text(s));
-            return Ok(s.map(|s| rewrite_source(&s)));
+            let Ok(s) = std::fs::read_to_string(p) else {
+                return Ok(None);
+            };
+            crate::fact_need::note_text(&s);
+            return Ok(Some(rewrite_source(&s)));
         }
         for d in &search_dirs() {
             if let Ok(s) = std::fs::read_to_string(d.join(name)) {

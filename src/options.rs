@@ -120,6 +120,6 @@ pub(crate) fn extra_vars(items: &[String]) -> Result<Map<String, Value>> {
         }
         out.insert(k.to_string(), yaml::typed_scalar(v));
     }
-    crate::fact_need::note_value(&Value::Object(out.clone()));
+    crate::fact_need::note_vars(&out);
     Ok(out)
 }

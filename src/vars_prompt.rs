@@ -91,7 +91,7 @@ pub(crate) fn answers(
         out.insert(p.name.clone(), value);
     }
     // An answer is a template too (unless `unsafe`): it may read a fact.
-    crate::fact_need::note_value(&Value::Object(out.clone()));
+    crate::fact_need::note_vars(&out);
     Ok(out)
 }
 

@@ -72,10 +72,7 @@ impl<'a> HostRun<'a> {
                             Err(e) => return Ok(Some(self.dry.unknown_result(task, &e))),
                         }
                     }
-                    Some(Err(why)) => {
-                        let msg = format!("gathering facts: {why}");
-                        return Ok(Some(Outcome::new(Status::Failed, msg)));
-                    }
+                    Some(Err(why)) => return Ok(Some(Outcome::new(Status::Failed, why))),
                     None => return Ok(Some(self.dry.unknown_result(task, &e))),
                 },
             },

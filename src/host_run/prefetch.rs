@@ -54,17 +54,26 @@ impl<'a> HostRun<'a> {
         Ok(held)
     }
 
-    /// A play that skipped gathering (nothing read the facts when it started) gathers now if a
-    /// text loaded since may read them (an `include_vars` file). The reason it failed, if so.
+    /// The play skipped gathering (nothing read the facts when it started), and a text loaded
+    /// since may read them.
+    fn facts_due(&self) -> bool {
+        self.facts_skipped && crate::fact_need::may_read()
+    }
+
+    /// Gathers the facts now if they are due (an `include_vars` file named one). Why it
+    /// failed, if it did, as the task's message.
     pub(super) fn late_facts(&mut self) -> std::result::Result<Option<String>, TransportError> {
-        if !self.facts_skipped || !crate::fact_need::may_read() {
+        if !self.facts_due() {
             return Ok(None);
         }
         self.facts_skipped = false;
         let probe = crate::facts::snippet(&self.play.facts_subset);
         let out = self.t.run(&probe, self.play.facts_user().as_deref())?;
         self.take_facts((out.code, out.out))?;
-        Ok(self.facts_error.take())
+        Ok(self
+            .facts_error
+            .take()
+            .map(|e| format!("gathering facts: {e}")))
     }
 
     /// After a build failed: if the facts were skipped and what it read names one, they are
@@ -77,15 +86,13 @@ impl<'a> HostRun<'a> {
         Option<std::result::Result<crate::template::Vars, String>>,
         TransportError,
     > {
-        if !self.facts_skipped || !crate::fact_need::may_read() {
+        if !self.facts_due() {
             return Ok(None);
         }
         if let Some(why) = self.late_facts()? {
             return Ok(Some(Err(why)));
         }
-        let facts = self.gathered.clone().unwrap_or_default();
-        let mut top = crate::facts::injected(&facts);
-        top.insert("ansible_facts".into(), Value::Object(facts));
+        let mut top = fact_vars(&self.gathered.clone().unwrap_or_default());
         top.retain(|k, _| vars.get(k).is_none());
         Ok(Some(Ok(vars.over(top))))
     }
@@ -135,9 +142,7 @@ impl<'a> HostRun<'a> {
         self.deferred = unresolved.into_iter().map(|u| (u.name, u.value)).collect();
         self.deferred.extend(self.rerendered.clone());
         // Other hosts see them through `hostvars`.
-        let mut seen = crate::facts::injected(&facts);
-        seen.insert("ansible_facts".into(), Value::Object(facts.clone()));
-        crate::hostvars::set_facts(&self.host.name, seen);
+        crate::hostvars::set_facts(&self.host.name, fact_vars(&facts));
         self.gathered = Some(facts);
     }
 
@@ -327,6 +332,13 @@ fn reads_new(
     names.iter().filter(|n| !local(n)).any(|n| {
         (!before.contains_key(n) && !crate::jinja::is_global(n)) || deferred.contains_key(n)
     })
+}
+
+/// The variables `facts` define: `ansible_facts` and each injected `ansible_*`.
+fn fact_vars(facts: &Map<String, Value>) -> Map<String, Value> {
+    let mut v = crate::facts::injected(facts);
+    v.insert("ansible_facts".into(), Value::Object(facts.clone()));
+    v
 }
 
 #[cfg(test)]
