@@ -10,8 +10,13 @@ fn s_of(v: &Value) -> String {
     py_str(v)
 }
 
-/// Python's `re` pattern as a Rust regex (with Ansible's flag keywords).
-pub(crate) fn compile_regex(pattern: &str, kw: &Kwargs) -> Result<fancy_regex::Regex, Error> {
+/// Python's `re` pattern as a Rust regex (with Ansible's flag keywords). Compiled once per
+/// pattern and flags for the whole run: a template renders for every host, and compiling
+/// costs more than matching.
+pub(crate) fn compile_regex(
+    pattern: &str,
+    kw: &Kwargs,
+) -> Result<std::sync::Arc<fancy_regex::Regex>, Error> {
     let mut flags = String::new();
     if kw.get::<Option<bool>>("ignorecase")?.unwrap_or(false) {
         flags.push('i');
@@ -24,7 +29,24 @@ pub(crate) fn compile_regex(pattern: &str, kw: &Kwargs) -> Result<fancy_regex::R
     } else {
         format!("(?{flags}){pattern}")
     };
-    fancy_regex::Regex::new(&pat).map_err(|e| err(format!("invalid regular expression: {e}")))
+    type Compiled = std::collections::HashMap<String, std::sync::Arc<fancy_regex::Regex>>;
+    static COMPILED: std::sync::LazyLock<std::sync::Mutex<Compiled>> =
+        std::sync::LazyLock::new(Default::default);
+    // Bounded: patterns built from data (a loop's items) must not grow it without end.
+    const UP_TO: usize = 512;
+    if let Some(re) = COMPILED.lock().unwrap_or_else(|e| e.into_inner()).get(&pat) {
+        return Ok(re.clone());
+    }
+    let re = std::sync::Arc::new(
+        fancy_regex::Regex::new(&pat)
+            .map_err(|e| err(format!("invalid regular expression: {e}")))?,
+    );
+    let mut c = COMPILED.lock().unwrap_or_else(|e| e.into_inner());
+    if c.len() >= UP_TO {
+        c.clear();
+    }
+    c.insert(pat, re.clone());
+    Ok(re)
 }
 
 /// A Python replacement string (`\1`, `\g<name>`) as a Rust one (`${1}`, `${name}`).

@@ -184,6 +184,11 @@ fn regexes() {
                 "{{ 'abc' is match('b') }} {{ 'abc' is search('b') }} {{ 'abc' is regex('^a') }} {{ 'ABC' is match('a', ignorecase=true) }}",
                 "False True True True",
             ),
+            // A pattern compiled once is reused only with the same flags.
+            (
+                "{{ 'ABC' is match('a') }} {{ 'ABC' is match('a', ignorecase=true) }} {{ 'ABC' is match('a') }} {{ 'x\nab' | regex_findall('^a') }} {{ 'x\nab' | regex_findall('^a', multiline=true) }}",
+                "False True False [] ['a']",
+            ),
         ],
         file,
     );

@@ -10,9 +10,10 @@ use std::sync::Arc;
 
 /// `undeclared_variables` by source, for every host's thread: a loop's item and every host
 /// render the same strings again, and each answer costs a parse.
-static UNDECLARED: std::sync::LazyLock<
-    std::sync::Mutex<std::collections::HashMap<String, HashSet<String>>>,
-> = std::sync::LazyLock::new(Default::default);
+/// Keyed by whole template files too: hashed with a fast hash, not SipHash.
+type Undeclared = std::collections::HashMap<String, HashSet<String>, foldhash::fast::RandomState>;
+static UNDECLARED: std::sync::LazyLock<std::sync::Mutex<Undeclared>> =
+    std::sync::LazyLock::new(Default::default);
 
 /// The variables a template (or a playbook string) reads from outside itself.
 pub fn undeclared_variables(source: &str) -> HashSet<String> {
