@@ -213,13 +213,32 @@ impl<'a> Runner<'a> {
                 });
             }
             drop(tx);
-            for ev in rx {
+            let mut take = |ev: Event| {
                 if let Event::Host { host, status, .. } = &ev {
                     statuses.push((host.clone(), *status));
                 }
                 report.event(ev);
+            };
+            // Events come in bursts (a host's task lines one after another). Waking for each
+            // costs a context switch on both sides, which on a fleet is a good part of
+            // plumb's own CPU: after one, the rest of the burst is taken a moment later, and
+            // the thread blocks again only once nothing came meanwhile.
+            while let Ok(ev) = rx.recv() {
+                take(ev);
+                loop {
+                    rx.try_iter().for_each(&mut take);
+                    std::thread::sleep(BURST);
+                    match rx.try_recv() {
+                        Ok(ev) => take(ev),
+                        Err(_) => break,
+                    }
+                }
             }
         });
         statuses
     }
 }
+
+/// How long the report waits for the rest of a burst of events: short enough that no one sees
+/// a line late.
+const BURST: std::time::Duration = std::time::Duration::from_millis(2);
