@@ -70,6 +70,24 @@ fn select_records(
     Ok(file_fact::render(&mine))
 }
 
+/// The lines `stat --printf '%n\t%Y\n' -- PATHS` would print, from the merged `stat`'s
+/// records (each path in it, see `Batch::merge`): only for the paths that exist, as there.
+fn mtimes(
+    recs: &[file_fact::Rec],
+    at: &std::collections::HashMap<&str, usize>,
+    paths: &[String],
+) -> String {
+    let mut out = String::new();
+    for p in paths {
+        if let Some(file_fact::Rec::Found(line, _)) = at.get(p.as_str()).map(|&i| &recs[i])
+            && let Some(t) = line.split('\t').nth(7)
+        {
+            out.push_str(&format!("{p}\t{t}\n"));
+        }
+    }
+    out
+}
+
 /// The merged `systemctl show` for several units.
 fn units_probe(units: &[String]) -> String {
     let q: Vec<String> = units.iter().map(|u| crate::shell::quote(u)).collect();
@@ -284,6 +302,14 @@ impl Batch {
                         units.push(u.clone());
                     }
                 }
+                Need::Mtimes { paths: ps, rest } => {
+                    for x in ps {
+                        if in_paths.insert(x.clone()) {
+                            paths.push(x.clone());
+                        }
+                    }
+                    own.push(rest.clone());
+                }
                 Need::Own => own.push(p.clone()),
             }
         }
@@ -337,8 +363,20 @@ impl Batch {
             let (code, text) = parts.remove(0);
             split_units(&text, self.units.len()).map(|b| (code, b))
         });
+        // The own snippets that are the rest of a probe whose times the files' `stat` read.
+        let rests: HashSet<&str> = (self.tasks.iter())
+            .filter_map(|(_, n)| match n {
+                Need::Mtimes { rest, .. } => Some(rest.as_str()),
+                _ => None,
+            })
+            .collect();
+        let mut rest_parts: std::collections::HashMap<&str, (i32, String)> = Default::default();
         for (snip, part) in self.own.iter().zip(parts) {
-            out.push((snip.clone(), part));
+            if rests.contains(snip.as_str()) {
+                rest_parts.insert(snip, part);
+            } else {
+                out.push((snip.clone(), part));
+            }
         }
         for (p, need) in &self.tasks {
             let facts = match need {
@@ -363,6 +401,15 @@ impl Batch {
                     let i = self.units.iter().position(|x| x == u)?;
                     Some((*code, blocks[i].clone()))
                 }),
+                Need::Mtimes { paths: ps, rest } => {
+                    rest_parts.get(rest.as_str()).map(|(code, text)| {
+                        match recs.as_ref().map(|r| r.as_ref().map_err(Clone::clone)) {
+                            Some(Ok(r)) => (*code, format!("{text}{}", mtimes(r, &at, ps))),
+                            Some(Err(e)) => (1, e),
+                            None => (1, "probe failed: no stat of the files".to_string()),
+                        }
+                    })
+                }
                 Need::Own => None,
             };
             if let Some(f) = facts {
@@ -377,12 +424,69 @@ impl Batch {
 mod tests {
     use super::*;
 
+    /// apt's cache times come from the files' `stat`, as its own `stat` would print them
+    /// (none for a path that does not exist); its own part keeps its exit code.
+    #[test]
+    fn apt_times_come_from_the_files_stat() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<String>>();
+        let times = s(&["/proc/self/", "/var/lib/apt/stamp", "/var/lib/apt/lists"]);
+        let wanted = vec![
+            (
+                "FILE".to_string(),
+                Need::Files {
+                    paths: s(&["/etc/a"]),
+                    sums: vec![],
+                },
+                None,
+            ),
+            (
+                "APT".to_string(),
+                Need::Mtimes {
+                    paths: times.clone(),
+                    rest: "REST".into(),
+                },
+                None,
+            ),
+        ];
+        let b = Batch::plan(wanted).remove(0);
+        let snippets = b.snippets();
+        assert_eq!(snippets.len(), 2, "{snippets:?}");
+        assert!(snippets[0].contains("/var/lib/apt/lists") && snippets[1] == "REST");
+        let files = "absent\t2\nstats\n\
+                     stat\tregular file\t644\troot\troot\t0\t0\t1700000000\t\"/etc/a\"\n\
+                     stat\tdirectory\t555\troot\troot\t0\t0\t1764000100\t\"/proc/self/\"\n\
+                     stat\tdirectory\t755\troot\troot\t0\t0\t1764000000\t\"/var/lib/apt/lists\"\n";
+        let out = b.answers(vec![(0, files.into()), (5, "pkg\tx\nlists\tyes\n".into())]);
+        let apt: Vec<_> = out.iter().filter(|(p, _)| p == "APT").collect();
+        assert_eq!(
+            apt,
+            [&(
+                "APT".to_string(),
+                (
+                    5,
+                    "pkg\tx\nlists\tyes\n/proc/self/\t1764000100\n/var/lib/apt/lists\t1764000000\n"
+                        .to_string()
+                )
+            )]
+        );
+        // Its rest is not an answer of its own; the file task gets its record.
+        assert!(out.iter().all(|(p, _)| p != "REST"));
+        assert!(
+            out.iter()
+                .any(|(p, (_, t))| p == "FILE" && t.contains("\"/etc/a\""))
+        );
+        // A merged output that does not parse fails it, never "no change".
+        let out = b.answers(vec![(0, "garbage\n".into()), (0, "lists\tyes\n".into())]);
+        let apt = out.iter().find(|(p, _)| p == "APT").expect("answered");
+        assert_eq!(apt.1.0, 1, "{apt:?}");
+    }
+
     #[test]
     fn file_records_go_to_their_tasks() {
         let all: Vec<String> = ["/srv/b", "/srv/a", "/srv/a2"].map(String::from).to_vec();
         let out = "absent\t0\nstats\n\
-                   stat\tregular file\t644\troot\troot\t0\t0\t\"/srv/a\"\n\
-                   stat\tregular file\t600\troot\troot\t0\t0\t\"/srv/a2\"\n\
+                   stat\tregular file\t644\troot\troot\t0\t0\t1764000000\t\"/srv/a\"\n\
+                   stat\tregular file\t600\troot\troot\t0\t0\t1764000000\t\"/srv/a2\"\n\
                    sums\t 1\n\
                    e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855  /srv/a\n";
         let a = select_files(out, &all, &["/srv/a".into()], &["/srv/a".into()]).unwrap();

@@ -63,10 +63,10 @@ fn hostile_names_and_forged_records() {
     // the old line format and in the new one; `evil` does the same for the stat module.
     let policy = format!("{D}/policy.conf");
     let forged = format!(
-        "x\nstat\t{policy}\tregular file\t600\troot\troot\t0\t0\tq\n{s}  {policy}\nabsent\t9\norder\t 0\nstat\tregular file\t600\troot\troot\t0\t0\t\"{policy}\"\nsums\t 0\n{s}  {policy}",
+        "x\nstat\t{policy}\tregular file\t600\troot\troot\t0\t0\tq\n{s}  {policy}\nabsent\t9\norder\t 0\nstat\tregular file\t600\troot\troot\t0\t0\t1764000000\t\"{policy}\"\nsums\t 0\n{s}  {policy}",
         s = sum("must exist\n")
     );
-    let evil = "x\nstat\tregular file\t600\troot\troot\t0\t0\t42\t0\nsum\t0000";
+    let evil = "x\nstat\tregular file\t600\troot\troot\t0\t0\t1764000000\t42\t0\nsum\t0000";
     let mut setup = format!(
         "set -e; rm -rf {D}; mkdir -p {D}/releases/v2 /srv/locked; chmod 700 /srv/locked; echo x > /srv/locked/data\n\
          ln -s {} {}\nln -s {} {}\nln -s {} {}\n",

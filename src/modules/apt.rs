@@ -23,7 +23,32 @@ pub(crate) struct Apt {
     pub(crate) purge: bool,
 }
 
-super::plain_module!(Apt);
+impl super::Module for Apt {
+    fn probe(&self) -> Option<String> {
+        Some(Apt::probe(self))
+    }
+    fn reads(&self) -> Vec<Resource> {
+        Apt::reads(self)
+    }
+    fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
+        Apt::plan(self, facts)
+    }
+    /// The cache's age joins the files' `stat`: one process fewer on every run.
+    fn need(&self) -> super::Need {
+        super::Need::Mtimes {
+            paths: MTIMES.iter().map(|p| p.to_string()).collect(),
+            rest: self.probe_parts(false),
+        }
+    }
+}
+
+/// What the cache's age is read from: the host's clock (`/proc/self/` is the `stat` process's
+/// own directory, made as it looks it up), apt's last update, the lists.
+const MTIMES: [&str; 3] = [
+    "/proc/self/",
+    "/var/lib/apt/periodic/update-success-stamp",
+    "/var/lib/apt/lists",
+];
 
 impl Apt {
     pub(crate) fn build(a: &Getter) -> Result<Apt> {
@@ -90,6 +115,11 @@ impl Apt {
     }
 
     pub(crate) fn probe(&self) -> String {
+        self.probe_parts(true)
+    }
+
+    /// The probe, with its `stat` of `MTIMES` or without it (merged with other tasks').
+    fn probe_parts(&self, with_stat: bool) -> String {
         let pkgs: Vec<String> = self.names.iter().map(|n| quote(Self::bare(n))).collect();
         let mut s = String::new();
         if !pkgs.is_empty() {
@@ -99,7 +129,11 @@ impl Apt {
         // The host's clock comes from the same `stat`: `/proc/self/` is the stat process's own
         // directory, made as it looks it up; `date` only where /proc is not mounted.
         s.push_str("[ -d /proc/self/ ] || date +'/proc/self/%t%s'\n");
-        s.push_str("stat --printf '%n\\t%Y\\n' -- /proc/self/ /var/lib/apt/periodic/update-success-stamp /var/lib/apt/lists 2>/dev/null\n");
+        if with_stat {
+            s.push_str("stat --printf '%n\\t%Y\\n' -- ");
+            s.push_str(&MTIMES.join(" "));
+            s.push_str(" 2>/dev/null\n");
+        }
         s.push_str("set -- /var/lib/apt/lists/*_Packages; if [ -e \"$1\" ]; then printf 'lists\\tyes\\n'; else printf 'lists\\tno\\n'; fi\n");
         if self.state == "latest" && !pkgs.is_empty() {
             s.push_str(&format!(

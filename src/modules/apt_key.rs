@@ -287,7 +287,7 @@ mod tests {
         );
         let sum = sha256_hex(KEY.as_bytes());
         let there = format!(
-            "files\nabsent\t1\nstats\nstat\tregular file\t644\troot\troot\t0\t0\t\"/etc/apt/trusted.gpg.d/plumb-0123456789abcdef.asc\"\nsums\t 0\n{sum}  /etc/apt/trusted.gpg.d/plumb-0123456789abcdef.asc\n"
+            "files\nabsent\t1\nstats\nstat\tregular file\t644\troot\troot\t0\t0\t1764000000\t\"/etc/apt/trusted.gpg.d/plumb-0123456789abcdef.asc\"\nsums\t 0\n{sum}  /etc/apt/trusted.gpg.d/plumb-0123456789abcdef.asc\n"
         );
         assert!(k.plan(&there).unwrap().changes.is_empty());
     }

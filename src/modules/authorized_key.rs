@@ -352,8 +352,10 @@ mod tests {
             None => s.push_str("absent\t0\nabsent\t1\nstats\n"),
             Some(t) => {
                 s.push_str("stats\n");
-                s.push_str("stat\tdirectory\t700\tops\tops\t1001\t1001\t\"/home/ops/.ssh\"\n");
-                s.push_str("stat\tregular file\t600\tops\tops\t1001\t1001\t\"/home/ops/.ssh/authorized_keys\"\n");
+                s.push_str(
+                    "stat\tdirectory\t700\tops\tops\t1001\t1001\t1764000000\t\"/home/ops/.ssh\"\n",
+                );
+                s.push_str("stat\tregular file\t600\tops\tops\t1001\t1001\t1764000000\t\"/home/ops/.ssh/authorized_keys\"\n");
                 s.push_str(&format!(
                     "content\t{}\n",
                     base64::engine::general_purpose::STANDARD.encode(t)
@@ -495,8 +497,8 @@ mod tests {
     #[test]
     fn refuses_symlinks_and_foreign_owners() {
         let linked = facts(Some(KEY)).replace(
-            "stat\tdirectory\t700\tops\tops\t1001\t1001\t\"/home/ops/.ssh\"",
-            "stat\tsymbolic link\t777\tops\tops\t1001\t1001\t\"/home/ops/.ssh\" -> \"/root/.ssh\"",
+            "stat\tdirectory\t700\tops\tops\t1001\t1001\t1764000000\t\"/home/ops/.ssh\"",
+            "stat\tsymbolic link\t777\tops\tops\t1001\t1001\t1764000000\t\"/home/ops/.ssh\" -> \"/root/.ssh\"",
         );
         let e = ak(true, false).plan(&linked).unwrap_err();
         assert!(

@@ -523,7 +523,7 @@ mod tests {
     /// A recorded probe of /etc/app.conf (0644 root:root) whose content has this sum.
     fn recorded(sum: &str) -> String {
         format!(
-            "stats\nstat\tregular file\t644\troot\troot\t0\t0\t\"/etc/app.conf\"\nsums\t 0\n{sum}  /etc/app.conf\n"
+            "stats\nstat\tregular file\t644\troot\troot\t0\t0\t1764000000\t\"/etc/app.conf\"\nsums\t 0\n{sum}  /etc/app.conf\n"
         )
     }
 

@@ -258,9 +258,13 @@ mod tests {
         if dest.is_none() {
             s.push_str("absent\t1\n");
         }
-        s.push_str("stats\nstat\tregular file\t644\troot\troot\t0\t0\t\"/srv/app.conf\"\n");
+        s.push_str(
+            "stats\nstat\tregular file\t644\troot\troot\t0\t0\t1764000000\t\"/srv/app.conf\"\n",
+        );
         if dest.is_some() {
-            s.push_str("stat\tregular file\t644\troot\troot\t0\t0\t\"/etc/app.conf\"\n");
+            s.push_str(
+                "stat\tregular file\t644\troot\troot\t0\t0\t1764000000\t\"/etc/app.conf\"\n",
+            );
         }
         match dest {
             Some(d) => s.push_str(&format!(
@@ -287,8 +291,8 @@ mod tests {
         assert!(s.contains("plumb_own '' '' 0644 /dev/fd/3"), "{s}");
         // Same content, dest 0600: back to the source's 0644.
         let facts = recorded(&a, Some(&a)).replace(
-            "stat\tregular file\t644\troot\troot\t0\t0\t\"/etc/app.conf\"",
-            "stat\tregular file\t600\troot\troot\t0\t0\t\"/etc/app.conf\"",
+            "stat\tregular file\t644\troot\troot\t0\t0\t1764000000\t\"/etc/app.conf\"",
+            "stat\tregular file\t600\troot\troot\t0\t0\t1764000000\t\"/etc/app.conf\"",
         );
         let p = r.plan(&facts).unwrap();
         assert_eq!(p.changes[0].summary, "/etc/app.conf: mode 0600 → 0644");
@@ -331,7 +335,7 @@ mod tests {
             .plan("facts\nabsent\t0\nabsent\t1\nstats\n")
             .unwrap_err();
         assert!(e.contains("does not exist on the host"), "{e}");
-        let dir = "facts\nstats\nstat\tdirectory\t755\troot\troot\t0\t0\t\"/srv/app.conf\"\nstat\tregular file\t644\troot\troot\t0\t0\t\"/etc/app.conf\"\nsums\t 1\n".to_string()
+        let dir = "facts\nstats\nstat\tdirectory\t755\troot\troot\t0\t0\t1764000000\t\"/srv/app.conf\"\nstat\tregular file\t644\troot\troot\t0\t0\t1764000000\t\"/etc/app.conf\"\nsums\t 1\n".to_string()
             + &"a".repeat(64)
             + "  /etc/app.conf\n";
         // A directory whose copy would go where a file is.

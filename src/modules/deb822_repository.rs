@@ -428,7 +428,7 @@ mod tests {
         // The same file on the host: nothing to do.
         let sum = crate::modules::copy::sha256_hex(text.as_bytes());
         let same = format!(
-            "files\nabsent\t1\nabsent\t2\nabsent\t3\nstats\nstat\tregular file\t644\troot\troot\t0\t0\t\"/etc/apt/sources.list.d/local.sources\"\nsums\t 0\n{sum}  /etc/apt/sources.list.d/local.sources\n"
+            "files\nabsent\t1\nabsent\t2\nabsent\t3\nstats\nstat\tregular file\t644\troot\troot\t0\t0\t1764000000\t\"/etc/apt/sources.list.d/local.sources\"\nsums\t 0\n{sum}  /etc/apt/sources.list.d/local.sources\n"
         );
         assert!(r.plan(&same).unwrap().changes.is_empty());
         let gone = repo(json!({"name": "local", "state": "absent"}));

@@ -340,7 +340,7 @@ mod tests {
         } else {
             format!("\"/srv/app\" -> \"{target}\"")
         };
-        format!("stats\nstat\t{kind}\t{mode}\troot\troot\t0\t0\t{n}\n")
+        format!("stats\nstat\t{kind}\t{mode}\troot\troot\t0\t0\t1764000000\t{n}\n")
     }
 
     fn file(state: &str, mode: Option<u32>, src: Option<&str>) -> File {
@@ -420,7 +420,7 @@ mod tests {
             recurse: true,
             ..file("directory", None, None)
         };
-        let top = "stats\nstat\tdirectory\t750\twww-data\troot\t33\t0\t\"/srv/app\"\n";
+        let top = "stats\nstat\tdirectory\t750\twww-data\troot\t33\t0\t1764000000\t\"/srv/app\"\n";
         let tree =
             format!("tree 3 f 644 0 0 root root\ntree 1 d 755 33 0 www-data root\nend\n{top}");
         let p = f.plan(&tree).unwrap();

@@ -44,9 +44,12 @@ pub(crate) fn parse(output: &str, paths: &[&str]) -> Result<Vec<FileFact>, Strin
 /// One `stat` line of `FORMAT` for `path`.
 fn stat_fact(line: &str, path: &str) -> Result<FileFact, String> {
     let f: Vec<&str> = line.split('\t').collect();
-    let ["stat", kind, mode, owner, group, uid, gid, n] = f[..] else {
+    let ["stat", kind, mode, owner, group, uid, gid, mtime, n] = f[..] else {
         return Err("not a stat record".into());
     };
+    mtime
+        .parse::<i64>()
+        .map_err(|_| "a bad modification time")?;
     let kind = match kind {
         "regular file" | "regular empty file" => Kind::File,
         "directory" => Kind::Dir,
@@ -312,12 +315,12 @@ mod tests {
     const RECORDED: &str = "absent\t4
 absent\t7
 stats
-stat\tregular file\t644\troot\troot\t0\t0\t\"/tmp/rec/a b\"
-stat\tdirectory\t755\twww-data\twww-data\t33\t33\t\"/tmp/rec/d\"
-stat\tsymbolic link\t777\troot\troot\t0\t0\t\"/tmp/rec/lnk\" -> \"/etc/hostname\"
-stat\tsymbolic link\t777\troot\troot\t0\t0\t\"/tmp/rec/evil\" -> \"x\\nstat\\tregular file\"
-stat\tregular empty file\t600\troot\troot\t0\t0\t\"/tmp/rec/nl\\nx\"
-stat\tregular empty file\t644\troot\troot\t0\t0\t\"/tmp/rec/back\\\\slash\"
+stat\tregular file\t644\troot\troot\t0\t0\t1764000000\t\"/tmp/rec/a b\"
+stat\tdirectory\t755\twww-data\twww-data\t33\t33\t1764000000\t\"/tmp/rec/d\"
+stat\tsymbolic link\t777\troot\troot\t0\t0\t1764000000\t\"/tmp/rec/lnk\" -> \"/etc/hostname\"
+stat\tsymbolic link\t777\troot\troot\t0\t0\t1764000000\t\"/tmp/rec/evil\" -> \"x\\nstat\\tregular file\"
+stat\tregular empty file\t600\troot\troot\t0\t0\t1764000000\t\"/tmp/rec/nl\\nx\"
+stat\tregular empty file\t644\troot\troot\t0\t0\t1764000000\t\"/tmp/rec/back\\\\slash\"
 sums\t 0 5 6
 2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881  /tmp/rec/a b
 \\e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855  /tmp/rec/nl\\nx
@@ -355,7 +358,7 @@ sums\t 0 5 6
     #[test]
     fn forged_or_broken_output_is_a_probe_error() {
         let sum = "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881";
-        let st = |n: &str| format!("stat\tregular file\t600\troot\troot\t0\t0\t{n}\n");
+        let st = |n: &str| format!("stat\tregular file\t600\troot\troot\t0\t0\t1764000000\t{n}\n");
         // (what, output) for the paths ["/a", "/b"], with "/b"'s checksum allowed.
         let cases: Vec<(&str, String)> = vec![
             ("empty", String::new()),
@@ -402,7 +405,12 @@ sums\t 0 5 6
             ),
             (
                 "a link without a target",
-                "absent\t0\nstats\nstat\tsymbolic link\t777\troot\troot\t0\t0\t\"/b\"\n"
+                "absent\t0\nstats\nstat\tsymbolic link\t777\troot\troot\t0\t0\t1764000000\t\"/b\"\n"
+                    .to_string(),
+            ),
+            (
+                "a bad modification time",
+                "absent\t0\nstats\nstat\tregular file\t600\troot\troot\t0\t0\tsoon\t\"/b\"\n"
                     .to_string(),
             ),
             (
@@ -415,7 +423,7 @@ sums\t 0 5 6
             ),
             (
                 "a tab in a field",
-                "absent\t0\nstats\nstat\tregular file\t600\tro\tot\troot\t0\t0\t\"/b\"\n"
+                "absent\t0\nstats\nstat\tregular file\t600\tro\tot\troot\t0\t0\t1764000000\t\"/b\"\n"
                     .to_string(),
             ),
             (
@@ -635,7 +643,7 @@ sums\t 0 5 6
             );
         }
         // The same checksum in two groups is one too many.
-        let st = "stats\nstat\tregular file\t600\troot\troot\t0\t0\t\"/b\"\n";
+        let st = "stats\nstat\tregular file\t600\troot\troot\t0\t0\t1764000000\t\"/b\"\n";
         let sum = format!("{EMPTY}  /b\n");
         let twice = format!("{st}sums\t 0\n{sum}sums\t 0\n{sum}");
         assert!(parse(&twice, &["/b"]).is_err());

@@ -380,7 +380,7 @@ mod tests {
     /// A recorded probe: /opt/app.tgz a 0640 root file with SUM; /opt/app.tgz/app… absent.
     fn present(sum: &str) -> String {
         format!(
-            "sum\t0\t{sum}\nfiles\nabsent\t1\nstats\nstat\tregular file\t640\troot\troot\t0\t0\t\"/opt/app.tgz\"\n"
+            "sum\t0\t{sum}\nfiles\nabsent\t1\nstats\nstat\tregular file\t640\troot\troot\t0\t0\t1764000000\t\"/opt/app.tgz\"\n"
         )
     }
     const ABSENT: &str = "files\nabsent\t0\nabsent\t1\nstats\n";
@@ -441,8 +441,7 @@ mod tests {
 
     #[test]
     fn a_directory_dest_takes_the_url_name() {
-        let facts =
-            "files\nabsent\t1\nstats\nstat\tdirectory\t755\troot\troot\t0\t0\t\"/opt/app.tgz\"\n";
+        let facts = "files\nabsent\t1\nstats\nstat\tdirectory\t755\troot\troot\t0\t0\t1764000000\t\"/opt/app.tgz\"\n";
         let p = get(None, false).plan(facts).unwrap();
         assert_eq!(p.result["dest"], "/opt/app.tgz/app-1.2.tar.gz");
     }

@@ -461,7 +461,7 @@ mod tests {
     /// Facts as the probe prints them for a file with `text`.
     fn facts(text: &str) -> String {
         format!(
-            "stats\nstat\tregular file\t644\troot\troot\t0\t0\t\"/etc/x.conf\"\nsums\t 0\n{}  /etc/x.conf\ncontent\t{}\n",
+            "stats\nstat\tregular file\t644\troot\troot\t0\t0\t1764000000\t\"/etc/x.conf\"\nsums\t 0\n{}  /etc/x.conf\ncontent\t{}\n",
             sha256_hex(text.as_bytes()),
             base64::engine::general_purpose::STANDARD.encode(text)
         )

@@ -214,7 +214,7 @@ mod tests {
 
     fn facts(file: &str, avail: &str, supported: &[&str]) -> String {
         let mut s = format!(
-            "stats\nstat\tregular file\t644\troot\troot\t0\t0\t\"/etc/locale.gen\"\ncontent\t{}\navail\t{}\navail_rc\t0\n",
+            "stats\nstat\tregular file\t644\troot\troot\t0\t0\t1764000000\t\"/etc/locale.gen\"\ncontent\t{}\navail\t{}\navail_rc\t0\n",
             b64(file),
             b64(avail)
         );

@@ -230,6 +230,9 @@ pub(crate) enum Need {
     },
     /// `systemctl show` of one unit.
     Unit(String),
+    /// The modification times of `paths` (as `stat --printf '%n\t%Y\n'` prints them for
+    /// those that exist), read by the merged files `stat`; then its own snippet `rest`.
+    Mtimes { paths: Vec<String>, rest: String },
     /// Anything else runs its own snippet.
     Own,
 }

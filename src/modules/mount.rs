@@ -323,13 +323,13 @@ mod tests {
     /// and /proc/mounts' second column.
     fn facts(fstab: &str, dir: bool, mounts: &str) -> String {
         let d = if dir {
-            "stat\tdirectory\t755\troot\troot\t0\t0\t\"/srv/cache\"\n"
+            "stat\tdirectory\t755\troot\troot\t0\t0\t1764000000\t\"/srv/cache\"\n"
         } else {
             ""
         };
         let absent = if dir { "" } else { "absent\t1\n" };
         format!(
-            "{absent}stats\nstat\tregular file\t644\troot\troot\t0\t0\t\"/etc/fstab\"\n{d}content\t{}\nmounts\t{}\n",
+            "{absent}stats\nstat\tregular file\t644\troot\troot\t0\t0\t1764000000\t\"/etc/fstab\"\n{d}content\t{}\nmounts\t{}\n",
             b64(fstab),
             b64(mounts)
         )
@@ -436,7 +436,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(m.line(), "/dev/sdb1 /srv/my\\040data ext4 noauto 0 0");
-        let f = "absent\t1\nstats\nstat\tregular file\t644\troot\troot\t0\t0\t\"/etc/fstab\"\n";
+        let f = "absent\t1\nstats\nstat\tregular file\t644\troot\troot\t0\t0\t1764000000\t\"/etc/fstab\"\n";
         let text = "/dev/sdb1 /srv/my\\040data ext4 noauto 0 0\n";
         let facts = format!("{f}content\t{}\nmounts\t{}\n", b64(text), b64("/\n"));
         let p = m.plan(&facts).unwrap();
@@ -459,7 +459,7 @@ mod tests {
         let a = m("/swapfile", "present").unwrap();
         assert_eq!(a.looked_at(), ["/etc/fstab"]);
         assert_eq!(a.reads().len(), 1);
-        let f = "stats\nstat\tregular file\t644\troot\troot\t0\t0\t\"/etc/fstab\"\n";
+        let f = "stats\nstat\tregular file\t644\troot\troot\t0\t0\t1764000000\t\"/etc/fstab\"\n";
         let plan = |m: &Mount, text: &str| {
             let facts = format!("{f}content\t{}\nmounts\t{}\n", b64(text), b64("/\n"));
             m.plan(&facts).unwrap()

@@ -230,7 +230,7 @@ mod tests {
     fn facts(file: Option<&str>, live: &str, rc: u8) -> String {
         let f = match file {
             Some(text) => format!(
-                "stats\nstat\tregular file\t644\troot\troot\t0\t0\t\"/etc/sysctl.conf\"\nsums\t 0\n{}  /etc/sysctl.conf\ncontent\t{}\n",
+                "stats\nstat\tregular file\t644\troot\troot\t0\t0\t1764000000\t\"/etc/sysctl.conf\"\nsums\t 0\n{}  /etc/sysctl.conf\ncontent\t{}\n",
                 sha256_hex(text.as_bytes()),
                 b64(text)
             ),

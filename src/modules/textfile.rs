@@ -181,7 +181,7 @@ pub(crate) mod tests {
     /// Facts as the probe prints them for `path` holding `text`.
     pub(crate) fn facts(path: &str, text: &str) -> String {
         format!(
-            "stats\nstat\tregular file\t644\troot\troot\t0\t0\t\"{path}\"\nsums\t 0\n{}  {path}\ncontent\t{}\n",
+            "stats\nstat\tregular file\t644\troot\troot\t0\t0\t1764000000\t\"{path}\"\nsums\t 0\n{}  {path}\ncontent\t{}\n",
             sha256_hex(text.as_bytes()),
             base64::engine::general_purpose::STANDARD.encode(text)
         )
@@ -205,7 +205,8 @@ pub(crate) mod tests {
         let two = format!("{}content\tAA==\n", facts("/etc/a", "x"));
         assert!(read(&two, "/etc/a").is_err());
         assert!(read("", "/etc/a").is_err());
-        let dir = "stats\nstat\tdirectory\t755\troot\troot\t0\t0\t\"/etc/a\"\nsums\t 0\n";
+        let dir =
+            "stats\nstat\tdirectory\t755\troot\troot\t0\t0\t1764000000\t\"/etc/a\"\nsums\t 0\n";
         assert!(read(dir, "/etc/a").is_err());
     }
 }

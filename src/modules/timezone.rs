@@ -233,7 +233,7 @@ mod tests {
     fn facts(tzfile: Option<&str>, systemd: bool, link: &str, zone: bool, adj: &str) -> String {
         let f = match tzfile {
             Some(t) => format!(
-                "stats\nstat\tregular file\t644\troot\troot\t0\t0\t\"/etc/timezone\"\ntzfile\t{}\n",
+                "stats\nstat\tregular file\t644\troot\troot\t0\t0\t1764000000\t\"/etc/timezone\"\ntzfile\t{}\n",
                 b64(t)
             ),
             None => "absent\t0\nstats\n".into(),

@@ -15,9 +15,10 @@ if plumb_e=$(LC_ALL=C stat -c '' -- \"$2\" 2>&1); then printf 'error\\t%s\\tchan
 else case $plumb_e in *': No such file or directory'|*': Not a directory') printf 'absent\\t%s\\n' \"$1\";; \
 *) printf 'error\\t%s\\t%s\\n' \"$1\" \"${plumb_e##*: }\";; esac; fi; }\n";
 
-/// The `stat` format: the type, mode, names, ids, then `%N` (the C-quoted name, and for a link
-/// ` -> ` and the C-quoted target). `%n` would print the name raw.
-const FORMAT: &str = "stat\\t%F\\t%a\\t%U\\t%G\\t%u\\t%g\\t%N\\n";
+/// The `stat` format: the type, mode, names, ids, the modification time (in seconds: what
+/// apt's cache age reads, merged into this `stat`, see `batch.rs`), then `%N` (the C-quoted
+/// name, and for a link ` -> ` and the C-quoted target). `%n` would print the name raw.
+const FORMAT: &str = "stat\\t%F\\t%a\\t%U\\t%G\\t%u\\t%g\\t%Y\\t%N\\n";
 
 /// One snippet that reads many paths: builtin tests find the paths that do not exist, then one
 /// `stat` reads them all and one `sha256sum` (per 200) the files whose content matters. Few
