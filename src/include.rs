@@ -84,7 +84,7 @@ impl TaskList {
         let dir = doc.file.parent().unwrap_or(Path::new("")).to_path_buf();
         if !rel.contains("{{") {
             let path = crate::paths::under(&dir, &rel);
-            let deferrable = dynamic && !inh.when.is_empty();
+            let deferrable = dynamic && (!inh.when.is_empty() || inh.behind_when);
             self.include_one(doc, at, &path, &inh, depth, deferrable);
             return Ok(());
         }

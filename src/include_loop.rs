@@ -3,7 +3,9 @@
 //! before its tasks holds the loop. On each host the header's items are rendered when it is
 //! reached, its `when` judged per item (as Ansible judges a looped include's `when`), and the
 //! tasks after it run once per item that passes, with the loop variables as include
-//! parameters (see `host_run/iteration.rs`).
+//! parameters (see `host_run/iteration.rs`). A dynamic include with a `when` and no loop is
+//! a header of one item: Ansible judges its `when` once, where the include is reached, not
+//! again before each of its tasks (one of them may change what it reads).
 
 use crate::error::{Error, Result};
 use crate::inherited::Inherited;
@@ -40,7 +42,11 @@ impl TaskList {
     ) -> Result<()> {
         let map = item.as_mapping().expect("an include is a mapping");
         let dynamic = key.ends_with("include_tasks") || key.ends_with("include_role");
-        if !dynamic || !map.iter().any(|(k, _)| is_loop_key(k.as_str())) {
+        let has = |key: &str| map.iter().any(|(k, _)| k.as_str() == key);
+        let looped = map.iter().any(|(k, _)| is_loop_key(k.as_str()));
+        // Judged once when reached (`register` is refused where the include is read).
+        let once = dynamic && !looped && has("when") && !has("register");
+        if !dynamic || !(looped || once) {
             return self.bring(doc, item, key, role, inherited, depth);
         }
         let mut header = Task::synthetic(&doc.loc(item), "meta: noop\n");
@@ -88,15 +94,21 @@ impl TaskList {
                 rest.remove(k);
             }
         }
-        if header.loop_items.is_none() {
+        if header.loop_items.is_none() && !once {
             return Err(Error::input(
                 doc.loc(item),
                 "`loop_control` without a loop (`loop` or `with_NAME`)",
             ));
         }
         let start = self.tasks.len();
-        self.bring(doc, &Node::Mapping(rest), key, role, inherited, depth)?;
-        let names = loop_names(&header);
+        let mut inner = inherited.clone();
+        inner.behind_when |= once;
+        self.bring(doc, &Node::Mapping(rest), key, role, &inner, depth)?;
+        // One item without a loop defines no loop variables.
+        let names = match once {
+            true => Vec::new(),
+            false => loop_names(&header),
+        };
         for t in &mut self.tasks[start..] {
             t.outer_loop_vars.extend(names.iter().cloned());
         }
@@ -287,6 +299,39 @@ mod tests {
         );
         assert_eq!(tl.tasks[0].loop_var, "u");
         assert_eq!(tl.tasks[0].vars.get("a"), Some(&serde_json::json!(1)));
+    }
+
+    /// A dynamic include with a `when` and no loop: a header of one item holding the `when`,
+    /// then the file's tasks without it and without loop variables. An import keeps its
+    /// `when` on each task.
+    #[test]
+    fn a_conditional_include_is_a_header_of_one_item() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("t.yml"),
+            "- debug: {msg: a}\n- debug: {msg: b}\n",
+        )
+        .unwrap();
+        type Shape = Vec<(Option<usize>, usize, usize)>;
+        let table: &[(&str, Shape)] = &[
+            (
+                "- include_tasks: t.yml\n  when: x\n",
+                vec![(Some(2), 1, 0), (None, 0, 0), (None, 0, 0)],
+            ),
+            (
+                "- import_tasks: t.yml\n  when: x\n",
+                vec![(None, 1, 0), (None, 1, 0)],
+            ),
+            ("- include_tasks: t.yml\n", vec![(None, 0, 0), (None, 0, 0)]),
+        ];
+        for (yaml, want) in table {
+            let tl = collect(dir.path(), yaml);
+            assert!(tl.errors.is_empty(), "{yaml}: {:?}", tl.errors);
+            let shape: Shape = (tl.tasks.iter())
+                .map(|t| (t.include_loop, t.when.len(), t.outer_loop_vars.len()))
+                .collect();
+            assert_eq!(&shape, want, "{yaml}");
+        }
     }
 
     #[test]

@@ -51,6 +51,9 @@ pub(crate) struct Inherited {
     pub(crate) connection: Option<crate::conn_type::ConnType>,
     /// `timeout`: the same way.
     pub(crate) time_limit: Option<crate::time_limit::TimeLimit>,
+    /// Behind a dynamic include's `when` (judged by its header, see `include_loop.rs`): a task
+    /// file here that cannot be used fails the hosts that reach it, not the run.
+    pub(crate) behind_when: bool,
 }
 
 /// The keywords `keyword` takes, for hints.

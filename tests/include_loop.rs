@@ -335,3 +335,74 @@ fn include_tasks_with_first_found_in_a_role() {
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(read(dir.path(), "log"), "default\ndebian\n");
 }
+
+/// A dynamic include's `when` is judged once, where the include is reached, as Ansible judges
+/// it: a task of the file that changes what the condition reads does not skip the tasks after
+/// it. An import's `when` stays on each of its tasks; a false one skips the include once.
+#[test]
+fn a_dynamic_include_judges_its_when_once() {
+    let site = r#"- hosts: all
+  gather_facts: false
+  vars:
+    installed: false
+  tasks:
+    - name: install once
+      include_tasks: install.yml
+      when: not installed
+    - name: install again
+      include_tasks: install.yml
+      when: not installed
+    - name: imported
+      import_tasks: flip.yml
+      when: not installed_too | default(false)
+    - name: role once
+      include_role: {name: setup}
+      when: installed
+"#;
+    let install = "- name: mark installed\n  set_fact: {installed: true}\n- name: after the mark\n  debug: {msg: still here}\n";
+    let flip = "- name: flip\n  set_fact: {installed_too: true}\n- name: after the flip\n  debug: {msg: skipped}\n";
+    let role = "- name: role task\n  set_fact: {installed: false}\n- name: role task after\n  debug: {msg: role still here}\n";
+    let dir = project(&[
+        ("site.yml", site),
+        ("install.yml", install),
+        ("flip.yml", flip),
+        ("roles/setup/tasks/main.yml", role),
+    ]);
+    for cmd in ["plan", "apply"] {
+        let r = run(dir.path(), cmd, &[]);
+        assert_eq!(r.code, 0, "{cmd}: {}\n{}", r.stdout, r.stderr);
+        let want: Vec<(String, String)> = [
+            ("install once", "ok"),
+            ("mark installed", "ok"),
+            ("after the mark", "ok"),
+            ("install again", "skipped"),
+            ("flip", "ok"),
+            ("after the flip", "skipped"),
+            ("role once", "ok"),
+            ("role task", "ok"),
+            ("role task after", "ok"),
+        ]
+        .iter()
+        .map(|(n, s)| (n.to_string(), s.to_string()))
+        .collect();
+        assert_eq!(r.statuses("here"), want, "{cmd}: {}", r.stdout);
+    }
+}
+
+/// A task file behind a dynamic include's `when` that cannot be used (another system's) fails
+/// only the hosts whose condition holds, never the run.
+#[test]
+fn a_broken_file_behind_a_dynamic_include_when_waits_for_the_host() {
+    let site = "- hosts: all\n  gather_facts: false\n  tasks:\n    - include_tasks: other.yml\n      when: false\n    - name: after\n      debug: {msg: ran}\n";
+    let dir = project(&[
+        ("site.yml", site),
+        ("other.yml", "- no_such_module_here: {x: 1}\n"),
+    ]);
+    let r = run(dir.path(), "apply", &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.statuses("here").contains(&("after".into(), "ok".into())),
+        "{}",
+        r.stdout
+    );
+}
