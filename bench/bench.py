@@ -323,7 +323,11 @@ def failures(report):
             lines.append(f"{h.get('host')}: {h.get('status')} {h.get('msg') or ''}".rstrip())
             for t in h.get("tasks", []):
                 if t.get("status") == "failed":
-                    lines.append(f"  task {t.get('name')!r}: {t.get('msg', '')[:800]}")
+                    msg = t.get("msg", "")
+                    # The reason is usually at the end (apt's `E:` line after its progress).
+                    if len(msg) > 800:
+                        msg = f"{msg[:200]}\n  …\n{msg[-600:]}"
+                    lines.append(f"  task {t.get('name')!r}: {msg}")
     return "\n".join(lines)
 
 
