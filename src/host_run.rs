@@ -529,11 +529,14 @@ impl<'a> HostRun<'a> {
         }
         let m = self.known_vars();
         let over = self.over();
-        if task.run_once
-            && let Some(first) = m
-                .get("ansible_play_batch")
-                .and_then(|b| b.get(0))
-                .and_then(Value::as_str)
+        let batch = task
+            .run_once
+            .then(|| crate::play_lists::get("ansible_play_batch"))
+            .flatten();
+        if let Some(first) = batch
+            .as_ref()
+            .and_then(|b| b.get(0))
+            .and_then(Value::as_str)
             && first != self.host.name
         {
             let o = Outcome::new(Status::Skipped, format!("run_once: runs on {first}"));

@@ -53,6 +53,7 @@ mod partial_result;
 mod paths;
 mod play;
 mod play_become;
+mod play_lists;
 mod playbook;
 mod playbook_import;
 mod prepared;

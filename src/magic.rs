@@ -35,20 +35,22 @@ fn ansible_version() -> Value {
     json!({"full": full, "major": major, "minor": minor, "revision": revision, "string": full})
 }
 
-/// The run-wide magic variables of one play and one batch of its hosts.
+/// The run-wide magic variables of one play and one batch of its hosts: those each host's
+/// variables hold, and the host lists, which are shared (see `play_lists.rs`).
 pub(crate) fn play_magic(
     inv: &Inventory,
     opts: &Options,
     play_hosts: &[&Host],
     batch: &[&Host],
-) -> Map<String, Value> {
+) -> (Map<String, Value>, Map<String, Value>) {
     let names = |hs: &[&Host]| json!(hs.iter().map(|h| h.name.as_str()).collect::<Vec<_>>());
+    let mut lists = Map::new();
+    lists.insert("groups".into(), groups(inv));
+    lists.insert("play_hosts".into(), names(batch));
+    lists.insert("ansible_play_hosts".into(), names(play_hosts));
+    lists.insert("ansible_play_hosts_all".into(), names(play_hosts));
+    lists.insert("ansible_play_batch".into(), names(batch));
     let mut m = Map::new();
-    m.insert("groups".into(), groups(inv));
-    m.insert("play_hosts".into(), names(batch));
-    m.insert("ansible_play_hosts".into(), names(play_hosts));
-    m.insert("ansible_play_hosts_all".into(), names(play_hosts));
-    m.insert("ansible_play_batch".into(), names(batch));
     m.insert("ansible_check_mode".into(), json!(opts.check));
     m.insert("ansible_diff_mode".into(), json!(opts.diff));
     m.insert("ansible_version".into(), ansible_version());
@@ -63,7 +65,7 @@ pub(crate) fn play_magic(
         m.insert("ansible_limit".into(), json!(limit));
     }
     m.extend(inventory_paths(inv));
-    m
+    (m, lists)
 }
 
 /// `inventory_file` and `inventory_dir`: the inventory's file, absolute, as Ansible gives it

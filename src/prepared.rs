@@ -104,10 +104,12 @@ impl Prepared {
 /// their values read: a value that holds `{{ }}` is rendered when read (`root: "{{ base }}/x"`
 /// reads `base`), so an equal `root` is not enough.
 fn same_values(names: &BTreeSet<String>, a: &Map<String, Value>, b: &Map<String, Value>) -> bool {
-    // The names `a` reads: where `b` differs from `a`, it differs at one of them first.
+    // The names `a` reads: where `b` differs from `a`, it differs at one of them first. The
+    // play's host lists are in neither (`play_lists.rs`) and differ between validation, which
+    // sees every host, and a `serial` batch.
     names_read(names.clone(), &|n| a.get(n))
         .iter()
-        .all(|n| a.get(n) == b.get(n))
+        .all(|n| !crate::play_lists::holds(n) && a.get(n) == b.get(n))
 }
 
 /// What validation built, by play and host, until the host's run takes it (`handed_over`):
@@ -280,6 +282,22 @@ mod tests {
             let got = p.take(&t, 1, Some(&item(json!(2))), &now);
             assert_eq!(got.is_some(), *want, "{now:?}");
         }
+    }
+
+    /// A task that reads the play's host lists is built again with other variables, even
+    /// equal ones: the lists are not among them, and a `serial` batch has its own.
+    #[test]
+    fn a_task_reading_the_host_lists_is_built_again() {
+        let t = task("debug: {msg: \"{{ ansible_play_batch | length }}\"}\n");
+        let built = Arc::new(json!({"x": 1}).as_object().unwrap().clone());
+        let equal = Arc::new((*built).clone());
+        let mut p = Prepared::new(built.clone());
+        p.keep(&t, 0, None, ready("x"));
+        assert!(p.take(&t, 0, None, &equal).is_none());
+        // The very same variables: the same batch, so kept.
+        let mut p = Prepared::new(built.clone());
+        p.keep(&t, 0, None, ready("x"));
+        assert!(p.take(&t, 0, None, &built).is_some());
     }
 
     /// What validation built goes to its own host and play, once.

@@ -188,7 +188,8 @@ impl<'a> Runner<'a> {
         let (tx, rx) = mpsc::channel::<Event>();
         let workers = self.opts.forks.max(1).min(hosts.len());
         let mut statuses = Vec::new();
-        let magic = crate::magic::play_magic(self.inv, self.opts, play_hosts, hosts);
+        let (magic, lists) = crate::magic::play_magic(self.inv, self.opts, play_hosts, hosts);
+        crate::play_lists::set(lists);
         let shared = Shared {
             magic: &magic,
             opts: self.opts,

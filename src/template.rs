@@ -42,6 +42,9 @@ pub(crate) struct Vars {
     ctx: RenderCtx,
     /// `map` with the loop item's variables (`ctx.item`) over it, made only if asked for.
     merged: std::sync::OnceLock<jinja::VarMap>,
+    /// The play's host lists, shared by every host (`play_lists.rs`), as they were when these
+    /// variables were made.
+    lists: Option<jinja::VarMap>,
 }
 
 impl Vars {
@@ -67,6 +70,7 @@ impl Vars {
             map,
             ctx,
             merged: std::sync::OnceLock::new(),
+            lists: crate::play_lists::current(),
         }
     }
 
@@ -88,6 +92,7 @@ impl Vars {
             map: self.map.clone(),
             ctx,
             merged: std::sync::OnceLock::new(),
+            lists: self.lists.clone(),
         }
     }
 
@@ -110,11 +115,14 @@ impl Vars {
             .as_ref()
             .and_then(|i| i.get(name))
             .or_else(|| self.map.get(name))
+            .or_else(|| self.lists.as_ref().and_then(|l| l.get(name)))
     }
 
     /// Whether `name` is one of these variables.
     fn defines(&self, name: &str) -> bool {
-        self.ctx.item.as_ref().is_some_and(|i| i.contains_key(name)) || self.map.contains_key(name)
+        self.ctx.item.as_ref().is_some_and(|i| i.contains_key(name))
+            || self.map.contains_key(name)
+            || self.lists.as_ref().is_some_and(|l| l.contains_key(name))
     }
 
     /// Renders `text` (a playbook string) to text. `loc` is where `text` starts in its file.

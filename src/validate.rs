@@ -137,10 +137,12 @@ pub(crate) fn validate(r: &Runner) -> Result<()> {
                 push(e, &mut errors);
             }
         }
-        let magic = crate::magic::play_magic(r.inv, r.opts, &hosts, &hosts);
+        let (magic, lists) = crate::magic::play_magic(r.inv, r.opts, &hosts, &hosts);
         // What another host's entry in `hostvars` may hold.
         let mut defined = in_entries.clone();
         defined.extend(magic.keys().cloned());
+        defined.extend(lists.keys().cloned());
+        crate::play_lists::set(lists);
         for t in play.tasks.iter().chain(&play.handlers) {
             if let Err(e) = entry_reads(t, &cached, &defined) {
                 push(e, &mut errors);

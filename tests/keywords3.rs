@@ -349,3 +349,59 @@ fn collections_on_plays_roles_blocks_and_tasks_are_checked() {
         r.stderr
     );
 }
+
+/// The play's host lists are the run's for every host, and `serial` gives each batch its own
+/// `ansible_play_batch` and `play_hosts` (also to a task validation built, and to a template);
+/// `run_once` runs on the batch's first host.
+#[test]
+fn host_lists_follow_the_serial_batch() {
+    let dir = project(&[
+        (
+            "local.ini",
+            "[web]\na ansible_connection=local\nb ansible_connection=local\n[db]\nc ansible_connection=local\n",
+        ),
+        (
+            "site.yml",
+            r#"- hosts: all
+  gather_facts: false
+  serial: 2
+  tasks:
+    - name: lists
+      debug:
+        msg: "{{ ansible_play_batch | join(',') }} {{ play_hosts | join(',') }} {{ ansible_play_hosts_all | join(',') }} {{ groups['web'] | join(',') }} {{ groups.all | length }}"
+    - name: batch as written
+      debug: {msg: "{{ ansible_play_batch }}"}
+    - name: once
+      shell: echo "{{ inventory_hostname }} {{ ansible_play_batch | length }}" >> @DIR@/once
+      run_once: true
+    - name: from a template
+      template: {src: lists.j2, dest: "@DIR@/{{ inventory_hostname }}.txt"}
+    - name: a module's plain argument
+      file: {path: "@DIR@/first-{{ inventory_hostname }}-{{ ansible_play_batch[0] }}", state: directory}
+"#,
+        ),
+        ("lists.j2", "{{ play_hosts | join(' ') }}\n"),
+    ]);
+    let r = run(dir.path(), "apply", &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    for (h, batch) in [("a", "a,b"), ("b", "a,b"), ("c", "c")] {
+        assert_eq!(
+            r.task_msg(h, "lists"),
+            format!("{batch} {batch} a,b,c a,b 3"),
+            "{h}"
+        );
+        assert_eq!(
+            r.task_msg(h, "batch as written"),
+            serde_json::to_string(&batch.split(',').collect::<Vec<_>>()).unwrap(),
+            "{h}"
+        );
+        let t = std::fs::read_to_string(dir.path().join(format!("{h}.txt"))).unwrap();
+        assert_eq!(t, format!("{}\n", batch.replace(',', " ")), "{h}");
+    }
+    let once = std::fs::read_to_string(dir.path().join("once")).unwrap();
+    assert_eq!(once, "a 2\nc 1\n");
+    // Built for the batch, not taken from validation, which saw every host.
+    for d in ["first-a-a", "first-b-a", "first-c-c"] {
+        assert!(dir.path().join(d).is_dir(), "{d}: {}", r.stdout);
+    }
+}

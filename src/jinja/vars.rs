@@ -88,6 +88,10 @@ impl Vars {
                 "hostvars" => hostvars(&self.ctx, self.render),
                 // A host's entry (`hostvars[h].groups`): the run's, as in Ansible.
                 "groups" if self.only.is_some() => from_json(&crate::hostvars::groups()?),
+                // The play's host lists, shared by the hosts (not in another's entry).
+                n if self.only.is_none() && crate::play_lists::holds(n) => {
+                    from_json(&crate::play_lists::get(n)?)
+                }
                 _ => return None,
             },
         };
