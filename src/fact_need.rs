@@ -47,20 +47,12 @@ pub(crate) fn note_vars(vars: &serde_json::Map<String, Value>) {
 /// A template file's source, or any text whose `{{ }}` and `{% %}` parts are evaluated.
 pub(crate) fn note_text(text: &str) {
     // Every host's build reads the same template: scanned once per run.
-    type Seen = std::collections::HashSet<String, foldhash::fast::RandomState>;
-    static SEEN: std::sync::LazyLock<std::sync::Mutex<Seen>> =
-        std::sync::LazyLock::new(Default::default);
-    if may_read() {
-        return;
-    }
-    let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
-    if !seen.contains(text) {
-        note(reads(text, false));
-        // Bounded: templates named by data could be many.
-        if seen.len() >= 1024 {
-            seen.clear();
-        }
-        seen.insert(text.to_string());
+    static SCANNED: crate::run_memo::RunMemo<()> = crate::run_memo::RunMemo::new(1024);
+    if !may_read() {
+        let _ = SCANNED.get_or(text, || {
+            note(reads(text, false));
+            Ok::<_, ()>(())
+        });
     }
 }
 

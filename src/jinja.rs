@@ -374,26 +374,13 @@ pub fn render_text(text: &str, vars: &VarMap, ctx: &RenderCtx) -> Result<String,
 /// Compiles a playbook string (or, with `expr`, a bare expression) without rendering it: its
 /// syntax errors, at their line and column.
 pub fn check_syntax(text: &str, expr: bool) -> Result<(), JinjaError> {
-    // Every host's validation checks the same strings: each compiles once per run.
-    type Checked = std::collections::HashSet<(bool, String), foldhash::fast::RandomState>;
-    static CHECKED: std::sync::LazyLock<std::sync::Mutex<Checked>> =
-        std::sync::LazyLock::new(Default::default);
-    let key = (expr, text.to_string());
-    if CHECKED
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .contains(&key)
-    {
-        return Ok(());
-    }
-    compile_only(text, expr)?;
-    let mut c = CHECKED.lock().unwrap_or_else(|e| e.into_inner());
-    // Bounded: a run checks a playbook's strings, not an unbounded stream.
-    if c.len() >= 4096 {
-        c.clear();
-    }
-    c.insert(key);
-    Ok(())
+    // Every host's validation checks the same strings: each compiles once per run (a
+    // string that fails stops the run).
+    use crate::run_memo::RunMemo;
+    static TEXTS: RunMemo<()> = RunMemo::new(4096);
+    static EXPRS: RunMemo<()> = RunMemo::new(4096);
+    let checked = if expr { &EXPRS } else { &TEXTS };
+    checked.get_or(text, || compile_only(text, expr))
 }
 
 fn compile_only(text: &str, expr: bool) -> Result<(), JinjaError> {

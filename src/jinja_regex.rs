@@ -29,24 +29,13 @@ pub(crate) fn compile_regex(
     } else {
         format!("(?{flags}){pattern}")
     };
-    type Compiled = std::collections::HashMap<String, std::sync::Arc<fancy_regex::Regex>>;
-    static COMPILED: std::sync::LazyLock<std::sync::Mutex<Compiled>> =
-        std::sync::LazyLock::new(Default::default);
-    // Bounded: patterns built from data (a loop's items) must not grow it without end.
-    const UP_TO: usize = 512;
-    if let Some(re) = COMPILED.lock().unwrap_or_else(|e| e.into_inner()).get(&pat) {
-        return Ok(re.clone());
-    }
-    let re = std::sync::Arc::new(
+    static COMPILED: crate::run_memo::RunMemo<std::sync::Arc<fancy_regex::Regex>> =
+        crate::run_memo::RunMemo::new(512);
+    COMPILED.get_or(&pat, || {
         fancy_regex::Regex::new(&pat)
-            .map_err(|e| err(format!("invalid regular expression: {e}")))?,
-    );
-    let mut c = COMPILED.lock().unwrap_or_else(|e| e.into_inner());
-    if c.len() >= UP_TO {
-        c.clear();
-    }
-    c.insert(pat, re.clone());
-    Ok(re)
+            .map(std::sync::Arc::new)
+            .map_err(|e| err(format!("invalid regular expression: {e}")))
+    })
 }
 
 /// A Python replacement string (`\1`, `\g<name>`) as a Rust one (`${1}`, `${name}`).

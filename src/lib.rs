@@ -71,6 +71,7 @@ mod render_memo;
 mod report;
 mod role;
 mod run;
+mod run_memo;
 mod runner;
 mod serial;
 mod shard;

@@ -8,28 +8,16 @@ use minijinja::Environment;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-/// `undeclared_variables` by source, for every host's thread: a loop's item and every host
-/// render the same strings again, and each answer costs a parse.
-/// Keyed by whole template files too: hashed with a fast hash, not SipHash.
-type Undeclared = std::collections::HashMap<String, HashSet<String>, foldhash::fast::RandomState>;
-static UNDECLARED: std::sync::LazyLock<std::sync::Mutex<Undeclared>> =
-    std::sync::LazyLock::new(Default::default);
+/// `undeclared_variables` by source: a loop's item and every host render the same strings
+/// again, and each answer costs a parse.
+static UNDECLARED: crate::run_memo::RunMemo<HashSet<String>> = crate::run_memo::RunMemo::new(4096);
 
 /// The variables a template (or a playbook string) reads from outside itself.
 pub fn undeclared_variables(source: &str) -> HashSet<String> {
-    let cache = || UNDECLARED.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(hit) = cache().get(source).cloned() {
-        return hit;
-    }
-    // Parsed outside the lock: other hosts' threads go on meanwhile.
-    let names = parse_undeclared(source);
-    let mut c = cache();
-    // Bounded: a run renders a playbook's strings, not an unbounded stream.
-    if c.len() >= 4096 {
-        c.clear();
-    }
-    c.insert(source.to_string(), names.clone());
-    names
+    let made = UNDECLARED.get_or(source, || {
+        Ok::<_, std::convert::Infallible>(parse_undeclared(source))
+    });
+    made.unwrap_or_else(|never| match never {})
 }
 
 fn parse_undeclared(source: &str) -> HashSet<String> {

@@ -23,24 +23,7 @@ pub(crate) struct Apt {
     pub(crate) purge: bool,
 }
 
-impl super::Module for Apt {
-    fn probe(&self) -> Option<String> {
-        Some(Apt::probe(self))
-    }
-    fn reads(&self) -> Vec<Resource> {
-        Apt::reads(self)
-    }
-    fn plan(&self, facts: &str) -> std::result::Result<Plan, String> {
-        Apt::plan(self, facts)
-    }
-    /// The cache's age joins the files' `stat`: one process fewer on every run.
-    fn need(&self) -> super::Need {
-        super::Need::Mtimes {
-            paths: MTIMES.iter().map(|p| p.to_string()).collect(),
-            rest: self.probe_parts(false),
-        }
-    }
-}
+super::plain_module!(Apt, need);
 
 /// What the cache's age is read from: the host's clock (`/proc/self/` is the `stat` process's
 /// own directory, made as it looks it up), apt's last update, the lists.
@@ -116,6 +99,14 @@ impl Apt {
 
     pub(crate) fn probe(&self) -> String {
         self.probe_parts(true)
+    }
+
+    /// The cache's age joins the files' `stat`: one process fewer on every run.
+    pub(crate) fn need(&self) -> super::Need {
+        super::Need::Mtimes {
+            paths: MTIMES.iter().map(|p| p.to_string()).collect(),
+            rest: self.probe_parts(false),
+        }
     }
 
     /// The probe, with its `stat` of `MTIMES` or without it (merged with other tasks').

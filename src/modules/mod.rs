@@ -238,8 +238,9 @@ pub(crate) enum Need {
 }
 
 /// A module whose inherent `probe() -> String`, `reads()` and `plan(facts)` are the whole of it.
+/// `plain_module!(T, need)`: and its inherent `need()` says how its probe merges.
 macro_rules! plain_module {
-    ($t:ty) => {
+    ($t:ty $(, $need:ident)?) => {
         impl $crate::modules::Module for $t {
             fn probe(&self) -> Option<String> {
                 Some(<$t>::probe(self))
@@ -250,6 +251,11 @@ macro_rules! plain_module {
             fn plan(&self, facts: &str) -> std::result::Result<$crate::modules::Plan, String> {
                 <$t>::plan(self, facts)
             }
+            $(
+                fn $need(&self) -> $crate::modules::Need {
+                    <$t>::$need(self)
+                }
+            )?
         }
     };
 }
